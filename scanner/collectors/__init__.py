@@ -1,0 +1,56 @@
+"""Collectors turn what a connector returns into named, typed facts.
+
+Each platform module exposes ``FACTS`` (name -> FactSpec) and
+``collect(connector, target, names) -> dict[str, Fact]``. A fact that could not be collected
+or parsed comes back as ``Fact.failed(...)``, never as a missing key. Modules must not import
+boto3, paramiko, pywinrm or ldap3 at import time.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from scanner.model import Fact, Platform, Target
+
+PLATFORM_COLLECTORS = {
+    Platform.LINUX: "scanner.collectors.linux",
+    Platform.AWS: "scanner.collectors.aws",
+    Platform.LDAP: "scanner.collectors.ldap",
+    Platform.WINDOWS: "scanner.collectors.windows",
+}
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    name: str
+    description: str
+    needs_root: bool = False
+
+
+def _module(platform: Platform):
+    try:
+        return importlib.import_module(PLATFORM_COLLECTORS[platform])
+    except ModuleNotFoundError as exc:
+        if exc.name == PLATFORM_COLLECTORS.get(platform):
+            return None
+        raise
+
+
+def known_facts() -> dict[str, FactSpec]:
+    facts: dict[str, FactSpec] = {}
+    for platform in PLATFORM_COLLECTORS:
+        mod = _module(platform)
+        if mod is not None:
+            facts.update(mod.FACTS)
+    return facts
+
+
+def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, Fact]:
+    wanted = sorted(set(names))
+    mod = _module(target.type)
+    if mod is None:
+        return {n: Fact.failed(n, f"no collector for platform {target.type.value}") for n in wanted}
+    got = mod.collect(connector, target, wanted)
+    # Fail closed: a fact the collector forgot is an error, not an absence.
+    return {n: got.get(n) or Fact.failed(n, "collector returned nothing for this fact") for n in wanted}

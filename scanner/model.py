@@ -1,0 +1,254 @@
+"""The values that flow through the pipeline: all frozen, all typed.
+
+inventory -> Target -> (connector) -> Fact -> (check) -> Finding -> (engine) -> Result -> Run
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, Mapping
+
+#: Raw evidence kept per fact; the SHA-256 always covers the whole output.
+MAX_RAW_BYTES = 64 * 1024
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def freeze(value: Any) -> Any:
+    """Deep-freeze plain data: dicts become read-only mappings, lists become tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The inverse of freeze, for JSON output."""
+    if isinstance(value, Mapping):
+        return {str(k): thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((thaw(v) for v in value), key=repr)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: thaw(getattr(value, k)) for k in value.__dataclass_fields__}
+    return value
+
+
+class Status(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    NOT_APPLICABLE = "not_applicable"
+    WAIVED = "waived"
+    MANUAL = "manual"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Severity(str, enum.Enum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Area(str, enum.Enum):
+    ACCESS_CONTROL = "access_control"
+    PASSWORD_POLICY = "password_policy"
+    ENCRYPTION = "encryption"
+    BACKUP = "backup"
+    AUDIT_LOGGING = "audit_logging"
+    TIME_SYNC = "time_sync"
+    CONFIGURATION = "configuration"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Platform(str, enum.Enum):
+    LINUX = "linux"
+    WINDOWS = "windows"
+    AWS = "aws"
+    LDAP = "ldap"
+    IAC = "iac"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a fact came from: what was run or asked, when, and what came back."""
+
+    source: str  # the command, API call, LDAP filter or file path
+    collected_at: datetime
+    raw: str  # bounded, decoded with backslash escapes so nothing is lost silently
+    sha256: str  # of the complete raw output, before truncation
+    truncated: bool = False
+    exit_code: int | None = None
+
+    @classmethod
+    def of(cls, source: str, output: bytes | str, *, exit_code: int | None = None,
+           at: datetime | None = None, limit: int = MAX_RAW_BYTES) -> "Evidence":
+        data = output.encode("utf-8", "surrogateescape") if isinstance(output, str) else output
+        return cls(
+            source=source,
+            collected_at=at or utcnow(),
+            raw=data[:limit].decode("utf-8", "backslashreplace"),
+            sha256=hashlib.sha256(data).hexdigest(),
+            truncated=len(data) > limit,
+            exit_code=exit_code,
+        )
+
+    @property
+    def id(self) -> str:
+        return self.sha256[:16]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A named, typed value about one target, or the reason it could not be had."""
+
+    name: str
+    value: Any = None
+    evidence: tuple[Evidence, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def failed(cls, name: str, error: str, evidence: tuple[Evidence, ...] = ()) -> "Fact":
+        return cls(name=name, error=error, evidence=evidence)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a check says about one resource. The engine adds the rest."""
+
+    status: Status
+    resource: str
+    message: str
+    observed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+        object.__setattr__(self, "observed", freeze(dict(self.observed)))
+
+
+def passed(resource: str, message: str, **observed: Any) -> Finding:
+    return Finding(Status.PASS, resource, message, observed)
+
+
+def failed(resource: str, message: str, **observed: Any) -> Finding:
+    return Finding(Status.FAIL, resource, message, observed)
+
+
+def error(resource: str, message: str, **observed: Any) -> Finding:
+    return Finding(Status.ERROR, resource, message, observed)
+
+
+def not_applicable(resource: str, message: str, **observed: Any) -> Finding:
+    return Finding(Status.NOT_APPLICABLE, resource, message, observed)
+
+
+def manual(resource: str, message: str, **observed: Any) -> Finding:
+    return Finding(Status.MANUAL, resource, message, observed)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to scan, as the inventory describes it (secrets only by reference)."""
+
+    name: str
+    type: Platform
+    options: Mapping[str, Any]
+    policy: Mapping[str, Any]
+    groups: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def opt(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    check: str
+    target: str
+    reason: str
+    approved_by: str
+    expires: str  # ISO date
+    resource: str = "*"
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finding placed in context: which check, which target, when, against which clauses."""
+
+    check: str
+    target: str
+    target_type: str
+    status: Status
+    severity: Severity
+    area: Area
+    resource: str
+    message: str
+    observed: Mapping[str, Any]
+    clauses: tuple[str, ...]
+    evidence: tuple[str, ...]  # evidence ids, see Run.evidence
+    at: datetime
+    criterion: str = ""
+    waiver: Waiver | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    tool_version: str
+    checks_fingerprint: str
+    operator: str
+    started: datetime
+    inventory: str
+    inventory_sha256: str
+    command: str = ""
+    python: str = ""
+    ended: datetime | None = None
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class Run:
+    info: RunInfo
+    results: tuple[Result, ...]
+    evidence: Mapping[str, Mapping[str, Any]]  # evidence id -> {fact, target, source, ...}
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Status}
+        for r in self.results:
+            out[r.status.value] += 1
+        return out
