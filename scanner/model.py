@@ -252,3 +252,45 @@ class Run:
         for r in self.results:
             out[r.status.value] += 1
         return out
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def result_to_dict(r: Result) -> dict[str, Any]:
+    """The published JSON form of one result (see scanner/schemas/result.schema.json)."""
+    return {
+        "check": r.check, "target": r.target, "target_type": r.target_type, "resource": r.resource,
+        "status": r.status.value, "severity": r.severity.value, "area": r.area.value, "message": r.message,
+        "criterion": r.criterion, "observed": thaw(r.observed), "clauses": list(r.clauses),
+        "evidence": list(r.evidence), "at": r.at.isoformat(),
+        "waiver": thaw(r.waiver) if r.waiver else None,
+    }
+
+
+def result_from_dict(d: Mapping[str, Any]) -> Result:
+    return Result(
+        check=d["check"], target=d["target"], target_type=d["target_type"], status=Status(d["status"]),
+        severity=Severity(d["severity"]), area=Area(d["area"]), resource=d["resource"], message=d["message"],
+        observed=freeze(d.get("observed") or {}), clauses=tuple(d.get("clauses") or ()),
+        evidence=tuple(d.get("evidence") or ()), at=datetime.fromisoformat(d["at"]),
+        criterion=d.get("criterion", ""), waiver=Waiver(**d["waiver"]) if d.get("waiver") else None,
+    )
+
+
+def info_to_dict(info: RunInfo) -> dict[str, Any]:
+    return thaw(info)
+
+
+def info_from_dict(d: Mapping[str, Any]) -> RunInfo:
+    fields = {k: v for k, v in d.items() if k in RunInfo.__dataclass_fields__}
+    fields["started"] = _parse_time(fields["started"])
+    fields["ended"] = _parse_time(fields.get("ended"))
+    return RunInfo(**fields)
+
+
+def run_to_dict(run: Run) -> dict[str, Any]:
+    return {"run": {**info_to_dict(run.info), "counts": run.counts()},
+            "findings": [result_to_dict(r) for r in run.results],
+            "evidence": {k: thaw(v) for k, v in run.evidence.items()}}

@@ -41,6 +41,7 @@ class CheckSpec:
     func: Callable[..., Any]
     facts: tuple[str, ...]  # full fact names, in parameter order
     params: Mapping[str, Any]  # threshold name -> default
+    wants_target: bool = False
     needs_root: bool = False
 
     @property
@@ -59,7 +60,8 @@ def check(*, id: str, title: str, severity: Severity | str, area: Area | str, cr
         prefix = id.split(".", 1)[0]
         plat = Platform(platform) if platform else ID_PREFIX_PLATFORM.get(prefix) or Platform(prefix)
         facts, params = [], {}
-        for name, p in inspect.signature(func).parameters.items():
+        signature = inspect.signature(func).parameters
+        for name, p in signature.items():
             if name in SPECIAL_PARAMS:
                 continue
             if p.default is inspect.Parameter.empty:
@@ -69,7 +71,7 @@ def check(*, id: str, title: str, severity: Severity | str, area: Area | str, cr
         spec = CheckSpec(
             id=id, title=title, severity=Severity(severity), area=Area(area),
             criterion=criterion, platform=plat, func=func, facts=tuple(facts),
-            params=MappingProxyType(params),
+            params=MappingProxyType(params), wants_target="target" in signature,
         )
         setattr(func, _MARK, spec)
         return func

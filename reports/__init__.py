@@ -1,0 +1,17 @@
+"""Output formats. One module per format, each with ``render(run, out)``; imported lazily from this table."""
+from __future__ import annotations
+
+import importlib
+from typing import Any, TextIO
+
+#: format -> (module, file name written in the output directory)
+FORMATS = {
+    "console": ("reports.console", "report.txt"),
+    "json": ("reports.json", "report.json"),
+    "junit": ("reports.junit", "report.junit.xml"),
+    "sarif": ("reports.sarif", "report.sarif"),
+}
+
+
+def render(fmt: str, run: Any, out: TextIO, **options: Any) -> None:
+    importlib.import_module(FORMATS[fmt][0]).render(run, out, **options)
