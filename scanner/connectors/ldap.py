@@ -1,0 +1,361 @@
+"""LDAP transport (ldap3, imported lazily): verified TLS, bind, root DSE, paged searches, read-only probes.
+
+Trust rules: ``ldaps://`` or ``ldap://`` + ``starttls: true`` with the certificate validated against
+``ca_file`` or the system store. A simple bind without TLS is refused here unless the target says
+``allow_plaintext: true``. Errors never contain the bind password.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import ssl
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from scanner.connectors import ConnectorError
+from scanner.model import Target
+
+#: supportedCapabilities value that only Active Directory (and Samba AD) announce.
+AD_CAPABILITY_OID = "1.2.840.113556.1.4.800"
+PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+DEFAULT_TIMEOUT = 30.0
+PAGE_SIZE = 1000
+#: result codes a probe treats as "the server refused": the value is the reason in words.
+REFUSAL_CODES = {
+    1: "operationsError",
+    8: "strongerAuthRequired",
+    13: "confidentialityRequired",
+    48: "inappropriateAuthentication",
+    50: "insufficientAccessRights",
+    53: "unwillingToPerform",
+}
+
+
+class LDAPQueryError(ConnectorError):
+    """A search did not complete: limit hit, timeout, refused. The caller never gets a short list."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One search result: its DN and the raw attribute values (bytes), keyed by lower-case name."""
+
+    dn: str
+    attrs: dict[str, list[bytes]]
+
+    def get(self, name: str) -> list[bytes]:
+        return self.attrs.get(name.lower(), [])
+
+    def text(self, name: str) -> str | None:
+        vals = self.get(name)
+        return vals[0].decode("utf-8", "replace") if vals else None
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        return tuple(v.decode("utf-8", "replace") for v in self.get(name))
+
+    def integer(self, name: str) -> int | None:
+        val = self.text(name)
+        return int(val) if val not in (None, "") else None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a bind-and-read probe saw. ``refused`` is True when the server said no."""
+
+    url: str
+    reachable: bool
+    refused: bool
+    result: str
+    detail: str = ""
+    entries_visible: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: str
+    host: str
+    port: int
+    use_ssl: bool
+    starttls: bool
+    bind_dn: str | None
+    password_env: str | None
+    ca_file: str | None
+    allow_plaintext: bool
+    flavor: str | None
+    base_dn: str | None
+    sasl: str | None
+    timeout: float
+
+    @property
+    def tls_mode(self) -> str:
+        return "ldaps" if self.use_ssl else "starttls" if self.starttls else "none"
+
+    @classmethod
+    def of(cls, target: Target) -> Settings:
+        url = str(target.opt("url") or "")
+        parts = urlsplit(url)
+        if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
+            raise ConnectorError(f"target {target.name}: url must be ldaps://host[:port] or ldap://host[:port], "
+                                 f"got {url!r}")
+        use_ssl = parts.scheme == "ldaps"
+        return cls(
+            url=url, host=parts.hostname, port=parts.port or (636 if use_ssl else 389), use_ssl=use_ssl,
+            starttls=bool(target.opt("starttls", False)) and not use_ssl,
+            bind_dn=target.opt("bind_dn"), password_env=target.opt("password_env"),
+            ca_file=target.opt("ca_file"), allow_plaintext=bool(target.opt("allow_plaintext", False)),
+            flavor=target.opt("flavor"), base_dn=target.opt("base_dn"), sasl=target.opt("sasl"),
+            timeout=float(target.opt("timeout", DEFAULT_TIMEOUT)),
+        )
+
+
+def detect_flavor(root_dse: Entry) -> str | None:
+    """``ad`` when the root DSE announces the Active Directory capability, ``openldap`` for OpenLDAP."""
+    if AD_CAPABILITY_OID in root_dse.texts("supportedCapabilities"):
+        return "ad"
+    classes = {c.lower() for c in root_dse.texts("objectClass")}
+    if "openldaprootdse" in classes or root_dse.text("configContext") == "cn=config":
+        return "openldap"
+    return None
+
+
+class LDAPConnector:
+    """One bound LDAP connection per target; probes open their own short-lived connections."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.settings = Settings.of(target)
+        self._conn: Any = None
+        self.root_dse: Entry | None = None
+        self.flavor: str | None = None
+        self.flavor_source = ""
+        self.base_dn: str | None = None
+        self.bound_as = ""
+
+    # -- connection -------------------------------------------------------------------------------
+    def _password(self) -> str:
+        env = self.settings.password_env
+        if not env:
+            raise ConnectorError(f"target {self.target.name}: bind_dn is set but password_env is not")
+        value = os.environ.get(env)
+        if value is None:
+            raise ConnectorError(f"target {self.target.name}: environment variable {env} (password_env) is not set")
+        return value
+
+    def _scrub(self, text: str) -> str:
+        """Belt and braces: no library message may carry the password out of here."""
+        env = self.settings.password_env
+        secret = os.environ.get(env) if env else None
+        return text.replace(secret, "***") if secret else text
+
+    def _fail(self, what: str, exc: BaseException) -> ConnectorError:
+        return ConnectorError(self._scrub(f"target {self.target.name} ({self.settings.url}): {what}: "
+                                          f"{type(exc).__name__}: {exc}"))
+
+    def _server(self, *, use_ssl: bool | None = None, port: int | None = None) -> Any:
+        import ldap3
+
+        s = self.settings
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=s.ca_file)
+        return ldap3.Server(s.host, port=port or s.port, use_ssl=s.use_ssl if use_ssl is None else use_ssl,
+                            tls=tls, get_info=ldap3.NONE, connect_timeout=s.timeout)
+
+    def _connection(self, server: Any, **kwargs: Any) -> Any:
+        import ldap3
+
+        return ldap3.Connection(server, auto_bind=ldap3.AUTO_BIND_NONE,
+                                receive_timeout=max(1, int(self.settings.timeout)), raise_exceptions=False,
+                                read_only=True, check_names=False, **kwargs)
+
+    def _open(self) -> Any:
+        import ldap3
+
+        s = self.settings
+        if s.ca_file and not os.path.isfile(s.ca_file):
+            raise ConnectorError(f"target {self.target.name}: ca_file {s.ca_file} does not exist")
+        if s.sasl == "gssapi":
+            if importlib.util.find_spec("gssapi") is None:
+                raise ConnectorError(f"target {self.target.name}: sasl: gssapi needs the Python package 'gssapi', "
+                                     "which is not installed (pip install gssapi)")
+            kwargs: dict[str, Any] = {"authentication": ldap3.SASL, "sasl_mechanism": ldap3.KERBEROS}
+            self.bound_as = "SASL/GSSAPI (Kerberos ticket)"
+        elif s.bind_dn:
+            if s.tls_mode == "none" and not s.allow_plaintext:
+                raise ConnectorError(
+                    f"target {self.target.name}: refusing a simple bind without TLS to {s.url}; use ldaps://, "
+                    "starttls: true, or set allow_plaintext: true to accept a cleartext password on the wire")
+            kwargs = {"user": s.bind_dn, "password": self._password(), "authentication": ldap3.SIMPLE}
+            self.bound_as = s.bind_dn
+        else:
+            kwargs = {"authentication": ldap3.ANONYMOUS}
+            self.bound_as = "anonymous"
+        conn = self._connection(self._server(), **kwargs)
+        try:
+            conn.open(read_server_info=False)
+            if conn.closed:
+                raise ConnectorError(f"target {self.target.name}: cannot connect to {s.url}")
+            if s.starttls and not conn.start_tls(read_server_info=False):
+                raise ConnectorError(self._scrub(f"target {self.target.name}: StartTLS with {s.url} failed: "
+                                                 f"{conn.result.get('description')} {conn.result.get('message')}"))
+            if not conn.bind():
+                res = conn.result or {}
+                raise ConnectorError(self._scrub(
+                    f"target {self.target.name}: bind as {self.bound_as} to {s.url} failed: "
+                    f"{res.get('description', 'unknown')} ({res.get('result')}) {res.get('message', '')}".rstrip()))
+        except ConnectorError:
+            conn.unbind()
+            raise
+        except Exception as exc:  # ldap3 raises many socket/TLS exception types; all mean "not connected"
+            conn.unbind()
+            raise self._fail("connection failed", exc) from None
+        return conn
+
+    def __enter__(self) -> LDAPConnector:
+        import ldap3
+
+        self._conn = self._open()
+        try:
+            found = self.search("", "(objectClass=*)", ["*", "+"], scope=ldap3.BASE, paged=False)
+        except LDAPQueryError:
+            self.close()
+            raise
+        self.root_dse = found[0] if found else Entry("", {})
+        detected = detect_flavor(self.root_dse)
+        self.flavor = self.settings.flavor or detected
+        self.flavor_source = "inventory" if self.settings.flavor else "root DSE" if detected else "unknown"
+        self.base_dn = self.settings.base_dn or self._default_base()
+        return self
+
+    def _default_base(self) -> str | None:
+        assert self.root_dse is not None
+        default = self.root_dse.text("defaultNamingContext")
+        if default:
+            return default
+        contexts = [c for c in self.root_dse.texts("namingContexts") if c.lower() != "cn=config"]
+        return contexts[0] if contexts else None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.unbind()
+            finally:
+                self._conn = None
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- searching --------------------------------------------------------------------------------
+    def search(self, base: str, search_filter: str, attributes: list[str], *, scope: Any = None,
+               paged: bool = True, controls: list[Any] | None = None) -> list[Entry]:
+        """All entries matching, paged; raises LDAPQueryError rather than return a partial list."""
+        import ldap3
+
+        if self._conn is None:
+            raise LDAPQueryError("not connected")
+        scope = ldap3.SUBTREE if scope is None else scope
+        entries: list[Entry] = []
+        cookie: bytes | None = None
+        while True:
+            kwargs: dict[str, Any] = {"controls": controls}
+            if paged:
+                kwargs.update(paged_size=PAGE_SIZE, paged_cookie=cookie)
+            try:
+                self._conn.search(base, search_filter, search_scope=scope, attributes=attributes,
+                                  time_limit=int(self.settings.timeout), **kwargs)
+            except Exception as exc:
+                raise LDAPQueryError(self._scrub(f"search {search_filter} under {base!r} failed: "
+                                                 f"{type(exc).__name__}: {exc}")) from None
+            result = self._conn.result or {}
+            code = result.get("result")
+            if code != 0:
+                raise LDAPQueryError(
+                    f"search {search_filter} under {base!r} did not complete: {result.get('description')} "
+                    f"({code}) {result.get('message', '')}".rstrip())
+            for item in self._conn.response or ():
+                if item.get("type") == "searchResEntry":
+                    raw = item.get("raw_attributes") or {}
+                    entries.append(Entry(item.get("dn", ""), {k.lower(): list(v) for k, v in raw.items()}))
+            if not paged:
+                return entries
+            cookie = (result.get("controls") or {}).get(PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
+            if not cookie:
+                return entries
+
+    def search_one(self, base: str, attributes: list[str]) -> Entry | None:
+        """The entry at ``base`` itself, or None when it does not exist."""
+        import ldap3
+
+        try:
+            found = self.search(base, "(objectClass=*)", attributes, scope=ldap3.BASE, paged=False)
+        except LDAPQueryError as exc:
+            if "noSuchObject" in str(exc):
+                return None
+            raise
+        return found[0] if found else None
+
+    # -- probes: bind and read only, each on its own connection ------------------------------------
+    def probe_anonymous(self) -> ProbeResult:
+        """Anonymous bind, then a one-entry search under the base DN. Refused bind or search: ``refused``."""
+        import ldap3
+
+        conn = self._connection(self._server(), authentication=ldap3.ANONYMOUS)
+        url = self.settings.url
+        try:
+            conn.open(read_server_info=False)
+            if self.settings.starttls and not conn.start_tls(read_server_info=False):
+                return ProbeResult(url, True, False, "starttls failed", str(conn.result))
+            if not conn.bind():
+                return ProbeResult(url, True, True, "bind refused", _describe(conn.result))
+            conn.search(self.base_dn or "", "(objectClass=*)", search_scope=ldap3.SUBTREE, attributes=["1.1"],
+                        size_limit=5, time_limit=int(self.settings.timeout))
+            res = conn.result or {}
+            visible = sum(1 for r in conn.response or () if r.get("type") == "searchResEntry")
+            code = res.get("result")
+            if visible == 0 and code in REFUSAL_CODES:
+                return ProbeResult(url, True, True, "search refused", _describe(res))
+            if visible == 0 and code in (0, 32):
+                return ProbeResult(url, True, True, "search returned nothing", _describe(res))
+            return ProbeResult(url, True, False, "anonymous search answered", _describe(res), visible)
+        except Exception as exc:
+            return ProbeResult(url, False, False, "unreachable", f"{type(exc).__name__}: {exc}")
+        finally:
+            conn.unbind()
+
+    def plaintext_url(self) -> tuple[str, int]:
+        """Where a cleartext simple bind would go: the same port for StartTLS targets, else port 389."""
+        s = self.settings
+        port = s.port if not s.use_ssl else 389
+        return f"ldap://{s.host}:{port}", port
+
+    def probe_plaintext_bind(self) -> ProbeResult:
+        """Simple bind without TLS with the bind DN and a deliberately wrong password.
+
+        The real password is never sent in cleartext. A server that requires TLS answers
+        confidentialityRequired / strongerAuthRequired before checking credentials; a server that
+        answers invalidCredentials evaluated a cleartext password, so it accepts plaintext binds.
+        """
+        import ldap3
+
+        url, port = self.plaintext_url()
+        dn = self.settings.bind_dn or (f"cn=gxpscan-probe,{self.base_dn}" if self.base_dn else "cn=gxpscan-probe")
+        conn = self._connection(self._server(use_ssl=False, port=port), user=dn,
+                                password="gxpscan-probe-not-a-password", authentication=ldap3.SIMPLE)
+        try:
+            try:
+                conn.open(read_server_info=False)
+            except Exception as exc:
+                return ProbeResult(url, False, True, "no cleartext listener", f"{type(exc).__name__}: {exc}")
+            conn.bind()
+            res = conn.result or {}
+            code = res.get("result")
+            if code in REFUSAL_CODES:
+                return ProbeResult(url, True, True, "cleartext bind refused", _describe(res))
+            return ProbeResult(url, True, False, "cleartext bind evaluated", _describe(res))
+        except Exception as exc:
+            return ProbeResult(url, True, False, "probe failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            conn.unbind()
+
+
+def _describe(result: dict[str, Any] | None) -> str:
+    res = result or {}
+    return f"{res.get('description')} ({res.get('result')}) {res.get('message', '')}".strip()
