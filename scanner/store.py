@@ -64,7 +64,9 @@ def load_record(path: str | Path) -> Run:
                 obj = json.loads(line)
             except json.JSONDecodeError:
                 break  # a line cut by a kill: everything before it is intact
-            kind = obj.get("type")
+            kind = obj.get("type") if isinstance(obj, dict) else None
+            if info is None and kind != "run_start":
+                break
             if kind == "run_start":
                 info = info_from_dict(obj["run"])
             elif kind == "target":

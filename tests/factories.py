@@ -13,3 +13,34 @@ def make_fact(name: str, value: Any, raw: str = "", source: str = "test") -> Fac
 def make_target(name: str = "host1", type: str = "linux", policy: dict | None = None, **options: Any) -> Target:
     options.setdefault("connection", "local") if type == "linux" else None
     return Target(name=name, type=Platform(type), options=options, policy=policy or {})
+
+
+def make_run_info(**overrides: Any):
+    from scanner.model import RunInfo, utcnow
+
+    fields = dict(id="20261125T000000Z-abcdef", tool_version="0.1.0", checks_fingerprint="0" * 64,
+                  operator="tester@lab", started=utcnow(), inventory="inv.yaml", inventory_sha256="1" * 64)
+    return RunInfo(**{**fields, **overrides})
+
+
+def make_result(check: str = "linux.ssh.root_login", status: str = "pass", severity: str = "high",
+                target: str = "host1", resource: str = "sshd", **overrides: Any):
+    from scanner.model import Area, Result, Severity, Status, utcnow
+
+    fields = dict(check=check, target=target, target_type="linux", status=Status(status),
+                  severity=Severity(severity), area=Area.ACCESS_CONTROL, resource=resource,
+                  message=f"{check} is {status}", observed={"PermitRootLogin": "no"},
+                  clauses=("part11:11.10(d)", "annex11:12.1", "iso27001-2022:8.5"),
+                  evidence=(f"{target}:linux.sshd_effective#0",), at=utcnow(), criterion="root cannot log in")
+    return Result(**{**fields, **overrides})
+
+
+def make_run(results=None, interrupted: bool = False):
+    from scanner.model import Run, utcnow
+
+    results = results if results is not None else [make_result(), make_result(status="fail", target="host2")]
+    evidence = {e: {"target": e.split(":")[0], "fact": "linux.sshd_effective", "ok": True, "error": None,
+                    "source": "sshd -T", "collected_at": utcnow().isoformat(), "raw": "permitrootlogin no",
+                    "sha256": "2" * 64, "truncated": False, "exit_code": 0}
+                for r in results for e in r.evidence}
+    return Run(make_run_info(ended=utcnow(), interrupted=interrupted), tuple(results), evidence)

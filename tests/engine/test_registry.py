@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from scanner import check, passed
+from scanner.model import Area, Platform, Severity
+from scanner.registry import CheckLoadError, Registry, spec_of
+from tests.engine import sample
+
+
+def test_decorator_records_typed_metadata_and_leaves_the_function_callable():
+    spec = spec_of(sample.widgets_few)
+    assert (spec.id, spec.severity, spec.area, spec.platform) == (
+        "linux.test.widgets", Severity.HIGH, Area.ACCESS_CONTROL, Platform.LINUX)
+    assert spec.facts == ("linux.widgets",)
+    assert dict(spec.params) == {"max_widgets": 2}
+    assert sample.widgets_few(["a"]).status.value == "pass"
+
+
+def test_ad_prefix_maps_to_the_ldap_platform():
+    @check(id="ad.test.x", title="t", severity="low", area="access_control", criterion="c")
+    def x(domain_policy):
+        return passed("d", "ok")
+
+    assert spec_of(x).platform is Platform.LDAP and spec_of(x).facts == ("ldap.domain_policy",)
+
+
+def test_unknown_fact_fails_at_load_with_the_known_names():
+    @check(id="linux.test.typo", title="t", severity="low", area="encryption", criterion="c")
+    def typo(widgetz):
+        return passed("x", "ok")
+
+    with pytest.raises(CheckLoadError, match=r"linux\.widgetz.*known linux facts: .*linux\.widgets"):
+        Registry([spec_of(typo)], sample.FACTS)
+
+
+def test_duplicate_id_fails_at_load():
+    @check(id="linux.test.widgets", title="again", severity="low", area="encryption", criterion="c")
+    def again(widgets):
+        return passed("x", "ok")
+
+    with pytest.raises(CheckLoadError, match="duplicate check id 'linux.test.widgets'"):
+        Registry([spec_of(sample.widgets_few), spec_of(again)], sample.FACTS)
+
+
+def test_needs_root_is_derived_from_the_facts(registry):
+    assert registry.checks["linux.test.root"].needs_root is True
+    assert registry.checks["linux.test.widgets"].needs_root is False
+
+
+@pytest.mark.parametrize("patterns, platform, expected", [
+    ((), None, ["linux.test.each", "linux.test.raises", "linux.test.root", "linux.test.widgets"]),
+    (("linux.test.w*",), None, ["linux.test.widgets"]),
+    (("linux.test.each", "*.root"), None, ["linux.test.each", "linux.test.root"]),
+    ((), "aws", []),
+])
+def test_select(registry, patterns, platform, expected):
+    assert [s.id for s in registry.select(patterns, platform=platform)] == expected
+
+
+def test_fingerprint_changes_with_the_check_code(registry, tmp_path):
+    assert len(registry.fingerprint()) == 64
+    only_one = registry.fingerprint([registry.checks["linux.test.widgets"]])
+    assert only_one == registry.fingerprint([registry.checks["linux.test.each"]])  # same module
+    assert only_one != Registry([], {}).fingerprint()
+
+
+def test_third_party_plugin_is_discovered_through_its_entry_point(tmp_path):
+    """Build and pip-install a tiny plugin distribution, then list and run its check like a built-in."""
+    src = tmp_path / "src"
+    (src / "acme_checks").mkdir(parents=True)
+    (src / "acme_checks" / "__init__.py").write_text(textwrap.dedent('''
+        from scanner import check, passed
+
+        @check(id="linux.acme.banner", title="ACME banner policy", severity="low", area="access_control",
+               criterion="The target carries the acme tag.")
+        def banner(target):
+            return passed(target.name, "acme plugin ran", tags=list(target.tags))
+    '''))
+    (src / "pyproject.toml").write_text(textwrap.dedent('''
+        [build-system]
+        requires = ["setuptools>=61"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "acme-gxpscan-checks"
+        version = "1.0"
+        [project.entry-points."gxpscan.checks"]
+        acme = "acme_checks"
+        [tool.setuptools]
+        packages = ["acme_checks"]
+    '''))
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(src)], check=True, capture_output=True)
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    listed = subprocess.run([sys.executable, "-m", "scanner", "checks", "--platform", "linux"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "linux.acme.banner" in listed.stdout and "ACME banner policy" in listed.stdout
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("version: 1\ntargets:\n  - {name: box, type: linux, connection: local, tags: [acme]}\n")
+    ran = subprocess.run([sys.executable, "-m", "scanner", "scan", "-i", str(inv), "--check", "linux.acme.*",
+                          "--format", "json", "--output", str(tmp_path / "out")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    report = (tmp_path / "out" / "report.json").read_text()
+    assert '"check": "linux.acme.banner"' in report and "acme plugin ran" in report
