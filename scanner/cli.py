@@ -313,11 +313,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         run = load_record(args.record)
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    outdir = Path(args.output) if args.output else Path(args.record).parent
-    if not Path(args.record).is_file():
-        outdir = Path(args.record)
-    if args.output:
-        outdir.mkdir(parents=True, exist_ok=True)
+    record = Path(args.record)
+    outdir = Path(args.output) if args.output else (record if record.is_dir() else record.parent)
+    outdir.mkdir(parents=True, exist_ok=True)
     _write_reports(run, args.format or ["console"], outdir)
     return exit_code(run)
 
