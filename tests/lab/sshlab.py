@@ -1,0 +1,285 @@
+"""A lab of real OpenSSH hosts, each in its own network namespace and (optionally) its own /etc.
+
+Each host is a ``/usr/sbin/sshd -D -e`` inside ``ip netns`` + ``unshare --mount --uts``, reached over a
+veth pair with a /30 subnet in 10.200.0.0/16 (host side .1, namespace side .2). A *profile* is a copy of
+the real /etc with the files of ``tests/fixtures/ssh/<profile>/`` laid over it and a lab user added;
+hosts of one profile share it, each host has its own host key, hostname and log. A *light* host shares
+the real /etc (for the benchmark): it only gets its own sshd config, host key and root's authorized keys.
+
+Names carry the owning process id (``gxssh-<pid>-<n>``), so a crashed earlier run never collides, and
+namespaces left by dead runs are swept when a new lab starts. ``close()`` kills every process in each
+namespace and deletes it, whatever happened before.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ssh"
+NS_PREFIX = "gxssh-"
+LAB_USER = "gxpscan"
+LAB_UID = 2901
+SUBNET_OCTETS = range(160, 224)  # third octets of 10.200.x.0/24 this lab may take
+HOSTS_PER_OCTET = 64
+
+
+def sh(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), check=check, capture_output=True, text=True, **kw)
+
+
+def require_tools() -> str | None:
+    """The reason the lab cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "the SSH lab needs root (network namespaces, mounts)"
+    for tool in ("/usr/sbin/sshd", "ssh-keygen", "ip", "unshare", "openssl", "sudo"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (scripts/install-deps.sh)"
+    return None
+
+
+def sweep_stale() -> None:
+    """Delete namespaces of earlier lab runs whose process is gone."""
+    for line in sh("ip", "netns", "list", check=False).stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        m = re.match(rf"{NS_PREFIX}(\d+)-", name)
+        if m and not Path(f"/proc/{m.group(1)}").exists():
+            kill_namespace(name)
+
+
+def kill_namespace(ns: str) -> None:
+    for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    sh("ip", "netns", "del", ns, check=False)
+
+
+def keygen(path: Path, passphrase: str = "", comment: str = "gxpscan-lab") -> str:
+    """Generate an ed25519 key; returns the public key line."""
+    sh("ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", str(path))
+    return Path(f"{path}.pub").read_text().strip()
+
+
+def free_octets(count: int) -> list[int]:
+    used = set(re.findall(r"inet 10\.200\.(\d+)\.", sh("ip", "-o", "-4", "addr").stdout))
+    for line in sh("ip", "netns", "list", check=False).stdout.splitlines():
+        ns = line.split()[0] if line.split() else ""
+        used |= set(re.findall(r"inet 10\.200\.(\d+)\.", sh("ip", "-n", ns, "-o", "-4", "addr", check=False).stdout))
+    free = [o for o in SUBNET_OCTETS if str(o) not in used]
+    start = (os.getpid() * 7) % max(1, len(free) - count) if len(free) > count else 0
+    if len(free) < count:
+        raise RuntimeError("no free 10.200.x.0/24 blocks for the SSH lab")
+    return free[start:start + count]
+
+
+@dataclass
+class LabHost:
+    name: str
+    ns: str
+    address: str  # where the scanner reaches it (namespace side)
+    gateway: str  # host side of the veth
+    key_pub: str  # host public key line (type base64)
+    log: Path
+    profile: str
+    proc: subprocess.Popen | None = None
+    port: int = 22
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def channels_opened(self) -> int:
+        """Session channels the server saw (needs LogLevel DEBUG1, which every lab host sets)."""
+        return self.log_text().count("server_input_channel_open: ctype session")
+
+
+@dataclass
+class SSHLab:
+    root: Path
+    sudo_password: str = "lab-sudo-S3cret-7d1e"
+    passphrase: str = "lab-key-Passphrase-91c2"
+    hosts: dict[str, LabHost] = field(default_factory=dict)
+    _namespaces: list[str] = field(default_factory=list)
+    _octets: list[int] = field(default_factory=list)
+    _next: int = 0
+    _profiles: dict[str, Path] = field(default_factory=dict)
+
+    # ---- setup -----------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.keys = self.root / "keys"
+        self.keys.mkdir(exist_ok=True)
+        self.user_key = self.keys / "id_lab"
+        self.user_key_enc = self.keys / "id_lab_enc"
+        self.wrong_key = self.keys / "id_wrong"
+        self.authorized = keygen(self.user_key) + "\n" + keygen(self.user_key_enc, self.passphrase) + "\n"
+        keygen(self.wrong_key)
+        self.known_hosts = self.root / "known_hosts"
+        self.known_hosts.write_text("")
+        sweep_stale()
+        (Path("/run/sshd")).mkdir(parents=True, exist_ok=True)
+
+    def _address(self) -> tuple[str, str, str]:
+        index = self._next
+        self._next += 1
+        block, slot = divmod(index, HOSTS_PER_OCTET)
+        while len(self._octets) <= block:
+            taken = set(self._octets)
+            self._octets.append(next(o for o in free_octets(len(taken) + 1) if o not in taken))
+        net = ipaddress.ip_network(f"10.200.{self._octets[block]}.{slot * 4}/30")
+        gw, addr = list(net.hosts())
+        return f"{NS_PREFIX}{os.getpid()}-{index}", str(gw), str(addr)
+
+    def _link(self, ns: str, gw: str, addr: str) -> None:
+        index = ns.rsplit("-", 1)[1]
+        outer, inner = f"gs{os.getpid()}-{index}"[:14], f"gn{os.getpid()}-{index}"[:14]
+        sh("ip", "netns", "add", ns)
+        self._namespaces.append(ns)
+        sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", ns)
+        sh("ip", "addr", "add", f"{gw}/30", "dev", outer)
+        sh("ip", "link", "set", outer, "up")
+        sh("ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", inner)
+        sh("ip", "-n", ns, "link", "set", inner, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+
+    def profile(self, name: str) -> Path:
+        """A copy of /etc with the profile's fixture files over it and the lab user added."""
+        if name in self._profiles:
+            return self._profiles[name]
+        base = self.root / "profiles" / name
+        etc, home = base / "etc", base / "home"
+        shutil.copytree("/etc", etc, symlinks=True)
+        for stale in (etc / "ssh").glob("ssh_host_*"):
+            stale.unlink()
+        overlay = FIXTURES / name
+        if overlay.is_dir():
+            shutil.copytree(overlay, etc, dirs_exist_ok=True)
+        (etc / "hostname").write_text(f"gx-{name}\n")
+        for d in (etc / "sudoers.d",):
+            for f in d.iterdir():
+                f.chmod(0o440)
+        pw_hash = sh("openssl", "passwd", "-6", "-stdin", input=self.sudo_password + "\n").stdout.strip()
+        with open(etc / "passwd", "a") as f:
+            f.write(f"{LAB_USER}:x:{LAB_UID}:{LAB_UID}:gxpscan lab user:/home/{LAB_USER}:/bin/sh\n")
+        with open(etc / "group", "a") as f:
+            f.write(f"{LAB_USER}:x:{LAB_UID}:\n")
+        with open(etc / "shadow", "a") as f:
+            f.write(f"{LAB_USER}:{pw_hash}:20000:0:99999:7:::\n")
+        with open(etc / "gshadow", "a") as f:
+            f.write(f"{LAB_USER}:!::\n")
+        ssh_dir = home / LAB_USER / ".ssh"
+        ssh_dir.mkdir(parents=True)
+        (ssh_dir / "authorized_keys").write_text(self.authorized)
+        modes = ((home, 0o755), (home / LAB_USER, 0o700), (ssh_dir, 0o700), (ssh_dir / "authorized_keys", 0o600))
+        for p, mode in modes:
+            p.chmod(mode)
+            if p != home:
+                os.chown(p, LAB_UID, LAB_UID)
+        self._profiles[name] = base
+        return base
+
+    # ---- hosts -----------------------------------------------------------------------------
+    def add(self, name: str, profile: str = "default", *, sshd_options: tuple[str, ...] = (),
+            light: bool = False, start: bool = True) -> LabHost:
+        ns, gw, addr = self._address()
+        self._link(ns, gw, addr)
+        hdir = self.root / "hosts" / name
+        hdir.mkdir(parents=True)
+        key = hdir / "ssh_host_ed25519_key"
+        pub = keygen(key, comment=name)
+        host = LabHost(name=name, ns=ns, address=addr, gateway=gw, key_pub=" ".join(pub.split()[:2]),
+                       log=hdir / "sshd.log", profile="light" if light else profile)
+        self.hosts[name] = host
+        if not light:
+            with open(self.profile(profile) / "etc" / "hosts", "a") as f:
+                f.write(f"127.0.1.1\t{name}\n")
+        if start:
+            self._start(host, hdir, key, sshd_options, light)
+        return host
+
+    def _start(self, host: LabHost, hdir: Path, key: Path, options: tuple[str, ...], light: bool) -> None:
+        opts = ["-o", "LogLevel=DEBUG1", "-o", "PidFile=none", *[a for o in options for a in ("-o", o)]]
+        if light:
+            auth = hdir / "authorized_keys"
+            auth.write_text(self.authorized)
+            auth.chmod(0o600)
+            config = hdir / "sshd_config"
+            config.write_text(f"AuthorizedKeysFile {auth}\nPermitRootLogin prohibit-password\nUsePAM no\n"
+                              "PasswordAuthentication no\nKbdInteractiveAuthentication no\n")
+            argv = ["ip", "netns", "exec", host.ns, "/usr/sbin/sshd", "-D", "-e", "-f", str(config),
+                    "-h", str(key), *opts]
+        else:
+            base = self.profile(host.profile)
+            script = (f"mount --bind {base}/etc /etc && mount --bind {base}/home /home && "
+                      f"hostname {host.name} && exec /usr/sbin/sshd -D -e -h {key} " + " ".join(f"'{o}'" for o in opts))
+            argv = ["ip", "netns", "exec", host.ns, "unshare", "--mount", "--uts", "--propagation", "private",
+                    "sh", "-c", script]
+        with open(host.log, "ab") as log:
+            host.proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        for host in self.hosts.values():
+            if host.proc is None:
+                continue
+            while True:
+                if host.proc.poll() is not None:
+                    raise RuntimeError(f"sshd for {host.name} exited: {host.log_text()[-2000:]}")
+                try:
+                    with socket.create_connection((host.address, host.port), timeout=1):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"sshd for {host.name} not listening: {host.log_text()[-2000:]}") from None
+                    time.sleep(0.05)
+
+    def write_known_hosts(self, path: Path | None = None, *, override: dict[str, str] | None = None) -> Path:
+        """known_hosts for every host; ``override`` maps a host name to a different key line."""
+        path = path or self.known_hosts
+        lines = []
+        for host in self.hosts.values():
+            key = (override or {}).get(host.name, host.key_pub)
+            lines.append(f"{host.address} {key}")
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def link_pair(self, a: LabHost, b: LabHost) -> str:
+        """A private veth between two hosts' namespaces; returns b's address on it (only a reaches it)."""
+        ns, gw, addr = self._address()  # reserve a /30 (the namespace name is unused)
+        index = ns.rsplit("-", 1)[1]
+        left, right = f"gp{os.getpid()}-{index}"[:14], f"gq{os.getpid()}-{index}"[:14]
+        sh("ip", "link", "add", left, "netns", a.ns, "type", "veth", "peer", "name", right, "netns", b.ns)
+        sh("ip", "-n", a.ns, "addr", "add", f"{gw}/30", "dev", left)
+        sh("ip", "-n", b.ns, "addr", "add", f"{addr}/30", "dev", right)
+        sh("ip", "-n", a.ns, "link", "set", left, "up")
+        sh("ip", "-n", b.ns, "link", "set", right, "up")
+        return addr
+
+    # ---- teardown --------------------------------------------------------------------------
+    def close(self) -> None:
+        for host in self.hosts.values():
+            if host.proc is not None and host.proc.poll() is None:
+                host.proc.kill()
+        for ns in self._namespaces:
+            kill_namespace(ns)
+        for host in self.hosts.values():
+            if host.proc is not None:
+                try:
+                    host.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        self._namespaces.clear()
+
+
+def lab_namespaces() -> list[str]:
+    """Namespaces of labs owned by this process (for the clean-up test)."""
+    return [line.split()[0] for line in sh("ip", "netns", "list", check=False).stdout.splitlines()
+            if line.startswith(f"{NS_PREFIX}{os.getpid()}-")]
