@@ -500,7 +500,8 @@ def _iam_users(api: Api, region: str) -> list[IamUser]:
     versions = {p["Arn"]: p.get("DefaultVersionId") for p in local}
     per_user = api.each(lambda u: _iam_user_policies(api, region, u), users)
     wanted = sorted({a["PolicyArn"] for attached, _, _ in per_user for a in attached if a["PolicyArn"] in versions})
-    docs = dict(zip(wanted, api.each(lambda arn: _policy_document(api, region, arn, versions[arn]), wanted), strict=False))
+    fetched = api.each(lambda arn: _policy_document(api, region, arn, versions[arn]), wanted)
+    docs = dict(zip(wanted, fetched, strict=True))
     out = []
     for user, (attached, inline, errors) in zip(users, per_user, strict=False):
         errs = dict(errors)
@@ -895,6 +896,7 @@ def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, F
     workers = max(1, int(target.opt("max_workers", getattr(connector, "max_workers", 16))))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aws-res") as pool, \
             ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted))), thread_name_prefix="aws-fact") as facts:
-        for definition, fact in zip(wanted, facts.map(lambda d: _collect_one(connector, d, pool), wanted), strict=False):
+        results = facts.map(lambda d: _collect_one(connector, d, pool), wanted)
+        for definition, fact in zip(wanted, results, strict=True):
             out[definition.name] = fact
     return out
