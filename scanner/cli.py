@@ -224,6 +224,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not targets:
         raise UsageError("no target matches --limit/--tag")
     specs = _select_checks(registry, catalogs, args.check, args.framework, args.clause)
+    platforms = {s.platform for s in specs}
+    for t in targets:
+        if t.type not in platforms:
+            print(f"gxpscan: warning: no selected check applies to target {t.name!r} ({t.type.value}); "
+                  "it gets no result", file=sys.stderr)
 
     info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500])
     outdir = Path(args.output) if args.output else Path("gxpscan-results") / info.id
