@@ -10,6 +10,7 @@ FORMATS = {
     "json": ("reports.json", "report.json"),
     "junit": ("reports.junit", "report.junit.xml"),
     "sarif": ("reports.sarif", "report.sarif"),
+    "oq": ("reports.oq", "oq-evidence.html"),
 }
 
 

@@ -27,6 +27,7 @@ EXIT_CODES_HELP = f"""exit codes:
 """
 
 log = logging.getLogger("gxpscan")
+FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq"]
 
 
 class UsageError(Exception):
@@ -62,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", "-l", default="", metavar="GROUPS",
                    help="only targets in these groups or with these names (comma-separated)")
     s.add_argument("--tag", "-t", action="append", default=[], metavar="TAG", help="only targets with this tag")
-    s.add_argument("--format", action="append", default=[], choices=["console", "json", "junit", "sarif"],
-                   help="output format (repeatable; default console). Files go to --output")
+    s.add_argument("--format", action="append", default=[], choices=FORMAT_NAMES,
+                   help="output format (repeatable; default console). Files go to --output; oq is an HTML OQ "
+                        "evidence record for validation")
     s.add_argument("--output", "-o", metavar="DIR",
                    help="directory for the run record and report files (default ./gxpscan-results/RUN_ID)")
     s.add_argument("--concurrency", "-j", type=int, default=None, metavar="N",
@@ -86,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="render a run record (complete or interrupted) again")
     r.add_argument("record", help="record.jsonl or the run's output directory")
-    r.add_argument("--format", action="append", default=[], choices=["console", "json", "junit", "sarif"])
+    r.add_argument("--format", action="append", default=[], choices=FORMAT_NAMES)
     r.add_argument("--output", "-o", metavar="DIR")
 
     d = sub.add_parser("diff", help="what changed between two runs (new failures, fixed, changed)")

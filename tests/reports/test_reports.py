@@ -89,5 +89,25 @@ def test_console_marks_an_interrupted_run():
     assert "INTERRUPTED" in rendered("console", make_run(interrupted=True))
 
 
-def test_every_format_is_registered():
-    assert set(FORMATS) == {"console", "json", "junit", "sarif"}
+def test_every_format_is_registered_and_offered_by_the_cli():
+    from scanner.cli import FORMAT_NAMES
+
+    assert set(FORMATS) == set(FORMAT_NAMES) == {"console", "json", "junit", "sarif", "oq"}
+
+
+def test_oq_record_traces_each_test_to_criterion_observed_evidence_and_deviations():
+    from html.parser import HTMLParser
+
+    run = sample_run()
+    page = rendered("oq", run)
+    HTMLParser().feed(page)  # well-formed enough to parse
+    assert page.count("<tr><td>") >= 6 and run.info.checks_fingerprint in page and "tester@lab" in page
+    assert "Deviations (2)" in page  # one fail, one error
+    assert "root cannot log in" in page and "&quot;PermitRootLogin&quot;: &quot;no&quot;" in page
+    assert "id='ev-host2:linux.sshd_effective#0'" in page and "permitrootlogin no" in page
+    assert "CAPA-7 vendor system" in page
+
+
+def test_oq_record_escapes_target_output():
+    run = make_run([make_result(message="<script>alert(1)</script>")])
+    assert "<script>alert" not in rendered("oq", run)
