@@ -1,0 +1,330 @@
+"""Linux facts, gathered in one batched shell script per privilege level.
+
+The script is built from the ``SECTIONS`` table: one section per fact, each showing files and running
+probes. Every piece of output is framed by markers that start with a random per-run nonce, so no file
+content can forge a section boundary. Each probe and each file read runs under coreutils ``timeout``
+with the fact timeout and reports its own exit code. The collector only reads: no file is written on
+the target, and the output goes back through the shell's own pipes.
+
+Works unchanged over any ShellConnector (local, SSH): it only uses ``connector.run`` and ``is_root``.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import shlex
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from scanner.collectors import FactSpec
+from scanner.collectors import linux_parsers as p
+from scanner.connectors import CommandResult, ConnectorError
+from scanner.model import Evidence, Fact, Target
+
+DEFAULT_FACT_TIMEOUT = 10.0
+
+Probes = tuple[tuple[str, str], ...]  # (label, shell command)
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    name: str
+    description: str
+    parse: Callable[[p.Section, Target], Any]
+    files: tuple[str, ...] = ()  # paths or globs whose content is shown
+    probes: Probes = ()
+    needs_root: bool = False
+    dynamic: Callable[[Target], tuple[tuple[str, ...], Probes]] | None = None  # files/probes from the inventory
+
+    def plan(self, target: Target) -> tuple[tuple[str, ...], Probes]:
+        return self.dynamic(target) if self.dynamic else (self.files, self.probes)
+
+
+def _stat_each(paths: str) -> str:
+    return (f"for p in {paths}; do stat -c '{p.STAT_FORMAT}' -- \"$p\" 2>/dev/null "
+            "|| printf 'missing|%s\\n' \"$p\"; done")
+
+
+#: Prints /etc/shadow with every hash replaced by its crypt prefix and the word HASH: no hash leaves the host.
+SHADOW_REDACTED = (
+    "awk -F: 'BEGIN { OFS = \":\" } { h = $2; l = \"\"; "
+    "while (substr(h, 1, 1) == \"!\") { l = l \"!\"; h = substr(h, 2) } "
+    "if (h == \"\") r = \"\"; else if (substr(h, 1, 1) == \"*\") r = \"*\"; "
+    "else if (match(h, /^[$][^$]*[$]/)) r = substr(h, 1, RLENGTH) \"HASH\"; else r = \"HASH\"; "
+    "$2 = l r; print }' /etc/shadow"
+)
+
+_BACKUP_WORDS = "|".join(sorted({w for words in p.BACKUP_TOOLS.values() for w in words}))
+_CRON_DIRS = "/etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*"
+_UNIT_DIRS = "/etc/systemd/system/*.service /usr/lib/systemd/system/*.service /lib/systemd/system/*.service"
+
+
+def _backup_status_plan(target: Target) -> tuple[tuple[str, ...], Probes]:
+    command, path = target.policy.get("backup_status_command"), target.policy.get("backup_status_file")
+    probes: list[tuple[str, str]] = [("now", "date -u +%s")]
+    if command:
+        return (), (*probes, ("status", str(command)))
+    if path:
+        return (str(path),), (*probes, ("status_mtime", f"stat -c %Y -- {shlex.quote(str(path))}"))
+    return (), ()
+
+
+SECTIONS: tuple[SectionSpec, ...] = (
+    SectionSpec("linux.sshd_effective", "effective sshd configuration (sshd -T)", p.parse_sshd,
+                probes=(("sshd_T", "sshd -T"),), needs_root=True),
+    SectionSpec("linux.passwd", "local accounts (/etc/passwd)", p.parse_passwd, files=("/etc/passwd",)),
+    SectionSpec("linux.shadow", "password state and ageing per account (/etc/shadow, hashes redacted on the host)",
+                p.parse_shadow, probes=(("shadow", SHADOW_REDACTED),), needs_root=True),
+    SectionSpec("linux.group", "local groups (/etc/group)", p.parse_group, files=("/etc/group",)),
+    SectionSpec("linux.login_defs", "login.defs and useradd defaults", p.parse_login_defs,
+                files=("/etc/login.defs", "/etc/default/useradd")),
+    SectionSpec("linux.pam", "PAM password/auth stacks, pwquality, faillock, pwhistory", p.parse_pam,
+                files=(*p.PAM_STACKS, "/etc/security/pwquality.conf", "/etc/security/pwquality.conf.d/*.conf",
+                       "/etc/security/faillock.conf", "/etc/security/pwhistory.conf")),
+    SectionSpec("linux.sudoers", "sudoers and sudoers.d", p.parse_sudoers,
+                files=("/etc/sudoers", "/etc/sudoers.d/*"), needs_root=True),
+    SectionSpec("linux.file_modes", "owner and mode of the account files", p.parse_file_modes,
+                probes=(("stat", _stat_each("/etc/passwd /etc/passwd- /etc/group /etc/group- /etc/shadow "
+                                            "/etc/shadow- /etc/gshadow /etc/gshadow-")),)),
+    SectionSpec("linux.audit_log_modes", "owner and mode of /var/log/audit and its files", p.parse_audit_log_modes,
+                probes=(("stat", _stat_each("/var/log/audit /var/log/audit/*")),), needs_root=True),
+    SectionSpec("linux.auditd", "auditd running, audit enabled, loaded audit rules", p.parse_auditd,
+                probes=(("auditd_running", "pgrep -x auditd"), ("auditctl_s", "auditctl -s"),
+                        ("auditctl_l", "auditctl -l")), needs_root=True),
+    SectionSpec("linux.audit_config", "auditd.conf, audisp remote plugins, syslog and journal forwarding",
+                p.parse_audit_config, needs_root=True,
+                files=("/etc/audit/auditd.conf", "/etc/audit/audisp-remote.conf", "/etc/audisp/audisp-remote.conf",
+                       "/etc/audit/plugins.d/*.conf", "/etc/audisp/plugins.d/*.conf", "/etc/rsyslog.conf",
+                       "/etc/rsyslog.d/*.conf", "/etc/syslog-ng/syslog-ng.conf", "/etc/syslog-ng/conf.d/*.conf",
+                       "/etc/systemd/journal-upload.conf")),
+    SectionSpec("linux.journald", "journald storage settings and /var/log/journal", p.parse_journald,
+                files=("/etc/systemd/journald.conf", *(d + "*.conf" for d in p.JOURNALD_DROPINS)),
+                probes=(("journald_binary", "test -x /lib/systemd/systemd-journald "
+                                            "|| test -x /usr/lib/systemd/systemd-journald"),
+                        ("journal_dir", "test -d /var/log/journal"))),
+    SectionSpec("linux.time_sync", "clock synchronisation (timedatectl, chronyc, ntpq)", p.parse_time_sync,
+                probes=(("timedatectl", "timedatectl show"), ("chronyc", "chronyc -n tracking"),
+                        ("ntpq", "ntpq -pn"))),
+    SectionSpec("linux.block_devices", "block device tree (lsblk -J)", p.parse_block_devices,
+                probes=(("lsblk", "lsblk -J -p -o NAME,TYPE,FSTYPE,MOUNTPOINT"),)),
+    SectionSpec("linux.mounts", "mounted filesystems (findmnt -J)", p.parse_mounts,
+                probes=(("findmnt", "findmnt -J -o TARGET,SOURCE,FSTYPE,OPTIONS"),)),
+    SectionSpec("linux.backup_jobs", "scheduled backups: crontabs, cron scripts, systemd timers, backup agents",
+                p.parse_backup_jobs,
+                files=("/etc/crontab", "/etc/anacrontab", "/etc/cron.d/*", "/var/spool/cron/*",
+                       "/var/spool/cron/crontabs/*"),
+                probes=(("cron_scripts", f"grep -H -I -i -E '{_BACKUP_WORDS}' {_CRON_DIRS} 2>/dev/null; "
+                                         f"ls -1d {_CRON_DIRS} 2>/dev/null; true"),
+                        ("timers", "systemctl list-timers --all --no-legend --no-pager"),
+                        ("enabled_timers", "ls -1 /etc/systemd/system/timers.target.wants/ 2>/dev/null; true"),
+                        ("unit_matches", f"grep -H -i -E '^ExecStart.*({_BACKUP_WORDS})' {_UNIT_DIRS} "
+                                         "2>/dev/null; true"),
+                        ("processes", "ps -e -o comm="))),
+    SectionSpec("linux.backup_status", "last successful backup, from the status command or file the policy declares",
+                p.parse_backup_status, dynamic=_backup_status_plan),
+)
+
+SECTIONS_BY_NAME = {s.name: s for s in SECTIONS}
+FACTS = {s.name: FactSpec(s.name, s.description, s.needs_root) for s in SECTIONS}
+
+# ---------------------------------------------------------------- the batched script
+
+#: Shell helpers. ``show`` prints files framed by markers; ``probe`` runs a command under timeout, with its
+#: stdout streamed, its exit code, then its stderr (bounded). Nothing reads the script's own stdin.
+HELPERS = r"""
+mark() { printf '\n%s %s %s\n' "$N" "$1" "$2"; }
+show() {
+  for f in "$@"; do
+    case $f in *'*'*)
+      d=${f%/*}
+      if [ -d "$d" ] && { [ ! -r "$d" ] || [ ! -x "$d" ]; }; then mark UNREADABLE "$d"; fi
+      continue;;
+    esac
+    if [ -d "$f" ]; then continue
+    elif [ ! -e "$f" ]; then mark MISSING "$f"
+    elif [ ! -r "$f" ]; then mark UNREADABLE "$f"
+    else
+      mark FILE "$f"
+      timeout -k 2 "$T" cat -- "$f" </dev/null 2>/dev/null || mark FAILED "$f"
+    fi
+  done
+}
+probe() {
+  mark PROBE "$1"
+  { e=$(timeout -k 2 "$T" sh -c "$2" </dev/null 2>&1 1>&3 3>&-); r=$?; } 3>&1
+  mark RC "$1 $r"
+  printf '%.4000s' "$e"
+}
+"""
+
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_./*+-]+")
+
+
+def _path_arg(path: str) -> str:
+    return path if _SAFE_PATH.fullmatch(path) else shlex.quote(path)
+
+
+def section_body(files: Iterable[str], probes: Probes) -> str:
+    lines = []
+    files = tuple(files)
+    if files:
+        lines.append("show " + " ".join(_path_arg(f) for f in files))
+    lines += [f"probe {label} {shlex.quote(command)}" for label, command in probes]
+    return "\n".join(lines)
+
+
+def build_script(specs: Iterable[SectionSpec], target: Target, nonce: str,
+                 fact_timeout: float) -> tuple[str, dict[str, str]]:
+    """The whole batch script and, per fact, the section text that becomes its evidence source."""
+    parts = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH; export PATH",
+        "LC_ALL=C; export LC_ALL",
+        f"N={nonce}; T={fact_timeout:g}",
+        HELPERS,
+    ]
+    sources = {}
+    for spec in specs:
+        body = section_body(*spec.plan(target))
+        sources[spec.name] = body
+        parts += [f"mark BEGIN {spec.name}", body, f"mark END {spec.name}"]
+    return "\n".join(parts) + "\n", sources
+
+
+# ---------------------------------------------------------------- reading the output back
+
+
+@dataclass(frozen=True)
+class RawSection:
+    raw: bytes
+    section: p.Section
+    complete: bool
+
+
+def split_output(stdout: bytes, nonce: str) -> dict[str, RawSection]:
+    marker = re.compile(rb"\n" + re.escape(nonce.encode()) +
+                        rb" (BEGIN|END|FILE|MISSING|UNREADABLE|FAILED|PROBE|RC) ([^\n]*)\n")
+    out: dict[str, RawSection] = {}
+    state: dict[str, Any] = {}
+    item: tuple[str, str] | None = None
+    pos = 0
+
+    def close_item(end: int) -> None:
+        if item is None or not state:
+            return
+        kind, arg = item
+        content = stdout[pos:end]
+        if kind == "FILE":
+            state["files"][arg] = content
+        elif kind == "PROBE":
+            state["out"][arg] = content
+        elif kind == "ERR":
+            label, _, rc = arg.rpartition(" ")
+            state["probes"][label] = p.Probe(int(rc) if rc.lstrip("-").isdigit() else -1,
+                                             state["out"].pop(label, b""), content)
+
+    def finish(end: int, complete: bool) -> None:
+        for label, content in state["out"].items():  # a probe cut off before its RC line
+            state["probes"][label] = p.Probe(-1, content, b"")
+        out[state["name"]] = RawSection(
+            stdout[state["start"]:end],
+            p.Section(dict(state["files"]), frozenset(state["unreadable"]), dict(state["probes"])), complete)
+
+    for m in marker.finditer(stdout):
+        kind, arg = m.group(1).decode(), m.group(2).decode("utf-8", "surrogateescape")
+        close_item(m.start())
+        item, pos = None, m.end()
+        if kind == "BEGIN":
+            state = {"name": arg, "start": m.end(), "files": {}, "unreadable": set(), "probes": {}, "out": {}}
+        elif not state:
+            continue
+        elif kind == "END":
+            finish(m.start(), complete=True)
+            state = {}
+        elif kind == "FILE":
+            item = ("FILE", arg)
+        elif kind == "MISSING":
+            state["files"][arg] = None
+        elif kind in ("UNREADABLE", "FAILED"):
+            state["files"].pop(arg, None)
+            state["unreadable"].add(arg)
+        elif kind == "PROBE":
+            item = ("PROBE", arg)
+        elif kind == "RC":
+            item = ("ERR", arg)
+    if state:
+        close_item(len(stdout))
+        finish(len(stdout), complete=False)
+    return out
+
+
+# ---------------------------------------------------------------- collect
+
+
+def _exit_code(section: p.Section) -> int:
+    codes = [pr.rc for pr in section.probes.values() if pr.rc != 0]
+    return codes[0] if codes else 0
+
+
+def _batch_failure(result: CommandResult) -> str:
+    if result.timed_out:
+        return "the batched collection script timed out before this fact's section ran"
+    if result.truncated:
+        return "output bound reached before this fact's section (output truncated)"
+    detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    return (f"no output for this fact (shell exit {result.exit_code}"
+            + (f": {detail[-1][:200]}" if detail else "") + ")")
+
+
+def _facts_from(result: CommandResult, specs: list[SectionSpec], sources: dict[str, str],
+                nonce: str, target: Target) -> dict[str, Fact]:
+    sections = split_output(result.stdout, nonce)
+    facts = {}
+    for spec in specs:
+        got = sections.get(spec.name)
+        if got is None:
+            facts[spec.name] = Fact.failed(spec.name, _batch_failure(result), (
+                Evidence.of(sources[spec.name], result.stderr, exit_code=result.exit_code),))
+            continue
+        evidence = (Evidence.of(sources[spec.name], got.raw, exit_code=_exit_code(got.section)),)
+        if not got.complete:
+            facts[spec.name] = Fact.failed(spec.name, "section incomplete: " + _batch_failure(result), evidence)
+            continue
+        try:
+            facts[spec.name] = Fact(spec.name, spec.parse(got.section, target), evidence)
+        except p.ParseError as exc:
+            facts[spec.name] = Fact.failed(spec.name, str(exc), evidence)
+        except Exception as exc:  # a parser bug must fail closed too
+            facts[spec.name] = Fact.failed(spec.name, f"parser failed: {type(exc).__name__}: {exc}", evidence)
+    return facts
+
+
+def run_batch(connector: Any, target: Target, specs: list[SectionSpec], *, become: bool) -> dict[str, Fact]:
+    fact_timeout = float(target.opt("fact_timeout", DEFAULT_FACT_TIMEOUT))
+    nonce = secrets.token_hex(16)
+    script, sources = build_script(specs, target, nonce, fact_timeout)
+    steps = sum(len(f) + len(pr) for f, pr in (s.plan(target) for s in specs))
+    timeout = float(target.opt("host_timeout") or steps * (fact_timeout + 2) + 10)
+    try:
+        result = connector.run(script, timeout=timeout, become=become)
+    except ConnectorError as exc:
+        return {s.name: Fact.failed(s.name, f"connector error: {exc}") for s in specs}
+    return _facts_from(result, specs, sources, nonce, target)
+
+
+def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, Fact]:
+    wanted = sorted(set(names))
+    facts = {n: Fact.failed(n, "unknown Linux fact") for n in wanted if n not in SECTIONS_BY_NAME}
+    specs = [SECTIONS_BY_NAME[n] for n in wanted if n in SECTIONS_BY_NAME]
+    root = connector.is_root
+    plain = [s for s in specs if root or not s.needs_root]
+    rooted = [s for s in specs if not root and s.needs_root]
+    if plain:
+        facts.update(run_batch(connector, target, plain, become=False))
+    if rooted and target.opt("become") == "sudo":
+        facts.update(run_batch(connector, target, rooted, become=True))
+    else:
+        for s in rooted:
+            facts[s.name] = Fact.failed(
+                s.name, f"needs root: {s.description} is readable by root only; "
+                        "scan as root or set 'become: sudo' on the target")
+    return facts
