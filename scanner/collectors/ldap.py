@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import re
 import struct
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from scanner.collectors import FactSpec
 from scanner.connectors import ConnectorError
