@@ -162,6 +162,7 @@ class S3Bucket:
     object_lock_mode: str = ""
     logging_target: str | None = None
     public_access_block: Mapping[str, bool] | None = None
+    public_acl: bool = False  # the ACL grants to AllUsers or AuthenticatedUsers
     tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -569,6 +570,8 @@ def _account_summary(api: Api, region: str) -> list[AccountSummary]:
 
 
 # S3 ----------------------------------------------------------------------------------------------
+PUBLIC_GRANTEES = frozenset({"http://acs.amazonaws.com/groups/global/AllUsers",
+                             "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"})
 PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
@@ -601,6 +604,7 @@ def _s3_bucket(api: Api, home: str, bucket: Mapping[str, Any]) -> S3Bucket:
     pab = f.get("public_access_block", c("GetPublicAccessBlock"), Bucket=name,
                 absent=("NoSuchPublicAccessBlockConfiguration",))
     tags = f.get("tags", c("GetBucketTagging"), Bucket=name, absent=("NoSuchTagSet",))
+    acl = f.get("acl", c("GetBucketAcl"), Bucket=name) or {}
     rules = (enc or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
     lock_cfg = (lock or {}).get("ObjectLockConfiguration", {})
     return S3Bucket(
@@ -614,6 +618,7 @@ def _s3_bucket(api: Api, home: str, bucket: Mapping[str, Any]) -> S3Bucket:
         logging_target=log.get("LoggingEnabled", {}).get("TargetBucket"),
         public_access_block=MappingProxyType({k: bool(pab["PublicAccessBlockConfiguration"].get(k))
                                               for k in PAB_KEYS}) if pab else None,
+        public_acl=any(g.get("Grantee", {}).get("URI") in PUBLIC_GRANTEES for g in acl.get("Grants", [])),
         tags=_tags((tags or {}).get("TagSet")), errors=f.frozen_errors(),
     )
 
@@ -804,7 +809,7 @@ DEFINITIONS: tuple[AwsFact, ...] = (
              _c("s3", "GetBucketVersioning"),
              _c("s3", "GetObjectLockConfiguration", "GetBucketObjectLockConfiguration"),
              _c("s3", "GetBucketLogging"), _c("s3", "GetPublicAccessBlock", "GetBucketPublicAccessBlock"),
-             _c("s3", "GetBucketTagging")),
+             _c("s3", "GetBucketTagging"), _c("s3", "GetBucketAcl")),
             _s3_buckets, regional=False),
     AwsFact("aws.s3_account_public_access_block", "the account-level S3 public access block",
             (_c("s3control", "GetPublicAccessBlock", "GetAccountPublicAccessBlock"),),

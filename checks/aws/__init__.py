@@ -1,0 +1,1 @@
+"""AWS checks: access control, password policy, encryption, backups and audit logging over boto3 facts."""

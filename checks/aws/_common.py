@@ -1,0 +1,105 @@
+"""Helpers shared by the AWS checks: where a resource lives, incomplete evidence, tag scoping, policies."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from scanner.model import Finding, error, not_applicable
+
+GLOBAL = "global"
+ADMIN_POLICY_ARNS = frozenset({"arn:aws:iam::aws:policy/AdministratorAccess"})
+PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def where(item: Any) -> dict[str, str]:
+    """The account and region every finding carries in its observed values."""
+    return {"account": item.account, "region": getattr(item, "region", GLOBAL)}
+
+
+def root_arn(account: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account}:root"
+
+
+def incomplete(item: Any, *fields: str) -> Finding | None:
+    """An error finding when any of the named fields (all, if none named) could not be read."""
+    errors: Mapping[str, str] = getattr(item, "errors", {}) or {}
+    missing = {k: v for k, v in errors.items() if not fields or k in fields or k.split(" ", 1)[0] in fields}
+    if not missing:
+        return None
+    reasons = "; ".join(missing.values())
+    return error(item.arn, f"evidence incomplete for {item.arn}: {reasons}", **where(item),
+                 missing=sorted(missing))
+
+
+def none_found(resources: Any, what: str) -> list[Finding]:
+    """One not_applicable finding per scanned account and region when a resource type is absent."""
+    out = []
+    for scope in resources.scopes:
+        out.append(not_applicable(root_arn(scope.account, scope.partition),
+                                  f"no {what} in account {scope.account} ({scope.region})",
+                                  account=scope.account, region=scope.region))
+    return out or [error("aws", f"no account was scanned for {what}")]
+
+
+def age_days(when: datetime | None, now: datetime | None = None) -> int | None:
+    if when is None:
+        return None
+    now = now or datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (now - when).days
+
+
+def is_records(tags: Mapping[str, str], records_tag: str) -> bool:
+    """Whether a resource is in the records scope: ``""`` means every resource, else ``key`` or ``key=value``."""
+    if not records_tag:
+        return True
+    key, sep, value = records_tag.partition("=")
+    return key in tags and (not sep or tags[key] == value)
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, Mapping)):
+        return [value]
+    return list(value)
+
+
+def statements(document: Mapping[str, Any] | None) -> Iterable[Mapping[str, Any]]:
+    if not document:
+        return ()
+    return [s for s in as_list(document.get("Statement")) if isinstance(s, Mapping)]
+
+
+def grants_everything(document: Mapping[str, Any] | None) -> bool:
+    """An Allow of every action (``*`` or ``*:*``) on every resource."""
+    for s in statements(document):
+        if s.get("Effect") != "Allow" or "NotAction" in s:
+            continue
+        actions = {a.lower() for a in as_list(s.get("Action"))}
+        resources = set(as_list(s.get("Resource")))
+        if actions & {"*", "*:*"} and "*" in resources:
+            return True
+    return False
+
+
+def public_principal(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping):
+        return "*" in as_list(principal.get("AWS"))
+    return False
+
+
+def policy_is_public(document: Mapping[str, Any] | None) -> bool:
+    """An unconditioned Allow to everyone ("*") in a resource policy."""
+    return any(s.get("Effect") == "Allow" and public_principal(s.get("Principal")) and not s.get("Condition")
+               for s in statements(document))
+
+
+def effective_block(bucket_flags: Mapping[str, bool] | None, account_flags: Mapping[str, bool] | None) -> dict:
+    """Each public access block setting as it applies to a bucket (account OR bucket level)."""
+    b, a = bucket_flags or {}, account_flags or {}
+    return {k: bool(b.get(k)) or bool(a.get(k)) for k in PAB_KEYS}

@@ -1,0 +1,187 @@
+"""IAM: root account, users' MFA, access keys, unused credentials, admin policies, password policy."""
+from __future__ import annotations
+
+from typing import Any
+
+from checks.aws._common import (
+    ADMIN_POLICY_ARNS,
+    GLOBAL,
+    age_days,
+    grants_everything,
+    incomplete,
+    none_found,
+    root_arn,
+    where,
+)
+from scanner.model import Finding, error, failed, passed
+from scanner.registry import check
+
+
+def _per_account(summary: Any) -> list[Any]:
+    return list(summary.items)
+
+
+@check(id="aws.iam.root_mfa", title="Root user has MFA", severity="critical", area="access_control",
+       criterion="IAM account summary shows AccountMFAEnabled = 1 in every scanned account")
+def root_mfa(account_summary: Any) -> list[Finding]:
+    out = []
+    for s in _per_account(account_summary):
+        arn = root_arn(s.account)
+        if s.root_mfa_enabled:
+            out.append(passed(arn, "root user has MFA enabled", account=s.account, region=GLOBAL, root_mfa=True))
+        else:
+            out.append(failed(arn, "root user has no MFA device", account=s.account, region=GLOBAL, root_mfa=False))
+    return out or none_found(account_summary, "account summary")
+
+
+@check(id="aws.iam.root_access_keys", title="Root user has no access keys", severity="critical",
+       area="access_control", criterion="IAM account summary shows AccountAccessKeysPresent = 0")
+def root_access_keys(account_summary: Any) -> list[Finding]:
+    out = []
+    for s in _per_account(account_summary):
+        arn, obs = root_arn(s.account), dict(account=s.account, region=GLOBAL,
+                                             root_access_keys_present=s.root_access_keys_present)
+        if s.root_access_keys_present:
+            out.append(failed(arn, "root user has access keys", **obs))
+        else:
+            out.append(passed(arn, "root user has no access keys", **obs))
+    return out or none_found(account_summary, "account summary")
+
+
+def _users(report: Any) -> list[Any]:
+    return [u for u in report.items if not u.is_root]
+
+
+@check(id="aws.iam.user_mfa", title="Console users have MFA", severity="high", area="access_control",
+       criterion="every IAM user with a console password has an active MFA device (credential report)")
+def user_mfa(iam_credential_report: Any) -> list[Finding]:
+    out = []
+    for u in _users(iam_credential_report):
+        if not u.password_enabled:
+            continue
+        obs = dict(**where(u), user=u.user, password_enabled=True, mfa_active=u.mfa_active)
+        if u.mfa_active:
+            out.append(passed(u.arn, f"console user {u.user} has MFA", **obs))
+        else:
+            out.append(failed(u.arn, f"console user {u.user} has no MFA device", **obs))
+    return out or none_found(iam_credential_report, "IAM users with a console password")
+
+
+@check(id="aws.iam.access_key_rotation", title="Access keys are rotated", severity="medium",
+       area="access_control",
+       criterion="every active access key was rotated within access_key_max_age_days (credential report)")
+def access_key_rotation(iam_credential_report: Any, access_key_max_age_days: int = 90) -> list[Finding]:
+    out = []
+    for u in _users(iam_credential_report):
+        active = [k for k in u.keys if k.active]
+        if not active:
+            continue
+        ages = {f"key_{k.index}": age_days(k.last_rotated) for k in active}
+        obs = dict(**where(u), user=u.user, key_age_days=ages, max_age_days=access_key_max_age_days)
+        unknown = [k for k, v in ages.items() if v is None]
+        old = [k for k, v in ages.items() if v is not None and v > access_key_max_age_days]
+        if unknown:
+            out.append(error(u.arn, f"rotation date of {', '.join(unknown)} of {u.user} unknown", **obs))
+        elif old:
+            out.append(failed(u.arn, f"{u.user}: {', '.join(old)} older than {access_key_max_age_days} days", **obs))
+        else:
+            out.append(passed(u.arn, f"{u.user}: active keys rotated within {access_key_max_age_days} days", **obs))
+    return out or none_found(iam_credential_report, "active access keys")
+
+
+def _idle_days(last_used: Any, fallback: Any) -> int | None:
+    return age_days(last_used if last_used is not None else fallback)
+
+
+@check(id="aws.iam.unused_credentials", title="No unused credentials", severity="medium", area="access_control",
+       criterion="no console password or active access key unused for more than stale_account_days "
+                 "(never-used credentials count from their creation or rotation)")
+def unused_credentials(iam_credential_report: Any, stale_account_days: int = 90) -> list[Finding]:
+    out = []
+    for u in _users(iam_credential_report):
+        idle: dict[str, int | None] = {}
+        if u.password_enabled:
+            idle["password"] = _idle_days(u.password_last_used, u.password_last_changed or u.created)
+        for k in u.keys:
+            if k.active:
+                idle[f"key_{k.index}"] = _idle_days(k.last_used, k.last_rotated or u.created)
+        if not idle:
+            continue
+        obs = dict(**where(u), user=u.user, idle_days=idle, max_idle_days=stale_account_days)
+        unknown = [c for c, d in idle.items() if d is None]
+        stale = [c for c, d in idle.items() if d is not None and d > stale_account_days]
+        if stale:
+            out.append(failed(u.arn, f"{u.user}: {', '.join(stale)} unused for more than {stale_account_days} days",
+                              **obs))
+        elif unknown:
+            out.append(error(u.arn, f"{u.user}: last use of {', '.join(unknown)} unknown", **obs))
+        else:
+            out.append(passed(u.arn, f"{u.user}: credentials used within {stale_account_days} days", **obs))
+    return out or none_found(iam_credential_report, "IAM users with credentials")
+
+
+@check(id="aws.iam.user_admin_policies", title="No administrator policy attached directly to users",
+       severity="high", area="access_control",
+       criterion="no IAM user has AdministratorAccess or a policy allowing * on * attached or inline")
+def user_admin_policies(iam_users: Any) -> list[Finding]:
+    out = []
+    for u in iam_users.items:
+        bad = incomplete(u)
+        if bad:
+            out.append(bad)
+            continue
+        admin = [p.name for p in u.attached if p.arn in ADMIN_POLICY_ARNS or grants_everything(p.document)]
+        admin += [f"{p.name} (inline)" for p in u.inline if grants_everything(p.document)]
+        obs = dict(**where(u), user=u.name, admin_policies=admin,
+                   attached=[p.name for p in u.attached], inline=[p.name for p in u.inline])
+        if admin:
+            out.append(failed(u.arn, f"{u.name} has administrator policies: {', '.join(admin)}", **obs))
+        else:
+            out.append(passed(u.arn, f"{u.name} has no administrator policy attached directly", **obs))
+    return out or none_found(iam_users, "IAM users")
+
+
+@check(id="aws.iam.password_policy", title="IAM password policy meets the policy", severity="high",
+       area="password_policy",
+       criterion="minimum length >= password_min_length, upper/lower/number/symbol required when "
+                 "password_complexity, reuse prevention >= password_history, maximum age <= password_max_age_days")
+def password_policy(password_policy: Any, password_min_length: int = 14, password_max_age_days: int = 90,
+                    password_history: int = 24, password_complexity: bool = True) -> list[Finding]:
+    out = []
+    for p in password_policy.items:
+        arn = root_arn(p.account)
+        if not p.present:
+            out.append(failed(arn, "no IAM password policy is set (AWS defaults apply)", account=p.account,
+                              region=GLOBAL, present=False))
+            continue
+        gaps = []
+        if (p.min_length or 0) < password_min_length:
+            gaps.append(f"minimum length {p.min_length} < {password_min_length}")
+        classes = dict(uppercase=p.require_uppercase, lowercase=p.require_lowercase, numbers=p.require_numbers,
+                       symbols=p.require_symbols)
+        if password_complexity and not all(classes.values()):
+            gaps.append("complexity not required for " + ", ".join(k for k, v in classes.items() if not v))
+        if (p.reuse_prevention or 0) < password_history:
+            gaps.append(f"reuse prevention {p.reuse_prevention} < {password_history}")
+        if p.max_age_days is None or p.max_age_days > password_max_age_days:
+            gaps.append(f"maximum age {p.max_age_days or 'unlimited'} > {password_max_age_days} days")
+        obs = dict(account=p.account, region=GLOBAL, min_length=p.min_length, reuse_prevention=p.reuse_prevention,
+                   max_age_days=p.max_age_days, **{f"require_{k}": v for k, v in classes.items()})
+        if gaps:
+            out.append(failed(arn, "password policy: " + "; ".join(gaps), **obs))
+        else:
+            out.append(passed(arn, "password policy meets the policy thresholds", **obs))
+    return out or none_found(password_policy, "password policy")
+
+
+@check(id="aws.iam.access_analyzer", title="IAM Access Analyzer is active in every region", severity="medium",
+       area="access_control", criterion="every scanned region has at least one ACTIVE IAM Access Analyzer")
+def access_analyzer(access_analyzers: Any) -> list[Finding]:
+    out = []
+    for r in access_analyzers.items:
+        obs = dict(**where(r), analyzers=list(r.active))
+        if r.active:
+            out.append(passed(r.arn, f"active analyzer in {r.region}: {', '.join(r.active)}", **obs))
+        else:
+            out.append(failed(r.arn, f"no active IAM Access Analyzer in {r.region}", **obs))
+    return out or none_found(access_analyzers, "regions")

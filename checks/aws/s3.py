@@ -1,0 +1,150 @@
+"""S3: public access, encryption, secure transport, versioning, object lock and access logging."""
+from __future__ import annotations
+
+from typing import Any
+
+from checks.aws._common import (
+    as_list,
+    effective_block,
+    incomplete,
+    is_records,
+    none_found,
+    public_principal,
+    root_arn,
+    statements,
+    where,
+)
+from scanner.model import Finding, error, failed, not_applicable, passed
+from scanner.registry import check
+
+
+def _account_flags(account_pab: Any) -> dict[str, Any]:
+    return {a.account: a.flags for a in account_pab.items}
+
+
+@check(id="aws.s3.public_access_block", title="S3 public access is blocked", severity="high",
+       area="access_control",
+       criterion="all four public access block settings are on for the account, and effective on every bucket "
+                 "(account or bucket level)")
+def public_access_block(s3_buckets: Any, s3_account_public_access_block: Any) -> list[Finding]:
+    out = []
+    accounts = _account_flags(s3_account_public_access_block)
+    for account, flags in accounts.items():
+        obs = dict(account=account, region="global", settings=dict(flags or {}))
+        if flags and all(flags.values()):
+            out.append(passed(root_arn(account), "account-level S3 public access block is fully on", **obs))
+        else:
+            out.append(failed(root_arn(account), "account-level S3 public access block is not fully on", **obs))
+    for b in s3_buckets.items:
+        bad = incomplete(b, "public_access_block")
+        if bad:
+            out.append(bad)
+            continue
+        if b.account not in accounts:
+            out.append(incomplete_account(b))
+            continue
+        eff = effective_block(b.public_access_block, accounts[b.account])
+        off = [k for k, v in eff.items() if not v]
+        obs = dict(**where(b), bucket=b.name, effective=eff, bucket_settings=dict(b.public_access_block or {}))
+        if off:
+            out.append(failed(b.arn, f"bucket {b.name}: public access not blocked ({', '.join(off)} off)", **obs))
+        else:
+            out.append(passed(b.arn, f"bucket {b.name}: public access blocked", **obs))
+    return out or none_found(s3_account_public_access_block, "S3 settings")
+
+
+def incomplete_account(b: Any) -> Finding:
+    return error(b.arn, f"account-level public access block of {b.account} was not read", **where(b))
+
+
+@check(id="aws.s3.bucket_encryption", title="S3 buckets have default encryption", severity="high",
+       area="encryption", criterion="every bucket has a default server-side encryption rule (SSE-S3 or SSE-KMS)")
+def bucket_encryption(s3_buckets: Any) -> list[Finding]:
+    out = []
+    for b in s3_buckets.items:
+        bad = incomplete(b, "encryption")
+        if bad:
+            out.append(bad)
+            continue
+        algos = [a for a in (b.encryption or ()) if a]
+        obs = dict(**where(b), bucket=b.name, algorithms=algos)
+        if algos:
+            out.append(passed(b.arn, f"bucket {b.name} encrypts by default ({', '.join(algos)})", **obs))
+        else:
+            out.append(failed(b.arn, f"bucket {b.name} has no default encryption", **obs))
+    return out or none_found(s3_buckets, "S3 buckets")
+
+
+def _denies_insecure_transport(policy: Any) -> bool:
+    for s in statements(policy):
+        if s.get("Effect") != "Deny" or not public_principal(s.get("Principal")):
+            continue
+        actions = {a.lower() for a in as_list(s.get("Action"))}
+        if not actions & {"s3:*", "*"}:
+            continue
+        cond = s.get("Condition") or {}
+        for op in ("Bool", "BoolIfExists"):
+            value = (cond.get(op) or {}).get("aws:SecureTransport")
+            if str(value).lower() in ("false", "['false']", "[false]") or value in (False, ["false"], ("false",)):
+                return True
+    return False
+
+
+@check(id="aws.s3.secure_transport", title="S3 buckets refuse plain HTTP", severity="medium", area="encryption",
+       criterion="the bucket policy denies s3:* to everyone when aws:SecureTransport is false")
+def secure_transport(s3_buckets: Any) -> list[Finding]:
+    out = []
+    for b in s3_buckets.items:
+        bad = incomplete(b, "policy")
+        if bad:
+            out.append(bad)
+            continue
+        ok = _denies_insecure_transport(b.policy)
+        obs = dict(**where(b), bucket=b.name, has_policy=b.policy is not None, denies_insecure_transport=ok)
+        if ok:
+            out.append(passed(b.arn, f"bucket {b.name} denies requests without TLS", **obs))
+        else:
+            out.append(failed(b.arn, f"bucket {b.name} does not deny requests without TLS", **obs))
+    return out or none_found(s3_buckets, "S3 buckets")
+
+
+def _records(s3_buckets: Any, records_tag: str, field: str, what: str, test: Any, describe: Any) -> list[Finding]:
+    """Shared shape of the records-bucket checks: scope by tag, fail closed on missing fields."""
+    out = []
+    for b in s3_buckets.items:
+        bad = incomplete(b, "tags", field)
+        if bad:
+            out.append(bad)
+            continue
+        obs = dict(**where(b), bucket=b.name, records_tag=records_tag or "(all buckets)", **describe(b))
+        if not is_records(b.tags, records_tag):
+            out.append(not_applicable(b.arn, f"bucket {b.name} is not tagged {records_tag}", **obs))
+        elif test(b):
+            out.append(passed(b.arn, f"records bucket {b.name}: {what}", **obs))
+        else:
+            out.append(failed(b.arn, f"records bucket {b.name}: not {what}", **obs))
+    return out or none_found(s3_buckets, "S3 buckets")
+
+
+@check(id="aws.s3.versioning", title="Records buckets keep object versions", severity="medium", area="backup",
+       criterion="versioning is Enabled on every bucket in the records scope (records_tag; empty = all buckets)")
+def versioning(s3_buckets: Any, records_tag: str = "") -> list[Finding]:
+    return _records(s3_buckets, records_tag, "versioning", "versioning enabled",
+                    lambda b: b.versioning == "Enabled",
+                    lambda b: {"versioning": b.versioning or "never enabled", "mfa_delete": b.mfa_delete})
+
+
+@check(id="aws.s3.object_lock", title="Records buckets use object lock", severity="medium", area="backup",
+       criterion="object lock is enabled on every bucket in the records scope (records_tag; empty = all buckets)")
+def object_lock(s3_buckets: Any, records_tag: str = "") -> list[Finding]:
+    return _records(s3_buckets, records_tag, "object_lock", "object lock enabled",
+                    lambda b: b.object_lock,
+                    lambda b: {"object_lock": b.object_lock, "default_mode": b.object_lock_mode})
+
+
+@check(id="aws.s3.access_logging", title="Records buckets log access", severity="medium", area="audit_logging",
+       criterion="server access logging is on for every bucket in the records scope (records_tag; empty = all)")
+def access_logging(s3_buckets: Any, records_tag: str = "") -> list[Finding]:
+    return _records(s3_buckets, records_tag, "logging", "access logging enabled",
+                    lambda b: bool(b.logging_target),
+                    lambda b: {"logging_target": b.logging_target})
