@@ -1,0 +1,1 @@
+"""Directory checks that apply to OpenLDAP (and, for the transport probes, to any LDAP server)."""

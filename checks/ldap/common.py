@@ -1,0 +1,25 @@
+"""Helpers shared by the directory checks (AD and OpenLDAP)."""
+from __future__ import annotations
+
+from typing import Any
+
+from scanner.model import Finding, not_applicable
+
+FLAVOR_NAMES = {"ad": "Active Directory", "openldap": "OpenLDAP"}
+
+
+def flavor_gate(root_dse: Any, wanted: str, resource: str = "directory") -> Finding | None:
+    """``not_applicable`` with the reason when the target is not the directory flavor a check is for."""
+    if root_dse.flavor == wanted:
+        return None
+    have = FLAVOR_NAMES.get(root_dse.flavor, root_dse.flavor)
+    return not_applicable(resource, f"applies to {FLAVOR_NAMES[wanted]}; this target is {have} "
+                          f"(flavor from {root_dse.flavor_source})", flavor=root_dse.flavor)
+
+
+def fmt_days(days: float | None) -> str:
+    return "never" if days is None else f"{days:g} days"
+
+
+def fmt_minutes(minutes: float | None) -> str:
+    return "until an administrator unlocks" if minutes is None else f"{minutes:g} minutes"
