@@ -295,13 +295,14 @@ class SSHConnector:
         full = Path(path).expanduser()
         passphrase = _secret(self.target, "passphrase_env")
         try:
-            return paramiko.PKey.from_path(str(full), passphrase)
+            return paramiko.PKey.from_path(str(full), passphrase.encode() if passphrase is not None else None)
         except FileNotFoundError:
             raise ConnectorError(f"key file {full} not found") from None
-        except paramiko.PasswordRequiredException:
-            raise ConnectorError(f"key file {full} is encrypted and no passphrase_env is set") from None
-        except (paramiko.SSHException, ValueError, OSError) as exc:
-            reason = "wrong passphrase or unreadable key" if passphrase else type(exc).__name__
+        except (paramiko.SSHException, ValueError, TypeError, OSError) as exc:
+            if passphrase is None and isinstance(exc, (paramiko.PasswordRequiredException, TypeError)):
+                reason = "the key is encrypted and no passphrase_env is set"
+            else:
+                reason = "wrong passphrase or unreadable key" if passphrase else type(exc).__name__
             raise ConnectorError(f"cannot load key file {full}: {reason}") from None
 
     def _identity_files(self, ep: Endpoint) -> tuple[str, ...]:

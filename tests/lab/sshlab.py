@@ -138,7 +138,7 @@ class SSHLab:
         gw, addr = list(net.hosts())
         return f"{NS_PREFIX}{os.getpid()}-{index}", str(gw), str(addr)
 
-    def _link(self, ns: str, gw: str, addr: str) -> None:
+    def _link(self, ns: str, gw: str, addr: str, *, silent: bool = False) -> None:
         index = ns.rsplit("-", 1)[1]
         outer, inner = f"gs{os.getpid()}-{index}"[:14], f"gn{os.getpid()}-{index}"[:14]
         sh("ip", "netns", "add", ns)
@@ -146,9 +146,16 @@ class SSHLab:
         sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", ns)
         sh("ip", "addr", "add", f"{gw}/30", "dev", outer)
         sh("ip", "link", "set", outer, "up")
-        sh("ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", inner)
+        if not silent:  # a silent host never answers ARP: its address is unreachable
+            sh("ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", inner)
         sh("ip", "-n", ns, "link", "set", inner, "up")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
+
+    def unreachable(self) -> str:
+        """An address in a lab subnet where nothing answers (not even ARP)."""
+        ns, gw, addr = self._address()
+        self._link(ns, gw, addr, silent=True)
+        return addr
 
     def profile(self, name: str) -> Path:
         """A copy of /etc with the profile's fixture files over it and the lab user added."""
