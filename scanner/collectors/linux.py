@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from scanner.collectors import FactSpec
 from scanner.collectors import linux_parsers as p

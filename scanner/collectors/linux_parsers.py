@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from scanner.model import Target, freeze
 
@@ -499,7 +500,8 @@ class AuditConfig:
     journal_upload: str | None  # systemd-journal-upload URL
 
 
-_RSYSLOG_FORWARD = re.compile(r"""(^\S+\s+@@?\(?[\w\[\]:.-]+)|(type\s*=\s*"om(fwd|relp)")|(^\$ActionForward)|(:om(fwd|relp):)""")
+_RSYSLOG_FORWARD = re.compile(
+    r"""(^\S+\s+@@?\(?[\w\[\]:.-]+)|(type\s*=\s*"om(fwd|relp)")|(^\$ActionForward)|(:om(fwd|relp):)""")
 _SYSLOG_NG_FORWARD = re.compile(r"\b(network|tcp6?|udp6?|syslog)\s*\(\s*\"?[\w.:-]+")
 
 

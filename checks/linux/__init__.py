@@ -1,0 +1,1 @@
+"""Built-in Linux checks, one module per topic. Facts come from ``scanner.collectors.linux``."""
