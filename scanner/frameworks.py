@@ -321,8 +321,8 @@ _STATUS_TEXT = {
 }
 
 _EVIDENCE = {
-    Automatable.FULL: "automated evidence",
-    Automatable.PARTIAL: "automated evidence plus manual evidence",
+    Automatable.FULL: "scan results (no manual evidence)",
+    Automatable.PARTIAL: "scan results plus manual evidence",
     Automatable.MANUAL: "manual evidence only",
 }
 

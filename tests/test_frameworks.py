@@ -336,7 +336,8 @@ def test_render_framework_text_shows_each_clause_its_checks_and_manual_need(cata
     blocks = {b.split("  ", 1)[0]: b for b in text.split("\n\n")[1:-1]}
     assert list(blocks) == PART11_IDS
     assert "needs: manual evidence only" in blocks["11.10(f)"]
-    assert "needs: automated evidence\n" in blocks["11.10(e)"] + "\n"
+    assert "needs: scan results (no manual evidence)" in blocks["11.300(b)"]
+    assert "needs: scan results plus manual evidence" in blocks["11.10(e)"]
     assert "linux.time.synchronized" in blocks["11.10(e)"]
     assert "needs: manual evidence (no automated check yet)" in blocks["11.10(b)"]
     assert text.splitlines()[-1].startswith("30 clauses: ")
