@@ -289,6 +289,11 @@ def _counts(cat: Catalog) -> dict[Automatable, int]:
     return {a: sum(1 for c in cat.clauses if c.automatable is a) for a in Automatable}
 
 
+_LEGEND = ("Full: the requirement is technical and the checks cover it, the scan result is the evidence. "
+           "Partial: the checks cover the technical part; procedural records (approvals, reviews, restore tests, "
+           "application settings) are needed too. Manual: procedural or application-only, no scan evidence. "
+           "`draft` is not in force; `superseded` is kept for organisations still certified on that edition.")
+
 #: Frameworks whose clauses the coverage section lists one by one.
 DETAILED_FRAMEWORKS = ("part11", "annex11")
 
@@ -303,6 +308,7 @@ def coverage_markdown(catalogs: Mapping[str, Catalog]) -> str:
                      sum(1 for c in cat.clauses if c.checks), len(cat.check_ids)])
     lines = _md_table(["Framework", "Version", "Status", "Clauses", "Full", "Partial", "Manual",
                        "Clauses with checks", "Distinct checks"], rows)
+    lines += ["", _LEGEND]
     for fid in DETAILED_FRAMEWORKS:
         if fid not in catalogs:
             continue
