@@ -202,10 +202,10 @@ class LDAPConnector:
                     f"target {self.target.name}: bind as {self.bound_as} to {s.url} failed: "
                     f"{res.get('description', 'unknown')} ({res.get('result')}) {res.get('message', '')}".rstrip()))
         except ConnectorError:
-            conn.unbind()
+            _unbind(conn)
             raise
         except Exception as exc:  # ldap3 raises many socket/TLS exception types; all mean "not connected"
-            conn.unbind()
+            _unbind(conn)
             raise self._fail("connection failed", exc) from None
         return conn
 
@@ -235,10 +235,8 @@ class LDAPConnector:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
-                self._conn.unbind()
-            finally:
-                self._conn = None
+            _unbind(self._conn)
+            self._conn = None
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
@@ -318,7 +316,7 @@ class LDAPConnector:
         except Exception as exc:
             return ProbeResult(url, False, False, "unreachable", f"{type(exc).__name__}: {exc}")
         finally:
-            conn.unbind()
+            _unbind(conn)
 
     def plaintext_url(self) -> tuple[str, int]:
         """Where a cleartext simple bind would go: the same port for StartTLS targets, else port 389."""
@@ -353,7 +351,15 @@ class LDAPConnector:
         except Exception as exc:
             return ProbeResult(url, True, False, "probe failed", f"{type(exc).__name__}: {exc}")
         finally:
-            conn.unbind()
+            _unbind(conn)
+
+
+def _unbind(conn: Any) -> None:
+    """Close quietly: after a TLS or socket failure the socket may already be gone."""
+    try:
+        conn.unbind()
+    except Exception:  # nothing left to close
+        pass
 
 
 def _describe(result: dict[str, Any] | None) -> str:

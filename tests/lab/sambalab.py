@@ -284,3 +284,79 @@ def available() -> str | None:
     if probe.returncode != 0:
         return "the samba Python bindings are missing (python3-samba)"
     return None
+
+
+PASSWORD_ENV = "GXLAB_AD_PASSWORD"
+
+
+@dataclass
+class SambaLab:
+    """The compliant and the non-compliant domain, provisioned and started once per test session."""
+
+    root: Path
+    ca: CA
+    dcs: dict[str, SambaDC]
+
+    def target(self, which: str, *, name: str | None = None, policy: dict | None = None, **options):
+        from scanner.model import Platform, Target
+
+        dc = self.dcs[which]
+        opts = {"url": dc.ldaps_url, "ca_file": str(self.ca.cert), "bind_dn": dc.admin_upn,
+                "password_env": PASSWORD_ENV, "timeout": 10, **options}
+        return Target(name=name or f"ad-{which}", type=Platform.LDAP, options=opts, policy=policy or {})
+
+    def stop(self) -> None:
+        for dc in self.dcs.values():
+            dc.stop()
+
+
+_users: list[SambaLab] = []
+
+
+def acquire(root: Path) -> SambaLab:
+    """Provision and start both domains on first use; later callers share them (see release)."""
+    if _users:
+        _users.append(_users[0])
+        return _users[0]
+    from tests.lab.slapdlab import make_ca
+
+    lab = SambaLab(root, make_ca(root / "ca"), {})
+    try:
+        for profile in (GOOD, WEAK):
+            dc = SambaDC(profile, root / profile.name)
+            lab.dcs[profile.name] = dc
+            dc.provision(lab.ca)
+            dc.start()
+    except Exception:
+        lab.stop()
+        raise
+    os.environ[PASSWORD_ENV] = ADMIN_PASSWORD
+    _users.append(lab)
+    return lab
+
+
+def release() -> None:
+    lab = _users.pop()
+    if not _users:
+        lab.stop()
+
+
+def _fixture():
+    import pytest
+
+    from tests.conftest import lab_unavailable
+
+    @pytest.fixture(scope="session")
+    def samba_lab(tmp_path_factory):
+        reason = available()
+        if reason:
+            lab_unavailable(reason)
+        lab = acquire(tmp_path_factory.mktemp("samba"))
+        yield lab
+        release()
+
+    return samba_lab
+
+
+#: import into a test module to use the shared, session-wide Samba AD lab
+samba_lab = _fixture()

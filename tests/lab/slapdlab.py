@@ -128,6 +128,8 @@ def _config(p: SlapdProfile, d: Path, cert: ServerCert, ca: CA) -> str:
         "database config", f'access to * by dn.exact="{admin}" read by * none',
         "database mdb", f"suffix {p.suffix}", f"rootdn {admin}", f"rootpw {ssha(ADMIN_PASSWORD)}",
         f"directory {d}/data", "maxsize 104857600",
+        # the weak instance caps anonymous searches at 2 entries: the size-limit test needs a limit to hit
+        *([] if p.require_tls else ["limits anonymous size=2"]),
         "overlay ppolicy", f'ppolicy_default "cn=default,ou=policies,{p.suffix}"', "ppolicy_use_lockout",
         *(["overlay auditlog", f"auditlog {d}/audit.ldif"] if p.audit else []),
         "access to attrs=userPassword by self write by anonymous auth by * none",
@@ -209,3 +211,79 @@ def available() -> str | None:
         if not os.path.exists(tool):
             return f"{tool} is not installed (scripts/install-deps.sh)"
     return None
+
+
+PASSWORD_ENV = "GXLAB_SLAPD_PASSWORD"
+
+
+@dataclass
+class SlapdLab:
+    """Both slapd instances and the CAs, started once per test session."""
+
+    root: Path
+    ca: CA
+    wrong_ca: CA
+    servers: dict[str, Slapd]
+
+    def target(self, which: str, *, name: str | None = None, policy: dict | None = None, **options):
+        from scanner.model import Platform, Target
+
+        s = self.servers[which]
+        opts = {"url": s.ldap_url, "starttls": True, "ca_file": str(self.ca.cert), "bind_dn": s.admin_dn,
+                "password_env": PASSWORD_ENV, "timeout": 10, **options}
+        return Target(name=name or f"slapd-{which}", type=Platform.LDAP, options=opts, policy=policy or {})
+
+    def stop(self) -> None:
+        for s in self.servers.values():
+            s.stop()
+
+
+_users: list[SlapdLab] = []
+
+
+def acquire(root: Path) -> SlapdLab:
+    """Start the lab on first use; later callers share it (see release)."""
+    if _users:
+        _users.append(_users[0])
+        return _users[0]
+    ca = make_ca(root / "ca")
+    wrong = make_ca(root / "wrong-ca", "some other CA")
+    cert = issue_cert(ca, root / "ca", "localhost", ("localhost",), ("127.0.0.1",))
+    lab = SlapdLab(root, ca, wrong, {})
+    try:
+        for profile in (GOOD, WEAK):
+            lab.servers[profile.name] = build(profile, root, ca, cert)
+            lab.servers[profile.name].start()
+    except Exception:
+        lab.stop()
+        raise
+    os.environ[PASSWORD_ENV] = ADMIN_PASSWORD
+    _users.append(lab)
+    return lab
+
+
+def release() -> None:
+    lab = _users.pop()
+    if not _users:
+        lab.stop()
+
+
+def _fixture():
+    import pytest
+
+    from tests.conftest import lab_unavailable
+
+    @pytest.fixture(scope="session")
+    def slapd_lab(tmp_path_factory):
+        reason = available()
+        if reason:
+            lab_unavailable(reason)
+        lab = acquire(tmp_path_factory.mktemp("slapd"))
+        yield lab
+        release()
+
+    return slapd_lab
+
+
+#: import into a test module to use the shared, session-wide slapd lab
+slapd_lab = _fixture()
