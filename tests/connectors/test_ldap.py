@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures are imported from tests/lab and used as parameters)
 """LDAPConnector against real slapd and Samba AD servers: verified TLS, bind, flavor, limits, clear errors."""
 from __future__ import annotations
 
