@@ -30,6 +30,20 @@ LAB_UID = 2901
 SUBNET_OCTETS = range(160, 224)  # third octets of 10.200.x.0/24 this lab may take
 HOSTS_PER_OCTET = 64
 
+#: Per profile, beyond its fixture files: the lab user's shadow ageing (min:max:warn:inactive), the
+#: ``openssl passwd`` scheme of its hash, extra accounts (passwd, shadow, group lines) and file modes.
+PROFILES: dict[str, dict] = {
+    "hardened": {"aging": "1:90:14:30", "scheme": "-6"},
+    "default": {"aging": "0:99999:7:", "scheme": "-6"},
+    "nosudo": {"aging": "0:99999:7:", "scheme": "-6"},
+    "weak": {
+        "aging": "0:99999:7:", "scheme": "-1",
+        "accounts": (("toor:x:0:0:second root:/root:/bin/sh", "toor:!:20000:0:99999:7:::", None),
+                     ("kiosk:x:2902:2902:kiosk:/nonexistent:/bin/sh", "kiosk::20000:0:99999:7:::", "kiosk:x:2902:")),
+        "modes": {"shadow": 0o644, "passwd": 0o666},
+    },
+}
+
 
 def sh(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(list(args), check=check, capture_output=True, text=True, **kw)
@@ -173,15 +187,18 @@ class SSHLab:
         for d in (etc / "sudoers.d",):
             for f in d.iterdir():
                 f.chmod(0o440)
-        pw_hash = sh("openssl", "passwd", "-6", "-stdin", input=self.sudo_password + "\n").stdout.strip()
-        with open(etc / "passwd", "a") as f:
-            f.write(f"{LAB_USER}:x:{LAB_UID}:{LAB_UID}:gxpscan lab user:/home/{LAB_USER}:/bin/sh\n")
-        with open(etc / "group", "a") as f:
-            f.write(f"{LAB_USER}:x:{LAB_UID}:\n")
-        with open(etc / "shadow", "a") as f:
-            f.write(f"{LAB_USER}:{pw_hash}:20000:0:99999:7:::\n")
-        with open(etc / "gshadow", "a") as f:
-            f.write(f"{LAB_USER}:!::\n")
+        settings = PROFILES.get(name, PROFILES["default"])
+        pw_hash = sh("openssl", "passwd", settings["scheme"], "-stdin", input=self.sudo_password + "\n").stdout.strip()
+        accounts = [(f"{LAB_USER}:x:{LAB_UID}:{LAB_UID}:gxpscan lab user:/home/{LAB_USER}:/bin/sh",
+                     f"{LAB_USER}:{pw_hash}:{int(time.time() // 86400)}:{settings['aging']}::", f"{LAB_USER}:x:{LAB_UID}:"),
+                    *settings.get("accounts", ())]
+        for passwd, shadow, group in accounts:
+            for file, line in (("passwd", passwd), ("shadow", shadow), ("group", group)):
+                if line:
+                    with open(etc / file, "a") as f:
+                        f.write(line + "\n")
+        for file, mode in settings.get("modes", {}).items():
+            (etc / file).chmod(mode)
         ssh_dir = home / LAB_USER / ".ssh"
         ssh_dir.mkdir(parents=True)
         (ssh_dir / "authorized_keys").write_text(self.authorized)
@@ -200,7 +217,9 @@ class SSHLab:
         self._link(ns, gw, addr)
         hdir = self.root / "hosts" / name
         hdir.mkdir(parents=True)
-        key = hdir / "ssh_host_ed25519_key"
+        if not light:  # each host gets its own /etc/ssh with its own host key
+            shutil.copytree(self.profile(profile) / "etc" / "ssh", hdir / "ssh", symlinks=True)
+        key = hdir / ("ssh" if not light else "") / "ssh_host_ed25519_key"
         pub = keygen(key, comment=name)
         host = LabHost(name=name, ns=ns, address=addr, gateway=gw, key_pub=" ".join(pub.split()[:2]),
                        log=hdir / "sshd.log", profile="light" if light else profile)
@@ -225,8 +244,9 @@ class SSHLab:
                     "-h", str(key), *opts]
         else:
             base = self.profile(host.profile)
-            script = (f"mount --bind {base}/etc /etc && mount --bind {base}/home /home && "
-                      f"hostname {host.name} && exec /usr/sbin/sshd -D -e -h {key} " + " ".join(f"'{o}'" for o in opts))
+            script = (f"mount --bind {base}/etc /etc && mount --bind {hdir}/ssh /etc/ssh && "
+                      f"mount --bind {base}/home /home && hostname {host.name} && "
+                      "exec /usr/sbin/sshd -D -e " + " ".join(f"'{o}'" for o in opts))
             argv = ["ip", "netns", "exec", host.ns, "unshare", "--mount", "--uts", "--propagation", "private",
                     "sh", "-c", script]
         with open(host.log, "ab") as log:
