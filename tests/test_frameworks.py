@@ -349,3 +349,35 @@ def test_import_is_light() -> None:
     code = "import sys, scanner.frameworks; print(sorted(m for m in ('jsonschema', 'yaml') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- through the CLI ---------------------------------------------------------------------------------------
+
+def test_cli_frameworks_lists_the_catalogs_and_shows_one(capsys) -> None:
+    from scanner.cli import EXIT_OK, main
+
+    assert main(["frameworks"]) == EXIT_OK
+    listing = capsys.readouterr().out
+    assert [line.split()[0] for line in listing.splitlines()[2:]] == [
+        "part11", "annex11", "annex11-2025", "iso27001-2022", "iso27001-2013"]
+    assert main(["frameworks", "21cfr11"]) == EXIT_OK
+    shown = capsys.readouterr().out
+    assert "11.10(e)  Secure, computer-generated, time-stamped audit trails  [partial]" in shown
+
+
+def test_cli_rejects_an_unknown_framework_or_clause_as_usage_error(capsys) -> None:
+    from scanner.cli import EXIT_INPUT, main
+
+    assert main(["frameworks", "sox"]) == EXIT_INPUT
+    assert "unknown framework 'sox'" in capsys.readouterr().err
+    assert main(["checks", "--framework", "part11", "--clause", "11.99"]) == EXIT_INPUT
+    assert "part11 has no clause '11.99'" in capsys.readouterr().err
+
+
+def test_cli_checks_for_a_clause_lists_the_catalogued_checks_with_their_clauses(catalogs, capsys) -> None:
+    from scanner.cli import EXIT_OK, main
+
+    assert main(["checks", "--framework", "annex11", "--clause", "12.3", "--json"]) == EXIT_OK
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted(c["id"] for c in listed) == sorted(catalogs["annex11"].clause("12.3").checks)
+    assert all("annex11:12.3" in c["clauses"] for c in listed)
