@@ -198,8 +198,10 @@ def test_every_referenced_check_exists_in_the_registry(catalogs, registry) -> No
 
 @pytest.mark.parametrize("fid", REQUIRED_FRAMEWORKS)
 def test_every_registered_check_maps_to_a_clause_of(catalogs, registry, fid: str) -> None:
-    assert registry.checks, "no check loaded: run `pip install -e .` so the gxpscan.checks entry points exist"
-    assert sorted(set(registry.checks) - catalogs[fid].check_ids) == []
+    # Built-in checks only: a third-party plugin's checks may legitimately map to no catalogued clause.
+    builtin = {cid for cid, spec in registry.checks.items() if spec.module.startswith("checks.")}
+    assert builtin, "no check loaded: run `pip install -e .` so the gxpscan.checks entry points exist"
+    assert sorted(builtin - catalogs[fid].check_ids) == []
 
 
 # --- a broken catalog gives an error naming the file and the path ------------------------------------------
