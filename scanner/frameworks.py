@@ -47,28 +47,26 @@ class UnknownNameError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class Automatable(str, enum.Enum):
+class _TextEnum(str, enum.Enum):
+    """Prints and formats as its value (tables, f-strings)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class Automatable(_TextEnum):
     FULL = "full"
     PARTIAL = "partial"
     MANUAL = "manual"
 
-    def __str__(self) -> str:
-        return self.value
 
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
-
-
-class CatalogStatus(str, enum.Enum):
+class CatalogStatus(_TextEnum):
     IN_FORCE = "in_force"
     DRAFT = "draft"
     SUPERSEDED = "superseded"
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
 
 
 @dataclass(frozen=True)
