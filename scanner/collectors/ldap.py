@@ -427,8 +427,8 @@ def _overlays(conn: Any, rec: _Recorder) -> tuple[Overlay, ...]:
 
 def _ppolicy(conn: Any, rec: _Recorder) -> PPolicyState:
     _config_readable(conn)
-    overlays = rec.search("cn=config", "(&(objectClass=olcOverlayConfig)(olcOverlay=*ppolicy))",
-                          ["olcOverlay", "olcPPolicyDefault"])
+    found = rec.search("cn=config", "(objectClass=olcOverlayConfig)", ["olcOverlay", "olcPPolicyDefault"])
+    overlays = [e for e in found if re.sub(r"^\{\d+\}", "", e.text("olcOverlay") or "") == "ppolicy"]
     default_dn = next((e.text("olcPPolicyDefault") for e in overlays if e.text("olcPPolicyDefault")), None)
     if not overlays or not default_dn:
         return PPolicyState(overlay_enabled=bool(overlays), default_dn=default_dn, default=None)

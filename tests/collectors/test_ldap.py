@@ -1,0 +1,140 @@
+# ruff: noqa: F811  (pytest fixtures are imported from tests/lab and used as parameters)
+"""Directory facts collected from real slapd and Samba AD servers: observed values, flavor gating, fail closed."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from scanner.collectors import ldap as collector
+from scanner.connectors.ldap import LDAPConnector
+from tests.lab.sambalab import ADMIN_PASSWORD as AD_PASSWORD
+from tests.lab.sambalab import samba_lab  # noqa: F401
+from tests.lab.slapdlab import ADMIN_PASSWORD, slapd_lab  # noqa: F401
+
+pytestmark = pytest.mark.lab
+ALL = sorted(collector.FACTS)
+
+
+def collect(target) -> dict:
+    with LDAPConnector(target) as conn:
+        return collector.collect(conn, target, ALL)
+
+
+@pytest.fixture(scope="module")
+def slapd_facts(slapd_lab):
+    return {which: collect(slapd_lab.target(which)) for which in ("good", "weak")}
+
+
+@pytest.fixture(scope="module")
+def ad_facts(samba_lab):
+    return {which: collect(samba_lab.target(which)) for which in ("good", "weak")}
+
+
+def test_root_dse_records_how_the_directory_was_reached(slapd_facts, ad_facts):
+    s, a = slapd_facts["good"]["ldap.root_dse"].value, ad_facts["weak"]["ldap.root_dse"].value
+    assert (s.flavor, s.tls, s.certificate_validated, s.plaintext_allowed) == ("openldap", "starttls", True, False)
+    assert s.bound_as == "cn=admin,dc=good,dc=test"
+    assert (a.flavor, a.tls, a.base_dn, a.bound_as) == ("ad", "ldaps", "DC=weakad,DC=test", "Administrator@WEAKAD.TEST")
+
+
+def test_root_dse_shows_a_plaintext_scan(slapd_lab):
+    weak = slapd_lab.servers["weak"]
+    facts = collect(slapd_lab.target("weak", url=weak.ldap_url, starttls=False, allow_plaintext=True))
+    dse = facts["ldap.root_dse"].value
+    assert (dse.tls, dse.plaintext_allowed, dse.certificate_validated) == ("none", True, False)
+
+
+def test_openldap_facts_observed_values(slapd_facts):
+    good, weak = slapd_facts["good"], slapd_facts["weak"]
+    g, w = good["ldap.ppolicy"].value, weak["ldap.ppolicy"].value
+    assert g.default_dn == "cn=default,ou=policies,dc=good,dc=test"
+    assert (g.default.min_length, g.default.max_age_days, g.default.in_history, g.default.lockout,
+            g.default.max_failure) == (12, 90.0, 12, True, 5)
+    assert (w.default.min_length, w.default.max_age_days, w.default.lockout) == (4, None, False)
+    assert {(p.dn.split(",")[0], p.scheme) for p in weak["ldap.password_hashes"].value} == {
+        ("uid=alice", "SSHA"), ("uid=carol", "CLEARTEXT"), ("uid=dave", "MD5")}
+    assert [o.name for o in good["ldap.overlays"].value] == ["ppolicy", "auditlog"]
+    assert [o.name for o in weak["ldap.overlays"].value] == ["ppolicy"]
+    assert good["ldap.anonymous_probe"].value.refused and not weak["ldap.anonymous_probe"].value.refused
+    assert good["ldap.plaintext_bind_probe"].value.detail.startswith("confidentialityRequired (13)")
+    assert weak["ldap.plaintext_bind_probe"].value.detail.startswith("invalidCredentials (49)")
+
+
+def test_password_hash_evidence_holds_schemes_never_values(slapd_facts):
+    raw = "".join(e.raw for e in slapd_facts["weak"]["ldap.password_hashes"].evidence)
+    assert "uid=carol,ou=people,dc=weak,dc=test: CLEARTEXT" in raw
+    assert "carol-cleartext" not in raw and "{SSHA}" not in raw and "{MD5}" not in raw
+
+
+def test_ad_domain_policy_and_psos(ad_facts):
+    good, weak = ad_facts["good"], ad_facts["weak"]
+    g, w = good["ldap.domain_policy"].value, weak["ldap.domain_policy"].value
+    assert (g.min_length, g.complexity, g.max_age_days, g.min_age_days, g.history) == (14, True, 90.0, 1.0, 24)
+    assert (g.lockout_threshold, g.lockout_duration_minutes, g.lockout_window_minutes) == (5, 30.0, 30.0)
+    assert (w.min_length, w.complexity, w.reversible_encryption, w.max_age_days, w.lockout_threshold) == (
+        5, False, True, None, 0)
+    (pso,) = weak["ldap.password_settings_objects"].value
+    assert (pso.name, pso.rules.min_length, pso.applies_to) == (
+        "helpdesk-weak", 3, ("CN=Helpdesk,CN=Users,DC=weakad,DC=test",))
+
+
+def test_ad_users_flags_and_last_logon(ad_facts):
+    users = {u.sam: u for u in ad_facts["weak"]["ldap.users"].value}
+    assert users["carl.never"].uac & 0x10000 and users["nora.noreq"].uac & 0x20 and users["rita.rev"].uac & 0x80
+    idle = (datetime.now(timezone.utc) - users["sam.stale"].last_logon).days
+    assert 399 <= idle <= 401
+    assert not users["krbtgt"].enabled and users["alice.smith"].enabled
+
+
+def test_ad_privileged_groups_resolve_nested_members(ad_facts):
+    groups = {g.name: g for g in ad_facts["weak"]["ldap.privileged_groups"].value}
+    assert set(groups) == {"Domain Admins", "Enterprise Admins", "Schema Admins", "Administrators",
+                           "Account Operators", "Backup Operators", "Server Operators"}
+    members = {m.sam: m.nested for m in groups["Domain Admins"].members}
+    assert members == {"Administrator": False, "peter.priv": True}  # peter via IT Ops, a member of Domain Admins
+    assert {m.sam for m in groups["Administrators"].members} == {"Administrator", "peter.priv"}
+
+
+def test_ad_krbtgt_age(ad_facts):
+    now = datetime.now(timezone.utc)
+    assert (now - ad_facts["good"]["ldap.krbtgt"].value.pwd_last_set).days <= 1
+    assert 399 <= (now - ad_facts["weak"]["ldap.krbtgt"].value.pwd_last_set).days <= 401
+
+
+@pytest.mark.parametrize("fact", collector.AD_FACTS)
+def test_ad_facts_on_openldap_are_empty_with_the_reason(slapd_facts, fact):
+    got = slapd_facts["good"][f"ldap.{fact}"]
+    assert got.ok and got.value is None
+    assert "target flavor is openldap" in got.evidence[0].raw
+
+
+@pytest.mark.parametrize("fact", collector.OPENLDAP_FACTS)
+def test_openldap_facts_on_ad_are_empty_with_the_reason(ad_facts, fact):
+    got = ad_facts["good"][f"ldap.{fact}"]
+    assert got.ok and got.value is None
+    assert "target flavor is ad" in got.evidence[0].raw
+
+
+def test_unreadable_config_and_passwords_fail_closed(slapd_lab, monkeypatch):
+    """A bind that cannot read cn=config or other users' userPassword gets errors, not empty answers."""
+    monkeypatch.setenv("GXLAB_BOB_PASSWORD", "Bob-Long-Passw0rd!")
+    target = slapd_lab.target("good", bind_dn="uid=bob,ou=people,dc=good,dc=test", password_env="GXLAB_BOB_PASSWORD")
+    facts = collect(target)
+    for name in ("ldap.ppolicy", "ldap.overlays"):
+        assert not facts[name].ok and "cn=config is not readable" in facts[name].error
+
+
+def test_unknown_flavor_fails_every_fact(slapd_lab):
+    target = slapd_lab.target("good")
+    with LDAPConnector(target) as conn:
+        conn.flavor = None  # as if the root DSE named neither AD nor OpenLDAP and the inventory set no flavor
+        facts = collector.collect(conn, target, ALL)
+    assert all(not f.ok and "flavor not recognised" in f.error for f in facts.values())
+
+
+def test_no_fact_or_evidence_contains_a_bind_password(slapd_facts, ad_facts):
+    for facts in (*slapd_facts.values(), *ad_facts.values()):
+        for fact in facts.values():
+            text = repr(fact.value) + (fact.error or "") + "".join(e.raw + e.source for e in fact.evidence)
+            assert ADMIN_PASSWORD not in text and AD_PASSWORD not in text
