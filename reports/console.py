@@ -1,8 +1,9 @@
 """Console report: summaries by status, target and clause, then every finding that needs attention."""
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
-from typing import Any, TextIO
+from typing import Any, Iterable, TextIO
 
 from tabulate import tabulate
 
@@ -10,6 +11,8 @@ from scanner.model import Run, Status
 
 _COLOUR = {Status.PASS: "32", Status.FAIL: "31", Status.ERROR: "35", Status.WAIVED: "36",
            Status.MANUAL: "33", Status.NOT_APPLICABLE: "90"}
+#: Frameworks summarised by default (the ISO 2013 ids repeat their 2022 counterparts; the draft is not in force).
+DEFAULT_FRAMEWORKS = ("part11", "annex11", "iso27001-2022")
 _ORDER = [Status.FAIL, Status.ERROR, Status.WAIVED, Status.MANUAL, Status.NOT_APPLICABLE, Status.PASS]
 
 
@@ -17,7 +20,12 @@ def _paint(status: Status, text: str, colour: bool) -> str:
     return f"\033[{_COLOUR[status]}m{text}\033[0m" if colour else text
 
 
-def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool = False, **_: Any) -> None:
+def _natural(text: str) -> list:
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text) if t]
+
+
+def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool = False,
+           frameworks: Iterable[str] = DEFAULT_FRAMEWORKS, **_: Any) -> None:
     colour = out.isatty() if colour is None else colour
     info = run.info
     state = "INTERRUPTED" if info.interrupted else "complete"
@@ -33,11 +41,13 @@ def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool =
     out.write(tabulate([[t, *(c.get(s, 0) for s in _ORDER)] for t, c in sorted(per_target.items())],
                        headers=["target", *(s.value for s in _ORDER)]) + "\n\n")
 
+    shown_frameworks = set(frameworks)
     per_clause: dict[str, Counter] = defaultdict(Counter)
     for r in run.results:
         for clause in r.clauses:
-            per_clause[clause][r.status] += 1
-    rows = [[c, *(n.get(s, 0) for s in _ORDER)] for c, n in sorted(per_clause.items())]
+            if clause.split(":", 1)[0] in shown_frameworks:
+                per_clause[clause][r.status] += 1
+    rows = [[c, *(n.get(s, 0) for s in _ORDER)] for c, n in sorted(per_clause.items(), key=lambda i: _natural(i[0]))]
     if rows:
         out.write(tabulate(rows, headers=["clause", *(s.value for s in _ORDER)]) + "\n\n")
 

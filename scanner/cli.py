@@ -171,12 +171,12 @@ class Progress:
             self.stream.flush()
 
 
-def _write_reports(run, formats: Sequence[str], outdir: Path) -> None:
+def _write_reports(run, formats: Sequence[str], outdir: Path, framework: str | None = None) -> None:
     from reports import FORMATS, render
 
     for fmt in formats:
         if fmt == "console":
-            render(fmt, run, sys.stdout)
+            render(fmt, run, sys.stdout, **({"frameworks": [framework]} if framework else {}))
             continue
         path = outdir / FORMATS[fmt][1]
         with open(path, "w", encoding="utf-8") as fh:
@@ -253,7 +253,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         interrupted = True
         print("\ngxpscan: interrupted; finished targets are kept in the run record", file=sys.stderr)
     run = record.close(interrupted=interrupted)
-    _write_reports(run, args.format or ["console"], outdir)
+    _write_reports(run, args.format or ["console"], outdir,
+                   frameworks.resolve(args.framework) if args.framework else None)
     return exit_code(run, args.fail_on)
 
 
