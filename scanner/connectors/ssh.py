@@ -398,7 +398,7 @@ class SSHConnector:
         if result.stdout.startswith(SUDO_READY):
             return CommandResult(result.exit_code, result.stdout[len(SUDO_READY):], result.stderr,
                                  result.timed_out, result.truncated)
-        if result.timed_out:
+        if result.timed_out or result.truncated:  # not sudo's answer: let the caller see what happened
             return result
         said = " ".join(result.stderr.decode("utf-8", "replace").split())[:300] or f"exit {result.exit_code}"
         raise BecomeError(f"sudo refused on {self._dest}: {said}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -128,6 +129,7 @@ class SSHLab:
 
     # ---- setup -----------------------------------------------------------------------------
     def __post_init__(self) -> None:
+        self.token = secrets.token_hex(3)  # names unique per lab (interface names stay under 15 characters)
         self.root.mkdir(parents=True, exist_ok=True)
         self.keys = self.root / "keys"
         self.keys.mkdir(exist_ok=True)
@@ -150,11 +152,11 @@ class SSHLab:
             self._octets.append(next(o for o in free_octets(len(taken) + 1) if o not in taken))
         net = ipaddress.ip_network(f"10.200.{self._octets[block]}.{slot * 4}/30")
         gw, addr = list(net.hosts())
-        return f"{NS_PREFIX}{os.getpid()}-{index}", str(gw), str(addr)
+        return f"{NS_PREFIX}{os.getpid()}-{self.token}-{index}", str(gw), str(addr)
 
     def _link(self, ns: str, gw: str, addr: str, *, silent: bool = False) -> None:
         index = ns.rsplit("-", 1)[1]
-        outer, inner = f"gs{os.getpid()}-{index}"[:14], f"gn{os.getpid()}-{index}"[:14]
+        outer, inner = f"gs{self.token}{index}", f"gn{self.token}{index}"
         sh("ip", "netns", "add", ns)
         self._namespaces.append(ns)
         sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", ns)
@@ -189,8 +191,9 @@ class SSHLab:
                 f.chmod(0o440)
         settings = PROFILES.get(name, PROFILES["default"])
         pw_hash = sh("openssl", "passwd", settings["scheme"], "-stdin", input=self.sudo_password + "\n").stdout.strip()
+        today = int(time.time() // 86400)
         accounts = [(f"{LAB_USER}:x:{LAB_UID}:{LAB_UID}:gxpscan lab user:/home/{LAB_USER}:/bin/sh",
-                     f"{LAB_USER}:{pw_hash}:{int(time.time() // 86400)}:{settings['aging']}::", f"{LAB_USER}:x:{LAB_UID}:"),
+                     f"{LAB_USER}:{pw_hash}:{today}:{settings['aging']}::", f"{LAB_USER}:x:{LAB_UID}:"),
                     *settings.get("accounts", ())]
         for passwd, shadow, group in accounts:
             for file, line in (("passwd", passwd), ("shadow", shadow), ("group", group)):
@@ -282,7 +285,7 @@ class SSHLab:
         """A private veth between two hosts' namespaces; returns b's address on it (only a reaches it)."""
         ns, gw, addr = self._address()  # reserve a /30 (the namespace name is unused)
         index = ns.rsplit("-", 1)[1]
-        left, right = f"gp{os.getpid()}-{index}"[:14], f"gq{os.getpid()}-{index}"[:14]
+        left, right = f"gp{self.token}{index}", f"gq{self.token}{index}"
         sh("ip", "link", "add", left, "netns", a.ns, "type", "veth", "peer", "name", right, "netns", b.ns)
         sh("ip", "-n", a.ns, "addr", "add", f"{gw}/30", "dev", left)
         sh("ip", "-n", b.ns, "addr", "add", f"{addr}/30", "dev", right)
