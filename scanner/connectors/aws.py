@@ -140,7 +140,7 @@ class AWSConnector:
         client = session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=self._config)
         if self.endpoint_url and service == "s3control":
             # S3 Control's endpoint rules prefix the host with the account id even for a custom endpoint.
-            client.meta.events.register("before-sign.s3-control", _pin_host(self.endpoint_url))
+            client.meta.events.register("before-sign.s3-control", pin_host(self.endpoint_url))
         for event, handler in self._hooks:
             client.meta.events.register(event, handler)
         return client
@@ -156,7 +156,7 @@ class AWSConnector:
     # -- accounts and regions --------------------------------------------------------------------
     def _home_region(self, session: Any) -> str:
         regions = self.target.opt("regions")
-        if isinstance(regions, list) and regions:
+        if isinstance(regions, (list, tuple)) and regions:
             return regions[0]
         return session.region_name or DEFAULT_REGION
 
@@ -218,7 +218,7 @@ class AWSConnector:
 
     def _resolve_regions(self, account: Account) -> tuple[str, ...]:
         regions = self.target.opt("regions")
-        if isinstance(regions, list) and regions:
+        if isinstance(regions, (list, tuple)) and regions:
             return tuple(regions)
         if regions == "all":
             found = self._call(account.session, "ec2", self._home_region(account.session), "DescribeRegions",
@@ -228,7 +228,7 @@ class AWSConnector:
         return (account.session.region_name or DEFAULT_REGION,)
 
 
-def _pin_host(endpoint_url: str) -> Callable[..., None]:
+def pin_host(endpoint_url: str) -> Callable[..., None]:
     """A before-sign handler that sends the request to ``endpoint_url``'s host, unprefixed."""
     from urllib.parse import urlsplit, urlunsplit
 
