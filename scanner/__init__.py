@@ -2,8 +2,7 @@
 
 The public API for check authors is re-exported here.
 """
-from scanner.model import (Area, Finding, Severity, Status, error, failed, manual, not_applicable,  # noqa: F401
-                           passed)
+from scanner.model import Area, Finding, Severity, Status, error, failed, manual, not_applicable, passed  # noqa: F401
 from scanner.registry import check  # noqa: F401
 
 __version__ = "0.1.0"

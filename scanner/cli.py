@@ -9,8 +9,8 @@ import platform as _platform
 import secrets
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 EXIT_OK = 0  # every evaluated check passed (or was waived, not applicable or manual)
 EXIT_FAILURES = 1  # at least one failure at or above --fail-on

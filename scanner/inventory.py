@@ -5,10 +5,11 @@ import hashlib
 import json
 import re
 import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from scanner.model import Platform, Target, Waiver, freeze
 
@@ -97,7 +98,8 @@ def _semantic_problems(doc: Mapping[str, Any]) -> list[str]:
     seen: dict[str, int] = {}
     for i, t in enumerate(doc.get("targets") or []):
         if t["name"] in seen:
-            problems.append(f"targets[{i}].name: duplicate target name {t['name']!r} (first at targets[{seen[t['name']]}])")
+            first = seen[t["name"]]
+            problems.append(f"targets[{i}].name: duplicate target name {t['name']!r} (first at targets[{first}])")
         seen.setdefault(t["name"], i)
         for j, g in enumerate(t.get("groups") or []):
             if g not in groups:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 #: Raw evidence kept per fact; the SHA-256 always covers the whole output.
 MAX_RAW_BYTES = 64 * 1024
@@ -113,7 +114,7 @@ class Evidence:
 
     @classmethod
     def of(cls, source: str, output: bytes | str, *, exit_code: int | None = None,
-           at: datetime | None = None, limit: int = MAX_RAW_BYTES) -> "Evidence":
+           at: datetime | None = None, limit: int = MAX_RAW_BYTES) -> Evidence:
         data = output.encode("utf-8", "surrogateescape") if isinstance(output, str) else output
         return cls(
             source=source,
@@ -143,7 +144,7 @@ class Fact:
         return self.error is None
 
     @classmethod
-    def failed(cls, name: str, error: str, evidence: tuple[Evidence, ...] = ()) -> "Fact":
+    def failed(cls, name: str, error: str, evidence: tuple[Evidence, ...] = ()) -> Fact:
         return cls(name=name, error=error, evidence=evidence)
 
 

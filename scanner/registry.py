@@ -11,10 +11,11 @@ import hashlib
 import importlib
 import inspect
 import pkgutil
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from types import MappingProxyType, ModuleType
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from scanner.model import Area, Platform, Severity
 
@@ -116,7 +117,7 @@ class Registry:
             self.checks[spec.id] = spec
 
     @classmethod
-    def load(cls, modules: Iterable[str] | None = None) -> "Registry":
+    def load(cls, modules: Iterable[str] | None = None) -> Registry:
         """Load built-in and third-party checks, both through the ``gxpscan.checks`` entry points.
 
         ``modules`` replaces entry-point discovery (used by tests for a fixed set of modules).

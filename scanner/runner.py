@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from scanner.collectors import collect
 from scanner.connectors import open_connector

@@ -12,8 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-from scanner.model import (Run, RunInfo, info_from_dict, info_to_dict, result_from_dict, result_to_dict,
-                           utcnow)
+from scanner.model import Run, RunInfo, info_from_dict, info_to_dict, result_from_dict, result_to_dict, utcnow
 from scanner.runner import TargetOutcome
 
 RECORD_NAME = "record.jsonl"

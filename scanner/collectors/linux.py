@@ -276,7 +276,7 @@ def _batch_failure(result: CommandResult) -> str:
             + (f": {detail[-1][:200]}" if detail else "") + ")")
 
 
-def _facts_from(result: CommandResult, specs: list[SectionSpec], sources: dict[str, str],
+def facts_from_output(result: CommandResult, specs: list[SectionSpec], sources: dict[str, str],
                 nonce: str, target: Target) -> dict[str, Fact]:
     sections = split_output(result.stdout, nonce)
     facts = {}
@@ -309,7 +309,7 @@ def run_batch(connector: Any, target: Target, specs: list[SectionSpec], *, becom
         result = connector.run(script, timeout=timeout, become=become)
     except ConnectorError as exc:
         return {s.name: Fact.failed(s.name, f"connector error: {exc}") for s in specs}
-    return _facts_from(result, specs, sources, nonce, target)
+    return facts_from_output(result, specs, sources, nonce, target)
 
 
 def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, Fact]:

@@ -65,9 +65,9 @@ def test_schema_command_prints_valid_json(capsys):
 
 @pytest.mark.parametrize("argv", [["--help"], ["checks"], ["schema", "result"]])
 def test_light_commands_do_not_import_the_transport_libraries(argv):
-    code = ("import sys, runpy; sys.argv=['gxpscan', *%r]\n"
+    code = (f"import sys, runpy; sys.argv=['gxpscan', *{argv!r}]\n"
             "try:\n    runpy.run_module('scanner', run_name='__main__')\nexcept SystemExit: pass\n"
-            "print(sorted(m for m in %r if m in sys.modules))") % (argv, HEAVY)
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 

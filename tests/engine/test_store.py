@@ -10,8 +10,8 @@ from tests.factories import make_run_info, make_target
 
 
 def outcome(registry, name, widgets):
-    return scan_target(make_target(name), [registry.checks["linux.test.each"]], {"linux.test.each": ("part11:11.10(d)",)},
-                       collector=fake_collector({"linux.widgets": widgets}))
+    return scan_target(make_target(name), [registry.checks["linux.test.each"]],
+                       {"linux.test.each": ("part11:11.10(d)",)}, collector=fake_collector({"linux.widgets": widgets}))
 
 
 def test_record_round_trips_results_and_evidence(registry, tmp_path):

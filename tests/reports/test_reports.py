@@ -37,7 +37,8 @@ def test_json_report_validates_against_the_published_schema():
     jsonschema.validate(doc, schema("result"))
     assert doc["run"]["counts"] == {"pass": 1, "fail": 1, "error": 1, "not_applicable": 1, "waived": 1, "manual": 1}
     f = doc["findings"][1]
-    assert (f["check"], f["target"], f["status"], f["severity"]) == ("linux.ssh.root_login", "host2", "fail", "critical")
+    assert (f["check"], f["target"], f["status"], f["severity"]) == (
+        "linux.ssh.root_login", "host2", "fail", "critical")
     assert f["clauses"] == ["part11:11.10(d)", "annex11:12.1", "iso27001-2022:8.5"]
     assert f["evidence"] == ["host2:linux.sshd_effective#0"] and f["evidence"][0] in doc["evidence"]
     assert doc["findings"][3]["waiver"]["approved_by"] == "qa.lead"
