@@ -22,7 +22,7 @@ def _expect(sshd: SshdConfig, key: str, allowed: tuple[str, ...], what: str) -> 
     value = sshd.get(key)
     observed = {key: value}
     if value in allowed:
-        return passed(SSHD, f"{what}: {key} {value}", **observed)
+        return passed(SSHD, f"{what} is refused ({key} {value})", **observed)
     return failed(SSHD, f"{what} is allowed: {key} {value or '(unset)'}, expected {' or '.join(allowed)}",
                   **observed)
 

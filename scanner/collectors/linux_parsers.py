@@ -791,18 +791,15 @@ _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+
 
 
 def find_timestamp(text: str) -> datetime | None:
-    """The latest ISO-8601 or epoch-seconds timestamp in a status text (naive times are UTC)."""
-    found = []
+    """The first ISO-8601 (naive means UTC) or else epoch-seconds timestamp in a status text."""
     for m in _ISO.finditer(text):
         try:
             ts = datetime.fromisoformat(m.group(0).replace("Z", "+00:00"))
         except ValueError:
             continue
-        found.append(ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc))
-    if not found:
-        for m in re.finditer(r"(?<![\d.:-])(1\d{9}|2\d{9})(?![\d:-])", text):
-            found.append(datetime.fromtimestamp(int(m.group(1)), timezone.utc))
-    return max(found) if found else None
+        return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    m = re.search(r"(?<![\d.:-])(1\d{9}|2\d{9})(?![\d:-])", text)
+    return datetime.fromtimestamp(int(m.group(1)), timezone.utc) if m else None
 
 
 def _epoch(probe: Probe, label: str) -> datetime:
