@@ -1,0 +1,87 @@
+"""OpenLDAP and transport check logic on facts built by small factories."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from checks.ldap import openldap, transport
+from scanner.collectors.ldap import DirectoryInfo, Overlay, PPolicyRules, PPolicyState, Probe, StoredPassword
+
+RULES = PPolicyRules(dn="cn=default,ou=policies,dc=ex,dc=test", min_length=12, max_age_days=90, in_history=12,
+                     lockout=True, max_failure=5, lockout_duration_seconds=900, check_quality=2)
+
+
+def dse(flavor: str = "openldap", tls: str = "starttls") -> DirectoryInfo:
+    return DirectoryInfo(url="ldap://ldap1:389", flavor=flavor, flavor_source="root DSE", tls=tls,
+                         certificate_validated=tls != "none", plaintext_allowed=tls == "none",
+                         bound_as="cn=admin,dc=ex,dc=test", base_dn="dc=ex,dc=test", naming_contexts=(),
+                         vendor="OpenLDAP")
+
+
+@pytest.mark.parametrize("state, status, words", [
+    (PPolicyState(True, RULES.dn, RULES), "pass", "meets"),
+    (PPolicyState(False, None, None), "fail", "overlay is not enabled"),
+    (PPolicyState(True, None, None), "fail", "olcPPolicyDefault: unset"),
+    (PPolicyState(True, RULES.dn, None), "fail", "no default password policy entry"),
+    (PPolicyState(True, RULES.dn, replace(RULES, min_length=6)), "fail", "pwdMinLength 6 < 12"),
+    (PPolicyState(True, RULES.dn, replace(RULES, max_age_days=None)), "fail", "pwdMaxAge never"),
+    (PPolicyState(True, RULES.dn, replace(RULES, in_history=0)), "fail", "pwdInHistory 0 < 12"),
+    (PPolicyState(True, RULES.dn, replace(RULES, lockout=False)), "fail", "pwdLockout is off"),
+    (PPolicyState(True, RULES.dn, replace(RULES, max_failure=0)), "fail", "pwdMaxFailure 0 not in 1..5"),
+    (PPolicyState(True, RULES.dn, replace(RULES, max_failure=10)), "fail", "pwdMaxFailure 10 not in 1..5"),
+])
+def test_ppolicy(state, status, words):
+    got = openldap.ppolicy(dse(), state)
+    assert (got.status.value, words in got.message) == (status, True), got.message
+
+
+@pytest.mark.parametrize("schemes, failing", [
+    (("SSHA", "SSHA512", "ARGON2", "PBKDF2-SHA512", "CRYPT"), []),
+    (("SSHA", "CLEARTEXT"), ["uid=u1"]),
+    (("MD5", "SHA", "SSHA"), ["uid=u0", "uid=u1"]),
+    ((), []),
+])
+def test_password_hashing(schemes, failing):
+    stored = tuple(StoredPassword(f"uid=u{i}", s) for i, s in enumerate(schemes))
+    got = openldap.password_hashing(dse(), stored)
+    assert sorted(f.resource for f in got if f.status.value == "fail") == failing
+    if not failing:
+        assert [f.status.value for f in got] == ["pass"]
+
+
+@pytest.mark.parametrize("names, status", [
+    (("ppolicy", "auditlog"), "pass"), (("accesslog",), "pass"), (("ppolicy", "memberof"), "fail"), ((), "fail"),
+])
+def test_audit_overlay(names, status):
+    overlays = tuple(Overlay("olcDatabase={1}mdb,cn=config", n) for n in names)
+    assert openldap.audit_overlay(dse(), overlays).status.value == status
+
+
+@pytest.mark.parametrize("probe, status", [
+    (Probe("ldap://x", True, True, "bind refused", "inappropriateAuthentication (48)"), "pass"),
+    (Probe("ldap://x", True, True, "search refused", "operationsError (1)"), "pass"),
+    (Probe("ldap://x", True, False, "anonymous search answered", "success (0)", 5), "fail"),
+])
+def test_anonymous_bind(probe, status):
+    assert transport.anonymous_bind(dse(), probe).status.value == status
+
+
+@pytest.mark.parametrize("probe, status", [
+    (Probe("ldap://x:389", True, True, "cleartext bind refused", "confidentialityRequired (13)"), "pass"),
+    (Probe("ldap://x:389", False, True, "no cleartext listener", "Connection refused"), "pass"),
+    (Probe("ldap://x:389", True, False, "cleartext bind evaluated", "invalidCredentials (49)"), "fail"),
+])
+def test_tls_required_and_the_scan_transport_is_shown(probe, status):
+    got = transport.tls_required(dse(tls="none"), probe)
+    assert got.status.value == status
+    assert (got.observed["scanner_transport"], got.observed["scanner_plaintext_allowed"]) == ("none", True)
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: openldap.ppolicy(d, None), lambda d: openldap.password_hashing(d, None)[0],
+    lambda d: openldap.audit_overlay(d, None),
+])
+def test_openldap_checks_are_not_applicable_on_ad(call):
+    got = call(dse("ad"))
+    assert got.status.value == "not_applicable" and "this target is Active Directory" in got.message
