@@ -59,7 +59,8 @@ class MotoServer:
 
     def enforce_iam(self) -> None:
         """From now on moto authenticates and authorizes every request (moto's /moto-api/reset-auth)."""
-        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset-auth", data=b"0", method="POST")
+        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset-auth", data=b"0", method="POST",
+                                     headers={"Content-Type": "text/plain"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             resp.read()
 

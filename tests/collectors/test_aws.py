@@ -1,0 +1,264 @@
+"""AWS collectors against moto in server mode: denial, throttling, missing APIs, the derived IAM policy.
+
+Throttling is injected on the client side with a botocore ``before-send`` hook that answers the first
+attempts with a real ``Throttling`` error response, so botocore's own adaptive retry logic does the
+retrying (moto cannot throttle). Everything else is moto answering over HTTP.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from scanner.collectors import aws
+from scanner.connectors.aws import AWSConnector
+from scanner.model import Platform, Target
+from scanner.registry import Registry
+from scanner.runner import evaluate
+from tests.conftest import lab_unavailable
+from tests.lab import motolab
+
+pytestmark = pytest.mark.lab
+
+THROTTLE_BODY = (b'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+                 b'<Code>Throttling</Code><Message>Rate exceeded</Message></Error>'
+                 b'<RequestId>gxpscan-test</RequestId></ErrorResponse>')
+
+
+def target(lab: motolab.MotoServer, policy: dict | None = None, **options: Any) -> Target:
+    opts = {"endpoint_url": lab.endpoint, "regions": [motolab.REGIONS[0]], "max_attempts": 2, **options}
+    return Target(name="moto", type=Platform.AWS, options=opts, policy=policy or {})
+
+
+def _start(tmp_path_factory: pytest.TempPathFactory, name: str, **kw: Any) -> motolab.MotoServer:
+    try:
+        return motolab.start_moto(str(tmp_path_factory.mktemp(name)), **kw)
+    except RuntimeError as exc:
+        lab_unavailable(str(exc))
+        raise
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    server = _start(tmp_path_factory, "moto-collectors")
+    try:
+        motolab.populate_compliant(server)
+        motolab.populate_noncompliant(server)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def restricted(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A server enforcing IAM, and the keys of a principal that may read S3 (not versioning) and IAM only."""
+    server = _start(tmp_path_factory, "moto-restricted", managed_policies=False)
+    try:
+        s = server.session()
+        iam, s3 = server.client(s, "iam"), server.client(s, "s3")
+        s3.create_bucket(Bucket="records")
+        iam.create_user(UserName="auditor")
+        iam.put_user_policy(UserName="auditor", PolicyName="partial", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:*", "iam:Get*", "iam:List*", "sts:GetCallerIdentity"],
+                 "Resource": "*"},
+                {"Effect": "Deny", "Action": "s3:GetBucketVersioning", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="auditor")["AccessKey"]
+        server.enforce_iam()
+        yield server, key
+    finally:
+        server.stop()
+
+
+def collect(t: Target, names: list[str], hooks: tuple[tuple[str, Any], ...] = ()) -> dict[str, Any]:
+    with AWSConnector(t) as conn:
+        for event, handler in hooks:
+            conn.on(event, handler)
+        return aws.collect(conn, t, names)
+
+
+def findings(check_id: str, facts: dict[str, Any], t: Target) -> list[Any]:
+    (spec,) = Registry.load(["checks.aws"]).select([check_id])
+    return evaluate(spec, facts, t)
+
+
+# ----------------------------------------------------------------------------- restricted principal
+def test_denied_listing_fails_the_fact_and_the_check_is_an_error(restricted: Any) -> None:
+    server, key = restricted
+    t = target(server)
+    with motolab.lab_credentials(key["AccessKeyId"], key["SecretAccessKey"]):
+        facts = collect(t, ["aws.security_groups", "aws.s3_buckets"])
+    sg = facts["aws.security_groups"]
+    assert not sg.ok and sg.error.startswith("ec2:DescribeSecurityGroups denied")
+    (f,) = findings("aws.ec2.sg_admin_ports_open", facts, t)
+    assert f.status.value == "error" and "ec2:DescribeSecurityGroups denied" in f.message
+
+
+def test_denied_per_resource_call_is_an_error_for_that_resource_never_a_pass(restricted: Any) -> None:
+    server, key = restricted
+    t = target(server)
+    with motolab.lab_credentials(key["AccessKeyId"], key["SecretAccessKey"]):
+        facts = collect(t, ["aws.s3_buckets"])
+    (bucket,) = facts["aws.s3_buckets"].value.items
+    assert dict(bucket.errors) == {"versioning": "s3:GetBucketVersioning denied (GetBucketVersioning in account "
+                                                 "123456789012 us-east-1): AccessDenied"}
+    (f,) = findings("aws.s3.versioning", facts, t)
+    assert (f.status.value, f.resource) == ("error", "arn:aws:s3:::records")
+    assert "s3:GetBucketVersioning denied" in f.message
+    (enc,) = findings("aws.s3.bucket_encryption", facts, t)  # what was readable is still judged
+    assert enc.status.value in ("pass", "fail")
+
+
+# ------------------------------------------------------------------------------------ throttling
+class _Raw:
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
+def throttle_first(n: int, operation: str) -> tuple[Any, Counter]:
+    """A before-send hook answering the first ``n`` sends of ``operation`` with a Throttling error."""
+    from botocore.awsrequest import AWSResponse
+
+    seen: Counter = Counter()
+
+    def hook(request: Any, **_: Any) -> Any:
+        if f"Action={operation}" not in (request.body.decode() if isinstance(request.body, bytes) else
+                                         str(request.body or "")):
+            return None
+        seen["sends"] += 1
+        if seen["sends"] <= n:
+            seen["throttled"] += 1
+            return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, _Raw(THROTTLE_BODY))
+        return None
+
+    return hook, seen
+
+
+def test_throttling_is_retried_then_succeeds(lab: motolab.MotoServer) -> None:
+    hook, seen = throttle_first(2, "GetAccountSummary")
+    t = target(lab, max_attempts=4)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.account_summary"], hooks=(("before-send", hook),))
+    fact = facts["aws.account_summary"]
+    assert fact.ok, fact.error
+    assert (seen["throttled"], seen["sends"]) == (2, 3)
+    assert fact.value.items[0].account == "123456789012"
+
+
+def test_throttling_that_never_ends_is_an_error(lab: motolab.MotoServer) -> None:
+    hook, seen = throttle_first(10**6, "GetAccountSummary")
+    t = target(lab, max_attempts=2)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.account_summary"], hooks=(("before-send", hook),))
+    fact = facts["aws.account_summary"]
+    assert not fact.ok and "iam:GetAccountSummary failed" in fact.error and "Throttling" in fact.error
+    assert seen["sends"] == 3  # botocore: retries.max_attempts counts retries after the first attempt
+    (f,) = findings("aws.iam.root_mfa", facts, t)
+    assert f.status.value == "error"
+
+
+def test_api_moto_lacks_is_an_error_naming_the_action(lab: motolab.MotoServer) -> None:
+    t = target(lab, max_attempts=1)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.access_analyzers"])
+    fact = facts["aws.access_analyzers"]
+    assert not fact.ok and fact.error.startswith("access-analyzer:ListAnalyzers failed")
+
+
+# ----------------------------------------------------------------------------- the derived policy
+def test_every_call_of_a_full_scan_is_in_the_derived_policy(lab: motolab.MotoServer) -> None:
+    """Count every API call (botocore before-call) in a scan of all facts over two accounts and regions."""
+    calls: Counter = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[(model.service_model.service_name, model.name)] += 1
+
+    t = target(lab, **{k: v for k, v in motolab.lab_target_options(lab).items() if k != "endpoint_url"})
+    with motolab.lab_credentials():
+        facts = collect(t, sorted(aws.FACTS), hooks=(("before-call", count),))
+    assert all(f.ok for n, f in facts.items() if n != "aws.access_analyzers"), \
+        {n: f.error for n, f in facts.items() if not f.ok}
+    prefix = {"s3control": "s3", "accessanalyzer": "access-analyzer"}
+    declared = {(c.service, c.operation): c.action for d in aws.DEFINITIONS for c in d.calls}
+    allowed = set(aws.aws_iam_policy()["Statement"][0]["Action"])
+    made = set(calls)
+    assert made <= aws.declared_calls(), made - aws.declared_calls()
+    for service, operation in made - {("sts", "AssumeRole"), ("sts", "GetCallerIdentity")}:
+        assert declared[(service, operation)] in allowed
+        assert declared[(service, operation)].split(":")[0] == prefix.get(service, service)
+    assert {"sts:AssumeRole", "sts:GetCallerIdentity"} <= allowed
+    # One listing per resource type and region (2 accounts x 2 regions), one per account for global ones.
+    assert calls[("ec2", "DescribeVolumes")] == 4 and calls[("rds", "DescribeDBInstances")] == 4
+    assert calls[("s3", "ListBuckets")] == 2 and calls[("iam", "ListUsers")] == 2
+    # Per-resource calls: one per bucket for each bucket attribute (6 buckets in the lab).
+    assert calls[("s3", "GetBucketEncryption")] == 6
+
+
+def test_policy_is_read_only_and_matches_the_table() -> None:
+    actions = aws.aws_iam_policy()["Statement"][0]["Action"]
+    assert actions == sorted(set(actions))
+    verbs = ("Get", "List", "Describe", "Generate")
+    assert all(a.split(":")[1].startswith(verbs) or a == "sts:AssumeRole" for a in actions), actions
+    assert {c.action for d in aws.DEFINITIONS for c in d.calls} <= set(actions)
+
+
+def test_an_undeclared_call_is_refused() -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    definition = next(d for d in aws.DEFINITIONS if d.name == "aws.ebs_volumes")
+    with ThreadPoolExecutor(1) as pool:
+        api = aws.Api(connector=None, account=None, fact=definition, pool=pool, counts=Counter(),
+                      lock=threading.Lock())
+        with pytest.raises(aws.ApiError, match="undeclared call s3:GetBucketPolicy"):
+            api.call(aws.Call("s3", "GetBucketPolicy", "s3:GetBucketPolicy"), "us-east-1", Bucket="x")
+
+
+# ------------------------------------------------------------------------------------- connector
+def test_accounts_are_reached_through_the_role(lab: motolab.MotoServer) -> None:
+    t = target(lab, **{k: v for k, v in motolab.lab_target_options(lab).items() if k != "endpoint_url"})
+    with motolab.lab_credentials(), AWSConnector(t) as conn:
+        assert [(a.id, a.via) for a in conn.accounts] == [
+            (a, f"role arn:aws:iam::{a}:role/{motolab.ROLE_NAME}") for a in (motolab.COMPLIANT, motolab.NONCOMPLIANT)]
+        assert conn.regions == {a: motolab.REGIONS for a in (motolab.COMPLIANT, motolab.NONCOMPLIANT)}
+
+
+def test_all_regions_are_the_enabled_ones(lab: motolab.MotoServer) -> None:
+    t = target(lab, regions="all")
+    with motolab.lab_credentials(), AWSConnector(t) as conn:
+        regions = conn.regions["123456789012"]
+    assert {"us-east-1", "eu-west-1", "ap-southeast-2"} <= set(regions) and len(regions) >= 15
+
+
+def test_organization_accounts_are_discovered(tmp_path_factory: pytest.TempPathFactory) -> None:
+    server = _start(tmp_path_factory, "moto-org", managed_policies=False)
+    try:
+        org = server.client(server.session(), "organizations")
+        org.create_organization(FeatureSet="ALL")
+        created = org.create_account(Email="qa@example.test", AccountName="qa")["CreateAccountStatus"]
+        member = created["AccountId"]
+        t = target(server, organization=True, role_name="Audit")
+        with motolab.lab_credentials(), AWSConnector(t) as conn:
+            found = {a.id: a.via for a in conn.accounts}
+        assert found == {"123456789012": "default", member: f"role arn:aws:iam::{member}:role/Audit"}
+    finally:
+        server.stop()
+
+
+def test_connector_errors_carry_no_secret(lab: motolab.MotoServer) -> None:
+    from scanner.connectors import ConnectorError
+
+    t = target(lab, accounts=["333333333333"])  # not the caller's account, and no role_name
+    with motolab.lab_credentials(), pytest.raises(ConnectorError) as err:
+        with AWSConnector(t):
+            pass
+    assert "333333333333" in str(err.value) and motolab.PLANTED_SECRET not in str(err.value)
+    bad_profile = target(lab, profile="no-such-profile")
+    with motolab.lab_credentials(), pytest.raises(ConnectorError, match="no-such-profile"):
+        with AWSConnector(bad_profile):
+            pass
