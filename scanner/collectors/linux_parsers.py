@@ -742,10 +742,21 @@ def _cron_jobs(section: Section) -> list[BackupJob]:
                 jobs.append(BackupJob("cron", f"{path}:{n}", tool, line))
     for line in section.probe("cron_scripts").text().splitlines():
         path, _, content = line.partition(":")
-        tool = backup_tool(line)
+        tool = None if content.strip().startswith("#") else backup_tool(line)
         if tool and "/etc/cron." in path:
             jobs.append(BackupJob("cron", path, tool, content.strip() or path))
     return jobs
+
+
+def _service_tools(section: Section) -> dict[str, str]:
+    """Service units whose ExecStart runs a backup tool (``grep -H`` lines: path:ExecStart=...)."""
+    services = {}
+    for line in section.probe("unit_matches").text().splitlines():
+        path, _, content = line.partition(":")
+        tool = backup_tool(content)
+        if tool:
+            services[path.rsplit("/", 1)[-1]] = tool
+    return services
 
 
 def _timer_jobs(section: Section) -> tuple[list[BackupJob], bool]:
@@ -754,12 +765,10 @@ def _timer_jobs(section: Section) -> tuple[list[BackupJob], bool]:
     for line in listed.text().splitlines() if listed.ok else ():
         names.update(tok for tok in line.split() if tok.endswith(".timer"))
     names.update(n.strip() for n in section.probe("enabled_timers").text().splitlines() if n.strip())
-    matching_services = {line.rsplit("/", 1)[-1] for line in section.probe("unit_matches").text().splitlines()}
+    services = _service_tools(section)
     for timer in sorted(names):
         service = timer[: -len(".timer")] + ".service"
-        tool = backup_tool(timer) or (backup_tool(service) if service in matching_services else None)
-        if tool is None and service in matching_services:
-            tool = "generic"
+        tool = backup_tool(timer) or services.get(service)
         if tool:
             jobs.append(BackupJob("timer", timer, tool, service))
     return jobs, listed.ok

@@ -58,15 +58,15 @@ def _probe(root: Path, fact: str, label: str) -> bytes:
     return _mark("PROBE", label) + data + _mark("RC", f"{label} {rc}") + err
 
 
-def case_target(case: str, **policy_overrides: object) -> Target:
-    root = FIXTURES / case
+def case_target(case: str, fixtures: Path = FIXTURES, **policy_overrides: object) -> Target:
+    root = fixtures / case
     policy = json.loads((root / "policy.json").read_text()) if (root / "policy.json").exists() else {}
     policy.update(policy_overrides)
     return make_target(case, policy=policy)
 
 
-def recorded_output(case: str, target: Target, names: list[str]) -> bytes:
-    root = FIXTURES / case
+def recorded_output(case: str, target: Target, names: list[str], fixtures: Path = FIXTURES) -> bytes:
+    root = fixtures / case
     unreadable_file = root / "unreadable.txt"
     unreadable = set(unreadable_file.read_text().split()) if unreadable_file.exists() else set()
     out = b""
@@ -81,11 +81,11 @@ def recorded_output(case: str, target: Target, names: list[str]) -> bytes:
     return out
 
 
-def recorded_facts(case: str, target: Target | None = None) -> dict[str, Fact]:
+def recorded_facts(case: str, target: Target | None = None, fixtures: Path = FIXTURES) -> dict[str, Fact]:
     """Every Linux fact of a case, parsed by the collector from the recorded output."""
-    target = target or case_target(case)
+    target = target or case_target(case, fixtures)
     names = sorted(linux.SECTIONS_BY_NAME)
     specs = [linux.SECTIONS_BY_NAME[n] for n in names]
     _, sources = linux.build_script(specs, target, NONCE, 10)
-    result = CommandResult(exit_code=0, stdout=recorded_output(case, target, names), stderr=b"")
+    result = CommandResult(exit_code=0, stdout=recorded_output(case, target, names, fixtures), stderr=b"")
     return linux.facts_from_output(result, specs, sources, NONCE, target)

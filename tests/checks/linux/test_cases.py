@@ -146,7 +146,8 @@ def test_weak_observed():
     assert unique["/etc/group"]["duplicate_names"] == ("lab",)
     assert _one("linux.accounts.empty_password", "weak").observed["empty"] == ("kiosk", "lab")
     sudo = _one("linux.sudo.nopasswd", "weak").observed["rules"]
-    assert sudo == ("/etc/sudoers.d/devs:2: %devs\tALL=(ALL) NOPASSWD: ALL", "/etc/sudoers.d/devs:3: Defaults:lab\t!authenticate")
+    assert sudo == ("/etc/sudoers.d/devs:2: %devs\tALL=(ALL) NOPASSWD: ALL",
+                    "/etc/sudoers.d/devs:3: Defaults:lab\t!authenticate")  # old.bak is skipped by sudo too
     weak = _one("linux.ssh.crypto", "weak").observed["weak"]
     assert weak["ciphers"] == ("aes128-cbc", "3des-cbc")
     assert weak["kexalgorithms"] == ("diffie-hellman-group14-sha1", "diffie-hellman-group1-sha1")

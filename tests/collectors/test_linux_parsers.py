@@ -1,0 +1,140 @@
+"""The Linux collector's pure parts: output framing and the small parsers, on literal inputs."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from scanner.collectors import linux
+from scanner.collectors import linux_parsers as p
+from tests.factories import make_target
+
+UTC = timezone.utc
+NONCE = "feedfacefeedfacefeedfacefeedface"
+
+
+def mark(kind: str, arg: str, nonce: str = NONCE) -> bytes:
+    return f"\n{nonce} {kind} {arg}\n".encode()
+
+
+def test_split_output_files_probes_and_stderr():
+    out = (mark("BEGIN", "linux.x") + mark("FILE", "/etc/a") + b"line1\nline2" + mark("MISSING", "/etc/b")
+           + mark("UNREADABLE", "/etc/c") + mark("PROBE", "p1") + b"stdout" + mark("RC", "p1 3") + b"stderr text"
+           + mark("END", "linux.x"))
+    got = linux.split_output(out, NONCE)["linux.x"]
+    assert got.complete
+    assert got.section.files == {"/etc/a": b"line1\nline2", "/etc/b": None}
+    assert got.section.unreadable == {"/etc/c"}
+    assert got.section.probes == {"p1": p.Probe(3, b"stdout", b"stderr text")}
+
+
+def test_a_marker_with_another_nonce_is_content_not_structure():
+    forged = mark("END", "linux.x", nonce="0" * 32) + mark("BEGIN", "linux.y", nonce="0" * 32)
+    out = mark("BEGIN", "linux.x") + mark("FILE", "/etc/motd") + forged + mark("END", "linux.x")
+    sections = linux.split_output(out, NONCE)
+    assert list(sections) == ["linux.x"]
+    assert sections["linux.x"].section.files["/etc/motd"] == forged
+
+
+def test_non_utf8_bytes_survive_framing():
+    out = mark("BEGIN", "linux.x") + mark("FILE", "/etc/x") + b"caf\xe9 \xff\xfe" + mark("END", "linux.x")
+    assert linux.split_output(out, NONCE)["linux.x"].section.files["/etc/x"] == b"caf\xe9 \xff\xfe"
+
+
+def test_output_cut_off_mid_section_is_incomplete():
+    out = mark("BEGIN", "linux.a") + mark("END", "linux.a") + mark("BEGIN", "linux.b") + mark("PROBE", "x") + b"par"
+    sections = linux.split_output(out, NONCE)
+    assert sections["linux.a"].complete and not sections["linux.b"].complete
+    assert sections["linux.b"].section.probes["x"] == p.Probe(-1, b"par", b"")
+
+
+@pytest.mark.parametrize(("field", "state", "scheme"), [
+    ("", "empty", None), ("!", "disabled", None), ("!!", "disabled", None), ("*", "disabled", None),
+    ("!*", "disabled", None), ("$6$HASH", "hash", "sha512"), ("$y$HASH", "hash", "yescrypt"),
+    ("!$y$HASH", "locked", "yescrypt"), ("$1$HASH", "hash", "md5"), ("HASH", "hash", "des"),
+    ("$2b$HASH", "hash", "bcrypt"), ("$9$HASH", "hash", "unknown($9$)"),
+])
+def test_shadow_password_states(field, state, scheme):
+    assert p._hash_state(field) == (state, scheme)
+
+
+def test_an_unredacted_hash_is_refused():
+    with pytest.raises(p.ParseError):
+        p._hash_state("$6$salt$abcdefghijkl")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("last success 2025-06-01T01:02:03Z, next 2025-06-02T01:00:00Z", datetime(2025, 6, 1, 1, 2, 3, tzinfo=UTC)),
+    ("2025-06-01 01:02", datetime(2025, 6, 1, 1, 2, tzinfo=UTC)),
+    ("done at 2025-06-01T03:00:00+02:00", datetime(2025, 6, 1, 1, 0, tzinfo=UTC)),
+    ("1748914930\n", datetime(2025, 6, 3, 1, 42, 10, tzinfo=UTC)),
+    ("no timestamp here, size 12345", None),
+])
+def test_find_timestamp(text, expected):
+    assert p.find_timestamp(text) == expected
+
+
+def test_pam_rules_continuations_brackets_and_optional_modules():
+    text = ("# comment\n@include common-auth\n"
+            "password [success=1 default=ignore] pam_unix.so obscure \\\n  yescrypt rounds=8\n"
+            "-auth optional pam_gnome_keyring.so\n")
+    rules = p._pam_rules("/etc/pam.d/x", text)
+    assert [(r.type, r.control, r.module, dict(r.args)) for r in rules] == [
+        ("password", "[success=1 default=ignore]", "pam_unix.so", {"obscure": "", "yescrypt": "", "rounds": "8"}),
+        ("auth", "optional", "pam_gnome_keyring.so", {}),
+    ]
+
+
+def test_sudoers_keeps_include_lines_and_skips_files_sudo_ignores():
+    section = p.Section(files={
+        "/etc/sudoers": b"# comment\n#includedir /etc/sudoers.d\nroot ALL=(ALL) ALL\n",
+        "/etc/sudoers.d/ok": b"bob ALL=(ALL) ALL\n",
+        "/etc/sudoers.d/x.bak": b"eve ALL=(ALL) NOPASSWD: ALL\n",
+        "/etc/sudoers.d/y~": b"eve ALL=(ALL) NOPASSWD: ALL\n",
+    })
+    parsed = p.parse_sudoers(section, make_target())
+    assert [(s.file, s.text) for s in parsed.lines] == [
+        ("/etc/sudoers", "#includedir /etc/sudoers.d"), ("/etc/sudoers", "root ALL=(ALL) ALL"),
+        ("/etc/sudoers.d/ok", "bob ALL=(ALL) ALL")]
+
+
+def test_sudo_not_installed():
+    assert p.parse_sudoers(p.Section(files={"/etc/sudoers": None}), make_target()) == p.Sudoers(installed=False)
+
+
+def test_sshd_not_installed_is_a_value_not_an_error():
+    section = p.Section(probes={"sshd_T": p.Probe(127, b"", b"sh: 1: sshd: not found")})
+    assert p.parse_sshd(section, make_target()) == p.SshdConfig(installed=False)
+
+
+@pytest.mark.parametrize(("text", "tool"), [
+    ("30 1 * * * root /usr/local/bin/restic backup /srv", "restic"),
+    ("0 2 * * * root borgmatic --verbosity 1", "borg"),
+    ("0 3 * * * root /opt/tivoli/tsm/client/ba/bin/dsmc incremental", "tsm"),
+    ("0 4 * * * root /usr/local/sbin/nightly-backup.sh", "generic"),
+    ("/etc/cron.daily/dpkg:/usr/libexec/dpkg/dpkg-db-backup", None),
+    ("cd /var/backups || exit 0", None),
+    ("17 * * * * root cd / && run-parts --report /etc/cron.hourly", None),
+])
+def test_backup_tool_recognition(text, tool):
+    assert p.backup_tool(text) == tool
+
+
+def test_timers_match_by_name_or_by_their_service():
+    section = p.Section(probes={
+        "cron_scripts": p.Probe(0, b""), "processes": p.Probe(0, b"systemd\nbacula-fd\n"),
+        "timers": p.Probe(0, b"Wed 2025-06-04 01:00:00 UTC 14h left n/a n/a nightly.timer nightly.service\n"),
+        "enabled_timers": p.Probe(0, b"borgmatic.timer\nlogrotate.timer\n"),
+        "unit_matches": p.Probe(0, b"/etc/systemd/system/nightly.service:ExecStart=/usr/bin/restic backup /srv\n"),
+    })
+    jobs = p.parse_backup_jobs(section, make_target())
+    assert [(j.kind, j.where, j.tool) for j in jobs.jobs] == [
+        ("timer", "borgmatic.timer", "borg"), ("timer", "nightly.timer", "restic"), ("agent", "bacula-fd", "bacula")]
+
+
+def test_build_script_quotes_paths_from_the_inventory():
+    target = make_target(policy={"backup_status_file": "/var/lib/it's here/last"})
+    files, probes = linux.SECTIONS_BY_NAME["linux.backup_status"].plan(target)
+    body = linux.section_body(files, probes)
+    assert "show '/var/lib/it'\"'\"'s here/last'" in body
+    assert "stat -c %Y -- '\"'\"'/var/lib/it'\"'\"'\"'\"'\"'\"'\"'\"'s here/last'\"'\"''" in body
