@@ -242,7 +242,8 @@ class SSHLab:
             auth.chmod(0o600)
             config = hdir / "sshd_config"
             config.write_text(f"AuthorizedKeysFile {auth}\nPermitRootLogin prohibit-password\nUsePAM no\n"
-                              "PasswordAuthentication no\nKbdInteractiveAuthentication no\n")
+                              "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                              "StrictModes no\nMaxStartups 200\n")  # the key file is root's, 0600, under /tmp
             argv = ["ip", "netns", "exec", host.ns, "/usr/sbin/sshd", "-D", "-e", "-f", str(config),
                     "-h", str(key), *opts]
         else:
