@@ -1,0 +1,273 @@
+"""AWS check logic on facts built by small factories: the cases moto cannot produce, and fail-closed paths."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from checks.aws import backup, cloudtrail, config, ec2, iam, kms, logs, s3
+from scanner.collectors.aws import (
+    AccessKey,
+    AccountPublicAccessBlock,
+    AccountSummary,
+    AttachedPolicy,
+    AwsResources,
+    BackupPlan,
+    BackupVaultRef,
+    ConfigRecorder,
+    ConfigRegion,
+    CredentialUser,
+    IamUser,
+    Ingress,
+    KmsKey,
+    LogGroup,
+    S3Bucket,
+    Scope,
+    SecurityGroup,
+    Trail,
+)
+from scanner.model import freeze
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+NOW = datetime.now(timezone.utc)
+ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+
+
+def res(*items: Any, region: str = REGION) -> AwsResources:
+    return AwsResources(scopes=(Scope(ACCOUNT, region),), items=tuple(items))
+
+
+def days_ago(n: int | None) -> datetime | None:
+    return None if n is None else NOW - timedelta(days=n)
+
+
+def user(name: str = "u1", *, password: bool = True, mfa: bool = True, pw_used: int | None = 1,
+         keys: tuple[tuple[bool, int | None, int | None], ...] = (), created: int | None = 400) -> CredentialUser:
+    return CredentialUser(
+        account=ACCOUNT, user=name, arn=f"arn:aws:iam::{ACCOUNT}:user/{name}", created=days_ago(created),
+        password_enabled=password, password_last_used=days_ago(pw_used), password_last_changed=days_ago(created),
+        mfa_active=mfa, keys=tuple(AccessKey(i + 1, active, days_ago(rot), days_ago(used))
+                                   for i, (active, rot, used) in enumerate(keys)))
+
+
+def bucket(name: str = "b1", **kw: Any) -> S3Bucket:
+    kw.setdefault("tags", MappingProxyType({}))
+    for key in ("policy",):
+        if isinstance(kw.get(key), dict):
+            kw[key] = freeze(kw[key])
+    if "errors" in kw:
+        kw["errors"] = MappingProxyType(kw["errors"])
+    return S3Bucket(account=ACCOUNT, region=REGION, name=name, arn=f"arn:aws:s3:::{name}", **kw)
+
+
+def statuses(findings: list[Any]) -> list[str]:
+    return [f.status.value for f in findings]
+
+
+# IAM ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("u, expected", [
+    (user(pw_used=10), "pass"),
+    (user(pw_used=200), "fail"),
+    (user(pw_used=None, created=200), "fail"),  # never used: counts from creation
+    (user(password=False, keys=((True, 10, 5),)), "pass"),
+    (user(password=False, keys=((True, 300, 120),)), "fail"),
+    (user(password=False, keys=((True, 300, None),)), "fail"),  # never used: counts from rotation
+    (user(password=False, keys=((True, None, None),), created=None), "error"),
+])
+def test_unused_credentials(u: CredentialUser, expected: str) -> None:
+    assert statuses(iam.unused_credentials(res(u), stale_account_days=90)) == [expected]
+
+
+@pytest.mark.parametrize("keys, expected", [
+    (((True, 30, 1),), "pass"), (((True, 120, 1),), "fail"), (((False, 400, 1), (True, 10, 1)), "pass"),
+    (((True, None, 1),), "error"),
+])
+def test_access_key_rotation(keys: tuple, expected: str) -> None:
+    assert statuses(iam.access_key_rotation(res(user(keys=keys)), access_key_max_age_days=90)) == [expected]
+
+
+def test_no_console_users_is_not_applicable_per_account() -> None:
+    (f,) = iam.user_mfa(res(user(password=False)))
+    assert (f.status.value, f.resource, f.observed["account"]) == (
+        "not_applicable", f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT)
+
+
+def test_root_checks_pass_when_the_summary_says_so() -> None:
+    summary = res(AccountSummary(ACCOUNT, root_mfa_enabled=True, root_access_keys_present=False, users=1))
+    assert statuses(iam.root_mfa(summary)) == ["pass"] and statuses(iam.root_access_keys(summary)) == ["pass"]
+    keys = res(AccountSummary(ACCOUNT, root_mfa_enabled=True, root_access_keys_present=True, users=1))
+    assert statuses(iam.root_access_keys(keys)) == ["fail"]
+
+
+@pytest.mark.parametrize("doc, expected", [
+    ({"Statement": [{"Effect": "Allow", "Action": "*:*", "Resource": "*"}]}, "fail"),
+    ({"Statement": {"Effect": "Allow", "Action": ["s3:*", "*"], "Resource": ["*"]}}, "fail"),
+    ({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::x"}]}, "pass"),
+    ({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}, "pass"),
+])
+def test_admin_via_customer_managed_policy(doc: dict, expected: str) -> None:
+    u = IamUser(ACCOUNT, "dev", f"arn:aws:iam::{ACCOUNT}:user/dev",
+                attached=(AttachedPolicy(f"arn:aws:iam::{ACCOUNT}:policy/p", "p", freeze(doc)),))
+    assert statuses(iam.user_admin_policies(res(u))) == [expected]
+
+
+def test_admin_check_is_an_error_when_a_policy_could_not_be_read() -> None:
+    u = IamUser(ACCOUNT, "dev", f"arn:aws:iam::{ACCOUNT}:user/dev",
+                errors=MappingProxyType({"inline_policies": "iam:ListUserPolicies denied (...)"}))
+    (f,) = iam.user_admin_policies(res(u))
+    assert f.status.value == "error" and "iam:ListUserPolicies denied" in f.message
+
+
+def test_password_policy_thresholds_come_from_the_policy() -> None:
+    from scanner.collectors.aws import PasswordPolicy
+
+    p = res(PasswordPolicy(ACCOUNT, True, 14, True, True, True, True, 90, 24))
+    assert statuses(iam.password_policy(p)) == ["pass"]
+    (f,) = iam.password_policy(p, password_min_length=20, password_history=30, password_max_age_days=60)
+    assert f.status.value == "fail"
+    assert "minimum length 14 < 20" in f.message and "reuse prevention 24 < 30" in f.message
+    (weak,) = iam.password_policy(res(PasswordPolicy(ACCOUNT, True, 14, False, True, True, True, 90, 24)))
+    assert "symbols" in weak.message
+    assert statuses(iam.password_policy(res(PasswordPolicy(ACCOUNT, True, 14, False, True, True, True, 90, 24)),
+                                        password_complexity=False)) == ["pass"]
+
+
+# EC2 ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rule, expected", [
+    (Ingress("tcp", 22, 22, ("10.0.0.0/8",)), "pass"),
+    (Ingress("tcp", 0, 65535, ("0.0.0.0/0",)), "fail"),
+    (Ingress("-1", None, None, ("::/0",)), "fail"),
+    (Ingress("udp", 22, 22, ("0.0.0.0/0",)), "pass"),
+    (Ingress("tcp", 3389, 3389, ("::/0",)), "fail"),
+])
+def test_admin_ports(rule: Ingress, expected: str) -> None:
+    g = SecurityGroup(ACCOUNT, REGION, "sg-1", "g", f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-1", "vpc",
+                      (rule,))
+    assert statuses(ec2.sg_admin_ports_open(res(g))) == [expected]
+
+
+# S3 ----------------------------------------------------------------------------------------------
+TLS = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
+       "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+@pytest.mark.parametrize("policy, expected", [
+    (None, "fail"),
+    ({"Statement": [TLS]}, "pass"),
+    ({"Statement": [{**TLS, "Principal": {"AWS": "*"}, "Condition": {"Bool": {"aws:SecureTransport": False}}}]},
+     "pass"),
+    ({"Statement": [{**TLS, "Action": "s3:GetObject"}]}, "fail"),
+    ({"Statement": [{**TLS, "Effect": "Allow"}]}, "fail"),
+])
+def test_secure_transport(policy: dict | None, expected: str) -> None:
+    assert statuses(s3.secure_transport(res(bucket(policy=policy)))) == [expected]
+
+
+def test_a_bucket_with_partial_evidence_is_an_error_only_where_evidence_is_missing() -> None:
+    b = bucket(encryption=None, versioning="Enabled",
+               errors={"encryption": "s3:GetEncryptionConfiguration denied (GetBucketEncryption ...)"})
+    (enc,) = s3.bucket_encryption(res(b))
+    assert enc.status.value == "error" and "s3:GetEncryptionConfiguration denied" in enc.message
+    assert statuses(s3.versioning(res(b))) == ["pass"]
+
+
+@pytest.mark.parametrize("records_tag, tags, expected", [
+    ("", {}, "fail"), ("gxp", {"gxp": "anything"}, "fail"), ("gxp=records", {"gxp": "other"}, "not_applicable"),
+    ("gxp=records", {}, "not_applicable"), ("gxp=records", {"gxp": "records"}, "fail"),
+])
+def test_records_scope_by_tag(records_tag: str, tags: dict, expected: str) -> None:
+    b = bucket(tags=MappingProxyType(tags))
+    assert statuses(s3.object_lock(res(b), records_tag=records_tag)) == [expected]
+
+
+def test_public_access_block_account_level_covers_buckets() -> None:
+    findings = s3.public_access_block(res(bucket()), res(AccountPublicAccessBlock(ACCOUNT, MappingProxyType(ON))))
+    assert statuses(findings) == ["pass", "pass"]
+    partial = {**ON, "RestrictPublicBuckets": False}
+    findings = s3.public_access_block(res(bucket(public_access_block=MappingProxyType(partial))),
+                                      res(AccountPublicAccessBlock(ACCOUNT, None)))
+    assert statuses(findings) == ["fail", "fail"] and "RestrictPublicBuckets" in findings[1].message
+
+
+# CloudTrail --------------------------------------------------------------------------------------
+def trail(**kw: Any) -> Trail:
+    base = dict(account=ACCOUNT, region=REGION, name="t", arn=f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/t",
+                multi_region=True, log_validation=True, kms_key_id="k", s3_bucket="b1", is_logging=True,
+                management_events=True)
+    return Trail(**{**base, **kw})
+
+
+@pytest.mark.parametrize("t, expected", [
+    (trail(), "pass"), (trail(is_logging=False), "fail"), (trail(multi_region=False), "fail"),
+    (trail(management_events=False), "fail"), (trail(management_events=None), "error"),
+    (trail(errors=MappingProxyType({"status": "cloudtrail:GetTrailStatus denied"})), "error"),
+])
+def test_multi_region(t: Trail, expected: str) -> None:
+    assert statuses(cloudtrail.multi_region(res(t))) == [expected]
+
+
+@pytest.mark.parametrize("b, account_flags, expected", [
+    (bucket(), None, "pass"),
+    (bucket(public_acl=True), None, "fail"),
+    (bucket(public_acl=True), ON, "pass"),
+    (bucket(policy={"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}), None, "fail"),
+    (bucket(policy={"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                   "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}}]}), None, "pass"),
+    (bucket(errors={"acl": "s3:GetBucketAcl denied"}), None, "error"),
+    (bucket(name="elsewhere"), None, "error"),
+])
+def test_trail_bucket_not_public(b: S3Bucket, account_flags: dict | None, expected: str) -> None:
+    pab = res(AccountPublicAccessBlock(ACCOUNT, MappingProxyType(account_flags) if account_flags else None))
+    assert statuses(cloudtrail.bucket_not_public(res(trail()), res(b), pab)) == [expected]
+
+
+# Backup, Config, KMS, Logs -----------------------------------------------------------------------
+def plan(*vaults: BackupVaultRef, errors: dict | None = None) -> BackupPlan:
+    return BackupPlan(ACCOUNT, REGION, "p1", "daily", f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-plan:p1",
+                      vaults=vaults, errors=MappingProxyType(errors or {}))
+
+
+@pytest.mark.parametrize("plans, expected", [
+    ((), "fail"),
+    ((plan(BackupVaultRef("v", "arn:v", "arn:key", True)),), "pass"),
+    ((plan(BackupVaultRef("v", "arn:v", None, True)),), "fail"),
+    ((plan(BackupVaultRef("gone", None, None, False)),), "fail"),
+    ((plan(errors={"rules": "backup:GetBackupPlan denied"}),), "error"),
+])
+def test_backup_plan(plans: tuple, expected: str) -> None:
+    assert statuses(backup.plan(res(*plans))) == [expected]
+
+
+@pytest.mark.parametrize("recorders, expected", [
+    ((), "fail"), ((ConfigRecorder("default", True, True, "SUCCESS"),), "pass"),
+    ((ConfigRecorder("default", False, True, "SUCCESS"),), "fail"),
+    ((ConfigRecorder("default", True, False, ""),), "fail"),
+])
+def test_config_recorder(recorders: tuple, expected: str) -> None:
+    r = ConfigRegion(ACCOUNT, REGION, f"arn:aws:config:{REGION}:{ACCOUNT}:configuration-recorder", recorders)
+    assert statuses(config.recorder(res(r))) == [expected]
+
+
+def test_kms_only_customer_symmetric_enabled_keys_count() -> None:
+    aws_key = KmsKey(ACCOUNT, REGION, "k1", "arn:k1", "AWS", "Enabled", "SYMMETRIC_DEFAULT")
+    rsa = KmsKey(ACCOUNT, REGION, "k2", "arn:k2", "CUSTOMER", "Enabled", "RSA_2048")
+    assert statuses(kms.key_rotation(res(aws_key, rsa))) == ["not_applicable"]
+    unknown = KmsKey(ACCOUNT, REGION, "k3", "arn:k3", "CUSTOMER", "Enabled", "SYMMETRIC_DEFAULT", None)
+    assert statuses(kms.key_rotation(res(unknown))) == ["error"]
+    denied = KmsKey(ACCOUNT, REGION, "k4", "arn:k4", errors=MappingProxyType({"describe": "kms:DescribeKey denied"}))
+    assert statuses(kms.key_rotation(res(denied))) == ["error"]
+
+
+@pytest.mark.parametrize("days, expected", [(None, "pass"), (400, "pass"), (365, "pass"), (90, "fail")])
+def test_log_retention(days: int | None, expected: str) -> None:
+    g = LogGroup(ACCOUNT, REGION, "/a", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/a", days)
+    assert statuses(logs.retention(res(g), log_retention_days=365)) == [expected]
+
+
+def test_nothing_found_is_not_applicable_per_scope_never_empty() -> None:
+    scopes = AwsResources(scopes=(Scope(ACCOUNT, "us-east-1"), Scope(ACCOUNT, "eu-west-1")), items=())
+    findings = logs.retention(scopes)
+    assert [(f.status.value, f.observed["region"]) for f in findings] == [
+        ("not_applicable", "us-east-1"), ("not_applicable", "eu-west-1")]
