@@ -1,0 +1,225 @@
+"""The Linux collector for real, on this machine, through LocalConnector.
+
+Counts connector calls with a small wrapper around the real connector, runs unprivileged in a
+mount-namespace sandbox (tests/fixtures/linux/sandbox.py) to show the root/become paths, and checks
+bounds, timeouts, non-UTF-8 evidence and that no password hash ever leaves the host.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from scanner.collectors import linux
+from scanner.collectors import linux_parsers as p
+from scanner.connectors.local import LocalConnector
+from scanner.model import thaw
+from tests.conftest import lab_unavailable
+from tests.factories import make_target
+from tests.fixtures.linux.sandbox import SudoSandbox, make_sandbox, unavailable
+
+ROOT_FACTS = {n for n, s in linux.FACTS.items() if s.needs_root}
+PLAIN_FACTS = set(linux.FACTS) - ROOT_FACTS
+
+
+class Counting:
+    """The real connector, counting calls and able to lower the output bound."""
+
+    def __init__(self, inner: LocalConnector, limit: int | None = None):
+        self.inner, self.limit, self.calls = inner, limit, []
+
+    @property
+    def is_root(self) -> bool:
+        return self.inner.is_root
+
+    def run(self, script, *, timeout, become=False, **kw):
+        self.calls.append(become)
+        if self.limit is not None:
+            kw["limit"] = self.limit
+        return self.inner.run(script, timeout=timeout, become=become, **kw)
+
+
+@pytest.fixture(scope="module")
+def root_facts():
+    if os.geteuid() != 0:
+        pytest.skip("these assertions describe a scan as root")
+    target = make_target()
+    conn = Counting(LocalConnector(target))
+    facts = linux.collect(conn, target, linux.FACTS)
+    return conn, facts
+
+
+def test_all_facts_in_one_invocation_as_root(root_facts):
+    conn, facts = root_facts
+    assert conn.calls == [False]
+    assert set(facts) == set(linux.FACTS)
+
+
+def test_values_match_what_this_machine_says(root_facts):
+    _, facts = root_facts
+    passwd = facts["linux.passwd"].value
+    assert {e.name: e.uid for e in passwd.entries} == {
+        line.split(":")[0]: int(line.split(":")[2]) for line in Path("/etc/passwd").read_text().splitlines()}
+    assert {e.name for e in passwd.entries} >= {p.pw_name for p in pwd.getpwall() if p.pw_uid < 1000}
+    st = os.stat("/etc/passwd")
+    mode = facts["linux.file_modes"].value.files["/etc/passwd"]
+    assert (mode.mode, mode.uid, mode.gid) == (st.st_mode & 0o7777, st.st_uid, st.st_gid)
+    defs = dict(line.split(None, 1) for line in Path("/etc/login.defs").read_text().splitlines()
+                if line.strip() and not line.startswith("#") and len(line.split(None, 1)) == 2)
+    assert facts["linux.login_defs"].value.values["PASS_MAX_DAYS"] == defs["PASS_MAX_DAYS"].strip()
+    assert [m.target for m in facts["linux.mounts"].value.mounts][0] == "/"
+
+
+def test_evidence_is_the_section_command_and_its_raw_output(root_facts):
+    _, facts = root_facts
+    ev = facts["linux.passwd"].evidence[0]
+    assert ev.source == "show /etc/passwd"
+    assert Path("/etc/passwd").read_text() in ev.raw
+    assert ev.exit_code == 0 and len(ev.sha256) == 64
+    sshd = facts["linux.sshd_effective"].evidence[0]
+    assert sshd.source == "probe sshd_T 'sshd -T'"
+
+
+def test_a_collection_of_the_whole_pack_is_fast(root_facts):
+    target = make_target()
+    start = time.monotonic()
+    with LocalConnector(target) as conn:
+        linux.collect(conn, target, linux.FACTS)
+    assert time.monotonic() - start < 2.0
+
+
+def test_the_script_writes_nowhere():
+    target = make_target(policy={"backup_status_command": "cat /var/lib/x/status"})
+    script, _ = linux.build_script(linux.SECTIONS, target, "n" * 32, 10)
+    redirections = set(re.findall(r"\d?>&?\s*[^\s;|&)]*", script))
+    assert redirections <= {"2>/dev/null", ">/dev/null", "2>&1", "1>&3", "3>&-", "3>&1"}, redirections
+    assert not re.search(r"\b(tee|touch|mkdir|rm|mv|cp|install|sed -i|dd)\b", script)
+
+
+# ---- bounds and timeouts
+
+
+def _spec(name: str, probes=(), files=(), parse=None) -> linux.SectionSpec:
+    def default_parse(section: p.Section, _target):
+        for label, probe in section.probes.items():
+            if not probe.ok:
+                raise p.ParseError(probe.reason(label))
+        return {k: v for k, v in section.files.items()}
+
+    return linux.SectionSpec(name, "test section", parse or default_parse, files=files, probes=probes)
+
+
+def test_a_slow_fact_times_out_alone():
+    target = make_target(fact_timeout=0.5)
+    specs = [_spec("linux.slow", probes=(("slow", "sleep 30"),)), _spec("linux.quick", probes=(("quick", "echo hi"),))]
+    start = time.monotonic()
+    with LocalConnector(target) as conn:
+        facts = linux.run_batch(conn, target, specs, become=False)
+    assert time.monotonic() - start < 5
+    assert facts["linux.slow"].error == "slow: timed out"
+    assert facts["linux.quick"].ok
+    assert facts["linux.slow"].evidence[0].exit_code == 124
+
+
+def test_output_past_the_bound_fails_the_facts_it_cut(tmp_path):
+    target = make_target()
+    conn = Counting(LocalConnector(target), limit=4096)
+    facts = linux.collect(conn, target, ["linux.passwd", "linux.group", "linux.backup_jobs", "linux.sshd_effective"])
+    cut = {n: f.error for n, f in facts.items() if not f.ok}
+    assert cut, "a 4 KiB bound must cut this scan short"
+    assert all("truncated" in e for e in cut.values()), cut
+
+
+def test_non_utf8_output_is_preserved_in_evidence(tmp_path):
+    blob = tmp_path / "latin1.conf"
+    data = b"name=caf\xe9\nbad=\xff\xfe\n"
+    blob.write_bytes(data)
+    target = make_target()
+    with LocalConnector(target) as conn:
+        fact = linux.run_batch(conn, target, [_spec("linux.blob", files=(str(blob),))], become=False)["linux.blob"]
+    assert fact.value == {str(blob): data}
+    ev = fact.evidence[0]
+    assert "caf\\xe9" in ev.raw and "\\xff\\xfe" in ev.raw  # escaped, not replaced by U+FFFD
+    assert "\ufffd" not in ev.raw
+
+
+# ---- unprivileged: needs root, become, and no hash ever leaving the host
+
+UNPRIVILEGED = """
+import json, os
+from scanner.collectors import linux
+from scanner.connectors.local import LocalConnector
+from scanner.model import thaw
+from tests.factories import make_target
+opts = json.loads(os.environ["GXP_OPTS"])
+target = make_target(**opts)
+inner = LocalConnector(target)
+calls = []
+class Counting:
+    is_root = inner.is_root
+    def run(self, script, **kw):
+        calls.append(kw.get("become", False))
+        return inner.run(script, **kw)
+facts = linux.collect(Counting(), target, linux.FACTS)
+print(json.dumps({"calls": calls, "facts": {n: {"ok": f.ok, "error": f.error, "value": thaw(f.value),
+                  "evidence": [thaw(e) for e in f.evidence]} for n, f in facts.items()}}, default=str))
+"""
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory) -> SudoSandbox:
+    why = unavailable()
+    if why:
+        lab_unavailable(why)
+    return make_sandbox(tmp_path_factory.mktemp("sudo") / "sandbox")
+
+
+def _collect_as_user(sandbox: SudoSandbox, opts: dict, password: str | None = None) -> tuple[dict, str]:
+    env = {"GXP_OPTS": json.dumps(opts), **({"GXP_PW": password} if password else {})}
+    proc = sandbox.run_python(UNPRIVILEGED, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout), proc.stdout + proc.stderr
+
+
+def test_unprivileged_without_become_one_call_and_root_facts_need_root(sandbox):
+    got, _ = _collect_as_user(sandbox, {})
+    assert got["calls"] == [False]
+    facts = got["facts"]
+    assert {n for n, f in facts.items() if not f["ok"] and f["error"].startswith("needs root:")} == ROOT_FACTS
+    assert facts["linux.passwd"]["ok"] and facts["linux.pam"]["ok"] and facts["linux.file_modes"]["ok"]
+
+
+def test_unprivileged_with_become_uses_exactly_one_more_call(sandbox):
+    got, everything = _collect_as_user(sandbox, {"become": "sudo", "become_password_env": "GXP_PW"},
+                                       sandbox.password)
+    assert got["calls"] == [False, True]
+    facts = got["facts"]
+    for name in ROOT_FACTS:
+        assert not (facts[name]["error"] or "").startswith("needs root"), (name, facts[name]["error"])
+    assert facts["linux.shadow"]["ok"], facts["linux.shadow"]["error"]
+    me = [e for e in facts["linux.shadow"]["value"]["entries"] if e["name"] == "gxptest"]
+    assert me == [{"name": "gxptest", "state": "hash", "scheme": "sha512", "last_change": 20000, "min_days": 0,
+                   "max_days": 99999, "warn_days": 7, "inactive_days": None, "expire": None}]
+    # the planted secrets: the sudo password and the user's SHA-512 hash appear nowhere in any output
+    digest = Path(sandbox.root / "shadow").read_text().splitlines()[-1].split(":")[1]
+    assert digest.startswith("$6$")
+    for secret in (sandbox.password, digest, digest.split("$")[2], digest.split("$")[3]):
+        assert secret not in everything
+
+
+def test_unprivileged_become_without_password_fails_root_facts_with_sudo_reason(sandbox):
+    got, _ = _collect_as_user(sandbox, {"become": "sudo"})
+    assert got["calls"] == [False, True]
+    for name in ROOT_FACTS:
+        assert "a password is required" in got["facts"][name]["error"], got["facts"][name]["error"]
+    assert got["facts"]["linux.passwd"]["ok"]
+
+
+def test_thaw_of_every_fact_is_json(root_facts):
+    _, facts = root_facts
+    json.dumps({n: thaw(f.value) for n, f in facts.items()}, default=str)
