@@ -223,3 +223,49 @@ def test_unprivileged_become_without_password_fails_root_facts_with_sudo_reason(
 def test_thaw_of_every_fact_is_json(root_facts):
     _, facts = root_facts
     json.dumps({n: thaw(f.value) for n, f in facts.items()}, default=str)
+
+
+def test_unprivileged_become_with_an_unset_password_variable_is_a_connector_error(sandbox):
+    got, _ = _collect_as_user(sandbox, {"become": "sudo", "become_password_env": "GXP_NOT_SET"})
+    assert got["calls"] == [False, True]
+    for name in ROOT_FACTS:
+        assert got["facts"][name]["error"] == (
+            "connector error: become_password_env names GXP_NOT_SET, but that environment variable is not set")
+
+
+SHADOW_LINES = {
+    # name: (password field as stored, expected state, expected scheme)
+    "yes": ("$y$j9T$Zq1Uu8yC0fl5RRs1RhXsV/$Q0cDPRRGWhzLZCXGvSlEDwZ7d5uVF2T0oR0DqOp2nQ5", "hash", "yescrypt"),
+    "sha": ("$6$Hf2eS5NB$0K3gW6aQb3hS0bF7q1Y8rM2x", "hash", "sha512"),
+    "lockd": ("!$6$Hf2eS5NB$lockedhashvalue9x", "locked", "sha512"),
+    "md5": ("$1$saltsalt$md5hashvalue1234567", "hash", "md5"),
+    "des": ("abJnggxhB/yWI", "hash", "des"),
+    "empty": ("", "empty", None),
+    "star": ("*", "disabled", None),
+    "never": ("!!", "disabled", None),
+    "bang": ("!*", "disabled", None),
+}
+
+
+def test_shadow_hashes_are_redacted_on_the_host(tmp_path):
+    shadow = tmp_path / "shadow"
+    shadow.write_text("".join(f"{n}:{h}:20000:0:99999:7:::\n" for n, (h, _, _) in SHADOW_LINES.items()))
+    command = linux.SHADOW_REDACTED.replace("/etc/shadow", str(shadow))
+    with LocalConnector(make_target()) as conn:
+        result = conn.run(command, timeout=10)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout.decode()
+    for stored, _, _ in SHADOW_LINES.values():
+        body = stored.lstrip("!")
+        if len(body) > 3:  # every salt and hash body stays on the host
+            assert body.split("$")[-1] not in out
+    parsed = p.parse_shadow(p.Section(probes={"shadow": p.Probe(0, result.stdout)}), make_target())
+    assert {e.name: (e.state, e.scheme) for e in parsed.entries} == {
+        n: (state, scheme) for n, (_, state, scheme) in SHADOW_LINES.items()}
+
+
+def test_unknown_fact_names_fail_closed():
+    target = make_target()
+    facts = linux.collect(LocalConnector(target), target, ["linux.passwd", "linux.nonsense"])
+    assert facts["linux.passwd"].ok
+    assert facts["linux.nonsense"].error == "unknown Linux fact"
