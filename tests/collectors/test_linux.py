@@ -10,6 +10,8 @@ import json
 import os
 import pwd
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -269,3 +271,32 @@ def test_unknown_fact_names_fail_closed():
     facts = linux.collect(LocalConnector(target), target, ["linux.passwd", "linux.nonsense"])
     assert facts["linux.passwd"].ok
     assert facts["linux.nonsense"].error == "unknown Linux fact"
+
+
+READ_ONLY = """
+import json
+from scanner.collectors import linux
+from scanner.connectors.local import LocalConnector
+from scanner.model import thaw
+from tests.factories import make_target
+target = make_target()
+facts = linux.collect(LocalConnector(target), target, linux.FACTS)
+print(json.dumps({n: {"ok": f.ok, "value": thaw(f.value)} for n, f in facts.items()}, default=str))
+"""
+
+
+def test_collection_needs_no_write_access(root_facts):
+    """Read-only, shown: with / and /dev/shm mounted read-only (private mount namespace) the same facts succeed."""
+    if unavailable():
+        lab_unavailable(unavailable() or "")
+    setup = ('mount -o remount,bind,ro / && mount -o remount,bind,ro /dev/shm && '
+             '! touch /tmp/gxp-ro-probe 2>/dev/null && exec "$GXP_PY" -c "$GXP_CODE"')
+    env = {**os.environ, "GXP_CODE": READ_ONLY, "GXP_PY": sys.executable, "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", setup],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    read_only = json.loads(proc.stdout)
+    _, facts = root_facts
+    assert {n for n, f in read_only.items() if f["ok"]} == {n for n, f in facts.items() if f.ok}
+    assert read_only["linux.passwd"]["value"] == json.loads(json.dumps(thaw(facts["linux.passwd"].value)))
