@@ -10,6 +10,7 @@ import json
 import os
 import pwd
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ import pytest
 
 from scanner.collectors import linux
 from scanner.collectors import linux_parsers as p
+from scanner.connectors import CommandResult
 from scanner.connectors.local import LocalConnector
 from scanner.model import thaw
 from tests.conftest import lab_unavailable
@@ -300,3 +302,21 @@ def test_collection_needs_no_write_access(root_facts):
     _, facts = root_facts
     assert {n for n, f in read_only.items() if f["ok"]} == {n for n, f in facts.items() if f.ok}
     assert read_only["linux.passwd"]["value"] == json.loads(json.dumps(thaw(facts["linux.passwd"].value)))
+
+
+@pytest.mark.parametrize("shell", ["dash", "bash"])
+def test_the_script_means_the_same_to_dash_and_bash(shell, root_facts):
+    """Debian's /bin/sh is dash, RHEL's is bash: both must frame and run the batch identically."""
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    target = make_target()
+    specs = list(linux.SECTIONS)
+    nonce = "c0ffee" * 5 + "00"
+    script, sources = linux.build_script(specs, target, nonce, 10)
+    proc = subprocess.run([shell, "-s"], input=script.encode(), capture_output=True, timeout=60)
+    result = CommandResult(exit_code=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+    facts = linux.facts_from_output(result, specs, sources, nonce, target)
+    _, reference = root_facts
+    assert {n: f.ok for n, f in facts.items()} == {n: f.ok for n, f in reference.items()}
+    assert facts["linux.pam"].value == reference["linux.pam"].value
+    assert facts["linux.file_modes"].value == reference["linux.file_modes"].value
