@@ -383,8 +383,8 @@ class Api:
                 return None
             raise self._raise(call, region, exc) from None
 
-    def pages(self, call: Call, region: str, key: str, **params: Any) -> list[dict]:
-        """Every item under ``key`` across all pages of a listing."""
+    def raw_pages(self, call: Call, region: str, **params: Any) -> list[dict]:
+        """Every page of a listing."""
         from botocore import xform_name
 
         client = self._client(call, region)
@@ -392,10 +392,14 @@ class Api:
         try:
             for page in client.get_paginator(xform_name(call.operation)).paginate(**params):
                 self._count(call)
-                out.extend(page.get(key, []))
+                out.append(page)
         except Exception as exc:
             raise self._raise(call, region, exc) from None
         return out
+
+    def pages(self, call: Call, region: str, key: str, **params: Any) -> list[dict]:
+        """Every item under ``key`` across all pages of a listing."""
+        return [item for page in self.raw_pages(call, region, **params) for item in page.get(key, [])]
 
     def each(self, func: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         """Run a per-resource function concurrently (bounded by the pool), results in input order."""
@@ -495,53 +499,28 @@ def _credential_row(account: str, row: Mapping[str, str]) -> CredentialUser:
 
 
 def _iam_users(api: Api, region: str) -> list[IamUser]:
-    f = api.fact
-    users = api.pages(f.call("ListUsers"), region, "Users")
-    local = api.pages(f.call("ListPolicies"), region, "Policies", Scope="Local", OnlyAttached=True)
-    versions = {p["Arn"]: p.get("DefaultVersionId") for p in local}
-    per_user = api.each(lambda u: _iam_user_policies(api, region, u), users)
-    wanted = sorted({a["PolicyArn"] for attached, _, _ in per_user for a in attached if a["PolicyArn"] in versions})
-    fetched = api.each(lambda arn: _policy_document(api, region, arn, versions[arn]), wanted)
-    docs = dict(zip(wanted, fetched, strict=True))
+    """Users with their policies from one paginated GetAccountAuthorizationDetails (no per-user calls)."""
+    pages = api.raw_pages(api.fact.call("GetAccountAuthorizationDetails"), region,
+                          Filter=["User", "LocalManagedPolicy"])
+    details = [u for page in pages for u in page.get("UserDetailList", [])]
+    local = [p for page in pages for p in page.get("Policies", [])]
+    documents = {p["Arn"]: _document(v["Document"]) for p in local for v in p.get("PolicyVersionList", [])
+                 if v.get("IsDefaultVersion") and "Document" in v}
+    local_arns = {p["Arn"] for p in local}
     out = []
-    for user, (attached, inline, errors) in zip(users, per_user, strict=False):
-        errs = dict(errors)
-        policies = []
-        for a in attached:
-            doc = docs.get(a["PolicyArn"])
-            if isinstance(doc, ApiError):
-                errs[f"policy {a['PolicyArn']}"] = str(doc)
-                doc = None
-            policies.append(AttachedPolicy(arn=a["PolicyArn"], name=a["PolicyName"], document=doc))
-        out.append(IamUser(account=api.account.id, name=user["UserName"], arn=user["Arn"],
-                           attached=tuple(policies), inline=tuple(inline), errors=MappingProxyType(errs)))
+    for u in details:
+        errors = {}
+        attached = []
+        for a in u.get("AttachedManagedPolicies", []):
+            arn = a["PolicyArn"]
+            if arn in local_arns and arn not in documents:
+                errors[f"policy {arn}"] = f"iam:GetAccountAuthorizationDetails returned no document for {arn}"
+            attached.append(AttachedPolicy(arn=arn, name=a["PolicyName"], document=documents.get(arn)))
+        inline = tuple(InlinePolicy(name=p["PolicyName"], document=_document(p.get("PolicyDocument", {})))
+                       for p in u.get("UserPolicyList", []))
+        out.append(IamUser(account=api.account.id, name=u["UserName"], arn=u["Arn"], attached=tuple(attached),
+                           inline=inline, errors=MappingProxyType(errors)))
     return out
-
-
-def _iam_user_policies(api: Api, region: str, user: Mapping[str, Any]) -> tuple[list, list, dict]:
-    f, name = api.fact, user["UserName"]
-    errors: dict[str, str] = {}
-    attached: list[dict] = []
-    inline: list[InlinePolicy] = []
-    try:
-        attached = api.pages(f.call("ListAttachedUserPolicies"), region, "AttachedPolicies", UserName=name)
-    except ApiError as exc:
-        errors["attached_policies"] = str(exc)
-    try:
-        for pname in api.pages(f.call("ListUserPolicies"), region, "PolicyNames", UserName=name):
-            got = api.call(f.call("GetUserPolicy"), region, UserName=name, PolicyName=pname) or {}
-            inline.append(InlinePolicy(name=pname, document=_document(got.get("PolicyDocument", {}))))
-    except ApiError as exc:
-        errors["inline_policies"] = str(exc)
-    return attached, inline, errors
-
-
-def _policy_document(api: Api, region: str, arn: str, version: str | None) -> Mapping[str, Any] | ApiError:
-    try:
-        got = api.call(api.fact.call("GetPolicyVersion"), region, PolicyArn=arn, VersionId=version or "v1") or {}
-        return _document(got.get("PolicyVersion", {}).get("Document", {}))
-    except ApiError as exc:
-        return exc
 
 
 def _password_policy(api: Api, region: str) -> list[PasswordPolicy]:
@@ -795,8 +774,7 @@ DEFINITIONS: tuple[AwsFact, ...] = (
             (_c("iam", "GenerateCredentialReport"), _c("iam", "GetCredentialReport")),
             _credential_report, regional=False),
     AwsFact("aws.iam_users", "IAM users with attached and inline policies (documents of customer managed ones)",
-            (_c("iam", "ListUsers"), _c("iam", "ListPolicies"), _c("iam", "ListAttachedUserPolicies"),
-             _c("iam", "ListUserPolicies"), _c("iam", "GetUserPolicy"), _c("iam", "GetPolicyVersion")),
+            (_c("iam", "GetAccountAuthorizationDetails"),),
             _iam_users, regional=False),
     AwsFact("aws.password_policy", "the account's IAM password policy",
             (_c("iam", "GetAccountPasswordPolicy"),), _password_policy, regional=False),

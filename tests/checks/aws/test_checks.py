@@ -115,9 +115,9 @@ def test_admin_via_customer_managed_policy(doc: dict, expected: str) -> None:
 
 def test_admin_check_is_an_error_when_a_policy_could_not_be_read() -> None:
     u = IamUser(ACCOUNT, "dev", f"arn:aws:iam::{ACCOUNT}:user/dev",
-                errors=MappingProxyType({"inline_policies": "iam:ListUserPolicies denied (...)"}))
+                errors=MappingProxyType({"policy arn:p": "iam:GetAccountAuthorizationDetails returned no document"}))
     (f,) = iam.user_admin_policies(res(u))
-    assert f.status.value == "error" and "iam:ListUserPolicies denied" in f.message
+    assert f.status.value == "error" and "returned no document" in f.message
 
 
 def test_password_policy_thresholds_come_from_the_policy() -> None:
