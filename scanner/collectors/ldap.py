@@ -29,7 +29,6 @@ DOMAIN_PASSWORD_COMPLEX = 0x1
 DOMAIN_PASSWORD_STORE_CLEARTEXT = 0x10
 #: AD's "never" for an interval attribute (maxPwdAge, lockoutDuration).
 AD_NEVER = -0x8000000000000000
-IN_CHAIN = "1.2.840.113556.1.4.1941"
 #: Privileged groups by well-known RID (domain-relative) or builtin SID.
 PRIVILEGED_DOMAIN_RIDS = {512: "Domain Admins", 518: "Schema Admins", 519: "Enterprise Admins"}
 PRIVILEGED_BUILTIN_SIDS = {
@@ -372,6 +371,56 @@ def _users(conn: Any, rec: _Recorder) -> tuple[DirectoryUser, ...]:
     return tuple(_user(e) for e in entries)
 
 
+MEMBER_ATTRS = ["objectClass", "sAMAccountName", "userAccountControl", "member"]
+RANGE_RE = re.compile(r"^member;range=(\d+)-(\d+|\*)$")
+
+
+def member_values(conn: Any, entry: Any) -> tuple[str, ...]:
+    """All values of ``member``, following AD's ranged retrieval (member;range=0-1499) to the end."""
+    values = list(entry.texts("member"))
+    ranged = next(((k, RANGE_RE.match(k)) for k in entry.attrs if RANGE_RE.match(k)), None)
+    while ranged:
+        key, m = ranged
+        values += [v.decode("utf-8", "replace") for v in entry.attrs[key]]
+        if m.group(2) == "*":
+            break
+        dn = entry.dn
+        entry = conn.search_one(dn, [f"member;range={int(m.group(2)) + 1}-*"])
+        if entry is None:
+            raise ValueError(f"member range retrieval on {dn} failed")
+        ranged = next(((k, RANGE_RE.match(k)) for k in entry.attrs if RANGE_RE.match(k)), None)
+        if ranged is None:
+            raise ValueError("member range retrieval returned no range")
+    return tuple(values)
+
+
+def expand_members(conn: Any, group: Any, cache: dict[str, Any]) -> tuple[GroupMember, ...]:
+    """Every non-group member of ``group``, nested groups expanded breadth-first (direct members first, cycles cut).
+
+    A member that cannot be read is an error: an unreadable nested group could hide privileged users.
+    """
+    found: dict[str, GroupMember] = {}
+    seen = {group.dn.lower()}
+    queue = [(dn, False) for dn in member_values(conn, group)]
+    while queue:
+        dn, nested = queue.pop(0)
+        key = dn.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        if key not in cache:
+            cache[key] = conn.search_one(dn, MEMBER_ATTRS)
+        entry = cache[key]
+        if entry is None:
+            raise ValueError(f"member {dn} of {group.dn} is not readable")
+        if "group" in {c.lower() for c in entry.texts("objectClass")}:
+            queue += [(m, True) for m in member_values(conn, entry)]
+        else:
+            found[key] = GroupMember(sam=entry.text("sAMAccountName") or entry.dn, dn=entry.dn, nested=nested,
+                                     enabled=not (entry.integer("userAccountControl") or 0) & UF_ACCOUNTDISABLE)
+    return tuple(sorted(found.values(), key=lambda m: m.sam.lower()))
+
+
 def _privileged_groups(conn: Any, rec: _Recorder) -> tuple[PrivilegedGroup, ...]:
     head = rec.search(conn.base_dn, "(objectClass=*)", ["objectSid"], scope="BASE")
     raw_sid = head[0].get("objectSid") if head else []
@@ -382,28 +431,17 @@ def _privileged_groups(conn: Any, rec: _Recorder) -> tuple[PrivilegedGroup, ...]
     wanted.update(PRIVILEGED_BUILTIN_SIDS)
     flt = "(&(objectClass=group)(|" + "".join(f"(objectSid={sid})" for sid in wanted) + "))"
     groups = rec.search(conn.base_dn, flt, ["objectSid", "cn", "member"])
+    cache: dict[str, Any] = {}
     out = []
     for g in groups:
         sid = sid_to_str(g.get("objectSid")[0])
-        direct = {m.lower() for m in g.texts("member")}
-        members = rec.search(conn.base_dn, f"(&{USER_FILTER}(memberOf:{IN_CHAIN}:={_escape(g.dn)}))",
-                             ["sAMAccountName", "userAccountControl"])
-        out.append(PrivilegedGroup(
-            name=wanted.get(sid, g.text("cn") or g.dn), sid=sid, dn=g.dn,
-            members=tuple(sorted((GroupMember(sam=m.text("sAMAccountName") or m.dn, dn=m.dn,
-                                              nested=m.dn.lower() not in direct,
-                                              enabled=not (m.integer("userAccountControl") or 0) & UF_ACCOUNTDISABLE)
-                                  for m in members), key=lambda m: m.sam.lower())),
-        ))
+        out.append(PrivilegedGroup(name=wanted.get(sid, g.text("cn") or g.dn), sid=sid, dn=g.dn,
+                                   members=expand_members(conn, g, cache)))
+    rec.note(f"ldap base searches attrs={','.join(MEMBER_ATTRS)} for {len(cache)} members of privileged groups "
+             "(nested groups expanded)", render(e for e in cache.values() if e is not None))
     if not any(g.sid == f"{domain_sid}-512" for g in out):
         raise ValueError("Domain Admins (RID 512) not found: privileged groups are not readable")
     return tuple(sorted(out, key=lambda g: g.name))
-
-
-def _escape(value: str) -> str:
-    from ldap3.utils.conv import escape_filter_chars
-
-    return escape_filter_chars(value)
 
 
 def _krbtgt(conn: Any, rec: _Recorder) -> Krbtgt:
