@@ -860,6 +860,9 @@ def _collect_one(connector: Any, definition: AwsFact, pool: ThreadPoolExecutor) 
     except ApiError as exc:
         source = _source(definition, counts, connector)
         return Fact.failed(definition.name, str(exc), (Evidence.of(source, str(exc)),))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # an answer we could not parse
+        message = f"unexpected AWS response for {definition.name}: {type(exc).__name__}: {exc}"
+        return Fact.failed(definition.name, message, (Evidence.of(_source(definition, counts, connector), message),))
     value = AwsResources(scopes=tuple(scopes), items=tuple(items))
     raw = json.dumps(thaw(value), default=str, sort_keys=True)
     source = _source(definition, counts, connector) + f"; {time.monotonic() - started:.2f} s"

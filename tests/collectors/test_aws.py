@@ -170,6 +170,28 @@ def test_api_moto_lacks_is_an_error_naming_the_action(lab: motolab.MotoServer) -
     assert not fact.ok and fact.error.startswith("access-analyzer:ListAnalyzers failed")
 
 
+def test_an_answer_that_cannot_be_parsed_fails_the_fact(lab: motolab.MotoServer) -> None:
+    """A DescribeVolumes answer without VolumeId (shaped by a before-send hook) is an error, not a pass."""
+    from botocore.awsrequest import AWSResponse
+
+    body = (b'<DescribeVolumesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>'
+            b'<volumeSet><item><size>8</size><encrypted>true</encrypted></item></volumeSet></DescribeVolumesResponse>')
+
+    def hook(request: Any, **_: Any) -> Any:
+        sent = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        if "Action=DescribeVolumes" in sent:
+            return AWSResponse(request.url, 200, {"Content-Type": "text/xml"}, _Raw(body))
+        return None
+
+    t = target(lab)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.ebs_volumes"], hooks=(("before-send", hook),))
+    fact = facts["aws.ebs_volumes"]
+    assert not fact.ok and fact.error == "unexpected AWS response for aws.ebs_volumes: KeyError: 'VolumeId'"
+    (f,) = findings("aws.ebs.volume_encryption", facts, t)
+    assert f.status.value == "error"
+
+
 # ----------------------------------------------------------------------------- the derived policy
 def test_every_call_of_a_full_scan_is_in_the_derived_policy(lab: motolab.MotoServer) -> None:
     """Count every API call (botocore before-call) in a scan of all facts over two accounts and regions."""
