@@ -138,3 +138,56 @@ def test_no_fact_or_evidence_contains_a_bind_password(slapd_facts, ad_facts):
         for fact in facts.values():
             text = repr(fact.value) + (fact.error or "") + "".join(e.raw + e.source for e in fact.evidence)
             assert ADMIN_PASSWORD not in text and AD_PASSWORD not in text
+
+
+class _Directory:
+    """A few entries in memory, answering base searches like a server that pages ``member`` (as AD does above
+    1500 values). Samba returns every value at once, so AD's ranged retrieval cannot be produced in the lab."""
+
+    def __init__(self, entries: dict[str, dict[str, list[bytes]]], page: int = 2):
+        self.entries, self.page, self.asked = entries, page, []
+
+    def search_one(self, dn: str, attributes: list[str]):
+        from scanner.connectors.ldap import Entry
+
+        self.asked.append((dn, tuple(attributes)))
+        attrs = self.entries.get(dn.lower())
+        if attrs is None:
+            return None
+        start = next((int(a.split("=")[1].split("-")[0]) for a in attributes if a.startswith("member;range=")), 0)
+        out = {k: v for k, v in attrs.items() if k != "member"} if not start else {}
+        members = attrs.get("member", [])
+        if members:
+            chunk = members[start:start + self.page]
+            end = "*" if start + self.page >= len(members) else str(start + self.page - 1)
+            out[f"member;range={start}-{end}"] = chunk
+        return Entry(dn, out)
+
+
+def _group(*members: str) -> dict[str, list[bytes]]:
+    return {"objectclass": [b"top", b"group"], "member": [m.encode() for m in members]}
+
+
+def _user(sam: str, uac: int = 512) -> dict[str, list[bytes]]:
+    return {"objectclass": [b"top", b"person", b"user"], "samaccountname": [sam.encode()],
+            "useraccountcontrol": [str(uac).encode()]}
+
+
+def test_group_expansion_follows_ranges_nesting_and_cycles():
+    from scanner.connectors.ldap import Entry
+
+    d = _Directory({"cn=ops": _group("cn=u3", "cn=admins"),  # cycle back to the top group
+                    "cn=u1": _user("u1"), "cn=u2": _user("u2", 514), "cn=u3": _user("u3"), "cn=u4": _user("u4")})
+    top = d.entries["cn=admins"] = _group("cn=u1", "cn=u2", "cn=ops", "cn=u4")
+    first = Entry("cn=admins", {"member;range=0-1": top["member"][:2]})
+    got = collector.expand_members(d, first, {})
+    assert [(m.sam, m.nested, m.enabled) for m in got] == [
+        ("u1", False, True), ("u2", False, False), ("u3", True, True), ("u4", False, True)]
+
+
+def test_unreadable_member_fails_closed():
+    d = _Directory({"cn=u1": _user("u1")})
+    from scanner.connectors.ldap import Entry
+
+    with pytest.raises(ValueError, match="cn=hidden-group of cn=admins is not readable"):
+        collector.expand_members(d, Entry("cn=admins", {"member": [b"cn=u1", b"cn=hidden-group"]}), {})
