@@ -31,10 +31,11 @@ sys.path.insert(0, str(ROOT))
 from tests.lab import sambalab  # noqa: E402
 from tests.lab.slapdlab import make_ca  # noqa: E402
 
-PROFILE = sambalab.DomainProfile("bench", "BENCHAD.TEST", 63, {
+PROFILE = sambalab.DomainProfile("bench", "BENCHAD.TEST", {
     "policy": sambalab.domain_policy(14, True, False, 90, 1, 24, 5, 30, 30),
 })
 DAY_TICKS = 86400 * 10_000_000
+BENCH_NET = 63  # 10.200.63.0/24, namespace gxldap-63 (outside the test lab's range)
 #: connect and collect every fact the AD checks need, nothing else (no evaluation, no report)
 COLLECT_ONLY = """
 import json, sys
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cache = cache_dir(args.users, args.groups)
     work = Path(tempfile.mkdtemp(prefix="gxpscan-adbench-"))
-    dc = sambalab.SambaDC(PROFILE, cache / "dc")
+    dc = sambalab.SambaDC(PROFILE, cache / "dc", BENCH_NET)
     try:
         provisioned, loaded = build_domain(dc, cache, args.users, args.groups, args.rebuild)
         ca = cache / "ca" / "ca.pem"

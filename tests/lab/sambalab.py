@@ -3,7 +3,8 @@
 Each domain is provisioned with samba-tool, shaped offline (the samba Python bindings on sam.ldb,
 before the DC starts: policy, password settings objects, users and their flags, nested groups, an old
 lastLogonTimestamp), given a certificate from the tests' CA, and started in its own network namespace
-(10.200.<net>.2, reached from the host through a veth pair at 10.200.<net>.1).
+(10.200.<net>.2, reached from the host through a veth pair at 10.200.<net>.1). Each session claims a free
+<net> by creating the namespace ``gxldap-<net>`` (atomic), so concurrent test sessions never share one.
 """
 from __future__ import annotations
 
@@ -116,7 +117,6 @@ def pso(name: str, precedence: int, min_len: int, complexity: bool, max_age_days
 class DomainProfile:
     name: str
     realm: str
-    net: int  # 10.200.<net>.0/24
     spec: dict = field(hash=False, compare=False)
 
     @property
@@ -128,7 +128,7 @@ class DomainProfile:
         return ",".join(f"DC={p}" for p in self.realm.lower().split("."))
 
 
-GOOD = DomainProfile("good", "GOODAD.TEST", 61, {
+GOOD = DomainProfile("good", "GOODAD.TEST", {
     "policy": domain_policy(14, True, False, 90, 1, 24, 5, 30, 30),
     "groups": [{"name": "Finance"}],
     "users": [
@@ -138,7 +138,7 @@ GOOD = DomainProfile("good", "GOODAD.TEST", 61, {
     ],
     "psos": [pso("admins-strict", 1, 16, True, 60, 24, 3, ["Domain Admins"])],
 })
-WEAK = DomainProfile("weak", "WEAKAD.TEST", 62, {
+WEAK = DomainProfile("weak", "WEAKAD.TEST", {
     "policy": domain_policy(5, False, True, 0, 0, 0, 0, 5, 5),
     "groups": [{"name": "IT Ops", "member_of": ["Domain Admins"]}, {"name": "Helpdesk"}],
     "users": [
@@ -168,19 +168,21 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 class SambaDC:
     profile: DomainProfile
     directory: Path
+    net: int  # 10.200.<net>.0/24, namespace gxldap-<net>
+    claimed: bool = False  # the namespace was created by claim_net for this DC
     proc: subprocess.Popen | None = None
 
     @property
     def ns(self) -> str:
-        return f"gxldap-{self.profile.name}"
+        return f"gxldap-{self.net}"
 
     @property
     def ip(self) -> str:
-        return f"10.200.{self.profile.net}.2"
+        return f"10.200.{self.net}.2"
 
     @property
     def host_ip(self) -> str:
-        return f"10.200.{self.profile.net}.1"
+        return f"10.200.{self.net}.1"
 
     @property
     def hostname(self) -> str:
@@ -196,7 +198,7 @@ class SambaDC:
 
     @property
     def veth(self) -> str:
-        return f"gxl{self.profile.net}h"
+        return f"gxl{self.net}h"
 
     def provision(self, ca: CA, spec: dict | None = None) -> None:
         d = self.directory
@@ -229,10 +231,13 @@ class SambaDC:
               str(d / "spec.json")], timeout=1800)
 
     def _network(self) -> None:
-        self._teardown_network()
-        peer = f"gxl{self.profile.net}n"
-        for cmd in (["ip", "netns", "add", self.ns],
-                    ["ip", "link", "add", self.veth, "type", "veth", "peer", "name", peer],
+        if not self.claimed:
+            res = subprocess.run(["ip", "netns", "add", self.ns], capture_output=True, text=True, timeout=30)
+            if res.returncode != 0:
+                raise RuntimeError(f"network namespace {self.ns} is in use (another lab running?): {res.stderr}")
+            self.claimed = True
+        peer = f"gxl{self.net}n"
+        for cmd in (["ip", "link", "add", self.veth, "type", "veth", "peer", "name", peer],
                     ["ip", "link", "set", peer, "netns", self.ns],
                     ["ip", "addr", "add", f"{self.host_ip}/24", "dev", self.veth],
                     ["ip", "link", "set", self.veth, "up"],
@@ -242,8 +247,10 @@ class SambaDC:
             _run(cmd, timeout=30)
 
     def _teardown_network(self) -> None:
-        subprocess.run(["ip", "link", "del", self.veth], capture_output=True, timeout=30)
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True, timeout=30)
+        if self.claimed:
+            subprocess.run(["ip", "link", "del", self.veth], capture_output=True, timeout=30)
+            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True, timeout=30)
+            self.claimed = False
 
     def start(self, timeout: float = 60.0) -> None:
         d = self.directory
@@ -272,6 +279,18 @@ class SambaDC:
                     self.proc.wait(5)
             self.proc = None
         self._teardown_network()
+
+
+#: third octets of 10.200.x.0/24 the test lab may claim (the benchmark uses 63; the SSH lab 160-223)
+TEST_NETS = range(64, 100)
+
+
+def claim_net(candidates: range = TEST_NETS) -> int:
+    """Create the first free ``gxldap-<n>`` namespace (``ip netns add`` fails if it exists) and return n."""
+    for n in candidates:
+        if subprocess.run(["ip", "netns", "add", f"gxldap-{n}"], capture_output=True, timeout=30).returncode == 0:
+            return n
+    raise RuntimeError(f"no free gxldap-<n> network namespace in {candidates}")
 
 
 def available() -> str | None:
@@ -323,7 +342,7 @@ def acquire(root: Path) -> SambaLab:
     lab = SambaLab(root, make_ca(root / "ca"), {})
     try:
         for profile in (GOOD, WEAK):
-            dc = SambaDC(profile, root / profile.name)
+            dc = SambaDC(profile, root / profile.name, claim_net(), claimed=True)
             lab.dcs[profile.name] = dc
             dc.provision(lab.ca)
             dc.start()
