@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if reason := sambalab.available():
         print(f"cannot run: {reason}", file=sys.stderr)
         return 2
-    cache = cache_dir(args.users, args.groups)
+    cache = Path(tempfile.gettempdir()) / f"gxpscan-adbench-{args.users}u-{args.groups}g"  # reused while valid
     work = Path(tempfile.mkdtemp(prefix="gxpscan-adbench-"))
     dc = sambalab.SambaDC(PROFILE, cache / "dc", BENCH_NET)
     try:
@@ -188,19 +189,18 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def cache_dir(users: int, groups: int) -> Path:
-    """The loaded domain is kept under /tmp, keyed by the code that builds it and the sizes."""
-    digest = hashlib.sha256()
-    for path in (Path(__file__), Path(sambalab.__file__)):
-        digest.update(path.read_bytes())
-    digest.update(f"{users}/{groups}".encode())
-    return Path(tempfile.gettempdir()) / f"gxpscan-adbench-cache-{digest.hexdigest()[:12]}"
+def cache_key(users: int, groups: int) -> str:
+    """What the loaded domain depends on: provisioning and shaping code, the bulk data, the sizes."""
+    parts = [inspect.getsource(sambalab.SambaDC.provision), sambalab.SHAPE_SCRIPT, inspect.getsource(bulk_ldif),
+             json.dumps(PROFILE.spec, sort_keys=True), f"{users}/{groups}/{BENCH_NET}"]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def build_domain(dc: sambalab.SambaDC, cache: Path, users: int, groups: int, rebuild: bool) -> tuple[str, str]:
     """Provision and bulk-load once; later runs reuse the offline domain (paths in smb.conf stay valid)."""
     ready = cache / "ready"
-    if ready.exists() and not rebuild:
+    key = cache_key(users, groups)
+    if ready.exists() and ready.read_text().strip() == key and not rebuild:
         return "cached", "cached"
     shutil.rmtree(cache, ignore_errors=True)
     ca = make_ca(cache / "ca")
@@ -214,7 +214,7 @@ def build_domain(dc: sambalab.SambaDC, cache: Path, users: int, groups: int, reb
     subprocess.run(["ldbadd", "--nosync", "-H", str(dc.directory / "private" / "sam.ldb"), str(ldif)], check=True,
                    capture_output=True, env=env, timeout=3600)
     loaded = time.perf_counter() - t0
-    ready.write_text("ok\n")
+    ready.write_text(key + "\n")
     return f"{provisioned:.1f}", f"{loaded:.1f}"
 
 
