@@ -65,27 +65,25 @@ def kms_encryption(cloudtrail_trails: Any) -> list[Finding]:
 @check(id="aws.cloudtrail.bucket_not_public", title="CloudTrail bucket is not public", severity="high",
        area="audit_logging",
        criterion="each trail's S3 bucket has no public ACL and no unconditioned public policy statement, "
-                 "or public access is blocked for it")
-def bucket_not_public(cloudtrail_trails: Any, s3_buckets: Any, s3_account_public_access_block: Any) -> list[Finding]:
-    buckets = {b.name: b for b in s3_buckets.items}
+                 "unless public access is blocked for it (bucket or account level)")
+def bucket_not_public(cloudtrail_trails: Any, s3_account_public_access_block: Any) -> list[Finding]:
     accounts = {a.account: a.flags for a in s3_account_public_access_block.items}
     out = []
     for t in cloudtrail_trails.items:
-        b = buckets.get(t.s3_bucket or "")
         obs = dict(**where(t), trail=t.name, bucket=t.s3_bucket)
-        if b is None:
-            out.append(error(t.arn, f"trail {t.name}: bucket {t.s3_bucket} is not in the scanned accounts", **obs))
+        if not t.s3_bucket:
+            out.append(error(t.arn, f"trail {t.name} names no S3 bucket", **obs))
             continue
-        bad = incomplete(b, "public_access_block", "policy", "acl")
+        bad = incomplete(t, "bucket_public_access_block", "bucket_policy", "bucket_acl")
         if bad:
-            out.append(error(t.arn, f"trail {t.name}: {bad.message}", **obs))
+            out.append(bad)
             continue
-        eff = effective_block(b.public_access_block, accounts.get(b.account))
-        public_policy = policy_is_public(b.policy) and not eff["RestrictPublicBuckets"]
-        public_acl = b.public_acl and not eff["IgnorePublicAcls"]
+        eff = effective_block(t.bucket_public_access_block, accounts.get(t.account))
+        public_policy = policy_is_public(t.bucket_policy) and not eff["RestrictPublicBuckets"]
+        public_acl = t.bucket_public_acl and not eff["IgnorePublicAcls"]
         obs.update(public_policy=public_policy, public_acl=public_acl, effective_block=eff)
         if public_policy or public_acl:
-            out.append(failed(t.arn, f"trail {t.name}: bucket {b.name} is publicly readable", **obs))
+            out.append(failed(t.arn, f"trail {t.name}: bucket {t.s3_bucket} is publicly readable", **obs))
         else:
-            out.append(passed(t.arn, f"trail {t.name}: bucket {b.name} is not public", **obs))
+            out.append(passed(t.arn, f"trail {t.name}: bucket {t.s3_bucket} is not public", **obs))
     return out or none_found(cloudtrail_trails, "CloudTrail trails")

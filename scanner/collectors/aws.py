@@ -162,7 +162,6 @@ class S3Bucket:
     object_lock_mode: str = ""
     logging_target: str | None = None
     public_access_block: Mapping[str, bool] | None = None
-    public_acl: bool = False  # the ACL grants to AllUsers or AuthenticatedUsers
     tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -262,6 +261,9 @@ class Trail:
     s3_bucket: str | None
     is_logging: bool | None = None
     management_events: bool | None = None  # None: the selectors did not say
+    bucket_policy: Mapping[str, Any] | None = None  # the log bucket's policy, ACL and public access block
+    bucket_public_acl: bool = False  # the ACL grants to AllUsers or AuthenticatedUsers
+    bucket_public_access_block: Mapping[str, bool] | None = None
     errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
@@ -555,24 +557,28 @@ PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "Restric
 
 
 def _s3_buckets(api: Api, region: str) -> list[S3Bucket]:
-    listing = api.pages(api.fact.call("ListBuckets"), region, "Buckets")
-    return api.each(lambda b: _s3_bucket(api, region, b), listing)
+    """Buckets listed once per scanned region (ListBuckets' BucketRegion filter), so no per-bucket location call."""
+    listing = api.pages(api.fact.call("ListBuckets"), region, "Buckets", BucketRegion=region)
+    return api.each(lambda b: _s3_bucket(api, b.get("BucketRegion") or region, b), listing)
 
 
-def _bucket_region(f: Fields, bucket: Mapping[str, Any]) -> str:
-    if bucket.get("BucketRegion"):
-        return bucket["BucketRegion"]
-    got = f.get("region", f.api.fact.call("GetBucketLocation"), Bucket=bucket["Name"])
-    if got is None:
-        return f.region
-    location = got.get("LocationConstraint") or "us-east-1"
-    return {"EU": "eu-west-1"}.get(location, location)
+def _bucket_policy(got: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    return _document(got["Policy"]) if got and got.get("Policy") else None
 
 
-def _s3_bucket(api: Api, home: str, bucket: Mapping[str, Any]) -> S3Bucket:
+def _bucket_block(got: Mapping[str, Any] | None) -> Mapping[str, bool] | None:
+    if not got:
+        return None
+    return MappingProxyType({k: bool(got["PublicAccessBlockConfiguration"].get(k)) for k in PAB_KEYS})
+
+
+def _public_acl(got: Mapping[str, Any] | None) -> bool:
+    return any(g.get("Grantee", {}).get("URI") in PUBLIC_GRANTEES for g in (got or {}).get("Grants", []))
+
+
+def _s3_bucket(api: Api, region: str, bucket: Mapping[str, Any]) -> S3Bucket:
     name, c = bucket["Name"], api.fact.call
-    f = Fields(api, home)
-    f.region = _bucket_region(f, bucket)
+    f = Fields(api, region)
     enc = f.get("encryption", c("GetBucketEncryption"), Bucket=name,
                 absent=("ServerSideEncryptionConfigurationNotFoundError",))
     pol = f.get("policy", c("GetBucketPolicy"), Bucket=name, absent=("NoSuchBucketPolicy",))
@@ -583,22 +589,17 @@ def _s3_bucket(api: Api, home: str, bucket: Mapping[str, Any]) -> S3Bucket:
     pab = f.get("public_access_block", c("GetPublicAccessBlock"), Bucket=name,
                 absent=("NoSuchPublicAccessBlockConfiguration",))
     tags = f.get("tags", c("GetBucketTagging"), Bucket=name, absent=("NoSuchTagSet",))
-    acl = f.get("acl", c("GetBucketAcl"), Bucket=name) or {}
     rules = (enc or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
     lock_cfg = (lock or {}).get("ObjectLockConfiguration", {})
     return S3Bucket(
-        account=api.account.id, region=f.region, name=name, arn=f"arn:{api.account.partition}:s3:::{name}",
+        account=api.account.id, region=region, name=name, arn=f"arn:{api.account.partition}:s3:::{name}",
         encryption=tuple(r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm", "") for r in rules)
         if enc else None,
-        policy=_document(pol["Policy"]) if pol and pol.get("Policy") else None,
-        versioning=ver.get("Status", ""), mfa_delete=ver.get("MFADelete", ""),
+        policy=_bucket_policy(pol), versioning=ver.get("Status", ""), mfa_delete=ver.get("MFADelete", ""),
         object_lock=lock_cfg.get("ObjectLockEnabled") == "Enabled",
         object_lock_mode=lock_cfg.get("Rule", {}).get("DefaultRetention", {}).get("Mode", ""),
         logging_target=log.get("LoggingEnabled", {}).get("TargetBucket"),
-        public_access_block=MappingProxyType({k: bool(pab["PublicAccessBlockConfiguration"].get(k))
-                                              for k in PAB_KEYS}) if pab else None,
-        public_acl=any(g.get("Grantee", {}).get("URI") in PUBLIC_GRANTEES for g in acl.get("Grants", [])),
-        tags=_tags((tags or {}).get("TagSet")), errors=f.frozen_errors(),
+        public_access_block=_bucket_block(pab), tags=_tags((tags or {}).get("TagSet")), errors=f.frozen_errors(),
     )
 
 
@@ -708,12 +709,22 @@ def _trail(api: Api, t: Mapping[str, Any]) -> Trail:
     f = Fields(api, home)
     status = f.get("status", api.fact.call("GetTrailStatus"), Name=t["TrailARN"])
     selectors = f.get("event_selectors", api.fact.call("GetEventSelectors"), TrailName=t["TrailARN"])
+    bucket, c = t.get("S3BucketName"), api.fact.call
+    exposure: dict[str, Any] = {}
+    if bucket:  # the log bucket's exposure, read here so S3 needs no ACL call for every other bucket
+        exposure = dict(
+            bucket_policy=_bucket_policy(f.get("bucket_policy", c("GetBucketPolicy"), Bucket=bucket,
+                                               absent=("NoSuchBucketPolicy",))),
+            bucket_public_acl=_public_acl(f.get("bucket_acl", c("GetBucketAcl"), Bucket=bucket)),
+            bucket_public_access_block=_bucket_block(f.get(
+                "bucket_public_access_block", c("GetPublicAccessBlock"), Bucket=bucket,
+                absent=("NoSuchPublicAccessBlockConfiguration",))))
     return Trail(
         account=api.account.id, region=home, name=t["Name"], arn=t["TrailARN"],
         multi_region=bool(t.get("IsMultiRegionTrail")), log_validation=bool(t.get("LogFileValidationEnabled")),
         kms_key_id=t.get("KmsKeyId"), s3_bucket=t.get("S3BucketName"),
         is_logging=bool(status["IsLogging"]) if status is not None and "IsLogging" in status else None,
-        management_events=_management_events(selectors), errors=f.frozen_errors(),
+        management_events=_management_events(selectors), **exposure, errors=f.frozen_errors(),
     )
 
 
@@ -782,13 +793,13 @@ DEFINITIONS: tuple[AwsFact, ...] = (
             (_c("iam", "GetAccountSummary"),), _account_summary, regional=False),
     AwsFact("aws.s3_buckets", "S3 buckets with encryption, policy, versioning, object lock, logging, "
                               "public access block and tags",
-            (_c("s3", "ListBuckets", "ListAllMyBuckets"), _c("s3", "GetBucketLocation"),
+            (_c("s3", "ListBuckets", "ListAllMyBuckets"),
              _c("s3", "GetBucketEncryption", "GetEncryptionConfiguration"), _c("s3", "GetBucketPolicy"),
              _c("s3", "GetBucketVersioning"),
              _c("s3", "GetObjectLockConfiguration", "GetBucketObjectLockConfiguration"),
              _c("s3", "GetBucketLogging"), _c("s3", "GetPublicAccessBlock", "GetBucketPublicAccessBlock"),
-             _c("s3", "GetBucketTagging"), _c("s3", "GetBucketAcl")),
-            _s3_buckets, regional=False),
+             _c("s3", "GetBucketTagging")),
+            _s3_buckets),
     AwsFact("aws.s3_account_public_access_block", "the account-level S3 public access block",
             (_c("s3control", "GetPublicAccessBlock", "GetAccountPublicAccessBlock"),),
             _s3_account_pab, regional=False),
@@ -802,9 +813,11 @@ DEFINITIONS: tuple[AwsFact, ...] = (
             (_c("rds", "DescribeDBInstances"),), _rds_instances),
     AwsFact("aws.kms_keys", "KMS keys with manager, state, spec and rotation status",
             (_c("kms", "ListKeys"), _c("kms", "DescribeKey"), _c("kms", "GetKeyRotationStatus")), _kms_keys),
-    AwsFact("aws.cloudtrail_trails", "CloudTrail trails with status and event selectors",
+    AwsFact("aws.cloudtrail_trails", "CloudTrail trails with status, event selectors and their log bucket's "
+                                     "policy, ACL and public access block",
             (_c("cloudtrail", "DescribeTrails"), _c("cloudtrail", "GetTrailStatus"),
-             _c("cloudtrail", "GetEventSelectors")), _trails),
+             _c("cloudtrail", "GetEventSelectors"), _c("s3", "GetBucketPolicy"), _c("s3", "GetBucketAcl"),
+             _c("s3", "GetPublicAccessBlock", "GetBucketPublicAccessBlock")), _trails),
     AwsFact("aws.backup_plans", "AWS Backup plans and the encryption of their target vaults",
             (_c("backup", "ListBackupPlans"), _c("backup", "GetBackupPlan"), _c("backup", "ListBackupVaults")),
             _backup_plans),

@@ -214,9 +214,10 @@ def test_every_call_of_a_full_scan_is_in_the_derived_policy(lab: motolab.MotoSer
         assert declared[(service, operation)] in allowed
         assert declared[(service, operation)].split(":")[0] == prefix.get(service, service)
     assert {"sts:AssumeRole", "sts:GetCallerIdentity"} <= allowed
-    # One listing per resource type and region (2 accounts x 2 regions), one per account for global ones.
+    # One listing per resource type and region (2 accounts x 2 regions; S3 filtered by BucketRegion),
+    # one per account for IAM.
     assert calls[("ec2", "DescribeVolumes")] == 4 and calls[("rds", "DescribeDBInstances")] == 4
-    assert calls[("s3", "ListBuckets")] == 2 and calls[("iam", "GetAccountAuthorizationDetails")] == 2
+    assert calls[("s3", "ListBuckets")] == 4 and calls[("iam", "GetAccountAuthorizationDetails")] == 2
     # Per-resource calls: one per bucket for each bucket attribute (6 buckets in the lab).
     assert calls[("s3", "GetBucketEncryption")] == 6
 

@@ -208,19 +208,26 @@ def test_multi_region(t: Trail, expected: str) -> None:
     assert statuses(cloudtrail.multi_region(res(t))) == [expected]
 
 
-@pytest.mark.parametrize("b, account_flags, expected", [
-    (bucket(), None, "pass"),
-    (bucket(public_acl=True), None, "fail"),
-    (bucket(public_acl=True), ON, "pass"),
-    (bucket(policy={"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}), None, "fail"),
-    (bucket(policy={"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                                   "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}}]}), None, "pass"),
-    (bucket(errors={"acl": "s3:GetBucketAcl denied"}), None, "error"),
-    (bucket(name="elsewhere"), None, "error"),
+PUBLIC_READ = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}
+
+
+@pytest.mark.parametrize("exposure, account_flags, expected", [
+    ({}, None, "pass"),
+    ({"bucket_public_acl": True}, None, "fail"),
+    ({"bucket_public_acl": True}, ON, "pass"),
+    ({"bucket_public_acl": True, "bucket_public_access_block": ON}, None, "pass"),
+    ({"bucket_policy": PUBLIC_READ}, None, "fail"),
+    ({"bucket_policy": PUBLIC_READ, "bucket_public_access_block": {**ON, "RestrictPublicBuckets": False}}, None,
+     "fail"),
+    ({"bucket_policy": {"Statement": [{**PUBLIC_READ["Statement"][0],
+                                       "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}}]}}, None, "pass"),
+    ({"errors": {"bucket_acl": "s3:GetBucketAcl denied"}}, None, "error"),
+    ({"s3_bucket": None}, None, "error"),
 ])
-def test_trail_bucket_not_public(b: S3Bucket, account_flags: dict | None, expected: str) -> None:
+def test_trail_bucket_not_public(exposure: dict, account_flags: dict | None, expected: str) -> None:
+    frozen = {k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in exposure.items()}
     pab = res(AccountPublicAccessBlock(ACCOUNT, MappingProxyType(account_flags) if account_flags else None))
-    assert statuses(cloudtrail.bucket_not_public(res(trail()), res(b), pab)) == [expected]
+    assert statuses(cloudtrail.bucket_not_public(res(trail(**frozen)), pab)) == [expected]
 
 
 # Backup, Config, KMS, Logs -----------------------------------------------------------------------
