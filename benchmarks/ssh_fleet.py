@@ -31,8 +31,10 @@ TOOLS = ("floor", "gxpscan", "testinfra")
 
 # ---- workers (each runs in its own process) -----------------------------------------------------------
 
-def _peak_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def _usage() -> dict:
+    """Peak resident memory and CPU seconds of this worker process (the client side only)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return {"peak_rss_mb": round(me.ru_maxrss / 1024, 1), "client_cpu_s": round(me.ru_utime + me.ru_stime, 2)}
 
 
 def floor(hosts: list[str], key: str, known_hosts: str, concurrency: int) -> dict:
@@ -130,7 +132,7 @@ WORKERS = {"floor": floor, "gxpscan": gxpscan, "testinfra": testinfra}
 def worker(args: argparse.Namespace) -> None:
     spec = json.loads(Path(args.hosts).read_text())
     out = WORKERS[args.worker](spec["hosts"], spec["key"], spec["known_hosts"], args.concurrency)
-    out["peak_rss_mb"] = round(_peak_kb() / 1024, 1)
+    out.update(_usage())
     print(json.dumps(out))
 
 
@@ -187,7 +189,7 @@ def print_table(rows: list[dict], concurrency: int) -> None:
             print(f"{r['hosts']:>5}  {r['tool']:<10} failed: {r['error']}")
             continue
         ratio = r["wall"] / floors[r["hosts"]] if floors.get(r["hosts"]) else float("nan")
-        notes = {k: v for k, v in r.items() if k not in ("hosts", "tool", "wall", "peak_rss_mb")}
+        notes = {k: v for k, v in r.items() if k not in ("hosts", "tool", "wall", "peak_rss_mb", "error")}
         print(f"{r['hosts']:>5}  {r['tool']:<10} {r['wall']:>8.2f} {ratio:>8.2f} {r['peak_rss_mb']:>8.1f}  {notes}")
 
 

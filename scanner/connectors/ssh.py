@@ -169,11 +169,11 @@ class SSHConnector:
         self._deadline = time.monotonic() + float(self.target.opt("host_timeout") or DEFAULT_HOST_TIMEOUT)
         dest, jumps = resolve(self.target)
         self._dest = dest
+        chain = [*jumps, dest]
         try:
             sock: Any = None
-            for hop in jumps:
-                transport = self._open(hop, sock)
-                sock = self._forward(transport, hop, self._next_after(hop, jumps, dest))
+            for hop, after in zip(jumps, chain[1:], strict=True):  # each jump forwards to the next hop
+                sock = self._forward(self._open(hop, sock), hop, after)
             self._open(dest, sock)
         except BaseException:
             self.close()
@@ -194,11 +194,6 @@ class SSHConnector:
         return dest.user == "root"
 
     # ---- connecting ------------------------------------------------------------------------
-    @staticmethod
-    def _next_after(hop: Endpoint, jumps: tuple[Endpoint, ...], dest: Endpoint) -> Endpoint:
-        index = jumps.index(hop)
-        return jumps[index + 1] if index + 1 < len(jumps) else dest
-
     def _connect_timeout(self) -> float:
         wanted = float(self.target.opt("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)
         return max(0.1, min(wanted, self._deadline - time.monotonic()))
@@ -392,7 +387,7 @@ class SSHConnector:
             raise ConnectorError(f"command channel on {self._dest} failed: {exc}") from None
         finally:
             chan.close()
-        return self._unwrap_become(result) if command not in (SHELL,) else result
+        return result if command == SHELL else self._unwrap_become(result)
 
     def _unwrap_become(self, result: CommandResult) -> CommandResult:
         if result.stdout.startswith(SUDO_READY):

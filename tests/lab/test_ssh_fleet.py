@@ -21,7 +21,7 @@ import yaml
 from scanner.cli import FORMAT_NAMES, main
 from scanner.store import load_record
 from tests.conftest import lab_unavailable
-from tests.lab.sshlab import SSHLab, lab_namespaces, require_tools
+from tests.lab.sshlab import NS_PREFIX, SSHLab, lab_namespaces, require_tools, sh
 
 REPO = Path(__file__).resolve().parents[2]
 SUDO_ENV = "GXP_FLEET_SUDO_PW"
@@ -304,11 +304,15 @@ def test_scan_hosts_from_an_ansible_inventory_with_the_users_known_hosts(lab, tm
 
 # ---- lab hygiene ------------------------------------------------------------------------------------------------
 
-def test_lab_close_removes_namespaces_and_processes(tmp_path):
+def test_lab_close_removes_namespaces_and_processes_and_sweeps_dead_runs(tmp_path):
     if require_tools():
         lab_unavailable(require_tools() or "")
+    dead_pid = next(p for p in range(4_000_000, 4_100_000) if not Path(f"/proc/{p}").exists())
+    stale = f"{NS_PREFIX}{dead_pid}-feed00-0"  # left behind by a crashed run
+    sh("ip", "netns", "add", stale)
     before = set(lab_namespaces())
     small = SSHLab(tmp_path / "small")
+    assert stale not in sh("ip", "netns", "list").stdout
     try:
         hosts = [small.add("a", "default"), small.add("b", "default", sshd_options=("ForceCommand sleep 600",))]
         small.wait_ready()
