@@ -84,16 +84,13 @@ def keygen(path: Path, passphrase: str = "", comment: str = "gxpscan-lab") -> st
     return Path(f"{path}.pub").read_text().strip()
 
 
-def free_octets(count: int) -> list[int]:
-    used = set(re.findall(r"inet 10\.200\.(\d+)\.", sh("ip", "-o", "-4", "addr").stdout))
+def used_octets() -> set[int]:
+    """Third octets of 10.200.x.y addresses on this machine, in any namespace."""
+    texts = [sh("ip", "-o", "-4", "addr").stdout]
     for line in sh("ip", "netns", "list", check=False).stdout.splitlines():
-        ns = line.split()[0] if line.split() else ""
-        used |= set(re.findall(r"inet 10\.200\.(\d+)\.", sh("ip", "-n", ns, "-o", "-4", "addr", check=False).stdout))
-    free = [o for o in SUBNET_OCTETS if str(o) not in used]
-    start = (os.getpid() * 7) % max(1, len(free) - count) if len(free) > count else 0
-    if len(free) < count:
-        raise RuntimeError("no free 10.200.x.0/24 blocks for the SSH lab")
-    return free[start:start + count]
+        if line.split():
+            texts.append(sh("ip", "-n", line.split()[0], "-o", "-4", "addr", check=False).stdout)
+    return {int(o) for text in texts for o in re.findall(r"inet 10\.200\.(\d+)\.", text)}
 
 
 @dataclass
@@ -148,8 +145,11 @@ class SSHLab:
         self._next += 1
         block, slot = divmod(index, HOSTS_PER_OCTET)
         while len(self._octets) <= block:
-            taken = set(self._octets)
-            self._octets.append(next(o for o in free_octets(len(taken) + 1) if o not in taken))
+            taken = used_octets() | set(self._octets)
+            free = [o for o in SUBNET_OCTETS if o not in taken]
+            if not free:
+                raise RuntimeError("no free 10.200.x.0/24 block left for the SSH lab")
+            self._octets.append(free[secrets.randbelow(len(free))])  # random: labs started together rarely meet
         net = ipaddress.ip_network(f"10.200.{self._octets[block]}.{slot * 4}/30")
         gw, addr = list(net.hosts())
         return f"{NS_PREFIX}{os.getpid()}-{self.token}-{index}", str(gw), str(addr)
