@@ -9,7 +9,9 @@ each in its own process with the same concurrency:
 * testinfra -- pytest-testinfra's paramiko backend gathering the same facts the way its modules do:
                one command per file test, file read and probe.
 
-Wall time and the peak resident memory of each process are printed as a table (and as JSON with --json).
+Wall time, peak resident memory and CPU seconds of each scanning process, and the CPU seconds the lab's sshd
+processes spent serving it (the hosts share this machine's cores with the scanner), are printed as a table
+(and as JSON with --json).
 Run as root: ``python3 benchmarks/ssh_fleet.py [--sizes 10,50,100] [--concurrency 16]``.
 testinfra is installed for the benchmark only: ``pip install pytest-testinfra``.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -138,6 +141,18 @@ def worker(args: argparse.Namespace) -> None:
 
 # ---- driver ---------------------------------------------------------------------------------------------
 
+def server_cpu_s(pids: list[int]) -> float:
+    """CPU seconds used so far by the lab's sshd processes and their reaped sessions (all on this machine)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run_tool(tool: str, hosts_file: Path, concurrency: int) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--worker", tool, "--hosts", str(hosts_file),
                            "--concurrency", str(concurrency)], cwd=REPO, capture_output=True, text=True)
@@ -165,13 +180,16 @@ def drive(args: argparse.Namespace) -> None:
         known_hosts = lab.write_known_hosts()
         print(f"{max(sizes)} lab hosts up in {time.monotonic() - started:.1f}s", file=sys.stderr)
         addresses = [h.address for h in lab.hosts.values()]
+        pids = [h.proc.pid for h in lab.hosts.values() if h.proc]
         for n in sizes:
             hosts_file = work / f"hosts-{n}.json"
             hosts_file.write_text(json.dumps({"hosts": addresses[:n], "key": str(lab.user_key),
                                               "known_hosts": str(known_hosts)}))
             for tool in args.tools.split(","):
+                before = server_cpu_s(pids)
                 result = run_tool(tool, hosts_file, args.concurrency)
-                rows.append({"hosts": n, "tool": tool, **result})
+                rows.append({"hosts": n, "tool": tool, **result,
+                             "server_cpu_s": round(server_cpu_s(pids) - before, 2)})
                 print(json.dumps(rows[-1]), file=sys.stderr)
     finally:
         lab.close()
