@@ -160,6 +160,18 @@ def test_sudo_refused_is_a_clear_become_error(lab, password_env, reason):
     assert lab.sudo_password not in message
 
 
+def test_wrong_sudo_password_is_a_clear_become_error(lab, monkeypatch):
+    monkeypatch.setenv("GXP_TEST_WRONG_SUDO", "not-the-sudo-password")
+    with SSHConnector(target(lab, "hardened", become="sudo", become_password_env="GXP_TEST_WRONG_SUDO")) as conn:
+        with pytest.raises(BecomeError) as err:
+            conn.run("id -u", timeout=30, become=True)
+    assert str(err.value).endswith("sudo: 3 incorrect password attempts"), str(err.value)
+    assert "not-the-sudo-password" not in str(err.value) and "id -u" not in str(err.value)
+    # A good password afterwards works (and resets the host's pam_faillock tally for the other tests).
+    with SSHConnector(target(lab, "hardened", become="sudo", become_password_env=SUDO_ENV)) as conn:
+        assert conn.run("id -u", timeout=30, become=True).stdout == b"0\n"
+
+
 def test_become_without_sudo_configured_is_refused_before_sending(lab):
     with SSHConnector(target(lab, "default")) as conn:
         with pytest.raises(BecomeError, match="not root and the target has no 'become: sudo'"):
