@@ -10,7 +10,8 @@ Credentials come the way AWS users already have them: a named ``profile``, else 
 
 ``regions`` is a list, or ``"all"`` for every region enabled in the account (``ec2:DescribeRegions``);
 without it, the session's region (or us-east-1). ``endpoint_url`` points every client at one endpoint
-(private endpoints, moto in tests). Every client retries with botocore's adaptive mode.
+(private endpoints, moto in tests). Every client retries with botocore's adaptive mode (``max_attempts``
+retries after the first attempt, default 3, as botocore counts them).
 
 boto3 is imported only when the connector is entered. Error messages carry codes and ARNs, never keys.
 """
@@ -100,7 +101,7 @@ class AWSConnector:
         except ImportError as exc:  # pragma: no cover - boto3 is a dependency
             raise ConnectorError(f"boto3 is not installed: {exc}") from None
         self._config = Config(
-            retries={"mode": "adaptive", "max_attempts": int(self.target.opt("max_attempts", 5))},
+            retries={"mode": "adaptive", "max_attempts": int(self.target.opt("max_attempts", 3))},
             max_pool_connections=max(10, self.max_workers + 4),
             connect_timeout=float(self.target.opt("connect_timeout", 10)),
             read_timeout=float(self.target.opt("read_timeout", 60)),
