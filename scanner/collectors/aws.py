@@ -791,8 +791,8 @@ DEFINITIONS: tuple[AwsFact, ...] = (
             (_c("iam", "GetAccountPasswordPolicy"),), _password_policy, regional=False),
     AwsFact("aws.account_summary", "IAM account summary (root MFA, root access keys)",
             (_c("iam", "GetAccountSummary"),), _account_summary, regional=False),
-    AwsFact("aws.s3_buckets", "S3 buckets with encryption, policy, versioning, object lock, logging, "
-                              "public access block and tags",
+    AwsFact("aws.s3_buckets", "S3 buckets of the scanned regions with encryption, policy, versioning, "
+                              "object lock, logging, public access block and tags",
             (_c("s3", "ListBuckets", "ListAllMyBuckets"),
              _c("s3", "GetBucketEncryption", "GetEncryptionConfiguration"), _c("s3", "GetBucketPolicy"),
              _c("s3", "GetBucketVersioning"),

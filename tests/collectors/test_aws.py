@@ -218,8 +218,8 @@ def test_every_call_of_a_full_scan_is_in_the_derived_policy(lab: motolab.MotoSer
     # one per account for IAM.
     assert calls[("ec2", "DescribeVolumes")] == 4 and calls[("rds", "DescribeDBInstances")] == 4
     assert calls[("s3", "ListBuckets")] == 4 and calls[("iam", "GetAccountAuthorizationDetails")] == 2
-    # Per-resource calls: one per bucket for each bucket attribute (6 buckets in the lab).
-    assert calls[("s3", "GetBucketEncryption")] == 6
+    # Per-resource calls: one per bucket for each bucket attribute (7 buckets in the lab).
+    assert calls[("s3", "GetBucketEncryption")] == 7
 
 
 def test_policy_is_read_only_and_matches_the_table() -> None:

@@ -245,7 +245,10 @@ def populate_noncompliant(lab: MotoServer, account: str = NONCOMPLIANT) -> None:
     _bucket(s3, "records-222", tags={"gxp": "records"})
     _bucket(s3, "scratch-222")
     _bucket(s3, "trail-222")
-    for name in ("records-222", "scratch-222", "trail-222"):
+    s3_eu = lab.client(s, "s3", REGIONS[1])
+    s3_eu.create_bucket(Bucket="records-eu-222", CreateBucketConfiguration={"LocationConstraint": REGIONS[1]})
+    s3_eu.put_bucket_tagging(Bucket="records-eu-222", Tagging={"TagSet": [{"Key": "gxp", "Value": "records"}]})
+    for name in ("records-222", "scratch-222", "trail-222", "records-eu-222"):
         s3.delete_bucket_encryption(Bucket=name)  # moto, like AWS, may apply SSE-S3 by default
     s3.put_bucket_policy(Bucket="trail-222", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject",

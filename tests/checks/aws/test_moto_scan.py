@@ -96,6 +96,8 @@ def test_observed_values_are_the_configured_ones(aws_scan: dict[str, Any]) -> No
     sg = [f for f in aws_scan["findings"] if f["check"] == "aws.ec2.sg_admin_ports_open" and f["status"] == FAIL]
     assert {(f["observed"]["region"], tuple(f["observed"]["open_admin_ports"])) for f in sg} == {
         (r, (22, 3389)) for r in motolab.REGIONS}
+    eu = by[("aws.s3.object_lock", "arn:aws:s3:::records-eu-222")]
+    assert (eu["status"], eu["observed"]["region"], eu["observed"]["account"]) == (FAIL, "eu-west-1", N)
     logs = by[("aws.logs.retention", f"arn:aws:logs:eu-west-1:{N}:log-group:/app/eu-west-1")]["observed"]
     assert logs["retention_days"] == 7
 
