@@ -55,14 +55,16 @@ EPOCH_AS_FILETIME = 116444736000000000
 
 
 def bulk_ldif(base: str, users: int, groups: int) -> str:
-    """Users (enabled, no password: PASSWD_NOTREQD, a tenth stale) and groups of 20 members each; group 0 is
-    nested into Domain Admins so privileged-group resolution has nested members to find."""
+    """Enabled users (no password is set: offline ldbadd allows it) with a realistic sprinkle of findings
+    (1% never-expiring, 0.5% PASSWD_NOTREQD, 2% stale) and groups of 20 members each; group 0 is nested
+    into Domain Admins so privileged-group resolution has nested members to find."""
     now = int(time.time() * 10_000_000) + EPOCH_AS_FILETIME
     out = []
     for i in range(users):
-        last = now - (400 if i % 10 == 0 else i % 60) * DAY_TICKS
+        last = now - (400 if i % 50 == 7 else i % 60) * DAY_TICKS
+        uac = 0x10200 if i % 100 == 3 else 0x220 if i % 200 == 5 else 0x200
         out.append(f"dn: CN=bench{i:05d},CN=Users,{base}\nobjectClass: user\nsAMAccountName: bench{i:05d}\n"
-                   f"userAccountControl: {0x220 if i % 50 else 0x10220}\nlastLogonTimestamp: {last}\n"
+                   f"userAccountControl: {uac}\nlastLogonTimestamp: {last}\n"
                    f"description: benchmark user {i}\n")
     for g in range(groups):
         members = "".join(f"member: CN=bench{i:05d},CN=Users,{base}\n" for i in range(g, users, groups))
