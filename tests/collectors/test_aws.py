@@ -251,6 +251,33 @@ def test_accounts_are_reached_through_the_role(lab: motolab.MotoServer) -> None:
         assert conn.regions == {a: motolab.REGIONS for a in (motolab.COMPLIANT, motolab.NONCOMPLIANT)}
 
 
+def test_role_arn_is_assumed_with_the_external_id_from_the_environment(lab: motolab.MotoServer,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def watch(params: dict, model: Any, **_: Any) -> None:
+        if model.name == "AssumeRole":
+            seen.append(params.get("ExternalId", ""))
+
+    role = f"arn:aws:iam::{motolab.COMPLIANT}:role/{motolab.ROLE_NAME}"
+    t = target(lab, role_arn=role, external_id_env="GXPSCAN_TEST_EXTERNAL_ID")
+    with motolab.lab_credentials():
+        monkeypatch.setenv("GXPSCAN_TEST_EXTERNAL_ID", "ext-4711")
+        conn = AWSConnector(t)
+        conn.on("provide-client-params.sts.AssumeRole", watch)
+        with conn:
+            assert [(a.id, a.via) for a in conn.accounts] == [(motolab.COMPLIANT, f"role {role}")]
+            assert seen == ["ext-4711"]
+            client = conn.client(conn.accounts[0], "s3", motolab.REGIONS[0])
+            assert client.meta.config.retries["mode"] == "adaptive"
+        monkeypatch.delenv("GXPSCAN_TEST_EXTERNAL_ID")
+        from scanner.connectors import ConnectorError
+
+        with pytest.raises(ConnectorError, match="GXPSCAN_TEST_EXTERNAL_ID"):
+            with AWSConnector(t):
+                pass
+
+
 def test_all_regions_are_the_enabled_ones(lab: motolab.MotoServer) -> None:
     t = target(lab, regions="all")
     with motolab.lab_credentials(), AWSConnector(t) as conn:
