@@ -1,9 +1,8 @@
 """Run shell scripts on this machine: the transport behind ``connection: local``.
 
 The script always travels on stdin to ``sh -s``, never in an argument list, so nothing it contains shows
-up in ``ps``. With ``become=True`` and no root, the same script goes through ``sudo``: ``sudo -n`` when no
-password is configured, else ``sudo -S -p ''`` with the password from ``become_password_env`` written as
-the first line of stdin (sudo reads exactly one line, ``sh -s`` reads the rest).
+up in ``ps``. With ``become=True`` and no root, the same script goes through sudo exactly as over SSH
+(``scanner.connectors.become``): the password from ``become_password_env`` travels on stdin, never in argv.
 """
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ import threading
 from typing import IO, Any
 
 from scanner.connectors import CommandResult, ConnectorError
+from scanner.connectors.become import SHELL, sudo_command, unwrap_sudo
 from scanner.model import Target
 
 #: Default bound on the stdout kept from one command; stderr is kept to a smaller bound.
@@ -76,22 +76,10 @@ class LocalConnector:
     def is_root(self) -> bool:
         return os.geteuid() == 0
 
-    def _command(self, become: bool) -> tuple[list[str], bytes]:
-        """The argv to start and the bytes to send before the script."""
-        if not become or self.is_root:
-            return ["sh", "-s"], b""
-        env_name = self.target.opt("become_password_env")
-        if not env_name:
-            return ["sudo", "-n", "sh", "-s"], b""
-        password = os.environ.get(str(env_name))
-        if password is None:
-            raise ConnectorError(
-                f"become_password_env names {env_name}, but that environment variable is not set")
-        return ["sudo", "-S", "-p", "", "sh", "-s"], password.encode() + b"\n"
-
     def run(self, script: str, *, timeout: float, become: bool = False,
             limit: int = DEFAULT_LIMIT) -> CommandResult:
-        argv, prefix = self._command(become)
+        command, prefix = sudo_command(self.target, self.is_root, "this machine") if become else (SHELL, b"")
+        argv = ["sh", "-s"] if command == SHELL else ["sh", "-c", command]
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, start_new_session=True)
@@ -111,9 +99,10 @@ class LocalConnector:
         out.join(timeout=5)
         err.join(timeout=5)
         feeder.join(timeout=5)
-        return CommandResult(
+        result = CommandResult(
             exit_code=None if timed_out else proc.returncode,
             stdout=out.data(), stderr=err.data(), timed_out=timed_out, truncated=out.truncated)
+        return result if command == SHELL else unwrap_sudo(result, "this machine")
 
     @staticmethod
     def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import paramiko
 
 from scanner.connectors import CommandResult, ConnectorError
+from scanner.connectors.become import SHELL, BecomeError, secret, sudo_command, unwrap_sudo  # noqa: F401
 from scanner.model import Target
 
 log = logging.getLogger(__name__)
@@ -35,27 +36,11 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_HOST_TIMEOUT = 600.0
 CHUNK = 64 * 1024
 
-#: Printed by the become wrapper once sudo has accepted us; stripped from stdout.
-SUDO_READY = b"__gxpscan_sudo_ready__\n"
-#: Line that ends the (optional) password on stdin and starts the script.
-SUDO_BEGIN = "__gxpscan_sudo_begin__"
-#: With a password: sudo reads the first stdin line itself when it prompts; the wrapper skips
-#: lines up to SUDO_BEGIN, so a password sudo did not ask for (NOPASSWD) is discarded, never run.
-SUDO_WITH_PASSWORD = (
-    "sudo -k -S -p '' sh -c 'while IFS= read -r l; do if [ \"$l\" = " + SUDO_BEGIN + " ]; then "
-    "echo " + SUDO_READY.decode().strip() + "; exec sh -s; fi; done; exit 97'"
-)
-SUDO_NO_PASSWORD = "sudo -n sh -c 'echo " + SUDO_READY.decode().strip() + "; exec sh -s'"
-SHELL = "sh -s"
 
 #: OpenSSH key names -> the algorithms that negotiate them.
 KEY_ALGORITHMS = {
     "ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"),
 }
-
-
-class BecomeError(ConnectorError):
-    """sudo refused to run the privileged batch."""
 
 
 @dataclass(frozen=True)
@@ -141,17 +126,6 @@ def resolve(target: Target) -> tuple[Endpoint, tuple[Endpoint, ...]]:
         jump_spec = config.lookup(str(alias)).get("proxyjump")
     jumps = tuple(_endpoint(config, host, user, port) for user, host, port in parse_jump(jump_spec or ""))
     return dest, jumps
-
-
-def _secret(target: Target, option: str) -> str | None:
-    """The value of the environment variable the option names, or None if the option is unset."""
-    name = target.opt(option)
-    if not name:
-        return None
-    value = os.environ.get(str(name))
-    if value is None:
-        raise ConnectorError(f"target {target.name}: environment variable {name} ({option}) is not set")
-    return value
 
 
 class SSHConnector:
@@ -288,7 +262,7 @@ class SSHConnector:
     # ---- authentication --------------------------------------------------------------------
     def _load_key(self, path: str) -> paramiko.PKey:
         full = Path(path).expanduser()
-        passphrase = _secret(self.target, "passphrase_env")
+        passphrase = secret(self.target, "passphrase_env")
         try:
             return paramiko.PKey.from_path(str(full), passphrase.encode() if passphrase is not None else None)
         except FileNotFoundError:
@@ -327,7 +301,7 @@ class SSHConnector:
                         return
             finally:
                 agent.close()
-        password = _secret(self.target, "password_env")
+        password = secret(self.target, "password_env")
         if password is not None:
             tried.append(f"password from ${self.target.opt('password_env')}")
             try:
@@ -350,22 +324,10 @@ class SSHConnector:
             raise ConnectorError(f"authentication to {ep} broke off: {exc}") from None
 
     # ---- running ---------------------------------------------------------------------------
-    def _become(self) -> tuple[str, bytes]:
-        """The command line and stdin prefix for a privileged batch (no secret in the command)."""
-        if self.is_root:
-            return SHELL, b""
-        if self.target.opt("become") != "sudo":
-            raise BecomeError(
-                f"root is needed but {self._dest} is not root and the target has no 'become: sudo'")
-        password = _secret(self.target, "become_password_env")
-        if password is None:
-            return SUDO_NO_PASSWORD, b""
-        return SUDO_WITH_PASSWORD, password.encode() + b"\n" + SUDO_BEGIN.encode() + b"\n"
-
     def run(self, script: str, *, timeout: float, become: bool = False, limit: int = DEFAULT_LIMIT) -> CommandResult:
         if not self._transports or not self._transports[-1].is_active():
             raise ConnectorError(f"not connected to {self.target.name}")
-        command, prefix = self._become() if become else (SHELL, b"")
+        command, prefix = sudo_command(self.target, self.is_root, self._dest) if become else (SHELL, b"")
         deadline = min(time.monotonic() + timeout, self._deadline)
         if deadline <= time.monotonic():
             return CommandResult(None, b"", b"host timeout exceeded before the command was sent", timed_out=True)
@@ -387,16 +349,7 @@ class SSHConnector:
             raise ConnectorError(f"command channel on {self._dest} failed: {exc}") from None
         finally:
             chan.close()
-        return result if command == SHELL else self._unwrap_become(result)
-
-    def _unwrap_become(self, result: CommandResult) -> CommandResult:
-        if result.stdout.startswith(SUDO_READY):
-            return CommandResult(result.exit_code, result.stdout[len(SUDO_READY):], result.stderr,
-                                 result.timed_out, result.truncated)
-        if result.timed_out or result.truncated:  # not sudo's answer: let the caller see what happened
-            return result
-        said = " ".join(result.stderr.decode("utf-8", "replace").split())[:300] or f"exit {result.exit_code}"
-        raise BecomeError(f"sudo refused on {self._dest}: {said}")
+        return result if command == SHELL else unwrap_sudo(result, self._dest)
 
 
 def _read(chan: paramiko.Channel, deadline: float, limit: int) -> CommandResult:

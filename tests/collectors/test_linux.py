@@ -234,7 +234,7 @@ def test_unprivileged_become_with_an_unset_password_variable_is_a_connector_erro
     assert got["calls"] == [False, True]
     for name in ROOT_FACTS:
         assert got["facts"][name]["error"] == (
-            "connector error: become_password_env names GXP_NOT_SET, but that environment variable is not set")
+            "connector error: target host1: environment variable GXP_NOT_SET (become_password_env) is not set")
 
 
 SHADOW_LINES = {
