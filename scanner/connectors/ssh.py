@@ -14,7 +14,6 @@ import fcntl
 import getpass
 import hashlib
 import logging
-import os
 import selectors
 import socket
 import time
