@@ -120,3 +120,22 @@ def test_connector_module_does_not_import_ldap3_at_import_time():
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.stdout.strip() == "False"
     assert ldap3  # imported here only for the test process itself
+
+
+def test_a_server_that_never_answers_times_out_with_a_clear_error(slapd_lab):
+    """A real TCP listener that accepts and stays silent: the bind must not hang past the target's timeout."""
+    import socket
+    import time
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        target = slapd_lab.target("good", url=f"ldap://127.0.0.1:{port}", starttls=False, allow_plaintext=True,
+                                  timeout=1)
+        start = time.monotonic()
+        with pytest.raises(ConnectorError) as info:
+            with LDAPConnector(target):
+                pass
+    assert time.monotonic() - start < 10
+    assert "connection failed" in str(info.value) and ADMIN_PASSWORD not in str(info.value)
