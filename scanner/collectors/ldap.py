@@ -181,7 +181,7 @@ FACTS = {f"ldap.{name}": FactSpec(f"ldap.{name}", desc) for name, desc in {
     "krbtgt": "AD krbtgt account password age",
     "ppolicy": "OpenLDAP ppolicy overlay default policy (cn=config and the policy entry)",
     "anonymous_probe": "anonymous bind and search attempt (bind and read only)",
-    "plaintext_bind_probe": "simple bind without TLS with a wrong password (the real one is never sent)",
+    "plaintext_bind_probe": "simple bind without TLS as a non-existent DN (no real password or account involved)",
     "password_hashes": "OpenLDAP userPassword storage schemes (scheme only, never the value)",
     "overlays": "OpenLDAP overlays per database from cn=config",
 }.items()}
@@ -520,8 +520,8 @@ def _anonymous_probe(conn: Any, rec: _Recorder) -> Probe:
 
 def _plaintext_probe(conn: Any, rec: _Recorder) -> Probe:
     got = _probe(conn.probe_plaintext_bind())
-    rec.note(f"ldap simple bind without TLS at {got.url} as {conn.settings.bind_dn or 'a probe DN'} "
-             "with a wrong password", f"{got.result}: {got.detail}")
+    rec.note(f"ldap simple bind without TLS at {got.url} as {conn.probe_dn()} (does not exist) with a made-up "
+             "password", f"{got.result}: {got.detail}")
     if got.result == "probe failed":
         raise ValueError(f"cleartext bind probe at {got.url} failed: {got.detail}")
     return got

@@ -324,17 +324,21 @@ class LDAPConnector:
         port = s.port if not s.use_ssl else 389
         return f"ldap://{s.host}:{port}", port
 
-    def probe_plaintext_bind(self) -> ProbeResult:
-        """Simple bind without TLS with the bind DN and a deliberately wrong password.
+    def probe_dn(self) -> str:
+        return f"cn=gxpscan-tls-probe,{self.base_dn}" if self.base_dn else "cn=gxpscan-tls-probe"
 
-        The real password is never sent in cleartext. A server that requires TLS answers
-        confidentialityRequired / strongerAuthRequired before checking credentials; a server that
-        answers invalidCredentials evaluated a cleartext password, so it accepts plaintext binds.
+    def probe_plaintext_bind(self) -> ProbeResult:
+        """Simple bind without TLS as a DN that does not exist, with a made-up password.
+
+        No real password is ever sent in cleartext, and no real account collects a failed logon (a probe
+        as the scan account would count towards its lockout on every scan). A server that requires TLS
+        answers confidentialityRequired / strongerAuthRequired before looking at the credentials; a server
+        that answers invalidCredentials evaluated a cleartext bind, so it accepts plaintext binds.
         """
         import ldap3
 
         url, port = self.plaintext_url()
-        dn = self.settings.bind_dn or (f"cn=gxpscan-probe,{self.base_dn}" if self.base_dn else "cn=gxpscan-probe")
+        dn = self.probe_dn()
         conn = self._connection(self._server(use_ssl=False, port=port), user=dn,
                                 password="gxpscan-probe-not-a-password", authentication=ldap3.SIMPLE)
         try:

@@ -59,6 +59,9 @@ def test_openldap_facts_observed_values(slapd_facts):
     assert good["ldap.anonymous_probe"].value.refused and not weak["ldap.anonymous_probe"].value.refused
     assert good["ldap.plaintext_bind_probe"].value.detail.startswith("confidentialityRequired (13)")
     assert weak["ldap.plaintext_bind_probe"].value.detail.startswith("invalidCredentials (49)")
+    # the probe binds as a DN that does not exist: no real account collects a failed logon
+    source = weak["ldap.plaintext_bind_probe"].evidence[0].source
+    assert "as cn=gxpscan-tls-probe,dc=weak,dc=test (does not exist)" in source and "cn=admin" not in source
 
 
 def test_password_hash_evidence_holds_schemes_never_values(slapd_facts):
