@@ -245,14 +245,12 @@ def _render_value(value: bytes) -> str:
     return f": {base64.b64encode(value).decode()}"
 
 
-def render(entries: Iterable[Any], hide: frozenset[str] = frozenset()) -> str:
-    """Entries as LDIF-like text; attributes in ``hide`` are never written out."""
+def render(entries: Iterable[Any]) -> str:
+    """Entries as LDIF-like text (non-printable values base64-encoded, as in LDIF)."""
     out: list[str] = []
     for e in entries:
         out.append(f"dn: {e.dn}")
         for name, values in sorted(e.attrs.items()):
-            if name in hide:
-                continue
             out.extend(f"{name}:{_render_value(v)}" for v in values)
         out.append("")
     return "\n".join(out)
@@ -266,12 +264,13 @@ class _Recorder:
         self.evidence: list[Evidence] = []
 
     def search(self, base: str, flt: str, attrs: list[str], *, scope: str = "SUBTREE",
-               hide: frozenset[str] = frozenset(), shown: Callable[[list[Any]], str] | None = None) -> list[Any]:
+               shown: Callable[[list[Any]], str] = render) -> list[Any]:
+        """Search and keep the search and its answer as evidence (``shown`` decides what the answer looks like)."""
         import ldap3
 
         entries = self.conn.search(base, flt, attrs, scope=getattr(ldap3, scope))
         source = f"ldap search base={base!r} scope={scope.lower()} filter={flt} attrs={','.join(attrs)}"
-        self.evidence.append(Evidence.of(source, shown(entries) if shown else render(entries, hide)))
+        self.evidence.append(Evidence.of(source, shown(entries)))
         return entries
 
     def note(self, source: str, text: str) -> None:

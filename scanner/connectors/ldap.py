@@ -245,7 +245,7 @@ class LDAPConnector:
 
     # -- searching --------------------------------------------------------------------------------
     def search(self, base: str, search_filter: str, attributes: list[str], *, scope: Any = None,
-               paged: bool = True, controls: list[Any] | None = None) -> list[Entry]:
+               paged: bool = True) -> list[Entry]:
         """All entries matching, paged; raises LDAPQueryError rather than return a partial list."""
         import ldap3
 
@@ -255,7 +255,7 @@ class LDAPConnector:
         entries: list[Entry] = []
         cookie: bytes | None = None
         while True:
-            kwargs: dict[str, Any] = {"controls": controls}
+            kwargs: dict[str, Any] = {}
             if paged:
                 kwargs.update(paged_size=PAGE_SIZE, paged_cookie=cookie)
             try:
