@@ -50,12 +50,19 @@ def password_hashing(root_dse: Any, password_hashes: Any) -> list[Finding]:
     resource = f"userPassword under {root_dse.base_dn}"
     if na := flavor_gate(root_dse, "openldap", resource):
         return [na]
-    bad = [p for p in password_hashes if not p.salted]
+    stored = password_hashes.stored
     out = [failed(p.dn, "password stored in cleartext" if p.scheme == "CLEARTEXT"
-                  else f"password stored with unsalted scheme {{{p.scheme}}}", scheme=p.scheme) for p in bad]
-    schemes = sorted({p.scheme for p in password_hashes})
-    return out or [passed(resource, f"{len(password_hashes)} stored password(s), all salted "
-                          f"({', '.join(schemes) or 'none stored'})", schemes=schemes, count=len(password_hashes))]
+                  else f"password stored with unsalted scheme {{{p.scheme}}}", scheme=p.scheme)
+           for p in stored if not p.salted]
+    if out:
+        return out
+    schemes = sorted({p.scheme for p in stored})
+    hidden = len(password_hashes.unreadable)
+    note = f"; {hidden} account(s) without a readable userPassword (none set, or hidden from the bind DN)" \
+        if hidden else ""
+    return [passed(resource, f"{len(stored)} stored password(s), all salted ({', '.join(schemes) or 'none stored'})"
+                   + note, schemes=schemes, count=len(stored), accounts=password_hashes.accounts,
+                   without_readable_password=list(password_hashes.unreadable))]
 
 
 @check(id="ldap.audit_overlay", title="Directory changes are audited",

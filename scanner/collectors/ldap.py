@@ -155,6 +155,15 @@ class StoredPassword:
 
 
 @dataclass(frozen=True)
+class PasswordStorage:
+    """How the accounts' userPassword values are stored (``ldap.password_hashes``)."""
+
+    stored: tuple[StoredPassword, ...]
+    accounts: int  # person / simpleSecurityObject entries under the base DN
+    unreadable: tuple[str, ...]  # accounts without a userPassword this bind can read (absent or hidden)
+
+
+@dataclass(frozen=True)
 class Overlay:
     database: str
     name: str
@@ -487,18 +496,22 @@ def _ppolicy(conn: Any, rec: _Recorder) -> PPolicyState:
     ))
 
 
-def _password_hashes(conn: Any, rec: _Recorder) -> tuple[StoredPassword, ...]:
-    def schemes_only(entries: list[Any]) -> str:
-        return "\n".join(f"{e.dn}: {password_scheme(v)}" for e in entries for v in e.get("userPassword"))
+ACCOUNT_FILTER = "(|(objectClass=person)(objectClass=simpleSecurityObject))"
 
-    found = rec.search(conn.base_dn, "(userPassword=*)", ["userPassword"], shown=schemes_only)
+
+def _password_hashes(conn: Any, rec: _Recorder) -> PasswordStorage:
+    def schemes_only(entries: list[Any]) -> str:
+        return "\n".join(f"{e.dn}: {password_scheme(v) if v else '(no readable value)'}"
+                         for e in entries for v in (e.get("userPassword") or [b""]))
+
+    # One search: every account, with userPassword where this bind may read it (values never leave here).
+    found = rec.search(conn.base_dn, ACCOUNT_FILTER, ["userPassword"], shown=schemes_only)
     stored = tuple(StoredPassword(e.dn, password_scheme(v)) for e in found for v in e.get("userPassword"))
-    if not stored:
-        accounts = conn.search(conn.base_dn, "(|(objectClass=person)(objectClass=simpleSecurityObject))", ["1.1"])
-        if accounts:
-            raise ValueError(f"{len(accounts)} accounts but no readable userPassword: bind as a DN allowed to "
-                             "read userPassword (e.g. the rootdn) to check how passwords are stored")
-    return stored
+    unreadable = tuple(e.dn for e in found if not e.get("userPassword"))
+    if found and not stored:
+        raise ValueError(f"{len(found)} accounts but no readable userPassword: bind as a DN allowed to read "
+                         "userPassword (e.g. the rootdn) to check how passwords are stored")
+    return PasswordStorage(stored=stored, accounts=len(found), unreadable=unreadable)
 
 
 def _probe(result: Any) -> Probe:

@@ -52,7 +52,7 @@ def test_openldap_facts_observed_values(slapd_facts):
     assert (g.default.min_length, g.default.max_age_days, g.default.in_history, g.default.lockout,
             g.default.max_failure) == (12, 90.0, 12, True, 5)
     assert (w.default.min_length, w.default.max_age_days, w.default.lockout) == (4, None, False)
-    assert {(p.dn.split(",")[0], p.scheme) for p in weak["ldap.password_hashes"].value} == {
+    assert {(p.dn.split(",")[0], p.scheme) for p in weak["ldap.password_hashes"].value.stored} == {
         ("uid=alice", "SSHA"), ("uid=carol", "CLEARTEXT"), ("uid=dave", "MD5")}
     assert [o.name for o in good["ldap.overlays"].value] == ["ppolicy", "auditlog"]
     assert [o.name for o in weak["ldap.overlays"].value] == ["ppolicy"]
@@ -126,6 +126,9 @@ def test_unreadable_config_and_passwords_fail_closed(slapd_lab, monkeypatch):
     facts = collect(target)
     for name in ("ldap.ppolicy", "ldap.overlays"):
         assert not facts[name].ok and "cn=config is not readable" in facts[name].error
+    hashes = facts["ldap.password_hashes"].value  # bob reads only his own userPassword
+    assert [p.dn for p in hashes.stored] == ["uid=bob,ou=people,dc=good,dc=test"]
+    assert hashes.unreadable == ("uid=alice,ou=people,dc=good,dc=test",)
 
 
 def test_unknown_flavor_fails_every_fact(slapd_lab):

@@ -6,7 +6,15 @@ from dataclasses import replace
 import pytest
 
 from checks.ldap import openldap, transport
-from scanner.collectors.ldap import DirectoryInfo, Overlay, PPolicyRules, PPolicyState, Probe, StoredPassword
+from scanner.collectors.ldap import (
+    DirectoryInfo,
+    Overlay,
+    PasswordStorage,
+    PPolicyRules,
+    PPolicyState,
+    Probe,
+    StoredPassword,
+)
 
 RULES = PPolicyRules(dn="cn=default,ou=policies,dc=ex,dc=test", min_length=12, max_age_days=90, in_history=12,
                      lockout=True, max_failure=5, lockout_duration_seconds=900, check_quality=2)
@@ -44,10 +52,17 @@ def test_ppolicy(state, status, words):
 ])
 def test_password_hashing(schemes, failing):
     stored = tuple(StoredPassword(f"uid=u{i}", s) for i, s in enumerate(schemes))
-    got = openldap.password_hashing(dse(), stored)
+    got = openldap.password_hashing(dse(), PasswordStorage(stored, len(stored), ()))
     assert sorted(f.resource for f in got if f.status.value == "fail") == failing
     if not failing:
         assert [f.status.value for f in got] == ["pass"]
+
+
+def test_password_hashing_says_how_many_accounts_it_could_not_read():
+    got = openldap.password_hashing(dse(), PasswordStorage((StoredPassword("uid=a", "SSHA"),), 3, ("uid=b", "uid=c")))
+    assert [f.status.value for f in got] == ["pass"]
+    assert "2 account(s) without a readable userPassword" in got[0].message
+    assert got[0].observed["without_readable_password"] == ("uid=b", "uid=c")
 
 
 @pytest.mark.parametrize("names, status", [
