@@ -8,10 +8,12 @@ lastLogonTimestamp), given a certificate from the tests' CA, and started in its 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +166,26 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return res
 
 
+def _store(directory: Path, cached: Path) -> None:
+    """Copy a freshly shaped, never started domain into the cache; atomic, so concurrent sessions are safe."""
+    tmp = cached.parent / f".{cached.name}.{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(directory, tmp, symlinks=True)
+    (tmp / "ready").write_text("ok\n")
+    try:
+        os.rename(tmp, cached)
+    except OSError:  # another session stored it first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cache_root() -> Path:
+    """Provisioned domains are cached under /tmp, keyed by a hash of this lab script."""
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    root = Path(tempfile.gettempdir()) / f"gxpscan-samba-lab-{digest}"
+    root.mkdir(exist_ok=True)
+    return root
+
+
 @dataclass
 class SambaDC:
     profile: DomainProfile
@@ -200,9 +222,21 @@ class SambaDC:
     def veth(self) -> str:
         return f"gxl{self.net}h"
 
-    def provision(self, ca: CA, spec: dict | None = None) -> None:
+    def provision(self, ca: CA, spec: dict | None = None, cache: Path | None = None) -> None:
+        """Provision and shape the domain (or copy it from ``cache``), then give it this DC's address and cert."""
         d = self.directory
         shutil.rmtree(d, ignore_errors=True)
+        cached = cache / self.profile.name if cache else None
+        if cached and (cached / "ready").exists():
+            shutil.copytree(cached, d, symlinks=True)
+        else:
+            self._provision_fresh(spec if spec is not None else self.profile.spec)
+            if cached:
+                _store(d, cached)
+        self.configure(ca)
+
+    def _provision_fresh(self, spec: dict) -> None:
+        d = self.directory
         (d / "run").mkdir(parents=True)
         (d / "log").mkdir()
         opts = [f"--option=pid directory={d}/run", f"--option=ncalrpc dir={d}/run/ncalrpc",
@@ -212,23 +246,31 @@ class SambaDC:
               f"--realm={self.profile.realm}", f"--domain={self.profile.netbios}", "--server-role=dc",
               "--dns-backend=SAMBA_INTERNAL", f"--host-ip={self.ip}", "--host-name=dc1",
               f"--adminpass={ADMIN_PASSWORD}", *opts])
-        cert = issue_cert(ca, d / "tls", "dc1", (self.hostname,), (self.ip,))
         conf = d / "etc" / "smb.conf"
         lines = [ln for ln in conf.read_text().splitlines() if "dns forwarder" not in ln]
+        (d / "etc" / "smb.conf.provisioned").write_text("\n".join(lines) + "\n")
+        (d / "provisioned-at").write_text(str(d))
+        self.shape(spec)
+
+    def configure(self, ca: CA) -> None:
+        """What depends on where this copy lives and on its address: paths, interfaces, TLS certificate."""
+        d = self.directory
+        origin = (d / "provisioned-at").read_text()
+        cert = issue_cert(ca, d / "tls", "dc1", (self.hostname,), (self.ip,))
+        lines = (d / "etc" / "smb.conf.provisioned").read_text().replace(origin, str(d)).splitlines()
         at = lines.index("[global]") + 1
         lines[at:at] = ["\ttls enabled = yes", f"\ttls keyfile = {cert.key}", f"\ttls certfile = {cert.cert}",
                         f"\ttls cafile = {ca.cert}", f"\tinterfaces = lo {self.ip}", "\tbind interfaces only = yes"]
-        conf.write_text("\n".join(lines) + "\n")
+        (d / "etc" / "smb.conf").write_text("\n".join(lines) + "\n")
         (d / "resolv.conf").write_text("nameserver 127.0.0.1\n")
         (d / "hosts").write_text(f"127.0.0.1 localhost\n{self.ip} {self.hostname} dc1\n")
-        self.shape(spec if spec is not None else self.profile.spec)
 
     def shape(self, spec: dict) -> None:
         d = self.directory
         (d / "shape.py").write_text(SHAPE_SCRIPT)
         (d / "spec.json").write_text(json.dumps({"password": USER_PASSWORD, **spec}))
-        _run([SYSTEM_PYTHON, str(d / "shape.py"), str(d / "private" / "sam.ldb"), str(d / "etc" / "smb.conf"),
-              str(d / "spec.json")], timeout=1800)
+        _run([SYSTEM_PYTHON, str(d / "shape.py"), str(d / "private" / "sam.ldb"),
+              str(d / "etc" / "smb.conf.provisioned"), str(d / "spec.json")], timeout=1800)
 
     def _network(self) -> None:
         if not self.claimed:
@@ -344,7 +386,7 @@ def acquire(root: Path) -> SambaLab:
         for profile in (GOOD, WEAK):
             dc = SambaDC(profile, root / profile.name, claim_net(), claimed=True)
             lab.dcs[profile.name] = dc
-            dc.provision(lab.ca)
+            dc.provision(lab.ca, cache=cache_root())
             dc.start()
     except Exception:
         lab.stop()
