@@ -117,7 +117,9 @@ def _records(s3_buckets: Any, records_tag: str, field: str, what: str, test: Any
             out.append(bad)
             continue
         obs = dict(**where(b), bucket=b.name, records_tag=records_tag or "(all buckets)", **describe(b))
-        if not is_records(b.tags, records_tag):
+        if records_tag and not b.tags_read:
+            out.append(error(b.arn, f"bucket {b.name}: tags were not collected, records scope unknown", **obs))
+        elif not is_records(b.tags, records_tag):
             out.append(not_applicable(b.arn, f"bucket {b.name} is not tagged {records_tag}", **obs))
         elif test(b):
             out.append(passed(b.arn, f"records bucket {b.name}: {what}", **obs))

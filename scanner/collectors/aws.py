@@ -163,6 +163,7 @@ class S3Bucket:
     logging_target: str | None = None
     public_access_block: Mapping[str, bool] | None = None
     tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    tags_read: bool = True  # False when no records_tag scopes buckets, so tags were not needed
     errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
@@ -347,8 +348,9 @@ class Api:
     """The calls one fact makes in one account: declared, counted, and errors named by IAM action."""
 
     def __init__(self, connector: Any, account: Any, fact: AwsFact, pool: ThreadPoolExecutor,
-                 counts: Counter, lock: threading.Lock):
+                 counts: Counter, lock: threading.Lock, records_tag: str = ""):
         self.connector = connector
+        self.records_tag = records_tag  # the inventory's records scope: tags are read only when it is set
         self.account = account
         self.fact = fact
         self.pool = pool
@@ -583,12 +585,17 @@ def _s3_bucket(api: Api, region: str, bucket: Mapping[str, Any]) -> S3Bucket:
                 absent=("ServerSideEncryptionConfigurationNotFoundError",))
     pol = f.get("policy", c("GetBucketPolicy"), Bucket=name, absent=("NoSuchBucketPolicy",))
     ver = f.get("versioning", c("GetBucketVersioning"), Bucket=name) or {}
-    lock = f.get("object_lock", c("GetObjectLockConfiguration"), Bucket=name,
-                 absent=("ObjectLockConfigurationNotFoundError",))
+    lock = None
+    if ver.get("Status") == "Enabled" or "versioning" in f.errors:
+        # Object lock needs versioning on (and forbids suspending it): unversioned buckets have none.
+        lock = f.get("object_lock", c("GetObjectLockConfiguration"), Bucket=name,
+                     absent=("ObjectLockConfigurationNotFoundError",))
     log = f.get("logging", c("GetBucketLogging"), Bucket=name) or {}
     pab = f.get("public_access_block", c("GetPublicAccessBlock"), Bucket=name,
                 absent=("NoSuchPublicAccessBlockConfiguration",))
-    tags = f.get("tags", c("GetBucketTagging"), Bucket=name, absent=("NoSuchTagSet",))
+    tags = None
+    if api.records_tag:
+        tags = f.get("tags", c("GetBucketTagging"), Bucket=name, absent=("NoSuchTagSet",))
     rules = (enc or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
     lock_cfg = (lock or {}).get("ObjectLockConfiguration", {})
     return S3Bucket(
@@ -599,7 +606,8 @@ def _s3_bucket(api: Api, region: str, bucket: Mapping[str, Any]) -> S3Bucket:
         object_lock=lock_cfg.get("ObjectLockEnabled") == "Enabled",
         object_lock_mode=lock_cfg.get("Rule", {}).get("DefaultRetention", {}).get("Mode", ""),
         logging_target=log.get("LoggingEnabled", {}).get("TargetBucket"),
-        public_access_block=_bucket_block(pab), tags=_tags((tags or {}).get("TagSet")), errors=f.frozen_errors(),
+        public_access_block=_bucket_block(pab), tags=_tags((tags or {}).get("TagSet")),
+        tags_read=bool(api.records_tag), errors=f.frozen_errors(),
     )
 
 
@@ -858,7 +866,7 @@ def _regions_for(connector: Any, account: Any, definition: AwsFact) -> tuple[str
     return regions if definition.regional else regions[:1]
 
 
-def _collect_one(connector: Any, definition: AwsFact, pool: ThreadPoolExecutor) -> Fact:
+def _collect_one(connector: Any, definition: AwsFact, pool: ThreadPoolExecutor, records_tag: str = "") -> Fact:
     counts: Counter = Counter()
     lock = threading.Lock()
     scopes: list[Scope] = []
@@ -866,7 +874,7 @@ def _collect_one(connector: Any, definition: AwsFact, pool: ThreadPoolExecutor) 
     started = time.monotonic()
     try:
         for account in connector.accounts:
-            api = Api(connector, account, definition, pool, counts, lock)
+            api = Api(connector, account, definition, pool, counts, lock, records_tag)
             for region in _regions_for(connector, account, definition):
                 items.extend(definition.gather(api, region))
                 scopes.append(Scope(account.id, region if definition.regional else GLOBAL, account.partition))
@@ -895,7 +903,8 @@ def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, F
     workers = max(1, int(target.opt("max_workers", getattr(connector, "max_workers", 16))))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aws-res") as pool, \
             ThreadPoolExecutor(max_workers=min(8, max(1, len(wanted))), thread_name_prefix="aws-fact") as facts:
-        results = facts.map(lambda d: _collect_one(connector, d, pool), wanted)
+        records_tag = str(target.policy.get("records_tag") or "")
+        results = facts.map(lambda d: _collect_one(connector, d, pool, records_tag), wanted)
         for definition, fact in zip(wanted, results, strict=True):
             out[definition.name] = fact
     return out

@@ -220,6 +220,9 @@ def test_every_call_of_a_full_scan_is_in_the_derived_policy(lab: motolab.MotoSer
     assert calls[("s3", "ListBuckets")] == 4 and calls[("iam", "GetAccountAuthorizationDetails")] == 2
     # Per-resource calls: one per bucket for each bucket attribute (7 buckets in the lab).
     assert calls[("s3", "GetBucketEncryption")] == 7
+    # Not asked when the answer is known: object lock only on the 3 versioned buckets; tags only when a
+    # records_tag scopes buckets (this target has none).
+    assert calls[("s3", "GetObjectLockConfiguration")] == 3 and calls[("s3", "GetBucketTagging")] == 0
 
 
 def test_policy_is_read_only_and_matches_the_table() -> None:

@@ -182,6 +182,12 @@ def test_records_scope_by_tag(records_tag: str, tags: dict, expected: str) -> No
     assert statuses(s3.object_lock(res(b), records_tag=records_tag)) == [expected]
 
 
+def test_records_scope_without_collected_tags_is_an_error() -> None:
+    b = bucket(tags=MappingProxyType({}), tags_read=False)
+    assert statuses(s3.versioning(res(b), records_tag="gxp=records")) == ["error"]
+    assert statuses(s3.versioning(res(b), records_tag="")) == ["fail"]
+
+
 def test_public_access_block_account_level_covers_buckets() -> None:
     findings = s3.public_access_block(res(bucket()), res(AccountPublicAccessBlock(ACCOUNT, MappingProxyType(ON))))
     assert statuses(findings) == ["pass", "pass"]
