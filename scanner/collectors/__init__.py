@@ -8,8 +8,9 @@ boto3, paramiko, pywinrm or ldap3 at import time.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from scanner.model import Fact, Platform, Target
 
