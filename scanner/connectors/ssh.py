@@ -333,8 +333,8 @@ class SSHConnector:
         transport = self._transports[-1]
         try:
             chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
-        except (paramiko.SSHException, OSError) as exc:
-            raise ConnectorError(f"cannot open a channel on {self._dest}: {exc}") from None
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise ConnectorError(f"cannot open a channel on {self._dest}: {_why(exc)}") from None
         self.channels_opened += 1
         try:
             chan.exec_command(command)
@@ -344,11 +344,16 @@ class SSHConnector:
             result = _read(chan, deadline, limit)
         except TimeoutError:
             result = CommandResult(None, b"", b"timed out sending the script", timed_out=True)
-        except (paramiko.SSHException, OSError) as exc:
-            raise ConnectorError(f"command channel on {self._dest} failed: {exc}") from None
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise ConnectorError(f"command channel on {self._dest} failed: {_why(exc)}") from None
         finally:
             chan.close()
         return result if command == SHELL else unwrap_sudo(result, self._dest)
+
+
+def _why(exc: BaseException) -> str:
+    """paramiko raises a bare EOFError when the server drops the connection."""
+    return str(exc) or ("the server closed the connection" if isinstance(exc, EOFError) else type(exc).__name__)
 
 
 def _read(chan: paramiko.Channel, deadline: float, limit: int) -> CommandResult:
