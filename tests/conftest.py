@@ -15,3 +15,30 @@ def lab_unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"lab server unavailable in CI: {reason}", pytrace=False)
     pytest.skip(f"lab server unavailable: {reason}")
+
+
+def _lab_session(module_name: str, tmp_path_factory: pytest.TempPathFactory):
+    """Start a lab once per test session, whichever test module asks first; stop it at the end."""
+    import importlib
+
+    lab_module = importlib.import_module(f"tests.lab.{module_name}")
+    reason = lab_module.available()
+    if reason:
+        lab_unavailable(reason)
+    lab = lab_module.start(tmp_path_factory.mktemp(module_name))
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.fixture(scope="session")
+def slapd_lab(tmp_path_factory):
+    """Two real slapd servers with ppolicy and TLS (tests/lab/slapdlab.py)."""
+    yield from _lab_session("slapdlab", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def samba_lab(tmp_path_factory):
+    """Two real Samba AD domain controllers in their own network namespaces (tests/lab/sambalab.py)."""
+    yield from _lab_session("sambalab", tmp_path_factory)

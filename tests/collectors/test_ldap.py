@@ -9,8 +9,7 @@ import pytest
 from scanner.collectors import ldap as collector
 from scanner.connectors.ldap import LDAPConnector
 from tests.lab.sambalab import ADMIN_PASSWORD as AD_PASSWORD
-from tests.lab.sambalab import samba_lab  # noqa: F401
-from tests.lab.slapdlab import ADMIN_PASSWORD, slapd_lab  # noqa: F401
+from tests.lab.slapdlab import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.lab
 ALL = sorted(collector.FACTS)

@@ -10,8 +10,7 @@ import pytest
 
 from scanner.connectors import ConnectorError
 from scanner.connectors.ldap import LDAPConnector, LDAPQueryError
-from tests.lab.sambalab import samba_lab  # noqa: F401  (session fixture)
-from tests.lab.slapdlab import ADMIN_PASSWORD, free_port, slapd_lab  # noqa: F401  (session fixture)
+from tests.lab.slapdlab import ADMIN_PASSWORD, free_port
 
 pytestmark = pytest.mark.lab
 

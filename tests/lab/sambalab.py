@@ -371,14 +371,10 @@ class SambaLab:
             dc.stop()
 
 
-_users: list[SambaLab] = []
 
 
-def acquire(root: Path) -> SambaLab:
-    """Provision and start both domains on first use; later callers share them (see release)."""
-    if _users:
-        _users.append(_users[0])
-        return _users[0]
+def start(root: Path) -> SambaLab:
+    """Provision and start both domains (the session fixture in tests/conftest.py calls this once)."""
     from tests.lab.slapdlab import make_ca
 
     lab = SambaLab(root, make_ca(root / "ca"), {})
@@ -392,32 +388,4 @@ def acquire(root: Path) -> SambaLab:
         lab.stop()
         raise
     os.environ[PASSWORD_ENV] = ADMIN_PASSWORD
-    _users.append(lab)
     return lab
-
-
-def release() -> None:
-    lab = _users.pop()
-    if not _users:
-        lab.stop()
-
-
-def _fixture():
-    import pytest
-
-    from tests.conftest import lab_unavailable
-
-    @pytest.fixture(scope="session")
-    def samba_lab(tmp_path_factory):
-        reason = available()
-        if reason:
-            lab_unavailable(reason)
-        lab = acquire(tmp_path_factory.mktemp("samba"))
-        yield lab
-        release()
-
-    return samba_lab
-
-
-#: import into a test module to use the shared, session-wide Samba AD lab
-samba_lab = _fixture()

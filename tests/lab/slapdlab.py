@@ -238,14 +238,10 @@ class SlapdLab:
             s.stop()
 
 
-_users: list[SlapdLab] = []
 
 
-def acquire(root: Path) -> SlapdLab:
-    """Start the lab on first use; later callers share it (see release)."""
-    if _users:
-        _users.append(_users[0])
-        return _users[0]
+def start(root: Path) -> SlapdLab:
+    """Start the lab (the session fixture in tests/conftest.py calls this once)."""
     ca = make_ca(root / "ca")
     wrong = make_ca(root / "wrong-ca", "some other CA")
     cert = issue_cert(ca, root / "ca", "localhost", ("localhost",), ("127.0.0.1",))
@@ -258,32 +254,4 @@ def acquire(root: Path) -> SlapdLab:
         lab.stop()
         raise
     os.environ[PASSWORD_ENV] = ADMIN_PASSWORD
-    _users.append(lab)
     return lab
-
-
-def release() -> None:
-    lab = _users.pop()
-    if not _users:
-        lab.stop()
-
-
-def _fixture():
-    import pytest
-
-    from tests.conftest import lab_unavailable
-
-    @pytest.fixture(scope="session")
-    def slapd_lab(tmp_path_factory):
-        reason = available()
-        if reason:
-            lab_unavailable(reason)
-        lab = acquire(tmp_path_factory.mktemp("slapd"))
-        yield lab
-        release()
-
-    return slapd_lab
-
-
-#: import into a test module to use the shared, session-wide slapd lab
-slapd_lab = _fixture()

@@ -14,8 +14,7 @@ import yaml
 from scanner.registry import Registry
 from scanner.runner import scan_target
 from tests.lab import sambalab, slapdlab
-from tests.lab.sambalab import samba_lab  # noqa: F401
-from tests.lab.slapdlab import free_port, slapd_lab  # noqa: F401
+from tests.lab.slapdlab import free_port
 
 pytestmark = pytest.mark.lab
 
