@@ -127,7 +127,8 @@ def load_inventory(src: str | Path | Mapping[str, Any] | None = None, *,
     """Read, validate and resolve an inventory. Raises InventoryError listing every fault with its path.
 
     ``extra`` merges more groups and targets (e.g. from an Ansible inventory) before validation.
-    ``policy_names`` are the thresholds the loaded checks understand; any other policy name is a fault.
+    ``policy_names`` are the thresholds the loaded checks understand; a policy name that is neither one of
+    them nor declared in the schema is a fault (a typo must not silently fall back to a default).
     """
     if src is None:
         source, raw, doc = "<embedded: this machine>", b"", local_document()
@@ -152,7 +153,8 @@ def load_inventory(src: str | Path | Mapping[str, Any] | None = None, *,
     if not problems:
         problems = _semantic_problems(doc)
     if not problems and policy_names is not None:
-        problems = _unknown_policy_names(doc, set(policy_names))
+        declared = set(schema()["$defs"]["policy"]["properties"])  # includes names collectors read
+        problems = _unknown_policy_names(doc, declared | set(policy_names))
     if problems:
         raise InventoryError(source, problems)
 
