@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from scanner.collectors import collect
-from scanner.connectors import open_connector
+from scanner.connectors import ConnectorError, open_connector
 from scanner.model import Fact, Finding, Result, Status, Target, Waiver, freeze, thaw, utcnow
 from scanner.registry import CheckSpec
 
@@ -111,16 +111,9 @@ def collect_facts(target: Target, fact_names: Iterable[str]) -> dict[str, Fact]:
         with open_connector(target) as conn:
             return collect(conn, target, names)
     except Exception as exc:
-        message = f"target could not be scanned: {type(exc).__name__}: {exc}" if not _is_connector_error(exc) \
-            else f"target could not be scanned: {exc}"
+        why = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
         log.debug("target %s failed", target.name, exc_info=True)
-        return {n: Fact.failed(n, message) for n in names}
-
-
-def _is_connector_error(exc: BaseException) -> bool:
-    from scanner.connectors import ConnectorError
-
-    return isinstance(exc, ConnectorError)
+        return {n: Fact.failed(n, f"target could not be scanned: {why}") for n in names}
 
 
 def scan_target(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]],
