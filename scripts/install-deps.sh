@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian 12 machine (run as root):
 # the Debian packages for the lab servers (OpenSSH, OpenLDAP, Samba AD) and gxpscan with its test extras.
-# Installing a Debian package here never starts its system-wide service.
+# Installing a Debian package here never starts its system-wide service. Recommended packages are installed
+# too, as on the machines the suite was proven on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +24,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   echo "krb5-config krb5-config/default_realm string EXAMPLE.TEST" | debconf-set-selections
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 python3 -m pip install -q -e '.[test]'
