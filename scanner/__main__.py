@@ -1,5 +1,3 @@
-import sys
+from scanner.cli import entry
 
-from scanner.cli import main
-
-sys.exit(main())
+entry()

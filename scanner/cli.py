@@ -5,8 +5,10 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import platform as _platform
 import secrets
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -184,6 +186,10 @@ def _write_reports(run, formats: Sequence[str], outdir: Path, framework: str | N
         print(f"{fmt} report: {path}", file=sys.stderr)
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def exit_code(run, fail_on: str = "low") -> int:
     from scanner.model import Severity, Status
 
@@ -246,12 +252,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
         progress(outcome)
 
     interrupted = False
+    previous = signal.signal(signal.SIGTERM, _terminate)  # a scheduler's SIGTERM ends the run like Ctrl-C
     try:
         scan(targets, specs, frameworks.clause_map(catalogs), waivers=inventory.waivers,
              concurrency=args.concurrency or DEFAULT_CONCURRENCY, on_done=done)
     except KeyboardInterrupt:
         interrupted = True
         print("\ngxpscan: interrupted; finished targets are kept in the run record", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     run = record.close(interrupted=interrupted)
     _write_reports(run, args.format or ["console"], outdir,
                    frameworks.resolve(args.framework) if args.framework else None)
@@ -356,3 +365,14 @@ def cmd_aws_policy(args: argparse.Namespace) -> int:
 
     print(json.dumps(aws_iam_policy(), indent=2))
     return EXIT_OK
+
+
+def entry() -> None:
+    """Console entry point. After an interruption the record and reports are written; targets still in
+    flight are abandoned rather than waited for (their own timeouts end their commands)."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -160,9 +160,12 @@ def scan(targets: Sequence[Target], specs: Sequence[CheckSpec], clause_map: Mapp
                 outcome = _crashed(futures[fut], specs, clause_map, exc)
             outcomes.append(outcome)
             on_done(outcome)
-    finally:
+    except BaseException:  # interrupted: don't wait for targets still in flight (their own timeouts end them)
         if own:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    if own:
+        pool.shutdown(wait=True)
     return outcomes
 
 

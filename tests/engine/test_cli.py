@@ -89,3 +89,38 @@ def test_report_and_diff_work_from_run_records(tmp_path, capsys):
     assert "pass      fail" in capsys.readouterr().out.replace("  ", "  ")
     assert cli.main(["report", new, "--format", "junit", "--output", str(tmp_path / "r")]) == EXIT_FAILURES
     assert "<failure" in (tmp_path / "r" / "report.junit.xml").read_text()
+
+
+def test_sigterm_closes_the_record_as_interrupted_and_keeps_finished_targets(tmp_path):
+    """A scheduler stops a scan: the finished target is kept, the record is closed, reports are written."""
+    import signal
+    import time
+
+    from scanner.store import load_record
+
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(
+        "version: 1\ntargets:\n"
+        "  - {name: fast, type: linux, connection: local, policy: {backup_status_command: 'date -u +%FT%TZ'}}\n"
+        "  - {name: slow, type: linux, connection: local, fact_timeout: 60,\n"
+        "     policy: {backup_status_command: 'sleep 60'}}\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "scanner", "scan", "-i", str(inv), "--check", "linux.backup.recent",
+                             "--format", "json", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and '"target": "fast"' not in _read(out / "record.jsonl"):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)  # not held up by the slow target still in flight
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    run = load_record(out)
+    assert run.info.interrupted and run.info.ended is not None
+    assert {r.target for r in run.results} == {"fast"}
+    assert json.loads((out / "report.json").read_text())["run"]["interrupted"] is True
+
+
+def _read(path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
