@@ -42,3 +42,31 @@ def slapd_lab(tmp_path_factory):
 def samba_lab(tmp_path_factory):
     """Two real Samba AD domain controllers in their own network namespaces (tests/lab/sambalab.py)."""
     yield from _lab_session("sambalab", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def moto_lab(tmp_path_factory):
+    """moto's AWS server over HTTP with a compliant and a non-compliant account (tests/lab/motolab.py)."""
+    from tests.lab import motolab
+
+    try:
+        lab = motolab.start_moto(str(tmp_path_factory.mktemp("moto")))
+    except RuntimeError as exc:
+        lab_unavailable(str(exc))
+    try:
+        motolab.populate_compliant(lab)
+        motolab.populate_noncompliant(lab)
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    """A throw-away sudo user inside a private mount namespace (tests/fixtures/linux/sandbox.py)."""
+    from tests.fixtures.linux.sandbox import make_sandbox, unavailable
+
+    why = unavailable()
+    if why:
+        lab_unavailable(why)
+    return make_sandbox(tmp_path_factory.mktemp("sudo") / "sandbox")

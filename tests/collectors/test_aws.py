@@ -40,15 +40,10 @@ def _start(tmp_path_factory: pytest.TempPathFactory, name: str, **kw: Any) -> mo
         raise
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    server = _start(tmp_path_factory, "moto-collectors")
-    try:
-        motolab.populate_compliant(server)
-        motolab.populate_noncompliant(server)
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def lab(moto_lab: motolab.MotoServer) -> motolab.MotoServer:
+    """The session's populated moto server (tests/conftest.py); these tests only read from it."""
+    return moto_lab
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from scanner.connectors.local import LocalConnector
 from scanner.model import thaw
 from tests.conftest import lab_unavailable
 from tests.factories import make_target
-from tests.fixtures.linux.sandbox import SudoSandbox, make_sandbox, unavailable
+from tests.fixtures.linux.sandbox import SudoSandbox, unavailable
 
 ROOT_FACTS = {n for n, s in linux.FACTS.items() if s.needs_root}
 PLAIN_FACTS = set(linux.FACTS) - ROOT_FACTS
@@ -173,14 +173,6 @@ facts = linux.collect(Counting(), target, linux.FACTS)
 print(json.dumps({"calls": calls, "facts": {n: {"ok": f.ok, "error": f.error, "value": thaw(f.value),
                   "evidence": [thaw(e) for e in f.evidence]} for n, f in facts.items()}}, default=str))
 """
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory) -> SudoSandbox:
-    why = unavailable()
-    if why:
-        lab_unavailable(why)
-    return make_sandbox(tmp_path_factory.mktemp("sudo") / "sandbox")
 
 
 def _collect_as_user(sandbox: SudoSandbox, opts: dict, password: str | None = None) -> tuple[dict, str]:

@@ -9,22 +9,13 @@ import pytest
 
 from scanner.connectors import ConnectorError
 from scanner.connectors.local import LocalConnector
-from tests.conftest import lab_unavailable
 from tests.factories import make_target
-from tests.fixtures.linux.sandbox import SudoSandbox, make_sandbox, unavailable
+from tests.fixtures.linux.sandbox import SudoSandbox
 
 
 @pytest.fixture(scope="module")
 def conn() -> LocalConnector:
     return LocalConnector(make_target())
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory) -> SudoSandbox:
-    why = unavailable()
-    if why:
-        lab_unavailable(why)
-    return make_sandbox(tmp_path_factory.mktemp("sudo") / "sandbox")
 
 
 def test_exit_code_stdout_and_stderr_apart(conn):

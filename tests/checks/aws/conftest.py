@@ -8,22 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import lab_unavailable
 from tests.lab import motolab
-
-
-@pytest.fixture(scope="session")
-def moto_lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    try:
-        lab = motolab.start_moto(str(tmp_path_factory.mktemp("moto")))
-    except RuntimeError as exc:
-        lab_unavailable(str(exc))
-    try:
-        motolab.populate_compliant(lab)
-        motolab.populate_noncompliant(lab)
-        yield lab
-    finally:
-        lab.stop()
 
 
 @pytest.fixture(scope="session")
