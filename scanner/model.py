@@ -149,6 +149,23 @@ class Fact:
 
 
 @dataclass(frozen=True)
+class Location:
+    """Where in a file a finding is: a file on a host (``/etc/login.defs``) or in a code repository.
+
+    ``path`` is absolute for host files and relative to the scanned directory for code. Lines are 1-based and
+    inclusive; None when not known.
+    """
+
+    path: str
+    start_line: int | None = None
+    end_line: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.start_line is not None and self.end_line is None:
+            object.__setattr__(self, "end_line", self.start_line)
+
+
+@dataclass(frozen=True)
 class Finding:
     """What a check says about one resource. The engine adds the rest."""
 
@@ -156,30 +173,31 @@ class Finding:
     resource: str
     message: str
     observed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    location: Location | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
         object.__setattr__(self, "observed", freeze(dict(self.observed)))
 
 
-def passed(resource: str, message: str, **observed: Any) -> Finding:
-    return Finding(Status.PASS, resource, message, observed)
+def passed(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:
+    return Finding(Status.PASS, resource, message, observed, location)
 
 
-def failed(resource: str, message: str, **observed: Any) -> Finding:
-    return Finding(Status.FAIL, resource, message, observed)
+def failed(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:
+    return Finding(Status.FAIL, resource, message, observed, location)
 
 
-def error(resource: str, message: str, **observed: Any) -> Finding:
-    return Finding(Status.ERROR, resource, message, observed)
+def error(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:
+    return Finding(Status.ERROR, resource, message, observed, location)
 
 
-def not_applicable(resource: str, message: str, **observed: Any) -> Finding:
-    return Finding(Status.NOT_APPLICABLE, resource, message, observed)
+def not_applicable(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:
+    return Finding(Status.NOT_APPLICABLE, resource, message, observed, location)
 
 
-def manual(resource: str, message: str, **observed: Any) -> Finding:
-    return Finding(Status.MANUAL, resource, message, observed)
+def manual(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:
+    return Finding(Status.MANUAL, resource, message, observed, location)
 
 
 @dataclass(frozen=True)
@@ -225,6 +243,8 @@ class Result:
     at: datetime
     criterion: str = ""
     waiver: Waiver | None = None
+    location: Location | None = None
+    remediation: str = ""
 
 
 @dataclass(frozen=True)
@@ -240,6 +260,7 @@ class RunInfo:
     python: str = ""
     ended: datetime | None = None
     interrupted: bool = False
+    warnings: tuple[str, ...] = ()  # run-level warnings (plaintext transports, expired waivers, ...)
 
 
 @dataclass(frozen=True)
@@ -267,6 +288,7 @@ def result_to_dict(r: Result) -> dict[str, Any]:
         "criterion": r.criterion, "observed": thaw(r.observed), "clauses": list(r.clauses),
         "evidence": list(r.evidence), "at": r.at.isoformat(),
         "waiver": thaw(r.waiver) if r.waiver else None,
+        "location": thaw(r.location) if r.location else None, "remediation": r.remediation,
     }
 
 
@@ -277,6 +299,7 @@ def result_from_dict(d: Mapping[str, Any]) -> Result:
         observed=freeze(d.get("observed") or {}), clauses=tuple(d.get("clauses") or ()),
         evidence=tuple(d.get("evidence") or ()), at=datetime.fromisoformat(d["at"]),
         criterion=d.get("criterion", ""), waiver=Waiver(**d["waiver"]) if d.get("waiver") else None,
+        location=Location(**d["location"]) if d.get("location") else None, remediation=d.get("remediation", ""),
     )
 
 
@@ -288,6 +311,7 @@ def info_from_dict(d: Mapping[str, Any]) -> RunInfo:
     fields = {k: v for k, v in d.items() if k in RunInfo.__dataclass_fields__}
     fields["started"] = _parse_time(fields["started"])
     fields["ended"] = _parse_time(fields.get("ended"))
+    fields["warnings"] = tuple(fields.get("warnings") or ())
     return RunInfo(**fields)
 
 

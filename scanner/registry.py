@@ -44,6 +44,7 @@ class CheckSpec:
     params: Mapping[str, Any]  # threshold name -> default
     wants_target: bool = False
     needs_root: bool = False
+    remediation: str = ""  # how to fix a failure, in our own words
 
     @property
     def module(self) -> str:
@@ -54,7 +55,7 @@ class CheckSpec:
 
 
 def check(*, id: str, title: str, severity: Severity | str, area: Area | str, criterion: str,
-          platform: Platform | str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+          remediation: str = "", platform: Platform | str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark a function as a check. The function is returned unchanged, so it stays testable."""
 
     def mark(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,7 +73,7 @@ def check(*, id: str, title: str, severity: Severity | str, area: Area | str, cr
         spec = CheckSpec(
             id=id, title=title, severity=Severity(severity), area=Area(area),
             criterion=criterion, platform=plat, func=func, facts=tuple(facts),
-            params=MappingProxyType(params), wants_target="target" in signature,
+            params=MappingProxyType(params), wants_target="target" in signature, remediation=remediation,
         )
         setattr(func, _MARK, spec)
         return func

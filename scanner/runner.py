@@ -137,7 +137,7 @@ def scan_target(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[
                 severity=spec.severity, area=spec.area, resource=redact(f.resource, secrets),
                 message=redact(f.message, secrets), observed=freeze(redact(thaw(f.observed), secrets)),
                 clauses=tuple(clause_map.get(spec.id, ())), evidence=refs, at=utcnow(),
-                criterion=spec.criterion, waiver=waiver))
+                criterion=spec.criterion, waiver=waiver, location=f.location, remediation=spec.remediation))
     return TargetOutcome(target, tuple(results), redact(evidence, secrets))
 
 
