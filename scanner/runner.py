@@ -30,6 +30,7 @@ class TargetOutcome:
     target: Target
     results: tuple[Result, ...]
     evidence: Mapping[str, Mapping[str, Any]]
+    warnings: tuple[str, ...] = ()  # for the operator and the run record (plaintext transport, expired waiver)
 
 
 def evaluate(spec: CheckSpec, facts: Mapping[str, Fact], target: Target) -> list[Finding]:
