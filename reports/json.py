@@ -1,12 +1,17 @@
-"""JSON report: ``{"run": {...}, "findings": [...], "evidence": {...}}``, valid against result.schema.json."""
+"""JSON report: ``{"run": {...}, "findings": [...], "evidence": {...}}``, valid against result.schema.json.
+
+Values are kept exactly (the run's warnings included, in ``run.warnings``); the text is written with
+``reports.text.json_text``, so controls, bidi overrides and lone surrogates from a target are ``\\uXXXX`` escapes:
+the file is valid UTF-8, parses back to the same values, and shows nothing raw when printed to a terminal.
+"""
 from __future__ import annotations
 
-import json
 from typing import Any, TextIO
 
+from reports.text import json_text
 from scanner.model import Run, run_to_dict
 
 
 def render(run: Run, out: TextIO, **_: Any) -> None:
-    json.dump(run_to_dict(run), out, indent=2, sort_keys=True, ensure_ascii=False)
+    out.write(json_text(run_to_dict(run), indent=2, sort_keys=True))
     out.write("\n")

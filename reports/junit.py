@@ -1,48 +1,105 @@
-"""JUnit XML: one test suite per target, one test case per check x target x resource."""
+"""JUnit XML: one test suite per target, one test case per check x target x resource.
+
+Shaped for strict consumers (the Ant/Jenkins JUnit XSD): ``testsuites`` carries the totals (tests, failures,
+errors, skipped, time); every ``testsuite`` has name, tests, failures, errors, skipped, time, an ISO 8601
+timestamp without a time zone (UTC, as the XSD's pattern requires), hostname, id and package, and holds
+``properties``, its test cases, ``system-out`` and ``system-err`` in that order; every ``testcase`` has name,
+classname and time, and ``file``/``line`` where the finding has a location.
+
+Times: checks evaluate facts already collected, so a test case takes no measurable time (``0.000``); a suite's
+time is the wall time from the start of the run to the target's last finding (collection included), the total
+is the run's duration. ``hostname`` is the target: the system the tests were executed against.
+
+All text goes through ``reports.text.for_document``: characters XML forbids (and controls it allows but a
+reader should see) appear as visible escapes, so the file parses whatever a target returned.
+"""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from reports.text import for_document
 from scanner.model import Result, Run, Status
 
 _SKIPPED = {Status.NOT_APPLICABLE, Status.MANUAL, Status.WAIVED}
 
 
+def _safe(attrs: dict[str, str]) -> dict[str, str]:
+    return {k: for_document(v) for k, v in attrs.items()}
+
+
+def _sub(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
+    return ET.SubElement(parent, tag, _safe(attrs))
+
+
+def _timestamp(at: datetime) -> str:
+    """ISO 8601 in UTC without offset or fraction: ``2026-12-01T07:00:00``."""
+    if at.tzinfo is not None:
+        at = at.astimezone(timezone.utc)
+    return at.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _seconds(start: datetime, end: datetime | None) -> str:
+    return f"{max((end - start).total_seconds(), 0.0):.3f}" if end is not None else "0.000"
+
+
 def _case(suite: ET.Element, r: Result) -> None:
-    case = ET.SubElement(suite, "testcase", classname=f"{r.target}.{r.check}", name=f"{r.check} [{r.resource}]")
-    detail = "\n".join([f"criterion: {r.criterion}", f"observed: {dict(r.observed)}",
-                        f"clauses: {', '.join(r.clauses)}", f"evidence: {', '.join(r.evidence)}"])
+    attrs = {"classname": f"{r.target}.{r.check}", "name": f"{r.check} [{r.resource}]", "time": "0.000"}
+    if r.location is not None:
+        attrs["file"] = r.location.path
+        if r.location.start_line is not None:
+            attrs["line"] = str(r.location.start_line)
+    case = _sub(suite, "testcase", **attrs)
+    lines = [f"criterion: {r.criterion}", f"observed: {dict(r.observed)}",
+             f"clauses: {', '.join(r.clauses)}", f"evidence: {', '.join(r.evidence)}"]
+    if r.location is not None:
+        span = "" if r.location.start_line is None else f" line {r.location.start_line}" + (
+            f"-{r.location.end_line}" if r.location.end_line not in (None, r.location.start_line) else "")
+        lines.append(f"location: {r.location.path}{span}")
+    if r.remediation:
+        lines.append(f"remediation: {r.remediation}")
+    detail = for_document("\n".join(lines))
     if r.status is Status.FAIL:
-        ET.SubElement(case, "failure", message=r.message, type=r.severity.value).text = detail
+        _sub(case, "failure", message=r.message, type=r.severity.value).text = detail
     elif r.status is Status.ERROR:
-        ET.SubElement(case, "error", message=r.message, type="error").text = detail
+        _sub(case, "error", message=r.message, type="error").text = detail
     elif r.status in _SKIPPED:
         reason = f"{r.status.value}: {r.message}"
         if r.waiver:
             reason += f" (waiver by {r.waiver.approved_by} until {r.waiver.expires}: {r.waiver.reason})"
-        ET.SubElement(case, "skipped", message=reason)
-    ET.SubElement(case, "system-out").text = r.message
+        _sub(case, "skipped", message=reason)
+    _sub(case, "system-out").text = for_document(r.message)
+
+
+def _totals(results: list[Result]) -> dict[str, str]:
+    return {"tests": str(len(results)),
+            "failures": str(sum(r.status is Status.FAIL for r in results)),
+            "errors": str(sum(r.status is Status.ERROR for r in results)),
+            "skipped": str(sum(r.status in _SKIPPED for r in results))}
 
 
 def render(run: Run, out: TextIO, **_: Any) -> None:
+    info = run.info
     by_target: dict[str, list[Result]] = defaultdict(list)
     for r in run.results:
         by_target[r.target].append(r)
-    root = ET.Element("testsuites", name=f"gxpscan {run.info.tool_version}", tests=str(len(run.results)))
-    for target, results in sorted(by_target.items()):
-        suite = ET.SubElement(
-            root, "testsuite", name=target, tests=str(len(results)),
-            failures=str(sum(r.status is Status.FAIL for r in results)),
-            errors=str(sum(r.status is Status.ERROR for r in results)),
-            skipped=str(sum(r.status in _SKIPPED for r in results)),
-            timestamp=run.info.started.isoformat(), hostname=target)
-        props = ET.SubElement(suite, "properties")
+    end = info.ended or max((r.at for r in run.results), default=None)
+    root = ET.Element("testsuites", _safe({"name": f"gxpscan {info.tool_version}", **_totals(list(run.results)),
+                                           "time": _seconds(info.started, end),
+                                           "timestamp": _timestamp(info.started)}))
+    for n, (target, results) in enumerate(sorted(by_target.items())):
+        suite = _sub(root, "testsuite", name=target, **_totals(results),
+                     time=_seconds(info.started, max(r.at for r in results)),
+                     timestamp=_timestamp(info.started), hostname=target, id=str(n), package=f"gxpscan.{target}")
+        props = _sub(suite, "properties")
         for key in ("id", "tool_version", "checks_fingerprint", "operator", "inventory_sha256"):
-            ET.SubElement(props, "property", name=f"gxpscan.{key}", value=str(getattr(run.info, key)))
+            _sub(props, "property", name=f"gxpscan.{key}", value=str(getattr(info, key)))
         for r in sorted(results, key=lambda r: (r.check, r.resource)):
             _case(suite, r)
+        _sub(suite, "system-out")
+        _sub(suite, "system-err")
     ET.indent(root)
     out.write(ET.tostring(root, encoding="unicode", xml_declaration=True))
     out.write("\n")
