@@ -26,6 +26,7 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _CANDIDATE = re.compile(r"[^\x20-\x7e]")
 #: Kept raw in documents (XML, HTML, SARIF text): the only controls that are legal XML and harmless there.
 _DOCUMENT_KEEP = frozenset("\t\n")
+_DOCUMENT_CANDIDATE = re.compile(r"[^\x20-\x7e\t\n]")
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 #: Characters JSON output escapes as ``\\uXXXX`` beyond what the json module escapes (C0 controls): the value
 #: parses back unchanged, but the file holds no raw C1 control, bidi override or lone surrogate.
@@ -75,7 +76,7 @@ def for_document(value: object) -> str:
     """Text that is safe in XML 1.0, HTML and SARIF messages and encodable as UTF-8: as :func:`for_terminal`,
     but tab and line feed stay (they are legal XML and keep multi-line evidence readable). The result still
     needs the format's own escaping (``&``, ``<``, quotes)."""
-    return _CANDIDATE.sub(_document_sub, str(value))
+    return _DOCUMENT_CANDIDATE.sub(_document_sub, str(value))
 
 
 def document_strings(value: Any) -> Any:
