@@ -15,13 +15,14 @@ reader should see) appear as visible escapes, so the file parses whatever a targ
 """
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from reports.text import for_document
-from scanner.model import Result, Run, Status
+from scanner.model import Result, Run, Status, thaw
 
 _SKIPPED = {Status.NOT_APPLICABLE, Status.MANUAL, Status.WAIVED}
 
@@ -52,7 +53,8 @@ def _case(suite: ET.Element, r: Result) -> None:
         if r.location.start_line is not None:
             attrs["line"] = str(r.location.start_line)
     case = _sub(suite, "testcase", **attrs)
-    lines = [f"criterion: {r.criterion}", f"observed: {dict(r.observed)}",
+    observed = json.dumps(thaw(r.observed), sort_keys=True, ensure_ascii=False, default=str)
+    lines = [f"criterion: {r.criterion}", f"observed: {observed}",
              f"clauses: {', '.join(r.clauses)}", f"evidence: {', '.join(r.evidence)}"]
     if r.location is not None:
         span = "" if r.location.start_line is None else f" line {r.location.start_line}" + (

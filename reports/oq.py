@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from reports.text import for_document
-from scanner.model import Location, Result, Run, Status
+from scanner.model import Location, Result, Run, Status, thaw
 
 _CSS = """
 body{font:13px/1.4 system-ui,sans-serif;margin:2em;color:#111}
@@ -48,7 +48,7 @@ def _where(loc: Location | None) -> str:
 
 
 def _observed(r: Result) -> str:
-    return _e(json.dumps(dict(r.observed), sort_keys=True, default=str, ensure_ascii=False)) if r.observed else _DASH
+    return _e(json.dumps(thaw(r.observed), sort_keys=True, default=str, ensure_ascii=False)) if r.observed else _DASH
 
 
 def _evidence(refs: tuple[str, ...], evidence: Mapping[str, Mapping[str, Any]]) -> str:

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from reports.text import document_strings, json_text
-from scanner.model import Location, Result, Run, Severity, Status
+from scanner.model import Location, Result, Run, Severity, Status, thaw
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 #: Key of our fingerprint in ``partialFingerprints``; the version changes if what it covers changes.
@@ -82,7 +82,7 @@ def _result(r: Result, rule_index: int) -> dict[str, Any]:
         "message": {"text": f"{r.target}: {r.message}"},
         "locations": [_location(r)],
         "partialFingerprints": {FINGERPRINT: fingerprint(r)},
-        "properties": {"status": r.status.value, "target": r.target, "observed": dict(r.observed),
+        "properties": {"status": r.status.value, "target": r.target, "observed": thaw(r.observed),
                        "clauses": list(r.clauses), "evidence": list(r.evidence),
                        "security-severity": SECURITY_SEVERITY[r.severity]},
     }

@@ -112,3 +112,19 @@ def test_oq_record_traces_each_test_to_criterion_observed_evidence_and_deviation
 def test_oq_record_escapes_target_output():
     run = make_run([make_result(message="<script>alert(1)</script>")])
     assert "<script>alert" not in rendered("oq", run)
+
+
+def test_nested_observed_values_are_shown_as_data_not_as_python_reprs():
+    import html
+
+    from scanner.model import freeze
+
+    observed = freeze({"users": [{"name": "bob", "groups": {"wheel"}}], "limits": {"max": 90}})
+    run = make_run([make_result(status="fail", observed=observed)])
+    expected = {"limits": {"max": 90}, "users": [{"groups": ["wheel"], "name": "bob"}]}
+    as_json = json.dumps(expected, sort_keys=True)
+    assert json.loads(rendered("sarif", run))["runs"][0]["results"][0]["properties"]["observed"] == expected
+    failure = ET.fromstring(rendered("junit", run)).find(".//failure")
+    assert f"observed: {as_json}\n" in failure.text
+    assert html.escape(as_json) in rendered("oq", run)
+    assert json.loads(rendered("json", run))["findings"][0]["observed"] == expected
