@@ -1,4 +1,9 @@
-"""Output formats. One module per format, each with ``render(run, out)``; imported lazily from this table."""
+"""Output formats. One module per format, each with ``render(run, out, **options)``; imported lazily from this table.
+
+Options a format does not know are ignored. The console takes ``colour``, ``verbose``, ``quiet``, ``width`` and
+``frameworks`` (see ``reports.console.render``). Text from targets is made safe by ``reports.text``
+(``for_terminal`` for the console and log lines, ``for_document`` for XML, HTML and SARIF, ``json_text``).
+"""
 from __future__ import annotations
 
 import importlib
