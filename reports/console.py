@@ -209,9 +209,9 @@ def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool =
     shown = [r for r in run.results if verbose or r.status in (Status.FAIL, Status.ERROR, Status.WAIVED)]
     if shown:
         shown.sort(key=lambda r: (_ORDER.index(r.status), -r.severity.rank, r.target, r.check, r.resource))
-        lines += table([Column("status", min_width=4), Column("severity", min_width=4),
-                        Column("target", min_width=6), Column("check", min_width=8, weight=1.5),
-                        Column("resource", min_width=8, weight=1.5), Column("message", min_width=12, weight=3)],
+        lines += table([Column("status"), Column("severity"),
+                        Column("target", min_width=10), Column("check", min_width=12, weight=1.5),
+                        Column("resource", min_width=10, weight=1.5), Column("message", min_width=20, weight=3)],
                        [_finding_row(r, verbose) for r in shown], width, colour)
         lines.append("")
         if verbose:
