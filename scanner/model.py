@@ -307,7 +307,8 @@ def result_from_dict(d: Mapping[str, Any]) -> Result:
 
 
 def info_to_dict(info: RunInfo) -> dict[str, Any]:
-    return thaw(info)
+    out: dict[str, Any] = thaw(info)
+    return out
 
 
 def info_from_dict(d: Mapping[str, Any]) -> RunInfo:

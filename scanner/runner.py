@@ -114,7 +114,7 @@ def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
         if isinstance(value, MappingProxyType):
             return MappingProxyType(dict(items))
         try:
-            return type(value)(items)
+            return type(value)(items)  # type: ignore[call-arg]
         except TypeError:  # a mapping type that cannot be built from pairs
             return dict(items)
     if isinstance(value, (tuple, list, set, frozenset)):
@@ -264,7 +264,8 @@ def scan_target(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[
 def scan(targets: Sequence[Target], specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]], *,
          waivers: Iterable[Waiver] = (), concurrency: int = DEFAULT_CONCURRENCY, executor: Executor | None = None,
          on_done: Callable[[TargetOutcome], None] = lambda _o: None,
-         scan_one: Callable[..., TargetOutcome] = scan_target, scope: ProcessScope | None = None) -> list[TargetOutcome]:
+         scan_one: Callable[..., TargetOutcome] = scan_target,
+         scope: ProcessScope | None = None) -> list[TargetOutcome]:
     """Scan every target; ``on_done`` is called (in this thread) as each target finishes.
 
     Interrupted (KeyboardInterrupt or any other exception in this thread), it ends every process the scan

@@ -328,7 +328,7 @@ class SSHConnector:
     def _try(transport: paramiko.Transport, ep: Endpoint, key: paramiko.PKey) -> bool:
         try:
             transport.auth_publickey(ep.user, key)
-            return transport.is_authenticated()
+            return bool(transport.is_authenticated())
         except paramiko.AuthenticationException:
             return False
         except paramiko.SSHException as exc:

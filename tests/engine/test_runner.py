@@ -144,8 +144,8 @@ def test_evidence_links_survive_any_target_name(registry, name):
     values = {"linux.widgets": ["blue1"], "linux.limits": {"missing-key": 1}}
     out = scan_target(make_target(name), specs, {}, collector=fake_collector(values))
     by_check = {r.check: r for r in out.results}
-    for check, fact in [("linux.test.widgets", "linux.widgets"), ("linux.test.raises", "linux.limits")]:
-        [ref] = by_check[check].evidence
+    for check_id, fact in [("linux.test.widgets", "linux.widgets"), ("linux.test.raises", "linux.limits")]:
+        [ref] = by_check[check_id].evidence
         record = out.evidence[ref]
         assert (record["target"], record["fact"], record["index"]) == (name, fact, 0)
         assert ref == evidence_id(name, fact, 0)  # stable for the same target, fact and index
@@ -165,7 +165,8 @@ def test_evidence_ids_do_not_collide_where_concatenation_would(a, b):
 
 def test_several_evidence_items_of_one_fact_are_all_linked(registry):
     def collector(target, names):
-        return {"linux.widgets": Fact("linux.widgets", ["blue"], (Evidence.of("cat a", b"a"), Evidence.of("cat b", b"b")))}
+        evidence = (Evidence.of("cat a", b"a"), Evidence.of("cat b", b"b"))
+        return {"linux.widgets": Fact("linux.widgets", ["blue"], evidence)}
 
     out = scan_target(make_target("x:y"), [registry.checks["linux.test.widgets"]], {}, collector=collector)
     [r] = out.results
