@@ -113,7 +113,12 @@ class LocalConnector:
         except OSError as exc:
             raise ConnectorError(f"cannot start {argv[0]}: {exc.strerror}") from None
         if not self.scope.add(proc.pid):  # interrupted while it started
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
             terminate_group(proc.pid, self.scope.grace, reap=proc)
+            proc.wait()
+            raise ConnectorError("the scan was interrupted; nothing more is started")
         try:
             return self._finish(proc, command, prefix, script, timeout, limit)
         finally:

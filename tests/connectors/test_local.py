@@ -256,3 +256,33 @@ def test_a_scope_that_was_ended_starts_nothing_more(conn):
     scope.end_all()
     with pytest.raises(ConnectorError, match="interrupted"):
         LocalConnector(make_target(), scope=scope).run("true", timeout=5)
+
+
+TIMED_OUT = """
+import json
+from scanner.connectors.local import LocalConnector
+from tests.factories import make_target
+c = LocalConnector(make_target(become="sudo", become_password_env="GXP_PW"))
+r = c.run("sleep 3003 & sleep 3004; wait", timeout=2, become=True)
+print(json.dumps({"timed_out": r.timed_out, "exit": r.exit_code}))
+"""
+
+
+def test_a_timed_out_sudo_batch_leaves_no_root_process_behind(sandbox):
+    proc = sandbox.popen_python(TIMED_OUT, env={"GXP_PW": sandbox.password})
+    seen: dict = {}
+    root_owned = set()
+    while proc.poll() is None:
+        for pid, p in descendants(proc.pid).items():
+            if p.comm == "sleep":
+                seen[pid] = p
+                if b"\nUid:\t0\t" in read_proc(pid, "status"):
+                    root_owned.add(pid)
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    assert json.loads(out) == {"timed_out": True, "exit": None}, err
+    assert len(seen) == 2 and root_owned == set(seen)  # the probes ran as root, under sudo
+    until = time.monotonic() + 5
+    while alive(seen) and time.monotonic() < until:
+        time.sleep(0.05)
+    assert alive(seen) == []  # SIGKILL to the group alone would have left sudo's root children running
