@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import hashlib
 import json
 import logging
@@ -98,6 +99,8 @@ def redact(value: T, secrets: Sequence[str]) -> T:
 
 
 def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, enum.Enum):  # Status, Severity, ...: our own vocabulary, never a secret
+        return value
     if isinstance(value, str):
         for s in secrets:
             if s in value:

@@ -15,6 +15,7 @@ from scanner.model import (
     Fact,
     Finding,
     Location,
+    Severity,
     Status,
     Waiver,
     result_from_dict,
@@ -198,13 +199,20 @@ class Pair(NamedTuple):
     (Box(SECRET, ("a", f"-{SECRET}-")), Box("***", ("a", "-***-"))),
     (Location(f"/home/{SECRET}/x", 3), Location("/home/***/x", 3, 3)),
     (Status.FAIL, Status.FAIL),
+    (Severity.HIGH, Severity.HIGH),
 ])
 def test_redaction_keeps_types(value, expected):
     got = redact(value, [SECRET])
-    assert type(got) is type(expected) and got == expected if not isinstance(got, MappingProxyType) else (
-        type(got) is MappingProxyType and dict(got) == dict(expected))
+    assert type(got) is type(expected)
+    assert (dict(got) if isinstance(got, MappingProxyType) else got) == (
+        dict(expected) if isinstance(expected, MappingProxyType) else expected)
     if isinstance(value, (tuple, list)):  # nested members keep their types too
         assert [type(v) for v in got] == [type(v) for v in expected]
+
+
+def test_our_enums_are_never_redacted_into_plain_strings():
+    got = redact((Severity.HIGH, "very high"), ["high"])
+    assert got == (Severity.HIGH, "very ***") and type(got[0]) is Severity
 
 
 def test_redaction_returns_the_same_object_when_nothing_is_secret():
