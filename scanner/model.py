@@ -245,6 +245,7 @@ class Result:
     waiver: Waiver | None = None
     location: Location | None = None
     remediation: str = ""
+    expired_waiver: Waiver | None = None  # a waiver that matched this failure but had expired (it stays fail)
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,7 @@ def result_to_dict(r: Result) -> dict[str, Any]:
         "evidence": list(r.evidence), "at": r.at.isoformat(),
         "waiver": thaw(r.waiver) if r.waiver else None,
         "location": thaw(r.location) if r.location else None, "remediation": r.remediation,
+        "expired_waiver": thaw(r.expired_waiver) if r.expired_waiver else None,
     }
 
 
@@ -300,11 +302,13 @@ def result_from_dict(d: Mapping[str, Any]) -> Result:
         evidence=tuple(d.get("evidence") or ()), at=datetime.fromisoformat(d["at"]),
         criterion=d.get("criterion", ""), waiver=Waiver(**d["waiver"]) if d.get("waiver") else None,
         location=Location(**d["location"]) if d.get("location") else None, remediation=d.get("remediation", ""),
+        expired_waiver=Waiver(**d["expired_waiver"]) if d.get("expired_waiver") else None,
     )
 
 
 def info_to_dict(info: RunInfo) -> dict[str, Any]:
-    return thaw(info)
+    out: dict[str, Any] = thaw(info)
+    return out
 
 
 def info_from_dict(d: Mapping[str, Any]) -> RunInfo:

@@ -54,8 +54,8 @@ class CheckSpec:
         return fact.split(".", 1)[1]
 
 
-def check(*, id: str, title: str, severity: Severity | str, area: Area | str, criterion: str,
-          remediation: str = "", platform: Platform | str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def check(*, id: str, title: str, severity: Severity | str, area: Area | str, criterion: str, remediation: str = "",
+          platform: Platform | str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark a function as a check. The function is returned unchanged, so it stays testable."""
 
     def mark(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -82,7 +82,8 @@ def check(*, id: str, title: str, severity: Severity | str, area: Area | str, cr
 
 
 def spec_of(func: Callable[..., Any]) -> CheckSpec:
-    return getattr(func, _MARK)
+    spec: CheckSpec = getattr(func, _MARK)
+    return spec
 
 
 def _checks_in(module: ModuleType) -> Iterable[CheckSpec]:

@@ -1,10 +1,20 @@
 """The runner: per target, collect the facts the selected checks need, evaluate, place in context.
 
 Per-target work goes to a ``concurrent.futures.Executor`` (a thread pool by default), and each target's
-results reach the store as soon as that target ends.
+results reach the store as soon as that target ends. Every process a scan starts on this machine belongs to
+the scan's ``ProcessScope``: an interrupted scan (Ctrl-C, SIGTERM turned into KeyboardInterrupt by the CLI)
+ends them all before it returns.
+
+Evidence records carry their target, fact and index as fields; their ids are opaque (``evidence_id``) and
+nothing ever parses one.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
+import enum
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -12,24 +22,32 @@ from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
-from typing import Any
+from functools import partial
+from types import MappingProxyType
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from scanner.collectors import collect
-from scanner.connectors import ConnectorError, open_connector
-from scanner.model import Fact, Finding, Result, Status, Target, Waiver, freeze, thaw, utcnow
+from scanner.connectors import ConnectorError, ProcessScope, connector_key, open_connector
+from scanner.model import Fact, Finding, Platform, Result, Status, Target, Waiver, thaw, utcnow
 from scanner.registry import CheckSpec
 
 log = logging.getLogger("gxpscan.runner")
 
 DEFAULT_CONCURRENCY = 16
 REDACTED = "***"
+#: A secret shorter than this is not redacted (it would blank out ordinary words); inventories use longer ones.
+MIN_SECRET_LENGTH = 4
+
+T = TypeVar("T")
+Collector = Callable[[Target, Iterable[str]], Mapping[str, Fact]]
 
 
 @dataclass(frozen=True)
 class TargetOutcome:
     target: Target
     results: tuple[Result, ...]
-    evidence: Mapping[str, Mapping[str, Any]]
+    evidence: Mapping[str, Mapping[str, Any]]  # evidence id -> record (target, fact, index, source, raw, ...)
     warnings: tuple[str, ...] = ()  # for the operator and the run record (plaintext transport, expired waiver)
 
 
@@ -62,55 +80,152 @@ def secrets_of(target: Target) -> list[str]:
     """The secret values a target references, so that nothing derived from them is ever stored."""
     values = []
     for key, name in target.options.items():
-        if key.endswith("_env") and isinstance(name, str) and len(os.environ.get(name, "")) >= 4:
-            values.append(os.environ[name])
-    return values
+        if key.endswith("_env") and isinstance(name, str):
+            value = os.environ.get(name, "")
+            if len(value) >= MIN_SECRET_LENGTH:
+                values.append(value)
+    return sorted(set(values), key=len, reverse=True)  # longest first, so a secret inside another goes too
 
 
-def redact(value: Any, secrets: Sequence[str]) -> Any:
+def redact(value: T, secrets: Sequence[str]) -> T:
+    """``value`` with every secret replaced by ``***``, in keys too, keeping its shape and types.
+
+    Read-only mappings stay read-only mappings, tuples stay tuples, frozen dataclasses stay the same dataclass
+    (built without re-running its ``__post_init__``). What holds no secret comes back as the very same object.
+    """
     if not secrets:
+        return value
+    return _redact(value, tuple(secrets))  # type: ignore[no-any-return]
+
+
+def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, enum.Enum):  # Status, Severity, ...: our own vocabulary, never a secret
         return value
     if isinstance(value, str):
         for s in secrets:
-            value = value.replace(s, REDACTED)
+            if s in value:
+                value = value.replace(s, REDACTED)
+        return value
+    if isinstance(value, bytes):
+        for s in secrets:
+            value = value.replace(s.encode("utf-8", "surrogateescape"), REDACTED.encode())
         return value
     if isinstance(value, Mapping):
-        return {k: redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact(v, secrets) for v in value]
+        items = [(_redact(k, secrets), _redact(v, secrets)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=True)):
+            return value
+        if isinstance(value, MappingProxyType):
+            return MappingProxyType(dict(items))
+        try:
+            return type(value)(items)  # type: ignore[call-arg]
+        except TypeError:  # a mapping type that cannot be built from pairs
+            return dict(items)
+    if isinstance(value, (tuple, list, set, frozenset)):
+        members = [_redact(v, secrets) for v in value]
+        if all(m is v for m, v in zip(members, value, strict=True)):
+            return value
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
+            return type(value)(*members)
+        return type(value)(members)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changed = {}
+        for f in dataclasses.fields(value):
+            old = getattr(value, f.name)
+            new = _redact(old, secrets)
+            if new is not old:
+                changed[f.name] = new
+        if not changed:
+            return value
+        clone = copy.copy(value)
+        for name, new in changed.items():
+            object.__setattr__(clone, name, new)
+        return clone
     return value
 
 
-def _waiver_for(waivers: Iterable[Waiver], check: str, target: str, resource: str, today: date) -> Waiver | None:
+def evidence_id(target: str, fact: str, index: int) -> str:
+    """An opaque id for one piece of evidence: stable for the same target, fact and index; never parsed."""
+    digest = hashlib.sha256(json.dumps([target, fact, index], ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return "ev-" + digest.hexdigest()[:20]
+
+
+def _expiry(waiver: Waiver) -> date | None:
+    try:
+        return date.fromisoformat(waiver.expires)
+    except (TypeError, ValueError):
+        return None  # an unreadable expiry never makes a waiver valid
+
+
+def _waivers_for(waivers: Iterable[Waiver], check: str, target: str, resource: str,
+                 today: date) -> tuple[Waiver | None, Waiver | None]:
+    """(the valid waiver covering this failure, else None; the first expired one that would have covered it)."""
+    expired = None
     for w in waivers:
-        if (fnmatchcase(check, w.check) and fnmatchcase(target, w.target) and fnmatchcase(resource, w.resource)
-                and date.fromisoformat(w.expires) >= today):
-            return w
-    return None
+        if fnmatchcase(check, w.check) and fnmatchcase(target, w.target) and fnmatchcase(resource, w.resource):
+            until = _expiry(w)
+            if until is not None and until >= today:
+                return w, None
+            expired = expired or w
+    return None, expired
+
+
+def expired_waiver_warning(target: Target, waiver: Waiver, failing: int) -> str:
+    return (f"target {target.name}: waiver expired, not applied: check {waiver.check}, target {waiver.target}, "
+            f"resource {waiver.resource}, expired {waiver.expires}, approved by {waiver.approved_by} "
+            f"(reason: {waiver.reason}); {failing} failing finding(s) stay fail")
+
+
+def _endpoint(url: str) -> str:
+    """scheme://host:port of a URL, without any user information or path."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+def transport_warnings(target: Target) -> list[str]:
+    """Connections the inventory asks for that would travel in clear text."""
+    out = []
+    key = connector_key(target)
+    url = target.opt("url")
+    if (key == "ldap" or target.type is Platform.LDAP) and isinstance(url, str):
+        if urlsplit(url).scheme.lower() == "ldap" and not target.opt("starttls"):
+            out.append(f"target {target.name}: plaintext LDAP: {_endpoint(url)} without starttls, so directory "
+                       "data (and a simple bind's password) cross the network unencrypted; use ldaps:// or "
+                       "starttls: true")
+    endpoint = target.opt("endpoint_url")
+    if (key == "aws" or target.type is Platform.AWS) and isinstance(endpoint, str):
+        if urlsplit(endpoint).scheme.lower() == "http":
+            out.append(f"target {target.name}: plaintext AWS endpoint: endpoint_url {_endpoint(endpoint)} is "
+                       "http://, so signed requests and the account's data cross the network unencrypted; "
+                       "use https://")
+    return out
 
 
 def _evidence_records(target: Target, facts: Mapping[str, Fact]) -> dict[str, dict[str, Any]]:
-    records = {}
+    records: dict[str, dict[str, Any]] = {}
     for name, fact in sorted(facts.items()):
+        base = {"target": target.name, "fact": name, "ok": fact.ok, "error": fact.error}
         for i, ev in enumerate(fact.evidence):
-            records[f"{target.name}:{name}#{i}"] = {
-                "target": target.name, "fact": name, "ok": fact.ok, "error": fact.error, **thaw(ev)}
+            records[evidence_id(target.name, name, i)] = {**base, "index": i, **thaw(ev)}
         if not fact.evidence:
-            records[f"{target.name}:{name}#0"] = {
-                "target": target.name, "fact": name, "ok": fact.ok, "error": fact.error, "source": None,
-                "collected_at": utcnow().isoformat(), "raw": "", "sha256": None, "truncated": False,
-                "exit_code": None}
+            records[evidence_id(target.name, name, 0)] = {
+                **base, "index": 0, "source": None, "collected_at": utcnow().isoformat(), "raw": "",
+                "sha256": None, "truncated": False, "exit_code": None}
     return records
 
 
-def collect_facts(target: Target, fact_names: Iterable[str]) -> dict[str, Fact]:
+def collect_facts(target: Target, fact_names: Iterable[str], scope: ProcessScope | None = None) -> dict[str, Fact]:
     """Open the target's connector and collect. An unreachable target makes every fact an error."""
     names = sorted(set(fact_names))
     if not names:
         return {}
     try:
-        with open_connector(target) as conn:
-            return collect(conn, target, names)
+        with open_connector(target, scope) as conn:
+            got: dict[str, Fact] = collect(conn, target, names)
+            return got
     except Exception as exc:
         why = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
         log.debug("target %s failed", target.name, exc_info=True)
@@ -118,42 +233,56 @@ def collect_facts(target: Target, fact_names: Iterable[str]) -> dict[str, Fact]:
 
 
 def scan_target(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]],
-                waivers: Iterable[Waiver] = (),
-                collector: Callable[[Target, Iterable[str]], Mapping[str, Fact]] = collect_facts) -> TargetOutcome:
+                waivers: Iterable[Waiver] = (), collector: Collector | None = None, *,
+                scope: ProcessScope | None = None) -> TargetOutcome:
     mine = [s for s in specs if s.platform == target.type]
+    collector = collector or partial(collect_facts, scope=scope)
     facts = collector(target, {f for s in mine for f in s.facts})
     evidence = _evidence_records(target, facts)
     secrets = secrets_of(target)
     today = utcnow().date()
+    warnings = transport_warnings(target)
+    expired_seen: dict[Waiver, int] = {}
     results = []
     for spec in mine:
-        refs = tuple(k for k in evidence if k.split(":", 1)[1].split("#")[0] in spec.facts)
+        refs = tuple(k for k, rec in evidence.items() if rec["fact"] in spec.facts)
         for f in evaluate(spec, facts, target):
-            status, waiver = f.status, None
+            f = redact(f, secrets)
+            status, waiver, expired = f.status, None, None
             if status is Status.FAIL:
-                waiver = _waiver_for(waivers, spec.id, target.name, f.resource, today)
+                waiver, expired = _waivers_for(waivers, spec.id, target.name, f.resource, today)
                 status = Status.WAIVED if waiver else status
+                if expired is not None:
+                    expired_seen[expired] = expired_seen.get(expired, 0) + 1
             results.append(Result(
                 check=spec.id, target=target.name, target_type=target.type.value, status=status,
-                severity=spec.severity, area=spec.area, resource=redact(f.resource, secrets),
-                message=redact(f.message, secrets), observed=freeze(redact(thaw(f.observed), secrets)),
-                clauses=tuple(clause_map.get(spec.id, ())), evidence=refs, at=utcnow(),
-                criterion=spec.criterion, waiver=waiver, location=f.location, remediation=spec.remediation))
-    return TargetOutcome(target, tuple(results), redact(evidence, secrets))
+                severity=spec.severity, area=spec.area, resource=f.resource, message=f.message,
+                observed=f.observed, clauses=tuple(clause_map.get(spec.id, ())), evidence=refs, at=utcnow(),
+                criterion=spec.criterion, waiver=waiver, location=f.location, remediation=spec.remediation,
+                expired_waiver=expired))
+    warnings += [expired_waiver_warning(target, w, n) for w, n in expired_seen.items()]
+    return TargetOutcome(target, tuple(results), redact(evidence, secrets), redact(tuple(warnings), secrets))
 
 
 def scan(targets: Sequence[Target], specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]], *,
          waivers: Iterable[Waiver] = (), concurrency: int = DEFAULT_CONCURRENCY, executor: Executor | None = None,
          on_done: Callable[[TargetOutcome], None] = lambda _o: None,
-         scan_one: Callable[..., TargetOutcome] = scan_target) -> list[TargetOutcome]:
-    """Scan every target; ``on_done`` is called (in this thread) as each target finishes."""
+         scan_one: Callable[..., TargetOutcome] = scan_target,
+         scope: ProcessScope | None = None) -> list[TargetOutcome]:
+    """Scan every target; ``on_done`` is called (in this thread) as each target finishes.
+
+    Interrupted (KeyboardInterrupt or any other exception in this thread), it ends every process the scan
+    started on this machine (``scope``), does not wait for targets in flight, and re-raises.
+    """
     waivers = tuple(waivers)
+    scope = scope or ProcessScope()
+    one = partial(scan_target, scope=scope) if scan_one is scan_target else scan_one
     own = executor is None
     pool = executor or ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets) or 1)),
                                           thread_name_prefix="gxpscan")
     outcomes = []
     try:
-        futures = {pool.submit(scan_one, t, specs, clause_map, waivers): t for t in targets}
+        futures = {pool.submit(one, t, specs, clause_map, waivers): t for t in targets}
         for fut in as_completed(futures):
             try:
                 outcome = fut.result()
@@ -161,7 +290,8 @@ def scan(targets: Sequence[Target], specs: Sequence[CheckSpec], clause_map: Mapp
                 outcome = _crashed(futures[fut], specs, clause_map, exc)
             outcomes.append(outcome)
             on_done(outcome)
-    except BaseException:  # interrupted: don't wait for targets still in flight (their own timeouts end them)
+    except BaseException:  # interrupted: end our processes, don't wait for targets still in flight
+        scope.end_all()
         if own:
             pool.shutdown(wait=False, cancel_futures=True)
         raise

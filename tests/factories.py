@@ -39,7 +39,7 @@ def make_run(results=None, interrupted: bool = False):
     from scanner.model import Run, utcnow
 
     results = results if results is not None else [make_result(), make_result(status="fail", target="host2")]
-    evidence = {e: {"target": e.split(":")[0], "fact": "linux.sshd_effective", "ok": True, "error": None,
+    evidence = {e: {"target": r.target, "fact": "linux.sshd_effective", "ok": True, "error": None,
                     "source": "sshd -T", "collected_at": utcnow().isoformat(), "raw": "permitrootlogin no",
                     "sha256": "2" * 64, "truncated": False, "exit_code": 0}
                 for r in results for e in r.evidence}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from scanner.model import Fact, Platform, Target
@@ -18,7 +19,6 @@ PLATFORM_COLLECTORS = {
     Platform.LINUX: "scanner.collectors.linux",
     Platform.AWS: "scanner.collectors.aws",
     Platform.LDAP: "scanner.collectors.ldap",
-    Platform.WINDOWS: "scanner.collectors.windows",
 }
 
 
@@ -29,11 +29,14 @@ class FactSpec:
     needs_root: bool = False
 
 
-def _module(platform: Platform):
+def _module(platform: Platform) -> ModuleType | None:
+    name = PLATFORM_COLLECTORS.get(platform)
+    if name is None:
+        return None
     try:
-        return importlib.import_module(PLATFORM_COLLECTORS[platform])
+        return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name == PLATFORM_COLLECTORS.get(platform):
+        if exc.name == name:
             return None
         raise
 
@@ -52,6 +55,6 @@ def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, F
     mod = _module(target.type)
     if mod is None:
         return {n: Fact.failed(n, f"no collector for platform {target.type.value}") for n in wanted}
-    got = mod.collect(connector, target, wanted)
+    got: dict[str, Fact] = mod.collect(connector, target, wanted)
     # Fail closed: a fact the collector forgot is an error, not an absence.
     return {n: got.get(n) or Fact.failed(n, "collector returned nothing for this fact") for n in wanted}

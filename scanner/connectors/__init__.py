@@ -1,12 +1,17 @@
 """Transports. One small class per transport, imported lazily from this table.
 
 A connector is built from a Target, is used as a context manager, and never decides pass or fail.
-Shell-like connectors (local, ssh, winrm) implement ``run``; API connectors (aws, ldap) expose
+Shell-like connectors (local, ssh) implement ``run``; API connectors (aws, ldap) expose
 the client objects their collectors need.
 """
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
+import signal
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,7 +21,6 @@ from scanner.model import Target
 CONNECTORS = {
     "local": "scanner.connectors.local:LocalConnector",
     "ssh": "scanner.connectors.ssh:SSHConnector",
-    "winrm": "scanner.connectors.winrm:WinRMConnector",
     "aws": "scanner.connectors.aws:AWSConnector",
     "ldap": "scanner.connectors.ldap:LDAPConnector",
 }
@@ -47,18 +51,94 @@ class ShellConnector(Protocol):
     def __exit__(self, *exc: Any) -> None: ...
 
 
+#: Seconds a process group gets between SIGTERM and SIGKILL (sudo needs a moment to relay the TERM to root).
+TERMINATE_GRACE = 2.0
+
+
+def terminate_group(pgid: int, grace: float = TERMINATE_GRACE, reap: Any = None) -> None:
+    """End a process group: SIGTERM, up to ``grace`` seconds for it to empty, then SIGKILL.
+
+    TERM first because a group started through sudo holds root processes this (unprivileged) scanner cannot
+    signal: sudo relays the TERM to its command, whose wrapper ends its own group (``become``). ``reap`` is an
+    optional ``Popen`` whose exit is collected meanwhile, so a dead leader does not look alive.
+    """
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    until = time.monotonic() + grace
+    while time.monotonic() < until:
+        if reap is not None:
+            reap.poll()
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            pass  # only processes we may not signal are left: sudo's relayed TERM is ending them
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class ProcessScope:
+    """The process groups one scan started on this machine, so that an interrupted scan ends every one of them.
+
+    Shell connectors register each process group they start and drop it when it has ended. ``end_all`` (the
+    runner calls it when the scan is interrupted) refuses any new process and terminates the live groups.
+    """
+
+    def __init__(self, grace: float = TERMINATE_GRACE) -> None:
+        self.grace = grace
+        self.cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._groups: set[int] = set()
+
+    def add(self, pgid: int) -> bool:
+        """Track a group; False (the caller must end it) when the scan is already being ended."""
+        with self._lock:
+            if self.cancelled.is_set():
+                return False
+            self._groups.add(pgid)
+            return True
+
+    def discard(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.discard(pgid)
+
+    def live(self) -> frozenset[int]:
+        with self._lock:
+            return frozenset(self._groups)
+
+    def end_all(self) -> None:
+        with self._lock:
+            self.cancelled.set()
+            groups = sorted(self._groups)
+        workers = [threading.Thread(target=terminate_group, args=(g, self.grace), daemon=True) for g in groups]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(self.grace + 5)
+
+
 def connector_key(target: Target) -> str:
     return str(target.opt("connection") or target.type.value)
 
 
-def connector_class(key: str) -> type:
+def connector_class(key: str) -> type[Any]:
     try:
         module, _, cls = CONNECTORS[key].partition(":")
     except KeyError:
         raise ConnectorError(f"no connector for {key!r}; known: {', '.join(sorted(CONNECTORS))}") from None
-    return getattr(importlib.import_module(module), cls)
+    found: type[Any] = getattr(importlib.import_module(module), cls)
+    return found
 
 
-def open_connector(target: Target) -> Any:
-    """Build (not yet enter) the connector for a target."""
-    return connector_class(connector_key(target))(target)
+def open_connector(target: Target, scope: ProcessScope | None = None) -> Any:
+    """Build (not yet enter) the connector for a target; shell connectors get the scan's process scope."""
+    cls = connector_class(connector_key(target))
+    if scope is not None and "scope" in inspect.signature(cls).parameters:
+        return cls(target, scope=scope)
+    return cls(target)

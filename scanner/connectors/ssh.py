@@ -2,7 +2,9 @@
 
 A shell script is sent on the stdin of ``sh -s`` over one exec channel; it never appears on a
 command line. Privileged scripts run under ``sudo`` in one more channel, the sudo password (if any)
-written to stdin ahead of the script. Every read is bounded in bytes and in time.
+written to stdin first and the script only once sudo has let the command run (``scanner.connectors.become``:
+a wrong password is one failed attempt). Every read is bounded in bytes and in time, and ends when the scan
+is interrupted (the scan's ``ProcessScope``).
 
 Secrets (key passphrase, login password, sudo password) are read from the environment variables the
 inventory names, only when needed, and never put into a message, a log line or an argument list.
@@ -16,6 +18,7 @@ import hashlib
 import logging
 import selectors
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +26,16 @@ from typing import Any
 
 import paramiko
 
-from scanner.connectors import CommandResult, ConnectorError
-from scanner.connectors.become import SHELL, BecomeError, secret, sudo_command, unwrap_sudo  # noqa: F401
+from scanner.connectors import CommandResult, ConnectorError, ProcessScope
+from scanner.connectors.become import (  # noqa: F401
+    SHELL,
+    SUDO_BEGIN,
+    SUDO_READY,
+    BecomeError,
+    secret,
+    sudo_command,
+    unwrap_sudo,
+)
 from scanner.model import Target
 
 log = logging.getLogger(__name__)
@@ -130,8 +141,9 @@ def resolve(target: Target) -> tuple[Endpoint, tuple[Endpoint, ...]]:
 class SSHConnector:
     """Shell connector over SSH. Build with a Target, use as a context manager."""
 
-    def __init__(self, target: Target):
+    def __init__(self, target: Target, scope: ProcessScope | None = None):
         self.target = target
+        self.scope = scope or ProcessScope()
         self.channels_opened = 0
         self._transports: list[paramiko.Transport] = []
         self._deadline = 0.0
@@ -316,7 +328,7 @@ class SSHConnector:
     def _try(transport: paramiko.Transport, ep: Endpoint, key: paramiko.PKey) -> bool:
         try:
             transport.auth_publickey(ep.user, key)
-            return transport.is_authenticated()
+            return bool(transport.is_authenticated())
         except paramiko.AuthenticationException:
             return False
         except paramiko.SSHException as exc:
@@ -326,6 +338,8 @@ class SSHConnector:
     def run(self, script: str, *, timeout: float, become: bool = False, limit: int = DEFAULT_LIMIT) -> CommandResult:
         if not self._transports or not self._transports[-1].is_active():
             raise ConnectorError(f"not connected to {self.target.name}")
+        if self.scope.cancelled.is_set():
+            raise ConnectorError("the scan was interrupted; nothing more is started")
         command, prefix = sudo_command(self.target, self.is_root, self._dest) if become else (SHELL, b"")
         deadline = min(time.monotonic() + timeout, self._deadline)
         if deadline <= time.monotonic():
@@ -336,12 +350,22 @@ class SSHConnector:
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise ConnectorError(f"cannot open a channel on {self._dest}: {_why(exc)}") from None
         self.channels_opened += 1
+        cancelled = self.scope.cancelled
+        body = script.encode("utf-8", "surrogateescape")
         try:
             chan.exec_command(command)
             chan.settimeout(max(0.1, deadline - time.monotonic()))
-            chan.sendall(prefix + script.encode("utf-8", "surrogateescape"))
-            chan.shutdown_write()
-            result = _read(chan, deadline, limit)
+            if command == SHELL:
+                chan.sendall(body)
+                chan.shutdown_write()
+                result = _read(chan, deadline, limit, cancelled)
+            else:  # the password alone; the script only once sudo has let the command run
+                chan.sendall(prefix)
+                out, err = _read_until_ready(chan, deadline, cancelled)
+                if out.startswith(SUDO_READY):
+                    chan.sendall(SUDO_BEGIN + body)
+                chan.shutdown_write()
+                result = _read(chan, deadline, limit, cancelled, out, err)
         except TimeoutError:
             result = CommandResult(None, b"", b"timed out sending the script", timed_out=True)
         except (paramiko.SSHException, EOFError, OSError) as exc:
@@ -356,9 +380,31 @@ def _why(exc: BaseException) -> str:
     return str(exc) or ("the server closed the connection" if isinstance(exc, EOFError) else type(exc).__name__)
 
 
-def _read(chan: paramiko.Channel, deadline: float, limit: int) -> CommandResult:
-    """Drain stdout and stderr until the command ends, the deadline passes or stdout passes the limit."""
+def _read_until_ready(chan: paramiko.Channel, deadline: float,
+                      cancelled: threading.Event) -> tuple[bytes, bytes]:
+    """Read until stdout holds as many bytes as SUDO_READY, or the command ended, or time ran out."""
     out, err = bytearray(), bytearray()
+    with selectors.DefaultSelector() as sel:
+        sel.register(chan, selectors.EVENT_READ)
+        while len(out) < len(SUDO_READY) and not cancelled.is_set():
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(CHUNK)[: max(0, STDERR_LIMIT - len(err))]
+            if chan.recv_ready():
+                out += chan.recv(len(SUDO_READY) - len(out))
+                continue
+            if chan.closed or chan.eof_received:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sel.select(min(left, 0.5))
+    return bytes(out), bytes(err)
+
+
+def _read(chan: paramiko.Channel, deadline: float, limit: int, cancelled: threading.Event | None = None,
+          out0: bytes = b"", err0: bytes = b"") -> CommandResult:
+    """Drain stdout and stderr until the command ends, the deadline passes or stdout passes the limit."""
+    out, err = bytearray(out0), bytearray(err0)
     with selectors.DefaultSelector() as sel:
         sel.register(chan, selectors.EVENT_READ)
         while True:
@@ -373,10 +419,12 @@ def _read(chan: paramiko.Channel, deadline: float, limit: int) -> CommandResult:
                     return CommandResult(None, bytes(out), bytes(err), truncated=True)
             if chan.closed or (chan.eof_received and not chan.recv_ready() and not chan.recv_stderr_ready()):
                 break
+            if cancelled is not None and cancelled.is_set():
+                raise ConnectorError("the scan was interrupted")
             left = deadline - time.monotonic()
             if left <= 0:
                 return CommandResult(None, bytes(out), bytes(err), timed_out=True)
-            sel.select(min(left, 1.0))
+            sel.select(min(left, 0.5))
     left = deadline - time.monotonic()
     if chan.status_event.wait(max(0.0, left)) and chan.exit_status >= 0:
         return CommandResult(chan.exit_status, bytes(out), bytes(err))

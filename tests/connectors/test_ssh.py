@@ -15,7 +15,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from scanner.connectors import ConnectorError
+from scanner.connectors import ConnectorError, ProcessScope
+from scanner.connectors.become import REFUSED_ONCE
 from scanner.connectors.ssh import BecomeError, SSHConnector, fingerprint
 from tests.conftest import lab_unavailable
 from tests.factories import make_target
@@ -165,7 +166,7 @@ def test_wrong_sudo_password_is_a_clear_become_error(lab, monkeypatch):
     with SSHConnector(target(lab, "hardened", become="sudo", become_password_env="GXP_TEST_WRONG_SUDO")) as conn:
         with pytest.raises(BecomeError) as err:
             conn.run("id -u", timeout=30, become=True)
-    assert str(err.value).endswith("sudo: 3 incorrect password attempts"), str(err.value)
+    assert str(err.value).endswith(REFUSED_ONCE), str(err.value)  # one attempt, never three
     assert "not-the-sudo-password" not in str(err.value) and "id -u" not in str(err.value)
     # A good password afterwards works (and resets the host's pam_faillock tally for the other tests).
     with SSHConnector(target(lab, "hardened", become="sudo", become_password_env=SUDO_ENV)) as conn:
@@ -362,3 +363,27 @@ def test_secrets_never_reach_the_environment_of_remote_commands(lab):
     for secret in (lab.sudo_password, lab.passphrase):
         assert secret.encode() not in plain.stdout + root.stdout
     assert os.environ[SUDO_ENV] == lab.sudo_password
+
+
+# ---- interrupted scan ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("become", [False, True])
+def test_an_ended_scope_stops_a_running_command_and_refuses_new_ones(lab, become):
+    scope = ProcessScope()
+    failure: list[BaseException] = []
+    with SSHConnector(target(lab, "hardened", become="sudo", become_password_env=SUDO_ENV), scope=scope) as conn:
+        def long_run() -> None:
+            try:
+                conn.run("sleep 60", timeout=120, become=become)
+            except ConnectorError as exc:
+                failure.append(exc)
+
+        worker = threading.Thread(target=long_run)
+        worker.start()
+        time.sleep(1.5)
+        started = time.monotonic()
+        scope.end_all()
+        worker.join(10)
+        assert not worker.is_alive() and time.monotonic() - started < 3  # not the 60 s of the command
+        assert [str(e) for e in failure] == ["the scan was interrupted"]
+        with pytest.raises(ConnectorError, match="interrupted; nothing more is started"):
+            conn.run("true", timeout=5)

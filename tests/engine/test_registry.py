@@ -109,3 +109,44 @@ def test_third_party_plugin_is_discovered_through_its_entry_point(tmp_path):
     assert ran.returncode == 0, ran.stderr
     report = (tmp_path / "out" / "report.json").read_text()
     assert '"check": "linux.acme.banner"' in report and "acme plugin ran" in report
+
+
+# ---- built-in checks: remediation ---------------------------------------------------------------------------
+def _builtin_specs():
+    return sorted(Registry.load().checks.values(), key=lambda s: s.id)
+
+
+# The platform engineers are writing the remediation texts on their branches; the lead makes this strict
+# (drops the xfail) after the merge.
+@pytest.mark.xfail(strict=False, reason="remediation texts are being filled in on the platform branches")
+def test_every_builtin_check_has_a_remediation():
+    missing = [s.id for s in _builtin_specs() if not s.remediation.strip()]
+    assert missing == []
+
+
+def test_remediation_is_not_a_copy_of_the_criterion():
+    copies = [s.id for s in _builtin_specs()
+              if s.remediation.strip() and " ".join(s.remediation.split()) == " ".join(s.criterion.split())]
+    assert copies == []
+
+
+# ---- only what is built is advertised -----------------------------------------------------------------------
+def test_windows_and_iac_are_not_advertised_by_the_engine():
+    from scanner.collectors import PLATFORM_COLLECTORS, known_facts
+    from scanner.connectors import CONNECTORS
+
+    assert sorted(CONNECTORS) == ["aws", "ldap", "local", "ssh"]
+    assert sorted(p.value for p in PLATFORM_COLLECTORS) == ["aws", "ldap", "linux"]
+    assert not [f for f in known_facts() if f.split(".", 1)[0] in ("windows", "iac")]
+
+
+@pytest.mark.parametrize("kind", ["windows", "iac"])
+def test_a_target_of_an_unbuilt_platform_is_a_clear_error(kind):
+    from scanner.collectors import collect
+    from scanner.runner import collect_facts
+    from tests.factories import make_target
+
+    target = make_target("w1", type=kind)
+    assert collect(None, target, ["x.fact"])["x.fact"].error == f"no collector for platform {kind}"
+    got = collect_facts(target, ["x.fact"])["x.fact"].error
+    assert got == f"target could not be scanned: no connector for '{kind}'; known: aws, ldap, local, ssh"

@@ -206,7 +206,7 @@ def test_fleet_of_20_with_faulty_hosts_scanned_concurrently(lab, tmp_path):
 
 def test_fleet_hosts_each_show_their_own_hostname_in_evidence(lab, tmp_path):
     _, report, _ = scan(tmp_path, [ssh_target(lab, n) for n in FLEET[:5]], "--check", "linux.ssh.*")
-    raw = {k.split(":")[0]: v["raw"] for k, v in report["evidence"].items() if ":linux.sshd_effective#" in k}
+    raw = {v["target"]: v["raw"] for v in report["evidence"].values() if v["fact"] == "linux.sshd_effective"}
     assert sorted(raw) == FLEET[:5]
     assert all("passwordauthentication yes" in text for text in raw.values())
 
