@@ -51,11 +51,18 @@ def _observed(r: Result) -> str:
     return _e(json.dumps(thaw(r.observed), sort_keys=True, default=str, ensure_ascii=False)) if r.observed else _DASH
 
 
+def _label(ref: str, ev: Mapping[str, Any]) -> str:
+    """A reader's name for an evidence item: target, fact and index (the id is opaque)."""
+    if ev.get("target") is None or ev.get("fact") is None:
+        return ref
+    return f"{ev['target']} / {ev['fact']} #{ev.get('index', 0)} ({ref})"
+
+
 def _evidence(refs: tuple[str, ...], evidence: Mapping[str, Mapping[str, Any]]) -> str:
     rows = []
     for ref in refs:
         ev = evidence.get(ref, {})
-        rows.append(f"<a href='#ev-{_e(ref)}'>{_e(ref)}</a><br/><small>sha256 {_e((ev.get('sha256') or '')[:16])}"
+        rows.append(f"<a href='#ev-{_e(ref)}'>{_e(_label(ref, ev))}</a><br/><small>sha256 {_e((ev.get('sha256') or '')[:16])}"
                     f"&#8230; at {_e(ev.get('collected_at', ''))}</small>")
     return "<br/>".join(rows) or _DASH
 
@@ -104,7 +111,7 @@ def render(run: Run, out: TextIO, **_: Any) -> None:
 
     w("<h2>Objective evidence</h2>")
     for ref, ev in sorted(run.evidence.items()):
-        w(f"<h3 id='ev-{_e(ref)}'>{_e(ref)}</h3><p>source: <code>{_e(ev.get('source') or '')}</code><br/>"
+        w(f"<h3 id='ev-{_e(ref)}'>{_e(_label(ref, ev))}</h3><p>source: <code>{_e(ev.get('source') or '')}</code><br/>"
           f"collected (UTC): {_e(ev.get('collected_at', ''))}; exit code: {_e(ev.get('exit_code'))}; "
           f"SHA-256 of the full output: <code>{_e(ev.get('sha256') or '')}</code>"
           f"{'; output truncated in this record' if ev.get('truncated') else ''}"

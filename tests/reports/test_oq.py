@@ -27,3 +27,13 @@ def test_oq_record_shows_location_remediation_and_warnings() -> None:
     assert rows[0][0].endswith("location: /etc/login.defs, line 25")
     assert rows[0][3] == "Set PASS_MAX_DAYS 90 in /etc/login.defs."
     assert rows[1][0].endswith("location: modules/s3/main.tf, lines 3-9") and rows[1][3] == "\u2014"
+
+
+def test_oq_names_evidence_by_target_fact_and_index_not_by_its_opaque_id() -> None:
+    run = make_run([make_result(target="db:prod", evidence=("ev-0123456789abcdef0123",))])
+    evidence = {"ev-0123456789abcdef0123": {**run.evidence["ev-0123456789abcdef0123"], "index": 2}}
+    root = ET.fromstring(rendered("oq", Run(run.info, run.results, evidence)))
+    links = ["".join(a.itertext()) for a in root.iter("a")]
+    assert "db:prod / linux.sshd_effective #2 (ev-0123456789abcdef0123)" in links
+    headings = ["".join(h.itertext()) for h in root.iter("h3")]
+    assert headings == ["db:prod / linux.sshd_effective #2 (ev-0123456789abcdef0123)"]
