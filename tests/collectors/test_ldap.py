@@ -83,7 +83,11 @@ def test_ad_domain_policy_and_psos(ad_facts):
 
 def test_ad_users_flags_and_last_logon(ad_facts):
     users = {u.sam: u for u in ad_facts["weak"]["ldap.users"].value}
-    assert users["carl.never"].uac & 0x10000 and users["nora.noreq"].uac & 0x20 and users["rita.rev"].uac & 0x80
+    assert users["carl.never"].password_never_expires and users["nora.noreq"].password_not_required
+    assert users["rita.rev"].reversible_encryption
+    a = users["alice.smith"]
+    assert not (a.password_never_expires or a.password_not_required or a.reversible_encryption or a.disabled)
+    assert a.created is not None and a.created.tzinfo is not None
     idle = (datetime.now(timezone.utc) - users["sam.stale"].last_logon).days
     assert 399 <= idle <= 401
     assert not users["krbtgt"].enabled and users["alice.smith"].enabled
@@ -94,8 +98,11 @@ def test_ad_privileged_groups_resolve_nested_members(ad_facts):
     assert set(groups) == {"Domain Admins", "Enterprise Admins", "Schema Admins", "Administrators",
                            "Account Operators", "Backup Operators", "Server Operators"}
     members = {m.sam: m.nested for m in groups["Domain Admins"].members}
-    assert members == {"Administrator": False, "peter.priv": True}  # peter via IT Ops, a member of Domain Admins
-    assert {m.sam for m in groups["Administrators"].members} == {"Administrator", "peter.priv"}
+    # peter via IT Ops, a member of Domain Admins; pam through her primaryGroupID, which ``member`` does not list
+    assert members == {"Administrator": False, "peter.priv": True, "pam.primary": False}
+    assert [m.sam for m in groups["Domain Admins"].members if m.primary_group] == ["pam.primary"]
+    assert {m.sam for m in groups["Administrators"].members} == {"Administrator", "peter.priv", "pam.primary"}
+    assert all(g.held_by is None for g in groups.values())  # the lab domains are forest roots
 
 
 def test_ad_krbtgt_age(ad_facts):
@@ -128,6 +135,21 @@ def test_unreadable_config_and_passwords_fail_closed(slapd_lab, monkeypatch):
     hashes = facts["ldap.password_hashes"].value  # bob reads only his own userPassword
     assert [p.dn for p in hashes.stored] == ["uid=bob,ou=people,dc=good,dc=test"]
     assert hashes.unreadable == ("uid=alice,ou=people,dc=good,dc=test",)
+    assert not hashes.bind_reads_all  # so alice's value may be hidden, not absent: the check says error
+
+
+def test_the_rootdn_reads_every_password(slapd_facts):
+    for which in ("good", "weak"):
+        hashes = slapd_facts[which]["ldap.password_hashes"].value
+        assert (hashes.unreadable, hashes.bind_reads_all) == ((), True)
+
+
+def test_overlays_act_on_the_base_database(slapd_facts):
+    got = {o.name: o for o in slapd_facts["good"]["ldap.overlays"].value}
+    assert got["auditlog"].covers_base and got["auditlog"].logs_writes and got["ppolicy"].covers_base
+    assert got["auditlog"].database == "olcDatabase={1}mdb,cn=config"
+    assert slapd_facts["good"]["ldap.ppolicy"].value.default.min_length_enforced
+    assert not slapd_facts["weak"]["ldap.ppolicy"].value.default.min_length_enforced  # no pwdCheckQuality
 
 
 def test_unknown_flavor_fails_every_fact(slapd_lab):
@@ -196,3 +218,113 @@ def test_unreadable_member_fails_closed():
 
     with pytest.raises(ValueError, match="cn=hidden-group of cn=admins is not readable"):
         collector.expand_members(d, Entry("cn=admins", {"member": [b"cn=u1", b"cn=hidden-group"]}), {})
+
+
+# -- fail closed: answers that must not read as a compliant directory ----------------------------------
+OVERRIDE_LDIF = """dn: cn=lenient,ou=policies,dc=good,dc=test
+objectClass: device
+objectClass: pwdPolicy
+cn: lenient
+pwdAttribute: userPassword
+pwdMinLength: 4
+pwdCheckQuality: 2
+pwdMaxAge: 0
+pwdLockout: FALSE
+
+dn: uid=svc,ou=people,dc=good,dc=test
+objectClass: inetOrgPerson
+uid: svc
+cn: svc
+sn: svc
+userPassword: {SSHA}c3ZjLXNlcnZpY2UtaGFzaC1zYWx0ZWQ=
+pwdPolicySubentry: cn=lenient,ou=policies,dc=good,dc=test
+
+dn: uid=ghost,ou=people,dc=good,dc=test
+objectClass: inetOrgPerson
+uid: ghost
+cn: ghost
+sn: ghost
+userPassword: {SSHA}Z2hvc3Qtc2VydmljZS1oYXNoLXNhbHRlZA==
+pwdPolicySubentry: cn=missing,ou=policies,dc=good,dc=test
+"""
+
+
+@pytest.fixture(scope="module")
+def override_slapd(slapd_lab, tmp_path_factory):
+    """The compliant slapd plus two accounts that name their own policy: a lenient one and one that is missing."""
+    from dataclasses import replace
+
+    from tests.lab import slapdlab
+
+    root = tmp_path_factory.mktemp("slapd-override")
+    cert = slapdlab.issue_cert(slapd_lab.ca, root / "tls", "localhost", ("localhost",), ("127.0.0.1",))
+    server = slapdlab.build(replace(slapdlab.GOOD, name="override", extra_ldif=OVERRIDE_LDIF), root, slapd_lab.ca,
+                            cert)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_policies_named_by_entries_are_collected_and_judged(slapd_lab, override_slapd):
+    from checks.ldap.openldap import ppolicy
+    from scanner.model import Platform, Target
+    from tests.lab.slapdlab import PASSWORD_ENV
+
+    target = Target("slapd-override", Platform.LDAP, {
+        "url": override_slapd.ldap_url, "starttls": True, "ca_file": str(slapd_lab.ca.cert),
+        "bind_dn": override_slapd.admin_dn, "password_env": PASSWORD_ENV, "timeout": 10}, {})
+    facts = collect(target)
+    state = facts["ldap.ppolicy"].value
+    assert state.default.dn == "cn=default,ou=policies,dc=good,dc=test"  # the default policy is the strong one
+    got = {o.policy_dn: o for o in state.overrides}
+    lenient = got["cn=lenient,ou=policies,dc=good,dc=test"]
+    assert lenient.entries == ("uid=svc,ou=people,dc=good,dc=test",)
+    assert (lenient.rules.min_length, lenient.rules.max_age_days, lenient.rules.lockout) == (4, None, False)
+    assert got["cn=missing,ou=policies,dc=good,dc=test"].rules is None
+    finding = ppolicy(facts["ldap.root_dse"].value, state)
+    assert finding.status.value == "fail"
+    assert "policy cn=lenient,ou=policies,dc=good,dc=test (pwdPolicySubentry of 1 entries): pwdMinLength 4 < 12" \
+        in finding.message
+    assert "cn=missing,ou=policies,dc=good,dc=test (pwdPolicySubentry of 1 entries): entry missing" in finding.message
+
+
+def test_ldap3_decoded_entry_shape_is_what_the_connector_reads(slapd_lab):
+    """ldap3 2.9.1 is unmaintained; the connector's fast decoder (``_raw_entries``) reads its undecoded BER
+    structure by position. A real search here shows that structure and that the connector's entries equal
+    ldap3's own decoding: if an ldap3 release changes either, this fails before a scan reads garbage."""
+    import ldap3
+
+    weak = slapd_lab.servers["weak"]
+    conn = ldap3.Connection(ldap3.Server("127.0.0.1", port=weak.ldap_port, get_info=ldap3.NONE),
+                            user=weak.admin_dn, password=ADMIN_PASSWORD, auto_bind=True, read_only=True,
+                            raise_exceptions=True)
+    seen = []
+    decode = conn.strategy.decode_response_fast
+
+    def spy(message):
+        seen.append(message)
+        return decode(message)
+
+    conn.strategy.decode_response_fast = spy
+    base = "ou=people,dc=weak,dc=test"
+    attrs = ["uid", "objectClass", "userPassword"]
+    conn.search(base, "(uid=alice)", attributes=attrs)
+    theirs = {(r["dn"], k.lower()): list(v) for r in conn.response if r["type"] == "searchResEntry"
+              for k, v in r["raw_attributes"].items()}
+    conn.unbind()
+
+    entry_messages = [m for m in seen if m["protocolOp"] == 4]
+    assert [m["protocolOp"] for m in seen] == [4, 5]  # searchResEntry, searchResDone
+    payload = entry_messages[0]["payload"]
+    assert payload[0][3] == b"uid=alice,ou=people,dc=weak,dc=test"  # the DN, raw bytes
+    by_name = {a[3][0][3]: [v[3] for v in a[3][1][3]] for a in payload[1][3]}  # name bytes -> raw value bytes
+    assert set(by_name) == {b"uid", b"objectClass", b"userPassword"}
+    assert by_name[b"uid"] == [b"alice"] and by_name[b"objectClass"] == [b"inetOrgPerson"]
+    assert by_name[b"userPassword"][0].startswith(b"{SSHA}")
+    assert all(isinstance(v, bytes) for values in by_name.values() for v in values)
+
+    with LDAPConnector(slapd_lab.target("weak")) as c:
+        ours = {(e.dn, k): v for e in c.search(base, "(uid=alice)", attrs) for k, v in e.attrs.items()}
+    assert ours == theirs and len(ours) == 3
