@@ -97,11 +97,9 @@ def floor_queries(base: str, domain_sid: str) -> list[tuple[str, str, str, list[
     pso = f"CN=Password Settings Container,CN=System,{base}"
     return [
         ("", "base", "(objectClass=*)", ["*", "+"]),
-        (base, "base", "(objectClass=domain)", ["minPwdLength", "pwdProperties", "maxPwdAge", "minPwdAge",
-                                                "pwdHistoryLength", "lockoutThreshold", "lockoutDuration",
-                                                "lockOutObservationWindow"]),
-        (pso, "one", "(objectClass=msDS-PasswordSettings)", ["cn", "msDS-PasswordSettingsPrecedence",
-                                                              "msDS-MinimumPasswordLength", "msDS-PSOAppliesTo"]),
+        (base, "base", "(objectClass=domain)", list(c.DOMAIN_POLICY_ATTRS)),
+        (pso, "one", "(objectClass=msDS-PasswordSettings)", ["cn", *c.PSO_RULE_ATTRS, "msDS-PSOAppliesTo"]),
+        (base, "sub", "(msDS-PSOApplied=*)", ["msDS-PSOApplied"]),
         (base, "sub", user, c.USER_ATTRS),
         (base, "base", "(objectClass=*)", ["objectSid"]),
         (base, "sub", "(&(objectClass=group)(|" + "".join(f"(objectSid={s})" for s in sids) + "))",
@@ -109,6 +107,9 @@ def floor_queries(base: str, domain_sid: str) -> list[tuple[str, str, str, list[
         # every group's members in one paged search: enough to resolve nesting (gxpscan expands only the
         # privileged groups, one base search per member)
         (base, "sub", "(objectClass=group)", ["objectClass", "sAMAccountName", "member"]),
+        # members through their primary group, for the privileged domain groups (gxpscan: one search per group)
+        (base, "sub", "(|" + "".join(f"(primaryGroupID={rid})" for rid in c.PRIVILEGED_DOMAIN_RIDS) + ")",
+         c.MEMBER_ATTRS),
         (base, "sub", "(&(objectClass=user)(sAMAccountName=krbtgt))", ["pwdLastSet"]),
     ]
 
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             floor_dir = work / f"floor{run}"
             floor_dir.mkdir()
             rows["ldapsearch floor"].append(run_floor(dc, ca, pwfile, queries, floor_dir))
-        entries = sum(1 for line in (work / "floor0" / "q3.ldif").read_text().splitlines() if line.startswith("dn:"))
+        entries = sum(1 for line in (work / "floor0" / "q4.ldif").read_text().splitlines() if line.startswith("dn:"))
         report = {
             "users_created": args.users, "groups_created": args.groups, "user_entries_returned": entries,
             "provision_s": provisioned, "bulk_ldbadd_s": loaded, "dc_start_s": round(started, 1),

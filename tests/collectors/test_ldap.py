@@ -8,6 +8,7 @@ import pytest
 
 from scanner.collectors import ldap as collector
 from scanner.connectors.ldap import LDAPConnector
+from scanner.facts.ldap import StoredPassword
 from tests.lab.sambalab import ADMIN_PASSWORD as AD_PASSWORD
 from tests.lab.slapdlab import ADMIN_PASSWORD
 
@@ -328,3 +329,148 @@ def test_ldap3_decoded_entry_shape_is_what_the_connector_reads(slapd_lab):
     with LDAPConnector(slapd_lab.target("weak")) as c:
         ours = {(e.dn, k): v for e in c.search(base, "(uid=alice)", attrs) for k, v in e.attrs.items()}
     assert ours == theirs and len(ours) == 3
+
+
+def test_psos_the_bind_cannot_read_are_an_error_not_none(samba_lab, monkeypatch):
+    """Samba (like AD) shows a plain user the Password Settings Container but none of the PSOs in it. Before, that
+    read as 'no fine-grained policies' and ad.fine_grained_policies passed; the PSO still shows on its targets."""
+    from tests.lab.sambalab import USER_PASSWORD
+
+    monkeypatch.setenv("GXLAB_AD_USER_PASSWORD", USER_PASSWORD)
+    target = samba_lab.target("weak", bind_dn="helen.help@WEAKAD.TEST", password_env="GXLAB_AD_USER_PASSWORD")
+    got = collect(target)["ldap.password_settings_objects"]
+    assert not got.ok
+    assert got.error == ("ldap.password_settings_objects: password settings objects applied to accounts but not "
+                         "readable by helen.help@WEAKAD.TEST: CN=helpdesk-weak,CN=Password Settings Container,"
+                         "CN=System,DC=weakad,DC=test")
+
+
+def _entry(dn: str, **attrs: str | list[str]):
+    from scanner.connectors.ldap import Entry
+
+    return Entry(dn, {k.lower(): [x.encode() for x in (v if isinstance(v, list) else [v])]
+                      for k, v in attrs.items()})
+
+
+DOMAIN_HEAD = {"minPwdLength": "14", "pwdProperties": "1", "maxPwdAge": "-77760000000000", "minPwdAge": "-864000000000",
+               "pwdHistoryLength": "24", "lockoutThreshold": "5", "lockoutDuration": "-18000000000",
+               "lockOutObservationWindow": "-18000000000"}
+
+
+def test_domain_head_parses_to_meaning():
+    got = collector.domain_rules(_entry("DC=ex,DC=test", **DOMAIN_HEAD))
+    assert (got.min_length, got.complexity, got.reversible_encryption, got.max_age_days, got.min_age_days) == (
+        14, True, False, 90.0, 1.0)
+    assert (got.lockout_threshold, got.lockout_duration_minutes, got.lockout_window_minutes) == (5, 30.0, 30.0)
+
+
+@pytest.mark.parametrize("attr", sorted(DOMAIN_HEAD))
+def test_a_domain_policy_attribute_the_bind_cannot_read_is_an_error(attr):
+    """Before, an unreadable lockoutDuration read as 'locked until an administrator unlocks' (the strictest value)
+    and an unreadable pwdProperties as 'no reversible encryption': both passed."""
+    head = {k: v for k, v in DOMAIN_HEAD.items() if k != attr}
+    with pytest.raises(ValueError, match=f"{attr} not returned"):
+        collector.domain_rules(_entry("DC=ex,DC=test", **head))
+
+
+PSO = {"cn": "p", "msDS-PasswordSettingsPrecedence": "1", "msDS-MinimumPasswordLength": "14",
+       "msDS-PasswordComplexityEnabled": "TRUE", "msDS-PasswordReversibleEncryptionEnabled": "FALSE",
+       "msDS-MaximumPasswordAge": "-77760000000000", "msDS-MinimumPasswordAge": "-864000000000",
+       "msDS-PasswordHistoryLength": "24", "msDS-LockoutThreshold": "5", "msDS-LockoutDuration": "-18000000000",
+       "msDS-LockoutObservationWindow": "-18000000000"}
+
+
+@pytest.mark.parametrize("attr", sorted(set(PSO) - {"cn"}))
+def test_a_pso_attribute_the_bind_cannot_read_is_an_error(attr):
+    assert collector.pso(_entry("CN=p", **PSO)).rules.min_length == 14
+    with pytest.raises(ValueError, match=f"{attr} not returned"):
+        collector.pso(_entry("CN=p", **{k: v for k, v in PSO.items() if k != attr}))
+
+
+@pytest.mark.parametrize("call, value", [
+    (collector.filetime, -5),  # before: a date before 1601 and an OverflowError that no one caught
+    (collector.generalized_time, "2026120107300"),
+    (collector.generalized_time, "20261201073000+0200"),  # a local time cannot be placed
+    (collector.ad_bool, "yes"),  # before: anything but TRUE read as FALSE
+])
+def test_malformed_values_are_errors_not_defaults(call, value):
+    with pytest.raises(ValueError):
+        call(value)
+
+
+def test_user_flags_and_times_parse_to_meaning():
+    u = collector.user(_entry("CN=u", sAMAccountName="u", userAccountControl=str(0x10000 | 0x20 | 0x80 | 0x2),
+                              whenCreated="20261201073000.0Z", lastLogonTimestamp="134088912000000000"))
+    assert (u.disabled, u.password_never_expires, u.password_not_required, u.reversible_encryption) == (
+        True, True, True, True)
+    assert u.created == datetime(2026, 12, 1, 7, 30, tzinfo=timezone.utc)
+    assert u.last_logon == datetime(2025, 11, 29, 12, 0, tzinfo=timezone.utc)
+    plain = collector.user(_entry("CN=p", sAMAccountName="p", userAccountControl="512"))
+    assert (plain.enabled, plain.created, plain.last_logon) == (True, None, None)
+
+
+@pytest.mark.parametrize("value, scheme, salted", [
+    (b"{SSHA512}abc", "SSHA512", True),
+    (b"{CRYPT}$6$salt$hash", "CRYPT-SHA512", True),
+    (b"{CRYPT}$y$j9T$salt$hash", "CRYPT-YESCRYPT", True),
+    (b"{CRYPT}$2b$12$hash", "CRYPT-BCRYPT", True),
+    (b"{CRYPT}abJnggxhB/yWI", "CRYPT-DES", False),  # before: {CRYPT} of any kind was "salted"
+    (b"{CRYPT}$1$salt$hash", "CRYPT-MD5", False),
+    (b"{MD5}abc", "MD5", False),
+    (b"secret", "CLEARTEXT", False),
+])
+def test_password_storage_schemes(value, scheme, salted):
+    assert collector.stored_password("uid=x", value) == StoredPassword("uid=x", scheme, salted)
+
+
+def test_ppolicy_without_quality_checking_does_not_enforce_a_minimum_length():
+    rules = {"pwdMinLength": "12", "pwdMaxAge": "7776000", "pwdInHistory": "12", "pwdLockout": "TRUE",
+             "pwdMaxFailure": "5"}
+    assert not collector.ppolicy_rules(_entry("cn=p", **rules)).min_length_enforced
+    assert collector.ppolicy_rules(_entry("cn=p", **rules, pwdCheckQuality="2")).min_length_enforced
+
+
+CONFIG_DBS = [_entry("olcDatabase={-1}frontend,cn=config"), _entry("olcDatabase={0}config,cn=config"),
+              _entry("olcDatabase={1}mdb,cn=config", olcSuffix="dc=ex,dc=test", olcRootDN="cn=admin,dc=ex,dc=test"),
+              _entry("olcDatabase={2}mdb,cn=config", olcSuffix="cn=accesslog")]
+
+
+@pytest.mark.parametrize("overlay, covers, logs", [
+    (_entry("olcOverlay={0}auditlog,olcDatabase={1}mdb,cn=config", olcOverlay="{0}auditlog"), True, True),
+    (_entry("olcOverlay={0}auditlog,olcDatabase={-1}frontend,cn=config", olcOverlay="{0}auditlog"), True, True),
+    # before, each of these passed ldap.audit_overlay:
+    (_entry("olcOverlay={0}auditlog,olcDatabase={2}mdb,cn=config", olcOverlay="{0}auditlog"), False, True),
+    (_entry("olcOverlay={0}accesslog,olcDatabase={1}mdb,cn=config", olcOverlay="{0}accesslog",
+            olcAccessLogOps=["bind", "session"]), True, False),
+    (_entry("olcOverlay={0}accesslog,olcDatabase={1}mdb,cn=config", olcOverlay="{0}accesslog"), True, False),
+    (_entry("olcOverlay={0}accesslog,olcDatabase={1}mdb,cn=config", olcOverlay="{0}accesslog",
+            olcAccessLogOps="writes"), True, True),
+    (_entry("olcOverlay={0}accesslog,olcDatabase={1}mdb,cn=config", olcOverlay="{0}accesslog",
+            olcAccessLogOps=["add", "delete", "modify", "modrdn"]), True, True),
+])
+def test_overlays_say_where_they_act_and_what_they_log(overlay, covers, logs):
+    (got,) = collector.overlays(CONFIG_DBS, [overlay], "ou=people,dc=ex,dc=test")
+    assert (got.covers_base, got.logs_writes) == (covers, logs)
+
+
+def test_a_disabled_overlay_is_not_an_overlay():
+    off = _entry("olcOverlay={0}auditlog,olcDatabase={1}mdb,cn=config", olcOverlay="{0}auditlog", olcDisabled="TRUE")
+    assert collector.overlays(CONFIG_DBS, [off], "dc=ex,dc=test") == ()
+
+
+def test_primary_group_members_are_found_and_marked():
+    """AD does not list a member in ``member`` when the group is its primary group (primaryGroupID)."""
+    d = _Directory({"cn=ops": _group("cn=u2"), "cn=u1": _user("u1"), "cn=u2": _user("u2")})
+    hidden = {"cn=admins": [_entry("cn=p1", objectClass=["user"], sAMAccountName="p1", userAccountControl="512")],
+              "cn=ops": [_entry("cn=p2", objectClass=["user"], sAMAccountName="p2", userAccountControl="514")]}
+    top = _entry("cn=admins", objectClass=["group"], member=["cn=u1", "cn=ops"])
+    got = collector.expand_members(d, top, {}, lambda g: hidden.get(g.dn, []))
+    assert [(m.sam, m.nested, m.enabled, m.primary_group) for m in got] == [
+        ("p1", False, True, True), ("p2", True, False, True), ("u1", False, True, False), ("u2", True, True, False)]
+
+
+def test_a_member_whose_object_class_is_unreadable_is_an_error():
+    """A nested group read without objectClass would look like a user, and its members would go unseen."""
+    d = _Directory({"cn=g2": {"member": [b"cn=u9"]}})
+    with pytest.raises(ValueError, match="objectClass of cn=g2 is not readable"):
+        collector.expand_members(d, _entry("cn=admins", member=["cn=g2"]), {})

@@ -30,7 +30,7 @@ def dse(flavor: str = "ad") -> DirectoryInfo:
 
 
 def user(sam: str, *flags: str, last_logon_days: int | None = 1, created_days: int | None = 10) -> DirectoryUser:
-    """An enabled user; ``flags`` names the DirectoryUser booleans to set (``disabled``, ``password_never_expires``...)."""
+    """An enabled user; ``flags`` names the DirectoryUser booleans to set (``disabled``, ...)."""
     return DirectoryUser(sam=sam, dn=f"CN={sam},CN=Users,DC=ex,DC=test", disabled="disabled" in flags,
                          password_never_expires="password_never_expires" in flags,
                          password_not_required="password_not_required" in flags,
@@ -161,3 +161,45 @@ def test_ad_checks_are_not_applicable_on_openldap_with_the_reason(call):
     (got,) = out if isinstance(out, list) else [out]
     assert got.status.value == "not_applicable"
     assert "this target is OpenLDAP" in got.message
+
+
+def test_stale_account_with_no_readable_date_is_an_error():
+    """Before, an enabled account with neither lastLogonTimestamp nor whenCreated readable was skipped: a pass."""
+    users = (user("fresh"), user("blind", last_logon_days=None, created_days=None),
+             user("blind-off", OFF, last_logon_days=None, created_days=None))
+    got = accounts.stale_accounts(dse(), users)
+    assert [(f.status.value, f.resource) for f in got] == [("error", "blind")]
+    assert "neither lastLogonTimestamp nor whenCreated is readable" in got[0].message
+
+
+def test_privileged_group_members_through_their_primary_group_are_named_as_such():
+    da = PrivilegedGroup("Domain Admins", "S-1-5-21-1-512", "CN=Domain Admins", (
+        GroupMember("Administrator", "CN=Administrator", False, True),
+        GroupMember("pam", "CN=pam", False, True, primary_group=True)))
+    (got,) = privilege.privileged_groups(dse(), (da,), approved_privileged=("Administrator",))
+    assert got.status.value == "fail" and "pam (direct, primary group)" in got.message
+
+
+def test_forest_root_groups_seen_from_a_child_domain_are_not_applicable_with_the_reason():
+    ea = PrivilegedGroup("Enterprise Admins", "S-1-5-21-1-519", "", (), held_by="DC=root,DC=test")
+    (got,) = privilege.privileged_groups(dse(), (ea,))
+    assert got.status.value == "not_applicable"
+    assert got.message.startswith("Enterprise Admins lives in the forest root domain DC=root,DC=test")
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: policy.password_policy(d, None),
+    lambda d: policy.lockout_policy(d, None),
+    lambda d: policy.fine_grained_policies(d, None),
+    lambda d: policy.krbtgt_password_age(d, None),
+    lambda d: accounts.password_never_expires(d, None),
+    lambda d: accounts.password_not_required(d, None),
+    lambda d: accounts.reversible_encryption(d, None, None, None),
+    lambda d: accounts.stale_accounts(d, None),
+    lambda d: accounts.shared_accounts(d, None),
+    lambda d: privilege.privileged_groups(d, None),
+])
+def test_an_empty_fact_on_an_ad_target_is_an_error(call):
+    out = call(dse("ad"))
+    (got,) = out if isinstance(out, list) else [out]
+    assert got.status.value == "error" and "no value was collected" in got.message

@@ -10,6 +10,7 @@ from scanner.facts.ldap import (
     DirectoryInfo,
     Overlay,
     PasswordStorage,
+    PolicyOverride,
     PPolicyRules,
     PPolicyState,
     Probe,
@@ -106,3 +107,51 @@ def test_tls_required_and_the_scan_transport_is_shown(probe, status):
 def test_openldap_checks_are_not_applicable_on_ad(call):
     got = call(dse("ad"))
     assert got.status.value == "not_applicable" and "this target is Active Directory" in got.message
+
+
+def test_ppolicy_without_quality_checking_fails_even_with_a_long_minimum_length():
+    got = openldap.ppolicy(dse(), PPolicyState(True, RULES.dn, replace(RULES, min_length_enforced=False)))
+    assert got.status.value == "fail" and "pwdMinLength 12 is not enforced (pwdCheckQuality 0" in got.message
+
+
+@pytest.mark.parametrize("override, words", [
+    (PolicyOverride("cn=lenient", replace(RULES, dn="cn=lenient", min_length=4), ("uid=svc",)),
+     "policy cn=lenient (pwdPolicySubentry of 1 entries): pwdMinLength 4 < 12"),
+    (PolicyOverride("cn=gone", None, ("uid=a", "uid=b")),
+     "policy cn=gone (pwdPolicySubentry of 2 entries): entry missing or not readable"),
+])
+def test_ppolicy_judges_every_policy_entries_name_for_themselves(override, words):
+    got = openldap.ppolicy(dse(), PPolicyState(True, RULES.dn, RULES, (override,)))
+    assert got.status.value == "fail" and words in got.message
+    assert got.observed["overrides"][0]["entries"] == override.entries
+    strong = PolicyOverride("cn=strict", replace(RULES, dn="cn=strict"), ("uid=admin",))
+    assert openldap.ppolicy(dse(), PPolicyState(True, RULES.dn, RULES, (strong,))).status.value == "pass"
+
+
+@pytest.mark.parametrize("overlay, status", [
+    (Overlay("olcDatabase={1}mdb,cn=config", "auditlog", True, True), "pass"),
+    (Overlay("olcDatabase={2}mdb,cn=config", "auditlog", False, True), "fail"),  # on another database
+    (Overlay("olcDatabase={1}mdb,cn=config", "accesslog", True, False), "fail"),  # logs no writes
+])
+def test_audit_overlay_must_record_changes_to_the_base_database(overlay, status):
+    got = openldap.audit_overlay(dse(), (overlay,))
+    assert got.status.value == status
+    if status == "fail":
+        assert "not the base DN's database" in got.message or "does not include writes" in got.message
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: openldap.ppolicy(d, None), lambda d: openldap.password_hashing(d, None)[0],
+    lambda d: openldap.audit_overlay(d, None),
+])
+def test_an_empty_fact_on_an_openldap_target_is_an_error(call):
+    got = call(dse("openldap"))
+    assert got.status.value == "error" and "no value was collected" in got.message
+
+
+def test_every_directory_check_says_how_to_fix_it():
+    from scanner.registry import Registry
+
+    specs = Registry.load(["checks.ad", "checks.ldap"]).select()
+    assert len(specs) == 15
+    assert [s.id for s in specs if len(s.remediation) < 80] == []
