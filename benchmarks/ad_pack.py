@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,7 +76,8 @@ def bulk_ldif(base: str, users: int, groups: int) -> str:
     return "\n".join(out)
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None, stdout=subprocess.DEVNULL) -> tuple[float, int, int]:
+def timed(cmd: list[str], env: dict[str, str] | None = None,
+          stdout: int | BinaryIO = subprocess.DEVNULL) -> tuple[float, int, int]:
     """Wall seconds, peak RSS in KiB (of that process alone) and exit code."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=subprocess.PIPE)
@@ -114,7 +116,8 @@ def floor_queries(base: str, domain_sid: str) -> list[tuple[str, str, str, list[
     ]
 
 
-def run_floor(dc: sambalab.SambaDC, ca: Path, pwfile: Path, queries, outdir: Path) -> tuple[float, int]:
+def run_floor(dc: sambalab.SambaDC, ca: Path, pwfile: Path, queries: list[tuple[str, str, str, list[str]]],
+              outdir: Path) -> tuple[float, int]:
     env = {**os.environ, "LDAPTLS_CACERT": str(ca), "LDAPTLS_REQCERT": "demand"}
     wall, peak = 0.0, 0
     for n, (base, scope, flt, attrs) in enumerate(queries):
@@ -234,7 +237,10 @@ def _domain_sid(dc: sambalab.SambaDC, ca: Path, env: dict[str, str]) -> str:
     target = Target("bench", Platform.LDAP, {"url": dc.ldaps_url, "ca_file": str(ca), "bind_dn": dc.admin_upn,
                                              "password_env": "GXBENCH_AD_PASSWORD"}, {})
     with LDAPConnector(target) as conn:
-        return sid_to_str(conn.search_one(conn.base_dn, ["objectSid"]).get("objectSid")[0])
+        head = conn.search_one(conn.base_dn or PROFILE.base_dn, ["objectSid"])
+        if head is None:
+            raise RuntimeError("domain head not readable")
+        return sid_to_str(head.get("objectSid")[0])
 
 
 if __name__ == "__main__":

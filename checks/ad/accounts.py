@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from checks.ldap.common import flavor_gate, missing
+from checks.ldap.common import FUTURE_SLACK, flavor_gate, missing
 from scanner.facts.ldap import DirectoryInfo, DirectoryUser, PasswordRules, PasswordSettingsObject
 from scanner.model import Area, Finding, Severity, error, failed, passed
 from scanner.registry import check
@@ -122,6 +122,10 @@ def stale_accounts(root_dse: DirectoryInfo, users: Users | None, stale_account_d
         if since is None:
             out.append(error(u.sam, "neither lastLogonTimestamp nor whenCreated is readable: cannot tell how long "
                              "the account has been unused", dn=u.dn))
+            continue
+        if since > now + FUTURE_SLACK:
+            out.append(error(u.sam, f"last use {since:%Y-%m-%d} lies in the future: the timestamp cannot be "
+                             "trusted", dn=u.dn))
             continue
         idle = (now - since).days
         if idle > stale_account_days:

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from checks.ad.rules import lockout_gaps, observed_rules, password_gaps
-from checks.ldap.common import flavor_gate, missing
+from checks.ldap.common import FUTURE_SLACK, flavor_gate, missing
 from scanner.facts.ldap import DirectoryInfo, Krbtgt, PasswordRules, PasswordSettingsObject
 from scanner.model import Area, Finding, Severity, error, failed, passed
 from scanner.registry import check
@@ -113,6 +113,9 @@ def krbtgt_password_age(root_dse: DirectoryInfo, krbtgt: Krbtgt | None, krbtgt_m
         return missing("krbtgt", "ldap.krbtgt")
     if krbtgt.pwd_last_set is None:
         return error(krbtgt.dn, "krbtgt pwdLastSet is not set or not readable")
+    if krbtgt.pwd_last_set > datetime.now(timezone.utc) + FUTURE_SLACK:
+        return error(krbtgt.dn, f"krbtgt pwdLastSet {krbtgt.pwd_last_set:%Y-%m-%d} lies in the future: it cannot be "
+                     "trusted", pwd_last_set=krbtgt.pwd_last_set.isoformat())
     age = (datetime.now(timezone.utc) - krbtgt.pwd_last_set).days
     obs: dict[str, Any] = {"pwd_last_set": krbtgt.pwd_last_set.isoformat(), "age_days": age,
                            "max_age_days": krbtgt_max_age_days}

@@ -1,10 +1,14 @@
 """Helpers shared by the directory checks (AD and OpenLDAP)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from scanner.facts.ldap import DirectoryInfo
 from scanner.model import Finding, error, not_applicable
 
 FLAVOR_NAMES = {"ad": "Active Directory", "openldap": "OpenLDAP"}
+#: Clocks differ a little; a timestamp further ahead than this is wrong, and would read as "just now".
+FUTURE_SLACK = timedelta(days=1)
 
 
 def flavor_gate(root_dse: DirectoryInfo, wanted: str, resource: str = "directory") -> Finding | None:

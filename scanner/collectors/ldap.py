@@ -245,6 +245,15 @@ def _int(e: Entry, name: str) -> int:
     return value
 
 
+def _count(e: Entry, name: str) -> int:
+    """A length, history size or threshold: negative is outside the attribute's range (and would compare as
+    stricter than any limit)."""
+    value = _int(e, name)
+    if value < 0:
+        raise ValueError(f"{e.dn}: {name} is {value}, outside its range")
+    return value
+
+
 # -- evidence -----------------------------------------------------------------------------------------
 def _render_value(value: bytes) -> str:
     try:
@@ -348,13 +357,13 @@ def domain_rules(e: Entry) -> PasswordRules:
     _required(e, DOMAIN_POLICY_ATTRS)
     props = _int(e, "pwdProperties")
     return PasswordRules(
-        min_length=_int(e, "minPwdLength"),
+        min_length=_count(e, "minPwdLength"),
         complexity=bool(props & DOMAIN_PASSWORD_COMPLEX),
         reversible_encryption=bool(props & DOMAIN_PASSWORD_STORE_CLEARTEXT),
         max_age_days=_never_if_zero(interval_days(_int(e, "maxPwdAge"))),
         min_age_days=interval_days(_int(e, "minPwdAge")) or 0.0,
-        history=_int(e, "pwdHistoryLength"),
-        lockout_threshold=_int(e, "lockoutThreshold"),
+        history=_count(e, "pwdHistoryLength"),
+        lockout_threshold=_count(e, "lockoutThreshold"),
         lockout_duration_minutes=interval_minutes(_int(e, "lockoutDuration")),
         lockout_window_minutes=interval_minutes(_int(e, "lockOutObservationWindow")) or 0.0,
     )
@@ -375,13 +384,13 @@ def pso(e: Entry) -> PasswordSettingsObject:
         name=e.text("cn") or e.dn, dn=e.dn, precedence=_int(e, "msDS-PasswordSettingsPrecedence"),
         applies_to=e.texts("msDS-PSOAppliesTo"),
         rules=PasswordRules(
-            min_length=_int(e, "msDS-MinimumPasswordLength"),
+            min_length=_count(e, "msDS-MinimumPasswordLength"),
             complexity=ad_bool(e.text("msDS-PasswordComplexityEnabled")),
             reversible_encryption=ad_bool(e.text("msDS-PasswordReversibleEncryptionEnabled")),
             max_age_days=_never_if_zero(interval_days(_int(e, "msDS-MaximumPasswordAge"))),
             min_age_days=interval_days(_int(e, "msDS-MinimumPasswordAge")) or 0.0,
-            history=_int(e, "msDS-PasswordHistoryLength"),
-            lockout_threshold=_int(e, "msDS-LockoutThreshold"),
+            history=_count(e, "msDS-PasswordHistoryLength"),
+            lockout_threshold=_count(e, "msDS-LockoutThreshold"),
             lockout_duration_minutes=interval_minutes(_int(e, "msDS-LockoutDuration")),
             lockout_window_minutes=interval_minutes(_int(e, "msDS-LockoutObservationWindow")) or 0.0,
         ))
@@ -621,12 +630,12 @@ def _overlays(conn: Directory, rec: _Recorder) -> tuple[Overlay, ...]:
 
 def ppolicy_rules(e: Entry) -> PPolicyRules:
     """A pwdPolicy entry. An absent attribute takes the ppolicy default, which is always the weaker setting."""
-    max_age = e.integer("pwdMaxAge") or 0
+    max_age = e.integer("pwdMaxAge") or 0  # 0 (and, for slapd, anything below) means passwords never expire
     lockout = e.text("pwdLockout")
     return PPolicyRules(
         dn=e.dn, min_length=e.integer("pwdMinLength") or 0,
         min_length_enforced=(e.integer("pwdCheckQuality") or 0) > 0,  # 0 or absent: no quality check at all
-        max_age_days=max_age / 86400 if max_age else None, in_history=e.integer("pwdInHistory") or 0,
+        max_age_days=max_age / 86400 if max_age > 0 else None, in_history=e.integer("pwdInHistory") or 0,
         lockout=ad_bool(lockout) if lockout is not None else False, max_failure=e.integer("pwdMaxFailure") or 0,
         lockout_duration_seconds=e.integer("pwdLockoutDuration") or 0,
     )

@@ -373,6 +373,13 @@ def test_a_domain_policy_attribute_the_bind_cannot_read_is_an_error(attr):
         collector.domain_rules(_entry("DC=ex,DC=test", **head))
 
 
+@pytest.mark.parametrize("attr", ["minPwdLength", "pwdHistoryLength", "lockoutThreshold"])
+def test_a_negative_count_is_an_error(attr):
+    """Before, lockoutThreshold -1 was neither 0 ('never locks') nor above the limit: a pass."""
+    with pytest.raises(ValueError, match=f"{attr} is -1, outside its range"):
+        collector.domain_rules(_entry("DC=ex,DC=test", **{**DOMAIN_HEAD, attr: "-1"}))
+
+
 PSO = {"cn": "p", "msDS-PasswordSettingsPrecedence": "1", "msDS-MinimumPasswordLength": "14",
        "msDS-PasswordComplexityEnabled": "TRUE", "msDS-PasswordReversibleEncryptionEnabled": "FALSE",
        "msDS-MaximumPasswordAge": "-77760000000000", "msDS-MinimumPasswordAge": "-864000000000",
@@ -427,6 +434,8 @@ def test_ppolicy_without_quality_checking_does_not_enforce_a_minimum_length():
     rules = {"pwdMinLength": "12", "pwdMaxAge": "7776000", "pwdInHistory": "12", "pwdLockout": "TRUE",
              "pwdMaxFailure": "5"}
     assert not collector.ppolicy_rules(_entry("cn=p", **rules)).min_length_enforced
+    # slapd expires nothing when pwdMaxAge is not positive; before, -1 read as a maximum age of -0.00001 days
+    assert collector.ppolicy_rules(_entry("cn=p", **{**rules, "pwdMaxAge": "-1"})).max_age_days is None
     assert collector.ppolicy_rules(_entry("cn=p", **rules, pwdCheckQuality="2")).min_length_enforced
 
 

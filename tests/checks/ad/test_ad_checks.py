@@ -203,3 +203,11 @@ def test_an_empty_fact_on_an_ad_target_is_an_error(call):
     out = call(dse("ad"))
     (got,) = out if isinstance(out, list) else [out]
     assert got.status.value == "error" and "no value was collected" in got.message
+
+
+def test_timestamps_in_the_future_are_errors_not_recent_use():
+    """Before, a lastLogonTimestamp or krbtgt pwdLastSet ahead of now gave a negative age: a pass."""
+    got = accounts.stale_accounts(dse(), (user("ahead", last_logon_days=-30),))
+    assert [f.status.value for f in got] == ["error"] and "lies in the future" in got[0].message
+    ahead = policy.krbtgt_password_age(dse(), Krbtgt("CN=krbtgt", NOW + timedelta(days=30)))
+    assert ahead.status.value == "error" and "lies in the future" in ahead.message
