@@ -92,7 +92,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None,
 
 def floor_queries(base: str, domain_sid: str) -> list[tuple[str, str, str, list[str]]]:
     """(base, scope, filter, attributes): the data the AD facts read, fetched the way ldapsearch would."""
-    from scanner.collectors import ldap as c
+    from scanner.collectors.ldap import ad as c
 
     user = c.USER_FILTER
     sids = [f"{domain_sid}-{rid}" for rid in c.PRIVILEGED_DOMAIN_RIDS] + list(c.PRIVILEGED_BUILTIN_SIDS)
@@ -229,7 +229,7 @@ def build_domain(dc: sambalab.SambaDC, cache: Path, users: int, groups: int, reb
 
 
 def _domain_sid(dc: sambalab.SambaDC, ca: Path, env: dict[str, str]) -> str:
-    from scanner.collectors.ldap import sid_to_str
+    from scanner.collectors.ldap.ad import sid_to_str
     from scanner.connectors.ldap import LDAPConnector
     from scanner.model import Platform, Target
 
