@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,7 +76,8 @@ def bulk_ldif(base: str, users: int, groups: int) -> str:
     return "\n".join(out)
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None, stdout=subprocess.DEVNULL) -> tuple[float, int, int]:
+def timed(cmd: list[str], env: dict[str, str] | None = None,
+          stdout: int | BinaryIO = subprocess.DEVNULL) -> tuple[float, int, int]:
     """Wall seconds, peak RSS in KiB (of that process alone) and exit code."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=subprocess.PIPE)
@@ -90,18 +92,16 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, stdout=subprocess.D
 
 def floor_queries(base: str, domain_sid: str) -> list[tuple[str, str, str, list[str]]]:
     """(base, scope, filter, attributes): the data the AD facts read, fetched the way ldapsearch would."""
-    from scanner.collectors import ldap as c
+    from scanner.collectors.ldap import ad as c
 
     user = c.USER_FILTER
     sids = [f"{domain_sid}-{rid}" for rid in c.PRIVILEGED_DOMAIN_RIDS] + list(c.PRIVILEGED_BUILTIN_SIDS)
     pso = f"CN=Password Settings Container,CN=System,{base}"
     return [
         ("", "base", "(objectClass=*)", ["*", "+"]),
-        (base, "base", "(objectClass=domain)", ["minPwdLength", "pwdProperties", "maxPwdAge", "minPwdAge",
-                                                "pwdHistoryLength", "lockoutThreshold", "lockoutDuration",
-                                                "lockOutObservationWindow"]),
-        (pso, "one", "(objectClass=msDS-PasswordSettings)", ["cn", "msDS-PasswordSettingsPrecedence",
-                                                              "msDS-MinimumPasswordLength", "msDS-PSOAppliesTo"]),
+        (base, "base", "(objectClass=domain)", list(c.DOMAIN_POLICY_ATTRS)),
+        (pso, "one", "(objectClass=msDS-PasswordSettings)", ["cn", *c.PSO_RULE_ATTRS, "msDS-PSOAppliesTo"]),
+        (base, "sub", "(msDS-PSOApplied=*)", ["msDS-PSOApplied"]),
         (base, "sub", user, c.USER_ATTRS),
         (base, "base", "(objectClass=*)", ["objectSid"]),
         (base, "sub", "(&(objectClass=group)(|" + "".join(f"(objectSid={s})" for s in sids) + "))",
@@ -109,11 +109,15 @@ def floor_queries(base: str, domain_sid: str) -> list[tuple[str, str, str, list[
         # every group's members in one paged search: enough to resolve nesting (gxpscan expands only the
         # privileged groups, one base search per member)
         (base, "sub", "(objectClass=group)", ["objectClass", "sAMAccountName", "member"]),
+        # members through their primary group, for the privileged domain groups (gxpscan: one search per group)
+        (base, "sub", "(|" + "".join(f"(primaryGroupID={rid})" for rid in c.PRIVILEGED_DOMAIN_RIDS) + ")",
+         c.MEMBER_ATTRS),
         (base, "sub", "(&(objectClass=user)(sAMAccountName=krbtgt))", ["pwdLastSet"]),
     ]
 
 
-def run_floor(dc: sambalab.SambaDC, ca: Path, pwfile: Path, queries, outdir: Path) -> tuple[float, int]:
+def run_floor(dc: sambalab.SambaDC, ca: Path, pwfile: Path, queries: list[tuple[str, str, str, list[str]]],
+              outdir: Path) -> tuple[float, int]:
     env = {**os.environ, "LDAPTLS_CACERT": str(ca), "LDAPTLS_REQCERT": "demand"}
     wall, peak = 0.0, 0
     for n, (base, scope, flt, attrs) in enumerate(queries):
@@ -169,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             floor_dir = work / f"floor{run}"
             floor_dir.mkdir()
             rows["ldapsearch floor"].append(run_floor(dc, ca, pwfile, queries, floor_dir))
-        entries = sum(1 for line in (work / "floor0" / "q3.ldif").read_text().splitlines() if line.startswith("dn:"))
+        entries = sum(1 for line in (work / "floor0" / "q4.ldif").read_text().splitlines() if line.startswith("dn:"))
         report = {
             "users_created": args.users, "groups_created": args.groups, "user_entries_returned": entries,
             "provision_s": provisioned, "bulk_ldbadd_s": loaded, "dc_start_s": round(started, 1),
@@ -225,7 +229,7 @@ def build_domain(dc: sambalab.SambaDC, cache: Path, users: int, groups: int, reb
 
 
 def _domain_sid(dc: sambalab.SambaDC, ca: Path, env: dict[str, str]) -> str:
-    from scanner.collectors.ldap import sid_to_str
+    from scanner.collectors.ldap.ad import sid_to_str
     from scanner.connectors.ldap import LDAPConnector
     from scanner.model import Platform, Target
 
@@ -233,7 +237,10 @@ def _domain_sid(dc: sambalab.SambaDC, ca: Path, env: dict[str, str]) -> str:
     target = Target("bench", Platform.LDAP, {"url": dc.ldaps_url, "ca_file": str(ca), "bind_dn": dc.admin_upn,
                                              "password_env": "GXBENCH_AD_PASSWORD"}, {})
     with LDAPConnector(target) as conn:
-        return sid_to_str(conn.search_one(conn.base_dn, ["objectSid"]).get("objectSid")[0])
+        head = conn.search_one(conn.base_dn or PROFILE.base_dn, ["objectSid"])
+        if head is None:
+            raise RuntimeError("domain head not readable")
+        return sid_to_str(head.get("objectSid")[0])
 
 
 if __name__ == "__main__":

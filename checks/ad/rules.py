@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from checks.ldap.common import fmt_days, fmt_minutes
+from scanner.facts.ldap import PasswordRules
 
 
-def password_gaps(rules: Any, *, min_length: int, max_age_days: int, min_age_days: int, history: int,
+def password_gaps(rules: PasswordRules, *, min_length: int, max_age_days: int, min_age_days: int, history: int,
                   complexity: bool) -> list[str]:
-    gaps = []
+    gaps: list[str] = []
     if rules.min_length < min_length:
         gaps.append(f"minimum length {rules.min_length} < {min_length}")
     if complexity and not rules.complexity:
@@ -24,7 +25,7 @@ def password_gaps(rules: Any, *, min_length: int, max_age_days: int, min_age_day
     return gaps
 
 
-def lockout_gaps(rules: Any, *, threshold: int, duration_minutes: int, window_minutes: int) -> list[str]:
+def lockout_gaps(rules: PasswordRules, *, threshold: int, duration_minutes: int, window_minutes: int) -> list[str]:
     if rules.lockout_threshold == 0:
         return ["accounts never lock out (threshold 0)"]
     gaps = []
@@ -38,5 +39,5 @@ def lockout_gaps(rules: Any, *, threshold: int, duration_minutes: int, window_mi
     return gaps
 
 
-def observed_rules(rules: Any) -> dict[str, Any]:
+def observed_rules(rules: PasswordRules) -> dict[str, Any]:
     return {k: getattr(rules, k) for k in rules.__dataclass_fields__}

@@ -67,6 +67,10 @@ for g in spec.get("groups", []) + spec.get("memberships", []):
 for u in spec.get("users", []):
     for parent in u.get("member_of", []):
         db.add_remove_group_members(parent, [u["name"]], add_members_operation=True)
+for u in spec.get("users", []):
+    if u.get("primary_group_rid"):
+        # AD then drops the user from the group's member list: membership only through primaryGroupID
+        modify("CN=%s,%s" % (u["name"], users_dn), {"primaryGroupID": u["primary_group_rid"]})
 container = "CN=Password Settings Container,CN=System," + str(base)
 for p in spec.get("psos", []):
     applies = ["CN=%s,%s" % (t, users_dn) for t in p.pop("applies_to")]
@@ -150,6 +154,8 @@ WEAK = DomainProfile("weak", "WEAKAD.TEST", {
         {"name": "rita.rev", "uac_add": 0x80},
         {"name": "sam.stale", "last_logon_days_ago": 400},
         {"name": "peter.priv", "member_of": ["IT Ops"]},
+        # a Domain Admin that Domain Admins' member attribute does not list
+        {"name": "pam.primary", "member_of": ["Domain Admins"], "primary_group_rid": 512},
         {"name": "helen.help", "member_of": ["Helpdesk"]},
         {"name": "shared.lab"},
         {"name": "testuser1"},

@@ -97,6 +97,7 @@ class SlapdProfile:
     audit: bool
     policy: dict[str, str]
     users: dict[str, str]  # uid -> userPassword value as stored
+    extra_ldif: str = ""  # more entries, for a test that builds its own instance
 
 
 GOOD = SlapdProfile(
@@ -150,6 +151,8 @@ def _seed(p: SlapdProfile) -> str:
     for uid, pw in p.users.items():
         parts.append(f"dn: uid={uid},ou=people,{p.suffix}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\n"
                      f"sn: {uid}\nuserPassword: {pw}\n")
+    if p.extra_ldif:
+        parts.append(p.extra_ldif)
     return "\n".join(parts)
 
 

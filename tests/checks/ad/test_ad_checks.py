@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from checks.ad import accounts, policy, privilege
-from scanner.collectors.ldap import (
+from scanner.facts.ldap import (
     DirectoryInfo,
     DirectoryUser,
     GroupMember,
@@ -18,6 +18,7 @@ from scanner.collectors.ldap import (
 )
 
 NOW = datetime.now(timezone.utc)
+NEVER, OFF = "password_never_expires", "disabled"
 STRONG = PasswordRules(min_length=14, complexity=True, reversible_encryption=False, max_age_days=90, min_age_days=1,
                        history=24, lockout_threshold=5, lockout_duration_minutes=30, lockout_window_minutes=30)
 
@@ -28,10 +29,15 @@ def dse(flavor: str = "ad") -> DirectoryInfo:
                          base_dn="DC=ex,DC=test", naming_contexts=("DC=ex,DC=test",), vendor="test")
 
 
-def user(sam: str, uac: int = 0x200, last_logon_days: int | None = 1, created_days: int = 10) -> DirectoryUser:
-    return DirectoryUser(sam=sam, dn=f"CN={sam},CN=Users,DC=ex,DC=test", uac=uac,
+def user(sam: str, *flags: str, last_logon_days: int | None = 1, created_days: int | None = 10) -> DirectoryUser:
+    """An enabled user; ``flags`` names the DirectoryUser booleans to set (``disabled``, ...)."""
+    return DirectoryUser(sam=sam, dn=f"CN={sam},CN=Users,DC=ex,DC=test", disabled="disabled" in flags,
+                         password_never_expires="password_never_expires" in flags,
+                         password_not_required="password_not_required" in flags,
+                         reversible_encryption="reversible_encryption" in flags,
                          last_logon=NOW - timedelta(days=last_logon_days) if last_logon_days is not None else None,
-                         pwd_last_set=NOW, created=NOW - timedelta(days=created_days))
+                         pwd_last_set=NOW,
+                         created=NOW - timedelta(days=created_days) if created_days is not None else None)
 
 
 def statuses(findings) -> list[str]:
@@ -91,7 +97,7 @@ def test_krbtgt_age():
 
 
 def test_never_expires_allow_list_and_disabled_accounts():
-    users = (user("alice"), user("svc_sql", 0x10200), user("bob", 0x10200), user("old", 0x10202))
+    users = (user("alice"), user("svc_sql", NEVER), user("bob", NEVER), user("old", NEVER, OFF))
     got = accounts.password_never_expires(dse(), users, service_accounts=("SVC_SQL",))
     assert [(f.status.value, f.resource) for f in got] == [("fail", "bob")]
     got = accounts.password_never_expires(dse(), users, service_accounts=("svc_sql", "bob"))
@@ -99,7 +105,8 @@ def test_never_expires_allow_list_and_disabled_accounts():
 
 
 def test_not_required_and_reversible():
-    users = (user("alice"), user("nora", 0x220), user("rita", 0x280), user("gone", 0x222))
+    users = (user("alice"), user("nora", "password_not_required"), user("rita", "reversible_encryption"),
+             user("gone", "password_not_required", OFF))
     assert [f.resource for f in accounts.password_not_required(dse(), users)] == ["nora"]
     got = accounts.reversible_encryption(dse(), STRONG, (), users)
     assert [(f.status.value, f.resource) for f in got] == [("fail", "rita")]
@@ -110,14 +117,14 @@ def test_not_required_and_reversible():
 
 def test_stale_accounts_count_from_creation_when_never_used():
     users = (user("fresh"), user("stale", last_logon_days=200), user("never-new", last_logon_days=None),
-             user("never-old", last_logon_days=None, created_days=365), user("off", 0x202, last_logon_days=900))
+             user("never-old", last_logon_days=None, created_days=365), user("off", OFF, last_logon_days=900))
     got = accounts.stale_accounts(dse(), users, stale_account_days=90)
     assert sorted(f.resource for f in got) == ["never-old", "stale"]
     assert statuses(accounts.stale_accounts(dse(), users, stale_account_days=400)) == ["pass"]
 
 
 def test_shared_accounts_patterns_and_exceptions():
-    users = (user("alice.smith"), user("Shared.Reception"), user("testuser1"), user("temp-off", 0x202))
+    users = (user("alice.smith"), user("Shared.Reception"), user("testuser1"), user("temp-off", OFF))
     got = accounts.shared_accounts(dse(), users)
     assert sorted(f.resource for f in got) == ["Shared.Reception", "testuser1"]
     got = accounts.shared_accounts(dse(), users, shared_account_exceptions=("shared.reception", "testuser1"))
@@ -154,3 +161,53 @@ def test_ad_checks_are_not_applicable_on_openldap_with_the_reason(call):
     (got,) = out if isinstance(out, list) else [out]
     assert got.status.value == "not_applicable"
     assert "this target is OpenLDAP" in got.message
+
+
+def test_stale_account_with_no_readable_date_is_an_error():
+    """Before, an enabled account with neither lastLogonTimestamp nor whenCreated readable was skipped: a pass."""
+    users = (user("fresh"), user("blind", last_logon_days=None, created_days=None),
+             user("blind-off", OFF, last_logon_days=None, created_days=None))
+    got = accounts.stale_accounts(dse(), users)
+    assert [(f.status.value, f.resource) for f in got] == [("error", "blind")]
+    assert "neither lastLogonTimestamp nor whenCreated is readable" in got[0].message
+
+
+def test_privileged_group_members_through_their_primary_group_are_named_as_such():
+    da = PrivilegedGroup("Domain Admins", "S-1-5-21-1-512", "CN=Domain Admins", (
+        GroupMember("Administrator", "CN=Administrator", False, True),
+        GroupMember("pam", "CN=pam", False, True, primary_group=True)))
+    (got,) = privilege.privileged_groups(dse(), (da,), approved_privileged=("Administrator",))
+    assert got.status.value == "fail" and "pam (direct, primary group)" in got.message
+
+
+def test_forest_root_groups_seen_from_a_child_domain_are_not_applicable_with_the_reason():
+    ea = PrivilegedGroup("Enterprise Admins", "S-1-5-21-1-519", "", (), held_by="DC=root,DC=test")
+    (got,) = privilege.privileged_groups(dse(), (ea,))
+    assert got.status.value == "not_applicable"
+    assert got.message.startswith("Enterprise Admins lives in the forest root domain DC=root,DC=test")
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: policy.password_policy(d, None),
+    lambda d: policy.lockout_policy(d, None),
+    lambda d: policy.fine_grained_policies(d, None),
+    lambda d: policy.krbtgt_password_age(d, None),
+    lambda d: accounts.password_never_expires(d, None),
+    lambda d: accounts.password_not_required(d, None),
+    lambda d: accounts.reversible_encryption(d, None, None, None),
+    lambda d: accounts.stale_accounts(d, None),
+    lambda d: accounts.shared_accounts(d, None),
+    lambda d: privilege.privileged_groups(d, None),
+])
+def test_an_empty_fact_on_an_ad_target_is_an_error(call):
+    out = call(dse("ad"))
+    (got,) = out if isinstance(out, list) else [out]
+    assert got.status.value == "error" and "no value was collected" in got.message
+
+
+def test_timestamps_in_the_future_are_errors_not_recent_use():
+    """Before, a lastLogonTimestamp or krbtgt pwdLastSet ahead of now gave a negative age: a pass."""
+    got = accounts.stale_accounts(dse(), (user("ahead", last_logon_days=-30),))
+    assert [f.status.value for f in got] == ["error"] and "lies in the future" in got[0].message
+    ahead = policy.krbtgt_password_age(dse(), Krbtgt("CN=krbtgt", NOW + timedelta(days=30)))
+    assert ahead.status.value == "error" and "lies in the future" in ahead.message

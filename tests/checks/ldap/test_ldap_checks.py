@@ -6,10 +6,11 @@ from dataclasses import replace
 import pytest
 
 from checks.ldap import openldap, transport
-from scanner.collectors.ldap import (
+from scanner.facts.ldap import (
     DirectoryInfo,
     Overlay,
     PasswordStorage,
+    PolicyOverride,
     PPolicyRules,
     PPolicyState,
     Probe,
@@ -17,7 +18,7 @@ from scanner.collectors.ldap import (
 )
 
 RULES = PPolicyRules(dn="cn=default,ou=policies,dc=ex,dc=test", min_length=12, max_age_days=90, in_history=12,
-                     lockout=True, max_failure=5, lockout_duration_seconds=900, check_quality=2)
+                     lockout=True, max_failure=5, lockout_duration_seconds=900, min_length_enforced=True)
 
 
 def dse(flavor: str = "openldap", tls: str = "starttls") -> DirectoryInfo:
@@ -44,24 +45,30 @@ def test_ppolicy(state, status, words):
     assert (got.status.value, words in got.message) == (status, True), got.message
 
 
-@pytest.mark.parametrize("schemes, failing", [
-    (("SSHA", "SSHA512", "ARGON2", "PBKDF2-SHA512", "CRYPT"), []),
-    (("SSHA", "CLEARTEXT"), ["uid=u1"]),
-    (("MD5", "SHA", "SSHA"), ["uid=u0", "uid=u1"]),
-    ((), []),
+@pytest.mark.parametrize("stored, failing", [
+    ((("SSHA", True), ("SSHA512", True), ("ARGON2", True), ("PBKDF2-SHA512", True), ("CRYPT-SHA512", True)), []),
+    ((("SSHA", True), ("CLEARTEXT", False)), ["uid=u1"]),
+    ((("MD5", False), ("SHA", False), ("SSHA", True)), ["uid=u0", "uid=u1"]),
+    ((("CRYPT-DES", False), ("CRYPT-MD5", False)), ["uid=u0", "uid=u1"]),
 ])
-def test_password_hashing(schemes, failing):
-    stored = tuple(StoredPassword(f"uid=u{i}", s) for i, s in enumerate(schemes))
-    got = openldap.password_hashing(dse(), PasswordStorage(stored, len(stored), ()))
+def test_password_hashing(stored, failing):
+    values = tuple(StoredPassword(f"uid=u{i}", scheme, salted) for i, (scheme, salted) in enumerate(stored))
+    got = openldap.password_hashing(dse(), PasswordStorage(values, len(values), (), True))
     assert sorted(f.resource for f in got if f.status.value == "fail") == failing
     if not failing:
         assert [f.status.value for f in got] == ["pass"]
 
 
-def test_password_hashing_says_how_many_accounts_it_could_not_read():
-    got = openldap.password_hashing(dse(), PasswordStorage((StoredPassword("uid=a", "SSHA"),), 3, ("uid=b", "uid=c")))
-    assert [f.status.value for f in got] == ["pass"]
-    assert "2 account(s) without a readable userPassword" in got[0].message
+@pytest.mark.parametrize("bind_reads_all, status, words", [
+    (True, "pass", "2 account(s) hold no password"),
+    # a value the bind cannot read may be cleartext: that is not a pass (it was one before)
+    (False, "error", "2 account(s) without a userPassword this bind can read"),
+])
+def test_password_hashing_with_accounts_it_could_not_read(bind_reads_all, status, words):
+    storage = PasswordStorage((StoredPassword("uid=a", "SSHA", True),), 3, ("uid=b", "uid=c"), bind_reads_all)
+    got = openldap.password_hashing(dse(), storage)
+    assert [f.status.value for f in got] == [status]
+    assert words in got[0].message
     assert got[0].observed["without_readable_password"] == ("uid=b", "uid=c")
 
 
@@ -69,7 +76,7 @@ def test_password_hashing_says_how_many_accounts_it_could_not_read():
     (("ppolicy", "auditlog"), "pass"), (("accesslog",), "pass"), (("ppolicy", "memberof"), "fail"), ((), "fail"),
 ])
 def test_audit_overlay(names, status):
-    overlays = tuple(Overlay("olcDatabase={1}mdb,cn=config", n) for n in names)
+    overlays = tuple(Overlay("olcDatabase={1}mdb,cn=config", n, True, True) for n in names)
     assert openldap.audit_overlay(dse(), overlays).status.value == status
 
 
@@ -100,3 +107,51 @@ def test_tls_required_and_the_scan_transport_is_shown(probe, status):
 def test_openldap_checks_are_not_applicable_on_ad(call):
     got = call(dse("ad"))
     assert got.status.value == "not_applicable" and "this target is Active Directory" in got.message
+
+
+def test_ppolicy_without_quality_checking_fails_even_with_a_long_minimum_length():
+    got = openldap.ppolicy(dse(), PPolicyState(True, RULES.dn, replace(RULES, min_length_enforced=False)))
+    assert got.status.value == "fail" and "pwdMinLength 12 is not enforced (pwdCheckQuality 0" in got.message
+
+
+@pytest.mark.parametrize("override, words", [
+    (PolicyOverride("cn=lenient", replace(RULES, dn="cn=lenient", min_length=4), ("uid=svc",)),
+     "policy cn=lenient (pwdPolicySubentry of 1 entries): pwdMinLength 4 < 12"),
+    (PolicyOverride("cn=gone", None, ("uid=a", "uid=b")),
+     "policy cn=gone (pwdPolicySubentry of 2 entries): entry missing or not readable"),
+])
+def test_ppolicy_judges_every_policy_entries_name_for_themselves(override, words):
+    got = openldap.ppolicy(dse(), PPolicyState(True, RULES.dn, RULES, (override,)))
+    assert got.status.value == "fail" and words in got.message
+    assert got.observed["overrides"][0]["entries"] == override.entries
+    strong = PolicyOverride("cn=strict", replace(RULES, dn="cn=strict"), ("uid=admin",))
+    assert openldap.ppolicy(dse(), PPolicyState(True, RULES.dn, RULES, (strong,))).status.value == "pass"
+
+
+@pytest.mark.parametrize("overlay, status", [
+    (Overlay("olcDatabase={1}mdb,cn=config", "auditlog", True, True), "pass"),
+    (Overlay("olcDatabase={2}mdb,cn=config", "auditlog", False, True), "fail"),  # on another database
+    (Overlay("olcDatabase={1}mdb,cn=config", "accesslog", True, False), "fail"),  # logs no writes
+])
+def test_audit_overlay_must_record_changes_to_the_base_database(overlay, status):
+    got = openldap.audit_overlay(dse(), (overlay,))
+    assert got.status.value == status
+    if status == "fail":
+        assert "not the base DN's database" in got.message or "does not include writes" in got.message
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: openldap.ppolicy(d, None), lambda d: openldap.password_hashing(d, None)[0],
+    lambda d: openldap.audit_overlay(d, None),
+])
+def test_an_empty_fact_on_an_openldap_target_is_an_error(call):
+    got = call(dse("openldap"))
+    assert got.status.value == "error" and "no value was collected" in got.message
+
+
+def test_every_directory_check_says_how_to_fix_it():
+    from scanner.registry import Registry
+
+    specs = Registry.load(["checks.ad", "checks.ldap"]).select()
+    assert len(specs) == 15
+    assert [s.id for s in specs if len(s.remediation) < 80] == []

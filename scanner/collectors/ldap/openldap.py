@@ -1,0 +1,174 @@
+"""OpenLDAP facts from cn=config and the data: ppolicy, overlays, how userPassword values are stored.
+
+The cn=config attribute names (olcOverlay, olcPPolicyDefault, olcAccessLogOps, olcDisabled), the pwdPolicy
+attributes and the password storage schemes live here and nowhere else.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from scanner.collectors.ldap.common import Directory, Recorder, ad_bool, base_dn, normalize_dn
+from scanner.facts.ldap import Overlay, PasswordStorage, PolicyOverride, PPolicyRules, PPolicyState, StoredPassword
+
+if TYPE_CHECKING:
+    from scanner.connectors.ldap import Entry
+
+SALTED_SCHEMES = frozenset({"SSHA", "SSHA256", "SSHA384", "SSHA512", "ARGON2", "PBKDF2", "PBKDF2-SHA1",
+                            "PBKDF2-SHA256", "PBKDF2-SHA512", "BCRYPT", "SASL", "K5KEY"})
+#: crypt(3) ids that are salted and still considered strong; DES, BSDi, MD5-crypt and friends are not.
+STRONG_CRYPT_IDS = {"2a": "BCRYPT", "2b": "BCRYPT", "2y": "BCRYPT", "5": "SHA256", "6": "SHA512", "y": "YESCRYPT",
+                    "gy": "GOST-YESCRYPT", "7": "SCRYPT", "argon2i": "ARGON2", "argon2d": "ARGON2",
+                    "argon2id": "ARGON2"}
+WEAK_CRYPT_IDS = {"1": "MD5", "2": "BCRYPT-OLD", "2x": "BCRYPT-BUGGY", "md5": "SUN-MD5", "sha1": "SHA1",
+                  "3": "NTHASH"}
+
+PPOLICY_ATTRS = ["pwdMinLength", "pwdMaxAge", "pwdInHistory", "pwdLockout", "pwdMaxFailure", "pwdLockoutDuration",
+                 "pwdCheckQuality"]
+ACCOUNT_FILTER = "(|(objectClass=person)(objectClass=simpleSecurityObject)(objectClass=posixAccount)(userPassword=*))"
+ACCESSLOG_WRITE_OPS = frozenset({"add", "delete", "modify", "modrdn"})
+
+
+def password_scheme(value: bytes) -> str:
+    """The storage scheme of a userPassword value, upper case; ``{CRYPT}`` is refined by its crypt(3) id."""
+    m = re.match(rb"^\{([A-Za-z0-9.\-_]+)\}", value)
+    if not m:
+        return "CLEARTEXT"
+    scheme = m.group(1).decode().upper()
+    if scheme == "CRYPT":
+        rest = value[m.end():].decode("ascii", "replace")
+        ident = rest[1:].split("$", 1)[0] if rest.startswith("$") else ("BSDI" if rest.startswith("_") else "DES")
+        return "CRYPT-" + STRONG_CRYPT_IDS.get(ident, WEAK_CRYPT_IDS.get(ident, ident.upper()))
+    return "PBKDF2" if scheme.startswith("PBKDF2") and scheme not in SALTED_SCHEMES else scheme
+
+
+def stored_password(dn: str, value: bytes) -> StoredPassword:
+    scheme = password_scheme(value)
+    strong_crypt = scheme.startswith("CRYPT-") and scheme.removeprefix("CRYPT-") in set(STRONG_CRYPT_IDS.values())
+    return StoredPassword(dn, scheme, scheme in SALTED_SCHEMES or strong_crypt)
+
+
+def _config_readable(conn: Directory) -> None:
+    if conn.search_one("cn=config", ["cn"]) is None:
+        raise ValueError(f"cn=config is not readable by {conn.bound_as}; grant it read access to cn=config")
+
+
+def _strip_index(value: str | None) -> str:
+    return re.sub(r"^\{-?\d+\}", "", value or "")
+
+
+def base_database(databases: Iterable[Entry], base_dn: str) -> Entry | None:
+    """The database whose suffix holds ``base_dn`` (the longest suffix wins, as slapd picks it)."""
+    base = normalize_dn(base_dn)
+    best: tuple[int, Entry] | None = None
+    for db in databases:
+        for suffix in db.texts("olcSuffix"):
+            s = normalize_dn(suffix)
+            if (base == s or base.endswith("," + s)) and (best is None or len(s) > best[0]):
+                best = (len(s), db)
+    return best[1] if best else None
+
+
+def _covers(db_dn: str, base_db: Entry | None) -> bool:
+    """An overlay acts on the base DN's data when it sits on that database or on the frontend (global)."""
+    name = _strip_index(db_dn.split(",", 1)[0].split("=", 1)[-1]).lower()
+    return name == "frontend" or (base_db is not None and normalize_dn(db_dn) == normalize_dn(base_db.dn))
+
+
+def parse_overlays(databases: list[Entry], found: list[Entry], base_dn: str) -> tuple[Overlay, ...]:
+    """Configured overlays that are not disabled, with where they act and (accesslog) whether writes are logged."""
+    base_db = base_database(databases, base_dn)
+    out = []
+    for e in found:
+        if (e.text("olcDisabled") or "").upper() == "TRUE":
+            continue
+        name = _strip_index(e.text("olcOverlay"))
+        ops = {o.lower() for o in e.texts("olcAccessLogOps")}
+        logs_writes = name != "accesslog" or bool(ops & {"writes", "all"}) or ACCESSLOG_WRITE_OPS <= ops
+        database = e.dn.split(",", 1)[1]
+        out.append(Overlay(database=database, name=name, covers_base=_covers(database, base_db),
+                           logs_writes=logs_writes))
+    return tuple(out)
+
+
+def _read_overlays(conn: Directory, rec: Recorder) -> tuple[list[Entry], list[Entry]]:
+    _config_readable(conn)
+    databases = rec.search("cn=config", "(objectClass=olcDatabaseConfig)", ["olcSuffix", "olcRootDN"],
+                           scope="LEVEL")
+    found = rec.search("cn=config", "(objectClass=olcOverlayConfig)",
+                       ["olcOverlay", "olcDisabled", "olcPPolicyDefault", "olcAccessLogOps"])
+    return databases, found
+
+
+def overlays(conn: Directory, rec: Recorder) -> tuple[Overlay, ...]:
+    return parse_overlays(*_read_overlays(conn, rec), base_dn(conn))
+
+
+def ppolicy_rules(e: Entry) -> PPolicyRules:
+    """A pwdPolicy entry. An absent attribute takes the ppolicy default, which is always the weaker setting."""
+    max_age = e.integer("pwdMaxAge") or 0  # 0 (and, for slapd, anything below) means passwords never expire
+    lockout = e.text("pwdLockout")
+    return PPolicyRules(
+        dn=e.dn, min_length=e.integer("pwdMinLength") or 0,
+        min_length_enforced=(e.integer("pwdCheckQuality") or 0) > 0,  # 0 or absent: no quality check at all
+        max_age_days=max_age / 86400 if max_age > 0 else None, in_history=e.integer("pwdInHistory") or 0,
+        lockout=ad_bool(lockout) if lockout is not None else False, max_failure=e.integer("pwdMaxFailure") or 0,
+        lockout_duration_seconds=e.integer("pwdLockoutDuration") or 0,
+    )
+
+
+def _policy_entry(conn: Directory, rec: Recorder, dn: str) -> PPolicyRules | None:
+    if conn.search_one(dn, ["objectClass"]) is None:
+        return None
+    found = rec.search(dn, "(objectClass=pwdPolicy)", PPOLICY_ATTRS, scope="BASE")
+    return ppolicy_rules(found[0]) if found else None
+
+
+def ppolicy(conn: Directory, rec: Recorder) -> PPolicyState:
+    base = base_dn(conn)
+    databases, found = _read_overlays(conn, rec)
+    base_db = base_database(databases, base)
+    acting = [e for e in found if _strip_index(e.text("olcOverlay")) == "ppolicy"
+              and (e.text("olcDisabled") or "").upper() != "TRUE" and _covers(e.dn.split(",", 1)[1], base_db)]
+    default_dn = next((e.text("olcPPolicyDefault") for e in acting if e.text("olcPPolicyDefault")), None)
+    if not acting:
+        return PPolicyState(overlay_enabled=False, default_dn=default_dn, default=None)
+    default = _policy_entry(conn, rec, default_dn) if default_dn else None
+    # Entries may name their own policy (pwdPolicySubentry); each one named is judged like the default.
+    named: dict[str, list[str]] = {}
+    for e in rec.search(base, "(pwdPolicySubentry=*)", ["pwdPolicySubentry"]):
+        for dn in e.texts("pwdPolicySubentry"):
+            named.setdefault(dn, []).append(e.dn)
+    overrides = tuple(PolicyOverride(policy_dn=dn, rules=_policy_entry(conn, rec, dn), entries=tuple(entries))
+                      for dn, entries in sorted(named.items()))
+    return PPolicyState(overlay_enabled=True, default_dn=default_dn, default=default, overrides=overrides)
+
+
+def _bind_is_rootdn(conn: Directory, rec: Recorder, base: str) -> bool:
+    """True when the bind DN is the rootdn of the base DN's database (read from cn=config, when readable)."""
+    if conn.search_one("cn=config", ["cn"]) is None:
+        return False
+    db = base_database(rec.search("cn=config", "(objectClass=olcDatabaseConfig)", ["olcSuffix", "olcRootDN"],
+                                  scope="LEVEL"), base)
+    root = db.text("olcRootDN") if db else None
+    return root is not None and normalize_dn(root) == normalize_dn(conn.bound_as)
+
+
+def password_hashes(conn: Directory, rec: Recorder) -> PasswordStorage:
+    def schemes_only(entries: list[Entry]) -> str:
+        return "\n".join(f"{e.dn}: {password_scheme(v) if v else '(no readable value)'}"
+                         for e in entries for v in (e.get("userPassword") or [b""]))
+
+    base = base_dn(conn)
+    # One search: every account, with userPassword where this bind may read it (values never leave here).
+    found = rec.search(base, ACCOUNT_FILTER, ["userPassword"], shown=schemes_only)
+    if not found:
+        raise ValueError(f"no account entries visible under {base} to {conn.bound_as}")
+    stored = tuple(stored_password(e.dn, v) for e in found for v in e.get("userPassword"))
+    unreadable = tuple(e.dn for e in found if not e.get("userPassword"))
+    if not stored:
+        raise ValueError(f"{len(found)} accounts but no readable userPassword: bind as a DN allowed to read "
+                         "userPassword (e.g. the rootdn) to check how passwords are stored")
+    return PasswordStorage(stored=stored, accounts=len(found), unreadable=unreadable,
+                           bind_reads_all=_bind_is_rootdn(conn, rec, base) if unreadable else True)
