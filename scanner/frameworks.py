@@ -224,7 +224,7 @@ def load_catalogs(directory: str | Path | None = None) -> dict[str, Catalog]:
 # --- queries ----------------------------------------------------------------------------------------------
 
 def resolve(name: str, catalogs: Mapping[str, Catalog] | None = None) -> str:
-    """Framework id for a name or alias (``21cfr11`` -> ``part11``, ``iso27001`` -> ``iso27001-2022``).
+    """Framework id for a name or one of its aliases (e.g. ``iso27001`` -> ``iso27001-2022``).
 
     The names are data: each catalog's id and its ``aliases`` (the packaged catalogs unless others are given).
     """
