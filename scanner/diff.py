@@ -78,7 +78,7 @@ def _index(run: Run) -> dict[Key, Result]:
     out: dict[Key, Result] = {}
     for r in run.results:
         base = (r.target, r.check, r.resource)
-        out[(*base, seen[base])] = r
+        out[(base[0], base[1], base[2], seen[base])] = r
         seen[base] += 1
     return out
 

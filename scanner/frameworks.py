@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+
 class CatalogError(Exception):
     """A catalog file is unreadable or invalid. The message names the file and the path of the fault."""
 
@@ -31,7 +32,7 @@ class _TextEnum(str, enum.Enum):
     """Prints and formats as its value (tables, f-strings)."""
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
     def __format__(self, spec: str) -> str:
         return format(self.value, spec)
@@ -106,7 +107,8 @@ def _catalog_dir() -> Any:
 @functools.cache
 def catalog_schema() -> dict[str, Any]:
     text = importlib.resources.files("scanner").joinpath("schemas/catalog.schema.json").read_text("utf-8")
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 @functools.cache

@@ -45,8 +45,9 @@ class Inventory:
 
 
 def schema(name: str = "inventory") -> dict[str, Any]:
-    text = resources.files("scanner").joinpath("schemas", f"{name}.schema.json").read_text()
-    return json.loads(text)
+    text = resources.files("scanner").joinpath("schemas").joinpath(f"{name}.schema.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 def local_document() -> dict[str, Any]:

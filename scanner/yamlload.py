@@ -44,6 +44,11 @@ def _mark(event: Any) -> tuple[int | None, int | None]:
     return (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
 
 
+def _m(mark: Any) -> Any:
+    """libyaml's marks and PyYAML's are alike for our use (line, column); typed loosely for both."""
+    return mark
+
+
 def _compose(loader: Any, path: list[Any]) -> Any:
     import yaml
 
@@ -61,16 +66,16 @@ def _compose(loader: Any, path: list[Any]) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
             tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-        return yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+        return yaml.ScalarNode(tag, event.value, _m(event.start_mark), _m(event.end_mark), style=event.style)
     if isinstance(event, yaml.SequenceStartEvent):
         tag = event.tag
         if tag is None or tag == "!":
             tag = loader.resolve(yaml.SequenceNode, None, event.implicit)
-        items = []
+        items: list[Any] = []
         while not loader.check_event(yaml.SequenceEndEvent):
             items.append(_compose(loader, [*path, len(items)]))
         end = loader.get_event()
-        return yaml.SequenceNode(tag, items, event.start_mark, end.end_mark, flow_style=event.flow_style)
+        return yaml.SequenceNode(tag, items, _m(event.start_mark), _m(end.end_mark), flow_style=event.flow_style)
     if isinstance(event, yaml.MappingStartEvent):
         tag = event.tag
         if tag is None or tag == "!":
@@ -88,7 +93,7 @@ def _compose(loader: Any, path: list[Any]) -> Any:
             seen[(key.tag, key.value)] = key.start_mark.line + 1
             pairs.append((key, _compose(loader, [*path, key.value])))
         end = loader.get_event()
-        return yaml.MappingNode(tag, pairs, event.start_mark, end.end_mark, flow_style=event.flow_style)
+        return yaml.MappingNode(tag, pairs, _m(event.start_mark), _m(end.end_mark), flow_style=event.flow_style)
     raise YamlError(f"unexpected YAML event {type(event).__name__}", line, column)  # pragma: no cover
 
 
