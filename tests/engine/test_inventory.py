@@ -207,4 +207,6 @@ def test_the_schema_and_example_inventory_do_not_advertise_windows_or_iac():
     example = (root / "inventories" / "example.yaml").read_text()
     assert "type: windows" not in example and "type: iac" not in example
     readme = (root / "README.md").read_text()
-    assert "windows" not in readme.split("## Inventory", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("## Inventory", 1)[1].split("\n## ", 1)[0]
+    assert "# linux | aws | ldap\n" in section and "| windows" not in section and "| iac" not in section
+    assert "Windows servers and infrastructure-as-code\nfiles are not supported in this version" in section
