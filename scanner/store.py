@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.model import (
     Area,
@@ -34,8 +34,10 @@ from scanner.model import (
     result_to_dict,
     utcnow,
 )
-from scanner.runner import TargetOutcome
 from scanner.safefs import OutputDir, OutputError, write_all
+
+if TYPE_CHECKING:
+    from scanner.runner import TargetOutcome
 
 RECORD_NAME = "record.jsonl"
 #: Longest line written or read (one target's results and evidence; evidence per fact is bounded at 64 KiB).
@@ -148,12 +150,11 @@ class RecordWriter:
 
 # --- reading --------------------------------------------------------------------------------------------------
 
-def _require(obj: Mapping[str, Any], key: str, kinds: type | tuple[type, ...], where: str) -> Any:
+def _require(obj: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     if key not in obj:
         raise RecordError(f"{where}: '{key}' is missing")
     value = obj[key]
-    if not isinstance(value, kinds) or isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple)
-                                                                                else (kinds,)):
+    if not isinstance(value, kind):
         raise RecordError(f"{where}: '{key}' has the wrong type ({type(value).__name__})")
     return value
 

@@ -156,8 +156,10 @@ def test_a_billion_laughs_inventory_fails_fast_and_says_little(tmp_path):
     ("version: 1\nversion: 1\ntargets: []\n", "line 2, column 1 ((top level)): duplicate key 'version'"),
     ('{"version": 1, "targets": [], "targets": []}', "duplicate key 'targets'"),
     ("version: 1\nx: &x {a: 1}\ntargets: [*x]\n", "line 2, column 4 (x): YAML anchors (&x) are not accepted"),
-    ("version: 1\ntargets: [" + "[" * 100 + "]" * 100 + "]\n", "nested deeper than 64 levels"),
-    ("version: 1\ntargets: [" + "[" * 200_000 + "]" * 200_000 + "]\n", "nested deeper than 64 levels"),
+    pytest.param("version: 1\ntargets: [" + "[" * 100 + "]" * 100 + "]\n", "nested deeper than 64 levels",
+                 id="nested-100"),
+    pytest.param("version: 1\ntargets: [" + "[" * 200_000 + "]" * 200_000 + "]\n", "nested deeper than 64 levels",
+                 id="nested-200000"),
     ("version: 1\n---\nversion: 1\n", "more than one YAML document"),
     ("? [a, b]\n: 1\n", "mapping keys must be plain values"),
 ])
