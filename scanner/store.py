@@ -201,6 +201,22 @@ def _check_result(d: Any, where: str) -> Result:
         raise RecordError(f"{where}: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
+#: Types of the fields of an evidence entry, when present (the reporters read them).
+_EVIDENCE_FIELDS: dict[str, tuple[type, ...]] = {
+    "target": (str,), "fact": (str,), "source": (str, type(None)), "collected_at": (str,), "raw": (str,),
+    "sha256": (str, type(None)), "error": (str, type(None)), "ok": (bool,), "truncated": (bool,),
+    "exit_code": (int, type(None)),
+}
+
+
+def _check_evidence(entry: Any, where: str) -> None:
+    if not isinstance(entry, dict):
+        raise RecordError(f"{where}: not an object")
+    for key, kinds in _EVIDENCE_FIELDS.items():
+        if key in entry and not isinstance(entry[key], kinds):
+            raise RecordError(f"{where}: '{key}' has the wrong type ({type(entry[key]).__name__})")
+
+
 def _check_info(d: Any, where: str) -> RunInfo:
     if not isinstance(d, dict):
         raise RecordError(f"{where}: 'run' is not an object")
@@ -282,8 +298,8 @@ def read_record(path: str | Path) -> Record:
             if any(r.target != name for r in line_results):
                 raise RecordError(f"{where}: a result of another target than {name!r}")
             line_evidence = _require(obj, "evidence", dict, where)
-            if not all(isinstance(v, dict) for v in line_evidence.values()):
-                raise RecordError(f"{where}: an evidence entry is not an object")
+            for ref, entry in line_evidence.items():
+                _check_evidence(entry, f"{where}: evidence {ref[:80]!r}")
             _strings(obj.get("warnings", []), f"{where}.warnings")
             results.extend(line_results)
             evidence.update(line_evidence)

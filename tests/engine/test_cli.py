@@ -320,3 +320,11 @@ def test_target_warnings_are_printed_escaped_as_targets_finish_and_recorded(tmp_
     assert "warning: " in err and "ldap://x is plaintext \\x1b]52;c;ZXZpbA==\\x07 no TLS" in err and "\x1b" not in err
     assert load_record(out).info.warnings == ("ldap://x is plaintext \x1b]52;c;ZXZpbA==\x07 no TLS",)
     assert json.loads((out / "report.json").read_text())["run"]["warnings"] == list(load_record(out).info.warnings)
+
+
+def test_checks_platform_choices_are_the_supported_target_types():
+    from scanner.inventory import SUPPORTED_TYPES, schema
+
+    assert cli.PLATFORM_NAMES == list(SUPPORTED_TYPES) == schema()["$defs"]["target"]["properties"]["type"]["enum"]
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["checks", "--platform", "iac"])

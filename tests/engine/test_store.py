@@ -84,6 +84,8 @@ CORRUPTIONS = {
                            "line 2: 'results' has the wrong type (dict)"),
     "time not a time": (lambda lines: [lines[0], _target_line(lines, result_at="yesterday"), lines[2]],
                         "line 2: results[0].at: not a time: 'yesterday'"),
+    "evidence of the wrong type": (lambda lines: [lines[0], _target_line(lines, evidence={"e": {"sha256": 5}}),
+                                                  lines[2]], "line 2: evidence 'e': 'sha256' has the wrong type (int)"),
     "result of another target": (lambda lines: [lines[0], _target_line(lines, result_target="zz"), lines[2]],
                                  "line 2: a result of another target than 'a'"),
     "line of another run": (lambda lines: [lines[0], _target_line(lines, run="20990101T000000Z-ffffff"), lines[2]],
