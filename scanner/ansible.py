@@ -22,6 +22,7 @@ from typing import Any
 IMPLICIT_GROUPS = ("all", "ungrouped")
 SSH_CONNECTIONS = ("ssh", "paramiko", "smart")
 TRUE_WORDS = ("true", "yes", "on", "1")
+IPV6_HOST = re.compile(r"\[(?:[0-9A-Fa-f]*:){2,}[0-9A-Fa-f.]*\](?::\d+)?(?:\s|$)")
 RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::(\d+))?\]")
 
 
@@ -37,25 +38,91 @@ class _Group:
 class _Inventory:
     groups: dict[str, _Group] = field(default_factory=dict)
 
+    hosts: set[str] = field(default_factory=set)
+
     def group(self, name: str) -> _Group:
         return self.groups.setdefault(name, _Group(name))
 
+    def add_hosts(self, group: _Group, pattern: str, host_vars: dict[str, Any], where: str) -> None:
+        """Add the hosts of one entry (range expanded, ``:port`` split off) with their variables; at most
+        MAX_HOSTS distinct hosts in the whole inventory."""
+        pattern, port = split_port(pattern, where)
+        try:
+            names = expand_hosts(pattern)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        self.hosts.update(names)
+        if len(self.hosts) > MAX_HOSTS:
+            raise ValueError(f"{where}: the inventory has more than {MAX_HOSTS} hosts (the limit per inventory)")
+        for name in names:
+            merged = group.hosts.setdefault(name, {})
+            if port is not None:
+                merged["ansible_port"] = port
+            merged.update(host_vars)
 
-def expand_hosts(pattern: str) -> list[str]:
-    """``web[01:03].example`` -> web01, web02, web03 (numeric ranges keep their width; a:c letter ranges)."""
-    m = RANGE.search(pattern)
-    if not m:
-        return [pattern]
-    start, end, step = m.group(1), m.group(2), int(m.group(3) or 1)
-    head, tail = pattern[: m.start()], pattern[m.end():]
+
+#: Most hosts one Ansible inventory may expand to (host ranges included). A typo such as ``web[1:100000]``
+#: or nested ranges must fail fast with this number in the message, not build a million targets.
+MAX_HOSTS = 10_000
+
+
+def _range_items(m: re.Match[str], pattern: str) -> list[str]:
+    start, end, step_text = m.group(1), m.group(2), m.group(3)
+    step = int(step_text) if step_text else 1
+    if step < 1:
+        raise ValueError(f"bad host range {m.group(0)!r} in {pattern!r}: the stride must be at least 1")
     if start.isdigit() and end.isdigit():
+        first, last = int(start), int(end)
+        if last < first:
+            raise ValueError(f"bad host range {m.group(0)!r} in {pattern!r}: the end is before the start")
+        if (last - first) // step + 1 > MAX_HOSTS:
+            raise ValueError(f"host range {m.group(0)!r} in {pattern!r} expands to more than {MAX_HOSTS} hosts "
+                             f"(the limit per inventory)")
         width = len(start) if start.startswith("0") else 0
-        items = [str(i).zfill(width) for i in range(int(start), int(end) + 1, step)]
-    elif len(start) == 1 and len(end) == 1 and start.isalpha() and end.isalpha():
-        items = [chr(c) for c in range(ord(start), ord(end) + 1, step)]
+        return [str(i).zfill(width) for i in range(first, last + 1, step)]
+    if len(start) == 1 and len(end) == 1 and start.isalpha() and end.isalpha() and start <= end:
+        return [chr(c) for c in range(ord(start), ord(end) + 1, step)]
+    raise ValueError(f"bad host range {m.group(0)!r} in {pattern!r}")
+
+
+def expand_hosts(pattern: str, limit: int = MAX_HOSTS) -> list[str]:
+    """``web[01:03].example`` -> web01, web02, web03 (numeric ranges keep their width; a:c letter ranges;
+    ``[1:9:2]`` with a stride). More than ``limit`` hosts is a ValueError naming the limit."""
+    ranges = list(RANGE.finditer(pattern))
+    if not ranges:
+        return [pattern]
+    parts: list[list[str]] = []
+    pos, total = 0, 1
+    for m in ranges:
+        items = _range_items(m, pattern)
+        total *= len(items)
+        if total > limit:
+            raise ValueError(f"host pattern {pattern!r} expands to more than {limit} hosts (the limit per inventory)")
+        parts += [[pattern[pos:m.start()]], items]
+        pos = m.end()
+    parts.append([pattern[pos:]])
+    hosts = [""]
+    for choices in parts:
+        hosts = [h + c for h in hosts for c in choices]
+    return hosts
+
+
+def split_port(pattern: str, where: str) -> tuple[str, int | None]:
+    """``host:2222`` -> ("host", 2222), as Ansible reads a host entry. The colons of ``[01:50]`` ranges are not
+    ports; an unbracketed IPv6 address (several colons) has no port; ``[2001:db8::1]:2222`` has one."""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\](?::(\d+))?", pattern)
+    if m:
+        host, port_text = m.group(1), m.group(2)
     else:
-        raise ValueError(f"bad host range {m.group(0)!r} in {pattern!r}")
-    return [h for item in items for h in expand_hosts(head + item + tail)]
+        outside = RANGE.sub("", pattern)
+        if outside.count(":") != 1:
+            return pattern, None
+        host, _, port_text = pattern.rpartition(":")
+    if port_text is None:
+        return host, None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"{where}: bad port in host {pattern!r} (1-65535)")
+    return host, int(port_text)
 
 
 def _ini_value(text: str) -> Any:
@@ -82,12 +149,12 @@ def _key_values(tokens: Iterable[str], where: str) -> dict[str, Any]:
 def parse_ini(text: str, source: str = "<ini>") -> _Inventory:
     inv = _Inventory()
     section, kind = "ungrouped", "hosts"
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
         where = f"{source}:{number}"
-        if line.startswith("["):
+        if line.startswith("[") and not IPV6_HOST.match(line):
             if not line.endswith("]"):
                 raise ValueError(f"{where}: unclosed section header {line!r}")
             section, _, kind = line[1:-1].partition(":")
@@ -102,9 +169,7 @@ def parse_ini(text: str, source: str = "<ini>") -> _Inventory:
             raise ValueError(f"{where}: {exc}") from None
         group = inv.group(section)
         if kind == "hosts":
-            host_vars = _key_values(tokens[1:], where)
-            for host in expand_hosts(tokens[0]):
-                group.hosts.setdefault(host, {}).update(host_vars)
+            inv.add_hosts(group, tokens[0], _key_values(tokens[1:], where), where)
         elif kind == "vars":
             key, eq, value = line.partition("=")
             if not eq:
@@ -131,8 +196,7 @@ def _yaml_group(inv: _Inventory, name: str, body: Any, where: str) -> None:
     for host, host_vars in (body.get("hosts") or {}).items():
         if host_vars is not None and not isinstance(host_vars, dict):
             raise ValueError(f"{where}: host {host!r} in {name!r}: variables must be a mapping")
-        for expanded in expand_hosts(str(host)):
-            group.hosts.setdefault(expanded, {}).update(host_vars or {})
+        inv.add_hosts(group, str(host), dict(host_vars or {}), where)
     group.vars.update(body.get("vars") or {})
     for child, child_body in (body.get("children") or {}).items():
         group.children.append(str(child))
@@ -140,11 +204,11 @@ def _yaml_group(inv: _Inventory, name: str, body: Any, where: str) -> None:
 
 
 def parse_yaml(text: str, source: str = "<yaml>") -> _Inventory:
-    import yaml
+    from scanner.yamlload import YamlError, load_yaml
 
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        doc = load_yaml(text)
+    except YamlError as exc:
         raise ValueError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise ValueError(f"{source}: an Ansible YAML inventory is a mapping of groups")
@@ -252,7 +316,13 @@ def load_ansible_inventory(path: str | Path) -> dict[str, Any]:
     cannot be understood.
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    from scanner.yamlload import MAX_BYTES
+
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MiB; not read")
+    text = data.decode("utf-8", "replace")
     is_yaml = path.suffix.lower() in (".yml", ".yaml", ".json") or _looks_yaml(text)
     inv = parse_yaml(text, str(path)) if is_yaml else parse_ini(text, str(path))
     view = _host_view(inv)
@@ -263,7 +333,7 @@ def load_ansible_inventory(path: str | Path) -> dict[str, Any]:
 
 
 def _looks_yaml(text: str) -> bool:
-    for line in text.splitlines():
+    for line in text.split("\n"):
         stripped = line.strip()
         if stripped and not stripped.startswith(("#", ";")):
             return not stripped.startswith("[") and stripped.endswith(":")

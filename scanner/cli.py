@@ -11,25 +11,43 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from scanner.frameworks import Catalog
+    from scanner.inventory import Inventory
+    from scanner.model import Run, RunInfo
+    from scanner.registry import CheckSpec, Registry
+    from scanner.runner import TargetOutcome
+    from scanner.store import Record
 
 EXIT_OK = 0  # every evaluated check passed (or was waived, not applicable or manual)
-EXIT_FAILURES = 1  # at least one failure at or above --fail-on
-EXIT_INPUT = 2  # bad input or usage: inventory, check selection, options (nothing was scanned)
+EXIT_FAILURES = 1  # at least one failure at or above --fail-on (diff: something newly fails)
+EXIT_INPUT = 2  # bad input or usage: inventory, check selection, options, a corrupt run record
 EXIT_ERRORS = 3  # no failure, but some checks could not be evaluated (error)
+EXIT_WRITE = 4  # could not write results (output directory unusable or unsafe, disk full, I/O error)
+EXIT_NOTHING = 5  # nothing was evaluated for a target (no selected check applies to it) or for the whole scan
 EXIT_INTERRUPTED = 130  # the scan was interrupted; the run record keeps the finished targets
+EXIT_CODES = (EXIT_OK, EXIT_FAILURES, EXIT_INPUT, EXIT_ERRORS, EXIT_WRITE, EXIT_NOTHING, EXIT_INTERRUPTED)
 
 EXIT_CODES_HELP = f"""exit codes:
-  {EXIT_OK}    all clear: no failure, no error
-  {EXIT_FAILURES}    failures found (at or above --fail-on, default: low)
-  {EXIT_INPUT}    bad input or usage (inventory fault, unknown check or framework); nothing was scanned
+  {EXIT_OK}    all clear: no failure, no error, every target evaluated
+  {EXIT_FAILURES}    failures found (at or above --fail-on, default: low); diff: something newly fails
+  {EXIT_INPUT}    bad input or usage (inventory fault, unknown check or framework, corrupt run record)
   {EXIT_ERRORS}    no failures, but some checks could not be evaluated (status error)
+  {EXIT_WRITE}    could not write results (output directory unusable or unsafe, disk full); the run record
+       keeps every target written before the fault
+  {EXIT_NOTHING}    nothing was evaluated for a target (no selected check applies to it) or for the whole
+       scan: not all clear
   {EXIT_INTERRUPTED}  interrupted; the run record keeps every target that finished
 """
 
 log = logging.getLogger("gxpscan")
 FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq"]
+#: Platforms the `checks --platform` filter accepts (the target types of this version).
+PLATFORM_NAMES = ["linux", "aws", "ldap"]
 
 
 class UsageError(Exception):
@@ -42,9 +60,27 @@ def _version() -> str:
     return __version__
 
 
+def _for_terminal(text: str) -> str:
+    """Control characters (ESC, C1, ...) from target data shown escaped, never sent to the terminal raw.
+
+    When reports.text.for_terminal is on main, this body becomes ``from reports.text import for_terminal``
+    and ``return for_terminal(text)``.
+    """
+    import unicodedata
+
+    unsafe = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in unsafe else c
+                   for c in text)
+
+
+def _say(message: str) -> None:
+    print(f"gxpscan: {_for_terminal(message)}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(
-        prog="gxpscan", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="gxpscan", formatter_class=raw,
         description="Compliance scanner for regulated IT: access control, encryption, password policy, backups and "
                     "audit logging, mapped to 21 CFR Part 11, EU GMP Annex 11 and ISO/IEC 27001.",
         epilog=EXIT_CODES_HELP)
@@ -53,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="log level on stderr (default WARNING)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    s = sub.add_parser("scan", help="scan the targets of an inventory", epilog=EXIT_CODES_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s = sub.add_parser("scan", help="scan the targets of an inventory", epilog=EXIT_CODES_HELP, formatter_class=raw)
+    s.set_defaults(func=cmd_scan)
     s.add_argument("--inventory", "-i", metavar="FILE",
                    help="YAML or JSON inventory (default: this machine, scanned locally)")
     s.add_argument("--ansible-inventory", metavar="FILE", help="add the hosts of an Ansible inventory (INI or YAML)")
@@ -69,53 +105,75 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format (repeatable; default console). Files go to --output; oq is an HTML OQ "
                         "evidence record for validation")
     s.add_argument("--output", "-o", metavar="DIR",
-                   help="directory for the run record and report files (default ./gxpscan-results/RUN_ID)")
+                   help="directory for the run record and report files (default ./gxpscan-results/RUN_ID); "
+                        "created 0700, must be yours and not writable by group or others")
     s.add_argument("--concurrency", "-j", type=int, default=None, metavar="N",
                    help="targets scanned at once (default 16)")
     s.add_argument("--fail-on", default="low", choices=["info", "low", "medium", "high", "critical"],
                    help="lowest severity of a failure that makes the exit code 1 (default low)")
     s.add_argument("--verbose", "-v", action="store_true", help="console: list every finding, passes included")
+    s.add_argument("--quiet", "-q", action="store_true", help="console: print only the summary line")
 
     c = sub.add_parser("checks", help="list the available checks")
-    c.add_argument("--platform", choices=["linux", "windows", "aws", "ldap", "iac"])
+    c.set_defaults(func=cmd_checks)
+    c.add_argument("--platform", choices=PLATFORM_NAMES)
     c.add_argument("--framework", metavar="F")
     c.add_argument("--clause", metavar="C")
     c.add_argument("--json", action="store_true", help="machine-readable output")
 
     f = sub.add_parser("frameworks", help="list the framework catalogs, or show one clause by clause")
+    f.set_defaults(func=cmd_frameworks)
     f.add_argument("framework", nargs="?")
 
     sc = sub.add_parser("schema", help="print a JSON Schema")
+    sc.set_defaults(func=cmd_schema)
     sc.add_argument("which", choices=["inventory", "result"])
 
-    r = sub.add_parser("report", help="render a run record (complete or interrupted) again")
+    r = sub.add_parser("report", help="render a run record (complete or interrupted) again", epilog=EXIT_CODES_HELP,
+                       formatter_class=raw)
+    r.set_defaults(func=cmd_report)
     r.add_argument("record", help="record.jsonl or the run's output directory")
     r.add_argument("--format", action="append", default=[], choices=FORMAT_NAMES)
     r.add_argument("--output", "-o", metavar="DIR")
+    r.add_argument("--verbose", "-v", action="store_true", help="console: list every finding, passes included")
+    r.add_argument("--quiet", "-q", action="store_true", help="console: print only the summary line")
 
-    d = sub.add_parser("diff", help="what changed between two runs (new failures, fixed, changed)")
-    d.add_argument("old")
-    d.add_argument("new")
+    d = sub.add_parser("diff", help="what changed between two runs: new failures, fixed, changed, policy changes, "
+                                    "no longer scanned, new targets and checks (exit 1 only for new failures)")
+    d.set_defaults(func=cmd_diff)
+    d.add_argument("old", help="the earlier run (record.jsonl or its directory)")
+    d.add_argument("new", help="the later run")
+    d.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
 
-    sub.add_parser("aws-policy", help="print the least-privilege IAM policy the AWS checks need")
+    a = sub.add_parser("aws-policy", help="print the least-privilege IAM policy the AWS checks need")
+    a.set_defaults(func=cmd_aws_policy)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from scanner.safefs import OutputError
+    from scanner.store import RecordError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    handler = globals()["cmd_" + args.command.replace("-", "_")]
+    handler: Callable[[argparse.Namespace], int] = args.func
     try:
         return handler(args)
     except UsageError as exc:
-        print(f"gxpscan: error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         return EXIT_INPUT
+    except RecordError as exc:
+        _say(f"error: not a usable run record: {exc}")
+        return EXIT_INPUT
+    except OutputError as exc:
+        _say(f"could not write results: {exc}")
+        return EXIT_WRITE
 
 
-# --- scan ---------------------------------------------------------------------------------------------
+# --- check selection (scan and checks) ------------------------------------------------------------------------
 
-def _load_registry():
+def _load_registry() -> Registry:
     from scanner.registry import CheckLoadError, Registry
 
     try:
@@ -124,24 +182,25 @@ def _load_registry():
         raise UsageError(str(exc)) from None
 
 
-def _select_checks(registry, catalogs, patterns, framework, clause) -> list:
+def select_checks(registry: Registry, catalogs: Mapping[str, Catalog], *, patterns: Sequence[str] = (),
+                  framework: str | None = None, clause: str | None = None,
+                  platform: str | None = None) -> list[CheckSpec]:
+    """The checks chosen by id/glob, framework (and clause) and platform: the one selection `scan` and `checks`
+    share. An unknown framework or clause, or --clause without --framework, is a UsageError."""
     from scanner import frameworks
 
     ids = None
     if framework:
         try:
-            ids = frameworks.checks_for(catalogs, frameworks.resolve(framework), clause)
+            ids = frameworks.checks_for(catalogs, frameworks.resolve(framework, catalogs), clause)
         except KeyError as exc:
             raise UsageError(str(exc).strip("'\"")) from None
     elif clause:
         raise UsageError("--clause needs --framework")
-    specs = registry.select(patterns, ids=ids)
-    if not specs:
-        raise UsageError("no check matches the selection: " + ", ".join(patterns or [framework or ""]))
-    return specs
+    return list(registry.select(list(patterns), platform=platform, ids=ids))
 
 
-def _run_info(registry, specs, inventory, argv_summary: str):
+def _run_info(registry: Registry, specs: Sequence[CheckSpec], inventory: Inventory, argv_summary: str) -> RunInfo:
     from scanner.model import RunInfo, utcnow
 
     started = utcnow()
@@ -155,12 +214,12 @@ def _run_info(registry, specs, inventory, argv_summary: str):
 class Progress:
     """A one-line progress display on stderr, only when stderr is a terminal."""
 
-    def __init__(self, total: int, stream=sys.stderr):
+    def __init__(self, total: int, stream: TextIO = sys.stderr):
         self.total, self.done, self.failing, self.erroring = total, 0, 0, 0
         self.stream = stream
         self.enabled = stream.isatty()
 
-    def __call__(self, outcome) -> None:
+    def __call__(self, outcome: TargetOutcome) -> None:
         from scanner.model import Status
 
         self.done += 1
@@ -173,24 +232,35 @@ class Progress:
             self.stream.flush()
 
 
-def _write_reports(run, formats: Sequence[str], outdir: Path, framework: str | None = None) -> None:
+def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework: str | None = None,
+                   quiet: bool = False, verbose: bool = False) -> None:
+    """The console report to stdout; every other format to its file in ``outdir`` (written safely: see safefs)."""
     from reports import FORMATS, render
+    from scanner.safefs import OutputDir
 
-    for fmt in formats:
-        if fmt == "console":
-            render(fmt, run, sys.stdout, **({"frameworks": [framework]} if framework else {}))
-            continue
-        path = outdir / FORMATS[fmt][1]
-        with open(path, "w", encoding="utf-8") as fh:
-            render(fmt, run, fh)
-        print(f"{fmt} report: {path}", file=sys.stderr)
+    files = [fmt for fmt in formats if fmt != "console"]
+    if files:
+        with OutputDir.open(outdir) as directory:
+            for fmt in files:
+                with directory.replace(FORMATS[fmt][1]) as fh:
+                    render(fmt, run, fh)
+                if not quiet:
+                    print(f"{fmt} report: {outdir / FORMATS[fmt][1]}", file=sys.stderr)
+    if "console" in formats:
+        options: dict[str, Any] = {"quiet": quiet, "verbose": verbose}
+        if framework:
+            options["frameworks"] = [framework]
+        render("console", run, sys.stdout, **options)
 
 
-def _terminate(signum, frame) -> None:
+def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def exit_code(run, fail_on: str = "low") -> int:
+def exit_code(run: Run, fail_on: str = "low", unevaluated: Sequence[str] = ()) -> int:
+    """The exit code of a run: interrupted, failures, errors, nothing evaluated (for a target or at all), clear.
+
+    ``unevaluated`` are targets scanned with no applicable check (they have no result)."""
     from scanner.model import Severity, Status
 
     threshold = Severity(fail_on).rank
@@ -200,13 +270,29 @@ def exit_code(run, fail_on: str = "low") -> int:
         return EXIT_FAILURES
     if any(r.status is Status.ERROR for r in run.results):
         return EXIT_ERRORS
+    if not run.results or unevaluated:
+        return EXIT_NOTHING
     return EXIT_OK
+
+
+def _nothing_evaluated(run: Run, targets: Sequence[str]) -> list[str]:
+    """Targets without a single result, and a word to the operator about each (and about an empty run)."""
+    with_results = {r.target for r in run.results}
+    missing = [t for t in targets if t not in with_results]
+    if not run.info.interrupted:
+        for name in missing:
+            _say(f"warning: nothing was evaluated for target {name!r}: no selected check applies to it "
+                 f"(exit {EXIT_NOTHING}, not all clear)")
+        if not run.results:
+            _say(f"warning: nothing was evaluated: the scan produced no result (exit {EXIT_NOTHING}, not all clear)")
+    return missing
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from scanner import frameworks
     from scanner.inventory import InventoryError, load_inventory
     from scanner.runner import DEFAULT_CONCURRENCY, scan
+    from scanner.safefs import OutputError
     from scanner.store import RECORD_NAME, RecordWriter
 
     registry = _load_registry()
@@ -222,21 +308,23 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         inventory = load_inventory(args.inventory, extra=extra, policy_names=registry.param_names())
     except InventoryError as exc:
-        print(f"gxpscan: inventory {exc.source} is not valid (nothing was scanned):", file=sys.stderr)
+        _say(f"inventory {exc.source} is not valid (nothing was scanned):")
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {_for_terminal(problem)}", file=sys.stderr)
         return EXIT_INPUT
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     targets = inventory.select([x for x in args.limit.split(",") if x], args.tag)
     if not targets:
         raise UsageError("no target matches --limit/--tag")
-    specs = _select_checks(registry, catalogs, args.check, args.framework, args.clause)
+    specs = select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause)
+    if not specs:
+        raise UsageError("no check matches the selection: " + ", ".join(args.check or [args.framework or ""]))
     platforms = {s.platform for s in specs}
-    for t in targets:
-        if t.type not in platforms:
-            print(f"gxpscan: warning: no selected check applies to target {t.name!r} ({t.type.value}); "
-                  "it gets no result", file=sys.stderr)
+    without = [t for t in targets if t.type not in platforms]
+    for t in without:
+        _say(f"warning: no selected check applies to target {t.name!r} ({t.type.value}); nothing will be evaluated "
+             "for it")
 
     info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500])
     outdir = Path(args.output) if args.output else Path("gxpscan-results") / info.id
@@ -244,30 +332,42 @@ def cmd_scan(args: argparse.Namespace) -> int:
         record = RecordWriter(outdir / RECORD_NAME, info)
     except FileExistsError:
         raise UsageError(f"{outdir / RECORD_NAME} exists already; choose another --output") from None
-    print(f"run record: {record.path}", file=sys.stderr)
+    for t in without:
+        record.warn(f"target {t.name} ({t.type.value}): no selected check applies; nothing was evaluated")
+    if not args.quiet:
+        print(f"run record: {record.path}", file=sys.stderr)
     progress = Progress(len(targets))
 
-    def done(outcome) -> None:
+    def done(outcome: TargetOutcome) -> None:
+        for warning in outcome.warnings:
+            _say(f"warning: {outcome.target.name}: {warning}")
         record.add(outcome)
         progress(outcome)
 
-    interrupted = False
+    interrupted, write_fault = False, None
     previous = signal.signal(signal.SIGTERM, _terminate)  # a scheduler's SIGTERM ends the run like Ctrl-C
     try:
         scan(targets, specs, frameworks.clause_map(catalogs), waivers=inventory.waivers,
              concurrency=args.concurrency or DEFAULT_CONCURRENCY, on_done=done)
     except KeyboardInterrupt:
         interrupted = True
-        print("\ngxpscan: interrupted; finished targets are kept in the run record", file=sys.stderr)
+        print(file=sys.stderr)
+        _say("interrupted; finished targets are kept in the run record")
+    except OutputError as exc:
+        write_fault = exc
     finally:
         signal.signal(signal.SIGTERM, previous)
     run = record.close(interrupted=interrupted)
-    _write_reports(run, args.format or ["console"], outdir,
-                   frameworks.resolve(args.framework) if args.framework else None)
-    return exit_code(run, args.fail_on)
+    if write_fault is not None or record.failed:
+        _say(f"could not write results: {write_fault or record.failed}; the run record keeps the "
+             f"{len(record.targets)} target(s) written before the fault and reads as interrupted")
+        return EXIT_WRITE
+    _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
+                   framework=frameworks.resolve(args.framework, catalogs) if args.framework else None)
+    return exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets))
 
 
-# --- other commands ---------------------------------------------------------------------------------------
+# --- other commands -------------------------------------------------------------------------------------------
 
 def cmd_checks(args: argparse.Namespace) -> int:
     from tabulate import tabulate
@@ -276,15 +376,7 @@ def cmd_checks(args: argparse.Namespace) -> int:
 
     registry = _load_registry()
     catalogs = frameworks.load_catalogs()
-    ids = None
-    if args.framework:
-        try:
-            ids = frameworks.checks_for(catalogs, frameworks.resolve(args.framework), args.clause)
-        except KeyError as exc:
-            raise UsageError(str(exc).strip("'\"")) from None
-    elif args.clause:
-        raise UsageError("--clause needs --framework")
-    specs = registry.select(platform=args.platform, ids=ids)
+    specs = select_checks(registry, catalogs, framework=args.framework, clause=args.clause, platform=args.platform)
     cmap = frameworks.clause_map(catalogs)
     if args.json:
         json.dump([{"id": s.id, "title": s.title, "platform": s.platform.value, "severity": s.severity.value,
@@ -307,7 +399,7 @@ def cmd_frameworks(args: argparse.Namespace) -> int:
     catalogs = frameworks.load_catalogs()
     if args.framework:
         try:
-            print(frameworks.render_framework_text(catalogs[frameworks.resolve(args.framework)]))
+            print(frameworks.render_framework_text(catalogs[frameworks.resolve(args.framework, catalogs)]))
         except KeyError as exc:
             raise UsageError(str(exc).strip("'\"")) from None
         return EXIT_OK
@@ -323,41 +415,39 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from scanner.store import load_record
+def _read(path: str) -> Record:
+    from scanner.store import read_record
 
     try:
-        run = load_record(args.record)
-    except (OSError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    record = Path(args.record)
-    outdir = Path(args.output) if args.output else (record if record.is_dir() else record.parent)
-    outdir.mkdir(parents=True, exist_ok=True)
-    _write_reports(run, args.format or ["console"], outdir)
-    return exit_code(run)
+        return read_record(path)
+    except OSError as exc:
+        raise UsageError(f"cannot read run record {path}: {exc.strerror or exc}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    record = _read(args.record)
+    run = record.run
+    for warning in run.info.warnings:
+        _say(f"warning: {warning}")
+    path = Path(args.record)
+    outdir = Path(args.output) if args.output else (path if path.is_dir() else path.parent)
+    _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose)
+    return exit_code(run, "low", _nothing_evaluated(run, record.targets))
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
+    from scanner import diff
 
-    from scanner.model import Status
-    from scanner.store import load_record
-
-    try:
-        old, new = load_record(args.old), load_record(args.new)
-    except (OSError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    before = {(r.target, r.check, r.resource): r.status for r in old.results}
-    after = {(r.target, r.check, r.resource): r.status for r in new.results}
-    rows = []
-    for key in sorted(before.keys() | after.keys()):
-        a, b = before.get(key), after.get(key)
-        if a != b:
-            rows.append([*key, a.value if a else "-", b.value if b else "-"])
-    print(f"{old.info.id} -> {new.info.id}")
-    print(tabulate(rows, headers=["target", "check", "resource", "before", "after"]) if rows else "no change")
-    regressed = any(after.get(k) is Status.FAIL and before.get(k) is not Status.FAIL for k in after)
-    return EXIT_FAILURES if regressed else EXIT_OK
+    old, new = _read(args.old).run, _read(args.new).run
+    registry = _load_registry()
+    thresholds = {s.id: {*s.params, "limit"} if s.params else set() for s in registry.checks.values()}
+    result = diff.compare(old, new, thresholds)
+    if args.format == "json":
+        json.dump(diff.to_json(result), sys.stdout, indent=2, sort_keys=True, ensure_ascii=True)
+        print()
+    else:
+        sys.stdout.write(diff.to_text(result, escape=_for_terminal))
+    return EXIT_FAILURES if diff.exit_code(result) else EXIT_OK
 
 
 def cmd_aws_policy(args: argparse.Namespace) -> int:
@@ -368,10 +458,10 @@ def cmd_aws_policy(args: argparse.Namespace) -> int:
 
 
 def entry() -> None:
-    """Console entry point. After an interruption the record and reports are written; targets still in
-    flight are abandoned rather than waited for (their own timeouts end their commands)."""
+    """Console entry point. After an interruption or a write fault the record (and reports) are closed; targets
+    still in flight are abandoned rather than waited for (their own timeouts end their commands)."""
     code = main()
-    if code == EXIT_INTERRUPTED:
+    if code in (EXIT_INTERRUPTED, EXIT_WRITE):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

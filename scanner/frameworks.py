@@ -16,25 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Canonical framework order: reports and clause refs follow it.
-FRAMEWORK_ORDER = ("part11", "annex11", "annex11-2025", "iso27001-2022", "iso27001-2013")
-
-#: Accepted names (lower case) -> framework id.
-ALIASES = {
-    "part11": "part11",
-    "part-11": "part11",
-    "21cfr11": "part11",
-    "21cfrpart11": "part11",
-    "cfr11": "part11",
-    "annex11": "annex11",
-    "annex11-2011": "annex11",
-    "annex11-2025": "annex11-2025",
-    "annex11-2025-draft": "annex11-2025",
-    "iso27001": "iso27001-2022",
-    "iso27001-2022": "iso27001-2022",
-    "iso27001-2013": "iso27001-2013",
-}
-
 
 class CatalogError(Exception):
     """A catalog file is unreadable or invalid. The message names the file and the path of the fault."""
@@ -51,7 +32,7 @@ class _TextEnum(str, enum.Enum):
     """Prints and formats as its value (tables, f-strings)."""
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
     def __format__(self, spec: str) -> str:
         return format(self.value, spec)
@@ -91,6 +72,13 @@ class Catalog:
     status: CatalogStatus
     source: str
     clauses: tuple[Clause, ...]
+    aliases: tuple[str, ...] = ()  # other names accepted for --framework
+    order: int | None = None  # place in reports and clause refs; None sorts last
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name that resolves to this catalog: its id and its aliases."""
+        return (self.id, *self.aliases)
 
     def clause(self, clause_id: str) -> Clause:
         for c in self.clauses:
@@ -119,7 +107,8 @@ def _catalog_dir() -> Any:
 @functools.cache
 def catalog_schema() -> dict[str, Any]:
     text = importlib.resources.files("scanner").joinpath("schemas/catalog.schema.json").read_text("utf-8")
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 @functools.cache
@@ -166,16 +155,16 @@ def parse_catalog(data: Any, origin: str) -> Catalog:
         id=data["framework"], title=data["title"], version=data["version"],
         status=CatalogStatus(data["status"]), source=data["source"],
         clauses=tuple(_clause(raw) for raw in data["clauses"]),
+        aliases=tuple(data.get("aliases", ())), order=data.get("order"),
     )
 
 
 def _read_yaml(text: str, origin: str) -> Any:
-    import yaml
+    from scanner.yamlload import YamlError, load_yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
+        return load_yaml(text)
+    except YamlError as exc:
         raise CatalogError(f"{origin}: not valid YAML: {exc}") from None
 
 
@@ -204,8 +193,18 @@ def _load_dir(directory: Any) -> dict[str, Catalog]:
         catalogs[cat.id] = cat
         origins[cat.id] = f.name
     _check_related(catalogs, origins)
-    order = {fid: i for i, fid in enumerate(FRAMEWORK_ORDER)}
-    return dict(sorted(catalogs.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    _check_names(catalogs, origins)
+    return {cat.id: cat for cat in _ordered(catalogs)}
+
+
+def _check_names(catalogs: Mapping[str, Catalog], origins: Mapping[str, str]) -> None:
+    """Every framework name and alias means one catalog."""
+    owner: dict[str, str] = {}
+    for cat in catalogs.values():
+        for name in cat.names:
+            if owner.setdefault(name, cat.id) != cat.id:
+                raise CatalogError(f"{origins[cat.id]}: name {name!r} also names {owner[name]!r} "
+                                   f"({origins[owner[name]]})")
 
 
 @functools.cache
@@ -226,12 +225,17 @@ def load_catalogs(directory: str | Path | None = None) -> dict[str, Catalog]:
 
 # --- queries ----------------------------------------------------------------------------------------------
 
-def resolve(name: str) -> str:
-    """Framework id for a name or alias (``21cfr11`` -> ``part11``, ``iso27001`` -> ``iso27001-2022``)."""
+def resolve(name: str, catalogs: Mapping[str, Catalog] | None = None) -> str:
+    """Framework id for a name or one of its aliases (e.g. ``iso27001`` -> ``iso27001-2022``).
+
+    The names are data: each catalog's id and its ``aliases`` (the packaged catalogs unless others are given).
+    """
+    catalogs = load_catalogs() if catalogs is None else catalogs
+    names = {n: cat.id for cat in catalogs.values() for n in cat.names}
     key = name.strip().lower().replace("_", "-").replace(" ", "")
-    if key in ALIASES:
-        return ALIASES[key]
-    raise UnknownNameError(f"unknown framework {name!r}; known: {', '.join(sorted(ALIASES))}")
+    if key in names:
+        return names[key]
+    raise UnknownNameError(f"unknown framework {name!r}; known: {', '.join(sorted(names))}")
 
 
 def _covers(parent: str, child: str) -> bool:
@@ -241,7 +245,7 @@ def _covers(parent: str, child: str) -> bool:
 
 def checks_for(catalogs: Mapping[str, Catalog], framework: str, clause: str | None = None) -> set[str]:
     """Check ids giving evidence for a framework, or for one clause of it (including its sub-clauses)."""
-    fid = resolve(framework)
+    fid = resolve(framework, catalogs)
     if fid not in catalogs:
         raise UnknownNameError(f"framework {fid!r} is not loaded")
     cat = catalogs[fid]
@@ -267,8 +271,8 @@ def clause_map(catalogs: Mapping[str, Catalog]) -> dict[str, tuple[str, ...]]:
 
 
 def _ordered(catalogs: Mapping[str, Catalog]) -> list[Catalog]:
-    order = {fid: i for i, fid in enumerate(FRAMEWORK_ORDER)}
-    return sorted(catalogs.values(), key=lambda c: (order.get(c.id, len(order)), c.id))
+    """Catalogs by their ``order`` (from the catalog file), then by id; catalogs without one come last."""
+    return sorted(catalogs.values(), key=lambda c: (c.order is None, c.order or 0, c.id))
 
 
 # --- rendering --------------------------------------------------------------------------------------------

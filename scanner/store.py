@@ -1,83 +1,322 @@
 """The run record: JSON Lines written as the scan goes, so an interrupted scan keeps what it finished.
 
-Line 1 is the run header, then one line per finished target (its results and evidence), then the run end.
-Each line is flushed and fsynced before the next target is accepted.
+Line 1 is the run header, then one line per finished target (its results, evidence and warnings), then the run
+end (with the run's warnings). Every line names its run id. Each line is written whole with ``os.write`` and
+fsynced before the next target is accepted; a write that fails (disk full, I/O error) is cut back to the last
+complete line, so the file stays loadable as an interrupted run.
+
+Reading is strict: a record is trusted only as far as it is intact. A last line without its newline is a line
+cut by a kill or a full disk (ignored; the run is marked interrupted). Any other fault (a line that is not JSON,
+a field of the wrong type, a line of another run, a line longer than ``MAX_LINE_BYTES``, lines after the end)
+raises :class:`RecordError` naming the line: a corrupt record never reads as "all clear" or "new failures".
 """
 from __future__ import annotations
 
 import json
 import os
 import threading
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
-from scanner.model import Run, RunInfo, info_from_dict, info_to_dict, result_from_dict, result_to_dict, utcnow
-from scanner.runner import TargetOutcome
+from scanner.model import (
+    Area,
+    Result,
+    Run,
+    RunInfo,
+    Severity,
+    Status,
+    info_from_dict,
+    info_to_dict,
+    result_from_dict,
+    result_to_dict,
+    utcnow,
+)
+from scanner.safefs import OutputDir, OutputError, write_all
+
+if TYPE_CHECKING:
+    from scanner.runner import TargetOutcome
 
 RECORD_NAME = "record.jsonl"
+#: Longest line written or read (one target's results and evidence; evidence per fact is bounded at 64 KiB).
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+class RecordError(ValueError):
+    """A run record is not intact. The message names the file and the line."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """A run as read back, with the targets it finished (in record order; a target may have no result)."""
+
+    run: Run
+    targets: tuple[str, ...]
 
 
 class RecordWriter:
-    def __init__(self, path: Path, info: RunInfo):
+    """Writes one run record. Raises OutputError (one line, for the operator) when the record cannot be written;
+    FileExistsError when a record exists at the path already (a record is never overwritten)."""
+
+    def __init__(self, path: str | Path, info: RunInfo):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.info = info
         self._lock = threading.Lock()
-        self._results: list = []
+        self._results: list[Result] = []
         self._evidence: dict[str, Any] = {}
-        self._fh: IO[str] = open(self.path, "x", encoding="utf-8")
-        os.chmod(self.path, 0o640)
+        self._warnings: list[str] = []
+        self._targets: list[str] = []
+        self._size = 0
+        self._failed: str | None = None
+        self._closed = False
+        self._dir = OutputDir.open(self.path.parent)
+        try:
+            self._fd = self._dir.create(self.path.name)
+        except FileExistsError:
+            self._dir.close()
+            raise
+        except OSError as exc:
+            self._dir.close()
+            raise OutputError(f"could not create the run record {self.path}: {exc.strerror or exc}") from None
         self._write({"type": "run_start", "run": info_to_dict(info)})
 
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(self._targets)
+
+    @property
+    def failed(self) -> str | None:
+        """Why the record could not be written further, or None."""
+        return self._failed
+
     def _write(self, obj: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if self._failed:
+            raise OutputError(self._failed)
+        data = (json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+        if len(data) > MAX_LINE_BYTES:
+            self._failed = (f"could not write the run record {self.path}: one line would be {len(data)} bytes, "
+                            f"above the limit of {MAX_LINE_BYTES}")
+            raise OutputError(self._failed)
+        try:
+            write_all(self._fd, data)
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._failed = f"could not write the run record {self.path}: {exc.strerror or exc}"
+            try:  # cut the half-written line so that the record stays loadable (as interrupted)
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                pass
+            raise OutputError(self._failed) from None
+        self._size += len(data)
 
     def add(self, outcome: TargetOutcome) -> None:
         with self._lock:
-            self._write({"type": "target", "target": outcome.target.name,
+            self._write({"type": "target", "run": self.info.id, "target": outcome.target.name,
                          "results": [result_to_dict(r) for r in outcome.results],
-                         "evidence": dict(outcome.evidence)})
+                         "evidence": dict(outcome.evidence), "warnings": list(outcome.warnings)})
             self._results.extend(outcome.results)
             self._evidence.update(outcome.evidence)
+            self._warnings.extend(outcome.warnings)
+            self._targets.append(outcome.target.name)
+
+    def warn(self, message: str) -> None:
+        """A run-level warning, kept in the run end line and in RunInfo.warnings."""
+        with self._lock:
+            self._warnings.append(message)
 
     def close(self, interrupted: bool = False) -> Run:
+        """End the record. After a write fault nothing more is written and the run is marked interrupted; the
+        caller reports the fault (``failed``)."""
         with self._lock:
-            self.info = replace(self.info, ended=utcnow(), interrupted=interrupted)
-            self._write({"type": "run_end", "ended": self.info.ended.isoformat(), "interrupted": interrupted})
-            self._fh.close()
+            if not self._closed:
+                self._closed = True
+                interrupted = interrupted or self._failed is not None
+                self.info = replace(self.info, ended=utcnow(), interrupted=interrupted,
+                                    warnings=tuple(self._warnings))
+                try:
+                    if not self._failed:
+                        self._write({"type": "run_end", "run": self.info.id, "ended": self.info.ended.isoformat()
+                                     if self.info.ended else None, "interrupted": interrupted,
+                                     "warnings": list(self._warnings)})
+                except OutputError:
+                    self.info = replace(self.info, interrupted=True)
+                finally:
+                    os.close(self._fd)
+                    self._dir.close()
             return Run(self.info, tuple(self._results), dict(self._evidence))
 
 
-def load_record(path: str | Path) -> Run:
-    """Read a run record, complete or not. A record without its end line is marked interrupted."""
+# --- reading --------------------------------------------------------------------------------------------------
+
+def _require(obj: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in obj:
+        raise RecordError(f"{where}: '{key}' is missing")
+    value = obj[key]
+    if not isinstance(value, kind):
+        raise RecordError(f"{where}: '{key}' has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _strings(value: Any, where: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RecordError(f"{where}: expected a list of strings")
+
+
+def _time(value: Any, where: str) -> None:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise RecordError(f"{where}: not a time: {str(value)[:40]!r}") from None
+
+
+def _check_result(d: Any, where: str) -> Result:
+    if not isinstance(d, dict):
+        raise RecordError(f"{where}: a result is not an object")
+    for key in ("check", "target", "target_type", "resource", "message", "at"):
+        _require(d, key, str, where)
+    for key, enum in (("status", Status), ("severity", Severity), ("area", Area)):
+        if d.get(key) not in {e.value for e in enum}:
+            raise RecordError(f"{where}: '{key}' is not one of the known values: {str(d.get(key))[:40]!r}")
+    _require(d, "observed", dict, where)
+    for key in ("clauses", "evidence"):
+        _strings(d.get(key), f"{where}.{key}")
+    for key in ("criterion", "remediation"):
+        if not isinstance(d.get(key, ""), str):
+            raise RecordError(f"{where}: '{key}' has the wrong type")
+    _time(d["at"], f"{where}.at")
+    waiver = d.get("waiver")
+    if waiver is not None and (not isinstance(waiver, dict) or not all(
+            isinstance(waiver.get(k), str) for k in ("check", "target", "reason", "approved_by", "expires"))):
+        raise RecordError(f"{where}: 'waiver' is not a waiver")
+    location = d.get("location")
+    if location is not None and (not isinstance(location, dict) or not isinstance(location.get("path"), str) or any(
+            not (v is None or type(v) is int) for k, v in location.items() if k != "path")
+            or set(location) - {"path", "start_line", "end_line"}):
+        raise RecordError(f"{where}: 'location' is not a location")
+    try:
+        return result_from_dict(d)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordError(f"{where}: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+#: Types of the fields of an evidence entry, when present (the reporters read them).
+_EVIDENCE_FIELDS: dict[str, tuple[type, ...]] = {
+    "target": (str,), "fact": (str,), "source": (str, type(None)), "collected_at": (str,), "raw": (str,),
+    "sha256": (str, type(None)), "error": (str, type(None)), "ok": (bool,), "truncated": (bool,),
+    "exit_code": (int, type(None)),
+}
+
+
+def _check_evidence(entry: Any, where: str) -> None:
+    if not isinstance(entry, dict):
+        raise RecordError(f"{where}: not an object")
+    for key, kinds in _EVIDENCE_FIELDS.items():
+        if key in entry and not isinstance(entry[key], kinds):
+            raise RecordError(f"{where}: '{key}' has the wrong type ({type(entry[key]).__name__})")
+
+
+def _check_info(d: Any, where: str) -> RunInfo:
+    if not isinstance(d, dict):
+        raise RecordError(f"{where}: 'run' is not an object")
+    for key in ("id", "tool_version", "checks_fingerprint", "operator", "started", "inventory", "inventory_sha256"):
+        _require(d, key, str, where)
+    _time(d["started"], f"{where}.started")
+    for key in ("command", "python"):
+        if not isinstance(d.get(key, ""), str):
+            raise RecordError(f"{where}: '{key}' has the wrong type")
+    if d.get("warnings") is not None:
+        _strings(d["warnings"], f"{where}.warnings")
+    if d.get("ended") is not None:
+        _time(d["ended"], f"{where}.ended")
+    try:
+        return info_from_dict(d)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordError(f"{where}: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def read_record(path: str | Path) -> Record:
+    """Read a run record, complete or interrupted, strictly (see the module's docstring). Raises RecordError for
+    a corrupt record and OSError when the file cannot be read."""
     path = Path(path)
     if path.is_dir():
         path = path / RECORD_NAME
-    info, results, evidence, ended = None, [], {}, None
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a line cut by a kill: everything before it is intact
-            kind = obj.get("type") if isinstance(obj, dict) else None
-            if info is None and kind != "run_start":
+    info: RunInfo | None = None
+    results: list[Result] = []
+    evidence: dict[str, Any] = {}
+    warnings: list[str] = []
+    targets: list[str] = []
+    end: dict[str, Any] | None = None
+    cut = False
+    with open(path, "rb") as fh:
+        number = 0
+        while True:
+            raw = fh.readline(MAX_LINE_BYTES + 1)
+            if not raw:
                 break
+            number += 1
+            where = f"{path}: line {number}"
+            if not raw.endswith(b"\n"):
+                if len(raw) > MAX_LINE_BYTES:
+                    raise RecordError(f"{where}: longer than {MAX_LINE_BYTES} bytes; not a gxpscan run record line")
+                if info is None:
+                    raise RecordError(f"{where}: the record is cut before its run_start line ended")
+                cut = True  # the last line, cut by a kill or a full disk: everything before it is intact
+                break
+            if end is not None:
+                raise RecordError(f"{where}: a line after the run_end line")
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                raise RecordError(f"{where}: not valid JSON ({type(exc).__name__})") from None
+            if not isinstance(obj, dict):
+                raise RecordError(f"{where}: not a JSON object")
+            kind = obj.get("type")
+            if info is None:
+                if kind != "run_start":
+                    raise RecordError(f"{where}: not a gxpscan run record (no run_start line)")
+                info = _check_info(obj.get("run"), where)
+                continue
             if kind == "run_start":
-                info = info_from_dict(obj["run"])
-            elif kind == "target":
-                results.extend(result_from_dict(r) for r in obj["results"])
-                evidence.update(obj["evidence"])
-            elif kind == "run_end":
-                ended = obj
+                raise RecordError(f"{where}: a second run_start line (two records in one file?)")
+            if kind not in ("target", "run_end"):
+                raise RecordError(f"{where}: unknown line type {str(kind)[:40]!r}")
+            if obj.get("run") != info.id:
+                raise RecordError(f"{where}: belongs to run {str(obj.get('run'))[:80]!r}, not to {info.id!r}")
+            if kind == "run_end":
+                if obj.get("ended") is not None:
+                    _time(obj["ended"], f"{where}.ended")
+                if not isinstance(obj.get("interrupted"), bool):
+                    raise RecordError(f"{where}: 'interrupted' is not true or false")
+                _strings(obj.get("warnings", []), f"{where}.warnings")
+                end = obj
+                continue
+            name = _require(obj, "target", str, where)
+            line_results = [_check_result(r, f"{where}: results[{i}]")
+                            for i, r in enumerate(_require(obj, "results", list, where))]
+            if any(r.target != name for r in line_results):
+                raise RecordError(f"{where}: a result of another target than {name!r}")
+            line_evidence = _require(obj, "evidence", dict, where)
+            for ref, entry in line_evidence.items():
+                _check_evidence(entry, f"{where}: evidence {ref[:80]!r}")
+            _strings(obj.get("warnings", []), f"{where}.warnings")
+            results.extend(line_results)
+            evidence.update(line_evidence)
+            targets.append(name)
+            warnings.extend(obj.get("warnings", []))
     if info is None:
-        raise ValueError(f"{path}: not a gxpscan run record (no run_start line)")
-    if ended:
-        info = replace(info, ended=info_from_dict({**info_to_dict(info), "ended": ended["ended"]}).ended,
-                       interrupted=ended.get("interrupted", False))
+        raise RecordError(f"{path}: not a gxpscan run record (empty)")
+    if end is not None:
+        ended = datetime.fromisoformat(end["ended"]) if end.get("ended") else None
+        info = replace(info, ended=ended, interrupted=end["interrupted"], warnings=tuple(end.get("warnings", ())))
     else:
-        info = replace(info, interrupted=True)
-    return Run(info, tuple(results), evidence)
+        note = ("the record ends in a cut line (killed, or the disk was full); it was ignored" if cut
+                else "the record has no run_end line (the scan did not finish)")
+        info = replace(info, interrupted=True, warnings=(*warnings, note))
+    return Record(Run(info, tuple(results), evidence), tuple(targets))
+
+
+def load_record(path: str | Path) -> Run:
+    """The run of a record (see read_record)."""
+    return read_record(path).run

@@ -1,6 +1,7 @@
 """Ansible inventory import: INI and YAML samples give the same gxpscan targets, valid for the loader."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,66 @@ def test_broken_inventories_raise_clear_value_errors(tmp_path, name, text, messa
 def test_missing_file_is_an_os_error(tmp_path):
     with pytest.raises(OSError):
         load_ansible_inventory(tmp_path / "absent.ini")
+
+
+@pytest.mark.parametrize("pattern, message", [
+    ("web[1:100000]", "expands to more than 10000 hosts (the limit per inventory)"),
+    ("r[1:200]-[1:200]", "expands to more than 10000 hosts (the limit per inventory)"),
+    ("w[1:9:0]", "the stride must be at least 1"),
+    ("w[9:1]", "the end is before the start"),
+    ("w[z:a]", "bad host range"),
+])
+def test_host_ranges_are_bounded(pattern, message):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        expand_hosts(pattern)
+    assert time.monotonic() - started < 0.5
+
+
+def test_host_ranges_with_letters_and_stride():
+    assert expand_hosts("n[a:f:2]") == ["na", "nc", "ne"]
+    assert len(expand_hosts("web[01:50]")) == 50 and expand_hosts("web[01:50]")[-1] == "web50"
+
+
+def test_the_host_limit_counts_the_whole_inventory(tmp_path):
+    path = tmp_path / "many.ini"
+    path.write_text("[a]\nx[1:6000]\n[b]\ny[1:6000]\n")
+    with pytest.raises(ValueError, match=r"many\.ini:4: .*more than 10000 hosts \(the limit per inventory\)"):
+        load_ansible_inventory(path)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("hosts.ini", "[db]\ndb1.example:2222 ansible_user=ops\ndb[2:3].example:2200\n10.0.0.9:22 ansible_port=2022\n"
+                  "[2001:db8::7]:2201\nfe80::1\n"),
+    ("hosts.yml", "db:\n  hosts:\n    db1.example:2222: {ansible_user: ops}\n    db[2:3].example:2200:\n"
+                  "    10.0.0.9:22: {ansible_port: 2022}\n    '[2001:db8::7]:2201':\n    'fe80::1':\n"),
+])
+def test_host_colon_port_is_split_into_host_and_port(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    by_name = {t["name"]: t for t in load_ansible_inventory(path)["targets"]}
+    assert {n: (t["host"], t.get("port")) for n, t in by_name.items()} == {
+        "db1.example": ("db1.example", 2222), "db2.example": ("db2.example", 2200),
+        "db3.example": ("db3.example", 2200), "10.0.0.9": ("10.0.0.9", 2022),
+        "2001:db8::7": ("2001:db8::7", 2201), "fe80::1": ("fe80::1", None)}
+    assert by_name["db1.example"]["user"] == "ops"
+
+
+def test_a_bad_port_is_a_clear_error(tmp_path):
+    path = tmp_path / "h.ini"
+    path.write_text("[db]\ndb1:99999\n")
+    with pytest.raises(ValueError, match=r"h\.ini:2: bad port in host 'db1:99999'"):
+        load_ansible_inventory(path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("all:\n  hosts:\n    a: {ansible_port: 22}\n    a: {ansible_port: 23}\n", "duplicate key 'a'"),
+    ("all:\n  vars: &v {ansible_user: x}\n  children:\n    g: {vars: *v}\n", "YAML anchors (&v) are not accepted"),
+])
+def test_ansible_yaml_uses_the_strict_loader(tmp_path, text, message):
+    path = tmp_path / "inv.yml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_ansible_inventory(path)

@@ -383,3 +383,46 @@ def test_cli_checks_for_a_clause_lists_the_catalogued_checks_with_their_clauses(
     listed = json.loads(capsys.readouterr().out)
     assert sorted(c["id"] for c in listed) == sorted(catalogs["annex11"].clause("12.3").checks)
     assert all("annex11:12.3" in c["clauses"] for c in listed)
+
+
+# --- names and order are data ------------------------------------------------------------------------------
+
+def test_aliases_and_order_come_from_the_catalog_files(tmp_path: Path) -> None:
+    write_catalogs(tmp_path, **{
+        "b.yaml": catalog_data(framework="bee", aliases=["b-std", "bstd"], order=1),
+        "a.yaml": catalog_data(framework="ay", order=2),
+        "c.yaml": catalog_data(framework="cee"),
+    })
+    cats = frameworks.load_catalogs(tmp_path)
+    assert list(cats) == ["bee", "ay", "cee"]  # by `order`, catalogs without one last
+    assert frameworks.resolve("B_STD", cats) == "bee" and frameworks.resolve("ay", cats) == "ay"
+    with pytest.raises(KeyError, match="known: ay, b-std, bee, bstd, cee"):
+        frameworks.resolve("part11", cats)
+    assert frameworks.clause_map(cats)["linux.ssh.root_login"] == ("bee:1", "ay:1", "cee:1")
+
+
+def test_no_alias_table_or_order_list_in_python() -> None:
+    source = (ROOT / "scanner" / "frameworks.py").read_text()
+    assert "21cfr11" not in source and "FRAMEWORK_ORDER" not in source and "ALIASES" not in source
+    packaged = frameworks.load_catalogs()
+    assert list(packaged) == ["part11", "annex11", "annex11-2025", "iso27001-2022", "iso27001-2013"]
+    assert packaged["part11"].aliases == ("part-11", "21cfr11", "21cfrpart11", "cfr11")
+
+
+def test_an_alias_naming_two_catalogs_is_an_error(tmp_path: Path) -> None:
+    write_catalogs(tmp_path, **{"a.yaml": catalog_data(framework="ay", aliases=["std"]),
+                                "b.yaml": catalog_data(framework="bee", aliases=["std"])})
+    with pytest.raises(CatalogError, match=r"b\.yaml: name 'std' also names 'ay' \(a\.yaml\)"):
+        frameworks.load_catalogs(tmp_path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("framework: demo\nframework: other\n", "demo.yaml: not valid YAML: line 2, column 1: (top level): "
+                                            "duplicate key 'framework' (first at line 1)"),
+    ("framework: &f demo\ntitle: *f\n", "YAML anchors (&f) are not accepted"),
+])
+def test_catalogs_use_the_strict_yaml_loader(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "demo.yaml").write_text(text)
+    with pytest.raises(CatalogError) as err:
+        frameworks.load_catalogs(tmp_path)
+    assert message in str(err.value)

@@ -124,3 +124,207 @@ def _read(path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return ""
+
+
+# --- exit codes: write faults (4) and nothing evaluated (5) -------------------------------------------------
+
+def test_new_exit_codes_are_in_help_and_distinct():
+    from scanner.cli import EXIT_CODES, EXIT_NOTHING, EXIT_WRITE
+
+    assert (EXIT_WRITE, EXIT_NOTHING) == (4, 5) and len(set(EXIT_CODES)) == len(EXIT_CODES) == 7
+    for command in ([], ["scan"], ["report"]):
+        parser = cli.build_parser()
+        text = parser.format_help() if not command else parser._subparsers._group_actions[0].choices[
+            command[0]].format_help()
+        assert "4    could not write results" in text and "5    nothing was evaluated" in text
+
+
+@pytest.mark.parametrize("results, unevaluated, expected", [
+    ([], (), 5),
+    ([("pass", "low")], ("dir1",), 5),
+    ([("fail", "low")], ("dir1",), EXIT_FAILURES),
+    ([("error", "low")], ("dir1",), EXIT_ERRORS),
+    ([("pass", "low")], (), EXIT_OK),
+])
+def test_nothing_evaluated_is_not_all_clear(results, unevaluated, expected):
+    run = make_run([make_result(status=s, severity=sev, resource=str(i)) for i, (s, sev) in enumerate(results)])
+    assert exit_code(run, "low", unevaluated) == expected
+
+
+def test_a_target_no_check_applies_to_exits_5_with_a_message(tmp_path, capsys):
+    from scanner.store import load_record
+
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("version: 1\ntargets:\n  - {name: dir1, type: ldap, url: 'ldaps://127.0.0.1:1'}\n")
+    out = tmp_path / "out"
+    assert cli.main(["scan", "-i", str(inv), "--check", "linux.time.*", "-o", str(out)]) == 5
+    err = capsys.readouterr().err
+    assert "nothing was evaluated for target 'dir1': no selected check applies to it (exit 5, not all clear)" in err
+    assert "the scan produced no result (exit 5, not all clear)" in err
+    assert load_record(out).info.warnings == (
+        "target dir1 (ldap): no selected check applies; nothing was evaluated",)
+    assert cli.main(["report", str(out), "--format", "json"]) == 5
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+
+    def mount(options: str):
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)], capture_output=True).returncode:
+            pytest.skip("needs root to mount a tmpfs")
+        return mnt
+
+    yield mount
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _gxpscan(*argv, cwd=None):
+    return subprocess.run([sys.executable, "-m", "scanner", *argv], capture_output=True, text=True, timeout=120,
+                          cwd=cwd)
+
+
+def test_a_read_only_output_directory_exits_4_in_one_line_before_scanning(tmpfs):
+    mnt = tmpfs("size=64k,mode=0700,ro")
+    proc = _gxpscan("scan", "--check", "linux.time.*", "-o", str(mnt / "out"))
+    assert proc.returncode == 4
+    assert proc.stderr.strip().splitlines() == [
+        f"gxpscan: could not write results: cannot use output directory {mnt / 'out'}: Read-only file system"]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_disk_full_mid_scan_exits_4_and_the_record_stays_loadable(tmpfs):
+    """A local scan of the whole Linux pack writes ~100 KB of evidence for its one target: 16 KiB runs out."""
+    from scanner.store import load_record
+
+    mnt = tmpfs("size=16k,mode=0700")
+    proc = _gxpscan("scan", "-o", str(mnt / "out"), "--format", "json")
+    assert proc.returncode == 4, proc.stderr
+    assert "Traceback" not in proc.stderr
+    [message] = [ln for ln in proc.stderr.splitlines() if "could not write results" in ln]
+    assert "No space left on device" in message and "reads as interrupted" in message
+    run = load_record(mnt / "out")
+    assert run.info.interrupted and run.results == ()
+
+
+def _records(tmp_path):
+    from scanner.runner import TargetOutcome
+    from scanner.store import RecordWriter
+    from tests.factories import make_target
+
+    def record(name, status):
+        w = RecordWriter(tmp_path / name / "record.jsonl", make_run().info)
+        w.add(TargetOutcome(make_target("host1"), (make_result(status=status),), {}))
+        w.close()
+        return tmp_path / name
+
+    return record("old", "pass"), record("new", "fail")
+
+
+@pytest.mark.parametrize("corrupt", [
+    lambda text: text.replace('"status": "fail"', '"status": 7'),
+    lambda text: text.splitlines()[0] + "\nnot json\n" + "\n".join(text.splitlines()[1:]) + "\n",
+    lambda text: text.replace('"run": "20261125T000000Z-abcdef", "target"', '"run": "other", "target"'),
+    lambda text: text + text,
+])
+def test_a_corrupt_record_never_reads_as_new_failures_or_all_clear(tmp_path, corrupt):
+    old, new = _records(tmp_path)
+    path = new / "record.jsonl"
+    path.write_text(corrupt(path.read_text()))
+    for argv in (["diff", str(old), str(new)], ["report", str(new)]):
+        proc = _gxpscan(*argv)
+        assert proc.returncode == 2, (argv, proc.stderr)
+        assert proc.stdout == "" and "Traceback" not in proc.stderr
+        [line] = proc.stderr.strip().splitlines()
+        assert line.startswith(f"gxpscan: error: not a usable run record: {path}: line ")
+
+
+# --- safe output from the CLI ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda d: (d.mkdir(mode=0o700), __import__("os").chown(d, 65534, 65534)), "is owned by nobody (uid 65534)"),
+    (lambda d: (d.mkdir(), d.chmod(0o770)), "is writable by group or others (mode 0770)"),
+])
+def test_scan_refuses_an_output_directory_it_does_not_control(tmp_path, capsys, setup, message):
+    out = tmp_path / "out"
+    setup(out)
+    assert cli.main(["scan", "--check", "linux.time.*", "-o", str(out)]) == 4
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not list(out.iterdir())
+
+
+def test_report_replaces_a_planted_symlink_instead_of_following_it(tmp_path):
+    old, new = _records(tmp_path)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (new / "report.junit.xml").symlink_to(victim)
+    assert cli.main(["report", str(new), "--format", "junit"]) == EXIT_FAILURES
+    assert victim.read_text() == "precious" and "<failure" in (new / "report.junit.xml").read_text()
+
+
+# --- structure: set_defaults, one selection helper, --quiet, warnings -----------------------------------------
+
+def test_every_command_dispatches_through_set_defaults():
+    from pathlib import Path
+
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        assert sub.get_default("func") is getattr(cli, "cmd_" + name.replace("-", "_")), name
+    assert "globals()" not in Path(cli.__file__).read_text()
+
+
+def test_scan_and_checks_share_one_selection(capsys):
+    from scanner import frameworks
+    from scanner.registry import Registry
+
+    registry, catalogs = Registry.load(), frameworks.load_catalogs()
+    chosen = cli.select_checks(registry, catalogs, framework="21cfr11", clause="11.10(d)")
+    assert cli.main(["checks", "--framework", "21cfr11", "--clause", "11.10(d)", "--json"]) == EXIT_OK
+    assert [c["id"] for c in json.loads(capsys.readouterr().out)] == [s.id for s in chosen]
+    assert {s.id for s in chosen} == frameworks.checks_for(catalogs, "part11", "11.10(d)")
+    assert [s.id for s in cli.select_checks(registry, catalogs, patterns=["linux.ssh.*"], platform="aws")] == []
+    with pytest.raises(cli.UsageError, match="--clause needs --framework"):
+        cli.select_checks(registry, catalogs, clause="1")
+
+
+def test_quiet_asks_the_console_for_the_summary_line_only(tmp_path, monkeypatch, capsys):
+    import reports
+
+    seen = []
+    monkeypatch.setattr(reports, "render", lambda fmt, run, out, **options: seen.append((fmt, options)))
+    assert cli.main(["scan", "--check", "linux.time.*", "-o", str(tmp_path / "o"), "--quiet"]) in (0, 1, 3)
+    assert seen == [("console", {"quiet": True, "verbose": False})]
+    assert "run record:" not in capsys.readouterr().err
+    assert cli.main(["report", str(tmp_path / "o"), "-q"]) in (0, 1, 3)
+    assert seen[-1] == ("console", {"quiet": True, "verbose": False})
+
+
+def test_target_warnings_are_printed_escaped_as_targets_finish_and_recorded(tmp_path, monkeypatch, capsys):
+    """The runner fills TargetOutcome.warnings; the CLI shows each at once (escaped) and the record keeps them."""
+    import scanner.runner
+    from scanner.runner import TargetOutcome
+    from scanner.store import load_record
+
+    def fake_scan(targets, specs, clause_map, *, on_done, **_):
+        for t in targets:
+            on_done(TargetOutcome(t, (make_result(target=t.name),), {},
+                                  warnings=("ldap://x is plaintext \x1b]52;c;ZXZpbA==\x07 no TLS",)))
+        return []
+
+    monkeypatch.setattr(scanner.runner, "scan", fake_scan)
+    out = tmp_path / "o"
+    cli.main(["scan", "--check", "linux.time.*", "-o", str(out), "--format", "json"])
+    err = capsys.readouterr().err
+    assert "warning: " in err and "ldap://x is plaintext \\x1b]52;c;ZXZpbA==\\x07 no TLS" in err and "\x1b" not in err
+    assert load_record(out).info.warnings == ("ldap://x is plaintext \x1b]52;c;ZXZpbA==\x07 no TLS",)
+    assert json.loads((out / "report.json").read_text())["run"]["warnings"] == list(load_record(out).info.warnings)
+
+
+def test_checks_platform_choices_are_the_supported_target_types():
+    from scanner.inventory import SUPPORTED_TYPES, schema
+
+    assert cli.PLATFORM_NAMES == list(SUPPORTED_TYPES) == schema()["$defs"]["target"]["properties"]["type"]["enum"]
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["checks", "--platform", "iac"])

@@ -117,3 +117,98 @@ def test_shipped_inventories_are_valid(name):
 
     inv = load_inventory(Path(__file__).parents[2] / "inventories" / name, policy_names=Registry.load().param_names())
     assert inv.targets
+
+
+# --- strict YAML: duplicate keys, aliases, bounds --------------------------------------------------------
+
+#: A real "billion laughs" document: nine levels of nine aliases each, 9**9 strings once expanded.
+BILLION_LAUGHS = "\n".join(
+    ['version: 1', 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    + ["targets: [*a8]"]) + "\n"
+
+
+def test_a_billion_laughs_inventory_fails_fast_and_says_little(tmp_path):
+    """The document is a few hundred bytes; expanded it is 387 million strings. Refused at the first anchor."""
+    import subprocess
+    import sys
+    import time
+
+    assert len(BILLION_LAUGHS) < 800
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BILLION_LAUGHS)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "-i", str(path), "-o", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 5  # a whole interpreter start included; the load itself is milliseconds
+    assert proc.returncode == 2
+    assert "bomb.yaml" in proc.stderr and "at line 2, column 5 (a0): YAML anchors (&a0) are not accepted" in proc.stderr
+    assert len(proc.stderr) + len(proc.stdout) < 1000
+    started = time.monotonic()
+    with pytest.raises(InventoryError):
+        load_inventory(path)
+    assert time.monotonic() - started < 0.1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("version: 1\ntargets:\n  - name: a\n    type: linux\n    connection: local\n    connection: ssh\n",
+     "not valid YAML/JSON at line 6, column 5 (targets[0]): duplicate key 'connection' (first at line 5)"),
+    ("version: 1\nversion: 1\ntargets: []\n", "line 2, column 1 ((top level)): duplicate key 'version'"),
+    ('{"version": 1, "targets": [], "targets": []}', "duplicate key 'targets'"),
+    ("version: 1\nx: &x {a: 1}\ntargets: [*x]\n", "line 2, column 4 (x): YAML anchors (&x) are not accepted"),
+    pytest.param("version: 1\ntargets: [" + "[" * 100 + "]" * 100 + "]\n", "nested deeper than 64 levels",
+                 id="nested-100"),
+    pytest.param("version: 1\ntargets: [" + "[" * 200_000 + "]" * 200_000 + "]\n", "nested deeper than 64 levels",
+                 id="nested-200000"),
+    ("version: 1\n---\nversion: 1\n", "more than one YAML document"),
+    ("? [a, b]\n: 1\n", "mapping keys must be plain values"),
+])
+def test_yaml_that_a_config_never_needs_is_refused_with_line_and_path(tmp_path, text, message):
+    path = tmp_path / "inv.yaml"
+    path.write_text(text)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    assert any(message in p for p in info.value.problems), info.value.problems
+
+
+def test_an_oversized_inventory_is_not_read(tmp_path):
+    from scanner.yamlload import MAX_BYTES
+
+    path = tmp_path / "big.yaml"
+    with open(path, "wb") as fh:
+        fh.truncate(MAX_BYTES + 10)
+    with pytest.raises(InventoryError, match="larger than 16 MiB"):
+        load_inventory(path)
+
+
+# --- windows and iac are not in this version -------------------------------------------------------------
+
+@pytest.mark.parametrize("target, message", [
+    ({"name": "qc-app-01", "type": "windows", "host": "qc-app-01", "transport": "ntlm"},
+     "targets[4].type: 'windows' (Windows servers) is not supported in this version of gxpscan; "
+     "supported types: linux, aws, ldap"),
+    ({"name": "repo", "type": "iac", "path": "./infra"},
+     "targets[4].type: 'iac' (infrastructure-as-code files) is not supported in this version of gxpscan"),
+])
+def test_windows_and_iac_targets_are_rejected_clearly(target, message):
+    doc = json.loads(json.dumps(BASE))
+    doc["targets"].append(target)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(doc)
+    assert info.value.problems == [message] if "windows" in message else any(message in p for p in info.value.problems)
+
+
+def test_the_schema_and_example_inventory_do_not_advertise_windows_or_iac():
+    from pathlib import Path
+
+    from scanner.inventory import schema
+
+    root = Path(__file__).parents[2]
+    assert schema()["$defs"]["target"]["properties"]["type"]["enum"] == ["linux", "aws", "ldap"]
+    assert not {"windows", "iac"} & set(schema()["$defs"])
+    example = (root / "inventories" / "example.yaml").read_text()
+    assert "type: windows" not in example and "type: iac" not in example
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Inventory", 1)[1].split("\n## ", 1)[0]
+    assert "# linux | aws | ldap\n" in section and "| windows" not in section and "| iac" not in section
+    assert "Windows servers and infrastructure-as-code\nfiles are not supported in this version" in section

@@ -1,0 +1,124 @@
+"""One strict YAML loader for every file gxpscan reads: inventories, Ansible YAML inventories, framework catalogs.
+
+Compared with ``yaml.safe_load`` it refuses what a hand-written configuration file never needs and an attacker
+(or an accident) can abuse:
+
+- anchors and aliases (``&a`` / ``*a``): refused where they appear, so an alias bomb ("billion laughs") costs
+  the parsing of its few hundred bytes and nothing more;
+- duplicate mapping keys: YAML says they are an error, PyYAML silently keeps the last one (a second ``port:``
+  would quietly win); refused with the path of the mapping;
+- non-scalar mapping keys, more than one document, nesting deeper than ``MAX_DEPTH``, input above ``MAX_BYTES``.
+
+The events come from libyaml when it is available (fast); the node tree is composed here, so the checks above
+happen before any Python object is built.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+#: Largest YAML or JSON text accepted (an inventory of 10,000 hosts is about 2 MB).
+MAX_BYTES = 16 * 1024 * 1024
+#: Deepest nesting of mappings and sequences accepted (inventories and catalogs use fewer than 10 levels).
+MAX_DEPTH = 64
+
+
+class YamlError(ValueError):
+    """The text is not acceptable YAML. ``line`` and ``column`` are 1-based when known."""
+
+    def __init__(self, problem: str, line: int | None = None, column: int | None = None, path: str = ""):
+        self.problem, self.line, self.column, self.path = problem, line, column, path
+        where = f"line {line}, column {column}: " if line is not None else ""
+        super().__init__(f"{where}{path + ': ' if path else ''}{problem}")
+
+
+def _path(parts: Iterable[Any]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def _mark(event: Any) -> tuple[int | None, int | None]:
+    mark = getattr(event, "start_mark", None)
+    return (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+
+
+def _m(mark: Any) -> Any:
+    """libyaml's marks and PyYAML's are alike for our use (line, column); typed loosely for both."""
+    return mark
+
+
+def _compose(loader: Any, path: list[Any]) -> Any:
+    import yaml
+
+    event = loader.get_event()
+    line, column = _mark(event)
+    if isinstance(event, yaml.AliasEvent):
+        raise YamlError(f"YAML aliases (*{event.anchor}) are not accepted; write the value out", line, column,
+                        _path(path))
+    if getattr(event, "anchor", None) is not None:
+        raise YamlError(f"YAML anchors (&{event.anchor}) are not accepted; write the value out", line, column,
+                        _path(path))
+    if len(path) > MAX_DEPTH:
+        raise YamlError(f"nested deeper than {MAX_DEPTH} levels", line, column)
+    if isinstance(event, yaml.ScalarEvent):
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return yaml.ScalarNode(tag, event.value, _m(event.start_mark), _m(event.end_mark), style=event.style)
+    if isinstance(event, yaml.SequenceStartEvent):
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = loader.resolve(yaml.SequenceNode, None, event.implicit)
+        items: list[Any] = []
+        while not loader.check_event(yaml.SequenceEndEvent):
+            items.append(_compose(loader, [*path, len(items)]))
+        end = loader.get_event()
+        return yaml.SequenceNode(tag, items, _m(event.start_mark), _m(end.end_mark), flow_style=event.flow_style)
+    if isinstance(event, yaml.MappingStartEvent):
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = loader.resolve(yaml.MappingNode, None, event.implicit)
+        pairs: list[tuple[Any, Any]] = []
+        seen: dict[tuple[str, str], int] = {}
+        while not loader.check_event(yaml.MappingEndEvent):
+            key = _compose(loader, [*path, "?"])
+            if not isinstance(key, yaml.ScalarNode):
+                raise YamlError("mapping keys must be plain values (strings or numbers)", *_mark(key), _path(path))
+            first = seen.get((key.tag, key.value))
+            if first is not None:
+                raise YamlError(f"duplicate key {key.value!r} (first at line {first})", *_mark(key),
+                                _path(path))
+            seen[(key.tag, key.value)] = key.start_mark.line + 1
+            pairs.append((key, _compose(loader, [*path, key.value])))
+        end = loader.get_event()
+        return yaml.MappingNode(tag, pairs, _m(event.start_mark), _m(end.end_mark), flow_style=event.flow_style)
+    raise YamlError(f"unexpected YAML event {type(event).__name__}", line, column)  # pragma: no cover
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML (or JSON) document strictly. Raises YamlError with line, column and path."""
+    import yaml
+
+    if len(text) > MAX_BYTES:
+        raise YamlError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return None
+        loader.get_event()  # document start
+        node = _compose(loader, [])
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            raise YamlError("more than one YAML document", *_mark(loader.peek_event()))
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise YamlError(str(exc.problem or exc.context or "not valid YAML"),
+                        mark.line + 1 if mark else None, mark.column + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(str(exc)) from None
+    finally:
+        loader.dispose()
