@@ -61,16 +61,17 @@ def _version() -> str:
 
 
 def _for_terminal(text: str) -> str:
-    """Control characters (ESC, C1, ...) from target data shown escaped, never sent to the terminal raw.
+    """Control characters (ESC, C1, bidi, ...) from target data shown escaped, never sent to the terminal raw."""
+    from reports.text import for_terminal
 
-    When reports.text.for_terminal is on main, this body becomes ``from reports.text import for_terminal``
-    and ``return for_terminal(text)``.
-    """
-    import unicodedata
+    return for_terminal(text)
 
-    unsafe = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
-    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in unsafe else c
-                   for c in text)
+
+class _TerminalSafeFormatter(logging.Formatter):
+    """Log lines can carry target data (hostnames, error text): escaped like every console line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _for_terminal(super().format(record))
 
 
 def _say(message: str) -> None:
@@ -156,7 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    log_handler = logging.StreamHandler(sys.stderr)
+    log_handler.setFormatter(_TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level, handlers=[log_handler])
     handler: Callable[[argparse.Namespace], int] = args.func
     try:
         return handler(args)

@@ -328,3 +328,14 @@ def test_checks_platform_choices_are_the_supported_target_types():
     assert cli.PLATFORM_NAMES == list(SUPPORTED_TYPES) == schema()["$defs"]["target"]["properties"]["type"]["enum"]
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["checks", "--platform", "iac"])
+
+
+def test_log_lines_show_target_controls_escaped():
+    import logging
+
+    from scanner.cli import _TerminalSafeFormatter
+
+    record = logging.LogRecord("gxpscan.runner", logging.WARNING, __file__, 1,
+                               "target %s said %s", ("evil\x1b]52;c;aGk=\x07", "\x9b31mred\r"), None)
+    line = _TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert line == "WARNING gxpscan.runner: target evil\\x1b]52;c;aGk=\\x07 said \\x9b31mred\\r"
