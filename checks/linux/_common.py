@@ -1,7 +1,7 @@
 """Helpers shared by the Linux checks (no checks live here)."""
 from __future__ import annotations
 
-from scanner.collectors.linux_parsers import FileStat, Pam, PamRule, Passwd, Shadow, SshdConfig
+from scanner.facts.linux import FileStat, Pam, PamRule, Passwd, Shadow, SshdConfig
 from scanner.model import Finding, not_applicable
 
 SSHD = "sshd"

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
-from scanner.collectors.linux_parsers import Groups, Passwd, Shadow
+from scanner.facts.linux import Groups, Passwd, Shadow
 from scanner.model import Finding, failed, passed
 from scanner.registry import check
 
@@ -18,7 +20,7 @@ def uid0(passwd: Passwd) -> Finding:
     return passed("/etc/passwd", "only root has UID 0", uid0=holders)
 
 
-def _duplicates(values: list) -> list:
+def _duplicates(values: Sequence[str | int]) -> list[str | int]:
     return sorted((v for v, n in Counter(values).items() if n > 1), key=str)
 
 
@@ -32,7 +34,7 @@ def unique_ids(passwd: Passwd, group: Groups) -> list[Finding]:
         ("/etc/group", [e.name for e in group.entries], [e.gid for e in group.entries], "GID"),
     ):
         dup_names, dup_ids = _duplicates(names), _duplicates(ids)
-        observed = {"duplicate_names": dup_names, f"duplicate_{id_kind.lower()}s": dup_ids}
+        observed: dict[str, Any] = {"duplicate_names": dup_names, f"duplicate_{id_kind.lower()}s": dup_ids}
         if dup_names or dup_ids:
             shared = {i: sorted(n for n, x in zip(names, ids, strict=True) if x == i) for i in dup_ids}
             detail = "; ".join([f"name {n} repeated" for n in dup_names] +

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from checks.linux._common import mode_problems
-from scanner.collectors.linux_parsers import AuditConfig, Auditd, AuditLogModes, Journald
+from scanner.facts.linux import AuditConfig, Auditd, AuditLogModes, Journald
 from scanner.model import Finding, error, failed, not_applicable, passed
 from scanner.registry import check
 
@@ -24,7 +25,7 @@ ALL_REQUIRED = {"identity files"}
 @check(id="linux.audit.auditd_active", title="The audit daemon is running", severity="high", area="audit_logging",
        criterion="auditd is running and kernel auditing is enabled (auditctl -s enabled 1 or 2).")
 def auditd_active(auditd: Auditd) -> Finding:
-    observed = {"installed": auditd.installed, "running": auditd.running, "enabled": auditd.enabled}
+    observed: dict[str, Any] = {"installed": auditd.installed, "running": auditd.running, "enabled": auditd.enabled}
     if not auditd.installed:
         return failed("auditd", "auditd is not installed (auditctl not found)", **observed)
     if not auditd.running:
@@ -55,7 +56,7 @@ def rules(auditd: Auditd) -> Finding:
                       installed=auditd.installed, running=auditd.running)
     covered = coverage(auditd.rules)
     missing = [k for k, ok in covered.items() if not ok]
-    observed = {"rules": len(auditd.rules), "covered": covered}
+    observed: dict[str, Any] = {"rules": len(auditd.rules), "covered": covered}
     if missing:
         return failed("audit rules", f"audit rules do not cover: {', '.join(missing)}", **observed)
     return passed("audit rules", f"{len(auditd.rules)} rules cover all required events", **observed)
@@ -72,7 +73,7 @@ def log_perms(audit_log_modes: AuditLogModes) -> list[Finding]:
     findings = []
     for st, max_mode in [(directory, 0o750)] + [(f, 0o640) for f in audit_log_modes.files]:
         problems = mode_problems(st, max_mode, ("root", "adm"))
-        observed = {"mode": st.octal, "owner": st.owner, "group": st.group}
+        observed: dict[str, Any] = {"mode": st.octal, "owner": st.owner, "group": st.group}
         if problems:
             findings.append(failed(st.path, f"{st.path}: {'; '.join(problems)}", **observed))
         else:
@@ -85,7 +86,7 @@ def log_perms(audit_log_modes: AuditLogModes) -> list[Finding]:
        criterion="Audit or system logs are forwarded off the host (audisp-remote, rsyslog/syslog-ng forwarding or "
                  "systemd-journal-upload).")
 def remote_forwarding(audit_config: AuditConfig) -> Finding:
-    observed = {"audisp_remote": list(audit_config.remote_plugins),
+    observed: dict[str, Any] = {"audisp_remote": list(audit_config.remote_plugins),
                 "syslog_forwarding": list(audit_config.syslog_forwarding),
                 "journal_upload": audit_config.journal_upload}
     if audit_config.remote_plugins or audit_config.syslog_forwarding or audit_config.journal_upload:
@@ -99,7 +100,7 @@ def remote_forwarding(audit_config: AuditConfig) -> Finding:
 def journald_persistent(journald: Journald) -> Finding:
     if not journald.installed:
         return not_applicable("journald", "systemd-journald is not installed")
-    observed = {"Storage": journald.storage, "var_log_journal": journald.persistent_dir}
+    observed: dict[str, Any] = {"Storage": journald.storage, "var_log_journal": journald.persistent_dir}
     if journald.storage == "persistent" or (journald.storage == "auto" and journald.persistent_dir):
         return passed("journald", f"journal is persistent (Storage={journald.storage})", **observed)
     why = "no /var/log/journal" if journald.storage == "auto" else f"Storage={journald.storage}"

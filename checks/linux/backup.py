@@ -1,7 +1,9 @@
 """Backups: a job is scheduled, and the last successful backup is within the recovery point objective."""
 from __future__ import annotations
 
-from scanner.collectors.linux_parsers import BackupJobs, BackupStatus
+from typing import Any
+
+from scanner.facts.linux import BackupJobs, BackupStatus
 from scanner.model import Finding, error, failed, manual, passed
 from scanner.registry import check
 
@@ -28,7 +30,7 @@ def recent(backup_status: BackupStatus, backup_rpo_hours: float = 24) -> Finding
     if backup_status.last_success is None or backup_status.now is None:
         return error("backup status", "the last successful backup time is unknown")
     age = (backup_status.now - backup_status.last_success).total_seconds() / 3600
-    observed = {"declared": backup_status.declared, "source": backup_status.source,
+    observed: dict[str, Any] = {"declared": backup_status.declared, "source": backup_status.source,
                 "last_success": backup_status.last_success.isoformat(), "age_hours": round(age, 2),
                 "rpo_hours": backup_rpo_hours}
     if age <= backup_rpo_hours:

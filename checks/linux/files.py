@@ -1,8 +1,10 @@
 """Ownership and modes of the account databases."""
 from __future__ import annotations
 
+from typing import Any
+
 from checks.linux._common import mode_problems
-from scanner.collectors.linux_parsers import FileModes
+from scanner.facts.linux import FileModes
 from scanner.model import Finding, failed, not_applicable, passed
 from scanner.registry import check
 
@@ -18,7 +20,7 @@ def file_findings(modes: FileModes, paths: tuple[str, ...], max_mode: int, group
             elif path in modes.files:
                 findings.append(not_applicable(path, f"{path} does not exist on this system"))
             continue
-        observed = {"mode": st.octal, "owner": st.owner, "group": st.group}
+        observed: dict[str, Any] = {"mode": st.octal, "owner": st.owner, "group": st.group}
         problems = mode_problems(st, max_mode, groups)
         if problems:
             findings.append(failed(path, f"{path}: {'; '.join(problems)}", **observed))

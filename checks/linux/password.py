@@ -1,8 +1,11 @@
 """Password policy: ageing, length, complexity, history, lockout, inactivity and hashing."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from checks.linux._common import pam_setting, rule_text
-from scanner.collectors.linux_parsers import LoginDefs, Pam, Shadow
+from scanner.facts.linux import LoginDefs, Pam, Shadow
 from scanner.model import Finding, failed, not_applicable, passed
 from scanner.registry import check
 
@@ -13,15 +16,16 @@ METHOD_SCHEMES = {"des": "des", "bigcrypt": "des", "md5": "md5", "sha256": "sha2
                   "bcrypt": "bcrypt", "blowfish": "bcrypt", "yescrypt": "yescrypt", "gost_yescrypt": "gost-yescrypt"}
 
 
-def _login_defs_value(defs: LoginDefs, key: str, ok, want: str) -> Finding:
+def _login_defs_value(defs: LoginDefs, key: str, ok: Callable[[int | None], bool], want: str) -> Finding:
     value = defs.int(key)
+    observed: dict[str, Any] = {key: value}
     if value is not None and ok(value):
-        return passed("/etc/login.defs", f"{key} {value} ({want})", **{key: value})
+        return passed("/etc/login.defs", f"{key} {value} ({want})", **observed)
     return failed("/etc/login.defs", f"{key} is {value if value is not None else 'not set'}, expected {want}",
-                  **{key: value})
+                  **observed)
 
 
-def _per_account(shadow: Shadow, attr: str, ok, want: str) -> Finding:
+def _per_account(shadow: Shadow, attr: str, ok: Callable[[int | None], bool], want: str) -> Finding:
     """Accounts with a usable password whose ageing field fails ``ok`` (an empty field counts as None)."""
     users = [e for e in shadow.entries if e.usable]
     bad = {e.name: getattr(e, attr) for e in users if not ok(getattr(e, attr))}
@@ -80,7 +84,7 @@ def min_length(pam: Pam, password_min_length: int = 12) -> Finding:
     else:
         value, where = pam_setting(pam, "password", ("pam_unix",), "minlen")
         length, source = (int(value), where) if value else (6, "pam_unix default (no quality module)")
-    observed = {"minlen": length, "source": source, "required": password_min_length}
+    observed: dict[str, Any] = {"minlen": length, "source": source, "required": password_min_length}
     if length >= password_min_length:
         return passed("pam", f"minimum password length {length} >= {password_min_length}", **observed)
     return failed("pam", f"minimum password length {length} < {password_min_length} ({source})", **observed)
@@ -100,7 +104,7 @@ def complexity(pam: Pam, password_complexity: bool = True) -> Finding:
     credits = {k: int(pam_setting(pam, "password", QUALITY, k, conf)[0] or 0)
                for k in ("dcredit", "ucredit", "lcredit", "ocredit")}
     required = sum(1 for v in credits.values() if v < 0)
-    observed = {"minclass": minclass, **credits}
+    observed: dict[str, Any] = {"minclass": minclass, **credits}
     if minclass >= 3 or required >= 3:
         return passed("pam", f"passwords need {max(minclass, required)} character classes", **observed)
     return failed("pam", f"passwords need only {max(minclass, required)} character class(es), expected 3",
@@ -118,7 +122,7 @@ def history(pam: Pam, password_history: int = 5) -> Finding:
     value, where = pam_setting(pam, "password", ("pam_unix",), "remember")
     if value and int(value) > remembered:
         remembered, sources = int(value), [where]
-    observed = {"remember": remembered, "source": sources, "required": password_history}
+    observed: dict[str, Any] = {"remember": remembered, "source": sources, "required": password_history}
     if remembered >= password_history:
         return passed("pam", f"the last {remembered} passwords are remembered", **observed)
     return failed("pam", f"{remembered} previous passwords remembered, expected {password_history}", **observed)
@@ -138,7 +142,8 @@ def lockout(pam: Pam, lockout_threshold: int = 5) -> Finding:
     value, where = pam_setting(pam, "auth", (module[:-3],), "deny", conf)
     deny = int(value) if value else (3 if module == "pam_faillock.so" else 0)
     unlock, _ = pam_setting(pam, "auth", (module[:-3],), "unlock_time", conf)
-    observed = {"module": module, "deny": deny, "unlock_time": unlock, "rules": [rule_text(r) for r in rules]}
+    observed: dict[str, Any] = {"module": module, "deny": deny, "unlock_time": unlock,
+                                "rules": [rule_text(r) for r in rules]}
     if 0 < deny <= lockout_threshold:
         return passed("pam", f"{module} locks after {deny} failures", **observed)
     return failed("pam", f"{module} deny={deny} does not lock within {lockout_threshold} failures", **observed)

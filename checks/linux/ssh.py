@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from checks.linux._common import SSHD, sshd_missing
-from scanner.collectors.linux_parsers import SshdConfig
+from scanner.facts.linux import SshdConfig
 from scanner.model import Finding, failed, passed
 from scanner.registry import check
 
@@ -20,7 +21,7 @@ WEAK_ALGORITHMS = {
 
 def _expect(sshd: SshdConfig, key: str, allowed: tuple[str, ...], what: str) -> Finding:
     value = sshd.get(key)
-    observed = {key: value}
+    observed: dict[str, Any] = {key: value}
     if value in allowed:
         return passed(SSHD, f"{what} is refused ({key} {value})", **observed)
     return failed(SSHD, f"{what} is allowed: {key} {value or '(unset)'}, expected {' or '.join(allowed)}",
@@ -40,7 +41,8 @@ def root_login(sshd_effective: SshdConfig) -> Finding:
 def password_auth(sshd_effective: SshdConfig) -> Finding:
     if (na := sshd_missing(sshd_effective)) is not None:
         return na
-    observed = {k: sshd_effective.get(k) for k in ("passwordauthentication", "kbdinteractiveauthentication")}
+    observed: dict[str, Any] = {k: sshd_effective.get(k)
+                                for k in ("passwordauthentication", "kbdinteractiveauthentication")}
     enabled = [k for k, v in observed.items() if v == "yes"]
     if enabled:
         return failed(SSHD, f"password login over SSH is enabled ({', '.join(enabled)} yes)", **observed)
@@ -87,7 +89,7 @@ def idle_timeout(sshd_effective: SshdConfig, idle_timeout_seconds: int = 900) ->
     channel = dict(v.split("=", 1) for v in sshd_effective.list("channeltimeout") if "=" in v)
     session = _seconds(channel.get("session", channel.get("*", "")))
     alive = interval * count if interval > 0 and count > 0 else None
-    observed = {"clientaliveinterval": interval, "clientalivecountmax": count,
+    observed: dict[str, Any] = {"clientaliveinterval": interval, "clientalivecountmax": count,
                 "channeltimeout_session": session, "limit": idle_timeout_seconds}
     effective = [t for t in (session, alive) if t is not None]
     if effective and min(effective) <= idle_timeout_seconds:
@@ -109,5 +111,5 @@ def crypto(sshd_effective: SshdConfig) -> Finding:
     if weak:
         listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in weak.items())
         return failed(SSHD, f"weak algorithms enabled: {listed}", weak=weak)
-    return passed(SSHD, "no weak SSH algorithms enabled",
-                  **{k: ",".join(sshd_effective.list(k)) for k in ("ciphers", "macs", "kexalgorithms")})
+    enabled: dict[str, Any] = {k: ",".join(sshd_effective.list(k)) for k in ("ciphers", "macs", "kexalgorithms")}
+    return passed(SSHD, "no weak SSH algorithms enabled", **enabled)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from scanner.collectors.linux_parsers import Sudoers
+from scanner.facts.linux import Sudoers
 from scanner.model import Finding, failed, not_applicable, passed
 from scanner.registry import check
 

@@ -18,7 +18,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.collectors import FactSpec
-from scanner.collectors import linux_parsers as p
+from scanner.collectors.linux_accounts import SHADOW_REDACTED, parse_group, parse_passwd, parse_shadow
+from scanner.collectors.linux_audit import (
+    JOURNALD_DROPINS,
+    parse_audit_config,
+    parse_audit_log_modes,
+    parse_auditd,
+    parse_journald,
+)
+from scanner.collectors.linux_backup import (
+    BACKUP_WORDS,
+    CRON_DIRS,
+    UNIT_DIRS,
+    backup_status_plan,
+    parse_backup_jobs,
+    parse_backup_status,
+)
+from scanner.collectors.linux_common import ParseError, Probe, Section
+from scanner.collectors.linux_crypto import parse_block_devices, parse_mounts
+from scanner.collectors.linux_files import parse_file_modes, stat_each
+from scanner.collectors.linux_password import PAM_STACKS, parse_login_defs, parse_pam
+from scanner.collectors.linux_ssh import parse_sshd
+from scanner.collectors.linux_sudo import parse_sudoers
+from scanner.collectors.linux_time import parse_time_sync
 from scanner.connectors import CommandResult, ConnectorError
 from scanner.model import Evidence, Fact, Target
 
@@ -31,7 +53,7 @@ Probes = tuple[tuple[str, str], ...]  # (label, shell command)
 class SectionSpec:
     name: str
     description: str
-    parse: Callable[[p.Section, Target], Any]
+    parse: Callable[[Section, Target], object]
     files: tuple[str, ...] = ()  # paths or globs whose content is shown
     probes: Probes = ()
     needs_root: bool = False
@@ -41,88 +63,59 @@ class SectionSpec:
         return self.dynamic(target) if self.dynamic else (self.files, self.probes)
 
 
-def _stat_each(paths: str) -> str:
-    return (f"for p in {paths}; do stat -c '{p.STAT_FORMAT}' -- \"$p\" 2>/dev/null "
-            "|| printf 'missing|%s\\n' \"$p\"; done")
-
-
-#: Prints /etc/shadow with every hash replaced by its crypt prefix and the word HASH: no hash leaves the host.
-SHADOW_REDACTED = (
-    "awk -F: 'BEGIN { OFS = \":\" } { h = $2; l = \"\"; "
-    "while (substr(h, 1, 1) == \"!\") { l = l \"!\"; h = substr(h, 2) } "
-    "if (h == \"\") r = \"\"; else if (substr(h, 1, 1) == \"*\") r = \"*\"; "
-    "else if (match(h, /^[$][^$]*[$]/)) r = substr(h, 1, RLENGTH) \"HASH\"; else r = \"HASH\"; "
-    "$2 = l r; print }' /etc/shadow"
-)
-
-_BACKUP_WORDS = "|".join(sorted({w for words in p.BACKUP_TOOLS.values() for w in words}))
-_CRON_DIRS = "/etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*"
-_UNIT_DIRS = "/etc/systemd/system/*.service /usr/lib/systemd/system/*.service /lib/systemd/system/*.service"
-
-
-def _backup_status_plan(target: Target) -> tuple[tuple[str, ...], Probes]:
-    command, path = target.policy.get("backup_status_command"), target.policy.get("backup_status_file")
-    probes: list[tuple[str, str]] = [("now", "date -u +%s")]
-    if command:
-        return (), (*probes, ("status", str(command)))
-    if path:
-        return (str(path),), (*probes, ("status_mtime", f"stat -c %Y -- {shlex.quote(str(path))}"))
-    return (), ()
-
-
 SECTIONS: tuple[SectionSpec, ...] = (
-    SectionSpec("linux.sshd_effective", "effective sshd configuration (sshd -T)", p.parse_sshd,
+    SectionSpec("linux.sshd_effective", "effective sshd configuration (sshd -T)", parse_sshd,
                 probes=(("sshd_T", "sshd -T"),), needs_root=True),
-    SectionSpec("linux.passwd", "local accounts (/etc/passwd)", p.parse_passwd, files=("/etc/passwd",)),
+    SectionSpec("linux.passwd", "local accounts (/etc/passwd)", parse_passwd, files=("/etc/passwd",)),
     SectionSpec("linux.shadow", "password state and ageing per account (/etc/shadow, hashes redacted on the host)",
-                p.parse_shadow, probes=(("shadow", SHADOW_REDACTED),), needs_root=True),
-    SectionSpec("linux.group", "local groups (/etc/group)", p.parse_group, files=("/etc/group",)),
-    SectionSpec("linux.login_defs", "login.defs and useradd defaults", p.parse_login_defs,
+                parse_shadow, probes=(("shadow", SHADOW_REDACTED),), needs_root=True),
+    SectionSpec("linux.group", "local groups (/etc/group)", parse_group, files=("/etc/group",)),
+    SectionSpec("linux.login_defs", "login.defs and useradd defaults", parse_login_defs,
                 files=("/etc/login.defs", "/etc/default/useradd")),
-    SectionSpec("linux.pam", "PAM password/auth stacks, pwquality, faillock, pwhistory", p.parse_pam,
-                files=(*p.PAM_STACKS, "/etc/security/pwquality.conf", "/etc/security/pwquality.conf.d/*.conf",
+    SectionSpec("linux.pam", "PAM password/auth stacks, pwquality, faillock, pwhistory", parse_pam,
+                files=(*PAM_STACKS, "/etc/security/pwquality.conf", "/etc/security/pwquality.conf.d/*.conf",
                        "/etc/security/faillock.conf", "/etc/security/pwhistory.conf")),
-    SectionSpec("linux.sudoers", "sudoers and sudoers.d", p.parse_sudoers,
+    SectionSpec("linux.sudoers", "sudoers and sudoers.d", parse_sudoers,
                 files=("/etc/sudoers", "/etc/sudoers.d/*"), needs_root=True),
-    SectionSpec("linux.file_modes", "owner and mode of the account files", p.parse_file_modes,
-                probes=(("stat", _stat_each("/etc/passwd /etc/passwd- /etc/group /etc/group- /etc/shadow "
+    SectionSpec("linux.file_modes", "owner and mode of the account files", parse_file_modes,
+                probes=(("stat", stat_each("/etc/passwd /etc/passwd- /etc/group /etc/group- /etc/shadow "
                                             "/etc/shadow- /etc/gshadow /etc/gshadow-")),)),
-    SectionSpec("linux.audit_log_modes", "owner and mode of /var/log/audit and its files", p.parse_audit_log_modes,
-                probes=(("stat", _stat_each("/var/log/audit /var/log/audit/*")),), needs_root=True),
-    SectionSpec("linux.auditd", "auditd running, audit enabled, loaded audit rules", p.parse_auditd,
+    SectionSpec("linux.audit_log_modes", "owner and mode of /var/log/audit and its files", parse_audit_log_modes,
+                probes=(("stat", stat_each("/var/log/audit /var/log/audit/*")),), needs_root=True),
+    SectionSpec("linux.auditd", "auditd running, audit enabled, loaded audit rules", parse_auditd,
                 probes=(("auditd_running", "pgrep -x auditd"), ("auditctl_s", "auditctl -s"),
                         ("auditctl_l", "auditctl -l")), needs_root=True),
     SectionSpec("linux.audit_config", "auditd.conf, audisp remote plugins, syslog and journal forwarding",
-                p.parse_audit_config, needs_root=True,
+                parse_audit_config, needs_root=True,
                 files=("/etc/audit/auditd.conf", "/etc/audit/audisp-remote.conf", "/etc/audisp/audisp-remote.conf",
                        "/etc/audit/plugins.d/*.conf", "/etc/audisp/plugins.d/*.conf", "/etc/rsyslog.conf",
                        "/etc/rsyslog.d/*.conf", "/etc/syslog-ng/syslog-ng.conf", "/etc/syslog-ng/conf.d/*.conf",
                        "/etc/systemd/journal-upload.conf")),
-    SectionSpec("linux.journald", "journald storage settings and /var/log/journal", p.parse_journald,
-                files=("/etc/systemd/journald.conf", *(d + "*.conf" for d in p.JOURNALD_DROPINS)),
+    SectionSpec("linux.journald", "journald storage settings and /var/log/journal", parse_journald,
+                files=("/etc/systemd/journald.conf", *(d + "*.conf" for d in JOURNALD_DROPINS)),
                 probes=(("journald_binary", "test -x /lib/systemd/systemd-journald "
                                             "|| test -x /usr/lib/systemd/systemd-journald"),
                         ("journal_dir", "test -d /var/log/journal"))),
-    SectionSpec("linux.time_sync", "clock synchronisation (timedatectl, chronyc, ntpq)", p.parse_time_sync,
+    SectionSpec("linux.time_sync", "clock synchronisation (timedatectl, chronyc, ntpq)", parse_time_sync,
                 probes=(("timedatectl", "timedatectl show"), ("chronyc", "chronyc -n tracking"),
                         ("ntpq", "ntpq -pn"))),
-    SectionSpec("linux.block_devices", "block device tree (lsblk -J)", p.parse_block_devices,
+    SectionSpec("linux.block_devices", "block device tree (lsblk -J)", parse_block_devices,
                 probes=(("lsblk", "lsblk -J -p -o NAME,TYPE,FSTYPE,MOUNTPOINT"),)),
-    SectionSpec("linux.mounts", "mounted filesystems (findmnt -J)", p.parse_mounts,
+    SectionSpec("linux.mounts", "mounted filesystems (findmnt -J)", parse_mounts,
                 probes=(("findmnt", "findmnt -J -o TARGET,SOURCE,FSTYPE,OPTIONS"),)),
     SectionSpec("linux.backup_jobs", "scheduled backups: crontabs, cron scripts, systemd timers, backup agents",
-                p.parse_backup_jobs,
+                parse_backup_jobs,
                 files=("/etc/crontab", "/etc/anacrontab", "/etc/cron.d/*", "/var/spool/cron/*",
                        "/var/spool/cron/crontabs/*"),
-                probes=(("cron_scripts", f"grep -H -I -i -E '{_BACKUP_WORDS}' {_CRON_DIRS} 2>/dev/null; "
-                                         f"ls -1d {_CRON_DIRS} 2>/dev/null; true"),
+                probes=(("cron_scripts", f"grep -H -I -i -E '{BACKUP_WORDS}' {CRON_DIRS} 2>/dev/null; "
+                                         f"ls -1d {CRON_DIRS} 2>/dev/null; true"),
                         ("timers", "systemctl list-timers --all --no-legend --no-pager"),
                         ("enabled_timers", "ls -1 /etc/systemd/system/timers.target.wants/ 2>/dev/null; true"),
-                        ("unit_matches", f"grep -H -i -E '^ExecStart.*({_BACKUP_WORDS})' {_UNIT_DIRS} "
+                        ("unit_matches", f"grep -H -i -E '^ExecStart.*({BACKUP_WORDS})' {UNIT_DIRS} "
                                          "2>/dev/null; true"),
                         ("processes", "ps -e -o comm="))),
     SectionSpec("linux.backup_status", "last successful backup, from the status command or file the policy declares",
-                p.parse_backup_status, dynamic=_backup_status_plan),
+                parse_backup_status, dynamic=backup_status_plan),
 )
 
 SECTIONS_BY_NAME = {s.name: s for s in SECTIONS}
@@ -197,7 +190,7 @@ def build_script(specs: Iterable[SectionSpec], target: Target, nonce: str,
 @dataclass(frozen=True)
 class RawSection:
     raw: bytes
-    section: p.Section
+    section: Section
     complete: bool
 
 
@@ -220,15 +213,15 @@ def split_output(stdout: bytes, nonce: str) -> dict[str, RawSection]:
             state["out"][arg] = content
         elif kind == "ERR":
             label, _, rc = arg.rpartition(" ")
-            state["probes"][label] = p.Probe(int(rc) if rc.lstrip("-").isdigit() else -1,
+            state["probes"][label] = Probe(int(rc) if rc.lstrip("-").isdigit() else -1,
                                              state["out"].pop(label, b""), content)
 
     def finish(end: int, complete: bool) -> None:
         for label, content in state["out"].items():  # a probe cut off before its RC line
-            state["probes"][label] = p.Probe(-1, content, b"")
+            state["probes"][label] = Probe(-1, content, b"")
         out[state["name"]] = RawSection(
             stdout[state["start"]:end],
-            p.Section(dict(state["files"]), frozenset(state["unreadable"]), dict(state["probes"])), complete)
+            Section(dict(state["files"]), frozenset(state["unreadable"]), dict(state["probes"])), complete)
 
     for m in marker.finditer(stdout):
         kind, arg = m.group(1).decode(), m.group(2).decode("utf-8", "surrogateescape")
@@ -261,7 +254,7 @@ def split_output(stdout: bytes, nonce: str) -> dict[str, RawSection]:
 # ---------------------------------------------------------------- collect
 
 
-def _exit_code(section: p.Section) -> int:
+def _exit_code(section: Section) -> int:
     codes = [pr.rc for pr in section.probes.values() if pr.rc != 0]
     return codes[0] if codes else 0
 
@@ -292,7 +285,7 @@ def facts_from_output(result: CommandResult, specs: list[SectionSpec], sources: 
             continue
         try:
             facts[spec.name] = Fact(spec.name, spec.parse(got.section, target), evidence)
-        except p.ParseError as exc:
+        except ParseError as exc:
             facts[spec.name] = Fact.failed(spec.name, str(exc), evidence)
         except Exception as exc:  # a parser bug must fail closed too
             facts[spec.name] = Fact.failed(spec.name, f"parser failed: {type(exc).__name__}: {exc}", evidence)

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from scanner.collectors import linux
-from scanner.collectors import linux_parsers as p
+from scanner.collectors.linux_accounts import SHADOW_REDACTED, parse_shadow
+from scanner.collectors.linux_common import ParseError, Probe, Section
 from scanner.connectors import CommandResult
 from scanner.connectors.local import LocalConnector
 from scanner.model import thaw
@@ -109,10 +110,10 @@ def test_the_script_writes_nowhere():
 
 
 def _spec(name: str, probes=(), files=(), parse=None) -> linux.SectionSpec:
-    def default_parse(section: p.Section, _target):
+    def default_parse(section: Section, _target):
         for label, probe in section.probes.items():
             if not probe.ok:
-                raise p.ParseError(probe.reason(label))
+                raise ParseError(probe.reason(label))
         return {k: v for k, v in section.files.items()}
 
     return linux.SectionSpec(name, "test section", parse or default_parse, files=files, probes=probes)
@@ -246,7 +247,7 @@ SHADOW_LINES = {
 def test_shadow_hashes_are_redacted_on_the_host(tmp_path):
     shadow = tmp_path / "shadow"
     shadow.write_text("".join(f"{n}:{h}:20000:0:99999:7:::\n" for n, (h, _, _) in SHADOW_LINES.items()))
-    command = linux.SHADOW_REDACTED.replace("/etc/shadow", str(shadow))
+    command = SHADOW_REDACTED.replace("/etc/shadow", str(shadow))
     with LocalConnector(make_target()) as conn:
         result = conn.run(command, timeout=10)
     assert result.exit_code == 0, result.stderr
@@ -255,7 +256,7 @@ def test_shadow_hashes_are_redacted_on_the_host(tmp_path):
         body = stored.lstrip("!")
         if len(body) > 3:  # every salt and hash body stays on the host
             assert body.split("$")[-1] not in out
-    parsed = p.parse_shadow(p.Section(probes={"shadow": p.Probe(0, result.stdout)}), make_target())
+    parsed = parse_shadow(Section(probes={"shadow": Probe(0, result.stdout)}), make_target())
     assert {e.name: (e.state, e.scheme) for e in parsed.entries} == {
         n: (state, scheme) for n, (_, state, scheme) in SHADOW_LINES.items()}
 
