@@ -6,6 +6,7 @@ cannot read is an error.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -83,13 +84,29 @@ def lines(text: str) -> list[str]:
     ``str.splitlines`` also breaks on ``\\r``, ``\\v``, ``\\f``, ``\\x1c``-``\\x1e``, ``\\x85``, U+2028 and
     U+2029, which would turn the rest of a comment line into a live setting.
     """
-    return text.splitlines()  # STRUCTURE-COMMIT
+    return text.split("\n")
+
+
+#: What the tools that read these files take for blanks between words and around a line (C isspace minus newline).
+BLANKS = " \t"
+TRAILING = " \t\r\x0b\x0c"
+
+
+def clean(line: str) -> str:
+    """A line without its leading blanks (space, tab) and trailing C white space; nothing else is removed."""
+    return line.lstrip(BLANKS).rstrip(TRAILING)
+
+
+def fields(line: str, maxsplit: int = 0) -> list[str]:
+    """Words separated by spaces and tabs only (``str.split()`` would also split on \\x1c-\\x1f, \\x85, U+2028...)."""
+    return [w for w in re.split(r"[ \t]+", line.strip(BLANKS), maxsplit=maxsplit) if w] if line.strip(BLANKS) else []
 
 
 def config_lines(text: str, comment: str = "#") -> list[tuple[int, str]]:
+    """(line number, line) of every line that is not blank or a comment."""
     out = []
     for n, raw in enumerate(lines(text), 1):
-        line = raw.strip()
+        line = clean(raw)
         if line and not line.startswith(comment):
             out.append((n, line))
     return out
@@ -97,16 +114,21 @@ def config_lines(text: str, comment: str = "#") -> list[tuple[int, str]]:
 
 def key_values(text: str, sep: str | None = None, lower: bool = False) -> dict[str, str]:
     """``KEY VALUE`` (sep None) or ``key = value`` lines; the last occurrence wins."""
-    out: dict[str, str] = {}
-    for _, line in config_lines(text):
+    return {k: v for k, (v, _) in settings(text, sep, lower).items()}
+
+
+def settings(text: str, sep: str | None = None, lower: bool = False) -> dict[str, tuple[str, int]]:
+    """Like ``key_values``, with the line number each value was read from."""
+    out: dict[str, tuple[str, int]] = {}
+    for n, line in config_lines(text):
         if sep is None:
-            parts = line.split(None, 1)
+            parts = fields(line, 1)
         elif sep in line:
-            parts = [p.strip() for p in line.split(sep, 1)]
+            parts = [p.strip(BLANKS) for p in line.split(sep, 1)]
         else:
             parts = [line]
         key = parts[0].lower() if lower else parts[0]
-        out[key] = parts[1].strip().strip('"') if len(parts) > 1 else ""
+        out[key] = (parts[1].strip(BLANKS).strip('"') if len(parts) > 1 else "", n)
     return out
 
 
@@ -117,3 +139,29 @@ def to_int(value: str | None) -> int | None:
         return int(value)
     except ValueError:
         raise ParseError(f"not an integer: {value!r}") from None
+
+
+# ---------------------------------------------------------------- processes by executable
+
+#: Every process as "/proc/PID/exe UID TARGET", NUL-terminated (a path may hold a newline, never a NUL). A
+#: process that cannot be inspected leaves "Permission denied" on stderr.
+PROCESSES_BY_EXE = "@{find} /proc -mindepth 2 -maxdepth 2 -path '/proc/[0-9]*/exe' -printf '%p %U %l\\0'; true"
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: str
+    uid: str
+    exe: str  # the real executable (/proc/PID/exe); "" for a kernel thread or one that could not be read
+
+
+def processes(probe: Probe) -> tuple[list[Process], bool]:
+    """The processes of a ``PROCESSES_BY_EXE`` probe, and whether some of them could not be inspected."""
+    if not probe.ok:
+        raise ParseError(probe.reason("list processes"))
+    found = []
+    for record in probe.out.split(b"\0"):
+        parts = record.decode("utf-8", "replace").split(" ", 2)
+        if len(parts) == 3 and parts[0].startswith("/proc/") and parts[0].endswith("/exe"):
+            found.append(Process(parts[0].split("/")[2], parts[1], parts[2]))
+    return found, b"Permission denied" in probe.err
