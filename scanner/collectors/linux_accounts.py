@@ -13,7 +13,7 @@ HASH_SCHEMES = {"1": "md5", "2a": "bcrypt", "2b": "bcrypt", "2y": "bcrypt", "5":
 
 #: Prints /etc/shadow with every hash replaced by its crypt prefix and the word HASH: no hash leaves the host.
 SHADOW_REDACTED = (
-    "awk -F: 'BEGIN { OFS = \":\" } { h = $2; l = \"\"; "
+    "@{awk} -F: 'BEGIN { OFS = \":\" } { h = $2; l = \"\"; "
     "while (substr(h, 1, 1) == \"!\") { l = l \"!\"; h = substr(h, 2) } "
     "if (h == \"\") r = \"\"; else if (substr(h, 1, 1) == \"*\") r = \"*\"; "
     "else if (match(h, /^[$][^$]*[$]/)) r = substr(h, 1, RLENGTH) \"HASH\"; else r = \"HASH\"; "

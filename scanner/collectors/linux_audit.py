@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from scanner.collectors.linux_common import NOT_FOUND, ParseError, Section, config_lines, key_values, lines
+from scanner.collectors.linux_common import NOT_FOUND, ParseError, Section, config_lines, key_values, lines, processes
 from scanner.collectors.linux_files import stat_lines
 from scanner.facts.linux import AuditConfig, Auditd, AuditLogModes, Journald
 from scanner.model import Target, freeze
@@ -73,6 +73,29 @@ def parse_audit_config(section: Section, target: Target) -> AuditConfig:
     return AuditConfig(freeze(auditd_conf), tuple(plugins), tuple(forwarding), upload)
 
 
+#: Where systemd installs the journal daemon.
+JOURNALD_EXES = ("/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-journald")
+
+
+def journald_running(section: Section) -> tuple[bool, str]:
+    """Whether systemd-journald runs, and how that is known. Raises ParseError when it cannot be found out."""
+    active = section.probe("journald_active")
+    state = active.text().strip()
+    if active.ok and state == "active":
+        return True, "systemctl is-active systemd-journald: active"
+    if active.rc == 3 or state in ("inactive", "failed", "deactivating", "activating", "reloading"):
+        return False, f"systemctl is-active systemd-journald: {state or 'exit ' + str(active.rc)}"
+    found, partial = processes(section.probe("journald_process"))
+    runs = [p for p in found if p.exe in JOURNALD_EXES and p.uid == "0"]
+    if runs:
+        return True, f"process {runs[0].pid} runs {runs[0].exe} as root"
+    why = active.reason("systemctl is-active systemd-journald")
+    if partial and "not been booted with systemd" not in (active.err + active.out).decode("utf-8", "replace"):
+        raise ParseError(f"cannot tell whether systemd-journald runs: {why}, and some processes could not be "
+                         "inspected")
+    return False, f"{why}; no root process runs {' or '.join(JOURNALD_EXES)}"
+
+
 def parse_journald(section: Section, target: Target) -> Journald:
     section.require_readable("/etc/systemd")
     installed = section.probe("journald_binary").ok or section.files.get("/etc/systemd/journald.conf") is not None
@@ -87,4 +110,5 @@ def parse_journald(section: Section, target: Target) -> Journald:
     journal_dir = section.probe("journal_dir")
     if journal_dir.rc not in (0, 1):
         raise ParseError(journal_dir.reason("test -d /var/log/journal"))
-    return Journald(True, settings.get("Storage", "auto").lower(), journal_dir.ok, freeze(settings))
+    running, how = journald_running(section)
+    return Journald(True, settings.get("Storage", "auto").lower(), journal_dir.ok, freeze(settings), running, how)

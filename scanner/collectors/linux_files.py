@@ -10,7 +10,7 @@ STAT_FORMAT = "%a|%u|%g|%U|%G|%F|%n"
 
 def stat_each(paths: str) -> str:
     """A shell loop that stats each path, or prints ``missing|path``."""
-    return (f"for p in {paths}; do stat -c '{STAT_FORMAT}' -- \"$p\" 2>/dev/null "
+    return (f"for p in {paths}; do @{{stat}} -c '{STAT_FORMAT}' -- \"$p\" 2>/dev/null "
             "|| printf 'missing|%s\\n' \"$p\"; done")
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from scanner.collectors.linux_common import NOT_FOUND, ParseError, Section, lines
+from scanner.collectors.linux_common import NOT_FOUND, ParseError, Section, fields, lines
 from scanner.facts.linux import SshdConfig
 from scanner.model import Target, freeze
 
@@ -16,7 +16,7 @@ def parse_sshd(section: Section, target: Target) -> SshdConfig:
         raise ParseError(probe.reason("sshd -T"))
     options: dict[str, list[str]] = {}
     for line in lines(probe.text()):
-        parts = line.strip().split(None, 1)
+        parts = fields(line, 1)
         if len(parts) == 2 and re.fullmatch(r"[a-z0-9]+", parts[0]):
             options.setdefault(parts[0], []).append(parts[1])
     for required in ("permitrootlogin", "passwordauthentication", "ciphers"):

@@ -5,6 +5,13 @@ from scanner.collectors.linux_common import ParseError, Section, key_values, lin
 from scanner.facts.linux import TimeSync
 from scanner.model import Target, freeze
 
+#: The executables of the time synchronisation clients: chrony, ntpd (ntp, ntpsec), OpenNTPD, systemd-timesyncd.
+TIME_CLIENTS = ("/usr/sbin/chronyd", "/usr/bin/chronyd", "/usr/sbin/ntpd", "/usr/bin/ntpd", "/usr/sbin/openntpd",
+                "/lib/systemd/systemd-timesyncd", "/usr/lib/systemd/systemd-timesyncd")
+#: Prints the clients that exist, with shell built-ins only.
+TIME_CLIENTS_PROBE = ("for f in " + " ".join(TIME_CLIENTS)
+                      + "; do if [ -x \"$f\" ]; then printf '%s\\n' \"$f\"; fi; done; true")
+
 
 def parse_time_sync(section: Section, target: Target) -> TimeSync:
     reasons = []
@@ -30,4 +37,12 @@ def parse_time_sync(section: Section, target: Target) -> TimeSync:
         peers = [line for line in lines(ntpq.text()) if line[:1] in "*o" and line]
         return TimeSync(bool(peers), "ntpq", "ntpd", freeze({"system_peer": peers[0] if peers else ""}))
     reasons.append(ntpq.reason("ntpq -pn"))
+    clients = section.probe("clients")
+    installed = [line for line in lines(clients.text()) if line.startswith("/")] if clients.ok else []
+    if clients.ok and not installed:
+        return TimeSync(False, "", "", freeze({"clients_searched": " ".join(TIME_CLIENTS)}), configured=False)
+    if not clients.ok:
+        reasons.append(clients.reason("look for time synchronisation clients"))
+    else:
+        reasons.append("installed: " + ", ".join(installed))
     raise ParseError("no time synchronisation source could be queried: " + "; ".join(reasons))

@@ -9,10 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from types import MappingProxyType
+
+from scanner.model import Location
 
 
 def _empty() -> Mapping[str, tuple[str, ...]]:
+    return MappingProxyType({})
+
+
+def _no_locations() -> Mapping[str, Location]:
     return MappingProxyType({})
 
 
@@ -93,6 +100,12 @@ class Shadow:
 class LoginDefs:
     values: Mapping[str, str]
     useradd: Mapping[str, str]  # /etc/default/useradd
+    locations: Mapping[str, Location] = field(default_factory=_no_locations)  # login.defs key -> file and line
+    useradd_locations: Mapping[str, Location] = field(default_factory=_no_locations)
+
+    def location(self, key: str) -> Location:
+        """Where ``key`` is set in /etc/login.defs (the file alone when it is not set)."""
+        return self.locations.get(key) or Location("/etc/login.defs")
 
     def int(self, key: str) -> int | None:
         """The setting as an integer; None when unset. A value that is no integer raises ValueError."""
@@ -114,6 +127,15 @@ class PamRule:
     module: str  # e.g. pam_unix.so
     args: Mapping[str, str]  # 'remember=5' -> {'remember': '5'}; flags map to ''
 
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
+    @property
+    def name(self) -> str:
+        """The module's file name (``pam_unix.so``), also when the rule gives a path."""
+        return self.module.rsplit("/", 1)[-1]
+
 
 @dataclass(frozen=True)
 class Pam:
@@ -122,10 +144,30 @@ class Pam:
     faillock: Mapping[str, str]
     pwhistory: Mapping[str, str]
     files: tuple[str, ...]  # the PAM stack files that exist
+    module_files: frozenset[str] = frozenset()  # every PAM module file found in the security directories
+    conf_locations: Mapping[str, Location] = field(default_factory=_no_locations)  # "pwquality:minlen" -> where
+
+    def installed(self, rule: PamRule) -> bool:
+        """The rule's module file exists: PAM skips (``-type``) or fails a line whose module is missing."""
+        if rule.module.startswith("/"):
+            return rule.module in self.module_files
+        return any(f.rsplit("/", 1)[-1] == rule.module for f in self.module_files)
+
+    def configured(self, type_: str, *modules: str) -> tuple[PamRule, ...]:
+        """Every rule of ``type_`` that names one of ``modules``, installed or not."""
+        names = {m if m.endswith(".so") else m + ".so" for m in modules}
+        return tuple(r for r in self.rules if r.type == type_ and r.name in names)
 
     def find(self, type_: str, *modules: str) -> tuple[PamRule, ...]:
-        names = {m if m.endswith(".so") else m + ".so" for m in modules}
-        return tuple(r for r in self.rules if r.type == type_ and r.module.rsplit("/", 1)[-1] in names)
+        """The rules of ``type_`` naming one of ``modules`` whose module is installed: the ones PAM runs."""
+        return tuple(r for r in self.configured(type_, *modules) if self.installed(r))
+
+    def missing(self, type_: str, *modules: str) -> tuple[PamRule, ...]:
+        """The rules naming one of ``modules`` whose module file does not exist."""
+        return tuple(r for r in self.configured(type_, *modules) if not self.installed(r))
+
+    def conf_location(self, conf: str, key: str) -> Location | None:
+        return self.conf_locations.get(f"{conf}:{key}")
 
 
 # ---------------------------------------------------------------- sudoers
@@ -136,6 +178,10 @@ class SudoLine:
     file: str
     line: int
     text: str
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
 
 
 @dataclass(frozen=True)
@@ -198,6 +244,8 @@ class Journald:
     storage: str  # effective Storage= setting ("auto" when unset)
     persistent_dir: bool  # /var/log/journal exists
     settings: Mapping[str, str]
+    running: bool = False  # systemd-journald runs (systemd says so, or a root process runs its executable)
+    running_how: str = ""  # how that was found out
 
 
 # ---------------------------------------------------------------- time
@@ -209,6 +257,7 @@ class TimeSync:
     source: str  # which tool answered
     service: str  # the NTP client seen, or ""
     detail: Mapping[str, str]
+    configured: bool = True  # False: no time synchronisation client is installed at all
 
 
 # ---------------------------------------------------------------- storage
@@ -261,10 +310,14 @@ class Mounts:
 
 @dataclass(frozen=True)
 class BackupJob:
+    """A backup that root scheduled: only root-owned schedules and root-run agents become a BackupJob."""
+
     kind: str  # cron, timer, agent
     where: str  # file:line, unit name or process
     tool: str
     text: str
+    why: str = ""  # why it counts: who owns the schedule or runs the agent
+    location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +325,17 @@ class BackupJobs:
     jobs: tuple[BackupJob, ...]
     unreadable: tuple[str, ...]  # places that could not be searched
     timers_listed: bool  # systemctl list-timers answered
+    ignored: tuple[str, ...] = ()  # backup-like entries that do not count, each with the reason
+
+
+class BackupStatusFormat(str, Enum):
+    """How the declared status file or command says when the last backup succeeded."""
+
+    MTIME = "mtime"  # the status file's modification time
+    ISO8601 = "iso8601"  # the whole content is one ISO-8601 timestamp
+    EPOCH = "epoch"  # the whole content is one number of seconds since 1970
+    JSON = "json"  # a JSON document; ``field`` names the (dotted) key holding an ISO-8601 timestamp
+    REGEX = "regex"  # a regular expression with a named group ``ts`` (ISO-8601) or ``epoch`` (seconds)
 
 
 @dataclass(frozen=True)
@@ -281,3 +345,5 @@ class BackupStatus:
     last_success: datetime | None
     now: datetime | None  # the target's clock when collected
     detail: str = ""
+    format: BackupStatusFormat | None = None
+    matched: str = ""  # the text the timestamp was read from

@@ -87,7 +87,7 @@ def test_evidence_is_the_section_command_and_its_raw_output(root_facts):
     assert Path("/etc/passwd").read_text() in ev.raw
     assert ev.exit_code == 0 and len(ev.sha256) == 64
     sshd = facts["linux.sshd_effective"].evidence[0]
-    assert sshd.source == "probe sshd_T 'sshd -T'"
+    assert sshd.source == "probe sshd_T '/usr/sbin/sshd -T'"  # run by absolute path, recorded
 
 
 def test_a_collection_of_the_whole_pack_is_fast(root_facts):
@@ -247,7 +247,7 @@ SHADOW_LINES = {
 def test_shadow_hashes_are_redacted_on_the_host(tmp_path):
     shadow = tmp_path / "shadow"
     shadow.write_text("".join(f"{n}:{h}:20000:0:99999:7:::\n" for n, (h, _, _) in SHADOW_LINES.items()))
-    command = SHADOW_REDACTED.replace("/etc/shadow", str(shadow))
+    command = SHADOW_REDACTED.replace("/etc/shadow", str(shadow)).replace("@{awk}", "/usr/bin/awk")
     with LocalConnector(make_target()) as conn:
         result = conn.run(command, timeout=10)
     assert result.exit_code == 0, result.stderr

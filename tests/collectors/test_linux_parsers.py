@@ -1,13 +1,13 @@
 """The Linux collector's pure parts: output framing and the small parsers, on literal inputs."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import shlex
 
 import pytest
 
 from scanner.collectors import linux
 from scanner.collectors.linux_accounts import hash_state
-from scanner.collectors.linux_backup import backup_tool, find_timestamp, parse_backup_jobs
+from scanner.collectors.linux_backup import backup_tool, parse_backup_jobs
 from scanner.collectors.linux_common import ParseError, Probe, Section
 from scanner.collectors.linux_password import pam_rules
 from scanner.collectors.linux_ssh import parse_sshd
@@ -15,7 +15,6 @@ from scanner.collectors.linux_sudo import parse_sudoers
 from scanner.facts.linux import SshdConfig, Sudoers
 from tests.factories import make_target
 
-UTC = timezone.utc
 NONCE = "feedfacefeedfacefeedfacefeedface"
 
 
@@ -69,17 +68,6 @@ def test_an_unredacted_hash_is_refused():
         hash_state("$6$salt$abcdefghijkl")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("last success 2025-06-01T01:02:03Z, next 2025-06-02T01:00:00Z", datetime(2025, 6, 1, 1, 2, 3, tzinfo=UTC)),
-    ("2025-06-01 01:02", datetime(2025, 6, 1, 1, 2, tzinfo=UTC)),
-    ("done at 2025-06-01T03:00:00+02:00", datetime(2025, 6, 1, 1, 0, tzinfo=UTC)),
-    ("1748914930\n", datetime(2025, 6, 3, 1, 42, 10, tzinfo=UTC)),
-    ("no timestamp here, size 12345", None),
-])
-def test_find_timestamp(text, expected):
-    assert find_timestamp(text) == expected
-
-
 def test_pam_rules_continuations_brackets_and_optional_modules():
     text = ("# comment\n@include common-auth\n"
             "password [success=1 default=ignore] pam_unix.so obscure \\\n  yescrypt rounds=8\n"
@@ -128,14 +116,18 @@ def test_backup_tool_recognition(text, tool):
 
 def test_timers_match_by_name_or_by_their_service():
     section = Section(probes={
-        "cron_scripts": Probe(0, b""), "processes": Probe(0, b"systemd\nbacula-fd\n"),
+        "cron_scripts": Probe(0, b""), "cron_stat": Probe(0, b""),
+        "processes": Probe(0, b"/proc/1/exe 0 /usr/lib/systemd/systemd\0/proc/9/exe 0 /usr/sbin/bacula-fd\0"),
         "timers": Probe(0, b"Wed 2025-06-04 01:00:00 UTC 14h left n/a n/a nightly.timer nightly.service\n"),
         "enabled_timers": Probe(0, b"borgmatic.timer\nlogrotate.timer\n"),
+        "timer_files": Probe(0, b"644|0|0|root|root|regular file|/etc/systemd/system/nightly.timer\n"
+                                b"644|0|0|root|root|regular file|/lib/systemd/system/borgmatic.timer\n"),
         "unit_matches": Probe(0, b"/etc/systemd/system/nightly.service:ExecStart=/usr/bin/restic backup /srv\n"),
     })
     jobs = parse_backup_jobs(section, make_target())
     assert [(j.kind, j.where, j.tool) for j in jobs.jobs] == [
-        ("timer", "borgmatic.timer", "borg"), ("timer", "nightly.timer", "restic"), ("agent", "bacula-fd", "bacula")]
+        ("timer", "borgmatic.timer", "borg"), ("timer", "nightly.timer", "restic"),
+        ("agent", "/usr/sbin/bacula-fd (pid 9)", "bacula")]
 
 
 def test_build_script_quotes_paths_from_the_inventory():
@@ -143,4 +135,4 @@ def test_build_script_quotes_paths_from_the_inventory():
     files, probes = linux.SECTIONS_BY_NAME["linux.backup_status"].plan(target)
     body = linux.section_body(files, probes)
     assert "show '/var/lib/it'\"'\"'s here/last'" in body
-    assert "stat -c %Y -- '\"'\"'/var/lib/it'\"'\"'\"'\"'\"'\"'\"'\"'s here/last'\"'\"''" in body
+    assert "probe status_mtime " + shlex.quote('"$X_stat" -c %Y -- ' + shlex.quote("/var/lib/it's here/last")) in body
