@@ -30,7 +30,10 @@ def encryption_layer(devices: BlockDevices, source: str) -> str | None:
 
 @check(id="linux.crypto.disk_encryption", title="Regulated data sits on encrypted volumes", severity="high",
        area="encryption",
-       criterion="Every mount point named in the policy's encrypted_mounts is on a LUKS/dm-crypt device.")
+       criterion="Every mount point named in the policy's encrypted_mounts is on a LUKS/dm-crypt device.",
+       remediation="Move the data onto a LUKS-encrypted volume (cryptsetup luksFormat, then a filesystem on the "
+                   "opened mapping, listed in /etc/crypttab), or list in encrypted_mounts only what must be "
+                   "encrypted.")
 def disk_encryption(mounts: Mounts, block_devices: BlockDevices,
                     encrypted_mounts: tuple[str, ...] = ()) -> list[Finding]:
     if not encrypted_mounts:
