@@ -141,6 +141,8 @@ def idle_timeout(sshd_effective: SshdConfig, idle_timeout_seconds: int = 900) ->
                    "SHA-2 ETM MACs and curve25519 or SHA-2 DH key exchanges, then reload sshd.")
 def crypto(sshd_effective: SshdConfig, ssh_weak_ciphers: tuple[str, ...] = CIS_WEAK_CIPHERS,
            ssh_weak_macs: tuple[str, ...] = CIS_WEAK_MACS, ssh_weak_kex: tuple[str, ...] = CIS_WEAK_KEX) -> Finding:
+    """Weak algorithms by the site's lists; the defaults are the weak ciphers, MACs and key exchanges named by the
+    CIS Distribution Independent Linux Benchmark v2.0.0, section 5.2 (SSH Server Configuration)."""
     if (na := sshd_missing(sshd_effective)) is not None:
         return na
     lists = {"ciphers": _patterns(ssh_weak_ciphers), "macs": _patterns(ssh_weak_macs),
