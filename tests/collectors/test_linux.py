@@ -313,3 +313,42 @@ def test_the_script_means_the_same_to_dash_and_bash(shell, root_facts):
     assert {n: f.ok for n, f in facts.items()} == {n: f.ok for n, f in reference.items()}
     assert facts["linux.pam"].value == reference["linux.pam"].value
     assert facts["linux.file_modes"].value == reference["linux.file_modes"].value
+
+
+# ---- probes run by absolute path, never through a PATH
+
+
+def test_every_probe_names_its_tools_for_resolution():
+    """No probe calls an external tool by bare name: each is written @{tool} and resolved to an absolute path."""
+    target = make_target(policy={"backup_status_file": "/var/lib/x"})
+    tools = {"sshd", "awk", "stat", "pgrep", "auditctl", "systemctl", "timedatectl", "chronyc", "ntpq", "lsblk",
+             "findmnt", "grep", "ls", "find", "date", "cat", "timeout", "sh", "readlink", "ps"}
+    bare = re.compile(r"(?:^|[;&|(]\s*|\bdo\s+|\bthen\s+)(" + "|".join(sorted(tools)) + r")\b")
+    for spec in linux.SECTIONS:
+        for label, command in spec.plan(target)[1]:
+            assert not bare.search(command), (spec.name, label, command)
+    script, _ = linux.build_script(linux.SECTIONS, target, "n" * 32, 10)
+    assert "$PATH" not in script
+
+
+def test_a_tool_planted_on_the_path_is_never_run(tmp_path):
+    """A fake chronyc early on PATH (as root's PATH might hold) would have reported a synchronised clock."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name in ("chronyc", "ntpq", "timedatectl"):
+        (fake / name).write_text("#!/bin/sh\necho 'Leap status     : Normal'\necho NTPSynchronized=yes\n")
+        (fake / name).chmod(0o755)
+    target = make_target()
+    specs = [linux.SECTIONS_BY_NAME["linux.time_sync"]]
+    nonce = "d00d" * 8
+    script, sources = linux.build_script(specs, target, nonce, 10)
+    proc = subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True, timeout=60,
+                          env={**os.environ, "PATH": f"{fake}:{os.environ.get('PATH', '')}"})
+    result = CommandResult(exit_code=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+    fact = linux.facts_from_output(result, specs, sources, nonce, target)["linux.time_sync"]
+    assert str(fake) not in fact.evidence[0].raw + fact.evidence[0].source
+    assert not (fact.ok and fact.value.synchronized)
+    source = fact.evidence[0].source
+    for name in ("timedatectl", "chronyc", "ntpq"):
+        resolved = shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+        assert (resolved or f"<{name}: not in /usr/sbin /usr/bin /sbin /bin>") in source, source
