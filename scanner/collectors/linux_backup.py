@@ -206,7 +206,8 @@ def iso_timestamp(text: str) -> datetime | None:
     if not _ISO.fullmatch(text):
         return None
     try:
-        ts = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+        # restic and Go tools print nanoseconds; datetime takes at most microseconds
+        ts = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00").replace(" ", "T")))
     except ValueError:
         return None
     return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
@@ -220,7 +221,8 @@ def epoch_seconds(text: str) -> datetime:
 
 
 def parse_format(declared: object) -> tuple[BackupStatusFormat, str]:
-    """``backup_status_format``: mtime, iso8601, epoch, ``json:<dotted.field>`` or ``regex:<pattern>``."""
+    """``backup_status_format``: mtime, iso8601, epoch, ``json:<dotted.field>`` (a number indexes a list, as in
+    ``json:0.time`` for ``restic snapshots --latest 1 --json``) or ``regex:<pattern>``."""
     kind, _, arg = str(declared).partition(":")
     try:
         fmt = BackupStatusFormat(kind)
@@ -237,10 +239,13 @@ def _from_json(text: str, field: str) -> tuple[datetime, str]:
         value: object = json.loads(text)
     except ValueError as exc:
         raise ParseError(f"backup status is not JSON ({exc})") from None
-    for key in field.split("."):
-        if not isinstance(value, dict) or key not in value:
+    for key in field.split("."):  # a number indexes a list: "0.time" is the first element's "time"
+        if isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        elif isinstance(value, dict) and key in value:
+            value = value[key]
+        else:
             raise ParseError(f"backup status JSON has no field {field!r}")
-        value = value[key]
     if not isinstance(value, str):
         raise ParseError(f"backup status field {field!r} is {type(value).__name__} {value!r}, not an ISO-8601 "
                          "timestamp (a number could be seconds, milliseconds or a size)")

@@ -151,6 +151,8 @@ def test_the_audit_example_cannot_pass():
 @pytest.mark.parametrize(("text", "fmt", "file", "expected"), [
     ("2025-11-30T23:00:00Z\n", "iso8601", False, datetime(2025, 11, 30, 23, tzinfo=timezone.utc)),
     ("1764540000\n", "epoch", True, datetime(2025, 11, 30, 22, tzinfo=timezone.utc)),
+    ('[{"time": "2025-11-30T23:00:00.123456789+01:00", "hostname": "db1"}]', "json:0.time", False,  # restic
+     datetime(2025, 11, 30, 22, 0, 0, 123456, tzinfo=timezone.utc)),
     ('{"last": {"success": "2025-11-30T23:00:00+01:00"}, "bytes": 1764540000}', "json:last.success", False,
      datetime(2025, 11, 30, 22, tzinfo=timezone.utc)),
     ("job nightly OK at 2025-11-30 23:00\njob nightly FAILED at 2025-12-01 04:00\n",
