@@ -145,7 +145,7 @@ def to_int(value: str | None) -> int | None:
 
 #: Every process as "/proc/PID/exe UID TARGET", NUL-terminated (a path may hold a newline, never a NUL). A
 #: process that cannot be inspected leaves "Permission denied" on stderr.
-PROCESSES_BY_EXE = "@{find} /proc -mindepth 2 -maxdepth 2 -path '/proc/[0-9]*/exe' -printf '%p %U %l\\0'; true"
+PROCESSES_BY_EXE = "@{find} /proc/[0-9]*/exe -maxdepth 0 -printf '%p %U %l\\0'; true"
 
 
 @dataclass(frozen=True)

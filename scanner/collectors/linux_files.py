@@ -9,9 +9,10 @@ STAT_FORMAT = "%a|%u|%g|%U|%G|%F|%n"
 
 
 def stat_each(paths: str) -> str:
-    """A shell loop that stats each path, or prints ``missing|path``."""
-    return (f"for p in {paths}; do @{{stat}} -c '{STAT_FORMAT}' -- \"$p\" 2>/dev/null "
-            "|| printf 'missing|%s\\n' \"$p\"; done")
+    """Stats every path that exists in one ``stat`` call, and prints ``missing|path`` for the others."""
+    return (f"set --; for p in {paths}; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"$p\"; "
+            "else printf 'missing|%s\\n' \"$p\"; fi; done; "
+            f"if [ $# -gt 0 ]; then @{{stat}} -c '{STAT_FORMAT}' -- \"$@\"; fi")
 
 
 def stat_lines(text: str) -> dict[str, FileStat | None]:
