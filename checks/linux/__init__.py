@@ -1,1 +1,1 @@
-"""Built-in Linux checks, one module per topic. Facts come from ``scanner.collectors.linux``."""
+"""Built-in Linux checks, one module per topic. Their fact types live in ``scanner.facts.linux``."""

@@ -1,10 +1,14 @@
 """Helpers shared by the Linux checks (no checks live here)."""
 from __future__ import annotations
 
-from scanner.collectors.linux_parsers import FileStat, Pam, PamRule, Passwd, Shadow, SshdConfig
-from scanner.model import Finding, not_applicable
+from dataclasses import dataclass
+
+from scanner.facts.linux import FileStat, Pam, PamRule, Passwd, Shadow, SshdConfig
+from scanner.model import Finding, Location, not_applicable
 
 SSHD = "sshd"
+#: sshd -T shows the effective configuration, which is read from this file (and what it includes).
+SSHD_CONFIG = Location("/etc/ssh/sshd_config")
 
 
 def sshd_missing(sshd: SshdConfig) -> Finding | None:
@@ -18,15 +22,41 @@ def rule_text(rule: PamRule) -> str:
     return f"{rule.file}:{rule.line}: {rule.type} {rule.control} {rule.module} {args}".rstrip()
 
 
-def pam_setting(pam: Pam, type_: str, modules: tuple[str, ...], key: str,
-                conf: dict[str, str] | None = None) -> tuple[str | None, str]:
-    """A module option: a module argument wins over its .conf file. Returns (value, where it was found)."""
+@dataclass(frozen=True)
+class PamValue:
+    """A PAM module option as PAM will apply it, and where it was set."""
+
+    value: str | None
+    where: str  # "file:line: rule" or "<module> configuration file"; "" when unset
+    location: Location | None = None
+
+
+def pam_setting(pam: Pam, type_: str, modules: tuple[str, ...], key: str, conf: str | None = None) -> PamValue:
+    """A module option of an installed module: a module argument wins over its .conf file (``conf`` names it:
+    pwquality, faillock, pwhistory)."""
     for rule in pam.find(type_, *modules):
         if key in rule.args:
-            return rule.args[key], rule_text(rule)
-    if conf is not None and key in conf:
-        return conf[key], f"{modules[0]} configuration file"
-    return None, ""
+            return PamValue(rule.args[key], rule_text(rule), rule.location)
+    values = {"pwquality": pam.pwquality, "faillock": pam.faillock, "pwhistory": pam.pwhistory}.get(conf or "", {})
+    if conf is not None and key in values:
+        return PamValue(values[key], f"{modules[0]} configuration file", pam.conf_location(conf, key))
+    return PamValue(None, "")
+
+
+def missing_modules(pam: Pam, type_: str, modules: tuple[str, ...]) -> str:
+    """A sentence naming the rules whose module file is not installed (PAM skips or fails them), or ""."""
+    missing = pam.missing(type_, *modules)
+    if not missing:
+        return ""
+    listed = "; ".join(rule_text(r) for r in missing)
+    return f" ({', '.join(sorted({r.name for r in missing}))} is named but not installed, so PAM does not apply " \
+           f"it: {listed})"
+
+
+def first_location(pam: Pam, type_: str, modules: tuple[str, ...]) -> Location | None:
+    """Where the first rule naming one of ``modules`` is, installed or not."""
+    rules = pam.configured(type_, *modules)
+    return rules[0].location if rules else None
 
 
 def interactive_users(passwd: Passwd, shadow: Shadow) -> list[str]:

@@ -1,7 +1,9 @@
 """Encryption at rest: the mount points the policy names sit on LUKS / dm-crypt."""
 from __future__ import annotations
 
-from scanner.collectors.linux_parsers import BlockDevices, Mount, Mounts
+from typing import Any
+
+from scanner.facts.linux import BlockDevices, Mount, Mounts
 from scanner.model import Finding, failed, manual, passed
 from scanner.registry import check
 
@@ -28,7 +30,10 @@ def encryption_layer(devices: BlockDevices, source: str) -> str | None:
 
 @check(id="linux.crypto.disk_encryption", title="Regulated data sits on encrypted volumes", severity="high",
        area="encryption",
-       criterion="Every mount point named in the policy's encrypted_mounts is on a LUKS/dm-crypt device.")
+       criterion="Every mount point named in the policy's encrypted_mounts is on a LUKS/dm-crypt device.",
+       remediation="Move the data onto a LUKS-encrypted volume (cryptsetup luksFormat, then a filesystem on the "
+                   "opened mapping, listed in /etc/crypttab), or list in encrypted_mounts only what must be "
+                   "encrypted.")
 def disk_encryption(mounts: Mounts, block_devices: BlockDevices,
                     encrypted_mounts: tuple[str, ...] = ()) -> list[Finding]:
     if not encrypted_mounts:
@@ -40,7 +45,7 @@ def disk_encryption(mounts: Mounts, block_devices: BlockDevices,
         if mount is None:
             findings.append(failed(path, f"no mounted filesystem holds {path}"))
             continue
-        observed = {"mount": mount.target, "source": mount.source, "fstype": mount.fstype}
+        observed: dict[str, Any] = {"mount": mount.target, "source": mount.source, "fstype": mount.fstype}
         layer = encryption_layer(block_devices, mount.source)
         if layer:
             findings.append(passed(path, f"{path} is on {mount.source}, encrypted by dm-crypt {layer}",

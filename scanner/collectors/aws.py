@@ -481,7 +481,7 @@ def _credential_report(api: Api, region: str) -> list[CredentialUser]:
     content = report.get("Content", b"")
     text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
     rows = list(csv.DictReader(io.StringIO(text)))
-    if text and not rows and "user" not in text.splitlines()[0]:
+    if text and not rows and "user" not in text.split("\n")[0]:
         raise ApiError("iam:GetCredentialReport returned an unreadable report")
     return [_credential_row(api.account.id, row) for row in rows]
 

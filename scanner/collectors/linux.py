@@ -18,7 +18,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.collectors import FactSpec
-from scanner.collectors import linux_parsers as p
+from scanner.collectors.linux_accounts import SHADOW_REDACTED, parse_group, parse_passwd, parse_shadow
+from scanner.collectors.linux_audit import (
+    JOURNALD_DROPINS,
+    parse_audit_config,
+    parse_audit_log_modes,
+    parse_auditd,
+    parse_journald,
+)
+from scanner.collectors.linux_backup import (
+    BACKUP_WORDS,
+    CRON_DIRS,
+    CRON_FILES,
+    CRON_STAT,
+    TIMER_FILES,
+    UNIT_DIRS,
+    backup_status_plan,
+    parse_backup_jobs,
+    parse_backup_status,
+)
+from scanner.collectors.linux_common import PROCESSES_BY_EXE, ParseError, Probe, Section, lines
+from scanner.collectors.linux_crypto import parse_block_devices, parse_mounts
+from scanner.collectors.linux_files import parse_file_modes, stat_each
+from scanner.collectors.linux_password import PAM_MODULES_PROBE, PAM_STACKS, parse_login_defs, parse_pam
+from scanner.collectors.linux_ssh import parse_sshd
+from scanner.collectors.linux_sudo import parse_sudoers
+from scanner.collectors.linux_time import TIME_CLIENTS_PROBE, parse_time_sync
 from scanner.connectors import CommandResult, ConnectorError
 from scanner.model import Evidence, Fact, Target
 
@@ -31,7 +56,7 @@ Probes = tuple[tuple[str, str], ...]  # (label, shell command)
 class SectionSpec:
     name: str
     description: str
-    parse: Callable[[p.Section, Target], Any]
+    parse: Callable[[Section, Target], object]
     files: tuple[str, ...] = ()  # paths or globs whose content is shown
     probes: Probes = ()
     needs_root: bool = False
@@ -41,88 +66,62 @@ class SectionSpec:
         return self.dynamic(target) if self.dynamic else (self.files, self.probes)
 
 
-def _stat_each(paths: str) -> str:
-    return (f"for p in {paths}; do stat -c '{p.STAT_FORMAT}' -- \"$p\" 2>/dev/null "
-            "|| printf 'missing|%s\\n' \"$p\"; done")
-
-
-#: Prints /etc/shadow with every hash replaced by its crypt prefix and the word HASH: no hash leaves the host.
-SHADOW_REDACTED = (
-    "awk -F: 'BEGIN { OFS = \":\" } { h = $2; l = \"\"; "
-    "while (substr(h, 1, 1) == \"!\") { l = l \"!\"; h = substr(h, 2) } "
-    "if (h == \"\") r = \"\"; else if (substr(h, 1, 1) == \"*\") r = \"*\"; "
-    "else if (match(h, /^[$][^$]*[$]/)) r = substr(h, 1, RLENGTH) \"HASH\"; else r = \"HASH\"; "
-    "$2 = l r; print }' /etc/shadow"
-)
-
-_BACKUP_WORDS = "|".join(sorted({w for words in p.BACKUP_TOOLS.values() for w in words}))
-_CRON_DIRS = "/etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*"
-_UNIT_DIRS = "/etc/systemd/system/*.service /usr/lib/systemd/system/*.service /lib/systemd/system/*.service"
-
-
-def _backup_status_plan(target: Target) -> tuple[tuple[str, ...], Probes]:
-    command, path = target.policy.get("backup_status_command"), target.policy.get("backup_status_file")
-    probes: list[tuple[str, str]] = [("now", "date -u +%s")]
-    if command:
-        return (), (*probes, ("status", str(command)))
-    if path:
-        return (str(path),), (*probes, ("status_mtime", f"stat -c %Y -- {shlex.quote(str(path))}"))
-    return (), ()
-
-
 SECTIONS: tuple[SectionSpec, ...] = (
-    SectionSpec("linux.sshd_effective", "effective sshd configuration (sshd -T)", p.parse_sshd,
-                probes=(("sshd_T", "sshd -T"),), needs_root=True),
-    SectionSpec("linux.passwd", "local accounts (/etc/passwd)", p.parse_passwd, files=("/etc/passwd",)),
+    SectionSpec("linux.sshd_effective", "effective sshd configuration (sshd -T)", parse_sshd,
+                probes=(("sshd_T", "@{sshd} -T"),), needs_root=True),
+    SectionSpec("linux.passwd", "local accounts (/etc/passwd)", parse_passwd, files=("/etc/passwd",)),
     SectionSpec("linux.shadow", "password state and ageing per account (/etc/shadow, hashes redacted on the host)",
-                p.parse_shadow, probes=(("shadow", SHADOW_REDACTED),), needs_root=True),
-    SectionSpec("linux.group", "local groups (/etc/group)", p.parse_group, files=("/etc/group",)),
-    SectionSpec("linux.login_defs", "login.defs and useradd defaults", p.parse_login_defs,
+                parse_shadow, probes=(("shadow", SHADOW_REDACTED),), needs_root=True),
+    SectionSpec("linux.group", "local groups (/etc/group)", parse_group, files=("/etc/group",)),
+    SectionSpec("linux.login_defs", "login.defs and useradd defaults", parse_login_defs,
                 files=("/etc/login.defs", "/etc/default/useradd")),
-    SectionSpec("linux.pam", "PAM password/auth stacks, pwquality, faillock, pwhistory", p.parse_pam,
-                files=(*p.PAM_STACKS, "/etc/security/pwquality.conf", "/etc/security/pwquality.conf.d/*.conf",
-                       "/etc/security/faillock.conf", "/etc/security/pwhistory.conf")),
-    SectionSpec("linux.sudoers", "sudoers and sudoers.d", p.parse_sudoers,
+    SectionSpec("linux.pam", "PAM password/auth stacks, pwquality, faillock, pwhistory", parse_pam,
+                files=(*PAM_STACKS, "/etc/security/pwquality.conf", "/etc/security/pwquality.conf.d/*.conf",
+                       "/etc/security/faillock.conf", "/etc/security/pwhistory.conf"),
+                probes=(("modules", PAM_MODULES_PROBE),)),
+    SectionSpec("linux.sudoers", "sudoers and sudoers.d", parse_sudoers,
                 files=("/etc/sudoers", "/etc/sudoers.d/*"), needs_root=True),
-    SectionSpec("linux.file_modes", "owner and mode of the account files", p.parse_file_modes,
-                probes=(("stat", _stat_each("/etc/passwd /etc/passwd- /etc/group /etc/group- /etc/shadow "
+    SectionSpec("linux.file_modes", "owner and mode of the account files", parse_file_modes,
+                probes=(("stat", stat_each("/etc/passwd /etc/passwd- /etc/group /etc/group- /etc/shadow "
                                             "/etc/shadow- /etc/gshadow /etc/gshadow-")),)),
-    SectionSpec("linux.audit_log_modes", "owner and mode of /var/log/audit and its files", p.parse_audit_log_modes,
-                probes=(("stat", _stat_each("/var/log/audit /var/log/audit/*")),), needs_root=True),
-    SectionSpec("linux.auditd", "auditd running, audit enabled, loaded audit rules", p.parse_auditd,
-                probes=(("auditd_running", "pgrep -x auditd"), ("auditctl_s", "auditctl -s"),
-                        ("auditctl_l", "auditctl -l")), needs_root=True),
+    SectionSpec("linux.audit_log_modes", "owner and mode of /var/log/audit and its files", parse_audit_log_modes,
+                probes=(("stat", stat_each("/var/log/audit /var/log/audit/*")),), needs_root=True),
+    SectionSpec("linux.auditd", "auditd running, audit enabled, loaded audit rules", parse_auditd,
+                probes=(("auditd_running", "@{pgrep} -x auditd"), ("auditctl_s", "@{auditctl} -s"),
+                        ("auditctl_l", "@{auditctl} -l")), needs_root=True),
     SectionSpec("linux.audit_config", "auditd.conf, audisp remote plugins, syslog and journal forwarding",
-                p.parse_audit_config, needs_root=True,
+                parse_audit_config, needs_root=True,
                 files=("/etc/audit/auditd.conf", "/etc/audit/audisp-remote.conf", "/etc/audisp/audisp-remote.conf",
                        "/etc/audit/plugins.d/*.conf", "/etc/audisp/plugins.d/*.conf", "/etc/rsyslog.conf",
                        "/etc/rsyslog.d/*.conf", "/etc/syslog-ng/syslog-ng.conf", "/etc/syslog-ng/conf.d/*.conf",
                        "/etc/systemd/journal-upload.conf")),
-    SectionSpec("linux.journald", "journald storage settings and /var/log/journal", p.parse_journald,
-                files=("/etc/systemd/journald.conf", *(d + "*.conf" for d in p.JOURNALD_DROPINS)),
+    SectionSpec("linux.journald", "journald running, its storage settings and /var/log/journal", parse_journald,
+                files=("/etc/systemd/journald.conf", *(d + "*.conf" for d in JOURNALD_DROPINS)),
                 probes=(("journald_binary", "test -x /lib/systemd/systemd-journald "
                                             "|| test -x /usr/lib/systemd/systemd-journald"),
-                        ("journal_dir", "test -d /var/log/journal"))),
-    SectionSpec("linux.time_sync", "clock synchronisation (timedatectl, chronyc, ntpq)", p.parse_time_sync,
-                probes=(("timedatectl", "timedatectl show"), ("chronyc", "chronyc -n tracking"),
-                        ("ntpq", "ntpq -pn"))),
-    SectionSpec("linux.block_devices", "block device tree (lsblk -J)", p.parse_block_devices,
-                probes=(("lsblk", "lsblk -J -p -o NAME,TYPE,FSTYPE,MOUNTPOINT"),)),
-    SectionSpec("linux.mounts", "mounted filesystems (findmnt -J)", p.parse_mounts,
-                probes=(("findmnt", "findmnt -J -o TARGET,SOURCE,FSTYPE,OPTIONS"),)),
-    SectionSpec("linux.backup_jobs", "scheduled backups: crontabs, cron scripts, systemd timers, backup agents",
-                p.parse_backup_jobs,
-                files=("/etc/crontab", "/etc/anacrontab", "/etc/cron.d/*", "/var/spool/cron/*",
-                       "/var/spool/cron/crontabs/*"),
-                probes=(("cron_scripts", f"grep -H -I -i -E '{_BACKUP_WORDS}' {_CRON_DIRS} 2>/dev/null; "
-                                         f"ls -1d {_CRON_DIRS} 2>/dev/null; true"),
-                        ("timers", "systemctl list-timers --all --no-legend --no-pager"),
-                        ("enabled_timers", "ls -1 /etc/systemd/system/timers.target.wants/ 2>/dev/null; true"),
-                        ("unit_matches", f"grep -H -i -E '^ExecStart.*({_BACKUP_WORDS})' {_UNIT_DIRS} "
+                        ("journal_dir", "test -d /var/log/journal"),
+                        ("journald_active", "@{systemctl} is-active systemd-journald.service"),
+                        ("journald_process", PROCESSES_BY_EXE))),
+    SectionSpec("linux.time_sync", "clock synchronisation (timedatectl, chronyc, ntpq)", parse_time_sync,
+                probes=(("timedatectl", "@{timedatectl} show"), ("chronyc", "@{chronyc} -n tracking"),
+                        ("ntpq", "@{ntpq} -pn"), ("clients", TIME_CLIENTS_PROBE))),
+    SectionSpec("linux.block_devices", "block device tree (lsblk -J)", parse_block_devices,
+                probes=(("lsblk", "@{lsblk} -J -p -o NAME,TYPE,FSTYPE,MOUNTPOINT"),)),
+    SectionSpec("linux.mounts", "mounted filesystems (findmnt -J)", parse_mounts,
+                probes=(("findmnt", "@{findmnt} -J -o TARGET,SOURCE,FSTYPE,OPTIONS"),)),
+    SectionSpec("linux.backup_jobs", "backups root scheduled: system and root crontabs, cron scripts, system "
+                "timers, backup agents by executable", parse_backup_jobs, files=CRON_FILES, needs_root=True,
+                probes=(("cron_stat", stat_each(CRON_STAT)),
+                        ("cron_scripts", f"@{{grep}} -H -I -i -E '{BACKUP_WORDS}' {CRON_DIRS} 2>/dev/null; "
+                                         f"@{{ls}} -1d {CRON_DIRS} 2>/dev/null; true"),
+                        ("timers", "@{systemctl} list-timers --all --no-legend --no-pager"),
+                        ("enabled_timers", "@{ls} -1 /etc/systemd/system/timers.target.wants/ 2>/dev/null; true"),
+                        ("timer_files", stat_each(TIMER_FILES)),
+                        ("unit_matches", f"@{{grep}} -H -i -E '^ExecStart.*({BACKUP_WORDS})' {UNIT_DIRS} "
                                          "2>/dev/null; true"),
-                        ("processes", "ps -e -o comm="))),
+                        ("processes", PROCESSES_BY_EXE))),
     SectionSpec("linux.backup_status", "last successful backup, from the status command or file the policy declares",
-                p.parse_backup_status, dynamic=_backup_status_plan),
+                parse_backup_status, dynamic=backup_status_plan),
 )
 
 SECTIONS_BY_NAME = {s.name: s for s in SECTIONS}
@@ -131,7 +130,9 @@ FACTS = {s.name: FactSpec(s.name, s.description, s.needs_root) for s in SECTIONS
 # ---------------------------------------------------------------- the batched script
 
 #: Shell helpers. ``show`` prints files framed by markers; ``probe`` runs a command under timeout, with its
-#: stdout streamed, its exit code, then its stderr (bounded). Nothing reads the script's own stdin.
+#: stdout streamed, its exit code, then its stderr (bounded); ``resolve`` finds a tool in TOOL_DIRS only and sets
+#: ``X_<tool>`` to its absolute path (or to a path that does not exist, so the probe fails as "not found").
+#: Nothing reads the script's own stdin.
 HELPERS = r"""
 mark() { printf '\n%s %s %s\n' "$N" "$1" "$2"; }
 show() {
@@ -142,52 +143,85 @@ show() {
       continue;;
     esac
     if [ -d "$f" ]; then continue
-    elif [ ! -e "$f" ]; then mark MISSING "$f"
+    elif [ ! -e "$f" ]; then
+      d=${f%/*}
+      if [ -d "$d" ] && [ ! -x "$d" ]; then mark UNREADABLE "$f"; else mark MISSING "$f"; fi
     elif [ ! -r "$f" ]; then mark UNREADABLE "$f"
     else
       mark FILE "$f"
-      timeout -k 2 "$T" cat -- "$f" </dev/null 2>/dev/null || mark FAILED "$f"
+      "$X_timeout" -k 2 "$T" "$X_cat" -- "$f" </dev/null 2>/dev/null || mark FAILED "$f"
     fi
   done
 }
+resolve() {
+  for d in $TOOL_DIRS; do
+    if [ -f "$d/$1" ] && [ -x "$d/$1" ]; then eval "X_$1=\$d/\$1"; export "X_$1"; mark TOOL "$1 $d/$1"; return 0; fi
+  done
+  eval "X_$1=/nonexistent/gxpscan-refused/$1"; export "X_$1"; mark TOOL "$1 -"
+}
 probe() {
   mark PROBE "$1"
-  { e=$(timeout -k 2 "$T" sh -c "$2" </dev/null 2>&1 1>&3 3>&-); r=$?; } 3>&1
+  { e=$("$X_timeout" -k 2 "$T" "$X_sh" -c "$2" </dev/null 2>&1 1>&3 3>&-); r=$?; } 3>&1
   mark RC "$1 $r"
   printf '%.4000s' "$e"
 }
 """
 
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_./*+-]+")
+#: Probes name the tools they run as ``@{tool}``; the script runs each by the absolute path ``resolve`` found in
+#: these directories, never through root's (or anyone's) PATH.
+TOOL_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
+HELPER_TOOLS = ("timeout", "cat", "sh")
+_TOOL = re.compile(r"@\{([a-z0-9]+)\}")
 
 
 def _path_arg(path: str) -> str:
     return path if _SAFE_PATH.fullmatch(path) else shlex.quote(path)
 
 
-def section_body(files: Iterable[str], probes: Probes) -> str:
-    lines = []
+def tools_of(probes: Probes) -> list[str]:
+    return sorted({t for _, command in probes for t in _TOOL.findall(command)})
+
+
+def section_template(files: Iterable[str], probes: Probes) -> str:
+    """The section as the evidence source shows it: tools as ``@{tool}`` until their paths are known."""
+    out = []
     files = tuple(files)
     if files:
-        lines.append("show " + " ".join(_path_arg(f) for f in files))
-    lines += [f"probe {label} {shlex.quote(command)}" for label, command in probes]
-    return "\n".join(lines)
+        out.append("show " + " ".join(_path_arg(f) for f in files))
+    out += [f"probe {label} {shlex.quote(command)}" for label, command in probes]
+    return "\n".join(out)
+
+
+def section_body(files: Iterable[str], probes: Probes) -> str:
+    """The section as the shell runs it: every ``@{tool}`` becomes the resolved absolute path ``"$X_tool"``."""
+    shell = tuple((label, _TOOL.sub(r'"$X_\1"', command)) for label, command in probes)
+    return section_template(files, shell)
+
+
+def with_tools(template: str, tools: dict[str, str]) -> str:
+    """The evidence source with each tool's resolved absolute path (or why it was refused)."""
+    return _TOOL.sub(lambda m: tools.get(m.group(1)) or f"<{m.group(1)}: not in {' '.join(TOOL_DIRS)}>", template)
 
 
 def build_script(specs: Iterable[SectionSpec], target: Target, nonce: str,
                  fact_timeout: float) -> tuple[str, dict[str, str]]:
-    """The whole batch script and, per fact, the section text that becomes its evidence source."""
+    """The whole batch script and, per fact, the section template that becomes its evidence source."""
+    specs = list(specs)
+    plans = {spec.name: spec.plan(target) for spec in specs}
+    tools = sorted(set(HELPER_TOOLS) | {t for _, probes in plans.values() for t in tools_of(probes)})
     parts = [
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH; export PATH",
+        # A fixed PATH, never the caller's: only a declared backup status command runs through it.
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH",
         "LC_ALL=C; export LC_ALL",
-        f"N={nonce}; T={fact_timeout:g}",
+        f"N={nonce}; T={fact_timeout:g}; TOOL_DIRS='{' '.join(TOOL_DIRS)}'",
         HELPERS,
+        "".join(f"resolve {t}; " for t in tools).strip(),
     ]
     sources = {}
     for spec in specs:
-        body = section_body(*spec.plan(target))
-        sources[spec.name] = body
-        parts += [f"mark BEGIN {spec.name}", body, f"mark END {spec.name}"]
+        sources[spec.name] = section_template(*plans[spec.name])
+        parts += [f"mark BEGIN {spec.name}", section_body(*plans[spec.name]), f"mark END {spec.name}"]
     return "\n".join(parts) + "\n", sources
 
 
@@ -197,13 +231,20 @@ def build_script(specs: Iterable[SectionSpec], target: Target, nonce: str,
 @dataclass(frozen=True)
 class RawSection:
     raw: bytes
-    section: p.Section
+    section: Section
     complete: bool
+
+
+def resolved_tools(stdout: bytes, nonce: str) -> dict[str, str]:
+    """tool -> the absolute path the script ran it by ("" when no standard directory holds it)."""
+    marker = re.compile(rb"\n" + re.escape(nonce.encode()) + rb" TOOL ([a-z0-9]+) ([^\n]*)\n")
+    return {m.group(1).decode(): ("" if m.group(2) == b"-" else m.group(2).decode("utf-8", "replace"))
+            for m in marker.finditer(stdout)}
 
 
 def split_output(stdout: bytes, nonce: str) -> dict[str, RawSection]:
     marker = re.compile(rb"\n" + re.escape(nonce.encode()) +
-                        rb" (BEGIN|END|FILE|MISSING|UNREADABLE|FAILED|PROBE|RC) ([^\n]*)\n")
+                        rb" (BEGIN|END|FILE|MISSING|UNREADABLE|FAILED|PROBE|RC|TOOL) ([^\n]*)\n")
     out: dict[str, RawSection] = {}
     state: dict[str, Any] = {}
     item: tuple[str, str] | None = None
@@ -220,15 +261,15 @@ def split_output(stdout: bytes, nonce: str) -> dict[str, RawSection]:
             state["out"][arg] = content
         elif kind == "ERR":
             label, _, rc = arg.rpartition(" ")
-            state["probes"][label] = p.Probe(int(rc) if rc.lstrip("-").isdigit() else -1,
+            state["probes"][label] = Probe(int(rc) if rc.lstrip("-").isdigit() else -1,
                                              state["out"].pop(label, b""), content)
 
     def finish(end: int, complete: bool) -> None:
         for label, content in state["out"].items():  # a probe cut off before its RC line
-            state["probes"][label] = p.Probe(-1, content, b"")
+            state["probes"][label] = Probe(-1, content, b"")
         out[state["name"]] = RawSection(
             stdout[state["start"]:end],
-            p.Section(dict(state["files"]), frozenset(state["unreadable"]), dict(state["probes"])), complete)
+            Section(dict(state["files"]), frozenset(state["unreadable"]), dict(state["probes"])), complete)
 
     for m in marker.finditer(stdout):
         kind, arg = m.group(1).decode(), m.group(2).decode("utf-8", "surrogateescape")
@@ -261,7 +302,7 @@ def split_output(stdout: bytes, nonce: str) -> dict[str, RawSection]:
 # ---------------------------------------------------------------- collect
 
 
-def _exit_code(section: p.Section) -> int:
+def _exit_code(section: Section) -> int:
     codes = [pr.rc for pr in section.probes.values() if pr.rc != 0]
     return codes[0] if codes else 0
 
@@ -271,7 +312,7 @@ def _batch_failure(result: CommandResult) -> str:
         return "the batched collection script timed out before this fact's section ran"
     if result.truncated:
         return "output bound reached before this fact's section (output truncated)"
-    detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    detail = [d for d in lines(result.stderr.decode("utf-8", "replace").strip()) if d]
     return (f"no output for this fact (shell exit {result.exit_code}"
             + (f": {detail[-1][:200]}" if detail else "") + ")")
 
@@ -279,20 +320,22 @@ def _batch_failure(result: CommandResult) -> str:
 def facts_from_output(result: CommandResult, specs: list[SectionSpec], sources: dict[str, str],
                 nonce: str, target: Target) -> dict[str, Fact]:
     sections = split_output(result.stdout, nonce)
+    tools = resolved_tools(result.stdout, nonce)
     facts = {}
     for spec in specs:
         got = sections.get(spec.name)
+        source = with_tools(sources[spec.name], tools)
         if got is None:
             facts[spec.name] = Fact.failed(spec.name, _batch_failure(result), (
-                Evidence.of(sources[spec.name], result.stderr, exit_code=result.exit_code),))
+                Evidence.of(source, result.stderr, exit_code=result.exit_code),))
             continue
-        evidence = (Evidence.of(sources[spec.name], got.raw, exit_code=_exit_code(got.section)),)
+        evidence = (Evidence.of(source, got.raw, exit_code=_exit_code(got.section)),)
         if not got.complete:
             facts[spec.name] = Fact.failed(spec.name, "section incomplete: " + _batch_failure(result), evidence)
             continue
         try:
             facts[spec.name] = Fact(spec.name, spec.parse(got.section, target), evidence)
-        except p.ParseError as exc:
+        except ParseError as exc:
             facts[spec.name] = Fact.failed(spec.name, str(exc), evidence)
         except Exception as exc:  # a parser bug must fail closed too
             facts[spec.name] = Fact.failed(spec.name, f"parser failed: {type(exc).__name__}: {exc}", evidence)

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from scanner.collectors import linux
-from scanner.collectors import linux_parsers as p
+from scanner.collectors.linux_accounts import SHADOW_REDACTED, parse_shadow
+from scanner.collectors.linux_common import ParseError, Probe, Section
 from scanner.connectors import CommandResult
 from scanner.connectors.local import LocalConnector
 from scanner.model import thaw
@@ -86,7 +87,7 @@ def test_evidence_is_the_section_command_and_its_raw_output(root_facts):
     assert Path("/etc/passwd").read_text() in ev.raw
     assert ev.exit_code == 0 and len(ev.sha256) == 64
     sshd = facts["linux.sshd_effective"].evidence[0]
-    assert sshd.source == "probe sshd_T 'sshd -T'"
+    assert sshd.source == "probe sshd_T '/usr/sbin/sshd -T'"  # run by absolute path, recorded
 
 
 def test_a_collection_of_the_whole_pack_is_fast(root_facts):
@@ -109,10 +110,10 @@ def test_the_script_writes_nowhere():
 
 
 def _spec(name: str, probes=(), files=(), parse=None) -> linux.SectionSpec:
-    def default_parse(section: p.Section, _target):
+    def default_parse(section: Section, _target):
         for label, probe in section.probes.items():
             if not probe.ok:
-                raise p.ParseError(probe.reason(label))
+                raise ParseError(probe.reason(label))
         return {k: v for k, v in section.files.items()}
 
     return linux.SectionSpec(name, "test section", parse or default_parse, files=files, probes=probes)
@@ -246,7 +247,7 @@ SHADOW_LINES = {
 def test_shadow_hashes_are_redacted_on_the_host(tmp_path):
     shadow = tmp_path / "shadow"
     shadow.write_text("".join(f"{n}:{h}:20000:0:99999:7:::\n" for n, (h, _, _) in SHADOW_LINES.items()))
-    command = linux.SHADOW_REDACTED.replace("/etc/shadow", str(shadow))
+    command = SHADOW_REDACTED.replace("/etc/shadow", str(shadow)).replace("@{awk}", "/usr/bin/awk")
     with LocalConnector(make_target()) as conn:
         result = conn.run(command, timeout=10)
     assert result.exit_code == 0, result.stderr
@@ -255,7 +256,7 @@ def test_shadow_hashes_are_redacted_on_the_host(tmp_path):
         body = stored.lstrip("!")
         if len(body) > 3:  # every salt and hash body stays on the host
             assert body.split("$")[-1] not in out
-    parsed = p.parse_shadow(p.Section(probes={"shadow": p.Probe(0, result.stdout)}), make_target())
+    parsed = parse_shadow(Section(probes={"shadow": Probe(0, result.stdout)}), make_target())
     assert {e.name: (e.state, e.scheme) for e in parsed.entries} == {
         n: (state, scheme) for n, (_, state, scheme) in SHADOW_LINES.items()}
 
@@ -312,3 +313,42 @@ def test_the_script_means_the_same_to_dash_and_bash(shell, root_facts):
     assert {n: f.ok for n, f in facts.items()} == {n: f.ok for n, f in reference.items()}
     assert facts["linux.pam"].value == reference["linux.pam"].value
     assert facts["linux.file_modes"].value == reference["linux.file_modes"].value
+
+
+# ---- probes run by absolute path, never through a PATH
+
+
+def test_every_probe_names_its_tools_for_resolution():
+    """No probe calls an external tool by bare name: each is written @{tool} and resolved to an absolute path."""
+    target = make_target(policy={"backup_status_file": "/var/lib/x"})
+    tools = {"sshd", "awk", "stat", "pgrep", "auditctl", "systemctl", "timedatectl", "chronyc", "ntpq", "lsblk",
+             "findmnt", "grep", "ls", "find", "date", "cat", "timeout", "sh", "readlink", "ps"}
+    bare = re.compile(r"(?:^|[;&|(]\s*|\bdo\s+|\bthen\s+)(" + "|".join(sorted(tools)) + r")\b")
+    for spec in linux.SECTIONS:
+        for label, command in spec.plan(target)[1]:
+            assert not bare.search(command), (spec.name, label, command)
+    script, _ = linux.build_script(linux.SECTIONS, target, "n" * 32, 10)
+    assert "$PATH" not in script
+
+
+def test_a_tool_planted_on_the_path_is_never_run(tmp_path):
+    """A fake chronyc early on PATH (as root's PATH might hold) would have reported a synchronised clock."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name in ("chronyc", "ntpq", "timedatectl"):
+        (fake / name).write_text("#!/bin/sh\necho 'Leap status     : Normal'\necho NTPSynchronized=yes\n")
+        (fake / name).chmod(0o755)
+    target = make_target()
+    specs = [linux.SECTIONS_BY_NAME["linux.time_sync"]]
+    nonce = "d00d" * 8
+    script, sources = linux.build_script(specs, target, nonce, 10)
+    proc = subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True, timeout=60,
+                          env={**os.environ, "PATH": f"{fake}:{os.environ.get('PATH', '')}"})
+    result = CommandResult(exit_code=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+    fact = linux.facts_from_output(result, specs, sources, nonce, target)["linux.time_sync"]
+    assert str(fake) not in fact.evidence[0].raw + fact.evidence[0].source
+    assert not (fact.ok and fact.value.synchronized)
+    source = fact.evidence[0].source
+    for name in ("timedatectl", "chronyc", "ntpq"):
+        resolved = shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+        assert (resolved or f"<{name}: not in /usr/sbin /usr/bin /sbin /bin>") in source, source

@@ -1,15 +1,20 @@
 """The Linux collector's pure parts: output framing and the small parsers, on literal inputs."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import shlex
 
 import pytest
 
 from scanner.collectors import linux
-from scanner.collectors import linux_parsers as p
+from scanner.collectors.linux_accounts import hash_state
+from scanner.collectors.linux_backup import backup_tool, parse_backup_jobs
+from scanner.collectors.linux_common import ParseError, Probe, Section
+from scanner.collectors.linux_password import pam_rules
+from scanner.collectors.linux_ssh import parse_sshd
+from scanner.collectors.linux_sudo import parse_sudoers
+from scanner.facts.linux import SshdConfig, Sudoers
 from tests.factories import make_target
 
-UTC = timezone.utc
 NONCE = "feedfacefeedfacefeedfacefeedface"
 
 
@@ -25,7 +30,7 @@ def test_split_output_files_probes_and_stderr():
     assert got.complete
     assert got.section.files == {"/etc/a": b"line1\nline2", "/etc/b": None}
     assert got.section.unreadable == {"/etc/c"}
-    assert got.section.probes == {"p1": p.Probe(3, b"stdout", b"stderr text")}
+    assert got.section.probes == {"p1": Probe(3, b"stdout", b"stderr text")}
 
 
 def test_a_marker_with_another_nonce_is_content_not_structure():
@@ -45,7 +50,7 @@ def test_output_cut_off_mid_section_is_incomplete():
     out = mark("BEGIN", "linux.a") + mark("END", "linux.a") + mark("BEGIN", "linux.b") + mark("PROBE", "x") + b"par"
     sections = linux.split_output(out, NONCE)
     assert sections["linux.a"].complete and not sections["linux.b"].complete
-    assert sections["linux.b"].section.probes["x"] == p.Probe(-1, b"par", b"")
+    assert sections["linux.b"].section.probes["x"] == Probe(-1, b"par", b"")
 
 
 @pytest.mark.parametrize(("field", "state", "scheme"), [
@@ -55,30 +60,19 @@ def test_output_cut_off_mid_section_is_incomplete():
     ("$2b$HASH", "hash", "bcrypt"), ("$9$HASH", "hash", "unknown($9$)"),
 ])
 def test_shadow_password_states(field, state, scheme):
-    assert p._hash_state(field) == (state, scheme)
+    assert hash_state(field) == (state, scheme)
 
 
 def test_an_unredacted_hash_is_refused():
-    with pytest.raises(p.ParseError):
-        p._hash_state("$6$salt$abcdefghijkl")
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("last success 2025-06-01T01:02:03Z, next 2025-06-02T01:00:00Z", datetime(2025, 6, 1, 1, 2, 3, tzinfo=UTC)),
-    ("2025-06-01 01:02", datetime(2025, 6, 1, 1, 2, tzinfo=UTC)),
-    ("done at 2025-06-01T03:00:00+02:00", datetime(2025, 6, 1, 1, 0, tzinfo=UTC)),
-    ("1748914930\n", datetime(2025, 6, 3, 1, 42, 10, tzinfo=UTC)),
-    ("no timestamp here, size 12345", None),
-])
-def test_find_timestamp(text, expected):
-    assert p.find_timestamp(text) == expected
+    with pytest.raises(ParseError):
+        hash_state("$6$salt$abcdefghijkl")
 
 
 def test_pam_rules_continuations_brackets_and_optional_modules():
     text = ("# comment\n@include common-auth\n"
             "password [success=1 default=ignore] pam_unix.so obscure \\\n  yescrypt rounds=8\n"
             "-auth optional pam_gnome_keyring.so\n")
-    rules = p._pam_rules("/etc/pam.d/x", text)
+    rules = pam_rules("/etc/pam.d/x", text)
     assert [(r.type, r.control, r.module, dict(r.args)) for r in rules] == [
         ("password", "[success=1 default=ignore]", "pam_unix.so", {"obscure": "", "yescrypt": "", "rounds": "8"}),
         ("auth", "optional", "pam_gnome_keyring.so", {}),
@@ -86,25 +80,25 @@ def test_pam_rules_continuations_brackets_and_optional_modules():
 
 
 def test_sudoers_keeps_include_lines_and_skips_files_sudo_ignores():
-    section = p.Section(files={
+    section = Section(files={
         "/etc/sudoers": b"# comment\n#includedir /etc/sudoers.d\nroot ALL=(ALL) ALL\n",
         "/etc/sudoers.d/ok": b"bob ALL=(ALL) ALL\n",
         "/etc/sudoers.d/x.bak": b"eve ALL=(ALL) NOPASSWD: ALL\n",
         "/etc/sudoers.d/y~": b"eve ALL=(ALL) NOPASSWD: ALL\n",
     })
-    parsed = p.parse_sudoers(section, make_target())
+    parsed = parse_sudoers(section, make_target())
     assert [(s.file, s.text) for s in parsed.lines] == [
         ("/etc/sudoers", "#includedir /etc/sudoers.d"), ("/etc/sudoers", "root ALL=(ALL) ALL"),
         ("/etc/sudoers.d/ok", "bob ALL=(ALL) ALL")]
 
 
 def test_sudo_not_installed():
-    assert p.parse_sudoers(p.Section(files={"/etc/sudoers": None}), make_target()) == p.Sudoers(installed=False)
+    assert parse_sudoers(Section(files={"/etc/sudoers": None}), make_target()) == Sudoers(installed=False)
 
 
 def test_sshd_not_installed_is_a_value_not_an_error():
-    section = p.Section(probes={"sshd_T": p.Probe(127, b"", b"sh: 1: sshd: not found")})
-    assert p.parse_sshd(section, make_target()) == p.SshdConfig(installed=False)
+    section = Section(probes={"sshd_T": Probe(127, b"", b"sh: 1: sshd: not found")})
+    assert parse_sshd(section, make_target()) == SshdConfig(installed=False)
 
 
 @pytest.mark.parametrize(("text", "tool"), [
@@ -117,19 +111,23 @@ def test_sshd_not_installed_is_a_value_not_an_error():
     ("17 * * * * root cd / && run-parts --report /etc/cron.hourly", None),
 ])
 def test_backup_tool_recognition(text, tool):
-    assert p.backup_tool(text) == tool
+    assert backup_tool(text) == tool
 
 
 def test_timers_match_by_name_or_by_their_service():
-    section = p.Section(probes={
-        "cron_scripts": p.Probe(0, b""), "processes": p.Probe(0, b"systemd\nbacula-fd\n"),
-        "timers": p.Probe(0, b"Wed 2025-06-04 01:00:00 UTC 14h left n/a n/a nightly.timer nightly.service\n"),
-        "enabled_timers": p.Probe(0, b"borgmatic.timer\nlogrotate.timer\n"),
-        "unit_matches": p.Probe(0, b"/etc/systemd/system/nightly.service:ExecStart=/usr/bin/restic backup /srv\n"),
+    section = Section(probes={
+        "cron_scripts": Probe(0, b""), "cron_stat": Probe(0, b""),
+        "processes": Probe(0, b"/proc/1/exe 0 /usr/lib/systemd/systemd\0/proc/9/exe 0 /usr/sbin/bacula-fd\0"),
+        "timers": Probe(0, b"Wed 2025-06-04 01:00:00 UTC 14h left n/a n/a nightly.timer nightly.service\n"),
+        "enabled_timers": Probe(0, b"borgmatic.timer\nlogrotate.timer\n"),
+        "timer_files": Probe(0, b"644|0|0|root|root|regular file|/etc/systemd/system/nightly.timer\n"
+                                b"644|0|0|root|root|regular file|/lib/systemd/system/borgmatic.timer\n"),
+        "unit_matches": Probe(0, b"/etc/systemd/system/nightly.service:ExecStart=/usr/bin/restic backup /srv\n"),
     })
-    jobs = p.parse_backup_jobs(section, make_target())
+    jobs = parse_backup_jobs(section, make_target())
     assert [(j.kind, j.where, j.tool) for j in jobs.jobs] == [
-        ("timer", "borgmatic.timer", "borg"), ("timer", "nightly.timer", "restic"), ("agent", "bacula-fd", "bacula")]
+        ("timer", "borgmatic.timer", "borg"), ("timer", "nightly.timer", "restic"),
+        ("agent", "/usr/sbin/bacula-fd (pid 9)", "bacula")]
 
 
 def test_build_script_quotes_paths_from_the_inventory():
@@ -137,4 +135,4 @@ def test_build_script_quotes_paths_from_the_inventory():
     files, probes = linux.SECTIONS_BY_NAME["linux.backup_status"].plan(target)
     body = linux.section_body(files, probes)
     assert "show '/var/lib/it'\"'\"'s here/last'" in body
-    assert "stat -c %Y -- '\"'\"'/var/lib/it'\"'\"'\"'\"'\"'\"'\"'\"'s here/last'\"'\"''" in body
+    assert "probe status_mtime " + shlex.quote('"$X_stat" -c %Y -- ' + shlex.quote("/var/lib/it's here/last")) in body

@@ -37,7 +37,7 @@ def _show(root: Path, pattern: str, unreadable: set[str]) -> bytes:
         paths = [pattern]
     for path in paths:
         local = root / "files" / path.lstrip("/")
-        if path in unreadable:
+        if path in unreadable or path.rsplit("/", 1)[0] in unreadable:
             out += _mark("UNREADABLE", path)
         elif local.is_file():
             out += _mark("FILE", path) + local.read_bytes()

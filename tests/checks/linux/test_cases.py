@@ -19,7 +19,7 @@ EXPECTED = {
     #  check                             debian12   ubuntu2204  rhel9   hardened  weak
     "linux.accounts.uid0":              ("pass",   "pass",     "pass",  "pass",   "fail"),
     "linux.accounts.unique_ids":        ("pass",   "pass",     "pass",  "pass",   "fail"),
-    "linux.accounts.empty_password":    ("pass",   "pass",     "pass",  "pass",   "fail"),
+    "linux.accounts.empty_password":    ("fail",   "fail",     "fail",  "pass",   "fail"),  # nullok
     "linux.audit.auditd_active":        ("fail",   "fail",     "pass",  "pass",   "fail"),
     "linux.audit.rules":                ("fail",   "fail",     "fail",  "pass",   "fail"),
     "linux.audit.log_perms":            ("not_applicable", "not_applicable", "pass", "pass", "fail"),
@@ -119,7 +119,9 @@ def test_rhel_defaults_observed():
     assert _one("linux.audit.rules", "rhel9").observed["rules"] == 0
     enc = _one("linux.crypto.disk_encryption", "rhel9")
     assert (enc.observed["mount"], enc.observed["source"]) == ("/", "/dev/mapper/rhel-root")
-    assert _one("linux.audit.journald_persistent", "rhel9").observed == {"Storage": "auto", "var_log_journal": False}
+    assert dict(_one("linux.audit.journald_persistent", "rhel9").observed) == {
+        "Storage": "auto", "var_log_journal": False, "running": True,
+        "how": "systemctl is-active systemd-journald: active"}
     assert _one("linux.password.inactive", "rhel9", "/etc/default/useradd").observed["INACTIVE"] == -1
 
 
@@ -144,7 +146,7 @@ def test_weak_observed():
     unique = {f.resource: f.observed for f in run_check("linux.accounts.unique_ids", "weak")}
     assert unique["/etc/passwd"]["duplicate_uids"] == (0, 1001)  # toor shares root's UID 0
     assert unique["/etc/group"]["duplicate_names"] == ("lab",)
-    assert _one("linux.accounts.empty_password", "weak").observed["empty"] == ("kiosk", "lab")
+    assert _one("linux.accounts.empty_password", "weak", "/etc/shadow").observed["empty"] == ("kiosk", "lab")
     sudo = _one("linux.sudo.nopasswd", "weak").observed["rules"]
     assert sudo == ("/etc/sudoers.d/devs:2: %devs\tALL=(ALL) NOPASSWD: ALL",
                     "/etc/sudoers.d/devs:3: Defaults:lab\t!authenticate")  # old.bak is skipped by sudo too

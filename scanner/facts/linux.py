@@ -1,0 +1,349 @@
+"""The Linux facts: what the Linux collector found on a host, as meaning.
+
+The collector (``scanner/collectors/linux*.py``) builds these values from files and command output; the
+checks in ``checks/linux/`` receive them by parameter name (``login_defs`` -> ``linux.login_defs``). Nothing
+here knows a wire format: parsing lives in the collector.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from types import MappingProxyType
+
+from scanner.model import Location
+
+
+def _empty() -> Mapping[str, tuple[str, ...]]:
+    return MappingProxyType({})
+
+
+def _no_locations() -> Mapping[str, Location]:
+    return MappingProxyType({})
+
+
+# ---------------------------------------------------------------- sshd
+
+
+@dataclass(frozen=True)
+class SshdConfig:
+    """The effective OpenSSH server configuration (``sshd -T``); keys are lower case."""
+
+    installed: bool
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
+
+    def get(self, key: str, default: str = "") -> str:
+        values = self.options.get(key.lower())
+        return values[0] if values else default
+
+    def list(self, key: str) -> tuple[str, ...]:
+        return tuple(v for value in self.options.get(key.lower(), ()) for v in value.split(",") if v)
+
+
+# ---------------------------------------------------------------- accounts
+
+
+@dataclass(frozen=True)
+class PasswdEntry:
+    name: str
+    password: str  # the passwd field: 'x' means the shadow file holds it
+    uid: int
+    gid: int
+    home: str
+    shell: str
+
+
+@dataclass(frozen=True)
+class Passwd:
+    entries: tuple[PasswdEntry, ...]
+
+
+@dataclass(frozen=True)
+class GroupEntry:
+    name: str
+    gid: int
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Groups:
+    entries: tuple[GroupEntry, ...]
+
+
+@dataclass(frozen=True)
+class ShadowEntry:
+    name: str
+    state: str  # "hash" (usable password), "empty", "locked", "disabled" ('*' or '!!')
+    scheme: str | None  # crypt scheme of the hash, also for a locked hash
+    last_change: int | None
+    min_days: int | None
+    max_days: int | None
+    warn_days: int | None
+    inactive_days: int | None
+    expire: int | None
+
+    @property
+    def usable(self) -> bool:
+        return self.state == "hash"
+
+
+@dataclass(frozen=True)
+class Shadow:
+    entries: tuple[ShadowEntry, ...]
+
+
+# ---------------------------------------------------------------- login.defs, PAM
+
+
+@dataclass(frozen=True)
+class LoginDefs:
+    values: Mapping[str, str]
+    useradd: Mapping[str, str]  # /etc/default/useradd
+    locations: Mapping[str, Location] = field(default_factory=_no_locations)  # login.defs key -> file and line
+    useradd_locations: Mapping[str, Location] = field(default_factory=_no_locations)
+
+    def location(self, key: str) -> Location:
+        """Where ``key`` is set in /etc/login.defs (the file alone when it is not set)."""
+        return self.locations.get(key) or Location("/etc/login.defs")
+
+    def int(self, key: str) -> int | None:
+        """The setting as an integer; None when unset. A value that is no integer raises ValueError."""
+        value = self.values.get(key)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"{key} is not an integer: {value!r}") from None
+
+
+@dataclass(frozen=True)
+class PamRule:
+    file: str
+    line: int
+    type: str  # auth, account, password, session
+    control: str
+    module: str  # e.g. pam_unix.so
+    args: Mapping[str, str]  # 'remember=5' -> {'remember': '5'}; flags map to ''
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
+    @property
+    def name(self) -> str:
+        """The module's file name (``pam_unix.so``), also when the rule gives a path."""
+        return self.module.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Pam:
+    rules: tuple[PamRule, ...]
+    pwquality: Mapping[str, str]
+    faillock: Mapping[str, str]
+    pwhistory: Mapping[str, str]
+    files: tuple[str, ...]  # the PAM stack files that exist
+    module_files: frozenset[str] = frozenset()  # every PAM module file found in the security directories
+    conf_locations: Mapping[str, Location] = field(default_factory=_no_locations)  # "pwquality:minlen" -> where
+
+    def installed(self, rule: PamRule) -> bool:
+        """The rule's module file exists: PAM skips (``-type``) or fails a line whose module is missing."""
+        if rule.module.startswith("/"):
+            return rule.module in self.module_files
+        return any(f.rsplit("/", 1)[-1] == rule.module for f in self.module_files)
+
+    def configured(self, type_: str, *modules: str) -> tuple[PamRule, ...]:
+        """Every rule of ``type_`` that names one of ``modules``, installed or not."""
+        names = {m if m.endswith(".so") else m + ".so" for m in modules}
+        return tuple(r for r in self.rules if r.type == type_ and r.name in names)
+
+    def find(self, type_: str, *modules: str) -> tuple[PamRule, ...]:
+        """The rules of ``type_`` naming one of ``modules`` whose module is installed: the ones PAM runs."""
+        return tuple(r for r in self.configured(type_, *modules) if self.installed(r))
+
+    def missing(self, type_: str, *modules: str) -> tuple[PamRule, ...]:
+        """The rules naming one of ``modules`` whose module file does not exist."""
+        return tuple(r for r in self.configured(type_, *modules) if not self.installed(r))
+
+    def conf_location(self, conf: str, key: str) -> Location | None:
+        return self.conf_locations.get(f"{conf}:{key}")
+
+
+# ---------------------------------------------------------------- sudoers
+
+
+@dataclass(frozen=True)
+class SudoLine:
+    file: str
+    line: int
+    text: str
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
+
+@dataclass(frozen=True)
+class Sudoers:
+    installed: bool
+    lines: tuple[SudoLine, ...] = ()
+
+
+# ---------------------------------------------------------------- file modes
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: str
+    mode: int
+    uid: int
+    gid: int
+    owner: str
+    group: str
+    kind: str
+
+    @property
+    def octal(self) -> str:
+        return f"{self.mode:04o}"
+
+
+@dataclass(frozen=True)
+class FileModes:
+    files: Mapping[str, FileStat | None]  # None: the path does not exist
+
+
+@dataclass(frozen=True)
+class AuditLogModes:
+    directory: FileStat | None  # None: /var/log/audit does not exist
+    files: tuple[FileStat, ...]
+
+
+# ---------------------------------------------------------------- audit
+
+
+@dataclass(frozen=True)
+class Auditd:
+    installed: bool
+    running: bool
+    enabled: int | None  # auditctl -s 'enabled': 0 off, 1 on, 2 on and locked
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    auditd_conf: Mapping[str, str]
+    remote_plugins: tuple[str, ...]  # active audisp-remote / au-remote plugins with a remote server
+    syslog_forwarding: tuple[str, ...]  # rsyslog / syslog-ng forwarding lines, "file:line: text"
+    journal_upload: str | None  # systemd-journal-upload URL
+
+
+@dataclass(frozen=True)
+class Journald:
+    installed: bool
+    storage: str  # effective Storage= setting ("auto" when unset)
+    persistent_dir: bool  # /var/log/journal exists
+    settings: Mapping[str, str]
+    running: bool = False  # systemd-journald runs (systemd says so, or a root process runs its executable)
+    running_how: str = ""  # how that was found out
+
+
+# ---------------------------------------------------------------- time
+
+
+@dataclass(frozen=True)
+class TimeSync:
+    synchronized: bool
+    source: str  # which tool answered
+    service: str  # the NTP client seen, or ""
+    detail: Mapping[str, str]
+    configured: bool = True  # False: no time synchronisation client is installed at all
+
+
+# ---------------------------------------------------------------- storage
+
+
+@dataclass(frozen=True)
+class BlockDevice:
+    name: str
+    type: str
+    fstype: str
+    mountpoints: tuple[str, ...]
+    ancestors: tuple[str, ...]  # names of the devices below this one, nearest first
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.ancestors)
+
+
+@dataclass(frozen=True)
+class BlockDevices:
+    devices: tuple[BlockDevice, ...]
+
+    def by_name(self, name: str) -> list[BlockDevice]:
+        return [d for d in self.devices if d.name == name]
+
+    def type_of(self, name: str) -> str:
+        found = self.by_name(name)
+        return found[0].type if found else ""
+
+
+@dataclass(frozen=True)
+class Mount:
+    target: str
+    source: str
+    fstype: str
+    options: str
+
+
+@dataclass(frozen=True)
+class Mounts:
+    mounts: tuple[Mount, ...]
+
+    def at(self, path: str) -> Mount | None:
+        found = [m for m in self.mounts if m.target == path]
+        return found[-1] if found else None
+
+
+# ---------------------------------------------------------------- backups
+
+
+@dataclass(frozen=True)
+class BackupJob:
+    """A backup that root scheduled: only root-owned schedules and root-run agents become a BackupJob."""
+
+    kind: str  # cron, timer, agent
+    where: str  # file:line, unit name or process
+    tool: str
+    text: str
+    why: str = ""  # why it counts: who owns the schedule or runs the agent
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class BackupJobs:
+    jobs: tuple[BackupJob, ...]
+    unreadable: tuple[str, ...]  # places that could not be searched
+    timers_listed: bool  # systemctl list-timers answered
+    ignored: tuple[str, ...] = ()  # backup-like entries that do not count, each with the reason
+
+
+class BackupStatusFormat(str, Enum):
+    """How the declared status file or command says when the last backup succeeded."""
+
+    MTIME = "mtime"  # the status file's modification time
+    ISO8601 = "iso8601"  # the whole content is one ISO-8601 timestamp
+    EPOCH = "epoch"  # the whole content is one number of seconds since 1970
+    JSON = "json"  # a JSON document; ``field`` names the (dotted) key holding an ISO-8601 timestamp
+    REGEX = "regex"  # a regular expression with a named group ``ts`` (ISO-8601) or ``epoch`` (seconds)
+
+
+@dataclass(frozen=True)
+class BackupStatus:
+    declared: str | None  # "command", "file" or None when the inventory declares neither
+    source: str  # the command or path
+    last_success: datetime | None
+    now: datetime | None  # the target's clock when collected
+    detail: str = ""
+    format: BackupStatusFormat | None = None
+    matched: str = ""  # the text the timestamp was read from
