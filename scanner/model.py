@@ -262,6 +262,24 @@ class RunInfo:
     ended: datetime | None = None
     interrupted: bool = False
     warnings: tuple[str, ...] = ()  # run-level warnings (plaintext transports, expired waivers, ...)
+    operator_name: str = ""  # the printed name of the person who ran it (--operator-name / GXPSCAN_OPERATOR)
+    protocol_sha256: str = ""  # the approved test protocol this run executes, when one was given
+    previous_manifest_sha256: str = ""  # hash chain: the manifest of the previous run in the same results directory
+
+
+@dataclass(frozen=True)
+class SignatureRecord:
+    """An electronic signature manifestation on a sealed run (Part 11 11.50/11.70): who, when, what it means.
+
+    It covers ``manifest_sha256``, so it cannot be moved to another record.
+    """
+
+    role: str  # executor | reviewer | approver
+    name: str  # printed name of the signer
+    meaning: str  # e.g. "Reviewed and approved"
+    signed_at: datetime
+    key_id: str  # SHA-256 fingerprint of the signer's public key
+    manifest_sha256: str
 
 
 @dataclass(frozen=True)
@@ -269,6 +287,9 @@ class Run:
     info: RunInfo
     results: tuple[Result, ...]
     evidence: Mapping[str, Mapping[str, Any]]  # evidence id -> {fact, target, source, ...}
+    #: system under test per target: hostname, os, os_version, kernel/build, ... (as collected)
+    systems: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    signatures: tuple[SignatureRecord, ...] = ()  # read from a sealed run directory, verified by the reader
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in Status}
