@@ -29,8 +29,10 @@ EXIT_INPUT = 2  # bad input or usage: inventory, check selection, options, a cor
 EXIT_ERRORS = 3  # no failure, but some checks could not be evaluated (error)
 EXIT_WRITE = 4  # could not write results (output directory unusable or unsafe, disk full, I/O error)
 EXIT_NOTHING = 5  # nothing was evaluated for a target (no selected check applies to it) or for the whole scan
+EXIT_NOT_INTACT = 6  # verify (and report, diff, sign, which verify first): the run record is not intact
 EXIT_INTERRUPTED = 130  # the scan was interrupted; the run record keeps the finished targets
-EXIT_CODES = (EXIT_OK, EXIT_FAILURES, EXIT_INPUT, EXIT_ERRORS, EXIT_WRITE, EXIT_NOTHING, EXIT_INTERRUPTED)
+EXIT_CODES = (EXIT_OK, EXIT_FAILURES, EXIT_INPUT, EXIT_ERRORS, EXIT_WRITE, EXIT_NOTHING, EXIT_NOT_INTACT,
+              EXIT_INTERRUPTED)
 
 EXIT_CODES_HELP = f"""exit codes:
   {EXIT_OK}    all clear: no failure, no error, every target evaluated
@@ -41,6 +43,9 @@ EXIT_CODES_HELP = f"""exit codes:
        keeps every target written before the fault
   {EXIT_NOTHING}    nothing was evaluated for a target (no selected check applies to it) or for the whole
        scan: not all clear
+  {EXIT_NOT_INTACT}    verify: the run (or the chain) is not intact: a file changed, added or removed, a
+       signature or time-stamp that does not verify, an inconsistent record; report, diff and sign
+       verify first and refuse such a run (unless --no-verify)
   {EXIT_INTERRUPTED}  interrupted; the run record keeps every target that finished
 """
 
@@ -114,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lowest severity of a failure that makes the exit code 1 (default low)")
     s.add_argument("--verbose", "-v", action="store_true", help="console: list every finding, passes included")
     s.add_argument("--quiet", "-q", action="store_true", help="console: print only the summary line")
+    s.add_argument("--operator-name", metavar="NAME", default=None,
+                   help="printed name of the person running the scan, recorded beside user@host "
+                        "(default: environment variable GXPSCAN_OPERATOR)")
+    _seal_options(s)
 
     c = sub.add_parser("checks", help="list the available checks")
     c.set_defaults(func=cmd_checks)
@@ -138,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--output", "-o", metavar="DIR")
     r.add_argument("--verbose", "-v", action="store_true", help="console: list every finding, passes included")
     r.add_argument("--quiet", "-q", action="store_true", help="console: print only the summary line")
+    _verify_options(r)
+    _seal_options(r)
 
     d = sub.add_parser("diff", help="what changed between two runs: new failures, fixed, changed, policy changes, "
                                     "no longer scanned, new targets and checks (exit 1 only for new failures)")
@@ -145,10 +156,62 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("old", help="the earlier run (record.jsonl or its directory)")
     d.add_argument("new", help="the later run")
     d.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
+    _verify_options(d)
 
     a = sub.add_parser("aws-policy", help="print the least-privilege IAM policy the AWS checks need")
     a.set_defaults(func=cmd_aws_policy)
+    _integrity_parsers(sub, raw)
     return p
+
+
+def _seal_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sign-key", metavar="FILE",
+                   help="sign the run's manifest with this Ed25519 private key (see gxpscan keygen)")
+    p.add_argument("--sign-key-passphrase-env", metavar="NAME",
+                   help="environment variable holding the passphrase of --sign-key (never on the command line)")
+    p.add_argument("--tsa", metavar="URL", help="get an RFC 3161 time-stamp over the manifest from this TSA")
+
+
+def _verify_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-verify", action="store_true",
+                   help="read the run even when it is not intact (loudly warned; nothing is re-sealed)")
+    p.add_argument("--pubkey", action="append", default=[], metavar="FILE",
+                   help="trusted public key(s): every signature must be made with one of them (repeatable)")
+    p.add_argument("--tsa-cert", action="append", default=[], metavar="FILE",
+                   help="certificate(s) of the time-stamping authority, to check time-stamp signatures")
+
+
+def _integrity_parsers(sub: Any, raw: type[argparse.HelpFormatter]) -> None:
+    k = sub.add_parser("keygen", help="create an Ed25519 key pair for signing runs (OUT and OUT.pub)")
+    k.set_defaults(func=cmd_keygen)
+    k.add_argument("out", metavar="OUT", help="private key file to create (0600); the public key goes to OUT.pub")
+    k.add_argument("--passphrase-env", metavar="NAME",
+                   help="encrypt the private key with the passphrase held in this environment variable")
+
+    v = sub.add_parser("verify", help="prove a run directory (or, with --chain, every run of a results "
+                                      "directory) intact", epilog=EXIT_CODES_HELP, formatter_class=raw)
+    v.set_defaults(func=cmd_verify)
+    v.add_argument("path", metavar="RUN_DIR", help="a run directory; with --chain, the results directory")
+    v.add_argument("--chain", action="store_true", help="verify every run below PATH and the hash chain between them")
+    v.add_argument("--pubkey", action="append", default=[], metavar="FILE",
+                   help="trusted public key(s): every signature must be made with one of them (repeatable)")
+    v.add_argument("--tsa-cert", action="append", default=[], metavar="FILE",
+                   help="certificate(s) of the time-stamping authority, to check time-stamp signatures")
+    v.add_argument("--quiet", "-q", action="store_true", help="print only problems and the verdict")
+
+    g = sub.add_parser("sign", help="sign a sealed run as reviewer or approver (an electronic signature over its "
+                                    "manifest)", epilog=EXIT_CODES_HELP, formatter_class=raw)
+    g.set_defaults(func=cmd_sign)
+    g.add_argument("path", metavar="RUN_DIR")
+    g.add_argument("--role", required=True, choices=["reviewer", "approver"])
+    g.add_argument("--meaning", required=True, help='what the signature means, e.g. "Reviewed and approved"')
+    g.add_argument("--name", required=True, help="the signer's printed name")
+    g.add_argument("--key", required=True, metavar="FILE", help="the signer's Ed25519 private key")
+    g.add_argument("--key-passphrase-env", metavar="NAME",
+                   help="environment variable holding the passphrase of --key (never on the command line)")
+    g.add_argument("--pubkey", action="append", default=[], metavar="FILE",
+                   help="trusted public key(s) the run must verify against before it is signed (repeatable)")
+    g.add_argument("--tsa-cert", action="append", default=[], metavar="FILE", help=argparse.SUPPRESS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -203,7 +266,8 @@ def select_checks(registry: Registry, catalogs: Mapping[str, Catalog], *, patter
     return list(registry.select(list(patterns), platform=platform, ids=ids))
 
 
-def _run_info(registry: Registry, specs: Sequence[CheckSpec], inventory: Inventory, argv_summary: str) -> RunInfo:
+def _run_info(registry: Registry, specs: Sequence[CheckSpec], inventory: Inventory, argv_summary: str,
+              operator_name: str = "", previous_manifest: str = "") -> RunInfo:
     from scanner.model import RunInfo, utcnow
 
     started = utcnow()
@@ -211,7 +275,8 @@ def _run_info(registry: Registry, specs: Sequence[CheckSpec], inventory: Invento
         id=f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}", tool_version=_version(),
         checks_fingerprint=registry.fingerprint(specs), operator=f"{getpass.getuser()}@{socket.gethostname()}",
         started=started, inventory=inventory.source, inventory_sha256=inventory.sha256, command=argv_summary,
-        python=_platform.python_version())
+        python=_platform.python_version(), operator_name=operator_name,
+        previous_manifest_sha256=previous_manifest)
 
 
 class Progress:
@@ -329,8 +394,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
         _say(f"warning: no selected check applies to target {t.name!r} ({t.type.value}); nothing will be evaluated "
              "for it")
 
-    info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500])
+    sealing = _sealing(args)
+    operator_name = (args.operator_name if args.operator_name is not None
+                     else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
+    info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500], operator_name)
     outdir = Path(args.output) if args.output else Path("gxpscan-results") / info.id
+    from dataclasses import replace
+
+    from scanner.seal import previous_manifest
+
+    info = replace(info, previous_manifest_sha256=previous_manifest(outdir.parent, exclude=outdir))
     try:
         record = RecordWriter(outdir / RECORD_NAME, info)
     except FileExistsError:
@@ -367,7 +440,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return EXIT_WRITE
     _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
                    framework=frameworks.resolve(args.framework, catalogs) if args.framework else None)
-    return exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets))
+    code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets))
+    return _seal(outdir, sealing, quiet=args.quiet) or code
 
 
 # --- other commands -------------------------------------------------------------------------------------------
@@ -428,20 +502,52 @@ def _read(path: str) -> Record:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    record = _read(args.record)
+    from reports import FORMATS
+
+    path = Path(args.record)
+    run_dir = path if path.is_dir() else path.parent
+    sealing = _sealing(args)
+    record = _read(args.record)  # a corrupt record is named line by line (exit 2) before anything else
+    verified = _verify_first(run_dir, args)
+    if verified is not None:
+        return verified
     run = record.run
     for warning in run.info.warnings:
         _say(f"warning: {warning}")
-    path = Path(args.record)
-    outdir = Path(args.output) if args.output else (path if path.is_dir() else path.parent)
-    _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose)
-    return exit_code(run, "low", _nothing_evaluated(run, record.targets))
+    outdir = Path(args.output) if args.output else run_dir
+    formats = args.format or ["console"]
+    _write_reports(run, formats, outdir, quiet=args.quiet, verbose=args.verbose)
+    code = exit_code(run, "low", _nothing_evaluated(run, record.targets))
+    if any(f in FORMATS and f != "console" for f in formats) and _same_dir(outdir, run_dir):
+        if args.no_verify:
+            _say("WARNING: the reports just written into the run directory are NOT sealed (--no-verify: a run "
+                 "that is not intact is never sealed again); verify will list them as changed or added")
+        else:
+            if sealing["key"] is None and _was_signed(run_dir):
+                _say("warning: this run was signed; the manifest sealing the new reports is NOT signed (give "
+                     "--sign-key to keep it signed; verify --pubkey will refuse an unsigned manifest)")
+            return _seal(run_dir, sealing, quiet=args.quiet) or code
+    return code
+
+
+def _was_signed(run_dir: Path) -> bool:
+    from scanner.seal import SealError, manifests, read_manifest
+
+    versions = manifests(run_dir)
+    try:
+        return bool(versions) and "signer" in read_manifest(run_dir, max(versions)).predicate
+    except (SealError, OSError):
+        return False
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from scanner import diff
 
     old, new = _read(args.old).run, _read(args.new).run
+    for path in (args.old, args.new):
+        verified = _verify_first(Path(path) if Path(path).is_dir() else Path(path).parent, args)
+        if verified is not None:
+            return verified
     registry = _load_registry()
     thresholds = {s.id: {*s.params, "limit"} if s.params else set() for s in registry.checks.values()}
     result = diff.compare(old, new, thresholds)
@@ -451,6 +557,151 @@ def cmd_diff(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(diff.to_text(result, escape=_for_terminal))
     return EXIT_FAILURES if diff.exit_code(result) else EXIT_OK
+
+
+# --- integrity: keygen, verify, sign, and the sealing of scan and report -------------------------------------------
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _passphrase(env_name: str | None) -> bytes | None:
+    from scanner.seal import SealError, passphrase_from_env
+
+    try:
+        return passphrase_from_env(env_name)
+    except SealError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _private_key(path: str, env_name: str | None) -> Any:
+    from scanner.seal import SealError, load_private_key
+
+    try:
+        return load_private_key(path, _passphrase(env_name))
+    except SealError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _sealing(args: argparse.Namespace) -> dict[str, Any]:
+    """The signing key (loaded and unlocked now, before any work) and the TSA of --sign-key/--tsa."""
+    if args.sign_key_passphrase_env and not args.sign_key:
+        raise UsageError("--sign-key-passphrase-env needs --sign-key")
+    key = _private_key(args.sign_key, args.sign_key_passphrase_env) if args.sign_key else None
+    return {"key": key, "tsa_url": args.tsa}
+
+
+def _seal(run_dir: Path, sealing: Mapping[str, Any], *, quiet: bool = False) -> int:
+    """Seal the run directory (the next manifest version). 0, or EXIT_WRITE with a message when it failed."""
+    from scanner.safefs import OutputError
+    from scanner.seal import SealError, seal_run
+
+    try:
+        sealed = seal_run(run_dir, key=sealing.get("key"), tsa_url=sealing.get("tsa_url"))
+    except (SealError, OutputError) as exc:
+        _say(f"could not seal the run directory {run_dir}: {exc}")
+        return EXIT_WRITE
+    if not quiet:
+        how = f"signed by key {sealed.signed_by}" if sealed.signed_by else "unsigned"
+        stamp = ", time-stamped" if sealed.time_stamped else ""
+        print(f"sealed: {run_dir / sealed.name} (sha256 {sealed.sha256}; {how}{stamp})", file=sys.stderr)
+    return 0
+
+
+def _trust(args: argparse.Namespace) -> tuple[list[Any], list[bytes]]:
+    from scanner.seal import SealError, load_public_key
+
+    try:
+        keys = [load_public_key(p) for p in args.pubkey]
+    except SealError as exc:
+        raise UsageError(str(exc)) from None
+    certs = []
+    for cert in args.tsa_cert:
+        try:
+            certs.append(Path(cert).read_bytes())
+        except OSError as exc:
+            raise UsageError(f"cannot read TSA certificate {cert}: {exc.strerror or exc}") from None
+    return keys, certs
+
+
+def _print_verification(v: Any, quiet: bool = False, stream: TextIO = sys.stdout) -> None:
+    for problem in v.problems:
+        print(f"  {_for_terminal(problem)}", file=stream)
+    if not quiet:
+        for note in v.notes:
+            print(f"  ok: {_for_terminal(note)}", file=stream)
+
+
+def _verify_first(run_dir: Path, args: argparse.Namespace) -> int | None:
+    """report, diff and sign read only an intact run. None to go on; an exit code to stop."""
+    from scanner.seal import verify_run
+
+    keys, certs = _trust(args)
+    v = verify_run(run_dir, pubkeys=keys, tsa_certs=certs)
+    if v.intact:
+        return None
+    if getattr(args, "no_verify", False):
+        _say(f"WARNING: {run_dir} is NOT INTACT ({len(v.problems)} problem(s)); reading it anyway because of "
+             "--no-verify. Nothing below is evidence:")
+        _print_verification(v, quiet=True, stream=sys.stderr)
+        return None
+    _say(f"refusing to read {run_dir}: the run is NOT INTACT ({len(v.problems)} problem(s)); run "
+         f"'gxpscan verify {run_dir}' for details, or give --no-verify to read it anyway:")
+    _print_verification(v, quiet=True, stream=sys.stderr)
+    return EXIT_NOT_INTACT
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from scanner.seal import SealError, keygen
+
+    try:
+        private, public, fp = keygen(args.out, _passphrase(args.passphrase_env))
+    except SealError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"private key: {private} (0600{', encrypted' if args.passphrase_env else ', NOT encrypted'})")
+    print(f"public key:  {public}")
+    print(f"fingerprint: SHA256:{fp}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from scanner.seal import verify_chain, verify_run
+
+    keys, certs = _trust(args)
+    path = Path(args.path)
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a directory")
+    v = (verify_chain if args.chain else verify_run)(path, pubkeys=keys, tsa_certs=certs)
+    print(f"gxpscan verify: {_for_terminal(str(path))}{' (chain)' if args.chain else ''}")
+    _print_verification(v, quiet=args.quiet)
+    if v.intact:
+        print(f"INTACT{f': {v.manifest} sha256 {v.manifest_sha256}' if v.manifest else ''}")
+        return EXIT_OK
+    print(f"NOT INTACT: {len(v.problems)} problem(s)")
+    return EXIT_NOT_INTACT
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from scanner.seal import SealError, sign_run
+
+    key = _private_key(args.key, args.key_passphrase_env)
+    path = Path(args.path)
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a run directory")
+    verified = _verify_first(path, args)
+    if verified is not None:
+        return verified
+    try:
+        name, record = sign_run(path, role=args.role, meaning=args.meaning, name=args.name, key=key)
+    except SealError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"signed: {path / name}: {record.role} {_for_terminal(record.name)!r}, {record.signed_at.isoformat()}, "
+          f"meaning {_for_terminal(record.meaning)!r}, key SHA256:{record.key_id}, over manifest sha256 "
+          f"{record.manifest_sha256}")
+    return EXIT_OK
 
 
 def cmd_aws_policy(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from scanner.model import (
@@ -27,6 +28,7 @@ from scanner.model import (
     Run,
     RunInfo,
     Severity,
+    SignatureRecord,
     Status,
     info_from_dict,
     info_to_dict,
@@ -68,6 +70,7 @@ class RecordWriter:
         self._evidence: dict[str, Any] = {}
         self._warnings: list[str] = []
         self._targets: list[str] = []
+        self._systems: dict[str, dict[str, str]] = {}
         self._size = 0
         self._failed: str | None = None
         self._closed = False
@@ -113,9 +116,15 @@ class RecordWriter:
 
     def add(self, outcome: TargetOutcome) -> None:
         with self._lock:
-            self._write({"type": "target", "run": self.info.id, "target": outcome.target.name,
-                         "results": [result_to_dict(r) for r in outcome.results],
-                         "evidence": dict(outcome.evidence), "warnings": list(outcome.warnings)})
+            line: dict[str, Any] = {"type": "target", "run": self.info.id, "target": outcome.target.name,
+                                    "results": [result_to_dict(r) for r in outcome.results],
+                                    "evidence": dict(outcome.evidence), "warnings": list(outcome.warnings)}
+            system = {str(k): str(v) for k, v in outcome.system.items()}
+            if system:
+                line["system"] = system
+            self._write(line)
+            if system:
+                self._systems[outcome.target.name] = system
             self._results.extend(outcome.results)
             self._evidence.update(outcome.evidence)
             self._warnings.extend(outcome.warnings)
@@ -145,7 +154,7 @@ class RecordWriter:
                 finally:
                     os.close(self._fd)
                     self._dir.close()
-            return Run(self.info, tuple(self._results), dict(self._evidence))
+            return Run(self.info, tuple(self._results), dict(self._evidence), systems=_frozen(self._systems))
 
 
 # --- reading --------------------------------------------------------------------------------------------------
@@ -157,6 +166,22 @@ def _require(obj: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     if not isinstance(value, kind):
         raise RecordError(f"{where}: '{key}' has the wrong type ({type(value).__name__})")
     return value
+
+
+def _frozen(systems: Mapping[str, Mapping[str, str]]) -> Mapping[str, Mapping[str, str]]:
+    return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in systems.items()})
+
+
+#: Longest system-under-test field kept (a hostname, an OS name, a kernel release).
+MAX_SYSTEM_FIELD = 1024
+
+
+def _system(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise RecordError(f"{where}: 'system' is not a mapping of strings")
+    if len(value) > 64 or any(len(k) > 64 or len(v) > MAX_SYSTEM_FIELD for k, v in value.items()):
+        raise RecordError(f"{where}: 'system' is larger than a system description")
+    return dict(value)
 
 
 def _strings(value: Any, where: str) -> None:
@@ -247,6 +272,7 @@ def read_record(path: str | Path) -> Record:
     evidence: dict[str, Any] = {}
     warnings: list[str] = []
     targets: list[str] = []
+    systems: dict[str, dict[str, str]] = {}
     end: dict[str, Any] | None = None
     cut = False
     with open(path, "rb") as fh:
@@ -301,6 +327,8 @@ def read_record(path: str | Path) -> Record:
             for ref, entry in line_evidence.items():
                 _check_evidence(entry, f"{where}: evidence {ref[:80]!r}")
             _strings(obj.get("warnings", []), f"{where}.warnings")
+            if "system" in obj:
+                systems[name] = _system(obj["system"], where)
             results.extend(line_results)
             evidence.update(line_evidence)
             targets.append(name)
@@ -314,7 +342,20 @@ def read_record(path: str | Path) -> Record:
         note = ("the record ends in a cut line (killed, or the disk was full); it was ignored" if cut
                 else "the record has no run_end line (the scan did not finish)")
         info = replace(info, interrupted=True, warnings=(*warnings, note))
-    return Record(Run(info, tuple(results), evidence), tuple(targets))
+    return Record(Run(info, tuple(results), evidence, systems=_frozen(systems),
+                      signatures=_signatures(path.parent)), tuple(targets))
+
+
+def _signatures(run_dir: Path) -> tuple[SignatureRecord, ...]:
+    """The electronic signatures beside the record (see scanner.seal; readers verify the run first)."""
+    try:
+        if not any(n.startswith("signature-") for n in os.listdir(run_dir)):
+            return ()
+    except OSError:
+        return ()
+    from scanner.seal import read_signatures
+
+    return read_signatures(run_dir)
 
 
 def load_record(path: str | Path) -> Run:
