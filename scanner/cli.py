@@ -627,7 +627,8 @@ def _trust(args: argparse.Namespace) -> tuple[list[Any], list[bytes]]:
     return keys, certs
 
 
-def _print_verification(v: Any, quiet: bool = False, stream: TextIO = sys.stdout) -> None:
+def _print_verification(v: Any, quiet: bool = False, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
     for problem in v.problems:
         print(f"  {_for_terminal(problem)}", file=stream)
     if not quiet:

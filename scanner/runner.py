@@ -49,7 +49,8 @@ class TargetOutcome:
     results: tuple[Result, ...]
     evidence: Mapping[str, Mapping[str, Any]]  # evidence id -> record (target, fact, index, source, raw, ...)
     warnings: tuple[str, ...] = ()  # for the operator and the run record (plaintext transport, expired waiver)
-    system: Mapping[str, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))  # the system under test: hostname, os, os_version, kernel, ...
+    #: the system under test, as collected: hostname, os, os_version, kernel (Linux); account, partition (AWS); ...
+    system: Mapping[str, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
 
 def evaluate(spec: CheckSpec, facts: Mapping[str, Fact], target: Target) -> list[Finding]:

@@ -526,6 +526,11 @@ def _short(digest: str) -> str:
     return digest[:16] if digest else "(none)"
 
 
+def _why(exc: BaseException, name: str) -> str:
+    text = str(exc)
+    return text[len(name) + 2:] if text.startswith(f"{name}: ") else text
+
+
 def _pinned(key_id: str, pinned: Sequence[Ed25519PublicKey]) -> bool:
     return any(fingerprint(k) == key_id for k in pinned)
 
@@ -557,7 +562,7 @@ def verify_run(run_dir: str | Path, *, pubkeys: Sequence[Ed25519PublicKey] = (),
         try:
             loaded.append(read_manifest(run_dir, n))
         except (SealError, OSError) as exc:
-            v.problems.append(f"manifest {manifest_name(n)}: {exc}")
+            v.problems.append(f"manifest {manifest_name(n)}: {_why(exc, manifest_name(n))}")
     if not loaded:
         return v
     latest = loaded[-1]
@@ -643,7 +648,7 @@ def _check_manifest(run_dir: Path, m: Manifest, previous: Manifest | None, run_i
                     v.notes.append(f"{m.name}: signature verifies (key {fingerprint(key)}"
                                    f"{'' if pubkeys else ', taken from the manifest: give --pubkey to pin it'})")
             except (SealError, OSError) as exc:
-                v.problems.append(f"signature {env_name}: {exc}")
+                v.problems.append(f"signature {env_name}: {_why(exc, env_name)}")
     else:
         if env_name in entries:
             v.problems.append(f"added: {env_name} ({m.name} names no signer)")
@@ -666,7 +671,7 @@ def _check_manifest(run_dir: Path, m: Manifest, previous: Manifest | None, run_i
                     "message imprint matches; give --tsa-cert to check the authority's signature"
                 v.notes.append(f"{m.name}: time-stamped {stamp.gen_time.isoformat()} ({how})")
             except (tsa.TSAError, OSError, SealError) as exc:
-                v.problems.append(f"time-stamp {tsr_name}: {exc}")
+                v.problems.append(f"time-stamp {tsr_name}: {_why(exc, tsr_name)}")
     elif tsr_name in entries:
         v.problems.append(f"added: {tsr_name} ({m.name} asked for no time-stamp)")
 
@@ -676,7 +681,7 @@ def _check_signature(run_dir: Path, name: str, loaded: Sequence[Manifest], run_i
     try:
         sig = _signature_file(run_dir, name)
     except (SealError, OSError) as exc:
-        v.problems.append(f"signature {name}: {exc}")
+        v.problems.append(f"signature {name}: {_why(exc, name)}")
         return
     r = sig.record
     mine = {m.name: m for m in loaded}

@@ -8,6 +8,8 @@ import pytest
 
 from scanner import cli
 from scanner.cli import EXIT_ERRORS, EXIT_FAILURES, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, exit_code
+from scanner.seal import seal_run
+from tests.engine.seal_factory import evidence_for
 from tests.factories import make_result, make_run
 
 HEAVY = ("boto3", "botocore", "paramiko", "winrm", "ldap3")
@@ -80,8 +82,10 @@ def test_report_and_diff_work_from_run_records(tmp_path, capsys):
         from scanner.runner import TargetOutcome
         from tests.factories import make_target
 
-        w.add(TargetOutcome(make_target("host1"), (make_result(status=status),), {}))
+        results = (make_result(status=status),)
+        w.add(TargetOutcome(make_target("host1"), results, evidence_for(results)))
         w.close()
+        seal_run(tmp_path / name)  # report and diff verify first: a sealed run
         return str(tmp_path / name)
 
     old, new = record("old", "pass"), record("new", "fail")
@@ -131,7 +135,7 @@ def _read(path) -> str:
 def test_new_exit_codes_are_in_help_and_distinct():
     from scanner.cli import EXIT_CODES, EXIT_NOTHING, EXIT_WRITE
 
-    assert (EXIT_WRITE, EXIT_NOTHING) == (4, 5) and len(set(EXIT_CODES)) == len(EXIT_CODES) == 7
+    assert (EXIT_WRITE, EXIT_NOTHING, cli.EXIT_NOT_INTACT) == (4, 5, 6) and len(set(EXIT_CODES)) == len(EXIT_CODES) == 8
     for command in ([], ["scan"], ["report"]):
         parser = cli.build_parser()
         text = parser.format_help() if not command else parser._subparsers._group_actions[0].choices[
@@ -215,8 +219,10 @@ def _records(tmp_path):
 
     def record(name, status):
         w = RecordWriter(tmp_path / name / "record.jsonl", make_run().info)
-        w.add(TargetOutcome(make_target("host1"), (make_result(status=status),), {}))
+        results = (make_result(status=status),)
+        w.add(TargetOutcome(make_target("host1"), results, evidence_for(results)))
         w.close()
+        seal_run(tmp_path / name)  # report and diff verify first: a sealed run
         return tmp_path / name
 
     return record("old", "pass"), record("new", "fail")
@@ -259,7 +265,9 @@ def test_report_replaces_a_planted_symlink_instead_of_following_it(tmp_path):
     victim = tmp_path / "victim"
     victim.write_text("precious")
     (new / "report.junit.xml").symlink_to(victim)
-    assert cli.main(["report", str(new), "--format", "junit"]) == EXIT_FAILURES
+    # verify first sees the planted link (not sealed) and refuses; read anyway, the link is replaced, not followed
+    assert cli.main(["report", str(new), "--format", "junit"]) == cli.EXIT_NOT_INTACT
+    assert cli.main(["report", str(new), "--format", "junit", "--no-verify"]) == EXIT_FAILURES
     assert victim.read_text() == "precious" and "<failure" in (new / "report.junit.xml").read_text()
 
 

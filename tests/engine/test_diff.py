@@ -138,7 +138,9 @@ def test_text_shows_every_section_and_escapes_target_data():
 
 def test_the_diff_command_prints_json_and_exits_1_only_for_new_failures(tmp_path, capsys):
     from scanner.runner import TargetOutcome
+    from scanner.seal import seal_run
     from scanner.store import RecordWriter
+    from tests.engine.seal_factory import evidence_for
     from tests.factories import make_target
 
     def record(name, results, fingerprint="0" * 64):
@@ -147,8 +149,9 @@ def test_the_diff_command_prints_json_and_exits_1_only_for_new_failures(tmp_path
         for x in results:
             by_target.setdefault(x.target, []).append(x)
         for target, rs in by_target.items():
-            w.add(TargetOutcome(make_target(target), tuple(rs), {}))
+            w.add(TargetOutcome(make_target(target), tuple(rs), evidence_for(rs)))
         w.close()
+        seal_run(tmp_path / name)  # diff verifies first: a sealed run
         return str(tmp_path / name)
 
     old, new = record("old", OLD.results), record("new", NEW.results)
