@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from scanner.collectors import collect
+from scanner.collectors import SYSTEM_FACTS, collect
 from scanner.connectors import ConnectorError, ProcessScope, connector_key, open_connector
 from scanner.model import Fact, Finding, Platform, Result, Status, Target, Waiver, thaw, utcnow
 from scanner.registry import CheckSpec
@@ -239,9 +239,11 @@ def scan_target(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[
                 scope: ProcessScope | None = None) -> TargetOutcome:
     mine = [s for s in specs if s.platform == target.type]
     collector = collector or partial(collect_facts, scope=scope)
-    facts = collector(target, {f for s in mine for f in s.facts})
+    system_fact = SYSTEM_FACTS.get(target.type) if mine else None
+    facts = collector(target, {f for s in mine for f in s.facts} | ({system_fact} if system_fact else set()))
     evidence = _evidence_records(target, facts)
     secrets = secrets_of(target)
+    system = redact(system_of(facts, system_fact), secrets) if system_fact else {}
     today = utcnow().date()
     warnings = transport_warnings(target)
     expired_seen: dict[Waiver, int] = {}
@@ -263,7 +265,21 @@ def scan_target(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[
                 criterion=spec.criterion, waiver=waiver, location=f.location, remediation=spec.remediation,
                 expired_waiver=expired))
     warnings += [expired_waiver_warning(target, w, n) for w, n in expired_seen.items()]
-    return TargetOutcome(target, tuple(results), redact(evidence, secrets), redact(tuple(warnings), secrets))
+    return TargetOutcome(target, tuple(results), redact(evidence, secrets), redact(tuple(warnings), secrets),
+                         MappingProxyType(system))
+
+
+def system_of(facts: Mapping[str, Fact], name: str) -> dict[str, str]:
+    """The system under test as the record keeps it; when it could not be collected, the reason (fail closed:
+    the record says so instead of leaving the system unnamed)."""
+    from scanner.facts.system import SystemUnderTest, bounded
+
+    fact = facts.get(name)
+    if fact is None:
+        return {"error": f"{name} was not collected"}
+    if not fact.ok or not isinstance(fact.value, SystemUnderTest):
+        return {"error": bounded(f"{name}: {fact.error or 'no value'}")}
+    return fact.value.as_dict()
 
 
 def scan(targets: Sequence[Target], specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]], *,

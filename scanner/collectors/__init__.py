@@ -21,6 +21,13 @@ PLATFORM_COLLECTORS = {
     Platform.LDAP: "scanner.collectors.ldap",
 }
 
+#: The system-under-test fact of each platform (scanner.facts.system), collected with every target's other facts.
+SYSTEM_FACTS = {
+    Platform.LINUX: "linux.system",
+    Platform.AWS: "aws.system",
+    Platform.LDAP: "ldap.system",
+}
+
 
 @dataclass(frozen=True)
 class FactSpec:

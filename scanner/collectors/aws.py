@@ -838,7 +838,10 @@ DEFINITIONS: tuple[AwsFact, ...] = (
             (_c("accessanalyzer", "ListAnalyzers"),), _access_analyzers),
 )
 
-FACTS: dict[str, FactSpec] = {d.name: FactSpec(d.name, d.description) for d in DEFINITIONS}
+SYSTEM_FACT = FactSpec("aws.system", "the system under test: account ids, partition and regions scanned (as the "
+                                     "connector resolved them; no extra API call)")
+FACTS: dict[str, FactSpec] = {**{d.name: FactSpec(d.name, d.description) for d in DEFINITIONS},
+                              SYSTEM_FACT.name: SYSTEM_FACT}
 
 
 def aws_iam_policy() -> dict:
@@ -907,4 +910,24 @@ def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, F
         results = facts.map(lambda d: _collect_one(connector, d, pool, records_tag), wanted)
         for definition, fact in zip(wanted, results, strict=True):
             out[definition.name] = fact
+    if SYSTEM_FACT.name in set(names):
+        out[SYSTEM_FACT.name] = system_fact(connector)
     return out
+
+
+def system_fact(connector: Any) -> Fact:
+    """``aws.system``: the accounts, partition and regions the connector resolved (no call of its own)."""
+    from scanner.facts.system import SystemUnderTest
+
+    accounts = tuple(connector.accounts)
+    if not accounts:
+        return Fact.failed(SYSTEM_FACT.name, "no AWS account was resolved")
+    partitions = sorted({a.partition for a in accounts})
+    regions = sorted({r for a in accounts for r in (connector.regions.get(a.id) or ())})
+    value = SystemUnderTest.of(
+        platform="aws", hostname=",".join(a.id for a in accounts), os="Amazon Web Services",
+        os_version=f"partition {','.join(partitions)}", account=",".join(a.id for a in accounts),
+        partition=",".join(partitions), regions=",".join(regions) or "none",
+        identity=",".join(sorted({a.via for a in accounts})))
+    raw = json.dumps(value.as_dict(), sort_keys=True)
+    return Fact(SYSTEM_FACT.name, value, (Evidence.of("AWS connector: resolved accounts and regions", raw),))

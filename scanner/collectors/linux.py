@@ -43,6 +43,7 @@ from scanner.collectors.linux_files import parse_file_modes, stat_each
 from scanner.collectors.linux_password import PAM_MODULES_PROBE, PAM_STACKS, parse_login_defs, parse_pam
 from scanner.collectors.linux_ssh import parse_sshd
 from scanner.collectors.linux_sudo import parse_sudoers
+from scanner.collectors.linux_system import parse_system
 from scanner.collectors.linux_time import TIME_CLIENTS_PROBE, parse_time_sync
 from scanner.connectors import CommandResult, ConnectorError
 from scanner.model import Evidence, Fact, Target
@@ -67,6 +68,9 @@ class SectionSpec:
 
 
 SECTIONS: tuple[SectionSpec, ...] = (
+    SectionSpec("linux.system", "the system under test: host name, OS and version (os-release), kernel release and "
+                "machine (uname)", parse_system, files=("/etc/os-release", "/usr/lib/os-release"),
+                probes=(("uname", "@{uname} -n -r -m"),)),
     SectionSpec("linux.sshd_effective", "effective sshd configuration (sshd -T)", parse_sshd,
                 probes=(("sshd_T", "@{sshd} -T"),), needs_root=True),
     SectionSpec("linux.passwd", "local accounts (/etc/passwd)", parse_passwd, files=("/etc/passwd",)),

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 
 from scanner.collectors import FactSpec
 from scanner.collectors.ldap import ad, openldap
-from scanner.collectors.ldap.common import Directory, Recorder, anonymous_probe, plaintext_bind_probe, root_dse
+from scanner.collectors.ldap.common import (
+    Directory,
+    Recorder,
+    anonymous_probe,
+    plaintext_bind_probe,
+    root_dse,
+    system,
+)
 from scanner.connectors import ConnectorError
 from scanner.facts.ldap import Flavor
 from scanner.model import Evidence, Fact, Target
@@ -36,6 +43,8 @@ class DirectoryFact:
 TABLE: tuple[DirectoryFact, ...] = (
     DirectoryFact("ldap.root_dse", "how the directory was reached (TLS mode, plaintext allowance, bind identity) and "
                   "its flavor", root_dse),
+    DirectoryFact("ldap.system", "the system under test: directory server, vendor and version, naming context "
+                  "(from the root DSE)", system),
     DirectoryFact("ldap.domain_policy", "AD domain password and lockout policy (domain head attributes)",
                   ad.domain_policy, "ad"),
     DirectoryFact("ldap.password_settings_objects", "AD fine-grained password policies (msDS-PasswordSettings) and "

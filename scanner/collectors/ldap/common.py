@@ -6,8 +6,10 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from scanner.facts.ldap import DirectoryInfo, Flavor, Probe, TlsMode
+from scanner.facts.system import SystemUnderTest
 from scanner.model import Evidence
 
 if TYPE_CHECKING:
@@ -188,6 +190,29 @@ def root_dse(conn: Directory, rec: Recorder) -> DirectoryInfo:
         certificate_validated=tls != "none", plaintext_allowed=s.allow_plaintext, bound_as=conn.bound_as,
         base_dn=base, naming_contexts=dse.texts("namingContexts"), vendor=vendor,
     )
+
+
+#: Active Directory's domainControllerFunctionality levels (MS-ADTS 6.1.4.2), as the product names them.
+AD_LEVELS = {"2": "Windows Server 2003", "3": "Windows Server 2008", "4": "Windows Server 2008 R2",
+             "5": "Windows Server 2012", "6": "Windows Server 2012 R2", "7": "Windows Server 2016",
+             "10": "Windows Server 2025"}
+
+
+def system(conn: Directory, rec: Recorder) -> SystemUnderTest:
+    """``ldap.system``: the directory server under test, from the root DSE already read (no extra query)."""
+    info = root_dse(conn, rec)
+    dse = conn.root_dse
+    assert dse is not None  # root_dse raised otherwise
+    host = dse.text("dnsHostName") or dse.text("serverName") or (urlsplit(info.url).hostname or info.url)
+    if info.flavor == "ad":
+        level = dse.text("domainControllerFunctionality") or ""
+        version = dse.text("vendorVersion") or (f"functional level {level} ({AD_LEVELS[level]})"
+                                                if level in AD_LEVELS else f"functional level {level or 'unknown'}")
+    else:
+        version = dse.text("vendorVersion") or "unknown (the root DSE publishes no vendorVersion)"
+    context = dse.text("defaultNamingContext") or info.base_dn
+    return SystemUnderTest.of(platform="ldap", hostname=host, os=info.vendor, os_version=version,
+                              naming_context=context, flavor=info.flavor, url=info.url)
 
 
 def _probe(result: _ProbeResult) -> Probe:
