@@ -246,3 +246,31 @@ def test_directories_are_0700_and_files_0600_whatever_the_umask(tmp_path):
     modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode)
              for p in [tmp_path / "a", tmp_path / "a" / "b", *(tmp_path / "a" / "b").iterdir()]}
     assert modes == {"a": 0o700, "a/b": 0o700, "a/b/record.jsonl": 0o600, "a/b/report.json": 0o600}
+
+
+# --- sealed runs: signatures and systems under test (issue 11) ----------------------------------------------------
+
+def test_signatures_beside_the_record_are_read_into_the_run(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from scanner.seal import sign_run
+    from tests.engine.seal_factory import sealed_run
+
+    run_dir = sealed_run(tmp_path / "run")
+    assert load_record(run_dir).signatures == ()
+    key = Ed25519PrivateKey.generate()
+    sign_run(run_dir, role="reviewer", meaning="Reviewed", name="R. Eviewer", key=key)
+    sign_run(run_dir, role="approver", meaning="Approved", name="A. Pprover", key=key)
+    run = load_record(run_dir / "record.jsonl")
+    assert [(s.role, s.name, s.meaning) for s in run.signatures] == [
+        ("reviewer", "R. Eviewer", "Reviewed"), ("approver", "A. Pprover", "Approved")]
+    assert run.systems["host2"]["hostname"] == "host2"
+
+
+def test_the_chain_hash_and_operator_name_are_kept_in_the_record(tmp_path):
+    from dataclasses import replace
+
+    info = replace(make_run_info(), previous_manifest_sha256="ab" * 32, operator_name="Ola Operator")
+    RecordWriter(tmp_path / "record.jsonl", info).close()
+    read = load_record(tmp_path).info
+    assert (read.previous_manifest_sha256, read.operator_name) == ("ab" * 32, "Ola Operator")
