@@ -435,3 +435,11 @@ def test_run_info_round_trips_the_chain_hash():
 
     info = make_run_info(previous_manifest_sha256="a" * 64, operator_name="X")
     assert info_from_dict(info_to_dict(info)) == info
+
+
+def test_the_seal_benchmark_runs_and_reports_its_figures():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "seal.py"), "--hosts", "3", "--runs", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert re.search(r"sealing \(hash every file, sign\): +\d+\.\d+ s = \d+\.\d+x reporting", proc.stdout)
+    assert re.search(r"verify \(pinned key, consistency\): +\d+\.\d+ s", proc.stdout)
