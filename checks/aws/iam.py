@@ -1,46 +1,41 @@
 """IAM: root account, users' MFA, access keys, unused credentials, admin policies, password policy."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from checks.aws._common import (
-    ADMIN_POLICY_ARNS,
-    GLOBAL,
-    age_days,
-    grants_everything,
-    incomplete,
-    none_found,
-    root_arn,
-    where,
+from checks.aws._common import ADMIN_MANAGED_POLICIES, age_days, grants_everything, incomplete, none_found, where
+from scanner.facts.aws import (
+    AccountSummary,
+    AnalyzerRegion,
+    AttachedPolicy,
+    AwsResources,
+    CredentialUser,
+    IamUser,
+    PasswordPolicy,
 )
 from scanner.model import Finding, error, failed, passed
 from scanner.registry import check
 
 
-def _per_account(summary: Any) -> list[Any]:
-    return list(summary.items)
-
-
 @check(id="aws.iam.root_mfa", title="Root user has MFA", severity="critical", area="access_control",
        criterion="IAM account summary shows AccountMFAEnabled = 1 in every scanned account")
-def root_mfa(account_summary: Any) -> list[Finding]:
+def root_mfa(account_summary: AwsResources[AccountSummary]) -> list[Finding]:
     out = []
-    for s in _per_account(account_summary):
-        arn = root_arn(s.account)
+    for s in account_summary.items:
         if s.root_mfa_enabled:
-            out.append(passed(arn, "root user has MFA enabled", account=s.account, region=GLOBAL, root_mfa=True))
+            out.append(passed(s.arn, "root user has MFA enabled", **where(s), root_mfa=True))
         else:
-            out.append(failed(arn, "root user has no MFA device", account=s.account, region=GLOBAL, root_mfa=False))
+            out.append(failed(s.arn, "root user has no MFA device", **where(s), root_mfa=False))
     return out or none_found(account_summary, "account summary")
 
 
 @check(id="aws.iam.root_access_keys", title="Root user has no access keys", severity="critical",
        area="access_control", criterion="IAM account summary shows AccountAccessKeysPresent = 0")
-def root_access_keys(account_summary: Any) -> list[Finding]:
+def root_access_keys(account_summary: AwsResources[AccountSummary]) -> list[Finding]:
     out = []
-    for s in _per_account(account_summary):
-        arn, obs = root_arn(s.account), dict(account=s.account, region=GLOBAL,
-                                             root_access_keys_present=s.root_access_keys_present)
+    for s in account_summary.items:
+        arn, obs = s.arn, dict(**where(s), root_access_keys_present=s.root_access_keys_present)
         if s.root_access_keys_present:
             out.append(failed(arn, "root user has access keys", **obs))
         else:
@@ -48,18 +43,18 @@ def root_access_keys(account_summary: Any) -> list[Finding]:
     return out or none_found(account_summary, "account summary")
 
 
-def _users(report: Any) -> list[Any]:
+def _users(report: AwsResources[CredentialUser]) -> list[CredentialUser]:
     return [u for u in report.items if not u.is_root]
 
 
 @check(id="aws.iam.user_mfa", title="Console users have MFA", severity="high", area="access_control",
        criterion="every IAM user with a console password has an active MFA device (credential report)")
-def user_mfa(iam_credential_report: Any) -> list[Finding]:
+def user_mfa(iam_credential_report: AwsResources[CredentialUser]) -> list[Finding]:
     out = []
     for u in _users(iam_credential_report):
         if not u.password_enabled:
             continue
-        obs = dict(**where(u), user=u.user, password_enabled=True, mfa_active=u.mfa_active)
+        obs: dict[str, Any] = dict(**where(u), user=u.user, password_enabled=True, mfa_active=u.mfa_active)
         if u.mfa_active:
             out.append(passed(u.arn, f"console user {u.user} has MFA", **obs))
         else:
@@ -70,14 +65,15 @@ def user_mfa(iam_credential_report: Any) -> list[Finding]:
 @check(id="aws.iam.access_key_rotation", title="Access keys are rotated", severity="medium",
        area="access_control",
        criterion="every active access key was rotated within access_key_max_age_days (credential report)")
-def access_key_rotation(iam_credential_report: Any, access_key_max_age_days: int = 90) -> list[Finding]:
+def access_key_rotation(iam_credential_report: AwsResources[CredentialUser],
+                        access_key_max_age_days: int = 90) -> list[Finding]:
     out = []
     for u in _users(iam_credential_report):
         active = [k for k in u.keys if k.active]
         if not active:
             continue
         ages = {f"key_{k.index}": age_days(k.last_rotated) for k in active}
-        obs = dict(**where(u), user=u.user, key_age_days=ages, max_age_days=access_key_max_age_days)
+        obs: dict[str, Any] = dict(**where(u), user=u.user, key_age_days=ages, max_age_days=access_key_max_age_days)
         unknown = [k for k, v in ages.items() if v is None]
         old = [k for k, v in ages.items() if v is not None and v > access_key_max_age_days]
         if unknown:
@@ -89,14 +85,15 @@ def access_key_rotation(iam_credential_report: Any, access_key_max_age_days: int
     return out or none_found(iam_credential_report, "active access keys")
 
 
-def _idle_days(last_used: Any, fallback: Any) -> int | None:
+def _idle_days(last_used: datetime | None, fallback: datetime | None) -> int | None:
     return age_days(last_used if last_used is not None else fallback)
 
 
 @check(id="aws.iam.unused_credentials", title="No unused credentials", severity="medium", area="access_control",
        criterion="no console password or active access key unused for more than stale_account_days "
                  "(never-used credentials count from their creation or rotation)")
-def unused_credentials(iam_credential_report: Any, stale_account_days: int = 90) -> list[Finding]:
+def unused_credentials(iam_credential_report: AwsResources[CredentialUser],
+                       stale_account_days: int = 90) -> list[Finding]:
     out = []
     for u in _users(iam_credential_report):
         idle: dict[str, int | None] = {}
@@ -107,7 +104,7 @@ def unused_credentials(iam_credential_report: Any, stale_account_days: int = 90)
                 idle[f"key_{k.index}"] = _idle_days(k.last_used, k.last_rotated or u.created)
         if not idle:
             continue
-        obs = dict(**where(u), user=u.user, idle_days=idle, max_idle_days=stale_account_days)
+        obs: dict[str, Any] = dict(**where(u), user=u.user, idle_days=idle, max_idle_days=stale_account_days)
         unknown = [c for c, d in idle.items() if d is None]
         stale = [c for c, d in idle.items() if d is not None and d > stale_account_days]
         if stale:
@@ -120,19 +117,25 @@ def unused_credentials(iam_credential_report: Any, stale_account_days: int = 90)
     return out or none_found(iam_credential_report, "IAM users with credentials")
 
 
+def _admin(policy: AttachedPolicy) -> bool:
+    if policy.aws_managed:
+        return policy.name in ADMIN_MANAGED_POLICIES
+    return grants_everything(policy.document)
+
+
 @check(id="aws.iam.user_admin_policies", title="No administrator policy attached directly to users",
        severity="high", area="access_control",
        criterion="no IAM user has AdministratorAccess or a policy allowing * on * attached or inline")
-def user_admin_policies(iam_users: Any) -> list[Finding]:
+def user_admin_policies(iam_users: AwsResources[IamUser]) -> list[Finding]:
     out = []
     for u in iam_users.items:
         bad = incomplete(u)
         if bad:
             out.append(bad)
             continue
-        admin = [p.name for p in u.attached if p.arn in ADMIN_POLICY_ARNS or grants_everything(p.document)]
+        admin = [p.name for p in u.attached if _admin(p)]
         admin += [f"{p.name} (inline)" for p in u.inline if grants_everything(p.document)]
-        obs = dict(**where(u), user=u.name, admin_policies=admin,
+        obs: dict[str, Any] = dict(**where(u), user=u.name, admin_policies=admin,
                    attached=[p.name for p in u.attached], inline=[p.name for p in u.inline])
         if admin:
             out.append(failed(u.arn, f"{u.name} has administrator policies: {', '.join(admin)}", **obs))
@@ -145,14 +148,14 @@ def user_admin_policies(iam_users: Any) -> list[Finding]:
        area="password_policy",
        criterion="minimum length >= password_min_length, upper/lower/number/symbol required when "
                  "password_complexity, reuse prevention >= password_history, maximum age <= password_max_age_days")
-def password_policy(password_policy: Any, password_min_length: int = 14, password_max_age_days: int = 90,
-                    password_history: int = 24, password_complexity: bool = True) -> list[Finding]:
+def password_policy(password_policy: AwsResources[PasswordPolicy], password_min_length: int = 14,
+                    password_max_age_days: int = 90, password_history: int = 24,
+                    password_complexity: bool = True) -> list[Finding]:
     out = []
     for p in password_policy.items:
-        arn = root_arn(p.account)
+        arn = p.arn
         if not p.present:
-            out.append(failed(arn, "no IAM password policy is set (AWS defaults apply)", account=p.account,
-                              region=GLOBAL, present=False))
+            out.append(failed(arn, "no IAM password policy is set (AWS defaults apply)", **where(p), present=False))
             continue
         gaps = []
         if (p.min_length or 0) < password_min_length:
@@ -165,7 +168,7 @@ def password_policy(password_policy: Any, password_min_length: int = 14, passwor
             gaps.append(f"reuse prevention {p.reuse_prevention} < {password_history}")
         if p.max_age_days is None or p.max_age_days > password_max_age_days:
             gaps.append(f"maximum age {p.max_age_days or 'unlimited'} > {password_max_age_days} days")
-        obs = dict(account=p.account, region=GLOBAL, min_length=p.min_length, reuse_prevention=p.reuse_prevention,
+        obs: dict[str, Any] = dict(**where(p), min_length=p.min_length, reuse_prevention=p.reuse_prevention,
                    max_age_days=p.max_age_days, **{f"require_{k}": v for k, v in classes.items()})
         if gaps:
             out.append(failed(arn, "password policy: " + "; ".join(gaps), **obs))
@@ -176,10 +179,10 @@ def password_policy(password_policy: Any, password_min_length: int = 14, passwor
 
 @check(id="aws.iam.access_analyzer", title="IAM Access Analyzer is active in every region", severity="medium",
        area="access_control", criterion="every scanned region has at least one ACTIVE IAM Access Analyzer")
-def access_analyzer(access_analyzers: Any) -> list[Finding]:
+def access_analyzer(access_analyzers: AwsResources[AnalyzerRegion]) -> list[Finding]:
     out = []
     for r in access_analyzers.items:
-        obs = dict(**where(r), analyzers=list(r.active))
+        obs: dict[str, Any] = dict(**where(r), analyzers=list(r.active))
         if r.active:
             out.append(passed(r.arn, f"active analyzer in {r.region}: {', '.join(r.active)}", **obs))
         else:

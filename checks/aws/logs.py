@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from checks.aws._common import none_found, where
+from scanner.facts.aws import AwsResources, LogGroup
 from scanner.model import Finding, failed, passed
 from scanner.registry import check
 
@@ -11,12 +12,13 @@ from scanner.registry import check
 @check(id="aws.logs.retention", title="Log groups keep events long enough", severity="medium",
        area="audit_logging",
        criterion="every log group keeps events at least log_retention_days (never-expire passes)")
-def retention(log_groups: Any, log_retention_days: int = 365) -> list[Finding]:
+def retention(log_groups: AwsResources[LogGroup], log_retention_days: int = 365) -> list[Finding]:
     out = []
     for g in log_groups.items:
         days = g.retention_days
-        obs = dict(**where(g), log_group=g.name, retention_days=days if days is not None else "never expire",
-                   required_days=log_retention_days)
+        obs: dict[str, Any] = dict(**where(g), log_group=g.name,
+                                   retention_days=days if days is not None else "never expire",
+                                   required_days=log_retention_days)
         if days is None or days >= log_retention_days:
             out.append(passed(g.arn, f"log group {g.name} keeps events {days or 'forever'} days", **obs))
         else:

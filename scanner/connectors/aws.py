@@ -49,11 +49,17 @@ class Account:
     via: str  # how the session was obtained: "default", "profile NAME", "role ARN"
 
     def arn(self, service: str, region: str, resource: str) -> str:
-        return f"arn:{self.partition}:{service}:{region}:{self.id}:{resource}"
+        """The ARN of a resource of this account (``region`` empty for global services)."""
+        return build_arn(self.partition, service, region, self.id, resource)
 
     @property
     def root_arn(self) -> str:
-        return f"arn:{self.partition}:iam::{self.id}:root"
+        return build_arn(self.partition, "iam", "", self.id, "root")
+
+
+def build_arn(partition: str, service: str, region: str, account: str, resource: str) -> str:
+    """The one place an ARN is put together (``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE``)."""
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
 
 
 def _describe(exc: BaseException) -> str:
@@ -80,7 +86,8 @@ class AWSConnector:
     # -- options -------------------------------------------------------------------------------
     @property
     def endpoint_url(self) -> str | None:
-        return self.target.opt("endpoint_url")
+        url = self.target.opt("endpoint_url")
+        return str(url) if url else None
 
     @property
     def max_workers(self) -> int:
@@ -146,11 +153,12 @@ class AWSConnector:
             client.meta.events.register(event, handler)
         return client
 
-    def _call(self, session: Any, service: str, region: str, operation: str, **params: Any) -> dict:
+    def _call(self, session: Any, service: str, region: str, operation: str, **params: Any) -> dict[str, Any]:
         """A connector-level call on a throwaway client; failures become ConnectorError."""
         client = self._make_client(session, service, region)
         try:
-            return getattr(client, _snake(operation))(**params)
+            got: dict[str, Any] = getattr(client, _snake(operation))(**params)
+            return got
         except Exception as exc:
             raise ConnectorError(f"{service}:{operation} failed: {_describe(exc)}") from None
 
@@ -158,8 +166,8 @@ class AWSConnector:
     def _home_region(self, session: Any) -> str:
         regions = self.target.opt("regions")
         if isinstance(regions, (list, tuple)) and regions:
-            return regions[0]
-        return session.region_name or DEFAULT_REGION
+            return str(regions[0])
+        return str(session.region_name or DEFAULT_REGION)
 
     def _identity(self, session: Any, via: str) -> Account:
         ident = self._call(session, "sts", self._home_region(session), "GetCallerIdentity")
@@ -206,7 +214,7 @@ class AWSConnector:
             elif not role_name:
                 raise ConnectorError(f"account {account_id} is not the caller's account and no role_name is set")
             else:
-                out.append(self._assume(base, f"arn:{caller.partition}:iam::{account_id}:role/{role_name}"))
+                out.append(self._assume(base, build_arn(caller.partition, "iam", "", account_id, f"role/{role_name}")))
         return out
 
     def _organization_accounts(self, base: Any) -> list[str]:
@@ -247,4 +255,4 @@ def _snake(operation: str) -> str:
     """botocore's operation name -> the client method name (GetBucketPolicy -> get_bucket_policy)."""
     from botocore import xform_name
 
-    return xform_name(operation)
+    return str(xform_name(operation))

@@ -1,6 +1,7 @@
 """AWS check logic on facts built by small factories: the cases moto cannot produce, and fail-closed paths."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 
 from checks.aws import backup, cloudtrail, config, ec2, iam, kms, logs, s3
-from scanner.collectors.aws import (
+from scanner.facts.aws import (
     AccessKey,
     AccountPublicAccessBlock,
     AccountSummary,
@@ -23,6 +24,8 @@ from scanner.collectors.aws import (
     Ingress,
     KmsKey,
     LogGroup,
+    PasswordPolicy,
+    PublicAccessBlock,
     S3Bucket,
     Scope,
     SecurityGroup,
@@ -32,11 +35,13 @@ from scanner.model import freeze
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 NOW = datetime.now(timezone.utc)
-ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+ON = PublicAccessBlock(block_public_acls=True, ignore_public_acls=True, block_public_policy=True,
+                       restrict_public_buckets=True)
 
 
-def res(*items: Any, region: str = REGION) -> AwsResources:
-    return AwsResources(scopes=(Scope(ACCOUNT, region),), items=tuple(items))
+def res(*items: Any, region: str = REGION) -> AwsResources[Any]:
+    return AwsResources(scopes=(Scope(ACCOUNT, region, "aws", ROOT),), items=tuple(items))
 
 
 def days_ago(n: int | None) -> datetime | None:
@@ -95,9 +100,9 @@ def test_no_console_users_is_not_applicable_per_account() -> None:
 
 
 def test_root_checks_pass_when_the_summary_says_so() -> None:
-    summary = res(AccountSummary(ACCOUNT, root_mfa_enabled=True, root_access_keys_present=False, users=1))
+    summary = res(AccountSummary(ACCOUNT, ROOT, root_mfa_enabled=True, root_access_keys_present=False, users=1))
     assert statuses(iam.root_mfa(summary)) == ["pass"] and statuses(iam.root_access_keys(summary)) == ["pass"]
-    keys = res(AccountSummary(ACCOUNT, root_mfa_enabled=True, root_access_keys_present=True, users=1))
+    keys = res(AccountSummary(ACCOUNT, ROOT, root_mfa_enabled=True, root_access_keys_present=True, users=1))
     assert statuses(iam.root_access_keys(keys)) == ["fail"]
 
 
@@ -121,16 +126,14 @@ def test_admin_check_is_an_error_when_a_policy_could_not_be_read() -> None:
 
 
 def test_password_policy_thresholds_come_from_the_policy() -> None:
-    from scanner.collectors.aws import PasswordPolicy
-
-    p = res(PasswordPolicy(ACCOUNT, True, 14, True, True, True, True, 90, 24))
+    p = res(PasswordPolicy(ACCOUNT, ROOT, True, 14, True, True, True, True, 90, 24))
     assert statuses(iam.password_policy(p)) == ["pass"]
     (f,) = iam.password_policy(p, password_min_length=20, password_history=30, password_max_age_days=60)
     assert f.status.value == "fail"
     assert "minimum length 14 < 20" in f.message and "reuse prevention 24 < 30" in f.message
-    (weak,) = iam.password_policy(res(PasswordPolicy(ACCOUNT, True, 14, False, True, True, True, 90, 24)))
+    (weak,) = iam.password_policy(res(PasswordPolicy(ACCOUNT, ROOT, True, 14, False, True, True, True, 90, 24)))
     assert "symbols" in weak.message
-    assert statuses(iam.password_policy(res(PasswordPolicy(ACCOUNT, True, 14, False, True, True, True, 90, 24)),
+    assert statuses(iam.password_policy(res(PasswordPolicy(ACCOUNT, ROOT, True, 14, False, True, True, True, 90, 24)),
                                         password_complexity=False)) == ["pass"]
 
 
@@ -189,11 +192,11 @@ def test_records_scope_without_collected_tags_is_an_error() -> None:
 
 
 def test_public_access_block_account_level_covers_buckets() -> None:
-    findings = s3.public_access_block(res(bucket()), res(AccountPublicAccessBlock(ACCOUNT, MappingProxyType(ON))))
+    findings = s3.public_access_block(res(bucket()), res(AccountPublicAccessBlock(ACCOUNT, ROOT, ON)))
     assert statuses(findings) == ["pass", "pass"]
-    partial = {**ON, "RestrictPublicBuckets": False}
-    findings = s3.public_access_block(res(bucket(public_access_block=MappingProxyType(partial))),
-                                      res(AccountPublicAccessBlock(ACCOUNT, None)))
+    partial = replace(ON, restrict_public_buckets=False)
+    findings = s3.public_access_block(res(bucket(public_access_block=partial)),
+                                      res(AccountPublicAccessBlock(ACCOUNT, ROOT, None)))
     assert statuses(findings) == ["fail", "fail"] and "RestrictPublicBuckets" in findings[1].message
 
 
@@ -223,16 +226,16 @@ PUBLIC_READ = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3
     ({"bucket_public_acl": True}, ON, "pass"),
     ({"bucket_public_acl": True, "bucket_public_access_block": ON}, None, "pass"),
     ({"bucket_policy": PUBLIC_READ}, None, "fail"),
-    ({"bucket_policy": PUBLIC_READ, "bucket_public_access_block": {**ON, "RestrictPublicBuckets": False}}, None,
+    ({"bucket_policy": PUBLIC_READ, "bucket_public_access_block": replace(ON, restrict_public_buckets=False)}, None,
      "fail"),
     ({"bucket_policy": {"Statement": [{**PUBLIC_READ["Statement"][0],
                                        "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}}]}}, None, "pass"),
     ({"errors": {"bucket_acl": "s3:GetBucketAcl denied"}}, None, "error"),
     ({"s3_bucket": None}, None, "error"),
 ])
-def test_trail_bucket_not_public(exposure: dict, account_flags: dict | None, expected: str) -> None:
-    frozen = {k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in exposure.items()}
-    pab = res(AccountPublicAccessBlock(ACCOUNT, MappingProxyType(account_flags) if account_flags else None))
+def test_trail_bucket_not_public(exposure: dict, account_flags: PublicAccessBlock | None, expected: str) -> None:
+    frozen = {k: freeze(v) if isinstance(v, dict) else v for k, v in exposure.items()}
+    pab = res(AccountPublicAccessBlock(ACCOUNT, ROOT, account_flags))
     assert statuses(cloudtrail.bucket_not_public(res(trail(**frozen)), pab)) == [expected]
 
 
@@ -253,10 +256,13 @@ def test_backup_plan(plans: tuple, expected: str) -> None:
     assert statuses(backup.plan(res(*plans))) == [expected]
 
 
+REC = f"arn:aws:config:{REGION}:{ACCOUNT}:configuration-recorder/default"
+
+
 @pytest.mark.parametrize("recorders, expected", [
-    ((), "fail"), ((ConfigRecorder("default", True, True, "SUCCESS"),), "pass"),
-    ((ConfigRecorder("default", False, True, "SUCCESS"),), "fail"),
-    ((ConfigRecorder("default", True, False, ""),), "fail"),
+    ((), "fail"), ((ConfigRecorder("default", REC, True, True, "SUCCESS"),), "pass"),
+    ((ConfigRecorder("default", REC, False, True, "SUCCESS"),), "fail"),
+    ((ConfigRecorder("default", REC, True, False, ""),), "fail"),
 ])
 def test_config_recorder(recorders: tuple, expected: str) -> None:
     r = ConfigRegion(ACCOUNT, REGION, f"arn:aws:config:{REGION}:{ACCOUNT}:configuration-recorder", recorders)
@@ -280,7 +286,8 @@ def test_log_retention(days: int | None, expected: str) -> None:
 
 
 def test_nothing_found_is_not_applicable_per_scope_never_empty() -> None:
-    scopes = AwsResources(scopes=(Scope(ACCOUNT, "us-east-1"), Scope(ACCOUNT, "eu-west-1")), items=())
+    scopes: AwsResources[LogGroup] = AwsResources(
+        scopes=(Scope(ACCOUNT, "us-east-1", "aws", ROOT), Scope(ACCOUNT, "eu-west-1", "aws", ROOT)), items=())
     findings = logs.retention(scopes)
     assert [(f.status.value, f.observed["region"]) for f in findings] == [
         ("not_applicable", "us-east-1"), ("not_applicable", "eu-west-1")]

@@ -1,0 +1,20 @@
+"""CloudWatch Logs facts: log groups and their retention."""
+from __future__ import annotations
+
+from scanner.collectors.aws._api import Api, AwsFact, declare
+from scanner.facts.aws import LogGroup
+
+
+def _log_groups(api: Api, region: str) -> list[LogGroup]:
+    return [
+        LogGroup(account=api.account.id, region=region, name=g["logGroupName"],
+                 arn=g.get("arn", api.account.arn("logs", region, f"log-group:{g['logGroupName']}")).removesuffix(":*"),
+                 retention_days=g.get("retentionInDays"))
+        for g in api.pages(api.fact.call("DescribeLogGroups"), region, "logGroups")
+    ]
+
+
+DEFINITIONS: tuple[AwsFact, ...] = (
+    AwsFact("aws.log_groups", "CloudWatch Logs log groups and their retention",
+            (declare("logs", "DescribeLogGroups"),), _log_groups),
+)
