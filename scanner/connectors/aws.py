@@ -18,6 +18,7 @@ boto3 is imported only when the connector is entered. Error messages carry codes
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from scanner.connectors import ConnectorError
 from scanner.model import Target
 
 DEFAULT_REGION = "us-east-1"
+PARTITION = re.compile(r"aws(-[a-z]+)*")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 DEFAULT_ORG_ROLE = "OrganizationAccountAccessRole"
 SESSION_NAME = "gxpscan"
 
@@ -170,9 +173,13 @@ class AWSConnector:
         return str(session.region_name or DEFAULT_REGION)
 
     def _identity(self, session: Any, via: str) -> Account:
-        ident = self._call(session, "sts", self._home_region(session), "GetCallerIdentity")
-        partition = ident["Arn"].split(":")[1]
-        return Account(id=ident["Account"], partition=partition, session=session, via=via)
+        region = self._home_region(session)
+        ident = self._call(session, "sts", region, "GetCallerIdentity")
+        account = str(ident.get("Account") or "")
+        if not ACCOUNT_ID.fullmatch(account):
+            raise ConnectorError(f"sts:GetCallerIdentity returned no account id ({via})")
+        return Account(id=account, partition=partition_of(str(ident.get("Arn") or ""), region, session),
+                       session=session, via=via)
 
     def _assume(self, base: Any, role_arn: str) -> Account:
         import boto3
@@ -232,9 +239,29 @@ class AWSConnector:
         if regions == "all":
             found = self._call(account.session, "ec2", self._home_region(account.session), "DescribeRegions",
                                AllRegions=False)
-            return tuple(sorted(r["RegionName"] for r in found["Regions"]
-                                if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"))
-        return (account.session.region_name or DEFAULT_REGION,)
+            enabled = tuple(sorted(str(r["RegionName"]) for r in found.get("Regions", [])
+                                   if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"))
+            if not enabled:
+                raise ConnectorError(f"regions: all: ec2:DescribeRegions named no enabled region ({account.id})")
+            return enabled
+        if regions not in (None, [], ()):
+            raise ConnectorError(f"regions must be a list of region names or \"all\", not {regions!r}")
+        return (str(account.session.region_name or DEFAULT_REGION),)
+
+
+def partition_of(caller_arn: str, region: str, session: Any) -> str:
+    """The partition (``aws``, ``aws-us-gov``, ``aws-cn``, ...) of the caller: from its ARN as STS returned it,
+    else botocore's partition for the region the session talks to. Never a guess: unknown is an error."""
+    parts = caller_arn.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and PARTITION.fullmatch(parts[1]):
+        return parts[1]
+    try:
+        found = session.get_partition_for_region(region)
+    except Exception as exc:
+        raise ConnectorError(f"cannot tell the AWS partition of region {region!r}: {_describe(exc)}") from None
+    if not isinstance(found, str) or not PARTITION.fullmatch(found):
+        raise ConnectorError(f"cannot tell the AWS partition of region {region!r}")
+    return found
 
 
 def pin_host(endpoint_url: str) -> Callable[..., None]:

@@ -310,3 +310,89 @@ def test_connector_errors_carry_no_secret(lab: motolab.MotoServer) -> None:
     with motolab.lab_credentials(), pytest.raises(ConnectorError, match="no-such-profile"):
         with AWSConnector(bad_profile):
             pass
+
+
+# ------------------------------------------------------------------------------------- partitions
+PARTITION_REGIONS = {"aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
+
+
+@pytest.fixture(scope="module")
+def partitioned(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A server holding an administrator, a bucket and a log group in GovCloud and in China (one account)."""
+    server = _start(tmp_path_factory, "moto-partitions")
+    try:
+        with motolab.lab_credentials():
+            s = server.session()
+            for partition, region in PARTITION_REGIONS.items():
+                iam = server.client(s, "iam", region)
+                iam.create_user(UserName=f"admin-{region}")
+                iam.attach_user_policy(UserName=f"admin-{region}",
+                                       PolicyArn=f"arn:{partition}:iam::aws:policy/AdministratorAccess")
+                server.client(s, "s3", region).create_bucket(
+                    Bucket=f"records-{region}", CreateBucketConfiguration={"LocationConstraint": region})
+                server.client(s, "logs", region).create_log_group(logGroupName=f"/app/{region}")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("partition", sorted(PARTITION_REGIONS))
+def test_a_scan_in_govcloud_or_china_names_resources_in_that_partition(partitioned: Any, partition: str) -> None:
+    """The partition comes from STS (arn:aws-us-gov:...); no finding names an arn:aws: resource, and the AWS
+    managed AdministratorAccess of that partition is recognised (it passed as "no administrator policy")."""
+    region = PARTITION_REGIONS[partition]
+    t = target(partitioned, regions=[region], max_attempts=1)
+    names = sorted(n for n in aws.FACTS if n != "aws.access_analyzers")  # moto lacks Access Analyzer
+    with motolab.lab_credentials():
+        with AWSConnector(t) as conn:
+            assert [a.partition for a in conn.accounts] == [partition]
+            facts = aws.collect(conn, t, names)
+    assert all(f.ok for f in facts.values()), {n: f.error for n, f in facts.items() if not f.ok}
+    registry = Registry.load(["checks.aws"])
+    results = [(spec.id, f) for spec in registry.select() if spec.id != "aws.iam.access_analyzer"
+               for f in evaluate(spec, facts, t)]
+    assert results
+    wrong = [(cid, f.resource) for cid, f in results if not f.resource.startswith(f"arn:{partition}:")]
+    assert wrong == []
+    admin = [f for cid, f in results if cid == "aws.iam.user_admin_policies"
+             and f.resource == f"arn:{partition}:iam::123456789012:user/admin-{region}"]
+    assert [(f.status.value, f.observed["admin_policies"]) for f in admin] == [("fail", ("AdministratorAccess",))]
+    buckets = {f.resource for cid, f in results if cid == "aws.s3.bucket_encryption"}
+    assert f"arn:{partition}:s3:::records-{region}" in buckets
+
+
+@pytest.mark.parametrize("caller_arn, region, expected", [
+    ("arn:aws-us-gov:sts::123456789012:assumed-role/audit/gxpscan", "us-gov-west-1", "aws-us-gov"),
+    ("arn:aws-cn:iam::123456789012:user/audit", "cn-north-1", "aws-cn"),
+    ("", "cn-northwest-1", "aws-cn"),  # no ARN from STS: botocore's partition for the region
+    ("not-an-arn", "us-gov-east-1", "aws-us-gov"),
+    ("arn:bogus partition:sts::1:x", "eu-west-1", "aws"),
+    ("", "xx-nowhere-1", None),  # neither: an error, never a guess of "aws"
+])
+def test_partition_comes_from_the_caller_arn_or_the_region(caller_arn: str, region: str, expected: str | None) -> None:
+    import boto3
+
+    from scanner.connectors import ConnectorError
+    from scanner.connectors.aws import partition_of
+
+    session = boto3.session.Session()
+    if expected is None:
+        with pytest.raises(ConnectorError, match="xx-nowhere-1"):
+            partition_of(caller_arn, region, session)
+    else:
+        assert partition_of(caller_arn, region, session) == expected
+
+
+def test_a_connector_without_regions_scans_nothing_rather_than_a_default_region() -> None:
+    """A fact asked of an account with no resolved region fails; it is never listed in us-east-1 instead."""
+    from types import SimpleNamespace
+
+    from scanner.connectors.aws import Account
+
+    account = Account(id="123456789012", partition="aws-us-gov", session=None, via="test")
+    conn = SimpleNamespace(accounts=(account,), regions={account.id: ()}, max_workers=1)
+    t = Target(name="empty", type=Platform.AWS, options={}, policy={})
+    facts = aws.collect(conn, t, ["aws.ebs_volumes", "aws.account_summary"])
+    assert {n: f.error for n, f in facts.items()} == {
+        n: "no region resolved for account 123456789012: nothing would be scanned"
+        for n in ("aws.ebs_volumes", "aws.account_summary")}

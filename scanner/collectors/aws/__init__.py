@@ -65,7 +65,11 @@ def declared_calls() -> frozenset[tuple[str, str]]:
 
 # ------------------------------------------------------------------------------------- collection
 def _regions_for(connector: AWSConnector, account: Account, definition: AwsFact) -> tuple[str, ...]:
-    regions = connector.regions.get(account.id) or ("us-east-1",)
+    """The regions to list in; never a default region the inventory did not name (that would be a region nobody
+    asked about standing in for the ones that were). Account-wide facts are asked in the first region."""
+    regions = connector.regions.get(account.id)
+    if not regions:
+        raise ApiError(f"no region resolved for account {account.id}: nothing would be scanned")
     return regions if definition.regional else regions[:1]
 
 

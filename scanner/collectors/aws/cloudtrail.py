@@ -16,7 +16,7 @@ def _trails(api: Api, region: str) -> list[Trail]:
     mine = [t for t in got.get("trailList", [])
             if t.get("HomeRegion", region) == region
             or (t.get("HomeRegion") not in scanned and region == min(scanned))]
-    return api.each(lambda t: _trail(api, t), mine)
+    return api.each(lambda t: _trail(api, t, region), mine)
 
 
 def management_events(got: Mapping[str, Any] | None) -> bool | None:
@@ -37,8 +37,8 @@ def management_events(got: Mapping[str, Any] | None) -> bool | None:
     return False
 
 
-def _trail(api: Api, t: Response) -> Trail:
-    home = t.get("HomeRegion") or "us-east-1"
+def _trail(api: Api, t: Response, listed_in: str) -> Trail:
+    home = t.get("HomeRegion") or listed_in
     f = Fields(api, home)
     status = f.get("status", api.fact.call("GetTrailStatus"), Name=t["TrailARN"])
     selectors = f.get("event_selectors", api.fact.call("GetEventSelectors"), TrailName=t["TrailARN"])
