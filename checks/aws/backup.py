@@ -14,7 +14,9 @@ def _vaults_ok(plan: BackupPlan) -> bool:
 
 @check(id="aws.backup.plan", title="An AWS Backup plan exists with encrypted vaults", severity="high",
        area="backup",
-       criterion="each account has at least one backup plan whose rules all target existing, KMS-encrypted vaults")
+       criterion="each account has at least one backup plan whose rules all target existing, KMS-encrypted vaults",
+       remediation="Create an AWS Backup plan with rules that target existing vaults encrypted with a KMS key, "
+                   "and assign the GxP resources to it.")
 def plan(backup_plans: AwsResources[BackupPlan]) -> list[Finding]:
     out = []
     for account in backup_plans.accounts():

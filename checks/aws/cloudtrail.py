@@ -13,7 +13,9 @@ from scanner.registry import check
 @check(id="aws.cloudtrail.multi_region", title="A multi-region trail logs management events", severity="high",
        area="audit_logging",
        criterion="each account has a multi-region trail that is logging and records all (read and write) "
-                 "management events")
+                 "management events",
+       remediation="Create (or convert to) a multi-region trail, start logging, and record all read and write "
+                   "management events, preferably as an organization trail.")
 def multi_region(cloudtrail_trails: AwsResources[Trail]) -> list[Finding]:
     out = []
     for account in cloudtrail_trails.accounts():
@@ -49,14 +51,18 @@ def _per_trail(cloudtrail_trails: AwsResources[Trail], ok: Callable[[Trail], boo
 
 
 @check(id="aws.cloudtrail.log_validation", title="CloudTrail log file validation is on", severity="medium",
-       area="audit_logging", criterion="every trail has log file integrity validation enabled")
+       area="audit_logging", criterion="every trail has log file integrity validation enabled",
+       remediation="Enable log file integrity validation on the trail so that digest files prove the logs were "
+                   "not changed.")
 def log_validation(cloudtrail_trails: AwsResources[Trail]) -> list[Finding]:
     return _per_trail(cloudtrail_trails, lambda t: t.log_validation, "log file validation on",
                       "log file validation off", lambda t: {"log_validation": t.log_validation})
 
 
 @check(id="aws.cloudtrail.kms_encryption", title="CloudTrail logs are encrypted with KMS", severity="medium",
-       area="encryption", criterion="every trail encrypts its log files with a KMS key (SSE-KMS)")
+       area="encryption", criterion="every trail encrypts its log files with a KMS key (SSE-KMS)",
+       remediation="Configure the trail to encrypt its log files with a customer managed KMS key whose policy "
+                   "lets CloudTrail encrypt and only log readers decrypt.")
 def kms_encryption(cloudtrail_trails: AwsResources[Trail]) -> list[Finding]:
     return _per_trail(cloudtrail_trails, lambda t: bool(t.kms_key_id), "logs encrypted with KMS",
                       "logs not encrypted with a KMS key", lambda t: {"kms_key_id": t.kms_key_id})
@@ -65,7 +71,9 @@ def kms_encryption(cloudtrail_trails: AwsResources[Trail]) -> list[Finding]:
 @check(id="aws.cloudtrail.bucket_not_public", title="CloudTrail bucket is not public", severity="high",
        area="audit_logging",
        criterion="each trail's S3 bucket has no public ACL and no unconditioned public policy statement, "
-                 "unless public access is blocked for it (bucket or account level)")
+                 "unless public access is blocked for it (bucket or account level)",
+       remediation="Remove public grants from the trail bucket's ACL and policy and turn on Block Public Access "
+                   "for the bucket (or the account).")
 def bucket_not_public(cloudtrail_trails: AwsResources[Trail],
                       s3_account_public_access_block: AwsResources[AccountPublicAccessBlock]) -> list[Finding]:
     accounts = {a.account: a.block for a in s3_account_public_access_block.items}

@@ -11,7 +11,9 @@ from scanner.registry import check
 
 @check(id="aws.config.recorder", title="AWS Config records in every region", severity="medium",
        area="audit_logging",
-       criterion="every scanned region has a configuration recorder that is recording all supported resource types")
+       criterion="every scanned region has a configuration recorder that is recording all supported resource types",
+       remediation="Start an AWS Config recorder in each listed region recording all supported resource types "
+                   "(and global resources in one region), with a delivery channel to a protected bucket.")
 def recorder(config_recorders: AwsResources[ConfigRegion]) -> list[Finding]:
     out = []
     for r in config_recorders.items:

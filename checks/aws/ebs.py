@@ -10,7 +10,9 @@ from scanner.registry import check
 
 
 @check(id="aws.ebs.default_encryption", title="EBS encryption by default is on", severity="medium",
-       area="encryption", criterion="EBS encryption by default is enabled in every scanned region")
+       area="encryption", criterion="EBS encryption by default is enabled in every scanned region",
+       remediation="Enable EBS encryption by default in each listed region (EC2 settings), ideally with a "
+                   "customer managed KMS key.")
 def default_encryption(ebs_default_encryption: AwsResources[EbsDefaultEncryption]) -> list[Finding]:
     out = []
     for r in ebs_default_encryption.items:
@@ -23,7 +25,9 @@ def default_encryption(ebs_default_encryption: AwsResources[EbsDefaultEncryption
 
 
 @check(id="aws.ebs.volume_encryption", title="EBS volumes are encrypted", severity="high", area="encryption",
-       criterion="every EBS volume is encrypted")
+       criterion="every EBS volume is encrypted",
+       remediation="Encrypted volumes cannot be made in place: snapshot the volume, copy the snapshot with "
+                   "encryption, create a volume from it and swap it in during a maintenance window.")
 def volume_encryption(ebs_volumes: AwsResources[EbsVolume]) -> list[Finding]:
     out = []
     for v in ebs_volumes.items:

@@ -13,7 +13,9 @@ WORLD = frozenset({"0.0.0.0/0", "::/0"})
 
 
 @check(id="aws.ec2.sg_admin_ports_open", title="No security group opens SSH/RDP to the world", severity="high",
-       area="access_control", criterion="no ingress rule allows TCP 22 or 3389 from 0.0.0.0/0 or ::/0")
+       area="access_control", criterion="no ingress rule allows TCP 22 or 3389 from 0.0.0.0/0 or ::/0",
+       remediation="Remove the ingress rules that open TCP 22 or 3389 to 0.0.0.0/0 or ::/0; reach hosts through "
+                   "Systems Manager Session Manager, a bastion or a VPN, or allow only known address ranges.")
 def sg_admin_ports_open(security_groups: AwsResources[SecurityGroup]) -> list[Finding]:
     out = []
     for g in security_groups.items:

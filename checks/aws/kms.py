@@ -10,7 +10,9 @@ from scanner.registry import check
 
 
 @check(id="aws.kms.key_rotation", title="Customer managed KMS keys rotate", severity="medium", area="encryption",
-       criterion="every enabled customer managed symmetric KMS key has automatic rotation enabled")
+       criterion="every enabled customer managed symmetric KMS key has automatic rotation enabled",
+       remediation="Enable automatic key rotation on each listed customer managed symmetric key (KMS console, "
+                   "Key rotation, or EnableKeyRotation).")
 def key_rotation(kms_keys: AwsResources[KmsKey]) -> list[Finding]:
     out = []
     for k in kms_keys.items:

@@ -20,7 +20,9 @@ from scanner.registry import check
 @check(id="aws.s3.public_access_block", title="S3 public access is blocked", severity="high",
        area="access_control",
        criterion="all four public access block settings are on for the account, and effective on every bucket "
-                 "(account or bucket level)")
+                 "(account or bucket level)",
+       remediation="Turn on all four S3 Block Public Access settings for the account (and on any bucket listed); "
+                   "grant any genuine external access through specific principals instead.")
 def public_access_block(s3_buckets: AwsResources[S3Bucket],
                         s3_account_public_access_block: AwsResources[AccountPublicAccessBlock]) -> list[Finding]:
     out = []
@@ -56,7 +58,9 @@ def incomplete_account(b: S3Bucket) -> Finding:
 
 
 @check(id="aws.s3.bucket_encryption", title="S3 buckets have default encryption", severity="high",
-       area="encryption", criterion="every bucket has a default server-side encryption rule (SSE-S3 or SSE-KMS)")
+       area="encryption", criterion="every bucket has a default server-side encryption rule (SSE-S3 or SSE-KMS)",
+       remediation="Configure default encryption on the bucket, SSE-KMS with a customer managed key for GxP "
+                   "records (SSE-S3 at least).")
 def bucket_encryption(s3_buckets: AwsResources[S3Bucket]) -> list[Finding]:
     out = []
     for b in s3_buckets.items:
@@ -89,7 +93,9 @@ def _denies_insecure_transport(policy: PolicyDocument | None) -> bool:
 
 
 @check(id="aws.s3.secure_transport", title="S3 buckets refuse plain HTTP", severity="medium", area="encryption",
-       criterion="the bucket policy denies s3:* to everyone when aws:SecureTransport is false")
+       criterion="the bucket policy denies s3:* to everyone when aws:SecureTransport is false",
+       remediation="Add a bucket policy statement that denies s3:* to every principal when aws:SecureTransport "
+                   "is false, covering the bucket and its objects.")
 def secure_transport(s3_buckets: AwsResources[S3Bucket]) -> list[Finding]:
     out = []
     for b in s3_buckets.items:
@@ -129,7 +135,9 @@ def _records(s3_buckets: AwsResources[S3Bucket], records_tag: str, field: str, w
 
 
 @check(id="aws.s3.versioning", title="Records buckets keep object versions", severity="medium", area="backup",
-       criterion="versioning is Enabled on every bucket in the records scope (records_tag; empty = all buckets)")
+       criterion="versioning is Enabled on every bucket in the records scope (records_tag; empty = all buckets)",
+       remediation="Enable versioning on every records bucket so that overwritten or deleted objects can be "
+                   "recovered; consider MFA delete for the most critical ones.")
 def versioning(s3_buckets: AwsResources[S3Bucket], records_tag: str = "") -> list[Finding]:
     return _records(s3_buckets, records_tag, "versioning", "versioning enabled",
                     lambda b: b.versioning == "Enabled",
@@ -137,7 +145,10 @@ def versioning(s3_buckets: AwsResources[S3Bucket], records_tag: str = "") -> lis
 
 
 @check(id="aws.s3.object_lock", title="Records buckets use object lock", severity="medium", area="backup",
-       criterion="object lock is enabled on every bucket in the records scope (records_tag; empty = all buckets)")
+       criterion="object lock is enabled on every bucket in the records scope (records_tag; empty = all buckets)",
+       remediation="Turn on Object Lock for each records bucket (versioning must be on; new buckets can have it "
+                   "from creation) and set a default retention, in compliance or governance mode, that matches the "
+                   "records retention schedule.")
 def object_lock(s3_buckets: AwsResources[S3Bucket], records_tag: str = "") -> list[Finding]:
     return _records(s3_buckets, records_tag, "object_lock", "object lock enabled",
                     lambda b: b.object_lock,
@@ -145,7 +156,9 @@ def object_lock(s3_buckets: AwsResources[S3Bucket], records_tag: str = "") -> li
 
 
 @check(id="aws.s3.access_logging", title="Records buckets log access", severity="medium", area="audit_logging",
-       criterion="server access logging is on for every bucket in the records scope (records_tag; empty = all)")
+       criterion="server access logging is on for every bucket in the records scope (records_tag; empty = all)",
+       remediation="Turn on server access logging for each records bucket to a separate log bucket that only the "
+                   "logging service may write to, or record S3 data events with CloudTrail.")
 def access_logging(s3_buckets: AwsResources[S3Bucket], records_tag: str = "") -> list[Finding]:
     return _records(s3_buckets, records_tag, "logging", "access logging enabled",
                     lambda b: bool(b.logging_target),

@@ -291,3 +291,55 @@ def test_nothing_found_is_not_applicable_per_scope_never_empty() -> None:
     findings = logs.retention(scopes)
     assert [(f.status.value, f.observed["region"]) for f in findings] == [
         ("not_applicable", "us-east-1"), ("not_applicable", "eu-west-1")]
+
+
+# Idle credentials: the CIS default -------------------------------------------------------------
+@pytest.mark.parametrize("idle, expected", [(10, "pass"), (44, "pass"), (45, "fail"), (60, "fail"), (89, "fail")])
+def test_unused_credentials_default_is_the_cis_figure(idle: int, expected: str) -> None:
+    """45 days (CIS AWS Foundations Benchmark v3.0.0, 1.12), not the laxer 90: a key idle for 60 days fails."""
+    (f,) = iam.unused_credentials(res(user(pw_used=idle)))
+    assert (f.status.value, f.observed["max_idle_days"]) == (expected, 45)
+
+
+def test_unused_credentials_default_names_its_benchmark() -> None:
+    from scanner.registry import spec_of
+
+    spec = spec_of(iam.unused_credentials)
+    assert spec.params["stale_account_days"] == 45
+    for text in (spec.criterion, iam.unused_credentials.__doc__ or ""):
+        assert "CIS AWS Foundations Benchmark v3.0.0" in " ".join(text.split()) and "1.12" in text
+
+
+# Log retention: every message branch -----------------------------------------------------------
+@pytest.mark.parametrize("days, status, message", [
+    (None, "pass", "log group /a keeps events forever (no retention limit set)"),
+    (400, "pass", "log group /a keeps events for 400 days (at least 365 required)"),
+    (365, "pass", "log group /a keeps events for 365 days (at least 365 required)"),
+    (90, "fail", "log group /a keeps events for only 90 days (at least 365 required)"),
+    (1, "fail", "log group /a keeps events for only 1 days (at least 365 required)"),
+])
+def test_log_retention_messages(days: int | None, status: str, message: str) -> None:
+    g = LogGroup(ACCOUNT, REGION, "/a", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/a", days)
+    (f,) = logs.retention(res(g), log_retention_days=365)
+    assert (f.status.value, f.message) == (status, message)
+    assert f.observed["retention_days"] == (days if days is not None else "never expire")
+
+
+@pytest.mark.parametrize("value", [0, -1, "30", 7.5, True])
+def test_a_retention_that_is_not_a_number_of_days_fails_the_fact(value: object) -> None:
+    from scanner.collectors.aws.logs import _days
+
+    with pytest.raises(ValueError, match="retentionInDays"):
+        _days(value)
+    assert _days(None) is None and _days(3653) == 3653
+
+
+# Remediation -------------------------------------------------------------------------------------
+def test_every_aws_check_says_how_to_fix_it() -> None:
+    from scanner.registry import Registry
+
+    specs = Registry.load(["checks.aws"]).select()
+    assert len(specs) == 28
+    missing = [s.id for s in specs if len(s.remediation.split()) < 8]
+    assert missing == []
+    assert len({s.remediation for s in specs}) == len(specs)  # each in its own words, none copied around
