@@ -10,6 +10,17 @@ from scanner.model import Finding, error, not_applicable
 
 #: AWS managed policies that grant every action on every resource (their documents are not collected).
 ADMIN_MANAGED_POLICIES = frozenset({"AdministratorAccess"})
+#: Condition keys that keep a resource policy statement from being public when pinned to fixed values: who
+#: calls (account, organisation, principal) or from where (network, VPC, source resource). Lower case: IAM
+#: compares condition keys case-insensitively.
+RESTRICTING_KEYS = frozenset(k.lower() for k in (
+    "aws:SourceIp", "aws:SourceVpc", "aws:SourceVpce", "aws:SourceAccount", "aws:SourceArn", "aws:SourceOwner",
+    "aws:SourceOrgID", "aws:SourceOrgPaths", "aws:PrincipalAccount", "aws:PrincipalArn", "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths", "aws:userid", "aws:username", "s3:DataAccessPointAccount", "s3:DataAccessPointArn"))
+#: Condition operators that, on a restricting key, admit only the listed values.
+RESTRICTING_OPERATORS = frozenset({"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike",
+                                   "IpAddress"})
+WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
 
 def where(item: AwsItem) -> dict[str, Any]:
@@ -70,13 +81,13 @@ def statements(document: PolicyDocument | None) -> list[Mapping[str, Any]]:
 
 
 def grants_everything(document: PolicyDocument | None) -> bool:
-    """An Allow of every action (``*`` or ``*:*``) on every resource."""
+    """An Allow of every action (``*`` or ``*:*``) on every resource (``*``, or all but a few: ``NotResource``)."""
     for s in statements(document):
         if s.get("Effect") != "Allow" or "NotAction" in s:
             continue
         actions = {str(a).lower() for a in as_list(s.get("Action"))}
         resources = set(as_list(s.get("Resource")))
-        if actions & {"*", "*:*"} and "*" in resources:
+        if actions & {"*", "*:*"} and ("*" in resources or "NotResource" in s):
             return True
     return False
 
@@ -89,7 +100,31 @@ def public_principal(principal: Any) -> bool:
     return False
 
 
+def _pins(operator: str, values: Any) -> bool:
+    """Whether a condition operator with these values admits only fixed, non-wildcard values."""
+    base = operator.removeprefix("ForAnyValue:")
+    if base not in RESTRICTING_OPERATORS:  # negations, ...IfExists, ForAllValues:, Null, Bool, numbers, dates
+        return False
+    listed = [str(v) for v in as_list(values)]
+    return bool(listed) and not any("*" in v or v in WORLD_CIDRS for v in listed)
+
+
+def restricts_caller(condition: Any) -> bool:
+    """A condition that admits only named accounts, organisations, principals, networks or source resources."""
+    if not isinstance(condition, Mapping):
+        return False
+    for operator, block in condition.items():
+        if not isinstance(block, Mapping):
+            continue
+        for key, values in block.items():
+            if str(key).lower() in RESTRICTING_KEYS and _pins(str(operator), values):
+                return True
+    return False
+
+
 def policy_is_public(document: PolicyDocument | None) -> bool:
-    """An unconditioned Allow to everyone ("*") in a resource policy."""
-    return any(s.get("Effect") == "Allow" and public_principal(s.get("Principal")) and not s.get("Condition")
+    """An Allow to everyone (``*``, or everyone but some: ``NotPrincipal``) that no condition limits to known
+    callers; a condition on anything else (TLS, time, tags) does not make a statement private."""
+    return any(s.get("Effect") == "Allow" and (public_principal(s.get("Principal")) or "NotPrincipal" in s)
+               and not restricts_caller(s.get("Condition"))
                for s in statements(document))

@@ -70,7 +70,8 @@ def kms_encryption(cloudtrail_trails: AwsResources[Trail]) -> list[Finding]:
 
 @check(id="aws.cloudtrail.bucket_not_public", title="CloudTrail bucket is not public", severity="high",
        area="audit_logging",
-       criterion="each trail's S3 bucket has no public ACL and no unconditioned public policy statement, "
+       criterion="each trail's S3 bucket has no public ACL and no policy statement allowing everyone (a condition "
+                 "counts only when it pins the caller's account, organisation, principal, network or source), "
                  "unless public access is blocked for it (bucket or account level)",
        remediation="Remove public grants from the trail bucket's ACL and policy and turn on Block Public Access "
                    "for the bucket (or the account).")

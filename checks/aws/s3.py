@@ -1,7 +1,8 @@
 """S3: public access, encryption, secure transport, versioning, object lock and access logging."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from fnmatch import fnmatchcase
 from typing import Any
 
 from checks.aws._common import as_list, incomplete, is_records, none_found, public_principal, statements, where
@@ -77,23 +78,31 @@ def bucket_encryption(s3_buckets: AwsResources[S3Bucket]) -> list[Finding]:
     return out or none_found(s3_buckets, "S3 buckets")
 
 
-def _denies_insecure_transport(policy: PolicyDocument | None) -> bool:
+def _covers_objects(statement: Mapping[str, Any], bucket_arn: str) -> bool:
+    """Whether a statement's Resource takes in the bucket's objects (``*``, the bucket ARN with ``/*``, and the like)."""
+    probe = f"{bucket_arn}/any/object"
+    return any(fnmatchcase(probe, str(r).replace("[", "[[]")) for r in as_list(statement.get("Resource")))
+
+
+def _denies_insecure_transport(policy: PolicyDocument | None, bucket_arn: str) -> bool:
     for s in statements(policy):
-        if s.get("Effect") != "Deny" or not public_principal(s.get("Principal")):
+        if s.get("Effect") != "Deny" or not public_principal(s.get("Principal")) or not _covers_objects(s, bucket_arn):
             continue
-        actions = {a.lower() for a in as_list(s.get("Action"))}
+        actions = {str(a).lower() for a in as_list(s.get("Action"))}
         if not actions & {"s3:*", "*"}:
             continue
         cond = s.get("Condition") or {}
         for op in ("Bool", "BoolIfExists"):
-            value = (cond.get(op) or {}).get("aws:SecureTransport")
-            if str(value).lower() in ("false", "['false']", "[false]") or value in (False, ["false"], ("false",)):
+            block = cond.get(op) or {}
+            values = [v for k, v in block.items() if str(k).lower() == "aws:securetransport"]
+            if any(str(x).lower() == "false" for v in values for x in as_list(v)):
                 return True
     return False
 
 
 @check(id="aws.s3.secure_transport", title="S3 buckets refuse plain HTTP", severity="medium", area="encryption",
-       criterion="the bucket policy denies s3:* to everyone when aws:SecureTransport is false",
+       criterion="the bucket policy denies s3:* on the bucket's objects to everyone when aws:SecureTransport is "
+                 "false",
        remediation="Add a bucket policy statement that denies s3:* to every principal when aws:SecureTransport "
                    "is false, covering the bucket and its objects.")
 def secure_transport(s3_buckets: AwsResources[S3Bucket]) -> list[Finding]:
@@ -103,7 +112,7 @@ def secure_transport(s3_buckets: AwsResources[S3Bucket]) -> list[Finding]:
         if bad:
             out.append(bad)
             continue
-        ok = _denies_insecure_transport(b.policy)
+        ok = _denies_insecure_transport(b.policy, b.arn)
         obs: dict[str, Any] = dict(**where(b), bucket=b.name, has_policy=b.policy is not None,
                                    denies_insecure_transport=ok)
         if ok:

@@ -396,3 +396,77 @@ def test_a_connector_without_regions_scans_nothing_rather_than_a_default_region(
     assert {n: f.error for n, f in facts.items()} == {
         n: "no region resolved for account 123456789012: nothing would be scanned"
         for n in ("aws.ebs_volumes", "aws.account_summary")}
+
+
+# ------------------------------------------------------------------------- answers that mean "unsure"
+def _answer(match: str, status: int, content_type: str, body: bytes) -> Any:
+    """A before-send hook answering requests that name ``match`` (action or JSON target) with a fixed body."""
+    from botocore.awsrequest import AWSResponse
+
+    def hook(request: Any, **_: Any) -> Any:
+        sent = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        target = request.headers.get("X-Amz-Target", b"")
+        target = target.decode() if isinstance(target, bytes) else str(target)
+        if f"Action={match}" in sent or target.endswith(f".{match}"):
+            return AWSResponse(request.url, status, {"Content-Type": content_type}, _Raw(body))
+        return None
+
+    return hook
+
+
+def test_a_credential_report_without_a_column_we_judge_by_fails_the_fact(lab: motolab.MotoServer) -> None:
+    """Without ``password_enabled`` every user would read as having no console password: user_mfa would find
+    "no console users" (not_applicable) in an account full of them."""
+    import base64
+
+    csv_text = ("user,arn,user_creation_time,password_last_used,password_last_changed,mfa_active,"
+                "access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_active,"
+                "access_key_2_last_rotated,access_key_2_last_used_date\n"
+                "alice,arn:aws:iam::123456789012:user/alice,2026-01-01T00:00:00Z,N/A,N/A,false,false,N/A,N/A,"
+                "false,N/A,N/A\n")
+    body = (b'<GetCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            b"<GetCredentialReportResult><Content>" + base64.b64encode(csv_text.encode()) + b"</Content>"
+            b"<ReportFormat>text/csv</ReportFormat><GeneratedTime>2026-12-01T00:00:00Z</GeneratedTime>"
+            b"</GetCredentialReportResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+            b"</GetCredentialReportResponse>")
+    t = target(lab)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.iam_credential_report"],
+                        hooks=(("before-send", _answer("GetCredentialReport", 200, "text/xml", body)),))
+    fact = facts["aws.iam_credential_report"]
+    assert not fact.ok and fact.error == ("iam:GetCredentialReport returned a report without the column(s) "
+                                          "password_enabled")
+    (f,) = findings("aws.iam.user_mfa", facts, t)
+    assert f.status.value == "error"
+
+
+def test_a_key_description_without_metadata_fails_the_fact(lab: motolab.MotoServer) -> None:
+    """DescribeKey answering without KeyMetadata made the key look AWS managed: skipped, so "no keys" passed."""
+    t = target(lab, role_arn=f"arn:aws:iam::{motolab.COMPLIANT}:role/{motolab.ROLE_NAME}")
+    hook = _answer("DescribeKey", 200, "application/x-amz-json-1.1", b"{}")
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.kms_keys"], hooks=(("before-send", hook),))
+    fact = facts["aws.kms_keys"]
+    assert not fact.ok and fact.error == "unexpected AWS response for aws.kms_keys: KeyError: 'KeyMetadata'"
+    (f,) = findings("aws.kms.key_rotation", facts, t)
+    assert f.status.value == "error"
+
+
+@pytest.mark.parametrize("selectors, expected", [
+    ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}, True),
+    ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True,
+                          "ExcludeManagementEventSources": ["kms.amazonaws.com"]}]}, False),
+    ({"EventSelectors": [{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}]}, False),
+    ({"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}]}, True),
+    ({"AdvancedEventSelectors": [{"FieldSelectors": [
+        {"Field": "eventCategory", "Equals": ["Management"]},
+        {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]}]}]}, False),
+    ({"AdvancedEventSelectors": [{"FieldSelectors": [
+        {"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["false"]}]}]}, False),
+    ({"EventSelectors": [], "AdvancedEventSelectors": []}, None),
+    (None, None),
+])
+def test_management_events_means_all_of_them(selectors: dict | None, expected: bool | None) -> None:
+    from scanner.collectors.aws.cloudtrail import management_events
+
+    assert management_events(selectors) is expected

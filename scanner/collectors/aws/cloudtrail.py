@@ -27,12 +27,14 @@ def management_events(got: Mapping[str, Any] | None) -> bool | None:
     advanced = got.get("AdvancedEventSelectors") or []
     if not basic and not advanced:
         return None
-    if any(s.get("IncludeManagementEvents") and s.get("ReadWriteType", "All") == "All" for s in basic):
+    if any(s.get("IncludeManagementEvents") and s.get("ReadWriteType", "All") == "All"
+           and not s.get("ExcludeManagementEventSources") for s in basic):
         return True
     for sel in advanced:
         fields = {fs.get("Field"): fs for fs in sel.get("FieldSelectors", [])}
         category = fields.get("eventCategory", {})
-        if "Management" in category.get("Equals", []) and "readOnly" not in fields:
+        # Only the category may be named: a readOnly or eventSource selector leaves some management events out.
+        if "Management" in category.get("Equals", []) and set(fields) == {"eventCategory"}:
             return True
     return False
 

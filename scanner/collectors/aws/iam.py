@@ -23,6 +23,10 @@ from scanner.facts.aws import (
 
 CREDENTIAL_REPORT_WAIT_S = 30.0
 ROOT_USER = "<root_account>"  # the credential report's name for the root user
+#: The credential report columns the checks judge by.
+REPORT_COLUMNS = ("user", "arn", "user_creation_time", "password_enabled", "password_last_used",
+                  "password_last_changed", "mfa_active", *(f"access_key_{i}_{c}" for i in (1, 2)
+                                                            for c in ("active", "last_rotated", "last_used_date")))
 
 
 def _credential_report(api: Api, region: str) -> list[CredentialUser]:
@@ -36,10 +40,11 @@ def _credential_report(api: Api, region: str) -> list[CredentialUser]:
     report = api.call(api.fact.call("GetCredentialReport"), region) or {}
     content = report.get("Content", b"")
     text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
-    rows = list(csv.DictReader(io.StringIO(text)))
-    if text and not rows and "user" not in text.splitlines()[0]:
-        raise ApiError("iam:GetCredentialReport returned an unreadable report")
-    return [_credential_row(api, row) for row in rows]
+    reader = csv.DictReader(io.StringIO(text))
+    missing = sorted(set(REPORT_COLUMNS) - set(reader.fieldnames or ()))
+    if missing:  # a column we judge by, absent, would read as "false" for every user: never guess
+        raise ApiError(f"iam:GetCredentialReport returned a report without the column(s) {', '.join(missing)}")
+    return [_credential_row(api, row) for row in reader]
 
 
 def _credential_row(api: Api, row: Mapping[str, str]) -> CredentialUser:
@@ -82,7 +87,7 @@ def _iam_users(api: Api, region: str) -> list[IamUser]:
                 errors[f"policy {arn}"] = f"iam:GetAccountAuthorizationDetails returned no document for {arn}"
             attached.append(AttachedPolicy(arn=arn, name=a["PolicyName"], document=documents.get(arn),
                                            aws_managed=_aws_managed(api, arn)))
-        inline = tuple(InlinePolicy(name=p["PolicyName"], document=policy_document(p.get("PolicyDocument", {})))
+        inline = tuple(InlinePolicy(name=p["PolicyName"], document=policy_document(p["PolicyDocument"]))
                        for p in u.get("UserPolicyList", []))
         out.append(IamUser(account=api.account.id, name=u["UserName"], arn=u["Arn"], attached=tuple(attached),
                            inline=inline, errors=MappingProxyType(errors)))

@@ -12,7 +12,8 @@ def _kms_keys(api: Api, region: str) -> list[KmsKey]:
 
 def _kms_key(api: Api, region: str, key: Response) -> KmsKey:
     f = Fields(api, region)
-    meta = (f.get("describe", api.fact.call("DescribeKey"), KeyId=key["KeyId"]) or {}).get("KeyMetadata", {})
+    described = f.get("describe", api.fact.call("DescribeKey"), KeyId=key["KeyId"])
+    meta = described["KeyMetadata"] if described is not None else {}  # an answer without it fails the fact
     base = KmsKey(account=api.account.id, region=region, id=key["KeyId"], arn=key.get("KeyArn") or meta.get("Arn", ""),
                   manager=meta.get("KeyManager", ""), state=meta.get("KeyState", ""),
                   spec=meta.get("KeySpec") or meta.get("CustomerMasterKeySpec", ""))

@@ -343,3 +343,54 @@ def test_every_aws_check_says_how_to_fix_it() -> None:
     missing = [s.id for s in specs if len(s.remediation.split()) < 8]
     assert missing == []
     assert len({s.remediation for s in specs}) == len(specs)  # each in its own words, none copied around
+
+
+# False passes closed -----------------------------------------------------------------------------
+@pytest.mark.parametrize("statement, expected", [
+    # everyone but one principal is everyone
+    ({"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject"}, "fail"),
+    # a condition on TLS, time or tags does not say who may call
+    ({**PUBLIC_READ["Statement"][0], "Condition": {"Bool": {"aws:SecureTransport": "true"}}}, "fail"),
+    ({**PUBLIC_READ["Statement"][0], "Condition": {"IpAddress": {"aws:SourceIp": ["0.0.0.0/0"]}}}, "fail"),
+    ({**PUBLIC_READ["Statement"][0], "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-1"}}}, "fail"),
+    ({**PUBLIC_READ["Statement"][0], "Condition": {"StringLike": {"aws:PrincipalArn": "*"}}}, "fail"),
+    ({**PUBLIC_READ["Statement"][0], "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": "1"}}}, "fail"),
+    # conditions that do name the callers keep the statement private
+    ({**PUBLIC_READ["Statement"][0], "Condition": {"IpAddress": {"aws:SourceIp": ["192.0.2.0/24"]}}}, "pass"),
+    ({**PUBLIC_READ["Statement"][0], "Condition": {"StringEquals": {"AWS:SourceAccount": "123456789012"}}}, "pass"),
+    ({**PUBLIC_READ["Statement"][0], "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:cloudtrail:x:1:trail/t"}}},
+     "pass"),
+    ({"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject"}, "pass"),
+])
+def test_trail_bucket_policy_is_public_unless_a_condition_names_the_callers(statement: dict, expected: str) -> None:
+    t = trail(bucket_policy=freeze({"Statement": [statement]}))
+    pab = res(AccountPublicAccessBlock(ACCOUNT, ROOT, None))
+    assert statuses(cloudtrail.bucket_not_public(res(t), pab)) == [expected]
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"Resource": "arn:aws:s3:::b1"}, "fail"),  # the bucket, not its objects: objects still served over HTTP
+    ({"Resource": ["arn:aws:s3:::b1", "arn:aws:s3:::b1/*"]}, "pass"),
+    ({"Resource": "arn:aws:s3:::b1*"}, "pass"),
+    ({"Resource": "arn:aws:s3:::other/*"}, "fail"),
+    ({"Condition": {"Bool": {"aws:securetransport": ["false"]}}}, "pass"),  # keys are case-insensitive
+    ({"Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}}}, "pass"),
+    ({"Condition": {"Bool": {"aws:SecureTransport": "true"}}}, "fail"),
+])
+def test_secure_transport_must_cover_the_objects(change: dict, expected: str) -> None:
+    assert statuses(s3.secure_transport(res(bucket(policy={"Statement": [{**TLS, **change}]})))) == [expected]
+
+
+def test_allow_everything_except_a_few_resources_is_administrator() -> None:
+    doc = {"Statement": [{"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::audit-logs/*"}]}
+    u = IamUser(ACCOUNT, "dev", f"arn:aws:iam::{ACCOUNT}:user/dev",
+                attached=(AttachedPolicy(f"arn:aws:iam::{ACCOUNT}:policy/p", "p", freeze(doc)),))
+    (f,) = iam.user_admin_policies(res(u))
+    assert (f.status.value, f.observed["admin_policies"]) == ("fail", ("p",))
+
+
+@pytest.mark.parametrize("last_status, expected", [("SUCCESS", "pass"), ("PENDING", "pass"), ("FAILURE", "fail"),
+                                                   ("Failure", "fail")])
+def test_a_recorder_whose_last_recording_failed_does_not_pass(last_status: str, expected: str) -> None:
+    r = ConfigRegion(ACCOUNT, REGION, REC.rsplit("/", 1)[0], (ConfigRecorder("default", REC, True, True, last_status),))
+    assert statuses(config.recorder(res(r))) == [expected]

@@ -14,7 +14,7 @@ from scanner.registry import Registry, spec_of
 
 CHECKS_DIR = Path(__file__).resolve().parents[3] / "checks" / "aws"
 #: Wire knowledge that lives in the collector only: ARN building, API answer keys, report encodings.
-WIRE = ("arn:", "BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets",
+WIRE = ('"arn:', "'arn:", "BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets",
         "PublicAccessBlockConfiguration", "<root_account>", "IsLogging", "SSEAlgorithm", "EbsEncryptionByDefault",
         "retentionInDays", "KeyRotationEnabled", "SummaryMap", "acs.amazonaws.com")
 
