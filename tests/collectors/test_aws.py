@@ -470,3 +470,23 @@ def test_management_events_means_all_of_them(selectors: dict | None, expected: b
     from scanner.collectors.aws.cloudtrail import management_events
 
     assert management_events(selectors) is expected
+
+
+def test_an_inline_policy_without_its_document_fails_the_fact(lab: motolab.MotoServer) -> None:
+    """An inline policy listed without a document was read as an empty policy, so its user passed the admin check."""
+    body = (b'<GetAccountAuthorizationDetailsResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            b"<GetAccountAuthorizationDetailsResult><IsTruncated>false</IsTruncated><UserDetailList><member>"
+            b"<UserName>carol</UserName><UserId>AIDAEXAMPLE</UserId><Path>/</Path>"
+            b"<Arn>arn:aws:iam::123456789012:user/carol</Arn><CreateDate>2026-01-01T00:00:00Z</CreateDate>"
+            b"<UserPolicyList><member><PolicyName>everything</PolicyName></member></UserPolicyList>"
+            b"<AttachedManagedPolicies/></member></UserDetailList><Policies/>"
+            b"</GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+            b"</GetAccountAuthorizationDetailsResponse>")
+    t = target(lab)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.iam_users"],
+                        hooks=(("before-send", _answer("GetAccountAuthorizationDetails", 200, "text/xml", body)),))
+    fact = facts["aws.iam_users"]
+    assert not fact.ok and fact.error == "unexpected AWS response for aws.iam_users: KeyError: 'PolicyDocument'"
+    (f,) = findings("aws.iam.user_admin_policies", facts, t)
+    assert f.status.value == "error"
