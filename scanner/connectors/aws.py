@@ -222,13 +222,17 @@ class AWSConnector:
                 raise ConnectorError(f"account {account_id} is not the caller's account and no role_name is set")
             else:
                 out.append(self._assume(base, build_arn(caller.partition, "iam", "", account_id, f"role/{role_name}")))
+        if not out:
+            raise ConnectorError("no active account to scan (organization: true found none)")
         return out
 
     def _organization_accounts(self, base: Any) -> list[str]:
         client = self._make_client(base, "organizations", self._home_region(base))
         try:
             pages = client.get_paginator("list_accounts").paginate()
-            return [a["Id"] for page in pages for a in page["Accounts"] if a.get("Status") == "ACTIVE"]
+            # Organizations now answers with "State" (Status is deprecated): an account is active by either.
+            return [str(a["Id"]) for page in pages for a in page["Accounts"]
+                    if "ACTIVE" in (a.get("State"), a.get("Status"))]
         except Exception as exc:
             raise ConnectorError(f"organizations:ListAccounts failed: {_describe(exc)}") from None
 

@@ -490,3 +490,28 @@ def test_an_inline_policy_without_its_document_fails_the_fact(lab: motolab.MotoS
     assert not fact.ok and fact.error == "unexpected AWS response for aws.iam_users: KeyError: 'PolicyDocument'"
     (f,) = findings("aws.iam.user_admin_policies", facts, t)
     assert f.status.value == "error"
+
+
+@pytest.mark.parametrize("states, expected", [
+    ({"123456789012": "ACTIVE", "444455556666": "SUSPENDED"}, {"123456789012": "default"}),
+    ({"444455556666": "SUSPENDED"}, None),  # nothing active: an error, not a scan of no account that finds nothing
+])
+def test_organization_accounts_are_active_by_their_state(lab: motolab.MotoServer, states: dict[str, str],
+                                                         expected: dict[str, str] | None) -> None:
+    """ListAccounts answers with ``State`` (``Status`` is deprecated); reading only Status dropped every account."""
+    from scanner.connectors import ConnectorError
+
+    accounts = [{"Id": i, "Arn": f"arn:aws:organizations::123456789012:account/o-x/{i}", "Email": f"{i}@example.test",
+                 "Name": i, "State": state, "JoinedMethod": "CREATED"} for i, state in states.items()]
+    hook = _answer("ListAccounts", 200, "application/x-amz-json-1.1", json.dumps({"Accounts": accounts}).encode())
+    t = target(lab, organization=True, role_name="Audit")
+    with motolab.lab_credentials():
+        conn = AWSConnector(t)
+        conn.on("before-send", hook)
+        if expected is None:
+            with pytest.raises(ConnectorError, match="no active account"):
+                with conn:
+                    pass
+        else:
+            with conn:
+                assert {a.id: a.via for a in conn.accounts} == expected
