@@ -18,7 +18,7 @@ from scanner.registry import check
 def recorder(config_recorders: AwsResources[ConfigRegion]) -> list[Finding]:
     out = []
     for r in config_recorders.items:
-        good = [c for c in r.recorders if c.recording and c.all_supported and c.last_status.lower() != "failure"]
+        good = [c for c in r.recorders if c.recording and c.all_supported and not c.last_failed]
         obs: dict[str, Any] = dict(**where(r), recorders=[
             dict(name=c.name, recording=c.recording, all_supported=c.all_supported, last_status=c.last_status)
             for c in r.recorders])

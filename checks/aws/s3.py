@@ -12,6 +12,7 @@ from scanner.facts.aws import (
     PolicyDocument,
     PublicAccessBlock,
     S3Bucket,
+    Versioning,
     effective_block,
 )
 from scanner.model import Finding, error, failed, not_applicable, passed
@@ -79,7 +80,7 @@ def bucket_encryption(s3_buckets: AwsResources[S3Bucket]) -> list[Finding]:
 
 
 def _covers_objects(statement: Mapping[str, Any], bucket_arn: str) -> bool:
-    """Whether a statement's Resource takes in the bucket's objects (``*``, the bucket ARN with ``/*``, and the like)."""
+    """Whether a statement's Resource takes in the bucket's objects (``*``, the bucket ARN with ``/*``, ...)."""
     probe = f"{bucket_arn}/any/object"
     return any(fnmatchcase(probe, str(r).replace("[", "[[]")) for r in as_list(statement.get("Resource")))
 
@@ -144,13 +145,13 @@ def _records(s3_buckets: AwsResources[S3Bucket], records_tag: str, field: str, w
 
 
 @check(id="aws.s3.versioning", title="Records buckets keep object versions", severity="medium", area="backup",
-       criterion="versioning is Enabled on every bucket in the records scope (records_tag; empty = all buckets)",
+       criterion="versioning is enabled on every bucket in the records scope (records_tag; empty = all buckets)",
        remediation="Enable versioning on every records bucket so that overwritten or deleted objects can be "
                    "recovered; consider MFA delete for the most critical ones.")
 def versioning(s3_buckets: AwsResources[S3Bucket], records_tag: str = "") -> list[Finding]:
     return _records(s3_buckets, records_tag, "versioning", "versioning enabled",
-                    lambda b: b.versioning == "Enabled",
-                    lambda b: {"versioning": b.versioning or "never enabled", "mfa_delete": b.mfa_delete})
+                    lambda b: b.versioning is Versioning.ENABLED,
+                    lambda b: {"versioning": b.versioning.value, "mfa_delete": b.mfa_delete})
 
 
 @check(id="aws.s3.object_lock", title="Records buckets use object lock", severity="medium", area="backup",

@@ -7,6 +7,7 @@ not the API's dictionaries. Policy documents stay documents: the IAM policy lang
 """
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -202,6 +203,17 @@ def effective_block(*levels: PublicAccessBlock | None) -> PublicAccessBlock:
     return out
 
 
+class Versioning(str, enum.Enum):
+    """A bucket's versioning: on, suspended (old versions kept, new ones not), or never turned on."""
+
+    ENABLED = "Enabled"
+    SUSPENDED = "Suspended"
+    NEVER_ENABLED = "never enabled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class S3Bucket:
     account: str
@@ -210,8 +222,8 @@ class S3Bucket:
     arn: str
     encryption: tuple[str, ...] | None = None  # SSE algorithms of the default rules; None: not configured
     policy: PolicyDocument | None = None
-    versioning: str = ""  # "Enabled", "Suspended" or "" (never enabled)
-    mfa_delete: str = ""
+    versioning: Versioning = Versioning.NEVER_ENABLED
+    mfa_delete: bool = False  # deleting a version or changing versioning needs MFA
     object_lock: bool = False
     object_lock_mode: str = ""
     logging_target: str | None = None
@@ -302,11 +314,8 @@ class KmsKey:
     state: str = ""
     spec: str = ""
     rotation_enabled: bool | None = None  # None when rotation does not apply (AWS managed, asymmetric, disabled)
+    rotatable: bool = False  # an enabled customer managed symmetric key: automatic rotation applies to it
     errors: Mapping[str, str] = field(default_factory=_no_errors)
-
-    @property
-    def rotatable(self) -> bool:
-        return self.manager == "CUSTOMER" and self.spec == "SYMMETRIC_DEFAULT" and self.state == "Enabled"
 
 
 # CloudTrail --------------------------------------------------------------------------------------
@@ -354,7 +363,8 @@ class ConfigRecorder:
     arn: str
     all_supported: bool
     recording: bool
-    last_status: str
+    last_status: str  # as AWS Config reports it, for the record
+    last_failed: bool = False  # the last recording attempt failed
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ def _kms_key(api: Api, region: str, key: Response) -> KmsKey:
     base = KmsKey(account=api.account.id, region=region, id=key["KeyId"], arn=key.get("KeyArn") or meta.get("Arn", ""),
                   manager=meta.get("KeyManager", ""), state=meta.get("KeyState", ""),
                   spec=meta.get("KeySpec") or meta.get("CustomerMasterKeySpec", ""))
+    rotatable = base.manager == "CUSTOMER" and base.spec == "SYMMETRIC_DEFAULT" and base.state == "Enabled"
     rotation = None
-    if base.rotatable:
+    if rotatable:
         got = f.get("rotation", api.fact.call("GetKeyRotationStatus"), KeyId=key["KeyId"])
         rotation = bool(got["KeyRotationEnabled"]) if got is not None else None
-    return KmsKey(**{**base.__dict__, "rotation_enabled": rotation, "errors": f.frozen_errors()})
+    return KmsKey(**{**base.__dict__, "rotation_enabled": rotation, "rotatable": rotatable,
+                     "errors": f.frozen_errors()})
 
 
 DEFINITIONS: tuple[AwsFact, ...] = (

@@ -10,7 +10,7 @@ from typing import Any
 
 from scanner.collectors.aws._api import Api, AwsFact, Fields, Response, declare, policy_document, tag_map
 from scanner.connectors.aws import build_arn
-from scanner.facts.aws import AccountPublicAccessBlock, PolicyDocument, PublicAccessBlock, S3Bucket
+from scanner.facts.aws import AccountPublicAccessBlock, PolicyDocument, PublicAccessBlock, S3Bucket, Versioning
 
 PUBLIC_GRANTEES = frozenset({"http://acs.amazonaws.com/groups/global/AllUsers",
                              "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"})
@@ -53,7 +53,8 @@ def _s3_bucket(api: Api, region: str, bucket: Response) -> S3Bucket:
     pol = f.get("policy", c("GetBucketPolicy"), Bucket=name, absent=("NoSuchBucketPolicy",))
     ver = f.get("versioning", c("GetBucketVersioning"), Bucket=name) or {}
     lock = None
-    if ver.get("Status") == "Enabled" or "versioning" in f.errors:
+    versioning = Versioning(ver["Status"]) if ver.get("Status") else Versioning.NEVER_ENABLED
+    if versioning is Versioning.ENABLED or "versioning" in f.errors:
         # Object lock needs versioning on (and forbids suspending it): unversioned buckets have none.
         lock = f.get("object_lock", c("GetObjectLockConfiguration"), Bucket=name,
                      absent=("ObjectLockConfigurationNotFoundError",))
@@ -69,7 +70,7 @@ def _s3_bucket(api: Api, region: str, bucket: Response) -> S3Bucket:
         account=api.account.id, region=region, name=name, arn=bucket_arn(api.account.partition, name),
         encryption=tuple(r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm", "") for r in rules)
         if enc else None,
-        policy=bucket_policy(pol), versioning=ver.get("Status", ""), mfa_delete=ver.get("MFADelete", ""),
+        policy=bucket_policy(pol), versioning=versioning, mfa_delete=ver.get("MFADelete") == "Enabled",
         object_lock=lock_cfg.get("ObjectLockEnabled") == "Enabled",
         object_lock_mode=lock_cfg.get("Rule", {}).get("DefaultRetention", {}).get("Mode", ""),
         logging_target=log.get("LoggingEnabled", {}).get("TargetBucket"),

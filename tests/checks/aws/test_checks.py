@@ -30,6 +30,7 @@ from scanner.facts.aws import (
     Scope,
     SecurityGroup,
     Trail,
+    Versioning,
 )
 from scanner.model import freeze
 
@@ -169,7 +170,7 @@ def test_secure_transport(policy: dict | None, expected: str) -> None:
 
 
 def test_a_bucket_with_partial_evidence_is_an_error_only_where_evidence_is_missing() -> None:
-    b = bucket(encryption=None, versioning="Enabled",
+    b = bucket(encryption=None, versioning=Versioning.ENABLED,
                errors={"encryption": "s3:GetEncryptionConfiguration denied (GetBucketEncryption ...)"})
     (enc,) = s3.bucket_encryption(res(b))
     assert enc.status.value == "error" and "s3:GetEncryptionConfiguration denied" in enc.message
@@ -273,7 +274,7 @@ def test_kms_only_customer_symmetric_enabled_keys_count() -> None:
     aws_key = KmsKey(ACCOUNT, REGION, "k1", "arn:k1", "AWS", "Enabled", "SYMMETRIC_DEFAULT")
     rsa = KmsKey(ACCOUNT, REGION, "k2", "arn:k2", "CUSTOMER", "Enabled", "RSA_2048")
     assert statuses(kms.key_rotation(res(aws_key, rsa))) == ["not_applicable"]
-    unknown = KmsKey(ACCOUNT, REGION, "k3", "arn:k3", "CUSTOMER", "Enabled", "SYMMETRIC_DEFAULT", None)
+    unknown = KmsKey(ACCOUNT, REGION, "k3", "arn:k3", "CUSTOMER", "Enabled", "SYMMETRIC_DEFAULT", None, rotatable=True)
     assert statuses(kms.key_rotation(res(unknown))) == ["error"]
     denied = KmsKey(ACCOUNT, REGION, "k4", "arn:k4", errors=MappingProxyType({"describe": "kms:DescribeKey denied"}))
     assert statuses(kms.key_rotation(res(denied))) == ["error"]
@@ -392,5 +393,14 @@ def test_allow_everything_except_a_few_resources_is_administrator() -> None:
 @pytest.mark.parametrize("last_status, expected", [("SUCCESS", "pass"), ("PENDING", "pass"), ("FAILURE", "fail"),
                                                    ("Failure", "fail")])
 def test_a_recorder_whose_last_recording_failed_does_not_pass(last_status: str, expected: str) -> None:
-    r = ConfigRegion(ACCOUNT, REGION, REC.rsplit("/", 1)[0], (ConfigRecorder("default", REC, True, True, last_status),))
+    r = ConfigRegion(ACCOUNT, REGION, REC.rsplit("/", 1)[0],
+                     (ConfigRecorder("default", REC, True, True, last_status, last_failed=expected == "fail"),))
     assert statuses(config.recorder(res(r))) == [expected]
+
+
+@pytest.mark.parametrize("last_status, failed", [("Failure", True), ("FAILURE", True), ("Success", False),
+                                                 ("PENDING", False), (None, False)])
+def test_the_collector_reads_a_failed_last_recording(last_status: str | None, failed: bool) -> None:
+    from scanner.collectors.aws.config import last_failed
+
+    assert last_failed(last_status) is failed

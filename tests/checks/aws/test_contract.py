@@ -16,7 +16,8 @@ CHECKS_DIR = Path(__file__).resolve().parents[3] / "checks" / "aws"
 #: Wire knowledge that lives in the collector only: ARN building, API answer keys, report encodings.
 WIRE = ('"arn:', "'arn:", "BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets",
         "PublicAccessBlockConfiguration", "<root_account>", "IsLogging", "SSEAlgorithm", "EbsEncryptionByDefault",
-        "retentionInDays", "KeyRotationEnabled", "SummaryMap", "acs.amazonaws.com")
+        "retentionInDays", "KeyRotationEnabled", "SummaryMap", "acs.amazonaws.com", '"Enabled"', '"CUSTOMER"',
+        "SYMMETRIC_DEFAULT", "lastStatus", '"failure"', '"FAILURE"')
 
 
 def aws_specs() -> list[typing.Any]:

@@ -74,7 +74,7 @@ def weak_account(partition: str, region: str) -> dict[str, tuple[Any, ...]]:
         "rds_instances": (RdsInstance(ACCOUNT, region, "db", arn(partition, "rds", region, "db:db"), "mysql", False,
                                       None, 0, False),),
         "kms_keys": (KmsKey(ACCOUNT, region, "k", arn(partition, "kms", region, "key/k"), "CUSTOMER", "Enabled",
-                            "SYMMETRIC_DEFAULT", False),),
+                            "SYMMETRIC_DEFAULT", False, rotatable=True),),
         "cloudtrail_trails": (),
         "backup_plans": (),
         "config_recorders": (ConfigRegion(ACCOUNT, region, arn(partition, "config", region, "configuration-recorder"),
