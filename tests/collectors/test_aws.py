@@ -27,7 +27,7 @@ THROTTLE_BODY = (b'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-0
                  b'<RequestId>gxpscan-test</RequestId></ErrorResponse>')
 
 
-def target(lab: motolab.MotoServer, policy: dict | None = None, **options: Any) -> Target:
+def target(lab: motolab.MotoServer, policy: dict[str, Any] | None = None, **options: Any) -> Target:
     opts = {"endpoint_url": lab.endpoint, "regions": [motolab.REGIONS[0]], "max_attempts": 2, **options}
     return Target(name="moto", type=Platform.AWS, options=opts, policy=policy or {})
 
@@ -115,11 +115,11 @@ class _Raw:
         yield self.body
 
 
-def throttle_first(n: int, operation: str) -> tuple[Any, Counter]:
+def throttle_first(n: int, operation: str) -> tuple[Any, Counter[str]]:
     """A before-send hook answering the first ``n`` sends of ``operation`` with a Throttling error."""
     from botocore.awsrequest import AWSResponse
 
-    seen: Counter = Counter()
+    seen: Counter[str] = Counter()
 
     def hook(request: Any, **_: Any) -> Any:
         if f"Action={operation}" not in (request.body.decode() if isinstance(request.body, bytes) else
@@ -190,7 +190,7 @@ def test_an_answer_that_cannot_be_parsed_fails_the_fact(lab: motolab.MotoServer)
 # ----------------------------------------------------------------------------- the derived policy
 def test_every_call_of_a_full_scan_is_in_the_derived_policy(lab: motolab.MotoServer) -> None:
     """Count every API call (botocore before-call) in a scan of all facts over two accounts and regions."""
-    calls: Counter = Counter()
+    calls: Counter[tuple[str, str]] = Counter()
 
     def count(model: Any, **_: Any) -> None:
         calls[(model.service_model.service_name, model.name)] += 1
@@ -234,8 +234,8 @@ def test_an_undeclared_call_is_refused() -> None:
 
     definition = next(d for d in aws.DEFINITIONS if d.name == "aws.ebs_volumes")
     with ThreadPoolExecutor(1) as pool:
-        api = aws.Api(connector=None, account=None, fact=definition, pool=pool, counts=Counter(),
-                      lock=threading.Lock())
+        api = aws.Api(connector=None, account=None, fact=definition, pool=pool,  # type: ignore[arg-type]
+                      counts=Counter(), lock=threading.Lock())
         with pytest.raises(aws.ApiError, match="undeclared call s3:GetBucketPolicy"):
             api.call(aws.Call("s3", "GetBucketPolicy", "s3:GetBucketPolicy"), "us-east-1", Bucket="x")
 
@@ -253,7 +253,7 @@ def test_role_arn_is_assumed_with_the_external_id_from_the_environment(lab: moto
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
 
-    def watch(params: dict, model: Any, **_: Any) -> None:
+    def watch(params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name == "AssumeRole":
             seen.append(params.get("ExternalId", ""))
 
@@ -392,7 +392,7 @@ def test_a_connector_without_regions_scans_nothing_rather_than_a_default_region(
     account = Account(id="123456789012", partition="aws-us-gov", session=None, via="test")
     conn = SimpleNamespace(accounts=(account,), regions={account.id: ()}, max_workers=1)
     t = Target(name="empty", type=Platform.AWS, options={}, policy={})
-    facts = aws.collect(conn, t, ["aws.ebs_volumes", "aws.account_summary"])
+    facts = aws.collect(conn, t, ["aws.ebs_volumes", "aws.account_summary"])  # type: ignore[arg-type]
     assert {n: f.error for n, f in facts.items()} == {
         n: "no region resolved for account 123456789012: nothing would be scanned"
         for n in ("aws.ebs_volumes", "aws.account_summary")}
@@ -466,7 +466,7 @@ def test_a_key_description_without_metadata_fails_the_fact(lab: motolab.MotoServ
     ({"EventSelectors": [], "AdvancedEventSelectors": []}, None),
     (None, None),
 ])
-def test_management_events_means_all_of_them(selectors: dict | None, expected: bool | None) -> None:
+def test_management_events_means_all_of_them(selectors: dict[str, Any] | None, expected: bool | None) -> None:
     from scanner.collectors.aws.cloudtrail import management_events
 
     assert management_events(selectors) is expected

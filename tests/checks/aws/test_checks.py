@@ -90,7 +90,7 @@ def test_unused_credentials(u: CredentialUser, expected: str) -> None:
     (((True, 30, 1),), "pass"), (((True, 120, 1),), "fail"), (((False, 400, 1), (True, 10, 1)), "pass"),
     (((True, None, 1),), "error"),
 ])
-def test_access_key_rotation(keys: tuple, expected: str) -> None:
+def test_access_key_rotation(keys: tuple[tuple[bool, int | None, int | None], ...], expected: str) -> None:
     assert statuses(iam.access_key_rotation(res(user(keys=keys)), access_key_max_age_days=90)) == [expected]
 
 
@@ -113,7 +113,7 @@ def test_root_checks_pass_when_the_summary_says_so() -> None:
     ({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::x"}]}, "pass"),
     ({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}, "pass"),
 ])
-def test_admin_via_customer_managed_policy(doc: dict, expected: str) -> None:
+def test_admin_via_customer_managed_policy(doc: dict[str, Any], expected: str) -> None:
     u = IamUser(ACCOUNT, "dev", f"arn:aws:iam::{ACCOUNT}:user/dev",
                 attached=(AttachedPolicy(f"arn:aws:iam::{ACCOUNT}:policy/p", "p", freeze(doc)),))
     assert statuses(iam.user_admin_policies(res(u))) == [expected]
@@ -165,7 +165,7 @@ TLS = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
     ({"Statement": [{**TLS, "Action": "s3:GetObject"}]}, "fail"),
     ({"Statement": [{**TLS, "Effect": "Allow"}]}, "fail"),
 ])
-def test_secure_transport(policy: dict | None, expected: str) -> None:
+def test_secure_transport(policy: dict[str, Any] | None, expected: str) -> None:
     assert statuses(s3.secure_transport(res(bucket(policy=policy)))) == [expected]
 
 
@@ -181,7 +181,7 @@ def test_a_bucket_with_partial_evidence_is_an_error_only_where_evidence_is_missi
     ("", {}, "fail"), ("gxp", {"gxp": "anything"}, "fail"), ("gxp=records", {"gxp": "other"}, "not_applicable"),
     ("gxp=records", {}, "not_applicable"), ("gxp=records", {"gxp": "records"}, "fail"),
 ])
-def test_records_scope_by_tag(records_tag: str, tags: dict, expected: str) -> None:
+def test_records_scope_by_tag(records_tag: str, tags: dict[str, Any], expected: str) -> None:
     b = bucket(tags=MappingProxyType(tags))
     assert statuses(s3.object_lock(res(b), records_tag=records_tag)) == [expected]
 
@@ -234,14 +234,15 @@ PUBLIC_READ = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3
     ({"errors": {"bucket_acl": "s3:GetBucketAcl denied"}}, None, "error"),
     ({"s3_bucket": None}, None, "error"),
 ])
-def test_trail_bucket_not_public(exposure: dict, account_flags: PublicAccessBlock | None, expected: str) -> None:
+def test_trail_bucket_not_public(exposure: dict[str, Any], account_flags: PublicAccessBlock | None,
+                                 expected: str) -> None:
     frozen = {k: freeze(v) if isinstance(v, dict) else v for k, v in exposure.items()}
     pab = res(AccountPublicAccessBlock(ACCOUNT, ROOT, account_flags))
     assert statuses(cloudtrail.bucket_not_public(res(trail(**frozen)), pab)) == [expected]
 
 
 # Backup, Config, KMS, Logs -----------------------------------------------------------------------
-def plan(*vaults: BackupVaultRef, errors: dict | None = None) -> BackupPlan:
+def plan(*vaults: BackupVaultRef, errors: dict[str, str] | None = None) -> BackupPlan:
     return BackupPlan(ACCOUNT, REGION, "p1", "daily", f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-plan:p1",
                       vaults=vaults, errors=MappingProxyType(errors or {}))
 
@@ -253,7 +254,7 @@ def plan(*vaults: BackupVaultRef, errors: dict | None = None) -> BackupPlan:
     ((plan(BackupVaultRef("gone", None, None, False)),), "fail"),
     ((plan(errors={"rules": "backup:GetBackupPlan denied"}),), "error"),
 ])
-def test_backup_plan(plans: tuple, expected: str) -> None:
+def test_backup_plan(plans: tuple[Any, ...], expected: str) -> None:
     assert statuses(backup.plan(res(*plans))) == [expected]
 
 
@@ -265,7 +266,7 @@ REC = f"arn:aws:config:{REGION}:{ACCOUNT}:configuration-recorder/default"
     ((ConfigRecorder("default", REC, False, True, "SUCCESS"),), "fail"),
     ((ConfigRecorder("default", REC, True, False, ""),), "fail"),
 ])
-def test_config_recorder(recorders: tuple, expected: str) -> None:
+def test_config_recorder(recorders: tuple[Any, ...], expected: str) -> None:
     r = ConfigRegion(ACCOUNT, REGION, f"arn:aws:config:{REGION}:{ACCOUNT}:configuration-recorder", recorders)
     assert statuses(config.recorder(res(r))) == [expected]
 
@@ -363,7 +364,8 @@ def test_every_aws_check_says_how_to_fix_it() -> None:
      "pass"),
     ({"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject"}, "pass"),
 ])
-def test_trail_bucket_policy_is_public_unless_a_condition_names_the_callers(statement: dict, expected: str) -> None:
+def test_trail_bucket_policy_is_public_unless_a_condition_names_the_callers(statement: dict[str, Any],
+                                                                          expected: str) -> None:
     t = trail(bucket_policy=freeze({"Statement": [statement]}))
     pab = res(AccountPublicAccessBlock(ACCOUNT, ROOT, None))
     assert statuses(cloudtrail.bucket_not_public(res(t), pab)) == [expected]
@@ -378,7 +380,7 @@ def test_trail_bucket_policy_is_public_unless_a_condition_names_the_callers(stat
     ({"Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}}}, "pass"),
     ({"Condition": {"Bool": {"aws:SecureTransport": "true"}}}, "fail"),
 ])
-def test_secure_transport_must_cover_the_objects(change: dict, expected: str) -> None:
+def test_secure_transport_must_cover_the_objects(change: dict[str, Any], expected: str) -> None:
     assert statuses(s3.secure_transport(res(bucket(policy={"Statement": [{**TLS, **change}]})))) == [expected]
 
 
