@@ -515,3 +515,19 @@ def test_organization_accounts_are_active_by_their_state(lab: motolab.MotoServer
         else:
             with conn:
                 assert {a.id: a.via for a in conn.accounts} == expected
+
+
+def test_a_security_group_listed_without_its_rules_fails_the_fact(lab: motolab.MotoServer) -> None:
+    """A group whose answer leaves out ipPermissions read as "no ingress rule", so it passed the admin-port check."""
+    body = (b'<DescribeSecurityGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>'
+            b"<securityGroupInfo><item><ownerId>123456789012</ownerId><groupId>sg-0123456789abcdef0</groupId>"
+            b"<groupName>admin</groupName><groupDescription>admin</groupDescription><vpcId>vpc-1</vpcId></item>"
+            b"</securityGroupInfo></DescribeSecurityGroupsResponse>")
+    t = target(lab)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.security_groups"],
+                        hooks=(("before-send", _answer("DescribeSecurityGroups", 200, "text/xml", body)),))
+    fact = facts["aws.security_groups"]
+    assert not fact.ok and fact.error == "unexpected AWS response for aws.security_groups: KeyError: 'IpPermissions'"
+    (f,) = findings("aws.ec2.sg_admin_ports_open", facts, t)
+    assert f.status.value == "error"

@@ -12,7 +12,7 @@ def _security_groups(api: Api, region: str) -> list[SecurityGroup]:
             Ingress(protocol=str(p.get("IpProtocol", "-1")), from_port=p.get("FromPort"), to_port=p.get("ToPort"),
                     sources=tuple(r["CidrIp"] for r in p.get("IpRanges", []))
                     + tuple(r["CidrIpv6"] for r in p.get("Ipv6Ranges", [])))
-            for p in g.get("IpPermissions", [])
+            for p in g["IpPermissions"]  # always in AWS's answer; without it, "no open port" would be a guess
         )
         out.append(SecurityGroup(
             account=api.account.id, region=region, id=g["GroupId"], name=g.get("GroupName", ""),
