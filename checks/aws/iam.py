@@ -208,7 +208,9 @@ def password_policy(password_policy: AwsResources[PasswordPolicy], password_min_
 
 
 @check(id="aws.iam.access_analyzer", title="IAM Access Analyzer is active in every region", severity="medium",
-       area="access_control", criterion="every scanned region has at least one ACTIVE IAM Access Analyzer",
+       area="access_control",
+       criterion="every scanned region has at least one ACTIVE IAM Access Analyzer for external access (account or "
+                 "organization zone of trust; unused-access analyzers do not count)",
        remediation="Create an IAM Access Analyzer (account or organization zone of trust) in every listed region "
                    "and review its findings regularly.")
 def access_analyzer(access_analyzers: AwsResources[AnalyzerRegion]) -> list[Finding]:

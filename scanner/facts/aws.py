@@ -156,7 +156,7 @@ class AnalyzerRegion:
     account: str
     region: str
     arn: str
-    active: tuple[str, ...]  # names of ACTIVE analyzers
+    active: tuple[str, ...]  # names of ACTIVE analyzers of external access (account or organization zone of trust)
 
 
 # S3 ----------------------------------------------------------------------------------------------

@@ -531,3 +531,27 @@ def test_a_security_group_listed_without_its_rules_fails_the_fact(lab: motolab.M
     assert not fact.ok and fact.error == "unexpected AWS response for aws.security_groups: KeyError: 'IpPermissions'"
     (f,) = findings("aws.ec2.sg_admin_ports_open", facts, t)
     assert f.status.value == "error"
+
+
+@pytest.mark.parametrize("kind, expected", [("ACCOUNT", "pass"), ("ORGANIZATION", "pass"),
+                                            ("ACCOUNT_UNUSED_ACCESS", "fail"), ("ORGANIZATION_UNUSED_ACCESS", "fail")])
+def test_only_external_access_analyzers_count(lab: motolab.MotoServer, kind: str, expected: str) -> None:
+    """An unused-access analyzer finds idle permissions, not resources shared outside: it passed the check."""
+    from urllib.parse import urlsplit
+
+    from botocore.awsrequest import AWSResponse
+
+    body = json.dumps({"analyzers": [{
+        "arn": "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/a1", "name": "a1", "type": kind,
+        "createdAt": "2026-01-01T00:00:00Z", "status": "ACTIVE"}]}).encode()
+
+    def hook(request: Any, **_: Any) -> Any:
+        if urlsplit(request.url).path.rstrip("/") == "/analyzer":
+            return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Raw(body))
+        return None
+
+    t = target(lab)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.access_analyzers"], hooks=(("before-send", hook),))
+    (f,) = findings("aws.iam.access_analyzer", facts, t)
+    assert f.status.value == expected, f.message

@@ -22,6 +22,9 @@ from scanner.facts.aws import (
 )
 
 CREDENTIAL_REPORT_WAIT_S = 30.0
+#: Analyzer types that find external access (the ACCOUNT_/ORGANIZATION_UNUSED_ACCESS and internal-access types
+#: look for something else and do not count).
+EXTERNAL_ACCESS = frozenset({"ACCOUNT", "ORGANIZATION"})
 ROOT_USER = "<root_account>"  # the credential report's name for the root user
 #: The credential report columns the checks judge by.
 REPORT_COLUMNS = ("user", "arn", "user_creation_time", "password_enabled", "password_last_used",
@@ -124,7 +127,8 @@ def _access_analyzers(api: Api, region: str) -> list[AnalyzerRegion]:
     found = api.pages(api.fact.call("ListAnalyzers"), region, "analyzers")
     return [AnalyzerRegion(account=api.account.id, region=region,
                            arn=api.account.arn("access-analyzer", region, "analyzer"),
-                           active=tuple(a["name"] for a in found if a.get("status") == "ACTIVE"))]
+                           active=tuple(a["name"] for a in found
+                                        if a.get("status") == "ACTIVE" and a.get("type") in EXTERNAL_ACCESS))]
 
 
 DEFINITIONS: tuple[AwsFact, ...] = (
