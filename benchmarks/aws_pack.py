@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -141,9 +142,21 @@ def populate(lab: motolab.MotoServer, buckets: int, users: int, volumes: int, rd
     return timings
 
 
+#: An ANSI escape sequence (SGR colours and any other CSI), as werkzeug puts around non-200 request lines.
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+#: The end of werkzeug's request log line: ``"METHOD PATH HTTP/1.1" STATUS SIZE``.
+REQUEST_LINE = re.compile(r'HTTP/1\.[01]" \d{3} ')
+
+
+def count_requests(lines: Iterable[str]) -> int:
+    """Requests in a moto (werkzeug) log: one line each, whatever its status. werkzeug colours the request of
+    every non-200 answer (404 yellow, other 4xx red, 5xx magenta), so colour codes are removed before matching."""
+    return sum(1 for line in lines if REQUEST_LINE.search(ANSI.sub("", line)))
+
+
 def request_count(lab: motolab.MotoServer) -> int:
     with open(lab.log_path, encoding="utf-8", errors="replace") as fh:
-        return sum(1 for line in fh if re.search(r'HTTP/1\.[01]" \d{3} ', line))
+        return count_requests(fh)
 
 
 def measured(cmd: list[str], env: dict[str, str], lab: motolab.MotoServer, log: Path) -> dict[str, Any]:
@@ -152,7 +165,7 @@ def measured(cmd: list[str], env: dict[str, str], lab: motolab.MotoServer, log: 
         proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], env=env, stdout=out, stderr=subprocess.PIPE,
                               cwd=str(ROOT))
     time.sleep(0.5)  # let the server flush its request log
-    stats = json.loads(proc.stderr.decode().strip().splitlines()[-1])
+    stats: dict[str, Any] = json.loads(proc.stderr.decode().strip().splitlines()[-1])
     stats["api_requests"] = request_count(lab) - before
     stats["stderr_tail"] = proc.stderr.decode(errors="replace").strip().splitlines()[-6:-1]
     return stats
@@ -209,7 +222,7 @@ def run_prowler(lab: motolab.MotoServer, work: Path, venv: Path) -> dict[str, An
                       "-o", str(out), "--no-banner"], tool_env(lab, AWS_ENDPOINT_URL=lab.endpoint), lab,
                      work / "prowler.log")
     stats["version"] = version
-    findings: list[dict] = []
+    findings: list[dict[str, Any]] = []
     for path in out.glob("*.ocsf.json"):
         findings.extend(json.loads(path.read_text() or "[]"))
     stats["findings"] = len(findings)

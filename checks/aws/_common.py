@@ -5,26 +5,32 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from scanner.facts.aws import AwsItem, AwsResources, PartlyRead, PolicyDocument
 from scanner.model import Finding, error, not_applicable
 
-GLOBAL = "global"
-ADMIN_POLICY_ARNS = frozenset({"arn:aws:iam::aws:policy/AdministratorAccess"})
-PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+#: AWS managed policies that grant every action on every resource (their documents are not collected).
+ADMIN_MANAGED_POLICIES = frozenset({"AdministratorAccess"})
+#: Condition keys that keep a resource policy statement from being public when pinned to fixed values: who
+#: calls (account, organisation, principal) or from where (network, VPC, source resource). Lower case: IAM
+#: compares condition keys case-insensitively.
+RESTRICTING_KEYS = frozenset(k.lower() for k in (
+    "aws:SourceIp", "aws:SourceVpc", "aws:SourceVpce", "aws:SourceAccount", "aws:SourceArn", "aws:SourceOwner",
+    "aws:SourceOrgID", "aws:SourceOrgPaths", "aws:PrincipalAccount", "aws:PrincipalArn", "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths", "aws:userid", "aws:username", "s3:DataAccessPointAccount", "s3:DataAccessPointArn"))
+#: Condition operators that, on a restricting key, admit only the listed values.
+RESTRICTING_OPERATORS = frozenset({"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike",
+                                   "IpAddress"})
+WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
 
-def where(item: Any) -> dict[str, str]:
+def where(item: AwsItem) -> dict[str, Any]:
     """The account and region every finding carries in its observed values."""
-    return {"account": item.account, "region": getattr(item, "region", GLOBAL)}
+    return {"account": item.account, "region": item.region}
 
 
-def root_arn(account: str, partition: str = "aws") -> str:
-    return f"arn:{partition}:iam::{account}:root"
-
-
-def incomplete(item: Any, *fields: str) -> Finding | None:
+def incomplete(item: PartlyRead, *fields: str) -> Finding | None:
     """An error finding when any of the named fields (all, if none named) could not be read."""
-    errors: Mapping[str, str] = getattr(item, "errors", {}) or {}
-    missing = {k: v for k, v in errors.items() if not fields or k in fields or k.split(" ", 1)[0] in fields}
+    missing = {k: v for k, v in item.errors.items() if not fields or k in fields or k.split(" ", 1)[0] in fields}
     if not missing:
         return None
     reasons = "; ".join(missing.values())
@@ -32,12 +38,11 @@ def incomplete(item: Any, *fields: str) -> Finding | None:
                  missing=sorted(missing))
 
 
-def none_found(resources: Any, what: str) -> list[Finding]:
+def none_found(resources: AwsResources[object], what: str) -> list[Finding]:
     """One not_applicable finding per scanned account and region when a resource type is absent."""
     out = []
     for scope in resources.scopes:
-        out.append(not_applicable(root_arn(scope.account, scope.partition),
-                                  f"no {what} in account {scope.account} ({scope.region})",
+        out.append(not_applicable(scope.account_arn, f"no {what} in account {scope.account} ({scope.region})",
                                   account=scope.account, region=scope.region))
     return out or [error("aws", f"no account was scanned for {what}")]
 
@@ -64,23 +69,25 @@ def as_list(value: Any) -> list[Any]:
         return []
     if isinstance(value, (str, Mapping)):
         return [value]
-    return list(value)
+    if isinstance(value, Iterable):
+        return list(value)
+    return [value]
 
 
-def statements(document: Mapping[str, Any] | None) -> Iterable[Mapping[str, Any]]:
+def statements(document: PolicyDocument | None) -> list[Mapping[str, Any]]:
     if not document:
-        return ()
+        return []
     return [s for s in as_list(document.get("Statement")) if isinstance(s, Mapping)]
 
 
-def grants_everything(document: Mapping[str, Any] | None) -> bool:
-    """An Allow of every action (``*`` or ``*:*``) on every resource."""
+def grants_everything(document: PolicyDocument | None) -> bool:
+    """An Allow of every action (``*`` or ``*:*``) on every resource (``*``, or all but a few: ``NotResource``)."""
     for s in statements(document):
         if s.get("Effect") != "Allow" or "NotAction" in s:
             continue
-        actions = {a.lower() for a in as_list(s.get("Action"))}
+        actions = {str(a).lower() for a in as_list(s.get("Action"))}
         resources = set(as_list(s.get("Resource")))
-        if actions & {"*", "*:*"} and "*" in resources:
+        if actions & {"*", "*:*"} and ("*" in resources or "NotResource" in s):
             return True
     return False
 
@@ -93,13 +100,31 @@ def public_principal(principal: Any) -> bool:
     return False
 
 
-def policy_is_public(document: Mapping[str, Any] | None) -> bool:
-    """An unconditioned Allow to everyone ("*") in a resource policy."""
-    return any(s.get("Effect") == "Allow" and public_principal(s.get("Principal")) and not s.get("Condition")
+def _pins(operator: str, values: Any) -> bool:
+    """Whether a condition operator with these values admits only fixed, non-wildcard values."""
+    base = operator.removeprefix("ForAnyValue:")
+    if base not in RESTRICTING_OPERATORS:  # negations, ...IfExists, ForAllValues:, Null, Bool, numbers, dates
+        return False
+    listed = [str(v) for v in as_list(values)]
+    return bool(listed) and not any("*" in v or v in WORLD_CIDRS for v in listed)
+
+
+def restricts_caller(condition: Any) -> bool:
+    """A condition that admits only named accounts, organisations, principals, networks or source resources."""
+    if not isinstance(condition, Mapping):
+        return False
+    for operator, block in condition.items():
+        if not isinstance(block, Mapping):
+            continue
+        for key, values in block.items():
+            if str(key).lower() in RESTRICTING_KEYS and _pins(str(operator), values):
+                return True
+    return False
+
+
+def policy_is_public(document: PolicyDocument | None) -> bool:
+    """An Allow to everyone (``*``, or everyone but some: ``NotPrincipal``) that no condition limits to known
+    callers; a condition on anything else (TLS, time, tags) does not make a statement private."""
+    return any(s.get("Effect") == "Allow" and (public_principal(s.get("Principal")) or "NotPrincipal" in s)
+               and not restricts_caller(s.get("Condition"))
                for s in statements(document))
-
-
-def effective_block(bucket_flags: Mapping[str, bool] | None, account_flags: Mapping[str, bool] | None) -> dict:
-    """Each public access block setting as it applies to a bucket (account OR bucket level)."""
-    b, a = bucket_flags or {}, account_flags or {}
-    return {k: bool(b.get(k)) or bool(a.get(k)) for k in PAB_KEYS}

@@ -1,29 +1,29 @@
 """CloudTrail: a multi-region trail logging management events, validation, encryption, private bucket."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from checks.aws._common import effective_block, incomplete, none_found, policy_is_public, root_arn, where
+from checks.aws._common import incomplete, none_found, policy_is_public, where
+from scanner.facts.aws import AccountPublicAccessBlock, AwsResources, Trail, effective_block
 from scanner.model import Finding, error, failed, passed
 from scanner.registry import check
-
-
-def _accounts(trails: Any) -> list[str]:
-    return list(trails.accounts())
 
 
 @check(id="aws.cloudtrail.multi_region", title="A multi-region trail logs management events", severity="high",
        area="audit_logging",
        criterion="each account has a multi-region trail that is logging and records all (read and write) "
-                 "management events")
-def multi_region(cloudtrail_trails: Any) -> list[Finding]:
+                 "management events",
+       remediation="Create (or convert to) a multi-region trail, start logging, and record all read and write "
+                   "management events, preferably as an organization trail.")
+def multi_region(cloudtrail_trails: AwsResources[Trail]) -> list[Finding]:
     out = []
-    for account in _accounts(cloudtrail_trails):
+    for account in cloudtrail_trails.accounts():
         mine = [t for t in cloudtrail_trails.items if t.account == account]
         good = [t for t in mine if t.multi_region and t.is_logging and t.management_events and not t.errors]
         unsure = [t for t in mine if t.multi_region and (t.errors or t.is_logging is None
                                                           or (t.is_logging and t.management_events is None))]
-        obs = dict(account=account, region="global", trails=[
+        obs: dict[str, Any] = dict(account=account, region="global", trails=[
             dict(name=t.name, multi_region=t.multi_region, logging=t.is_logging,
                  management_events=t.management_events) for t in mine])
         if good:
@@ -34,43 +34,53 @@ def multi_region(cloudtrail_trails: Any) -> list[Finding]:
             out.append(error(unsure[0].arn, f"cannot tell whether trail {unsure[0].name} logs management "
                                             f"events: {reasons}", **{**obs, "region": unsure[0].region}))
         else:
-            out.append(failed(root_arn(account), f"account {account} has no logging multi-region trail "
-                                                 "recording all management events", **obs))
+            out.append(failed(cloudtrail_trails.account_arn(account),
+                              f"account {account} has no logging multi-region trail recording all management events",
+                              **obs))
     return out or none_found(cloudtrail_trails, "accounts")
 
 
-def _per_trail(cloudtrail_trails: Any, ok: Any, good: str, bad: str, observe: Any) -> list[Finding]:
+def _per_trail(cloudtrail_trails: AwsResources[Trail], ok: Callable[[Trail], bool], good: str, bad: str,
+               observe: Callable[[Trail], dict[str, Any]]) -> list[Finding]:
     out = []
     for t in cloudtrail_trails.items:
-        obs = dict(**where(t), trail=t.name, **observe(t))
+        obs: dict[str, Any] = dict(**where(t), trail=t.name, **observe(t))
         out.append(passed(t.arn, f"trail {t.name}: {good}", **obs) if ok(t) else
                    failed(t.arn, f"trail {t.name}: {bad}", **obs))
     return out or none_found(cloudtrail_trails, "CloudTrail trails")
 
 
 @check(id="aws.cloudtrail.log_validation", title="CloudTrail log file validation is on", severity="medium",
-       area="audit_logging", criterion="every trail has log file integrity validation enabled")
-def log_validation(cloudtrail_trails: Any) -> list[Finding]:
+       area="audit_logging", criterion="every trail has log file integrity validation enabled",
+       remediation="Enable log file integrity validation on the trail so that digest files prove the logs were "
+                   "not changed.")
+def log_validation(cloudtrail_trails: AwsResources[Trail]) -> list[Finding]:
     return _per_trail(cloudtrail_trails, lambda t: t.log_validation, "log file validation on",
                       "log file validation off", lambda t: {"log_validation": t.log_validation})
 
 
 @check(id="aws.cloudtrail.kms_encryption", title="CloudTrail logs are encrypted with KMS", severity="medium",
-       area="encryption", criterion="every trail encrypts its log files with a KMS key (SSE-KMS)")
-def kms_encryption(cloudtrail_trails: Any) -> list[Finding]:
+       area="encryption", criterion="every trail encrypts its log files with a KMS key (SSE-KMS)",
+       remediation="Configure the trail to encrypt its log files with a customer managed KMS key whose policy "
+                   "lets CloudTrail encrypt and only log readers decrypt.")
+def kms_encryption(cloudtrail_trails: AwsResources[Trail]) -> list[Finding]:
     return _per_trail(cloudtrail_trails, lambda t: bool(t.kms_key_id), "logs encrypted with KMS",
                       "logs not encrypted with a KMS key", lambda t: {"kms_key_id": t.kms_key_id})
 
 
 @check(id="aws.cloudtrail.bucket_not_public", title="CloudTrail bucket is not public", severity="high",
        area="audit_logging",
-       criterion="each trail's S3 bucket has no public ACL and no unconditioned public policy statement, "
-                 "unless public access is blocked for it (bucket or account level)")
-def bucket_not_public(cloudtrail_trails: Any, s3_account_public_access_block: Any) -> list[Finding]:
-    accounts = {a.account: a.flags for a in s3_account_public_access_block.items}
+       criterion="each trail's S3 bucket has no public ACL and no policy statement allowing everyone (a condition "
+                 "counts only when it pins the caller's account, organisation, principal, network or source), "
+                 "unless public access is blocked for it (bucket or account level)",
+       remediation="Remove public grants from the trail bucket's ACL and policy and turn on Block Public Access "
+                   "for the bucket (or the account).")
+def bucket_not_public(cloudtrail_trails: AwsResources[Trail],
+                      s3_account_public_access_block: AwsResources[AccountPublicAccessBlock]) -> list[Finding]:
+    accounts = {a.account: a.block for a in s3_account_public_access_block.items}
     out = []
     for t in cloudtrail_trails.items:
-        obs = dict(**where(t), trail=t.name, bucket=t.s3_bucket)
+        obs: dict[str, Any] = dict(**where(t), trail=t.name, bucket=t.s3_bucket)
         if not t.s3_bucket:
             out.append(error(t.arn, f"trail {t.name} names no S3 bucket", **obs))
             continue
@@ -79,9 +89,9 @@ def bucket_not_public(cloudtrail_trails: Any, s3_account_public_access_block: An
             out.append(bad)
             continue
         eff = effective_block(t.bucket_public_access_block, accounts.get(t.account))
-        public_policy = policy_is_public(t.bucket_policy) and not eff["RestrictPublicBuckets"]
-        public_acl = t.bucket_public_acl and not eff["IgnorePublicAcls"]
-        obs.update(public_policy=public_policy, public_acl=public_acl, effective_block=eff)
+        public_policy = policy_is_public(t.bucket_policy) and not eff.restrict_public_buckets
+        public_acl = t.bucket_public_acl and not eff.ignore_public_acls
+        obs.update(public_policy=public_policy, public_acl=public_acl, effective_block=eff.settings())
         if public_policy or public_acl:
             out.append(failed(t.arn, f"trail {t.name}: bucket {t.s3_bucket} is publicly readable", **obs))
         else:

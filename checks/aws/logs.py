@@ -4,21 +4,29 @@ from __future__ import annotations
 from typing import Any
 
 from checks.aws._common import none_found, where
+from scanner.facts.aws import AwsResources, LogGroup
 from scanner.model import Finding, failed, passed
 from scanner.registry import check
 
 
 @check(id="aws.logs.retention", title="Log groups keep events long enough", severity="medium",
        area="audit_logging",
-       criterion="every log group keeps events at least log_retention_days (never-expire passes)")
-def retention(log_groups: Any, log_retention_days: int = 365) -> list[Finding]:
+       criterion="every log group keeps events at least log_retention_days (never-expire passes)",
+       remediation="Set the log group's retention to at least the required number of days (or leave it unlimited "
+                   "and manage retention by export).")
+def retention(log_groups: AwsResources[LogGroup], log_retention_days: int = 365) -> list[Finding]:
     out = []
     for g in log_groups.items:
         days = g.retention_days
-        obs = dict(**where(g), log_group=g.name, retention_days=days if days is not None else "never expire",
-                   required_days=log_retention_days)
-        if days is None or days >= log_retention_days:
-            out.append(passed(g.arn, f"log group {g.name} keeps events {days or 'forever'} days", **obs))
+        obs: dict[str, Any] = dict(**where(g), log_group=g.name,
+                                   retention_days=days if days is not None else "never expire",
+                                   required_days=log_retention_days)
+        if days is None:
+            out.append(passed(g.arn, f"log group {g.name} keeps events forever (no retention limit set)", **obs))
+        elif days >= log_retention_days:
+            out.append(passed(g.arn, f"log group {g.name} keeps events for {days} days "
+                                     f"(at least {log_retention_days} required)", **obs))
         else:
-            out.append(failed(g.arn, f"log group {g.name} keeps events {days} < {log_retention_days} days", **obs))
+            out.append(failed(g.arn, f"log group {g.name} keeps events for only {days} days "
+                                     f"(at least {log_retention_days} required)", **obs))
     return out or none_found(log_groups, "log groups")

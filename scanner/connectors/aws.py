@@ -18,6 +18,7 @@ boto3 is imported only when the connector is entered. Error messages carry codes
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from scanner.connectors import ConnectorError
 from scanner.model import Target
 
 DEFAULT_REGION = "us-east-1"
+PARTITION = re.compile(r"aws(-[a-z]+)*")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 DEFAULT_ORG_ROLE = "OrganizationAccountAccessRole"
 SESSION_NAME = "gxpscan"
 
@@ -49,11 +52,17 @@ class Account:
     via: str  # how the session was obtained: "default", "profile NAME", "role ARN"
 
     def arn(self, service: str, region: str, resource: str) -> str:
-        return f"arn:{self.partition}:{service}:{region}:{self.id}:{resource}"
+        """The ARN of a resource of this account (``region`` empty for global services)."""
+        return build_arn(self.partition, service, region, self.id, resource)
 
     @property
     def root_arn(self) -> str:
-        return f"arn:{self.partition}:iam::{self.id}:root"
+        return build_arn(self.partition, "iam", "", self.id, "root")
+
+
+def build_arn(partition: str, service: str, region: str, account: str, resource: str) -> str:
+    """The one place an ARN is put together (``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE``)."""
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
 
 
 def _describe(exc: BaseException) -> str:
@@ -80,7 +89,8 @@ class AWSConnector:
     # -- options -------------------------------------------------------------------------------
     @property
     def endpoint_url(self) -> str | None:
-        return self.target.opt("endpoint_url")
+        url = self.target.opt("endpoint_url")
+        return str(url) if url else None
 
     @property
     def max_workers(self) -> int:
@@ -146,11 +156,12 @@ class AWSConnector:
             client.meta.events.register(event, handler)
         return client
 
-    def _call(self, session: Any, service: str, region: str, operation: str, **params: Any) -> dict:
+    def _call(self, session: Any, service: str, region: str, operation: str, **params: Any) -> dict[str, Any]:
         """A connector-level call on a throwaway client; failures become ConnectorError."""
         client = self._make_client(session, service, region)
         try:
-            return getattr(client, _snake(operation))(**params)
+            got: dict[str, Any] = getattr(client, _snake(operation))(**params)
+            return got
         except Exception as exc:
             raise ConnectorError(f"{service}:{operation} failed: {_describe(exc)}") from None
 
@@ -158,13 +169,17 @@ class AWSConnector:
     def _home_region(self, session: Any) -> str:
         regions = self.target.opt("regions")
         if isinstance(regions, (list, tuple)) and regions:
-            return regions[0]
-        return session.region_name or DEFAULT_REGION
+            return str(regions[0])
+        return str(session.region_name or DEFAULT_REGION)
 
     def _identity(self, session: Any, via: str) -> Account:
-        ident = self._call(session, "sts", self._home_region(session), "GetCallerIdentity")
-        partition = ident["Arn"].split(":")[1]
-        return Account(id=ident["Account"], partition=partition, session=session, via=via)
+        region = self._home_region(session)
+        ident = self._call(session, "sts", region, "GetCallerIdentity")
+        account = str(ident.get("Account") or "")
+        if not ACCOUNT_ID.fullmatch(account):
+            raise ConnectorError(f"sts:GetCallerIdentity returned no account id ({via})")
+        return Account(id=account, partition=partition_of(str(ident.get("Arn") or ""), region, session),
+                       session=session, via=via)
 
     def _assume(self, base: Any, role_arn: str) -> Account:
         import boto3
@@ -206,14 +221,18 @@ class AWSConnector:
             elif not role_name:
                 raise ConnectorError(f"account {account_id} is not the caller's account and no role_name is set")
             else:
-                out.append(self._assume(base, f"arn:{caller.partition}:iam::{account_id}:role/{role_name}"))
+                out.append(self._assume(base, build_arn(caller.partition, "iam", "", account_id, f"role/{role_name}")))
+        if not out:
+            raise ConnectorError("no active account to scan (organization: true found none)")
         return out
 
     def _organization_accounts(self, base: Any) -> list[str]:
         client = self._make_client(base, "organizations", self._home_region(base))
         try:
             pages = client.get_paginator("list_accounts").paginate()
-            return [a["Id"] for page in pages for a in page["Accounts"] if a.get("Status") == "ACTIVE"]
+            # Organizations now answers with "State" (Status is deprecated): an account is active by either.
+            return [str(a["Id"]) for page in pages for a in page["Accounts"]
+                    if "ACTIVE" in (a.get("State"), a.get("Status"))]
         except Exception as exc:
             raise ConnectorError(f"organizations:ListAccounts failed: {_describe(exc)}") from None
 
@@ -224,9 +243,29 @@ class AWSConnector:
         if regions == "all":
             found = self._call(account.session, "ec2", self._home_region(account.session), "DescribeRegions",
                                AllRegions=False)
-            return tuple(sorted(r["RegionName"] for r in found["Regions"]
-                                if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"))
-        return (account.session.region_name or DEFAULT_REGION,)
+            enabled = tuple(sorted(str(r["RegionName"]) for r in found.get("Regions", [])
+                                   if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"))
+            if not enabled:
+                raise ConnectorError(f"regions: all: ec2:DescribeRegions named no enabled region ({account.id})")
+            return enabled
+        if regions not in (None, [], ()):
+            raise ConnectorError(f"regions must be a list of region names or \"all\", not {regions!r}")
+        return (str(account.session.region_name or DEFAULT_REGION),)
+
+
+def partition_of(caller_arn: str, region: str, session: Any) -> str:
+    """The partition (``aws``, ``aws-us-gov``, ``aws-cn``, ...) of the caller: from its ARN as STS returned it,
+    else botocore's partition for the region the session talks to. Never a guess: unknown is an error."""
+    parts = caller_arn.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and PARTITION.fullmatch(parts[1]):
+        return parts[1]
+    try:
+        found = session.get_partition_for_region(region)
+    except Exception as exc:
+        raise ConnectorError(f"cannot tell the AWS partition of region {region!r}: {_describe(exc)}") from None
+    if not isinstance(found, str) or not PARTITION.fullmatch(found):
+        raise ConnectorError(f"cannot tell the AWS partition of region {region!r}")
+    return found
 
 
 def pin_host(endpoint_url: str) -> Callable[..., None]:
@@ -247,4 +286,4 @@ def _snake(operation: str) -> str:
     """botocore's operation name -> the client method name (GetBucketPolicy -> get_bucket_policy)."""
     from botocore import xform_name
 
-    return xform_name(operation)
+    return str(xform_name(operation))

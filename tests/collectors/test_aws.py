@@ -27,7 +27,7 @@ THROTTLE_BODY = (b'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-0
                  b'<RequestId>gxpscan-test</RequestId></ErrorResponse>')
 
 
-def target(lab: motolab.MotoServer, policy: dict | None = None, **options: Any) -> Target:
+def target(lab: motolab.MotoServer, policy: dict[str, Any] | None = None, **options: Any) -> Target:
     opts = {"endpoint_url": lab.endpoint, "regions": [motolab.REGIONS[0]], "max_attempts": 2, **options}
     return Target(name="moto", type=Platform.AWS, options=opts, policy=policy or {})
 
@@ -115,11 +115,11 @@ class _Raw:
         yield self.body
 
 
-def throttle_first(n: int, operation: str) -> tuple[Any, Counter]:
+def throttle_first(n: int, operation: str) -> tuple[Any, Counter[str]]:
     """A before-send hook answering the first ``n`` sends of ``operation`` with a Throttling error."""
     from botocore.awsrequest import AWSResponse
 
-    seen: Counter = Counter()
+    seen: Counter[str] = Counter()
 
     def hook(request: Any, **_: Any) -> Any:
         if f"Action={operation}" not in (request.body.decode() if isinstance(request.body, bytes) else
@@ -190,7 +190,7 @@ def test_an_answer_that_cannot_be_parsed_fails_the_fact(lab: motolab.MotoServer)
 # ----------------------------------------------------------------------------- the derived policy
 def test_every_call_of_a_full_scan_is_in_the_derived_policy(lab: motolab.MotoServer) -> None:
     """Count every API call (botocore before-call) in a scan of all facts over two accounts and regions."""
-    calls: Counter = Counter()
+    calls: Counter[tuple[str, str]] = Counter()
 
     def count(model: Any, **_: Any) -> None:
         calls[(model.service_model.service_name, model.name)] += 1
@@ -234,8 +234,8 @@ def test_an_undeclared_call_is_refused() -> None:
 
     definition = next(d for d in aws.DEFINITIONS if d.name == "aws.ebs_volumes")
     with ThreadPoolExecutor(1) as pool:
-        api = aws.Api(connector=None, account=None, fact=definition, pool=pool, counts=Counter(),
-                      lock=threading.Lock())
+        api = aws.Api(connector=None, account=None, fact=definition, pool=pool,  # type: ignore[arg-type]
+                      counts=Counter(), lock=threading.Lock())
         with pytest.raises(aws.ApiError, match="undeclared call s3:GetBucketPolicy"):
             api.call(aws.Call("s3", "GetBucketPolicy", "s3:GetBucketPolicy"), "us-east-1", Bucket="x")
 
@@ -253,7 +253,7 @@ def test_role_arn_is_assumed_with_the_external_id_from_the_environment(lab: moto
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
 
-    def watch(params: dict, model: Any, **_: Any) -> None:
+    def watch(params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name == "AssumeRole":
             seen.append(params.get("ExternalId", ""))
 
@@ -310,3 +310,248 @@ def test_connector_errors_carry_no_secret(lab: motolab.MotoServer) -> None:
     with motolab.lab_credentials(), pytest.raises(ConnectorError, match="no-such-profile"):
         with AWSConnector(bad_profile):
             pass
+
+
+# ------------------------------------------------------------------------------------- partitions
+PARTITION_REGIONS = {"aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1"}
+
+
+@pytest.fixture(scope="module")
+def partitioned(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A server holding an administrator, a bucket and a log group in GovCloud and in China (one account)."""
+    server = _start(tmp_path_factory, "moto-partitions")
+    try:
+        with motolab.lab_credentials():
+            s = server.session()
+            for partition, region in PARTITION_REGIONS.items():
+                iam = server.client(s, "iam", region)
+                iam.create_user(UserName=f"admin-{region}")
+                iam.attach_user_policy(UserName=f"admin-{region}",
+                                       PolicyArn=f"arn:{partition}:iam::aws:policy/AdministratorAccess")
+                server.client(s, "s3", region).create_bucket(
+                    Bucket=f"records-{region}", CreateBucketConfiguration={"LocationConstraint": region})
+                server.client(s, "logs", region).create_log_group(logGroupName=f"/app/{region}")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("partition", sorted(PARTITION_REGIONS))
+def test_a_scan_in_govcloud_or_china_names_resources_in_that_partition(partitioned: Any, partition: str) -> None:
+    """The partition comes from STS (arn:aws-us-gov:...); no finding names an arn:aws: resource, and the AWS
+    managed AdministratorAccess of that partition is recognised (it passed as "no administrator policy")."""
+    region = PARTITION_REGIONS[partition]
+    t = target(partitioned, regions=[region], max_attempts=1)
+    names = sorted(n for n in aws.FACTS if n != "aws.access_analyzers")  # moto lacks Access Analyzer
+    with motolab.lab_credentials():
+        with AWSConnector(t) as conn:
+            assert [a.partition for a in conn.accounts] == [partition]
+            facts = aws.collect(conn, t, names)
+    assert all(f.ok for f in facts.values()), {n: f.error for n, f in facts.items() if not f.ok}
+    registry = Registry.load(["checks.aws"])
+    results = [(spec.id, f) for spec in registry.select() if spec.id != "aws.iam.access_analyzer"
+               for f in evaluate(spec, facts, t)]
+    assert results
+    wrong = [(cid, f.resource) for cid, f in results if not f.resource.startswith(f"arn:{partition}:")]
+    assert wrong == []
+    admin = [f for cid, f in results if cid == "aws.iam.user_admin_policies"
+             and f.resource == f"arn:{partition}:iam::123456789012:user/admin-{region}"]
+    assert [(f.status.value, f.observed["admin_policies"]) for f in admin] == [("fail", ("AdministratorAccess",))]
+    buckets = {f.resource for cid, f in results if cid == "aws.s3.bucket_encryption"}
+    assert f"arn:{partition}:s3:::records-{region}" in buckets
+
+
+@pytest.mark.parametrize("caller_arn, region, expected", [
+    ("arn:aws-us-gov:sts::123456789012:assumed-role/audit/gxpscan", "us-gov-west-1", "aws-us-gov"),
+    ("arn:aws-cn:iam::123456789012:user/audit", "cn-north-1", "aws-cn"),
+    ("", "cn-northwest-1", "aws-cn"),  # no ARN from STS: botocore's partition for the region
+    ("not-an-arn", "us-gov-east-1", "aws-us-gov"),
+    ("arn:bogus partition:sts::1:x", "eu-west-1", "aws"),
+    ("", "xx-nowhere-1", None),  # neither: an error, never a guess of "aws"
+])
+def test_partition_comes_from_the_caller_arn_or_the_region(caller_arn: str, region: str, expected: str | None) -> None:
+    import boto3
+
+    from scanner.connectors import ConnectorError
+    from scanner.connectors.aws import partition_of
+
+    session = boto3.session.Session()
+    if expected is None:
+        with pytest.raises(ConnectorError, match="xx-nowhere-1"):
+            partition_of(caller_arn, region, session)
+    else:
+        assert partition_of(caller_arn, region, session) == expected
+
+
+def test_a_connector_without_regions_scans_nothing_rather_than_a_default_region() -> None:
+    """A fact asked of an account with no resolved region fails; it is never listed in us-east-1 instead."""
+    from types import SimpleNamespace
+
+    from scanner.connectors.aws import Account
+
+    account = Account(id="123456789012", partition="aws-us-gov", session=None, via="test")
+    conn = SimpleNamespace(accounts=(account,), regions={account.id: ()}, max_workers=1)
+    t = Target(name="empty", type=Platform.AWS, options={}, policy={})
+    facts = aws.collect(conn, t, ["aws.ebs_volumes", "aws.account_summary"])  # type: ignore[arg-type]
+    assert {n: f.error for n, f in facts.items()} == {
+        n: "no region resolved for account 123456789012: nothing would be scanned"
+        for n in ("aws.ebs_volumes", "aws.account_summary")}
+
+
+# ------------------------------------------------------------------------- answers that mean "unsure"
+def _answer(match: str, status: int, content_type: str, body: bytes) -> Any:
+    """A before-send hook answering requests that name ``match`` (action or JSON target) with a fixed body."""
+    from botocore.awsrequest import AWSResponse
+
+    def hook(request: Any, **_: Any) -> Any:
+        sent = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        target = request.headers.get("X-Amz-Target", b"")
+        target = target.decode() if isinstance(target, bytes) else str(target)
+        if f"Action={match}" in sent or target.endswith(f".{match}"):
+            return AWSResponse(request.url, status, {"Content-Type": content_type}, _Raw(body))
+        return None
+
+    return hook
+
+
+def test_a_credential_report_without_a_column_we_judge_by_fails_the_fact(lab: motolab.MotoServer) -> None:
+    """Without ``password_enabled`` every user would read as having no console password: user_mfa would find
+    "no console users" (not_applicable) in an account full of them."""
+    import base64
+
+    csv_text = ("user,arn,user_creation_time,password_last_used,password_last_changed,mfa_active,"
+                "access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_active,"
+                "access_key_2_last_rotated,access_key_2_last_used_date\n"
+                "alice,arn:aws:iam::123456789012:user/alice,2026-01-01T00:00:00Z,N/A,N/A,false,false,N/A,N/A,"
+                "false,N/A,N/A\n")
+    body = (b'<GetCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            b"<GetCredentialReportResult><Content>" + base64.b64encode(csv_text.encode()) + b"</Content>"
+            b"<ReportFormat>text/csv</ReportFormat><GeneratedTime>2026-12-01T00:00:00Z</GeneratedTime>"
+            b"</GetCredentialReportResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+            b"</GetCredentialReportResponse>")
+    t = target(lab)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.iam_credential_report"],
+                        hooks=(("before-send", _answer("GetCredentialReport", 200, "text/xml", body)),))
+    fact = facts["aws.iam_credential_report"]
+    assert not fact.ok and fact.error == ("iam:GetCredentialReport returned a report without the column(s) "
+                                          "password_enabled")
+    (f,) = findings("aws.iam.user_mfa", facts, t)
+    assert f.status.value == "error"
+
+
+def test_a_key_description_without_metadata_fails_the_fact(lab: motolab.MotoServer) -> None:
+    """DescribeKey answering without KeyMetadata made the key look AWS managed: skipped, so "no keys" passed."""
+    t = target(lab, role_arn=f"arn:aws:iam::{motolab.COMPLIANT}:role/{motolab.ROLE_NAME}")
+    hook = _answer("DescribeKey", 200, "application/x-amz-json-1.1", b"{}")
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.kms_keys"], hooks=(("before-send", hook),))
+    fact = facts["aws.kms_keys"]
+    assert not fact.ok and fact.error == "unexpected AWS response for aws.kms_keys: KeyError: 'KeyMetadata'"
+    (f,) = findings("aws.kms.key_rotation", facts, t)
+    assert f.status.value == "error"
+
+
+@pytest.mark.parametrize("selectors, expected", [
+    ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}, True),
+    ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True,
+                          "ExcludeManagementEventSources": ["kms.amazonaws.com"]}]}, False),
+    ({"EventSelectors": [{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}]}, False),
+    ({"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}]}, True),
+    ({"AdvancedEventSelectors": [{"FieldSelectors": [
+        {"Field": "eventCategory", "Equals": ["Management"]},
+        {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]}]}]}, False),
+    ({"AdvancedEventSelectors": [{"FieldSelectors": [
+        {"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["false"]}]}]}, False),
+    ({"EventSelectors": [], "AdvancedEventSelectors": []}, None),
+    (None, None),
+])
+def test_management_events_means_all_of_them(selectors: dict[str, Any] | None, expected: bool | None) -> None:
+    from scanner.collectors.aws.cloudtrail import management_events
+
+    assert management_events(selectors) is expected
+
+
+def test_an_inline_policy_without_its_document_fails_the_fact(lab: motolab.MotoServer) -> None:
+    """An inline policy listed without a document was read as an empty policy, so its user passed the admin check."""
+    body = (b'<GetAccountAuthorizationDetailsResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            b"<GetAccountAuthorizationDetailsResult><IsTruncated>false</IsTruncated><UserDetailList><member>"
+            b"<UserName>carol</UserName><UserId>AIDAEXAMPLE</UserId><Path>/</Path>"
+            b"<Arn>arn:aws:iam::123456789012:user/carol</Arn><CreateDate>2026-01-01T00:00:00Z</CreateDate>"
+            b"<UserPolicyList><member><PolicyName>everything</PolicyName></member></UserPolicyList>"
+            b"<AttachedManagedPolicies/></member></UserDetailList><Policies/>"
+            b"</GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+            b"</GetAccountAuthorizationDetailsResponse>")
+    t = target(lab)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.iam_users"],
+                        hooks=(("before-send", _answer("GetAccountAuthorizationDetails", 200, "text/xml", body)),))
+    fact = facts["aws.iam_users"]
+    assert not fact.ok and fact.error == "unexpected AWS response for aws.iam_users: KeyError: 'PolicyDocument'"
+    (f,) = findings("aws.iam.user_admin_policies", facts, t)
+    assert f.status.value == "error"
+
+
+@pytest.mark.parametrize("states, expected", [
+    ({"123456789012": "ACTIVE", "444455556666": "SUSPENDED"}, {"123456789012": "default"}),
+    ({"444455556666": "SUSPENDED"}, None),  # nothing active: an error, not a scan of no account that finds nothing
+])
+def test_organization_accounts_are_active_by_their_state(lab: motolab.MotoServer, states: dict[str, str],
+                                                         expected: dict[str, str] | None) -> None:
+    """ListAccounts answers with ``State`` (``Status`` is deprecated); reading only Status dropped every account."""
+    from scanner.connectors import ConnectorError
+
+    accounts = [{"Id": i, "Arn": f"arn:aws:organizations::123456789012:account/o-x/{i}", "Email": f"{i}@example.test",
+                 "Name": i, "State": state, "JoinedMethod": "CREATED"} for i, state in states.items()]
+    hook = _answer("ListAccounts", 200, "application/x-amz-json-1.1", json.dumps({"Accounts": accounts}).encode())
+    t = target(lab, organization=True, role_name="Audit")
+    with motolab.lab_credentials():
+        conn = AWSConnector(t)
+        conn.on("before-send", hook)
+        if expected is None:
+            with pytest.raises(ConnectorError, match="no active account"):
+                with conn:
+                    pass
+        else:
+            with conn:
+                assert {a.id: a.via for a in conn.accounts} == expected
+
+
+def test_a_security_group_listed_without_its_rules_fails_the_fact(lab: motolab.MotoServer) -> None:
+    """A group whose answer leaves out ipPermissions read as "no ingress rule", so it passed the admin-port check."""
+    body = (b'<DescribeSecurityGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>'
+            b"<securityGroupInfo><item><ownerId>123456789012</ownerId><groupId>sg-0123456789abcdef0</groupId>"
+            b"<groupName>admin</groupName><groupDescription>admin</groupDescription><vpcId>vpc-1</vpcId></item>"
+            b"</securityGroupInfo></DescribeSecurityGroupsResponse>")
+    t = target(lab)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.security_groups"],
+                        hooks=(("before-send", _answer("DescribeSecurityGroups", 200, "text/xml", body)),))
+    fact = facts["aws.security_groups"]
+    assert not fact.ok and fact.error == "unexpected AWS response for aws.security_groups: KeyError: 'IpPermissions'"
+    (f,) = findings("aws.ec2.sg_admin_ports_open", facts, t)
+    assert f.status.value == "error"
+
+
+@pytest.mark.parametrize("kind, expected", [("ACCOUNT", "pass"), ("ORGANIZATION", "pass"),
+                                            ("ACCOUNT_UNUSED_ACCESS", "fail"), ("ORGANIZATION_UNUSED_ACCESS", "fail")])
+def test_only_external_access_analyzers_count(lab: motolab.MotoServer, kind: str, expected: str) -> None:
+    """An unused-access analyzer finds idle permissions, not resources shared outside: it passed the check."""
+    from urllib.parse import urlsplit
+
+    from botocore.awsrequest import AWSResponse
+
+    body = json.dumps({"analyzers": [{
+        "arn": "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/a1", "name": "a1", "type": kind,
+        "createdAt": "2026-01-01T00:00:00Z", "status": "ACTIVE"}]}).encode()
+
+    def hook(request: Any, **_: Any) -> Any:
+        if urlsplit(request.url).path.rstrip("/") == "/analyzer":
+            return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Raw(body))
+        return None
+
+    t = target(lab)
+    with motolab.lab_credentials():
+        facts = collect(t, ["aws.access_analyzers"], hooks=(("before-send", hook),))
+    (f,) = findings("aws.iam.access_analyzer", facts, t)
+    assert f.status.value == expected, f.message

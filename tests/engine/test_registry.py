@@ -116,9 +116,6 @@ def _builtin_specs():
     return sorted(Registry.load().checks.values(), key=lambda s: s.id)
 
 
-# The platform engineers are writing the remediation texts on their branches; the lead makes this strict
-# (drops the xfail) after the merge.
-@pytest.mark.xfail(strict=False, reason="remediation texts are being filled in on the platform branches")
 def test_every_builtin_check_has_a_remediation():
     missing = [s.id for s in _builtin_specs() if not s.remediation.strip()]
     assert missing == []

@@ -129,7 +129,7 @@ def test_aws_system_names_accounts_partition_and_regions_without_a_call():
     assert (d["account"], d["partition"], d["regions"]) == ("111122223333", "aws-us-gov",
                                                              "us-gov-east-1,us-gov-west-1")
     assert d["os"] == "Amazon Web Services" and fact.evidence
-    assert not aws.system_fact(SimpleNamespace(accounts=(), regions={})).ok
+    assert not aws.system.system_fact(SimpleNamespace(accounts=(), regions={})).ok
 
 
 def _directory(flavor: str, **dse: str):

@@ -32,7 +32,7 @@ PLANTED_SECRET = "gxpscanPLANTEDsecretKEY0123456789abcdef"
 @dataclass
 class MotoServer:
     endpoint: str
-    proc: subprocess.Popen
+    proc: subprocess.Popen[bytes]
     log_path: str
 
     def session(self, account: str | None = None, region: str = REGIONS[0]) -> Any:
@@ -77,7 +77,8 @@ class MotoServer:
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def start_moto(log_dir: str, timeout: float = 20.0, managed_policies: bool = True) -> MotoServer:

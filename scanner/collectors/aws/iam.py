@@ -1,0 +1,147 @@
+"""IAM facts: the credential report, users with their policies, the password policy, the account summary,
+and IAM Access Analyzer per region."""
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from scanner.collectors.aws._api import Api, ApiError, AwsFact, declare, parse_date, policy_document
+from scanner.connectors.aws import build_arn
+from scanner.facts.aws import (
+    AccessKey,
+    AccountSummary,
+    AnalyzerRegion,
+    AttachedPolicy,
+    CredentialUser,
+    IamUser,
+    InlinePolicy,
+    PasswordPolicy,
+)
+
+CREDENTIAL_REPORT_WAIT_S = 30.0
+#: Analyzer types that find external access (the ACCOUNT_/ORGANIZATION_UNUSED_ACCESS and internal-access types
+#: look for something else and do not count).
+EXTERNAL_ACCESS = frozenset({"ACCOUNT", "ORGANIZATION"})
+ROOT_USER = "<root_account>"  # the credential report's name for the root user
+#: The credential report columns the checks judge by.
+REPORT_COLUMNS = ("user", "arn", "user_creation_time", "password_enabled", "password_last_used",
+                  "password_last_changed", "mfa_active", *(f"access_key_{i}_{c}" for i in (1, 2)
+                                                            for c in ("active", "last_rotated", "last_used_date")))
+
+
+def _credential_report(api: Api, region: str) -> list[CredentialUser]:
+    gen = api.fact.call("GenerateCredentialReport")
+    deadline, pause = time.monotonic() + CREDENTIAL_REPORT_WAIT_S, 0.2
+    while (api.call(gen, region) or {}).get("State") != "COMPLETE":
+        if time.monotonic() > deadline:
+            raise ApiError(f"{gen.action}: the credential report was not ready within {CREDENTIAL_REPORT_WAIT_S:.0f} s")
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
+    report = api.call(api.fact.call("GetCredentialReport"), region) or {}
+    content = report.get("Content", b"")
+    text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
+    reader = csv.DictReader(io.StringIO(text))
+    missing = sorted(set(REPORT_COLUMNS) - set(reader.fieldnames or ()))
+    if missing:  # a column we judge by, absent, would read as "false" for every user: never guess
+        raise ApiError(f"iam:GetCredentialReport returned a report without the column(s) {', '.join(missing)}")
+    return [_credential_row(api, row) for row in reader]
+
+
+def _credential_row(api: Api, row: Mapping[str, str]) -> CredentialUser:
+    keys = tuple(
+        AccessKey(index=i, active=row.get(f"access_key_{i}_active") == "true",
+                  last_rotated=parse_date(row.get(f"access_key_{i}_last_rotated")),
+                  last_used=parse_date(row.get(f"access_key_{i}_last_used_date")))
+        for i in (1, 2)
+    )
+    return CredentialUser(
+        account=api.account.id, user=row["user"], arn=row["arn"], created=parse_date(row.get("user_creation_time")),
+        password_enabled=row.get("password_enabled") == "true",
+        password_last_used=parse_date(row.get("password_last_used")),
+        password_last_changed=parse_date(row.get("password_last_changed")),
+        mfa_active=row.get("mfa_active") == "true", keys=keys, is_root=row["user"] == ROOT_USER,
+    )
+
+
+def _aws_managed(api: Api, arn: str) -> bool:
+    """AWS managed policies live in the pseudo-account ``aws`` of the account's partition."""
+    return arn.startswith(build_arn(api.account.partition, "iam", "", "aws", "policy/"))
+
+
+def _iam_users(api: Api, region: str) -> list[IamUser]:
+    """Users with their policies from one paginated GetAccountAuthorizationDetails (no per-user calls)."""
+    pages = api.raw_pages(api.fact.call("GetAccountAuthorizationDetails"), region,
+                          Filter=["User", "LocalManagedPolicy"])
+    details = [u for page in pages for u in page.get("UserDetailList", [])]
+    local = [p for page in pages for p in page.get("Policies", [])]
+    documents = {p["Arn"]: policy_document(v["Document"]) for p in local for v in p.get("PolicyVersionList", [])
+                 if v.get("IsDefaultVersion") and "Document" in v}
+    local_arns = {p["Arn"] for p in local}
+    out = []
+    for u in details:
+        errors = {}
+        attached = []
+        for a in u.get("AttachedManagedPolicies", []):
+            arn = a["PolicyArn"]
+            if arn in local_arns and arn not in documents:
+                errors[f"policy {arn}"] = f"iam:GetAccountAuthorizationDetails returned no document for {arn}"
+            attached.append(AttachedPolicy(arn=arn, name=a["PolicyName"], document=documents.get(arn),
+                                           aws_managed=_aws_managed(api, arn)))
+        inline = tuple(InlinePolicy(name=p["PolicyName"], document=policy_document(p["PolicyDocument"]))
+                       for p in u.get("UserPolicyList", []))
+        out.append(IamUser(account=api.account.id, name=u["UserName"], arn=u["Arn"], attached=tuple(attached),
+                           inline=inline, errors=MappingProxyType(errors)))
+    return out
+
+
+def _password_policy(api: Api, region: str) -> list[PasswordPolicy]:
+    got = api.call(api.fact.call("GetAccountPasswordPolicy"), region, absent=("NoSuchEntity",))
+    if got is None:
+        return [PasswordPolicy(account=api.account.id, arn=api.account.root_arn, present=False)]
+    p = got["PasswordPolicy"]
+    return [PasswordPolicy(
+        account=api.account.id, arn=api.account.root_arn, present=True, min_length=p.get("MinimumPasswordLength"),
+        require_symbols=bool(p.get("RequireSymbols")), require_numbers=bool(p.get("RequireNumbers")),
+        require_uppercase=bool(p.get("RequireUppercaseCharacters")),
+        require_lowercase=bool(p.get("RequireLowercaseCharacters")),
+        max_age_days=p.get("MaxPasswordAge") if p.get("ExpirePasswords", "MaxPasswordAge" in p) else None,
+        reuse_prevention=p.get("PasswordReusePrevention"),
+    )]
+
+
+def _account_summary(api: Api, region: str) -> list[AccountSummary]:
+    got = (api.call(api.fact.call("GetAccountSummary"), region) or {}).get("SummaryMap", {})
+    for key in ("AccountMFAEnabled", "AccountAccessKeysPresent"):
+        if key not in got:
+            raise ApiError(f"iam:GetAccountSummary did not return {key}")
+    return [AccountSummary(account=api.account.id, arn=api.account.root_arn,
+                           root_mfa_enabled=got["AccountMFAEnabled"] == 1,
+                           root_access_keys_present=got["AccountAccessKeysPresent"] == 1,
+                           users=int(got.get("Users", 0)))]
+
+
+def _access_analyzers(api: Api, region: str) -> list[AnalyzerRegion]:
+    found = api.pages(api.fact.call("ListAnalyzers"), region, "analyzers")
+    return [AnalyzerRegion(account=api.account.id, region=region,
+                           arn=api.account.arn("access-analyzer", region, "analyzer"),
+                           active=tuple(a["name"] for a in found
+                                        if a.get("status") == "ACTIVE" and a.get("type") in EXTERNAL_ACCESS))]
+
+
+DEFINITIONS: tuple[AwsFact, ...] = (
+    AwsFact("aws.iam_credential_report", "IAM credential report rows (password, MFA, access keys per user)",
+            (declare("iam", "GenerateCredentialReport"), declare("iam", "GetCredentialReport")),
+            _credential_report, regional=False),
+    AwsFact("aws.iam_users", "IAM users with attached and inline policies (documents of customer managed ones)",
+            (declare("iam", "GetAccountAuthorizationDetails"),),
+            _iam_users, regional=False),
+    AwsFact("aws.password_policy", "the account's IAM password policy",
+            (declare("iam", "GetAccountPasswordPolicy"),), _password_policy, regional=False),
+    AwsFact("aws.account_summary", "IAM account summary (root MFA, root access keys)",
+            (declare("iam", "GetAccountSummary"),), _account_summary, regional=False),
+    AwsFact("aws.access_analyzers", "IAM Access Analyzer analyzers, per region",
+            (declare("accessanalyzer", "ListAnalyzers"),), _access_analyzers),
+)

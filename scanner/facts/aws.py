@@ -1,0 +1,384 @@
+"""AWS facts: the values the AWS collector produces and the AWS checks consume.
+
+Every item names the account and region it lives in (``GLOBAL`` for account-wide things such as IAM) and
+carries its ``arn``, built by the collector in the account's partition (``aws``, ``aws-us-gov``, ``aws-cn``),
+so a check never builds an ARN. Settings are meanings (``PublicAccessBlock.restrict_public_buckets: bool``),
+not the API's dictionaries. Policy documents stay documents: the IAM policy language is what a check reads.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Generic, Protocol, TypeVar
+
+GLOBAL = "global"  # the region shown for account-wide (non-regional) resources and settings
+
+#: An IAM policy document (bucket policy, identity policy), deep-frozen JSON.
+PolicyDocument = Mapping[str, Any]
+
+
+def _no_errors() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+class AwsItem(Protocol):
+    """What every AWS item has: where it lives and its ARN."""
+
+    @property
+    def account(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def arn(self) -> str: ...
+
+
+class PartlyRead(AwsItem, Protocol):
+    """An item some of whose fields may not have been readable: field name -> why (names the IAM action)."""
+
+    @property
+    def errors(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One account and region (``GLOBAL`` for account-wide services) that a fact covered."""
+
+    account: str
+    region: str
+    partition: str
+    account_arn: str  # the account's root ARN, in its partition
+
+
+ItemT = TypeVar("ItemT", covariant=True)
+
+
+@dataclass(frozen=True)
+class AwsResources(Generic[ItemT]):
+    """A fact's value: where it looked and what it found there."""
+
+    scopes: tuple[Scope, ...]
+    items: tuple[ItemT, ...]
+
+    def accounts(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.account for s in self.scopes))
+
+    def account_arn(self, account: str) -> str:
+        """The root ARN of a scanned account (the resource of account-wide findings)."""
+        for scope in self.scopes:
+            if scope.account == account:
+                return scope.account_arn
+        raise KeyError(f"account {account} was not scanned")
+
+
+# IAM ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AccessKey:
+    index: int
+    active: bool
+    last_rotated: datetime | None
+    last_used: datetime | None
+
+
+@dataclass(frozen=True)
+class CredentialUser:
+    """One row of the IAM credential report."""
+
+    account: str
+    user: str
+    arn: str
+    created: datetime | None
+    password_enabled: bool
+    password_last_used: datetime | None
+    password_last_changed: datetime | None
+    mfa_active: bool
+    keys: tuple[AccessKey, ...]
+    is_root: bool = False
+    region: str = GLOBAL
+
+
+@dataclass(frozen=True)
+class AttachedPolicy:
+    arn: str
+    name: str
+    document: PolicyDocument | None  # None for AWS managed policies, whose documents are not read
+    aws_managed: bool = False  # an AWS managed policy (arn:PARTITION:iam::aws:policy/...)
+
+
+@dataclass(frozen=True)
+class InlinePolicy:
+    name: str
+    document: PolicyDocument
+
+
+@dataclass(frozen=True)
+class IamUser:
+    account: str
+    name: str
+    arn: str
+    attached: tuple[AttachedPolicy, ...] = ()
+    inline: tuple[InlinePolicy, ...] = ()
+    errors: Mapping[str, str] = field(default_factory=_no_errors)
+    region: str = GLOBAL
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    account: str
+    arn: str  # the account's root ARN: the policy is an account setting
+    present: bool
+    min_length: int | None = None
+    require_symbols: bool = False
+    require_numbers: bool = False
+    require_uppercase: bool = False
+    require_lowercase: bool = False
+    max_age_days: int | None = None
+    reuse_prevention: int | None = None
+    region: str = GLOBAL
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    account: str
+    arn: str  # the account's root ARN
+    root_mfa_enabled: bool
+    root_access_keys_present: bool
+    users: int
+    region: str = GLOBAL
+
+
+@dataclass(frozen=True)
+class AnalyzerRegion:
+    account: str
+    region: str
+    arn: str
+    active: tuple[str, ...]  # names of ACTIVE analyzers of external access (account or organization zone of trust)
+
+
+# S3 ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublicAccessBlock:
+    """The four S3 public access block settings (bucket or account level); all off when nothing is set."""
+
+    block_public_acls: bool = False
+    ignore_public_acls: bool = False
+    block_public_policy: bool = False
+    restrict_public_buckets: bool = False
+
+    #: The names AWS documents for the settings, used in messages and observed values.
+    LABELS = MappingProxyType({
+        "block_public_acls": "BlockPublicAcls", "ignore_public_acls": "IgnorePublicAcls",
+        "block_public_policy": "BlockPublicPolicy", "restrict_public_buckets": "RestrictPublicBuckets",
+    })
+
+    def settings(self) -> dict[str, bool]:
+        """Each setting by its AWS name."""
+        return {self.LABELS[f.name]: bool(getattr(self, f.name)) for f in fields(self)}
+
+    def off(self) -> list[str]:
+        """AWS names of the settings that are off."""
+        return [name for name, on in self.settings().items() if not on]
+
+    @property
+    def fully_on(self) -> bool:
+        return not self.off()
+
+    def combined(self, other: PublicAccessBlock | None) -> PublicAccessBlock:
+        """The settings in effect when both this block and ``other`` apply (either level turns a setting on)."""
+        if other is None:
+            return self
+        return PublicAccessBlock(**{f.name: bool(getattr(self, f.name) or getattr(other, f.name))
+                                    for f in fields(self)})
+
+
+def effective_block(*levels: PublicAccessBlock | None) -> PublicAccessBlock:
+    """The public access block in effect from bucket and account levels (None: not configured there)."""
+    out = PublicAccessBlock()
+    for level in levels:
+        out = out.combined(level)
+    return out
+
+
+class Versioning(str, enum.Enum):
+    """A bucket's versioning: on, suspended (old versions kept, new ones not), or never turned on."""
+
+    ENABLED = "Enabled"
+    SUSPENDED = "Suspended"
+    NEVER_ENABLED = "never enabled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    account: str
+    region: str
+    name: str
+    arn: str
+    encryption: tuple[str, ...] | None = None  # SSE algorithms of the default rules; None: not configured
+    policy: PolicyDocument | None = None
+    versioning: Versioning = Versioning.NEVER_ENABLED
+    mfa_delete: bool = False  # deleting a version or changing versioning needs MFA
+    object_lock: bool = False
+    object_lock_mode: str = ""
+    logging_target: str | None = None
+    public_access_block: PublicAccessBlock | None = None  # None: no bucket-level block configured
+    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    tags_read: bool = True  # False when no records_tag scopes buckets, so tags were not needed
+    errors: Mapping[str, str] = field(default_factory=_no_errors)
+
+
+@dataclass(frozen=True)
+class AccountPublicAccessBlock:
+    account: str
+    arn: str  # the account's root ARN
+    block: PublicAccessBlock | None  # None: no account-level block configured
+    region: str = GLOBAL
+
+
+# EC2 / EBS ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ingress:
+    protocol: str  # "-1" means all protocols
+    from_port: int | None
+    to_port: int | None
+    sources: tuple[str, ...]  # IPv4 and IPv6 CIDRs
+
+    def covers(self, port: int) -> bool:
+        """Whether this rule admits TCP traffic to ``port``."""
+        if self.protocol in ("-1", "all"):
+            return True
+        if self.protocol not in ("tcp", "6"):
+            return False
+        if self.from_port is None or self.to_port is None:
+            return True
+        return self.from_port <= port <= self.to_port
+
+
+@dataclass(frozen=True)
+class SecurityGroup:
+    account: str
+    region: str
+    id: str
+    name: str
+    arn: str
+    vpc_id: str
+    ingress: tuple[Ingress, ...]
+
+
+@dataclass(frozen=True)
+class EbsDefaultEncryption:
+    account: str
+    region: str
+    arn: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class EbsVolume:
+    account: str
+    region: str
+    id: str
+    arn: str
+    encrypted: bool
+    kms_key_id: str | None
+    state: str
+
+
+# RDS / KMS ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RdsInstance:
+    account: str
+    region: str
+    id: str
+    arn: str
+    engine: str
+    storage_encrypted: bool
+    kms_key_id: str | None
+    backup_retention_days: int
+    deletion_protection: bool
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    account: str
+    region: str
+    id: str
+    arn: str
+    manager: str = ""  # CUSTOMER or AWS
+    state: str = ""
+    spec: str = ""
+    rotation_enabled: bool | None = None  # None when rotation does not apply (AWS managed, asymmetric, disabled)
+    rotatable: bool = False  # an enabled customer managed symmetric key: automatic rotation applies to it
+    errors: Mapping[str, str] = field(default_factory=_no_errors)
+
+
+# CloudTrail --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Trail:
+    account: str
+    region: str  # home region
+    name: str
+    arn: str
+    multi_region: bool
+    log_validation: bool
+    kms_key_id: str | None
+    s3_bucket: str | None
+    is_logging: bool | None = None
+    management_events: bool | None = None  # None: the selectors did not say
+    bucket_policy: PolicyDocument | None = None  # the log bucket's policy, ACL and public access block
+    bucket_public_acl: bool = False  # the ACL grants to AllUsers or AuthenticatedUsers
+    bucket_public_access_block: PublicAccessBlock | None = None
+    errors: Mapping[str, str] = field(default_factory=_no_errors)
+
+
+# Backup, Config, Logs ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BackupVaultRef:
+    name: str
+    arn: str | None
+    encryption_key_arn: str | None
+    found: bool
+
+
+@dataclass(frozen=True)
+class BackupPlan:
+    account: str
+    region: str
+    id: str
+    name: str
+    arn: str
+    vaults: tuple[BackupVaultRef, ...] = ()
+    errors: Mapping[str, str] = field(default_factory=_no_errors)
+
+
+@dataclass(frozen=True)
+class ConfigRecorder:
+    name: str
+    arn: str
+    all_supported: bool
+    recording: bool
+    last_status: str  # as AWS Config reports it, for the record
+    last_failed: bool = False  # the last recording attempt failed
+
+
+@dataclass(frozen=True)
+class ConfigRegion:
+    account: str
+    region: str
+    arn: str
+    recorders: tuple[ConfigRecorder, ...]
+
+
+@dataclass(frozen=True)
+class LogGroup:
+    account: str
+    region: str
+    name: str
+    arn: str
+    retention_days: int | None  # None: never expire
