@@ -604,6 +604,8 @@ def verify_run(run_dir: str | Path, *, pubkeys: Sequence[Ed25519PublicKey] = (),
                 else:
                     v.notes.append(f"{name} was rewritten after {m.name} (by a later report); sealed again in "
                                    f"{latest.name}")
+    if tsa_certs and not any(m.predicate.get("time_stamp_authority") for m in loaded):
+        v.problems.append("no manifest is time-stamped, but --tsa-cert asks for trusted time")
     for name in sorted(signature_names):
         _check_signature(run_dir, name, loaded, run_id, pubkeys, v)
     for name in sorted(entries):

@@ -241,3 +241,12 @@ def test_a_signed_and_stamped_run_is_sealed_again_by_report(tmp_path, authority)
     seal_run(run_dir, key=key, tsa_url=authority.url)
     v = verify_run(run_dir, pubkeys=[key.public_key()], tsa_certs=[(authority.dir / "tsa.pem").read_bytes()])
     assert v.intact and v.manifest == "manifest-002.json", v.problems
+
+
+def test_asking_for_trusted_time_refuses_a_run_without_any_token(tmp_path, authority):
+    run_dir = sealed_run(tmp_path / "run")
+    cert = (authority.dir / "tsa.pem").read_bytes()
+    assert "no manifest is time-stamped, but --tsa-cert asks for trusted time" in \
+        verify_run(run_dir, tsa_certs=[cert]).problems
+    seal_run(run_dir, tsa_url=authority.url)  # a later, stamped version is enough
+    assert verify_run(run_dir, tsa_certs=[cert]).intact
