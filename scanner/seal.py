@@ -571,7 +571,7 @@ def verify_run(run_dir: str | Path, *, pubkeys: Sequence[Ed25519PublicKey] = (),
     covered: set[str] = set()
     previous: Manifest | None = None
     for m in loaded:
-        _check_manifest(run_dir, m, previous, run_id, entries, pubkeys, tsa_certs, v)
+        _check_manifest(run_dir, m, previous, run_id, entries, pubkeys, tsa_certs, v, m is loaded[-1])
         covered |= {m.name, f"manifest-{m.version:03d}.dsse.json", f"manifest-{m.version:03d}.tsr"}
         previous = m
     # files now present against the latest manifest
@@ -617,7 +617,7 @@ def verify_run(run_dir: str | Path, *, pubkeys: Sequence[Ed25519PublicKey] = (),
 
 def _check_manifest(run_dir: Path, m: Manifest, previous: Manifest | None, run_id: str,
                     entries: Mapping[str, Entry], pubkeys: Sequence[Ed25519PublicKey],
-                    tsa_certs: Sequence[bytes], v: Verification) -> None:
+                    tsa_certs: Sequence[bytes], v: Verification, latest: bool) -> None:
     p = m.predicate
     if p.get("version") != m.version:
         v.problems.append(f"{m.name}: says it is version {p.get('version')!r}; renamed or moved")
@@ -654,8 +654,11 @@ def _check_manifest(run_dir: Path, m: Manifest, previous: Manifest | None, run_i
     else:
         if env_name in entries:
             v.problems.append(f"added: {env_name} ({m.name} names no signer)")
-        if pubkeys:
-            v.problems.append(f"{m.name}: not signed, but --pubkey asks for a signed run")
+        if pubkeys and latest:
+            v.problems.append(f"{m.name}: not signed, but --pubkey asks for a signed run (the latest manifest, "
+                              "which seals everything before it, must be signed)")
+        elif pubkeys:
+            v.notes.append(f"{m.name}: not signed; a later manifest seals it and is checked")
         else:
             v.notes.append(f"{m.name}: not signed (hashes only)")
     # trusted time
