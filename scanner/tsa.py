@@ -73,8 +73,11 @@ def request_token(url: str, digest: bytes, *, timeout: float = 30.0) -> bytes:
         raise TSAError(f"no answer: {getattr(exc, 'reason', exc)}") from None
     if len(data) > MAX_RESPONSE:
         raise TSAError(f"the answer is larger than {MAX_RESPONSE} bytes")
-    info = _tst_info(data)
-    if info["nonce"].native != nonce:
+    try:
+        nonce_back = _tst_info(data)["nonce"].native
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise TSAError(f"malformed time-stamp token ({type(exc).__name__})") from None
+    if nonce_back != nonce:
         raise TSAError("the answer carries another nonce than the request (a replayed or foreign token)")
     verify_token(data, digest)
     return data
@@ -121,7 +124,15 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 
 def verify_token(data: bytes, digest: bytes, certs: Sequence[bytes] = ()) -> Stamp:
     """Check a stored TimeStampResp against the SHA-256 ``digest`` it should cover; with ``certs`` (PEM or DER
-    certificates of the TSA) the token's signature must verify with one of them."""
+    certificates of the TSA) the token's signature must verify with one of them. Any malformed part of the
+    token is a TSAError, never an exception of the parser."""
+    try:
+        return _verify_token(data, digest, certs)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as exc:
+        raise TSAError(f"malformed time-stamp token ({type(exc).__name__})") from None
+
+
+def _verify_token(data: bytes, digest: bytes, certs: Sequence[bytes]) -> Stamp:
     signed = _signed_data(data)
     info = _tst_info(data)
     imprint = info["message_imprint"]

@@ -462,3 +462,25 @@ def test_report_into_a_signed_run_keeps_it_signed_only_with_the_key(tmp_path, ca
     v = verify_run(run_dir, pubkeys=[key.public_key()])
     assert v.intact and v.manifest == "manifest-003.json", v.problems
     assert "manifest-002.json: not signed; a later manifest seals it and is checked" in v.notes
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"[" * 100000 + b"]" * 100000, "manifest manifest-002.json: not JSON"),
+    (b'{"_type": "https://in-toto.io/Statement/v1"}', "manifest manifest-002.json: predicate type 'None' is not "),
+    (b"x" * (17 * 1024 * 1024), "manifest manifest-002.json: larger than 16777216 bytes"),
+], ids=["deeply-nested", "no-predicate", "17-MiB"])
+def test_a_hostile_manifest_is_a_problem_not_a_traceback(signed, content, expected):
+    (signed / "manifest-002.json").write_bytes(content)
+    v = verify_run(signed)
+    assert any(p.startswith(expected) for p in v.problems), v.problems
+
+
+def test_subject_names_are_only_compared_never_opened(signed):
+    from scanner.seal import STATEMENT_TYPE
+
+    m = json.loads((signed / "manifest-002.json").read_bytes())
+    assert m["_type"] == STATEMENT_TYPE
+    m["subject"].append({"name": "../../../etc/passwd", "digest": {"sha256": "0" * 64}})
+    (signed / "manifest-002.json").write_bytes(canonical(m))
+    problems = verify_run(signed).problems
+    assert "removed: ../../../etc/passwd (sealed in manifest-002.json)" in problems

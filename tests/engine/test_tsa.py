@@ -250,3 +250,31 @@ def test_asking_for_trusted_time_refuses_a_run_without_any_token(tmp_path, autho
         verify_run(run_dir, tsa_certs=[cert]).problems
     seal_run(run_dir, tsa_url=authority.url)  # a later, stamped version is enough
     assert verify_run(run_dir, tsa_certs=[cert]).intact
+
+
+def test_no_changed_byte_of_a_token_escapes_as_anything_but_a_tsa_error(tmp_path, authority):
+    """Every byte flipped: a TSAError or, outside what the TSA signed (the embedded certificates), a valid token;
+    never another exception. Inside the TSTInfo, the signed attributes and the signature: always refused."""
+    from asn1crypto import tsp
+
+    run_dir = _stamped(tmp_path, authority)
+    token = (run_dir / "manifest-001.tsr").read_bytes()
+    digest = hashlib.sha256((run_dir / "manifest-001.json").read_bytes()).digest()
+    cert = (authority.dir / "tsa.pem").read_bytes()
+    signed = tsp.TimeStampResp.load(token)["time_stamp_token"]["content"]
+    signer = signed["signer_infos"][0]
+    covered = []
+    for part in (signed["encap_content_info"]["content"].parsed.dump(), signer["signed_attrs"].dump(),
+                 signer["signature"].contents):
+        start = token.find(part)
+        assert start >= 0
+        covered.append(range(start, start + len(part)))
+    # every other byte of what is signed, every 16th byte elsewhere (the embedded certificates): bounded time
+    positions = sorted({i for r in covered for i in r[::2]} | set(range(0, len(token), 16)))
+    for i in positions:
+        changed = token[:i] + bytes([token[i] ^ 0x41]) + token[i + 1:]
+        try:
+            tsa.verify_token(changed, digest, [cert])
+        except tsa.TSAError:
+            continue
+        assert not any(i in r for r in covered), i
