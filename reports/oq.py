@@ -62,8 +62,9 @@ def _evidence(refs: tuple[str, ...], evidence: Mapping[str, Mapping[str, Any]]) 
     rows = []
     for ref in refs:
         ev = evidence.get(ref, {})
-        rows.append(f"<a href='#ev-{_e(ref)}'>{_e(_label(ref, ev))}</a><br/><small>sha256 {_e((ev.get('sha256') or '')[:16])}"
-                    f"&#8230; at {_e(ev.get('collected_at', ''))}</small>")
+        rows.append(f"<a href='#ev-{_e(ref)}'>{_e(_label(ref, ev))}</a><br/>"
+                    f"<small>sha256 {_e((ev.get('sha256') or '')[:16])}&#8230; "
+                    f"at {_e(ev.get('collected_at', ''))}</small>")
     return "<br/>".join(rows) or _DASH
 
 

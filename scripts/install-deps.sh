@@ -12,7 +12,7 @@ if [ ! -x /usr/sbin/policy-rc.d ]; then
 fi
 
 DEB_PACKAGES=(
-  openssh-server openssh-client iproute2 util-linux procps sudo openssl
+  openssh-server openssh-client iproute2 util-linux procps sudo openssl jq
   slapd ldap-utils
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
 )
