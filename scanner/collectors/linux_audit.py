@@ -151,7 +151,7 @@ def parse_auditd_conf(section: Section, target: Target) -> AuditdConf:
         return AuditdConf(False)
     found = settings(text, sep="=", lower=True)
     for key, (_value, n) in found.items():
-        if not re.fullmatch(r"[a-z_]+", key):
+        if not re.fullmatch(r"[a-z0-9_]+", key):
             raise ParseError(f"{AUDITD_CONF}:{n}: not a 'key = value' line: {key[:60]!r}")
     return AuditdConf(True, freeze({k: v for k, (v, _) in found.items()}),
                       freeze({k: Location(AUDITD_CONF, n) for k, (_, n) in found.items()}))

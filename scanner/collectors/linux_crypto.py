@@ -74,8 +74,18 @@ def parse_mounts(section: Section, target: Target) -> Mounts:
 
 
 def parse_swaps(section: Section, target: Target) -> Swaps:
-    """/proc/swaps: a header line, then ``NAME TYPE SIZE USED PRIORITY`` per active swap area."""
+    """/proc/swaps: a header line, then ``NAME TYPE SIZE USED PRIORITY`` per active swap area; device-mapper kernel
+    names are replaced by the names the block device tree uses."""
     text = section.file("/proc/swaps")
+    # /proc/swaps names a device-mapper swap by its kernel name (/dev/dm-1); the block device tree by its mapper
+    # name (/dev/mapper/rhel-swap): lsblk gives both
+    names = section.probe("knames")
+    knames = {}
+    if names.ok:
+        for line in lines(names.text()):
+            words = fields(line)
+            if len(words) == 2:
+                knames[words[0]] = words[1]
     rows = [line for line in lines(text) if line.strip(" \t")]
     if not rows or not rows[0].startswith("Filename"):
         raise ParseError("/proc/swaps has no 'Filename' header")
@@ -86,7 +96,7 @@ def parse_swaps(section: Section, target: Target) -> Swaps:
             raise ParseError(f"/proc/swaps: unexpected line {line[:80]!r}")
         # the kernel escapes blanks and backslashes in the name as octal (\040)
         name = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), words[0])
-        out.append(Swap(name, words[1]))
+        out.append(Swap(knames.get(name, name), words[1]))
     return Swaps(tuple(out))
 
 

@@ -7,7 +7,6 @@ import re
 from scanner.collectors.linux_common import (
     ParseError,
     Section,
-    clean,
     config_lines,
     fields,
     key_values,
@@ -61,10 +60,23 @@ def _daemons(section: Section) -> tuple[SyslogDaemon, ...]:
     return tuple(out)
 
 
+def _uncomment(line: str) -> str:
+    """The line up to a ``#`` that is not inside quotes."""
+    quote = ""
+    for i, c in enumerate(line):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            return line[:i]
+    return line
+
+
 def _strip_comments(text: str) -> str:
-    """rsyslog text without ``#`` comment lines and ``/* */`` blocks, line numbers kept (newlines stay)."""
+    """rsyslog text without ``#`` comments and ``/* */`` blocks, line numbers kept (newlines stay)."""
     text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
-    return "\n".join("" if clean(line).startswith("#") else line for line in lines(text))
+    return "\n".join(_uncomment(line) for line in lines(text))
 
 
 def _params(body: str) -> dict[str, str]:
@@ -166,7 +178,7 @@ def _syslog_ng(section: Section) -> tuple[list[LogChannel], int | None, Location
     mode: int | None = None
     mode_at: Location | None = None
     for path in paths:
-        text = "\n".join("" if clean(line).startswith("#") else line for line in lines(section.text(path) or ""))
+        text = _strip_comments(section.text(path) or "")
         for n, body in _blocks(text, "options"):
             if m := re.search(r"\bperm\s*\(\s*(\d+)\s*\)", body):
                 mode, mode_at = _octal(m.group(1), path, n), Location(path, n)
