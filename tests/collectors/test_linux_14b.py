@@ -37,7 +37,8 @@ def test_rule_file_comment_with_exotic_separator_stays_a_comment(sep):
 
 @pytest.mark.parametrize("sep", SEPARATORS)
 def test_logrotate_comment_with_exotic_separator_stays_a_comment(sep):
-    section = Section({"/etc/logrotate.conf": f"weekly\n# x{sep}rotate 99\nrotate 2\n/var/log/syslog {{\n}}\n".encode()},
+    text = f"weekly\n# x{sep}rotate 99\nrotate 2\n/var/log/syslog {{\n}}\n"
+    section = Section({"/etc/logrotate.conf": text.encode()},
                       probes={"logrotate_binary": Probe(0, b"")})
     rule = parse_logrotate(section, T).for_path("/var/log/syslog")
     assert rule is not None and (rule.rotate, rule.days) == (2, 14)

@@ -87,7 +87,8 @@ def test_rhel_auditd_conf_defaults_observed():
     assert found["auditd.conf admin_space_left_action"].status is Status.FAIL  # SUSPEND
     assert found["auditd.conf disk_full_action"].observed["disk_full_action"] == "SUSPEND"
     assert found["auditd.conf log_format"].status is Status.PASS  # ENRICHED
-    assert found["auditd.conf num_logs"].observed["num_logs"] == 5 and found["auditd.conf num_logs"].status is Status.PASS
+    num_logs = found["auditd.conf num_logs"]
+    assert (num_logs.observed["num_logs"], num_logs.status) == (5, Status.PASS)
 
 
 def test_hardened_immutable_location_and_families():
