@@ -134,7 +134,8 @@ def test_the_inventory_wins_over_the_profile_and_the_deviation_is_reported():
     assert target.policy["password_min_length"] == 10 and "linux.ssh.max_auth_tries:max_auth_tries" not in \
         target.policy
     assert warnings == [
-        "target host1: policy max_auth_tries = 4 overrides profile site-x (linux.ssh.max_auth_tries:max_auth_tries = 2)",
+        "target host1: policy max_auth_tries = 4 overrides profile site-x "
+        "(linux.ssh.max_auth_tries:max_auth_tries = 2)",
         "target host1: policy password_min_length = 10 overrides profile site-x (password_min_length = 16)"]
 
 
