@@ -325,16 +325,18 @@ def _execve_rule(rules: tuple[str, ...], path: str) -> str | None:
 @check(id="linux.audit.privileged_commands", title="Every setuid/setgid program is audited when run",
        severity="medium", area="audit_logging",
        criterion="Each setuid or setgid program found by a bounded search (find -xdev over setuid_search_roots, "
-                 "default /usr /bin /sbin /opt; at most 2000 results and 5 seconds) has a loaded execution rule: "
+                 "default /usr /bin /sbin /opt, setuid_search_depth levels deep, default 4; at most 2000 results "
+                 "and 5 seconds) has a loaded execution rule: "
                  "'-F path=PROGRAM -F perm=x', a watch with x, a directory rule with perm=x, or an execve rule "
                  "without a path filter. A search that hit a cap is an error.",
        remediation="Generate one rule per privileged program, e.g. for each file of 'find /usr -xdev -perm /6000 "
                    "-type f': '-a always,exit -F path=FILE -F perm=x -F auid>=1000 -F auid!=unset -k privileged', "
                    "in /etc/audit/rules.d/50-privileged.rules, then augenrules --load.")
 def privileged_commands(auditd: Auditd, setuid_programs: SetuidPrograms,
-                        setuid_search_roots: tuple[str, ...] = ("/usr", "/bin", "/sbin", "/opt")) -> list[Finding]:
+                        setuid_search_roots: tuple[str, ...] = ("/usr", "/bin", "/sbin", "/opt"),
+                        setuid_search_depth: int = 4) -> list[Finding]:
     progs = setuid_programs
-    caps: dict[str, Any] = {"roots": list(progs.roots), "cap_results": progs.cap_results,
+    caps: dict[str, Any] = {"roots": list(progs.roots), "depth": progs.depth, "cap_results": progs.cap_results,
                             "cap_seconds": progs.cap_seconds}
     if not auditd.installed or not auditd.running:
         return [failed("privileged commands", "no audit rules are loaded: auditd is not running",

@@ -423,6 +423,7 @@ class SetuidPrograms:
     incomplete_why: str = ""
     cap_results: int = 0
     cap_seconds: float = 0.0
+    depth: int = 0  # levels searched below each root
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,15 @@ def test_setuid_search_reports_caps():
 def test_setuid_plan_is_bounded_and_quotes_roots():
     _, probes = setuid_plan(make_target(policy={"setuid_search_roots": ["/usr", "/srv/a b"]}))
     command = probes[0][1]
-    assert "-xdev" in command and "@{timeout} -k 1 5 " in command and "'/srv/a b'" in command
+    assert "-xdev -maxdepth 4 " in command and "@{timeout} -k 1 5 " in command and "'/srv/a b'" in command
     assert f"-n {SETUID_MAX_RESULTS + 3}" in command
+
+
+@pytest.mark.parametrize("depth", [0, "4", True])
+def test_setuid_bad_depth_is_refused(depth):
+    with pytest.raises(ParseError, match="setuid_search_depth"):
+        parse_setuid_programs(Section(probes={"find": Probe(0, b"find-exit 0\0")}),
+                              make_target(policy={"setuid_search_depth": depth}))
 
 
 def test_setuid_relative_root_is_refused():

@@ -152,9 +152,10 @@ def test_unknown_rule_family_is_an_error():
 
 
 def test_collector_default_roots_match_the_check_default():
-    from scanner.collectors.linux_audit import SETUID_SEARCH_ROOTS
+    from scanner.collectors.linux_audit import SETUID_SEARCH_DEPTH, SETUID_SEARCH_ROOTS
 
-    assert registry().checks["linux.audit.privileged_commands"].params["setuid_search_roots"] == SETUID_SEARCH_ROOTS
+    params = registry().checks["linux.audit.privileged_commands"].params
+    assert params["setuid_search_roots"] == SETUID_SEARCH_ROOTS and params["setuid_search_depth"] == SETUID_SEARCH_DEPTH
 
 
 def test_fixtures_exist():
