@@ -29,7 +29,7 @@ EXPECTED_B = {
     "linux.logs.syslog_file_mode":       (NA,      "pass",    "pass",    "fail", "pass",   "fail"),
     "linux.logs.var_log_perms":          ("fail",  "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.logs.rotation":               (NA,      "fail",    "fail",    "fail", "pass",   "fail"),
-    "linux.logs.forwarding_tls":         (NA,      NA,        NA,        NA,     "pass",   "fail"),
+    "linux.logs.forwarding_tls":         (NA,      NA,        NA,        NA,     "pass",   NA),
     "linux.crypto.swap":                 ("pass",  "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.crypto.tmp":                  ("fail",  "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.crypto.system_policy":        (NA,      NA,        NA,        "pass", NA,       "fail"),
@@ -112,8 +112,10 @@ def test_debian12_recorded_setuid_programs():
     assert "/usr/bin/sudo" in {p.path for p in progs.programs}
 
 
-def test_weak_forwarding_channels():
-    found = {f.observed["destination"]: f for f in run("linux.logs.forwarding_tls", "weak")}
+def test_plaintext_forwarding_channels():
+    """A case of its own, so that the weak case keeps having no forwarding for linux.audit.remote_forwarding."""
+    found = {f.observed["destination"]: f for f in run("linux.logs.forwarding_tls", "plaintext-forwarding")}
+    assert worst(list(found.values())) == "fail" and len(found) == 3
     assert found["loghost.example.com"].observed["protocol"] == "udp"
     assert "not verified" in found["10.0.0.9"].message  # TLS with StreamDriverAuthMode anon
     assert found["http://logs.example.com:19532"].observed["tls"] is False
@@ -160,3 +162,50 @@ def test_collector_default_roots_match_the_check_default():
 
 def test_fixtures_exist():
     assert (Path(__file__).resolve().parents[2] / "fixtures/linux/ubuntu2404").is_dir()
+
+
+# ---- fail closed: a damaged recording makes the check an error, never a pass
+
+BROKEN_B = [
+    # (case, check, {relative path: new content or None to delete}, words expected in the error)
+    ("hardened", "linux.audit.auditd_conf", {"files/etc/audit/auditd.conf": "disk_full_action halt\n"},
+     "not a 'key = value' line"),
+    ("hardened", "linux.audit.immutable", {"files/etc/audit/rules.d/99-finalize.rules": "e 2\n"}, "not an audit rule"),
+    ("hardened", "linux.audit.boot_params", {"files/proc/cmdline": None}, "/proc/cmdline does not exist"),
+    ("hardened", "linux.audit.privileged_commands", {"probes/setuid_programs/find.rc": "124"}, "timed out"),
+    ("hardened", "linux.logs.syslog_running", {"probes/syslog/processes.rc": "1"}, "list processes: exit 1"),
+    ("hardened", "linux.logs.forwarding_tls", {"files/etc/rsyslog.d/90-forward.conf": '*.* action(type="omfwd"\n'},
+     "unterminated action("),
+    ("hardened", "linux.logs.var_log_perms", {"probes/var_log/find.out": "garbage"}, "unexpected find output"),
+    ("hardened", "linux.logs.rotation", {"files/etc/logrotate.d/rsyslog": "/var/log/syslog {\nrotate x\n}\n"},
+     "rotate needs a number"),
+    ("hardened", "linux.crypto.swap", {"files/proc/swaps": "nothing\n"}, "no 'Filename' header"),
+    ("weak", "linux.crypto.system_policy", {"files/etc/crypto-policies/config": "DEFAULT LEGACY\n"},
+     "expected one policy name"),
+    ("hardened", "linux.crypto.ssh_client", {"probes/ssh_client/ssh_G.rc": "3", "probes/ssh_client/ssh_G.out": "",
+                                             "probes/ssh_client/ssh_G.err": "refused: Match exec\n"}, "Match exec"),
+    ("hardened", "linux.backup.restore_tested", {"files/var/lib/gxp/restore-test": "last week\n"},
+     "not one ISO-8601 timestamp"),
+    ("hardened", "linux.backup.restore_tested", {"files/var/lib/gxp/restore-test": None}, "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("case", "check_id", "changes", "reason"), BROKEN_B,
+                         ids=[f"{k}-{r[:30]}" for _, k, _, r in BROKEN_B])
+def test_broken_evidence_is_an_error(tmp_path, case, check_id, changes, reason):
+    import shutil
+
+    from tests.checks.linux.recorded import FIXTURES
+
+    shutil.copytree(FIXTURES / case, tmp_path / case)
+    for rel, content in changes.items():
+        path = tmp_path / case / rel
+        if content is None:
+            path.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+    target = case_target(case, tmp_path)
+    findings = evaluate(registry().checks[check_id], recorded_facts(case, target, tmp_path), target)
+    assert [f.status for f in findings] == [Status.ERROR], [f.message for f in findings]
+    assert reason in findings[0].message
