@@ -295,7 +295,7 @@ def rule_families(auditd: Auditd, audit_rule_families: tuple[str, ...] = tuple(R
         matched: list[str] = []
         missing: list[str] = []
         for n, group in enumerate(RULE_FAMILIES[family], 1):
-            hit = next((r for r in auditd.rules if any(re.search(p, r) for p in group)), None)
+            hit = next((r for r in _recording(auditd.rules) if any(re.search(p, r) for p in group)), None)
             (matched if hit else missing).append(hit or f"part {n}: {' or '.join(group)}")
         observed: dict[str, Any] = {"matched": matched, "missing": missing}
         if missing:
@@ -307,9 +307,14 @@ def rule_families(auditd: Auditd, audit_rule_families: tuple[str, ...] = tuple(R
     return findings
 
 
+def _recording(rules: tuple[str, ...]) -> list[str]:
+    """The rules that record: watches, and syscall rules whose action is always (a 'never' rule suppresses)."""
+    return [r for r in rules if not re.match(r"-[aA] (never,|\w+,never\b)", r)]
+
+
 def _execve_rule(rules: tuple[str, ...], path: str) -> str | None:
     """The loaded rule that records the execution of ``path``, or None."""
-    for rule in rules:
+    for rule in _recording(rules):
         if re.search(rf"(-F path={re.escape(path)}(\s|$).*perm=[rwa]*x)", rule):
             return rule
         if re.match(rf"-w {re.escape(path)} -p [rwa]*x", rule):

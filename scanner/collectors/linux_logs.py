@@ -188,9 +188,11 @@ def _syslog_ng(section: Section) -> tuple[list[LogChannel], int | None, Location
                 for _, body in _blocks(m.group(1), driver):
                     dest = re.match(r"\s*\"?([^\"\s)]+)", body)
                     transport = re.search(r"\btransport\s*\(\s*\"?(\w+)", body)
+                    # network() and syslog() default to TCP; only transport("tls") encrypts (a tls() block alone
+                    # only sets options)
                     proto = (transport.group(1).lower() if transport else
-                             "udp" if driver.startswith("udp") or driver == "network" else "tcp")
-                    tls = proto == "tls" or bool(re.search(r"\btls\s*\(", body)) and proto != "udp"
+                             "udp" if driver.startswith("udp") else "tcp")
+                    tls = proto == "tls"
                     verify = re.search(r"peer[-_]verify\s*\(\s*\"?([\w-]+)", body)
                     auth = tls and (verify is None or verify.group(1).lower() in ("required-trusted", "yes"))
                     channels.append(LogChannel("syslog-ng", dest.group(1) if dest else "", proto, tls, auth,

@@ -209,3 +209,32 @@ def test_broken_evidence_is_an_error(tmp_path, case, check_id, changes, reason):
     findings = evaluate(registry().checks[check_id], recorded_facts(case, target, tmp_path), target)
     assert [f.status for f in findings] == [Status.ERROR], [f.message for f in findings]
     assert reason in findings[0].message
+
+
+def test_a_never_rule_records_nothing():
+    from checks.linux.audit import privileged_commands, rule_families
+    from scanner.facts.linux import Auditd, SetuidProgram, SetuidPrograms
+
+    never = Auditd(True, True, 1, ("-a never,exit -F arch=b64 -S execve", "-a never,exit -F arch=b64 -S mount"))
+    progs = SetuidPrograms((SetuidProgram("/usr/bin/su", 0o4755, "root", "root"),), ("/usr",), True)
+    assert [f.status for f in privileged_commands(never, progs)] == [Status.FAIL]
+    mounts = [f for f in rule_families(never, ("mounts",))]
+    assert [f.status for f in mounts] == [Status.FAIL]
+    always = Auditd(True, True, 1, ("-a always,exit -F arch=b64 -S execve",))
+    assert [f.status for f in privileged_commands(always, progs)] == [Status.PASS]
+
+
+def test_syslog_ng_tls_needs_transport_tls():
+    from scanner.collectors.linux_common import Probe, Section
+    from scanner.collectors.linux_logs import parse_syslog
+
+    conf = (b'destination d_plain { network("loghost" port(514) tls(ca-dir("/etc/ca"))); };\n'
+            b'destination d_tls { network("loghost" port(6514) transport("tls") tls(ca-dir("/etc/ca"))); };\n'
+            b'destination d_anon { syslog("10.0.0.1" transport("tls") tls(peer-verify(optional-untrusted))); };\n')
+    section = Section({"/etc/syslog-ng/syslog-ng.conf": conf},
+                      probes={"binaries": Probe(0, b"/usr/sbin/syslog-ng\n"),
+                              "processes": Probe(0, b"/proc/7/exe 0 /usr/sbin/syslog-ng\0"),
+                              "journal_upload_active": Probe(3, b"inactive\n")})
+    channels = parse_syslog(section, case_target("weak")).channels
+    got = [(c.destination, c.protocol, c.tls, c.authenticated) for c in channels]
+    assert got == [("loghost", "tcp", False, False), ("loghost", "tls", True, True), ("10.0.0.1", "tls", True, False)]
