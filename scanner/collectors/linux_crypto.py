@@ -131,7 +131,7 @@ SSH_CLIENT_FILES = ("/etc/ssh/ssh_config", "/etc/ssh/ssh_config.d/*.conf")
 SSH_CLIENT_PROBE = (
     "for f in /etc/ssh/ssh_config /etc/ssh/ssh_config.d/*.conf; do "
     "if [ -f \"$f\" ] && @{grep} -qiE '^[[:space:]]*match[[:space:]].*exec' \"$f\"; then "
-    "echo \"refused: $f has Match exec, which ssh -G would run\" >&2; exit 3; fi; done; "
+    "printf 'refused: %s has Match exec, which ssh -G would run\\n' \"$f\"; exit 3; fi; done; "
     "@{ssh} -F /etc/ssh/ssh_config -G gxpscan-outbound-probe.invalid")
 
 
