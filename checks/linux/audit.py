@@ -330,7 +330,8 @@ def _execve_rule(rules: tuple[str, ...], path: str) -> str | None:
 @check(id="linux.audit.privileged_commands", title="Every setuid/setgid program is audited when run",
        severity="medium", area="audit_logging",
        criterion="Each setuid or setgid program found by a bounded search (find -xdev over setuid_search_roots, "
-                 "default /usr /bin /sbin /opt, setuid_search_depth levels deep, default 4; at most 2000 results "
+                 "default /usr/bin /usr/sbin /usr/lib /usr/lib64 /usr/libexec /usr/local /bin /sbin /opt, "
+                 "setuid_search_depth levels deep, default 3; at most 2000 results "
                  "and 5 seconds) has a loaded execution rule: "
                  "'-F path=PROGRAM -F perm=x', a watch with x, a directory rule with perm=x, or an execve rule "
                  "without a path filter. A search that hit a cap is an error.",
@@ -338,8 +339,10 @@ def _execve_rule(rules: tuple[str, ...], path: str) -> str | None:
                    "-type f': '-a always,exit -F path=FILE -F perm=x -F auid>=1000 -F auid!=unset -k privileged', "
                    "in /etc/audit/rules.d/50-privileged.rules, then augenrules --load.")
 def privileged_commands(auditd: Auditd, setuid_programs: SetuidPrograms,
-                        setuid_search_roots: tuple[str, ...] = ("/usr", "/bin", "/sbin", "/opt"),
-                        setuid_search_depth: int = 4) -> list[Finding]:
+                        setuid_search_roots: tuple[str, ...] = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64",
+                                                                "/usr/libexec", "/usr/local", "/bin", "/sbin",
+                                                                "/opt"),
+                        setuid_search_depth: int = 3) -> list[Finding]:
     progs = setuid_programs
     caps: dict[str, Any] = {"roots": list(progs.roots), "depth": progs.depth, "cap_results": progs.cap_results,
                             "cap_seconds": progs.cap_seconds}

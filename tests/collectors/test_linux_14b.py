@@ -92,7 +92,7 @@ def test_setuid_search_reports_caps():
 def test_setuid_plan_is_bounded_and_quotes_roots():
     _, probes = setuid_plan(make_target(policy={"setuid_search_roots": ["/usr", "/srv/a b"]}))
     command = probes[0][1]
-    assert "-xdev -maxdepth 4 " in command and "@{timeout} -k 1 5 " in command and "'/srv/a b'" in command
+    assert "-xdev -maxdepth 3 " in command and "@{timeout} -k 1 5 " in command and "'/srv/a b'" in command
     assert f"-n {SETUID_MAX_RESULTS + 3}" in command
 
 

@@ -108,7 +108,8 @@ def test_privileged_commands_names_the_unaudited_program():
 
 def test_debian12_recorded_setuid_programs():
     progs = facts("debian12")["linux.setuid_programs"].value
-    assert progs.complete and progs.roots == ("/usr", "/opt")
+    assert progs.complete and progs.roots == ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/libexec",
+                                             "/usr/local", "/opt")
     assert "/usr/bin/sudo" in {p.path for p in progs.programs}
 
 
