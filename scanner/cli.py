@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lowest severity of a failure that makes the exit code 1 (default low)")
     s.add_argument("--verbose", "-v", action="store_true", help="console: list every finding, passes included")
     s.add_argument("--quiet", "-q", action="store_true", help="console: print only the summary line")
-    s.add_argument("--profile", "-p", metavar="NAME|FILE",
+    s.add_argument("--profile", metavar="NAME|FILE",
                    help="apply a profile: its checks and thresholds (see `gxpscan profiles`); its SHA-256 is recorded")
 
     c = sub.add_parser("checks", help="list the available checks")
