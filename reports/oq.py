@@ -82,7 +82,9 @@ def render(run: Run, out: TextIO, **_: Any) -> None:
       f"<th>Check code fingerprint</th><td><code>{_e(info.checks_fingerprint)}</code></td></tr>"
       f"<tr><th>Inventory</th><td>{_e(info.inventory)}</td><th>Inventory SHA-256</th>"
       f"<td><code>{_e(info.inventory_sha256)}</code></td></tr>"
-      f"<tr><th>Outcome</th><td colspan='3'>{', '.join(f'{k}: {v}' for k, v in counts.items())}</td></tr></table>")
+      + (f"<tr><th>Profile</th><td>{_e(info.profile)}</td><th>Profile SHA-256</th>"
+         f"<td><code>{_e(info.profile_sha256)}</code></td></tr>" if info.profile else "")
+      + f"<tr><th>Outcome</th><td colspan='3'>{', '.join(f'{k}: {v}' for k, v in counts.items())}</td></tr></table>")
     if info.warnings:
         w(f"<h2>Warnings ({len(info.warnings)})</h2><ul class='warnings'>"
           + "".join(f"<li>{_e(warning)}</li>" for warning in info.warnings) + "</ul>")

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from scanner.frameworks import Catalog
     from scanner.inventory import Inventory
-    from scanner.model import Run, RunInfo
+    from scanner.model import Run, RunInfo, Target
+    from scanner.profiles import Profile
     from scanner.registry import CheckSpec, Registry
     from scanner.runner import TargetOutcome
     from scanner.store import Record
@@ -123,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="printed name of the person running the scan, recorded beside user@host "
                         "(default: environment variable GXPSCAN_OPERATOR)")
     _seal_options(s)
+    s.add_argument("--profile", metavar="NAME|FILE",
+                   help="apply a profile: its checks and thresholds (see `gxpscan profiles`); its SHA-256 is recorded")
 
     c = sub.add_parser("checks", help="list the available checks")
     c.set_defaults(func=cmd_checks)
@@ -161,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("aws-policy", help="print the least-privilege IAM policy the AWS checks need")
     a.set_defaults(func=cmd_aws_policy)
     _integrity_parsers(sub, raw)
+
+    pr = sub.add_parser("profiles", help="list the profiles (built-in and from plugins), or show one in full")
+    pr.set_defaults(func=cmd_profiles)
+    pr.add_argument("profile", nargs="?", metavar="NAME|FILE")
+    pr.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 
 
@@ -386,8 +394,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not targets:
         raise UsageError("no target matches --limit/--tag")
     specs = select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause)
+    profile = _profile(args.profile, registry) if args.profile else None
+    if profile is not None:
+        specs = [s for s in specs if profile.selects(s.id)]
     if not specs:
-        raise UsageError("no check matches the selection: " + ", ".join(args.check or [args.framework or ""]))
+        raise UsageError("no check matches the selection: " + ", ".join(args.check or [args.framework or ""])
+                         + (f" within profile {profile.name}" if profile else ""))
+    profile_warnings: list[str] = []
+    if profile is not None:
+        targets, profile_warnings = _with_profile(profile, specs, targets)
     platforms = {s.platform for s in specs}
     without = [t for t in targets if t.type not in platforms]
     for t in without:
@@ -398,10 +413,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     operator_name = (args.operator_name if args.operator_name is not None
                      else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
     info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500], operator_name)
-    outdir = Path(args.output) if args.output else Path("gxpscan-results") / info.id
     from dataclasses import replace
 
     from scanner.seal import previous_manifest
+
+    if profile is not None:
+        info = replace(info, profile=f"{profile.name} ({profile.origin}: {profile.path})",
+                       profile_sha256=profile.sha256)
+    outdir = Path(args.output) if args.output else Path("gxpscan-results") / info.id
 
     info = replace(info, previous_manifest_sha256=previous_manifest(outdir.parent, exclude=outdir))
     try:
@@ -410,6 +429,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise UsageError(f"{outdir / RECORD_NAME} exists already; choose another --output") from None
     for t in without:
         record.warn(f"target {t.name} ({t.type.value}): no selected check applies; nothing was evaluated")
+    for warning in profile_warnings:
+        _say(f"warning: {warning}")
+        record.warn(warning)
     if not args.quiet:
         print(f"run record: {record.path}", file=sys.stderr)
     progress = Progress(len(targets))
@@ -702,6 +724,69 @@ def cmd_sign(args: argparse.Namespace) -> int:
     print(f"signed: {path / name}: {record.role} {_for_terminal(record.name)!r}, {record.signed_at.isoformat()}, "
           f"meaning {_for_terminal(record.meaning)!r}, key SHA256:{record.key_id}, over manifest sha256 "
           f"{record.manifest_sha256}")
+    return EXIT_OK
+
+
+# --- profiles (issue 14) ------------------------------------------------------------------------------------
+
+def _profile(name: str, registry: Registry) -> Profile:
+    """The profile named or given as a file, checked against the loaded checks; a fault is a UsageError."""
+    from scanner.profiles import ProfileError, check_against, resolve
+
+    try:
+        profile = resolve(name)
+        check_against(profile, registry)
+    except ProfileError as exc:
+        raise UsageError(str(exc)) from None
+    return profile
+
+
+def _with_profile(profile: Profile, specs: Sequence[CheckSpec],
+                  targets: Sequence[Target]) -> tuple[tuple[Target, ...], list[str]]:
+    """The targets with the profile's thresholds under their own policy, and the overrides to warn about."""
+    from scanner.profiles import apply
+
+    out, warnings = [], []
+    for target in targets:
+        applied, said = apply(profile, specs, target)
+        out.append(applied)
+        warnings += said
+    return tuple(out), warnings
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from scanner.profiles import ProfileError, check_against, discover, resolve
+
+    registry = _load_registry()
+    try:
+        chosen = [resolve(args.profile)] if args.profile else list(discover().values())
+        selected = {p.name: len(check_against(p, registry)) for p in chosen}
+    except ProfileError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        json.dump([{"name": p.name, "version": p.version, "title": p.title, "source": p.source,
+                    "origin": p.origin, "path": p.path, "sha256": p.sha256, "checks": selected[p.name],
+                    "include": list(p.include), "exclude": list(p.exclude),
+                    "thresholds": [{"name": t.name, "value": t.value, "rationale": t.rationale,
+                                    "checks": list(t.checks)} for t in p.thresholds]}
+                   for p in chosen], sys.stdout, indent=2, default=list)
+        print()
+        return EXIT_OK
+    if not args.profile:
+        print(tabulate([[p.name, p.version, selected[p.name], len(p.thresholds), p.origin, p.sha256[:16], p.title]
+                        for p in chosen],
+                       headers=["profile", "version", "checks", "thresholds", "origin", "sha256", "title"],
+                       disable_numparse=True))
+        return EXIT_OK
+    p = chosen[0]
+    print(f"{p.name} {p.version}: {p.title}\nsource: {p.source}\nfile: {p.path} ({p.origin})\nsha256: {p.sha256}\n"
+          f"checks: {selected[p.name]} (include {', '.join(p.include)}"
+          + (f"; exclude {', '.join(p.exclude)}" if p.exclude else "") + ")\n")
+    print(tabulate([[t.name, json.dumps(t.value, default=list), ", ".join(t.checks) or "(all)", t.rationale]
+                    for t in p.thresholds], headers=["threshold", "value", "checks", "rationale"],
+                   maxcolwidths=[None, 40, 20, 60]))
     return EXIT_OK
 
 

@@ -265,6 +265,8 @@ class RunInfo:
     operator_name: str = ""  # the printed name of the person who ran it (--operator-name / GXPSCAN_OPERATOR)
     protocol_sha256: str = ""  # the approved test protocol this run executes, when one was given
     previous_manifest_sha256: str = ""  # hash chain: the manifest of the previous run in the same results directory
+    profile: str = ""  # the profile applied (--profile): its name, and where it came from
+    profile_sha256: str = ""  # SHA-256 of the profile file's bytes: the approved tool configuration of this run
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,9 @@ def evaluate(spec: CheckSpec, facts: Mapping[str, Fact], target: Target) -> list
         reason = "; ".join(f"{f.name}: {f.error}" for f in broken)
         return [Finding(Status.ERROR, target.name, f"evidence could not be collected ({reason})")]
     kwargs: dict[str, Any] = {spec.fact_param(n): facts[n].value for n in spec.facts}
-    kwargs.update({p: target.policy.get(p, default) for p, default in spec.params.items()})
+    # a profile can scope a threshold to checks: "<check id>:<name>" wins over the plain name (scanner/profiles.py)
+    kwargs.update({p: target.policy.get(f"{spec.id}:{p}", target.policy.get(p, default))
+                   for p, default in spec.params.items()})
     if spec.wants_target:
         kwargs["target"] = target
     try:

@@ -5,8 +5,17 @@ import re
 from typing import Any
 
 from checks.linux._common import mode_problems
-from scanner.facts.linux import AuditConfig, Auditd, AuditLogModes, Journald
-from scanner.model import Finding, error, failed, not_applicable, passed
+from scanner.facts.linux import (
+    AuditConfig,
+    Auditd,
+    AuditdConf,
+    AuditLogModes,
+    AuditRuleFiles,
+    Journald,
+    KernelCmdline,
+    SetuidPrograms,
+)
+from scanner.model import Finding, Location, error, failed, not_applicable, passed
 from scanner.registry import check
 
 #: What the loaded rules must cover: name -> patterns, any of which is enough (auditctl -l syntax).
@@ -122,3 +131,273 @@ def journald_persistent(journald: Journald) -> Finding:
         return passed("journald", f"journal is persistent (Storage={journald.storage})", **observed)
     why = "no /var/log/journal" if journald.storage == "auto" else f"Storage={journald.storage}"
     return failed("journald", f"journal is lost on reboot ({why})", **observed)
+
+
+# ---------------------------------------------------------------- issue 14 part B: auditd.conf and the audit rules
+
+#: The auditd.conf settings checked, each with the policy name of its accepted values. An unset key is a failure:
+#: auditd's built-in default differs between versions, so the evidence has to be an explicit line.
+ACTION_SETTINGS = (
+    ("max_log_file_action", "audit_max_log_file_actions"),
+    ("space_left_action", "audit_space_left_actions"),
+    ("admin_space_left_action", "audit_admin_space_left_actions"),
+    ("disk_full_action", "audit_disk_full_actions"),
+    ("disk_error_action", "audit_disk_error_actions"),
+    ("log_format", "audit_log_formats"),
+    ("flush", "audit_flush_modes"),
+)
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(str(v).strip().lower() for v in items if str(v).strip())
+
+
+def _minimum(conf: AuditdConf, key: str, minimum: int, unit: str = "") -> Finding:
+    value = conf.settings.get(key)
+    where = conf.location(key)
+    resource = f"auditd.conf {key}"
+    if value is None or value == "":
+        return failed(resource, f"{key} is not set in auditd.conf (at least {minimum}{unit} wanted)", location=where,
+                      **{key: None, "minimum": minimum})
+    if not value.isdigit():
+        return error(resource, f"{key} = {value!r} is not a whole number", location=where, **{key: value})
+    observed: dict[str, Any] = {key: int(value), "minimum": minimum}
+    if int(value) >= minimum:
+        return passed(resource, f"{key} = {value}{unit} (at least {minimum}{unit})", location=where, **observed)
+    return failed(resource, f"{key} = {value}{unit} is below {minimum}{unit}", location=where, **observed)
+
+
+@check(id="linux.audit.auditd_conf", title="auditd keeps its trail when the disk fills", severity="medium",
+       area="audit_logging",
+       criterion="auditd.conf sets explicitly: max_log_file of at least audit_max_log_file_mb (8) MB; "
+                 "max_log_file_action in audit_max_log_file_actions (keep_logs); space_left_action in "
+                 "audit_space_left_actions (email, exec, single, halt); admin_space_left_action in "
+                 "audit_admin_space_left_actions (single, halt); disk_full_action in audit_disk_full_actions (halt, "
+                 "single); disk_error_action in audit_disk_error_actions (syslog, single, halt); num_logs of at least "
+                 "audit_num_logs_min (5) when logs rotate; log_format in audit_log_formats (ENRICHED, RAW); flush in "
+                 "audit_flush_modes (incremental_async, incremental, data, sync). An unset key fails: the built-in "
+                 "default differs between auditd versions.",
+       remediation="Edit /etc/audit/auditd.conf: max_log_file = 32 (or the site's size), max_log_file_action = "
+                   "keep_logs, space_left_action = email with action_mail_acct set, admin_space_left_action = single, "
+                   "disk_full_action = halt, disk_error_action = halt, log_format = ENRICHED, flush = "
+                   "incremental_async; then restart auditd (service auditd restart).")
+def auditd_conf(auditd_conf: AuditdConf, audit_max_log_file_mb: int = 8,
+                audit_max_log_file_actions: tuple[str, ...] = ("keep_logs",),
+                audit_space_left_actions: tuple[str, ...] = ("email", "exec", "single", "halt"),
+                audit_admin_space_left_actions: tuple[str, ...] = ("single", "halt"),
+                audit_disk_full_actions: tuple[str, ...] = ("halt", "single"),
+                audit_disk_error_actions: tuple[str, ...] = ("syslog", "single", "halt"),
+                audit_num_logs_min: int = 5,
+                audit_log_formats: tuple[str, ...] = ("enriched", "raw"),
+                audit_flush_modes: tuple[str, ...] = ("incremental_async", "incremental", "data", "sync"),
+                ) -> list[Finding]:
+    if not auditd_conf.present:
+        return [not_applicable("/etc/audit/auditd.conf", "auditd.conf does not exist (auditd is not installed; see "
+                                                        "linux.audit.auditd_active)")]
+    allowed = {"audit_max_log_file_actions": audit_max_log_file_actions,
+               "audit_space_left_actions": audit_space_left_actions,
+               "audit_admin_space_left_actions": audit_admin_space_left_actions,
+               "audit_disk_full_actions": audit_disk_full_actions, "audit_disk_error_actions": audit_disk_error_actions,
+               "audit_log_formats": audit_log_formats, "audit_flush_modes": audit_flush_modes}
+    findings = [_minimum(auditd_conf, "max_log_file", audit_max_log_file_mb, " MB")]
+    for key, policy in ACTION_SETTINGS:
+        wanted = _words(allowed[policy])
+        value = auditd_conf.settings.get(key)
+        where = auditd_conf.location(key)
+        observed: dict[str, Any] = {key: value, "allowed": wanted}
+        if not value:
+            findings.append(failed(f"auditd.conf {key}", f"{key} is not set in auditd.conf (expected "
+                                   f"{' or '.join(wanted)})", location=where, **observed))
+        elif value.strip().lower() in wanted:
+            findings.append(passed(f"auditd.conf {key}", f"{key} = {value}", location=where, **observed))
+        else:
+            findings.append(failed(f"auditd.conf {key}", f"{key} = {value}, expected {' or '.join(wanted)}",
+                                   location=where, **observed))
+    if (auditd_conf.settings.get("max_log_file_action") or "").lower() == "rotate":
+        findings.append(_minimum(auditd_conf, "num_logs", audit_num_logs_min))
+    else:
+        findings.append(passed("auditd.conf num_logs", "num_logs does not apply: logs are not rotated away by auditd",
+                               location=auditd_conf.location("num_logs"),
+                               num_logs=auditd_conf.settings.get("num_logs")))
+    return findings
+
+
+@check(id="linux.audit.immutable", title="Audit rules are locked until reboot", severity="medium",
+       area="audit_logging",
+       criterion="The kernel reports the audit configuration as immutable (auditctl -s: enabled 2), so the rules "
+                 "cannot be changed or auditing switched off without a reboot, which is itself recorded.",
+       remediation="Add '-e 2' as the last line of the last file in /etc/audit/rules.d/ (e.g. 99-finalize.rules), "
+                   "run augenrules --load and reboot when the rules have to change.")
+def immutable(auditd: Auditd, audit_rule_files: AuditRuleFiles) -> Finding:
+    lines = audit_rule_files.control("-e")
+    last = lines[-1] if lines else None
+    where = last.location if last else (Location(audit_rule_files.files[-1]) if audit_rule_files.files else None)
+    observed: dict[str, Any] = {"enabled": auditd.enabled, "persistent": last.text if last else None}
+    if not auditd.installed or not auditd.running:
+        return failed("audit rules", "auditd is not running, so no rules are loaded, locked or not", location=where,
+                      **observed)
+    if auditd.enabled is None:
+        return error("audit rules", "the kernel audit status could not be read (auditctl -s)", location=where,
+                     **observed)
+    if auditd.enabled == 2:
+        return passed("audit rules", "audit configuration is immutable (enabled 2)", location=where, **observed)
+    persistent = f"; the rule files end with {last.text!r}" if last else "; no rule file sets -e"
+    return failed("audit rules", f"audit rules can be changed at run time (enabled {auditd.enabled}){persistent}",
+                  location=where, **observed)
+
+
+#: The rule families of the public baselines (CIS Benchmarks section 'Configure auditd rules', the SCAP Security
+#: Guide and ANSSI BP-028 audit rules) beyond the five of linux.audit.rules, in auditctl -l syntax. Each family is a
+#: tuple of groups; every group must match one loaded rule (any of its patterns).
+RULE_FAMILIES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "permission changes": ((r"-S [\w,]*\b(chmod|fchmod|fchmodat2?)\b",),
+                           (r"-S [\w,]*\b(chown|fchown|lchown|fchownat)\b",),
+                           (r"-S [\w,]*\b(setxattr|lsetxattr|fsetxattr|removexattr|lremovexattr|fremovexattr)\b",)),
+    "deletions": ((r"-S [\w,]*\b(unlink|unlinkat)\b",), (r"-S [\w,]*\b(rename|renameat2?)\b",)),
+    "failed access": ((r"-S [\w,]*\b(open|openat|creat|truncate|ftruncate|open_by_handle_at)\b.*-F exit=-EACCES",),
+                      (r"-S [\w,]*\b(open|openat|creat|truncate|ftruncate|open_by_handle_at)\b.*-F exit=-EPERM",)),
+    "kernel modules": ((r"-S [\w,]*\b(init_module|finit_module)\b",), (r"-S [\w,]*\bdelete_module\b",)),
+    "MAC policy": ((r"(-w |dir=|path=)/etc/selinux\b", r"(-w |dir=|path=)/etc/apparmor(\.d)?\b"),),
+    "network configuration": ((r"-S [\w,]*\b(sethostname|setdomainname)\b",),
+                              (r"(-w |path=)/etc/hosts\b",),
+                              (r"(-w |dir=|path=)/etc/(network|sysconfig/network|NetworkManager|netplan)\b",
+                               r"(-w |path=)/etc/(hostname|issue)\b")),
+    "mounts": ((r"-S [\w,]*\bmount\b",),),
+    "sessions": ((r"(-w |path=)(/var)?/run/utmp\b",), (r"(-w |path=)/var/log/wtmp\b",),
+                 (r"(-w |path=)/var/log/btmp\b",)),
+    "/etc/gshadow": ((r"(-w |path=)/etc/gshadow\b",),),
+    "/etc/security/opasswd": ((r"(-w |path=)/etc/security/opasswd\b",),),
+    "reads of /var/log/audit": ((r"-w /var/log/audit/? -p [wax]*r", r"dir=/var/log/audit/? .*perm=[wax]*r"),),
+}
+
+
+@check(id="linux.audit.rule_families", title="Audit rules cover the baseline event families", severity="medium",
+       area="audit_logging",
+       criterion="For each family in audit_rule_families (default: all) a loaded rule exists: permission changes "
+                 "(chmod, chown and xattr calls), deletions (unlink, rename), failed access (EACCES and EPERM), "
+                 "kernel modules (load and unload), MAC policy (/etc/selinux or /etc/apparmor), network configuration "
+                 "(sethostname/setdomainname, /etc/hosts, network files), mounts, sessions (utmp, wtmp, btmp), "
+                 "/etc/gshadow, /etc/security/opasswd and reads of /var/log/audit.",
+       remediation="Add the missing rules to a file in /etc/audit/rules.d/ (for 64-bit hosts, for both arch=b64 and "
+                   "arch=b32), e.g. '-a always,exit -F arch=b64 -S unlink,unlinkat,rename,renameat -F auid>=1000 -F "
+                   "auid!=unset -k delete', then run augenrules --load.")
+def rule_families(auditd: Auditd, audit_rule_families: tuple[str, ...] = tuple(RULE_FAMILIES)) -> list[Finding]:
+    unknown = [f for f in audit_rule_families if f not in RULE_FAMILIES]
+    if unknown:
+        return [error("audit rules", f"unknown audit rule families in audit_rule_families: {', '.join(unknown)}; "
+                                     f"known: {', '.join(RULE_FAMILIES)}")]
+    if not auditd.installed or not auditd.running:
+        return [failed("audit rules", "no audit rules are loaded: auditd is not running",
+                       installed=auditd.installed, running=auditd.running)]
+    findings = []
+    for family in audit_rule_families:
+        matched: list[str] = []
+        missing: list[str] = []
+        for n, group in enumerate(RULE_FAMILIES[family], 1):
+            hit = next((r for r in _recording(auditd.rules) if any(re.search(p, r) for p in group)), None)
+            (matched if hit else missing).append(hit or f"part {n}: {' or '.join(group)}")
+        observed: dict[str, Any] = {"matched": matched, "missing": missing}
+        if missing:
+            findings.append(failed(f"audit rules: {family}", f"no loaded rule covers {family} ({len(missing)} of "
+                                   f"{len(RULE_FAMILIES[family])} parts missing)", **observed))
+        else:
+            findings.append(passed(f"audit rules: {family}", f"{family} audited by: {'; '.join(matched)}",
+                                   **observed))
+    return findings
+
+
+def _recording(rules: tuple[str, ...]) -> list[str]:
+    """The rules that record: watches, and syscall rules whose action is always (a 'never' rule suppresses)."""
+    return [r for r in rules if not re.match(r"-[aA] (never,|\w+,never\b)", r)]
+
+
+def _execve_rule(rules: tuple[str, ...], path: str) -> str | None:
+    """The loaded rule that records the execution of ``path``, or None."""
+    for rule in _recording(rules):
+        if re.search(rf"(-F path={re.escape(path)}(\s|$).*perm=[rwa]*x)", rule):
+            return rule
+        if re.match(rf"-w {re.escape(path)} -p [rwa]*x", rule):
+            return rule
+        parent = re.search(r"-F dir=(\S+).*perm=[rwa]*x", rule)
+        if parent and path.startswith(parent.group(1).rstrip("/") + "/"):
+            return rule
+        if re.search(r"-S [\w,]*\bexecve\b", rule) and not re.search(r"-F (path|dir|exe)=", rule):
+            return rule
+    return None
+
+
+@check(id="linux.audit.privileged_commands", title="Every setuid/setgid program is audited when run",
+       severity="medium", area="audit_logging",
+       criterion="Each setuid or setgid program found by a bounded search (find -xdev over setuid_search_roots, "
+                 "default /usr/bin /usr/sbin /usr/lib /usr/lib64 /usr/libexec /usr/local /bin /sbin /opt, "
+                 "setuid_search_depth levels deep, default 3; at most 2000 results "
+                 "and 5 seconds) has a loaded execution rule: "
+                 "'-F path=PROGRAM -F perm=x', a watch with x, a directory rule with perm=x, or an execve rule "
+                 "without a path filter. A search that hit a cap is an error.",
+       remediation="Generate one rule per privileged program, e.g. for each file of 'find /usr -xdev -perm /6000 "
+                   "-type f': '-a always,exit -F path=FILE -F perm=x -F auid>=1000 -F auid!=unset -k privileged', "
+                   "in /etc/audit/rules.d/50-privileged.rules, then augenrules --load.")
+def privileged_commands(auditd: Auditd, setuid_programs: SetuidPrograms,
+                        setuid_search_roots: tuple[str, ...] = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64",
+                                                                "/usr/libexec", "/usr/local", "/bin", "/sbin",
+                                                                "/opt"),
+                        setuid_search_depth: int = 3) -> list[Finding]:
+    progs = setuid_programs
+    caps: dict[str, Any] = {"roots": list(progs.roots), "depth": progs.depth, "cap_results": progs.cap_results,
+                            "cap_seconds": progs.cap_seconds}
+    if not auditd.installed or not auditd.running:
+        return [failed("privileged commands", "no audit rules are loaded: auditd is not running",
+                       programs=[p.path for p in progs.programs], **caps)]
+    findings = []
+    for prog in progs.programs:
+        rule = _execve_rule(auditd.rules, prog.path)
+        observed: dict[str, Any] = {"mode": prog.octal, "owner": prog.owner, "group": prog.group, "rule": rule}
+        if rule:
+            findings.append(passed(prog.path, f"{prog.path} ({prog.octal}) is audited: {rule}",
+                                   location=Location(prog.path), **observed))
+        else:
+            findings.append(failed(prog.path, f"{prog.path} ({prog.octal} {prog.owner}:{prog.group}) runs with "
+                                   "raised privileges but no audit rule records its execution",
+                                   location=Location(prog.path), **observed))
+    if not progs.complete:
+        findings.append(error("privileged commands", f"the search for setuid/setgid programs is incomplete: "
+                              f"{progs.incomplete_why}", **caps))
+    if not findings:
+        findings.append(passed("privileged commands", "no setuid/setgid program under "
+                               f"{', '.join(progs.roots) or '(no search root exists)'}", **caps))
+    return findings
+
+
+@check(id="linux.audit.boot_params", title="Auditing starts with the kernel", severity="medium",
+       area="audit_logging",
+       criterion="The running kernel was booted with audit=1 (processes started before auditd are auditable) and "
+                 "audit_backlog_limit of at least audit_backlog_min (8192), so events at boot are not lost.",
+       remediation="Add 'audit=1 audit_backlog_limit=8192' to GRUB_CMDLINE_LINUX in /etc/default/grub, run "
+                   "update-grub (Debian/Ubuntu) or grub2-mkconfig -o /boot/grub2/grub.cfg (RHEL; or grubby "
+                   "--update-kernel ALL --args ...) and reboot.")
+def boot_params(kernel_cmdline: KernelCmdline, audit_backlog_min: int = 8192) -> list[Finding]:
+    where = Location("/proc/cmdline")
+    audit = kernel_cmdline.get("audit")
+    out = []
+    if audit == "1":
+        out.append(passed("kernel audit=", "booted with audit=1", location=where, audit=audit))
+    else:
+        out.append(failed("kernel audit=", f"booted with {'audit=' + audit if audit is not None else 'no audit='}: "
+                          "processes started before auditd are not audited", location=where, audit=audit))
+    backlog = kernel_cmdline.get("audit_backlog_limit")
+    observed: dict[str, Any] = {"audit_backlog_limit": backlog, "minimum": audit_backlog_min}
+    if backlog is None or backlog == "":
+        out.append(failed("kernel audit_backlog_limit=", "no audit_backlog_limit on the kernel command line (the "
+                          f"kernel default of 64 loses events at boot; at least {audit_backlog_min} wanted)",
+                          location=where, **observed))
+    elif not backlog.isdigit():
+        out.append(error("kernel audit_backlog_limit=", f"audit_backlog_limit={backlog!r} is not a number",
+                         location=where, **observed))
+    elif int(backlog) >= audit_backlog_min:
+        out.append(passed("kernel audit_backlog_limit=", f"audit_backlog_limit={backlog}", location=where,
+                          **observed))
+    else:
+        out.append(failed("kernel audit_backlog_limit=", f"audit_backlog_limit={backlog} is below "
+                          f"{audit_backlog_min}", location=where, **observed))
+    return out

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scanner.facts.linux import BackupJobs, BackupStatus
-from scanner.model import Finding, error, failed, manual, passed
+from scanner.facts.linux import BackupJobs, BackupStatus, RestoreTest
+from scanner.model import Finding, Location, error, failed, manual, passed
 from scanner.registry import check
 
 
@@ -61,3 +61,35 @@ def recent(backup_status: BackupStatus, backup_rpo_hours: float = 24) -> Finding
         return passed("backup status", f"last successful backup {age:.1f} h ago", **observed)
     return failed("backup status", f"last successful backup {age:.1f} h ago exceeds the RPO of "
                                    f"{backup_rpo_hours} h", **observed)
+
+
+@check(id="linux.backup.restore_tested", title="A restore from backup was tested recently", severity="medium",
+       area="backup",
+       criterion="The restore-test record the policy declares (restore_test_record: a file, or restore_test_command) "
+                 "read in restore_test_format (the file's mtime by default, or iso8601, epoch, json:<field>, "
+                 "regex:<pattern>) dates the last successful restore test at most restore_test_days (365) ago. "
+                 "Annex 11 7.2 asks that the ability to restore is checked periodically.",
+       remediation="Restore a sample of the backed-up data to a scratch location, verify it (checksums, the "
+                   "application opening it), record the date in the declared record (e.g. touch "
+                   "/var/lib/gxp/restore-test-ok after a verified restore), and schedule the test.")
+def restore_tested(restore_test: RestoreTest, restore_test_days: int = 365, restore_test_record: str = "",
+                   restore_test_command: str = "", restore_test_format: str = "") -> Finding:
+    rt = restore_test
+    if rt.declared is None:
+        return manual("restore test", "no restore_test_record or restore_test_command is declared in the policy: "
+                                      "show the last restore test from the backup records")
+    if rt.last_test is None or rt.now is None:
+        return error("restore test", "the date of the last restore test is unknown")
+    age = (rt.now - rt.last_test).total_seconds() / 86400
+    observed: dict[str, Any] = {"declared": rt.declared, "source": rt.source,
+                                "format": rt.format.value if rt.format else None, "matched": rt.matched,
+                                "last_test": rt.last_test.isoformat(), "age_days": round(age, 1),
+                                "max_days": restore_test_days}
+    where = Location(rt.source) if rt.declared == "file" else None
+    if age < -1 / 24:
+        return error("restore test", f"the last restore test ({rt.last_test.isoformat()}) lies in the target's "
+                                     "future: the record or the clock is wrong", location=where, **observed)
+    if age <= restore_test_days:
+        return passed("restore test", f"last restore test {age:.0f} days ago", location=where, **observed)
+    return failed("restore test", f"last restore test {age:.0f} days ago, more than {restore_test_days}",
+                  location=where, **observed)

@@ -19,12 +19,21 @@ from typing import Any
 
 from scanner.collectors import FactSpec
 from scanner.collectors.linux_accounts import SHADOW_REDACTED, parse_group, parse_passwd, parse_shadow
-from scanner.collectors.linux_audit import (
+
+# issue 14 part B
+from scanner.collectors.linux_audit import (  # noqa: I001
+    AUDIT_RULE_FILES,
+    AUDITD_CONF,
     JOURNALD_DROPINS,
     parse_audit_config,
     parse_audit_log_modes,
+    parse_audit_rule_files,
     parse_auditd,
+    parse_auditd_conf,
     parse_journald,
+    parse_kernel_cmdline,
+    parse_setuid_programs,
+    setuid_plan,
 )
 from scanner.collectors.linux_backup import (
     BACKUP_WORDS,
@@ -36,10 +45,30 @@ from scanner.collectors.linux_backup import (
     backup_status_plan,
     parse_backup_jobs,
     parse_backup_status,
+    parse_restore_test,
+    restore_test_plan,
 )
 from scanner.collectors.linux_common import PROCESSES_BY_EXE, ParseError, Probe, Section, lines
-from scanner.collectors.linux_crypto import parse_block_devices, parse_mounts
+from scanner.collectors.linux_crypto import (
+    CRYPTO_POLICY_CONFIG,
+    CRYPTO_POLICY_STATE,
+    SSH_CLIENT_PROBE,
+    parse_block_devices,
+    parse_crypto_policy,
+    parse_mounts,
+    parse_ssh_client,
+    parse_swaps,
+)
 from scanner.collectors.linux_files import parse_file_modes, stat_each
+from scanner.collectors.linux_logs import (
+    LOGROTATE_FILES,
+    SYSLOG_BINARIES_PROBE,
+    SYSLOG_FILES,
+    VAR_LOG_PROBE,
+    parse_logrotate,
+    parse_syslog,
+    parse_var_log,
+)
 from scanner.collectors.linux_password import PAM_MODULES_PROBE, PAM_STACKS, parse_login_defs, parse_pam
 from scanner.collectors.linux_ssh import parse_sshd
 from scanner.collectors.linux_sudo import parse_sudoers
@@ -126,6 +155,32 @@ SECTIONS: tuple[SectionSpec, ...] = (
                         ("processes", PROCESSES_BY_EXE))),
     SectionSpec("linux.backup_status", "last successful backup, from the status command or file the policy declares",
                 parse_backup_status, dynamic=backup_status_plan),
+    # issue 14 part B: audit logging, encryption, restore tests
+    SectionSpec("linux.auditd_conf", "auditd.conf settings with their lines", parse_auditd_conf,
+                files=(AUDITD_CONF,), needs_root=True),
+    SectionSpec("linux.audit_rule_files", "persistent audit rules (rules.d, audit.rules)", parse_audit_rule_files,
+                files=AUDIT_RULE_FILES, needs_root=True),
+    SectionSpec("linux.kernel_cmdline", "kernel command line of the running kernel", parse_kernel_cmdline,
+                files=("/proc/cmdline",)),
+    SectionSpec("linux.setuid_programs", "setuid/setgid programs (bounded find -xdev over the search roots)",
+                parse_setuid_programs, dynamic=setuid_plan, needs_root=True),
+    SectionSpec("linux.syslog", "syslog daemons, the modes they create files with, log forwarding and its TLS",
+                parse_syslog, files=SYSLOG_FILES, needs_root=True,
+                probes=(("binaries", SYSLOG_BINARIES_PROBE), ("processes", PROCESSES_BY_EXE),
+                        ("journal_upload_active", "@{systemctl} is-active systemd-journal-upload.service"))),
+    SectionSpec("linux.var_log", "owner and mode of /var/log and what is under it (bounded)", parse_var_log,
+                probes=(("find", VAR_LOG_PROBE),), needs_root=True),
+    SectionSpec("linux.logrotate", "logrotate configuration: rotation and retention per log", parse_logrotate,
+                files=LOGROTATE_FILES,
+                probes=(("logrotate_binary", "test -x /usr/sbin/logrotate || test -x /sbin/logrotate"),)),
+    SectionSpec("linux.swaps", "active swap areas (/proc/swaps)", parse_swaps, files=("/proc/swaps",),
+                probes=(("knames", "@{lsblk} -n -r -p -o KNAME,NAME"),)),
+    SectionSpec("linux.crypto_policy", "system-wide crypto policy (RHEL family)", parse_crypto_policy,
+                files=(CRYPTO_POLICY_CONFIG, CRYPTO_POLICY_STATE)),
+    SectionSpec("linux.ssh_client", "effective OpenSSH client configuration from the system files (ssh -G)",
+                parse_ssh_client, probes=(("ssh_G", SSH_CLIENT_PROBE),)),
+    SectionSpec("linux.restore_test", "last restore test, from the record the policy declares", parse_restore_test,
+                dynamic=restore_test_plan),
 )
 
 SECTIONS_BY_NAME = {s.name: s for s in SECTIONS}

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from scanner.collectors.linux_common import ParseError, Probe, Section, config_lines, fields, lines, processes
 from scanner.collectors.linux_files import stat_lines
-from scanner.facts.linux import BackupJob, BackupJobs, BackupStatus, BackupStatusFormat, FileStat
+from scanner.facts.linux import BackupJob, BackupJobs, BackupStatus, BackupStatusFormat, FileStat, RestoreTest
 from scanner.model import Location, Target
 
 #: Backup tools: name -> words that identify it in a cron line or a unit.
@@ -334,3 +334,51 @@ def parse_backup_status(section: Section, target: Target) -> BackupStatus:
         return BackupStatus("file", str(path), last, now, text[:500], fmt, f"mtime {last.isoformat()}")
     last, matched = read_timestamp(text, fmt, arg)
     return BackupStatus("file", str(path), last, now, text[:500], fmt, matched)
+
+
+# ---------------------------------------------------------------- issue 14 part B: restore tests
+
+#: Policy names of the restore-test record (a file on the target, or a command printing the record).
+RESTORE_FILE, RESTORE_COMMAND, RESTORE_FORMAT = "restore_test_record", "restore_test_command", "restore_test_format"
+
+
+def restore_test_plan(target: Target) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    command, path = target.policy.get(RESTORE_COMMAND), target.policy.get(RESTORE_FILE)
+    probes: list[tuple[str, str]] = [("now", "@{date} -u +%s")]
+    if command:
+        return (), (*probes, ("record", str(command)))
+    if path:
+        return (str(path),), (*probes, ("record_mtime", f"@{{stat}} -c %Y -- {shlex.quote(str(path))}"))
+    return (), ()
+
+
+def parse_restore_test(section: Section, target: Target) -> RestoreTest:
+    """When a restore was last tested, read from the declared record exactly as ``restore_test_format`` says (the
+    same formats as the backup status: mtime for a file by default, iso8601, epoch, json:<field>, regex:<pattern>).
+    """
+    command, path = target.policy.get(RESTORE_COMMAND), target.policy.get(RESTORE_FILE)
+    if not command and not path:
+        return RestoreTest(None, "", None, None, detail=f"neither {RESTORE_FILE} nor {RESTORE_COMMAND} is declared")
+    declared = target.policy.get(RESTORE_FORMAT)
+    if declared is None and command:
+        raise ParseError(f"{RESTORE_COMMAND} is declared without {RESTORE_FORMAT}: declare how its output gives "
+                         "the date of the last restore test (iso8601, epoch, json:<field> or regex:<pattern>)")
+    fmt, arg = parse_format(declared) if declared is not None else (BackupStatusFormat.MTIME, "")
+    now = _epoch(section.probe("now"), "date +%s")
+    if command:
+        if fmt is BackupStatusFormat.MTIME:
+            raise ParseError(f"{RESTORE_FORMAT} mtime needs a {RESTORE_FILE}, not a command")
+        record = section.probe("record")
+        if not record.ok:
+            raise ParseError(record.reason(f"restore test command {command!r}"))
+        last, matched = read_timestamp(record.text(), fmt, arg)
+        return RestoreTest("command", str(command), last, now, fmt, matched, record.text()[:500])
+    section.require_readable(str(path))
+    if section.files.get(str(path)) is None:
+        raise ParseError(f"restore test record {path} does not exist")
+    text = section.text(str(path)) or ""
+    if fmt is BackupStatusFormat.MTIME:
+        last = _epoch(section.probe("record_mtime"), f"stat {path}")
+        return RestoreTest("file", str(path), last, now, fmt, f"mtime {last.isoformat()}", text[:500])
+    last, matched = read_timestamp(text, fmt, arg)
+    return RestoreTest("file", str(path), last, now, fmt, matched, text[:500])

@@ -2,10 +2,20 @@
 from __future__ import annotations
 
 import json
+import re
 
-from scanner.collectors.linux_common import ParseError, Probe, Section
-from scanner.facts.linux import BlockDevice, BlockDevices, Mount, Mounts
-from scanner.model import Target
+from scanner.collectors.linux_common import NOT_FOUND, ParseError, Probe, Section, config_lines, fields, lines
+from scanner.facts.linux import (
+    BlockDevice,
+    BlockDevices,
+    CryptoPolicy,
+    Mount,
+    Mounts,
+    SshClientConfig,
+    Swap,
+    Swaps,
+)
+from scanner.model import Location, Target, freeze
 
 
 def _json(probe: Probe, label: str) -> object:
@@ -58,3 +68,84 @@ def parse_mounts(section: Section, target: Target) -> Mounts:
 
     walk(_nodes(data["filesystems"]))
     return Mounts(tuple(out))
+
+
+# ---------------------------------------------------------------- issue 14 part B: swap, crypto policy, ssh client
+
+
+def parse_swaps(section: Section, target: Target) -> Swaps:
+    """/proc/swaps: a header line, then ``NAME TYPE SIZE USED PRIORITY`` per active swap area; device-mapper kernel
+    names are replaced by the names the block device tree uses."""
+    text = section.file("/proc/swaps")
+    # /proc/swaps names a device-mapper swap by its kernel name (/dev/dm-1); the block device tree by its mapper
+    # name (/dev/mapper/rhel-swap): lsblk gives both
+    names = section.probe("knames")
+    knames = {}
+    if names.ok:
+        for line in lines(names.text()):
+            words = fields(line)
+            if len(words) == 2:
+                knames[words[0]] = words[1]
+    rows = [line for line in lines(text) if line.strip(" \t")]
+    if not rows or not rows[0].startswith("Filename"):
+        raise ParseError("/proc/swaps has no 'Filename' header")
+    out = []
+    for line in rows[1:]:
+        words = fields(line)
+        if len(words) != 5:
+            raise ParseError(f"/proc/swaps: unexpected line {line[:80]!r}")
+        # the kernel escapes blanks and backslashes in the name as octal (\040)
+        name = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), words[0])
+        out.append(Swap(knames.get(name, name), words[1]))
+    return Swaps(tuple(out))
+
+
+CRYPTO_POLICY_CONFIG = "/etc/crypto-policies/config"
+CRYPTO_POLICY_STATE = "/etc/crypto-policies/state/current"
+_POLICY = re.compile(r"[A-Z0-9_-]+(:[A-Z0-9_-]+)*", re.I)
+
+
+def parse_crypto_policy(section: Section, target: Target) -> CryptoPolicy:
+    """The policy ``update-crypto-policies --show`` reports: the config file names it; state/current holds the one
+    last applied. Read as files: the tool is a Python program and starting it costs more than the two reads."""
+    section.require_readable("/etc/crypto-policies")
+    config = section.text(CRYPTO_POLICY_CONFIG)
+    if config is None:
+        return CryptoPolicy(False, "", "")
+    found = config_lines(config)
+    if len(found) != 1 or not _POLICY.fullmatch(found[0][1]):
+        raise ParseError(f"{CRYPTO_POLICY_CONFIG}: expected one policy name such as DEFAULT or DEFAULT:SHA1")
+    applied = ""
+    state = section.text(CRYPTO_POLICY_STATE)
+    if state is not None:
+        words = [w for _, w in config_lines(state)]
+        if len(words) != 1 or not _POLICY.fullmatch(words[0]):
+            raise ParseError(f"{CRYPTO_POLICY_STATE}: expected one policy name")
+        applied = words[0]
+    return CryptoPolicy(True, found[0][1], applied, Location(CRYPTO_POLICY_CONFIG, found[0][0]))
+
+
+SSH_CLIENT_FILES = ("/etc/ssh/ssh_config", "/etc/ssh/ssh_config.d/*.conf")
+#: ``ssh -G`` evaluates Match blocks, and ``Match exec`` runs a command: the collector only reads, so it refuses to
+#: evaluate a client configuration that has one (the check is then an error, never a pass).
+SSH_CLIENT_PROBE = (
+    "for f in /etc/ssh/ssh_config /etc/ssh/ssh_config.d/*.conf; do "
+    "if [ -f \"$f\" ] && @{grep} -qiE '^[[:space:]]*match[[:space:]].*exec' \"$f\"; then "
+    "printf 'refused: %s has Match exec, which ssh -G would run\\n' \"$f\"; exit 3; fi; done; "
+    "@{ssh} -F /etc/ssh/ssh_config -G gxpscan-outbound-probe.invalid")
+
+
+def parse_ssh_client(section: Section, target: Target) -> SshClientConfig:
+    probe = section.probe("ssh_G")
+    if probe.rc == NOT_FOUND:
+        return SshClientConfig(False)
+    if not probe.ok:
+        raise ParseError(probe.reason("ssh -G"))
+    options: dict[str, list[str]] = {}
+    for line in lines(probe.text()):
+        words = fields(line, 1)
+        if words:
+            options.setdefault(words[0].lower(), []).append(words[1] if len(words) > 1 else "")
+    if "ciphers" not in options or "macs" not in options:
+        raise ParseError("ssh -G printed no ciphers/macs: not an ssh client configuration dump")
+    return SshClientConfig(True, freeze({k: tuple(v) for k, v in options.items()}))

@@ -347,3 +347,217 @@ class BackupStatus:
     detail: str = ""
     format: BackupStatusFormat | None = None
     matched: str = ""  # the text the timestamp was read from
+
+
+# ---------------------------------------------------------------- issue 14 part B: audit, encryption, restore tests
+
+
+@dataclass(frozen=True)
+class AuditdConf:
+    """/etc/audit/auditd.conf as auditd reads it: ``key = value`` lines, keys lower case, the last one wins."""
+
+    present: bool  # False: the file does not exist (auditd not installed)
+    settings: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    locations: Mapping[str, Location] = field(default_factory=_no_locations)
+
+    def location(self, key: str) -> Location:
+        return self.locations.get(key) or Location("/etc/audit/auditd.conf")
+
+
+@dataclass(frozen=True)
+class AuditRuleLine:
+    file: str
+    line: int
+    text: str
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
+
+@dataclass(frozen=True)
+class AuditRuleFiles:
+    """The persistent audit rules: /etc/audit/rules.d/*.rules (augenrules) and /etc/audit/audit.rules."""
+
+    lines: tuple[AuditRuleLine, ...]
+    files: tuple[str, ...]  # the rule files that exist
+
+    def control(self, flag: str) -> tuple[AuditRuleLine, ...]:
+        """The lines setting a control option such as ``-e``, in load order."""
+        return tuple(r for r in self.lines if r.text.split()[:1] == [flag])
+
+
+@dataclass(frozen=True)
+class KernelCmdline:
+    """The running kernel's command line (/proc/cmdline): parameters in order, ``name=value`` split."""
+
+    params: tuple[tuple[str, str | None], ...]  # (name, value or None for a bare flag)
+
+    def get(self, name: str) -> str | None:
+        """The last value given for ``name`` (the kernel takes the last), "" for a bare flag, None if absent."""
+        found = [v for n, v in self.params if n == name]
+        if not found:
+            return None
+        return found[-1] if found[-1] is not None else ""
+
+
+@dataclass(frozen=True)
+class SetuidProgram:
+    path: str
+    mode: int
+    owner: str
+    group: str
+
+    @property
+    def octal(self) -> str:
+        return f"{self.mode:04o}"
+
+
+@dataclass(frozen=True)
+class SetuidPrograms:
+    """Setuid/setgid files found by a bounded ``find -xdev`` over the search roots."""
+
+    programs: tuple[SetuidProgram, ...]
+    roots: tuple[str, ...]  # the directories searched
+    complete: bool  # False: the search hit its time or result cap, or some directories could not be read
+    incomplete_why: str = ""
+    cap_results: int = 0
+    cap_seconds: float = 0.0
+    depth: int = 0  # levels searched below each root
+
+
+@dataclass(frozen=True)
+class LogChannel:
+    """One way logs leave the host: an rsyslog action, a syslog-ng destination, journal upload or audisp-remote."""
+
+    kind: str  # rsyslog, syslog-ng, journal-upload, audisp-remote
+    destination: str
+    protocol: str  # udp, tcp, relp, https, http, krb5, ...
+    tls: bool  # the transport is encrypted
+    authenticated: bool  # the server's certificate (or Kerberos principal) is verified
+    detail: str
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class SyslogDaemon:
+    name: str  # rsyslog, syslog-ng
+    installed: bool
+    running: bool
+    how: str
+
+
+@dataclass(frozen=True)
+class Syslog:
+    """System logging: which syslog daemons exist and run, the modes they create files with, and forwarding."""
+
+    daemons: tuple[SyslogDaemon, ...]
+    file_create_mode: int | None  # rsyslog $FileCreateMode / module(... fileCreateMode=) / syslog-ng perm()
+    file_create_mode_where: Location | None
+    channels: tuple[LogChannel, ...]
+
+    @property
+    def running(self) -> tuple[SyslogDaemon, ...]:
+        return tuple(d for d in self.daemons if d.running)
+
+    @property
+    def installed(self) -> tuple[SyslogDaemon, ...]:
+        return tuple(d for d in self.daemons if d.installed)
+
+
+@dataclass(frozen=True)
+class VarLog:
+    """Owner and mode of /var/log and what lies under it (bounded depth and count)."""
+
+    entries: tuple[FileStat, ...]
+    complete: bool
+    incomplete_why: str = ""
+
+
+@dataclass(frozen=True)
+class LogrotateRule:
+    """What logrotate does with one log path: how often it rotates and how many old files it keeps."""
+
+    path: str  # the path or glob as written
+    rotate: int | None  # rotate N (None: logrotate's default of 0, old files are removed)
+    period: str  # daily, weekly, monthly, yearly, size (rotated by size only) or "" (the global default)
+    maxage: int | None
+    location: Location
+
+    @property
+    def forever(self) -> bool:
+        """``rotate -1`` without ``maxage``: old files are never removed."""
+        return self.rotate == -1 and self.maxage is None
+
+    @property
+    def days(self) -> int | None:
+        """How many days of old files are kept (rotate x period, capped by maxage); None when rotation is by size
+        only (the age of the oldest file then depends on the log volume)."""
+        if self.rotate == -1:
+            return self.maxage
+        per = {"hourly": 1 / 24, "daily": 1, "weekly": 7, "monthly": 30, "yearly": 365}.get(self.period)
+        if per is None:
+            return self.maxage
+        kept = int((self.rotate or 0) * per)
+        return min(kept, self.maxage) if self.maxage is not None else kept
+
+
+@dataclass(frozen=True)
+class Logrotate:
+    installed: bool
+    rules: tuple[LogrotateRule, ...]
+
+    def for_path(self, path: str) -> LogrotateRule | None:
+        import fnmatch
+
+        found = [r for r in self.rules if r.path == path or fnmatch.fnmatchcase(path, r.path)]
+        return found[-1] if found else None
+
+
+@dataclass(frozen=True)
+class Swap:
+    name: str  # device or file
+    type: str  # partition, file
+
+
+@dataclass(frozen=True)
+class Swaps:
+    devices: tuple[Swap, ...]
+
+
+@dataclass(frozen=True)
+class CryptoPolicy:
+    """The system-wide crypto policy of the RHEL family (/etc/crypto-policies)."""
+
+    installed: bool
+    configured: str  # /etc/crypto-policies/config, e.g. DEFAULT:SHA1
+    applied: str  # /etc/crypto-policies/state/current: what update-crypto-policies last applied ("" if unknown)
+    location: Location | None = None
+
+    @property
+    def effective(self) -> str:
+        return self.applied or self.configured
+
+
+@dataclass(frozen=True)
+class SshClientConfig:
+    """The effective OpenSSH client configuration for outbound connections (``ssh -G``, system files only)."""
+
+    installed: bool
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
+
+    def list(self, key: str) -> tuple[str, ...]:
+        return tuple(v for value in self.options.get(key.lower(), ()) for v in value.split(",") if v)
+
+
+@dataclass(frozen=True)
+class RestoreTest:
+    """When a restore from backup was last tested, from the record the policy declares (restore_test_record)."""
+
+    declared: str | None  # "file", "command" or None
+    source: str
+    last_test: datetime | None
+    now: datetime | None
+    format: BackupStatusFormat | None = None
+    matched: str = ""
+    detail: str = ""
