@@ -18,7 +18,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.collectors import FactSpec
-from scanner.collectors.linux_accounts import SHADOW_REDACTED, parse_group, parse_passwd, parse_shadow
+from scanner.collectors.linux_accounts import (
+    DOT_FILE_CAP,
+    HOME_CAP,
+    HOMES_PROBE,
+    PATH_DIRS_PROBE,
+    PATH_SOURCES,
+    SHADOW_REDACTED,
+    STARTUP_FILES,
+    parse_clock,
+    parse_group,
+    parse_homes,
+    parse_login_env,
+    parse_passwd,
+    parse_shadow,
+)
 from scanner.collectors.linux_audit import (
     JOURNALD_DROPINS,
     parse_audit_config,
@@ -40,8 +54,22 @@ from scanner.collectors.linux_backup import (
 from scanner.collectors.linux_common import PROCESSES_BY_EXE, ParseError, Probe, Section, lines
 from scanner.collectors.linux_crypto import parse_block_devices, parse_mounts
 from scanner.collectors.linux_files import parse_file_modes, stat_each
-from scanner.collectors.linux_password import PAM_MODULES_PROBE, PAM_STACKS, parse_login_defs, parse_pam
-from scanner.collectors.linux_ssh import parse_sshd
+from scanner.collectors.linux_password import (
+    PAM_DIR_GLOB,
+    PAM_MODULES_PROBE,
+    PAM_STACKS,
+    parse_login_defs,
+    parse_pam,
+    parse_pam_services,
+)
+from scanner.collectors.linux_ssh import (
+    SSHD_CONFIG,
+    SSHD_DROPINS,
+    SSHD_HOSTKEYS_PROBE,
+    SSHD_INCLUDES_PROBE,
+    parse_sshd,
+    parse_sshd_files,
+)
 from scanner.collectors.linux_sudo import parse_sudoers
 from scanner.collectors.linux_time import TIME_CLIENTS_PROBE, parse_time_sync
 from scanner.connectors import CommandResult, ConnectorError
@@ -122,6 +150,22 @@ SECTIONS: tuple[SectionSpec, ...] = (
                         ("processes", PROCESSES_BY_EXE))),
     SectionSpec("linux.backup_status", "last successful backup, from the status command or file the policy declares",
                 parse_backup_status, dynamic=backup_status_plan),
+    # issue 14 part A: SSH server files, accounts and access
+    SectionSpec("linux.sshd_files", "sshd_config and its Include drop-ins (where each setting is made), owner and "
+                "mode of those files and of the private host keys", parse_sshd_files, needs_root=True,
+                files=(SSHD_CONFIG, SSHD_DROPINS),
+                probes=(("includes", SSHD_INCLUDES_PROBE), ("hostkeys", SSHD_HOSTKEYS_PROBE))),
+    SectionSpec("linux.homes", f"home directories and the dot files directly in them (first {HOME_CAP} accounts, "
+                f"{DOT_FILE_CAP} dot files each; symlinks not followed)", parse_homes, needs_root=True,
+                probes=(("homes", HOMES_PROBE),)),
+    SectionSpec("linux.login_env", "umask and PATH of the shell start-up files (all users and root), ENV_SUPATH, "
+                "sudo secure_path, the PATH directories, /etc/securetty", parse_login_env, needs_root=True,
+                files=(*STARTUP_FILES, *PATH_SOURCES, "/etc/securetty"), probes=(("path_dirs", PATH_DIRS_PROBE),)),
+    SectionSpec("linux.pam_services", "every PAM service file in /etc/pam.d", parse_pam_services,
+                files=(PAM_DIR_GLOB,)),
+    SectionSpec("linux.sudo_files", "owner and mode of /etc/sudoers, /etc/sudoers.d and its files", parse_file_modes,
+                probes=(("stat", stat_each("/etc/sudoers /etc/sudoers.d /etc/sudoers.d/*")),), needs_root=True),
+    SectionSpec("linux.clock", "the host's clock (date +%s)", parse_clock, probes=(("now", "@{date} +%s"),)),
 )
 
 SECTIONS_BY_NAME = {s.name: s for s in SECTIONS}

@@ -1,11 +1,29 @@
-"""Local accounts: /etc/passwd, /etc/group and /etc/shadow (hashes redacted on the host)."""
+"""Local accounts: /etc/passwd, /etc/group and /etc/shadow (hashes redacted on the host); home directories and
+their dot files; the umask and PATH of the shell start-up files; /etc/securetty; the host's clock."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import datetime, timezone
 
-from scanner.collectors.linux_common import ParseError, Section, lines, to_int
-from scanner.facts.linux import GroupEntry, Groups, Passwd, PasswdEntry, Shadow, ShadowEntry
-from scanner.model import Target
+from scanner.collectors.linux_common import ParseError, Section, config_lines, fields, lines, to_int
+from scanner.collectors.linux_files import stat_lines
+from scanner.facts.linux import (
+    DotFile,
+    GroupEntry,
+    Groups,
+    HomeDir,
+    Homes,
+    HostClock,
+    LoginEnv,
+    Passwd,
+    PasswdEntry,
+    PathSetting,
+    Shadow,
+    ShadowEntry,
+    UmaskSetting,
+)
+from scanner.model import Target, freeze
 
 #: crypt(3) prefix -> scheme name. No prefix (13 characters) is traditional DES.
 HASH_SCHEMES = {"1": "md5", "2a": "bcrypt", "2b": "bcrypt", "2y": "bcrypt", "5": "sha256", "6": "sha512",
@@ -79,3 +97,142 @@ def parse_shadow(section: Section, target: Target) -> Shadow:
     if not entries:
         raise ParseError("/etc/shadow is empty")
     return Shadow(tuple(entries))
+
+
+# ---------------------------------------------------------------- home directories and their dot files
+
+#: At most this many /etc/passwd accounts get their home examined, and at most this many dot files are listed
+#: per home: a host with a huge directory cannot make the scan slow or its output unbounded. A host with more
+#: accounts than HOME_CAP gets an ``error`` finding naming the cap.
+HOME_CAP = 500
+DOT_FILE_CAP = 200
+#: Per account ``U|user|uid|home``; the home itself by ``stat`` (a symlink is shown as a symlink, never followed),
+#: then the entries named ``.*`` directly in it by ``find -P`` (which does not descend into a symlinked home and
+#: does not follow symlinks inside it). Read only; ``T|n`` is the number of /etc/passwd lines.
+HOMES_PROBE = (
+    "@{awk} -F: 'NF == 7 && substr($6, 1, 1) == \"/\" { print $1 \":\" $3 \":\" $6 }' /etc/passwd "
+    f"| @{{head}} -n {HOME_CAP} | while IFS=: read -r u i h; do printf 'U|%s|%s|%s\\n' \"$u\" \"$i\" \"$h\"; "
+    "if [ -e \"$h\" ] || [ -L \"$h\" ]; then @{stat} -c 'H|%a|%u|%g|%U|%G|%F|%n' -- \"$h\"; "
+    "@{find} -P \"$h\" -maxdepth 1 -mindepth 1 -name '.*' -printf 'F|%m|%u|%y|%p\\n' 2>/dev/null "
+    f"| @{{head}} -n {DOT_FILE_CAP}; fi; done; @{{awk}} 'END {{ print \"T|\" NR }}' /etc/passwd"
+)
+_KINDS = {"f": "file", "d": "directory", "l": "symlink", "p": "fifo", "s": "socket", "c": "character device",
+          "b": "block device"}
+
+
+def parse_homes(section: Section, target: Target) -> Homes:
+    probe = section.probe("homes")
+    if not probe.ok:
+        raise ParseError(probe.reason("list home directories"))
+    homes: list[HomeDir] = []
+    total: int | None = None
+    for line in lines(probe.text()):
+        kind, _, rest = line.partition("|")
+        if kind == "U":
+            user, uid, home = rest.split("|", 2)
+            homes.append(HomeDir(user, to_int(uid) or 0, home, None))
+        elif kind == "H" and homes:
+            st = stat_lines(rest + "\n")[rest.split("|", 6)[-1]]
+            homes[-1] = replace(homes[-1], stat=st)
+        elif kind == "F" and homes:
+            parts = rest.split("|", 3)
+            if len(parts) != 4:
+                raise ParseError(f"unexpected find output: {line[:80]!r}")
+            try:
+                dot = DotFile(parts[3], int(parts[0], 8), parts[1], _KINDS.get(parts[2], parts[2]))
+            except ValueError:
+                raise ParseError(f"unexpected find output: {line[:80]!r}") from None
+            homes[-1] = replace(homes[-1], dot_files=(*homes[-1].dot_files, dot))
+        elif kind == "T":
+            total = to_int(rest)
+        elif line:
+            raise ParseError(f"unexpected home directory listing line: {line[:80]!r}")
+    if total is None:
+        raise ParseError("the home directory listing is incomplete (no account count)")
+    return Homes(tuple(homes), total, HOME_CAP, DOT_FILE_CAP)
+
+
+# ---------------------------------------------------------------- shell start-up files: umask, PATH; securetty
+
+#: System-wide and root's shell start-up files (Debian/Ubuntu and RHEL names).
+STARTUP_FILES = ("/etc/profile", "/etc/profile.d/*.sh", "/etc/bash.bashrc", "/etc/bashrc", "/etc/environment",
+                 "/root/.profile", "/root/.bashrc", "/root/.bash_profile")
+#: Where root's PATH is also set: login.defs ENV_SUPATH and sudo's secure_path.
+PATH_SOURCES = ("/etc/login.defs", "/etc/sudoers", "/etc/sudoers.d/*")
+_PATH_AWK = (
+    r"""{ l = $0; sub(/^[ \t]+/, "", l); if (substr(l, 1, 1) == "#") next; """
+    r"""if (match(l, /(PATH|secure_path)[ \t]*=[ \t]*/)) { v = substr(l, RSTART + RLENGTH); """
+    r"""gsub(/\\:/, ":", v); gsub(/"/, "", v); gsub(sprintf("%c", 39), "", v); sub(/[ \t;].*$/, "", v); """
+    r"""n = split(v, a, ":"); for (i = 1; i <= n; i++) { sub(/^(\$HOME|\$\{HOME\}|~)/, "/root", a[i]); """
+    r"""if (substr(a[i], 1, 1) == "/") print a[i] } } }"""
+)
+#: Every absolute directory named in a PATH setting of the start-up files, ENV_SUPATH or secure_path, with
+#: ``stat -L`` (the directory a symlink such as /bin -> usr/bin leads to is the one that matters); ``missing|dir``
+#: when it does not exist.
+PATH_DIRS_PROBE = (
+    f"@{{awk}} '{_PATH_AWK}' {' '.join(STARTUP_FILES + PATH_SOURCES)} 2>/dev/null | @{{sort}} -u "
+    "| while IFS= read -r d; do if [ -e \"$d\" ]; then @{stat} -L -c '%a|%u|%g|%U|%G|%F|%n' -- \"$d\"; "
+    "else printf 'missing|%s\\n' \"$d\"; fi; done; true"
+)
+_UMASK = re.compile(r"(?:^|[;&|{(]|\bthen|\belse|\bdo)[ \t]*umask[ \t]+(-S[ \t]+)?([0-7]{1,4}|[ugoa=,rwx+-]+)"
+                    r"[ \t]*(?:$|[;&|)}#])")
+_PATH_SET = re.compile(r"(PATH|secure_path)[ \t]*=[ \t]*(.*)$")
+
+
+def umask_value(text: str) -> int:
+    """An octal umask, or a symbolic one (``u=rwx,g=rx,o=``: the permissions *kept*) as the mask it means."""
+    if re.fullmatch(r"[0-7]{1,4}", text):
+        return int(text, 8)
+    kept = {"u": 0, "g": 0, "o": 0}
+    for clause in text.split(","):
+        m = re.fullmatch(r"([ugoa]*)=([rwx]*)", clause)
+        if not m:
+            raise ParseError(f"umask {text!r}: only octal or 'who=perms' clauses are understood")
+        bits = sum({"r": 4, "w": 2, "x": 1}[c] for c in set(m.group(2)))
+        for who in m.group(1).replace("a", "ugo") or "ugo":
+            kept[who] = bits
+    return 0o777 & ~((kept["u"] << 6) | (kept["g"] << 3) | kept["o"])
+
+
+def path_elements(value: str) -> tuple[str, ...]:
+    """The directories of a PATH value, read the way the collector's probe reads them (quotes dropped, the value
+    ends at a blank or ``;``, ``\\:`` is a colon); ``$HOME``/``~`` is root's home, ``$PATH`` the earlier value."""
+    value = re.split(r"[ \t;]", value.replace("\\:", ":").replace('"', "").replace("'", ""), maxsplit=1)[0]
+    out = []
+    for element in value.split(":"):
+        element = re.sub(r"^(\$HOME|\$\{HOME\}|~)", "/root", element)
+        out.append("$PATH" if element in ("$PATH", "${PATH}") else element)
+    return tuple(out)
+
+
+def parse_login_env(section: Section, target: Target) -> LoginEnv:
+    section.require_readable("/etc/profile", "/etc/bash", "/root", "/etc/environment", "/etc/securetty",
+                             "/etc/login.defs", "/etc/sudoers")
+    files = [p for p in section.present() if p != "/etc/securetty"]
+    umasks, paths = [], []
+    for path in files:
+        startup = not path.startswith(("/etc/login.defs", "/etc/sudoers"))
+        for n, line in config_lines(section.text(path) or ""):
+            if startup:
+                umasks += [UmaskSetting(path, n, umask_value(m.group(2))) for m in _UMASK.finditer(line)]
+            m = _PATH_SET.search(line)
+            if m and (startup or "ENV_SUPATH" in line or "secure_path" in line):
+                paths.append(PathSetting(path, n, path_elements(m.group(2))))
+    probe = section.probe("path_dirs")
+    if not probe.ok:
+        raise ParseError(probe.reason("stat of the PATH directories"))
+    securetty_text = section.text("/etc/securetty")
+    securetty = None if securetty_text is None else tuple(
+        (n, fields(line)[0]) for n, line in config_lines(securetty_text))
+    return LoginEnv(tuple(umasks), tuple(paths), freeze(stat_lines(probe.text())),
+                    tuple(f for f in files if not f.startswith(("/etc/login.defs", "/etc/sudoers"))), securetty)
+
+
+def parse_clock(section: Section, target: Target) -> HostClock:
+    probe = section.probe("now")
+    if not probe.ok:
+        raise ParseError(probe.reason("date"))
+    text = probe.text().strip()
+    if not re.fullmatch(r"[0-9]{9,11}", text):
+        raise ParseError(f"date +%s printed {text[:40]!r}, not a number of seconds")
+    return HostClock(datetime.fromtimestamp(int(text), timezone.utc))
