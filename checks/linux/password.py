@@ -254,7 +254,8 @@ def faillock(pam: Pam, lockout_threshold: int = 5, lockout_unlock_seconds: int =
     if not rules:
         skipped = missing_modules(pam, "auth", ("pam_faillock",))
         return failed("pam", f"pam_faillock is not in the auth stack{skipped}",
-                      location=first_location(pam, "auth", ("pam_faillock",)), files=list(pam.files))
+                      location=first_location(pam, "auth", ("pam_faillock",)) or Location(pam.files[0]),
+                      files=list(pam.files))
 
     def get(key: str) -> PamValue:
         return pam_setting(pam, "auth", ("pam_faillock",), key, "faillock")

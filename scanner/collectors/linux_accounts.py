@@ -174,8 +174,7 @@ PATH_DIRS_PROBE = (
     "| while IFS= read -r d; do if [ -e \"$d\" ]; then @{stat} -L -c '%a|%u|%g|%U|%G|%F|%n' -- \"$d\"; "
     "else printf 'missing|%s\\n' \"$d\"; fi; done; true"
 )
-_UMASK = re.compile(r"(?:^|[;&|{(]|\bthen|\belse|\bdo)[ \t]*umask[ \t]+(-S[ \t]+)?([0-7]{1,4}|[ugoa=,rwx+-]+)"
-                    r"[ \t]*(?:$|[;&|)}#])")
+_UMASK = re.compile(r"(?:^|[;&|{(]|\bthen\b|\belse\b|\bdo\b)[ \t]*umask\b[ \t]*([^;&|)}#]*)")
 _PATH_SET = re.compile(r"(PATH|secure_path)[ \t]*=[ \t]*(.*)$")
 
 
@@ -192,6 +191,20 @@ def umask_value(text: str) -> int:
         for who in m.group(1).replace("a", "ugo") or "ugo":
             kept[who] = bits
     return 0o777 & ~((kept["u"] << 6) | (kept["g"] << 3) | kept["o"])
+
+
+def _umask_args(line: str, path: str, n: int) -> list[str]:
+    """The mask of every ``umask`` command on the line (none for a bare ``umask``, which only prints it)."""
+    out = []
+    for m in _UMASK.finditer(line):
+        words = [w for w in fields(m.group(1)) if w not in ("-S", "-p")]
+        if not words:
+            continue
+        if not re.fullmatch(r"[0-7]{1,4}|[ugoa]*=[rwx]*(,[ugoa]*=[rwx]*)*", words[0]):
+            raise ParseError(f"{path} line {n}: umask {words[0][:40]!r}: only octal or 'who=perms' masks are "
+                             "understood")
+        out.append(words[0])
+    return out
 
 
 def path_elements(value: str) -> tuple[str, ...]:
@@ -214,7 +227,7 @@ def parse_login_env(section: Section, target: Target) -> LoginEnv:
         startup = not path.startswith(("/etc/login.defs", "/etc/sudoers"))
         for n, line in config_lines(section.text(path) or ""):
             if startup:
-                umasks += [UmaskSetting(path, n, umask_value(m.group(2))) for m in _UMASK.finditer(line)]
+                umasks += [UmaskSetting(path, n, umask_value(v)) for v in _umask_args(line, path, n)]
             m = _PATH_SET.search(line)
             if m and (startup or "ENV_SUPATH" in line or "secure_path" in line):
                 paths.append(PathSetting(path, n, path_elements(m.group(2))))
