@@ -79,9 +79,9 @@ def logfile(sudoers: Sudoers) -> Finding:
         line, value = found[-1]
         return passed("sudoers", f"sudo logs to {value}", location=line.location, logfile=value)
     where = turned_off[0].location if turned_off else (found[-1][0].location if found else Location("/etc/sudoers"))
-    value = found[-1][1] if found else None
-    return failed("sudoers", "sudo has no log file of its own" + (f" (logfile={value} is not absolute)" if found
-                                                                  else ""), location=where, logfile=value)
+    set_to = found[-1][1] if found else None
+    return failed("sudoers", "sudo has no log file of its own" + (f" (logfile={set_to} is not absolute)" if found
+                                                                  else ""), location=where, logfile=set_to)
 
 
 @check(id="linux.sudo.file_modes", title="sudoers files are root's and not writable", severity="high",
@@ -114,7 +114,8 @@ _TAG = re.compile(r"^((?:[A-Z_]+:[ \t]*)*)(.*)$")
 def command_list(text: str) -> list[tuple[tuple[str, ...], str]]:
     """(tags in force, command) of a user specification's commands; tags carry over to the next command."""
     _, _, rest = text.partition("=")
-    out, tags = [], ()
+    out: list[tuple[tuple[str, ...], str]] = []
+    tags: tuple[str, ...] = ()
     for part in re.split(r"[ \t]*,[ \t]*|[ \t]*:[ \t]*(?=[^ \t]+[ \t]*=)", rest):
         part = re.sub(r"^\([^)]*\)[ \t]*", "", part.strip())  # (runas)
         m = _TAG.match(part)

@@ -108,12 +108,13 @@ HOME_CAP = 500
 DOT_FILE_CAP = 200
 #: Per account ``U|user|uid|home``; the home itself by ``stat`` (a symlink is shown as a symlink, never followed),
 #: then the entries named ``.*`` directly in it by ``find -P`` (which does not descend into a symlinked home and
-#: does not follow symlinks inside it). Read only; ``T|n`` is the number of /etc/passwd lines.
+#: does not follow symlinks inside it; a name holding a newline is left out, so no name can forge a line). Read
+#: only; ``T|n`` is the number of /etc/passwd lines.
 HOMES_PROBE = (
     "@{awk} -F: 'NF == 7 && substr($6, 1, 1) == \"/\" { print $1 \":\" $3 \":\" $6 }' /etc/passwd "
     f"| @{{head}} -n {HOME_CAP} | while IFS=: read -r u i h; do printf 'U|%s|%s|%s\\n' \"$u\" \"$i\" \"$h\"; "
     "if [ -e \"$h\" ] || [ -L \"$h\" ]; then @{stat} -c 'H|%a|%u|%g|%U|%G|%F|%n' -- \"$h\"; "
-    "@{find} -P \"$h\" -maxdepth 1 -mindepth 1 -name '.*' -printf 'F|%m|%u|%y|%p\\n' 2>/dev/null "
+    "@{find} -P \"$h\" -maxdepth 1 -mindepth 1 -name '.*' ! -name '*\n*' -printf 'F|%m|%u|%y|%p\\n' 2>/dev/null "
     f"| @{{head}} -n {DOT_FILE_CAP}; fi; done; @{{awk}} 'END {{ print \"T|\" NR }}' /etc/passwd"
 )
 _KINDS = {"f": "file", "d": "directory", "l": "symlink", "p": "fifo", "s": "socket", "c": "character device",
@@ -139,7 +140,10 @@ def parse_homes(section: Section, target: Target) -> Homes:
             if len(parts) != 4:
                 raise ParseError(f"unexpected find output: {line[:80]!r}")
             try:
-                dot = DotFile(parts[3], int(parts[0], 8), parts[1], _KINDS.get(parts[2], parts[2]))
+                home = homes[-1].path.rstrip("/") + "/"
+                if not parts[3].startswith(home):
+                    raise ValueError(parts[3])
+                dot = DotFile(parts[3], parts[3][len(home):], int(parts[0], 8), parts[1], _KINDS.get(parts[2], parts[2]))
             except ValueError:
                 raise ParseError(f"unexpected find output: {line[:80]!r}") from None
             homes[-1] = replace(homes[-1], dot_files=(*homes[-1].dot_files, dot))

@@ -388,13 +388,10 @@ class SshdFiles:
 @dataclass(frozen=True)
 class DotFile:
     path: str
+    name: str  # the entry's name in the home directory
     mode: int
     owner: str
     kind: str  # "file", "directory", "symlink", ...
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
