@@ -143,7 +143,8 @@ def parse_homes(section: Section, target: Target) -> Homes:
                 home = homes[-1].path.rstrip("/") + "/"
                 if not parts[3].startswith(home):
                     raise ValueError(parts[3])
-                dot = DotFile(parts[3], parts[3][len(home):], int(parts[0], 8), parts[1], _KINDS.get(parts[2], parts[2]))
+                dot = DotFile(parts[3], parts[3][len(home):], int(parts[0], 8), parts[1],
+                              _KINDS.get(parts[2], parts[2]))
             except ValueError:
                 raise ParseError(f"unexpected find output: {line[:80]!r}") from None
             homes[-1] = replace(homes[-1], dot_files=(*homes[-1].dot_files, dot))
