@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from scanner.collectors.linux_common import ParseError, Section, config_lines, fields, lines, to_int
-from scanner.collectors.linux_files import stat_lines
+from scanner.collectors.linux_files import stat_lines, with_files
 from scanner.facts.linux import (
     DotFile,
     GroupEntry,
@@ -174,11 +174,10 @@ _PATH_AWK = (
 #: Every absolute directory named in a PATH setting of the start-up files, ENV_SUPATH or secure_path, with
 #: ``stat -L`` (the directory a symlink such as /bin -> usr/bin leads to is the one that matters); ``missing|dir``
 #: when it does not exist.
-PATH_DIRS_PROBE = (
-    f"@{{awk}} '{_PATH_AWK}' {' '.join(STARTUP_FILES + PATH_SOURCES)} 2>/dev/null | @{{sort}} -u "
-    "| while IFS= read -r d; do if [ -e \"$d\" ]; then @{stat} -L -c '%a|%u|%g|%U|%G|%F|%n' -- \"$d\"; "
-    "else printf 'missing|%s\\n' \"$d\"; fi; done; true"
-)
+PATH_DIRS_PROBE = with_files(
+    " ".join(STARTUP_FILES + PATH_SOURCES),
+    f"@{{awk}} '{_PATH_AWK}' \"$@\" | @{{sort}} -u | while IFS= read -r d; do if [ -e \"$d\" ]; then "
+    "@{stat} -L -c '%a|%u|%g|%U|%G|%F|%n' -- \"$d\"; else printf 'missing|%s\\n' \"$d\"; fi; done") + "; true"
 _UMASK = re.compile(r"(?:^|[;&|{(]|\bthen\b|\belse\b|\bdo\b)[ \t]*umask\b[ \t]*([^;&|)}#]*)")
 _PATH_SET = re.compile(r"(PATH|secure_path)[ \t]*=[ \t]*(.*)$")
 

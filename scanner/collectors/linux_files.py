@@ -15,6 +15,13 @@ def stat_each(paths: str) -> str:
             f"if [ $# -gt 0 ]; then @{{stat}} -c '{STAT_FORMAT}' -- \"$@\"; fi")
 
 
+def with_files(paths: str, command: str) -> str:
+    """Runs ``command`` with ``"$@"`` set to those of ``paths`` (words or globs) that are readable regular files, and
+    not at all when there are none: awk (mawk) stops at the first file it cannot open, such as an unmatched glob."""
+    return (f"set --; for f in {paths}; do if [ -f \"$f\" ] && [ -r \"$f\" ]; then set -- \"$@\" \"$f\"; fi; "
+            f"done; if [ $# -gt 0 ]; then {command}; fi")
+
+
 def stat_lines(text: str) -> dict[str, FileStat | None]:
     out: dict[str, FileStat | None] = {}
     for line in lines(text):

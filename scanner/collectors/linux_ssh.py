@@ -5,7 +5,7 @@ import fnmatch
 import re
 
 from scanner.collectors.linux_common import BLANKS, NOT_FOUND, ParseError, Section, config_lines, fields, lines
-from scanner.collectors.linux_files import stat_lines
+from scanner.collectors.linux_files import stat_lines, with_files
 from scanner.facts.linux import SshdConfig, SshdFiles, SshdInclude
 from scanner.model import Location, Target, freeze
 
@@ -37,9 +37,11 @@ _STAT = "%a|%u|%g|%U|%G|%F|%n"
 #: Owner and mode of sshd_config and of every file an Include directive in it (or in a drop-in) matches on the host.
 SSHD_INCLUDES_PROBE = (  # stat -L: an included symlink (RHEL crypto policy) counts by its target
     f"@{{stat}} -c '{_STAT}' -- {SSHD_CONFIG}; "
-    f"@{{awk}} 'tolower($1)==\"include\" {{ for (i = 2; i <= NF; i++) print $i }}' {SSHD_CONFIG} {SSHD_DROPINS} "
-    "2>/dev/null | while IFS= read -r p; do case $p in /*) ;; *) p=/etc/ssh/$p;; esac; "
-    f"for f in $p; do if [ -e \"$f\" ]; then @{{stat}} -L -c '{_STAT}' -- \"$f\"; fi; done; done; true"
+    + with_files(f"{SSHD_CONFIG} {SSHD_DROPINS}",
+                 "@{awk} 'tolower($1)==\"include\" { for (i = 2; i <= NF; i++) print $i }' \"$@\" "
+                 "| while IFS= read -r p; do case $p in /*) ;; *) p=/etc/ssh/$p;; esac; "
+                 f"for f in $p; do if [ -e \"$f\" ]; then @{{stat}} -L -c '{_STAT}' -- \"$f\"; fi; done; done")
+    + "; true"
 )
 #: Owner and mode of every private host key the effective configuration names (``missing|path`` when absent).
 SSHD_HOSTKEYS_PROBE = (

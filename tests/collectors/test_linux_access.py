@@ -263,3 +263,17 @@ def test_homes_probe_is_bounded_and_does_not_follow_symlinks_out_of_a_home(tmp_p
     assert [f.status for f in dot].count(Status.ERROR) == 1  # the cap, said as an error
     assert f"{eve}/.netrc" in {f.resource for f in dot}  # a .netrc is reported even as a symlink
     assert (outside / ".netrc").read_text() == "machine x login y password z\n"
+
+
+def test_awk_over_file_lists_skips_what_does_not_exist(tmp_path):
+    """mawk stops at the first file it cannot open (an unmatched glob such as an empty /etc/profile.d/*.sh), so
+    root's own PATH settings after it were never read; the probes give awk only files that exist."""
+    from scanner.collectors.linux_files import with_files
+
+    (tmp_path / "root.profile").write_text("PATH=/opt/after\n")
+    paths = f"{tmp_path}/profile.d/*.sh {tmp_path}/root.profile"
+    out = subprocess.run(["sh", "-c", with_files(paths, "awk '{ print FILENAME \": \" $0 }' \"$@\"")],
+                         capture_output=True, text=True, timeout=10)
+    assert out.stdout == f"{tmp_path}/root.profile: PATH=/opt/after\n"
+    none = subprocess.run(["sh", "-c", with_files(f"{tmp_path}/none/*", "echo ran")], capture_output=True, text=True)
+    assert none.stdout == ""
