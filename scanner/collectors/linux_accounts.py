@@ -3,13 +3,13 @@ their dot files; the umask and PATH of the shell start-up files; /etc/securetty;
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import datetime, timezone
 
 from scanner.collectors.linux_common import ParseError, Section, config_lines, fields, lines, to_int
 from scanner.collectors.linux_files import stat_lines, with_files
 from scanner.facts.linux import (
     DotFile,
+    FileStat,
     GroupEntry,
     Groups,
     HomeDir,
@@ -106,55 +106,68 @@ def parse_shadow(section: Section, target: Target) -> Shadow:
 #: accounts than HOME_CAP gets an ``error`` finding naming the cap.
 HOME_CAP = 500
 DOT_FILE_CAP = 200
-#: Per account ``U|user|uid|home``; the home itself by ``stat`` (a symlink is shown as a symlink, never followed),
-#: then the entries named ``.*`` directly in it by ``find -P`` (which does not descend into a symlinked home and
-#: does not follow symlinks inside it; a name holding a newline is left out, so no name can forge a line). Read
-#: only; ``T|n`` is the number of /etc/passwd lines.
+#: ``U|user|uid|home`` for the first HOME_CAP accounts and ``T|n`` (the number of /etc/passwd lines); then, in one
+#: ``stat`` for all those homes, ``H|<stat>`` of each (a symlinked home is shown as a symlink, never followed), and in
+#: one ``find -P`` the entries named ``.*`` directly in each home as ``F|mode|owner|type|home|name`` (find does not
+#: descend into a symlinked home nor follow symlinks in it; a name holding a newline is left out, so no name can
+#: forge a line; at most DOT_FILE_CAP per home). Word splitting on newlines only, no globbing. Read only.
+_HOMES_AWK = f"-F: 'NF == 7 && substr($6, 1, 1) == \"/\" && n++ < {HOME_CAP}"
 HOMES_PROBE = (
-    "@{awk} -F: 'NF == 7 && substr($6, 1, 1) == \"/\" { print $1 \":\" $3 \":\" $6 }' /etc/passwd "
-    f"| @{{head}} -n {HOME_CAP} | while IFS=: read -r u i h; do printf 'U|%s|%s|%s\\n' \"$u\" \"$i\" \"$h\"; "
-    "if [ -e \"$h\" ] || [ -L \"$h\" ]; then @{stat} -c 'H|%a|%u|%g|%U|%G|%F|%n' -- \"$h\"; "
-    "@{find} -P \"$h\" -maxdepth 1 -mindepth 1 -name '.*' ! -name '*\n*' -printf 'F|%m|%u|%y|%p\\n' 2>/dev/null "
-    f"| @{{head}} -n {DOT_FILE_CAP}; fi; done; @{{awk}} 'END {{ print \"T|\" NR }}' /etc/passwd"
+    "set -f; IFS='\n'; "
+    f"@{{awk}} {_HOMES_AWK} {{ print \"U|\" $1 \"|\" $3 \"|\" $6 }} END {{ print \"T|\" NR }}' /etc/passwd; "
+    f"set --; for h in $(@{{awk}} {_HOMES_AWK} {{ print $6 }}' /etc/passwd | @{{sort}} -u); do "
+    "if [ -e \"$h\" ] || [ -L \"$h\" ]; then set -- \"$@\" \"$h\"; fi; done; "
+    "if [ $# -gt 0 ]; then @{stat} -c 'H|%a|%u|%g|%U|%G|%F|%n' -- \"$@\"; "
+    "@{find} -P \"$@\" -maxdepth 1 -mindepth 1 -name '.*' ! -name '*\n*' -printf 'F|%m|%u|%y|%H|%P\\n' "
+    f"2>/dev/null | @{{awk}} -F'|' 'c[$5]++ < {DOT_FILE_CAP}'; fi"
 )
 _KINDS = {"f": "file", "d": "directory", "l": "symlink", "p": "fifo", "s": "socket", "c": "character device",
           "b": "block device"}
+
+
+def _dot_file(rest: str, homes: list[str]) -> tuple[str, DotFile]:
+    """``mode|owner|type|home|name``: the home is the longest known home the rest starts with."""
+    parts = rest.split("|", 3)
+    if len(parts) != 4:
+        raise ParseError(f"unexpected find output: {rest[:80]!r}")
+    home = max((h for h in homes if parts[3].startswith(h + "|")), key=len, default=None)
+    if home is None:
+        raise ParseError(f"find listed an entry of no known home: {rest[:80]!r}")
+    name = parts[3][len(home) + 1:]
+    try:
+        mode = int(parts[0], 8)
+    except ValueError:
+        raise ParseError(f"unexpected find output: {rest[:80]!r}") from None
+    return home, DotFile(home.rstrip("/") + "/" + name, name, mode, parts[1], _KINDS.get(parts[2], parts[2]))
 
 
 def parse_homes(section: Section, target: Target) -> Homes:
     probe = section.probe("homes")
     if not probe.ok:
         raise ParseError(probe.reason("list home directories"))
-    homes: list[HomeDir] = []
+    accounts: list[tuple[str, int, str]] = []
+    stats: dict[str, FileStat | None] = {}
+    dots: dict[str, list[DotFile]] = {}
     total: int | None = None
     for line in lines(probe.text()):
         kind, _, rest = line.partition("|")
         if kind == "U":
             user, uid, home = rest.split("|", 2)
-            homes.append(HomeDir(user, to_int(uid) or 0, home, None))
-        elif kind == "H" and homes:
-            st = stat_lines(rest + "\n")[rest.split("|", 6)[-1]]
-            homes[-1] = replace(homes[-1], stat=st)
-        elif kind == "F" and homes:
-            parts = rest.split("|", 3)
-            if len(parts) != 4:
-                raise ParseError(f"unexpected find output: {line[:80]!r}")
-            try:
-                home = homes[-1].path.rstrip("/") + "/"
-                if not parts[3].startswith(home):
-                    raise ValueError(parts[3])
-                dot = DotFile(parts[3], parts[3][len(home):], int(parts[0], 8), parts[1],
-                              _KINDS.get(parts[2], parts[2]))
-            except ValueError:
-                raise ParseError(f"unexpected find output: {line[:80]!r}") from None
-            homes[-1] = replace(homes[-1], dot_files=(*homes[-1].dot_files, dot))
+            accounts.append((user, to_int(uid) or 0, home))
+        elif kind == "H":
+            stats.update(stat_lines(rest + "\n"))
+        elif kind == "F":
+            home, dot = _dot_file(rest, [h for _, _, h in accounts])
+            dots.setdefault(home, []).append(dot)
         elif kind == "T":
             total = to_int(rest)
         elif line:
             raise ParseError(f"unexpected home directory listing line: {line[:80]!r}")
     if total is None:
         raise ParseError("the home directory listing is incomplete (no account count)")
-    return Homes(tuple(homes), total, HOME_CAP, DOT_FILE_CAP)
+    homes = tuple(HomeDir(user, uid, home, stats.get(home), tuple(dots.get(home, ())))
+                  for user, uid, home in accounts)
+    return Homes(homes, total, HOME_CAP, DOT_FILE_CAP)
 
 
 # ---------------------------------------------------------------- shell start-up files: umask, PATH; securetty
@@ -176,8 +189,9 @@ _PATH_AWK = (
 #: when it does not exist.
 PATH_DIRS_PROBE = with_files(
     " ".join(STARTUP_FILES + PATH_SOURCES),
-    f"@{{awk}} '{_PATH_AWK}' \"$@\" | @{{sort}} -u | while IFS= read -r d; do if [ -e \"$d\" ]; then "
-    "@{stat} -L -c '%a|%u|%g|%U|%G|%F|%n' -- \"$d\"; else printf 'missing|%s\\n' \"$d\"; fi; done") + "; true"
+    f"set -f; IFS='\n'; d=$(@{{awk}} '{_PATH_AWK}' \"$@\" | @{{sort}} -u); set --; for x in $d; do "
+    "if [ -e \"$x\" ]; then set -- \"$@\" \"$x\"; else printf 'missing|%s\\n' \"$x\"; fi; done; "
+    "if [ $# -gt 0 ]; then @{stat} -L -c '%a|%u|%g|%U|%G|%F|%n' -- \"$@\"; fi") + "; true"
 _UMASK = re.compile(r"(?:^|[;&|{(]|\bthen\b|\belse\b|\bdo\b)[ \t]*umask\b[ \t]*([^;&|)}#]*)")
 _PATH_SET = re.compile(r"(PATH|secure_path)[ \t]*=[ \t]*(.*)$")
 

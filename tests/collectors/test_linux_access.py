@@ -95,7 +95,7 @@ def test_no_sshd_config_and_host_keys_missing():
 
 def test_homes_listing_and_its_cap():
     text = ("U|alice|1000|/home/alice\nH|700|1000|1000|alice|alice|directory|/home/alice\n"
-            "F|644|alice|f|/home/alice/.bashrc\nF|777|alice|l|/home/alice/.netrc\n"
+            "F|644|alice|f|/home/alice|.bashrc\nF|777|alice|l|/home/alice|.netrc\n"
             "U|bob|1001|/home/bob\nT|700\n")
     value = parse_homes(Section(probes={"homes": Probe(0, text.encode())}), make_target())
     assert [(h.user, h.stat.octal if h.stat else None, [d.kind for d in h.dot_files]) for h in value.homes] == [
@@ -170,7 +170,7 @@ SEP_CASES = [
          {"includes": f"{STAT}/etc/ssh/sshd_config\n", "hostkeys": ""}, "hostkeys",
          "missing|/x{sep}600|0|0|root|root|regular file|/etc/ssh/k", lambda v: v.host_keys.get("/etc/ssh/k")),  # type: ignore
     Case("homes", parse_homes, {}, {"homes": "U|root|0|/root\nT|1\n"}, "homes",
-         "F|644|root|f|/root/.a{sep}F|644|root|f|/root/.rhosts",
+         "F|644|root|f|/root|.a{sep}F|644|root|f|/root|.rhosts",
          lambda v: ".rhosts" in [d.name for h in v.homes for d in h.dot_files]),  # type: ignore[attr-defined]
     Case("profile umask", parse_login_env, {"/etc/profile": "umask 027\n"}, {"path_dirs": ""}, "/etc/profile",
          "#{sep}umask 000", lambda v: [u.value for u in v.umasks]),  # type: ignore[attr-defined]
@@ -224,6 +224,11 @@ def test_the_new_sections_on_this_machine_match_what_it_says():
     assert {d.path for d in root_home.dot_files} == {
         str(p) for p in Path(root_home.path).iterdir() if p.name.startswith(".")} or len(root_home.dot_files) == 200
     assert facts["linux.sudo_files"].value.files["/etc/sudoers"].mode == os.stat("/etc/sudoers").st_mode & 0o7777
+    env = facts["linux.login_env"].value
+    named = {e for p in env.paths for e in p.elements if e.startswith("/")}
+    assert named and named <= set(env.dirs)  # every PATH directory of every file was examined
+    for d, st in env.dirs.items():
+        assert st is None or (st.mode, st.uid) == (os.stat(d).st_mode & 0o7777, os.stat(d).st_uid)
 
 
 def test_homes_probe_is_bounded_and_does_not_follow_symlinks_out_of_a_home(tmp_path):

@@ -279,8 +279,10 @@ BROKEN = [
      "is not start:rate:full"),
     ("hardened", "linux.accounts.home_dirs", {"probes/homes/homes.out": "U|root|0|/root\n"},
      "no account count"),
-    ("hardened", "linux.accounts.dot_files", {"probes/homes/homes.out": "U|root|0|/root\nF|7x7|root|f|/root/.x\n"
+    ("hardened", "linux.accounts.dot_files", {"probes/homes/homes.out": "U|root|0|/root\nF|7x7|root|f|/root|.x\n"
                                               "T|1\n"}, "unexpected find output"),
+    ("hardened", "linux.accounts.dot_files", {"probes/homes/homes.out": "U|root|0|/root\nF|600|root|f|/tmp|.rhosts\n"
+                                              "T|1\n"}, "no known home"),
     ("hardened", "linux.accounts.dot_files", {"probes/homes/homes.rc": "124"}, "timed out"),
     ("hardened", "linux.accounts.umask", {"files/etc/profile.d/gxp-umask.sh": "umask u=rwx,g=rx,o=zz\n"},
      "only octal or 'who=perms'"),
