@@ -22,10 +22,9 @@ from scanner.collectors.linux_accounts import (
     DOT_FILE_CAP,
     HOME_CAP,
     HOMES_PROBE,
+    LOGIN_ENV_PROBE,
     PATH_DIRS_PROBE,
-    PATH_SOURCES,
     SHADOW_REDACTED,
-    STARTUP_FILES,
     parse_clock,
     parse_group,
     parse_homes,
@@ -55,8 +54,8 @@ from scanner.collectors.linux_common import PROCESSES_BY_EXE, ParseError, Probe,
 from scanner.collectors.linux_crypto import parse_block_devices, parse_mounts
 from scanner.collectors.linux_files import parse_file_modes, stat_each
 from scanner.collectors.linux_password import (
-    PAM_DIR_GLOB,
     PAM_MODULES_PROBE,
+    PAM_SERVICES_PROBE,
     PAM_STACKS,
     parse_login_defs,
     parse_pam,
@@ -160,9 +159,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 probes=(("homes", HOMES_PROBE),)),
     SectionSpec("linux.login_env", "umask and PATH of the shell start-up files (all users and root), ENV_SUPATH, "
                 "sudo secure_path, the PATH directories, /etc/securetty", parse_login_env, needs_root=True,
-                files=(*STARTUP_FILES, *PATH_SOURCES, "/etc/securetty"), probes=(("path_dirs", PATH_DIRS_PROBE),)),
+                probes=(("files", LOGIN_ENV_PROBE), ("path_dirs", PATH_DIRS_PROBE))),
     SectionSpec("linux.pam_services", "every PAM service file in /etc/pam.d", parse_pam_services,
-                files=(PAM_DIR_GLOB,)),
+                probes=(("files", PAM_SERVICES_PROBE),)),
     SectionSpec("linux.sudo_files", "owner and mode of /etc/sudoers, /etc/sudoers.d and its files", parse_file_modes,
                 probes=(("stat", stat_each("/etc/sudoers /etc/sudoers.d /etc/sudoers.d/*")),), needs_root=True),
     SectionSpec("linux.clock", "the host's clock (date +%s)", parse_clock, probes=(("now", "@{date} +%s"),)),

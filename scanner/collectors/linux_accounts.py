@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timezone
 
 from scanner.collectors.linux_common import ParseError, Section, config_lines, fields, lines, to_int
-from scanner.collectors.linux_files import stat_lines, with_files
+from scanner.collectors.linux_files import dump_files, dumped, stat_lines, with_files
 from scanner.facts.linux import (
     DotFile,
     FileStat,
@@ -236,7 +236,14 @@ def path_elements(value: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: Every file the login environment is read from, in one ``dump_files`` probe.
+LOGIN_ENV_FILES = (*STARTUP_FILES, *PATH_SOURCES, "/etc/securetty")
+LOGIN_ENV_PROBE = dump_files(LOGIN_ENV_FILES)
+
+
 def parse_login_env(section: Section, target: Target) -> LoginEnv:
+    probes = section.probes
+    section = dumped(section.probe("files"), "start-up files")
     section.require_readable("/etc/profile", "/etc/bash", "/root", "/etc/environment", "/etc/securetty",
                              "/etc/login.defs", "/etc/sudoers")
     files = [p for p in section.present() if p != "/etc/securetty"]
@@ -249,9 +256,9 @@ def parse_login_env(section: Section, target: Target) -> LoginEnv:
             m = _PATH_SET.search(line)
             if m and (startup or "ENV_SUPATH" in line or "secure_path" in line):
                 paths.append(PathSetting(path, n, path_elements(m.group(2))))
-    probe = section.probe("path_dirs")
-    if not probe.ok:
-        raise ParseError(probe.reason("stat of the PATH directories"))
+    probe = probes.get("path_dirs")
+    if probe is None or not probe.ok:
+        raise ParseError(probe.reason("stat of the PATH directories") if probe else "no PATH directory listing")
     securetty_text = section.text("/etc/securetty")
     securetty = None if securetty_text is None else tuple(
         (n, fields(line)[0]) for n, line in config_lines(securetty_text))

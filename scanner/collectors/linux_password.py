@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from scanner.collectors.linux_common import BLANKS, ParseError, Section, config_lines, lines, settings
+from scanner.collectors.linux_files import dump_files, dumped
 from scanner.facts.linux import LoginDefs, Pam, PamRule, PamServices
 from scanner.model import Location, Target, freeze
 
@@ -117,9 +118,12 @@ def parse_pam(section: Section, target: Target) -> Pam:
 # ---------------------------------------------------------------- every PAM service file
 
 PAM_DIR_GLOB = "/etc/pam.d/*"
+#: Every PAM service file in one ``dump_files`` probe (``show`` would run two processes per file).
+PAM_SERVICES_PROBE = dump_files((PAM_DIR_GLOB,))
 
 
 def parse_pam_services(section: Section, target: Target) -> PamServices:
+    section = dumped(section.probe("files"), "/etc/pam.d")
     section.require_readable("/etc/pam.d")
     found: dict[str, tuple[PamRule, ...]] = {}
     errors: dict[str, str] = {}

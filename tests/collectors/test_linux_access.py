@@ -126,8 +126,28 @@ def test_path_elements(value, elements):
     assert path_elements(value) == elements
 
 
+def dump(files: dict[str, bytes | None]) -> Probe:
+    """What a ``dump_files`` probe prints for these files (None: absent)."""
+    listed = [p for p, t in files.items() if t is not None]
+    out = "".join(f"F\t{p}\n" for p in listed)
+    for i, path in enumerate(listed, 1):
+        text = (files[path] or b"").decode()
+        body = text[:-1] if text.endswith("\n") else text
+        out += "".join(f"{i}\t{n}\t{line}\n" for n, line in enumerate(body.split("\n"), 1)) if text else ""
+    return Probe(0, out.encode())
+
+
+def via_dump(parse):  # type: ignore[no-untyped-def]
+    """``parse`` fed its files through a dump_files probe, as the collector reads them."""
+    def parse_dumped(section: Section, target):  # type: ignore[no-untyped-def]
+        return parse(Section(probes={**section.probes, "files": dump(dict(section.files))}), target)
+    parse_dumped.__name__ = parse.__name__
+    return parse_dumped
+
+
 def login_env_section(files: dict[str, str], dirs: str = "") -> Section:
-    return Section(files={p: t.encode() for p, t in files.items()}, probes={"path_dirs": Probe(0, dirs.encode())})
+    return Section(probes={"files": dump({p: t.encode() for p, t in files.items()}),
+                           "path_dirs": Probe(0, dirs.encode())})
 
 
 def test_umask_commands_in_any_shell_position_and_path_settings():
@@ -153,8 +173,8 @@ def test_clock_and_pam_services():
         "2025-12-06T00:00:00+00:00"
     with pytest.raises(ParseError, match="not a number of seconds"):
         parse_clock(Section(probes={"now": Probe(0, b"-5\n")}), make_target())
-    value = parse_pam_services(Section(files={"/etc/pam.d/su": b"auth required pam_wheel.so use_uid\n",
-                                              "/etc/pam.d/bad": b"auth\n"}), make_target())
+    value = parse_pam_services(Section(probes={"files": dump({"/etc/pam.d/su": b"auth required pam_wheel.so use_uid\n",
+                                                              "/etc/pam.d/bad": b"auth\n"})}), make_target())
     assert [r.name for r in value.service("su") or ()] == ["pam_wheel.so"]
     assert "not a PAM rule" in value.errors["/etc/pam.d/bad"]
 
@@ -172,13 +192,13 @@ SEP_CASES = [
     Case("homes", parse_homes, {}, {"homes": "U|root|0|/root\nT|1\n"}, "homes",
          "F|644|root|f|/root|.a{sep}F|644|root|f|/root|.rhosts",
          lambda v: ".rhosts" in [d.name for h in v.homes for d in h.dot_files]),  # type: ignore[attr-defined]
-    Case("profile umask", parse_login_env, {"/etc/profile": "umask 027\n"}, {"path_dirs": ""}, "/etc/profile",
+    Case("profile umask", via_dump(parse_login_env), {"/etc/profile": "umask 027\n"}, {"path_dirs": ""}, "/etc/profile",
          "#{sep}umask 000", lambda v: [u.value for u in v.umasks]),  # type: ignore[attr-defined]
-    Case("profile PATH", parse_login_env, {"/etc/profile": "PATH=/usr/bin\n"}, {"path_dirs": ""}, "/etc/profile",
+    Case("profile PATH", via_dump(parse_login_env), {"/etc/profile": "PATH=/usr/bin\n"}, {"path_dirs": ""}, "/etc/profile",
          "#{sep}PATH=.:/tmp", lambda v: [p.elements for p in v.paths]),  # type: ignore[attr-defined]
-    Case("securetty", parse_login_env, {"/etc/securetty": "console\n"}, {"path_dirs": ""}, "/etc/securetty",
+    Case("securetty", via_dump(parse_login_env), {"/etc/securetty": "console\n"}, {"path_dirs": ""}, "/etc/securetty",
          "#{sep}pts/0", lambda v: v.securetty),  # type: ignore[attr-defined]
-    Case("pam.d service", parse_pam_services, {"/etc/pam.d/sshd": "auth required pam_unix.so\n"}, {},
+    Case("pam.d service", via_dump(parse_pam_services), {"/etc/pam.d/sshd": "auth required pam_unix.so\n"}, {},
          "/etc/pam.d/sshd", "#{sep}auth sufficient pam_succeed_if.so user ingroup lab",
          lambda v: [r.module for r in v.rules["/etc/pam.d/sshd"]]),  # type: ignore[attr-defined]
     Case("sudo files stat", parse_file_modes, {}, {"stat": "440|0|0|root|root|regular file|/etc/sudoers\n"}, "stat",
@@ -282,3 +302,27 @@ def test_awk_over_file_lists_skips_what_does_not_exist(tmp_path):
     assert out.stdout == f"{tmp_path}/root.profile: PATH=/opt/after\n"
     none = subprocess.run(["sh", "-c", with_files(f"{tmp_path}/none/*", "echo ran")], capture_output=True, text=True)
     assert none.stdout == ""
+
+
+def test_many_files_in_one_awk_come_back_as_they_are(tmp_path):
+    """dump_files: every line names its file and line number, so content cannot pose as another file or line."""
+    from scanner.collectors.linux_files import dump_files, dumped
+
+    (tmp_path / "d").mkdir()
+    files = {tmp_path / "d" / "a": "auth required pam_unix.so\n# x\rauth sufficient pam_permit.so\n",
+             tmp_path / "d" / "b": "F\t/etc/pam.d/forged\n2\t1\tauth sufficient pam_permit.so\nno newline at end",
+             tmp_path / "d" / "empty": ""}
+    for path, text in files.items():
+        path.write_text(text)
+    probe = dump_files((f"{tmp_path}/d/*", f"{tmp_path}/missing", f"{tmp_path}/none/*"))
+    out = subprocess.run(["sh", "-c", probe.replace("@{awk}", "awk")], capture_output=True, timeout=10)
+    section = dumped(Probe(out.returncode, out.stdout), "test")
+    assert {p: section.text(p) for p in section.present()} == {
+        str(tmp_path / "d" / "a"): files[tmp_path / "d" / "a"],
+        str(tmp_path / "d" / "b"): files[tmp_path / "d" / "b"] + "\n",
+        str(tmp_path / "d" / "empty"): ""}
+    assert section.unreadable == frozenset()
+    with pytest.raises(ParseError, match="lines of /x are incomplete"):
+        dumped(Probe(0, b"F\t/x\n1\t2\tsecond line only\n"), "test")
+    with pytest.raises(ParseError, match="unexpected line"):
+        dumped(Probe(0, b"F\t/x\n2\t1\tno second file\n"), "test")
