@@ -194,7 +194,8 @@ SEP_CASES = [
          lambda v: ".rhosts" in [d.name for h in v.homes for d in h.dot_files]),  # type: ignore[attr-defined]
     Case("profile umask", via_dump(parse_login_env), {"/etc/profile": "umask 027\n"}, {"path_dirs": ""}, "/etc/profile",
          "#{sep}umask 000", lambda v: [u.value for u in v.umasks]),  # type: ignore[attr-defined]
-    Case("profile PATH", via_dump(parse_login_env), {"/etc/profile": "PATH=/usr/bin\n"}, {"path_dirs": ""}, "/etc/profile",
+    Case("profile PATH", via_dump(parse_login_env), {"/etc/profile": "PATH=/usr/bin\n"}, {"path_dirs": ""},
+         "/etc/profile",
          "#{sep}PATH=.:/tmp", lambda v: [p.elements for p in v.paths]),  # type: ignore[attr-defined]
     Case("securetty", via_dump(parse_login_env), {"/etc/securetty": "console\n"}, {"path_dirs": ""}, "/etc/securetty",
          "#{sep}pts/0", lambda v: v.securetty),  # type: ignore[attr-defined]

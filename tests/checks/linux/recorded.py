@@ -79,7 +79,8 @@ def _probe(root: Path, fact: str, label: str, unreadable: set[str] | None = None
     base = root / "probes" / fact.split(".", 1)[1] / label
     out = base.with_suffix(".out")
     if (fact, label) in DUMPS and not out.exists():
-        return _mark("PROBE", label) + _dump(root, DUMPS[(fact, label)], unreadable or set()) + _mark("RC", f"{label} 0")
+        dumped = _dump(root, DUMPS[(fact, label)], unreadable or set())
+        return _mark("PROBE", label) + dumped + _mark("RC", f"{label} 0")
     rc_file, err_file = base.with_suffix(".rc"), base.with_suffix(".err")
     if not out.exists() and not rc_file.exists():
         return _mark("PROBE", label) + _mark("RC", f"{label} 127") + f"sh: 1: {label}: not found".encode()
