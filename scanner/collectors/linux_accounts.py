@@ -238,12 +238,15 @@ def path_elements(value: str) -> tuple[str, ...]:
 
 #: Every file the login environment is read from, in one ``dump_files`` probe.
 LOGIN_ENV_FILES = (*STARTUP_FILES, *PATH_SOURCES, "/etc/securetty")
-LOGIN_ENV_PROBE = dump_files(LOGIN_ENV_FILES)
+#: Only the lines that can set a umask or a PATH (and all of /etc/securetty) leave the host: start-up files may
+#: hold tokens and passwords, which must not reach the evidence.
+LOGIN_ENV_LINES = "FILENAME == \"/etc/securetty\" || /umask|PATH|secure_path/"
+LOGIN_ENV_PROBE = dump_files(LOGIN_ENV_FILES, only=LOGIN_ENV_LINES)
 
 
 def parse_login_env(section: Section, target: Target) -> LoginEnv:
     probes = section.probes
-    section = dumped(section.probe("files"), "start-up files")
+    section = dumped(section.probe("files"), "start-up files", sparse=True)
     section.require_readable("/etc/profile", "/etc/bash", "/root", "/etc/environment", "/etc/securetty",
                              "/etc/login.defs", "/etc/sudoers")
     files = [p for p in section.present() if p != "/etc/securetty"]

@@ -53,23 +53,24 @@ def parse_file_modes(section: Section, target: Target) -> FileModes:
 
 # ---------------------------------------------------------------- many small files in one process
 
-_DUMP_AWK = "BEGIN { for (i = 1; i < ARGC; i++) n[ARGV[i]] = i } { print n[FILENAME] \"\\t\" FNR \"\\t\" $0 }"
-
-
-def dump_files(paths: tuple[str, ...]) -> str:
+def dump_files(paths: tuple[str, ...], only: str = "") -> str:
     """The content of many small files in one ``awk`` (``show`` runs two processes per file): ``F<TAB>path`` for
     each readable file in order, ``U<TAB>path`` for one that exists but cannot be read (or a directory a glob
     could not be listed in), then ``<file number><TAB><line number><TAB><line>``; every line says where it comes
-    from, so no content can pose as another file's."""
+    from, so no content can pose as another file's. ``only`` (an awk condition) keeps just the lines a parser needs,
+    so nothing else of a file (a token in root's .bashrc, say) reaches the evidence."""
+    awk = ("BEGIN { for (i = 1; i < ARGC; i++) n[ARGV[i]] = i } "
+           + (only or "1") + " { print n[FILENAME] \"\\t\" FNR \"\\t\" $0 }")
     return ("set --; for f in " + " ".join(paths) + "; do case $f in *'*'*) d=${f%/*}; "
             "if [ -d \"$d\" ] && { [ ! -r \"$d\" ] || [ ! -x \"$d\" ]; }; then printf 'U\\t%s\\n' \"$d\"; fi; "
             "continue;; esac; if [ -f \"$f\" ]; then if [ -r \"$f\" ]; then set -- \"$@\" \"$f\"; "
             "else printf 'U\\t%s\\n' \"$f\"; fi; fi; done; for f in \"$@\"; do printf 'F\\t%s\\n' \"$f\"; done; "
-            f"if [ $# -gt 0 ]; then @{{awk}} '{_DUMP_AWK}' \"$@\"; fi")
+            f"if [ $# -gt 0 ]; then @{{awk}} '{awk}' \"$@\"; fi")
 
 
-def dumped(probe: Probe, label: str) -> Section:
-    """The files a ``dump_files`` probe printed, as a Section (``files`` and ``unreadable``)."""
+def dumped(probe: Probe, label: str, sparse: bool = False) -> Section:
+    """The files a ``dump_files`` probe printed, as a Section (``files`` and ``unreadable``). ``sparse``: the probe
+    kept only some lines; the others come back empty, so every line keeps its number."""
     if not probe.ok:
         raise ParseError(probe.reason(label))
     order: list[str] = []
@@ -91,6 +92,9 @@ def dumped(probe: Probe, label: str) -> Section:
     files: dict[str, bytes | None] = {}
     for i, path in enumerate(order, 1):
         numbered = sorted(content.get(i, []))
+        if sparse:
+            known = dict(numbered)
+            numbered = [(n, known.get(n, "")) for n in range(1, max(known, default=0) + 1)]
         if [n for n, _ in numbered] != list(range(1, len(numbered) + 1)):
             raise ParseError(f"{label}: the lines of {path} are incomplete")
         files[path] = "".join(text + "\n" for _, text in numbered).encode()

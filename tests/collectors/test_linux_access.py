@@ -327,3 +327,17 @@ def test_many_files_in_one_awk_come_back_as_they_are(tmp_path):
         dumped(Probe(0, b"F\t/x\n1\t2\tsecond line only\n"), "test")
     with pytest.raises(ParseError, match="unexpected line"):
         dumped(Probe(0, b"F\t/x\n2\t1\tno second file\n"), "test")
+
+
+def test_only_umask_and_path_lines_of_start_up_files_leave_the_host(tmp_path):
+    """Root's .bashrc may hold a token: the probe keeps only the lines that can set a umask or a PATH."""
+    from scanner.collectors.linux_accounts import LOGIN_ENV_LINES
+    from scanner.collectors.linux_files import dump_files, dumped
+
+    rc = tmp_path / ".bashrc"
+    rc.write_text("export API_TOKEN=s3cr3t-planted\numask 027\nexport PATH=/opt/x:$PATH\n")
+    out = subprocess.run(["sh", "-c", dump_files((str(rc),), only=LOGIN_ENV_LINES).replace("@{awk}", "awk")],
+                         capture_output=True, timeout=10)
+    assert b"s3cr3t-planted" not in out.stdout
+    section = dumped(Probe(out.returncode, out.stdout), "test", sparse=True)
+    assert section.text(str(rc)) == "\numask 027\nexport PATH=/opt/x:$PATH\n"  # line numbers kept
