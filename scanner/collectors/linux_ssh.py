@@ -43,11 +43,18 @@ SSHD_INCLUDES_PROBE = (  # stat -L: an included symlink (RHEL crypto policy) cou
                  f"for f in $p; do if [ -e \"$f\" ]; then @{{stat}} -L -c '{_STAT}' -- \"$f\"; fi; done; done")
     + "; true"
 )
-#: Owner and mode of every private host key the effective configuration names (``missing|path`` when absent).
+#: Owner and mode of the private host keys, in one ``stat``: sshd's three default ones, any other at
+#: /etc/ssh/ssh_host_*_key, and those HostKey names in sshd_config and its drop-ins (``missing|path`` when absent).
+#: A key ``sshd -T`` names that this did not reach is an error in the check, never a pass; running ``sshd -T`` a
+#: second time here would cost more than the rest of the section.
 SSHD_HOSTKEYS_PROBE = (
-    "@{sshd} -T 2>/dev/null | @{awk} '$1 == \"hostkey\" { print substr($0, 9) }' | while IFS= read -r k; do "
-    f"if [ -e \"$k\" ] || [ -L \"$k\" ]; then @{{stat}} -c '{_STAT}' -- \"$k\"; "
-    "else printf 'missing|%s\\n' \"$k\"; fi; done; true"
+    "k=$(for f in /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key "
+    "/etc/ssh/ssh_host_*_key; do case $f in *'*'*) ;; *) printf '%s\\n' \"$f\";; esac; done; "
+    + with_files(f"{SSHD_CONFIG} {SSHD_DROPINS}",
+                 "@{awk} 'tolower($1) == \"hostkey\" && NF > 1 { print $2 }' \"$@\"")
+    + "); set -f; IFS='\n'; set --; for x in $k; do if [ -e \"$x\" ] || [ -L \"$x\" ]; then set -- \"$@\" \"$x\"; "
+    "else printf 'missing|%s\\n' \"$x\"; fi; done; "
+    f"if [ $# -gt 0 ]; then @{{stat}} -c '{_STAT}' -- \"$@\"; fi"
 )
 
 
