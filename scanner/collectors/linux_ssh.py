@@ -51,7 +51,7 @@ SSHD_HOSTKEYS_PROBE = (
     "k=$(for f in /etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key "
     "/etc/ssh/ssh_host_*_key; do case $f in *'*'*) ;; *) printf '%s\\n' \"$f\";; esac; done; "
     + with_files(f"{SSHD_CONFIG} {SSHD_DROPINS}",
-                 "@{awk} 'tolower($1) == \"hostkey\" && NF >= 2 { print $2 }' \"$@\"")
+                 "@{awk} 'tolower($1) == \"hostkey\" && $2 != \"\" { print $2 }' \"$@\"")
     + "); set -f; IFS='\n'; set --; for x in $k; do if [ -e \"$x\" ] || [ -L \"$x\" ]; then set -- \"$@\" \"$x\"; "
     "else printf 'missing|%s\\n' \"$x\"; fi; done; "
     f"if [ $# -gt 0 ]; then @{{stat}} -c '{_STAT}' -- \"$@\"; fi"
