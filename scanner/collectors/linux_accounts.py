@@ -111,15 +111,15 @@ DOT_FILE_CAP = 200
 #: one ``find -P`` the entries named ``.*`` directly in each home as ``F|mode|owner|type|home|name`` (find does not
 #: descend into a symlinked home nor follow symlinks in it; a name holding a newline is left out, so no name can
 #: forge a line; at most DOT_FILE_CAP per home). Word splitting on newlines only, no globbing. Read only.
-_HOMES_AWK = f"-F: 'NF == 7 && substr($6, 1, 1) == \"/\" && n++ < {HOME_CAP}"
 HOMES_PROBE = (
     "set -f; IFS='\n'; "
-    f"@{{awk}} {_HOMES_AWK} {{ print \"U|\" $1 \"|\" $3 \"|\" $6 }} END {{ print \"T|\" NR }}' /etc/passwd; "
-    f"set --; for h in $(@{{awk}} {_HOMES_AWK} {{ print $6 }}' /etc/passwd | @{{sort}} -u); do "
-    "if [ -e \"$h\" ] || [ -L \"$h\" ]; then set -- \"$@\" \"$h\"; fi; done; "
+    f"u=$(@{{awk}} -F: 'NF == 7 && substr($6, 1, 1) == \"/\" && n++ < {HOME_CAP} "
+    "{ print \"U|\" $1 \"|\" $3 \"|\" $6 } END { print \"T|\" NR }' /etc/passwd); printf '%s\\n' \"$u\"; "
+    "set --; for l in $u; do case $l in U\\|*) h=${l#U|*|*|}; "
+    "if [ -e \"$h\" ] || [ -L \"$h\" ]; then set -- \"$@\" \"$h\"; fi;; esac; done; "
     "if [ $# -gt 0 ]; then @{stat} -c 'H|%a|%u|%g|%U|%G|%F|%n' -- \"$@\"; "
     "@{find} -P \"$@\" -maxdepth 1 -mindepth 1 -name '.*' ! -name '*\n*' -printf 'F|%m|%u|%y|%H|%P\\n' "
-    f"2>/dev/null | @{{awk}} -F'|' 'c[$5]++ < {DOT_FILE_CAP}'; fi"
+    f"2>/dev/null | @{{awk}} -F'|' '!s[$0]++ && c[$5]++ < {DOT_FILE_CAP}'; fi"
 )
 _KINDS = {"f": "file", "d": "directory", "l": "symlink", "p": "fifo", "s": "socket", "c": "character device",
           "b": "block device"}
