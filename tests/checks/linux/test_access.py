@@ -293,6 +293,13 @@ BROKEN = [
     ("hardened", "linux.accounts.su_restricted", {"files/etc/pam.d/su": "auth required\n"}, "not a PAM rule"),
     ("hardened", "linux.accounts.expiry", {"probes/clock/now.out": "Tue Dec  2 10:00:00 UTC 2025\n"},
      "not a number of seconds"),
+    ("hardened", "linux.accounts.securetty", {"unreadable.txt": "/etc/securetty\n"}, "cannot read /etc/securetty"),
+    ("hardened", "linux.password.faillock", {"files/etc/security/faillock.conf": "deny = five\n"}, "ValueError"),
+    ("hardened", "linux.password.hash_rounds", {"files/etc/login.defs": "ENCRYPT_METHOD SHA512\n"
+                                                "SHA_CRYPT_MIN_ROUNDS lots\n"}, "not an integer"),
+    ("hardened", "linux.sudo.use_pty", {"unreadable.txt": "/etc/sudoers\n"}, "cannot read /etc/sudoers"),
+    ("hardened", "linux.accounts.system_locked", {"probes/shadow/shadow.out": "root:$y$HASH:x:0:99999:7:::\n"},
+     "not an integer"),
     ("hardened", "linux.sudo.file_modes", {"probes/sudo_files/stat.rc": "1", "probes/sudo_files/stat.out": "",
                                            "probes/sudo_files/stat.err": "stat: Permission denied\n"},
      "Permission denied"),
