@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from checks.linux._common import first_location, missing_modules, pam_setting, rule_text
+from checks.linux._common import PamValue, first_location, missing_modules, pam_setting, rule_text
 from scanner.facts.linux import LoginDefs, Pam, Shadow
 from scanner.model import Finding, Location, failed, not_applicable, passed
 from scanner.registry import check
@@ -217,3 +217,109 @@ def hashing(login_defs: LoginDefs, pam: Pam, shadow: Shadow) -> list[Finding]:
         findings.append(passed("/etc/shadow", "every stored hash uses a strong scheme",
                                location=Location("/etc/shadow"), schemes=schemes))
     return findings
+
+
+# ---------------------------------------------------------------- issue 14: warning, faillock details, hash cost
+
+
+@check(id="linux.password.warn_age", title="Users are warned before their password expires", severity="low",
+       area="password_policy",
+       criterion="PASS_WARN_AGE and every password account's warning period are at least password_warn_days (7, "
+                 "the CIS figure).",
+       remediation="Set PASS_WARN_AGE in /etc/login.defs to at least the policy's days and apply it to existing "
+                   "accounts with 'chage --warndays <days> <user>'.")
+def warn_age(login_defs: LoginDefs, shadow: Shadow, password_warn_days: int = 7) -> list[Finding]:
+    def ok(v: int | None) -> bool:
+        return v is not None and v >= password_warn_days
+
+    want = f"a warning at least {password_warn_days} days ahead"
+    return [_login_defs_value(login_defs, "PASS_WARN_AGE", ok, want), _per_account(shadow, "warn_days", ok, want)]
+
+
+#: Places a tally directory must not be: anyone can create files there, and they are emptied at will.
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+@check(id="linux.password.faillock", title="Account lockout is configured in full", severity="medium",
+       area="password_policy",
+       criterion="An installed pam_faillock in the auth stack locks after at most lockout_threshold (5) failures, "
+                 "unlocks after no less than lockout_unlock_seconds (900; 0 means only an administrator unlocks), "
+                 "also locks root (even_deny_root), logs to the audit system (audit), and keeps its tallies in a "
+                 "directory of its own (not under /tmp, /var/tmp or /dev/shm).",
+       remediation="Set deny, unlock_time, even_deny_root and audit in /etc/security/faillock.conf (RHEL: "
+                   "'authselect enable-feature with-faillock'; Debian/Ubuntu: add pam_faillock.so preauth and "
+                   "authfail to common-auth) and leave dir at its default or another root-only directory.")
+def faillock(pam: Pam, lockout_threshold: int = 5, lockout_unlock_seconds: int = 900) -> Finding:
+    rules = pam.find("auth", "pam_faillock")
+    if not rules:
+        skipped = missing_modules(pam, "auth", ("pam_faillock",))
+        return failed("pam", f"pam_faillock is not in the auth stack{skipped}",
+                      location=first_location(pam, "auth", ("pam_faillock",)) or Location(pam.files[0]),
+                      files=list(pam.files))
+
+    def get(key: str) -> PamValue:
+        return pam_setting(pam, "auth", ("pam_faillock",), key, "faillock")
+
+    deny, unlock, tally = get("deny"), get("unlock_time"), get("dir")
+    deny_n = int(deny.value) if deny.value else 3
+    unlock_raw = unlock.value if unlock.value is not None else "600"
+    unlock_n = -1 if unlock_raw == "never" else int(unlock_raw)
+    directory = tally.value or "/var/run/faillock"
+    observed: dict[str, Any] = {"deny": deny_n, "unlock_time": unlock_raw, "even_deny_root": False, "audit": False,
+                                "dir": directory, "rules": [rule_text(r) for r in rules]}
+    problems = []
+    if not 0 < deny_n <= lockout_threshold:
+        problems.append(f"deny={deny_n} does not lock within {lockout_threshold} failures")
+    if 0 < unlock_n < lockout_unlock_seconds:
+        problems.append(f"unlock_time={unlock_n} s is shorter than {lockout_unlock_seconds} s")
+    for flag in ("even_deny_root", "audit"):
+        observed[flag] = get(flag).value is not None
+        if not observed[flag]:
+            problems.append(f"{flag} is not set")
+    if not directory.startswith("/") or any(directory == d or directory.startswith(d + "/") for d in SHARED_DIRS):
+        problems.append(f"dir={directory} is not a root-only absolute directory")
+    where = deny.location or unlock.location or rules[0].location
+    if problems:
+        return failed("pam", f"pam_faillock: {'; '.join(problems)}", location=where, problems=problems, **observed)
+    return passed("pam", f"pam_faillock locks after {deny_n} failures for {unlock_raw} s, root included, audited",
+                  location=where, **observed)
+
+
+@check(id="linux.password.hash_rounds", title="Password hashes use enough rounds", severity="medium",
+       area="password_policy",
+       criterion="Where new passwords are hashed with SHA-crypt, the rounds (pam_unix rounds=, login.defs "
+                 "SHA_CRYPT_MIN_ROUNDS) are at least sha_crypt_min_rounds (5000, the glibc default and the DISA STIG "
+                 "minimum); with yescrypt, the cost (pam_unix rounds=, login.defs YESCRYPT_COST_FACTOR) is at least "
+                 "yescrypt_min_cost (5, the libxcrypt default).",
+       remediation="Remove low rounds= from pam_unix.so and set SHA_CRYPT_MIN_ROUNDS (e.g. 5000 or more) or "
+                   "YESCRYPT_COST_FACTOR (5 or more) in /etc/login.defs; passwords get the new cost when changed.")
+def hash_rounds(login_defs: LoginDefs, pam: Pam, sha_crypt_min_rounds: int = 5000,
+                yescrypt_min_cost: int = 5) -> list[Finding]:
+    method = METHOD_SCHEMES.get((login_defs.values.get("ENCRYPT_METHOD") or "DES").lower(), "")
+    settings: list[tuple[str, str, int | None, Location | None]] = []  # (where, scheme, rounds, location)
+    if method in ("sha512", "sha256"):
+        rounds = login_defs.int("SHA_CRYPT_MIN_ROUNDS") or login_defs.int("SHA_CRYPT_MAX_ROUNDS")
+        key = "SHA_CRYPT_MIN_ROUNDS" if login_defs.int("SHA_CRYPT_MIN_ROUNDS") else "SHA_CRYPT_MAX_ROUNDS"
+        settings.append((f"/etc/login.defs ENCRYPT_METHOD {method}", method, rounds, login_defs.location(key)))
+    elif method == "yescrypt":
+        settings.append(("/etc/login.defs ENCRYPT_METHOD yescrypt", method, login_defs.int("YESCRYPT_COST_FACTOR"),
+                         login_defs.location("YESCRYPT_COST_FACTOR")))
+    for rule in pam.find("password", "pam_unix"):
+        scheme = next((METHOD_SCHEMES[o] for o in rule.args if o in METHOD_SCHEMES), "")
+        if scheme in ("sha512", "sha256", "yescrypt"):
+            raw = rule.args.get("rounds")
+            settings.append((rule_text(rule), scheme, int(raw) if raw else None, rule.location))
+    findings = []
+    for where, scheme, rounds, location in settings:
+        minimum, default = (yescrypt_min_cost, 5) if scheme == "yescrypt" else (sha_crypt_min_rounds, 5000)
+        value = rounds if rounds is not None else default
+        observed: dict[str, Any] = {"scheme": scheme, "rounds": value, "explicit": rounds is not None,
+                                    "minimum": minimum}
+        if value >= minimum:
+            findings.append(passed("password hashing", f"{scheme} with {value} rounds ({where})", location=location,
+                                   **observed))
+        else:
+            findings.append(failed("password hashing", f"{scheme} with only {value} rounds, expected {minimum} "
+                                                        f"({where})", location=location, **observed))
+    return findings or [not_applicable("password hashing", "no SHA-crypt or yescrypt hashing is configured; the "
+                                                           "scheme itself is judged by linux.password.hashing")]

@@ -1,9 +1,11 @@
-"""sudo: privilege escalation always asks for the user's password."""
+"""sudo: privilege escalation asks for the user's password, runs in a pty, is logged, and its rules and files are
+tight."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from scanner.facts.linux import Sudoers
+from scanner.facts.linux import FileModes, Sudoers, SudoLine
 from scanner.model import Finding, Location, failed, not_applicable, passed
 from scanner.registry import check
 
@@ -24,3 +26,128 @@ def nopasswd(sudoers: Sudoers) -> Finding:
     files = sorted({s.file for s in sudoers.lines})
     return passed("sudoers", "no sudoers rule skips authentication", location=Location("/etc/sudoers"),
                   files=files, rules=[])
+
+
+# ---------------------------------------------------------------- issue 14: sudo's log, pty, files and rules
+
+_DEFAULTS = re.compile(r"Defaults([:@!>][^ \t]+)?[ \t]+(.*)$")
+
+
+def defaults(sudoers: Sudoers) -> list[tuple[SudoLine, str, str, str]]:
+    """Every Defaults setting: (line, scope ('' for global), name, value); '!name' is kept with its '!'."""
+    out = []
+    for line in sudoers.lines:
+        m = _DEFAULTS.match(line.text)
+        if not m:
+            continue
+        for item in re.split(r",(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", m.group(2)):
+            name, _, value = item.strip().partition("=")
+            out.append((line, m.group(1) or "", name.strip(), value.strip().strip('"')))
+    return out
+
+
+@check(id="linux.sudo.use_pty", title="sudo runs commands in their own terminal", severity="medium",
+       area="access_control",
+       criterion="sudoers sets 'Defaults use_pty' and no Defaults line turns it off (a command run without a pty can "
+                 "keep running in the background after sudo ends and inject input into the user's terminal).",
+       remediation="Add 'Defaults use_pty' to /etc/sudoers with visudo and remove any '!use_pty'.")
+def use_pty(sudoers: Sudoers) -> Finding:
+    if not sudoers.installed:
+        return not_applicable("sudoers", "sudo is not installed (/etc/sudoers does not exist)")
+    found = [(line, scope, name) for line, scope, name, _ in defaults(sudoers) if name in ("use_pty", "!use_pty")]
+    off = [f"{x.file}:{x.line}: {x.text}" for x, _, name in found if name == "!use_pty"]
+    on = [x for x, scope, name in found if name == "use_pty" and scope == ""]
+    if off:
+        return failed("sudoers", "use_pty is turned off: " + "; ".join(off), location=found[0][0].location, off=off)
+    if not on:
+        return failed("sudoers", "sudoers does not set 'Defaults use_pty'", location=Location("/etc/sudoers"),
+                      off=[])
+    return passed("sudoers", f"use_pty is set ({on[-1].file}:{on[-1].line})", location=on[-1].location, off=[])
+
+
+@check(id="linux.sudo.logfile", title="sudo keeps its own log file", severity="medium", area="audit_logging",
+       criterion="sudoers sets 'Defaults logfile=<absolute path>' for all users, so every sudo command is recorded "
+                 "in a file of its own besides syslog.",
+       remediation="Add 'Defaults logfile=\"/var/log/sudo.log\"' to /etc/sudoers with visudo and include the file "
+                   "in log rotation and forwarding.")
+def logfile(sudoers: Sudoers) -> Finding:
+    if not sudoers.installed:
+        return not_applicable("sudoers", "sudo is not installed (/etc/sudoers does not exist)")
+    found = [(line, value) for line, scope, name, value in defaults(sudoers) if name == "logfile" and scope == ""]
+    turned_off = [line for line, _, name, _ in defaults(sudoers) if name == "!logfile"]
+    if found and found[-1][1].startswith("/") and not turned_off:
+        line, value = found[-1]
+        return passed("sudoers", f"sudo logs to {value}", location=line.location, logfile=value)
+    where = turned_off[0].location if turned_off else (found[-1][0].location if found else Location("/etc/sudoers"))
+    set_to = found[-1][1] if found else None
+    return failed("sudoers", "sudo has no log file of its own" + (f" (logfile={set_to} is not absolute)" if found
+                                                                  else ""), location=where, logfile=set_to)
+
+
+@check(id="linux.sudo.file_modes", title="sudoers files are root's and not writable", severity="high",
+       area="access_control",
+       criterion="/etc/sudoers and every file in /etc/sudoers.d are owned by root with mode 0440 or stricter, and "
+                 "/etc/sudoers.d is owned by root and not writable by group or others.",
+       remediation="chown root:root and chmod 0440 the listed sudoers files, and chmod go-w /etc/sudoers.d.")
+def file_modes(sudo_files: FileModes) -> list[Finding]:
+    if sudo_files.files.get("/etc/sudoers") is None:
+        return [not_applicable("sudoers", "sudo is not installed (/etc/sudoers does not exist)")]
+    findings = []
+    for path, st in sorted(sudo_files.files.items()):
+        if st is None:
+            continue
+        is_dir = st.kind == "directory"
+        limit = 0o755 if is_dir else 0o440
+        problems = [f"mode {st.octal} is wider than {limit:04o}"] if st.mode & ~limit & 0o7777 else []
+        problems += [f"owner {st.owner} is not root"] if st.uid != 0 else []
+        observed: dict[str, Any] = {"mode": st.octal, "owner": st.owner, "group": st.group}
+        status = failed if problems else passed
+        findings.append(status(path, f"{path}: {'; '.join(problems)}" if problems else
+                               f"{path} is {st.octal} {st.owner}:{st.group}", location=Location(path), **observed))
+    return findings
+
+
+_SPEC_SKIP = re.compile(r"(Defaults|User_Alias|Runas_Alias|Host_Alias|Cmnd_Alias|Cmd_Alias)\b|[#@]include")
+_TAG = re.compile(r"^((?:[A-Z_]+:[ \t]*)*)(.*)$")
+
+
+def command_list(text: str) -> list[tuple[tuple[str, ...], str]]:
+    """(tags in force, command) of a user specification's commands; tags carry over to the next command."""
+    _, _, rest = text.partition("=")
+    out: list[tuple[tuple[str, ...], str]] = []
+    tags: tuple[str, ...] = ()
+    for part in re.split(r"[ \t]*,[ \t]*|[ \t]*:[ \t]*(?=[^ \t]+[ \t]*=)", rest):
+        part = re.sub(r"^\([^)]*\)[ \t]*", "", part.strip())  # (runas)
+        m = _TAG.match(part)
+        if m and m.group(1):
+            tags = tuple(t.strip() for t in m.group(1).split(":") if t.strip())
+        command = (m.group(2) if m else part).strip()
+        if command:
+            out.append((tags, command))
+    return out
+
+
+@check(id="linux.sudo.command_lists", title="No unrestricted passwordless sudo and no negated command lists",
+       severity="high", area="access_control",
+       criterion="No sudoers rule grants ALL commands with NOPASSWD, and no rule lists a negated command ('ALL, "
+                 "!/bin/su'): a deny list is easy to get round (a copy or a shell escape), so it gives no control.",
+       remediation="Replace the listed rules with explicit lists of the commands each user or service needs, "
+                   "asking for a password for administrative use (visudo).")
+def command_lists(sudoers: Sudoers) -> Finding:
+    if not sudoers.installed:
+        return not_applicable("sudoers", "sudo is not installed (/etc/sudoers does not exist)")
+    bad = []
+    for line in sudoers.lines:
+        if _SPEC_SKIP.match(line.text) or "=" not in line.text:
+            continue
+        commands = command_list(line.text)
+        if any("NOPASSWD" in tags and cmd == "ALL" for tags, cmd in commands):
+            bad.append((line, "NOPASSWD: ALL"))
+        if any(cmd.startswith("!") for _, cmd in commands):
+            bad.append((line, "negated command"))
+    if bad:
+        rules = [f"{x.file}:{x.line}: {x.text} ({why})" for x, why in bad]
+        return failed("sudoers", f"{len(bad)} sudoers rule(s) are unrestricted or use a deny list",
+                      location=bad[0][0].location, rules=rules)
+    return passed("sudoers", "no NOPASSWD: ALL and no negated command list", location=Location("/etc/sudoers"),
+                  rules=[])

@@ -18,10 +18,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.collectors import FactSpec
-from scanner.collectors.linux_accounts import SHADOW_REDACTED, parse_group, parse_passwd, parse_shadow
-
-# issue 14 part B
-from scanner.collectors.linux_audit import (  # noqa: I001
+from scanner.collectors.linux_accounts import (
+    DOT_FILE_CAP,
+    HOME_CAP,
+    HOMES_PROBE,
+    LOGIN_ENV_PROBE,
+    PATH_DIRS_PROBE,
+    SHADOW_REDACTED,
+    parse_clock,
+    parse_group,
+    parse_homes,
+    parse_login_env,
+    parse_passwd,
+    parse_shadow,
+)
+from scanner.collectors.linux_audit import (
     AUDIT_RULE_FILES,
     AUDITD_CONF,
     JOURNALD_DROPINS,
@@ -69,8 +80,22 @@ from scanner.collectors.linux_logs import (
     parse_syslog,
     parse_var_log,
 )
-from scanner.collectors.linux_password import PAM_MODULES_PROBE, PAM_STACKS, parse_login_defs, parse_pam
-from scanner.collectors.linux_ssh import parse_sshd
+from scanner.collectors.linux_password import (
+    PAM_MODULES_PROBE,
+    PAM_SERVICES_PROBE,
+    PAM_STACKS,
+    parse_login_defs,
+    parse_pam,
+    parse_pam_services,
+)
+from scanner.collectors.linux_ssh import (
+    SSHD_CONFIG,
+    SSHD_DROPINS,
+    SSHD_HOSTKEYS_PROBE,
+    SSHD_INCLUDES_PROBE,
+    parse_sshd,
+    parse_sshd_files,
+)
 from scanner.collectors.linux_sudo import parse_sudoers
 from scanner.collectors.linux_system import parse_system
 from scanner.collectors.linux_time import TIME_CLIENTS_PROBE, parse_time_sync
@@ -181,6 +206,22 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 parse_ssh_client, probes=(("ssh_G", SSH_CLIENT_PROBE),)),
     SectionSpec("linux.restore_test", "last restore test, from the record the policy declares", parse_restore_test,
                 dynamic=restore_test_plan),
+    # issue 14 part A: SSH server files, accounts and access
+    SectionSpec("linux.sshd_files", "sshd_config and its Include drop-ins (where each setting is made), owner and "
+                "mode of those files and of the private host keys", parse_sshd_files, needs_root=True,
+                files=(SSHD_CONFIG, SSHD_DROPINS),
+                probes=(("includes", SSHD_INCLUDES_PROBE), ("hostkeys", SSHD_HOSTKEYS_PROBE))),
+    SectionSpec("linux.homes", f"home directories and the dot files directly in them (first {HOME_CAP} accounts, "
+                f"{DOT_FILE_CAP} dot files each; symlinks not followed)", parse_homes, needs_root=True,
+                probes=(("homes", HOMES_PROBE),)),
+    SectionSpec("linux.login_env", "umask and PATH of the shell start-up files (all users and root), ENV_SUPATH, "
+                "sudo secure_path, the PATH directories, /etc/securetty", parse_login_env, needs_root=True,
+                probes=(("files", LOGIN_ENV_PROBE), ("path_dirs", PATH_DIRS_PROBE))),
+    SectionSpec("linux.pam_services", "every PAM service file in /etc/pam.d", parse_pam_services,
+                probes=(("files", PAM_SERVICES_PROBE),)),
+    SectionSpec("linux.sudo_files", "owner and mode of /etc/sudoers, /etc/sudoers.d and its files", parse_file_modes,
+                probes=(("stat", stat_each("/etc/sudoers /etc/sudoers.d /etc/sudoers.d/*")),), needs_root=True),
+    SectionSpec("linux.clock", "the host's clock (date +%s)", parse_clock, probes=(("now", "@{date} +%s"),)),
 )
 
 SECTIONS_BY_NAME = {s.name: s for s in SECTIONS}

@@ -1,10 +1,12 @@
-"""Password policy: login.defs, useradd defaults and the PAM password/auth stacks with their .conf files."""
+"""Password policy: login.defs, useradd defaults and the PAM password/auth stacks with their .conf files; every PAM
+service file (su, login, sshd, ...) for the checks that read one service."""
 from __future__ import annotations
 
 import re
 
 from scanner.collectors.linux_common import BLANKS, ParseError, Section, config_lines, lines, settings
-from scanner.facts.linux import LoginDefs, Pam, PamRule
+from scanner.collectors.linux_files import dump_files, dumped
+from scanner.facts.linux import LoginDefs, Pam, PamRule, PamServices
 from scanner.model import Location, Target, freeze
 
 #: The PAM files that hold the password and auth stacks on Debian/Ubuntu and on RHEL-like systems.
@@ -111,3 +113,25 @@ def parse_pam(section: Section, target: Target) -> Pam:
         module_files=_module_files(section),
         conf_locations=freeze(where),
     )
+
+
+# ---------------------------------------------------------------- every PAM service file
+
+PAM_DIR_GLOB = "/etc/pam.d/*"
+#: Every PAM service file in one ``dump_files`` probe (``show`` would run two processes per file).
+PAM_SERVICES_PROBE = dump_files((PAM_DIR_GLOB,))
+
+
+def parse_pam_services(section: Section, target: Target) -> PamServices:
+    section = dumped(section.probe("files"), "/etc/pam.d")
+    section.require_readable("/etc/pam.d")
+    found: dict[str, tuple[PamRule, ...]] = {}
+    errors: dict[str, str] = {}
+    for path in section.present("/etc/pam.d/"):
+        try:
+            found[path] = tuple(pam_rules(path, section.text(path) or ""))
+        except ParseError as exc:
+            errors[path] = str(exc)
+    if not found and not errors:
+        raise ParseError("/etc/pam.d holds no files")
+    return PamServices(freeze(found), freeze(errors))

@@ -561,3 +561,122 @@ class RestoreTest:
     format: BackupStatusFormat | None = None
     matched: str = ""
     detail: str = ""
+
+
+# ---------------------------------------------------------------- issue 14 part A: SSH files, accounts and access
+
+
+@dataclass(frozen=True)
+class SshdInclude:
+    """An ``Include`` directive of the sshd configuration and the files it matched on the host."""
+
+    file: str
+    line: int
+    pattern: str  # as written (a relative pattern is relative to /etc/ssh)
+    matched: tuple[str, ...]  # the files it matched, in the order sshd reads them
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
+
+@dataclass(frozen=True)
+class SshdFiles:
+    """The files the sshd configuration is read from, where each keyword is first set, and the host private keys.
+
+    ``sshd -T`` (``SshdConfig``) says what is in force; this says where it came from.
+    """
+
+    files: tuple[str, ...]  # sshd_config and every included file, in the order sshd reads them
+    includes: tuple[SshdInclude, ...]
+    set_at: Mapping[str, Location]  # keyword (lower case) -> where its first value outside a Match block is set
+    file_stats: Mapping[str, FileStat]  # owner and mode of sshd_config and of every included file
+    host_keys: Mapping[str, FileStat | None]  # private host key path (from sshd -T) -> owner and mode; None: missing
+    not_collected: tuple[str, ...] = ()  # included files whose content the collector did not show
+
+    def where(self, keyword: str) -> Location:
+        """Where ``keyword`` is set (sshd_config alone when it is left at its compiled-in default)."""
+        return self.set_at.get(keyword.lower()) or Location("/etc/ssh/sshd_config")
+
+
+@dataclass(frozen=True)
+class DotFile:
+    path: str
+    name: str  # the entry's name in the home directory
+    mode: int
+    owner: str
+    kind: str  # "file", "directory", "symlink", ...
+
+
+@dataclass(frozen=True)
+class HomeDir:
+    """One account's home directory, as ``stat`` shows it (never followed through a symlink)."""
+
+    user: str
+    uid: int
+    path: str
+    stat: FileStat | None  # None: the directory does not exist
+    dot_files: tuple[DotFile, ...] = ()  # entries named .* directly in the home (capped per home)
+
+
+@dataclass(frozen=True)
+class Homes:
+    homes: tuple[HomeDir, ...]
+    accounts: int  # lines in /etc/passwd
+    cap: int  # at most this many accounts were examined
+    dot_file_cap: int  # at most this many dot files per home were listed
+
+    @property
+    def capped(self) -> bool:
+        return self.accounts > len(self.homes)
+
+
+@dataclass(frozen=True)
+class UmaskSetting:
+    file: str
+    line: int
+    value: int  # the mask, e.g. 0o027
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
+
+@dataclass(frozen=True)
+class PathSetting:
+    """A PATH assignment (or sudo ``secure_path``, login.defs ``ENV_SUPATH``) and its directories, as written."""
+
+    file: str
+    line: int
+    elements: tuple[str, ...]  # "$PATH" for a reference to the earlier value; "" for an empty element
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
+
+@dataclass(frozen=True)
+class LoginEnv:
+    """Shell start-up files of all users and root: umask and PATH settings; /etc/securetty."""
+
+    umasks: tuple[UmaskSetting, ...]
+    paths: tuple[PathSetting, ...]
+    dirs: Mapping[str, FileStat | None]  # every absolute PATH directory found -> its stat (followed); None: missing
+    files: tuple[str, ...]  # the start-up files that exist
+    securetty: tuple[tuple[int, str], ...] | None = None  # (line, tty) of /etc/securetty; None: no such file
+
+
+@dataclass(frozen=True)
+class PamServices:
+    """Every file in /etc/pam.d, parsed into rules (a file that is no PAM configuration is kept with its error)."""
+
+    rules: Mapping[str, tuple[PamRule, ...]]  # file -> its rules
+    errors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # file -> why it did not parse
+
+    def service(self, name: str) -> tuple[PamRule, ...] | None:
+        return self.rules.get(f"/etc/pam.d/{name}")
+
+
+@dataclass(frozen=True)
+class HostClock:
+    now: datetime  # the target's clock (UTC) when collected

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -33,8 +34,13 @@ HOSTS_PER_OCTET = 64
 
 #: Per profile, beyond its fixture files: the lab user's shadow ageing (min:max:warn:inactive), the
 #: ``openssl passwd`` scheme of its hash, extra accounts (passwd, shadow, group lines) and file modes.
+#: Issue 14: ``sudo_log`` gives sudo a log file (under the lab's root); ``modes`` may name files under /etc/ssh too
+#: (sshd_config and its drop-ins). Each host has an ed25519 key only: sshd refuses to load a key others can read,
+#: so a weak host shows its host key problem as the keys its configuration names but that do not exist.
 PROFILES: dict[str, dict] = {
-    "hardened": {"aging": "1:90:14:30", "scheme": "-6"},
+    "hardened": {"aging": "1:90:14:30", "scheme": "-6", "sudo_log": True,
+                 "accounts": ((None, None, "sugroup:x:2950:"),),
+                 "modes": {"ssh/sshd_config": 0o600, "ssh/sshd_config.d/10-gxp.conf": 0o600}},
     "default": {"aging": "0:99999:7:", "scheme": "-6"},
     "nosudo": {"aging": "0:99999:7:", "scheme": "-6"},
     "weak": {
@@ -202,6 +208,16 @@ class SSHLab:
                         f.write(line + "\n")
         for file, mode in settings.get("modes", {}).items():
             (etc / file).chmod(mode)
+        if settings.get("sudo_log"):
+            log = etc / "sudoers.d" / "zz-gxp-log"
+            log.write_text(f'Defaults logfile="{base / "sudo.log"}"\n')
+            log.chmod(0o440)
+        for entry in pwd.getpwall():  # this machine's people keep a home of their own under the lab's /home
+            if entry.pw_uid >= 1000 and entry.pw_dir.startswith("/home/") and entry.pw_uid != 65534:
+                own = home / entry.pw_dir.removeprefix("/home/")
+                own.mkdir(parents=True, exist_ok=True)
+                own.chmod(0o700)
+                os.chown(own, entry.pw_uid, entry.pw_gid)
         ssh_dir = home / LAB_USER / ".ssh"
         ssh_dir.mkdir(parents=True)
         (ssh_dir / "authorized_keys").write_text(self.authorized)

@@ -10,6 +10,7 @@ import glob
 import json
 import logging
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -79,6 +80,41 @@ EXPECTED = {
     "linux.logs.syslog_file_mode": ("not_applicable", "not_applicable", "not_applicable"),
     "linux.logs.syslog_running": ("not_applicable", "not_applicable", "not_applicable"),
     "linux.logs.var_log_perms": ("fail", "fail", "fail"),
+    # issue 14 part A: the new sshd options on real sshd (hardened and weak profiles), accounts and access
+    "linux.ssh.x11_forwarding": ("pass", "fail", "fail"),
+    "linux.ssh.forwarding": ("pass", "fail", "fail"),
+    "linux.ssh.user_environment": ("pass", "pass", "fail"),
+    "linux.ssh.host_based": ("pass", "pass", "fail"),  # weak: HostbasedAuthentication yes, IgnoreRhosts no
+    "linux.ssh.strict_modes": ("pass", "pass", "fail"),
+    "linux.ssh.login_grace_time": ("pass", "fail", "fail"),
+    "linux.ssh.max_sessions": ("pass", "pass", "fail"),
+    "linux.ssh.max_startups": ("pass", "fail", "fail"),  # hardened: 10:30:60 from its drop-in
+    "linux.ssh.access_lists": ("pass", "fail", "fail"),  # hardened: AllowGroups gxpscan
+    "linux.ssh.log_level": ("pass", "pass", "fail"),  # sshd -T reads the file: VERBOSE, INFO, QUIET
+    "linux.ssh.banner": ("pass", "fail", "fail"),
+    "linux.ssh.gssapi": ("pass", "pass", "fail"),
+    "linux.ssh.rekey_limit": ("pass", "fail", "fail"),
+    "linux.ssh.host_key_perms": ("pass", "fail+pass", "fail+pass"),  # default keys named that the lab lacks
+    "linux.ssh.config_files": ("pass", "fail", "fail"),  # hardened: 0600 config and drop-in
+    "linux.accounts.gid0": ("pass", "pass", "fail"),
+    "linux.accounts.shadowed": ("pass", "pass", "pass"),
+    "linux.accounts.system_shells": ("pass", "pass", "fail"),  # weak: toor; see SYSTEM_SHELLS below
+    "linux.accounts.system_locked": ("pass", "pass", "pass"),
+    "linux.accounts.expiry": ("pass", "pass", "pass"),
+    "linux.accounts.umask": ("pass", "fail", "fail"),
+    "linux.accounts.root_path": ("pass", "pass", "pass"),
+    "linux.accounts.home_dirs": ("pass", "pass", "fail+pass"),  # weak: kiosk's home does not exist
+    "linux.accounts.dot_files": ("pass", "pass", "pass"),
+    "linux.accounts.securetty": ("pass", "not_applicable", "fail"),
+    "linux.accounts.su_restricted": ("pass", "fail", "fail"),  # hardened: pam_wheel group=sugroup; weak: trust
+    "linux.accounts.pam_succeed_if": ("pass", "pass", "fail"),
+    "linux.password.warn_age": ("pass", "pass", "pass"),
+    "linux.password.faillock": ("pass", "fail", "fail"),
+    "linux.password.hash_rounds": ("pass", "pass", "pass"),  # weak: MD5 is judged by linux.password.hashing
+    "linux.sudo.use_pty": ("pass", "pass", "pass"),
+    "linux.sudo.logfile": ("pass", "fail", "fail"),  # hardened: a logfile under the lab's root
+    "linux.sudo.file_modes": ("pass", "pass", "pass"),
+    "linux.sudo.command_lists": ("pass", "fail", "fail"),  # the lab's NOPASSWD: ALL rules
 }
 PROFILES = ("hardened", "default", "weak")
 
@@ -95,6 +131,13 @@ EXPECTED["linux.password.complexity"] = (_QUALITY, "fail", "fail")
 EXPECTED["linux.password.min_length"] = (_QUALITY, "fail", "fail")
 EXPECTED["linux.audit.journald_persistent"] = ("pass", "pass", "fail") if JOURNALD_RUNS else ("fail",) * 3
 EXPECTED["linux.accounts.empty_password"] = ("pass", "fail+pass", "fail")  # default: pam_unix nullok (Debian's)
+# The lab's /etc is a copy of this machine's: a system account of its own with a login shell (a database server's,
+# say) shows on every lab host.
+SYSTEM_SHELLS = any(e.pw_uid < 1000 and e.pw_name not in ("root", "sync", "shutdown", "halt")
+                    and e.pw_shell not in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")
+                    for e in pwd.getpwall())
+if SYSTEM_SHELLS:
+    EXPECTED["linux.accounts.system_shells"] = ("fail", "fail", "fail")
 
 
 @pytest.fixture(scope="module")

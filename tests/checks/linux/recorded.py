@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import glob
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 from scanner.collectors import linux
+from scanner.collectors.linux_accounts import LOGIN_ENV_FILES
+from scanner.collectors.linux_password import PAM_DIR_GLOB
 from scanner.connectors import CommandResult
 from scanner.model import Fact, Target
 from tests.factories import make_target
@@ -46,9 +50,45 @@ def _show(root: Path, pattern: str, unreadable: set[str]) -> bytes:
     return out
 
 
-def _probe(root: Path, fact: str, label: str) -> bytes:
+def _dump(root: Path, patterns: tuple[str, ...], unreadable: set[str],
+          keep: Callable[[str, str], bool] = lambda path, line: True) -> bytes:
+    """What a ``dump_files`` probe prints for the case's ``files/`` (issue 14: many small files in one awk)."""
+    listed, denied = [], []
+    for pattern in patterns:
+        if "*" in pattern:
+            directory = pattern.rsplit("/", 1)[0]
+            if directory in unreadable:
+                denied.append(directory)
+                continue
+            paths = sorted("/" + str(Path(p).relative_to(root / "files"))
+                           for p in glob.glob(str(root / "files") + pattern) if Path(p).is_file())
+        else:
+            paths = [pattern] if (root / "files" / pattern.lstrip("/")).is_file() else []
+        for path in paths:
+            (denied if path in unreadable else listed).append(path)
+    out = "".join(f"U\t{p}\n" for p in denied) + "".join(f"F\t{p}\n" for p in listed)
+    for i, path in enumerate(listed, 1):
+        text = (root / "files" / path.lstrip("/")).read_text()
+        body = text[:-1] if text.endswith("\n") else text
+        out += "".join(f"{i}\t{n}\t{line}\n" for n, line in enumerate(body.split("\n"), 1)
+                       if keep(path, line)) if text else ""
+    return out.encode()
+
+
+#: Probes that print files (``dump_files``): recorded as the files themselves under ``files/``.
+DUMPS = {("linux.login_env", "files"): LOGIN_ENV_FILES, ("linux.pam_services", "files"): (PAM_DIR_GLOB,)}
+#: The lines a dump keeps (the same condition as the probe's awk: LOGIN_ENV_LINES).
+KEEP: dict[tuple[str, str], Callable[[str, str], bool]] = {
+    ("linux.login_env", "files"): lambda path, line: path == "/etc/securetty" or bool(
+        re.search("umask|PATH|secure_path", line))}
+
+
+def _probe(root: Path, fact: str, label: str, unreadable: set[str] | None = None) -> bytes:
     base = root / "probes" / fact.split(".", 1)[1] / label
     out = base.with_suffix(".out")
+    if (fact, label) in DUMPS and not out.exists():
+        dumped = _dump(root, DUMPS[(fact, label)], unreadable or set(), KEEP.get((fact, label), lambda p, t: True))
+        return _mark("PROBE", label) + dumped + _mark("RC", f"{label} 0")
     rc_file, err_file = base.with_suffix(".rc"), base.with_suffix(".err")
     if not out.exists() and not rc_file.exists():
         return _mark("PROBE", label) + _mark("RC", f"{label} 127") + f"sh: 1: {label}: not found".encode()
@@ -76,7 +116,7 @@ def recorded_output(case: str, target: Target, names: list[str], fixtures: Path 
         for pattern in files:
             out += _show(root, pattern, unreadable)
         for label, _command in probes:
-            out += _probe(root, name, label)
+            out += _probe(root, name, label, unreadable)
         out += _mark("END", name)
     return out
 
