@@ -3,7 +3,8 @@
 # - the Debian packages for the lab servers (OpenSSH, OpenLDAP, Samba AD);
 # - one virtual environment per supported Python (the "Programming Language :: Python :: 3.X" classifiers of
 #   pyproject.toml), in .venvs/py3.X, each with gxpscan installed editable with its test extras;
-# - gxpscan with its test extras into the python3 on PATH too, for `PYTHONPATH=. python3 -m pytest`.
+# Nothing is installed into the python3 on PATH: run tests by hand with a venv's Python, e.g.
+#   .venvs/py3.13/bin/python -m pytest -q tests/connectors
 # Interpreters are looked up under pyenv ($PYENV_ROOT, default ~/.pyenv), then as python3.X on PATH. A missing
 # one is skipped with a note; with CI=true it is an error. Running it again only redoes what changed: a venv is
 # rebuilt when its interpreter changed, and reinstalled when pyproject.toml changed.
@@ -81,6 +82,4 @@ for version in $(supported_pythons); do
     echo "install-deps: note: no Python $version found, its tests will be skipped (CI=true makes this an error)" >&2
   fi
 done
-
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 exit $status

@@ -159,11 +159,14 @@ class LDAPConnector:
                             tls=verified_tls(s.host, s.ca_file), get_info=ldap3.NONE, connect_timeout=s.timeout)
 
     def _connection(self, server: Any, **kwargs: Any) -> Any:
+        """A connection that never follows referrals: ldap3 would bind to the referred host with the same
+        password, over a TLS it sets up itself (no ``verified_tls``) or none at all for an ``ldap://`` URL.
+        A referral is a search that did not complete (``LDAPQueryError``)."""
         import ldap3
 
         return ldap3.Connection(server, auto_bind=ldap3.AUTO_BIND_NONE,
                                 receive_timeout=max(1, int(self.settings.timeout)), raise_exceptions=False,
-                                read_only=True, check_names=False, auto_range=False,
+                                read_only=True, check_names=False, auto_range=False, auto_referrals=False,
                                 return_empty_attributes=False, **kwargs)
 
     def _open(self) -> Any:

@@ -313,3 +313,65 @@ def test_certificate_names_are_verified_by_the_standard_library_before_any_crede
         assert "tls-under-test" in message
         assert "TLS certificate refused before any credential was sent: certificate verify failed" in message
         assert refusal in message
+
+
+def _ber(tag: int, content: bytes) -> bytes:
+    """One BER element with a definite length (short or long form)."""
+    size = len(content)
+    head = bytes([size]) if size < 0x80 else bytes([0x80 | ((size.bit_length() + 7) // 8)]) + size.to_bytes(
+        (size.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + head + content
+
+
+def _referring_server(listener: socket.socket, cert: ServerCert, referral: str, requests: list[bytes]) -> None:
+    """An LDAPS server that accepts any bind and answers every search with a referral to ``referral``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert.cert), str(cert.key))
+    conn, _ = listener.accept()
+    conn.settimeout(10)
+    with context.wrap_socket(conn, server_side=True) as tls:
+        while message := _read_message(tls):
+            requests.append(message)
+            body = message[2 + (message[1] & 0x7F if message[1] & 0x80 else 0):]
+            message_id, op = body[:3], body[3]  # 02 01 ID (the client's IDs stay below 128 here)
+            done = b"\x0a\x01\x00\x04\x00\x04\x00"  # success, no matched DN, no message
+            if op == 0x60:  # BindRequest
+                tls.sendall(_ber(0x30, message_id + _ber(0x61, done)))
+            elif op == 0x63:  # SearchRequest: resultCode referral (10) with the URL
+                refer = b"\x0a\x01\x0a\x04\x00\x04\x00" + _ber(0xA3, _ber(0x04, referral.encode()))
+                tls.sendall(_ber(0x30, message_id + _ber(0x65, refer)))
+            else:  # UnbindRequest or anything else: done
+                return
+
+
+def test_a_referral_is_an_error_and_never_followed_with_the_credentials(pki, gx_test_resolves_to_loopback):
+    """A directory (or whoever controls its data) that refers the client elsewhere gets nothing: ldap3 would
+    open a new connection to the referred host, without our certificate checks and, for an ldap:// referral,
+    without TLS, and bind there with the target's password."""
+    cert = pki.cert("referring", ips=("127.0.0.1",))
+    with socket.socket() as listener, socket.socket() as elsewhere:
+        for sock in (listener, elsewhere):
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(1)
+        elsewhere.settimeout(0.5)
+        referral = f"ldap://127.0.0.1:{elsewhere.getsockname()[1]}/dc=elsewhere,dc=test"
+        requests: list[bytes] = []
+        server = threading.Thread(target=_referring_server, args=(listener, cert, referral, requests), daemon=True)
+        server.start()
+        target = Target(name="referring-dsa", type=Platform.LDAP, policy={}, options={
+            "url": f"ldaps://127.0.0.1:{listener.getsockname()[1]}", "ca_file": str(pki.ca.cert),
+            "bind_dn": "cn=scan,dc=gx,dc=test", "password_env": "GXTEST_TLS_BIND_PASSWORD", "timeout": 5})
+        with pytest.raises(LDAPQueryError) as info:
+            with LDAPConnector(target):
+                pass
+        try:
+            followed, _ = elsewhere.accept()
+            with followed:
+                followed.settimeout(2)
+                leaked = followed.recv(65536)
+        except socket.timeout:
+            leaked = None
+        server.join(15)
+    assert leaked is None, f"the referral was followed; the referred host received {leaked!r}"
+    assert "referral (10)" in str(info.value) and BIND_PASSWORD not in str(info.value)
+    assert [m[m.index(b"\x02\x01") + 3] for m in requests][:2] == [0x60, 0x63]  # bind, then the root DSE search
