@@ -204,12 +204,30 @@ def _read_message(sock: socket.socket) -> bytes:
     return head + extra + body
 
 
+def _ber(tag: int, content: bytes) -> bytes:
+    """One BER element with a definite length (short or long form)."""
+    size = len(content)
+    head = bytes([size]) if size < 0x80 else bytes([0x80 | ((size.bit_length() + 7) // 8)]) + size.to_bytes(
+        (size.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + head + content
+
+
+def _message_id_and_op(message: bytes) -> tuple[bytes, int]:
+    """The encoded messageID element of an LDAP message (02 LL ID, as sent) and the tag of its operation.
+
+    ldap3 numbers messages process-wide, so after other tests the ID no longer fits in one byte."""
+    start = 2 + (message[1] & 0x7F if message[1] & 0x80 else 0)
+    assert message[start] == 0x02, message
+    end = start + 2 + message[start + 1]
+    return message[start:end], message[end]
+
+
 def _starttls_success(request: bytes) -> bytes:
-    """The ExtendedResponse (success) to a StartTLS request whose message ID is one byte long."""
-    assert request[2:4] == b"\x02\x01" and STARTTLS_OID in request, request
-    op = b"\x0a\x01\x00\x04\x00\x04\x00\x8a" + bytes([len(STARTTLS_OID)]) + STARTTLS_OID
-    body = b"\x02\x01" + request[4:5] + b"\x78" + bytes([len(op)]) + op
-    return b"\x30" + bytes([len(body)]) + body
+    """The ExtendedResponse (success) to a StartTLS request."""
+    message_id, op = _message_id_and_op(request)
+    assert op == 0x77 and STARTTLS_OID in request, request
+    response = b"\x0a\x01\x00\x04\x00\x04\x00" + _ber(0x8A, STARTTLS_OID)
+    return _ber(0x30, message_id + _ber(0x78, response))
 
 
 @dataclass
@@ -315,14 +333,6 @@ def test_certificate_names_are_verified_by_the_standard_library_before_any_crede
         assert refusal in message
 
 
-def _ber(tag: int, content: bytes) -> bytes:
-    """One BER element with a definite length (short or long form)."""
-    size = len(content)
-    head = bytes([size]) if size < 0x80 else bytes([0x80 | ((size.bit_length() + 7) // 8)]) + size.to_bytes(
-        (size.bit_length() + 7) // 8, "big")
-    return bytes([tag]) + head + content
-
-
 def _referring_server(listener: socket.socket, cert: ServerCert, referral: str, requests: list[bytes]) -> None:
     """An LDAPS server that accepts any bind and answers every search with a referral to ``referral``."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -332,8 +342,7 @@ def _referring_server(listener: socket.socket, cert: ServerCert, referral: str, 
     with context.wrap_socket(conn, server_side=True) as tls:
         while message := _read_message(tls):
             requests.append(message)
-            body = message[2 + (message[1] & 0x7F if message[1] & 0x80 else 0):]
-            message_id, op = body[:3], body[3]  # 02 01 ID (the client's IDs stay below 128 here)
+            message_id, op = _message_id_and_op(message)
             done = b"\x0a\x01\x00\x04\x00\x04\x00"  # success, no matched DN, no message
             if op == 0x60:  # BindRequest
                 tls.sendall(_ber(0x30, message_id + _ber(0x61, done)))
@@ -374,4 +383,4 @@ def test_a_referral_is_an_error_and_never_followed_with_the_credentials(pki, gx_
         server.join(15)
     assert leaked is None, f"the referral was followed; the referred host received {leaked!r}"
     assert "referral (10)" in str(info.value) and BIND_PASSWORD not in str(info.value)
-    assert [m[m.index(b"\x02\x01") + 3] for m in requests][:2] == [0x60, 0x63]  # bind, then the root DSE search
+    assert [_message_id_and_op(m)[1] for m in requests][:2] == [0x60, 0x63]  # bind, then the root DSE search
