@@ -71,15 +71,24 @@ ensure_venv() {
 
 in_ci() { case "${CI:-}" in 1|[Tt][Rr][Uu][Ee]|[Yy][Ee][Ss]) return 0 ;; *) return 1 ;; esac; }
 
+# The venvs are built side by side (pip waits on the package index and on the disk as much as on the CPU).
 status=0
+builds=()
 for version in $(supported_pythons); do
   if python=$(find_python "$version"); then
-    ensure_venv "$version" "$python"
+    ensure_venv "$version" "$python" &
+    builds+=("$!:$version")
   elif in_ci; then
     echo "install-deps: ERROR: no Python $version found (pyenv under ${PYENV_ROOT:-$HOME/.pyenv}, or python$version on PATH)" >&2
     status=1
   else
     echo "install-deps: note: no Python $version found, its tests will be skipped (CI=true makes this an error)" >&2
+  fi
+done
+for build in "${builds[@]}"; do
+  if ! wait "${build%%:*}"; then
+    echo "install-deps: ERROR: building .venvs/py${build#*:} failed" >&2
+    status=1
   fi
 done
 exit $status
