@@ -63,8 +63,8 @@ ensure_venv() {
   fi
   stamp="$(sha256sum pyproject.toml | cut -d' ' -f1) $("$dir/bin/python" -c 'import sys; print(sys.version.split()[0])')"
   if [ "$(cat "$dir/.gxpscan-installed" 2>/dev/null)" != "$stamp" ]; then
-    echo "install-deps: installing gxpscan[test] into $dir"
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+    echo "install-deps: installing gxpscan[test] into $dir (no .pyc compiled up front: imports compile what they use)"
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check --no-compile -e '.[test]'
     echo "$stamp" > "$dir/.gxpscan-installed"
   fi
 }
