@@ -155,16 +155,18 @@ class LDAPConnector:
         import ldap3
 
         s = self.settings
-        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=s.ca_file)
         return ldap3.Server(s.host, port=port or s.port, use_ssl=s.use_ssl if use_ssl is None else use_ssl,
-                            tls=tls, get_info=ldap3.NONE, connect_timeout=s.timeout)
+                            tls=verified_tls(s.host, s.ca_file), get_info=ldap3.NONE, connect_timeout=s.timeout)
 
     def _connection(self, server: Any, **kwargs: Any) -> Any:
+        """A connection that never follows referrals: ldap3 would bind to the referred host with the same
+        password, over a TLS it sets up itself (no ``verified_tls``) or none at all for an ``ldap://`` URL.
+        A referral is a search that did not complete (``LDAPQueryError``)."""
         import ldap3
 
         return ldap3.Connection(server, auto_bind=ldap3.AUTO_BIND_NONE,
                                 receive_timeout=max(1, int(self.settings.timeout)), raise_exceptions=False,
-                                read_only=True, check_names=False, auto_range=False,
+                                read_only=True, check_names=False, auto_range=False, auto_referrals=False,
                                 return_empty_attributes=False, **kwargs)
 
     def _open(self) -> Any:
@@ -207,6 +209,12 @@ class LDAPConnector:
             raise
         except Exception as exc:  # ldap3 raises many socket/TLS exception types; all mean "not connected"
             _unbind(conn)
+            refusal = getattr(conn.server.tls, "refusal", None)
+            if refusal:
+                trusted = f"ca_file {s.ca_file}" if s.ca_file else "the system trust store"
+                raise ConnectorError(self._scrub(
+                    f"target {self.target.name} ({s.url}): TLS certificate refused before any credential was sent: "
+                    f"certificate verify failed: {refusal} (host {s.host!r}, trusted CAs: {trusted})")) from None
             raise self._fail("connection failed", exc) from None
         _raw_entries(conn.strategy)
         return conn
@@ -358,6 +366,48 @@ class LDAPConnector:
             _unbind(conn)
 
 
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The client TLS context for a directory: the standard library's verification, nothing of our own.
+
+    The certificate must chain to ``ca_file`` (or, without one, to the system store) and name the host
+    (``check_hostname``: IP addresses against IP SANs, DNS names against DNS SANs, one left-most wildcard
+    label; OpenSSL does the matching). ``create_default_context`` sets both already; they are set again
+    here so that no later default can quietly drop them.
+    """
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
+    return context
+
+
+def verified_tls(host: str, ca_file: str | None) -> Any:
+    """An ``ldap3.Tls`` whose handshake is done and verified by the standard library for ``host``.
+
+    ldap3 2.9.1 turns ``check_hostname`` off and matches names itself afterwards with ``ssl.match_hostname``,
+    or, from Python 3.12 on where that function is gone, with its own copy, which refuses IP addresses and
+    accepts an IP address written as a DNS name. Here the socket is wrapped with ``server_hostname=host``
+    and the handshake happens at once, so a certificate that does not verify ends the connection before
+    any LDAP message (a bind, a password) is sent, for ``ldaps://`` and StartTLS alike.
+    """
+    import ldap3
+
+    context = tls_context(ca_file)
+
+    class VerifiedTls(ldap3.Tls):  # type: ignore[misc]  # ldap3 has no type information
+        #: why the standard library refused the server's certificate, for a clear message
+        refusal: str | None = None
+
+        def wrap_socket(self, connection: Any, do_handshake: bool = False) -> None:
+            try:
+                connection.socket = context.wrap_socket(connection.socket, server_side=False,
+                                                        do_handshake_on_connect=True, server_hostname=host)
+            except ssl.SSLCertVerificationError as exc:
+                self.refusal = str(exc.verify_message or exc.reason or exc).rstrip(".")
+                raise
+
+    return VerifiedTls(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file)
+
+
 def _raw_entries(strategy: Any) -> None:
     """Decode this connection's search entries straight to ``dn`` + {lower-case name: [raw bytes]}.
 
@@ -370,7 +420,8 @@ def _raw_entries(strategy: Any) -> None:
 
     def fast(message: dict[str, Any]) -> dict[str, Any]:
         if message["protocolOp"] != 4:  # not a searchResEntry
-            return decode(message)
+            decoded: dict[str, Any] = decode(message)
+            return decoded
         payload = message["payload"]
         attrs: dict[str, list[bytes]] = {}
         for attr in payload[1][3]:

@@ -1,20 +1,31 @@
 # ruff: noqa: F811  (pytest fixtures are imported from tests/lab and used as parameters)
-"""LDAPConnector against real slapd and Samba AD servers: verified TLS, bind, flavor, limits, clear errors."""
+"""LDAPConnector against real slapd and Samba AD servers: verified TLS, bind, flavor, limits, clear errors.
+
+The certificate tests at the end use a small TLS server of their own (no lab server), so they also run where
+the lab tests are deselected (``-m "not lab"``), on every supported Python.
+"""
 from __future__ import annotations
 
 import os
+import socket
+import ssl
 import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
 
 import ldap3
 import pytest
 
 from scanner.connectors import ConnectorError
 from scanner.connectors.ldap import LDAPConnector, LDAPQueryError
-from tests.lab.slapdlab import ADMIN_PASSWORD, free_port
+from scanner.model import Platform, Target
+from tests.lab.slapdlab import ADMIN_PASSWORD, CA, ServerCert, free_port, issue_cert, make_ca
 
-pytestmark = pytest.mark.lab
+lab = pytest.mark.lab
 
 
+@lab
 @pytest.mark.parametrize("tls", [{"starttls": True}, {"ldaps": True}], ids=["starttls", "ldaps"])
 def test_connects_over_verified_tls_and_reads_flavor_and_base(slapd_lab, tls):
     s = slapd_lab.servers["good"]
@@ -27,16 +38,19 @@ def test_connects_over_verified_tls_and_reads_flavor_and_base(slapd_lab, tls):
     assert all(set(e.attrs) == {"uid"} for e in people)  # only the attributes asked for
 
 
+@lab
 def test_ad_flavor_and_base_from_root_dse(samba_lab):
     with LDAPConnector(samba_lab.target("good")) as c:
         assert (c.flavor, c.base_dn) == ("ad", "DC=goodad,DC=test")
 
 
+@lab
 def test_flavor_and_base_dn_can_be_set_by_the_inventory(slapd_lab):
     with LDAPConnector(slapd_lab.target("good", flavor="ad", base_dn="ou=people,dc=good,dc=test")) as c:
         assert (c.flavor, c.flavor_source, c.base_dn) == ("ad", "inventory", "ou=people,dc=good,dc=test")
 
 
+@lab
 def test_paged_search_returns_every_entry(samba_lab, monkeypatch):
     monkeypatch.setattr("scanner.connectors.ldap.PAGE_SIZE", 2)
     with LDAPConnector(samba_lab.target("weak")) as c:
@@ -45,6 +59,7 @@ def test_paged_search_returns_every_entry(samba_lab, monkeypatch):
     assert len(paged) == len(whole) > 10
 
 
+@lab
 def test_size_limit_hit_is_an_error_not_a_short_list(slapd_lab):
     # the weak instance limits anonymous searches to 2 entries and holds 7
     with LDAPConnector(slapd_lab.target("weak", bind_dn=None)) as c:
@@ -76,6 +91,8 @@ def _error_case(slapd_lab, case: str):
     raise AssertionError(case)
 
 
+@lab
+@lab
 @pytest.mark.parametrize("case", ["wrong CA", "wrong password", "server down", "plaintext refused by gxpscan",
                                   "missing password variable", "missing CA file", "gssapi without the package",
                                   "plaintext bind refused by the server"])
@@ -92,6 +109,7 @@ def test_failures_are_clear_errors_without_the_password(slapd_lab, monkeypatch, 
         assert secret not in message
 
 
+@lab
 def test_allow_plaintext_connects_and_says_so(slapd_lab):
     weak = slapd_lab.servers["weak"]
     with LDAPConnector(slapd_lab.target("weak", url=weak.ldap_url, starttls=False, allow_plaintext=True)) as c:
@@ -99,6 +117,7 @@ def test_allow_plaintext_connects_and_says_so(slapd_lab):
         assert c.search_one(c.base_dn, ["dc"]).text("dc") == "weak"
 
 
+@lab
 def test_probes_bind_and_read_only(slapd_lab):
     with LDAPConnector(slapd_lab.target("weak")) as c:
         anon, plain = c.probe_anonymous(), c.probe_plaintext_bind()
@@ -121,6 +140,7 @@ def test_connector_module_does_not_import_ldap3_at_import_time():
     assert ldap3  # imported here only for the test process itself
 
 
+@lab
 def test_a_server_that_never_answers_times_out_with_a_clear_error(slapd_lab):
     """A real TCP listener that accepts and stays silent: the bind must not hang past the target's timeout."""
     import socket
@@ -138,3 +158,229 @@ def test_a_server_that_never_answers_times_out_with_a_clear_error(slapd_lab):
                 pass
     assert time.monotonic() - start < 10
     assert "connection failed" in str(info.value) and ADMIN_PASSWORD not in str(info.value)
+
+
+# -- certificate verification, by the standard library, on every supported Python ---------------------------
+# A recording server presents a certificate issued for chosen names, over ldaps:// or after StartTLS, and
+# keeps every byte the client sends. The client must accept exactly the names the standard library accepts
+# (RFC 6125 as OpenSSL implements it for Python) and send nothing, above all no bind, to a server it refused.
+
+BIND_PASSWORD = "Tls-Test-Bind-Secret-3c9"
+STARTTLS_OID = b"1.3.6.1.4.1.1466.20037"
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: CA
+    other_ca: CA
+    root: Path
+
+    def cert(self, name: str, dns: tuple[str, ...] = (), ips: tuple[str, ...] = (), *,
+             other_ca: bool = False) -> ServerCert:
+        return issue_cert(self.other_ca if other_ca else self.ca, self.root / name, name, dns, ips)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> Pki:
+    root = tmp_path_factory.mktemp("pki")
+    return Pki(make_ca(root / "ca"), make_ca(root / "other-ca", "some other CA"), root)
+
+
+def _read_message(sock: socket.socket) -> bytes:
+    """One BER element (an LDAP message), or b"" when the peer closed first."""
+    head = sock.recv(2)
+    if len(head) < 2:
+        return head
+    length, extra = head[1], b""
+    if length & 0x80:
+        extra = sock.recv(length & 0x7F)
+        length = int.from_bytes(extra, "big")
+    body = b""
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return head + extra + body
+
+
+def _ber(tag: int, content: bytes) -> bytes:
+    """One BER element with a definite length (short or long form)."""
+    size = len(content)
+    head = bytes([size]) if size < 0x80 else bytes([0x80 | ((size.bit_length() + 7) // 8)]) + size.to_bytes(
+        (size.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + head + content
+
+
+def _message_id_and_op(message: bytes) -> tuple[bytes, int]:
+    """The encoded messageID element of an LDAP message (02 LL ID, as sent) and the tag of its operation.
+
+    ldap3 numbers messages process-wide, so after other tests the ID no longer fits in one byte."""
+    start = 2 + (message[1] & 0x7F if message[1] & 0x80 else 0)
+    assert message[start] == 0x02, message
+    end = start + 2 + message[start + 1]
+    return message[start:end], message[end]
+
+
+def _starttls_success(request: bytes) -> bytes:
+    """The ExtendedResponse (success) to a StartTLS request."""
+    message_id, op = _message_id_and_op(request)
+    assert op == 0x77 and STARTTLS_OID in request, request
+    response = b"\x0a\x01\x00\x04\x00\x04\x00" + _ber(0x8A, STARTTLS_OID)
+    return _ber(0x30, message_id + _ber(0x78, response))
+
+
+@dataclass
+class Recorder:
+    """What the TLS server saw: the cleartext before TLS, whether the handshake completed, the first message after."""
+
+    before_tls: bytes = b""
+    handshake: str = "not reached"
+    after_tls: bytes = b""
+
+
+def _serve_once(listener: socket.socket, cert: ServerCert, starttls: bool, seen: Recorder) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert.cert), str(cert.key))
+    conn, _ = listener.accept()
+    conn.settimeout(10)
+    with conn:
+        if starttls:
+            seen.before_tls = _read_message(conn)
+            conn.sendall(_starttls_success(seen.before_tls))
+        try:
+            tls = context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            seen.handshake = f"{type(exc).__name__}: {exc}"
+            return
+        seen.handshake = "ok"
+        try:
+            seen.after_tls = _read_message(tls)  # then close: the client's bind fails, which is fine here
+        except (ssl.SSLError, OSError):
+            pass
+        tls.close()
+
+
+def _connect_through(cert: ServerCert, host: str, ca_file: Path, starttls: bool) -> tuple[Recorder, str]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        seen = Recorder()
+        server = threading.Thread(target=_serve_once, args=(listener, cert, starttls, seen), daemon=True)
+        server.start()
+        url = f"ldap://{host}:{port}" if starttls else f"ldaps://{host}:{port}"
+        target = Target(name="tls-under-test", type=Platform.LDAP, options={
+            "url": url, "starttls": starttls, "ca_file": str(ca_file), "bind_dn": "cn=scan,dc=gx,dc=test",
+            "password_env": "GXTEST_TLS_BIND_PASSWORD", "timeout": 5}, policy={})
+        with pytest.raises(ConnectorError) as info:  # the recording server never answers the bind
+            with LDAPConnector(target):
+                pass
+        server.join(15)
+    assert not server.is_alive()
+    return seen, str(info.value)
+
+
+@pytest.fixture
+def gx_test_resolves_to_loopback(monkeypatch):
+    """Names under gx.test resolve to 127.0.0.1 for this test (only name resolution is replaced, not TLS)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if isinstance(host, str) and (host == "gx.test" or host.endswith(".gx.test")):
+            host = "127.0.0.1"
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setenv("GXTEST_TLS_BIND_PASSWORD", BIND_PASSWORD)
+
+
+# (id, SANs on the certificate (DNS, IP), name in the URL, issued by the configured CA, refusal reason or None)
+CERT_CASES = [
+    ("ip-san", (), ("127.0.0.1",), "127.0.0.1", True, None),
+    ("dns-san", ("localhost",), (), "localhost", True, None),
+    ("dns-san-case-insensitive", ("LDAP.GX.test",), (), "ldap.gx.test", True, None),
+    ("wildcard-left-label", ("*.gx.test",), (), "dc1.gx.test", True, None),
+    ("dns-and-ip-sans-by-ip", ("localhost",), ("127.0.0.1",), "127.0.0.1", True, None),
+    ("wildcard-covers-one-label-only", ("*.gx.test",), (), "a.dc1.gx.test", True, "Hostname mismatch"),
+    ("wildcard-not-the-bare-domain", ("*.gx.test",), (), "gx.test", True, "Hostname mismatch"),
+    ("partial-label-wildcard", ("dc*.gx.test",), (), "dc1.gx.test", True, "Hostname mismatch"),
+    ("ip-written-as-dns-san", ("127.0.0.1",), (), "127.0.0.1", True, "IP address mismatch"),
+    ("other-ip", (), ("127.0.0.2",), "127.0.0.1", True, "IP address mismatch"),
+    ("other-name", ("ldap.gx.test",), (), "localhost", True, "Hostname mismatch"),
+    ("dns-san-by-ip", ("localhost",), (), "127.0.0.1", True, "IP address mismatch"),
+    ("untrusted-ca", ("localhost",), ("127.0.0.1",), "127.0.0.1", False, "unable to get local issuer certificate"),
+]
+
+
+@pytest.mark.parametrize("starttls", [False, True], ids=["ldaps", "starttls"])
+@pytest.mark.parametrize("case, dns, ips, host, trusted_ca, refusal", CERT_CASES, ids=[c[0] for c in CERT_CASES])
+def test_certificate_names_are_verified_by_the_standard_library_before_any_credential(
+        pki, gx_test_resolves_to_loopback, case, dns, ips, host, trusted_ca, refusal, starttls):
+    cert = pki.cert(case, dns, ips, other_ca=not trusted_ca)
+    seen, message = _connect_through(cert, host, pki.ca.cert, starttls)
+    assert BIND_PASSWORD not in message and BIND_PASSWORD.encode() not in seen.before_tls
+    if starttls:
+        assert STARTTLS_OID in seen.before_tls  # the only message sent in clear
+    if refusal is None:
+        assert seen.handshake == "ok"
+        assert b"cn=scan,dc=gx,dc=test" in seen.after_tls  # the bind came after an accepted handshake
+        assert "certificate verify failed" not in message
+    else:
+        assert seen.handshake != "ok" and seen.after_tls == b""  # nothing at all, so no bind and no password
+        assert "tls-under-test" in message
+        assert "TLS certificate refused before any credential was sent: certificate verify failed" in message
+        assert refusal in message
+
+
+def _referring_server(listener: socket.socket, cert: ServerCert, referral: str, requests: list[bytes]) -> None:
+    """An LDAPS server that accepts any bind and answers every search with a referral to ``referral``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert.cert), str(cert.key))
+    conn, _ = listener.accept()
+    conn.settimeout(10)
+    with context.wrap_socket(conn, server_side=True) as tls:
+        while message := _read_message(tls):
+            requests.append(message)
+            message_id, op = _message_id_and_op(message)
+            done = b"\x0a\x01\x00\x04\x00\x04\x00"  # success, no matched DN, no message
+            if op == 0x60:  # BindRequest
+                tls.sendall(_ber(0x30, message_id + _ber(0x61, done)))
+            elif op == 0x63:  # SearchRequest: resultCode referral (10) with the URL
+                refer = b"\x0a\x01\x0a\x04\x00\x04\x00" + _ber(0xA3, _ber(0x04, referral.encode()))
+                tls.sendall(_ber(0x30, message_id + _ber(0x65, refer)))
+            else:  # UnbindRequest or anything else: done
+                return
+
+
+def test_a_referral_is_an_error_and_never_followed_with_the_credentials(pki, gx_test_resolves_to_loopback):
+    """A directory (or whoever controls its data) that refers the client elsewhere gets nothing: ldap3 would
+    open a new connection to the referred host, without our certificate checks and, for an ldap:// referral,
+    without TLS, and bind there with the target's password."""
+    cert = pki.cert("referring", ips=("127.0.0.1",))
+    with socket.socket() as listener, socket.socket() as elsewhere:
+        for sock in (listener, elsewhere):
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(1)
+        elsewhere.settimeout(0.5)
+        referral = f"ldap://127.0.0.1:{elsewhere.getsockname()[1]}/dc=elsewhere,dc=test"
+        requests: list[bytes] = []
+        server = threading.Thread(target=_referring_server, args=(listener, cert, referral, requests), daemon=True)
+        server.start()
+        target = Target(name="referring-dsa", type=Platform.LDAP, policy={}, options={
+            "url": f"ldaps://127.0.0.1:{listener.getsockname()[1]}", "ca_file": str(pki.ca.cert),
+            "bind_dn": "cn=scan,dc=gx,dc=test", "password_env": "GXTEST_TLS_BIND_PASSWORD", "timeout": 5})
+        with pytest.raises(LDAPQueryError) as info:
+            with LDAPConnector(target):
+                pass
+        try:
+            followed, _ = elsewhere.accept()
+            with followed:
+                followed.settimeout(2)
+                leaked = followed.recv(65536)
+        except TimeoutError:
+            leaked = None
+        server.join(15)
+    assert leaked is None, f"the referral was followed; the referred host received {leaked!r}"
+    assert "referral (10)" in str(info.value) and BIND_PASSWORD not in str(info.value)
+    assert [_message_id_and_op(m)[1] for m in requests][:2] == [0x60, 0x63]  # bind, then the root DSE search
