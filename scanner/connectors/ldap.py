@@ -11,7 +11,7 @@ import os
 import ssl
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from scanner.connectors import ConnectorError
 from scanner.model import Target
@@ -21,6 +21,8 @@ AD_CAPABILITY_OID = "1.2.840.113556.1.4.800"
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 DEFAULT_TIMEOUT = 30.0
 PAGE_SIZE = 1000
+#: how many continuation reference URIs an error message names (a hostile server may send any number)
+REFERENCES_SHOWN = 10
 #: result codes a probe treats as "the server refused": the value is the reason in words.
 REFUSAL_CODES = {
     1: "operationsError",
@@ -130,6 +132,8 @@ class LDAPConnector:
         self.flavor_source = ""
         self.base_dn: str | None = None
         self.bound_as = ""
+        #: continuation references of the last search that name this server's other naming contexts (not followed)
+        self.ignored_references: tuple[str, ...] = ()
 
     # -- connection -------------------------------------------------------------------------------
     def _password(self) -> str:
@@ -260,7 +264,9 @@ class LDAPConnector:
         if self._conn is None:
             raise LDAPQueryError("not connected")
         scope = ldap3.SUBTREE if scope is None else scope
+        self.ignored_references = ()
         entries: list[Entry] = []
+        ignored: list[str] = []
         cookie: bytes | None = None
         while True:
             kwargs: dict[str, Any] = {}
@@ -278,13 +284,41 @@ class LDAPConnector:
                 raise LDAPQueryError(
                     f"search {search_filter} under {base!r} did not complete: {result.get('description')} "
                     f"({code}) {result.get('message', '')}".rstrip())
-            entries += [Entry(item["dn"], item["raw_attributes"]) for item in self._conn.response or ()
+            response = self._conn.response or ()
+            entries += [Entry(item["dn"], item["raw_attributes"]) for item in response
                         if item.get("type") == "searchResEntry"]
-            if not paged:
-                return entries
+            ignored += self._continuations(base, search_filter,
+                                           [item for item in response if item.get("type") == "searchResRef"])
             cookie = (result.get("controls") or {}).get(PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
-            if not cookie:
+            if not paged or not cookie:
+                self.ignored_references = tuple(dict.fromkeys(ignored))
                 return entries
+
+    def _continuations(self, base: str, search_filter: str, refs: list[dict[str, Any]]) -> list[str]:
+        """The URIs of continuation references that may be left out; raises for any other reference.
+
+        A searchResRef says part of the answer is held elsewhere, and referrals are never followed, so the
+        answer would be short: that is an error, naming the URIs. The one exception is a reference to
+        another naming context of this same server (its root DSE ``namingContexts``), such as Active
+        Directory's Configuration, DomainDnsZones and ForestDnsZones partitions below the domain root:
+        every URI of the reference must name such a context, and not the context being searched.
+        """
+        contexts = {_dn_key(c) for c in self.root_dse.texts("namingContexts")} if self.root_dse else set()
+        searched = _dn_key(base)
+        ignored: list[str] = []
+        unexpected: list[str] = []
+        for ref in refs:
+            uris = [str(u) for u in ref.get("uri") or ()]
+            dns = [_reference_dn(u) for u in uris]
+            own = bool(uris) and all(dn is not None and dn in contexts and not _within(searched, dn) for dn in dns)
+            (ignored if own else unexpected).extend(uris or ["(a reference with no URI)"])
+        if unexpected:
+            shown = ", ".join(repr(u[:200]) for u in unexpected[:REFERENCES_SHOWN])
+            more = f" and {len(unexpected) - REFERENCES_SHOWN} more" if len(unexpected) > REFERENCES_SHOWN else ""
+            raise LDAPQueryError(
+                f"search {search_filter} under {base!r} did not complete: the server returned continuation "
+                f"references to parts of the tree held elsewhere, which are not followed: {shown}{more}")
+        return ignored
 
     def search_one(self, base: str, attributes: list[str]) -> Entry | None:
         """The entry at ``base`` itself, or None when it does not exist."""
@@ -429,6 +463,28 @@ def _raw_entries(strategy: Any) -> None:
         return {"type": "searchResEntry", "dn": payload[0][3].decode("utf-8", "replace"), "raw_attributes": attrs}
 
     strategy.decode_response_fast = fast
+
+
+def _dn_key(dn: str) -> str:
+    """A DN compared without case or the spaces around separators (enough for naming contexts)."""
+    return ",".join("=".join(p.strip() for p in rdn.split("=", 1)) for rdn in dn.lower().split(","))
+
+
+def _reference_dn(uri: str) -> str | None:
+    """The DN an ``ldap://`` or ``ldaps://`` continuation reference names, or None when it names none."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("ldap", "ldaps"):
+        return None
+    dn = unquote(parts.path.lstrip("/"))
+    return _dn_key(dn) if dn else None
+
+
+def _within(dn: str, ancestor: str) -> bool:
+    """``dn`` is ``ancestor`` or below it (both already keys)."""
+    return dn == ancestor or dn.endswith("," + ancestor)
 
 
 def _unbind(conn: Any) -> None:

@@ -487,3 +487,16 @@ def test_a_member_whose_object_class_is_unreadable_is_an_error():
     d = _Directory({"cn=g2": {"member": [b"cn=u9"]}})
     with pytest.raises(ValueError, match="objectClass of cn=g2 is not readable"):
         ad.expand_members(d, _entry("cn=admins", member=["cn=g2"]), {})
+
+
+def test_references_to_the_domains_own_partitions_are_left_out_and_shown_in_the_evidence(ad_facts):
+    """Samba answers a subtree search of the domain root with searchResRefs to its other naming contexts
+    (Configuration, DomainDnsZones, ForestDnsZones). They hold no accounts: the search completes and says so."""
+    fact = ad_facts["weak"]["ldap.users"]
+    assert fact.ok and len(fact.value) > 10
+    raw = "".join(e.raw for e in fact.evidence)
+    assert "# continuation references to this server's other naming contexts, not followed:" in raw
+    for context in ("CN=Configuration", "DC=DomainDnsZones", "DC=ForestDnsZones"):
+        assert f"# ref: 'ldaps://weakad.test/{context},DC=weakad,DC=test'" in raw
+    base_only = "".join(e.raw for e in ad_facts["weak"]["ldap.domain_policy"].evidence)
+    assert "# ref:" not in base_only  # a base search gets no reference

@@ -384,3 +384,115 @@ def test_a_referral_is_an_error_and_never_followed_with_the_credentials(pki, gx_
     assert leaked is None, f"the referral was followed; the referred host received {leaked!r}"
     assert "referral (10)" in str(info.value) and BIND_PASSWORD not in str(info.value)
     assert [_message_id_and_op(m)[1] for m in requests][:2] == [0x60, 0x63]  # bind, then the root DSE search
+
+
+# -- continuation references: part of the tree held elsewhere is an error, never a shorter answer ----------------
+BRANCH_URI = "ldap://branch.example.test/ou=branch,ou=people,dc=good,dc=test"
+REFERRAL_LDIF = f"""dn: ou=branch,ou=people,dc=good,dc=test
+objectClass: referral
+objectClass: extensibleObject
+ou: branch
+ref: {BRANCH_URI}
+"""
+
+
+@pytest.fixture(scope="module")
+def referring_slapd(slapd_lab, tmp_path_factory):
+    """The compliant slapd plus a referral object under ou=people: a subtree search gets a searchResRef."""
+    from dataclasses import replace
+
+    from tests.lab import slapdlab
+
+    root = tmp_path_factory.mktemp("slapd-referring")
+    cert = slapdlab.issue_cert(slapd_lab.ca, root / "tls", "localhost", ("localhost",), ("127.0.0.1",))
+    server = slapdlab.build(replace(slapdlab.GOOD, name="referring", extra_ldif=REFERRAL_LDIF), root, slapd_lab.ca,
+                            cert)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _referring_target(slapd_lab, server) -> Target:
+    from tests.lab.slapdlab import PASSWORD_ENV
+
+    return Target("slapd-referring", Platform.LDAP, {
+        "url": server.ldap_url, "starttls": True, "ca_file": str(slapd_lab.ca.cert), "bind_dn": server.admin_dn,
+        "password_env": PASSWORD_ENV, "timeout": 10}, {})
+
+
+@lab
+@pytest.mark.parametrize("paged", [True, False], ids=["paged", "unpaged"])
+def test_a_continuation_reference_fails_the_search_and_names_the_uri(slapd_lab, referring_slapd, paged):
+    with LDAPConnector(_referring_target(slapd_lab, referring_slapd)) as c:
+        assert c.search("ou=policies,dc=good,dc=test", "(objectClass=*)", ["1.1"], paged=paged)  # no reference
+        with pytest.raises(LDAPQueryError) as info:
+            c.search("dc=good,dc=test", "(objectClass=inetOrgPerson)", ["uid"], paged=paged)
+        assert c.ignored_references == ()
+    assert "continuation references to parts of the tree held elsewhere" in str(info.value)
+    assert repr(f"{BRANCH_URI}??sub") in str(info.value)  # slapd adds the scope the referred search would use
+
+
+@lab
+def test_accounts_under_a_reference_make_the_account_checks_error_not_pass(slapd_lab, referring_slapd):
+    """End to end: the hashing check saw every other account stored well and passed; now it cannot judge."""
+    from scanner.registry import Registry
+    from scanner.runner import scan_target
+
+    specs = [s for s in Registry.load(["checks.ldap"]).select() if s.id == "ldap.password_hashing"]
+    results = scan_target(_referring_target(slapd_lab, referring_slapd), specs, {}).results
+    assert [r.status.value for r in results] == ["error"]
+    assert BRANCH_URI in results[0].message
+
+
+def _unentered(naming_contexts: tuple[str, ...]) -> LDAPConnector:
+    """A connector whose root DSE names these contexts (no server: only the reference rules are exercised)."""
+    from scanner.connectors.ldap import Entry
+
+    c = LDAPConnector(Target("refs", Platform.LDAP, {"url": "ldaps://dc1.ex.test"}, {}))
+    c.root_dse = Entry("", {"namingcontexts": [n.encode() for n in naming_contexts]})
+    return c
+
+
+AD_CONTEXTS = ("DC=ex,DC=test", "CN=Configuration,DC=ex,DC=test", "CN=Schema,CN=Configuration,DC=ex,DC=test",
+               "DC=DomainDnsZones,DC=ex,DC=test", "DC=ForestDnsZones,DC=ex,DC=test")
+
+
+# (id, search base, URIs of each reference, ignored or None when the search must fail)
+REFERENCE_CASES = [
+    ("ad-partitions", "DC=ex,DC=test",
+     [["ldaps://ex.test/CN=Configuration,DC=ex,DC=test"], ["ldap://ex.test/DC=DomainDnsZones,DC=ex,DC=test"]],
+     ("ldaps://ex.test/CN=Configuration,DC=ex,DC=test", "ldap://ex.test/DC=DomainDnsZones,DC=ex,DC=test")),
+    ("case-spaces-and-escapes", "dc=ex,dc=test", [["LDAP://ex.test/dc=forestdnszones,%20DC=ex,DC=test??sub"]],
+     ("LDAP://ex.test/dc=forestdnszones,%20DC=ex,DC=test??sub",)),
+    ("another-server", "DC=ex,DC=test", [["ldap://branch.ex.test/OU=Branch,DC=ex,DC=test"]], None),
+    ("child-domain", "DC=ex,DC=test", [["ldap://child.ex.test/DC=child,DC=ex,DC=test"]], None),
+    ("the-context-searched", "OU=People,DC=ex,DC=test", [["ldap://ex.test/DC=ex,DC=test"]], None),
+    ("one-alternative-elsewhere", "DC=ex,DC=test",
+     [["ldap://ex.test/CN=Configuration,DC=ex,DC=test", "ldap://other.test/OU=X,DC=other,DC=test"]], None),
+    ("no-uri", "DC=ex,DC=test", [[]], None),
+    ("not-ldap", "DC=ex,DC=test", [["http://ex.test/CN=Configuration,DC=ex,DC=test"]], None),
+    ("no-dn", "DC=ex,DC=test", [["ldap://ex.test"]], None),
+]
+
+
+@pytest.mark.parametrize("case, base, refs, ignored", REFERENCE_CASES, ids=[c[0] for c in REFERENCE_CASES])
+def test_only_references_to_the_servers_other_naming_contexts_are_left_out(case, base, refs, ignored):
+    c = _unentered(AD_CONTEXTS)
+    responses = [{"type": "searchResRef", "uri": uris or None} for uris in refs]
+    if ignored is not None:
+        assert tuple(c._continuations(base, "(objectClass=user)", responses)) == ignored
+        return
+    with pytest.raises(LDAPQueryError) as info:
+        c._continuations(base, "(objectClass=user)", responses)
+    assert "not followed" in str(info.value) and base in str(info.value)
+    assert all(repr(u) in str(info.value) for uris in refs for u in uris) or refs == [[]]
+
+
+def test_a_flood_of_references_is_named_in_a_bounded_message():
+    c = _unentered(AD_CONTEXTS)
+    responses = [{"type": "searchResRef", "uri": [f"ldap://x{i}.test/OU={'a' * 500},DC=x"]} for i in range(1000)]
+    with pytest.raises(LDAPQueryError) as info:
+        c._continuations("DC=ex,DC=test", "(objectClass=*)", responses)
+    assert "and 990 more" in str(info.value) and len(str(info.value)) < 3000

@@ -58,6 +58,8 @@ class Directory(Protocol):
     def base_dn(self) -> str | None: ...
     @property
     def bound_as(self) -> str: ...
+    @property
+    def ignored_references(self) -> tuple[str, ...]: ...
     def search(self, base: str, search_filter: str, attributes: list[str], *, scope: str = ...,
                paged: bool = ...) -> list[Entry]: ...
     def search_one(self, base: str, attributes: list[str]) -> Entry | None: ...
@@ -154,7 +156,11 @@ class Recorder:
         """Search and keep the search and its answer as evidence (``shown`` decides what the answer looks like)."""
         entries = self.conn.search(base, flt, attrs, scope=scope)  # ldap3's scope constants are these names
         source = f"ldap search base={base!r} scope={scope.lower()} filter={flt} attrs={','.join(attrs)}"
-        self.evidence.append(Evidence.of(source, shown(entries)))
+        text = shown(entries)
+        if self.conn.ignored_references:  # the connector raised for any other continuation reference
+            text += ("\n# continuation references to this server's other naming contexts, not followed:\n"
+                     + "".join(f"# ref: {uri!r}\n" for uri in self.conn.ignored_references))
+        self.evidence.append(Evidence.of(source, text))
         return entries
 
     def note(self, source: str, text: str) -> None:
