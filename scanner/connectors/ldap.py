@@ -6,8 +6,10 @@ Trust rules: ``ldaps://`` or ``ldap://`` + ``starttls: true`` with the certifica
 """
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -380,14 +382,14 @@ class LDAPConnector:
         import ldap3
 
         url, port = self.plaintext_url()
+        unreachable = tcp_unreachable(self.settings.host, port, self.settings.timeout)
+        if unreachable is not None:
+            return unreachable.at(url)
         dn = self.probe_dn()
         conn = self._connection(self._server(use_ssl=False, port=port), user=dn,
                                 password="gxpscan-probe-not-a-password", authentication=ldap3.SIMPLE)
         try:
-            try:
-                conn.open(read_server_info=False)
-            except Exception as exc:
-                return ProbeResult(url, False, True, "no cleartext listener", f"{type(exc).__name__}: {exc}")
+            conn.open(read_server_info=False)
             conn.bind()
             res = conn.result or {}
             code = res.get("result")
@@ -398,6 +400,47 @@ class LDAPConnector:
             return ProbeResult(url, True, False, "probe failed", f"{type(exc).__name__}: {exc}")
         finally:
             _unbind(conn)
+
+
+@dataclass(frozen=True)
+class NoListener:
+    """Why a TCP connection to a port could not be made, and whether that proves nothing listens there."""
+
+    refused: bool
+    detail: str
+
+    def at(self, url: str) -> ProbeResult:
+        if self.refused:
+            return ProbeResult(url, False, True, "no cleartext listener", self.detail)
+        return ProbeResult(url, False, False, "probe failed", f"could not determine whether a cleartext listener "
+                           f"answers: {self.detail}")
+
+
+def tcp_unreachable(host: str, port: int, timeout: float) -> NoListener | None:
+    """None when a TCP connection to ``host:port`` opens (it is closed again at once), else why not.
+
+    Only a refused connection (a reset answering the SYN, ECONNREFUSED) on every address of the host shows
+    that nothing listens; a timeout (a filtering firewall), an unreachable network or a name that does not
+    resolve shows nothing about the port: ``refused`` is then False.
+    """
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return NoListener(False, f"{host!r} does not resolve: {type(exc).__name__}: {exc}")
+    failures: list[str] = []
+    refused = True
+    for family, kind, proto, _, address in addresses:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.settimeout(timeout)
+                sock.connect(address)
+            return None
+        except OSError as exc:
+            is_refusal = isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED
+            refused = refused and is_refusal
+            what = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+            failures.append(f"{address[0]} port {port}: {what}")
+    return NoListener(refused and bool(failures), "; ".join(failures) or f"{host!r} has no address")
 
 
 def tls_context(ca_file: str | None) -> ssl.SSLContext:

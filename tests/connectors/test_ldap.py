@@ -496,3 +496,72 @@ def test_a_flood_of_references_is_named_in_a_bounded_message():
     with pytest.raises(LDAPQueryError) as info:
         c._continuations("DC=ex,DC=test", "(objectClass=*)", responses)
     assert "and 990 more" in str(info.value) and len(str(info.value)) < 3000
+
+
+# -- the cleartext-bind probe: only a refused connection means "no cleartext listener" ------------------------
+@pytest.fixture
+def silent_port():
+    """A port whose SYNs go unanswered: a listener with a full accept queue (the kernel then drops new SYNs)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        filler = socket.create_connection(("127.0.0.1", port), timeout=2)  # fills the queue, never accepted
+        with filler:
+            yield port
+
+
+@pytest.fixture
+def closed_port():
+    return free_port()
+
+
+def _probe_target(port: int, timeout: float = 1) -> Target:
+    return Target("probe-under-test", Platform.LDAP, {"url": f"ldap://127.0.0.1:{port}", "starttls": True,
+                                                      "timeout": timeout}, {})
+
+
+@pytest.mark.parametrize("port_kind, refused, result, words", [
+    ("closed_port", True, "no cleartext listener", "Connection refused"),
+    ("silent_port", False, "probe failed", "timed out"),
+], ids=["refused-connection", "never-answers"])
+def test_only_a_refused_connection_means_no_cleartext_listener(request, port_kind, refused, result, words):
+    import time
+
+    port = request.getfixturevalue(port_kind)
+    start = time.monotonic()
+    got = LDAPConnector(_probe_target(port)).probe_plaintext_bind()
+    assert time.monotonic() - start < 5  # bounded by the target's timeout (1 s)
+    assert (got.url, got.reachable, got.refused, got.result) == (f"ldap://127.0.0.1:{port}", False, refused, result)
+    assert words in got.detail and f"port {port}" in got.detail
+
+
+def test_a_name_that_does_not_resolve_says_nothing_about_a_listener(monkeypatch):
+    def getaddrinfo(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    got = LDAPConnector(_probe_target(389)).probe_plaintext_bind()
+    assert (got.refused, got.result) == (False, "probe failed") and "does not resolve" in got.detail
+
+
+@lab
+@pytest.mark.parametrize("port_kind, status", [("closed_port", "pass"), ("silent_port", "error")],
+                         ids=["refused-connection", "never-answers"])
+def test_tls_required_errors_when_the_cleartext_port_never_answers(slapd_lab, request, monkeypatch, port_kind,
+                                                                     status):
+    """End to end from a real scan connection: the probe's port is the only thing pointed elsewhere."""
+    from scanner.collectors import ldap as collector
+    from scanner.registry import Registry
+    from scanner.runner import evaluate
+
+    port = request.getfixturevalue(port_kind)
+    spec = next(s for s in Registry.load(["checks.ldap"]).select() if s.id == "ldap.tls_required")
+    target = slapd_lab.target("good", timeout=1)
+    with LDAPConnector(target) as c:
+        monkeypatch.setattr(c, "plaintext_url", lambda: (f"ldap://127.0.0.1:{port}", port))
+        facts = collector.collect(c, target, spec.facts)
+    got = evaluate(spec, facts, target)
+    assert [f.status.value for f in got] == [status], [f.message for f in got]
+    if status == "error":
+        assert "could not determine whether a cleartext listener answers" in got[0].message

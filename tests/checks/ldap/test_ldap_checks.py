@@ -93,6 +93,10 @@ def test_anonymous_bind(probe, status):
     (Probe("ldap://x:389", True, True, "cleartext bind refused", "confidentialityRequired (13)"), "pass"),
     (Probe("ldap://x:389", False, True, "no cleartext listener", "Connection refused"), "pass"),
     (Probe("ldap://x:389", True, False, "cleartext bind evaluated", "invalidCredentials (49)"), "fail"),
+    (Probe("ldap://x:389", False, False, "probe failed", "could not determine whether a cleartext listener "
+           "answers: 10.0.0.1 port 389: timed out"), "error"),
+    (Probe("ldap://x:389", True, False, "probe failed", "LDAPSocketReceiveError: timed out"), "error"),
+    (Probe("ldap://x:389", False, True, "unreachable", "timed out"), "error"),  # refused, but not by a known answer
 ])
 def test_tls_required_and_the_scan_transport_is_shown(probe, status):
     got = transport.tls_required(dse(tls="none"), probe)
