@@ -116,7 +116,10 @@ def load_yaml(text: str) -> Any:
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        raise YamlError(str(exc.problem or exc.context or "not valid YAML"),
+        problem = str(exc.problem or exc.context or "not valid YAML")
+        if "maximum nesting depth" in problem:  # libyaml >= 0.2.6 (PyYAML 6.0.4 wheels) stops at its own limit first
+            problem = f"nested deeper than {MAX_DEPTH} levels"
+        raise YamlError(problem,
                         mark.line + 1 if mark else None, mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise YamlError(str(exc)) from None
