@@ -358,7 +358,7 @@ def build_protocol(targets: Sequence[Target], specs: Sequence[CheckSpec], catalo
                 target_type=target.type.value, severity=spec.severity.value, area=spec.area.value,
                 clauses=tuple(cmap.get(spec.id, ())), criterion=fill_criterion(spec.criterion, thresholds),
                 thresholds=thresholds, method=method,
-                expected=f"PASS on every resource examined: {fill_criterion(spec.criterion, thresholds)}",
+                expected="PASS on every resource examined: each meets the acceptance criterion",
                 needs_root=spec.needs_root))
     ids = [t.id for t in tests]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
