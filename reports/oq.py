@@ -253,32 +253,46 @@ def _natural(ref: str) -> tuple[Any, ...]:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", ref) if p)
 
 
-def clause_order(results: Iterable[Result]) -> list[str]:
-    """Clause refs in the catalogs' order, recovered from the results: each result lists its clauses in framework
-    order then document order, so those lists are merged (a topological order; ties by natural order)."""
+def _topological(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[str]:
+    """Nodes in an order that keeps every edge (a before b); ties, and any cycle, by natural order."""
     import heapq
 
-    after: dict[str, set[str]] = {}
-    indegree: dict[str, int] = {}
-    for r in results:
-        for ref in r.clauses:
-            after.setdefault(ref, set())
-            indegree.setdefault(ref, 0)
-        for a, b in zip(r.clauses, r.clauses[1:], strict=False):
-            if b not in after[a]:
-                after[a].add(b)
-                indegree[b] += 1
-    heap = [(_natural(ref), ref) for ref, n in indegree.items() if n == 0]
+    after: dict[str, set[str]] = {n: set() for n in nodes}
+    indegree = dict.fromkeys(after, 0)
+    for a, b in edges:
+        if a != b and b not in after[a]:
+            after[a].add(b)
+            indegree[b] += 1
+    heap = [(_natural(n), n) for n, d in indegree.items() if d == 0]
     heapq.heapify(heap)
-    out = []
+    out: list[str] = []
     while heap:
-        _, ref = heapq.heappop(heap)
-        out.append(ref)
-        for nxt in after[ref]:
-            indegree[nxt] -= 1
-            if indegree[nxt] == 0:
-                heapq.heappush(heap, (_natural(nxt), nxt))
-    out += sorted((ref for ref in indegree if ref not in out), key=_natural)  # a cycle (inconsistent input)
+        _, n = heapq.heappop(heap)
+        out.append(n)
+        for m in after[n]:
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                heapq.heappush(heap, (_natural(m), m))
+    done = set(out)
+    return out + sorted((n for n in after if n not in done), key=_natural)
+
+
+def clause_order(results: Iterable[Result]) -> list[str]:
+    """Clause refs in the catalogs' order, recovered from the results: each result lists its clauses in framework
+    order, then in document order, so frameworks are ordered by those lists, then each framework's clauses."""
+    lists = [r.clauses for r in results]
+    refs = list(dict.fromkeys(ref for refs in lists for ref in refs))
+
+    def fw(ref: str) -> str:
+        return ref.split(":", 1)[0]
+
+    frameworks = _topological(dict.fromkeys(fw(r) for r in refs),
+                              ((fw(a), fw(b)) for refs in lists for a, b in zip(refs, refs[1:], strict=False)))
+    out: list[str] = []
+    for f in frameworks:
+        out += _topological((r for r in refs if fw(r) == f),
+                            ((a, b) for refs in lists for a, b in zip(refs, refs[1:], strict=False)
+                             if fw(a) == fw(b) == f))
     return out
 
 

@@ -58,7 +58,7 @@ def protocol_for(registry: Registry, inventory: str | dict = str(EXAMPLE), patte
     ("ldap.ppolicy", "Lab.LDAP_1", "OQ-LDAP-PPOLICY-Lab.LDAP_1"),
     ("linux.ssh.root_login", "db:prod", "OQ-LNX-SSH-ROOTLOGIN-db_prod~" + hashlib.sha256(b"db:prod").hexdigest()[:8]),
     ("linux.ssh.root_login", "h\x1b]0;x", "OQ-LNX-SSH-ROOTLOGIN-h__0_x~"
-     + hashlib.sha256("h\x1b]0;x".encode()).hexdigest()[:8]),
+     + hashlib.sha256(b"h\x1b]0;x").hexdigest()[:8]),
 ])
 def test_test_ids_are_derived_from_check_and_target(check: str, target: str, expected: str) -> None:
     assert oq_test_id(check, target) == expected
