@@ -40,7 +40,7 @@ PROTOCOL_TEMPLATE = "oq-protocol.html.j2"
 PAPER_SIZES = ("A4", "letter")
 #: Longest text a document shows for one observed value set, message or evidence excerpt; the record keeps all.
 MAX_SHOWN = 4000
-#: Evidence excerpt: at most this many lines.
+#: Evidence excerpt: at most this many lines (the PDF shows fewer: see reports.pdf).
 EXCERPT_LINES = 60
 #: Roles that sign an execution record, with the meaning printed on an empty signature line.
 SIGN_ROLES = (("executor", "Executed by", "I executed the tests as recorded"),
@@ -82,10 +82,10 @@ def shown(value: Any, limit: int = MAX_SHOWN) -> str:
     return f"{text[:limit]}\u2026 ({len(text) - limit} more characters in the run record)"
 
 
-def _excerpt(raw: str) -> str:
+def _excerpt(raw: str, max_lines: int = EXCERPT_LINES) -> str:
     lines = raw.split("\n")
-    text = "\n".join(lines[:EXCERPT_LINES])
-    cut = len(lines) > EXCERPT_LINES
+    text = "\n".join(lines[:max_lines])
+    cut = len(lines) > max_lines
     if len(text) > MAX_SHOWN:
         text, cut = text[:MAX_SHOWN], True
     return text + ("\n\u2026 (excerpt; the run record keeps the whole output)" if cut else "")
@@ -347,7 +347,7 @@ def _signed(s: SignatureRecord) -> SignatureLine:
 
 
 def record_context(run: Run, protocol: Protocol | None = None, protocol_problem: str = "",
-                   paper: str = "A4") -> dict[str, Any]:
+                   paper: str = "A4", excerpt_lines: int = EXCERPT_LINES) -> dict[str, Any]:
     """Everything the record template shows, computed once (templates only lay it out)."""
     info = run.info
     if info.protocol_sha256 and protocol is None and not protocol_problem:
@@ -376,14 +376,21 @@ def record_context(run: Run, protocol: Protocol | None = None, protocol_problem:
                      else f"{info.operator} (no printed name recorded)"),
         "protocol": protocol, "protocol_problem": protocol_problem,
         "criteria_fixed": protocol is not None and not protocol_problem,
-        "tests": tests, "deviations": devs, "matrix": matrix(tests, protocol), "manual": manual,
+        "tests": tests, "tests_by_target": _by_target(tests), "deviations": devs, "matrix": matrix(tests, protocol), "manual": manual,
         "by_status": by_status, "counts": run.counts(), "signatures": signature_lines(run),
         "systems": [(t, systems.get(t)) for t in [*targets, *(s for s in systems if s not in targets)]],
-        "evidence": [(ref, label(ref, ev), ev, _excerpt(str(ev.get("raw", ""))))
+        "evidence": [(ref, label(ref, ev), ev, _excerpt(str(ev.get("raw", "")), excerpt_lines))
                      for ref, ev in sorted(run.evidence.items())],
         "planned": len(protocol.tests) if protocol else None,
         "conclusion": _conclusion(run, tests, devs, protocol),
     }
+
+
+def _by_target(tests: Sequence[ExecutedTest]) -> list[tuple[str, list[ExecutedTest]]]:
+    groups: dict[str, list[ExecutedTest]] = {}
+    for t in tests:
+        groups.setdefault(t.target, []).append(t)
+    return list(groups.items())
 
 
 def _conclusion(run: Run, tests: Sequence[ExecutedTest], devs: Sequence[Deviation], protocol: Protocol | None) -> str:
@@ -399,9 +406,9 @@ def _conclusion(run: Run, tests: Sequence[ExecutedTest], devs: Sequence[Deviatio
 
 
 def record_html(run: Run, *, protocol: Protocol | None = None, protocol_problem: str = "",
-                template_dir: str | Path | None = None, paper: str = "A4") -> str:
+                template_dir: str | Path | None = None, paper: str = "A4", excerpt_lines: int = EXCERPT_LINES) -> str:
     template = environment(template_dir).get_template(RECORD_TEMPLATE)
-    text: str = template.render(record_context(run, protocol, protocol_problem, paper))
+    text: str = template.render(record_context(run, protocol, protocol_problem, paper, excerpt_lines))
     return text
 
 

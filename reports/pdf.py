@@ -15,6 +15,11 @@ from scanner.model import Run
 from scanner.protocol import Protocol
 
 
+#: Evidence excerpt lines in the PDF (the HTML shows more; the run record keeps the whole output). Layout time
+#: grows with every line: a 100-host record stays a document one can print.
+PDF_EXCERPT_LINES = 20
+
+
 def _refuse(url: str, *args: Any, **kwargs: Any) -> NoReturn:
     raise ValueError(f"OQ documents load no external resource ({url[:80]!r} refused)")
 
@@ -32,7 +37,7 @@ def record_pdf(run: Run, *, protocol: Protocol | None = None, protocol_problem: 
     from reports.oq import record_html
 
     return html_to_pdf(record_html(run, protocol=protocol, protocol_problem=protocol_problem,
-                                   template_dir=template_dir, paper=paper))
+                                   template_dir=template_dir, paper=paper, excerpt_lines=PDF_EXCERPT_LINES))
 
 
 def protocol_pdf(protocol: Protocol, digest: str, *, template_dir: str | Path | None = None,

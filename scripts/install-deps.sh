@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian 12 machine (run as root):
-# the Debian packages for the lab servers (OpenSSH, OpenLDAP, Samba AD) and gxpscan with its test extras.
+# the Debian packages for the lab servers (OpenSSH, OpenLDAP, Samba AD), for PDF output (Pango, fonts, poppler)
+# and gxpscan with its test extras.
 # Installing a Debian package here never starts its system-wide service. Recommended packages are installed
 # too, as on the machines the suite was proven on.
 set -euo pipefail
@@ -15,6 +16,8 @@ DEB_PACKAGES=(
   openssh-server openssh-client iproute2 util-linux procps sudo openssl
   slapd ldap-utils
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
+  # OQ documents as PDF (WeasyPrint needs Pango and a font); poppler-utils for the PDF tests (pdftotext, pdftoppm)
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
 )
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -30,11 +30,12 @@ def table(root: ET.Element, cls: str) -> tuple[list[str], list[list[str]]]:
 
 
 def rows_by_test(root: ET.Element, cls: str) -> dict[str, list[ET.Element]]:
-    (t,) = [t for t in root.iter("table") if cls in (t.get("class") or "").split()]
     out: dict[str, list[ET.Element]] = {}
-    for tr in t.iter("tr"):
-        if tr.get("data-test-id") is not None:
-            out.setdefault(tr.get("data-test-id", ""), []).append(tr)
+    for t in root.iter("table"):
+        if cls in (t.get("class") or "").split():
+            for tr in t.iter("tr"):
+                if tr.get("data-test-id") is not None:
+                    out.setdefault(tr.get("data-test-id", ""), []).append(tr)
     return out
 
 
