@@ -376,7 +376,8 @@ def record_context(run: Run, protocol: Protocol | None = None, protocol_problem:
                      else f"{info.operator} (no printed name recorded)"),
         "protocol": protocol, "protocol_problem": protocol_problem,
         "criteria_fixed": protocol is not None and not protocol_problem,
-        "tests": tests, "tests_by_target": _by_target(tests), "deviations": devs, "matrix": matrix(tests, protocol), "manual": manual,
+        "tests": tests, "tests_by_target": _by_target(tests), "deviations": devs, "matrix": matrix(tests, protocol),
+        "manual": manual,
         "by_status": by_status, "counts": run.counts(), "signatures": signature_lines(run),
         "systems": [(t, systems.get(t)) for t in [*targets, *(s for s in systems if s not in targets)]],
         "evidence": [(ref, label(ref, ev), ev, _excerpt(str(ev.get("raw", "")), excerpt_lines))

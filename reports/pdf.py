@@ -14,7 +14,6 @@ from typing import Any, BinaryIO, NoReturn, TextIO
 from scanner.model import Run
 from scanner.protocol import Protocol
 
-
 #: Evidence excerpt lines in the PDF (the HTML shows more; the run record keeps the whole output). Layout time
 #: grows with every line: a 100-host record stays a document one can print.
 PDF_EXCERPT_LINES = 20
