@@ -241,3 +241,30 @@ def test_a_site_template_is_used_and_still_escapes(tmp_path: Path, v: str) -> No
     assert "<script" not in page
     scripted = hostile_run("<script>alert(1)</script>")
     assert "<script>" not in rendered("oq", scripted, template_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("v", VALUES[::5], ids=value_id)
+def test_the_protocol_document_is_well_formed_and_shows_hostile_names_escaped(v: str) -> None:
+    import io
+
+    from reports.oq import render_protocol
+    from scanner import frameworks as fw
+    from scanner.protocol import build_protocol
+    from scanner.registry import Registry
+    from tests.factories import make_target
+
+    registry = Registry.load()
+    target = make_target(name=f"host{v}<b>", policy={"password_max_age_days": 30})
+    protocol = build_protocol([target], registry.select(["linux.password.*"]), fw.load_catalogs(), ["part11"],
+                              document_id=f"OQP{v}", version="1", created="2026-12-01T08:00:00+00:00",
+                              author="qa@lab", tool_version="0.1.0", checks_fingerprint="0" * 64,
+                              inventory="inv.yaml", inventory_sha256="1" * 64)
+    out = io.StringIO()
+    render_protocol(protocol, "d" * 64, out)
+    root = ET.fromstring(out.getvalue())
+    d = in_document(v)
+    rows = {tr.get("data-test-id"): text(tr) for tr in root.iter("tr") if tr.get("data-test-id")}
+    assert set(rows) == {t.id for t in protocol.tests}
+    (max_age,) = [r for tid, r in rows.items() if "MAXAGE" in (tid or "")]
+    assert f"host{d}<b> (linux)" in max_age and "password_max_age_days = 30" in max_age
+    assert f"OQP{d}, version 1" in text(root)
