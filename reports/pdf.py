@@ -24,8 +24,15 @@ def _refuse(url: str, *args: Any, **kwargs: Any) -> NoReturn:
 
 
 def html_to_pdf(html: str) -> bytes:
-    """Lay out one of our HTML documents as PDF."""
-    import weasyprint
+    """Lay out one of our HTML documents as PDF. Without WeasyPrint or its Pango libraries: OutputError (the CLI
+    says so in one line and exits 4), never a traceback."""
+    from scanner.safefs import OutputError
+
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: WeasyPrint is there but Pango is not
+        raise OutputError(f"PDF output needs WeasyPrint and Pango (scripts/install-deps.sh installs them): "
+                          f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
 
     data: bytes = weasyprint.HTML(string=html, url_fetcher=_refuse).write_pdf()
     return data

@@ -145,3 +145,14 @@ def test_pdf_written_through_a_text_file_is_a_pdf_and_hostile_text_shows_escaped
     data = out.read_bytes()
     assert data.startswith(b"%PDF-")
     assert "msg\\x1b]52;c;ZXZpbA==\\x07" in squash("".join(pages_text(data)))
+
+
+def test_without_weasyprint_pdf_output_is_a_one_line_write_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from reports.pdf import record_pdf
+    from scanner.safefs import OutputError
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import fails as if not installed
+    with pytest.raises(OutputError, match="PDF output needs WeasyPrint and Pango"):
+        record_pdf(make_run())
