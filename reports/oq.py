@@ -24,6 +24,7 @@ can check them.
 """
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,14 +51,14 @@ SIGN_ROLES = (("executor", "Executed by", "I executed the tests as recorded"),
 
 def _finalize(value: Any) -> Any:
     """Every value a template prints: None as nothing, markup as it is, anything else made safe for a document
-    (then autoescaped)."""
+    and escaped for HTML and XML (quotes included)."""
     from markupsafe import Markup
 
     if value is None:
         return ""
     if isinstance(value, Markup):
         return value
-    return for_document(value)
+    return Markup(html.escape(for_document(value), quote=True))
 
 
 def environment(template_dir: str | Path | None = None) -> Any:

@@ -254,7 +254,7 @@ def test_the_protocol_document_is_well_formed_and_shows_hostile_names_escaped(v:
     from tests.factories import make_target
 
     registry = Registry.load()
-    target = make_target(name=f"host{v}<b>", policy={"password_max_age_days": 30})
+    target = replace(make_target(name=f"host{v}<b>", policy={"password_max_age_days": 30}), tags=(f"tag{v}",))
     protocol = build_protocol([target], registry.select(["linux.password.*"]), fw.load_catalogs(), ["part11"],
                               document_id=f"OQP{v}", version="1", created="2026-12-01T08:00:00+00:00",
                               author="qa@lab", tool_version="0.1.0", checks_fingerprint="0" * 64,
@@ -268,3 +268,4 @@ def test_the_protocol_document_is_well_formed_and_shows_hostile_names_escaped(v:
     (max_age,) = [r for tid, r in rows.items() if "MAXAGE" in (tid or "")]
     assert f"host{d}<b> (linux)" in max_age and "password_max_age_days = 30" in max_age
     assert f"OQP{d}, version 1" in text(root)
+    assert f"tag{d}" in text(root)  # a joined list too
