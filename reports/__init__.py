@@ -1,7 +1,8 @@
 """Output formats. One module per format, each with ``render(run, out, **options)``; imported lazily from this table.
 
 Options a format does not know are ignored. The console takes ``colour``, ``verbose``, ``quiet``, ``width`` and
-``frameworks`` (see ``reports.console.render``). Text from targets is made safe by ``reports.text``
+``frameworks`` (see ``reports.console.render``); oq and pdf take ``protocol``, ``protocol_problem``,
+``template_dir`` and ``paper`` (see ``reports.oq``). Text from targets is made safe by ``reports.text``
 (``for_terminal`` for the console and log lines, ``for_document`` for XML, HTML and SARIF, ``json_text``).
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ FORMATS = {
     "junit": ("reports.junit", "report.junit.xml"),
     "sarif": ("reports.sarif", "report.sarif"),
     "oq": ("reports.oq", "oq-evidence.html"),
+    "pdf": ("reports.pdf", "oq-evidence.pdf"),
 }
 
 

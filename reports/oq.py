@@ -1,127 +1,439 @@
-"""OQ evidence record: a self-contained, printable HTML document a validation team can hand an inspector.
+"""OQ documents: the execution record of a run (``--format oq``) and the test protocol (``gxpscan protocol``).
 
-Per executed test (check x target x resource): test id, the clauses it traces to, the acceptance criterion
-fixed before execution, the observed values, the outcome, the objective evidence (source, UTC time, SHA-256),
-who executed it and when, with which tool version and check-code fingerprint, where the finding is (file and
-lines) and how to remedy a failure. Run warnings (plaintext transports, expired waivers) are listed at the top.
-Failures and errors are listed as deviations with an empty disposition; reviewer and approval fields are left
-for wet or e-signature.
+Both are self-contained, printable HTML documents made from Jinja2 templates kept as data in
+``reports/templates/`` (``oq-record.html.j2``, ``oq-protocol.html.j2``, the shared ``oq-base.html.j2`` and the
+print stylesheet ``oq-print.css``). A site brands them without code changes: a ``template_dir`` whose files
+override these by name (``--template-dir``). Autoescaping is on for every template, and every value passes
+through ``reports.text.for_document`` before it is escaped: controls, bidi overrides and undecodable bytes from a
+target appear as visible escapes (``\\x1b``, ``\\u202e``, ``\\xff``), in a site's template too.
 
-The page is also well-formed XML (void elements closed, numeric character references only), so any XML parser
-can check it. Every value goes through ``reports.text.for_document`` before HTML escaping: controls, bidi
-overrides and undecodable bytes from a target appear as visible escapes (``\x1b``, ``\u202e``, ``\xff``).
+The execution record holds, per executed test (check x target, with one step per resource): the stable test id,
+the clauses it traces to, the acceptance criterion, the observed values and message, the outcome
+(PASS/FAIL/ERROR/MANUAL/WAIVED/N/A), the objective evidence (source, UTC time, SHA-256, an excerpt), where the
+finding is and how to remedy a failure; who executed it (printed name and user@host) and when; the system under
+test per target; a traceability matrix ordered by requirement; a deviation log (id, description, impact, empty
+disposition and CAPA fields); the manual results with a place for attached evidence; a summary and conclusion;
+and the signature block (Part 11 11.50: printed name, UTC date and time, meaning), with empty lines to sign when no
+electronic signature is recorded. When the run executed an approved protocol (``RunInfo.protocol_sha256``) and
+that protocol is at hand, the record reconciles the two: a test the run executed that the protocol did not contain,
+and a protocol test the run left out, are deviations. Only then does the record say that the acceptance criteria
+were fixed before execution.
+
+The pages are also well-formed XML (void elements closed, numeric character references only), so any XML parser
+can check them.
 """
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from reports.text import for_document
-from scanner.model import Location, Result, Run, Status, thaw
+from scanner.model import Location, Result, Run, SignatureRecord, Status, thaw
+from scanner.protocol import Protocol, ProtocolTest, reconcile, test_id, worst
 
-_CSS = """
-body{font:13px/1.4 system-ui,sans-serif;margin:2em;color:#111}
-table{border-collapse:collapse;width:100%;margin:1em 0}th,td{border:1px solid #999;padding:4px 6px;
-vertical-align:top;text-align:left}th{background:#eee}code,pre{font:12px ui-monospace,monospace;white-space:pre-wrap;
-word-break:break-all}.pass{color:#060}.fail{color:#a00;font-weight:bold}.error{color:#80a;font-weight:bold}
-.sign td{height:2.5em}@media print{a{color:inherit}}
-"""
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+RECORD_TEMPLATE = "oq-record.html.j2"
+PROTOCOL_TEMPLATE = "oq-protocol.html.j2"
+PAPER_SIZES = ("A4", "letter")
+#: Longest text a document shows for one observed value set, message or evidence excerpt; the record keeps all.
+MAX_SHOWN = 4000
+#: Evidence excerpt: at most this many lines (the PDF shows fewer: see reports.pdf).
+EXCERPT_LINES = 60
+#: Roles that sign an execution record, with the meaning printed on an empty signature line.
+SIGN_ROLES = (("executor", "Executed by", "I executed the tests as recorded"),
+              ("reviewer", "Reviewed by", "I reviewed this record and its deviations"),
+              ("approver", "Approved by (QA)", "I approve this record"))
 
 
-_DASH = "&#8212;"
+def _finalize(value: Any) -> Any:
+    """Every value a template prints: None as nothing, markup as it is, anything else made safe for a document
+    and escaped for HTML and XML (quotes included)."""
+    from markupsafe import Markup
+
+    if value is None:
+        return ""
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape(for_document(value), quote=True))
 
 
-def _e(value: Any) -> str:
-    return html.escape(for_document(value), quote=True)
+def environment(template_dir: str | Path | None = None) -> Any:
+    """The Jinja2 environment: a site's ``template_dir`` first (its files override ours by name), then ours.
+    Autoescaping is on for every template; unknown variables are an error, not an empty string."""
+    import jinja2
+
+    dirs = ([str(template_dir)] if template_dir else []) + [str(TEMPLATE_DIR)]
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(dirs), autoescape=True, finalize=_finalize,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["shown"] = shown
+    env.filters["upper_status"] = lambda s: Status(s).value.upper().replace("_", " ")
+    env.filters["json"] = lambda v: json.dumps(thaw(v), sort_keys=True, default=str, ensure_ascii=False)
+    return env
 
 
-def _where(loc: Location | None) -> str:
+def shown(value: Any, limit: int = MAX_SHOWN) -> str:
+    """A long text cut for the document, saying how much the record keeps beyond it."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\u2026 ({len(text) - limit} more characters in the run record)"
+
+
+def _excerpt(raw: str, max_lines: int = EXCERPT_LINES) -> str:
+    lines = raw.split("\n")
+    text = "\n".join(lines[:max_lines])
+    cut = len(lines) > max_lines
+    if len(text) > MAX_SHOWN:
+        text, cut = text[:MAX_SHOWN], True
+    return text + ("\n\u2026 (excerpt; the run record keeps the whole output)" if cut else "")
+
+
+def where(loc: Location | None) -> str:
     if loc is None:
         return ""
     if loc.start_line is None:
-        return f"<br/><small>location: <code>{_e(loc.path)}</code></small>"
+        return f"location: {loc.path}"
     lines = f"line {loc.start_line}" if loc.end_line in (None, loc.start_line) else \
         f"lines {loc.start_line}-{loc.end_line}"
-    return f"<br/><small>location: <code>{_e(loc.path)}</code>, {lines}</small>"
+    return f"location: {loc.path}, {lines}"
 
 
-def _observed(r: Result) -> str:
-    return _e(json.dumps(thaw(r.observed), sort_keys=True, default=str, ensure_ascii=False)) if r.observed else _DASH
-
-
-def _label(ref: str, ev: Mapping[str, Any]) -> str:
+def label(ref: str, ev: Mapping[str, Any]) -> str:
     """A reader's name for an evidence item: target, fact and index (the id is opaque)."""
     if ev.get("target") is None or ev.get("fact") is None:
         return ref
     return f"{ev['target']} / {ev['fact']} #{ev.get('index', 0)} ({ref})"
 
 
-def _evidence(refs: tuple[str, ...], evidence: Mapping[str, Mapping[str, Any]]) -> str:
-    rows = []
-    for ref in refs:
+# --- the record's parts ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EvidenceRef:
+    ref: str
+    label: str
+    sha256: str
+    collected_at: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One finding of a test: one resource."""
+
+    number: str  # test id and step, e.g. OQ-LNX-SSH-ROOTLOGIN-web01.1
+    result: Result
+    observed: str
+    where: str
+    evidence: tuple[EvidenceRef, ...]
+
+
+@dataclass(frozen=True)
+class ExecutedTest:
+    id: str
+    check: str
+    target: str
+    clauses: tuple[str, ...]
+    criterion: str
+    planned: ProtocolTest | None
+    status: Status
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Deviation:
+    id: str
+    test_id: str  # "" for a run-level deviation
+    kind: str
+    subject: str  # test id / target / resource, or what the deviation concerns
+    where: str
+    description: str
+    impact: str
+    remediation: str
+    status: str  # the result behind it (FAIL, ERROR) or the kind in capitals
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    ref: str
+    title: str
+    tests: tuple[tuple[str, str], ...]  # (test id, result)
+    result: str
+    manual: str
+
+
+@dataclass(frozen=True)
+class ManualEntry:
+    subject: str
+    what: str
+
+
+@dataclass(frozen=True)
+class SignatureLine:
+    role: str
+    name: str
+    meaning: str
+    signed_at: str
+    key_id: str
+    manifest_sha256: str
+    signed: bool
+
+
+def _evidence_refs(r: Result, evidence: Mapping[str, Mapping[str, Any]]) -> tuple[EvidenceRef, ...]:
+    out = []
+    for ref in r.evidence:
         ev = evidence.get(ref, {})
-        rows.append(f"<a href='#ev-{_e(ref)}'>{_e(_label(ref, ev))}</a><br/>"
-                    f"<small>sha256 {_e((ev.get('sha256') or '')[:16])}&#8230; "
-                    f"at {_e(ev.get('collected_at', ''))}</small>")
-    return "<br/>".join(rows) or _DASH
+        out.append(EvidenceRef(ref, label(ref, ev), str(ev.get("sha256") or "")[:16], str(ev.get("collected_at", ""))))
+    return tuple(out)
 
 
-def render(run: Run, out: TextIO, **_: Any) -> None:
+def executed_tests(run: Run, protocol: Protocol | None) -> list[ExecutedTest]:
+    groups: dict[tuple[str, str], list[Result]] = {}
+    for r in run.results:
+        groups.setdefault((r.check, r.target), []).append(r)
+    tests = []
+    for (check, target), results in groups.items():
+        tid = test_id(check, target)
+        planned = protocol.test(check, target) if protocol else None
+        steps = tuple(Step(f"{tid}.{i}", r, json.dumps(thaw(r.observed), sort_keys=True, default=str,
+                                                          ensure_ascii=False) if r.observed else "\u2014",
+                           where(r.location), _evidence_refs(r, run.evidence))
+                      for i, r in enumerate(results, 1))
+        tests.append(ExecutedTest(tid, check, target, results[0].clauses,
+                                  planned.criterion if planned else results[0].criterion, planned,
+                                  worst(r.status for r in results), steps))
+    return tests
+
+
+def deviations(run: Run, protocol: Protocol | None, protocol_problem: str) -> list[Deviation]:
     info = run.info
-    counts = run.counts()
-    w = out.write
-    w(f"<!DOCTYPE html><html><head><meta charset='utf-8'/><title>OQ evidence {_e(info.id)}</title>"
-      f"<style>{_CSS}</style></head><body>")
-    w(f"<h1>Operational qualification: execution record</h1>"
-      f"<table><tr><th>Run id</th><td>{_e(info.id)}</td><th>Executed by</th><td>{_e(info.operator)}</td></tr>"
-      f"<tr><th>Started (UTC)</th><td>{_e(info.started.isoformat())}</td><th>Ended (UTC)</th>"
-      f"<td>{_e(info.ended.isoformat() if info.ended else 'not ended')}{' (INTERRUPTED)' if info.interrupted else ''}"
-      f"</td></tr><tr><th>Test tool</th><td>gxpscan {_e(info.tool_version)} (Python {_e(info.python)})</td>"
-      f"<th>Check code fingerprint</th><td><code>{_e(info.checks_fingerprint)}</code></td></tr>"
-      f"<tr><th>Inventory</th><td>{_e(info.inventory)}</td><th>Inventory SHA-256</th>"
-      f"<td><code>{_e(info.inventory_sha256)}</code></td></tr>"
-      + (f"<tr><th>Profile</th><td>{_e(info.profile)}</td><th>Profile SHA-256</th>"
-         f"<td><code>{_e(info.profile_sha256)}</code></td></tr>" if info.profile else "")
-      + f"<tr><th>Outcome</th><td colspan='3'>{', '.join(f'{k}: {v}' for k, v in counts.items())}</td></tr></table>")
-    if info.warnings:
-        w(f"<h2>Warnings ({len(info.warnings)})</h2><ul class='warnings'>"
-          + "".join(f"<li>{_e(warning)}</li>" for warning in info.warnings) + "</ul>")
+    out: list[tuple[str, str, str, str, str, str, str, str]] = []
+    if info.interrupted:
+        out.append(("", "execution incomplete", "the run", "", "The run was interrupted before every target "
+                    "finished.", "Tests of targets that did not finish have no result.", "", "INTERRUPTED"))
+    if protocol_problem:
+        out.append(("", "protocol", "the protocol", "", protocol_problem, "The tests cannot be reconciled with an "
+                    "approved protocol: acceptance criteria are not shown as fixed before execution.", "",
+                    "PROTOCOL"))
+    if protocol is not None and protocol.inventory_sha256 != info.inventory_sha256:
+        out.append(("", "inventory changed", "the inventory", "",
+                    f"The protocol was written for inventory {protocol.inventory} (SHA-256 "
+                    f"{protocol.inventory_sha256}); the run used {info.inventory} (SHA-256 {info.inventory_sha256}).",
+                    "Targets, connections or policy thresholds may differ from those approved in the protocol.", "",
+                    "CHANGED"))
+    for r in run.results:
+        if r.status in (Status.FAIL, Status.ERROR):
+            failed = r.status is Status.FAIL
+            impact = (f"The acceptance criterion is not met on {r.target} (severity {r.severity.value}); "
+                      f"requirement(s) {', '.join(r.clauses) or 'none mapped'} not demonstrated.") if failed else (
+                f"The result could not be determined on {r.target}; requirement(s) "
+                f"{', '.join(r.clauses) or 'none mapped'} not demonstrated until the test is repeated.")
+            out.append((test_id(r.check, r.target), "test failed" if failed else "test error",
+                        f"{test_id(r.check, r.target)} / {r.target} / {r.resource}", where(r.location), r.message,
+                        impact, r.remediation, r.status.value.upper()))
+    if protocol is not None:
+        rec = reconcile(protocol, run.results)
+        for t in rec.omitted:
+            out.append((t.id, "test not executed", f"{t.id} / {t.target}", "",
+                        f"The protocol test {t.id} ({t.check} on {t.target}) was not executed by this run.",
+                        f"Requirement(s) {', '.join(t.clauses) or 'none mapped'} not demonstrated on {t.target}.",
+                        "", "NOT EXECUTED"))
+        for tid, check, target in rec.unplanned:
+            out.append((tid, "test not in protocol", f"{tid} / {target}", "",
+                        f"The run executed {check} on {target}, which the protocol does not contain.",
+                        "No acceptance criterion was approved for it before execution; its result is "
+                        "informative until the protocol is amended.", "", "UNPLANNED"))
+    return [Deviation(f"DEV-{i:03d}", *d) for i, d in enumerate(out, 1)]
 
-    w("<h2>Executed tests</h2><table><tr><th>#</th><th>Test id / target / resource</th><th>Traces to</th>"
-      "<th>Acceptance criterion</th><th>Observed</th><th>Result</th><th>Objective evidence</th>"
-      "<th>Executed (UTC)</th></tr>")
-    for i, r in enumerate(run.results, 1):
-        waiver = (f"<br/><small>waiver: {_e(r.waiver.reason)}, approved by {_e(r.waiver.approved_by)} until "
-                  f"{_e(r.waiver.expires)}</small>") if r.waiver else ""
-        w(f"<tr><td>{i}</td><td><b>{_e(r.check)}</b><br/>{_e(r.target)}<br/><small>{_e(r.resource)}</small>"
-          f"{_where(r.location)}</td>"
-          f"<td>{'<br/>'.join(_e(c) for c in r.clauses) or _DASH}</td><td>{_e(r.criterion)}</td>"
-          f"<td><code>{_observed(r)}</code><br/>{_e(r.message)}</td>"
-          f"<td class='{_e(r.status.value)}'>{_e(r.status.value.upper())}{waiver}</td>"
-          f"<td>{_evidence(r.evidence, run.evidence)}</td><td>{_e(r.at.isoformat())}</td></tr>")
-    w("</table>")
 
-    deviations = [r for r in run.results if r.status in (Status.FAIL, Status.ERROR)]
-    w(f"<h2>Deviations ({len(deviations)})</h2><table><tr><th>Test id / target / resource</th><th>Result</th>"
-      "<th>Description</th><th>Remediation</th><th>Disposition</th></tr>")
-    for r in deviations:
-        w(f"<tr><td>{_e(r.check)} / {_e(r.target)} / {_e(r.resource)}{_where(r.location)}</td>"
-          f"<td class='{r.status.value}'>{r.status.value.upper()}</td><td>{_e(r.message)}</td>"
-          f"<td>{_e(r.remediation) or _DASH}</td><td></td></tr>")
-    w("</table>")
+def _natural(ref: str) -> tuple[Any, ...]:
+    import re
 
-    w("<h2>Objective evidence</h2>")
-    for ref, ev in sorted(run.evidence.items()):
-        w(f"<h3 id='ev-{_e(ref)}'>{_e(_label(ref, ev))}</h3><p>source: <code>{_e(ev.get('source') or '')}</code><br/>"
-          f"collected (UTC): {_e(ev.get('collected_at', ''))}; exit code: {_e(ev.get('exit_code'))}; "
-          f"SHA-256 of the full output: <code>{_e(ev.get('sha256') or '')}</code>"
-          f"{'; output truncated in this record' if ev.get('truncated') else ''}"
-          f"{'; collection failed: ' + _e(ev.get('error')) if ev.get('error') else ''}</p>"
-          f"<pre>{_e(ev.get('raw', ''))}</pre>")
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", ref) if p)
 
-    w("<h2>Review and approval</h2><table class='sign'><tr><th>Role</th><th>Name</th><th>Signature</th>"
-      "<th>Date</th></tr><tr><td>Executed by</td><td>" + _e(info.operator) + "</td><td></td><td></td></tr>"
-      "<tr><td>Reviewed by</td><td></td><td></td><td></td></tr>"
-      "<tr><td>Approved by (QA)</td><td></td><td></td><td></td></tr></table></body></html>\n")
+
+def _topological(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[str]:
+    """Nodes in an order that keeps every edge (a before b); ties, and any cycle, by natural order."""
+    import heapq
+
+    after: dict[str, set[str]] = {n: set() for n in nodes}
+    indegree = dict.fromkeys(after, 0)
+    for a, b in edges:
+        if a != b and b not in after[a]:
+            after[a].add(b)
+            indegree[b] += 1
+    heap = [(_natural(n), n) for n, d in indegree.items() if d == 0]
+    heapq.heapify(heap)
+    out: list[str] = []
+    while heap:
+        _, n = heapq.heappop(heap)
+        out.append(n)
+        for m in after[n]:
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                heapq.heappush(heap, (_natural(m), m))
+    done = set(out)
+    return out + sorted((n for n in after if n not in done), key=_natural)
+
+
+def clause_order(results: Iterable[Result]) -> list[str]:
+    """Clause refs in the catalogs' order, recovered from the results: each result lists its clauses in framework
+    order, then in document order, so frameworks are ordered by those lists, then each framework's clauses."""
+    lists = [r.clauses for r in results]
+    refs = list(dict.fromkeys(ref for refs in lists for ref in refs))
+
+    def fw(ref: str) -> str:
+        return ref.split(":", 1)[0]
+
+    frameworks = _topological(dict.fromkeys(fw(r) for r in refs),
+                              ((fw(a), fw(b)) for refs in lists for a, b in zip(refs, refs[1:], strict=False)))
+    out: list[str] = []
+    for f in frameworks:
+        out += _topological((r for r in refs if fw(r) == f),
+                            ((a, b) for refs in lists for a, b in zip(refs, refs[1:], strict=False)
+                             if fw(a) == fw(b) == f))
+    return out
+
+
+def matrix(tests: Sequence[ExecutedTest], protocol: Protocol | None) -> list[MatrixRow]:
+    by_ref: dict[str, list[ExecutedTest]] = {}
+    for t in tests:
+        for ref in t.clauses:
+            by_ref.setdefault(ref, []).append(t)
+    status = {t.id: t.status.value.upper().replace("_", " ") for t in tests}
+    rows = []
+    if protocol is not None:
+        known = set()
+        for c in protocol.clauses:
+            known.add(c.ref)
+            ids = list(dict.fromkeys([*c.tests, *(t.id for t in by_ref.get(c.ref, []))]))
+            pairs = tuple((tid, status.get(tid, "NOT EXECUTED")) for tid in ids)
+            rows.append(MatrixRow(c.ref, c.title, pairs, _clause_result(pairs, c.manual), c.manual))
+        extra = [ref for ref in clause_order(s.result for t in tests for s in t.steps) if ref not in known]
+    else:
+        extra = clause_order(s.result for t in tests for s in t.steps)
+    for ref in extra:
+        pairs = tuple((t.id, status[t.id]) for t in by_ref.get(ref, []))
+        rows.append(MatrixRow(ref, "", pairs, _clause_result(pairs, ""), ""))
+    return rows
+
+
+def _clause_result(pairs: Sequence[tuple[str, str]], manual: str) -> str:
+    results = {r for _, r in pairs}
+    for r in ("FAIL", "ERROR", "NOT EXECUTED", "MANUAL"):
+        if r in results:
+            return r
+    if not pairs:
+        return "MANUAL" if manual else "NO TEST"
+    return "PASS" + (" (automated part; manual part open)" if manual else "") if "PASS" in results else \
+        "/".join(sorted(results))
+
+
+def signature_lines(run: Run) -> list[SignatureLine]:
+    """The recorded signatures, then an empty line for each role that has not signed electronically."""
+    lines = [_signed(s) for s in run.signatures]
+    signed_roles = {s.role for s in run.signatures}
+    for role, title, meaning in SIGN_ROLES:
+        if role not in signed_roles:
+            name = run.info.operator_name if role == "executor" else ""
+            lines.append(SignatureLine(title, name, meaning, "", "", "", False))
+    return lines
+
+
+def _signed(s: SignatureRecord) -> SignatureLine:
+    title = {role: t for role, t, _ in SIGN_ROLES}.get(s.role, s.role)
+    return SignatureLine(title, s.name, s.meaning, s.signed_at.isoformat(), s.key_id, s.manifest_sha256, True)
+
+
+def record_context(run: Run, protocol: Protocol | None = None, protocol_problem: str = "",
+                   paper: str = "A4", excerpt_lines: int = EXCERPT_LINES) -> dict[str, Any]:
+    """Everything the record template shows, computed once (templates only lay it out)."""
+    info = run.info
+    if info.protocol_sha256 and protocol is None and not protocol_problem:
+        protocol_problem = (f"The run executed protocol SHA-256 {info.protocol_sha256}, but that protocol was not "
+                            "available to this report.")
+    if protocol is not None and not info.protocol_sha256:
+        protocol, protocol_problem = None, "A protocol was given, but the run did not record executing one."
+    tests = executed_tests(run, protocol)
+    devs = deviations(run, protocol, protocol_problem)
+    by_status: dict[str, int] = {}
+    for t in tests:
+        by_status[t.status.value] = by_status.get(t.status.value, 0) + 1
+    manual = [ManualEntry(f"{s.number} / {t.target} / {s.result.resource}", f"{s.result.message} "
+                          f"(criterion: {t.criterion})") for t in tests for s in t.steps
+              if s.result.status is Status.MANUAL]
+    if protocol is not None:
+        manual += [ManualEntry(c.ref + (f": {c.title}" if c.title else ""), c.manual)
+                   for c in protocol.clauses if c.manual]
+    systems = {t: dict(v) for t, v in run.systems.items()}
+    targets = list(dict.fromkeys(r.target for r in run.results))
+    return {
+        "run": run, "info": info, "paper": paper if paper in PAPER_SIZES else "A4",
+        "document_id": f"OQR-{info.id}", "document_version": "1",
+        "title": "Operational qualification: execution record",
+        "executor": (f"{info.operator_name} ({info.operator})" if info.operator_name
+                     else f"{info.operator} (no printed name recorded)"),
+        "protocol": protocol, "protocol_problem": protocol_problem,
+        "criteria_fixed": protocol is not None and not protocol_problem,
+        "tests": tests, "tests_by_target": _by_target(tests), "deviations": devs, "matrix": matrix(tests, protocol),
+        "manual": manual,
+        "by_status": by_status, "counts": run.counts(), "signatures": signature_lines(run),
+        "systems": [(t, systems.get(t)) for t in [*targets, *(s for s in systems if s not in targets)]],
+        "evidence": [(ref, label(ref, ev), ev, _excerpt(str(ev.get("raw", "")), excerpt_lines))
+                     for ref, ev in sorted(run.evidence.items())],
+        "planned": len(protocol.tests) if protocol else None,
+        "conclusion": _conclusion(run, tests, devs, protocol),
+    }
+
+
+def _by_target(tests: Sequence[ExecutedTest]) -> list[tuple[str, list[ExecutedTest]]]:
+    groups: dict[str, list[ExecutedTest]] = {}
+    for t in tests:
+        groups.setdefault(t.target, []).append(t)
+    return list(groups.items())
+
+
+def _conclusion(run: Run, tests: Sequence[ExecutedTest], devs: Sequence[Deviation], protocol: Protocol | None) -> str:
+    if not tests:
+        return "No test was executed: this record cannot support a conclusion."
+    if devs:
+        return (f"{len(devs)} deviation(s) are recorded. The systems are not shown to meet every acceptance "
+                "criterion until each deviation has a documented disposition (and CAPA where needed), approved "
+                "below.")
+    basis = "the approved protocol" if protocol is not None else "the criteria of the check code that ran"
+    return (f"All {len(tests)} executed tests met their acceptance criteria ({basis}); no deviation was recorded. "
+            "Manual entries, if any, are completed and attached before approval.")
+
+
+def record_html(run: Run, *, protocol: Protocol | None = None, protocol_problem: str = "",
+                template_dir: str | Path | None = None, paper: str = "A4", excerpt_lines: int = EXCERPT_LINES) -> str:
+    template = environment(template_dir).get_template(RECORD_TEMPLATE)
+    text: str = template.render(record_context(run, protocol, protocol_problem, paper, excerpt_lines))
+    return text
+
+
+def render(run: Run, out: TextIO, *, protocol: Protocol | None = None, protocol_problem: str = "",
+           template_dir: str | Path | None = None, paper: str = "A4", **_: Any) -> None:
+    out.write(record_html(run, protocol=protocol, protocol_problem=protocol_problem, template_dir=template_dir,
+                          paper=paper))
+
+
+# --- the protocol document ----------------------------------------------------------------------------------------
+
+def protocol_html(protocol: Protocol, digest: str, *, template_dir: str | Path | None = None,
+                  paper: str = "A4") -> str:
+    by_target: dict[str, list[Any]] = {}
+    for p in protocol.prerequisites:
+        by_target.setdefault(p.target, []).append(p)
+    context = {"protocol": protocol, "digest": digest, "paper": paper if paper in PAPER_SIZES else "A4",
+               "document_id": protocol.document_id, "document_version": protocol.version, "title": protocol.title,
+               "prerequisites": by_target, "types": {s.name: s.type for s in protocol.systems}}
+    text: str = environment(template_dir).get_template(PROTOCOL_TEMPLATE).render(context)
+    return text
+
+
+def render_protocol(protocol: Protocol, digest: str, out: TextIO, *, template_dir: str | Path | None = None,
+                    paper: str = "A4") -> None:
+    out.write(protocol_html(protocol, digest, template_dir=template_dir, paper=paper))

@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -51,7 +52,9 @@ EXIT_CODES_HELP = f"""exit codes:
 """
 
 log = logging.getLogger("gxpscan")
-FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq"]
+FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq", "pdf"]
+#: Formats of `gxpscan protocol`.
+PROTOCOL_FORMATS = ["json", "oq", "pdf"]
 #: Platforms the `checks --platform` filter accepts (the target types of this version).
 PLATFORM_NAMES = ["linux", "aws", "ldap"]
 
@@ -110,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tag", "-t", action="append", default=[], metavar="TAG", help="only targets with this tag")
     s.add_argument("--format", action="append", default=[], choices=FORMAT_NAMES,
                    help="output format (repeatable; default console). Files go to --output; oq is an HTML OQ "
-                        "evidence record for validation")
+                        "execution record for validation, pdf the same as PDF")
     s.add_argument("--output", "-o", metavar="DIR",
                    help="directory for the run record and report files (default ./gxpscan-results/RUN_ID); "
                         "created 0700, must be yours and not writable by group or others")
@@ -126,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     _seal_options(s)
     s.add_argument("--profile", metavar="NAME|FILE",
                    help="apply a profile: its checks and thresholds (see `gxpscan profiles`); its SHA-256 is recorded")
+    _document_options(s, protocol_help="the approved test protocol (protocol.json from `gxpscan protocol`) this "
+                                       "run executes: its SHA-256 is recorded, a copy kept beside the run record, "
+                                       "and the OQ record lists every difference as a deviation")
 
     c = sub.add_parser("checks", help="list the available checks")
     c.set_defaults(func=cmd_checks)
@@ -152,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", "-q", action="store_true", help="console: print only the summary line")
     _verify_options(r)
     _seal_options(r)
+    _document_options(r, protocol_help="the protocol the run executed (default: protocol.json beside the record)")
 
     d = sub.add_parser("diff", help="what changed between two runs: new failures, fixed, changed, policy changes, "
                                     "no longer scanned, new targets and checks (exit 1 only for new failures)")
@@ -160,6 +167,27 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("new", help="the later run")
     d.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
     _verify_options(d)
+
+    pr = sub.add_parser("protocol", help="write the OQ test protocol (to approve before execution) for an inventory",
+                        formatter_class=raw,
+                        epilog="Test ids: OQ-<platform>-<check>-<target>, e.g. OQ-LNX-SSH-ROOTLOGIN-web01.")
+    pr.set_defaults(func=cmd_protocol)
+    pr.add_argument("--inventory", "-i", metavar="FILE", help="YAML or JSON inventory (default: this machine)")
+    pr.add_argument("--check", "-c", action="append", default=[], metavar="ID|GLOB", help="only these checks")
+    pr.add_argument("--framework", "-f", metavar="F", help="only checks for this framework; its clauses are the "
+                                                           "scope (default: every framework in force)")
+    pr.add_argument("--clause", metavar="C", help="with --framework: only checks for this clause")
+    pr.add_argument("--limit", "-l", default="", metavar="GROUPS", help="only targets in these groups or names")
+    pr.add_argument("--tag", "-t", action="append", default=[], metavar="TAG", help="only targets with this tag")
+    pr.add_argument("--format", action="append", default=[], choices=PROTOCOL_FORMATS,
+                    help="json (protocol.json, canonical, the one a scan executes), oq (HTML), pdf; repeatable; "
+                         "default json and oq")
+    pr.add_argument("--output", "-o", metavar="DIR", default="gxpscan-protocol",
+                    help="directory for the protocol files (default ./gxpscan-protocol)")
+    pr.add_argument("--document-id", metavar="ID", help="document id (default OQP-<inventory file name>)")
+    pr.add_argument("--document-version", metavar="V", default="1", help="document version (default 1)")
+    pr.add_argument("--template-dir", metavar="DIR", help="site templates overriding reports/templates by name")
+    pr.add_argument("--paper", choices=["A4", "letter"], default="A4", help="page size of the PDF (default A4)")
 
     a = sub.add_parser("aws-policy", help="print the least-privilege IAM policy the AWS checks need")
     a.set_defaults(func=cmd_aws_policy)
@@ -220,6 +248,12 @@ def _integrity_parsers(sub: Any, raw: type[argparse.HelpFormatter]) -> None:
     g.add_argument("--pubkey", action="append", default=[], metavar="FILE",
                    help="trusted public key(s) the run must verify against before it is signed (repeatable)")
     g.add_argument("--tsa-cert", action="append", default=[], metavar="FILE", help=argparse.SUPPRESS)
+
+def _document_options(p: argparse.ArgumentParser, protocol_help: str) -> None:
+    p.add_argument("--protocol", metavar="FILE", help=protocol_help)
+    p.add_argument("--template-dir", metavar="DIR",
+                   help="oq/pdf: site templates that override reports/templates by name (branding)")
+    p.add_argument("--paper", choices=["A4", "letter"], default="A4", help="pdf: page size (default A4)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -309,7 +343,7 @@ class Progress:
 
 
 def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework: str | None = None,
-                   quiet: bool = False, verbose: bool = False) -> None:
+                   quiet: bool = False, verbose: bool = False, documents: Mapping[str, Any] | None = None) -> None:
     """The console report to stdout; every other format to its file in ``outdir`` (written safely: see safefs)."""
     from reports import FORMATS, render
     from scanner.safefs import OutputDir
@@ -319,7 +353,7 @@ def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework:
         with OutputDir.open(outdir) as directory:
             for fmt in files:
                 with directory.replace(FORMATS[fmt][1]) as fh:
-                    render(fmt, run, fh)
+                    render(fmt, run, fh, **((documents or {}) if fmt in ("oq", "pdf") else {}))
                 if not quiet:
                     print(f"{fmt} report: {outdir / FORMATS[fmt][1]}", file=sys.stderr)
     if "console" in formats:
@@ -413,13 +447,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     operator_name = (args.operator_name if args.operator_name is not None
                      else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
     info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500], operator_name)
-    from dataclasses import replace
-
     from scanner.seal import previous_manifest
 
     if profile is not None:
         info = replace(info, profile=f"{profile.name} ({profile.origin}: {profile.path})",
                        profile_sha256=profile.sha256)
+    protocol = _load_protocol(args.protocol) if args.protocol else None
+    if protocol is not None:
+        info = replace(info, protocol_sha256=protocol[1])
     outdir = Path(args.output) if args.output else Path("gxpscan-results") / info.id
 
     info = replace(info, previous_manifest_sha256=previous_manifest(outdir.parent, exclude=outdir))
@@ -427,6 +462,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         record = RecordWriter(outdir / RECORD_NAME, info)
     except FileExistsError:
         raise UsageError(f"{outdir / RECORD_NAME} exists already; choose another --output") from None
+    if protocol is not None:
+        _keep_protocol(protocol[0], outdir, record, inventory.sha256)
     for t in without:
         record.warn(f"target {t.name} ({t.type.value}): no selected check applies; nothing was evaluated")
     for warning in profile_warnings:
@@ -461,7 +498,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
              f"{len(record.targets)} target(s) written before the fault and reads as interrupted")
         return EXIT_WRITE
     _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
-                   framework=frameworks.resolve(args.framework, catalogs) if args.framework else None)
+                   framework=frameworks.resolve(args.framework, catalogs) if args.framework else None,
+                   documents=_documents(args, run, outdir))
     code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets))
     return _seal(outdir, sealing, quiet=args.quiet) or code
 
@@ -538,7 +576,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         _say(f"warning: {warning}")
     outdir = Path(args.output) if args.output else run_dir
     formats = args.format or ["console"]
-    _write_reports(run, formats, outdir, quiet=args.quiet, verbose=args.verbose)
+    _write_reports(run, formats, outdir, quiet=args.quiet, verbose=args.verbose,
+                   documents=_documents(args, run, run_dir))
     code = exit_code(run, "low", _nothing_evaluated(run, record.targets))
     if any(f in FORMATS and f != "console" for f in formats) and _same_dir(outdir, run_dir):
         if args.no_verify:
@@ -787,6 +826,126 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     print(tabulate([[t.name, json.dumps(t.value, default=list), ", ".join(t.checks) or "(all)", t.rationale]
                     for t in p.thresholds], headers=["threshold", "value", "checks", "rationale"],
                    maxcolwidths=[None, 40, 20, 60]))
+    return EXIT_OK
+
+
+# --- the OQ protocol --------------------------------------------------------------------------------------------
+
+PROTOCOL_NAME = "protocol.json"
+
+
+def _load_protocol(path: str) -> tuple[Any, str]:
+    from scanner.protocol import ProtocolError, load_protocol
+
+    try:
+        return load_protocol(path)
+    except ProtocolError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _keep_protocol(protocol: Any, outdir: Path, record: Any, inventory_sha256: str) -> None:
+    """A copy of the executed protocol beside the run record (canonical bytes, so its SHA-256 is the one recorded)."""
+    from scanner.protocol import canonical_json
+    from scanner.safefs import OutputDir
+
+    with OutputDir.open(outdir) as directory, directory.replace(PROTOCOL_NAME) as fh:
+        fh.write(canonical_json(protocol).decode("ascii"))
+    if protocol.inventory_sha256 != inventory_sha256:
+        message = (f"the protocol {protocol.document_id} version {protocol.version} was written for another "
+                   f"inventory (SHA-256 {protocol.inventory_sha256}); this run's differs: see the deviations")
+        record.warn(message)
+        _say(f"warning: {message}")
+
+
+def _documents(args: argparse.Namespace, run: Run, rundir: Path) -> dict[str, Any]:
+    """Options for the oq and pdf formats: the protocol the run executed (checked against the hash the run
+    recorded), the site's templates and the paper size."""
+    from scanner.protocol import ProtocolError, load_protocol
+
+    protocol, problem = None, ""
+    wanted = run.info.protocol_sha256
+    given = getattr(args, "protocol", None)
+    path = Path(given) if given else rundir / PROTOCOL_NAME
+    if wanted and (given or path.exists()):
+        try:
+            protocol, digest = load_protocol(str(path))
+        except ProtocolError as exc:
+            problem = f"The protocol the run executed could not be read: {exc}"
+        else:
+            if digest != wanted:
+                protocol, problem = None, (f"{path} has SHA-256 {digest}, not the {wanted} of the protocol the run "
+                                           "executed: it was changed or is another protocol.")
+    elif given and not wanted:
+        problem = f"--protocol {given} was given, but the run did not record executing a protocol."
+    return {"protocol": protocol, "protocol_problem": problem, "template_dir": args.template_dir,
+            "paper": args.paper}
+
+
+def cmd_protocol(args: argparse.Namespace) -> int:
+    from scanner import frameworks
+    from scanner.inventory import InventoryError, load_inventory
+    from scanner.model import utcnow
+    from scanner.protocol import ProtocolError, build_protocol, canonical_json, validate_protocol
+    from scanner.protocol import sha256 as protocol_sha256
+    from scanner.safefs import OutputDir
+
+    registry = _load_registry()
+    catalogs = frameworks.load_catalogs()
+    try:
+        inventory = load_inventory(args.inventory, policy_names=registry.param_names())
+    except InventoryError as exc:
+        _say(f"inventory {exc.source} is not valid:")
+        for problem in exc.problems:
+            print(f"  {_for_terminal(problem)}", file=sys.stderr)
+        return EXIT_INPUT
+    targets = inventory.select([x for x in args.limit.split(",") if x], args.tag)
+    if not targets:
+        raise UsageError("no target matches --limit/--tag")
+    specs = select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause)
+    if not specs:
+        raise UsageError("no check matches the selection: " + ", ".join(args.check or [args.framework or ""]))
+    scope = [frameworks.resolve(args.framework, catalogs)] if args.framework else \
+        [c.id for c in catalogs.values() if c.status.value == "in_force"]
+    stem = Path(inventory.source).stem if args.inventory else "local"
+    selection = "; ".join(x for x in (
+        "checks " + ", ".join(args.check) if args.check else "", f"framework {args.framework}" if args.framework
+        else "", f"clause {args.clause}" if args.clause else "", f"targets {args.limit}" if args.limit else "",
+        "tags " + ", ".join(args.tag) if args.tag else "") if x) or "every check that applies"
+    try:
+        protocol = build_protocol(
+            targets, specs, catalogs, scope, document_id=args.document_id or f"OQP-{stem.upper()}",
+            version=args.document_version, created=utcnow().isoformat(timespec="seconds"),
+            author=f"{getpass.getuser()}@{socket.gethostname()}", tool_version=_version(),
+            checks_fingerprint=registry.fingerprint(specs), inventory=inventory.source,
+            inventory_sha256=inventory.sha256, selection=selection)
+    except ProtocolError as exc:
+        raise UsageError(str(exc)) from None
+    problems = validate_protocol(protocol)
+    if problems:
+        raise UsageError("the protocol is not consistent: " + "; ".join(problems[:5]))
+    digest = protocol_sha256(protocol)
+    outdir = Path(args.output)
+    with OutputDir.open(outdir) as directory:
+        for fmt in args.format or ["json", "oq"]:
+            if fmt == "json":
+                name = PROTOCOL_NAME
+                with directory.replace(name) as fh:
+                    fh.write(canonical_json(protocol).decode("ascii"))
+            elif fmt == "oq":
+                from reports.oq import render_protocol
+
+                name = "oq-protocol.html"
+                with directory.replace(name) as fh:
+                    render_protocol(protocol, digest, fh, template_dir=args.template_dir, paper=args.paper)
+            else:
+                from reports.pdf import protocol_pdf, write_bytes
+
+                name = "oq-protocol.pdf"
+                with directory.replace(name) as fh:
+                    write_bytes(fh, protocol_pdf(protocol, digest, template_dir=args.template_dir, paper=args.paper))
+            print(f"{fmt}: {outdir / name}", file=sys.stderr)
+    print(f"protocol {protocol.document_id} version {protocol.version}: {len(protocol.tests)} tests, "
+          f"SHA-256 {digest}")
     return EXIT_OK
 
 
