@@ -49,6 +49,8 @@ from scanner.collectors.linux_audit import (
 from scanner.collectors.linux_backup import (
     BACKUP_WORDS,
     CRON_DIRS,
+    CRON_SCRIPT_NAMES,
+    ENABLED_TIMERS_PROBE,
     CRON_FILES,
     CRON_STAT,
     TIMER_FILES,
@@ -111,7 +113,7 @@ JOURNAL_DIR_PROBE = "test -d /var/log/journal"
 LOGROTATE_BINARY_PROBE = "test -x /usr/sbin/logrotate || test -x /sbin/logrotate"
 #: Probes made of shell builtins only: they run as ``quick`` (a subshell, no timeout process, no second shell).
 BUILTIN_PROBES = frozenset({JOURNALD_BINARY_PROBE, JOURNAL_DIR_PROBE, LOGROTATE_BINARY_PROBE, PAM_MODULES_PROBE,
-                            TIME_CLIENTS_PROBE, SYSLOG_BINARIES_PROBE})
+                            TIME_CLIENTS_PROBE, SYSLOG_BINARIES_PROBE, ENABLED_TIMERS_PROBE})
 
 
 @dataclass(frozen=True)
@@ -176,9 +178,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "timers, backup agents by executable", parse_backup_jobs, files=CRON_FILES, needs_root=True,
                 probes=(("cron_stat", stat_each(CRON_STAT)),
                         ("cron_scripts", f"@{{grep}} -H -I -i -E '{BACKUP_WORDS}' {CRON_DIRS} 2>/dev/null; "
-                                         f"@{{ls}} -1d {CRON_DIRS} 2>/dev/null; true"),
+                                         f"{CRON_SCRIPT_NAMES}; true"),
                         ("timers", "@{systemctl} list-timers --all --no-legend --no-pager"),
-                        ("enabled_timers", "@{ls} -1 /etc/systemd/system/timers.target.wants/ 2>/dev/null; true"),
+                        ("enabled_timers", ENABLED_TIMERS_PROBE),
                         ("timer_files", stat_each(TIMER_FILES)),
                         ("unit_matches", f"@{{grep}} -H -i -E '^ExecStart.*({BACKUP_WORDS})' {UNIT_DIRS} "
                                          "2>/dev/null; true"),
@@ -488,11 +490,13 @@ def _with_shared(own: RawSection, plan: tuple[tuple[str, ...], Probes], shared: 
     files: dict[str, bytes | None] = {}
     unreadable: set[str] = set()
     probes: dict[str, Probe] = {}
-    raw, complete = b"", own.complete
-    for label, item in [("", ("file", f)) for f in plan[0]] + [(lb, ("probe", c)) for lb, c in plan[1]]:
-        frame = shared.get(item)
-        if frame is None:
-            continue
+    planned = [("", ("file", f)) for f in plan[0]] + [(lb, ("probe", c)) for lb, c in plan[1]]
+    planned = [(label, item) for label, item in planned if item in shared]
+    if not planned:
+        return own
+    raws, complete = [], own.complete
+    for label, item in planned:
+        frame = shared[item]
         got = sections.get(frame)
         if got is None:
             return None
@@ -501,12 +505,12 @@ def _with_shared(own: RawSection, plan: tuple[tuple[str, ...], Probes], shared: 
         if label:
             for probe in got.section.probes.values():
                 probes[label] = probe
-        raw += got.raw
+        raws.append(got.raw)
         complete = complete and got.complete
     files.update(own.section.files)
     unreadable |= own.section.unreadable
     probes.update(own.section.probes)
-    return RawSection(raw + own.raw, Section(files, frozenset(unreadable), probes), complete)
+    return RawSection(b"".join([*raws, own.raw]), Section(files, frozenset(unreadable), probes), complete)
 
 
 def facts_from_output(result: CommandResult, specs: list[SectionSpec], sources: dict[str, str],
