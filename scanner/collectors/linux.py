@@ -49,10 +49,10 @@ from scanner.collectors.linux_audit import (
 from scanner.collectors.linux_backup import (
     BACKUP_WORDS,
     CRON_DIRS,
-    CRON_SCRIPT_NAMES,
-    ENABLED_TIMERS_PROBE,
     CRON_FILES,
+    CRON_SCRIPT_NAMES,
     CRON_STAT,
+    ENABLED_TIMERS_PROBE,
     TIMER_FILES,
     UNIT_DIRS,
     backup_status_plan,
