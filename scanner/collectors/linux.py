@@ -2,9 +2,12 @@
 
 The script is built from the ``SECTIONS`` table: one section per fact, each showing files and running
 probes. Every piece of output is framed by markers that start with a random per-run nonce, so no file
-content can forge a section boundary. Each probe and each file read runs under coreutils ``timeout``
-with the fact timeout and reports its own exit code. The collector only reads: no file is written on
-the target, and the output goes back through the shell's own pipes.
+content can forge a section boundary. Each probe that runs a program, and each read of a file that is not a
+regular file (a FIFO, a device), runs under coreutils ``timeout`` with the fact timeout and reports its own exit
+code; a regular file's read ends at its size, under the batch's output bound and host timeout, and probes of shell
+builtins only cannot block. A file or probe that two sections plan is read or run once, in a frame of its own, and
+given to both (its output is in both facts' evidence). The collector only reads: no file is written on the target,
+and the output goes back through the shell's own pipes.
 
 Works unchanged over any ShellConnector (local, SSH): it only uses ``connector.run`` and ``is_root``.
 """
