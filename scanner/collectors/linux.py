@@ -489,20 +489,23 @@ def _batch_failure(result: CommandResult) -> str:
 
 def _with_shared(own: RawSection, plan: tuple[tuple[str, ...], Probes], shared: dict[SharedItem, str],
                  sections: dict[str, RawSection]) -> RawSection | None:
-    """The section with the shared files and probes it planned; its raw output is theirs, then its own."""
+    """The section with the shared files and probes it planned; its raw output is theirs, then its own. The shared
+    frames run before every section, so a section that is there has them all; output with none of them comes from a
+    producer that did not share (a recording: each section shows its own), and is taken as it is; output with only
+    some of them is refused (None)."""
     files: dict[str, bytes | None] = {}
     unreadable: set[str] = set()
     probes: dict[str, Probe] = {}
     planned = [("", ("file", f)) for f in plan[0]] + [(lb, ("probe", c)) for lb, c in plan[1]]
     planned = [(label, item) for label, item in planned if item in shared]
-    if not planned:
+    present = [shared[item] in sections for _, item in planned]
+    if not any(present):
         return own
+    if not all(present):
+        return None
     raws, complete = [], own.complete
     for label, item in planned:
-        frame = shared[item]
-        got = sections.get(frame)
-        if got is None:
-            return None
+        got = sections[shared[item]]
         files.update(got.section.files)
         unreadable |= got.section.unreadable
         if label:

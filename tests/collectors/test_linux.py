@@ -6,6 +6,7 @@ bounds, timeouts, non-UTF-8 evidence and that no password hash ever leaves the h
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pwd
@@ -177,6 +178,27 @@ def test_a_file_and_a_probe_two_sections_plan_are_read_and_run_once(tmp_path):
     assert stamp in raw_b  # the same single run, in both facts' evidence
     assert "one=1" in raw_a and "one=1" in raw_b and "two=2" in raw_b and "two=2" not in raw_a
     assert facts["linux.c"].ok and "stamp" not in facts["linux.c"].evidence[0].raw
+
+
+def test_output_missing_one_of_the_shared_frames_a_section_planned_is_refused(tmp_path):
+    shared = tmp_path / "shared.conf"
+    shared.write_bytes(b"one=1\n")
+    target = make_target()
+    specs = [_spec("linux.a", files=(str(shared),), probes=(("p", "echo shared-probe"),)),
+             _spec("linux.b", files=(str(shared),), probes=(("p", "echo shared-probe"),)),
+             _spec("linux.c", probes=(("own", "echo c"),))]
+    nonce = "n" * 32
+    script, sources = linux.build_script(specs, target, nonce, 10)
+    with LocalConnector(target) as conn:
+        result = conn.run(script, timeout=30)
+    assert b"@shared.0" in result.stdout and b"@shared.1" in result.stdout
+    frame = re.compile(rb"\n" + nonce.encode() + rb" BEGIN @shared\.1\n.*?\n" + nonce.encode() + rb" END @shared\.1\n",
+                       re.S)
+    cut = dataclasses.replace(result, stdout=frame.sub(b"\n", result.stdout, count=1))
+    facts = linux.facts_from_output(cut, specs, sources, nonce, target)
+    assert not facts["linux.a"].ok and not facts["linux.b"].ok
+    assert facts["linux.a"].error.startswith("no output for this fact")
+    assert facts["linux.c"].ok
 
 
 def test_a_shared_probe_that_fails_fails_every_section_that_planned_it():
