@@ -12,7 +12,9 @@ each in its own process with the same concurrency:
 Wall time, peak resident memory and CPU seconds of each scanning process, and the CPU seconds the lab's sshd
 processes spent serving it (the hosts share this machine's cores with the scanner), are printed as a table
 (and as JSON with --json).
-Run as root: ``python3 benchmarks/ssh_fleet.py [--sizes 10,50,100] [--concurrency 16]``.
+Run as root: ``python3 benchmarks/ssh_fleet.py [--sizes 10,50,100] [--concurrency 16] [--repeat 3]``; with
+``--repeat N`` every tool runs N times per size, the runs of the tools interleaved, and the table shows the median
+of each figure (on a shared machine, compare server CPU seconds and medians, not one wall time).
 testinfra is installed for the benchmark only: ``pip install pytest-testinfra``.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -185,12 +188,13 @@ def drive(args: argparse.Namespace) -> None:
             hosts_file = work / f"hosts-{n}.json"
             hosts_file.write_text(json.dumps({"hosts": addresses[:n], "key": str(lab.user_key),
                                               "known_hosts": str(known_hosts)}))
-            for tool in args.tools.split(","):
-                before = server_cpu_s(pids)
-                result = run_tool(tool, hosts_file, args.concurrency)
-                rows.append({"hosts": n, "tool": tool, **result,
-                             "server_cpu_s": round(server_cpu_s(pids) - before, 2)})
-                print(json.dumps(rows[-1]), file=sys.stderr)
+            for _ in range(args.repeat):
+                for tool in args.tools.split(","):
+                    before = server_cpu_s(pids)
+                    result = run_tool(tool, hosts_file, args.concurrency)
+                    rows.append({"hosts": n, "tool": tool, **result,
+                                 "server_cpu_s": round(server_cpu_s(pids) - before, 2)})
+                    print(json.dumps(rows[-1]), file=sys.stderr)
     finally:
         lab.close()
     print_table(rows, args.concurrency)
@@ -198,8 +202,31 @@ def drive(args: argparse.Namespace) -> None:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 
 
+def medians(rows: list[dict]) -> list[dict]:
+    """One row per (hosts, tool): the median of every number over its runs, and how many runs there were."""
+    groups: dict[tuple[int, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["hosts"], r["tool"]), []).append(r)
+    out = []
+    for (hosts, tool), runs in groups.items():
+        ok = [r for r in runs if "error" not in r]
+        if not ok:
+            out.append(runs[0])
+            continue
+        merged: dict = {"hosts": hosts, "tool": tool}
+        for key in ok[0]:
+            if key not in merged:
+                values = [r[key] for r in ok if isinstance(r.get(key), (int, float))]
+                merged[key] = round(statistics.median(values), 2) if values else ok[0][key]
+        if len(runs) > 1:
+            merged["runs"] = len(runs)
+        out.append(merged)
+    return out
+
+
 def print_table(rows: list[dict], concurrency: int) -> None:
-    print(f"\nSSH fleet benchmark (concurrency {concurrency}); wall seconds, peak RSS MB")
+    rows = medians(rows)
+    print(f"\nSSH fleet benchmark (concurrency {concurrency}); wall seconds, peak RSS MB (medians over runs)")
     print(f"{'hosts':>5}  {'tool':<10} {'wall s':>8} {'x floor':>8} {'peak MB':>8}  notes")
     floors = {r["hosts"]: r.get("wall") for r in rows if r["tool"] == "floor"}
     for r in rows:
@@ -216,6 +243,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,50,100")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--repeat", type=int, default=1, help="runs of every tool per size (the table shows medians)")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--hosts", help=argparse.SUPPRESS)

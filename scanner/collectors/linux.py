@@ -2,9 +2,12 @@
 
 The script is built from the ``SECTIONS`` table: one section per fact, each showing files and running
 probes. Every piece of output is framed by markers that start with a random per-run nonce, so no file
-content can forge a section boundary. Each probe and each file read runs under coreutils ``timeout``
-with the fact timeout and reports its own exit code. The collector only reads: no file is written on
-the target, and the output goes back through the shell's own pipes.
+content can forge a section boundary. Each probe that runs a program, and each read of a file that is not a
+regular file (a FIFO, a device), runs under coreutils ``timeout`` with the fact timeout and reports its own exit
+code; a regular file's read ends at its size, under the batch's output bound and host timeout, and probes of shell
+builtins only cannot block. A file or probe that two sections plan is read or run once, in a frame of its own, and
+given to both (its output is in both facts' evidence). The collector only reads: no file is written on the target,
+and the output goes back through the shell's own pipes.
 
 Works unchanged over any ShellConnector (local, SSH): it only uses ``connector.run`` and ``is_root``.
 """
@@ -50,7 +53,9 @@ from scanner.collectors.linux_backup import (
     BACKUP_WORDS,
     CRON_DIRS,
     CRON_FILES,
+    CRON_SCRIPT_NAMES,
     CRON_STAT,
+    ENABLED_TIMERS_PROBE,
     TIMER_FILES,
     UNIT_DIRS,
     backup_status_plan,
@@ -106,6 +111,13 @@ DEFAULT_FACT_TIMEOUT = 10.0
 
 Probes = tuple[tuple[str, str], ...]  # (label, shell command)
 
+JOURNALD_BINARY_PROBE = "test -x /lib/systemd/systemd-journald || test -x /usr/lib/systemd/systemd-journald"
+JOURNAL_DIR_PROBE = "test -d /var/log/journal"
+LOGROTATE_BINARY_PROBE = "test -x /usr/sbin/logrotate || test -x /sbin/logrotate"
+#: Probes made of shell builtins only: they run as ``quick`` (a subshell, no timeout process, no second shell).
+BUILTIN_PROBES = frozenset({JOURNALD_BINARY_PROBE, JOURNAL_DIR_PROBE, LOGROTATE_BINARY_PROBE, PAM_MODULES_PROBE,
+                            TIME_CLIENTS_PROBE, SYSLOG_BINARIES_PROBE, ENABLED_TIMERS_PROBE})
+
 
 @dataclass(frozen=True)
 class SectionSpec:
@@ -155,9 +167,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                        "/etc/systemd/journal-upload.conf")),
     SectionSpec("linux.journald", "journald running, its storage settings and /var/log/journal", parse_journald,
                 files=("/etc/systemd/journald.conf", *(d + "*.conf" for d in JOURNALD_DROPINS)),
-                probes=(("journald_binary", "test -x /lib/systemd/systemd-journald "
-                                            "|| test -x /usr/lib/systemd/systemd-journald"),
-                        ("journal_dir", "test -d /var/log/journal"),
+                probes=(("journald_binary", JOURNALD_BINARY_PROBE), ("journal_dir", JOURNAL_DIR_PROBE),
                         ("journald_active", "@{systemctl} is-active systemd-journald.service"),
                         ("journald_process", PROCESSES_BY_EXE))),
     SectionSpec("linux.time_sync", "clock synchronisation (timedatectl, chronyc, ntpq)", parse_time_sync,
@@ -171,9 +181,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "timers, backup agents by executable", parse_backup_jobs, files=CRON_FILES, needs_root=True,
                 probes=(("cron_stat", stat_each(CRON_STAT)),
                         ("cron_scripts", f"@{{grep}} -H -I -i -E '{BACKUP_WORDS}' {CRON_DIRS} 2>/dev/null; "
-                                         f"@{{ls}} -1d {CRON_DIRS} 2>/dev/null; true"),
+                                         f"{CRON_SCRIPT_NAMES}; true"),
                         ("timers", "@{systemctl} list-timers --all --no-legend --no-pager"),
-                        ("enabled_timers", "@{ls} -1 /etc/systemd/system/timers.target.wants/ 2>/dev/null; true"),
+                        ("enabled_timers", ENABLED_TIMERS_PROBE),
                         ("timer_files", stat_each(TIMER_FILES)),
                         ("unit_matches", f"@{{grep}} -H -i -E '^ExecStart.*({BACKUP_WORDS})' {UNIT_DIRS} "
                                          "2>/dev/null; true"),
@@ -197,7 +207,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 probes=(("find", VAR_LOG_PROBE),), needs_root=True),
     SectionSpec("linux.logrotate", "logrotate configuration: rotation and retention per log", parse_logrotate,
                 files=LOGROTATE_FILES,
-                probes=(("logrotate_binary", "test -x /usr/sbin/logrotate || test -x /sbin/logrotate"),)),
+                probes=(("logrotate_binary", LOGROTATE_BINARY_PROBE),)),
     SectionSpec("linux.swaps", "active swap areas (/proc/swaps)", parse_swaps, files=("/proc/swaps",),
                 probes=(("knames", "@{lsblk} -n -r -p -o KNAME,NAME"),)),
     SectionSpec("linux.crypto_policy", "system-wide crypto policy (RHEL family)", parse_crypto_policy,
@@ -229,10 +239,14 @@ FACTS = {s.name: FactSpec(s.name, s.description, s.needs_root) for s in SECTIONS
 
 # ---------------------------------------------------------------- the batched script
 
-#: Shell helpers. ``show`` prints files framed by markers; ``probe`` runs a command under timeout, with its
-#: stdout streamed, its exit code, then its stderr (bounded); ``resolve`` finds a tool in TOOL_DIRS only and sets
-#: ``X_<tool>`` to its absolute path (or to a path that does not exist, so the probe fails as "not found").
-#: Nothing reads the script's own stdin.
+#: Shell helpers. ``show`` prints files framed by markers: a regular file by ``cat`` alone (its read ends at its
+#: size, and the batch's output bound and host timeout hold), anything else (a FIFO, a device) under timeout;
+#: ``probe`` runs a shell command under timeout, with its stdout streamed, its exit code, then its stderr
+#: (bounded); ``run`` is ``probe`` for one tool with fixed arguments, exec'd by timeout without a second shell;
+#: ``quick`` is ``probe`` for a command of shell builtins only (``test``, ``printf``, ``for`` over fixed paths),
+#: which cannot block on what it reads, run in a subshell without a timeout process; ``resolve`` finds a tool in
+#: TOOL_DIRS only and sets ``X_<tool>`` to its absolute path (or to a path that does not exist, so the probe fails
+#: as "not found"). Nothing reads the script's own stdin.
 HELPERS = r"""
 mark() { printf '\n%s %s %s\n' "$N" "$1" "$2"; }
 show() {
@@ -249,7 +263,8 @@ show() {
     elif [ ! -r "$f" ]; then mark UNREADABLE "$f"
     else
       mark FILE "$f"
-      "$X_timeout" -k 2 "$T" "$X_cat" -- "$f" </dev/null 2>/dev/null || mark FAILED "$f"
+      if [ -f "$f" ]; then "$X_cat" -- "$f" </dev/null 2>/dev/null || mark FAILED "$f"
+      else "$X_timeout" -k 2 "$T" "$X_cat" -- "$f" </dev/null 2>/dev/null || mark FAILED "$f"; fi
     fi
   done
 }
@@ -265,6 +280,19 @@ probe() {
   mark RC "$1 $r"
   printf '%.4000s' "$e"
 }
+run() {
+  pl=$1; shift
+  mark PROBE "$pl"
+  { e=$("$X_timeout" -k 2 "$T" "$@" </dev/null 2>&1 1>&3 3>&-); r=$?; } 3>&1
+  mark RC "$pl $r"
+  printf '%.4000s' "$e"
+}
+quick() {
+  mark PROBE "$1"
+  { e=$(eval "$2" </dev/null 2>&1 1>&3 3>&-); r=$?; } 3>&1
+  mark RC "$1 $r"
+  printf '%.4000s' "$e"
+}
 """
 
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_./*+-]+")
@@ -273,6 +301,8 @@ _SAFE_PATH = re.compile(r"[A-Za-z0-9_./*+-]+")
 TOOL_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 HELPER_TOOLS = ("timeout", "cat", "sh")
 _TOOL = re.compile(r"@\{([a-z0-9]+)\}")
+#: One tool with fixed words for arguments: exec'd by ``run`` without ``sh -c``.
+_SIMPLE = re.compile(r"@\{([a-z0-9]+)\}((?: [A-Za-z0-9_.,+=%/:-]+)*)")
 
 
 def _path_arg(path: str) -> str:
@@ -293,10 +323,21 @@ def section_template(files: Iterable[str], probes: Probes) -> str:
     return "\n".join(out)
 
 
+def _probe_line(label: str, command: str) -> str:
+    if command in BUILTIN_PROBES:
+        return f"quick {label} {shlex.quote(command)}"
+    simple = _SIMPLE.fullmatch(command)
+    if simple:
+        return f'run {label} "$X_{simple.group(1)}"{simple.group(2)}'
+    return f"probe {label} " + shlex.quote(_TOOL.sub(r'"$X_\1"', command))
+
+
 def section_body(files: Iterable[str], probes: Probes) -> str:
-    """The section as the shell runs it: every ``@{tool}`` becomes the resolved absolute path ``"$X_tool"``."""
-    shell = tuple((label, _TOOL.sub(r'"$X_\1"', command)) for label, command in probes)
-    return section_template(files, shell)
+    """The section as the shell runs it: every ``@{tool}`` becomes the resolved absolute path ``"$X_tool"``; a
+    probe of builtins only runs as ``quick``, one tool with fixed arguments as ``run``, any other as ``probe``."""
+    files = tuple(files)
+    out = ["show " + " ".join(_path_arg(f) for f in files)] if files else []
+    return "\n".join(out + [_probe_line(label, command) for label, command in probes])
 
 
 def with_tools(template: str, tools: dict[str, str]) -> str:
@@ -304,11 +345,36 @@ def with_tools(template: str, tools: dict[str, str]) -> str:
     return _TOOL.sub(lambda m: tools.get(m.group(1)) or f"<{m.group(1)}: not in {' '.join(TOOL_DIRS)}>", template)
 
 
+SharedItem = tuple[str, str]  # ("file", path or glob) or ("probe", command)
+
+
+def _items(plan: tuple[tuple[str, ...], Probes]) -> list[SharedItem]:
+    files, probes = plan
+    return [("file", f) for f in files] + [("probe", command) for _, command in probes]
+
+
+def shared_items(plans: dict[str, tuple[tuple[str, ...], Probes]]) -> dict[SharedItem, str]:
+    """The files and probes two or more sections of one batch would read or run: each is read or run once, in its
+    own frame ``@shared.N`` ahead of the sections, and given to every section that plans it. Item -> frame name."""
+    count: dict[SharedItem, int] = {}
+    for plan in plans.values():
+        for item in dict.fromkeys(_items(plan)):
+            count[item] = count.get(item, 0) + 1
+    return {item: f"@shared.{i}" for i, item in enumerate(i for i, n in count.items() if n > 1)}
+
+
+def _own(plan: tuple[tuple[str, ...], Probes], shared: dict[SharedItem, str]) -> tuple[tuple[str, ...], Probes]:
+    files, probes = plan
+    return (tuple(f for f in files if ("file", f) not in shared),
+            tuple((label, c) for label, c in probes if ("probe", c) not in shared))
+
+
 def build_script(specs: Iterable[SectionSpec], target: Target, nonce: str,
                  fact_timeout: float) -> tuple[str, dict[str, str]]:
     """The whole batch script and, per fact, the section template that becomes its evidence source."""
     specs = list(specs)
     plans = {spec.name: spec.plan(target) for spec in specs}
+    shared = shared_items(plans)
     tools = sorted(set(HELPER_TOOLS) | {t for _, probes in plans.values() for t in tools_of(probes)})
     parts = [
         # A fixed PATH, never the caller's: only a declared backup status command runs through it.
@@ -318,10 +384,14 @@ def build_script(specs: Iterable[SectionSpec], target: Target, nonce: str,
         HELPERS,
         "".join(f"resolve {t}; " for t in tools).strip(),
     ]
+    labels = {("probe", c): label for plan in plans.values() for label, c in plan[1]}
+    for (kind, what), frame in shared.items():
+        body = section_body((what,), ()) if kind == "file" else section_body((), ((labels[kind, what], what),))
+        parts += [f"mark BEGIN {frame}", body, f"mark END {frame}"]
     sources = {}
     for spec in specs:
         sources[spec.name] = section_template(*plans[spec.name])
-        parts += [f"mark BEGIN {spec.name}", section_body(*plans[spec.name]), f"mark END {spec.name}"]
+        parts += [f"mark BEGIN {spec.name}", section_body(*_own(plans[spec.name], shared)), f"mark END {spec.name}"]
     return "\n".join(parts) + "\n", sources
 
 
@@ -417,13 +487,49 @@ def _batch_failure(result: CommandResult) -> str:
             + (f": {detail[-1][:200]}" if detail else "") + ")")
 
 
+def _with_shared(own: RawSection, plan: tuple[tuple[str, ...], Probes], shared: dict[SharedItem, str],
+                 sections: dict[str, RawSection]) -> RawSection | None:
+    """The section with the shared files and probes it planned; its raw output is theirs, then its own. The shared
+    frames run before every section, so a section that is there has them all; output with none of them comes from a
+    producer that did not share (a recording: each section shows its own), and is taken as it is; output with only
+    some of them is refused (None)."""
+    files: dict[str, bytes | None] = {}
+    unreadable: set[str] = set()
+    probes: dict[str, Probe] = {}
+    planned = [("", ("file", f)) for f in plan[0]] + [(lb, ("probe", c)) for lb, c in plan[1]]
+    planned = [(label, item) for label, item in planned if item in shared]
+    present = [shared[item] in sections for _, item in planned]
+    if not any(present):
+        return own
+    if not all(present):
+        return None
+    raws, complete = [], own.complete
+    for label, item in planned:
+        got = sections[shared[item]]
+        files.update(got.section.files)
+        unreadable |= got.section.unreadable
+        if label:
+            for probe in got.section.probes.values():
+                probes[label] = probe
+        raws.append(got.raw)
+        complete = complete and got.complete
+    files.update(own.section.files)
+    unreadable |= own.section.unreadable
+    probes.update(own.section.probes)
+    return RawSection(b"".join([*raws, own.raw]), Section(files, frozenset(unreadable), probes), complete)
+
+
 def facts_from_output(result: CommandResult, specs: list[SectionSpec], sources: dict[str, str],
                 nonce: str, target: Target) -> dict[str, Fact]:
     sections = split_output(result.stdout, nonce)
     tools = resolved_tools(result.stdout, nonce)
+    plans = {spec.name: spec.plan(target) for spec in specs}
+    shared = shared_items(plans)
     facts = {}
     for spec in specs:
         got = sections.get(spec.name)
+        if got is not None and shared:
+            got = _with_shared(got, plans[spec.name], shared, sections)
         source = with_tools(sources[spec.name], tools)
         if got is None:
             facts[spec.name] = Fact.failed(spec.name, _batch_failure(result), (

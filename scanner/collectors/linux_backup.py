@@ -1,6 +1,7 @@
 """Backups: scheduled jobs (cron, systemd timers, agents) and the last successful backup."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -38,15 +39,28 @@ TIMER_FILES = " ".join(d + "*.timer" for d in SYSTEM_UNIT_DIRS)
 #: Schedules only root can write: the system crontab, /etc/cron.d and root's own crontab (Debian, RHEL paths).
 ROOT_CRONTABS = ("/var/spool/cron/crontabs/root", "/var/spool/cron/root")
 CRON_FILES = ("/etc/crontab", "/etc/anacrontab", "/etc/cron.d/*", *ROOT_CRONTABS)
+#: The cron scripts by name, one a line in byte order (as ``ls -1d`` would list them), by the shell alone.
+CRON_SCRIPT_NAMES = ("for f in " + " ".join(sorted(CRON_DIRS.split())) + "; do if [ -e \"$f\" ] || [ -L \"$f\" ]; "
+                     "then printf '%s\\n' \"$f\"; fi; done")
+#: The timers enabled in timers.target.wants, by name (as ``ls -1`` would list them), by the shell alone.
+ENABLED_TIMERS_PROBE = ("for f in /etc/systemd/system/timers.target.wants/*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; "
+                        "then printf '%s\\n' \"${f##*/}\"; fi; done; true")
 CRON_STAT = " ".join(("/etc/crontab", "/etc/anacrontab", "/etc/cron.d/*", CRON_DIRS, *ROOT_CRONTABS))
+
+
+@functools.cache
+def _tool_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Per backup tool, one pattern for all its words, each at the start of a word (as one search per word)."""
+    return tuple((tool, re.compile("(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in words) + ")"))
+                 for tool, words in BACKUP_TOOLS.items())
 
 
 def backup_tool(text: str) -> str | None:
     low = text.lower()
     if any(x in low for x in NOT_BACKUPS):
         return None
-    for tool, words in BACKUP_TOOLS.items():
-        if any(re.search(rf"(?<![a-z0-9]){re.escape(w)}", low) for w in words):
+    for tool, pattern in _tool_patterns():
+        if pattern.search(low):
             return tool
     return None
 

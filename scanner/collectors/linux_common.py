@@ -6,6 +6,7 @@ cannot read is an error.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -159,9 +160,16 @@ def processes(probe: Probe) -> tuple[list[Process], bool]:
     """The processes of a ``PROCESSES_BY_EXE`` probe, and whether some of them could not be inspected."""
     if not probe.ok:
         raise ParseError(probe.reason("list processes"))
+    found, denied = _processes(probe.out, probe.err)
+    return list(found), denied
+
+
+@functools.lru_cache(maxsize=4)
+def _processes(out: bytes, err: bytes) -> tuple[tuple[Process, ...], bool]:
+    """Parsed once per listing: the sections that share the one process listing of a batch get the same bytes."""
     found = []
-    for record in probe.out.split(b"\0"):
+    for record in out.split(b"\0"):
         parts = record.decode("utf-8", "replace").split(" ", 2)
         if len(parts) == 3 and parts[0].startswith("/proc/") and parts[0].endswith("/exe"):
             found.append(Process(parts[0].split("/")[2], parts[1], parts[2]))
-    return found, b"Permission denied" in probe.err
+    return tuple(found), b"Permission denied" in err

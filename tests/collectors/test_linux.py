@@ -6,6 +6,7 @@ bounds, timeouts, non-UTF-8 evidence and that no password hash ever leaves the h
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pwd
@@ -151,6 +152,86 @@ def test_non_utf8_output_is_preserved_in_evidence(tmp_path):
     ev = fact.evidence[0]
     assert "caf\\xe9" in ev.raw and "\\xff\\xfe" in ev.raw  # escaped, not replaced by U+FFFD
     assert "\ufffd" not in ev.raw
+
+
+# ---- processes forked per host (issue 14: the whole pack within 10% of the earlier server CPU)
+
+
+def test_a_file_and_a_probe_two_sections_plan_are_read_and_run_once(tmp_path):
+    shared = tmp_path / "shared.conf"
+    shared.write_bytes(b"one=1\n")
+    own = tmp_path / "own.conf"
+    own.write_bytes(b"two=2\n")
+    target = make_target()
+    specs = [_spec("linux.a", files=(str(shared),), probes=(("stamp", "echo stamp-$$"),)),
+             _spec("linux.b", files=(str(shared), str(own)), probes=(("mark", "echo stamp-$$"), ("own", "echo b"))),
+             _spec("linux.c", probes=(("own", "echo c"),))]
+    script, sources = linux.build_script(specs, target, "n" * 32, 10)
+    assert script.count(str(shared)) == 1 and script.count("echo stamp-$$") == 1
+    assert sources["linux.b"] == f"show {shared} {own}\nprobe mark 'echo stamp-$$'\nprobe own 'echo b'"
+    with LocalConnector(target) as conn:
+        facts = linux.run_batch(conn, target, specs, become=False)
+    assert facts["linux.a"].value == {str(shared): b"one=1\n"}
+    assert facts["linux.b"].value == {str(shared): b"one=1\n", str(own): b"two=2\n"}
+    raw_a, raw_b = facts["linux.a"].evidence[0].raw, facts["linux.b"].evidence[0].raw
+    stamp = re.search(r"stamp-\d+", raw_a).group(0)
+    assert stamp in raw_b  # the same single run, in both facts' evidence
+    assert "one=1" in raw_a and "one=1" in raw_b and "two=2" in raw_b and "two=2" not in raw_a
+    assert facts["linux.c"].ok and "stamp" not in facts["linux.c"].evidence[0].raw
+
+
+def test_output_missing_one_of_the_shared_frames_a_section_planned_is_refused(tmp_path):
+    shared = tmp_path / "shared.conf"
+    shared.write_bytes(b"one=1\n")
+    target = make_target()
+    specs = [_spec("linux.a", files=(str(shared),), probes=(("p", "echo shared-probe"),)),
+             _spec("linux.b", files=(str(shared),), probes=(("p", "echo shared-probe"),)),
+             _spec("linux.c", probes=(("own", "echo c"),))]
+    nonce = "n" * 32
+    script, sources = linux.build_script(specs, target, nonce, 10)
+    with LocalConnector(target) as conn:
+        result = conn.run(script, timeout=30)
+    assert b"@shared.0" in result.stdout and b"@shared.1" in result.stdout
+    frame = re.compile(rb"\n" + nonce.encode() + rb" BEGIN @shared\.1\n.*?\n" + nonce.encode() + rb" END @shared\.1\n",
+                       re.S)
+    cut = dataclasses.replace(result, stdout=frame.sub(b"\n", result.stdout, count=1))
+    facts = linux.facts_from_output(cut, specs, sources, nonce, target)
+    assert not facts["linux.a"].ok and not facts["linux.b"].ok
+    assert facts["linux.a"].error.startswith("no output for this fact")
+    assert facts["linux.c"].ok
+
+
+def test_a_shared_probe_that_fails_fails_every_section_that_planned_it():
+    target = make_target(fact_timeout=0.5)
+    specs = [_spec("linux.a", probes=(("slow", "sleep 30"),)), _spec("linux.b", probes=(("slow", "sleep 30"),)),
+             _spec("linux.c", probes=(("quick", "echo hi"),))]
+    with LocalConnector(target) as conn:
+        facts = linux.run_batch(conn, target, specs, become=False)
+    assert facts["linux.a"].error == facts["linux.b"].error == "slow: timed out"
+    assert facts["linux.a"].evidence[0].exit_code == facts["linux.b"].evidence[0].exit_code == 124
+    assert facts["linux.c"].ok
+
+
+def test_builtin_and_single_tool_probes_skip_the_second_shell():
+    script, _ = linux.build_script(linux.SECTIONS, make_target(), "n" * 32, 10)
+    assert "quick journald_binary 'test -x " in script and "quick clients 'for f in " in script
+    assert 'run sshd_T "$X_sshd" -T\n' in script and 'run now "$X_date" +%s\n' in script
+    assert "probe sshd_T" not in script
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_the_whole_pack_forks_few_processes(root_facts, tmp_path):
+    """As root on this machine the script of issue 14's first merge exec'd 180 programs (a timeout per file read,
+    a timeout and a shell per builtin probe, three walks of /proc); the budget is 130."""
+    script, _ = linux.build_script(linux.SECTIONS, make_target(), "n" * 32, 10)
+    trace = tmp_path / "trace"
+    subprocess.run(["strace", "-f", "-qq", "-z", "-e", "trace=execve", "-o", str(trace), "sh", "-s"],
+                   input=script.encode(), capture_output=True, timeout=120, check=False)
+    execs = [line for line in trace.read_text().splitlines() if "execve(" in line]
+    assert execs, "strace recorded nothing"
+    assert len(execs) <= 130, len(execs)
+    assert sum('"/proc/' in line and "find" in line for line in execs) == 1  # the process list, once
+    assert not [line for line in execs if "timeout" in line and "cat" in line and '"/etc/passwd"' in line]
 
 
 # ---- unprivileged: needs root, become, and no hash ever leaving the host

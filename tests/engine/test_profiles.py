@@ -76,6 +76,49 @@ def test_strict_is_stricter_than_the_baseline():
     assert strict["lockout_threshold"] < 5 and strict["idle_timeout_seconds"] < 900
 
 
+def _startups_stricter(strict: str, baseline: str) -> bool:
+    (s_start, s_rate, s_full), (b_start, b_rate, b_full) = ([int(x) for x in v.split(":")] for v in (strict, baseline))
+    return s_start <= b_start and s_rate >= b_rate and s_full <= b_full and (strict != baseline)
+
+
+# issue 14 part A: each threshold, and what "stricter" means for it
+PART_A_STRICTER = {
+    "ssh_login_grace_time_seconds": lambda s, b: 0 < s < b,
+    "ssh_max_sessions": lambda s, b: 0 < s < b,
+    "ssh_max_startups": _startups_stricter,
+    "umask_min": lambda s, b: s & b == b and s != b,  # masks every bit the baseline masks, and more
+    "home_max_mode": lambda s, b: s & b == s and s != b,  # allows a subset of the baseline's bits
+    "password_warn_days": lambda s, b: s > b,
+    "lockout_unlock_seconds": lambda s, b: s > b,
+    "sha_crypt_min_rounds": lambda s, b: s > b,
+    "yescrypt_min_cost": lambda s, b: s > b,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PART_A_STRICTER))
+def test_strict_tightens_the_part_a_thresholds(name):
+    found = discover()
+    strict = {t.name: t for t in found["strict"].thresholds}
+    baseline = {t.name: t.value for t in found["gxp-baseline"].thresholds}
+    assert name in strict, f"strict does not set {name}"
+    assert PART_A_STRICTER[name](strict[name].value, baseline[name]), (strict[name].value, baseline[name])
+    assert len(strict[name].rationale) > 40
+
+
+@pytest.mark.parametrize("check_id", ["linux.ssh.login_grace_time", "linux.ssh.max_startups", "linux.accounts.umask",
+                                      "linux.password.faillock", "linux.password.hash_rounds"])
+def test_the_recorded_hardened_host_meets_the_baseline_but_not_strict(check_id):
+    """The hardened case: LoginGraceTime 60, MaxStartups 10:30:60, umask 027, faillock unlock_time 900, yescrypt
+    cost 5 -- exactly the baseline's values, which strict tightens."""
+    facts = recorded_facts("hardened")
+    status = {}
+    for name in ("gxp-baseline", "strict"):
+        chosen = discover()[name]
+        target, _ = apply(chosen, check_against(chosen, registry()), case_target("hardened"))
+        status[name] = evaluate(registry().checks[check_id], facts, target)[0].status
+    assert (status["gxp-baseline"], status["strict"]) == (Status.PASS, Status.FAIL)
+
+
 @pytest.mark.parametrize(("text", "words"), [
     (GOOD.replace(" rationale: Site X standard SEC-4.1 asks sixteen characters.", ""),
      "thresholds[0]: 'rationale' is a required property"),
