@@ -119,17 +119,23 @@ class LoginDefs:
 
 
 @dataclass(frozen=True)
-class PamRule:
+class AtLine:
+    """A value read from one line of a file on the host; its ``location`` is that file and line."""
+
     file: str
     line: int
-    type: str  # auth, account, password, session
-    control: str
-    module: str  # e.g. pam_unix.so
-    args: Mapping[str, str]  # 'remember=5' -> {'remember': '5'}; flags map to ''
 
     @property
     def location(self) -> Location:
         return Location(self.file, self.line)
+
+
+@dataclass(frozen=True)
+class PamRule(AtLine):
+    type: str  # auth, account, password, session
+    control: str
+    module: str  # e.g. pam_unix.so
+    args: Mapping[str, str]  # 'remember=5' -> {'remember': '5'}; flags map to ''
 
     @property
     def name(self) -> str:
@@ -174,14 +180,8 @@ class Pam:
 
 
 @dataclass(frozen=True)
-class SudoLine:
-    file: str
-    line: int
+class SudoLine(AtLine):
     text: str
-
-    @property
-    def location(self) -> Location:
-        return Location(self.file, self.line)
 
 
 @dataclass(frozen=True)
@@ -365,14 +365,8 @@ class AuditdConf:
 
 
 @dataclass(frozen=True)
-class AuditRuleLine:
-    file: str
-    line: int
+class AuditRuleLine(AtLine):
     text: str
-
-    @property
-    def location(self) -> Location:
-        return Location(self.file, self.line)
 
 
 @dataclass(frozen=True)
@@ -567,17 +561,11 @@ class RestoreTest:
 
 
 @dataclass(frozen=True)
-class SshdInclude:
+class SshdInclude(AtLine):
     """An ``Include`` directive of the sshd configuration and the files it matched on the host."""
 
-    file: str
-    line: int
     pattern: str  # as written (a relative pattern is relative to /etc/ssh)
     matched: tuple[str, ...]  # the files it matched, in the order sshd reads them
-
-    @property
-    def location(self) -> Location:
-        return Location(self.file, self.line)
 
 
 @dataclass(frozen=True)
@@ -632,27 +620,15 @@ class Homes:
 
 
 @dataclass(frozen=True)
-class UmaskSetting:
-    file: str
-    line: int
+class UmaskSetting(AtLine):
     value: int  # the mask, e.g. 0o027
-
-    @property
-    def location(self) -> Location:
-        return Location(self.file, self.line)
 
 
 @dataclass(frozen=True)
-class PathSetting:
+class PathSetting(AtLine):
     """A PATH assignment (or sudo ``secure_path``, login.defs ``ENV_SUPATH``) and its directories, as written."""
 
-    file: str
-    line: int
     elements: tuple[str, ...]  # "$PATH" for a reference to the earlier value; "" for an empty element
-
-    @property
-    def location(self) -> Location:
-        return Location(self.file, self.line)
 
 
 @dataclass(frozen=True)
