@@ -254,19 +254,11 @@ pwdPolicySubentry: cn=missing,ou=policies,dc=good,dc=test
 @pytest.fixture(scope="module")
 def override_slapd(slapd_lab, tmp_path_factory):
     """The compliant slapd plus two accounts that name their own policy: a lenient one and one that is missing."""
-    from dataclasses import replace
-
     from tests.lab import slapdlab
 
     root = tmp_path_factory.mktemp("slapd-override")
-    cert = slapdlab.issue_cert(slapd_lab.ca, root / "tls", "localhost", ("localhost",), ("127.0.0.1",))
-    server = slapdlab.build(replace(slapdlab.GOOD, name="override", extra_ldif=OVERRIDE_LDIF), root, slapd_lab.ca,
-                            cert)
-    server.start()
-    try:
+    with slapdlab.good_with(slapd_lab.ca, root, "override", OVERRIDE_LDIF) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_policies_named_by_entries_are_collected_and_judged(slapd_lab, override_slapd):

@@ -399,19 +399,11 @@ ref: {BRANCH_URI}
 @pytest.fixture(scope="module")
 def referring_slapd(slapd_lab, tmp_path_factory):
     """The compliant slapd plus a referral object under ou=people: a subtree search gets a searchResRef."""
-    from dataclasses import replace
-
     from tests.lab import slapdlab
 
     root = tmp_path_factory.mktemp("slapd-referring")
-    cert = slapdlab.issue_cert(slapd_lab.ca, root / "tls", "localhost", ("localhost",), ("127.0.0.1",))
-    server = slapdlab.build(replace(slapdlab.GOOD, name="referring", extra_ldif=REFERRAL_LDIF), root, slapd_lab.ca,
-                            cert)
-    server.start()
-    try:
+    with slapdlab.good_with(slapd_lab.ca, root, "referring", REFERRAL_LDIF) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _referring_target(slapd_lab, server) -> Target:

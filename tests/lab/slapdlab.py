@@ -13,7 +13,9 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 SLAPD = "/usr/sbin/slapd"
@@ -206,6 +208,18 @@ def build(profile: SlapdProfile, root: Path, ca: CA, cert: ServerCert) -> Slapd:
     subprocess.run([SLAPADD, "-f", str(d / "slapd.conf"), "-l", str(d / "seed.ldif")], check=True,
                    capture_output=True, timeout=60)
     return Slapd(profile, d, free_port(), free_port())
+
+
+@contextmanager
+def good_with(ca: CA, root: Path, name: str, extra_ldif: str) -> Iterator[Slapd]:
+    """One more server: the compliant profile plus ``extra_ldif``, with its own port, database and certificate."""
+    cert = issue_cert(ca, root / "tls", "localhost", ("localhost",), ("127.0.0.1",))
+    server = build(replace(GOOD, name=name, extra_ldif=extra_ldif), root, ca, cert)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def available() -> str | None:
