@@ -336,8 +336,11 @@ class SSHConnector:
 
     # ---- running ---------------------------------------------------------------------------
     def run(self, script: str, *, timeout: float, become: bool = False, limit: int = DEFAULT_LIMIT) -> CommandResult:
-        if not self._transports or not self._transports[-1].is_active():
+        if not self._transports:
             raise ConnectorError(f"not connected to {self.target.name}")
+        if not self._transports[-1].is_active():  # it was up: the server or the network ended it since
+            raise ConnectorError(f"the connection to {self.target.name} was lost before this command "
+                                 "(closed by the server or the network)")
         if self.scope.cancelled.is_set():
             raise ConnectorError("the scan was interrupted; nothing more is started")
         command, prefix = sudo_command(self.target, self.is_root, self._dest) if become else (SHELL, b"")

@@ -316,6 +316,15 @@ def test_closed_port_is_refused(lab):
         SSHConnector(target(lab, "default", port=2222)).__enter__()
 
 
+def test_a_lost_connection_is_named_so_for_the_next_command(lab):
+    with SSHConnector(target(lab, "default")) as conn:
+        assert conn.run("true", timeout=10).exit_code == 0
+        conn._transports[-1].close()  # as a server that hangs up or a network that drops it leaves the transport
+        with pytest.raises(ConnectorError, match=r"^the connection to default was lost before this command "
+                                                 r"\(closed by the server or the network\)$"):
+            conn.run("true", timeout=10)
+
+
 def test_hanging_command_times_out(lab):
     with SSHConnector(target(lab, "hang")) as conn:
         start = time.monotonic()

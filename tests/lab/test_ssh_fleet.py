@@ -249,7 +249,8 @@ FAULT_MESSAGES = {
                    r"the host presented ssh-ed25519 SHA256:\S+; no command was sent",
     "hang": r"the batched collection script timed out",
     # a flooding host: its output is cut at the bound; under load its sshd may also drop the connection
-    "flood": r"output bound reached before this fact's section \(output truncated\)|the server closed the connection",
+    "flood": r"output bound reached before this fact's section \(output truncated\)|the server closed the connection"
+             r"|the connection to flood was lost before this command",
 }
 
 
