@@ -20,7 +20,7 @@ if [ ! -x /usr/sbin/policy-rc.d ]; then
 fi
 
 DEB_PACKAGES=(
-  openssh-server openssh-client iproute2 util-linux procps sudo openssl jq strace
+  openssh-server openssh-client iproute2 util-linux procps sudo openssl jq strace libpam-modules-bin
   slapd ldap-utils
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
   # OQ documents as PDF (WeasyPrint needs Pango and a font); poppler-utils for the PDF tests (pdftotext, pdftoppm)
