@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("aws-policy", help="print the least-privilege IAM policy the AWS checks need")
     a.set_defaults(func=cmd_aws_policy)
     _integrity_parsers(sub, raw)
+    _selftest_parser(sub, raw)
 
     pr = sub.add_parser("profiles", help="list the profiles (built-in and from plugins), or show one in full")
     pr.set_defaults(func=cmd_profiles)
@@ -248,6 +249,49 @@ def _integrity_parsers(sub: Any, raw: type[argparse.HelpFormatter]) -> None:
     g.add_argument("--pubkey", action="append", default=[], metavar="FILE",
                    help="trusted public key(s) the run must verify against before it is signed (repeatable)")
     g.add_argument("--tsa-cert", action="append", default=[], metavar="FILE", help=argparse.SUPPRESS)
+
+# --- selftest (issue 15): the tool qualifies itself ------------------------------------------------------------
+
+def _selftest_parser(sub: Any, raw: type[argparse.HelpFormatter]) -> None:
+    t = sub.add_parser("selftest", help="qualify this installation: installed files, dependencies, catalogs (IQ) "
+                                        "and every check on known answers (OQ)", epilog=EXIT_CODES_HELP,
+                       formatter_class=raw)
+    t.set_defaults(func=cmd_selftest)
+    t.add_argument("--format", action="append", choices=["console", "json", "oq"], default=[],
+                   help="console (default), json (stdout, or selftest.json with --out), oq (selftest.html; needs "
+                        "--out); repeatable")
+    t.add_argument("--out", metavar="DIR", help="write the records into this new directory and seal it "
+                                                "(manifest-001.json over every file)")
+    t.add_argument("--sign-key", metavar="FILE", help="sign the seal with this Ed25519 private key")
+    t.add_argument("--sign-key-passphrase-env", metavar="NAME", help="environment variable holding its passphrase")
+    t.add_argument("--verbose", "-v", action="store_true", help="console: every test, not only the ones that "
+                                                                "did not pass")
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    """Exit 0 when every test passed, 1 when one failed, 3 when none failed but some could not be verified (a
+    development install has no release manifest)."""
+    from scanner.selftest import FAIL, NOT_VERIFIED, run_selftest
+    from scanner.selftest import render
+
+    formats = args.format or ["console"]
+    if "oq" in formats and not args.out:
+        raise UsageError("--format oq writes selftest.html: give --out DIR")
+    if (args.sign_key or args.sign_key_passphrase_env) and not args.out:
+        raise UsageError("--sign-key signs the sealed records: give --out DIR")
+    if args.sign_key_passphrase_env and not args.sign_key:
+        raise UsageError("--sign-key-passphrase-env needs --sign-key")
+    key = _private_key(args.sign_key, args.sign_key_passphrase_env) if args.sign_key else None
+    result = run_selftest()
+    if "console" in formats:
+        sys.stdout.write(render.console(result, verbose=args.verbose))
+    if "json" in formats and not args.out:
+        sys.stdout.write(render.to_json(result))
+    if args.out:
+        for path in render.write(result, args.out, formats, key):
+            _say(f"wrote {path}")
+    return {FAIL: EXIT_FAILURES, NOT_VERIFIED: EXIT_ERRORS}.get(result.verdict, EXIT_OK)
+
 
 def _document_options(p: argparse.ArgumentParser, protocol_help: str) -> None:
     p.add_argument("--protocol", metavar="FILE", help=protocol_help)
