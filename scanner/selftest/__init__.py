@@ -209,7 +209,7 @@ def _belongs(check_module: str, packages: Iterable[str]) -> bool:
 
 # --- running it --------------------------------------------------------------------------------------------------
 
-def run_selftest(now: Callable[[], datetime] = utcnow) -> SelftestResult:
+def run_selftest(now: Callable[[], datetime] = utcnow, kat_data: Path | None = None) -> SelftestResult:
     from scanner import __version__
     from scanner.registry import Registry
     from scanner.selftest import kat
@@ -249,7 +249,7 @@ def run_selftest(now: Callable[[], datetime] = utcnow) -> SelftestResult:
                           + (f"; {sum(len(p.checks) for p in plugins)} from plugins (not covered)" if plugins else ""),
                           PASS if release_checks else FAIL))
     try:
-        cases = kat.all_cases()
+        cases = kat.all_cases(kat_data)
     except kat.KatError as exc:
         cases = []
         steps.append(Step("IQ-KAT", "IQ", "Known-answer data loads", "every case file valid", str(exc), FAIL))

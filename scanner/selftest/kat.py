@@ -71,8 +71,8 @@ class CaseResult:
         return self.expected == self.actual
 
 
-def kat_files(data: Path = DATA) -> list[Path]:
-    return sorted(data.glob("*.yaml"))
+def kat_files(data: Path | None = None) -> list[Path]:
+    return sorted((data or DATA).glob("*.yaml"))
 
 
 def _case(check: str, name: str, raw: Any, origin: str) -> Case:
@@ -104,7 +104,7 @@ def _case(check: str, name: str, raw: Any, origin: str) -> Case:
                 policy=MappingProxyType(dict(raw.get("policy") or {})), message=raw.get("message", ""))
 
 
-def load_cases(data: Path = DATA) -> list[Case]:
+def load_cases(data: Path | None = None) -> list[Case]:
     """Every written case of every file, in file order. Raises KatError with the path of a fault."""
     from scanner.yamlload import YamlError, load_yaml
 
@@ -141,7 +141,7 @@ def generic_cases(written: Iterable[Case]) -> list[Case]:
     return out
 
 
-def all_cases(data: Path = DATA) -> list[Case]:
+def all_cases(data: Path | None = None) -> list[Case]:
     written = load_cases(data)
     return written + generic_cases(written)
 
