@@ -271,8 +271,7 @@ def _selftest_parser(sub: Any, raw: type[argparse.HelpFormatter]) -> None:
 def cmd_selftest(args: argparse.Namespace) -> int:
     """Exit 0 when every test passed, 1 when one failed, 3 when none failed but some could not be verified (a
     development install has no release manifest)."""
-    from scanner.selftest import FAIL, NOT_VERIFIED, run_selftest
-    from scanner.selftest import render
+    from scanner.selftest import FAIL, NOT_VERIFIED, render, run_selftest
 
     formats = args.format or ["console"]
     if "oq" in formats and not args.out:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -127,7 +126,7 @@ def _requirement_steps() -> list[Step]:
 
     meta = metadata.metadata(DIST)
     python = ".".join(map(str, sys.version_info[:3]))
-    supported = meta.get("Requires-Python") or ""
+    supported = meta["Requires-Python"] or ""
     steps = [Step("IQ-PYTHON", "IQ", "Python is a supported version", f"Python {supported or 'any'}",
                   f"Python {python} ({sys.executable})",
                   PASS if Version(python) in SpecifierSet(supported) else FAIL)]
@@ -192,7 +191,8 @@ def release_entry_points() -> tuple[list[metadata.EntryPoint], list[metadata.Ent
     """The ``gxpscan.checks`` entry points of this release, and those of other distributions (plugins)."""
     from scanner.registry import ENTRY_POINT_GROUP
 
-    ours, theirs = [], []
+    ours: list[metadata.EntryPoint] = []
+    theirs: list[metadata.EntryPoint] = []
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist = getattr(ep, "dist", None)
         (ours if dist is not None and dist.metadata["Name"] == DIST else theirs).append(ep)

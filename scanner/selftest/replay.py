@@ -90,7 +90,8 @@ def _show(rec: Recording, pattern: str, unreadable: set[str]) -> bytes:
 def _dump(rec: Recording, patterns: tuple[str, ...], unreadable: set[str],
           keep: Callable[[str, str], bool]) -> bytes:
     """What a ``dump_files`` probe prints for the recording's ``files/`` (many small files in one awk)."""
-    listed, denied = [], []
+    listed: list[str] = []
+    denied: list[str] = []
     for pattern in patterns:
         if "*" in pattern:
             directory = pattern.rsplit("/", 1)[0]
