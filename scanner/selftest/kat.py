@@ -15,6 +15,7 @@ check raising (``raises``) both give ``error``. ``run_case`` is the one function
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -89,6 +90,8 @@ def _case(check: str, name: str, raw: Any, origin: str) -> Case:
         expected = Status(expect)
     except ValueError:
         raise KatError(f"{where}.expect: not a status: {expect!r}") from None
+    if "recording" in raw and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(raw["recording"])):
+        raise KatError(f"{where}.recording: the name of a directory under recordings/, not a path")
     if ("recording" in raw) == ("facts" in raw):
         raise KatError(f"{where}: give either 'recording' (Linux) or 'facts'")
     for key, kind in (("changes", Mapping), ("facts", Mapping), ("policy", Mapping), ("message", str),
@@ -171,7 +174,7 @@ def case_facts(spec: CheckSpec, case: Case, target: Target, now: datetime) -> di
         return {}
     if case.recording is not None:
         rec = replay.Recording(RECORDINGS / spec.platform.value / case.recording, case.changes)
-        if not rec.root.is_dir() or case.recording in ("", ".", ".."):
+        if not rec.root.is_dir():
             raise DecodeError("recording", f"no recording named {case.recording!r}")
         return replay.facts(rec, target, spec.facts)
     return _typed_facts(spec, case, now)

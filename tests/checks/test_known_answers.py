@@ -92,6 +92,7 @@ def test_times_need_a_zone_and_may_be_relative() -> None:
     (lambda t: t.replace("    error:\n", "    erorr:\n", 1), "no error case"),
     (lambda t: t.replace("    pass:\n", "    pass:\n      expected: fail\n", 1), "unknown key"),
     (lambda t: t.replace("  aws.backup.plan:", "  linux.backup.plan:", 1), "belongs in linux.yaml"),
+    (lambda t: t.replace("    pass:\n", "    pass:\n      recording: ../../../etc\n", 1), "not a path"),
     (lambda t: t.replace("checks:", "checks:\n  aws.x: {pass: {facts: {}}, fail: {facts: {}}, error: {facts: {}},"
                                     " pass: {facts: {}}}", 1), "duplicate key"),
 ])
