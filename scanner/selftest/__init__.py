@@ -259,9 +259,9 @@ def run_selftest(now: Callable[[], datetime] = utcnow, kat_data: Path | None = N
             if check not in covered and cases:
                 steps.append(Step(f"OQ-{check}:known-answers", "OQ", f"{check} has known-answer cases",
                                   "a pass, a fail and an error case", "no known-answer case", FAIL))
-        at = now()
+        at, cache = now(), kat.FactCache()
         for case in cases:
-            r = kat.run_case(case, registry, at)
+            r = kat.run_case(case, registry, at, cache)
             steps.append(Step(f"OQ-{case.id}", "OQ", f"{case.check}, case {case.name}", r.expected,
                               r.actual if r.ok else f"{r.actual}: {r.detail}", PASS if r.ok else FAIL))
     return SelftestResult(

@@ -15,6 +15,7 @@ check raising (``raises``) both give ``error``. ``run_case`` is the one function
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import typing
 from collections.abc import Iterable, Mapping
@@ -169,15 +170,30 @@ def _typed_facts(spec: CheckSpec, case: Case, now: datetime) -> dict[str, Fact]:
     return out
 
 
-def case_facts(spec: CheckSpec, case: Case, target: Target, now: datetime) -> dict[str, Fact]:
+#: Replayed facts by (recording, changes, policy, fact): cases that replay the same evidence share the parse.
+FactCache = dict[tuple[str, str, str, str], Fact]
+
+
+def case_facts(spec: CheckSpec, case: Case, target: Target, now: datetime,
+               cache: FactCache | None = None) -> dict[str, Fact]:
     if case.name == "missing-facts":
         return {}
-    if case.recording is not None:
-        rec = replay.Recording(RECORDINGS / spec.platform.value / case.recording, case.changes)
-        if not rec.root.is_dir():
-            raise DecodeError("recording", f"no recording named {case.recording!r}")
-        return replay.facts(rec, target, spec.facts)
-    return _typed_facts(spec, case, now)
+    if case.recording is None:
+        return _typed_facts(spec, case, now)
+    rec = replay.Recording(RECORDINGS / spec.platform.value / case.recording, case.changes)
+    if not rec.root.is_dir():
+        raise DecodeError("recording", f"no recording named {case.recording!r}")
+    cache = {} if cache is None else cache
+    changes = json.dumps(dict(case.changes), sort_keys=True)
+    policy = json.dumps(dict(target.policy), sort_keys=True, default=repr)
+
+    def key(name: str) -> tuple[str, str, str, str]:
+        return (str(rec.root), changes, policy, name)
+
+    todo = [n for n in spec.facts if key(n) not in cache]
+    if todo:
+        cache.update({key(n): f for n, f in replay.facts(rec, target, todo).items()})
+    return {n: cache[key(n)] for n in spec.facts}
 
 
 def case_target(spec: CheckSpec, case: Case) -> Target:
@@ -192,8 +208,9 @@ def _raises(**_: Any) -> Any:
     raise RuntimeError("known-answer case: the check raised")
 
 
-def run_case(case: Case, registry: Registry, now: datetime) -> CaseResult:
-    """Evaluate one case through the engine's own ``evaluate``, exactly as a scan would."""
+def run_case(case: Case, registry: Registry, now: datetime, cache: FactCache | None = None) -> CaseResult:
+    """Evaluate one case through the engine's own ``evaluate``, exactly as a scan would. ``cache`` shares
+    replayed facts between the cases of one run."""
     from scanner.runner import evaluate
 
     def result(actual: str, detail: str) -> CaseResult:
@@ -204,7 +221,7 @@ def run_case(case: Case, registry: Registry, now: datetime) -> CaseResult:
         return result("invalid", f"{case.origin}: no such check is loaded")
     try:
         target = case_target(spec, case)
-        facts = case_facts(spec, case, target, now)
+        facts = case_facts(spec, case, target, now, cache)
     except (DecodeError, OSError, ValueError) as exc:
         return result("invalid", f"{case.origin}: {exc}")
     if case.name == "raises":

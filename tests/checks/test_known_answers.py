@@ -22,9 +22,14 @@ def registry() -> Registry:
     return Registry.load()
 
 
+@cache
+def shared() -> kat.FactCache:
+    return kat.FactCache()
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_known_answer(case: kat.Case) -> None:
-    got = kat.run_case(case, registry(), utcnow())
+    got = kat.run_case(case, registry(), utcnow(), shared())
     assert (got.check, got.case, got.actual) == (case.check, case.name, case.expected.value), got.detail
 
 
