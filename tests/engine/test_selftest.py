@@ -98,6 +98,11 @@ def test_out_writes_sealed_signed_records(tmp_path: Path) -> None:
     assert code == 4 and "not empty" in err
 
 
+def test_the_schema_is_published() -> None:
+    code, out, _ = run_cli("schema", "selftest")
+    assert (code, json.loads(out)) == (0, SCHEMA)
+
+
 def test_oq_needs_a_directory() -> None:
     assert run_cli("selftest", "--format", "oq")[0] == 2
 
