@@ -84,6 +84,8 @@ def _case(check: str, name: str, raw: Any, origin: str) -> Case:
     unknown = sorted(set(raw) - _CASE_KEYS)
     if unknown:
         raise KatError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(_CASE_KEYS))})")
+    if name in GENERIC:
+        raise KatError(f"{where}: {name!r} is a case every check has already; choose another name")
     expect = raw.get("expect", name if name in REQUIRED else None)
     if name in REQUIRED and expect != name:
         raise KatError(f"{where}.expect: the case named {name!r} expects {name!r}")
@@ -96,7 +98,7 @@ def _case(check: str, name: str, raw: Any, origin: str) -> Case:
     if ("recording" in raw) == ("facts" in raw):
         raise KatError(f"{where}: give either 'recording' (Linux) or 'facts'")
     for key, kind in (("changes", Mapping), ("facts", Mapping), ("policy", Mapping), ("message", str),
-                      ("recording", str)):
+                      ("recording", str), ("note", str)):
         if key in raw and not isinstance(raw[key], kind):
             raise KatError(f"{where}.{key}: expected a {'mapping' if kind is Mapping else 'string'}")
     changes = raw.get("changes") or {}
