@@ -257,9 +257,9 @@ def _selftest_parser(sub: Any, raw: type[argparse.HelpFormatter]) -> None:
                                         "and every check on known answers (OQ)", epilog=EXIT_CODES_HELP,
                        formatter_class=raw)
     t.set_defaults(func=cmd_selftest)
-    t.add_argument("--format", action="append", choices=["console", "json", "oq"], default=[],
-                   help="console (default), json (stdout, or selftest.json with --out), oq (selftest.html; needs "
-                        "--out); repeatable")
+    t.add_argument("--format", action="append", choices=["console", "json", "oq", "pdf"], default=[],
+                   help="console (default), json (stdout, or selftest.json with --out), oq (selftest.html) and pdf "
+                        "(selftest.pdf) with --out; repeatable")
     t.add_argument("--out", metavar="DIR", help="write the records into this new directory and seal it "
                                                 "(manifest-001.json over every file)")
     t.add_argument("--sign-key", metavar="FILE", help="sign the seal with this Ed25519 private key")
@@ -274,8 +274,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from scanner.selftest import FAIL, NOT_VERIFIED, render, run_selftest
 
     formats = args.format or ["console"]
-    if "oq" in formats and not args.out:
-        raise UsageError("--format oq writes selftest.html: give --out DIR")
+    if ("oq" in formats or "pdf" in formats) and not args.out:
+        raise UsageError("--format oq and pdf write selftest.html and selftest.pdf: give --out DIR")
     if (args.sign_key or args.sign_key_passphrase_env) and not args.out:
         raise UsageError("--sign-key signs the sealed records: give --out DIR")
     if args.sign_key_passphrase_env and not args.sign_key:

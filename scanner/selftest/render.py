@@ -1,5 +1,5 @@
-"""The self-test's outputs: a console summary, JSON (``scanner/schemas/selftest.schema.json``) and an HTML record
-laid out like the OQ execution record (its base template, print stylesheet and escaping), sealed like a run."""
+"""The self-test's outputs: a console summary, JSON (``scanner/schemas/selftest.schema.json``) and an HTML (and PDF)
+record laid out like the OQ execution record (its base template, print stylesheet and escaping), sealed like a run."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ from typing import Any
 
 from scanner.selftest import FAIL, NOT_VERIFIED, SelftestResult
 
-JSON_NAME, HTML_NAME = "selftest.json", "selftest.html"
+JSON_NAME, HTML_NAME, PDF_NAME = "selftest.json", "selftest.html", "selftest.pdf"
 MANIFEST_PREDICATE = "https://gxpscan.dev/attestation/selftest-manifest/v1"
 
 
@@ -63,17 +63,23 @@ def write(result: SelftestResult, out_dir: str | Path, formats: list[str], key: 
         scan_dir,
     )
 
-    texts = {JSON_NAME: to_json(result)} if "json" in formats else {}
-    if "oq" in formats:
-        texts[HTML_NAME] = to_html(result)
+    blobs: dict[str, bytes] = {JSON_NAME: to_json(result).encode()} if "json" in formats else {}
+    if "oq" in formats or "pdf" in formats:
+        html = to_html(result)
+        if "oq" in formats:
+            blobs[HTML_NAME] = html.encode()
+        if "pdf" in formats:
+            from reports.pdf import html_to_pdf
+
+            blobs[PDF_NAME] = html_to_pdf(html)
     written = []
     with OutputDir.open(out_dir) as directory:
         if scan_dir(directory.path):
             raise OutputError(f"{directory.path} is not empty: selftest seals a new directory of its own")
-        for name, text in texts.items():
+        for name, blob in blobs.items():
             fd = directory.create(name)
             try:
-                write_all(fd, text.encode("utf-8"))
+                write_all(fd, blob)
             finally:
                 os.close(fd)
             written.append(directory.path / name)

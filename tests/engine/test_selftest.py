@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 
 from scanner.cli import main
-from scanner.selftest import FAIL, NOT_VERIFIED, PASS, kat
+from scanner.selftest import FAIL, NOT_VERIFIED, PASS, SelftestResult, Step, kat
 from scanner.selftest.manifest import MANIFEST_NAME, file_hashes, manifest_document
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,6 +96,38 @@ def test_out_writes_sealed_signed_records(tmp_path: Path) -> None:
         assert shown in html
     code, _, err = run_cli("selftest", "--out", str(out))  # never into a directory that holds something
     assert code == 4 and "not empty" in err
+
+
+def small_result() -> SelftestResult:
+    """A result of two steps (the PDF of a whole self-test takes WeasyPrint a while)."""
+    from scanner.model import utcnow
+
+    now = utcnow()
+    return SelftestResult(
+        tool_version="0.1.0", checks_fingerprint="0" * 64, install="development", manifest_sha256="",
+        machine={"hostname": "lab\x1b]0;owned\x07", "platform": "Linux", "python": "3.11.7",
+                 "python_executable": "/usr/bin/python3", "install_root": "/src"},
+        started=now, ended=now, seconds=0.5,
+        steps=(Step("IQ-FILES", "IQ", "Installed files", "all match", "development install", NOT_VERIFIED),
+               Step("OQ-linux.ssh.root_login:pass", "OQ", "linux.ssh.root_login, case pass", "pass", "pass", PASS)))
+
+
+def test_the_record_as_pdf(tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    from scanner.selftest.render import write
+
+    write(small_result(), tmp_path / "p", ["pdf"])
+    assert sorted(os.listdir(tmp_path / "p")) == ["manifest-001.json", "selftest.pdf"]
+    first = PdfReader(tmp_path / "p" / "selftest.pdf").pages[0].extract_text()
+    assert "gxpscan self-test" in first and "NOT_VERIFIED" in first and "OQ-linux.ssh.root_login:pass" in first
+
+
+def test_machine_data_is_shown_escaped_never_obeyed() -> None:
+    from scanner.selftest.render import console, to_html
+
+    assert "\x1b" not in console(small_result()) and "lab\\x1b]0;owned\\x07" in console(small_result())
+    assert "\x1b" not in to_html(small_result()) and "lab\\x1b]0;owned\\x07" in to_html(small_result())
 
 
 def test_the_schema_is_published() -> None:
