@@ -211,3 +211,44 @@ def test_an_installed_release_qualifies_and_a_tampered_one_does_not(wheel: Path,
     files = next(s for s in doc["steps"] if s["id"] == "IQ-FILES")  # type: ignore[attr-defined]
     assert (code, doc["verdict"], files["status"]) == (1, FAIL, FAIL)
     assert files["actual"] == "changed: checks/linux/ssh.py"
+
+
+def test_a_third_party_plugin_is_listed_apart_and_not_qualified(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.selftest import run_selftest
+
+    (tmp_path / "acme_checks").mkdir()
+    (tmp_path / "acme_checks" / "__init__.py").write_text(
+        "from scanner import check, passed\n\n\n"
+        "@check(id='linux.acme.banner', title='t', severity='low', area='configuration', criterion='c',\n"
+        "       remediation='r')\n"
+        "def banner(login_defs):\n    return passed('x', 'y')\n")
+    info = tmp_path / "acme_checks-1.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-checks\nVersion: 1.2\n")
+    (info / "entry_points.txt").write_text("[gxpscan.checks]\nacme = acme_checks\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = run_selftest()
+    assert [(p.name, p.distribution, p.version, p.checks) for p in result.plugins] == [
+        ("acme", "acme-checks", "1.2", ("linux.acme.banner",))]
+    assert not any("linux.acme.banner" in s.id for s in result.steps)  # no known answers asked of a plugin
+    assert result.verdict == NOT_VERIFIED  # a development install; the plugin itself fails nothing
+    doc = result.to_dict()
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["plugins"][0]["covered"] is False
+    from scanner.selftest.render import console, to_html
+
+    assert "plugin acme (acme-checks 1.2, 1 checks): not covered by this release's qualification" in console(result)
+    assert "<td>linux.acme.banner</td><td>not covered by this release's qualification</td>" in to_html(result)
+
+
+def test_the_key_passphrase_reaches_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "selftest-passphrase-6f1c2a"
+    monkeypatch.setenv("GXP_KEY_PASS", secret)
+    assert run_cli("keygen", str(tmp_path / "k"), "--passphrase-env", "GXP_KEY_PASS")[0] == 0
+    code, out, err = run_cli("selftest", "--format", "json", "--format", "oq", "--out", str(tmp_path / "o"),
+                             "--sign-key", str(tmp_path / "k"), "--sign-key-passphrase-env", "GXP_KEY_PASS")
+    assert code == 3, err
+    assert secret not in out + err
+    for f in (tmp_path / "o").iterdir():
+        assert secret.encode() not in f.read_bytes()
