@@ -470,7 +470,7 @@ def schema() -> dict[str, Any]:
     from importlib import resources
 
     loaded: dict[str, Any] = json.loads(
-        resources.files("scanner").joinpath("schemas", "protocol.schema.json").read_text(encoding="utf-8"))
+        resources.files("scanner").joinpath("schemas").joinpath("protocol.schema.json").read_text(encoding="utf-8"))
     return loaded
 
 
