@@ -222,6 +222,7 @@ class Layout:
         self.outline: list[tuple[int, str, int, float]] = []  # level, title, page index, y
         self.cache: dict[tuple[tuple[Span, ...], float, float], tuple[float, list[Line]]] = {}
         self.down: dict[float, str] = {}
+        self.styles: dict[tuple[str, float], tuple[Font, float]] = {}
         self.parts: dict[tuple[str, float, str, float], tuple[list[str], float]] = {}
         self.y = 0.0
         self.ops: list[str] = []
@@ -239,7 +240,10 @@ class Layout:
 
     # --- text -----------------------------------------------------------------------------------------------
     def _font(self, style: str, size: float) -> tuple[Font, float]:
-        return self.fonts[style[0]], size * SMALL if style.endswith("s") else size
+        hit = self.styles.get((style, size))
+        if hit is None:
+            hit = self.styles[(style, size)] = (self.fonts[style[0]], size * SMALL if style.endswith("s") else size)
+        return hit
 
     def lines(self, spans: tuple[Span, ...], width: float, size: float) -> list[Line]:
         """The spans wrapped to ``width`` points; a ``\\n`` in a span breaks the line."""
@@ -289,7 +293,8 @@ class Layout:
                     continue
                 if not cur:  # a part that starts a line: wrapped once for every cell that shows it
                     texts, cur_w = self._wrap(font, fsize, part, limit)
-                    out.extend((lh, ((font, fsize, t),)) for t in texts[:-1])
+                    for t in texts[:-1]:
+                        out.append((lh, ((font, fsize, t),)))
                     cur, cur_h = [(font, fsize, texts[-1])], lh
                     continue
                 # wrap: cumulative advance widths, the furthest fitting character by bisection, then the last
@@ -362,12 +367,13 @@ class Layout:
         size_now = 0.0
         above = 0.0
         down = self.down
+        last, move = -1.0, ""
         for height, frags in lines:
             step = above + height * 0.78
             above = height * 0.22
-            move = down.get(step)
-            if move is None:
-                move = down[step] = f"0 {-step:.2f} Td"
+            if step != last:
+                last = step
+                move = down.get(step) or down.setdefault(step, f"0 {-step:.2f} Td")
             ops.append(move)
             for font, size, text in frags:
                 if font is not font_now or size != size_now:
@@ -687,7 +693,7 @@ def _write_pdf(layout: Layout) -> bytes:
     contents = []
     for i, ops in enumerate(pages, 1):
         ops.append(_decorate(layout, i, total))
-        contents.append(zlib.compress("\n".join(ops).encode("latin-1"), 6))
+        contents.append(zlib.compress("\n".join(ops).encode("latin-1"), 3))
     meta = layout.meta
     # 1 catalog, 2 pages, 3 info, fonts 4.., outline, then page and content pairs
     font_first = 4
