@@ -223,6 +223,7 @@ class Layout:
         self.cache: dict[tuple[tuple[Span, ...], float, float], tuple[float, list[Line]]] = {}
         self.down: dict[float, str] = {}
         self.styles: dict[tuple[str, float], tuple[Font, float]] = {}
+        self.columns: dict[tuple[float, ...], list[tuple[str, str]]] = {}
         self.parts: dict[tuple[str, float, str, float], tuple[list[str], float]] = {}
         self.y = 0.0
         self.ops: list[str] = []
@@ -535,7 +536,12 @@ class Layout:
 
     def _row(self, xs: Sequence[float], cells: Sequence[Sequence[Line]], h: float, fill: bool = False) -> None:
         top, bottom = self.y, self.y - h
-        rects = " ".join(f"{xs[i]:.2f} {bottom:.2f} {xs[i + 1] - xs[i]:.2f} {h:.2f} re" for i in range(len(xs) - 1))
+        cols = self.columns.get(tuple(xs))
+        if cols is None:
+            cols = self.columns[tuple(xs)] = [(f"{xs[i]:.2f} ", f" {xs[i + 1] - xs[i]:.2f} ")
+                                              for i in range(len(xs) - 1)]
+        b, hh = f"{bottom:.2f}", f"{h:.2f} re"
+        rects = " ".join(x + b + w + hh for x, w in cols)
         if fill:
             self.ops.append(f"q {_colour(self.style.header_fill, fill=True)} {rects} B Q")
         else:
