@@ -376,6 +376,8 @@ def _pdf(blocks: Sequence[Block], style: Style, meta: Meta, paper: str) -> bytes
         return Document(style, meta, list(blocks)).pdf(paper)
     except FontError as exc:
         raise OutputError(f"PDF output: {exc}") from None
+    except ImportError as exc:
+        raise OutputError(f"PDF output needs fontTools (pip install fonttools): {exc}") from None
 
 
 def record_pdf(run: Run, *, protocol: Protocol | None = None, protocol_problem: str = "",

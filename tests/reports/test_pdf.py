@@ -165,3 +165,14 @@ def test_an_unusable_branding_file_or_font_is_a_one_line_write_error_with_its_pa
             record_pdf(make_run(), template_dir=site)
         assert str(err.value).startswith(str(site / "pdf-branding.yaml")) and fault in str(err.value), err.value
         assert "\n" not in str(err.value)
+
+
+def test_without_fonttools_pdf_output_is_a_one_line_write_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from reports.pdf import record_pdf
+    from scanner.safefs import OutputError
+
+    monkeypatch.setitem(sys.modules, "fontTools.ttLib", None)  # import fails as if not installed
+    with pytest.raises(OutputError, match=r"^PDF output needs fontTools \(pip install fonttools\): "):
+        record_pdf(make_run())
