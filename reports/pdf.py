@@ -102,9 +102,9 @@ def load_style(template_dir: str | Path | None = None) -> Style:
         paths = {k[0]: _font_path(fonts[k], path.parent) for k in ("regular", "bold", "mono")}
     except FontError as exc:
         raise OutputError(f"{path}: {exc}") from None
-    base = Style(header=data["header"], fonts=paths)
+    base = Style(header=for_document(data["header"]), fonts=paths)
     return Style(
-        header=data["header"], fonts=paths,
+        header=base.header, fonts=paths,
         text_colour=_rgb(colours["text"]) if "text" in colours else base.text_colour,
         heading_colour=_rgb(colours["heading"]) if "heading" in colours else base.heading_colour,
         rule_colour=_rgb(colours["rules"]) if "rules" in colours else base.rule_colour,
@@ -321,7 +321,7 @@ def protocol_blocks(ctx: dict[str, Any]) -> list[Block]:
                                                                "Tests"), [
         ((("r", d(s.name)),), (("r", d(s.type)),), (("r", d(s.connection)),),
          (("r", ", ".join(d(x) for x in (*s.groups, *s.tags))),), (("r", str(s.tests)),)) for s in p.systems]))
-    blocks.append(Table((0.18, 0.30, 0.10, 0.42), header("Requirement in scope", "Title", "Automatable",
+    blocks.append(Table((0.17, 0.29, 0.12, 0.42), header("Requirement in scope", "Title", "Automatable",
                                                          "Tests / manual entry"), [
         ((("r", d(c.ref)),), (("r", d(c.title)),), (("r", d(c.automatable)),),
          (("r", ", ".join(d(t) for t in c.tests)),

@@ -126,6 +126,8 @@ class Font:
             order = font.getGlyphOrder()
         except (OSError, TTLibError, KeyError, AttributeError, TypeError) as exc:
             raise FontError(f"{path}: not a usable TrueType font ({type(exc).__name__}: {exc})") from None
+        if len(order) > 0xD7FF:  # glyph ids are written as UTF-16 code units below the surrogates
+            raise FontError(f"{path}: more than {0xD7FF} glyphs")
         self.key, self.path = key, path
         upm = font["head"].unitsPerEm
         gid = {name: i for i, name in enumerate(order)}
