@@ -199,6 +199,7 @@ _LITERAL_ESCAPES = {ord("("): "\\(", ord(")"): "\\)", ord("\\"): "\\\\", 13: "\\
 
 Fragment = tuple[Font, float, str]  # font, size, text (already cleaned)
 Line = tuple[float, tuple[Fragment, ...]]  # height, fragments
+Box = tuple[float, list[Line], list[str]]  # height, lines, their drawing operators once made (position-free)
 
 
 def _fmt(v: float) -> str:
@@ -222,7 +223,7 @@ class Layout:
         self.fonts = {k: Font(k, style.fonts[k]) for k in FONT_KEYS}
         self.pages: list[list[str]] = []
         self.outline: list[tuple[int, str, int, float]] = []  # level, title, page index, y
-        self.cache: dict[tuple[tuple[Span, ...], float, float], tuple[float, list[Line]]] = {}
+        self.cache: dict[tuple[tuple[Span, ...], float, float], Box] = {}
         self.down: dict[float, str] = {}
         self.styles: dict[tuple[str, float], tuple[Font, float]] = {}
         self.columns: dict[tuple[float, ...], list[tuple[str, str]]] = {}
@@ -252,8 +253,8 @@ class Layout:
         """The spans wrapped to ``width`` points; a ``\\n`` in a span breaks the line."""
         return self.box(spans, width, size)[1]
 
-    def box(self, spans: tuple[Span, ...], width: float, size: float) -> tuple[float, list[Line]]:
-        """The height of the wrapped spans, and their lines."""
+    def box(self, spans: tuple[Span, ...], width: float, size: float) -> Box:
+        """The height of the wrapped spans, their lines, and a place for their drawing operators once made."""
         key = (spans, width, size)
         hit = self.cache.get(key)
         if hit is not None:
@@ -262,7 +263,7 @@ class Layout:
             font, fsize = self._font(spans[0][0], size)
             clean = font.clean(spans[0][1])
             if clean and font.measure(clean) * fsize <= width * 1000:
-                one: tuple[float, list[Line]] = (fsize * LEADING, [(fsize * LEADING, ((font, fsize, clean),))])
+                one: Box = (fsize * LEADING, [(fsize * LEADING, ((font, fsize, clean),))], [])
                 self.cache[key] = one
                 return one
         out: list[Line] = []
@@ -328,7 +329,7 @@ class Layout:
                         start += 1
         if cur or not out:
             out.append((cur_h or size * LEADING, tuple(cur)))
-        result = (sum([lh for lh, _ in out]), out)
+        result: Box = (sum([lh for lh, _ in out]), out, [])
         if len(self.cache) < 200_000:
             self.cache[key] = result
         return result
@@ -363,9 +364,13 @@ class Layout:
             self.parts[key] = result
         return result
 
-    def _draw_lines(self, lines: Sequence[Line], x: float, y: float) -> None:
-        """Lines from the top at ``y`` (the top of the first line), left-aligned at ``x``."""
-        ops = [f"BT {x:.2f} {y:.2f} Td"]
+    def _draw_lines(self, lines: Sequence[Line], x: float, y: float, memo: list[str] | None = None) -> None:
+        """Lines from the top at ``y`` (the top of the first line), left-aligned at ``x``. The operators after the
+        first position are relative, so a box drawn again reuses them (``memo``)."""
+        if memo:
+            self.ops.append(f"BT {x:.2f} {y:.2f} Td\n{memo[0]}\nET")
+            return
+        ops = []
         font_now: Font | None = None
         size_now = 0.0
         above = 0.0
@@ -383,8 +388,10 @@ class Layout:
                     ops.append(f"/F{font.key} {size:.2f} Tf")
                     font_now, size_now = font, size
                 ops.append(font.show(text))
-        ops.append("ET")
-        self.ops.append("\n".join(ops))
+        body = "\n".join(ops)
+        if memo is not None:
+            memo.append(body)
+        self.ops.append(f"BT {x:.2f} {y:.2f} Td\n{body}\nET")
 
     # --- blocks ---------------------------------------------------------------------------------------------
     def add(self, blocks: Iterable[Block]) -> None:
@@ -498,14 +505,13 @@ class Layout:
             else:
                 boxes = [box(c, inner[i], size) for i, c in enumerate(row)]  # type: ignore[arg-type]
             h = max(floor, *[b[0] for b in boxes]) + 2 * PAD
-            cells = [b[1] for b in boxes]
             if h > self.y - self.bottom:
                 if h <= self.top - self.bottom - header_h:
                     start_page()
                 else:
-                    self._tall_row(cells, start_page, edges, continued, resumed, mark_h)
+                    self._tall_row([b[1] for b in boxes], start_page, edges, continued, resumed, mark_h)
                     continue
-            self._row(edges, cells, h)
+            self._row(edges, [b[1] for b in boxes], h, memos=[b[2] for b in boxes])
         self.y -= size * 0.8
 
     def _tall_row(self, cells: list[list[Line]], start_page: Any, xs: Sequence[float], continued: list[Line],
@@ -536,7 +542,8 @@ class Layout:
             rest, first = left, False
             start_page()
 
-    def _row(self, xs: Sequence[float], cells: Sequence[Sequence[Line]], h: float, fill: bool = False) -> None:
+    def _row(self, xs: Sequence[float], cells: Sequence[Sequence[Line]], h: float, fill: bool = False,
+             memos: Sequence[list[str]] | None = None) -> None:
         top, bottom = self.y, self.y - h
         cols = self.columns.get(tuple(xs))
         if cols is None:
@@ -550,7 +557,7 @@ class Layout:
             self.ops.append(rects + " S")
         for i, c in enumerate(cells):
             if c:
-                self._draw_lines(c, xs[i] + PAD, top - PAD)
+                self._draw_lines(c, xs[i] + PAD, top - PAD, memos[i] if memos else None)
         self.y = bottom
 
     # --- the file -------------------------------------------------------------------------------------------
