@@ -422,14 +422,19 @@ def render(run: Run, out: TextIO, *, protocol: Protocol | None = None, protocol_
 
 # --- the protocol document ----------------------------------------------------------------------------------------
 
-def protocol_html(protocol: Protocol, digest: str, *, template_dir: str | Path | None = None,
-                  paper: str = "A4") -> str:
+def protocol_context(protocol: Protocol, digest: str, paper: str = "A4") -> dict[str, Any]:
+    """Everything the protocol template shows (the PDF writer lays out the same)."""
     by_target: dict[str, list[Any]] = {}
     for p in protocol.prerequisites:
         by_target.setdefault(p.target, []).append(p)
-    context = {"protocol": protocol, "digest": digest, "paper": paper if paper in PAPER_SIZES else "A4",
-               "document_id": protocol.document_id, "document_version": protocol.version, "title": protocol.title,
-               "prerequisites": by_target, "types": {s.name: s.type for s in protocol.systems}}
+    return {"protocol": protocol, "digest": digest, "paper": paper if paper in PAPER_SIZES else "A4",
+            "document_id": protocol.document_id, "document_version": protocol.version, "title": protocol.title,
+            "prerequisites": by_target, "types": {s.name: s.type for s in protocol.systems}}
+
+
+def protocol_html(protocol: Protocol, digest: str, *, template_dir: str | Path | None = None,
+                  paper: str = "A4") -> str:
+    context = protocol_context(protocol, digest, paper)
     text: str = environment(template_dir).get_template(PROTOCOL_TEMPLATE).render(context)
     return text
 

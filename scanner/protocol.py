@@ -465,6 +465,51 @@ def _objects(d: Mapping[str, Any], key: str, where: str) -> list[tuple[str, Mapp
     return out
 
 
+def schema() -> dict[str, Any]:
+    """The published JSON Schema of protocol.json (scanner/schemas/protocol.schema.json)."""
+    from importlib import resources
+
+    loaded: dict[str, Any] = json.loads(
+        resources.files("scanner").joinpath("schemas").joinpath("protocol.schema.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    text = text if len(text) <= 80 else text[:77] + "..."
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def schema_problems(doc: Any, where: str = "protocol") -> list[str]:
+    """Every place where ``doc`` breaks the protocol schema, as ``protocol.tests[3].needs_root: ...``."""
+    import jsonschema
+
+    from scanner.inventory import json_path
+
+    problems = []
+    validator = jsonschema.Draft202012Validator(schema())
+    for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = json_path(err.absolute_path)
+        at = where if path == "(top level)" else f"{where}{'' if path.startswith('[') else '.'}{path}"
+        if err.validator == "required":
+            missing = [k for k in err.validator_value if isinstance(err.instance, dict) and k not in err.instance]
+            problems += [f"{at}.{k}: missing" for k in missing]
+        elif err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            problems += [f"{at}.{_shown(k)[1:-1]}: not a protocol field" for k in extra]
+        elif err.validator == "const":
+            problems.append(f"{at}: expected {err.validator_value!r}, got {_shown(err.instance)}")
+        elif err.validator == "type":
+            problems.append(f"{at}: expected {err.validator_value}, got {type(err.instance).__name__}")
+        elif err.validator == "enum":
+            problems.append(f"{at}: expected one of {', '.join(map(str, err.validator_value))}, got "
+                            f"{_shown(err.instance)}")
+        else:
+            problems.append(f"{at}: {_shown(err.instance)} does not match {err.validator} "
+                            f"{_shown(err.validator_value)}")
+    return list(dict.fromkeys(problems))  # one "required" error per missing field, each naming them all
+
+
 def from_dict(d: Any, where: str = "protocol") -> Protocol:
     """Build a protocol from its JSON data, strictly: a missing or mistyped field is a ProtocolError with its path."""
     if not isinstance(d, dict):
@@ -520,6 +565,13 @@ def load_protocol(path: str) -> tuple[Protocol, str]:
         doc = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"{path}: not a JSON protocol: {exc}") from None
+    if isinstance(doc, dict) and doc.get("format") != FORMAT:  # another kind or version of document: say only that
+        raise ProtocolError(f"{path}: protocol.format: expected {FORMAT!r}, got {_shown(doc.get('format'))}")
+    problems = schema_problems(doc)
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise ProtocolError(f"{path}: not a protocol (scanner/schemas/protocol.schema.json): "
+                            + "; ".join(problems[:5]) + more)
     try:
         protocol = from_dict(doc)
     except ProtocolError as exc:

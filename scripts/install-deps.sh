@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian 12 machine (run as root):
-# - the Debian packages for the lab servers (OpenSSH, OpenLDAP, Samba AD) and for PDF output (Pango, fonts,
-#   poppler for the PDF tests);
+# - the Debian packages for the lab servers (OpenSSH, OpenLDAP, Samba AD) and for PDF output (the DejaVu
+#   fonts; poppler and qpdf for the PDF tests);
 # - one virtual environment per supported Python (the "Programming Language :: Python :: 3.X" classifiers of
 #   pyproject.toml), in .venvs/py3.X, each with gxpscan installed editable with its test extras;
 # Nothing is installed into the python3 on PATH: run tests by hand with a venv's Python, e.g.
@@ -23,8 +23,8 @@ DEB_PACKAGES=(
   openssh-server openssh-client iproute2 util-linux procps sudo openssl jq strace libpam-modules-bin
   slapd ldap-utils
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
-  # OQ documents as PDF (WeasyPrint needs Pango and a font); poppler-utils for the PDF tests (pdftotext, pdftoppm)
-  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
+  # OQ documents as PDF: the DejaVu fonts it embeds; for the PDF tests poppler-utils (pdftotext, pdftoppm) and qpdf
+  fonts-dejavu-core poppler-utils qpdf
 )
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

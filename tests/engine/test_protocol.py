@@ -168,6 +168,18 @@ def test_canonical_json_has_one_hash_and_reads_back_equal(registry: Registry, tm
     (lambda d: json.dumps(d)[:-1] + ', "version": "9"}', "duplicate key 'version'"),
     (lambda d: json.dumps({**d, "tests": [{**d["tests"][0], "id": "OQ-MINE"}, *d["tests"][1:]]}),
      "test id OQ-MINE is not the id of"),
+    # the JSON Schema (scanner/schemas/protocol.schema.json) names the place of each fault
+    (lambda d: json.dumps({**d, "tests": [{**d["tests"][0], "needs_root": "yes"}]}),
+     "protocol.tests[0].needs_root: expected boolean, got str"),
+    (lambda d: json.dumps({**d, "tests": [{**d["tests"][0], "severity": "urgent"}]}),
+     "protocol.tests[0].severity: expected one of info, low, medium, high, critical, got 'urgent'"),
+    (lambda d: json.dumps({**d, "tests": [{**d["tests"][0], "method": [{**d["tests"][0]["method"][0],
+                                                                        "shell": "rm -rf /"}]}]}),
+     "protocol.tests[0].method[0].shell: not a protocol field"),
+    (lambda d: json.dumps({**d, "systems": [{**d["systems"][0], "tests": -1}]}),
+     "protocol.systems[0].tests: -1 does not match minimum 0"),
+    (lambda d: json.dumps({**d, "prerequisites": [{**d["prerequisites"][0], "kind": "hope"}]}),
+     "protocol.prerequisites[0].kind: expected one of account, rights, network, trust, got 'hope'"),
 ])
 def test_a_bad_protocol_file_is_refused_with_the_place_of_the_fault(registry: Registry, tmp_path: Path, edit,
                                                                     message: str) -> None:
@@ -177,6 +189,24 @@ def test_a_bad_protocol_file_is_refused_with_the_place_of_the_fault(registry: Re
     with pytest.raises(ProtocolError) as err:
         load_protocol(str(f))
     assert str(err.value).startswith(str(f)) and message in str(err.value)
+
+
+def test_every_generated_protocol_validates_against_the_published_schema(registry: Registry, tmp_path: Path) -> None:
+    import jsonschema
+
+    from scanner.protocol import schema, schema_problems
+
+    validator = jsonschema.Draft202012Validator(schema())
+    jsonschema.Draft202012Validator.check_schema(schema())
+    for patterns in ((), ("linux.*",), ("linux.ssh.*",)):
+        doc = json.loads(canonical_json(protocol_for(registry, patterns=patterns)))
+        assert doc["tests"] and doc["prerequisites"] and doc["clauses"]
+        validator.validate(doc)
+        assert schema_problems(doc) == []
+    inv = tmp_path / "site.yaml"  # and what `gxpscan protocol` writes
+    inv.write_text(INVENTORY)
+    assert cli.main(["protocol", "-i", str(inv), "-o", str(tmp_path / "p"), "--format", "json"]) == 0
+    validator.validate(json.loads((tmp_path / "p" / "protocol.json").read_text()))
 
 
 def test_structural_validation_finds_clauses_without_tests_or_manual_entry(registry: Registry) -> None:

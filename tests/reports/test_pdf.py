@@ -1,5 +1,7 @@
-"""The OQ documents as PDF: page x of y and the document id and version on every page, repeated table headers,
-no row split across pages, nothing outside the page at A4 and Letter, a page that is not blank as an image."""
+"""The OQ documents as PDF (reports.pdf, laid out by reports.pdfdoc): page x of y and the document id and version on
+every page, repeated table headers, no row split across pages, nothing outside the page at A4 and Letter, a page
+that is not blank as an image; hostile text renders and extracts exactly; qpdf finds no error; the same run gives
+the same bytes; the outline, the metadata and the site's branding."""
 from __future__ import annotations
 
 import io
@@ -14,7 +16,6 @@ import pytest
 from scanner.model import Location, Run
 from tests.factories import make_result, make_run
 
-pytest.importorskip("weasyprint")
 pypdf = pytest.importorskip("pypdf")
 needs_poppler = pytest.mark.skipif(not (shutil.which("pdftotext") and shutil.which("pdftoppm")),
                                    reason="poppler-utils (pdftotext, pdftoppm) not installed")
@@ -147,12 +148,31 @@ def test_pdf_written_through_a_text_file_is_a_pdf_and_hostile_text_shows_escaped
     assert "msg\\x1b]52;c;ZXZpbA==\\x07" in squash("".join(pages_text(data)))
 
 
-def test_without_weasyprint_pdf_output_is_a_one_line_write_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unusable_branding_file_or_font_is_a_one_line_write_error_with_its_path(tmp_path: Path) -> None:
+    from reports.pdf import record_pdf
+    from scanner.safefs import OutputError
+
+    site = tmp_path / "site"
+    site.mkdir()
+    for text, fault in (
+            ('header: ACME\ncolours: {text: red}\n', "colours.text: 'red' does not match"),
+            ('header: ACME\nlogo: x.png\n', "Additional properties are not allowed ('logo'"),
+            ('colours: {}\n', "(top level): 'header' is a required property"),
+            ('header: ACME\nfonts: {regular: Nope.ttf}\n', "font 'Nope.ttf' not found"),
+            ('header: [unclosed\n', "pdf-branding.yaml: line ")):
+        (site / "pdf-branding.yaml").write_text(text)
+        with pytest.raises(OutputError) as err:
+            record_pdf(make_run(), template_dir=site)
+        assert str(err.value).startswith(str(site / "pdf-branding.yaml")) and fault in str(err.value), err.value
+        assert "\n" not in str(err.value)
+
+
+def test_without_fonttools_pdf_output_is_a_one_line_write_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
     from reports.pdf import record_pdf
     from scanner.safefs import OutputError
 
-    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import fails as if not installed
-    with pytest.raises(OutputError, match="PDF output needs WeasyPrint and Pango"):
+    monkeypatch.setitem(sys.modules, "fontTools.ttLib", None)  # import fails as if not installed
+    with pytest.raises(OutputError, match=r"^PDF output needs fontTools \(pip install fonttools\): "):
         record_pdf(make_run())
