@@ -154,7 +154,7 @@ class Builder:
 
     def identities(self, block: Block, *names: str) -> set[str]:
         """The strings that name a resource: its address and its known name attributes."""
-        ids = {block.address, block.address.split("[", 1)[0] if "[" not in block.address else block.address}
+        ids = {block.address, block.address.split("[", 1)[0]}  # plan references name a resource without its index
         for n in names:
             v = block.attrs.get(n)
             if isinstance(v, str):
@@ -337,7 +337,9 @@ class Builder:
         items = []
         for b in self.of("aws_cloudtrail"):
             a = Attrs(b)
-            bucket_name = a.attr("s3_bucket", "s3_bucket_name")
+            log_bucket = self._bucket_named(b.attrs.get("s3_bucket_name")) or self._bucket_referred(b, "s3_bucket_name")
+            bucket_name = (log_bucket.attrs.get("bucket") or log_bucket.address) if log_bucket else a.attr(
+                "s3_bucket", "s3_bucket_name")
             selectors = b.attrs.get("event_selector") or []
             advanced = b.attrs.get("advanced_event_selector") or []
             management: bool | None = True
@@ -348,7 +350,6 @@ class Builder:
             elif advanced:
                 management = None  # advanced selectors are not interpreted here: the check says it cannot tell
             policy, public_acl, pab = None, False, None
-            log_bucket = self._bucket_named(bucket_name)
             if log_bucket is None:
                 for f in ("bucket_policy", "bucket_public_access_block", "bucket_acl"):
                     a.errors[f] = f"the trail's bucket {bucket_name} is not defined in this code"
@@ -373,6 +374,11 @@ class Builder:
                 bucket_policy=policy, bucket_public_acl=public_acl, bucket_public_access_block=pab,
                 errors=a.frozen()))
         self.put("aws.cloudtrail_trails", items)
+
+    def _bucket_referred(self, block: Block, key: str) -> Block | None:
+        """The bucket an attribute refers to (plan JSON), when its value is unknown at plan time."""
+        refs = set(block.refs.get(key, ()))
+        return next((b for b in self.of("aws_s3_bucket") if refs & self.identities(b)), None) if refs else None
 
     def _bucket_named(self, name: Any) -> Block | None:
         if not isinstance(name, str):

@@ -23,6 +23,8 @@ _TAGS = {"!Ref": "Ref", "!Condition": "Condition", **{f"!{n}": f"Fn::{n}" for n 
     "Sub", "GetAtt", "If", "Join", "Equals", "Not", "And", "Or", "Select", "Split", "FindInMap", "Base64",
     "GetAZs", "ImportValue", "Cidr", "Transform", "Length", "ToJsonString")}}
 _NO_VALUE = object()
+#: Attributes that identify a resource: ``Fn::GetAtt`` of them is the resource's address (joins, policies).
+_IDENTITY_ATTRIBUTES = frozenset({"Arn", "GroupId", "Id", "KeyId", "BackupVaultArn", "BackupPlanArn"})
 
 
 class CfnError(ValueError):
@@ -70,8 +72,14 @@ def load(text: str) -> Template:
 
 
 def _last_line(node: Any) -> int:
-    end = node.end_mark
-    return int(end.line + (1 if end.column > 0 else 0))
+    """The last line holding text of a node (a block mapping's end mark is already on the next key's line)."""
+    import yaml
+
+    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+        end = node.end_mark
+        return int(end.line + (1 if end.column > 0 else 0))
+    children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+    return max((_last_line(c) for c in children), default=int(node.start_mark.line + 1))
 
 
 def _data(node: Any, constructor: Any, depth: int) -> Any:
@@ -176,7 +184,7 @@ class Resolver:
             return self.condition(str(arg))
         if key == "Fn::GetAtt":
             parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
-            if len(parts) == 2 and parts[0] in self.resources and parts[1] == "Arn":
+            if len(parts) == 2 and parts[0] in self.resources and parts[1] in _IDENTITY_ATTRIBUTES:
                 return self.address(str(parts[0]))
             return Unknown(f"Fn::GetAtt {'.'.join(map(str, parts))[:60]} is known only after deploy")
         if key == "Fn::Sub":

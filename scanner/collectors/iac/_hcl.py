@@ -30,6 +30,11 @@ _IDENTITY_ATTRS = {"id", "bucket", "name", "arn", "key_id", "cluster_identifier"
 MAX_MODULE_DEPTH = 8
 
 
+class Ref(str):
+    """A resource's name or address standing for a value known only after apply (an id, an ARN): good for joining
+    resources and for writing into a policy, never for a comparison."""
+
+
 class HclError(ValueError):
     def __init__(self, message: str, line: int | None = None):
         super().__init__(message)
@@ -325,6 +330,8 @@ class Eval:
         for v in (left, right):
             if isinstance(v, Unknown):
                 return v
+            if isinstance(v, Ref):
+                return Unknown(f"{v}: its id or ARN is known only after apply")
         try:
             return _OPERATORS[op](left, right)
         except (KeyError, TypeError, ZeroDivisionError):
@@ -416,7 +423,7 @@ class Eval:
             named = Eval(self.scope, each).value(expr) if expr is not None and attr != "arn" else None
             if attr == "id" and decl.type == "aws_s3_bucket" and "bucket" in decl.attributes:
                 named = Eval(self.scope, each).value(decl.attributes["bucket"])
-            return walk(named if isinstance(named, str) else address, rest[1:])
+            return walk(named if isinstance(named, str) else Ref(address), rest[1:])
         if expr is None:
             return Unknown(f"{address}.{attr} is known only after apply")
         busy = self.scope.busy
