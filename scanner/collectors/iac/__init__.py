@@ -47,7 +47,7 @@ from scanner.collectors.iac import _build, _cfn, _hcl, _plan
 from scanner.collectors.iac._values import Block
 from scanner.collectors.iac._waivers import to_waivers
 from scanner.connectors.iac import FileRefused, IacConnector
-from scanner.model import Evidence, Fact, ResourceNotes, Target, thaw
+from scanner.model import Evidence, Fact, Location, ResourceNotes, Target, thaw
 
 NOTES = "iac.resource_notes"
 SYSTEM = "iac.system"
@@ -175,14 +175,12 @@ def _cfn_broken(text: str, rel: str, why: str) -> list[Block]:
     return out
 
 
-def _location(rel: str, line: int) -> Any:
-    from scanner.model import Location
-
+def _location(rel: str, line: int) -> Location:
     return Location(rel, line, line)
 
 
 def _notes(scan: Scan, built: _build.Built, target: Target) -> ResourceNotes:
-    locations = {}
+    locations: dict[str, Location] = {}
     for b in scan.blocks:
         locations.setdefault(b.address, b.location)
     waivers, warnings = to_waivers(_unique(scan.blocks), target.name, bool(target.opt("inline_waiver_globs")))

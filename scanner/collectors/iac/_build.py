@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -49,8 +49,6 @@ from scanner.facts.aws import (
 from scanner.facts.aws import AccountPublicAccessBlock as AccountBlock
 from scanner.model import freeze
 
-#: Fields of an item that say who and where it is, never unknown.
-_IDENTITY = frozenset({"account", "region", "name", "arn", "id", "errors", "tags_read"})
 _PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read", "PublicRead", "PublicReadWrite",
                           "AuthenticatedRead"})
 
@@ -81,18 +79,20 @@ class Attrs:
         self.block = block
         self.errors: dict[str, str] = {}
 
-    def get(self, fld: str, value: Any, default: Any = None) -> Any:
-        """``value`` if known (``default`` when absent); unknown: recorded against ``fld`` and ``default``."""
+    def get(self, fld: str, value: Any, default: Any = None, *, unknown: Any = None) -> Any:
+        """``value`` if known (``default`` when absent); unknown: recorded against ``fld``, and ``unknown`` (or
+        ``default``) returned as a placeholder the check never trusts (the field's error makes it error)."""
+        placeholder = default if unknown is None else unknown
         if self.block.broken:
             self.errors[fld] = self.block.broken
-            return default
+            return placeholder
         problems = unknowns(value)
         if problems:
             self.errors.setdefault(fld, f"{self.block.address}: " + "; ".join(problems))
-            return default
+            return placeholder
         return default if value is None else value
 
-    def attr(self, fld: str, *path: str | int, default: Any = None) -> Any:
+    def attr(self, fld: str, *path: str | int, default: Any = None, unknown: Any = None) -> Any:
         value: Any = self.block.attrs
         for p in path:
             if isinstance(value, Unknown):
@@ -104,7 +104,7 @@ class Attrs:
                 value = value[p] if p < len(value) else None
             else:
                 value = None if not isinstance(value, Unknown) else value
-        return self.get(fld, value, default)
+        return self.get(fld, value, default, unknown=unknown)
 
     def frozen(self) -> Mapping[str, str]:
         return MappingProxyType(dict(self.errors))
@@ -135,8 +135,18 @@ def _document(value: Any) -> Any:
     return Unknown(f"policy is a {type(value).__name__}, not a JSON object")
 
 
+#: The ``errors`` keys the checks read, per item type: a resource whose file did not parse has all of them.
+_ERROR_KEYS: dict[type, tuple[str, ...]] = {
+    S3Bucket: ("encryption", "policy", "versioning", "object_lock", "logging", "public_access_block", "tags"),
+    KmsKey: ("rotation_enabled",), Trail: ("bucket_policy", "bucket_public_access_block", "bucket_acl"),
+    IamUser: ("attached",), BackupPlan: ("vaults",),
+}
+#: Trail fields whose errors the checks read themselves; any other unknown trail field makes its verdicts error.
+_TRAIL_BUCKET_KEYS = frozenset(_ERROR_KEYS[Trail])
+
+
 def _all_errors(cls: type, reason: str) -> dict[str, str]:
-    return {f.name: reason for f in fields(cls) if f.name not in _IDENTITY}
+    return dict.fromkeys(_ERROR_KEYS[cls], reason)
 
 
 class Builder:
@@ -349,6 +359,8 @@ class Builder:
                                  for s in selectors if isinstance(s, dict))
             elif advanced:
                 management = None  # advanced selectors are not interpreted here: the check says it cannot tell
+            if "management_events" in a.errors:
+                management = None
             policy, public_acl, pab = None, False, None
             if log_bucket is None:
                 for f in ("bucket_policy", "bucket_public_access_block", "bucket_acl"):
@@ -364,15 +376,22 @@ class Builder:
                         a.errors[f"bucket_{k}"] = built.errors[k]
             if b.broken:
                 a.errors.update(_all_errors(Trail, b.broken))
+            # an unknown multi-region flag stands as True so that the multi-region check counts the trail among
+            # those it cannot judge (error), never as a missing trail; other unknown fields: see unresolved
+            multi = _bool(a.attr("multi_region", "is_multi_region_trail", default=False, unknown=True))
+            logging = a.attr("is_logging", "enable_logging", default=True, unknown="?")
+            kms = a.attr("kms_key_id", "kms_key_id")
             items.append(Trail(
                 account=self.where.account, region=self.region(b), name=str(b.attrs.get("name") or b.address),
-                arn=b.address, multi_region=_bool(a.attr("multi_region", "is_multi_region_trail", default=False)),
+                arn=b.address, multi_region=multi or bool(b.broken),
                 log_validation=_bool(a.attr("log_validation", "enable_log_file_validation", default=False)),
-                kms_key_id=(str(k) if (k := a.attr("kms_key_id", "kms_key_id")) else None),
-                s3_bucket=str(bucket_name) if bucket_name else None,
-                is_logging=_bool(a.attr("is_logging", "enable_logging", default=True)), management_events=management,
+                kms_key_id=str(kms) if kms else None, s3_bucket=str(bucket_name) if bucket_name else None,
+                is_logging=None if logging == "?" else _bool(logging), management_events=management,
                 bucket_policy=policy, bucket_public_acl=public_acl, bucket_public_access_block=pab,
                 errors=a.frozen()))
+            other = {k: v for k, v in a.errors.items() if k not in _TRAIL_BUCKET_KEYS}
+            if other or b.broken:
+                self.out.unresolved[b.address] = b.broken or "; ".join(dict.fromkeys(other.values()))
         self.put("aws.cloudtrail_trails", items)
 
     def _bucket_referred(self, block: Block, key: str) -> Block | None:

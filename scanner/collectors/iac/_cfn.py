@@ -126,7 +126,8 @@ class Resolver:
         for name, p in (template.get("Parameters") or {}).items():
             default = p.get("Default") if isinstance(p, dict) else None
             self.params[name] = default if default is not None else Unknown(f"parameter {name} has no default")
-        self.resources = template.get("Resources") if isinstance(template.get("Resources"), dict) else {}
+        found = template.get("Resources")
+        self.resources: dict[str, Any] = found if isinstance(found, dict) else {}
         self._conditions: dict[str, Any] = {}
         self.depth = 0
 
@@ -216,7 +217,7 @@ class Resolver:
         values = {k: self.value(v) for k, v in (extra or {}).items()} if isinstance(extra, dict) else {}
 
         def one(m: Any) -> str:
-            name = m.group(1)
+            name = str(m.group(1))
             if name.startswith("!"):
                 return "${" + name[1:] + "}"
             if name in values:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner.collectors.iac._values import MAX_DEPTH, Block, InlineWaiver, Unknown
+from scanner.collectors.iac._values import MAX_DEPTH, Block, Unknown
 from scanner.collectors.iac._waivers import waivers_for
 from scanner.connectors.iac import FileRefused, IacConnector
 from scanner.model import Location
@@ -101,6 +101,9 @@ def parse_file(conn: IacConnector, path: Path) -> HclFile:
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise HclError(f"not UTF-8 (byte {exc.start})", line) from None
+    deep = too_deep(text)
+    if deep:
+        raise HclError(f"nested deeper than {MAX_DEPTH} levels", deep)
     try:
         tree = hcl2.parses_to_tree(text if text.endswith("\n") else text + "\n")
     except UnexpectedInput as exc:
@@ -122,6 +125,26 @@ def parse_file(conn: IacConnector, path: Path) -> HclFile:
             inner = next(c for c in node.children if isinstance(c, Tree) and c.data == "body")
             blocks.append(RawBlock(kind, labels, inner, node.meta.line, node.meta.end_line))
     return HclFile(path, rel, text.split("\n"), attributes, blocks)
+
+
+_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> int | None:
+    """The line where brackets nest deeper than ``limit``, else None. Checked before parsing, so that a hostile
+    file costs one pass over its text, not the parser's time. Brackets inside strings and comments count too
+    (they are balanced in real code; an unbalanced run of them is an error, not a guess)."""
+    depth, line = 0, 1
+    for c in text:
+        if c == "\n":
+            line += 1
+        elif c in _OPEN:
+            depth += 1
+            if depth > limit:
+                return line
+        elif c in _CLOSE:
+            depth = max(0, depth - 1)
+    return None
 
 
 def broken_resources(conn: IacConnector, path: Path, why: str, line: int | None) -> list[Block]:
@@ -273,7 +296,7 @@ class Eval:
                 out.append(re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), str(child)))
             elif isinstance(child, Token) and child.type == "ESCAPED_INTERPOLATION":
                 out.append(str(child)[1:])
-            elif getattr(child, "data", "") == "interpolation":
+            elif child is not None and getattr(child, "data", "") == "interpolation":
                 value = self.value(child.children[1])
                 text = as_text(value)
                 if isinstance(text, Unknown):
@@ -643,7 +666,7 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
     for provider in module.providers:
         r = Eval(scope).value(provider["region"]) if "region" in provider else None
         region = r if isinstance(r, str) else region
-    for name, (args, line) in module.calls.items():
+    for name, (args, _line) in module.calls.items():
         scope.children[name] = child = _child(conn, module, scope, name, args, problems)
         if isinstance(child, Scope):
             yield from evaluate(conn, child.module, child, problems, region)

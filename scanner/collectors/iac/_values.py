@@ -63,7 +63,8 @@ def first(value: Any) -> Any:
 def unknowns(value: Any, path: str = "") -> list[str]:
     """Where inside a value something is unknown, with why (``policy.Statement[0].Resource: variable x ...``)."""
     if isinstance(value, Unknown):
-        return [f"{path or 'value'}: {value.reason}"]
+        where = path if len(path) <= 80 else path[:38] + "..." + path[-38:]
+        return [f"{where or 'value'}: {value.reason}"]
     out: list[str] = []
     if isinstance(value, dict):
         for k, v in value.items():
