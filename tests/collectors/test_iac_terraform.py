@@ -96,8 +96,8 @@ def test_local_modules_are_followed_and_remote_ones_are_a_warning(tmp_path: Path
     out = scan(tmp_path, checks=("aws.kms.key_rotation",))
     assert verdicts(out, "aws.kms.key_rotation") == {"module.keys.aws_kms_key.k": "fail"}
     assert result(out, "aws.kms.key_rotation", "module.keys.aws_kms_key.k").location is not None
-    assert any("module.remote comes from 'terraform-aws-modules/kms/aws', not a local directory: its resources "
-               "are not judged" in w for w in out.warnings)
+    assert ("target code: main.tf line 5: module.remote comes from 'terraform-aws-modules/kms/aws', not a local "
+            "directory: its resources are not judged") in out.warnings
 
 
 def test_several_terraform_roots_in_one_target_are_told_apart_by_directory(tmp_path: Path) -> None:

@@ -82,8 +82,9 @@ def _terraform_dirs(conn: IacConnector, files: list[Path], ctx: _hcl.Problems) -
     called: set[Path] = set()
     for d in dirs:
         module = _hcl.load_module(conn, d, _hcl.Problems())
-        for args, _line in module.calls.values():
-            src = _hcl.Eval(_hcl.Scope(module, "", {})).value(args["source"]) if "source" in args else None
+        for call in module.calls.values():
+            source = call.args.get("source")
+            src = _hcl.Eval(_hcl.Scope(module, "", {})).value(source) if source is not None else None
             if isinstance(src, str) and src.startswith(("./", "../")):
                 called.add(Path(*(d / src).parts).resolve())
     return [d for d in dirs if d.resolve() not in called]
@@ -103,14 +104,15 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
         rel = conn.rel(path)
         try:
             data = conn.read(path)
-        except FileRefused as exc:
-            problems.items.append((rel, None, str(exc)))
-            continue
-        try:
             text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if _looks_like_cfn(data.decode("utf-8", "replace")):
-                problems.items.append((rel, data[:exc.start].count(b"\n") + 1, f"not UTF-8 (byte {exc.start})"))
+        except (FileRefused, UnicodeDecodeError) as exc:
+            # what can still be seen of the file names the resources it holds, each an error with the reason
+            seen = (_head(conn, path) if isinstance(exc, FileRefused) else data).decode("utf-8", "replace")
+            line = data[:exc.start].count(b"\n") + 1 if isinstance(exc, UnicodeDecodeError) else None
+            why = str(exc) if isinstance(exc, FileRefused) else f"not UTF-8 (byte {exc.start})"
+            if _looks_like_cfn(seen) or isinstance(exc, FileRefused):
+                problems.items.append((rel, line, why))
+                blocks += _cfn_broken(seen, rel, f"{rel}{f' line {line}' if line else ''}: {why}")
             continue
         if path.suffix == ".json":
             try:
@@ -156,11 +158,25 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
     return Scan(blocks, problems.items, [conn.rel(f) for f in found])
 
 
+def _head(conn: IacConnector, path: Path) -> bytes:
+    """The first ``max_file_bytes`` of a file too large to read whole (nothing when it cannot be read at all)."""
+    try:
+        return conn.read(path, head=True)
+    except FileRefused:
+        return b""
+
+
 def _cfn_broken(text: str, rel: str, why: str) -> list[Block]:
     """Resources still recognisable (``Type: AWS::...`` under a logical id) in a template that does not parse."""
     import re
 
     out = []
+    for m in re.finditer(r'"([A-Za-z0-9]+)"\s*:\s*\{\s*"Type"\s*:\s*"(AWS::[A-Za-z0-9:]+)"', text):  # JSON on one line
+        for rtype, _attrs in _cfn._convert(m.group(2), {}, "", False)[:1]:
+            line = text.count("\n", 0, m.start()) + 1
+            out.append(Block(rtype, f"{rel}#{m.group(1)}", {}, _location(rel, line), broken=why))
+    if out:
+        return out
     lines = text.split("\n")
     for i, line in enumerate(lines):
         m = re.match(r"^\s*\"?Type\"?\s*:\s*\"?(AWS::[A-Za-z0-9:]+)", line)

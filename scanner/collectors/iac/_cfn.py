@@ -23,6 +23,9 @@ _TAGS = {"!Ref": "Ref", "!Condition": "Condition", **{f"!{n}": f"Fn::{n}" for n 
     "Sub", "GetAtt", "If", "Join", "Equals", "Not", "And", "Or", "Select", "Split", "FindInMap", "Base64",
     "GetAZs", "ImportValue", "Cidr", "Transform", "Length", "ToJsonString")}}
 _NO_VALUE = object()
+#: The only standard tags a template may carry (anything else, e.g. ``!!python/object``, is refused).
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map",
+                                                            "timestamp", "binary"))
 #: Attributes that identify a resource: ``Fn::GetAtt`` of them is the resource's address (joins, policies).
 _IDENTITY_ATTRIBUTES = frozenset({"Arn", "GroupId", "Id", "KeyId", "BackupVaultArn", "BackupPlanArn"})
 
@@ -100,6 +103,8 @@ def _data(node: Any, constructor: Any, depth: int) -> Any:
         if name == "Fn::GetAtt" and isinstance(value, str):
             value = value.split(".", 1)
         return {name: value}
+    if tag not in _PLAIN_TAGS:
+        raise CfnError(f"unknown tag {tag[:60]}", node.start_mark.line + 1)
     if isinstance(node, yaml.ScalarNode):
         if tag in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"):
             return str(node.value)

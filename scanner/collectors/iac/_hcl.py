@@ -150,7 +150,7 @@ def too_deep(text: str, limit: int = MAX_DEPTH) -> int | None:
 def broken_resources(conn: IacConnector, path: Path, why: str, line: int | None) -> list[Block]:
     """Resources still recognisable (by their header line) in a file that does not parse: every value unknown."""
     try:
-        text = conn.read(path).decode("utf-8", "replace")
+        text = conn.read(path, head=True).decode("utf-8", "replace")
     except FileRefused:
         return []
     rel = conn.rel(path)
@@ -554,6 +554,15 @@ class ResourceDecl:
     end: int = 0
 
 
+@dataclass(frozen=True)
+class Call:
+    """A module call: its arguments (expression trees) and where it is written."""
+
+    args: dict[str, Any]
+    file: str
+    line: int
+
+
 @dataclass
 class Module:
     """A directory of .tf files, parsed (not evaluated)."""
@@ -562,7 +571,7 @@ class Module:
     variables: dict[str, Any] = field(default_factory=dict)  # name -> default expression (None: no default)
     locals: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, ResourceDecl] = field(default_factory=dict)
-    calls: dict[str, tuple[dict[str, Any], int]] = field(default_factory=dict)  # name -> (arguments, line)
+    calls: dict[str, Call] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     providers: list[dict[str, Any]] = field(default_factory=list)
     files: list[HclFile] = field(default_factory=list)
@@ -607,7 +616,7 @@ def load_module(conn: IacConnector, directory: Path, problems: Problems) -> Modu
                 if "value" in attrs:
                     module.outputs[raw.labels[0]] = attrs["value"]
             elif raw.kind == "module" and raw.labels:
-                module.calls[raw.labels[0]] = (attrs, raw.start)
+                module.calls[raw.labels[0]] = Call(attrs, f.rel, raw.start)
             elif raw.kind == "provider":
                 module.providers.append(attrs)
             elif raw.kind == "resource" and len(raw.labels) == 2:
@@ -666,8 +675,8 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
     for provider in module.providers:
         r = Eval(scope).value(provider["region"]) if "region" in provider else None
         region = r if isinstance(r, str) else region
-    for name, (args, _line) in module.calls.items():
-        scope.children[name] = child = _child(conn, module, scope, name, args, problems)
+    for name, call in module.calls.items():
+        scope.children[name] = child = _child(conn, module, scope, name, call, problems)
         if isinstance(child, Scope):
             yield from evaluate(conn, child.module, child, problems, region)
     yield from module.broken
@@ -687,16 +696,17 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
             yield Block(decl.type, addr, attrs, loc, list(waivers), region=region)
 
 
-def _child(conn: IacConnector, parent: Module, scope: Scope, name: str, args: dict[str, Any],
+def _child(conn: IacConnector, parent: Module, scope: Scope, name: str, call: Call,
            problems: Problems) -> Scope | Unknown:
+    args = call.args
     source = Eval(scope).value(args["source"]) if "source" in args else None
     if not isinstance(source, str) or not source.startswith(("./", "../")):
         why = f"module.{name} comes from {source!r}, not a local directory: its resources are not judged"
-        problems.items.append((conn.rel(parent.directory), None, why))
+        problems.items.append((call.file, call.line, why))
         return Unknown(why)
     if "count" in args or "for_each" in args:
         why = f"module.{name} uses count/for_each: its resources are not judged"
-        problems.items.append((conn.rel(parent.directory), None, why))
+        problems.items.append((call.file, call.line, why))
         return Unknown(why)
     if scope.depth >= MAX_MODULE_DEPTH:
         return Unknown(f"module.{name}: modules nested deeper than {MAX_MODULE_DEPTH}")
@@ -704,10 +714,11 @@ def _child(conn: IacConnector, parent: Module, scope: Scope, name: str, args: di
     try:
         real = conn.confined(directory)
     except FileRefused as exc:
-        problems.items.append((conn.rel(parent.directory), None, str(exc)))
-        return Unknown(str(exc))
+        why = f"module.{name}: {source} {exc}"
+        problems.items.append((call.file, call.line, why))
+        return Unknown(why)
     if not real.is_dir():
-        problems.items.append((conn.rel(parent.directory), None, f"module.{name}: {source} is not a directory"))
+        problems.items.append((call.file, call.line, f"module.{name}: {source} is not a directory"))
         return Unknown(f"module.{name}: {source} is not a directory")
     child_module = load_module(conn, real, problems)
     values = {k: Eval(scope).value(v) for k, v in args.items() if k not in ("source", "version", "providers")}
