@@ -112,7 +112,7 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
             why = str(exc) if isinstance(exc, FileRefused) else f"not UTF-8 (byte {exc.start})"
             if _looks_like_cfn(seen) or isinstance(exc, FileRefused):
                 problems.items.append((rel, line, why))
-                blocks += _cfn_broken(seen, rel, f"{rel}{f' line {line}' if line else ''}: {why}")
+                blocks += _cfn.broken_blocks(seen, rel, f"{rel}{f' line {line}' if line else ''}: {why}")
             continue
         if path.suffix == ".json":
             try:
@@ -129,7 +129,8 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
         except _cfn.CfnError as exc:
             if _looks_like_cfn(text):
                 problems.items.append((rel, exc.line, str(exc)))
-                blocks += _cfn_broken(text, rel, f"{rel}" + (f" line {exc.line}" if exc.line else "") + f": {exc}")
+                where = f"{rel} line {exc.line}" if exc.line else rel
+                blocks += _cfn.broken_blocks(text, rel, f"{where}: {exc}")
             continue
         if _cfn.is_template(template.data):
             blocks += _cfn.blocks(template, rel, region, account, partition)
@@ -164,35 +165,6 @@ def _head(conn: IacConnector, path: Path) -> bytes:
         return conn.read(path, head=True)
     except FileRefused:
         return b""
-
-
-def _cfn_broken(text: str, rel: str, why: str) -> list[Block]:
-    """Resources still recognisable (``Type: AWS::...`` under a logical id) in a template that does not parse."""
-    import re
-
-    out = []
-    for m in re.finditer(r'"([A-Za-z0-9]+)"\s*:\s*\{\s*"Type"\s*:\s*"(AWS::[A-Za-z0-9:]+)"', text):  # JSON on one line
-        for rtype, _attrs in _cfn._convert(m.group(2), {}, "", False)[:1]:
-            line = text.count("\n", 0, m.start()) + 1
-            out.append(Block(rtype, f"{rel}#{m.group(1)}", {}, _location(rel, line), broken=why))
-    if out:
-        return out
-    lines = text.split("\n")
-    for i, line in enumerate(lines):
-        m = re.match(r"^\s*\"?Type\"?\s*:\s*\"?(AWS::[A-Za-z0-9:]+)", line)
-        if not m:
-            continue
-        for j in range(i - 1, max(-1, i - 5), -1):
-            k = re.match(r"^\s*\"?([A-Za-z0-9]+)\"?\s*:\s*\{?\s*$", lines[j])
-            if k:
-                for rtype, _attrs in _cfn._convert(m.group(1), {}, "", False)[:1]:
-                    out.append(Block(rtype, f"{rel}#{k.group(1)}", {}, _location(rel, j + 1), broken=why))
-                break
-    return out
-
-
-def _location(rel: str, line: int) -> Location:
-    return Location(rel, line, line)
 
 
 def _notes(scan: Scan, built: _build.Built, target: Target) -> ResourceNotes:

@@ -428,3 +428,23 @@ _SIMPLE: dict[str, tuple[str, Callable[[dict[str, Any], bool], dict[str, Any]]]]
     "AWS::AccessAnalyzer::Analyzer": ("aws_accessanalyzer_analyzer", lambda p, _c: _opt(
         type=p.get("Type"), analyzer_name=p.get("AnalyzerName"))),
 }
+
+
+def broken_blocks(text: str, rel: str, why: str) -> list[Block]:
+    """Resources still recognisable (``Type: AWS::...`` under a logical id) in a template that does not parse or
+    was not read whole: each a block whose every value is unknown for ``why``."""
+    import re
+
+    found: list[tuple[str, str, int]] = []  # (logical id, CloudFormation type, line)
+    for one in re.finditer(r'"([A-Za-z0-9]+)"\s*:\s*\{\s*"Type"\s*:\s*"(AWS::[A-Za-z0-9:]+)"', text):  # JSON
+        found.append((one.group(1), one.group(2), text.count("\n", 0, one.start()) + 1))
+    lines = text.split("\n")
+    for i, line in enumerate(lines if not found else ()):
+        kind = re.match(r"^\s*\"?Type\"?\s*:\s*\"?(AWS::[A-Za-z0-9:]+)", line)
+        for j in range(i - 1, max(-1, i - 5), -1) if kind else ():
+            logical = re.match(r"^\s*\"?([A-Za-z0-9]+)\"?\s*:\s*\{?\s*$", lines[j])
+            if logical and kind:
+                found.append((logical.group(1), kind.group(1), j + 1))
+                break
+    return [Block(converted[0][0], f"{rel}#{logical}", {}, Location(rel, line, line), broken=why)
+            for logical, kind, line in found if (converted := _convert(kind, {}, "", False))]
