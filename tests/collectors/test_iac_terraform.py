@@ -117,3 +117,16 @@ def test_a_plan_without_its_terraform_files_has_the_plan_file_as_location_withou
     assert (got.status.value, got.location.path, got.location.start_line) == ("fail", "plans/tfplan.json", None)
     assert "target code: plans/tfplan.json: no Terraform files next to the plan: its findings carry the plan file " \
            "without lines" in out.warnings
+
+
+def test_a_dynamic_block_is_unknown_so_the_group_it_opens_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, {"main.tf": 'variable "ports" { default = [22] }\nresource "aws_security_group" "g" {\n'
+                                '  dynamic "ingress" {\n    for_each = var.ports\n    content {\n'
+                                '      from_port = ingress.value\n      to_port = ingress.value\n'
+                                '      protocol = "tcp"\n      cidr_blocks = ["0.0.0.0/0"]\n    }\n  }\n}\n'})
+    out = scan(tmp_path, checks=("aws.ec2.sg_admin_ports_open",))
+    got = result(out, "aws.ec2.sg_admin_ports_open", "aws_security_group.g")
+    assert (got.status.value, got.message) == (
+        "error", "cannot judge aws_security_group.g: aws_security_group.g: value: dynamic block ingress is not "
+                 "evaluated statically (the check would say: pass, aws_security_group.g (aws_security_group.g) does "
+                 "not open 22/3389 to the world)")

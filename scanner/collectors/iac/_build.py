@@ -106,6 +106,27 @@ class Attrs:
                 value = None if not isinstance(value, Unknown) else value
         return self.get(fld, value, default, unknown=unknown)
 
+    def node(self, fld: str, value: Any) -> dict[str, Any]:
+        """A nested block (its first) as a dict; unknown (a dynamic block, an unresolved value): recorded, empty."""
+        value = first(value)
+        if isinstance(value, Unknown) or self.block.broken:
+            self.get(fld, value)
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def nodes(self, fld: str, value: Any) -> list[dict[str, Any]]:
+        """Nested blocks (or a list of objects); unknown ones recorded against ``fld``."""
+        if isinstance(value, Unknown) or self.block.broken:
+            self.get(fld, value)
+            return []
+        out = []
+        for v in [value] if isinstance(value, dict) else value if isinstance(value, list) else []:
+            if isinstance(v, dict):
+                out.append(v)
+            else:
+                self.get(fld, v)
+        return out
+
     def frozen(self) -> Mapping[str, str]:
         return MappingProxyType(dict(self.errors))
 
@@ -222,32 +243,29 @@ class Builder:
         # encryption: inline (v3) or split; AWS encrypts new buckets with SSE-S3 when nothing is configured
         algos: list[str] = []
         for src in [b, *self._split(b, a, "encryption", ("aws_s3_bucket_server_side_encryption_configuration",))]:
-            cfg = src.attrs.get("server_side_encryption_configuration") if src is b else src.attrs
             sa = Attrs(src)
-            for rule in (first(cfg) or {}).get("rule", []) if isinstance(first(cfg), dict) else []:
-                algo = sa.get("encryption", (first(rule.get("apply_server_side_encryption_by_default")) or {})
-                              .get("sse_algorithm"))
+            cfg = sa.node("encryption", b.attrs.get("server_side_encryption_configuration")) if src is b else src.attrs
+            for rule in sa.nodes("encryption", cfg.get("rule")):
+                by_default = sa.node("encryption", rule.get("apply_server_side_encryption_by_default"))
+                algo = sa.get("encryption", by_default.get("sse_algorithm"))
                 if algo:
                     algos.append(str(algo))
             a.errors.update(sa.errors)
         encryption = tuple(algos) or ("AES256",)
-        # versioning
+        # versioning: inline (v3) or split
         versioning, mfa_delete = Versioning.NEVER_ENABLED, False
-        inline = first(b.attrs.get("versioning"))
-        if isinstance(inline, dict):
-            enabled = a.get("versioning", inline.get("enabled"), False)
-            versioning = Versioning.ENABLED if _bool(enabled) else Versioning.NEVER_ENABLED
+        inline = a.node("versioning", b.attrs.get("versioning"))
+        if inline:
+            versioning = Versioning.ENABLED if _bool(a.get("versioning", inline.get("enabled"), False)) \
+                else Versioning.NEVER_ENABLED
             mfa_delete = _bool(a.get("versioning", inline.get("mfa_delete"), False))
         for v in self._split(b, a, "versioning", ("aws_s3_bucket_versioning",)):
             va = Attrs(v)
-            status = va.attr("versioning", "versioning_configuration", "status", default="")
-            mfa = va.attr("versioning", "versioning_configuration", "mfa_delete", default="")
+            cfg = va.node("versioning", v.attrs.get("versioning_configuration"))
+            status = va.get("versioning", cfg.get("status"), "")
+            mfa_delete = _bool(va.get("versioning", cfg.get("mfa_delete"), ""))
             a.errors.update(va.errors)
-            if status == "Enabled":
-                versioning = Versioning.ENABLED
-            elif status == "Suspended":
-                versioning = Versioning.SUSPENDED
-            mfa_delete = _bool(mfa)
+            versioning = {"Enabled": Versioning.ENABLED, "Suspended": Versioning.SUSPENDED}.get(str(status), versioning)
         # public access block: on for every new bucket unless configured
         block: PublicAccessBlock | None = PublicAccessBlock(True, True, True, True)
         for p in self._split(b, a, "public_access_block", ("aws_s3_bucket_public_access_block",)):
@@ -256,33 +274,26 @@ class Builder:
                                         for k in ("block_public_acls", "ignore_public_acls", "block_public_policy",
                                                   "restrict_public_buckets")))
             a.errors.update(pa.errors)
-        # policy
+        # policy: inline (v3) or split
         policy = _document(b.attrs.get("policy"))
         for p in self._split(b, a, "policy", ("aws_s3_bucket_policy",)):
             policy = _document(p.attrs.get("policy")) if not p.broken else Unknown(p.broken)
         policy = a.get("policy", self._own_arn(policy, name, b.address))
-        # logging
-        target = (first(b.attrs.get("logging")) or {}).get("target_bucket") if isinstance(
-            first(b.attrs.get("logging")), dict) else None
+        # logging: inline (v3) or split
+        target = a.get("logging", a.node("logging", b.attrs.get("logging")).get("target_bucket"))
         for lg in self._split(b, a, "logging", ("aws_s3_bucket_logging",)):
             la = Attrs(lg)
             target = la.attr("logging", "target_bucket")
             a.errors.update(la.errors)
-        target = a.get("logging", target)
-        # object lock
-        lock = b.attrs.get("object_lock_enabled")
-        inline_lock = first(b.attrs.get("object_lock_configuration"))
-        mode: Any = ""
-        if isinstance(inline_lock, dict):
-            lock = lock if lock is not None else inline_lock.get("object_lock_enabled")
-            mode = (first((first(inline_lock.get("rule")) or {}).get("default_retention")) or {}).get("mode", "") \
-                if isinstance(first(inline_lock.get("rule")), dict) else ""
-        lock_on = _bool(a.get("object_lock", lock, False))
+        # object lock: enabled on the bucket (v4 attribute, v3 block) or by a lock configuration; mode from its rule
+        inline_lock = a.node("object_lock", b.attrs.get("object_lock_configuration"))
+        lock_on = _bool(a.get("object_lock", b.attrs.get("object_lock_enabled"), False)) or _bool(
+            a.get("object_lock", inline_lock.get("object_lock_enabled"), False))
+        mode = self._lock_mode(a, inline_lock)
         for lc in self._split(b, a, "object_lock", ("aws_s3_bucket_object_lock_configuration",)):
             la = Attrs(lc)
-            mode = la.attr("object_lock", "rule", "default_retention", "mode", default="") or mode
-            if _bool(la.attr("object_lock", "object_lock_enabled", default="Enabled")):
-                lock_on = lock_on or bool(mode)
+            lock_on = lock_on or _bool(la.attr("object_lock", "object_lock_enabled", default="Enabled"))
+            mode = self._lock_mode(la, lc.attrs) or mode
             a.errors.update(la.errors)
         tags = a.get("tags", b.attrs.get("tags"), {})
         if b.broken:
@@ -290,11 +301,16 @@ class Builder:
         return S3Bucket(
             account=self.where.account, region=self.region(b), name=name, arn=b.address, encryption=encryption,
             policy=freeze(policy) if isinstance(policy, dict) else None, versioning=versioning,
-            mfa_delete=mfa_delete, object_lock=lock_on, object_lock_mode=str(a.get("object_lock", mode, "")),
+            mfa_delete=mfa_delete, object_lock=lock_on, object_lock_mode=mode,
             logging_target=str(target) if target else None, public_access_block=block,
-            tags=MappingProxyType({str(k): str(v) for k, v in (tags or {}).items()}) if isinstance(tags, dict)
+            tags=MappingProxyType({str(k): str(v) for k, v in tags.items()}) if isinstance(tags, dict)
             else MappingProxyType({}),
             errors=a.frozen())
+
+    @staticmethod
+    def _lock_mode(a: Attrs, config: Mapping[str, Any]) -> str:
+        rule = a.node("object_lock", config.get("rule"))
+        return str(a.get("object_lock", a.node("object_lock", rule.get("default_retention")).get("mode"), ""))
 
     def _own_arn(self, policy: Any, name: str, address: str) -> Any:
         """A bucket's own ARN written out in its policy becomes its address (the ``arn`` of code items)."""
@@ -350,13 +366,13 @@ class Builder:
             log_bucket = self._bucket_named(b.attrs.get("s3_bucket_name")) or self._bucket_referred(b, "s3_bucket_name")
             bucket_name = (log_bucket.attrs.get("bucket") or log_bucket.address) if log_bucket else a.attr(
                 "s3_bucket", "s3_bucket_name")
-            selectors = b.attrs.get("event_selector") or []
-            advanced = b.attrs.get("advanced_event_selector") or []
+            selectors = a.nodes("management_events", b.attrs.get("event_selector"))
+            advanced = a.nodes("management_events", b.attrs.get("advanced_event_selector"))
             management: bool | None = True
             if selectors and not advanced:
                 management = any(_bool(a.get("management_events", s.get("include_management_events"), True))
                                  and a.get("management_events", s.get("read_write_type"), "All") == "All"
-                                 for s in selectors if isinstance(s, dict))
+                                 for s in selectors)
             elif advanced:
                 management = None  # advanced selectors are not interpreted here: the check says it cannot tell
             if "management_events" in a.errors:
@@ -444,11 +460,11 @@ class Builder:
                 if isinstance(user, str) and user in ids or set(p.refs.get("user", ())) & ids:
                     doc = a.get("inline", _document(p.attrs.get("policy")), {})
                     inline.append(InlinePolicy(str(p.attrs.get("name") or p.address), freeze(doc)))
-            for ip in b.attrs.get("inline_policy") or []:  # CloudFormation Policies
-                if isinstance(ip, dict):
-                    doc = a.get("inline", _document(ip.get("policy")), {})
-                    inline.append(InlinePolicy(str(ip.get("name") or "inline"), freeze(doc)))
-            for arn in b.attrs.get("managed_policy_arns") or []:
+            for ip in a.nodes("inline", b.attrs.get("inline_policy")):  # CloudFormation Policies
+                doc = a.get("inline", _document(ip.get("policy")), {})
+                inline.append(InlinePolicy(str(ip.get("name") or "inline"), freeze(doc)))
+            arns = a.get("attached", b.attrs.get("managed_policy_arns"), [])
+            for arn in arns if isinstance(arns, list) else []:
                 attached.append(self._attached(a, b, arn))
             if b.broken:
                 a.errors.update(_all_errors(IamUser, b.broken))
@@ -485,7 +501,7 @@ class Builder:
         items = []
         for g in self.of("aws_security_group"):
             a = Attrs(g)
-            rules = [self._ingress(a, r) for r in g.attrs.get("ingress") or [] if isinstance(r, dict)]
+            rules = [self._ingress(a, r) for r in a.nodes("ingress", g.attrs.get("ingress"))]
             for r in self.attached(g, ("aws_security_group_rule",), "security_group_id", "id")[0]:
                 if r.attrs.get("type") == "ingress":
                     rules.append(self._ingress(a, r.attrs))
@@ -508,8 +524,8 @@ class Builder:
 
     def _ingress(self, a: Attrs, rule: Mapping[str, Any]) -> Ingress:
         proto = str(a.get("ingress", rule.get("protocol"), "-1"))
-        sources = [str(s) for key in ("cidr_blocks", "ipv6_cidr_blocks")
-                   for s in (a.get("ingress", rule.get(key), []) or []) if s]
+        listed = [a.get("ingress", rule.get(key), []) for key in ("cidr_blocks", "ipv6_cidr_blocks")]
+        sources = [str(s) for group in listed for s in (group if isinstance(group, list) else [group]) if s]
         return Ingress("-1" if proto in ("all", "-1") else proto.lower(),
                        _int(a.get("ingress", rule.get("from_port"))), _int(a.get("ingress", rule.get("to_port"))),
                        tuple(sources))
@@ -572,9 +588,7 @@ class Builder:
         for p in self.of("aws_backup_plan"):
             a = Attrs(p)
             vaults = []
-            for rule in p.attrs.get("rule") or []:
-                if not isinstance(rule, dict):
-                    continue
+            for rule in a.nodes("vaults", p.attrs.get("rule")):
                 name = a.get("vaults", rule.get("target_vault_name"))
                 if name is None:
                     continue
@@ -598,9 +612,8 @@ class Builder:
         recorders = []
         for r in self.of("aws_config_configuration_recorder"):
             a = Attrs(r)
-            group = first(r.attrs.get("recording_group"))
-            all_supported = _bool(a.get("recording", group.get("all_supported"), True)) if isinstance(
-                group, dict) else True
+            group = a.node("recording", r.attrs.get("recording_group"))
+            all_supported = _bool(a.get("recording", group.get("all_supported"), True))
             status, _ = self.attached(r, ("aws_config_configuration_recorder_status",), "name", "name")
             recording = any(_bool(Attrs(s).attr("recording", "is_enabled", default=False)) for s in status)
             if r.attrs.get("recording_started") is not None:  # CloudFormation starts the recorder itself

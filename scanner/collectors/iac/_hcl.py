@@ -590,7 +590,10 @@ def _body(body: Any) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
             attrs[_text(node.children[0])] = node.children[-1]
         elif node.data == "block":
             inner = next(c for c in node.children if isinstance(c, Tree) and c.data == "body")
-            blocks.append((_text(node.children[0]), inner))
+            name = _text(node.children[0])
+            labels = [_label(c) for c in node.children[1:] if isinstance(c, Tree) and c.data in ("string",
+                                                                                                  "identifier")]
+            blocks.append((f"dynamic:{labels[0]}" if name == "dynamic" and labels else name, inner))
     return attrs, blocks
 
 
@@ -662,8 +665,9 @@ def _evaluate_body(ev: Eval, attributes: dict[str, Any], blocks: list[tuple[str,
     for name, body in blocks:
         if name in ("lifecycle", "provisioner", "connection"):
             continue
-        if name == "dynamic":
-            out["__dynamic__"] = Unknown("dynamic block is not evaluated statically")
+        if name.startswith("dynamic"):  # the blocks it makes are unknown, so is every value they set
+            label = name.partition(":")[2] or "dynamic"
+            out[label] = Unknown(f"dynamic block {label} is not evaluated statically")
             continue
         attrs, nested = _body(body)
         out.setdefault(name, []).append(_evaluate_body(ev, attrs, nested))
