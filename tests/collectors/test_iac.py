@@ -194,3 +194,32 @@ def test_every_verdict_of_the_sample_repository(kind: str, paths: list[Path], ex
     assert table(outcome) == expected
     runtime = [r for r in outcome.results if r.resource == "code"]
     assert runtime and all(r.message == RUNTIME for r in runtime)
+
+
+def test_the_hand_written_plan_follows_the_documented_format() -> None:
+    import json
+
+    plan = json.loads((FIXTURES / "terraform" / "tfplan.json").read_text())
+    assert plan["format_version"] == "1.2"
+    assert set(plan) <= {"format_version", "terraform_version", "variables", "planned_values", "resource_drift",
+                         "resource_changes", "output_changes", "prior_state", "configuration",
+                         "relevant_attributes", "checks", "timestamp", "complete"}
+    planned = {}
+    modules = [plan["planned_values"]["root_module"]]
+    while modules:
+        module = modules.pop()
+        modules += module.get("child_modules", [])
+        for r in module["resources"]:
+            assert set(r) <= {"address", "mode", "type", "name", "index", "provider_name", "schema_version",
+                              "values", "sensitive_values"}
+            planned[r["address"]] = (r["type"], r["name"], r.get("index"))
+    changes = {}
+    for c in plan["resource_changes"]:
+        assert set(c) <= {"address", "module_address", "mode", "type", "name", "index", "provider_name", "change"}
+        assert c["change"]["actions"] == ["create"] and c["change"]["before"] is None
+        changes[c["address"]] = (c["type"], c["name"], c.get("index"))
+    assert changes == planned
+    configured = {r["address"] for r in plan["configuration"]["root_module"]["resources"]}
+    configured |= {f"module.logs.{r['address']}" for r in
+                   plan["configuration"]["root_module"]["module_calls"]["logs"]["module"]["resources"]}
+    assert configured == {a.split("[", 1)[0] for a in planned}
