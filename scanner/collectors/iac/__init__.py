@@ -81,7 +81,7 @@ def _terraform_dirs(conn: IacConnector, files: list[Path], ctx: _hcl.Problems) -
     dirs = sorted({f.parent for f in files if f.suffix == ".tf"})
     called: set[Path] = set()
     for d in dirs:
-        module = _hcl.load_module(conn, d, _hcl.Problems())
+        module = _hcl.load_module(conn, d, ctx)
         for call in module.calls.values():
             source = call.args.get("source")
             src = _hcl.Eval(_hcl.Scope(module, "", {})).value(source) if source is not None else None

@@ -178,6 +178,9 @@ class Builder:
         for b in self.blocks:
             self.by_type.setdefault(b.type, []).append(b)
         self.out = Built()
+        #: (split types, key) -> (name or address pointed at -> split resources, those pointing nowhere known)
+        self._indexes: dict[tuple[tuple[str, ...], str], tuple[dict[str, list[Block]], list[Block]]] = {}
+        self._buckets: dict[str, Block] | None = None
 
     # -------------------------------------------------------------------------------- joining
     def of(self, *types: str) -> list[Block]:
@@ -192,18 +195,22 @@ class Builder:
                 ids.add(v)
         return ids
 
-    def attached(self, target: Block, types: Iterable[str], key: str, *names: str) -> tuple[list[Block], list[Block]]:
-        """(split resources of ``types`` naming ``target`` by ``key``, those whose ``key`` could not be resolved)."""
-        ids = self.identities(target, *names)
-        mine, unsure = [], []
-        for b in self.of(*types):
-            value = b.attrs.get(key)
-            refs = set(b.refs.get(key, ()))
-            if isinstance(value, str) and value in ids or refs & ids:
-                mine.append(b)
-            elif b.broken or unknowns(value) and not refs:
-                unsure.append(b)
-        return mine, unsure
+    def attached(self, target: Block, types: tuple[str, ...], key: str, *names: str) -> tuple[list[Block],
+                                                                                               list[Block]]:
+        """(split resources of ``types`` naming ``target`` by ``key``, those whose ``key`` could not be resolved).
+        The split resources are indexed once by the names they point at, so joining stays linear."""
+        index = self._indexes.get((types, key))
+        if index is None:
+            index = self._indexes[(types, key)] = ({}, [])
+            for b in self.of(*types):
+                value = b.attrs.get(key)
+                pointed = set(b.refs.get(key, ())) | ({value} if isinstance(value, str) else set())
+                for name in pointed:
+                    index[0].setdefault(name, []).append(b)
+                if b.broken or (unknowns(value) and not b.refs.get(key)):
+                    index[1].append(b)
+        mine = {id(b): b for name in self.identities(target, *names) for b in index[0].get(name, ())}
+        return list(mine.values()), index[1]
 
     def region(self, block: Block) -> str:
         return block.region or self.where.region
@@ -410,18 +417,21 @@ class Builder:
                 self.out.unresolved[b.address] = b.broken or "; ".join(dict.fromkeys(other.values()))
         self.put("aws.cloudtrail_trails", items)
 
+    def _bucket_index(self) -> dict[str, Block]:
+        if self._buckets is None:
+            self._buckets = {}
+            for b in self.of("aws_s3_bucket"):
+                for name in self.identities(b, "bucket"):
+                    self._buckets.setdefault(name, b)
+        return self._buckets
+
     def _bucket_referred(self, block: Block, key: str) -> Block | None:
         """The bucket an attribute refers to (plan JSON), when its value is unknown at plan time."""
-        refs = set(block.refs.get(key, ()))
-        return next((b for b in self.of("aws_s3_bucket") if refs & self.identities(b)), None) if refs else None
+        index = self._bucket_index()
+        return next((index[r] for r in block.refs.get(key, ()) if r in index), None)
 
     def _bucket_named(self, name: Any) -> Block | None:
-        if not isinstance(name, str):
-            return None
-        for b in self.of("aws_s3_bucket"):
-            if name in self.identities(b, "bucket"):
-                return b
-        return None
+        return self._bucket_index().get(name) if isinstance(name, str) else None
 
     # -------------------------------------------------------------------------------- IAM
     def password_policy(self) -> None:

@@ -43,9 +43,11 @@ class HclError(ValueError):
 
 @dataclass
 class Problems:
-    """Files that could not be read or parsed: (relative path, line, message)."""
+    """Files that could not be read or parsed: (relative path, line, message); and the modules parsed so far
+    (each directory is parsed once per scan, however often it is called)."""
 
     items: list[tuple[str, int | None, str]] = field(default_factory=list)
+    modules: dict[Path, Module] = field(default_factory=dict)
 
 
 def _text(tree: Any) -> str:
@@ -598,7 +600,10 @@ def _body(body: Any) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
 
 
 def load_module(conn: IacConnector, directory: Path, problems: Problems) -> Module:
-    module = Module(directory)
+    known = problems.modules.get(directory)
+    if known is not None:
+        return known
+    module = problems.modules[directory] = Module(directory)
     for path in sorted(directory.glob("*.tf")):
         try:
             conn.confined(path)
