@@ -130,3 +130,12 @@ def test_a_dynamic_block_is_unknown_so_the_group_it_opens_is_an_error(tmp_path: 
         "error", "cannot judge aws_security_group.g: aws_security_group.g: value: dynamic block ingress is not "
                  "evaluated statically (the check would say: pass, aws_security_group.g (aws_security_group.g) does "
                  "not open 22/3389 to the world)")
+
+
+def test_terraform_json_syntax_is_named_as_not_read(tmp_path: Path) -> None:
+    write(tmp_path, {"main.tf.json": '{"resource": {"aws_kms_key": {"k": {"enable_key_rotation": false}}}}',
+                     "good.tf": 'resource "aws_kms_key" "g" {\n  enable_key_rotation = true\n}\n'})
+    out = scan(tmp_path, checks=("aws.kms.key_rotation",))
+    assert verdicts(out, "aws.kms.key_rotation") == {"aws_kms_key.g": "pass"}
+    assert "target code: main.tf.json: Terraform JSON syntax (.tf.json) is not read: its resources are not judged" \
+        in out.warnings

@@ -25,6 +25,8 @@ The fact contract for code:
 - **Runtime state** (``aws.iam_credential_report``: MFA devices, key age, last use; ``aws.account_summary``: root
   MFA and keys) is ``Fact.not_applicable`` with "runtime state, verified by the live scan", so those checks are
   ``not_applicable`` and the coverage gap shows.
+- **Which input wins**: a directory holding both Terraform files and a plan JSON is judged from the plan (the HCL
+  gives the plan's lines and inline waivers); Terraform JSON syntax (``*.tf.json``) is not read (a run warning).
 - **Where**: ``iac.resource_notes`` (a ``scanner.model.ResourceNotes``) maps each resource to its
   ``Location(path relative to root, first line, last line)``; the runner puts it on every finding about that
   resource. Plan JSON carries no lines: with the Terraform directory next to the plan, the plan's resources get
@@ -102,6 +104,10 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
         if path.suffix in (".tf", ".tfvars"):
             continue
         rel = conn.rel(path)
+        if path.name.endswith(".tf.json"):
+            problems.items.append((rel, None, "Terraform JSON syntax (.tf.json) is not read: its resources are not "
+                                              "judged"))
+            continue
         try:
             data = conn.read(path)
             text = data.decode("utf-8")
