@@ -139,3 +139,29 @@ def test_terraform_json_syntax_is_named_as_not_read(tmp_path: Path) -> None:
     assert verdicts(out, "aws.kms.key_rotation") == {"aws_kms_key.g": "pass"}
     assert "target code: main.tf.json: Terraform JSON syntax (.tf.json) is not read: its resources are not judged" \
         in out.warnings
+
+
+def test_split_resources_join_the_instance_they_name_and_an_ambiguous_reference_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, {"main.tf": 'resource "aws_s3_bucket" "b" {\n  count = 2\n}\n'
+                                'resource "aws_s3_bucket_versioning" "v" {\n  count = 2\n'
+                                '  bucket = aws_s3_bucket.b[count.index].id\n  versioning_configuration {\n'
+                                '    status = count.index == 0 ? "Enabled" : "Suspended"\n  }\n}\n'})
+    out = scan(tmp_path, checks=("aws.s3.versioning",))
+    assert verdicts(out, "aws.s3.versioning") == {"aws_s3_bucket.b[0]": "pass", "aws_s3_bucket.b[1]": "fail"}
+
+    # a plan whose split resource refers to the counted bucket only as a whole cannot say which instance it sets
+    from scanner.collectors.iac._build import Where, build
+    from scanner.collectors.iac._plan import AFTER_APPLY
+    from scanner.collectors.iac._values import Block, Unknown
+    from scanner.model import Location
+
+    where = Location("tfplan.json")
+    blocks = [Block("aws_s3_bucket", f"aws_s3_bucket.b[{i}]", {"bucket": f"b{i}"}, where) for i in (0, 1)]
+    blocks += [Block("aws_s3_bucket", "aws_s3_bucket.other", {"bucket": "other"}, where),
+               Block("aws_s3_bucket_versioning", "aws_s3_bucket_versioning.v",
+                     {"bucket": Unknown(AFTER_APPLY), "versioning_configuration": [{"status": "Enabled"}]}, where,
+                     refs={"bucket": ("aws_s3_bucket.b",)})]
+    buckets = build(blocks, Where("000000000000", "eu-west-1", "aws")).facts["aws.s3_buckets"].items
+    assert {b.arn: sorted(b.errors) for b in buckets} == {"aws_s3_bucket.b[0]": ["versioning"],
+                                                          "aws_s3_bucket.b[1]": ["versioning"],
+                                                          "aws_s3_bucket.other": []}

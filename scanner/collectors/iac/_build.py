@@ -64,6 +64,11 @@ class Where:
         return f"arn:{self.partition}:iam::{self.account}:root"
 
 
+#: How split resources attach to their targets: (target address -> its split resources, target address -> split
+#: resources that may be its, split resources that may be anyone's).
+Index = tuple[dict[str, list[Block]], dict[str, list[Block]], list[Block]]
+
+
 @dataclass
 class Built:
     """The facts' values and what the runner needs beside them."""
@@ -178,17 +183,17 @@ class Builder:
         for b in self.blocks:
             self.by_type.setdefault(b.type, []).append(b)
         self.out = Built()
-        #: (split types, key) -> (name or address pointed at -> split resources, those pointing nowhere known)
-        self._indexes: dict[tuple[tuple[str, ...], str], tuple[dict[str, list[Block]], list[Block]]] = {}
-        self._buckets: dict[str, Block] | None = None
+        self._indexes: dict[tuple[tuple[str, ...], str, str, tuple[str, ...]], Index] = {}
+        self._buckets: dict[str, list[Block]] | None = None
 
     # -------------------------------------------------------------------------------- joining
     def of(self, *types: str) -> list[Block]:
         return [b for t in types for b in self.by_type.get(t, [])]
 
     def identities(self, block: Block, *names: str) -> set[str]:
-        """The strings that name a resource: its address and its known name attributes."""
-        ids = {block.address, block.address.split("[", 1)[0]}  # plan references name a resource without its index
+        """The strings that name a resource: its address (without the index when it is the only instance, as
+        plan references write it) and its known name attributes."""
+        ids = {block.address, block.address.split("[", 1)[0]}  # the base names every instance: ambiguous if several
         for n in names:
             v = block.attrs.get(n)
             if isinstance(v, str):
@@ -197,20 +202,42 @@ class Builder:
 
     def attached(self, target: Block, types: tuple[str, ...], key: str, *names: str) -> tuple[list[Block],
                                                                                                list[Block]]:
-        """(split resources of ``types`` naming ``target`` by ``key``, those whose ``key`` could not be resolved).
-        The split resources are indexed once by the names they point at, so joining stays linear."""
-        index = self._indexes.get((types, key))
+        """(split resources of ``types`` naming ``target`` by ``key``, those that may name it but cannot be
+        resolved: an unknown value without references, or references that fit several resources). Each split
+        resource is resolved once, so joining stays linear."""
+        index_key = (types, key, target.type, names)
+        index = self._indexes.get(index_key)
         if index is None:
-            index = self._indexes[(types, key)] = ({}, [])
-            for b in self.of(*types):
-                value = b.attrs.get(key)
-                pointed = set(b.refs.get(key, ())) | ({value} if isinstance(value, str) else set())
-                for name in pointed:
-                    index[0].setdefault(name, []).append(b)
-                if b.broken or (unknowns(value) and not b.refs.get(key)):
-                    index[1].append(b)
-        mine = {id(b): b for name in self.identities(target, *names) for b in index[0].get(name, ())}
-        return list(mine.values()), index[1]
+            index = self._indexes[index_key] = self._index(types, key, target.type, names)
+        mine, unsure_some, unsure_all = index
+        return mine.get(target.address, []), unsure_all + unsure_some.get(target.address, [])
+
+    def _index(self, types: tuple[str, ...], key: str, target_type: str, names: tuple[str, ...]) -> Index:
+        named: dict[str, list[str]] = {}  # name -> addresses of the targets it names
+        for t in self.of(target_type):
+            for n in self.identities(t, *names):
+                named.setdefault(n, []).append(t.address)
+        mine: dict[str, list[Block]] = {}
+        unsure_some: dict[str, list[Block]] = {}
+        unsure_all: list[Block] = []
+        for b in self.of(*types):
+            value = b.attrs.get(key)
+            if isinstance(value, str) and not b.broken:
+                candidates = named.get(value, [])
+            else:
+                refs = b.refs.get(key, ())
+                specific = [r for r in refs if "[" in r] or list(refs)
+                candidates = list(dict.fromkeys(a for r in specific for a in named.get(r, [])))
+                if b.broken or not candidates:
+                    if b.broken or unknowns(value) or refs:
+                        unsure_all.append(b)
+                    continue
+            if len(set(candidates)) == 1:
+                mine.setdefault(candidates[0], []).append(b)
+            else:
+                for c in set(candidates):
+                    unsure_some.setdefault(c, []).append(b)
+        return mine, unsure_some, unsure_all
 
     def region(self, block: Block) -> str:
         return block.region or self.where.region
@@ -417,21 +444,23 @@ class Builder:
                 self.out.unresolved[b.address] = b.broken or "; ".join(dict.fromkeys(other.values()))
         self.put("aws.cloudtrail_trails", items)
 
-    def _bucket_index(self) -> dict[str, Block]:
+    def _bucket_index(self) -> dict[str, list[Block]]:
         if self._buckets is None:
             self._buckets = {}
             for b in self.of("aws_s3_bucket"):
                 for name in self.identities(b, "bucket"):
-                    self._buckets.setdefault(name, b)
+                    self._buckets.setdefault(name, []).append(b)
         return self._buckets
 
     def _bucket_referred(self, block: Block, key: str) -> Block | None:
-        """The bucket an attribute refers to (plan JSON), when its value is unknown at plan time."""
-        index = self._bucket_index()
-        return next((index[r] for r in block.refs.get(key, ()) if r in index), None)
+        """The one bucket an attribute refers to (plan JSON), when its value is unknown at plan time."""
+        refs = block.refs.get(key, ())
+        found = {id(b): b for r in [r for r in refs if "[" in r] or refs for b in self._bucket_index().get(r, [])}
+        return next(iter(found.values())) if len(found) == 1 else None
 
     def _bucket_named(self, name: Any) -> Block | None:
-        return self._bucket_index().get(name) if isinstance(name, str) else None
+        found = self._bucket_index().get(name, []) if isinstance(name, str) else []
+        return found[0] if len(found) == 1 else None
 
     # -------------------------------------------------------------------------------- IAM
     def password_policy(self) -> None:
