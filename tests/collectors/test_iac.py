@@ -71,9 +71,9 @@ TERRAFORM_ACCOUNT = {
     ('aws.ebs.volume_encryption', 'arn:aws:iam::000000000000:root'): ('not_applicable', None),
     ('aws.iam.user_admin_policies', 'arn:aws:iam::000000000000:root'): ('not_applicable', None),
     ('aws.s3.public_access_block', 'arn:aws:iam::000000000000:root'): ('fail', None),
-    ('aws.config.recorder', 'arn:aws:iam::000000000000:root:eu-west-1'): ('fail', None),
-    ('aws.ebs.default_encryption', 'arn:aws:iam::000000000000:root:eu-west-1'): ('fail', None),
-    ('aws.iam.access_analyzer', 'arn:aws:iam::000000000000:root:eu-west-1'): ('fail', None),
+    ('aws.config.recorder', 'arn:aws:config:eu-west-1:000000000000:configuration-recorder'): ('fail', None),
+    ('aws.ebs.default_encryption', 'arn:aws:ec2:eu-west-1:000000000000:ebs-encryption-by-default'): ('fail', None),
+    ('aws.iam.access_analyzer', 'arn:aws:access-analyzer:eu-west-1:000000000000:analyzer'): ('fail', None),
     ('aws.iam.access_key_rotation', 'code'): ('not_applicable', None),
     ('aws.iam.root_access_keys', 'code'): ('not_applicable', None),
     ('aws.iam.root_mfa', 'code'): ('not_applicable', None),
@@ -93,8 +93,8 @@ TERRAFORM_BROKEN = {
 CLOUDFORMATION = {
     ('aws.iam.password_policy', 'arn:aws:iam::000000000000:root'): ('fail', None),
     ('aws.s3.public_access_block', 'arn:aws:iam::000000000000:root'): ('fail', None),
-    ('aws.ebs.default_encryption', 'arn:aws:iam::000000000000:root:us-east-1'): ('fail', None),
-    ('aws.iam.access_analyzer', 'arn:aws:iam::000000000000:root:us-east-1'): ('pass', None),
+    ('aws.ebs.default_encryption', 'arn:aws:ec2:us-east-1:000000000000:ebs-encryption-by-default'): ('fail', None),
+    ('aws.iam.access_analyzer', 'arn:aws:access-analyzer:us-east-1:000000000000:analyzer'): ('pass', None),
     ('aws.s3.access_logging', 'cloudformation/broken.yaml#LostBucket'): ('error', ('cloudformation/broken.yaml', 3, 3)),
     ('aws.s3.bucket_encryption', 'cloudformation/broken.yaml#LostBucket'):
         ('error', ('cloudformation/broken.yaml', 3, 3)),

@@ -61,7 +61,13 @@ class Where:
 
     @property
     def account_arn(self) -> str:
-        return f"arn:{self.partition}:iam::{self.account}:root"
+        return self.arn("iam", "root", regional=False)
+
+    def arn(self, service: str, resource: str, regional: bool = True) -> str:
+        """The ARN the live collector gives an account or region setting, so code and account name it alike."""
+        from scanner.connectors.aws import build_arn
+
+        return build_arn(self.partition, service, self.region if regional else "", self.account, resource)
 
 
 #: How split resources attach to their targets: (target address -> its split resources, target address -> split
@@ -373,7 +379,7 @@ class Builder:
             items.append(AccountBlock(self.where.account, b.address, pab))
         if not blocks:
             items.append(AccountBlock(self.where.account, self.where.account_arn, None))
-        self.put("aws.s3_account_public_access_block", items[:1] if not blocks else items, regional=False)
+        self.put("aws.s3_account_public_access_block", items, regional=False)
 
     # -------------------------------------------------------------------------------- KMS, CloudTrail
     def kms(self) -> None:
@@ -532,7 +538,7 @@ class Builder:
                 active.append(str(b.attrs.get("analyzer_name") or b.address))
             self.unresolved(b, a)
         self.put("aws.access_analyzers", [AnalyzerRegion(self.where.account, self.where.region,
-                                                         f"{self.where.account_arn}:{self.where.region}",
+                                                         self.where.arn("access-analyzer", "analyzer"),
                                                          tuple(active))])
 
     # -------------------------------------------------------------------------------- EC2, EBS, RDS
@@ -579,7 +585,7 @@ class Builder:
             self.unresolved(b, a)
         if not blocks:
             items.append(EbsDefaultEncryption(self.where.account, self.where.region,
-                                              f"{self.where.account_arn}:{self.where.region}", False))
+                                              self.where.arn("ec2", "ebs-encryption-by-default"), False))
         self.put("aws.ebs_default_encryption", items)
         volumes = []
         for v in self.of("aws_ebs_volume"):
@@ -662,7 +668,7 @@ class Builder:
             self.unresolved(r, a)
             recorders.append(ConfigRecorder(str(r.attrs.get("name") or r.address), r.address, all_supported,
                                             recording, "planned"))
-        region_arn = recorders[0].arn if recorders else f"{self.where.account_arn}:{self.where.region}"
+        region_arn = self.where.arn("config", "configuration-recorder")
         self.put("aws.config_recorders", [ConfigRegion(self.where.account, self.where.region, region_arn,
                                                        tuple(recorders))])
 
