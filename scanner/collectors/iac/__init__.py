@@ -14,8 +14,9 @@ The fact contract for code:
   rewritten to its address, so the policy checks compare like with like.
 - **Account-wide settings** (account public access block, password policy, EBS encryption by default, Config
   recorders, Access Analyzer) are judged as the code would leave a fresh account: absent from the code means not
-  set (as AWS leaves it). Their findings, when nothing in the code sets them, name the account root ARN of the
-  target's ``account`` (default ``000000000000``).
+  set (as AWS leaves it). When nothing in the code sets them, their findings name the resources the live scan
+  names (the account root ARN, ``arn:aws:ec2:REGION:ACCOUNT:ebs-encryption-by-default``, ...) with the target's
+  ``account`` (default ``000000000000``) and region (default: the Terraform provider's, else ``us-east-1``).
 - **Unknown values fail closed.** A value that cannot be known from the code (a variable without value, a data
   source, a value computed at apply) is recorded on the item's ``errors`` (field -> why), so the checks report
   ``error`` for that resource by themselves; for item types without ``errors`` (security groups, volumes, RDS,
