@@ -130,7 +130,10 @@ class Resolver:
         self.params: dict[str, Any] = {}
         for name, p in (template.get("Parameters") or {}).items():
             default = p.get("Default") if isinstance(p, dict) else None
-            self.params[name] = default if default is not None else Unknown(f"parameter {name} has no default")
+            if isinstance(p, dict) and str(p.get("Type", "")).startswith("AWS::SSM::Parameter::Value"):
+                self.params[name] = Unknown(f"parameter {name} is read from SSM Parameter Store at deploy time")
+            else:
+                self.params[name] = default if default is not None else Unknown(f"parameter {name} has no default")
         found = template.get("Resources")
         self.resources: dict[str, Any] = found if isinstance(found, dict) else {}
         self._conditions: dict[str, Any] = {}
