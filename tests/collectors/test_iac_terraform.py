@@ -165,3 +165,68 @@ def test_split_resources_join_the_instance_they_name_and_an_ambiguous_reference_
     assert {b.arn: sorted(b.errors) for b in buckets} == {"aws_s3_bucket.b[0]": ["versioning"],
                                                           "aws_s3_bucket.b[1]": ["versioning"],
                                                           "aws_s3_bucket.other": []}
+
+
+def test_iam_backup_config_and_ebs_resources_are_joined_as_aws_applies_them(tmp_path: Path) -> None:
+    write(tmp_path, {"main.tf": '''
+resource "aws_iam_user" "ops" {
+  name = "ops"
+}
+resource "aws_iam_user_policy_attachment" "ops_admin" {
+  user       = aws_iam_user.ops.name
+  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+}
+resource "aws_iam_user" "reader" {
+  name = "reader"
+}
+resource "aws_iam_policy" "read" {
+  name   = "read"
+  policy = jsonencode({Statement = [{Effect = "Allow", Action = "s3:GetObject", Resource = "*"}]})
+}
+resource "aws_iam_user_policy_attachment" "reader_read" {
+  user       = aws_iam_user.reader.name
+  policy_arn = aws_iam_policy.read.arn
+}
+resource "aws_backup_vault" "v" {
+  name = "gxp"
+}
+resource "aws_backup_plan" "p" {
+  name = "daily"
+  rule {
+    rule_name         = "daily"
+    target_vault_name = aws_backup_vault.v.name
+    schedule          = "cron(0 3 * * ? *)"
+  }
+}
+resource "aws_backup_selection" "s" {
+  name         = "all"
+  plan_id      = aws_backup_plan.p.id
+  iam_role_arn = "arn:aws:iam::123456789012:role/backup"
+  resources    = ["*"]
+}
+resource "aws_config_configuration_recorder" "r" {
+  name     = "default"
+  role_arn = "arn:aws:iam::123456789012:role/config"
+}
+resource "aws_config_configuration_recorder_status" "r" {
+  name       = aws_config_configuration_recorder.r.name
+  is_enabled = true
+}
+resource "aws_ebs_encryption_by_default" "on" {
+  enabled = true
+}
+resource "aws_ebs_volume" "data" {
+  availability_zone = "eu-west-1a"
+  size              = 10
+}
+'''})
+    out = scan(tmp_path, checks=("aws.iam.user_admin_policies", "aws.backup.plan", "aws.config.recorder",
+                                 "aws.ebs.*"), region="eu-west-1")
+    got = {(r.check, r.resource): r.status.value for r in out.results}
+    assert got == {("aws.iam.user_admin_policies", "aws_iam_user.ops"): "fail",
+                   ("aws.iam.user_admin_policies", "aws_iam_user.reader"): "pass",
+                   ("aws.backup.plan", "aws_backup_plan.p"): "pass",
+                   ("aws.config.recorder", "aws_config_configuration_recorder.r"): "pass",
+                   ("aws.ebs.default_encryption", "aws_ebs_encryption_by_default.on"): "pass",
+                   ("aws.ebs.volume_encryption", "aws_ebs_volume.data"): "fail"}
+    assert result(out, "aws.backup.plan", "aws_backup_plan.p").observed["plans"][0]["encrypted"] == (True,)
