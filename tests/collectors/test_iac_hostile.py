@@ -105,3 +105,16 @@ def test_unknown_yaml_tags_are_refused_not_constructed(tmp_path: Path) -> None:
     assert key_rotation(out) == {"aws_kms_key.good": "pass", "tags.yaml#Key": "error"}
     assert "target code: tags.yaml line 6: unknown tag tag:yaml.org,2002:python/object/apply:os.system" in \
         out.warnings
+
+
+def test_expressions_cannot_make_huge_values_or_silently_drop_instances(tmp_path: Path) -> None:
+    write(tmp_path, {"good.tf": GOOD,
+                     "bomb.tf": 'resource "aws_cloudwatch_log_group" "g" {\n  name = "x" * 1000000000\n}\n'
+                                'resource "aws_kms_key" "many" {\n  count = 1000000000\n'
+                                '  enable_key_rotation = true\n}\n'})
+    out = scan(tmp_path, checks=("aws.kms.key_rotation", "aws.logs.retention"))
+    assert key_rotation(out) == {"aws_kms_key.good": "pass", "aws_kms_key.many": "error"}
+    assert "count of aws_kms_key.many is 1000000000, above the 10000 instances read" in result(
+        out, "aws.kms.key_rotation", "aws_kms_key.many").message
+    # the group's name is unknown (no string arithmetic in HCL): it is named by its address, retention still judged
+    assert verdicts(out, "aws.logs.retention") == {"aws_cloudwatch_log_group.g": "pass"}

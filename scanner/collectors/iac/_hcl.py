@@ -26,6 +26,8 @@ _RESOURCE_LINE = re.compile(r'^\s*resource\s+"([A-Za-z0-9_]+)"\s+"([A-Za-z0-9_-]
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 #: attributes that name a resource: a reference to them is the resource's name when configured, else its address
 _IDENTITY_ATTRS = {"id", "bucket", "name", "arn", "key_id", "cluster_identifier"}
+#: Most instances one resource may have (count); more is an error for the resource, not a truncation.
+MAX_INSTANCES = 10_000
 #: Deepest chain of module calls followed.
 MAX_MODULE_DEPTH = 8
 
@@ -357,9 +359,12 @@ class Eval:
                 return v
             if isinstance(v, Ref):
                 return Unknown(f"{v}: its id or ARN is known only after apply")
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
+        if op in _ARITHMETIC and not numbers:  # HCL has no string or list arithmetic ("x" * 10**9 is no value)
+            return Unknown(f"operator {op} on {type(left).__name__} and {type(right).__name__}")
         try:
             return _OPERATORS[op](left, right)
-        except (KeyError, TypeError, ZeroDivisionError):
+        except (KeyError, TypeError, ZeroDivisionError, OverflowError):
             return Unknown(f"operator {op} on {type(left).__name__} and {type(right).__name__}")
 
     # ---------------------------------------------------------------------------- references
@@ -520,9 +525,10 @@ def _format(fmt: str, *args: Any) -> str:
     return re.sub(r"%[sdv]", lambda _m: "{}", fmt.replace("{", "{{").replace("}", "}}")).format(*args)
 
 
+_ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "<", ">", "<=", ">="})
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "&&": lambda a, b: bool(a and b),
-    "||": lambda a, b: bool(a or b), "+": lambda a, b: a + b if not isinstance(a, str) else int(a) + b,
+    "||": lambda a, b: bool(a or b), "+": lambda a, b: a + b,
     "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b, "%": lambda a, b: a % b,
     "<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b,
 }
@@ -643,7 +649,9 @@ def instance_keys(scope: Scope, decl: ResourceDecl) -> list[Any] | Unknown:
             return Unknown(f"count of {decl.type}.{decl.name}: {n.reason}")
         if isinstance(n, bool) or not isinstance(n, int):
             return Unknown(f"count of {decl.type}.{decl.name} is not a whole number")
-        return list(range(max(0, min(n, 10_000))))
+        if n > MAX_INSTANCES:
+            return Unknown(f"count of {decl.type}.{decl.name} is {n}, above the {MAX_INSTANCES} instances read")
+        return list(range(max(0, n)))
     if decl.for_each is not None:
         v = Eval(scope).value(decl.for_each)
         if isinstance(v, Unknown) or contains_unknown(v):
