@@ -118,3 +118,13 @@ def test_expressions_cannot_make_huge_values_or_silently_drop_instances(tmp_path
         out, "aws.kms.key_rotation", "aws_kms_key.many").message
     # the group's name is unknown (no string arithmetic in HCL): it is named by its address, retention still judged
     assert verdicts(out, "aws.logs.retention") == {"aws_cloudwatch_log_group.g": "pass"}
+
+
+def test_a_value_python_cannot_hold_makes_its_resource_an_error_not_the_scan(tmp_path: Path) -> None:
+    write(tmp_path, {"good.tf": GOOD,
+                     "digits.tf": 'resource "aws_kms_key" "digits" {\n  deletion_window_in_days = ' + "9" * 5000
+                                  + '\n  enable_key_rotation = true\n}\n'})
+    out = scan(tmp_path, checks=("aws.kms.key_rotation",))
+    assert key_rotation(out) == {"aws_kms_key.good": "pass", "aws_kms_key.digits": "error"}
+    assert "digits.tf line 1: cannot be evaluated: ValueError" in result(
+        out, "aws.kms.key_rotation", "aws_kms_key.digits").message

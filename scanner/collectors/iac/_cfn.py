@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.collectors.iac._values import MAX_DEPTH, Block, InlineWaiver, Unknown
+from scanner.collectors.iac._values import EVALUATION_ERRORS, MAX_DEPTH, Block, InlineWaiver, Unknown
 from scanner.collectors.iac._waivers import complete
 from scanner.model import Location
 
@@ -326,9 +326,15 @@ def blocks(template: Template, rel: str, region: str, account: str, partition: s
                 continue
             if isinstance(cond, Unknown):
                 broken = f"{rel} line {first_line}: whether {logical} exists depends on {cond.reason}"
-        props = resolver.value(res.get("Properties") or {})
-        props = props if isinstance(props, dict) else {}
-        for rtype, attrs in _convert(str(res.get("Type")), props, address, has_channel):
+        try:
+            props = resolver.value(res.get("Properties") or {})
+            converted = _convert(str(res.get("Type")), props if isinstance(props, dict) else {}, address,
+                                 has_channel)
+        except EVALUATION_ERRORS as exc:
+            why = f"{rel} line {first_line}: cannot be evaluated: {type(exc).__name__}"
+            converted = [(rtype, {}) for rtype, _ in _convert(str(res.get("Type")), {}, address, has_channel)][:1]
+            broken = broken or why
+        for rtype, attrs in converted:
             out.append(Block(rtype, address, attrs, loc, list(waivers), broken=broken, region=region))
     return out
 

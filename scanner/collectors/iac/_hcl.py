@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner.collectors.iac._values import MAX_DEPTH, Block, Unknown
+from scanner.collectors.iac._values import EVALUATION_ERRORS, MAX_DEPTH, Block, Unknown
 from scanner.collectors.iac._waivers import waivers_for
 from scanner.connectors.iac import FileRefused, IacConnector
 from scanner.model import Location
@@ -709,7 +709,12 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
         for key in keys:
             each = each_values(decl, key, scope) if key is not None else {}
             addr = address if key is None else f"{address}[{json.dumps(key)}]"
-            attrs = _evaluate_body(Eval(scope, each), decl.attributes, decl.blocks)
+            try:
+                attrs = _evaluate_body(Eval(scope, each), decl.attributes, decl.blocks)
+            except EVALUATION_ERRORS as exc:
+                yield Block(decl.type, addr, {}, loc, list(waivers), region=region,
+                            broken=f"{loc.path} line {loc.start_line}: cannot be evaluated: {type(exc).__name__}")
+                continue
             yield Block(decl.type, addr, attrs, loc, list(waivers), region=region)
 
 

@@ -13,6 +13,9 @@ from scanner.model import Location
 
 #: Deepest nesting of values followed (expressions, JSON, YAML); deeper is an error for the file.
 MAX_DEPTH = 64
+#: What evaluating one resource of hostile code may raise beyond our own checks (a literal too long for ``int``,
+#: a value of a shape no provider accepts): the resource becomes an error, the other resources are still judged.
+EVALUATION_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError)
 
 
 @dataclass(frozen=True)
