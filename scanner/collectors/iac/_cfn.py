@@ -332,7 +332,8 @@ def blocks(template: Template, rel: str, region: str, account: str, partition: s
                                  has_channel)
         except EVALUATION_ERRORS as exc:
             why = f"{rel} line {first_line}: cannot be evaluated: {type(exc).__name__}"
-            converted = [(rtype, {}) for rtype, _ in _convert(str(res.get("Type")), {}, address, has_channel)][:1]
+            converted = [(rtype, dict[str, Any]()) for rtype, _ in _convert(str(res.get("Type")), {}, address,
+                                                                               has_channel)][:1]
             broken = broken or why
         for rtype, attrs in converted:
             out.append(Block(rtype, address, attrs, loc, list(waivers), broken=broken, region=region))
