@@ -1,4 +1,5 @@
-"""Encryption at rest: the block device tree (lsblk -J) and the mounted filesystems (findmnt -J)."""
+"""Encryption at rest: the block device tree (lsblk -J, also read for swap areas) and the mounted filesystems
+(findmnt -J)."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,9 @@ from scanner.facts.linux import (
     Swaps,
 )
 from scanner.model import Location, Target, freeze
+
+#: The block device tree with kernel names (KNAME): read once per batch, for the disks and for the swap areas.
+LSBLK_PROBE = "@{lsblk} -J -p -o NAME,KNAME,TYPE,FSTYPE,MOUNTPOINT"
 
 
 def _json(probe: Probe, label: str) -> object:
@@ -73,19 +77,33 @@ def parse_mounts(section: Section, target: Target) -> Mounts:
 # ---------------------------------------------------------------- issue 14 part B: swap, crypto policy, ssh client
 
 
+def _knames(probe: Probe) -> dict[str, str]:
+    """Kernel name -> the name the block device tree uses, from the ``lsblk -J`` listing ({} when it failed: the
+    names of /proc/swaps are then taken as they are)."""
+    try:
+        data = _json(probe, "lsblk -J")
+    except ParseError:
+        return {}
+    out: dict[str, str] = {}
+
+    def walk(nodes: list[dict[str, object]]) -> None:
+        for node in nodes:
+            kname, name = node.get("kname"), node.get("name")
+            if isinstance(kname, str) and isinstance(name, str):
+                out[kname] = name
+            walk(_nodes(node.get("children")))
+
+    walk(_nodes(data.get("blockdevices")) if isinstance(data, dict) else [])
+    return out
+
+
 def parse_swaps(section: Section, target: Target) -> Swaps:
     """/proc/swaps: a header line, then ``NAME TYPE SIZE USED PRIORITY`` per active swap area; device-mapper kernel
     names are replaced by the names the block device tree uses."""
     text = section.file("/proc/swaps")
     # /proc/swaps names a device-mapper swap by its kernel name (/dev/dm-1); the block device tree by its mapper
-    # name (/dev/mapper/rhel-swap): lsblk gives both
-    names = section.probe("knames")
-    knames = {}
-    if names.ok:
-        for line in lines(names.text()):
-            words = fields(line)
-            if len(words) == 2:
-                knames[words[0]] = words[1]
+    # name (/dev/mapper/rhel-swap): the batch's one lsblk listing gives both
+    knames = _knames(section.probe("lsblk"))
     rows = [line for line in lines(text) if line.strip(" \t")]
     if not rows or not rows[0].startswith("Filename"):
         raise ParseError("/proc/swaps has no 'Filename' header")

@@ -13,7 +13,9 @@ from scanner.collectors.linux_common import (
     lines,
     processes,
     settings,
+    unit_state,
 )
+from scanner.collectors.linux_files import dump_files, dumped
 from scanner.facts.linux import FileStat, LogChannel, Logrotate, LogrotateRule, Syslog, SyslogDaemon, VarLog
 from scanner.model import Location, Target
 
@@ -202,8 +204,7 @@ def _syslog_ng(section: Section) -> tuple[list[LogChannel], int | None, Location
 
 
 def _journal_upload(section: Section) -> list[LogChannel]:
-    active = section.probe("journal_upload_active")
-    if not (active.ok and active.text().strip() == "active"):
+    if unit_state(section, "systemd-journal-upload.service")[0] != "active":
         return []
     values: dict[str, tuple[str, int]] = {}
     where: dict[str, str] = {}
@@ -297,6 +298,8 @@ def parse_var_log(section: Section, target: Target) -> VarLog:
 # ---------------------------------------------------------------- logrotate
 
 LOGROTATE_FILES = ("/etc/logrotate.conf", "/etc/logrotate.d/*")
+#: logrotate.conf and its drop-ins in one ``dump_files`` probe (a package installs one drop-in per log).
+LOGROTATE_PROBE = dump_files(LOGROTATE_FILES)
 PERIODS = ("hourly", "daily", "weekly", "monthly", "yearly")
 
 
@@ -358,8 +361,9 @@ def _directive(words: list[str], into: dict[str, object], path: str, n: int) -> 
 
 
 def parse_logrotate(section: Section, target: Target) -> Logrotate:
-    section.require_readable("/etc/logrotate")
     installed = section.probe("logrotate_binary").ok
+    section = dumped(section.probe("files"), "logrotate configuration")
+    section.require_readable("/etc/logrotate")
     main = section.text("/etc/logrotate.conf")
     if not installed and main is None:
         return Logrotate(False, ())

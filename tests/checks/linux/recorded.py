@@ -16,6 +16,7 @@ from pathlib import Path
 
 from scanner.collectors import linux
 from scanner.collectors.linux_accounts import LOGIN_ENV_FILES
+from scanner.collectors.linux_logs import LOGROTATE_FILES
 from scanner.collectors.linux_password import PAM_DIR_GLOB
 from scanner.connectors import CommandResult
 from scanner.model import Fact, Target
@@ -76,7 +77,8 @@ def _dump(root: Path, patterns: tuple[str, ...], unreadable: set[str],
 
 
 #: Probes that print files (``dump_files``): recorded as the files themselves under ``files/``.
-DUMPS = {("linux.login_env", "files"): LOGIN_ENV_FILES, ("linux.pam_services", "files"): (PAM_DIR_GLOB,)}
+DUMPS = {("linux.login_env", "files"): LOGIN_ENV_FILES, ("linux.pam_services", "files"): (PAM_DIR_GLOB,),
+         ("linux.logrotate", "files"): LOGROTATE_FILES}
 #: The lines a dump keeps (the same condition as the probe's awk: LOGIN_ENV_LINES).
 KEEP: dict[tuple[str, str], Callable[[str, str], bool]] = {
     ("linux.login_env", "files"): lambda path, line: path == "/etc/securetty" or bool(

@@ -235,7 +235,7 @@ def test_syslog_ng_tls_needs_transport_tls():
     section = Section({"/etc/syslog-ng/syslog-ng.conf": conf},
                       probes={"binaries": Probe(0, b"/usr/sbin/syslog-ng\n"),
                               "processes": Probe(0, b"/proc/7/exe 0 /usr/sbin/syslog-ng\0"),
-                              "journal_upload_active": Probe(3, b"inactive\n")})
+                              "units": Probe(0, b"Id=systemd-journal-upload.service\nActiveState=inactive\n")})
     channels = parse_syslog(section, case_target("weak")).channels
     got = [(c.destination, c.protocol, c.tls, c.authenticated) for c in channels]
     assert got == [("loghost", "tcp", False, False), ("loghost", "tls", True, True), ("10.0.0.1", "tls", True, False)]
