@@ -13,6 +13,7 @@ from scanner.collectors.linux_common import (
     lines,
     processes,
     settings,
+    systemd_units,
     unit_state,
 )
 from scanner.collectors.linux_files import dump_files, dumped
@@ -107,14 +108,40 @@ def _blocks(text: str, keyword: str) -> list[tuple[int, str]]:
     return out
 
 
-def _rsyslog(section: Section) -> tuple[list[LogChannel], int | None, Location | None]:
+def _rsyslog_texts(section: Section) -> dict[str, str]:
+    """rsyslog.conf and its rsyslog.d/*.conf, in the order rsyslogd reads them, comments removed."""
     paths = [p for p in ("/etc/rsyslog.conf",) if section.text(p) is not None]
     paths += sorted(p for p in section.present("/etc/rsyslog.d/") if p.endswith(".conf"))
+    return {p: _strip_comments(section.text(p) or "") for p in paths}
+
+
+def _rsyslog_umask(section: Section, texts: dict[str, str]) -> tuple[int, str]:
+    """The umask rsyslogd runs under: ``$umask`` in its configuration (several: the bits all of them mask, as the
+    one applied is not certain), else the UMask= of rsyslog.service (RHEL: 0066), else 0 (unknown: no bit masked,
+    so the mode reported is never narrower than the one files get)."""
+    found = [(_octal(words[1], path, n), f"$umask {words[1]} at {path}:{n}") for path, text in texts.items()
+             for n, line in config_lines(text) if len(words := fields(line)) > 1 and words[0].lower() == "$umask"]
+    if found:
+        mask = 0o7777
+        for value, _ in found:
+            mask &= value
+        return mask, "; ".join(how for _, how in found)
+    try:
+        umask = systemd_units(section.probe("units")).get("rsyslog.service", {}).get("UMask", "")
+        why = f"systemctl show rsyslog.service: UMask={umask or '(none)'}"
+    except ParseError as exc:
+        umask, why = "", str(exc)
+    if re.fullmatch(r"[0-7]{1,4}", umask):
+        return int(umask, 8), f"rsyslog.service UMask={umask}, systemctl show"
+    return 0, f"umask unknown ({why}); taken as 0000"
+
+
+def _rsyslog(section: Section) -> tuple[list[LogChannel], int | None, Location | None]:
     channels: list[LogChannel] = []
     mode: int | None = None
     mode_at: Location | None = None
     driver, legacy_tls, legacy_auth = "", False, ""
-    texts = {p: _strip_comments(section.text(p) or "") for p in paths}
+    texts = _rsyslog_texts(section)
     for text in texts.values():  # global settings first: they apply wherever they are written
         for _, line in config_lines(text):
             words = fields(line)
@@ -247,16 +274,18 @@ def parse_syslog(section: Section, target: Target) -> Syslog:
     daemons = _daemons(section)
     running = {d.name for d in daemons if d.running}
     rs_channels, rs_mode, rs_at = _rsyslog(section)
+    umask, umask_how = 0, ""
     ng_channels, ng_mode, ng_at = _syslog_ng(section)
     channels = (rs_channels if "rsyslog" in running else []) + (ng_channels if "syslog-ng" in running else [])
     channels += _journal_upload(section) + _audisp_remote(section)
     if "rsyslog" in running:
         mode, at = (rs_mode, rs_at) if rs_mode is not None else (RSYSLOG_DEFAULT_MODE, None)
+        umask, umask_how = _rsyslog_umask(section, _rsyslog_texts(section))
     elif "syslog-ng" in running:
         mode, at = (ng_mode, ng_at) if ng_mode is not None else (SYSLOG_NG_DEFAULT_MODE, None)
     else:
         mode, at = None, None
-    return Syslog(daemons, mode, at, tuple(channels))
+    return Syslog(daemons, mode, at, tuple(channels), umask, umask_how)
 
 
 # ---------------------------------------------------------------- /var/log

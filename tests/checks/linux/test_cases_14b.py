@@ -26,7 +26,7 @@ EXPECTED_B = {
     "linux.audit.privileged_commands":   ("fail",  "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.audit.boot_params":           ("fail",  "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.logs.syslog_running":         (NA,      "pass",    "pass",    "pass", "pass",   "pass"),
-    "linux.logs.syslog_file_mode":       (NA,      "pass",    "pass",    "fail", "pass",   "fail"),
+    "linux.logs.syslog_file_mode":       (NA,      "pass",    "pass",    "pass", "pass",   "fail"),
     "linux.logs.var_log_perms":          ("fail",  "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.logs.rotation":               (NA,      "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.logs.forwarding_tls":         (NA,      NA,        NA,        NA,     "pass",   NA),
