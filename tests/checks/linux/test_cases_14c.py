@@ -153,3 +153,26 @@ def test_which_arches_a_host_audits(machine, cmdline, arches):
     params = tuple((w.partition("=")[0], w.partition("=")[2] if "=" in w else None) for w in cmdline.split())
     got, why = audit_arches(SystemUnderTest.of(machine=machine), KernelCmdline(params))
     assert got == arches and machine in why
+
+
+# ---- sudo: aliases stand for their commands, and '!authenticate' is NOPASSWD for everything
+
+@pytest.mark.parametrize("case", ["debian12", "rhel9", "hardened"])
+@pytest.mark.parametrize(("rules", "why"), [
+    ("Cmnd_Alias EVERYTHING = ALL\n%ops ALL=(ALL) NOPASSWD: EVERYTHING\n", "NOPASSWD: ALL"),
+    ("Cmnd_Alias SHELLS = /bin/sh, /bin/bash : NOSHELL = !SHELLS\neve ALL = ALL, NOSHELL\n", "negated command"),
+    ("Cmnd_Alias SHELLS = /bin/sh, /bin/bash\neve ALL = ALL, !SHELLS\n", "negated command"),
+    ("Defaults:eve !authenticate\n", "authentication off"),
+    ("Defaults\tenv_reset, !authenticate\n", "authentication off"),
+])
+def test_sudo_aliases_and_authenticate_off_are_seen_through(tmp_path, case, rules, why):
+    assert run("linux.sudo.command_lists", case)[0].status is Status.PASS
+    [finding] = run("linux.sudo.command_lists", case, tmp_path, {"files/etc/sudoers.d/50-ops": rules})
+    assert finding.status is Status.FAIL
+    assert any(r.startswith("/etc/sudoers.d/50-ops:") and r.endswith(f"({why})") for r in finding.observed["rules"])
+
+
+def test_an_alias_of_explicit_commands_passes(tmp_path):
+    rules = "Cmnd_Alias RESTART = /usr/bin/systemctl restart app\n%ops ALL=(root) NOPASSWD: RESTART\n"
+    [finding] = run("linux.sudo.command_lists", "rhel9", tmp_path, {"files/etc/sudoers.d/50-ops": rules})
+    assert finding.status is Status.PASS
