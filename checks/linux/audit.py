@@ -115,8 +115,8 @@ def remote_forwarding(audit_config: AuditConfig) -> Finding:
 
 @check(id="linux.audit.journald_persistent", title="The systemd journal survives reboots", severity="medium",
        area="audit_logging",
-       criterion="systemd-journald is running (systemctl is-active, or a root process running its executable) and "
-                 "its Storage is persistent, or auto with /var/log/journal present.",
+       criterion="systemd-journald is running (systemctl show: ActiveState=active, or a root process running its "
+                 "executable) and its Storage is persistent, or auto with /var/log/journal present.",
        remediation="Set Storage=persistent in /etc/systemd/journald.conf (or a drop-in), create /var/log/journal and "
                    "restart systemd-journald; where journald is installed but not running, start it or make sure "
                    "another persistent log takes its place.")

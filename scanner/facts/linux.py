@@ -324,7 +324,7 @@ class BackupJob:
 class BackupJobs:
     jobs: tuple[BackupJob, ...]
     unreadable: tuple[str, ...]  # places that could not be searched
-    timers_listed: bool  # systemctl list-timers answered
+    timers_listed: bool  # systemctl show answered for the timers
     ignored: tuple[str, ...] = ()  # backup-like entries that do not count, each with the reason
 
 

@@ -176,3 +176,19 @@ def test_an_alias_of_explicit_commands_passes(tmp_path):
     rules = "Cmnd_Alias RESTART = /usr/bin/systemctl restart app\n%ops ALL=(root) NOPASSWD: RESTART\n"
     [finding] = run("linux.sudo.command_lists", "rhel9", tmp_path, {"files/etc/sudoers.d/50-ops": rules})
     assert finding.status is Status.PASS
+
+
+# ---- su: a pam_wheel rule restricts only when its failure ends the su
+
+@pytest.mark.parametrize("case", ["debian12", "ubuntu2204", "rhel9"])
+@pytest.mark.parametrize(("rule", "status", "words"), [
+    ("auth required pam_wheel.so use_uid group=root", Status.PASS, "su is limited to group root"),
+    ("auth requisite pam_wheel.so use_uid group=root", Status.PASS, "su is limited to group root"),
+    ("auth sufficient pam_wheel.so use_uid group=root", Status.FAIL, "is not stopped"),
+    ("auth optional pam_wheel.so use_uid group=root", Status.FAIL, "is not stopped"),
+    ("auth required pam_wheel.so group=root", Status.FAIL, "without use_uid"),
+])
+def test_su_pam_wheel_control_decides(tmp_path, case, rule, status, words):
+    su = rule + "\n" + fixture(case, "files/etc/pam.d/su")
+    [finding] = run("linux.accounts.su_restricted", case, tmp_path, {"files/etc/pam.d/su": su})
+    assert finding.status is status and words in finding.message, finding.message
