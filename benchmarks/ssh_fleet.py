@@ -33,6 +33,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = ("floor", "gxpscan", "testinfra", "baseline")
@@ -236,7 +237,7 @@ def medians(rows: list[dict]) -> list[dict]:
     return out
 
 
-def paired_ratios(rows: list[dict]) -> dict[int, list[float]]:
+def paired_ratios(rows: list[dict[str, Any]]) -> dict[int, list[float]]:
     """Per fleet size, lab sshd CPU of gxpscan / the baseline's, for each repeat both finished."""
     cpu = {(r["hosts"], r["tool"], r["repeat"]): r["server_cpu_s"] for r in rows if "error" not in r}
     out: dict[int, list[float]] = {}
@@ -247,7 +248,7 @@ def paired_ratios(rows: list[dict]) -> dict[int, list[float]]:
     return out
 
 
-def print_paired(rows: list[dict]) -> None:
+def print_paired(rows: list[dict[str, Any]]) -> None:
     print("\nlab sshd CPU, this gxpscan / the baseline, paired per repeat")
     for hosts, ratios in paired_ratios(rows).items():
         print(f"{hosts:>5} hosts: median {statistics.median(ratios):.3f}  lowest {min(ratios):.3f}  "
