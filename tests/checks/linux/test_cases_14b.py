@@ -214,12 +214,14 @@ def test_broken_evidence_is_an_error(tmp_path, case, check_id, changes, reason):
 
 def test_a_never_rule_records_nothing():
     from checks.linux.audit import privileged_commands, rule_families
-    from scanner.facts.linux import Auditd, SetuidProgram, SetuidPrograms
+    from scanner.facts.linux import Auditd, KernelCmdline, SetuidProgram, SetuidPrograms
+    from scanner.facts.system import SystemUnderTest
 
     never = Auditd(True, True, 1, ("-a never,exit -F arch=b64 -S execve", "-a never,exit -F arch=b64 -S mount"))
     progs = SetuidPrograms((SetuidProgram("/usr/bin/su", 0o4755, "root", "root"),), ("/usr",), True)
     assert [f.status for f in privileged_commands(never, progs)] == [Status.FAIL]
-    mounts = [f for f in rule_families(never, ("mounts",))]
+    x86 = (SystemUnderTest.of(machine="x86_64"), KernelCmdline(()))
+    mounts = [f for f in rule_families(never, *x86, ("mounts",))]
     assert [f.status for f in mounts] == [Status.FAIL]
     always = Auditd(True, True, 1, ("-a always,exit -F arch=b64 -S execve",))
     assert [f.status for f in privileged_commands(always, progs)] == [Status.PASS]
