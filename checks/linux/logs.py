@@ -39,8 +39,8 @@ def syslog_running(syslog: Syslog) -> Finding:
        area="audit_logging",
        criterion="The mode the running syslog daemon creates log files with grants no more than log_file_max_mode "
                  "(0640): for rsyslog, $FileCreateMode or omfile fileCreateMode (default 0644) less the daemon's "
-                 "umask ($umask, else the UMask= of rsyslog.service, e.g. 0066 on RHEL; unknown: none); for "
-                 "syslog-ng, perm() (default 0600).",
+                 "umask ($umask or global(umask=), else the UMask= of rsyslog.service, e.g. 0066 on RHEL; "
+                 "unknown: none); for syslog-ng, perm() (default 0600).",
        remediation="Set '$FileCreateMode 0640' near the top of /etc/rsyslog.conf (or module(load=\"builtin:omfile\" "
                    "fileCreateMode=\"0640\")), or perm(0640) in the syslog-ng options, and restart the daemon.")
 def syslog_file_mode(syslog: Syslog, log_file_max_mode: str = "0640") -> Finding:

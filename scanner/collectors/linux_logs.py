@@ -116,11 +116,13 @@ def _rsyslog_texts(section: Section) -> dict[str, str]:
 
 
 def _rsyslog_umask(section: Section, texts: dict[str, str]) -> tuple[int, str]:
-    """The umask rsyslogd runs under: ``$umask`` in its configuration (several: the bits all of them mask, as the
-    one applied is not certain), else the UMask= of rsyslog.service (RHEL: 0066), else 0 (unknown: no bit masked,
-    so the mode reported is never narrower than the one files get)."""
+    """The umask rsyslogd runs under: ``$umask`` or ``global(umask=)`` in its configuration (several: the bits all
+    of them mask, as the one applied is not certain), else the UMask= of rsyslog.service (RHEL: 0066), else 0
+    (unknown: no bit masked, so the mode reported is never narrower than the one files get)."""
     found = [(_octal(words[1], path, n), f"$umask {words[1]} at {path}:{n}") for path, text in texts.items()
              for n, line in config_lines(text) if len(words := fields(line)) > 1 and words[0].lower() == "$umask"]
+    found += [(_octal(given, path, n), f"global(umask={given}) at {path}:{n}") for path, text in texts.items()
+              for n, body in _blocks(text, "global") if (given := _params(body).get("umask")) is not None]
     if found:
         mask = 0o7777
         for value, _ in found:

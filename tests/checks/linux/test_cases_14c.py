@@ -192,3 +192,10 @@ def test_su_pam_wheel_control_decides(tmp_path, case, rule, status, words):
     su = rule + "\n" + fixture(case, "files/etc/pam.d/su")
     [finding] = run("linux.accounts.su_restricted", case, tmp_path, {"files/etc/pam.d/su": su})
     assert finding.status is status and words in finding.message, finding.message
+
+
+def test_rhel9_with_a_global_umask_0000_creates_0644(tmp_path):
+    conf = 'global(workDirectory="/var/lib/rsyslog" umask="0000")\n' + fixture("rhel9", "files/etc/rsyslog.conf")
+    [finding] = run("linux.logs.syslog_file_mode", "rhel9", tmp_path, {"files/etc/rsyslog.conf": conf})
+    assert finding.status is Status.FAIL and finding.observed["mode"] == "0644"
+    assert "global(umask=0000) at /etc/rsyslog.conf:1" in finding.message
