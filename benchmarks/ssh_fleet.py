@@ -14,7 +14,10 @@ processes spent serving it (the hosts share this machine's cores with the scanne
 (and as JSON with --json).
 Run as root: ``python3 benchmarks/ssh_fleet.py [--sizes 10,50,100] [--concurrency 16] [--repeat 3]``; with
 ``--repeat N`` every tool runs N times per size, the runs of the tools interleaved, and the table shows the median
-of each figure (on a shared machine, compare server CPU seconds and medians, not one wall time).
+of each figure (on a shared machine, compare server CPU seconds and medians, not one wall time). With
+``--baseline DIR`` (a checkout of an older gxpscan, e.g. ``git worktree add /tmp/old 37ed700``) that checkout's
+gxpscan runs too, right after this one in every repeat, on the same hosts, and the table ends with the paired
+ratio of lab sshd CPU seconds (this gxpscan / the baseline, per repeat): median, lowest and highest.
 testinfra is installed for the benchmark only: ``pip install pytest-testinfra``.
 """
 from __future__ import annotations
@@ -30,9 +33,10 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-TOOLS = ("floor", "gxpscan", "testinfra")
+TOOLS = ("floor", "gxpscan", "testinfra", "baseline")
 
 
 # ---- workers (each runs in its own process) -----------------------------------------------------------
@@ -156,9 +160,12 @@ def server_cpu_s(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def run_tool(tool: str, hosts_file: Path, concurrency: int) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", tool, "--hosts", str(hosts_file),
-                           "--concurrency", str(concurrency)], cwd=REPO, capture_output=True, text=True)
+def run_tool(tool: str, hosts_file: Path, concurrency: int, repo: Path = REPO) -> dict:
+    """One tool's run in its own process; the ``baseline`` tool is gxpscan from the checkout ``repo``."""
+    worker = "gxpscan" if tool == "baseline" else tool
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "ssh_fleet.py"), "--worker", worker,
+                           "--hosts", str(hosts_file), "--concurrency", str(concurrency)],
+                          cwd=repo, capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -188,16 +195,22 @@ def drive(args: argparse.Namespace) -> None:
             hosts_file = work / f"hosts-{n}.json"
             hosts_file.write_text(json.dumps({"hosts": addresses[:n], "key": str(lab.user_key),
                                               "known_hosts": str(known_hosts)}))
-            for _ in range(args.repeat):
-                for tool in args.tools.split(","):
+            tools = args.tools.split(",")
+            if args.baseline:
+                tools.insert(tools.index("gxpscan") + 1 if "gxpscan" in tools else len(tools), "baseline")
+            for repeat in range(args.repeat):
+                for tool in tools:
                     before = server_cpu_s(pids)
-                    result = run_tool(tool, hosts_file, args.concurrency)
-                    rows.append({"hosts": n, "tool": tool, **result,
+                    result = run_tool(tool, hosts_file, args.concurrency,
+                                      Path(args.baseline).resolve() if tool == "baseline" else REPO)
+                    rows.append({"hosts": n, "tool": tool, "repeat": repeat, **result,
                                  "server_cpu_s": round(server_cpu_s(pids) - before, 2)})
                     print(json.dumps(rows[-1]), file=sys.stderr)
     finally:
         lab.close()
     print_table(rows, args.concurrency)
+    if args.baseline:
+        print_paired(rows)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 
@@ -215,13 +228,31 @@ def medians(rows: list[dict]) -> list[dict]:
             continue
         merged: dict = {"hosts": hosts, "tool": tool}
         for key in ok[0]:
-            if key not in merged:
+            if key not in merged and key != "repeat":
                 values = [r[key] for r in ok if isinstance(r.get(key), (int, float))]
                 merged[key] = round(statistics.median(values), 2) if values else ok[0][key]
         if len(runs) > 1:
             merged["runs"] = len(runs)
         out.append(merged)
     return out
+
+
+def paired_ratios(rows: list[dict[str, Any]]) -> dict[int, list[float]]:
+    """Per fleet size, lab sshd CPU of gxpscan / the baseline's, for each repeat both finished."""
+    cpu = {(r["hosts"], r["tool"], r["repeat"]): r["server_cpu_s"] for r in rows if "error" not in r}
+    out: dict[int, list[float]] = {}
+    for (hosts, tool, repeat), mine in sorted(cpu.items()):
+        base = cpu.get((hosts, "baseline", repeat))
+        if tool == "gxpscan" and base:
+            out.setdefault(hosts, []).append(mine / base)
+    return out
+
+
+def print_paired(rows: list[dict[str, Any]]) -> None:
+    print("\nlab sshd CPU, this gxpscan / the baseline, paired per repeat")
+    for hosts, ratios in paired_ratios(rows).items():
+        print(f"{hosts:>5} hosts: median {statistics.median(ratios):.3f}  lowest {min(ratios):.3f}  "
+              f"highest {max(ratios):.3f}  ({len(ratios)} pairs)")
 
 
 def print_table(rows: list[dict], concurrency: int) -> None:
@@ -242,9 +273,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,50,100")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--tools", default="floor,gxpscan,testinfra")
     parser.add_argument("--repeat", type=int, default=1, help="runs of every tool per size (the table shows medians)")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
+    parser.add_argument("--baseline", help="a checkout of another gxpscan to run after this one, paired")
     parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--hosts", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -355,7 +355,8 @@ def securetty(login_env: LoginEnv) -> Finding:
 @check(id="linux.accounts.su_restricted", title="su is restricted to an administrators' group", severity="medium",
        area="access_control",
        criterion="/etc/pam.d/su has an installed pam_wheel.so auth rule with use_uid (not 'trust', which lets the "
-                 "group su without a password) whose group exists.",
+                 "group su without a password) whose group exists, and a failure of that rule ends the su: control "
+                 "required or requisite (optional or sufficient let everyone else go on to the password).",
        remediation="Create an administrators' group (e.g. sugroup), add 'auth required pam_wheel.so use_uid "
                    "group=sugroup' to /etc/pam.d/su and put only the administrators in it.")
 def su_restricted(pam_services: PamServices, pam: Pam, group: Groups) -> Finding:
@@ -378,6 +379,12 @@ def su_restricted(pam_services: PamServices, pam: Pam, group: Groups) -> Finding
     observed: dict[str, Any] = {"rule": rule_text(rule), "group": name, "members": members}
     if "trust" in rule.args:
         return failed("/etc/pam.d/su", f"members of {name} su without a password (pam_wheel trust)",
+                      location=where, **observed)
+    if rule.control not in ("required", "requisite"):
+        return failed("/etc/pam.d/su", f"pam_wheel is '{rule.control}': a user outside {name} is not stopped",
+                      location=where, **observed)
+    if "use_uid" not in rule.args:
+        return failed("/etc/pam.d/su", "pam_wheel without use_uid judges the login name, not the user running su",
                       location=where, **observed)
     if members is None:
         return failed("/etc/pam.d/su", f"pam_wheel names group {name}, which does not exist", location=where,

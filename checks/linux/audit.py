@@ -15,6 +15,7 @@ from scanner.facts.linux import (
     KernelCmdline,
     SetuidPrograms,
 )
+from scanner.facts.system import SystemUnderTest
 from scanner.model import Finding, Location, error, failed, not_applicable, passed
 from scanner.registry import check
 
@@ -114,8 +115,8 @@ def remote_forwarding(audit_config: AuditConfig) -> Finding:
 
 @check(id="linux.audit.journald_persistent", title="The systemd journal survives reboots", severity="medium",
        area="audit_logging",
-       criterion="systemd-journald is running (systemctl is-active, or a root process running its executable) and "
-                 "its Storage is persistent, or auto with /var/log/journal present.",
+       criterion="systemd-journald is running (systemctl show: ActiveState=active, or a root process running its "
+                 "executable) and its Storage is persistent, or auto with /var/log/journal present.",
        remediation="Set Storage=persistent in /etc/systemd/journald.conf (or a drop-in), create /var/log/journal and "
                    "restart systemd-journald; where journald is installed but not running, start it or make sure "
                    "another persistent log takes its place.")
@@ -272,17 +273,54 @@ RULE_FAMILIES: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
+#: 64-bit machines whose kernels also run 32-bit programs, whose system calls audit sees as arch=b32 (a rule for
+#: arch=b64 does not record them), and the boot parameter that can turn that off: x86_64 runs i386 programs unless
+#: booted with ia32_emulation=0 (kernel 6.7 and later); s390x runs 31-bit s390 ones. aarch64 is not counted: many
+#: arm64 server CPUs have no 32-bit execution state at all.
+RUNS_32BIT = {"x86_64": "ia32_emulation", "s390x": ""}
+
+
+def audit_arches(system: SystemUnderTest, kernel_cmdline: KernelCmdline) -> tuple[tuple[str, ...], str]:
+    """The audit arches a syscall rule family must be recorded for on this host, and why."""
+    machine = system.as_dict().get("machine", "")
+    native = "b64" if machine.endswith("64") or machine == "s390x" else "b32"
+    if machine not in RUNS_32BIT:
+        return (native,), f"{machine or 'machine unknown'}: system calls audited as arch={native} only"
+    flag = RUNS_32BIT[machine]
+    value = kernel_cmdline.get(flag) if flag else None
+    if value is not None and (value[:1] in ("0", "n", "N", "f", "F") or value.lower() == "off"):
+        return (native,), f"{machine} booted with {flag}={value}: no 32-bit programs run"
+    return ("b64", "b32"), f"{machine} runs 32-bit programs too: syscall rules are needed for arch=b64 and arch=b32"
+
+
+def _arch_of(rule: str, native: str) -> str:
+    m = re.search(r"-F arch=(b32|b64)\b", rule)
+    return m.group(1) if m else native
+
+
+def _family_hits(rules: list[str], group: tuple[str, ...], arches: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """(arch or "", the first rule that covers the group for it, or None): a group of system calls needs a rule per
+    arch the host audits; a watch (-w, path=, dir=) is the same for every arch."""
+    matching = [r for r in rules if any(re.search(p, r) for p in group)]
+    if not all(p.startswith("-S ") for p in group):
+        return [("", matching[0] if matching else None)]
+    return [(arch, next((r for r in matching if _arch_of(r, arches[0]) == arch), None)) for arch in arches]
+
+
 @check(id="linux.audit.rule_families", title="Audit rules cover the baseline event families", severity="medium",
        area="audit_logging",
        criterion="For each family in audit_rule_families (default: all) a loaded rule exists: permission changes "
                  "(chmod, chown and xattr calls), deletions (unlink, rename), failed access (EACCES and EPERM), "
                  "kernel modules (load and unload), MAC policy (/etc/selinux or /etc/apparmor), network configuration "
                  "(sethostname/setdomainname, /etc/hosts, network files), mounts, sessions (utmp, wtmp, btmp), "
-                 "/etc/gshadow, /etc/security/opasswd and reads of /var/log/audit.",
+                 "/etc/gshadow, /etc/security/opasswd and reads of /var/log/audit. A system-call rule counts for "
+                 "arch=b64 and, where the host runs 32-bit programs (x86_64 unless booted with ia32_emulation=0, "
+                 "s390x), arch=b32 too: a family audited for one of them only is not covered.",
        remediation="Add the missing rules to a file in /etc/audit/rules.d/ (for 64-bit hosts, for both arch=b64 and "
                    "arch=b32), e.g. '-a always,exit -F arch=b64 -S unlink,unlinkat,rename,renameat -F auid>=1000 -F "
                    "auid!=unset -k delete', then run augenrules --load.")
-def rule_families(auditd: Auditd, audit_rule_families: tuple[str, ...] = tuple(RULE_FAMILIES)) -> list[Finding]:
+def rule_families(auditd: Auditd, system: SystemUnderTest, kernel_cmdline: KernelCmdline,
+                  audit_rule_families: tuple[str, ...] = tuple(RULE_FAMILIES)) -> list[Finding]:
     unknown = [f for f in audit_rule_families if f not in RULE_FAMILIES]
     if unknown:
         return [error("audit rules", f"unknown audit rule families in audit_rule_families: {', '.join(unknown)}; "
@@ -290,17 +328,21 @@ def rule_families(auditd: Auditd, audit_rule_families: tuple[str, ...] = tuple(R
     if not auditd.installed or not auditd.running:
         return [failed("audit rules", "no audit rules are loaded: auditd is not running",
                        installed=auditd.installed, running=auditd.running)]
+    arches, why = audit_arches(system, kernel_cmdline)
+    recording = _recording(auditd.rules)
     findings = []
     for family in audit_rule_families:
         matched: list[str] = []
         missing: list[str] = []
         for n, group in enumerate(RULE_FAMILIES[family], 1):
-            hit = next((r for r in _recording(auditd.rules) if any(re.search(p, r) for p in group)), None)
-            (matched if hit else missing).append(hit or f"part {n}: {' or '.join(group)}")
-        observed: dict[str, Any] = {"matched": matched, "missing": missing}
+            for arch, hit in _family_hits(recording, group, arches):
+                label = f"part {n}" + (f" (arch={arch})" if arch else "")
+                (matched if hit else missing).append(hit or f"{label}: {' or '.join(group)}")
+        observed: dict[str, Any] = {"matched": matched, "missing": missing, "arches": list(arches)}
         if missing:
-            findings.append(failed(f"audit rules: {family}", f"no loaded rule covers {family} ({len(missing)} of "
-                                   f"{len(RULE_FAMILIES[family])} parts missing)", **observed))
+            findings.append(failed(f"audit rules: {family}", f"no loaded rule covers {family} ({len(missing)} "
+                                   f"missing: {'; '.join(m.split(':', 1)[0] for m in missing)}; {why})",
+                                   **observed))
         else:
             findings.append(passed(f"audit rules: {family}", f"{family} audited by: {'; '.join(matched)}",
                                    **observed))

@@ -37,21 +37,26 @@ def syslog_running(syslog: Syslog) -> Finding:
 
 @check(id="linux.logs.syslog_file_mode", title="The syslog daemon creates private log files", severity="low",
        area="audit_logging",
-       criterion="The mode the running syslog daemon creates log files with (rsyslog $FileCreateMode or omfile "
-                 "fileCreateMode, default 0644; syslog-ng perm(), default 0600) grants no more than "
-                 "log_file_max_mode (0640).",
+       criterion="The mode the running syslog daemon creates log files with grants no more than log_file_max_mode "
+                 "(0640): for rsyslog, $FileCreateMode or omfile fileCreateMode (default 0644) less the daemon's "
+                 "umask ($umask or global(umask=), else the UMask= of rsyslog.service, e.g. 0066 on RHEL; "
+                 "unknown: none); for syslog-ng, perm() (default 0600).",
        remediation="Set '$FileCreateMode 0640' near the top of /etc/rsyslog.conf (or module(load=\"builtin:omfile\" "
                    "fileCreateMode=\"0640\")), or perm(0640) in the syslog-ng options, and restart the daemon.")
 def syslog_file_mode(syslog: Syslog, log_file_max_mode: str = "0640") -> Finding:
     limit = _mode(log_file_max_mode)
     if limit is None:
         return error("syslog", f"log_file_max_mode {log_file_max_mode!r} is not an octal mode")
-    if not syslog.running or syslog.file_create_mode is None:
+    mode = syslog.created_mode
+    if not syslog.running or syslog.file_create_mode is None or mode is None:
         return not_applicable("syslog", "no syslog daemon runs (see linux.logs.syslog_running)")
-    mode = syslog.file_create_mode
     where = syslog.file_create_mode_where
-    how = f"set at {where.path}:{where.start_line}" if where else "the daemon's default (not set)"
-    observed: dict[str, Any] = {"mode": f"{mode:04o}", "max_mode": f"{limit:04o}", "daemon": syslog.running[0].name}
+    how = f"{syslog.file_create_mode:04o} set at {where.path}:{where.start_line}" if where else \
+        f"{syslog.file_create_mode:04o}, the daemon's default (not set)"
+    if syslog.umask_how:
+        how += f", less umask {syslog.umask:04o} ({syslog.umask_how})"
+    observed: dict[str, Any] = {"mode": f"{mode:04o}", "max_mode": f"{limit:04o}", "daemon": syslog.running[0].name,
+                                "configured_mode": f"{syslog.file_create_mode:04o}", "umask": f"{syslog.umask:04o}"}
     if mode & ~limit & 0o7777:
         return failed("syslog", f"new log files get mode {mode:04o} ({how}), wider than {limit:04o}",
                       location=where, **observed)

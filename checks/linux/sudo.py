@@ -127,20 +127,56 @@ def command_list(text: str) -> list[tuple[tuple[str, ...], str]]:
     return out
 
 
+_CMND_ALIAS = re.compile(r"(?:Cmnd_Alias|Cmd_Alias)[ \t]+(.*)$")
+_AUTH_OFF = re.compile(r"Defaults\S*[ \t].*(?<![\w-])!authenticate\b")
+_ALIAS_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def cmnd_aliases(lines: tuple[str, ...]) -> dict[str, list[str]]:
+    """Command alias name -> its members, from every ``Cmnd_Alias A = x, y : B = z`` line."""
+    out: dict[str, list[str]] = {}
+    for text in lines:
+        m = _CMND_ALIAS.match(text)
+        if not m:
+            continue
+        for definition in re.split(r"[ \t]*:[ \t]*(?=[A-Z][A-Z0-9_]*[ \t]*=)", m.group(1)):
+            name, _, members = definition.partition("=")
+            out[name.strip()] = [c.strip() for c in members.split(",") if c.strip()]
+    return out
+
+
+def expand(command: str, aliases: dict[str, list[str]], depth: int = 0) -> list[str]:
+    """A command as sudo reads it: an alias stands for its members (``!ALIAS`` negates each one)."""
+    negated, name = command.startswith("!"), command.lstrip("!").strip()
+    if depth > 16 or not _ALIAS_NAME.fullmatch(name) or name == "ALL" or name not in aliases:
+        return [command]
+    out = []
+    for member in aliases[name]:
+        for cmd in expand(member, aliases, depth + 1):
+            out.append(("!" + cmd.lstrip("!")) if negated != cmd.startswith("!") else cmd.lstrip("!"))
+    return out
+
+
 @check(id="linux.sudo.command_lists", title="No unrestricted passwordless sudo and no negated command lists",
        severity="high", area="access_control",
-       criterion="No sudoers rule grants ALL commands with NOPASSWD, and no rule lists a negated command ('ALL, "
-                 "!/bin/su'): a deny list is easy to get round (a copy or a shell escape), so it gives no control.",
+       criterion="No sudoers rule grants ALL commands with NOPASSWD, no rule lists a negated command ('ALL, "
+                 "!/bin/su'): a deny list is easy to get round (a copy or a shell escape), so it gives no control; "
+                 "command aliases count as the commands they stand for, and 'Defaults !authenticate' (for everyone "
+                 "or some) switches the password off like NOPASSWD.",
        remediation="Replace the listed rules with explicit lists of the commands each user or service needs, "
-                   "asking for a password for administrative use (visudo).")
+                   "asking for a password for administrative use, and remove '!authenticate' defaults (visudo).")
 def command_lists(sudoers: Sudoers) -> Finding:
     if not sudoers.installed:
         return not_applicable("sudoers", "sudo is not installed (/etc/sudoers does not exist)")
+    aliases = cmnd_aliases(tuple(line.text for line in sudoers.lines))
     bad = []
     for line in sudoers.lines:
+        if _AUTH_OFF.match(line.text):
+            bad.append((line, "authentication off"))
+            continue
         if _SPEC_SKIP.match(line.text) or "=" not in line.text:
             continue
-        commands = command_list(line.text)
+        commands = [(tags, cmd) for tags, each in command_list(line.text) for cmd in expand(each, aliases)]
         if any("NOPASSWD" in tags and cmd == "ALL" for tags, cmd in commands):
             bad.append((line, "NOPASSWD: ALL"))
         if any(cmd.startswith("!") for _, cmd in commands):
@@ -149,5 +185,5 @@ def command_lists(sudoers: Sudoers) -> Finding:
         rules = [f"{x.file}:{x.line}: {x.text} ({why})" for x, why in bad]
         return failed("sudoers", f"{len(bad)} sudoers rule(s) are unrestricted or use a deny list",
                       location=bad[0][0].location, rules=rules)
-    return passed("sudoers", "no NOPASSWD: ALL and no negated command list", location=Location("/etc/sudoers"),
-                  rules=[])
+    return passed("sudoers", "no NOPASSWD: ALL, no negated command list, no '!authenticate'",
+                  location=Location("/etc/sudoers"), rules=[])

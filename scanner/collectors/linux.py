@@ -64,10 +64,11 @@ from scanner.collectors.linux_backup import (
     parse_restore_test,
     restore_test_plan,
 )
-from scanner.collectors.linux_common import PROCESSES_BY_EXE, ParseError, Probe, Section, lines
+from scanner.collectors.linux_common import PROCESSES_BY_EXE, UNITS_PROBE, ParseError, Probe, Section, lines
 from scanner.collectors.linux_crypto import (
     CRYPTO_POLICY_CONFIG,
     CRYPTO_POLICY_STATE,
+    LSBLK_PROBE,
     SSH_CLIENT_PROBE,
     parse_block_devices,
     parse_crypto_policy,
@@ -77,7 +78,7 @@ from scanner.collectors.linux_crypto import (
 )
 from scanner.collectors.linux_files import parse_file_modes, stat_each
 from scanner.collectors.linux_logs import (
-    LOGROTATE_FILES,
+    LOGROTATE_PROBE,
     SYSLOG_BINARIES_PROBE,
     SYSLOG_FILES,
     VAR_LOG_PROBE,
@@ -156,8 +157,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
                                             "/etc/shadow- /etc/gshadow /etc/gshadow-")),)),
     SectionSpec("linux.audit_log_modes", "owner and mode of /var/log/audit and its files", parse_audit_log_modes,
                 probes=(("stat", stat_each("/var/log/audit /var/log/audit/*")),), needs_root=True),
-    SectionSpec("linux.auditd", "auditd running, audit enabled, loaded audit rules", parse_auditd,
-                probes=(("auditd_running", "@{pgrep} -x auditd"), ("auditctl_s", "@{auditctl} -s"),
+    SectionSpec("linux.auditd", "auditd running (a root process of its executable), audit enabled, loaded audit "
+                "rules", parse_auditd,
+                probes=(("processes", PROCESSES_BY_EXE), ("auditctl_s", "@{auditctl} -s"),
                         ("auditctl_l", "@{auditctl} -l")), needs_root=True),
     SectionSpec("linux.audit_config", "auditd.conf, audisp remote plugins, syslog and journal forwarding",
                 parse_audit_config, needs_root=True,
@@ -168,21 +170,22 @@ SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec("linux.journald", "journald running, its storage settings and /var/log/journal", parse_journald,
                 files=("/etc/systemd/journald.conf", *(d + "*.conf" for d in JOURNALD_DROPINS)),
                 probes=(("journald_binary", JOURNALD_BINARY_PROBE), ("journal_dir", JOURNAL_DIR_PROBE),
-                        ("journald_active", "@{systemctl} is-active systemd-journald.service"),
+                        ("units", UNITS_PROBE),
                         ("journald_process", PROCESSES_BY_EXE))),
     SectionSpec("linux.time_sync", "clock synchronisation (timedatectl, chronyc, ntpq)", parse_time_sync,
                 probes=(("timedatectl", "@{timedatectl} show"), ("chronyc", "@{chronyc} -n tracking"),
                         ("ntpq", "@{ntpq} -pn"), ("clients", TIME_CLIENTS_PROBE))),
     SectionSpec("linux.block_devices", "block device tree (lsblk -J)", parse_block_devices,
-                probes=(("lsblk", "@{lsblk} -J -p -o NAME,TYPE,FSTYPE,MOUNTPOINT"),)),
+                probes=(("lsblk", LSBLK_PROBE),)),
     SectionSpec("linux.mounts", "mounted filesystems (findmnt -J)", parse_mounts,
                 probes=(("findmnt", "@{findmnt} -J -o TARGET,SOURCE,FSTYPE,OPTIONS"),)),
     SectionSpec("linux.backup_jobs", "backups root scheduled: system and root crontabs, cron scripts, system "
-                "timers, backup agents by executable", parse_backup_jobs, files=CRON_FILES, needs_root=True,
+                "timers (systemctl show), backup agents by executable", parse_backup_jobs, files=CRON_FILES,
+                needs_root=True,
                 probes=(("cron_stat", stat_each(CRON_STAT)),
                         ("cron_scripts", f"@{{grep}} -H -I -i -E '{BACKUP_WORDS}' {CRON_DIRS} 2>/dev/null; "
                                          f"{CRON_SCRIPT_NAMES}; true"),
-                        ("timers", "@{systemctl} list-timers --all --no-legend --no-pager"),
+                        ("units", UNITS_PROBE),
                         ("enabled_timers", ENABLED_TIMERS_PROBE),
                         ("timer_files", stat_each(TIMER_FILES)),
                         ("unit_matches", f"@{{grep}} -H -i -E '^ExecStart.*({BACKUP_WORDS})' {UNIT_DIRS} "
@@ -202,14 +205,13 @@ SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec("linux.syslog", "syslog daemons, the modes they create files with, log forwarding and its TLS",
                 parse_syslog, files=SYSLOG_FILES, needs_root=True,
                 probes=(("binaries", SYSLOG_BINARIES_PROBE), ("processes", PROCESSES_BY_EXE),
-                        ("journal_upload_active", "@{systemctl} is-active systemd-journal-upload.service"))),
+                        ("units", UNITS_PROBE))),
     SectionSpec("linux.var_log", "owner and mode of /var/log and what is under it (bounded)", parse_var_log,
                 probes=(("find", VAR_LOG_PROBE),), needs_root=True),
     SectionSpec("linux.logrotate", "logrotate configuration: rotation and retention per log", parse_logrotate,
-                files=LOGROTATE_FILES,
-                probes=(("logrotate_binary", LOGROTATE_BINARY_PROBE),)),
+                probes=(("files", LOGROTATE_PROBE), ("logrotate_binary", LOGROTATE_BINARY_PROBE))),
     SectionSpec("linux.swaps", "active swap areas (/proc/swaps)", parse_swaps, files=("/proc/swaps",),
-                probes=(("knames", "@{lsblk} -n -r -p -o KNAME,NAME"),)),
+                probes=(("lsblk", LSBLK_PROBE),)),
     SectionSpec("linux.crypto_policy", "system-wide crypto policy (RHEL family)", parse_crypto_policy,
                 files=(CRYPTO_POLICY_CONFIG, CRYPTO_POLICY_STATE)),
     SectionSpec("linux.ssh_client", "effective OpenSSH client configuration from the system files (ssh -G)",
@@ -242,7 +244,8 @@ FACTS = {s.name: FactSpec(s.name, s.description, s.needs_root) for s in SECTIONS
 #: Shell helpers. ``show`` prints files framed by markers: a regular file by ``cat`` alone (its read ends at its
 #: size, and the batch's output bound and host timeout hold), anything else (a FIFO, a device) under timeout;
 #: ``probe`` runs a shell command under timeout, with its stdout streamed, its exit code, then its stderr
-#: (bounded); ``run`` is ``probe`` for one tool with fixed arguments, exec'd by timeout without a second shell;
+#: (bounded); ``run`` is ``probe`` for one tool with fixed arguments, exec'd by timeout without a second shell
+#: (a tool ``resolve`` did not find is "not found", exit 127, with nothing started);
 #: ``quick`` is ``probe`` for a command of shell builtins only (``test``, ``printf``, ``for`` over fixed paths),
 #: which cannot block on what it reads, run in a subshell without a timeout process; ``resolve`` finds a tool in
 #: TOOL_DIRS only and sets ``X_<tool>`` to its absolute path (or to a path that does not exist, so the probe fails
@@ -283,6 +286,7 @@ probe() {
 run() {
   pl=$1; shift
   mark PROBE "$pl"
+  case $1 in /nonexistent/gxpscan-refused/*) mark RC "$pl 127"; printf '%s: not found' "${1##*/}"; return;; esac
   { e=$("$X_timeout" -k 2 "$T" "$@" </dev/null 2>&1 1>&3 3>&-); r=$?; } 3>&1
   mark RC "$pl $r"
   printf '%.4000s' "$e"
@@ -329,12 +333,15 @@ def _probe_line(label: str, command: str) -> str:
     simple = _SIMPLE.fullmatch(command)
     if simple:
         return f'run {label} "$X_{simple.group(1)}"{simple.group(2)}'
+    if len(_TOOL.findall(command)) == 1:
+        return f"quick {label} " + shlex.quote(_TOOL.sub(r'"$X_timeout" -k 2 "$T" "$X_\1"', command))
     return f"probe {label} " + shlex.quote(_TOOL.sub(r'"$X_\1"', command))
 
 
 def section_body(files: Iterable[str], probes: Probes) -> str:
     """The section as the shell runs it: every ``@{tool}`` becomes the resolved absolute path ``"$X_tool"``; a
-    probe of builtins only runs as ``quick``, one tool with fixed arguments as ``run``, any other as ``probe``."""
+    probe of builtins only runs as ``quick``, one tool with fixed arguments as ``run``, builtins around one program
+    as ``quick`` with that program under timeout (no second shell), any other as ``probe``."""
     files = tuple(files)
     out = ["show " + " ".join(_path_arg(f) for f in files)] if files else []
     return "\n".join(out + [_probe_line(label, command) for label, command in probes])

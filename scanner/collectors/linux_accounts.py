@@ -182,14 +182,14 @@ _PATH_AWK = (
     r"""if (match(l, /(PATH|secure_path)[ \t]*=[ \t]*/)) { v = substr(l, RSTART + RLENGTH); """
     r"""gsub(/\\:/, ":", v); gsub(/"/, "", v); gsub(sprintf("%c", 39), "", v); sub(/[ \t;].*$/, "", v); """
     r"""n = split(v, a, ":"); for (i = 1; i <= n; i++) { sub(/^(\$HOME|\$\{HOME\}|~)/, "/root", a[i]); """
-    r"""if (substr(a[i], 1, 1) == "/") print a[i] } } }"""
+    r"""if (substr(a[i], 1, 1) == "/" && !seen[a[i]]++) print a[i] } } }"""
 )
 #: Every absolute directory named in a PATH setting of the start-up files, ENV_SUPATH or secure_path, with
 #: ``stat -L`` (the directory a symlink such as /bin -> usr/bin leads to is the one that matters); ``missing|dir``
 #: when it does not exist.
 PATH_DIRS_PROBE = with_files(
     " ".join(STARTUP_FILES + PATH_SOURCES),
-    f"set -f; IFS='\n'; d=$(@{{awk}} '{_PATH_AWK}' \"$@\" | @{{sort}} -u); set --; for x in $d; do "
+    f"set -f; IFS='\n'; d=$(@{{awk}} '{_PATH_AWK}' \"$@\"); set --; for x in $d; do "
     "if [ -e \"$x\" ]; then set -- \"$@\" \"$x\"; else printf 'missing|%s\\n' \"$x\"; fi; done; "
     "if [ $# -gt 0 ]; then @{stat} -L -c '%a|%u|%g|%U|%G|%F|%n' -- \"$@\"; fi") + "; true"
 _UMASK = re.compile(r"(?:^|[;&|{(]|\bthen\b|\belse\b|\bdo\b)[ \t]*umask\b[ \t]*([^;&|)}#]*)")

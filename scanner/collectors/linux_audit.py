@@ -14,7 +14,9 @@ from scanner.collectors.linux_common import (
     key_values,
     lines,
     processes,
+    runs_as_root,
     settings,
+    unit_state,
 )
 from scanner.collectors.linux_files import stat_lines
 from scanner.facts.linux import (
@@ -46,24 +48,26 @@ def parse_audit_log_modes(section: Section, target: Target) -> AuditLogModes:
     return AuditLogModes(directory, tuple(s for s in stats.values() if s is not None and s.kind != "directory"))
 
 
+#: Where the audit daemon is installed (Debian: /sbin, merged /usr: /usr/sbin).
+AUDITD_EXES = ("/sbin/auditd", "/usr/sbin/auditd")
+
+
 def parse_auditd(section: Section, target: Target) -> Auditd:
     status, rules = section.probe("auditctl_s"), section.probe("auditctl_l")
-    running = section.probe("auditd_running")
     if status.rc == NOT_FOUND:
         return Auditd(installed=False, running=False, enabled=None, rules=())
-    if not running.ok and running.rc not in (1, 3):
-        raise ParseError(running.reason("auditd process state"))
+    running = runs_as_root(section.probe("processes"), AUDITD_EXES, "auditd") is not None
     enabled = None
     if status.ok:
         found = [int(m.group(1)) for line in lines(status.text()) if (m := re.match(r"enabled (\d)", line))]
         if not found:
             raise ParseError("auditctl -s printed no 'enabled' line")
         enabled = found[0]
-    if not rules.ok and running.ok:
+    if not rules.ok and running:
         raise ParseError(rules.reason("auditctl -l"))
     loaded = tuple(line.strip() for line in lines(rules.text())
                    if line.strip() and line.strip() != "No rules") if rules.ok else ()
-    return Auditd(installed=True, running=running.ok, enabled=enabled, rules=loaded)
+    return Auditd(installed=True, running=running, enabled=enabled, rules=loaded)
 
 
 _RSYSLOG_FORWARD = re.compile(
@@ -102,21 +106,20 @@ JOURNALD_EXES = ("/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-jour
 
 def journald_running(section: Section) -> tuple[bool, str]:
     """Whether systemd-journald runs, and how that is known. Raises ParseError when it cannot be found out."""
-    active = section.probe("journald_active")
-    state = active.text().strip()
-    if active.ok and state == "active":
-        return True, "systemctl is-active systemd-journald: active"
-    if active.rc == 3 or state in ("inactive", "failed", "deactivating", "activating", "reloading"):
-        return False, f"systemctl is-active systemd-journald: {state or 'exit ' + str(active.rc)}"
+    state, how = unit_state(section, "systemd-journald.service")
+    if state == "active":
+        return True, how
+    if state in ("inactive", "failed", "deactivating", "activating", "reloading"):
+        return False, how
     found, partial = processes(section.probe("journald_process"))
     runs = [p for p in found if p.exe in JOURNALD_EXES and p.uid == "0"]
     if runs:
         return True, f"process {runs[0].pid} runs {runs[0].exe} as root"
-    why = active.reason("systemctl is-active systemd-journald")
-    if partial and "not been booted with systemd" not in (active.err + active.out).decode("utf-8", "replace"):
-        raise ParseError(f"cannot tell whether systemd-journald runs: {why}, and some processes could not be "
+    units = section.probe("units")
+    if partial and "not been booted with systemd" not in (units.err + units.out).decode("utf-8", "replace"):
+        raise ParseError(f"cannot tell whether systemd-journald runs: {how}, and some processes could not be "
                          "inspected")
-    return False, f"{why}; no root process runs {' or '.join(JOURNALD_EXES)}"
+    return False, f"{how}; no root process runs {' or '.join(JOURNALD_EXES)}"
 
 
 def parse_journald(section: Section, target: Target) -> Journald:

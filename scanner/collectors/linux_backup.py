@@ -7,7 +7,15 @@ import re
 import shlex
 from datetime import datetime, timezone
 
-from scanner.collectors.linux_common import ParseError, Probe, Section, config_lines, fields, lines, processes
+from scanner.collectors.linux_common import (
+    ParseError,
+    Probe,
+    Section,
+    config_lines,
+    lines,
+    processes,
+    systemd_units,
+)
 from scanner.collectors.linux_files import stat_lines
 from scanner.facts.linux import BackupJob, BackupJobs, BackupStatus, BackupStatusFormat, FileStat, RestoreTest
 from scanner.model import Location, Target
@@ -139,12 +147,15 @@ def _service_tools(section: Section) -> dict[str, tuple[str, str]]:
 def _timer_jobs(section: Section, ignored: list[str]) -> tuple[list[BackupJob], bool]:
     jobs: list[BackupJob] = []
     names: dict[str, str] = {}  # timer -> the service it activates
-    listed = section.probe("timers")
-    for line in lines(listed.text()) if listed.ok else ():
-        words = fields(line)
-        for i, tok in enumerate(words):
-            if tok.endswith(".timer"):
-                names[tok] = words[i + 1] if i + 1 < len(words) and "." in words[i + 1] else ""
+    try:
+        units = systemd_units(section.probe("units"))
+        listed = True
+    except ParseError:
+        units, listed = {}, False
+    for unit, props in units.items():
+        if unit.endswith(".timer"):
+            activates = props.get("Unit", "")
+            names[unit] = activates if "." in activates else ""
     for name in lines(section.probe("enabled_timers").text()):
         if name.endswith(".timer") and "/" not in name:
             names.setdefault(name, "")
@@ -169,7 +180,7 @@ def _timer_jobs(section: Section, ignored: list[str]) -> tuple[list[BackupJob], 
         runs = f"; {service} runs {tool} ({by_unit[1]})" if by_unit else ""
         jobs.append(BackupJob("timer", timer, tool, service,
                               f"system timer {homes[0]}, owner root{runs}", Location(homes[0])))
-    return jobs, listed.ok
+    return jobs, listed
 
 
 def _agent_jobs(section: Section, ignored: list[str]) -> list[BackupJob]:

@@ -173,3 +173,57 @@ def _processes(out: bytes, err: bytes) -> tuple[tuple[Process, ...], bool]:
         if len(parts) == 3 and parts[0].startswith("/proc/") and parts[0].endswith("/exe"):
             found.append(Process(parts[0].split("/")[2], parts[1], parts[2]))
     return tuple(found), b"Permission denied" in err
+
+
+def runs_as_root(probe: Probe, exes: tuple[str, ...], name: str) -> Process | None:
+    """The first root process of one of ``exes`` in a ``PROCESSES_BY_EXE`` listing (the real executable, not a
+    process name anyone can choose), or None. None seen while some processes could not be inspected: ParseError."""
+    found, partial = processes(probe)
+    runs = [p for p in found if p.exe in exes and p.uid == "0"]
+    if runs:
+        return runs[0]
+    if partial:
+        raise ParseError(f"cannot tell whether {name} runs: some processes could not be inspected")
+    return None
+
+
+#: The units the pack asks systemd about, in one ``systemctl show`` for the whole batch: whether journald and
+#: journal-upload are active, the umask rsyslog's unit starts the daemon with, and every loaded timer (what it
+#: activates). ``systemctl show`` answers for a named unit that does not exist too (ActiveState=inactive).
+SYSTEMD_UNITS = ("systemd-journald.service", "systemd-journal-upload.service", "rsyslog.service")
+UNITS_PROBE = ("@{systemctl} show --no-pager -p Id,ActiveState,UMask,Unit " + " ".join(SYSTEMD_UNITS)
+               + " '*.timer'")
+
+
+def systemd_units(probe: Probe) -> dict[str, dict[str, str]]:
+    """Unit id -> its properties, from a ``UNITS_PROBE`` (blocks of ``Key=value`` lines, one blank line between
+    units). Raises ParseError when systemctl failed or printed anything else."""
+    if not probe.ok:
+        raise ParseError(probe.reason("systemctl show"))
+    units: dict[str, dict[str, str]] = {}
+    for block in probe.text().split("\n\n"):
+        props: dict[str, str] = {}
+        for line in lines(block):
+            if not line:
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not key.isalnum():
+                raise ParseError(f"systemctl show: not a 'Property=value' line: {line[:100]!r}")
+            props[key] = value
+        if not props:
+            continue
+        if "Id" not in props:
+            raise ParseError("systemctl show: a unit without Id")
+        units.setdefault(props["Id"], props)
+    return units
+
+
+def unit_state(section: Section, unit: str) -> tuple[str, str]:
+    """The ActiveState of a unit from the batch's one ``systemctl show`` ("" when systemctl could not answer), and
+    the words that say how it is known."""
+    probe = section.probe("units")
+    try:
+        state = systemd_units(probe).get(unit, {}).get("ActiveState", "")
+    except ParseError as exc:
+        return "", str(exc)
+    return state, f"systemctl show {unit}: ActiveState={state or '(none)'}"

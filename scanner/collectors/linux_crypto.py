@@ -1,4 +1,5 @@
-"""Encryption at rest: the block device tree (lsblk -J) and the mounted filesystems (findmnt -J)."""
+"""Encryption at rest: the block device tree (lsblk -J, also read for swap areas) and the mounted filesystems
+(findmnt -J)."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,9 @@ from scanner.facts.linux import (
     Swaps,
 )
 from scanner.model import Location, Target, freeze
+
+#: The block device tree with kernel names (KNAME): read once per batch, for the disks and for the swap areas.
+LSBLK_PROBE = "@{lsblk} -J -p -o NAME,KNAME,TYPE,FSTYPE,MOUNTPOINT"
 
 
 def _json(probe: Probe, label: str) -> object:
@@ -73,19 +77,33 @@ def parse_mounts(section: Section, target: Target) -> Mounts:
 # ---------------------------------------------------------------- issue 14 part B: swap, crypto policy, ssh client
 
 
+def _knames(probe: Probe) -> dict[str, str]:
+    """Kernel name -> the name the block device tree uses, from the ``lsblk -J`` listing ({} when it failed: the
+    names of /proc/swaps are then taken as they are)."""
+    try:
+        data = _json(probe, "lsblk -J")
+    except ParseError:
+        return {}
+    out: dict[str, str] = {}
+
+    def walk(nodes: list[dict[str, object]]) -> None:
+        for node in nodes:
+            kname, name = node.get("kname"), node.get("name")
+            if isinstance(kname, str) and isinstance(name, str):
+                out[kname] = name
+            walk(_nodes(node.get("children")))
+
+    walk(_nodes(data.get("blockdevices")) if isinstance(data, dict) else [])
+    return out
+
+
 def parse_swaps(section: Section, target: Target) -> Swaps:
     """/proc/swaps: a header line, then ``NAME TYPE SIZE USED PRIORITY`` per active swap area; device-mapper kernel
     names are replaced by the names the block device tree uses."""
     text = section.file("/proc/swaps")
     # /proc/swaps names a device-mapper swap by its kernel name (/dev/dm-1); the block device tree by its mapper
-    # name (/dev/mapper/rhel-swap): lsblk gives both
-    names = section.probe("knames")
-    knames = {}
-    if names.ok:
-        for line in lines(names.text()):
-            words = fields(line)
-            if len(words) == 2:
-                knames[words[0]] = words[1]
+    # name (/dev/mapper/rhel-swap): the batch's one lsblk listing gives both
+    knames = _knames(section.probe("lsblk"))
     rows = [line for line in lines(text) if line.strip(" \t")]
     if not rows or not rows[0].startswith("Filename"):
         raise ParseError("/proc/swaps has no 'Filename' header")
@@ -125,14 +143,43 @@ def parse_crypto_policy(section: Section, target: Target) -> CryptoPolicy:
     return CryptoPolicy(True, found[0][1], applied, Location(CRYPTO_POLICY_CONFIG, found[0][0]))
 
 
-SSH_CLIENT_FILES = ("/etc/ssh/ssh_config", "/etc/ssh/ssh_config.d/*.conf")
-#: ``ssh -G`` evaluates Match blocks, and ``Match exec`` runs a command: the collector only reads, so it refuses to
-#: evaluate a client configuration that has one (the check is then an error, never a pass).
+SSH_CLIENT_CONFIG = "/etc/ssh/ssh_config"
+#: How far the Match exec guard follows Include (ssh itself stops at 16 levels) and how many files it reads at most.
+SSH_INCLUDE_DEPTH = 16
+SSH_INCLUDE_FILES = 64
+#: One level of the guard: ``X<TAB>file`` for a Match line that names exec (in any case or form: refusing too much
+#: is safe), ``I<TAB>pattern`` for every argument of an Include line (``Include=a b``, quotes removed).
+_SSH_GUARD_AWK = (
+    "{ l = $0; sub(/^[ \\t]+/, \"\", l); k = tolower(l); "
+    "if (k ~ /^match([ \\t=]|$)/ && k ~ /exec/) print \"X\\t\" FILENAME; "
+    "else if (k ~ /^include([ \\t=]|$)/) { sub(/^[^ \\t=]+[ \\t]*=?[ \\t]*/, \"\", l); gsub(/\"/, \"\", l); "
+    "n = split(l, a, /[ \\t]+/); for (i = 1; i <= n; i++) if (a[i] != \"\") print \"I\\t\" a[i] } }"
+)
+#: ``ssh -G`` evaluates Match blocks, and ``Match exec`` runs a command: the collector only reads, so before it runs
+#: ``ssh -G`` it reads every file ssh would (ssh_config and what its Include lines match, relative names under
+#: /etc/ssh, to SSH_INCLUDE_DEPTH levels and SSH_INCLUDE_FILES files) and refuses (exit 3: the check is an error,
+#: never a pass) on a Match exec, on a file it cannot check (not a readable regular file, over a bound), and on a
+#: symlink in /etc/ssh that leads out of it (its target could change between this check and ssh -G).
 SSH_CLIENT_PROBE = (
-    "for f in /etc/ssh/ssh_config /etc/ssh/ssh_config.d/*.conf; do "
-    "if [ -f \"$f\" ] && @{grep} -qiE '^[[:space:]]*match[[:space:]].*exec' \"$f\"; then "
-    "printf 'refused: %s has Match exec, which ssh -G would run\\n' \"$f\"; exit 3; fi; done; "
-    "@{ssh} -F /etc/ssh/ssh_config -G gxpscan-outbound-probe.invalid")
+    "set -f; IFS='\n'; todo=" + SSH_CLIENT_CONFIG + "; seen='\n'; count=0; level=0; "
+    "refuse() { printf 'refused: %s\\n' \"$1\"; exit 3; }; "
+    "while [ -n \"$todo\" ]; do level=$((level + 1)); "
+    f"if [ $level -gt {SSH_INCLUDE_DEPTH} ]; then refuse 'Include nested deeper than {SSH_INCLUDE_DEPTH} levels'; fi; "
+    "set --; for f in $todo; do case $seen in *\"\n$f\n\"*) continue;; esac; seen=\"$seen$f\n\"; "
+    f"count=$((count + 1)); if [ $count -gt {SSH_INCLUDE_FILES} ]; then "
+    f"refuse 'Include matches more than {SSH_INCLUDE_FILES} files'; fi; "
+    "if [ -L \"$f\" ]; then case $f in /etc/ssh/*) t=$(@{readlink} -f -- \"$f\"); case $t in /etc/ssh/*) ;; "
+    "*) refuse \"$f is a symlink out of /etc/ssh\";; esac;; esac; fi; "
+    "if [ ! -f \"$f\" ] || [ ! -r \"$f\" ]; then refuse \"$f is not a readable regular file\"; fi; "
+    "set -- \"$@\" \"$f\"; done; "
+    "if [ $# -eq 0 ]; then break; fi; "
+    f"out=$(@{{awk}} '{_SSH_GUARD_AWK}' \"$@\") || refuse 'awk could not read the configuration'; todo=; "
+    "for l in $out; do case $l in "
+    "X*) refuse \"${l#X\t} has Match exec, which ssh -G would run\";; "
+    "I*) p=${l#I\t}; case $p in /*) ;; *) p=/etc/ssh/$p;; esac; set +f; "
+    "for g in $p; do if [ -e \"$g\" ] || [ -L \"$g\" ]; then todo=\"$todo$g\n\"; fi; done; set -f;; "
+    "esac; done; done; "
+    "@{ssh} -F " + SSH_CLIENT_CONFIG + " -G gxpscan-outbound-probe.invalid")
 
 
 def parse_ssh_client(section: Section, target: Target) -> SshClientConfig:

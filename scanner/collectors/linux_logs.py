@@ -13,7 +13,10 @@ from scanner.collectors.linux_common import (
     lines,
     processes,
     settings,
+    systemd_units,
+    unit_state,
 )
+from scanner.collectors.linux_files import dump_files, dumped
 from scanner.facts.linux import FileStat, LogChannel, Logrotate, LogrotateRule, Syslog, SyslogDaemon, VarLog
 from scanner.model import Location, Target
 
@@ -105,14 +108,42 @@ def _blocks(text: str, keyword: str) -> list[tuple[int, str]]:
     return out
 
 
-def _rsyslog(section: Section) -> tuple[list[LogChannel], int | None, Location | None]:
+def _rsyslog_texts(section: Section) -> dict[str, str]:
+    """rsyslog.conf and its rsyslog.d/*.conf, in the order rsyslogd reads them, comments removed."""
     paths = [p for p in ("/etc/rsyslog.conf",) if section.text(p) is not None]
     paths += sorted(p for p in section.present("/etc/rsyslog.d/") if p.endswith(".conf"))
+    return {p: _strip_comments(section.text(p) or "") for p in paths}
+
+
+def _rsyslog_umask(section: Section, texts: dict[str, str]) -> tuple[int, str]:
+    """The umask rsyslogd runs under: ``$umask`` or ``global(umask=)`` in its configuration (several: the bits all
+    of them mask, as the one applied is not certain), else the UMask= of rsyslog.service (RHEL: 0066), else 0
+    (unknown: no bit masked, so the mode reported is never narrower than the one files get)."""
+    found = [(_octal(words[1], path, n), f"$umask {words[1]} at {path}:{n}") for path, text in texts.items()
+             for n, line in config_lines(text) if len(words := fields(line)) > 1 and words[0].lower() == "$umask"]
+    found += [(_octal(given, path, n), f"global(umask={given}) at {path}:{n}") for path, text in texts.items()
+              for n, body in _blocks(text, "global") if (given := _params(body).get("umask")) is not None]
+    if found:
+        mask = 0o7777
+        for value, _ in found:
+            mask &= value
+        return mask, "; ".join(how for _, how in found)
+    try:
+        umask = systemd_units(section.probe("units")).get("rsyslog.service", {}).get("UMask", "")
+        why = f"systemctl show rsyslog.service: UMask={umask or '(none)'}"
+    except ParseError as exc:
+        umask, why = "", str(exc)
+    if re.fullmatch(r"[0-7]{1,4}", umask):
+        return int(umask, 8), f"rsyslog.service UMask={umask}, systemctl show"
+    return 0, f"umask unknown ({why}); taken as 0000"
+
+
+def _rsyslog(section: Section) -> tuple[list[LogChannel], int | None, Location | None]:
     channels: list[LogChannel] = []
     mode: int | None = None
     mode_at: Location | None = None
     driver, legacy_tls, legacy_auth = "", False, ""
-    texts = {p: _strip_comments(section.text(p) or "") for p in paths}
+    texts = _rsyslog_texts(section)
     for text in texts.values():  # global settings first: they apply wherever they are written
         for _, line in config_lines(text):
             words = fields(line)
@@ -202,8 +233,7 @@ def _syslog_ng(section: Section) -> tuple[list[LogChannel], int | None, Location
 
 
 def _journal_upload(section: Section) -> list[LogChannel]:
-    active = section.probe("journal_upload_active")
-    if not (active.ok and active.text().strip() == "active"):
+    if unit_state(section, "systemd-journal-upload.service")[0] != "active":
         return []
     values: dict[str, tuple[str, int]] = {}
     where: dict[str, str] = {}
@@ -246,16 +276,18 @@ def parse_syslog(section: Section, target: Target) -> Syslog:
     daemons = _daemons(section)
     running = {d.name for d in daemons if d.running}
     rs_channels, rs_mode, rs_at = _rsyslog(section)
+    umask, umask_how = 0, ""
     ng_channels, ng_mode, ng_at = _syslog_ng(section)
     channels = (rs_channels if "rsyslog" in running else []) + (ng_channels if "syslog-ng" in running else [])
     channels += _journal_upload(section) + _audisp_remote(section)
     if "rsyslog" in running:
         mode, at = (rs_mode, rs_at) if rs_mode is not None else (RSYSLOG_DEFAULT_MODE, None)
+        umask, umask_how = _rsyslog_umask(section, _rsyslog_texts(section))
     elif "syslog-ng" in running:
         mode, at = (ng_mode, ng_at) if ng_mode is not None else (SYSLOG_NG_DEFAULT_MODE, None)
     else:
         mode, at = None, None
-    return Syslog(daemons, mode, at, tuple(channels))
+    return Syslog(daemons, mode, at, tuple(channels), umask, umask_how)
 
 
 # ---------------------------------------------------------------- /var/log
@@ -297,6 +329,8 @@ def parse_var_log(section: Section, target: Target) -> VarLog:
 # ---------------------------------------------------------------- logrotate
 
 LOGROTATE_FILES = ("/etc/logrotate.conf", "/etc/logrotate.d/*")
+#: logrotate.conf and its drop-ins in one ``dump_files`` probe (a package installs one drop-in per log).
+LOGROTATE_PROBE = dump_files(LOGROTATE_FILES)
 PERIODS = ("hourly", "daily", "weekly", "monthly", "yearly")
 
 
@@ -358,8 +392,9 @@ def _directive(words: list[str], into: dict[str, object], path: str, n: int) -> 
 
 
 def parse_logrotate(section: Section, target: Target) -> Logrotate:
-    section.require_readable("/etc/logrotate")
     installed = section.probe("logrotate_binary").ok
+    section = dumped(section.probe("files"), "logrotate configuration")
+    section.require_readable("/etc/logrotate")
     main = section.text("/etc/logrotate.conf")
     if not installed and main is None:
         return Logrotate(False, ())

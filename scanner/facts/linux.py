@@ -324,7 +324,7 @@ class BackupJob:
 class BackupJobs:
     jobs: tuple[BackupJob, ...]
     unreadable: tuple[str, ...]  # places that could not be searched
-    timers_listed: bool  # systemctl list-timers answered
+    timers_listed: bool  # systemctl show answered for the timers
     ignored: tuple[str, ...] = ()  # backup-like entries that do not count, each with the reason
 
 
@@ -449,6 +449,13 @@ class Syslog:
     file_create_mode: int | None  # rsyslog $FileCreateMode / module(... fileCreateMode=) / syslog-ng perm()
     file_create_mode_where: Location | None
     channels: tuple[LogChannel, ...]
+    umask: int = 0  # the process umask rsyslog creates files under ($umask, else its unit's UMask; 0 when unknown)
+    umask_how: str = ""  # where that umask comes from
+
+    @property
+    def created_mode(self) -> int | None:
+        """The mode new log files get: the configured creation mode less the daemon's umask."""
+        return None if self.file_create_mode is None else self.file_create_mode & ~self.umask
 
     @property
     def running(self) -> tuple[SyslogDaemon, ...]:

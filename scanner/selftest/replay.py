@@ -116,13 +116,15 @@ def _dumps() -> dict[tuple[str, str], tuple[tuple[str, ...], Callable[[str, str]
     """Probes that print files (``dump_files``), recorded as the files themselves under ``files/``, with the
     lines the probe's awk keeps."""
     from scanner.collectors.linux_accounts import LOGIN_ENV_FILES
+    from scanner.collectors.linux_logs import LOGROTATE_FILES
     from scanner.collectors.linux_password import PAM_DIR_GLOB
 
     def login_env(path: str, line: str) -> bool:
         return path == "/etc/securetty" or bool(re.search("umask|PATH|secure_path", line))
 
     return {("linux.login_env", "files"): (LOGIN_ENV_FILES, login_env),
-            ("linux.pam_services", "files"): ((PAM_DIR_GLOB,), lambda path, line: True)}
+            ("linux.pam_services", "files"): ((PAM_DIR_GLOB,), lambda path, line: True),
+            ("linux.logrotate", "files"): (LOGROTATE_FILES, lambda path, line: True)}
 
 
 def _probe(rec: Recording, fact: str, label: str, unreadable: set[str]) -> bytes:

@@ -18,7 +18,21 @@ from scanner.collectors.linux_logs import parse_logrotate, parse_syslog, parse_v
 from tests.factories import make_target
 
 T = make_target()
+UNITS_IDLE = b"Id=systemd-journal-upload.service\nActiveState=inactive\n"
 SEPARATORS = ["\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+def dump(files: dict[str, str]) -> Probe:
+    """What a ``dump_files`` probe prints for these files."""
+    out = "".join(f"F\t{path}\n" for path in files)
+    for i, text in enumerate(files.values(), 1):
+        body = text[:-1] if text.endswith("\n") else text
+        out += "".join(f"{i}\t{n}\t{line}\n" for n, line in enumerate(body.split("\n"), 1)) if text else ""
+    return Probe(0, out.encode())
+
+
+def logrotate_section(main: str) -> Section:
+    return Section(probes={"files": dump({"/etc/logrotate.conf": main}), "logrotate_binary": Probe(0, b"")})
 
 
 @pytest.mark.parametrize("sep", SEPARATORS)
@@ -38,8 +52,7 @@ def test_rule_file_comment_with_exotic_separator_stays_a_comment(sep):
 @pytest.mark.parametrize("sep", SEPARATORS)
 def test_logrotate_comment_with_exotic_separator_stays_a_comment(sep):
     text = f"weekly\n# x{sep}rotate 99\nrotate 2\n/var/log/syslog {{\n}}\n"
-    section = Section({"/etc/logrotate.conf": text.encode()},
-                      probes={"logrotate_binary": Probe(0, b"")})
+    section = logrotate_section(text)
     rule = parse_logrotate(section, T).for_path("/var/log/syslog")
     assert rule is not None and (rule.rotate, rule.days) == (2, 14)
 
@@ -49,7 +62,7 @@ def test_rsyslog_comment_with_exotic_separator_does_not_forward(sep):
     section = Section({"/etc/rsyslog.conf": f"# x{sep}*.* @@(o)loghost:514\n".encode()},
                       probes={"binaries": Probe(0, b"/usr/sbin/rsyslogd\n"),
                               "processes": Probe(0, b"/proc/9/exe 0 /usr/sbin/rsyslogd\0"),
-                              "journal_upload_active": Probe(3, b"inactive\n")})
+                              "units": Probe(0, UNITS_IDLE)})
     assert parse_syslog(section, T).channels == ()
 
 
@@ -57,20 +70,18 @@ def test_rsyslog_comment_with_exotic_separator_does_not_forward(sep):
     (parse_auditd_conf, Section({"/etc/audit/auditd.conf": b"disk full action\n"}), "not a 'key = value' line"),
     (parse_audit_rule_files, Section({"/etc/audit/rules.d/x.rules": b"w /etc/passwd\n"}), "not an audit rule"),
     (parse_kernel_cmdline, Section({"/proc/cmdline": b""}), "empty"),
-    (parse_swaps, Section({"/proc/swaps": b"garbage\n"}, probes={"knames": Probe(0, b"")}), "Filename"),
+    (parse_swaps, Section({"/proc/swaps": b"garbage\n"}, probes={"lsblk": Probe(0, b"{}")}), "Filename"),
     (parse_crypto_policy, Section({"/etc/crypto-policies/config": b"DEFAULT\nLEGACY\n"}), "one policy name"),
     (parse_ssh_client, Section(probes={"ssh_G": Probe(0, b"usage: ssh [-46AaCf...]\n")}), "not an ssh client"),
     (parse_ssh_client, Section(probes={"ssh_G": Probe(3, b"", b"refused: /etc/ssh/ssh_config has Match exec")}),
      "Match exec"),
     (parse_var_log, Section(probes={"find": Probe(0, b"644 root /var/log/x\0")}), "unexpected find output"),
-    (parse_logrotate, Section({"/etc/logrotate.conf": b"/var/log/x {\nrotate many\n}\n"},
-                              probes={"logrotate_binary": Probe(0, b"")}), "needs a number"),
-    (parse_logrotate, Section({"/etc/logrotate.conf": b"/var/log/x {\nrotate 4\n"},
-                              probes={"logrotate_binary": Probe(0, b"")}), "not closed"),
+    (parse_logrotate, logrotate_section("/var/log/x {\nrotate many\n}\n"), "needs a number"),
+    (parse_logrotate, logrotate_section("/var/log/x {\nrotate 4\n"), "not closed"),
     (parse_syslog, Section({"/etc/rsyslog.conf": b'action(type="omfwd" target="x"\n'},
                            probes={"binaries": Probe(0, b"/usr/sbin/rsyslogd\n"),
                                    "processes": Probe(0, b"/proc/9/exe 0 /usr/sbin/rsyslogd\0"),
-                                   "journal_upload_active": Probe(3, b"")}), r"unterminated action\("),
+                                   "units": Probe(0, UNITS_IDLE)}), r"unterminated action\("),
     (parse_setuid_programs, Section(probes={"find": Probe(0, b"root /usr\0rwsr-xr-x /usr/bin/x\0find-exit 0\0")}),
      "unexpected find output"),
 ])

@@ -25,7 +25,7 @@ def jobs_section(files: dict[str, str] | None = None, stat: str = "", processes:
                  timers: str = "", timer_files: str = "", unit_matches: str = "", scripts: str = "") -> Section:
     return Section(files={k: v.encode() for k, v in (files or {}).items()}, probes={
         "cron_stat": Probe(0, stat.encode()), "cron_scripts": Probe(0, scripts.encode()),
-        "timers": Probe(0, timers.encode()), "enabled_timers": Probe(0, b""),
+        "units": Probe(0, timers.encode()), "enabled_timers": Probe(0, b""),
         "timer_files": Probe(0, timer_files.encode()), "unit_matches": Probe(0, unit_matches.encode()),
         "processes": Probe(0, processes)})
 
@@ -46,7 +46,7 @@ SPOOFS = {
         "666|0|0|root|root|regular file|/etc/cron.d/open\n"),
     "a cron.d file whose owner is unknown": jobs_section({"/etc/cron.d/x": "0 2 * * * root restic backup /\n"}),
     "a user's timer unit": jobs_section(
-        timers="Wed 2025-06-04 01:00:00 UTC 14h left n/a n/a backup.timer backup.service\n",
+        timers="Id=backup.timer\nUnit=backup.service\n",
         timer_files="missing|/etc/systemd/system/*.timer\n"),
     "a run-parts script a user owns": jobs_section(
         scripts="/etc/cron.daily/eve:restic backup /home/eve\n",
@@ -94,7 +94,7 @@ ROOT_SCHEDULES = {
                          "cron /etc/cron.daily/restic",
                          "run-parts script /etc/cron.daily/restic, owner root, mode 0755",
                          Location("/etc/cron.daily/restic")),
-    "system timer": (jobs_section(timers="Wed 2025-06-04 01:00:00 UTC 14h left n/a n/a nightly.timer nightly.service\n",
+    "system timer": (jobs_section(timers="Id=nightly.timer\nUnit=nightly.service\n",
                                   timer_files=ROOT_CRON + "/etc/systemd/system/nightly.timer\n",
                                   unit_matches="/etc/systemd/system/nightly.service:ExecStart=restic backup\n"),
                      "timer nightly.timer", "system timer /etc/systemd/system/nightly.timer, owner root; "

@@ -33,7 +33,8 @@ STAT_OK = "640|0|42|root|shadow|regular file|/etc/shadow\n644|0|0|root|root|regu
 PAM_MODULES = "/lib/x86_64-linux-gnu/security/pam_unix.so\n/lib/x86_64-linux-gnu/security/pam_pwquality.so\n" \
               "/lib/x86_64-linux-gnu/security/pam_faillock.so\n/lib/x86_64-linux-gnu/security/pam_pwhistory.so\n"
 SSHD_T = "permitrootlogin no\npasswordauthentication no\nciphers aes256-gcm@openssh.com\n"
-BACKUP_PROBES = {"cron_scripts": "", "timers": "", "enabled_timers": "", "unit_matches": "",
+AUDITD_PROC = "/proc/611/exe 0 /usr/sbin/auditd\0"
+BACKUP_PROBES = {"cron_scripts": "", "units": "", "enabled_timers": "", "unit_matches": "",
                  "timer_files": "missing|/etc/systemd/system/*.timer\n",
                  "cron_stat": "644|0|0|root|root|regular file|/etc/crontab\n"
                               "644|0|0|root|root|regular file|/etc/cron.d/x\n"
@@ -123,10 +124,10 @@ CASES = [
     Case("audit log stat", parse_audit_log_modes, {},
          {"stat": "750|0|0|root|root|directory|/var/log/audit\n"}, "stat",
          "missing|/x{sep}600|0|0|root|root|regular file|/var/log/audit/audit.log", _attr("files")),
-    Case("auditctl -l", parse_auditd, {}, {"auditctl_s": "enabled 1\n", "auditd_running": "1\n",
+    Case("auditctl -l", parse_auditd, {}, {"auditctl_s": "enabled 1\n", "processes": AUDITD_PROC,
                                            "auditctl_l": "-w /etc/passwd -p wa -k identity\n"}, "auditctl_l",
          "No rules{sep}-w /etc/shadow -p wa -k identity", lambda v: [r for r in v.rules if r.startswith("-w /etc/sh")]),  # type: ignore
-    Case("auditctl -s", parse_auditd, {}, {"auditctl_s": "enabled 0\n", "auditd_running": "1\n", "auditctl_l": ""},
+    Case("auditctl -s", parse_auditd, {}, {"auditctl_s": "enabled 0\n", "processes": AUDITD_PROC, "auditctl_l": ""},
          "auditctl_s", "backlog_limit 8192{sep}enabled 1", _attr("enabled"), prepend=True),
     Case("audisp-remote", parse_audit_config,
          {"/etc/audit/plugins.d/au-remote.conf": "active = yes\npath = /sbin/audisp-remote\n",
@@ -140,7 +141,8 @@ CASES = [
     Case("journal-upload", parse_audit_config, {"/etc/systemd/journal-upload.conf": "[Upload]\n"}, {},
          "/etc/systemd/journal-upload.conf", "#{sep}URL=https://logs.example.com", _attr("journal_upload")),
     Case("journald.conf", parse_journald, _journald_files(),
-         {"journald_binary": "", "journal_dir": "", "journald_active": "active\n"}, "/etc/systemd/journald.conf",
+         {"journald_binary": "", "journal_dir": "", "units": "Id=systemd-journald.service\nActiveState=active\n"},
+         "/etc/systemd/journald.conf",
          "#{sep}Storage=persistent", _attr("storage")),
     Case("timedatectl", parse_time_sync, {}, {"timedatectl": "NTP=yes\nNTPSynchronized=no\n"}, "timedatectl",
          "Timezone=UTC{sep}NTPSynchronized=yes", _attr("synchronized")),

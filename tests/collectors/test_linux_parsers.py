@@ -118,7 +118,7 @@ def test_timers_match_by_name_or_by_their_service():
     section = Section(probes={
         "cron_scripts": Probe(0, b""), "cron_stat": Probe(0, b""),
         "processes": Probe(0, b"/proc/1/exe 0 /usr/lib/systemd/systemd\0/proc/9/exe 0 /usr/sbin/bacula-fd\0"),
-        "timers": Probe(0, b"Wed 2025-06-04 01:00:00 UTC 14h left n/a n/a nightly.timer nightly.service\n"),
+        "units": Probe(0, b"Id=nightly.timer\nActiveState=active\nUnit=nightly.service\n"),
         "enabled_timers": Probe(0, b"borgmatic.timer\nlogrotate.timer\n"),
         "timer_files": Probe(0, b"644|0|0|root|root|regular file|/etc/systemd/system/nightly.timer\n"
                                 b"644|0|0|root|root|regular file|/lib/systemd/system/borgmatic.timer\n"),
@@ -135,4 +135,5 @@ def test_build_script_quotes_paths_from_the_inventory():
     files, probes = linux.SECTIONS_BY_NAME["linux.backup_status"].plan(target)
     body = linux.section_body(files, probes)
     assert "show '/var/lib/it'\"'\"'s here/last'" in body
-    assert "probe status_mtime " + shlex.quote('"$X_stat" -c %Y -- ' + shlex.quote("/var/lib/it's here/last")) in body
+    assert "quick status_mtime " + shlex.quote('"$X_timeout" -k 2 "$T" "$X_stat" -c %Y -- '
+                                               + shlex.quote("/var/lib/it's here/last")) in body

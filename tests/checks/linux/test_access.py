@@ -223,6 +223,7 @@ def test_pam_su_bypass_and_faillock():
 def test_sudo_observed():
     rules = one("linux.sudo.command_lists", "weak").observed["rules"]
     assert rules == ("/etc/sudoers.d/devs:2: %devs\tALL=(ALL) NOPASSWD: ALL (NOPASSWD: ALL)",
+                     "/etc/sudoers.d/devs:3: Defaults:lab\t!authenticate (authentication off)",
                      "/etc/sudoers.d/devs:4: alice\tALL=(ALL) ALL, !/bin/su, !/usr/bin/passwd root (negated command)")
     assert one("linux.sudo.use_pty", "weak").observed["off"] == ("/etc/sudoers.d/devs:5: Defaults:lab\t!use_pty",)
     assert one("linux.sudo.logfile", "hardened").observed["logfile"] == "/var/log/sudo.log"

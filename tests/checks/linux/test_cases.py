@@ -126,7 +126,7 @@ def test_rhel_defaults_observed():
     assert (enc.observed["mount"], enc.observed["source"]) == ("/", "/dev/mapper/rhel-root")
     assert dict(_one("linux.audit.journald_persistent", "rhel9").observed) == {
         "Storage": "auto", "var_log_journal": False, "running": True,
-        "how": "systemctl is-active systemd-journald: active"}
+        "how": "systemctl show systemd-journald.service: ActiveState=active"}
     assert _one("linux.password.inactive", "rhel9", "/etc/default/useradd").observed["INACTIVE"] == -1
 
 

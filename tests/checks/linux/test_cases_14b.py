@@ -26,7 +26,7 @@ EXPECTED_B = {
     "linux.audit.privileged_commands":   ("fail",  "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.audit.boot_params":           ("fail",  "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.logs.syslog_running":         (NA,      "pass",    "pass",    "pass", "pass",   "pass"),
-    "linux.logs.syslog_file_mode":       (NA,      "pass",    "pass",    "fail", "pass",   "fail"),
+    "linux.logs.syslog_file_mode":       (NA,      "pass",    "pass",    "pass", "pass",   "fail"),
     "linux.logs.var_log_perms":          ("fail",  "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.logs.rotation":               (NA,      "fail",    "fail",    "fail", "pass",   "fail"),
     "linux.logs.forwarding_tls":         (NA,      NA,        NA,        NA,     "pass",   NA),
@@ -214,12 +214,14 @@ def test_broken_evidence_is_an_error(tmp_path, case, check_id, changes, reason):
 
 def test_a_never_rule_records_nothing():
     from checks.linux.audit import privileged_commands, rule_families
-    from scanner.facts.linux import Auditd, SetuidProgram, SetuidPrograms
+    from scanner.facts.linux import Auditd, KernelCmdline, SetuidProgram, SetuidPrograms
+    from scanner.facts.system import SystemUnderTest
 
     never = Auditd(True, True, 1, ("-a never,exit -F arch=b64 -S execve", "-a never,exit -F arch=b64 -S mount"))
     progs = SetuidPrograms((SetuidProgram("/usr/bin/su", 0o4755, "root", "root"),), ("/usr",), True)
     assert [f.status for f in privileged_commands(never, progs)] == [Status.FAIL]
-    mounts = [f for f in rule_families(never, ("mounts",))]
+    x86 = (SystemUnderTest.of(machine="x86_64"), KernelCmdline(()))
+    mounts = [f for f in rule_families(never, *x86, ("mounts",))]
     assert [f.status for f in mounts] == [Status.FAIL]
     always = Auditd(True, True, 1, ("-a always,exit -F arch=b64 -S execve",))
     assert [f.status for f in privileged_commands(always, progs)] == [Status.PASS]
@@ -235,7 +237,7 @@ def test_syslog_ng_tls_needs_transport_tls():
     section = Section({"/etc/syslog-ng/syslog-ng.conf": conf},
                       probes={"binaries": Probe(0, b"/usr/sbin/syslog-ng\n"),
                               "processes": Probe(0, b"/proc/7/exe 0 /usr/sbin/syslog-ng\0"),
-                              "journal_upload_active": Probe(3, b"inactive\n")})
+                              "units": Probe(0, b"Id=systemd-journal-upload.service\nActiveState=inactive\n")})
     channels = parse_syslog(section, case_target("weak")).channels
     got = [(c.destination, c.protocol, c.tls, c.authenticated) for c in channels]
     assert got == [("loghost", "tcp", False, False), ("loghost", "tls", True, True), ("10.0.0.1", "tls", True, False)]

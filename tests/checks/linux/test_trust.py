@@ -85,16 +85,18 @@ JOURNALD_FILES = {"/etc/systemd/journald.conf": b"[Journal]\nStorage=persistent\
 
 
 @pytest.mark.parametrize(("active", "processes", "running", "how"), [
-    (Probe(0, b"active\n"), None, True, "systemctl is-active systemd-journald: active"),
-    (Probe(3, b"inactive\n"), None, False, "systemctl is-active systemd-journald: inactive"),
+    (Probe(0, b"Id=systemd-journald.service\nActiveState=active\n"), None, True,
+     "systemctl show systemd-journald.service: ActiveState=active"),
+    (Probe(0, b"Id=systemd-journald.service\nActiveState=inactive\n"), None, False,
+     "systemctl show systemd-journald.service: ActiveState=inactive"),
     (Probe(1, b"", b"System has not been booted with systemd as init system (PID 1). Can't operate.\n"),
      Probe(0, b"/proc/1/exe 0 /sbin/init\0/proc/9/exe 1000 /usr/lib/systemd/systemd-journald\0"), False,
-     "systemctl is-active systemd-journald: exit 1: System has not been booted with systemd"),
+     "systemctl show: exit 1: System has not been booted with systemd"),
     (Probe(127, b""), Probe(0, b"/proc/1/exe 0 /sbin/init\0/proc/40/exe 0 /lib/systemd/systemd-journald\0"), True,
      "process 40 runs /lib/systemd/systemd-journald as root"),
 ])
 def test_journald_is_judged_by_the_running_service(active, processes, running, how):
-    probes = {"journald_binary": Probe(0, b""), "journal_dir": Probe(0, b""), "journald_active": active}
+    probes = {"journald_binary": Probe(0, b""), "journal_dir": Probe(0, b""), "units": active}
     if processes is not None:
         probes["journald_process"] = processes
     value = parse_journald(Section(files=JOURNALD_FILES, probes=probes), make_target())
@@ -104,7 +106,7 @@ def test_journald_is_judged_by_the_running_service(active, processes, running, h
 
 def test_journald_state_that_cannot_be_found_out_is_an_error():
     probes = {"journald_binary": Probe(0, b""), "journal_dir": Probe(0, b""),
-              "journald_active": Probe(1, b"", b"Failed to connect to bus: Permission denied\n"),
+              "units": Probe(1, b"", b"Failed to connect to bus: Permission denied\n"),
               "journald_process": Probe(0, b"/proc/1/exe 0 \0", b"find: '/proc/1/exe': Permission denied\n")}
     with pytest.raises(ParseError, match="cannot tell whether systemd-journald runs"):
         parse_journald(Section(files=JOURNALD_FILES, probes=probes), make_target())
