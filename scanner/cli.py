@@ -465,7 +465,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if profile is not None:
         targets, profile_warnings = _with_profile(profile, specs, targets)
     platforms = {s.platform for s in specs}
-    without = [t for t in targets if t.type not in platforms]
+    without = [t for t in targets if t.type.judged_by not in platforms]
     for t in without:
         _say(f"warning: no selected check applies to target {t.name!r} ({t.type.value}); nothing will be evaluated "
              "for it")

@@ -93,9 +93,9 @@ def _schema_problems(doc: Any) -> list[str]:
     return problems
 
 
-#: Target types this version scans. Windows (WinRM) and infrastructure-as-code are not built yet.
-SUPPORTED_TYPES = ("linux", "aws", "ldap")
-_PLANNED_TYPES = {"windows": "Windows servers", "iac": "infrastructure-as-code files"}
+#: Target types this version scans. Windows (WinRM) is not built yet.
+SUPPORTED_TYPES = ("linux", "aws", "ldap", "iac")
+_PLANNED_TYPES = {"windows": "Windows servers"}
 
 
 def _unsupported_types(doc: Any) -> list[str]:
@@ -123,6 +123,20 @@ def _semantic_problems(doc: Mapping[str, Any]) -> list[str]:
     for i, w in enumerate(doc.get("waivers") or []):
         if w["target"] not in seen and w["target"] != "*":
             problems.append(f"waivers[{i}].target: unknown target {w['target']!r}")
+    return problems + _iac_problems(doc)
+
+
+def _iac_problems(doc: Mapping[str, Any]) -> list[str]:
+    """Paths of code targets that are missing or outside their root, named before anything runs."""
+    from scanner.connectors.iac import IacPathError, code_paths
+
+    problems = []
+    for i, t in enumerate(doc.get("targets") or []):
+        if t.get("type") == "iac":
+            try:
+                code_paths(t)
+            except IacPathError as exc:
+                problems.append(f"targets[{i}].{exc.key}: {exc}")
     return problems
 
 

@@ -100,6 +100,11 @@ class Platform(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def judged_by(self) -> Platform:
+        """The platform whose checks judge a target of this type: code (``iac``) is judged by the AWS checks."""
+        return Platform.AWS if self is Platform.IAC else self
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -138,14 +143,21 @@ class Fact:
     value: Any = None
     evidence: tuple[Evidence, ...] = ()
     error: str | None = None
+    #: why this fact cannot exist for this target (e.g. runtime state of an account, scanned as code): every
+    #: check that needs it is ``not_applicable`` with this reason
+    inapplicable: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.error is None and self.inapplicable is None
 
     @classmethod
     def failed(cls, name: str, error: str, evidence: tuple[Evidence, ...] = ()) -> Fact:
         return cls(name=name, error=error, evidence=evidence)
+
+    @classmethod
+    def not_applicable(cls, name: str, reason: str, evidence: tuple[Evidence, ...] = ()) -> Fact:
+        return cls(name=name, evidence=evidence, inapplicable=reason)
 
 
 @dataclass(frozen=True)
@@ -223,6 +235,19 @@ class Waiver:
     approved_by: str
     expires: str  # ISO date
     resource: str = "*"
+
+
+@dataclass(frozen=True)
+class ResourceNotes:
+    """What a collector knows about the resources its facts describe, beyond the facts (for code: where each
+    resource is written, values that could not be resolved, waivers written next to it). The runner applies it
+    to every finding of the target (``scanner.collectors.NOTES_FACTS`` names the fact per platform)."""
+
+    locations: Mapping[str, Location] = field(default_factory=lambda: MappingProxyType({}))
+    #: resource -> why some of its values could not be determined: a pass or fail on it becomes error
+    unresolved: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    waivers: tuple[Waiver, ...] = ()  # scoped to their resources, applied like inventory waivers
+    warnings: tuple[str, ...] = ()  # for the run record (an incomplete inline waiver, a file that did not parse)
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from scanner.collectors import SYSTEM_FACTS, collect
+from scanner.collectors import NOTES_FACTS, SYSTEM_FACTS, collect
 from scanner.connectors import ConnectorError, ProcessScope, connector_key, open_connector
-from scanner.model import Fact, Finding, Platform, Result, Status, Target, Waiver, thaw, utcnow
+from scanner.model import Fact, Finding, Platform, ResourceNotes, Result, Status, Target, Waiver, thaw, utcnow
 from scanner.registry import CheckSpec
 
 log = logging.getLogger("gxpscan.runner")
@@ -56,6 +56,10 @@ class TargetOutcome:
 def evaluate(spec: CheckSpec, facts: Mapping[str, Fact], target: Target) -> list[Finding]:
     """Run one check on collected facts. Fail closed: a missing fact or a raising check is an error."""
     broken = [facts.get(name) or Fact.failed(name, "not collected") for name in spec.facts]
+    unfit = [f for f in broken if f.inapplicable is not None]
+    if unfit:  # the fact cannot exist for this kind of target: the coverage gap is shown, not hidden
+        return [Finding(Status.NOT_APPLICABLE, target.name, "; ".join(dict.fromkeys(f"{f.inapplicable}" for f in unfit)),
+                        {"facts": [f.name for f in unfit]})]
     broken = [f for f in broken if not f.ok]
     if broken:
         reason = "; ".join(f"{f.name}: {f.error}" for f in broken)
@@ -239,21 +243,25 @@ def collect_facts(target: Target, fact_names: Iterable[str], scope: ProcessScope
 def scan_target(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]],
                 waivers: Iterable[Waiver] = (), collector: Collector | None = None, *,
                 scope: ProcessScope | None = None) -> TargetOutcome:
-    mine = [s for s in specs if s.platform == target.type]
+    mine = [s for s in specs if s.platform == target.type.judged_by]
     collector = collector or partial(collect_facts, scope=scope)
     system_fact = SYSTEM_FACTS.get(target.type) if mine else None
-    facts = collector(target, {f for s in mine for f in s.facts} | ({system_fact} if system_fact else set()))
+    notes_fact = NOTES_FACTS.get(target.type) if mine else None
+    extra = {n for n in (system_fact, notes_fact) if n}
+    facts = collector(target, {f for s in mine for f in s.facts} | extra)
+    notes, notes_warnings = resource_notes(facts, notes_fact, target)
+    waivers = (*waivers, *notes.waivers)
     evidence = _evidence_records(target, facts)
     secrets = secrets_of(target)
     system = redact(system_of(facts, system_fact), secrets) if system_fact else {}
     today = utcnow().date()
-    warnings = transport_warnings(target)
+    warnings = transport_warnings(target) + notes_warnings
     expired_seen: dict[Waiver, int] = {}
     results = []
     for spec in mine:
         refs = tuple(k for k, rec in evidence.items() if rec["fact"] in spec.facts)
         for f in evaluate(spec, facts, target):
-            f = redact(f, secrets)
+            f = redact(with_notes(f, notes), secrets)
             status, waiver, expired = f.status, None, None
             if status is Status.FAIL:
                 waiver, expired = _waivers_for(waivers, spec.id, target.name, f.resource, today)
@@ -269,6 +277,28 @@ def scan_target(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[
     warnings += [expired_waiver_warning(target, w, n) for w, n in expired_seen.items()]
     return TargetOutcome(target, tuple(results), redact(evidence, secrets), redact(tuple(warnings), secrets),
                          MappingProxyType(system))
+
+
+def resource_notes(facts: Mapping[str, Fact], name: str | None, target: Target) -> tuple[ResourceNotes, list[str]]:
+    """The collector's notes on its resources (locations, unresolved values, inline waivers) and its warnings."""
+    fact = facts.get(name) if name else None
+    if fact is None:
+        return ResourceNotes(), []
+    if not fact.ok or not isinstance(fact.value, ResourceNotes):
+        return ResourceNotes(), [f"target {target.name}: {name}: {fact.error or 'no value'}"]
+    return fact.value, [f"target {target.name}: {w}" for w in fact.value.warnings]
+
+
+def with_notes(finding: Finding, notes: ResourceNotes) -> Finding:
+    """A finding with its resource's location (when the check gave none) and, fail closed, ``error`` instead of a
+    pass or fail judged on a value that could not be determined."""
+    location = finding.location or notes.locations.get(finding.resource)
+    why = notes.unresolved.get(finding.resource)
+    if why and finding.status in (Status.PASS, Status.FAIL):
+        return dataclasses.replace(finding, status=Status.ERROR, location=location,
+                                   message=f"cannot judge {finding.resource}: {why} (the check would say: "
+                                           f"{finding.status.value}, {finding.message})")
+    return finding if location is finding.location else dataclasses.replace(finding, location=location)
 
 
 def system_of(facts: Mapping[str, Fact], name: str) -> dict[str, str]:

@@ -99,6 +99,16 @@ def _compose(loader: Any, path: list[Any]) -> Any:
 
 def load_yaml(text: str) -> Any:
     """Parse one YAML (or JSON) document strictly. Raises YamlError with line, column and path."""
+    return _load(text, construct=True)
+
+
+def compose_yaml(text: str) -> Any:
+    """The node tree (``yaml.Node``, with tags and line marks) of one document, composed as strictly as
+    ``load_yaml``; None for an empty text. For readers that interpret tags themselves (CloudFormation's ``!Ref``)."""
+    return _load(text, construct=False)
+
+
+def _load(text: str, construct: bool) -> Any:
     import yaml
 
     if len(text) > MAX_BYTES:
@@ -113,7 +123,7 @@ def load_yaml(text: str) -> Any:
         loader.get_event()  # document end
         if not loader.check_event(yaml.StreamEndEvent):
             raise YamlError("more than one YAML document", *_mark(loader.peek_event()))
-        return loader.construct_document(node)
+        return loader.construct_document(node) if construct else node
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         problem = str(exc.problem or exc.context or "not valid YAML")

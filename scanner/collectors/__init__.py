@@ -19,6 +19,7 @@ PLATFORM_COLLECTORS = {
     Platform.LINUX: "scanner.collectors.linux",
     Platform.AWS: "scanner.collectors.aws",
     Platform.LDAP: "scanner.collectors.ldap",
+    Platform.IAC: "scanner.collectors.iac",
 }
 
 #: The system-under-test fact of each platform (scanner.facts.system), collected with every target's other facts.
@@ -26,6 +27,14 @@ SYSTEM_FACTS = {
     Platform.LINUX: "linux.system",
     Platform.AWS: "aws.system",
     Platform.LDAP: "ldap.system",
+    Platform.IAC: "iac.system",
+}
+
+
+#: The fact of a platform whose value is a ``scanner.model.ResourceNotes`` (file and line of each resource, values
+#: that could not be resolved, inline waivers), collected with every target's other facts and applied by the runner.
+NOTES_FACTS = {
+    Platform.IAC: "iac.resource_notes",
 }
 
 

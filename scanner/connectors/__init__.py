@@ -23,6 +23,7 @@ CONNECTORS = {
     "ssh": "scanner.connectors.ssh:SSHConnector",
     "aws": "scanner.connectors.aws:AWSConnector",
     "ldap": "scanner.connectors.ldap:LDAPConnector",
+    "iac": "scanner.connectors.iac:IacConnector",
 }
 
 

@@ -128,22 +128,21 @@ def test_remediation_is_not_a_copy_of_the_criterion():
 
 
 # ---- only what is built is advertised -----------------------------------------------------------------------
-def test_windows_and_iac_are_not_advertised_by_the_engine():
+def test_windows_is_not_advertised_by_the_engine():
     from scanner.collectors import PLATFORM_COLLECTORS, known_facts
     from scanner.connectors import CONNECTORS
 
-    assert sorted(CONNECTORS) == ["aws", "ldap", "local", "ssh"]
-    assert sorted(p.value for p in PLATFORM_COLLECTORS) == ["aws", "ldap", "linux"]
-    assert not [f for f in known_facts() if f.split(".", 1)[0] in ("windows", "iac")]
+    assert sorted(CONNECTORS) == ["aws", "iac", "ldap", "local", "ssh"]
+    assert sorted(p.value for p in PLATFORM_COLLECTORS) == ["aws", "iac", "ldap", "linux"]
+    assert not [f for f in known_facts() if f.split(".", 1)[0] == "windows"]
 
 
-@pytest.mark.parametrize("kind", ["windows", "iac"])
-def test_a_target_of_an_unbuilt_platform_is_a_clear_error(kind):
+def test_a_target_of_an_unbuilt_platform_is_a_clear_error():
     from scanner.collectors import collect
     from scanner.runner import collect_facts
     from tests.factories import make_target
 
-    target = make_target("w1", type=kind)
-    assert collect(None, target, ["x.fact"])["x.fact"].error == f"no collector for platform {kind}"
+    target = make_target("w1", type="windows")
+    assert collect(None, target, ["x.fact"])["x.fact"].error == "no collector for platform windows"
     got = collect_facts(target, ["x.fact"])["x.fact"].error
-    assert got == f"target could not be scanned: no connector for '{kind}'; known: aws, ldap, local, ssh"
+    assert got == "target could not be scanned: no connector for 'windows'; known: aws, iac, ldap, local, ssh"

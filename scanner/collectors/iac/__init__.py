@@ -1,0 +1,247 @@
+"""Infrastructure as code as AWS facts: the same ``aws.*`` facts, of the same types, as the live collector.
+
+Inputs (one ``type: iac`` target may mix them): Terraform HCL directories (``_hcl``), Terraform plan JSON
+(``_plan``), CloudFormation YAML and JSON (``_cfn``). Each becomes Terraform-shaped blocks with unknown values
+marked; ``_build`` joins split resources the way AWS applies them and makes the ``AwsResources`` values. The
+``aws.*`` checks then judge code exactly as they judge an account: same ids, clauses, thresholds and waivers.
+
+The fact contract for code:
+
+- **The resource of a finding is the resource's address.** Every item's ``arn`` (and ``id`` where the type has one)
+  holds it: ``module.logs.aws_s3_bucket.audit`` (Terraform; prefixed ``DIR:`` when a target holds several
+  Terraform root directories) or ``stacks/audit.yaml#AuditBucket`` (CloudFormation: file and logical id).
+  References to a resource's ARN resolve to its address, and a bucket's own ARN written out in its policy is
+  rewritten to its address, so the policy checks compare like with like.
+- **Account-wide settings** (account public access block, password policy, EBS encryption by default, Config
+  recorders, Access Analyzer) are judged as the code would leave a fresh account: absent from the code means not
+  set (as AWS leaves it). Their findings, when nothing in the code sets them, name the account root ARN of the
+  target's ``account`` (default ``000000000000``).
+- **Unknown values fail closed.** A value that cannot be known from the code (a variable without value, a data
+  source, a value computed at apply) is recorded on the item's ``errors`` (field -> why), so the checks report
+  ``error`` for that resource by themselves; for item types without ``errors`` (security groups, volumes, RDS,
+  log groups, ...) the reason goes into ``ResourceNotes.unresolved`` and the runner turns that resource's pass
+  or fail into ``error``. A file that does not parse makes the resources still recognisable in it ``error``
+  (with file and line) and is a run warning; the other files are judged.
+- **Runtime state** (``aws.iam_credential_report``: MFA devices, key age, last use; ``aws.account_summary``: root
+  MFA and keys) is ``Fact.not_applicable`` with "runtime state, verified by the live scan", so those checks are
+  ``not_applicable`` and the coverage gap shows.
+- **Where**: ``iac.resource_notes`` (a ``scanner.model.ResourceNotes``) maps each resource to its
+  ``Location(path relative to root, first line, last line)``; the runner puts it on every finding about that
+  resource. Plan JSON carries no lines: with the Terraform directory next to the plan, the plan's resources get
+  the HCL lines; otherwise their location is the plan file, without lines. Inline waivers (``_waivers``) travel
+  in the same value.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from scanner.collectors import FactSpec
+from scanner.collectors.aws import DEFINITIONS as AWS_DEFINITIONS
+from scanner.collectors.iac import _build, _cfn, _hcl, _plan
+from scanner.collectors.iac._values import Block
+from scanner.collectors.iac._waivers import to_waivers
+from scanner.connectors.iac import FileRefused, IacConnector
+from scanner.model import Evidence, Fact, ResourceNotes, Target, thaw
+
+NOTES = "iac.resource_notes"
+SYSTEM = "iac.system"
+RUNTIME = "runtime state, verified by the live scan"
+#: AWS facts that only a running account has.
+RUNTIME_FACTS = ("aws.iam_credential_report", "aws.account_summary")
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "000000000000"
+
+
+FACTS: dict[str, FactSpec] = {
+    **{d.name: FactSpec(d.name, d.description) for d in AWS_DEFINITIONS},
+    NOTES: FactSpec(NOTES, "file and line of each resource in the code, unresolved values, inline waivers"),
+    SYSTEM: FactSpec(SYSTEM, "the code scanned: repository root and files"),
+}
+
+
+@dataclass
+class Scan:
+    blocks: list[Block]
+    problems: list[tuple[str, int | None, str]]
+    files: list[str]
+
+
+def _looks_like_cfn(text: str) -> bool:
+    return "AWSTemplateFormatVersion" in text or "AWS::" in text
+
+
+def _terraform_dirs(conn: IacConnector, files: list[Path], ctx: _hcl.Problems) -> list[Path]:
+    """Directories with .tf files that no other scanned directory calls as a local module: the root modules."""
+    dirs = sorted({f.parent for f in files if f.suffix == ".tf"})
+    called: set[Path] = set()
+    for d in dirs:
+        module = _hcl.load_module(conn, d, _hcl.Problems())
+        for args, _line in module.calls.values():
+            src = _hcl.Eval(_hcl.Scope(module, "", {})).value(args["source"]) if "source" in args else None
+            if isinstance(src, str) and src.startswith(("./", "../")):
+                called.add(Path(*(d / src).parts).resolve())
+    return [d for d in dirs if d.resolve() not in called]
+
+
+def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> Scan:
+    found: list[Path] = []
+    for base in conn.code.paths:
+        found += [f for f in conn.files(base) if f not in found]
+    problems = _hcl.Problems()
+    blocks: list[Block] = []
+    roots = _terraform_dirs(conn, found, problems)
+    plans: list[tuple[Path, Any]] = []
+    for path in found:
+        if path.suffix in (".tf", ".tfvars"):
+            continue
+        rel = conn.rel(path)
+        try:
+            data = conn.read(path)
+        except FileRefused as exc:
+            problems.items.append((rel, None, str(exc)))
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if _looks_like_cfn(data.decode("utf-8", "replace")):
+                problems.items.append((rel, data[:exc.start].count(b"\n") + 1, f"not UTF-8 (byte {exc.start})"))
+            continue
+        if path.suffix == ".json":
+            try:
+                doc = json.loads(text)
+            except (ValueError, RecursionError):
+                doc = None
+            if _plan.is_plan(doc):
+                plans.append((path, doc))
+                continue
+            if doc is not None and not _cfn.is_template(doc):
+                continue
+        try:
+            template = _cfn.load(text)
+        except _cfn.CfnError as exc:
+            if _looks_like_cfn(text):
+                problems.items.append((rel, exc.line, str(exc)))
+                blocks += _cfn_broken(text, rel, f"{rel}" + (f" line {exc.line}" if exc.line else "") + f": {exc}")
+            continue
+        if _cfn.is_template(template.data):
+            blocks += _cfn.blocks(template, rel, region, account, partition)
+    several = len(roots) > 1
+    hcl_by_dir: dict[Path, list[Block]] = {}
+    for d in roots:
+        prefix = f"{conn.rel(d)}:" if several else ""
+        hcl_by_dir[d] = _hcl.terraform_blocks(conn, d, conn.code.tfvars, prefix, region, problems)
+        if not any(p.parent == d for p, _ in plans):
+            blocks += hcl_by_dir[d]
+    for path, doc in plans:
+        planned = _plan.blocks(doc, conn.rel(path), region)
+        if path.parent not in hcl_by_dir and any(path.parent.glob("*.tf")):  # the code of the plan: its lines
+            hcl_by_dir[path.parent] = _hcl.terraform_blocks(conn, path.parent, conn.code.tfvars, "", region,
+                                                            _hcl.Problems())
+        beside = {b.address.split("[", 1)[0]: b for b in hcl_by_dir.get(path.parent, [])}
+        if not beside:
+            problems.items.append((conn.rel(path), None, "no Terraform files next to the plan: its findings carry "
+                                                         "the plan file without lines"))
+        for b in planned:
+            source = beside.get(b.address.split("[", 1)[0])
+            if source is not None:
+                b.location, b.waivers = source.location, list(source.waivers)
+        blocks += planned
+    problems.items += [(path, None, why) for path, why in conn.refused]
+    return Scan(blocks, problems.items, [conn.rel(f) for f in found])
+
+
+def _cfn_broken(text: str, rel: str, why: str) -> list[Block]:
+    """Resources still recognisable (``Type: AWS::...`` under a logical id) in a template that does not parse."""
+    import re
+
+    out = []
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        m = re.match(r"^\s*\"?Type\"?\s*:\s*\"?(AWS::[A-Za-z0-9:]+)", line)
+        if not m:
+            continue
+        for j in range(i - 1, max(-1, i - 5), -1):
+            k = re.match(r"^\s*\"?([A-Za-z0-9]+)\"?\s*:\s*\{?\s*$", lines[j])
+            if k:
+                for rtype, _attrs in _cfn._convert(m.group(1), {}, "", False)[:1]:
+                    out.append(Block(rtype, f"{rel}#{k.group(1)}", {}, _location(rel, j + 1), broken=why))
+                break
+    return out
+
+
+def _location(rel: str, line: int) -> Any:
+    from scanner.model import Location
+
+    return Location(rel, line, line)
+
+
+def _notes(scan: Scan, built: _build.Built, target: Target) -> ResourceNotes:
+    locations = {}
+    for b in scan.blocks:
+        locations.setdefault(b.address, b.location)
+    waivers, warnings = to_waivers(_unique(scan.blocks), target.name, bool(target.opt("inline_waiver_globs")))
+    warnings += [f"{path}{f' line {line}' if line else ''}: {why}" for path, line, why in scan.problems]
+    return ResourceNotes(MappingProxyType(locations), MappingProxyType(dict(built.unresolved)), tuple(waivers),
+                         tuple(warnings))
+
+
+def _unique(blocks: Iterable[Block]) -> list[Block]:
+    """One block per address (CloudFormation buckets become several blocks carrying the same waivers)."""
+    seen: dict[str, Block] = {}
+    for b in blocks:
+        seen.setdefault(b.address, b)
+    return list(seen.values())
+
+
+def _system(conn: IacConnector, scan: Scan) -> Any:
+    from scanner.facts.system import SystemUnderTest
+
+    head = ""
+    git = conn.root / ".git" / "HEAD"
+    try:
+        ref = git.read_text(errors="replace")[:200].strip() if git.is_file() else ""
+        if ref.startswith("ref: "):
+            ref_file = conn.root / ".git" / ref[5:]
+            head = ref_file.read_text(errors="replace")[:64].strip() if ref_file.is_file() else ref[5:]
+        else:
+            head = ref
+    except OSError:
+        head = ""
+    return SystemUnderTest.of(platform="iac", hostname=conn.root.name, os="infrastructure as code",
+                              os_version=head or "(not a git checkout)", files=str(len(scan.files)))
+
+
+def collect(connector: IacConnector, target: Target, names: Iterable[str]) -> dict[str, Fact]:
+    names = sorted(set(names))
+    region = str(target.opt("region") or DEFAULT_REGION)
+    account = str(target.opt("account") or DEFAULT_ACCOUNT)
+    partition = str(target.opt("partition") or "aws")
+    scan = scan_code(connector, region, account, partition)
+    if not target.opt("region"):  # the code's own region (Terraform provider block) for account-wide settings
+        regions = Counter(b.region for b in scan.blocks if b.region and b.region != region)
+        region = regions.most_common(1)[0][0] if regions else region
+    built = _build.build(scan.blocks, _build.Where(account, region, partition))
+    source = f"infrastructure as code under {connector.root}: {len(scan.files)} file(s)"
+    listing = "\n".join(scan.files[:1000])
+    out: dict[str, Fact] = {}
+    for name in names:
+        if name in RUNTIME_FACTS:
+            out[name] = Fact.not_applicable(name, RUNTIME, (Evidence.of(source, listing),))
+        elif name == NOTES:
+            notes = _notes(scan, built, target)
+            out[name] = Fact(name, notes, (Evidence.of(source, json.dumps(thaw(notes), sort_keys=True)),))
+        elif name == SYSTEM:
+            out[name] = Fact(name, _system(connector, scan), (Evidence.of(source, listing),))
+        elif name in built.facts:
+            value = built.facts[name]
+            out[name] = Fact(name, value, (Evidence.of(source, json.dumps(thaw(value), default=str,
+                                                                          sort_keys=True)),))
+        else:
+            out[name] = Fact.failed(name, f"{name} is not produced from code")
+    return out

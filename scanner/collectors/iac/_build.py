@@ -1,0 +1,613 @@
+"""From Terraform-shaped blocks to the AWS facts of ``scanner.facts.aws``, joined the way AWS applies them.
+
+Split resources (provider v4+: ``aws_s3_bucket_versioning``, ``..._server_side_encryption_configuration``,
+``..._public_access_block``, ``..._policy``, ``..._logging``, ``..._object_lock_configuration``; security group
+rule resources; the Config recorder status) are joined to their bucket, group or recorder by the value of their
+``bucket`` / ``security_group_id`` / ``name`` attribute: the bucket's name or its address (references to a
+resource evaluate to its name when known, else its address). A split resource whose target cannot be resolved
+makes the fields it would set unknown on every candidate it could belong to.
+
+AWS defaults are applied as AWS applies them to a resource created today: a new S3 bucket has SSE-S3 default
+encryption (since 2023-01-05) and all four bucket-level public access block settings on (since April 2023) unless
+the code sets them; a trail logs all management events when it has no event selector; a backup vault is encrypted
+with the AWS Backup default key when it names none; EBS encryption by default is off in a region unless set.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+from scanner.collectors.iac._values import Block, Unknown, first, unknowns
+from scanner.facts.aws import (
+    GLOBAL,
+    AnalyzerRegion,
+    AttachedPolicy,
+    AwsResources,
+    BackupPlan,
+    BackupVaultRef,
+    ConfigRecorder,
+    ConfigRegion,
+    EbsDefaultEncryption,
+    EbsVolume,
+    IamUser,
+    Ingress,
+    InlinePolicy,
+    KmsKey,
+    LogGroup,
+    PasswordPolicy,
+    PublicAccessBlock,
+    RdsInstance,
+    S3Bucket,
+    Scope,
+    SecurityGroup,
+    Trail,
+    Versioning,
+)
+from scanner.facts.aws import AccountPublicAccessBlock as AccountBlock
+from scanner.model import freeze
+
+#: Fields of an item that say who and where it is, never unknown.
+_IDENTITY = frozenset({"account", "region", "name", "arn", "id", "errors", "tags_read"})
+_PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read", "PublicRead", "PublicReadWrite",
+                          "AuthenticatedRead"})
+
+
+@dataclass(frozen=True)
+class Where:
+    account: str
+    region: str
+    partition: str
+
+    @property
+    def account_arn(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:root"
+
+
+@dataclass
+class Built:
+    """The facts' values and what the runner needs beside them."""
+
+    facts: dict[str, AwsResources[Any]] = field(default_factory=dict)
+    unresolved: dict[str, str] = field(default_factory=dict)  # resource -> why (types without ``errors``)
+
+
+class Attrs:
+    """Read one block's attributes, recording which fields turned out unknown and why."""
+
+    def __init__(self, block: Block):
+        self.block = block
+        self.errors: dict[str, str] = {}
+
+    def get(self, fld: str, value: Any, default: Any = None) -> Any:
+        """``value`` if known (``default`` when absent); unknown: recorded against ``fld`` and ``default``."""
+        if self.block.broken:
+            self.errors[fld] = self.block.broken
+            return default
+        problems = unknowns(value)
+        if problems:
+            self.errors.setdefault(fld, f"{self.block.address}: " + "; ".join(problems))
+            return default
+        return default if value is None else value
+
+    def attr(self, fld: str, *path: str | int, default: Any = None) -> Any:
+        value: Any = self.block.attrs
+        for p in path:
+            if isinstance(value, Unknown):
+                break
+            value = first(value) if isinstance(p, str) and isinstance(value, list) else value
+            if isinstance(value, dict):
+                value = value.get(p) if isinstance(p, str) else None
+            elif isinstance(value, list) and isinstance(p, int):
+                value = value[p] if p < len(value) else None
+            else:
+                value = None if not isinstance(value, Unknown) else value
+        return self.get(fld, value, default)
+
+    def frozen(self) -> Mapping[str, str]:
+        return MappingProxyType(dict(self.errors))
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "enabled", "1", "yes")
+    return bool(value)
+
+
+def _int(value: Any, default: int | None = None) -> int | None:
+    try:
+        return int(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _document(value: Any) -> Any:
+    """A policy document from a JSON string or a mapping; unknown stays unknown."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return Unknown("policy is not valid JSON")
+    if value is None or isinstance(value, (dict, Unknown)):
+        return value
+    return Unknown(f"policy is a {type(value).__name__}, not a JSON object")
+
+
+def _all_errors(cls: type, reason: str) -> dict[str, str]:
+    return {f.name: reason for f in fields(cls) if f.name not in _IDENTITY}
+
+
+class Builder:
+    def __init__(self, blocks: Iterable[Block], where: Where):
+        self.where = where
+        self.blocks = list(blocks)
+        self.by_type: dict[str, list[Block]] = {}
+        for b in self.blocks:
+            self.by_type.setdefault(b.type, []).append(b)
+        self.out = Built()
+
+    # -------------------------------------------------------------------------------- joining
+    def of(self, *types: str) -> list[Block]:
+        return [b for t in types for b in self.by_type.get(t, [])]
+
+    def identities(self, block: Block, *names: str) -> set[str]:
+        """The strings that name a resource: its address and its known name attributes."""
+        ids = {block.address, block.address.split("[", 1)[0] if "[" not in block.address else block.address}
+        for n in names:
+            v = block.attrs.get(n)
+            if isinstance(v, str):
+                ids.add(v)
+        return ids
+
+    def attached(self, target: Block, types: Iterable[str], key: str, *names: str) -> tuple[list[Block], list[Block]]:
+        """(split resources of ``types`` naming ``target`` by ``key``, those whose ``key`` could not be resolved)."""
+        ids = self.identities(target, *names)
+        mine, unsure = [], []
+        for b in self.of(*types):
+            value = b.attrs.get(key)
+            refs = set(b.refs.get(key, ()))
+            if isinstance(value, str) and value in ids or refs & ids:
+                mine.append(b)
+            elif b.broken or unknowns(value) and not refs:
+                unsure.append(b)
+        return mine, unsure
+
+    def region(self, block: Block) -> str:
+        return block.region or self.where.region
+
+    def scopes(self, regional: bool) -> tuple[Scope, ...]:
+        return (Scope(self.where.account, self.where.region if regional else GLOBAL, self.where.partition,
+                      self.where.account_arn),)
+
+    def put(self, name: str, items: list[Any], regional: bool = True) -> None:
+        self.out.facts[name] = AwsResources(self.scopes(regional), tuple(items))
+
+    def unresolved(self, block: Block, attrs: Attrs) -> None:
+        """For item types without ``errors``: the runner turns the resource's pass or fail into error."""
+        if block.broken:
+            self.out.unresolved[block.address] = block.broken
+        elif attrs.errors:
+            self.out.unresolved[block.address] = "; ".join(dict.fromkeys(attrs.errors.values()))
+
+    # -------------------------------------------------------------------------------- S3
+    def buckets(self) -> None:
+        items = []
+        for b in self.of("aws_s3_bucket"):
+            a = Attrs(b)
+            name = b.attrs.get("bucket")
+            name = name if isinstance(name, str) else b.address
+            items.append(self.bucket(b, a, name))
+        self.put("aws.s3_buckets", items)
+
+    def _split(self, bucket: Block, a: Attrs, fld: str, types: tuple[str, ...]) -> list[Block]:
+        mine, unsure = self.attached(bucket, types, "bucket", "bucket")
+        for u in unsure:
+            a.errors.setdefault(fld, f"{u.address} names a bucket that cannot be resolved: "
+                                     + "; ".join(unknowns(u.attrs.get("bucket")) or [u.broken]))
+        return mine
+
+    def bucket(self, b: Block, a: Attrs, name: str) -> S3Bucket:
+        # encryption: inline (v3) or split; AWS encrypts new buckets with SSE-S3 when nothing is configured
+        algos: list[str] = []
+        for src in [b, *self._split(b, a, "encryption", ("aws_s3_bucket_server_side_encryption_configuration",))]:
+            cfg = src.attrs.get("server_side_encryption_configuration") if src is b else src.attrs
+            sa = Attrs(src)
+            for rule in (first(cfg) or {}).get("rule", []) if isinstance(first(cfg), dict) else []:
+                algo = sa.get("encryption", (first(rule.get("apply_server_side_encryption_by_default")) or {})
+                              .get("sse_algorithm"))
+                if algo:
+                    algos.append(str(algo))
+            a.errors.update(sa.errors)
+        encryption = tuple(algos) or ("AES256",)
+        # versioning
+        versioning, mfa_delete = Versioning.NEVER_ENABLED, False
+        inline = first(b.attrs.get("versioning"))
+        if isinstance(inline, dict):
+            enabled = a.get("versioning", inline.get("enabled"), False)
+            versioning = Versioning.ENABLED if _bool(enabled) else Versioning.NEVER_ENABLED
+            mfa_delete = _bool(a.get("versioning", inline.get("mfa_delete"), False))
+        for v in self._split(b, a, "versioning", ("aws_s3_bucket_versioning",)):
+            va = Attrs(v)
+            status = va.attr("versioning", "versioning_configuration", "status", default="")
+            mfa = va.attr("versioning", "versioning_configuration", "mfa_delete", default="")
+            a.errors.update(va.errors)
+            if status == "Enabled":
+                versioning = Versioning.ENABLED
+            elif status == "Suspended":
+                versioning = Versioning.SUSPENDED
+            mfa_delete = _bool(mfa)
+        # public access block: on for every new bucket unless configured
+        block: PublicAccessBlock | None = PublicAccessBlock(True, True, True, True)
+        for p in self._split(b, a, "public_access_block", ("aws_s3_bucket_public_access_block",)):
+            pa = Attrs(p)
+            block = PublicAccessBlock(*(_bool(pa.attr("public_access_block", k, default=False))
+                                        for k in ("block_public_acls", "ignore_public_acls", "block_public_policy",
+                                                  "restrict_public_buckets")))
+            a.errors.update(pa.errors)
+        # policy
+        policy = _document(b.attrs.get("policy"))
+        for p in self._split(b, a, "policy", ("aws_s3_bucket_policy",)):
+            policy = _document(p.attrs.get("policy")) if not p.broken else Unknown(p.broken)
+        policy = a.get("policy", self._own_arn(policy, name, b.address))
+        # logging
+        target = (first(b.attrs.get("logging")) or {}).get("target_bucket") if isinstance(
+            first(b.attrs.get("logging")), dict) else None
+        for lg in self._split(b, a, "logging", ("aws_s3_bucket_logging",)):
+            la = Attrs(lg)
+            target = la.attr("logging", "target_bucket")
+            a.errors.update(la.errors)
+        target = a.get("logging", target)
+        # object lock
+        lock = b.attrs.get("object_lock_enabled")
+        inline_lock = first(b.attrs.get("object_lock_configuration"))
+        mode: Any = ""
+        if isinstance(inline_lock, dict):
+            lock = lock if lock is not None else inline_lock.get("object_lock_enabled")
+            mode = (first((first(inline_lock.get("rule")) or {}).get("default_retention")) or {}).get("mode", "") \
+                if isinstance(first(inline_lock.get("rule")), dict) else ""
+        lock_on = _bool(a.get("object_lock", lock, False))
+        for lc in self._split(b, a, "object_lock", ("aws_s3_bucket_object_lock_configuration",)):
+            la = Attrs(lc)
+            mode = la.attr("object_lock", "rule", "default_retention", "mode", default="") or mode
+            if _bool(la.attr("object_lock", "object_lock_enabled", default="Enabled")):
+                lock_on = lock_on or bool(mode)
+            a.errors.update(la.errors)
+        tags = a.get("tags", b.attrs.get("tags"), {})
+        if b.broken:
+            a.errors.update(_all_errors(S3Bucket, b.broken))
+        return S3Bucket(
+            account=self.where.account, region=self.region(b), name=name, arn=b.address, encryption=encryption,
+            policy=freeze(policy) if isinstance(policy, dict) else None, versioning=versioning,
+            mfa_delete=mfa_delete, object_lock=lock_on, object_lock_mode=str(a.get("object_lock", mode, "")),
+            logging_target=str(target) if target else None, public_access_block=block,
+            tags=MappingProxyType({str(k): str(v) for k, v in (tags or {}).items()}) if isinstance(tags, dict)
+            else MappingProxyType({}),
+            errors=a.frozen())
+
+    def _own_arn(self, policy: Any, name: str, address: str) -> Any:
+        """A bucket's own ARN written out in its policy becomes its address (the ``arn`` of code items)."""
+        if not isinstance(policy, dict) or name == address:
+            return policy
+        arn = f"arn:{self.where.partition}:s3:::{name}"
+
+        def swap(v: Any) -> Any:
+            if isinstance(v, str) and (v == arn or v.startswith(arn + "/")):
+                return address + v[len(arn):]
+            if isinstance(v, list):
+                return [swap(x) for x in v]
+            if isinstance(v, dict):
+                return {k: swap(x) for k, x in v.items()}
+            return v
+        return swap(policy)
+
+    def account_block(self) -> None:
+        items = []
+        blocks = self.of("aws_s3_account_public_access_block")
+        for b in blocks:
+            a = Attrs(b)
+            pab = PublicAccessBlock(*(_bool(a.attr(k, k, default=False)) for k in (
+                "block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets")))
+            self.unresolved(b, a)
+            items.append(AccountBlock(self.where.account, b.address, pab))
+        if not blocks:
+            items.append(AccountBlock(self.where.account, self.where.account_arn, None))
+        self.put("aws.s3_account_public_access_block", items[:1] if not blocks else items, regional=False)
+
+    # -------------------------------------------------------------------------------- KMS, CloudTrail
+    def kms(self) -> None:
+        items = []
+        for b in self.of("aws_kms_key"):
+            a = Attrs(b)
+            spec = str(a.attr("spec", "customer_master_key_spec", default="SYMMETRIC_DEFAULT"))
+            spec = str(a.attr("spec", "key_spec", default=spec))
+            enabled = _bool(a.attr("state", "is_enabled", default=True))
+            usage = str(a.attr("spec", "key_usage", default="ENCRYPT_DECRYPT"))
+            rotatable = enabled and spec == "SYMMETRIC_DEFAULT" and usage == "ENCRYPT_DECRYPT"
+            rotation = _bool(a.attr("rotation_enabled", "enable_key_rotation", default=False))
+            if b.broken:
+                a.errors.update(_all_errors(KmsKey, b.broken))
+            items.append(KmsKey(self.where.account, self.region(b), b.address, b.address, "CUSTOMER",
+                                "Enabled" if enabled else "Disabled", spec, rotation if rotatable else None,
+                                rotatable or bool(a.errors), a.frozen()))
+        self.put("aws.kms_keys", items)
+
+    def trails(self) -> None:
+        items = []
+        for b in self.of("aws_cloudtrail"):
+            a = Attrs(b)
+            bucket_name = a.attr("s3_bucket", "s3_bucket_name")
+            selectors = b.attrs.get("event_selector") or []
+            advanced = b.attrs.get("advanced_event_selector") or []
+            management: bool | None = True
+            if selectors and not advanced:
+                management = any(_bool(a.get("management_events", s.get("include_management_events"), True))
+                                 and a.get("management_events", s.get("read_write_type"), "All") == "All"
+                                 for s in selectors if isinstance(s, dict))
+            elif advanced:
+                management = None  # advanced selectors are not interpreted here: the check says it cannot tell
+            policy, public_acl, pab = None, False, None
+            log_bucket = self._bucket_named(bucket_name)
+            if log_bucket is None:
+                for f in ("bucket_policy", "bucket_public_access_block", "bucket_acl"):
+                    a.errors[f] = f"the trail's bucket {bucket_name} is not defined in this code"
+            else:
+                ba = Attrs(log_bucket)
+                built = self.bucket(log_bucket, ba, str(bucket_name))
+                policy, pab = built.policy, built.public_access_block
+                acl = log_bucket.attrs.get("acl")
+                public_acl = isinstance(acl, str) and acl in _PUBLIC_ACLS
+                for k in ("policy", "public_access_block"):
+                    if k in built.errors:
+                        a.errors[f"bucket_{k}"] = built.errors[k]
+            if b.broken:
+                a.errors.update(_all_errors(Trail, b.broken))
+            items.append(Trail(
+                account=self.where.account, region=self.region(b), name=str(b.attrs.get("name") or b.address),
+                arn=b.address, multi_region=_bool(a.attr("multi_region", "is_multi_region_trail", default=False)),
+                log_validation=_bool(a.attr("log_validation", "enable_log_file_validation", default=False)),
+                kms_key_id=(str(k) if (k := a.attr("kms_key_id", "kms_key_id")) else None),
+                s3_bucket=str(bucket_name) if bucket_name else None,
+                is_logging=_bool(a.attr("is_logging", "enable_logging", default=True)), management_events=management,
+                bucket_policy=policy, bucket_public_acl=public_acl, bucket_public_access_block=pab,
+                errors=a.frozen()))
+        self.put("aws.cloudtrail_trails", items)
+
+    def _bucket_named(self, name: Any) -> Block | None:
+        if not isinstance(name, str):
+            return None
+        for b in self.of("aws_s3_bucket"):
+            if name in self.identities(b, "bucket"):
+                return b
+        return None
+
+    # -------------------------------------------------------------------------------- IAM
+    def password_policy(self) -> None:
+        blocks = self.of("aws_iam_account_password_policy")
+        items = []
+        for b in blocks:
+            a = Attrs(b)
+            items.append(PasswordPolicy(
+                self.where.account, b.address, True,
+                min_length=_int(a.attr("min", "minimum_password_length", default=6)),
+                require_symbols=_bool(a.attr("symbols", "require_symbols", default=False)),
+                require_numbers=_bool(a.attr("numbers", "require_numbers", default=False)),
+                require_uppercase=_bool(a.attr("upper", "require_uppercase_characters", default=False)),
+                require_lowercase=_bool(a.attr("lower", "require_lowercase_characters", default=False)),
+                max_age_days=_int(a.attr("age", "max_password_age")) or None,
+                reuse_prevention=_int(a.attr("reuse", "password_reuse_prevention"))))
+            self.unresolved(b, a)
+        if not blocks:
+            items.append(PasswordPolicy(self.where.account, self.where.account_arn, False))
+        self.put("aws.password_policy", items, regional=False)
+
+    def iam_users(self) -> None:
+        items = []
+        for b in self.of("aws_iam_user"):
+            a = Attrs(b)
+            name = b.attrs.get("name")
+            ids = self.identities(b, "name")
+            attached, inline = [], []
+            for p in self.of("aws_iam_user_policy_attachment", "aws_iam_policy_attachment"):
+                users = p.attrs.get("user") if p.type.endswith("user_policy_attachment") else p.attrs.get("users")
+                names = users if isinstance(users, list) else [users]
+                if any(isinstance(u, str) and u in ids for u in names) or set(p.refs.get("user", ())) & ids:
+                    attached.append(self._attached(a, p, p.attrs.get("policy_arn")))
+            for p in self.of("aws_iam_user_policy"):
+                user = p.attrs.get("user")
+                if isinstance(user, str) and user in ids or set(p.refs.get("user", ())) & ids:
+                    doc = a.get("inline", _document(p.attrs.get("policy")), {})
+                    inline.append(InlinePolicy(str(p.attrs.get("name") or p.address), freeze(doc)))
+            for ip in b.attrs.get("inline_policy") or []:  # CloudFormation Policies
+                if isinstance(ip, dict):
+                    doc = a.get("inline", _document(ip.get("policy")), {})
+                    inline.append(InlinePolicy(str(ip.get("name") or "inline"), freeze(doc)))
+            for arn in b.attrs.get("managed_policy_arns") or []:
+                attached.append(self._attached(a, b, arn))
+            if b.broken:
+                a.errors.update(_all_errors(IamUser, b.broken))
+            items.append(IamUser(self.where.account, str(name) if isinstance(name, str) else b.address, b.address,
+                                 tuple(attached), tuple(inline), a.frozen()))
+        self.put("aws.iam_users", items, regional=False)
+
+    def _attached(self, a: Attrs, p: Block, arn: Any) -> AttachedPolicy:
+        arn = a.get("attached", arn, "")
+        text = str(arn)
+        if ":iam::aws:policy/" in text:
+            return AttachedPolicy(text, text.rsplit("/", 1)[-1], None, aws_managed=True)
+        for pol in self.of("aws_iam_policy"):
+            if text in self.identities(pol, "name", "arn"):
+                doc = a.get("attached", _document(pol.attrs.get("policy")), {})
+                return AttachedPolicy(pol.address, str(pol.attrs.get("name") or pol.address), freeze(doc))
+        a.errors.setdefault("attached", f"{p.address}: policy {text} is not defined in this code")
+        return AttachedPolicy(text, text, None)
+
+    def analyzers(self) -> None:
+        active = []
+        for b in self.of("aws_accessanalyzer_analyzer"):
+            a = Attrs(b)
+            kind = str(a.attr("analyzers", "type", default="ACCOUNT"))
+            if kind in ("ACCOUNT", "ORGANIZATION"):
+                active.append(str(b.attrs.get("analyzer_name") or b.address))
+            self.unresolved(b, a)
+        self.put("aws.access_analyzers", [AnalyzerRegion(self.where.account, self.where.region,
+                                                         f"{self.where.account_arn}:{self.where.region}",
+                                                         tuple(active))])
+
+    # -------------------------------------------------------------------------------- EC2, EBS, RDS
+    def security_groups(self) -> None:
+        items = []
+        for g in self.of("aws_security_group"):
+            a = Attrs(g)
+            rules = [self._ingress(a, r) for r in g.attrs.get("ingress") or [] if isinstance(r, dict)]
+            for r in self.attached(g, ("aws_security_group_rule",), "security_group_id", "id")[0]:
+                if r.attrs.get("type") == "ingress":
+                    rules.append(self._ingress(a, r.attrs))
+            for r in self.attached(g, ("aws_vpc_security_group_ingress_rule",), "security_group_id", "id")[0]:
+                rules.append(self._ingress(a, {"protocol": r.attrs.get("ip_protocol"),
+                                               "from_port": r.attrs.get("from_port"), "to_port": r.attrs.get("to_port"),
+                                               "cidr_blocks": [r.attrs.get("cidr_ipv4")],
+                                               "ipv6_cidr_blocks": [r.attrs.get("cidr_ipv6")]}))
+            for r in self.attached(g, ("aws_security_group_rule", "aws_vpc_security_group_ingress_rule"),
+                                   "security_group_id", "id")[1]:
+                a.errors.setdefault("ingress", f"{r.address} names a group that cannot be resolved")
+            if g.broken:
+                a.errors["ingress"] = g.broken
+            self.unresolved(g, a)
+            name = g.attrs.get("name")
+            items.append(SecurityGroup(self.where.account, self.region(g), g.address,
+                                       str(name) if isinstance(name, str) else g.address, g.address,
+                                       str(g.attrs.get("vpc_id") or ""), tuple(rules)))
+        self.put("aws.security_groups", items)
+
+    def _ingress(self, a: Attrs, rule: Mapping[str, Any]) -> Ingress:
+        proto = str(a.get("ingress", rule.get("protocol"), "-1"))
+        sources = [str(s) for key in ("cidr_blocks", "ipv6_cidr_blocks")
+                   for s in (a.get("ingress", rule.get(key), []) or []) if s]
+        return Ingress("-1" if proto in ("all", "-1") else proto.lower(),
+                       _int(a.get("ingress", rule.get("from_port"))), _int(a.get("ingress", rule.get("to_port"))),
+                       tuple(sources))
+
+    def ebs(self) -> None:
+        blocks = self.of("aws_ebs_encryption_by_default")
+        items = []
+        for b in blocks:
+            a = Attrs(b)
+            items.append(EbsDefaultEncryption(self.where.account, self.region(b), b.address,
+                                              _bool(a.attr("enabled", "enabled", default=True))))
+            self.unresolved(b, a)
+        if not blocks:
+            items.append(EbsDefaultEncryption(self.where.account, self.where.region,
+                                              f"{self.where.account_arn}:{self.where.region}", False))
+        self.put("aws.ebs_default_encryption", items)
+        volumes = []
+        for v in self.of("aws_ebs_volume"):
+            a = Attrs(v)
+            kms = a.attr("encrypted", "kms_key_id")
+            volumes.append(EbsVolume(self.where.account, self.region(v), v.address, v.address,
+                                     _bool(a.attr("encrypted", "encrypted", default=False)),
+                                     str(kms) if kms else None, "planned"))
+            self.unresolved(v, a)
+        self.put("aws.ebs_volumes", volumes)
+
+    def rds(self) -> None:
+        items = []
+        for d in self.of("aws_db_instance"):
+            a = Attrs(d)
+            cluster = self._cluster(d)
+            src = Attrs(cluster) if cluster else a
+            block = cluster or d
+            src_attr: Callable[..., Any] = src.attr
+            encrypted = _bool(src_attr("storage_encrypted", "storage_encrypted", default=False))
+            retention = _int(src_attr("retention", "backup_retention_period", default=1), 1)
+            protection = _bool(src_attr("protection", "deletion_protection", default=False))
+            a.errors.update(src.errors)
+            if block.broken or d.broken:
+                a.errors["all"] = block.broken or d.broken
+            self.unresolved(d, a)
+            kms = block.attrs.get("kms_key_id")
+            items.append(RdsInstance(self.where.account, self.region(d), d.address, d.address,
+                                     str(d.attrs.get("engine") or block.attrs.get("engine") or ""), encrypted,
+                                     str(kms) if isinstance(kms, str) else None, retention or 0, protection))
+        self.put("aws.rds_instances", items)
+
+    def _cluster(self, d: Block) -> Block | None:
+        ref = d.attrs.get("cluster_identifier")
+        refs = set(d.refs.get("cluster_identifier", ()))
+        for c in self.of("aws_rds_cluster"):
+            ids = self.identities(c, "cluster_identifier")
+            if isinstance(ref, str) and ref in ids or refs & ids:
+                return c
+        return None
+
+    # -------------------------------------------------------------------------------- Backup, Config, Logs
+    def backup(self) -> None:
+        items = []
+        for p in self.of("aws_backup_plan"):
+            a = Attrs(p)
+            vaults = []
+            for rule in p.attrs.get("rule") or []:
+                if not isinstance(rule, dict):
+                    continue
+                name = a.get("vaults", rule.get("target_vault_name"))
+                if name is None:
+                    continue
+                vault = next((v for v in self.of("aws_backup_vault") if name in self.identities(v, "name")), None)
+                if vault is None:
+                    a.errors.setdefault("vaults", f"{p.address}: vault {name} is not defined in this code")
+                    vaults.append(BackupVaultRef(str(name), None, None, False))
+                    continue
+                va = Attrs(vault)
+                key = va.attr("vaults", "kms_key_arn") or "aws/backup (the AWS Backup default key)"
+                a.errors.update(va.errors)
+                vaults.append(BackupVaultRef(str(vault.attrs.get("name") or vault.address), vault.address,
+                                             str(key), True))
+            if p.broken:
+                a.errors["vaults"] = p.broken
+            items.append(BackupPlan(self.where.account, self.region(p), p.address, str(p.attrs.get("name") or
+                                    p.address), p.address, tuple(vaults), a.frozen()))
+        self.put("aws.backup_plans", items)
+
+    def config(self) -> None:
+        recorders = []
+        for r in self.of("aws_config_configuration_recorder"):
+            a = Attrs(r)
+            group = first(r.attrs.get("recording_group"))
+            all_supported = _bool(a.get("recording", group.get("all_supported"), True)) if isinstance(
+                group, dict) else True
+            status, _ = self.attached(r, ("aws_config_configuration_recorder_status",), "name", "name")
+            recording = any(_bool(Attrs(s).attr("recording", "is_enabled", default=False)) for s in status)
+            if r.attrs.get("recording_started") is not None:  # CloudFormation starts the recorder itself
+                recording = _bool(r.attrs["recording_started"])
+            if r.broken:
+                a.errors["recording"] = r.broken
+            self.unresolved(r, a)
+            recorders.append(ConfigRecorder(str(r.attrs.get("name") or r.address), r.address, all_supported,
+                                            recording, "planned"))
+        region_arn = recorders[0].arn if recorders else f"{self.where.account_arn}:{self.where.region}"
+        self.put("aws.config_recorders", [ConfigRegion(self.where.account, self.where.region, region_arn,
+                                                       tuple(recorders))])
+
+    def log_groups(self) -> None:
+        items = []
+        for g in self.of("aws_cloudwatch_log_group"):
+            a = Attrs(g)
+            days = _int(a.attr("retention", "retention_in_days", default=0), 0)
+            if g.broken:
+                a.errors["retention"] = g.broken
+            self.unresolved(g, a)
+            items.append(LogGroup(self.where.account, self.region(g), str(g.attrs.get("name") or g.address),
+                                  g.address, days or None))
+        self.put("aws.log_groups", items)
+
+    def build(self) -> Built:
+        for step in (self.buckets, self.account_block, self.kms, self.trails, self.password_policy, self.iam_users,
+                     self.analyzers, self.security_groups, self.ebs, self.rds, self.backup, self.config,
+                     self.log_groups):
+            step()
+        return self.out
+
+
+def build(blocks: Iterable[Block], where: Where) -> Built:
+    return Builder(blocks, where).build()

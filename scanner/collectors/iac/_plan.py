@@ -1,0 +1,98 @@
+"""Terraform plan JSON (``terraform show -json plan.out``, format_version 1.x) as Terraform-shaped blocks.
+
+Values come from ``planned_values`` (root module and child modules, recursively); a value that
+``resource_changes[].change.after_unknown`` marks is ``Unknown`` ("known only after apply"). The references of
+``configuration`` expressions (``"references": ["aws_s3_bucket.audit.id", ...]``) join split resources whose
+target value is unknown at plan time. The plan holds no source lines: ``locate`` maps addresses to the HCL files
+when the Terraform directory is next to the plan, else the plan file itself is the location, without lines.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from scanner.collectors.iac._values import MAX_DEPTH, Block, Unknown
+from scanner.model import Location
+
+AFTER_APPLY = "known only after apply"
+
+
+def is_plan(doc: Any) -> bool:
+    return isinstance(doc, dict) and "format_version" in doc and (
+        "planned_values" in doc or "resource_changes" in doc)
+
+
+def _with_unknown(value: Any, unknown: Any, depth: int = 0) -> Any:
+    if unknown is True or depth > MAX_DEPTH:
+        return Unknown(AFTER_APPLY if unknown is True else f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(unknown, Mapping):
+        base = dict(value) if isinstance(value, Mapping) else {}
+        for k, u in unknown.items():
+            if u is not False:
+                base[k] = _with_unknown(base.get(k), u, depth + 1)
+        return base
+    if isinstance(unknown, list):
+        items = list(value) if isinstance(value, list) else []
+        items += [None] * (len(unknown) - len(items))
+        return [_with_unknown(v, u, depth + 1) for v, u in zip(items, unknown, strict=True)]
+    return value
+
+
+def _modules(module: Mapping[str, Any], depth: int = 0) -> Iterator[Mapping[str, Any]]:
+    if depth > MAX_DEPTH:
+        return
+    yield module
+    for child in module.get("child_modules") or []:
+        if isinstance(child, Mapping):
+            yield from _modules(child, depth + 1)
+
+
+def _references(config: Mapping[str, Any], prefix: str = "", depth: int = 0) -> dict[str, dict[str, tuple[str, ...]]]:
+    """resource address (without index) -> attribute -> addresses of the resources its expression refers to."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    if depth > MAX_DEPTH:
+        return out
+    for r in config.get("resources") or []:
+        if not isinstance(r, Mapping):
+            continue
+        refs = {}
+        for attr, expr in (r.get("expressions") or {}).items():
+            names = expr.get("references") if isinstance(expr, Mapping) else None
+            if names:
+                refs[attr] = tuple(dict.fromkeys(prefix + _resource_of(str(n)) for n in names))
+        out[prefix + str(r.get("address"))] = refs
+    for name, call in (config.get("module_calls") or {}).items():
+        if isinstance(call, Mapping) and isinstance(call.get("module"), Mapping):
+            out.update(_references(call["module"], f"{prefix}module.{name}.", depth + 1))
+    return out
+
+
+def _resource_of(reference: str) -> str:
+    """``aws_s3_bucket.b.id`` -> ``aws_s3_bucket.b`` (``module.m.x`` and ``var.x`` kept as written)."""
+    parts = reference.split(".")
+    return ".".join(parts[:2]) if parts[0] not in ("module", "var", "local", "data") else reference
+
+
+def region_of(plan: Mapping[str, Any], default: str) -> str:
+    expr = (((plan.get("configuration") or {}).get("provider_config") or {}).get("aws") or {}).get("expressions")
+    value = ((expr or {}).get("region") or {}).get("constant_value") if isinstance(expr, Mapping) else None
+    return value if isinstance(value, str) else default
+
+
+def blocks(plan: Mapping[str, Any], rel: str, region: str) -> list[Block]:
+    unknown = {c.get("address"): (c.get("change") or {}).get("after_unknown")
+               for c in plan.get("resource_changes") or [] if isinstance(c, Mapping)}
+    refs = _references((plan.get("configuration") or {}).get("root_module") or {})
+    region = region_of(plan, region)
+    out = []
+    root = (plan.get("planned_values") or {}).get("root_module") or {}
+    for module in _modules(root):
+        for r in module.get("resources") or []:
+            if not isinstance(r, Mapping) or r.get("mode") != "managed":
+                continue
+            address = str(r.get("address"))
+            values = _with_unknown(r.get("values") or {}, unknown.get(address) or {})
+            base = address.split("[", 1)[0]
+            out.append(Block(str(r.get("type")), address, values if isinstance(values, dict) else {},
+                             Location(rel), refs=refs.get(base, {}), region=region))
+    return out

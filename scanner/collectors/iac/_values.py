@@ -1,0 +1,74 @@
+"""The intermediate form every input becomes: Terraform-shaped resource blocks with unknown values marked.
+
+Terraform HCL, plan JSON and CloudFormation all turn into ``Block`` values whose ``type`` and attribute names are
+those of the Terraform AWS provider (CloudFormation properties are renamed to them), so one builder
+(``_build``) makes the AWS facts from all three.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner.model import Location
+
+#: Deepest nesting of values followed (expressions, JSON, YAML); deeper is an error for the file.
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A value that cannot be known from the code: why (a variable without value, a value computed at apply)."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"<unknown: {self.reason}>"
+
+
+@dataclass(frozen=True)
+class InlineWaiver:
+    """A waiver written next to a resource; ``problem`` is set when it is incomplete (it then waives nothing)."""
+
+    check: str
+    reason: str
+    approver: str
+    expires: str
+    line: int
+    problem: str = ""
+
+
+@dataclass
+class Block:
+    """One resource instance, Terraform-shaped: ``attrs`` holds evaluated values (``Unknown`` where unresolved),
+    nested blocks as lists of dicts."""
+
+    type: str
+    address: str  # module.logs.aws_s3_bucket.audit[0], or stack.yaml#AuditBucket
+    attrs: dict[str, Any]
+    location: Location
+    waivers: list[InlineWaiver] = field(default_factory=list)
+    #: attribute -> addresses it refers to (plan JSON: used to join when the value itself is unknown)
+    refs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    broken: str = ""  # set when the file did not parse: every value of the resource is unknown for this reason
+    region: str = ""
+
+
+def first(value: Any) -> Any:
+    """The first element of a nested block list (Terraform blocks are lists), or the value itself."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def unknowns(value: Any, path: str = "") -> list[str]:
+    """Where inside a value something is unknown, with why (``policy.Statement[0].Resource: variable x ...``)."""
+    if isinstance(value, Unknown):
+        return [f"{path or 'value'}: {value.reason}"]
+    out: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += unknowns(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += unknowns(v, f"{path}[{i}]")
+    return out
