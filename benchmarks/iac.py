@@ -216,7 +216,7 @@ def write_hcl(dest: Path, items: list[Res], files: int) -> dict[str, tuple[str, 
     dest.mkdir(parents=True, exist_ok=True)
     where: dict[str, tuple[str, int, int]] = {}
     per = -(-len(items) // files)
-    provider = 'provider "aws" {\n  region = "%s"\n}\n' % REGION
+    provider = f'provider "aws" {{\n  region = "{REGION}"\n}}\n'
     for f in range(files):
         chunk = items[f * per:(f + 1) * per]
         name = f"main_{f:03d}.tf"

@@ -2,7 +2,8 @@
 
 ``iac_document(paths)`` is the in-memory inventory of the shortcut: one ``type: iac`` target per path, named
 after the path with every character the inventory does not allow in a name replaced (``infra/prod`` ->
-``infra_prod``), never empty, unique (``-2``, ``-3`` ...) and bounded in length.
+``infra_prod``; an absolute path or one with ``..`` is named as seen from the working directory, or by its last
+component when outside it), never empty, unique (``-2``, ``-3`` ...) and bounded in length.
 
 ``DiffScope`` keeps the findings on code resources changed against a git ref (``scanner.gitdiff``): a finding whose
 file is new, or whose line range meets a changed hunk. A finding without a usable location (an error of the whole
@@ -33,9 +34,13 @@ _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
 
 def target_name(path: str, taken: Iterable[str] = ()) -> str:
     """A safe, unique inventory name for the code at ``path``."""
-    text = path.replace("\\", "/").strip("/") or "root"
+    text = path.replace("\\", "/")
+    if text.startswith("/") or ".." in text.split("/"):  # shown from the working directory, else by its last name
+        rel = os.path.relpath(os.path.realpath(path)).replace("\\", "/")
+        text = rel if not rel.startswith("..") else os.path.basename(os.path.realpath(path))
+    text = text.strip("/")
     if text in (".", ""):
-        text = os.path.basename(os.path.realpath(path)) or "root"
+        text = os.path.basename(os.path.realpath(path))
     name = _NOT_IN_NAME.sub("_", text).strip("._-")[:MAX_NAME] or "code"
     used, candidate, n = set(taken), name, 1
     while candidate in used:
