@@ -18,7 +18,8 @@ from tests.reports.test_sarif import sarif
 def code_result(path: str, start: int | None = 12, end: int | None = 20, **overrides: Any) -> Result:
     fields: dict[str, Any] = dict(status="fail", check="aws.s3.versioning", target="infra", target_type="iac",
                                   resource="module.logs.aws_s3_bucket.audit", location=Location(path, start, end))
-    return make_result(**{**fields, **overrides})
+    result: Result = make_result(**{**fields, **overrides})
+    return result
 
 
 def outputs(run: Run) -> tuple[dict[str, Any], ET.Element, dict[str, Any]]:
