@@ -147,6 +147,10 @@ class Builder:
         for b in self.blocks:
             self.by_type.setdefault(b.type, []).append(b)
         self.out = Built()
+        #: (types, key) -> the blocks of those types, the positions of the blocks naming each string by ``key``
+        #: (a literal value or a reference), and the positions of those whose ``key`` cannot be resolved
+        self._joins: dict[tuple[tuple[str, ...], str], tuple[list[Block], dict[str, list[int]], list[int]]] = {}
+        self._bucket_names: dict[str, Block] | None = None
 
     # -------------------------------------------------------------------------------- joining
     def of(self, *types: str) -> list[Block]:
@@ -161,18 +165,29 @@ class Builder:
                 ids.add(v)
         return ids
 
+    def _join(self, types: tuple[str, ...], key: str) -> tuple[list[Block], dict[str, list[int]], list[int]]:
+        """The join index of ``attached``, built once per (types, key): joining stays linear in the resources."""
+        found = self._joins.get((types, key))
+        if found is None:
+            blocks = self.of(*types)
+            naming: dict[str, list[int]] = {}
+            unsure: list[int] = []
+            for i, b in enumerate(blocks):
+                value = b.attrs.get(key)
+                refs = set(b.refs.get(key, ()))
+                for name in refs | ({value} if isinstance(value, str) else set()):
+                    naming.setdefault(name, []).append(i)
+                if b.broken or unknowns(value) and not refs:
+                    unsure.append(i)
+            found = self._joins[(types, key)] = (blocks, naming, unsure)
+        return found
+
     def attached(self, target: Block, types: Iterable[str], key: str, *names: str) -> tuple[list[Block], list[Block]]:
         """(split resources of ``types`` naming ``target`` by ``key``, those whose ``key`` could not be resolved)."""
-        ids = self.identities(target, *names)
-        mine, unsure = [], []
-        for b in self.of(*types):
-            value = b.attrs.get(key)
-            refs = set(b.refs.get(key, ()))
-            if isinstance(value, str) and value in ids or refs & ids:
-                mine.append(b)
-            elif b.broken or unknowns(value) and not refs:
-                unsure.append(b)
-        return mine, unsure
+        blocks, naming, unsure = self._join(tuple(types), key)
+        hits = sorted({i for name in self.identities(target, *names) for i in naming.get(name, ())})
+        mine = set(hits)
+        return [blocks[i] for i in hits], [blocks[i] for i in unsure if i not in mine]
 
     def region(self, block: Block) -> str:
         return block.region or self.where.region
@@ -375,12 +390,15 @@ class Builder:
         self.put("aws.cloudtrail_trails", items)
 
     def _bucket_named(self, name: Any) -> Block | None:
+        """The first bucket that ``name`` names (its address or bucket name); the index is built once."""
         if not isinstance(name, str):
             return None
-        for b in self.of("aws_s3_bucket"):
-            if name in self.identities(b, "bucket"):
-                return b
-        return None
+        if self._bucket_names is None:
+            self._bucket_names = {}
+            for b in self.of("aws_s3_bucket"):
+                for ident in self.identities(b, "bucket"):
+                    self._bucket_names.setdefault(ident, b)
+        return self._bucket_names.get(name)
 
     # -------------------------------------------------------------------------------- IAM
     def password_policy(self) -> None:
