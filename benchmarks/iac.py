@@ -464,14 +464,16 @@ def compare(ours_v: Verdicts, theirs_v: Verdicts, items: dict[str, Res]) -> dict
                                                                      ",".join(sorted(mine_verdicts)) or "none")
             pairs = [("(account)", mine_verdict, theirs_verdict)]
         else:
-            addresses = set(mine) | {a for i in ids for a in theirs_v.by_check.get(i, {})}
+            # Checkov judges a split resource (a separate ingress rule) on its own: its verdict is its owner's
+            owned: dict[str, list[str]] = defaultdict(list)
+            for i in ids:
+                for a, v in theirs_v.by_check.get(i, {}).items():
+                    owned[items[a].owner or a if a in items else a].append(v)
             pairs = []
-            for a in sorted(addresses):
-                if a in items and items[a].owner not in ("", a):
-                    continue  # a split resource: both tools judge its bucket or group
-                got = [theirs_v.by_check.get(i, {}).get(a) for i in ids]
+            for a in sorted(set(mine) | set(owned)):
+                got = owned.get(a, [])
                 t = "fail" if "fail" in got else ("pass" if got and all(g == "pass" for g in got) else
-                                                  ",".join(sorted({str(g) for g in got})))
+                                                  ",".join(sorted(set(got))) or "none")
                 pairs.append((a, mine.get(a, "none"), t))
         for address, m, t in pairs:
             if m == t:
