@@ -58,8 +58,8 @@ def evaluate(spec: CheckSpec, facts: Mapping[str, Fact], target: Target) -> list
     broken = [facts.get(name) or Fact.failed(name, "not collected") for name in spec.facts]
     unfit = [f for f in broken if f.inapplicable is not None]
     if unfit:  # the fact cannot exist for this kind of target: the coverage gap is shown, not hidden
-        return [Finding(Status.NOT_APPLICABLE, target.name, "; ".join(dict.fromkeys(f"{f.inapplicable}" for f in unfit)),
-                        {"facts": [f.name for f in unfit]})]
+        reasons = "; ".join(dict.fromkeys(str(f.inapplicable) for f in unfit))
+        return [Finding(Status.NOT_APPLICABLE, target.name, reasons, {"facts": [f.name for f in unfit]})]
     broken = [f for f in broken if not f.ok]
     if broken:
         reason = "; ".join(f"{f.name}: {f.error}" for f in broken)

@@ -4,7 +4,8 @@ The files of a code target are hostile input like any target's answer. This conn
 reads them, and it:
 
 - never reads outside ``root`` (a symlink whose real path leaves the root is refused and named, never followed);
-- reads at most ``max_file_bytes`` per file (default 8 MiB): a larger file is an error for its resources;
+- reads at most ``max_file_bytes`` per file (default 64 MiB; YAML is bounded at 16 MiB by the strict loader): a
+  larger file is an error for the resources its first ``max_file_bytes`` name, and a run warning;
 - lists directories without following symlinked directories, in a stable order, skipping ``.git``,
   ``.terraform`` and ``node_modules``, and at most ``MAX_FILES`` files.
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from scanner.model import Target
 
-DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024  # a plan JSON of 10,000 resources is tens of MB
 MAX_FILES = 20_000
 #: File names the collector reads (Terraform, tfvars, plan JSON, CloudFormation YAML/JSON templates).
 SUFFIXES = (".tf", ".tfvars", ".json", ".yaml", ".yml", ".template")
@@ -37,7 +38,8 @@ class IacPathError(ValueError):
 
 
 class FileRefused(OSError):
-    """A file could not be read safely (outside the root, too large, unreadable); the message says why."""
+    """A file could not be read safely (outside the root, too large, unreadable); the message says why (without
+    the path: the caller names it)."""
 
 
 @dataclass(frozen=True)
@@ -128,23 +130,26 @@ class IacConnector:
         """The real path of ``path`` if it stays inside the root; FileRefused otherwise."""
         real = Path(os.path.realpath(path))
         if not _inside(real, self.root):
-            raise FileRefused(f"{self.rel(path)}: leads outside the root ({real}); not followed")
+            raise FileRefused(f"leads outside the root ({real}); not followed")
         return real
 
-    def read(self, path: Path) -> bytes:
-        """A file's bytes: inside the root, at most ``max_bytes``; FileRefused says why not."""
+    def read(self, path: Path, *, head: bool = False) -> bytes:
+        """A file's bytes: inside the root, at most ``max_bytes``; FileRefused says why not. ``head``: the first
+        ``max_bytes`` of a larger file instead of refusing it (to name the resources it starts with)."""
         real = self.confined(path)
         try:
             fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         except OSError as exc:
-            raise FileRefused(f"{self.rel(path)}: cannot read: {exc.strerror}") from None
+            raise FileRefused(f"cannot read: {exc.strerror}") from None
         try:
             with os.fdopen(fd, "rb") as fh:
                 data = fh.read(self.max_bytes + 1)
         except OSError as exc:
-            raise FileRefused(f"{self.rel(path)}: cannot read: {exc.strerror}") from None
+            raise FileRefused(f"cannot read: {exc.strerror}") from None
+        if len(data) > self.max_bytes and head:
+            return data[:self.max_bytes]
         if len(data) > self.max_bytes:
-            raise FileRefused(f"{self.rel(path)}: larger than {self.max_bytes} bytes (max_file_bytes); not read")
+            raise FileRefused(f"larger than {self.max_bytes} bytes (max_file_bytes); not read")
         return data
 
     def files(self, base: Path) -> Iterator[Path]:

@@ -111,11 +111,12 @@ def test_a_system_fact_that_failed_is_recorded_as_an_error(registry):
 
 
 def test_every_platform_has_a_system_fact_its_collector_knows():
-    from scanner.collectors import aws, ldap
+    from scanner.collectors import aws, iac, ldap
 
     assert SYSTEM_FACTS == {Platform.LINUX: "linux.system", Platform.AWS: "aws.system",
-                            Platform.LDAP: "ldap.system"}
+                            Platform.LDAP: "ldap.system", Platform.IAC: "iac.system"}
     assert "linux.system" in linux.FACTS and "aws.system" in aws.FACTS and "ldap.system" in ldap.FACTS
+    assert "iac.system" in iac.FACTS
 
 
 def test_aws_system_names_accounts_partition_and_regions_without_a_call():

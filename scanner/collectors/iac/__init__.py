@@ -14,8 +14,9 @@ The fact contract for code:
   rewritten to its address, so the policy checks compare like with like.
 - **Account-wide settings** (account public access block, password policy, EBS encryption by default, Config
   recorders, Access Analyzer) are judged as the code would leave a fresh account: absent from the code means not
-  set (as AWS leaves it). Their findings, when nothing in the code sets them, name the account root ARN of the
-  target's ``account`` (default ``000000000000``).
+  set (as AWS leaves it). When nothing in the code sets them, their findings name the resources the live scan
+  names (the account root ARN, ``arn:aws:ec2:REGION:ACCOUNT:ebs-encryption-by-default``, ...) with the target's
+  ``account`` (default ``000000000000``) and region (default: the Terraform provider's, else ``us-east-1``).
 - **Unknown values fail closed.** A value that cannot be known from the code (a variable without value, a data
   source, a value computed at apply) is recorded on the item's ``errors`` (field -> why), so the checks report
   ``error`` for that resource by themselves; for item types without ``errors`` (security groups, volumes, RDS,
@@ -25,6 +26,8 @@ The fact contract for code:
 - **Runtime state** (``aws.iam_credential_report``: MFA devices, key age, last use; ``aws.account_summary``: root
   MFA and keys) is ``Fact.not_applicable`` with "runtime state, verified by the live scan", so those checks are
   ``not_applicable`` and the coverage gap shows.
+- **Which input wins**: a directory holding both Terraform files and a plan JSON is judged from the plan (the HCL
+  gives the plan's lines and inline waivers); Terraform JSON syntax (``*.tf.json``) is not read (a run warning).
 - **Where**: ``iac.resource_notes`` (a ``scanner.model.ResourceNotes``) maps each resource to its
   ``Location(path relative to root, first line, last line)``; the runner puts it on every finding about that
   resource. Plan JSON carries no lines: with the Terraform directory next to the plan, the plan's resources get
@@ -47,7 +50,7 @@ from scanner.collectors.iac import _build, _cfn, _hcl, _plan
 from scanner.collectors.iac._values import Block
 from scanner.collectors.iac._waivers import to_waivers
 from scanner.connectors.iac import FileRefused, IacConnector
-from scanner.model import Evidence, Fact, ResourceNotes, Target, thaw
+from scanner.model import Evidence, Fact, Location, ResourceNotes, Target, thaw
 
 NOTES = "iac.resource_notes"
 SYSTEM = "iac.system"
@@ -81,9 +84,10 @@ def _terraform_dirs(conn: IacConnector, files: list[Path], ctx: _hcl.Problems) -
     dirs = sorted({f.parent for f in files if f.suffix == ".tf"})
     called: set[Path] = set()
     for d in dirs:
-        module = _hcl.load_module(conn, d, _hcl.Problems())
-        for args, _line in module.calls.values():
-            src = _hcl.Eval(_hcl.Scope(module, "", {})).value(args["source"]) if "source" in args else None
+        module = _hcl.load_module(conn, d, ctx)
+        for call in module.calls.values():
+            source = call.args.get("source")
+            src = _hcl.Eval(_hcl.Scope(module, "", {})).value(source) if source is not None else None
             if isinstance(src, str) and src.startswith(("./", "../")):
                 called.add(Path(*(d / src).parts).resolve())
     return [d for d in dirs if d.resolve() not in called]
@@ -101,16 +105,21 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
         if path.suffix in (".tf", ".tfvars"):
             continue
         rel = conn.rel(path)
-        try:
-            data = conn.read(path)
-        except FileRefused as exc:
-            problems.items.append((rel, None, str(exc)))
+        if path.name.endswith(".tf.json"):
+            problems.items.append((rel, None, "Terraform JSON syntax (.tf.json) is not read: its resources are not "
+                                              "judged"))
             continue
         try:
+            data = conn.read(path)
             text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if _looks_like_cfn(data.decode("utf-8", "replace")):
-                problems.items.append((rel, data[:exc.start].count(b"\n") + 1, f"not UTF-8 (byte {exc.start})"))
+        except (FileRefused, UnicodeDecodeError) as exc:
+            # what can still be seen of the file names the resources it holds, each an error with the reason
+            seen = (_head(conn, path) if isinstance(exc, FileRefused) else data).decode("utf-8", "replace")
+            line = data[:exc.start].count(b"\n") + 1 if isinstance(exc, UnicodeDecodeError) else None
+            why = str(exc) if isinstance(exc, FileRefused) else f"not UTF-8 (byte {exc.start})"
+            if _looks_like_cfn(seen) or isinstance(exc, FileRefused):
+                problems.items.append((rel, line, why))
+                blocks += _cfn.broken_blocks(seen, rel, f"{rel}{f' line {line}' if line else ''}: {why}")
             continue
         if path.suffix == ".json":
             try:
@@ -127,7 +136,8 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
         except _cfn.CfnError as exc:
             if _looks_like_cfn(text):
                 problems.items.append((rel, exc.line, str(exc)))
-                blocks += _cfn_broken(text, rel, f"{rel}" + (f" line {exc.line}" if exc.line else "") + f": {exc}")
+                where = f"{rel} line {exc.line}" if exc.line else rel
+                blocks += _cfn.broken_blocks(text, rel, f"{where}: {exc}")
             continue
         if _cfn.is_template(template.data):
             blocks += _cfn.blocks(template, rel, region, account, partition)
@@ -156,33 +166,16 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
     return Scan(blocks, problems.items, [conn.rel(f) for f in found])
 
 
-def _cfn_broken(text: str, rel: str, why: str) -> list[Block]:
-    """Resources still recognisable (``Type: AWS::...`` under a logical id) in a template that does not parse."""
-    import re
-
-    out = []
-    lines = text.split("\n")
-    for i, line in enumerate(lines):
-        m = re.match(r"^\s*\"?Type\"?\s*:\s*\"?(AWS::[A-Za-z0-9:]+)", line)
-        if not m:
-            continue
-        for j in range(i - 1, max(-1, i - 5), -1):
-            k = re.match(r"^\s*\"?([A-Za-z0-9]+)\"?\s*:\s*\{?\s*$", lines[j])
-            if k:
-                for rtype, _attrs in _cfn._convert(m.group(1), {}, "", False)[:1]:
-                    out.append(Block(rtype, f"{rel}#{k.group(1)}", {}, _location(rel, j + 1), broken=why))
-                break
-    return out
-
-
-def _location(rel: str, line: int) -> Any:
-    from scanner.model import Location
-
-    return Location(rel, line, line)
+def _head(conn: IacConnector, path: Path) -> bytes:
+    """The first ``max_file_bytes`` of a file too large to read whole (nothing when it cannot be read at all)."""
+    try:
+        return conn.read(path, head=True)
+    except FileRefused:
+        return b""
 
 
 def _notes(scan: Scan, built: _build.Built, target: Target) -> ResourceNotes:
-    locations = {}
+    locations: dict[str, Location] = {}
     for b in scan.blocks:
         locations.setdefault(b.address, b.location)
     waivers, warnings = to_waivers(_unique(scan.blocks), target.name, bool(target.opt("inline_waiver_globs")))

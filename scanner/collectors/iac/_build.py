@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -49,8 +49,6 @@ from scanner.facts.aws import (
 from scanner.facts.aws import AccountPublicAccessBlock as AccountBlock
 from scanner.model import freeze
 
-#: Fields of an item that say who and where it is, never unknown.
-_IDENTITY = frozenset({"account", "region", "name", "arn", "id", "errors", "tags_read"})
 _PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read", "PublicRead", "PublicReadWrite",
                           "AuthenticatedRead"})
 
@@ -63,7 +61,18 @@ class Where:
 
     @property
     def account_arn(self) -> str:
-        return f"arn:{self.partition}:iam::{self.account}:root"
+        return self.arn("iam", "root", regional=False)
+
+    def arn(self, service: str, resource: str, regional: bool = True) -> str:
+        """The ARN the live collector gives an account or region setting, so code and account name it alike."""
+        from scanner.connectors.aws import build_arn
+
+        return build_arn(self.partition, service, self.region if regional else "", self.account, resource)
+
+
+#: How split resources attach to their targets: (target address -> its split resources, target address -> split
+#: resources that may be its, split resources that may be anyone's).
+Index = tuple[dict[str, list[Block]], dict[str, list[Block]], list[Block]]
 
 
 @dataclass
@@ -81,18 +90,20 @@ class Attrs:
         self.block = block
         self.errors: dict[str, str] = {}
 
-    def get(self, fld: str, value: Any, default: Any = None) -> Any:
-        """``value`` if known (``default`` when absent); unknown: recorded against ``fld`` and ``default``."""
+    def get(self, fld: str, value: Any, default: Any = None, *, unknown: Any = None) -> Any:
+        """``value`` if known (``default`` when absent); unknown: recorded against ``fld``, and ``unknown`` (or
+        ``default``) returned as a placeholder the check never trusts (the field's error makes it error)."""
+        placeholder = default if unknown is None else unknown
         if self.block.broken:
             self.errors[fld] = self.block.broken
-            return default
+            return placeholder
         problems = unknowns(value)
         if problems:
             self.errors.setdefault(fld, f"{self.block.address}: " + "; ".join(problems))
-            return default
+            return placeholder
         return default if value is None else value
 
-    def attr(self, fld: str, *path: str | int, default: Any = None) -> Any:
+    def attr(self, fld: str, *path: str | int, default: Any = None, unknown: Any = None) -> Any:
         value: Any = self.block.attrs
         for p in path:
             if isinstance(value, Unknown):
@@ -104,7 +115,28 @@ class Attrs:
                 value = value[p] if p < len(value) else None
             else:
                 value = None if not isinstance(value, Unknown) else value
-        return self.get(fld, value, default)
+        return self.get(fld, value, default, unknown=unknown)
+
+    def node(self, fld: str, value: Any) -> dict[str, Any]:
+        """A nested block (its first) as a dict; unknown (a dynamic block, an unresolved value): recorded, empty."""
+        value = first(value)
+        if isinstance(value, Unknown) or self.block.broken:
+            self.get(fld, value)
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def nodes(self, fld: str, value: Any) -> list[dict[str, Any]]:
+        """Nested blocks (or a list of objects); unknown ones recorded against ``fld``."""
+        if isinstance(value, Unknown) or self.block.broken:
+            self.get(fld, value)
+            return []
+        out = []
+        for v in [value] if isinstance(value, dict) else value if isinstance(value, list) else []:
+            if isinstance(v, dict):
+                out.append(v)
+            else:
+                self.get(fld, v)
+        return out
 
     def frozen(self) -> Mapping[str, str]:
         return MappingProxyType(dict(self.errors))
@@ -135,8 +167,18 @@ def _document(value: Any) -> Any:
     return Unknown(f"policy is a {type(value).__name__}, not a JSON object")
 
 
+#: The ``errors`` keys the checks read, per item type: a resource whose file did not parse has all of them.
+_ERROR_KEYS: dict[type, tuple[str, ...]] = {
+    S3Bucket: ("encryption", "policy", "versioning", "object_lock", "logging", "public_access_block", "tags"),
+    KmsKey: ("rotation_enabled",), Trail: ("bucket_policy", "bucket_public_access_block", "bucket_acl"),
+    IamUser: ("attached",), BackupPlan: ("vaults",),
+}
+#: Trail fields whose errors the checks read themselves; any other unknown trail field makes its verdicts error.
+_TRAIL_BUCKET_KEYS = frozenset(_ERROR_KEYS[Trail])
+
+
 def _all_errors(cls: type, reason: str) -> dict[str, str]:
-    return {f.name: reason for f in fields(cls) if f.name not in _IDENTITY}
+    return dict.fromkeys(_ERROR_KEYS[cls], reason)
 
 
 class Builder:
@@ -147,47 +189,61 @@ class Builder:
         for b in self.blocks:
             self.by_type.setdefault(b.type, []).append(b)
         self.out = Built()
-        #: (types, key) -> the blocks of those types, the positions of the blocks naming each string by ``key``
-        #: (a literal value or a reference), and the positions of those whose ``key`` cannot be resolved
-        self._joins: dict[tuple[tuple[str, ...], str], tuple[list[Block], dict[str, list[int]], list[int]]] = {}
-        self._bucket_names: dict[str, Block] | None = None
+        self._indexes: dict[tuple[tuple[str, ...], str, str, tuple[str, ...]], Index] = {}
+        self._buckets: dict[str, list[Block]] | None = None
 
     # -------------------------------------------------------------------------------- joining
     def of(self, *types: str) -> list[Block]:
         return [b for t in types for b in self.by_type.get(t, [])]
 
     def identities(self, block: Block, *names: str) -> set[str]:
-        """The strings that name a resource: its address and its known name attributes."""
-        ids = {block.address, block.address.split("[", 1)[0] if "[" not in block.address else block.address}
+        """The strings that name a resource: its address (without the index when it is the only instance, as
+        plan references write it) and its known name attributes."""
+        ids = {block.address, block.address.split("[", 1)[0]}  # the base names every instance: ambiguous if several
         for n in names:
             v = block.attrs.get(n)
             if isinstance(v, str):
                 ids.add(v)
         return ids
 
-    def _join(self, types: tuple[str, ...], key: str) -> tuple[list[Block], dict[str, list[int]], list[int]]:
-        """The join index of ``attached``, built once per (types, key): joining stays linear in the resources."""
-        found = self._joins.get((types, key))
-        if found is None:
-            blocks = self.of(*types)
-            naming: dict[str, list[int]] = {}
-            unsure: list[int] = []
-            for i, b in enumerate(blocks):
-                value = b.attrs.get(key)
-                refs = set(b.refs.get(key, ()))
-                for name in refs | ({value} if isinstance(value, str) else set()):
-                    naming.setdefault(name, []).append(i)
-                if b.broken or unknowns(value) and not refs:
-                    unsure.append(i)
-            found = self._joins[(types, key)] = (blocks, naming, unsure)
-        return found
+    def attached(self, target: Block, types: tuple[str, ...], key: str, *names: str) -> tuple[list[Block],
+                                                                                               list[Block]]:
+        """(split resources of ``types`` naming ``target`` by ``key``, those that may name it but cannot be
+        resolved: an unknown value without references, or references that fit several resources). Each split
+        resource is resolved once, so joining stays linear."""
+        index_key = (types, key, target.type, names)
+        index = self._indexes.get(index_key)
+        if index is None:
+            index = self._indexes[index_key] = self._index(types, key, target.type, names)
+        mine, unsure_some, unsure_all = index
+        return mine.get(target.address, []), unsure_all + unsure_some.get(target.address, [])
 
-    def attached(self, target: Block, types: Iterable[str], key: str, *names: str) -> tuple[list[Block], list[Block]]:
-        """(split resources of ``types`` naming ``target`` by ``key``, those whose ``key`` could not be resolved)."""
-        blocks, naming, unsure = self._join(tuple(types), key)
-        hits = sorted({i for name in self.identities(target, *names) for i in naming.get(name, ())})
-        mine = set(hits)
-        return [blocks[i] for i in hits], [blocks[i] for i in unsure if i not in mine]
+    def _index(self, types: tuple[str, ...], key: str, target_type: str, names: tuple[str, ...]) -> Index:
+        named: dict[str, list[str]] = {}  # name -> addresses of the targets it names
+        for t in self.of(target_type):
+            for n in self.identities(t, *names):
+                named.setdefault(n, []).append(t.address)
+        mine: dict[str, list[Block]] = {}
+        unsure_some: dict[str, list[Block]] = {}
+        unsure_all: list[Block] = []
+        for b in self.of(*types):
+            value = b.attrs.get(key)
+            if isinstance(value, str) and not b.broken:
+                candidates = named.get(value, [])
+            else:
+                refs = b.refs.get(key, ())
+                specific = [r for r in refs if "[" in r] or list(refs)
+                candidates = list(dict.fromkeys(a for r in specific for a in named.get(r, [])))
+                if b.broken or not candidates:
+                    if b.broken or unknowns(value) or refs:
+                        unsure_all.append(b)
+                    continue
+            if len(set(candidates)) == 1:
+                mine.setdefault(candidates[0], []).append(b)
+            else:
+                for c in set(candidates):
+                    unsure_some.setdefault(c, []).append(b)
+        return mine, unsure_some, unsure_all
 
     def region(self, block: Block) -> str:
         return block.region or self.where.region
@@ -227,32 +283,29 @@ class Builder:
         # encryption: inline (v3) or split; AWS encrypts new buckets with SSE-S3 when nothing is configured
         algos: list[str] = []
         for src in [b, *self._split(b, a, "encryption", ("aws_s3_bucket_server_side_encryption_configuration",))]:
-            cfg = src.attrs.get("server_side_encryption_configuration") if src is b else src.attrs
             sa = Attrs(src)
-            for rule in (first(cfg) or {}).get("rule", []) if isinstance(first(cfg), dict) else []:
-                algo = sa.get("encryption", (first(rule.get("apply_server_side_encryption_by_default")) or {})
-                              .get("sse_algorithm"))
+            cfg = sa.node("encryption", b.attrs.get("server_side_encryption_configuration")) if src is b else src.attrs
+            for rule in sa.nodes("encryption", cfg.get("rule")):
+                by_default = sa.node("encryption", rule.get("apply_server_side_encryption_by_default"))
+                algo = sa.get("encryption", by_default.get("sse_algorithm"))
                 if algo:
                     algos.append(str(algo))
             a.errors.update(sa.errors)
         encryption = tuple(algos) or ("AES256",)
-        # versioning
+        # versioning: inline (v3) or split
         versioning, mfa_delete = Versioning.NEVER_ENABLED, False
-        inline = first(b.attrs.get("versioning"))
-        if isinstance(inline, dict):
-            enabled = a.get("versioning", inline.get("enabled"), False)
-            versioning = Versioning.ENABLED if _bool(enabled) else Versioning.NEVER_ENABLED
+        inline = a.node("versioning", b.attrs.get("versioning"))
+        if inline:
+            versioning = Versioning.ENABLED if _bool(a.get("versioning", inline.get("enabled"), False)) \
+                else Versioning.NEVER_ENABLED
             mfa_delete = _bool(a.get("versioning", inline.get("mfa_delete"), False))
         for v in self._split(b, a, "versioning", ("aws_s3_bucket_versioning",)):
             va = Attrs(v)
-            status = va.attr("versioning", "versioning_configuration", "status", default="")
-            mfa = va.attr("versioning", "versioning_configuration", "mfa_delete", default="")
+            cfg = va.node("versioning", v.attrs.get("versioning_configuration"))
+            status = va.get("versioning", cfg.get("status"), "")
+            mfa_delete = _bool(va.get("versioning", cfg.get("mfa_delete"), ""))
             a.errors.update(va.errors)
-            if status == "Enabled":
-                versioning = Versioning.ENABLED
-            elif status == "Suspended":
-                versioning = Versioning.SUSPENDED
-            mfa_delete = _bool(mfa)
+            versioning = {"Enabled": Versioning.ENABLED, "Suspended": Versioning.SUSPENDED}.get(str(status), versioning)
         # public access block: on for every new bucket unless configured
         block: PublicAccessBlock | None = PublicAccessBlock(True, True, True, True)
         for p in self._split(b, a, "public_access_block", ("aws_s3_bucket_public_access_block",)):
@@ -261,33 +314,26 @@ class Builder:
                                         for k in ("block_public_acls", "ignore_public_acls", "block_public_policy",
                                                   "restrict_public_buckets")))
             a.errors.update(pa.errors)
-        # policy
+        # policy: inline (v3) or split
         policy = _document(b.attrs.get("policy"))
         for p in self._split(b, a, "policy", ("aws_s3_bucket_policy",)):
             policy = _document(p.attrs.get("policy")) if not p.broken else Unknown(p.broken)
         policy = a.get("policy", self._own_arn(policy, name, b.address))
-        # logging
-        target = (first(b.attrs.get("logging")) or {}).get("target_bucket") if isinstance(
-            first(b.attrs.get("logging")), dict) else None
+        # logging: inline (v3) or split
+        target = a.get("logging", a.node("logging", b.attrs.get("logging")).get("target_bucket"))
         for lg in self._split(b, a, "logging", ("aws_s3_bucket_logging",)):
             la = Attrs(lg)
             target = la.attr("logging", "target_bucket")
             a.errors.update(la.errors)
-        target = a.get("logging", target)
-        # object lock
-        lock = b.attrs.get("object_lock_enabled")
-        inline_lock = first(b.attrs.get("object_lock_configuration"))
-        mode: Any = ""
-        if isinstance(inline_lock, dict):
-            lock = lock if lock is not None else inline_lock.get("object_lock_enabled")
-            mode = (first((first(inline_lock.get("rule")) or {}).get("default_retention")) or {}).get("mode", "") \
-                if isinstance(first(inline_lock.get("rule")), dict) else ""
-        lock_on = _bool(a.get("object_lock", lock, False))
+        # object lock: enabled on the bucket (v4 attribute, v3 block) or by a lock configuration; mode from its rule
+        inline_lock = a.node("object_lock", b.attrs.get("object_lock_configuration"))
+        lock_on = _bool(a.get("object_lock", b.attrs.get("object_lock_enabled"), False)) or _bool(
+            a.get("object_lock", inline_lock.get("object_lock_enabled"), False))
+        mode = self._lock_mode(a, inline_lock)
         for lc in self._split(b, a, "object_lock", ("aws_s3_bucket_object_lock_configuration",)):
             la = Attrs(lc)
-            mode = la.attr("object_lock", "rule", "default_retention", "mode", default="") or mode
-            if _bool(la.attr("object_lock", "object_lock_enabled", default="Enabled")):
-                lock_on = lock_on or bool(mode)
+            lock_on = lock_on or _bool(la.attr("object_lock", "object_lock_enabled", default="Enabled"))
+            mode = self._lock_mode(la, lc.attrs) or mode
             a.errors.update(la.errors)
         tags = a.get("tags", b.attrs.get("tags"), {})
         if b.broken:
@@ -295,11 +341,16 @@ class Builder:
         return S3Bucket(
             account=self.where.account, region=self.region(b), name=name, arn=b.address, encryption=encryption,
             policy=freeze(policy) if isinstance(policy, dict) else None, versioning=versioning,
-            mfa_delete=mfa_delete, object_lock=lock_on, object_lock_mode=str(a.get("object_lock", mode, "")),
+            mfa_delete=mfa_delete, object_lock=lock_on, object_lock_mode=mode,
             logging_target=str(target) if target else None, public_access_block=block,
-            tags=MappingProxyType({str(k): str(v) for k, v in (tags or {}).items()}) if isinstance(tags, dict)
+            tags=MappingProxyType({str(k): str(v) for k, v in tags.items()}) if isinstance(tags, dict)
             else MappingProxyType({}),
             errors=a.frozen())
+
+    @staticmethod
+    def _lock_mode(a: Attrs, config: Mapping[str, Any]) -> str:
+        rule = a.node("object_lock", config.get("rule"))
+        return str(a.get("object_lock", a.node("object_lock", rule.get("default_retention")).get("mode"), ""))
 
     def _own_arn(self, policy: Any, name: str, address: str) -> Any:
         """A bucket's own ARN written out in its policy becomes its address (the ``arn`` of code items)."""
@@ -328,7 +379,7 @@ class Builder:
             items.append(AccountBlock(self.where.account, b.address, pab))
         if not blocks:
             items.append(AccountBlock(self.where.account, self.where.account_arn, None))
-        self.put("aws.s3_account_public_access_block", items[:1] if not blocks else items, regional=False)
+        self.put("aws.s3_account_public_access_block", items, regional=False)
 
     # -------------------------------------------------------------------------------- KMS, CloudTrail
     def kms(self) -> None:
@@ -352,18 +403,21 @@ class Builder:
         items = []
         for b in self.of("aws_cloudtrail"):
             a = Attrs(b)
-            bucket_name = a.attr("s3_bucket", "s3_bucket_name")
-            selectors = b.attrs.get("event_selector") or []
-            advanced = b.attrs.get("advanced_event_selector") or []
+            log_bucket = self._bucket_named(b.attrs.get("s3_bucket_name")) or self._bucket_referred(b, "s3_bucket_name")
+            bucket_name = (log_bucket.attrs.get("bucket") or log_bucket.address) if log_bucket else a.attr(
+                "s3_bucket", "s3_bucket_name")
+            selectors = a.nodes("management_events", b.attrs.get("event_selector"))
+            advanced = a.nodes("management_events", b.attrs.get("advanced_event_selector"))
             management: bool | None = True
             if selectors and not advanced:
                 management = any(_bool(a.get("management_events", s.get("include_management_events"), True))
                                  and a.get("management_events", s.get("read_write_type"), "All") == "All"
-                                 for s in selectors if isinstance(s, dict))
+                                 for s in selectors)
             elif advanced:
                 management = None  # advanced selectors are not interpreted here: the check says it cannot tell
+            if "management_events" in a.errors:
+                management = None
             policy, public_acl, pab = None, False, None
-            log_bucket = self._bucket_named(bucket_name)
             if log_bucket is None:
                 for f in ("bucket_policy", "bucket_public_access_block", "bucket_acl"):
                     a.errors[f] = f"the trail's bucket {bucket_name} is not defined in this code"
@@ -378,27 +432,41 @@ class Builder:
                         a.errors[f"bucket_{k}"] = built.errors[k]
             if b.broken:
                 a.errors.update(_all_errors(Trail, b.broken))
+            # an unknown multi-region flag stands as True so that the multi-region check counts the trail among
+            # those it cannot judge (error), never as a missing trail; other unknown fields: see unresolved
+            multi = _bool(a.attr("multi_region", "is_multi_region_trail", default=False, unknown=True))
+            logging = a.attr("is_logging", "enable_logging", default=True, unknown="?")
+            kms = a.attr("kms_key_id", "kms_key_id")
             items.append(Trail(
                 account=self.where.account, region=self.region(b), name=str(b.attrs.get("name") or b.address),
-                arn=b.address, multi_region=_bool(a.attr("multi_region", "is_multi_region_trail", default=False)),
+                arn=b.address, multi_region=multi or bool(b.broken),
                 log_validation=_bool(a.attr("log_validation", "enable_log_file_validation", default=False)),
-                kms_key_id=(str(k) if (k := a.attr("kms_key_id", "kms_key_id")) else None),
-                s3_bucket=str(bucket_name) if bucket_name else None,
-                is_logging=_bool(a.attr("is_logging", "enable_logging", default=True)), management_events=management,
+                kms_key_id=str(kms) if kms else None, s3_bucket=str(bucket_name) if bucket_name else None,
+                is_logging=None if logging == "?" else _bool(logging), management_events=management,
                 bucket_policy=policy, bucket_public_acl=public_acl, bucket_public_access_block=pab,
                 errors=a.frozen()))
+            other = {k: v for k, v in a.errors.items() if k not in _TRAIL_BUCKET_KEYS}
+            if other or b.broken:
+                self.out.unresolved[b.address] = b.broken or "; ".join(dict.fromkeys(other.values()))
         self.put("aws.cloudtrail_trails", items)
 
-    def _bucket_named(self, name: Any) -> Block | None:
-        """The first bucket that ``name`` names (its address or bucket name); the index is built once."""
-        if not isinstance(name, str):
-            return None
-        if self._bucket_names is None:
-            self._bucket_names = {}
+    def _bucket_index(self) -> dict[str, list[Block]]:
+        if self._buckets is None:
+            self._buckets = {}
             for b in self.of("aws_s3_bucket"):
-                for ident in self.identities(b, "bucket"):
-                    self._bucket_names.setdefault(ident, b)
-        return self._bucket_names.get(name)
+                for name in self.identities(b, "bucket"):
+                    self._buckets.setdefault(name, []).append(b)
+        return self._buckets
+
+    def _bucket_referred(self, block: Block, key: str) -> Block | None:
+        """The one bucket an attribute refers to (plan JSON), when its value is unknown at plan time."""
+        refs = block.refs.get(key, ())
+        found = {id(b): b for r in [r for r in refs if "[" in r] or refs for b in self._bucket_index().get(r, [])}
+        return next(iter(found.values())) if len(found) == 1 else None
+
+    def _bucket_named(self, name: Any) -> Block | None:
+        found = self._bucket_index().get(name, []) if isinstance(name, str) else []
+        return found[0] if len(found) == 1 else None
 
     # -------------------------------------------------------------------------------- IAM
     def password_policy(self) -> None:
@@ -437,11 +505,11 @@ class Builder:
                 if isinstance(user, str) and user in ids or set(p.refs.get("user", ())) & ids:
                     doc = a.get("inline", _document(p.attrs.get("policy")), {})
                     inline.append(InlinePolicy(str(p.attrs.get("name") or p.address), freeze(doc)))
-            for ip in b.attrs.get("inline_policy") or []:  # CloudFormation Policies
-                if isinstance(ip, dict):
-                    doc = a.get("inline", _document(ip.get("policy")), {})
-                    inline.append(InlinePolicy(str(ip.get("name") or "inline"), freeze(doc)))
-            for arn in b.attrs.get("managed_policy_arns") or []:
+            for ip in a.nodes("inline", b.attrs.get("inline_policy")):  # CloudFormation Policies
+                doc = a.get("inline", _document(ip.get("policy")), {})
+                inline.append(InlinePolicy(str(ip.get("name") or "inline"), freeze(doc)))
+            arns = a.get("attached", b.attrs.get("managed_policy_arns"), [])
+            for arn in arns if isinstance(arns, list) else []:
                 attached.append(self._attached(a, b, arn))
             if b.broken:
                 a.errors.update(_all_errors(IamUser, b.broken))
@@ -470,7 +538,7 @@ class Builder:
                 active.append(str(b.attrs.get("analyzer_name") or b.address))
             self.unresolved(b, a)
         self.put("aws.access_analyzers", [AnalyzerRegion(self.where.account, self.where.region,
-                                                         f"{self.where.account_arn}:{self.where.region}",
+                                                         self.where.arn("access-analyzer", "analyzer"),
                                                          tuple(active))])
 
     # -------------------------------------------------------------------------------- EC2, EBS, RDS
@@ -478,7 +546,7 @@ class Builder:
         items = []
         for g in self.of("aws_security_group"):
             a = Attrs(g)
-            rules = [self._ingress(a, r) for r in g.attrs.get("ingress") or [] if isinstance(r, dict)]
+            rules = [self._ingress(a, r) for r in a.nodes("ingress", g.attrs.get("ingress"))]
             for r in self.attached(g, ("aws_security_group_rule",), "security_group_id", "id")[0]:
                 if r.attrs.get("type") == "ingress":
                     rules.append(self._ingress(a, r.attrs))
@@ -501,8 +569,8 @@ class Builder:
 
     def _ingress(self, a: Attrs, rule: Mapping[str, Any]) -> Ingress:
         proto = str(a.get("ingress", rule.get("protocol"), "-1"))
-        sources = [str(s) for key in ("cidr_blocks", "ipv6_cidr_blocks")
-                   for s in (a.get("ingress", rule.get(key), []) or []) if s]
+        listed = [a.get("ingress", rule.get(key), []) for key in ("cidr_blocks", "ipv6_cidr_blocks")]
+        sources = [str(s) for group in listed for s in (group if isinstance(group, list) else [group]) if s]
         return Ingress("-1" if proto in ("all", "-1") else proto.lower(),
                        _int(a.get("ingress", rule.get("from_port"))), _int(a.get("ingress", rule.get("to_port"))),
                        tuple(sources))
@@ -517,7 +585,7 @@ class Builder:
             self.unresolved(b, a)
         if not blocks:
             items.append(EbsDefaultEncryption(self.where.account, self.where.region,
-                                              f"{self.where.account_arn}:{self.where.region}", False))
+                                              self.where.arn("ec2", "ebs-encryption-by-default"), False))
         self.put("aws.ebs_default_encryption", items)
         volumes = []
         for v in self.of("aws_ebs_volume"):
@@ -565,9 +633,7 @@ class Builder:
         for p in self.of("aws_backup_plan"):
             a = Attrs(p)
             vaults = []
-            for rule in p.attrs.get("rule") or []:
-                if not isinstance(rule, dict):
-                    continue
+            for rule in a.nodes("vaults", p.attrs.get("rule")):
                 name = a.get("vaults", rule.get("target_vault_name"))
                 if name is None:
                     continue
@@ -591,9 +657,8 @@ class Builder:
         recorders = []
         for r in self.of("aws_config_configuration_recorder"):
             a = Attrs(r)
-            group = first(r.attrs.get("recording_group"))
-            all_supported = _bool(a.get("recording", group.get("all_supported"), True)) if isinstance(
-                group, dict) else True
+            group = a.node("recording", r.attrs.get("recording_group"))
+            all_supported = _bool(a.get("recording", group.get("all_supported"), True))
             status, _ = self.attached(r, ("aws_config_configuration_recorder_status",), "name", "name")
             recording = any(_bool(Attrs(s).attr("recording", "is_enabled", default=False)) for s in status)
             if r.attrs.get("recording_started") is not None:  # CloudFormation starts the recorder itself
@@ -603,7 +668,7 @@ class Builder:
             self.unresolved(r, a)
             recorders.append(ConfigRecorder(str(r.attrs.get("name") or r.address), r.address, all_supported,
                                             recording, "planned"))
-        region_arn = recorders[0].arn if recorders else f"{self.where.account_arn}:{self.where.region}"
+        region_arn = self.where.arn("config", "configuration-recorder")
         self.put("aws.config_recorders", [ConfigRegion(self.where.account, self.where.region, region_arn,
                                                        tuple(recorders))])
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.collectors.iac._values import MAX_DEPTH, Block, InlineWaiver, Unknown
+from scanner.collectors.iac._values import EVALUATION_ERRORS, MAX_DEPTH, Block, InlineWaiver, Unknown
 from scanner.collectors.iac._waivers import complete
 from scanner.model import Location
 
@@ -23,6 +23,11 @@ _TAGS = {"!Ref": "Ref", "!Condition": "Condition", **{f"!{n}": f"Fn::{n}" for n 
     "Sub", "GetAtt", "If", "Join", "Equals", "Not", "And", "Or", "Select", "Split", "FindInMap", "Base64",
     "GetAZs", "ImportValue", "Cidr", "Transform", "Length", "ToJsonString")}}
 _NO_VALUE = object()
+#: The only standard tags a template may carry (anything else, e.g. ``!!python/object``, is refused).
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map",
+                                                            "timestamp", "binary"))
+#: Attributes that identify a resource: ``Fn::GetAtt`` of them is the resource's address (joins, policies).
+_IDENTITY_ATTRIBUTES = frozenset({"Arn", "GroupId", "Id", "KeyId", "BackupVaultArn", "BackupPlanArn"})
 
 
 class CfnError(ValueError):
@@ -70,8 +75,14 @@ def load(text: str) -> Template:
 
 
 def _last_line(node: Any) -> int:
-    end = node.end_mark
-    return int(end.line + (1 if end.column > 0 else 0))
+    """The last line holding text of a node (a block mapping's end mark is already on the next key's line)."""
+    import yaml
+
+    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+        end = node.end_mark
+        return int(end.line + (1 if end.column > 0 else 0))
+    children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+    return max((_last_line(c) for c in children), default=int(node.start_mark.line + 1))
 
 
 def _data(node: Any, constructor: Any, depth: int) -> Any:
@@ -92,6 +103,8 @@ def _data(node: Any, constructor: Any, depth: int) -> Any:
         if name == "Fn::GetAtt" and isinstance(value, str):
             value = value.split(".", 1)
         return {name: value}
+    if tag not in _PLAIN_TAGS:
+        raise CfnError(f"unknown tag {tag[:60]}", node.start_mark.line + 1)
     if isinstance(node, yaml.ScalarNode):
         if tag in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"):
             return str(node.value)
@@ -117,8 +130,12 @@ class Resolver:
         self.params: dict[str, Any] = {}
         for name, p in (template.get("Parameters") or {}).items():
             default = p.get("Default") if isinstance(p, dict) else None
-            self.params[name] = default if default is not None else Unknown(f"parameter {name} has no default")
-        self.resources = template.get("Resources") if isinstance(template.get("Resources"), dict) else {}
+            if isinstance(p, dict) and str(p.get("Type", "")).startswith("AWS::SSM::Parameter::Value"):
+                self.params[name] = Unknown(f"parameter {name} is read from SSM Parameter Store at deploy time")
+            else:
+                self.params[name] = default if default is not None else Unknown(f"parameter {name} has no default")
+        found = template.get("Resources")
+        self.resources: dict[str, Any] = found if isinstance(found, dict) else {}
         self._conditions: dict[str, Any] = {}
         self.depth = 0
 
@@ -176,7 +193,7 @@ class Resolver:
             return self.condition(str(arg))
         if key == "Fn::GetAtt":
             parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
-            if len(parts) == 2 and parts[0] in self.resources and parts[1] == "Arn":
+            if len(parts) == 2 and parts[0] in self.resources and parts[1] in _IDENTITY_ATTRIBUTES:
                 return self.address(str(parts[0]))
             return Unknown(f"Fn::GetAtt {'.'.join(map(str, parts))[:60]} is known only after deploy")
         if key == "Fn::Sub":
@@ -208,7 +225,7 @@ class Resolver:
         values = {k: self.value(v) for k, v in (extra or {}).items()} if isinstance(extra, dict) else {}
 
         def one(m: Any) -> str:
-            name = m.group(1)
+            name = str(m.group(1))
             if name.startswith("!"):
                 return "${" + name[1:] + "}"
             if name in values:
@@ -309,9 +326,16 @@ def blocks(template: Template, rel: str, region: str, account: str, partition: s
                 continue
             if isinstance(cond, Unknown):
                 broken = f"{rel} line {first_line}: whether {logical} exists depends on {cond.reason}"
-        props = resolver.value(res.get("Properties") or {})
-        props = props if isinstance(props, dict) else {}
-        for rtype, attrs in _convert(str(res.get("Type")), props, address, has_channel):
+        try:
+            props = resolver.value(res.get("Properties") or {})
+            converted = _convert(str(res.get("Type")), props if isinstance(props, dict) else {}, address,
+                                 has_channel)
+        except EVALUATION_ERRORS as exc:
+            why = f"{rel} line {first_line}: cannot be evaluated: {type(exc).__name__}"
+            converted = [(rtype, dict[str, Any]()) for rtype, _ in _convert(str(res.get("Type")), {}, address,
+                                                                               has_channel)][:1]
+            broken = broken or why
+        for rtype, attrs in converted:
             out.append(Block(rtype, address, attrs, loc, list(waivers), broken=broken, region=region))
     return out
 
@@ -414,3 +438,23 @@ _SIMPLE: dict[str, tuple[str, Callable[[dict[str, Any], bool], dict[str, Any]]]]
     "AWS::AccessAnalyzer::Analyzer": ("aws_accessanalyzer_analyzer", lambda p, _c: _opt(
         type=p.get("Type"), analyzer_name=p.get("AnalyzerName"))),
 }
+
+
+def broken_blocks(text: str, rel: str, why: str) -> list[Block]:
+    """Resources still recognisable (``Type: AWS::...`` under a logical id) in a template that does not parse or
+    was not read whole: each a block whose every value is unknown for ``why``."""
+    import re
+
+    found: list[tuple[str, str, int]] = []  # (logical id, CloudFormation type, line)
+    for one in re.finditer(r'"([A-Za-z0-9]+)"\s*:\s*\{\s*"Type"\s*:\s*"(AWS::[A-Za-z0-9:]+)"', text):  # JSON
+        found.append((one.group(1), one.group(2), text.count("\n", 0, one.start()) + 1))
+    lines = text.split("\n")
+    for i, line in enumerate(lines if not found else ()):
+        kind = re.match(r"^\s*\"?Type\"?\s*:\s*\"?(AWS::[A-Za-z0-9:]+)", line)
+        for j in range(i - 1, max(-1, i - 5), -1) if kind else ():
+            logical = re.match(r"^\s*\"?([A-Za-z0-9]+)\"?\s*:\s*\{?\s*$", lines[j])
+            if logical and kind:
+                found.append((logical.group(1), kind.group(1), j + 1))
+                break
+    return [Block(converted[0][0], f"{rel}#{logical}", {}, Location(rel, line, line), broken=why)
+            for logical, kind, line in found if (converted := _convert(kind, {}, "", False))]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner.collectors.iac._values import MAX_DEPTH, Block, InlineWaiver, Unknown
+from scanner.collectors.iac._values import EVALUATION_ERRORS, MAX_DEPTH, Block, Unknown
 from scanner.collectors.iac._waivers import waivers_for
 from scanner.connectors.iac import FileRefused, IacConnector
 from scanner.model import Location
@@ -26,8 +26,15 @@ _RESOURCE_LINE = re.compile(r'^\s*resource\s+"([A-Za-z0-9_]+)"\s+"([A-Za-z0-9_-]
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 #: attributes that name a resource: a reference to them is the resource's name when configured, else its address
 _IDENTITY_ATTRS = {"id", "bucket", "name", "arn", "key_id", "cluster_identifier"}
+#: Most instances one resource may have (count); more is an error for the resource, not a truncation.
+MAX_INSTANCES = 10_000
 #: Deepest chain of module calls followed.
 MAX_MODULE_DEPTH = 8
+
+
+class Ref(str):
+    """A resource's name or address standing for a value known only after apply (an id, an ARN): good for joining
+    resources and for writing into a policy, never for a comparison."""
 
 
 class HclError(ValueError):
@@ -38,9 +45,11 @@ class HclError(ValueError):
 
 @dataclass
 class Problems:
-    """Files that could not be read or parsed: (relative path, line, message)."""
+    """Files that could not be read or parsed: (relative path, line, message); and the modules parsed so far
+    (each directory is parsed once per scan, however often it is called)."""
 
     items: list[tuple[str, int | None, str]] = field(default_factory=list)
+    modules: dict[Path, Module] = field(default_factory=dict)
 
 
 def _text(tree: Any) -> str:
@@ -111,6 +120,9 @@ def _parse_file(conn: IacConnector, path: Path) -> HclFile:
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise HclError(f"not UTF-8 (byte {exc.start})", line) from None
+    deep = too_deep(text)
+    if deep:
+        raise HclError(f"nested deeper than {MAX_DEPTH} levels", deep)
     try:
         tree = hcl2.parses_to_tree(text if text.endswith("\n") else text + "\n")
     except UnexpectedInput as exc:
@@ -134,10 +146,30 @@ def _parse_file(conn: IacConnector, path: Path) -> HclFile:
     return HclFile(path, rel, text.split("\n"), attributes, blocks)
 
 
+_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> int | None:
+    """The line where brackets nest deeper than ``limit``, else None. Checked before parsing, so that a hostile
+    file costs one pass over its text, not the parser's time. Brackets inside strings and comments count too
+    (they are balanced in real code; an unbalanced run of them is an error, not a guess)."""
+    depth, line = 0, 1
+    for c in text:
+        if c == "\n":
+            line += 1
+        elif c in _OPEN:
+            depth += 1
+            if depth > limit:
+                return line
+        elif c in _CLOSE:
+            depth = max(0, depth - 1)
+    return None
+
+
 def broken_resources(conn: IacConnector, path: Path, why: str, line: int | None) -> list[Block]:
     """Resources still recognisable (by their header line) in a file that does not parse: every value unknown."""
     try:
-        text = conn.read(path).decode("utf-8", "replace")
+        text = conn.read(path, head=True).decode("utf-8", "replace")
     except FileRefused:
         return []
     rel = conn.rel(path)
@@ -283,7 +315,7 @@ class Eval:
                 out.append(re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), str(child)))
             elif isinstance(child, Token) and child.type == "ESCAPED_INTERPOLATION":
                 out.append(str(child)[1:])
-            elif getattr(child, "data", "") == "interpolation":
+            elif child is not None and getattr(child, "data", "") == "interpolation":
                 value = self.value(child.children[1])
                 text = as_text(value)
                 if isinstance(text, Unknown):
@@ -340,9 +372,14 @@ class Eval:
         for v in (left, right):
             if isinstance(v, Unknown):
                 return v
+            if isinstance(v, Ref):
+                return Unknown(f"{v}: its id or ARN is known only after apply")
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
+        if op in _ARITHMETIC and not numbers:  # HCL has no string or list arithmetic ("x" * 10**9 is no value)
+            return Unknown(f"operator {op} on {type(left).__name__} and {type(right).__name__}")
         try:
             return _OPERATORS[op](left, right)
-        except (KeyError, TypeError, ZeroDivisionError):
+        except (KeyError, TypeError, ZeroDivisionError, OverflowError):
             return Unknown(f"operator {op} on {type(left).__name__} and {type(right).__name__}")
 
     # ---------------------------------------------------------------------------- references
@@ -431,7 +468,7 @@ class Eval:
             named = Eval(self.scope, each).value(expr) if expr is not None and attr != "arn" else None
             if attr == "id" and decl.type == "aws_s3_bucket" and "bucket" in decl.attributes:
                 named = Eval(self.scope, each).value(decl.attributes["bucket"])
-            return walk(named if isinstance(named, str) else address, rest[1:])
+            return walk(named if isinstance(named, str) else Ref(address), rest[1:])
         if expr is None:
             return Unknown(f"{address}.{attr} is known only after apply")
         busy = self.scope.busy
@@ -503,9 +540,10 @@ def _format(fmt: str, *args: Any) -> str:
     return re.sub(r"%[sdv]", lambda _m: "{}", fmt.replace("{", "{{").replace("}", "}}")).format(*args)
 
 
+_ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "<", ">", "<=", ">="})
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "&&": lambda a, b: bool(a and b),
-    "||": lambda a, b: bool(a or b), "+": lambda a, b: a + b if not isinstance(a, str) else int(a) + b,
+    "||": lambda a, b: bool(a or b), "+": lambda a, b: a + b,
     "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b, "%": lambda a, b: a % b,
     "<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b,
 }
@@ -539,6 +577,15 @@ class ResourceDecl:
     end: int = 0
 
 
+@dataclass(frozen=True)
+class Call:
+    """A module call: its arguments (expression trees) and where it is written."""
+
+    args: dict[str, Any]
+    file: str
+    line: int
+
+
 @dataclass
 class Module:
     """A directory of .tf files, parsed (not evaluated)."""
@@ -547,7 +594,7 @@ class Module:
     variables: dict[str, Any] = field(default_factory=dict)  # name -> default expression (None: no default)
     locals: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, ResourceDecl] = field(default_factory=dict)
-    calls: dict[str, tuple[dict[str, Any], int]] = field(default_factory=dict)  # name -> (arguments, line)
+    calls: dict[str, Call] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     providers: list[dict[str, Any]] = field(default_factory=list)
     files: list[HclFile] = field(default_factory=list)
@@ -566,12 +613,18 @@ def _body(body: Any) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
             attrs[_text(node.children[0])] = node.children[-1]
         elif node.data == "block":
             inner = next(c for c in node.children if isinstance(c, Tree) and c.data == "body")
-            blocks.append((_text(node.children[0]), inner))
+            name = _text(node.children[0])
+            labels = [_label(c) for c in node.children[1:] if isinstance(c, Tree) and c.data in ("string",
+                                                                                                  "identifier")]
+            blocks.append((f"dynamic:{labels[0]}" if name == "dynamic" and labels else name, inner))
     return attrs, blocks
 
 
 def load_module(conn: IacConnector, directory: Path, problems: Problems) -> Module:
-    module = Module(directory)
+    known = problems.modules.get(directory)
+    if known is not None:
+        return known
+    module = problems.modules[directory] = Module(directory)
     for path in sorted(directory.glob("*.tf")):
         try:
             conn.confined(path)
@@ -592,7 +645,7 @@ def load_module(conn: IacConnector, directory: Path, problems: Problems) -> Modu
                 if "value" in attrs:
                     module.outputs[raw.labels[0]] = attrs["value"]
             elif raw.kind == "module" and raw.labels:
-                module.calls[raw.labels[0]] = (attrs, raw.start)
+                module.calls[raw.labels[0]] = Call(attrs, f.rel, raw.start)
             elif raw.kind == "provider":
                 module.providers.append(attrs)
             elif raw.kind == "resource" and len(raw.labels) == 2:
@@ -611,7 +664,9 @@ def instance_keys(scope: Scope, decl: ResourceDecl) -> list[Any] | Unknown:
             return Unknown(f"count of {decl.type}.{decl.name}: {n.reason}")
         if isinstance(n, bool) or not isinstance(n, int):
             return Unknown(f"count of {decl.type}.{decl.name} is not a whole number")
-        return list(range(max(0, min(n, 10_000))))
+        if n > MAX_INSTANCES:
+            return Unknown(f"count of {decl.type}.{decl.name} is {n}, above the {MAX_INSTANCES} instances read")
+        return list(range(max(0, n)))
     if decl.for_each is not None:
         v = Eval(scope).value(decl.for_each)
         if isinstance(v, Unknown) or contains_unknown(v):
@@ -638,8 +693,9 @@ def _evaluate_body(ev: Eval, attributes: dict[str, Any], blocks: list[tuple[str,
     for name, body in blocks:
         if name in ("lifecycle", "provisioner", "connection"):
             continue
-        if name == "dynamic":
-            out["__dynamic__"] = Unknown("dynamic block is not evaluated statically")
+        if name.startswith("dynamic"):  # the blocks it makes are unknown, so is every value they set
+            label = name.partition(":")[2] or "dynamic"
+            out[label] = Unknown(f"dynamic block {label} is not evaluated statically")
             continue
         attrs, nested = _body(body)
         out.setdefault(name, []).append(_evaluate_body(ev, attrs, nested))
@@ -651,8 +707,8 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
     for provider in module.providers:
         r = Eval(scope).value(provider["region"]) if "region" in provider else None
         region = r if isinstance(r, str) else region
-    for name, (args, line) in module.calls.items():
-        scope.children[name] = child = _child(conn, module, scope, name, args, problems)
+    for name, call in module.calls.items():
+        scope.children[name] = child = _child(conn, module, scope, name, call, problems)
         if isinstance(child, Scope):
             yield from evaluate(conn, child.module, child, problems, region)
     yield from module.broken
@@ -668,20 +724,26 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
         for key in keys:
             each = each_values(decl, key, scope) if key is not None else {}
             addr = address if key is None else f"{address}[{json.dumps(key)}]"
-            attrs = _evaluate_body(Eval(scope, each), decl.attributes, decl.blocks)
+            try:
+                attrs = _evaluate_body(Eval(scope, each), decl.attributes, decl.blocks)
+            except EVALUATION_ERRORS as exc:
+                yield Block(decl.type, addr, {}, loc, list(waivers), region=region,
+                            broken=f"{loc.path} line {loc.start_line}: cannot be evaluated: {type(exc).__name__}")
+                continue
             yield Block(decl.type, addr, attrs, loc, list(waivers), region=region)
 
 
-def _child(conn: IacConnector, parent: Module, scope: Scope, name: str, args: dict[str, Any],
+def _child(conn: IacConnector, parent: Module, scope: Scope, name: str, call: Call,
            problems: Problems) -> Scope | Unknown:
+    args = call.args
     source = Eval(scope).value(args["source"]) if "source" in args else None
     if not isinstance(source, str) or not source.startswith(("./", "../")):
         why = f"module.{name} comes from {source!r}, not a local directory: its resources are not judged"
-        problems.items.append((conn.rel(parent.directory), None, why))
+        problems.items.append((call.file, call.line, why))
         return Unknown(why)
     if "count" in args or "for_each" in args:
         why = f"module.{name} uses count/for_each: its resources are not judged"
-        problems.items.append((conn.rel(parent.directory), None, why))
+        problems.items.append((call.file, call.line, why))
         return Unknown(why)
     if scope.depth >= MAX_MODULE_DEPTH:
         return Unknown(f"module.{name}: modules nested deeper than {MAX_MODULE_DEPTH}")
@@ -689,10 +751,11 @@ def _child(conn: IacConnector, parent: Module, scope: Scope, name: str, args: di
     try:
         real = conn.confined(directory)
     except FileRefused as exc:
-        problems.items.append((conn.rel(parent.directory), None, str(exc)))
-        return Unknown(str(exc))
+        why = f"module.{name}: {source} {exc}"
+        problems.items.append((call.file, call.line, why))
+        return Unknown(why)
     if not real.is_dir():
-        problems.items.append((conn.rel(parent.directory), None, f"module.{name}: {source} is not a directory"))
+        problems.items.append((call.file, call.line, f"module.{name}: {source} is not a directory"))
         return Unknown(f"module.{name}: {source} is not a directory")
     child_module = load_module(conn, real, problems)
     values = {k: Eval(scope).value(v) for k, v in args.items() if k not in ("source", "version", "providers")}

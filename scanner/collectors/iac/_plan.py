@@ -9,6 +9,7 @@ when the Terraform directory is next to the plan, else the plan file itself is t
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.collectors.iac._values import MAX_DEPTH, Block, Unknown
@@ -47,23 +48,46 @@ def _modules(module: Mapping[str, Any], depth: int = 0) -> Iterator[Mapping[str,
             yield from _modules(child, depth + 1)
 
 
-def _references(config: Mapping[str, Any], prefix: str = "", depth: int = 0) -> dict[str, dict[str, tuple[str, ...]]]:
-    """resource address (without index) -> attribute -> addresses of the resources its expression refers to."""
-    out: dict[str, dict[str, tuple[str, ...]]] = {}
+@dataclass
+class Configured:
+    """What the configuration says of one resource: the attributes it sets, and what they refer to."""
+
+    expressions: Mapping[str, Any] = field(default_factory=dict)
+    refs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _configured_unknown(unknown: Any, expressions: Any, depth: int = 0) -> Any:
+    """The parts of ``after_unknown`` that the configuration sets (an expression there); the rest is computed
+    by the provider for attributes the code leaves alone, and dropped."""
+    if depth > MAX_DEPTH or (isinstance(expressions, Mapping) and (
+            "references" in expressions or "constant_value" in expressions)):
+        return unknown
+    if isinstance(unknown, Mapping) and isinstance(expressions, Mapping):
+        return {k: _configured_unknown(v, expressions[k], depth + 1) for k, v in unknown.items() if k in expressions}
+    if isinstance(unknown, list) and isinstance(expressions, list) and expressions:
+        return [_configured_unknown(u, expressions[min(i, len(expressions) - 1)], depth + 1)
+                for i, u in enumerate(unknown)]
+    return unknown if unknown is True and expressions else False
+
+
+def _configuration(config: Mapping[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Configured]:
+    """resource address (without index) -> its configured attributes and their references."""
+    out: dict[str, Configured] = {}
     if depth > MAX_DEPTH:
         return out
     for r in config.get("resources") or []:
         if not isinstance(r, Mapping):
             continue
-        refs = {}
-        for attr, expr in (r.get("expressions") or {}).items():
+        expressions = r.get("expressions") or {}
+        mine = Configured(expressions if isinstance(expressions, Mapping) else {})
+        for attr, expr in mine.expressions.items():
             names = expr.get("references") if isinstance(expr, Mapping) else None
             if names:
-                refs[attr] = tuple(dict.fromkeys(prefix + _resource_of(str(n)) for n in names))
-        out[prefix + str(r.get("address"))] = refs
+                mine.refs[attr] = tuple(dict.fromkeys(prefix + _resource_of(str(n)) for n in names))
+        out[prefix + str(r.get("address"))] = mine
     for name, call in (config.get("module_calls") or {}).items():
         if isinstance(call, Mapping) and isinstance(call.get("module"), Mapping):
-            out.update(_references(call["module"], f"{prefix}module.{name}.", depth + 1))
+            out.update(_configuration(call["module"], f"{prefix}module.{name}.", depth + 1))
     return out
 
 
@@ -82,7 +106,7 @@ def region_of(plan: Mapping[str, Any], default: str) -> str:
 def blocks(plan: Mapping[str, Any], rel: str, region: str) -> list[Block]:
     unknown = {c.get("address"): (c.get("change") or {}).get("after_unknown")
                for c in plan.get("resource_changes") or [] if isinstance(c, Mapping)}
-    refs = _references((plan.get("configuration") or {}).get("root_module") or {})
+    configured = _configuration((plan.get("configuration") or {}).get("root_module") or {})
     region = region_of(plan, region)
     out = []
     root = (plan.get("planned_values") or {}).get("root_module") or {}
@@ -91,8 +115,11 @@ def blocks(plan: Mapping[str, Any], rel: str, region: str) -> list[Block]:
             if not isinstance(r, Mapping) or r.get("mode") != "managed":
                 continue
             address = str(r.get("address"))
-            values = _with_unknown(r.get("values") or {}, unknown.get(address) or {})
-            base = address.split("[", 1)[0]
-            out.append(Block(str(r.get("type")), address, values if isinstance(values, dict) else {},
-                             Location(rel), refs=refs.get(base, {}), region=region))
+            config = configured.get(address.split("[", 1)[0], Configured())
+            # an attribute the code does not set and the provider computes (the deprecated inline S3 settings,
+            # ids, ARNs) is left to AWS: its default applies, as for HCL
+            after_unknown = _configured_unknown(unknown.get(address) or {}, config.expressions)
+            values = _with_unknown(r.get("values") or {}, after_unknown)
+            values = {k: v for k, v in values.items() if v is not None} if isinstance(values, dict) else {}
+            out.append(Block(str(r.get("type")), address, values, Location(rel), refs=config.refs, region=region))
     return out

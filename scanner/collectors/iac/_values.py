@@ -13,6 +13,9 @@ from scanner.model import Location
 
 #: Deepest nesting of values followed (expressions, JSON, YAML); deeper is an error for the file.
 MAX_DEPTH = 64
+#: What evaluating one resource of hostile code may raise beyond our own checks (a literal too long for ``int``,
+#: a value of a shape no provider accepts): the resource becomes an error, the other resources are still judged.
+EVALUATION_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ def first(value: Any) -> Any:
 def unknowns(value: Any, path: str = "") -> list[str]:
     """Where inside a value something is unknown, with why (``policy.Statement[0].Resource: variable x ...``)."""
     if isinstance(value, Unknown):
-        return [f"{path or 'value'}: {value.reason}"]
+        where = path if len(path) <= 80 else path[:38] + "..." + path[-38:]
+        return [f"{where or 'value'}: {value.reason}"]
     out: list[str] = []
     if isinstance(value, dict):
         for k, v in value.items():
