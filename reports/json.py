@@ -1,17 +1,25 @@
 """JSON report: ``{"run": {...}, "findings": [...], "evidence": {...}}``, valid against result.schema.json.
 
-Values are kept exactly (the run's warnings included, in ``run.warnings``); the text is written with
-``reports.text.json_text``, so controls, bidi overrides and lone surrogates from a target are ``\\uXXXX`` escapes:
-the file is valid UTF-8, parses back to the same values, and shows nothing raw when printed to a terminal.
+Values are kept exactly (the run's warnings included, in ``run.warnings``), except a finding's ``location``, which
+is shown as every report shows it (``reports.location``): a finding on code carries its repository-relative path
+and line range, the same as in SARIF and JUnit, and a code path that would leave the repository is left out
+(``location`` null). The text is written with ``reports.text.json_text``, so controls, bidi overrides and lone
+surrogates from a target are ``\\uXXXX`` escapes: the file is valid UTF-8, parses back to the same values, and
+shows nothing raw when printed to a terminal.
 """
 from __future__ import annotations
 
 from typing import Any, TextIO
 
+from reports.location import place
 from reports.text import json_text
-from scanner.model import Run, run_to_dict
+from scanner.model import Run, run_to_dict, thaw
 
 
 def render(run: Run, out: TextIO, **_: Any) -> None:
-    out.write(json_text(run_to_dict(run), indent=2, sort_keys=True))
+    doc = run_to_dict(run)
+    for finding, r in zip(doc["findings"], run.results, strict=True):
+        where = place(r).location
+        finding["location"] = thaw(where) if where is not None else None
+    out.write(json_text(doc, indent=2, sort_keys=True))
     out.write("\n")

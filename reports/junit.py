@@ -4,7 +4,8 @@ Shaped for strict consumers (the Ant/Jenkins JUnit XSD): ``testsuites`` carries 
 errors, skipped, time); every ``testsuite`` has name, tests, failures, errors, skipped, time, an ISO 8601
 timestamp without a time zone (UTC, as the XSD's pattern requires), hostname, id and package, and holds
 ``properties``, its test cases, ``system-out`` and ``system-err`` in that order; every ``testcase`` has name,
-classname and time, and ``file``/``line`` where the finding has a location.
+classname and time, and ``file``/``line`` where the finding has a location (for code: relative to the repository
+root, as ``reports.location`` decides), repeated with the line range in the failure text.
 
 Times: checks evaluate facts already collected, so a test case takes no measurable time (``0.000``); a suite's
 time is the wall time from the start of the run to the target's last finding (collection included), the total
@@ -21,8 +22,9 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from reports.location import place
 from reports.text import for_document
-from scanner.model import Result, Run, Status, thaw
+from scanner.model import Location, Result, Run, Status, thaw
 
 _SKIPPED = {Status.NOT_APPLICABLE, Status.MANUAL, Status.WAIVED}
 
@@ -46,20 +48,29 @@ def _seconds(start: datetime, end: datetime | None) -> str:
     return f"{max((end - start).total_seconds(), 0.0):.3f}" if end is not None else "0.000"
 
 
+def _span(loc: Location) -> str:
+    """``path line 3-7`` (or ``line 3``, or the path alone)."""
+    if loc.start_line is None:
+        return loc.path
+    end = f"-{loc.end_line}" if loc.end_line not in (None, loc.start_line) else ""
+    return f"{loc.path} line {loc.start_line}{end}"
+
+
 def _case(suite: ET.Element, r: Result) -> None:
     attrs = {"classname": f"{r.target}.{r.check}", "name": f"{r.check} [{r.resource}]", "time": "0.000"}
-    if r.location is not None:
-        attrs["file"] = r.location.path
-        if r.location.start_line is not None:
-            attrs["line"] = str(r.location.start_line)
+    where = place(r)
+    if where.location is not None:
+        attrs["file"] = where.location.path
+        if where.location.start_line is not None:
+            attrs["line"] = str(where.location.start_line)
     case = _sub(suite, "testcase", **attrs)
     observed = json.dumps(thaw(r.observed), sort_keys=True, ensure_ascii=False, default=str)
     lines = [f"criterion: {r.criterion}", f"observed: {observed}",
              f"clauses: {', '.join(r.clauses)}", f"evidence: {', '.join(r.evidence)}"]
-    if r.location is not None:
-        span = "" if r.location.start_line is None else f" line {r.location.start_line}" + (
-            f"-{r.location.end_line}" if r.location.end_line not in (None, r.location.start_line) else "")
-        lines.append(f"location: {r.location.path}{span}")
+    if where.location is not None:
+        lines.append(f"location: {_span(where.location)}")
+    elif where.refused:
+        lines.append(f"location: {where.refused}")
     if r.remediation:
         lines.append(f"remediation: {r.remediation}")
     detail = for_document("\n".join(lines))

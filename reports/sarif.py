@@ -3,8 +3,10 @@
 What code-scanning consumers need (valid against the OASIS SARIF 2.1.0 schema):
 
 - a finding with a location gets a ``physicalLocation``: a host file as a ``file://`` URI
-  (``file:///etc/login.defs``), a file in scanned code as a path relative to the scanned directory, with the
-  line region where known; every finding also keeps a logical location ``target/resource``;
+  (``file:///etc/login.defs``), a file in scanned code as a URI relative to the repository root
+  (``uriBaseId`` ``%SRCROOT%``, declared in ``originalUriBaseIds``), with the line region where known; a code
+  path that would leave the repository is refused (``reports.location``) and the location says so in its
+  message; every finding also keeps a logical location ``target/resource``;
 - ``partialFingerprints`` that stay the same from run to run for the same check, target and resource (not the
   time, not the message), so an alert is tracked rather than opened anew;
 - ``properties.security-severity`` on rules and results as GitHub reads it (a number in a string, 0.0 to 10.0:
@@ -23,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 from urllib.parse import quote
 
+from reports.location import place
 from reports.text import document_strings, json_text
 from scanner.model import Location, Result, Run, Severity, Status, thaw
 
@@ -35,6 +38,8 @@ _LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "
 SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5",
                      Severity.LOW: "2.0", Severity.INFO: "0.0"}
 _REPORTED = (Status.FAIL, Status.ERROR, Status.WAIVED)
+#: The base of every relative artifact URI: the root of the scanned repository (GitHub resolves it to the checkout).
+SRCROOT = "%SRCROOT%"
 
 
 def fingerprint(r: Result) -> str:
@@ -54,7 +59,10 @@ def _uri(path: str) -> str:
 
 
 def _physical(loc: Location) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(loc.path)}}
+    artifact = {"uri": _uri(loc.path)}
+    if not loc.path.startswith("/"):  # relative to the repository root, as code scanning resolves it
+        artifact["uriBaseId"] = SRCROOT
+    physical: dict[str, Any] = {"artifactLocation": artifact}
     if loc.start_line is not None and loc.start_line >= 1:
         region = {"startLine": loc.start_line}
         if loc.end_line is not None and loc.end_line >= loc.start_line:
@@ -66,11 +74,11 @@ def _physical(loc: Location) -> dict[str, Any]:
 def _location(r: Result) -> dict[str, Any]:
     out: dict[str, Any] = {"logicalLocations": [{"name": r.resource, "fullyQualifiedName": f"{r.target}/{r.resource}",
                                                  "kind": "resource"}]}
-    if r.location is not None:
-        out["physicalLocation"] = _physical(r.location)
-    elif r.target_type == "iac":  # a code finding from before Location: "path:line" in the resource
-        path, _, line = r.resource.partition(":")
-        out["physicalLocation"] = _physical(Location(path, int(line) if line.isdigit() else None))
+    where = place(r)
+    if where.location is not None:
+        out["physicalLocation"] = _physical(where.location)
+    elif where.refused:
+        out["message"] = {"text": where.refused}
     return out
 
 
@@ -157,6 +165,8 @@ def render(run: Run, out: TextIO, **_: Any) -> None:
             "tool": {"driver": {"name": "gxpscan", "version": run.info.tool_version,
                                 "informationUri": "https://github.com/gxpscan/gxpscan",
                                 "rules": [_rule(by_check[c][0], by_check[c]) for c in checks]}},
+            "originalUriBaseIds": {SRCROOT: {"description": {"text": "The root of the scanned repository: paths of "
+                                                                     "findings on code are relative to it."}}},
             "invocations": [_invocation(run, index)],
             "results": [_result(r, index[r.check]) for r in run.results if r.status in _REPORTED],
         }],

@@ -11,13 +11,14 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from scanner.frameworks import Catalog
+    from scanner.iacscope import DiffScope
     from scanner.inventory import Inventory
     from scanner.model import Run, RunInfo, Target
     from scanner.profiles import Profile
@@ -104,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--inventory", "-i", metavar="FILE",
                    help="YAML or JSON inventory (default: this machine, scanned locally)")
     s.add_argument("--ansible-inventory", metavar="FILE", help="add the hosts of an Ansible inventory (INI or YAML)")
+    s.add_argument("--iac", nargs="+", metavar="PATH",
+                   help="scan infrastructure as code instead of an inventory: one code target per PATH (Terraform "
+                        "directory or plan JSON, CloudFormation template), judged by the AWS checks")
+    s.add_argument("--diff-base", metavar="REF",
+                   help="only findings on code resources changed against this git ref (since the merge base "
+                        "of REF and HEAD): new files and changed line ranges")
     s.add_argument("--check", "-c", action="append", default=[], metavar="ID|GLOB",
                    help="only these checks (repeatable; globs such as 'linux.ssh.*')")
     s.add_argument("--framework", "-f", metavar="F", help="only checks that give evidence for this framework")
@@ -406,14 +413,28 @@ def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework:
         render("console", run, sys.stdout, **options)
 
 
+def _diff_scope(ref: str, targets: Sequence[Target]) -> DiffScope:
+    """The changes against ``ref`` for the code targets; a bad ref or a directory outside git is a UsageError."""
+    from scanner.gitdiff import GitDiffError
+    from scanner.iacscope import DiffScope, code_targets
+
+    if not code_targets(targets):
+        raise UsageError("--diff-base narrows findings on code: it needs an iac target (--iac PATH or type: iac)")
+    try:
+        return DiffScope.for_targets(ref, targets)
+    except GitDiffError as exc:
+        raise UsageError(f"--diff-base {ref}: {exc}") from None
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def exit_code(run: Run, fail_on: str = "low", unevaluated: Sequence[str] = ()) -> int:
+def exit_code(run: Run, fail_on: str = "low", unevaluated: Sequence[str] = (), *, narrowed: bool = False) -> int:
     """The exit code of a run: interrupted, failures, errors, nothing evaluated (for a target or at all), clear.
 
-    ``unevaluated`` are targets scanned with no applicable check (they have no result)."""
+    ``unevaluated`` are targets scanned with no applicable check (they have no result); ``narrowed``: --diff-base
+    left findings out, so a run without results was evaluated and found nothing changed."""
     from scanner.model import Severity, Status
 
     threshold = Severity(fail_on).rank
@@ -423,26 +444,28 @@ def exit_code(run: Run, fail_on: str = "low", unevaluated: Sequence[str] = ()) -
         return EXIT_FAILURES
     if any(r.status is Status.ERROR for r in run.results):
         return EXIT_ERRORS
-    if not run.results or unevaluated:
+    if (not run.results and not narrowed) or unevaluated:
         return EXIT_NOTHING
     return EXIT_OK
 
 
-def _nothing_evaluated(run: Run, targets: Sequence[str]) -> list[str]:
-    """Targets without a single result, and a word to the operator about each (and about an empty run)."""
-    with_results = {r.target for r in run.results}
+def _nothing_evaluated(run: Run, targets: Sequence[str], narrowed: Collection[str] = ()) -> list[str]:
+    """Targets without a single result, and a word to the operator about each (and about an empty run).
+    Targets in ``narrowed`` were evaluated: --diff-base left their findings out."""
+    with_results = {r.target for r in run.results} | set(narrowed)
     missing = [t for t in targets if t not in with_results]
     if not run.info.interrupted:
         for name in missing:
             _say(f"warning: nothing was evaluated for target {name!r}: no selected check applies to it "
                  f"(exit {EXIT_NOTHING}, not all clear)")
-        if not run.results:
+        if not run.results and not narrowed:
             _say(f"warning: nothing was evaluated: the scan produced no result (exit {EXIT_NOTHING}, not all clear)")
     return missing
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from scanner import frameworks
+    from scanner.iacscope import iac_document
     from scanner.inventory import InventoryError, load_inventory
     from scanner.runner import DEFAULT_CONCURRENCY, scan
     from scanner.safefs import OutputError
@@ -458,8 +481,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
             extra = load_ansible_inventory(args.ansible_inventory)
         except (OSError, ValueError) as exc:
             raise UsageError(f"{args.ansible_inventory}: {exc}") from None
+    if args.iac and (args.inventory or args.ansible_inventory):
+        raise UsageError("--iac builds its own inventory: use it without --inventory and --ansible-inventory")
     try:
-        inventory = load_inventory(args.inventory, extra=extra, policy_names=registry.param_names())
+        inventory = load_inventory(iac_document(args.iac) if args.iac else args.inventory, extra=extra,
+                                   policy_names=registry.param_names())
     except InventoryError as exc:
         _say(f"inventory {exc.source} is not valid (nothing was scanned):")
         for problem in exc.problems:
@@ -470,6 +496,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     targets = inventory.select([x for x in args.limit.split(",") if x], args.tag)
     if not targets:
         raise UsageError("no target matches --limit/--tag")
+    diff_scope = _diff_scope(args.diff_base, targets) if args.diff_base is not None else None
     specs = select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause)
     profile = _profile(args.profile, registry) if args.profile else None
     if profile is not None:
@@ -516,7 +543,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(f"run record: {record.path}", file=sys.stderr)
     progress = Progress(len(targets))
 
+    narrowed: set[str] = set()  # targets of which --diff-base left findings out
+
     def done(outcome: TargetOutcome) -> None:
+        if diff_scope is not None:
+            outcome, left_out = diff_scope.apply(outcome)
+            if left_out:
+                narrowed.add(outcome.target.name)
         for warning in outcome.warnings:
             _say(f"warning: {outcome.target.name}: {warning}")
         record.add(outcome)
@@ -543,7 +576,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
                    framework=frameworks.resolve(args.framework, catalogs) if args.framework else None,
                    documents=_documents(args, run, outdir))
-    code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets))
+    code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets, narrowed), narrowed=bool(narrowed))
     return _seal(outdir, sealing, quiet=args.quiet) or code
 
 

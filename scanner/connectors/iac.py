@@ -107,6 +107,7 @@ class IacConnector:
             raise ConnectorError(f"{exc.key}: {exc}") from None
         self.max_bytes = int(target.opt("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
         self.refused: list[tuple[str, str]] = []  # (relative path, why) of entries not followed
+        self.memo: dict[Any, Any] = {}  # what a collector parsed once in this scan (scanner.collectors.iac)
 
     def __enter__(self) -> IacConnector:
         return self

@@ -74,7 +74,7 @@ def test_a_finding_on_a_host_file_gets_a_physical_location_with_its_lines() -> N
         {"artifactLocation": {"uri": "file:///etc/login.defs"}, "region": {"startLine": 25, "endLine": 25}},
         {"artifactLocation": {"uri": "file:///etc/ssh/sshd_config.d/50%20site.conf"},
          "region": {"startLine": 3, "endLine": 7}},
-        {"artifactLocation": {"uri": "modules/s3/main.tf"}},
+        {"artifactLocation": {"uri": "modules/s3/main.tf", "uriBaseId": "%SRCROOT%"}},
         None,
     ]
     assert results[0]["locations"][0]["logicalLocations"] == [

@@ -90,7 +90,22 @@ class HclFile:
 
 
 def parse_file(conn: IacConnector, path: Path) -> HclFile:
-    """One HCL file; HclError (with line) when it cannot be read, decoded or parsed."""
+    """One HCL file; HclError (with line) when it cannot be read, decoded or parsed. Parsed once per scan: the
+    connector keeps the outcome (a directory is read to find module calls, then again to evaluate it)."""
+    key = ("hcl", path)
+    if key not in conn.memo:
+        try:
+            conn.memo[key] = _parse_file(conn, path)
+        except HclError as exc:
+            conn.memo[key] = exc
+    found = conn.memo[key]
+    if isinstance(found, HclError):
+        raise HclError(str(found), found.line)
+    parsed: HclFile = found
+    return parsed
+
+
+def _parse_file(conn: IacConnector, path: Path) -> HclFile:
     import hcl2
     from lark import Tree
     from lark.exceptions import LarkError, UnexpectedInput

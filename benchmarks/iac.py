@@ -1,0 +1,576 @@
+"""Infrastructure as code: gxpscan ``scan --iac`` against Checkov on the same generated Terraform, side by side.
+
+    python3 benchmarks/iac.py                      # the whole benchmark (installs Checkov on first use)
+    python3 benchmarks/iac.py --skip-checkov       # gxpscan only (corpus, scaling)
+    python3 benchmarks/iac.py --work DIR --json results.json
+
+What it does, all under ``--work`` (default ``/tmp/gxpscan-bench-iac``):
+
+1. Generates, deterministically, a Terraform corpus: 200 HCL files holding 2,000 resources (one directory, one
+   module: split S3 resources may sit in another file than their bucket), and one plan JSON
+   (``terraform show -json`` format 1.2) of 10,000 resources; plus plan JSONs of 1,000 / 2,000 / 5,000 / 10,000
+   resources for the scaling figures. Compliant and non-compliant S3 buckets (provider v4+ split resources for
+   encryption, versioning, public access block, logging), KMS keys, CloudTrail trails, RDS instances, EBS
+   volumes and encryption by default, security groups (inline ingress and separate ingress rules) and the IAM
+   account password policy, in a fixed mix.
+2. Installs Checkov (``CHECKOV_VERSION``) in its own venv under the work directory, and only there.
+3. Runs ``gxpscan scan --iac`` and ``checkov`` on the same inputs, restricted to the equivalent checks (``CHECKS``),
+   one after the other, measuring wall time and the peak memory of each tool's process tree (the sum of the
+   resident set of the tool and its children, sampled every 50 ms, and the largest single process from
+   ``wait4``).
+4. Compares the verdicts per resource and equivalent check, counts agreement, and lists every disagreement with
+   the resource and both verdicts.
+
+Nothing here is a unit test: figures go to stdout (and ``--json``), and into the issue notes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHECKOV_VERSION = "3.3.30"
+REPO = Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+#: Our check id -> the Checkov checks that judge the same control, and what one judgement covers. "resource":
+#: both judge each resource; "account": gxpscan judges the account (one finding), Checkov each resource, and
+#: Checkov's account verdict is taken as pass when any of its resources passes every listed check.
+CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
+    "aws.s3.bucket_encryption": (("CKV_AWS_19",), "resource"),
+    "aws.s3.versioning": (("CKV_AWS_21",), "resource"),
+    "aws.s3.public_access_block": (("CKV2_AWS_6",), "resource"),
+    "aws.s3.access_logging": (("CKV_AWS_18",), "resource"),
+    "aws.kms.key_rotation": (("CKV_AWS_7",), "resource"),
+    "aws.cloudtrail.log_validation": (("CKV_AWS_36",), "resource"),
+    "aws.cloudtrail.kms_encryption": (("CKV_AWS_35",), "resource"),
+    "aws.cloudtrail.multi_region": (("CKV_AWS_67",), "account"),
+    "aws.rds.storage_encryption": (("CKV_AWS_16",), "resource"),
+    "aws.rds.backup_retention": (("CKV_AWS_133",), "resource"),
+    "aws.rds.deletion_protection": (("CKV_AWS_293",), "resource"),
+    "aws.ebs.volume_encryption": (("CKV_AWS_3",), "resource"),
+    "aws.ebs.default_encryption": (("CKV_AWS_106",), "account"),
+    "aws.ec2.sg_admin_ports_open": (("CKV_AWS_24", "CKV_AWS_25"), "resource"),
+    "aws.iam.password_policy": (("CKV_AWS_9", "CKV_AWS_10", "CKV_AWS_11", "CKV_AWS_12", "CKV_AWS_13",
+                                 "CKV_AWS_14", "CKV_AWS_15"), "account"),
+}
+
+
+# --- the corpus ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to another resource's attribute (``aws_s3_bucket.b1.id``): unknown in a plan until applied."""
+
+    expr: str
+
+
+@dataclass
+class Res:
+    type: str
+    name: str
+    body: dict[str, Any]  # str | int | bool | list[str] | Ref | list[dict] (nested blocks)
+    blocks: tuple[str, ...] = ()  # keys of body that are nested blocks
+    owner: str = ""  # the address of the resource our findings are on (a split resource's bucket)
+
+    @property
+    def address(self) -> str:
+        return f"{self.type}.{self.name}"
+
+
+def _s3(i: int) -> list[Res]:
+    name = f"b{i:05d}"
+    bucket = Res("aws_s3_bucket", name, {"bucket": f"gxp-bench-{name}"})
+    ref = Ref(f"aws_s3_bucket.{name}.id")
+    out = [bucket]
+    if i % 3 != 0:  # two buckets in three have an encryption resource
+        algo = "aws:kms" if i % 2 else "AES256"
+        out.append(Res("aws_s3_bucket_server_side_encryption_configuration", name, {"bucket": ref, "rule": [
+            {"apply_server_side_encryption_by_default": [{"sse_algorithm": algo}]}]},
+            blocks=("rule", "apply_server_side_encryption_by_default")))
+    if i % 4 != 1:
+        status = "Suspended" if i % 4 == 2 else "Enabled"
+        out.append(Res("aws_s3_bucket_versioning", name, {"bucket": ref, "versioning_configuration": [
+            {"status": status}]}, blocks=("versioning_configuration",)))
+    if i % 5 != 2:
+        off = i % 5 == 3  # one block setting off
+        out.append(Res("aws_s3_bucket_public_access_block", name, {
+            "bucket": ref, "block_public_acls": True, "block_public_policy": not off, "ignore_public_acls": True,
+            "restrict_public_buckets": True}))
+    if i % 2 == 0:
+        out.append(Res("aws_s3_bucket_logging", name, {"bucket": ref, "target_bucket": "gxp-bench-access-logs",
+                                                       "target_prefix": f"{name}/"}))
+    for r in out:
+        r.owner = bucket.address
+    return out
+
+
+def _kms(i: int) -> list[Res]:
+    body: dict[str, Any] = {"description": f"bench key {i}"}
+    if i % 3 != 2:
+        body["enable_key_rotation"] = i % 3 == 0
+    return [Res("aws_kms_key", f"k{i:05d}", body)]
+
+
+def _trail(i: int) -> list[Res]:
+    body: dict[str, Any] = {"name": f"trail-{i:05d}", "s3_bucket_name": "gxp-bench-trail-logs",
+                            "enable_log_file_validation": i % 2 == 0, "is_multi_region_trail": i % 3 == 0}
+    if i % 4 != 3:
+        body["kms_key_id"] = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-{i:012d}"
+    return [Res("aws_cloudtrail", f"t{i:05d}", body)]
+
+
+def _rds(i: int) -> list[Res]:
+    return [Res("aws_db_instance", f"db{i:05d}", {
+        "identifier": f"bench-db-{i:05d}", "engine": "postgres", "instance_class": "db.t3.micro",
+        "allocated_storage": 20, "username": "bench", "manage_master_user_password": True,
+        "storage_encrypted": i % 2 == 0, "backup_retention_period": (0, 3, 7, 14)[i % 4],
+        "deletion_protection": i % 3 != 1})]
+
+
+def _ebs(i: int) -> list[Res]:
+    body: dict[str, Any] = {"availability_zone": f"{REGION}a", "size": 8}
+    if i % 3 != 1:
+        body["encrypted"] = i % 3 == 0
+    return [Res("aws_ebs_volume", f"v{i:05d}", body)]
+
+
+def _sg(i: int) -> list[Res]:
+    name = f"sg{i:05d}"
+    port = (22, 3389, 443, 22)[i % 4]
+    cidr = "0.0.0.0/0" if i % 4 != 3 else "10.0.0.0/8"
+    if i % 2 == 0:  # inline ingress
+        return [Res("aws_security_group", name, {"name": f"bench-{name}", "description": "bench", "ingress": [
+            {"from_port": port, "to_port": port, "protocol": "tcp", "cidr_blocks": [cidr],
+             "description": "bench"}]}, blocks=("ingress",))]
+    group = Res("aws_security_group", name, {"name": f"bench-{name}", "description": "bench"})
+    rule = Res("aws_vpc_security_group_ingress_rule", name, {
+        "security_group_id": Ref(f"aws_security_group.{name}.id"), "from_port": port, "to_port": port,
+        "ip_protocol": "tcp", "cidr_ipv4": cidr}, owner=group.address)
+    group.owner = group.address
+    return [group, rule]
+
+
+def _once() -> list[Res]:
+    return [Res("aws_iam_account_password_policy", "strict", {
+        "minimum_password_length": 14, "require_uppercase_characters": True, "require_lowercase_characters": True,
+        "require_numbers": True, "require_symbols": True, "password_reuse_prevention": 24,
+        "max_password_age": 90}),
+        Res("aws_ebs_encryption_by_default", "this", {"enabled": True}),
+        # the buckets the trails and the access logs write to, declared in the code like everything else
+        *_s3_named("trail_logs", "gxp-bench-trail-logs"), *_s3_named("access_logs", "gxp-bench-access-logs")]
+
+
+def _s3_named(name: str, bucket: str) -> list[Res]:
+    """A compliant bucket (encrypted, versioned, public access blocked, logging to itself)."""
+    ref = Ref(f"aws_s3_bucket.{name}.id")
+    out = [Res("aws_s3_bucket", name, {"bucket": bucket}),
+           Res("aws_s3_bucket_server_side_encryption_configuration", name, {"bucket": ref, "rule": [
+               {"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms"}]}]},
+               blocks=("rule", "apply_server_side_encryption_by_default")),
+           Res("aws_s3_bucket_versioning", name, {"bucket": ref, "versioning_configuration": [{"status": "Enabled"}]},
+               blocks=("versioning_configuration",)),
+           Res("aws_s3_bucket_public_access_block", name, {
+               "bucket": ref, "block_public_acls": True, "block_public_policy": True, "ignore_public_acls": True,
+               "restrict_public_buckets": True}),
+           Res("aws_s3_bucket_logging", name, {"bucket": ref, "target_bucket": "gxp-bench-access-logs",
+                                               "target_prefix": f"{name}/"})]
+    for r in out:
+        r.owner = f"aws_s3_bucket.{name}"
+    return out
+
+
+KINDS = (_s3, _s3, _s3, _kms, _trail, _rds, _ebs, _sg, _sg, _kms)
+
+
+def resources(n: int) -> list[Res]:
+    """The first ``n`` resources of the corpus (the same prefix whatever ``n``)."""
+    out, counters = _once(), Counter[int]()
+    k = 0
+    while len(out) < n:
+        kind = KINDS[k % len(KINDS)]
+        i = counters[id(kind)]
+        counters[id(kind)] += 1
+        out.extend(kind(i))
+        k += 1
+    return out[:n]
+
+
+def _hcl_value(v: Any) -> str:
+    if isinstance(v, Ref):
+        return v.expr
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_hcl_value(x) for x in v) + "]"
+    return json.dumps(v)
+
+
+def _hcl_body(body: dict[str, Any], blocks: tuple[str, ...], indent: str) -> Iterator[str]:
+    for key, value in body.items():
+        if key in blocks:
+            for item in value:
+                yield f"{indent}{key} {{"
+                yield from _hcl_body(item, blocks, indent + "  ")
+                yield f"{indent}}}"
+        else:
+            yield f"{indent}{key} = {_hcl_value(value)}"
+
+
+def hcl(res: Res) -> str:
+    return "\n".join([f'resource "{res.type}" "{res.name}" {{', *_hcl_body(res.body, res.blocks, "  "), "}", ""])
+
+
+def write_hcl(dest: Path, items: list[Res], files: int) -> dict[str, tuple[str, int, int]]:
+    """The corpus as ``files`` .tf files in one directory; returns address -> (file, first line, last line)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    where: dict[str, tuple[str, int, int]] = {}
+    per = -(-len(items) // files)
+    provider = f'provider "aws" {{\n  region = "{REGION}"\n}}\n'
+    for f in range(files):
+        chunk = items[f * per:(f + 1) * per]
+        name = f"main_{f:03d}.tf"
+        text, line = (provider + "\n") if f == 0 else "", 1
+        line += text.count("\n")
+        for r in chunk:
+            block = hcl(r)
+            where[r.address] = (name, line, line + block.count("\n") - 1)
+            text += block + "\n"
+            line += block.count("\n") + 1
+        (dest / name).write_text(text, encoding="utf-8")
+    return where
+
+
+def _plan_values(body: dict[str, Any], blocks: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    values: dict[str, Any] = {}
+    unknown: dict[str, Any] = {}
+    for key, value in body.items():
+        if isinstance(value, Ref):
+            unknown[key] = True
+        elif key in blocks:
+            pairs = [_plan_values(item, blocks) for item in value]
+            values[key] = [p[0] for p in pairs]
+            if any(p[1] for p in pairs):
+                unknown[key] = [p[1] for p in pairs]
+        else:
+            values[key] = value
+    return values, unknown
+
+
+def _plan_expressions(body: dict[str, Any], blocks: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if isinstance(value, Ref):
+            out[key] = {"references": [value.expr, value.expr.rsplit(".", 1)[0]]}
+        elif key in blocks:
+            out[key] = [_plan_expressions(item, blocks) for item in value]
+        else:
+            out[key] = {"constant_value": value}
+    return out
+
+
+def plan(items: list[Res]) -> dict[str, Any]:
+    """A plan as ``terraform show -json`` writes it (format 1.2): planned values, resource changes (create),
+    configuration with references. Values that reference another resource are unknown until apply."""
+    planned, changes, config = [], [], []
+    for r in items:
+        values, unknown = _plan_values(r.body, r.blocks)
+        common = {"address": r.address, "mode": "managed", "type": r.type, "name": r.name,
+                  "provider_name": "registry.terraform.io/hashicorp/aws"}
+        planned.append({**common, "schema_version": 0, "values": values, "sensitive_values": {}})
+        changes.append({**common, "change": {"actions": ["create"], "before": None, "after": values,
+                                             "after_unknown": unknown, "before_sensitive": False,
+                                             "after_sensitive": {}}})
+        config.append({"address": r.address, "mode": "managed", "type": r.type, "name": r.name,
+                       "provider_config_key": "aws", "expressions": _plan_expressions(r.body, r.blocks),
+                       "schema_version": 0})
+    return {"format_version": "1.2", "terraform_version": "1.9.8",
+            "planned_values": {"root_module": {"resources": planned}},
+            "resource_changes": changes,
+            "configuration": {"provider_config": {"aws": {"name": "aws", "full_name":
+                                                          "registry.terraform.io/hashicorp/aws",
+                                                          "expressions": {"region": {"constant_value": REGION}}}},
+                              "root_module": {"resources": config}},
+            "timestamp": "2026-12-01T00:00:00Z", "applyable": True, "complete": True, "errored": False}
+
+
+# --- running and measuring -----------------------------------------------------------------------------------
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants (from /proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("ascii", "replace")
+            with open(f"/proc/{entry}/statm", "rb") as fh:
+                rss[int(entry)] = int(fh.read().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        kids = [p for p, pp in parents.items() if pp == pid and p not in tree]
+        tree.update(kids)
+        frontier.extend(kids)
+    return sum(rss.get(p, 0) for p in tree)
+
+
+@dataclass
+class Measured:
+    wall_s: float
+    cpu_s: float  # user + system seconds of the tool and every child it waited for (robust to a busy machine)
+    peak_tree_mib: float
+    peak_process_mib: float
+    exit_code: int
+    stderr_tail: str = ""
+
+
+def measure(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    assert proc.stderr is not None
+    os.set_blocking(proc.stderr.fileno(), False)
+    peak, err = 0, bytearray()
+    while True:
+        try:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            break
+        chunk = proc.stderr.read()
+        if chunk:
+            err.extend(chunk[-20000:])
+        if pid:
+            wall = time.perf_counter() - started
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            rest = proc.stderr.read()
+            if rest:
+                err.extend(rest)
+            return Measured(round(wall, 2), round(usage.ru_utime + usage.ru_stime, 2), round(peak / 2**20, 1),
+                            round(usage.ru_maxrss / 1024, 1),
+                            proc.returncode, err[-1500:].decode("utf-8", "replace"))
+        peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.05)
+    raise RuntimeError(f"lost the child process of {argv[0]}")
+
+
+def checkov_bin(work: Path) -> Path:
+    venv = work / "checkov-venv"
+    exe = venv / "bin" / "checkov"
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"checkov=={CHECKOV_VERSION}"], check=True)
+    return exe
+
+
+def run_gxpscan(paths: list[Path], out: Path) -> Measured:
+    """``gxpscan scan`` of one code target: an inventory rather than ``--iac`` only to raise max_file_bytes (a plan
+    of 10,000 resources is about 10 MiB, over the 8 MiB default)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    inventory = out.parent / f"{out.name}.inventory.json"
+    inventory.write_text(json.dumps({"version": 1, "targets": [{
+        "name": "bench", "type": "iac", "path": [str(p) for p in paths], "max_file_bytes": 256 * 2**20}]}),
+        encoding="utf-8")
+    argv = [sys.executable, "-m", "scanner", "scan", "--quiet", "--format", "json", "--output", str(out),
+            "--inventory", str(inventory)]
+    for check in CHECKS:
+        argv[4:4] = ["--check", check]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return measure(argv, env=env, cwd=REPO)
+
+
+def run_checkov(exe: Path, what: list[str], out: Path) -> Measured:
+    ids = sorted({c for ours, _ in CHECKS.values() for c in ours})
+    out.mkdir(parents=True, exist_ok=True)
+    argv = [str(exe), *what, "--check", ",".join(ids), "--output", "json", "--output-file-path", str(out),
+            "--compact", "--skip-download", "--download-external-modules", "false",
+            "--skip-results-upload"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BC_", "CKV_", "PRISMA_"))}
+    env.update({"BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "LOG_LEVEL": "ERROR"})
+    return measure(argv, env=env)
+
+
+# --- verdicts ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Verdicts:
+    """check id -> resource address -> verdict (pass, fail, error, unknown, ...)."""
+
+    by_check: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+
+
+def ours(report: Path, where: dict[tuple[str, int], str], items: dict[str, Res]) -> Verdicts:
+    """gxpscan's findings keyed by the address of the resource they name: by file and first line (HCL), else
+    by the address or name the finding's resource carries."""
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    names = {str(r.body.get("bucket") or r.body.get("name") or r.body.get("identifier") or ""): a
+             for a, r in items.items() if r.owner in ("", a)}
+    names.pop("", None)
+    out = Verdicts()
+    for f in doc["findings"]:
+        address = None
+        loc = f.get("location")
+        if loc and loc.get("start_line") is not None:
+            address = where.get((Path(loc["path"]).name, loc["start_line"]))
+        if address is None:
+            resource = f["resource"]
+            address = next((a for a in (resource, resource.rsplit(":", 1)[-1], resource.rsplit("/", 1)[-1])
+                            if a in items), None) or names.get(resource.rsplit(":", 1)[-1].rsplit("/", 1)[-1])
+        key = address or f"(account) {f['resource']}"
+        out.by_check[f["check"]][key] = f["status"]
+    return out
+
+
+def theirs(report_dir: Path) -> Verdicts:
+    out = Verdicts()
+    for path in sorted(report_dir.glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for part in doc if isinstance(doc, list) else [doc]:
+            results = part.get("results", {}) if isinstance(part, dict) else {}
+            for verdict, key in (("pass", "passed_checks"), ("fail", "failed_checks"), ("skip", "skipped_checks")):
+                for r in results.get(key, []):
+                    address = r["resource"].rsplit("module.", 1)[-1]
+                    prior = out.by_check[r["check_id"]].get(address)
+                    out.by_check[r["check_id"]][address] = "fail" if "fail" in (prior, verdict) else verdict
+    return out
+
+
+def compare(ours_v: Verdicts, theirs_v: Verdicts, items: dict[str, Res]) -> dict[str, Any]:
+    agree, disagree, listing = Counter[str](), Counter[str](), []
+    for check, (ids, scope) in CHECKS.items():
+        mine = ours_v.by_check.get(check, {})
+        if scope == "account":
+            addresses = {a for i in ids for a in theirs_v.by_check.get(i, {})}
+            theirs_verdict = "pass" if any(all(theirs_v.by_check.get(i, {}).get(a) == "pass" for i in ids)
+                                           for a in addresses) else ("fail" if addresses else "none")
+            mine_verdicts = set(mine.values())
+            mine_verdict = "pass" if mine_verdicts == {"pass"} else ("fail" if "fail" in mine_verdicts else
+                                                                     ",".join(sorted(mine_verdicts)) or "none")
+            pairs = [("(account)", mine_verdict, theirs_verdict)]
+        else:
+            # Checkov judges a split resource (a separate ingress rule) on its own: its verdict is its owner's
+            owned: dict[str, list[str]] = defaultdict(list)
+            for i in ids:
+                for a, v in theirs_v.by_check.get(i, {}).items():
+                    owned[items[a].owner or a if a in items else a].append(v)
+            pairs = []
+            for a in sorted(set(mine) | set(owned)):
+                got = owned.get(a, [])
+                t = "fail" if "fail" in got else ("pass" if got and all(g == "pass" for g in got) else
+                                                  ",".join(sorted(set(got))) or "none")
+                pairs.append((a, mine.get(a, "none"), t))
+        for address, m, t in pairs:
+            if m == t:
+                agree[check] += 1
+            else:
+                disagree[check] += 1
+                listing.append({"check": check, "checkov": "+".join(ids), "resource": address,
+                                "gxpscan": m, "checkov_verdict": t})
+    return {"agree": dict(agree), "disagree": dict(disagree), "agree_total": sum(agree.values()),
+            "disagree_total": sum(disagree.values()), "disagreements": listing}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="/tmp/gxpscan-bench-iac", help="work directory (corpus, venv, outputs)")
+    ap.add_argument("--files", type=int, default=200)
+    ap.add_argument("--resources", type=int, default=2000, help="resources of the HCL corpus")
+    ap.add_argument("--plan-resources", type=int, default=10000)
+    ap.add_argument("--sizes", default="1000,2000,5000,10000", help="plan sizes for the scaling figures")
+    ap.add_argument("--skip-checkov", action="store_true")
+    ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    args = ap.parse_args()
+
+    work = Path(args.work)
+    runs = work / "runs" / time.strftime("%Y%m%dT%H%M%S")
+    hcl_items = resources(args.resources)
+    where_hcl = write_hcl(work / "hcl", hcl_items, args.files)
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s} | {args.plan_resources})
+    for n in sizes:
+        target = work / f"plan-{n}.json"
+        if not target.exists():
+            target.write_text(json.dumps(plan(resources(n)), separators=(",", ":")), encoding="utf-8")
+    big_plan = work / f"plan-{args.plan_resources}.json"
+    print(f"corpus: {args.files} HCL files, {len(hcl_items)} resources ({work / 'hcl'}); "
+          f"plan JSON of {args.plan_resources} resources ({big_plan}, {big_plan.stat().st_size // 1024} KiB)")
+
+    figures: dict[str, Any] = {"checkov_version": CHECKOV_VERSION, "hcl_resources": len(hcl_items),
+                               "hcl_files": args.files, "plan_resources": args.plan_resources, "runs": {}}
+    gx_hcl = run_gxpscan([work / "hcl"], runs / "gx-hcl")
+    gx_plan = run_gxpscan([big_plan], runs / "gx-plan")
+    figures["runs"]["gxpscan hcl"] = vars(gx_hcl)
+    figures["runs"]["gxpscan plan"] = vars(gx_plan)
+    scaling = {}
+    for n in sizes:
+        m = gx_plan if n == args.plan_resources else run_gxpscan([work / f"plan-{n}.json"], runs / f"gx-plan-{n}")
+        scaling[n] = {"wall_s": m.wall_s, "cpu_s": m.cpu_s, "cpu_per_1000_s": round(m.cpu_s / n * 1000, 3),
+                      "peak_tree_mib": m.peak_tree_mib}
+    figures["scaling"] = scaling
+
+    if not args.skip_checkov:
+        exe = checkov_bin(work)
+        ck_hcl = run_checkov(exe, ["-d", str(work / "hcl"), "--framework", "terraform"], runs / "ck-hcl")
+        ck_plan = run_checkov(exe, ["-f", str(big_plan), "--framework", "terraform_plan",
+                                    "--repo-root-for-plan-enrichment", str(work / "hcl")], runs / "ck-plan")
+        figures["runs"]["checkov hcl"] = vars(ck_hcl)
+        figures["runs"]["checkov plan"] = vars(ck_plan)
+        items_hcl = {r.address: r for r in hcl_items}
+        by_line = {(f, s): a for a, (f, s, _) in where_hcl.items()}
+        figures["agreement_hcl"] = compare(ours(runs / "gx-hcl" / "report.json", by_line, items_hcl),
+                                           theirs(runs / "ck-hcl"), items_hcl)
+        items_plan = {r.address: r for r in resources(args.plan_resources)}
+        figures["agreement_plan"] = compare(ours(runs / "gx-plan" / "report.json", {}, items_plan),
+                                            theirs(runs / "ck-plan"), items_plan)
+
+    print(f"\n{'run':16} {'wall s':>8} {'cpu s':>8} {'peak tree MiB':>14} {'peak proc MiB':>14} {'exit':>5}")
+    for name, r in figures["runs"].items():
+        print(f"{name:16} {r['wall_s']:8.2f} {r['cpu_s']:8.2f} {r['peak_tree_mib']:14.1f} "
+              f"{r['peak_process_mib']:14.1f} {r['exit_code']:5d}")
+    for kind in ("hcl", "plan"):
+        if f"checkov {kind}" in figures["runs"]:
+            ck, gx = figures["runs"][f"checkov {kind}"], figures["runs"][f"gxpscan {kind}"]
+            wall, cpu = ck["wall_s"] / max(gx["wall_s"], 0.01), ck["cpu_s"] / max(gx["cpu_s"], 0.01)
+            figures[f"speedup_{kind}"] = {"wall": round(wall, 1), "cpu": round(cpu, 1)}
+            print(f"{kind}: gxpscan {wall:.1f}x faster than Checkov in wall time, {cpu:.1f}x in CPU time "
+                  "(goal >= 20x)")
+    print("\nscaling (plan JSON):")
+    for n, sc in scaling.items():
+        print(f"  {n:6d} resources: {sc['wall_s']:6.2f} s wall, {sc['cpu_s']:6.2f} s CPU "
+              f"({sc['cpu_per_1000_s']:.3f} s CPU per 1,000), {sc['peak_tree_mib']:.0f} MiB")
+    for kind in ("hcl", "plan"):
+        a = figures.get(f"agreement_{kind}")
+        if a:
+            print(f"\nverdict agreement ({kind}): {a['agree_total']} agree, {a['disagree_total']} disagree")
+            for check in CHECKS:
+                print(f"  {check:32} agree {a['agree'].get(check, 0):5d}  disagree {a['disagree'].get(check, 0):5d}")
+            kinds = Counter((d["check"], d["gxpscan"], d["checkov_verdict"]) for d in a["disagreements"])
+            for (check, m, t), count in sorted(kinds.items()):
+                example = next(d["resource"] for d in a["disagreements"]
+                               if (d["check"], d["gxpscan"], d["checkov_verdict"]) == (check, m, t))
+                print(f"    {check}: gxpscan {m} / Checkov {t}: {count} (e.g. {example})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
+    for name, r in figures["runs"].items():
+        if r["exit_code"] not in (0, 1, 3):
+            print(f"\n{name} exited {r['exit_code']}: {r['stderr_tail']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
