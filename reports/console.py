@@ -208,7 +208,7 @@ def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool =
             if clause.split(":", 1)[0] in shown_frameworks:
                 per_clause[clause][r.status] += 1
     if per_clause:
-        lines += table([Column("clause", min_width=8), *status_columns],
+        lines += table([Column("findings by clause", min_width=8), *status_columns],
                        [[Cell(_bounded(for_terminal(c))), *(Cell(str(n.get(s, 0))) for s in _ORDER)]
                         for c, n in sorted(per_clause.items(), key=lambda i: _natural(i[0]))], width, colour)
         lines.append("")
@@ -241,7 +241,7 @@ def _coverage(run: Run, frameworks: set[str], width: int, colour: bool) -> list[
     if not groups:
         return []
     rows = []
-    for ref, items in sorted(groups.items(), key=lambda i: _natural(i[0])):
+    for ref, items in groups.items():  # the catalogs' order (framework, then document)
         worst = overall(items)
         mark = {"draft": " (DRAFT)", "superseded": " (SUPERSEDED)"}.get(worst.clause_status, "")
         strengths = Counter(e.strength for e in worst.evidence if e.applicable and e.status is not None)

@@ -1,9 +1,13 @@
-"""Framework catalogs: which clauses of which regulation or standard each check gives evidence for.
+"""Framework catalogs: which clauses of which regulation or standard each check gives evidence for, and how much.
 
-The catalogs are data (``checks/frameworks/*.yaml``, one file per framework version), framework-first:
-each clause lists its check ids. This module loads and validates them against
-``scanner/schemas/catalog.schema.json``, inverts them into a check -> clause map for the runner, and
-renders them for the README and the CLI. It imports only the stdlib, PyYAML and (lazily) jsonschema.
+The catalogs are data (``checks/frameworks/*.yaml``, format v2, one file per framework version), framework-first:
+each clause lists its mappings (check ids, evidence strength ``direct``/``supporting``/``context``, a rationale,
+an optional applicability condition), the procedural evidence a site must supply, its own applicability
+condition and status; each catalog carries its provenance (edition, effective date, amendments, source) and
+status. This module loads and validates them against ``scanner/schemas/catalog.schema.json`` into frozen typed
+values, refuses a clause that could overclaim (``full`` without a ``direct`` mapping), inverts them into a
+check -> clause map for the runner, records what a run used (:func:`run_use`), and renders them for the README
+and the CLI. It imports only the stdlib, scanner.model, PyYAML and (lazily) jsonschema.
 """
 from __future__ import annotations
 
@@ -131,16 +135,13 @@ class Provenance:
 class Catalog:
     id: str
     title: str
+    version: str  # a short label of the edition for listings; the exact revision is provenance.edition
     status: CatalogStatus
     provenance: Provenance
     clauses: tuple[Clause, ...]
     aliases: tuple[str, ...] = ()  # other names accepted for --framework
     order: int | None = None  # place in reports and clause refs; None sorts last
     sha256: str = ""  # of the catalog file's bytes, as read
-
-    @property
-    def version(self) -> str:
-        return self.provenance.edition
 
     @property
     def source(self) -> str:
@@ -248,7 +249,7 @@ def parse_catalog(data: Any, origin: str, sha256: str = "") -> Catalog:
     status = CatalogStatus(data["status"])
     prov = data["provenance"]
     return Catalog(
-        id=data["framework"], title=data["title"], status=status,
+        id=data["framework"], title=data["title"], version=data["version"], status=status,
         provenance=Provenance(edition=prov["edition"], effective=str(prov["effective"]), source=prov["source"],
                               amendments=tuple(prov.get("amendments") or ()), notes=prov.get("notes", "")),
         clauses=tuple(_clause(raw, status) for raw in data["clauses"]),
@@ -450,7 +451,7 @@ def coverage_markdown(catalogs: Mapping[str, Catalog]) -> str:
                      n[Automatable.FULL], n[Automatable.PARTIAL], n[Automatable.MANUAL],
                      sum(1 for c in cat.clauses if c.checks), len(cat.check_ids),
                      s[Strength.DIRECT], s[Strength.SUPPORTING], s[Strength.CONTEXT]])
-    lines = _md_table(["Framework", "Edition", "Status", "Clauses", "Full", "Partial", "Manual",
+    lines = _md_table(["Framework", "Version", "Status", "Clauses", "Full", "Partial", "Manual",
                        "Clauses with checks", "Distinct checks", "Direct", "Supporting", "Context"], rows)
     lines += ["", _LEGEND]
     for fid in DETAILED_FRAMEWORKS:
@@ -497,7 +498,7 @@ def render_framework_text(catalog: Catalog, width: int = 100) -> str:
         return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest)
 
     prov = catalog.provenance
-    out = [f"{catalog.title} ({catalog.id}), {_STATUS_TEXT[catalog.status]}",
+    out = [f"{catalog.title} ({catalog.id}), version {catalog.version}, {_STATUS_TEXT[catalog.status]}",
            *para(f"Edition: {prov.edition}, effective {prov.effective}", "", "  "),
            *para(f"Source: {prov.source}", "", "  ")]
     out += [line for a in prov.amendments for line in para(a, "Amended: ", "  ")]
