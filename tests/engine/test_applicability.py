@@ -175,3 +175,48 @@ def test_coverage_json_is_valid_against_the_result_schema() -> None:
         "note": "e_signatures is declared false for this target; applies only when true",
         "evidence": [{"check": "linux.ssh.root_login", "strength": "supporting", "applicable": True,
                       "status": "pass", "note": ""}]}]
+
+
+# --- end to end -------------------------------------------------------------------------------------------------
+
+SUBPART_C = ("part11:11.50", "part11:11.70", "part11:11.100", "part11:11.200", "part11:11.300")
+
+
+def test_a_scan_of_a_target_without_e_signatures_reports_subpart_c_not_applicable(tmp_path: Any) -> None:
+    """Two local targets, one declaring `e_signatures: false`: on it every Part 11 Subpart C clause the check maps
+    to is not_applicable with the reason; on the other (signing with its logins) it is not. The run record keeps
+    the SHA-256 of the catalog files."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from scanner import cli
+    from scanner.inventory import schema
+    from scanner.store import load_record
+
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("version: 1\ntargets:\n"
+                   "  - {name: no-sign, type: linux, connection: local, gxp_context: {e_signatures: false}}\n"
+                   "  - {name: signs, type: linux, connection: local,\n"
+                   "     gxp_context: {e_signatures: true, signing_credentials: true}}\n")
+    out = tmp_path / "out"
+    cli.main(["scan", "-i", str(inv), "--check", "linux.accounts.unique_ids", "-o", str(out), "--format", "json",
+              "--quiet"])
+    doc = json.loads((out / "report.json").read_text())
+    jsonschema.Draft202012Validator(schema("result")).validate(doc)
+    subpart_c = [c for c in doc["coverage"] if c["clause"].startswith(SUBPART_C)]
+    assert {c["clause"] for c in subpart_c} >= {"part11:11.100(a)", "part11:11.300(a)"}
+    for c in subpart_c:
+        if c["target"] == "no-sign":
+            assert (c["verdict"], c["text"]) == (
+                "not_applicable", "not applicable: e_signatures is declared false for this target; applies only "
+                                  "when true")
+        else:
+            assert c["verdict"] != "not_applicable" and c["verdict"] != "passed"
+            assert [e["applicable"] for e in c["evidence"]] == [True]
+    part11 = Path(__file__).resolve().parents[2] / "checks" / "frameworks" / "part11.yaml"
+    (used,) = [c for c in load_record(out).info.catalogs if c.id == "part11"]
+    assert used.sha256 == hashlib.sha256(part11.read_bytes()).hexdigest()
+    assert used.status == "in_force" and used.edition

@@ -51,7 +51,8 @@ def test_console_shows_strength_and_never_passed_from_supporting_evidence() -> N
     assert table[0].split()[:4] == ["part11:11.10(d)", "supporting", "1", "technical"]
     assert f"technical part passed, procedural evidence needed: {ACCESS}" in " ".join(table[0].split())
     assert " ".join(table[1].split()).startswith(
-        "part11:11.300(b) supporting 1 not applicable: e_signatures is declared false for this target; applies only when true")
+        "part11:11.300(b) supporting 1 not applicable: e_signatures is declared false for this target; applies "
+        "only when true")
     assert " ".join(table[2].split()).startswith("annex11-2025:12 (DRAFT) direct 1 technical part passed")
 
 
