@@ -26,12 +26,12 @@ CATALOG_FILES = sorted(CATALOG_DIR.glob("*.yaml"))
 @cache
 def raw(fid: str) -> dict[str, Any]:
     """The catalog whose `framework` is fid, as plain data."""
-    found = {d["framework"]: d for d in (yaml.safe_load(p.read_text("utf-8")) for p in CATALOG_FILES)}
+    found: dict[str, dict[str, Any]] = {d["framework"]: d for d in all_catalogs()}
     return found[fid]
 
 
 def all_catalogs() -> list[dict[str, Any]]:
-    return [yaml.safe_load(p.read_text("utf-8")) for p in CATALOG_FILES]
+    return [dict(yaml.safe_load(p.read_text("utf-8"))) for p in CATALOG_FILES]
 
 
 def clause(fid: str, cid: str) -> dict[str, Any]:
