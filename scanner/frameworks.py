@@ -499,7 +499,7 @@ def render_framework_text(catalog: Catalog, width: int = 100) -> str:
 
     prov = catalog.provenance
     out = [f"{catalog.title} ({catalog.id}), version {catalog.version}, {_STATUS_TEXT[catalog.status]}",
-           *para(f"Edition: {prov.edition}, effective {prov.effective}", "", "  "),
+           *para(f"Edition: {prov.edition}", "", "  "), f"Effective: {prov.effective}",
            *para(f"Source: {prov.source}", "", "  ")]
     out += [line for a in prov.amendments for line in para(a, "Amended: ", "  ")]
     out += para(prov.notes, "Note: ", "  ") if prov.notes else []

@@ -68,16 +68,26 @@ def ids(catalog: frameworks.Catalog) -> list[str]:
 
 # --- factories for catalog data ----------------------------------------------------------------------------
 
-def clause_data(**overrides: Any) -> dict[str, Any]:
-    data = {"id": "1", "title": "A clause", "summary": "What it asks, in our words.", "automatable": "full",
-            "checks": ["linux.ssh.root_login"]}
+RATIONALE = "Root cannot log in, so every action is traceable to a person."
+
+
+def clause_data(checks: list[str] | None = None, strength: str = "direct", **overrides: Any) -> dict[str, Any]:
+    """A format v2 clause; ``checks`` become one mapping of ``strength``."""
+    data: dict[str, Any] = {
+        "id": "1", "title": "A clause", "summary": "What it asks, in our words.", "automatable": "full",
+        "mappings": [{"checks": ["linux.ssh.root_login"] if checks is None else checks, "strength": strength,
+                      "rationale": RATIONALE}]}
+    if overrides.get("automatable", "full") != "full":
+        data["procedural_evidence"] = "The signed access review of the last quarter."
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
 
 def catalog_data(clauses: list[dict[str, Any]] | None = None, **overrides: Any) -> dict[str, Any]:
     data = {"framework": "demo", "title": "Demo framework", "version": "1", "status": "in_force",
-            "source": "A public document", "clauses": clauses if clauses is not None else [clause_data()]}
+            "provenance": {"edition": "Demo, first edition", "effective": "2024-01-01", "amendments": [],
+                           "source": "A public document"},
+            "clauses": clauses if clauses is not None else [clause_data()]}
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -163,9 +173,10 @@ def test_every_referenced_check_exists_in_the_registry(catalogs, registry) -> No
 @pytest.mark.parametrize("data, path, says", [
     (catalog_data([clause_data(automatable="sometimes")]), "clauses[0].automatable", "is not one of"),
     (catalog_data([clause_data(title=None)]), "clauses[0]", "'title' is a required property"),
-    (catalog_data([clause_data(), clause_data(id="2", checks=["Linux SSH"])]), "clauses[1].checks[0]",
+    (catalog_data([clause_data(), clause_data(id="2", checks=["Linux SSH"])]), "clauses[1].mappings[0].checks[0]",
      "does not match"),
-    (catalog_data([clause_data(automatable="manual")]), "clauses[0].checks", "is expected to be empty"),
+    (catalog_data([clause_data(automatable="manual")]), "clauses[0].mappings[0].strength",
+     "'context' was expected"),
     (catalog_data([clause_data(sumary="typo")]), "clauses[0]", "'sumary' was unexpected"),
     (catalog_data([clause_data(related=["part 11 d"])]), "clauses[0].related[0]", "does not match"),
     (catalog_data(status="final"), "status", "is not one of"),
@@ -207,7 +218,9 @@ def test_a_valid_directory_loads(tmp_path: Path) -> None:
     demo = frameworks.load_catalogs(tmp_path)["demo"]
     assert demo.clause("2") == frameworks.Clause(
         id="2", title="A clause", summary="What it asks, in our words.", automatable=Automatable.FULL,
-        checks=("linux.ssh.root_login",), related=("demo:1",))
+        mappings=(frameworks.ClauseMapping(("linux.ssh.root_login",), frameworks.Strength.DIRECT, RATIONALE),),
+        related=("demo:1",))
+    assert demo.clause("2").checks == ("linux.ssh.root_login",)
 
 
 # --- queries -----------------------------------------------------------------------------------------------
@@ -268,13 +281,17 @@ def test_coverage_markdown_summarises_each_framework_and_details_part11_and_anne
     summary = {row[0]: row[1:] for row in _table_rows("\n" + text, "\n")}
     assert summary["ISO/IEC 27001:2022 Annex A (`iso27001-2022`)"][2] == "93"
     assert summary["EU GMP Annex 11 - Computerised Systems (draft revision) (`annex11-2025`)"][1] == "draft"
-    for row in summary.values():
+    for fid, row in zip(catalogs, summary.values(), strict=True):
         clauses, full, partial, manual, with_checks = map(int, row[2:7])
         assert full + partial + manual == clauses and with_checks <= clauses
-    part11 = _table_rows(text, "(`part11`)\n")
-    assert [r[0] for r in part11] == PART11_IDS
-    assert dict((r[0], r[2]) for r in part11)["11.10(f)"] == "manual"
-    assert "`linux.ssh.root_login`" in dict((r[0], r[3]) for r in part11)["11.10(d)"]
+        direct, supporting, context = map(int, row[8:11])
+        assert direct + supporting + context == sum(len(m.checks) for c in catalogs[fid].clauses for m in c.mappings)
+    part11 = {r[0]: r for r in _table_rows(text, "(`part11`)\n")}
+    assert list(part11) == PART11_IDS
+    assert part11["11.10(f)"][2] == "manual"
+    assert "`linux.ssh.root_login`" in part11["11.10(d)"][4] and "(supporting)" in part11["11.10(d)"][4]
+    assert part11["11.300(b)"][3] == "e_signatures: true"
+    assert "(supporting, when signing_credentials: true)" in part11["11.300(b)"][4]
     assert [r[0] for r in _table_rows(text, "(`annex11`)\n")] == ANNEX11_IDS
 
 
@@ -291,11 +308,12 @@ def test_render_framework_text_shows_each_clause_its_checks_and_manual_need(cata
     text = frameworks.render_framework_text(catalogs["part11"])
     blocks = {b.split("  ", 1)[0]: b for b in text.split("\n\n")[1:-1]}
     assert list(blocks) == PART11_IDS
-    assert "needs: manual evidence only" in blocks["11.10(f)"]
-    assert "needs: scan results (no manual evidence)" in blocks["11.300(b)"]
-    assert "needs: scan results plus manual evidence" in blocks["11.10(e)"]
+    assert "needs: procedural evidence only: " in blocks["11.10(f)"]
+    assert "needs: scan results plus procedural evidence: " in blocks["11.300(b)"]  # it was "no manual evidence"
+    assert "needs: scan results plus procedural evidence: " in blocks["11.10(e)"]
     assert "linux.time.synchronized" in blocks["11.10(e)"]
-    assert "needs: manual evidence (no automated check yet)" in blocks["11.10(b)"]
+    assert "needs: procedural evidence (no check gives evidence yet): " in blocks["11.10(b)"]
+    assert "no manual evidence" not in text
     assert text.splitlines()[-1].startswith("30 clauses: ")
     assert "DRAFT, not in force" in frameworks.render_framework_text(catalogs["annex11-2025"]).splitlines()[0]
 

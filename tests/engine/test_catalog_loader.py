@@ -152,8 +152,8 @@ def test_frameworks_text_shows_strengths_conditions_and_procedural_evidence(tmp_
     ])})
     text = frameworks.render_framework_text(frameworks.load_catalogs(tmp_path)["demo"])
     blocks = {b.split("  ", 1)[0]: b for b in text.split("\n\n")}
-    assert text.splitlines()[:3] == ["Demo standard (demo), version 2024, in force",
-                                     "Edition: Demo 2024, second printing, effective 2024-03-01",
+    assert text.splitlines()[:4] == ["Demo standard (demo), version 2024, in force",
+                                     "Edition: Demo 2024, second printing", "Effective: 2024-03-01",
                                      "Source: Demo Standards Body: the demo standard"]
     assert "Amended: 2025-01-02: clause 2 reworded by corrigendum 1" in text
     assert blocks["1"].splitlines()[1:] == [
