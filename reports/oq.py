@@ -428,7 +428,7 @@ def record_context(run: Run, protocol: Protocol | None = None, protocol_problem:
                    for c in protocol.clauses if c.manual]
         listed = {c.ref for c in protocol.clauses if c.manual}
     for ref, items in covered.items():
-        needing = [c.target for c in items if c.verdict in _NEEDS_RECORDS]
+        needing = [c.target for c in items if c.verdict not in _NO_RECORDS_NEEDED and c.procedural_evidence]
         if needing and ref not in listed:
             manual.append(ManualEntry(f"{ref}: {items[0].title} ({', '.join(needing)})",
                                       f"Attach: {items[0].procedural_evidence}"))
@@ -455,8 +455,8 @@ def record_context(run: Run, protocol: Protocol | None = None, protocol_problem:
     }
 
 
-#: Coverage verdicts whose clause needs the site's records attached before it can be called met.
-_NEEDS_RECORDS = (Verdict.TECHNICAL_PART_PASSED, Verdict.NO_EVIDENCE, Verdict.MANUAL)
+#: Coverage verdicts after which a clause naming procedural evidence still needs it attached (all but these).
+_NO_RECORDS_NEEDED = (Verdict.PASSED, Verdict.NOT_APPLICABLE)
 
 
 def _attach(refs: Iterable[str], procedural: Mapping[str, str]) -> str:

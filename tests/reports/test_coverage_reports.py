@@ -130,3 +130,10 @@ def test_a_malformed_catalog_entry_in_a_record_is_a_record_error(tmp_path: Path)
     path.write_text("\n".join([json.dumps(start), *lines[1:]]) + "\n")
     with pytest.raises(RecordError, match="line 1"):
         load_record(tmp_path)
+
+
+def test_a_failed_partial_clause_still_says_what_to_attach_and_a_not_applicable_one_does_not() -> None:
+    root = ET.fromstring(rendered("oq", coverage_run({"e_signatures": False}, status="fail")))
+    (manual,) = [t for t in root.iter("table") if "manual-entries" in (t.get("class") or "").split()]
+    subjects = [text(tr.findall("td")[0]) for tr in manual.iter("tr") if tr.findall("td")]
+    assert subjects == ["part11:11.10(d): Limiting system access (host1)", "annex11-2025:12: Security (host1)"]
