@@ -201,9 +201,10 @@ def strengths(run: Run) -> dict[tuple[str, str], str]:
     order = ("direct", "supporting", "context")
     for c in run.info.clauses:
         for m in c.mappings:
-            have = out.get((c.ref, m.check))
-            if have is None or order.index(m.strength) < order.index(have):
-                out[(c.ref, m.check)] = m.strength
+            for check in m.checks:
+                have = out.get((c.ref, check))
+                if have is None or order.index(m.strength) < order.index(have):
+                    out[(c.ref, check)] = m.strength
     return out
 
 

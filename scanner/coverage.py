@@ -151,8 +151,8 @@ def clause_coverage(clause: ClauseUse, target: str, context: Mapping[str, Any],
     evidence = []
     for m in clause.mappings:
         m_state, m_why = applicability(m.applies_when, context)
-        evidence.append(CheckEvidence(m.check, m.strength, statuses.get(m.check),
-                                      m_state is not Applicability.NOT_APPLICABLE, m_why))
+        evidence += [CheckEvidence(check, m.strength, statuses.get(check), m_state is not Applicability.NOT_APPLICABLE,
+                                   m_why) for check in m.checks]
     if state is Applicability.NOT_APPLICABLE:
         verdict, text = Verdict.NOT_APPLICABLE, f"not applicable: {why}"
     else:
@@ -170,7 +170,7 @@ def coverage(run: Run) -> list[ClauseCoverage]:
                 for t, checks in by_target.items()}
     out = []
     for clause in run.info.clauses:
-        checks = {m.check for m in clause.mappings}
+        checks = {check for m in clause.mappings for check in m.checks}
         for target, statuses in worst_of.items():
             if checks & statuses.keys():
                 out.append(clause_coverage(clause, target, run.info.gxp_context.get(target, {}), statuses))

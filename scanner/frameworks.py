@@ -379,8 +379,8 @@ def run_use(catalogs: Mapping[str, Catalog], selected: Iterable[str]) -> tuple[t
     clauses = []
     for cat in _ordered(catalogs):
         for c in cat.clauses:
-            maps = tuple(MappingUse(cid, m.strength.value, m.applies_when)
-                         for m in c.mappings for cid in m.checks if cid in wanted)
+            maps = tuple(MappingUse(checks, m.strength.value, m.applies_when) for m in c.mappings
+                         if (checks := tuple(cid for cid in m.checks if cid in wanted)))
             if maps:
                 clauses.append(ClauseUse(cat.ref(c), c.title, c.automatable.value, c.status.value,
                                          c.procedural_evidence, maps, c.applies_when))

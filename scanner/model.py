@@ -264,9 +264,9 @@ class CatalogUse:
 
 @dataclass(frozen=True)
 class MappingUse:
-    """One check's evidence for a clause: how strong, and under which condition (see scanner.coverage)."""
+    """Checks' evidence for a clause: how strong, and under which condition (see scanner.coverage)."""
 
-    check: str
+    checks: tuple[str, ...]
     strength: str  # direct | supporting | context
     applies_when: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -382,7 +382,8 @@ def info_from_dict(d: Mapping[str, Any]) -> RunInfo:
     fields["catalogs"] = tuple(CatalogUse(**c) for c in fields.get("catalogs") or ())
     fields["clauses"] = tuple(
         ClauseUse(**{**c, "applies_when": freeze(c.get("applies_when") or {}),
-                     "mappings": tuple(MappingUse(**{**m, "applies_when": freeze(m.get("applies_when") or {})})
+                     "mappings": tuple(MappingUse(**{**m, "checks": tuple(m["checks"]),
+                                                  "applies_when": freeze(m.get("applies_when") or {})})
                                        for m in c.get("mappings") or ())})
         for c in fields.get("clauses") or ())
     fields["gxp_context"] = freeze(dict(fields.get("gxp_context") or {}))

@@ -104,7 +104,7 @@ def clause(ref: str = "part11:11.300(b)", automatable: str = "partial", *maps: M
            applies_when: dict[str, Any] | None = None, status: str = "in_force",
            procedure: str = PROCEDURE) -> ClauseUse:
     return ClauseUse(ref, "Identification codes and passwords", automatable, status, procedure,
-                     maps or (MappingUse("linux.ssh.root_login", "supporting"),),
+                     maps or (MappingUse(("linux.ssh.root_login",), "supporting"),),
                      MappingProxyType(applies_when or {}))
 
 
@@ -117,11 +117,11 @@ def run_with(clauses: tuple[ClauseUse, ...], results: list[Any], context: dict[s
 @pytest.mark.parametrize("the_clause, statuses, context, verdict, text", [
     (clause(), ["pass"], {}, Verdict.TECHNICAL_PART_PASSED,
      f"technical part passed, procedural evidence needed: {PROCEDURE}"),
-    (clause("x:1", "full", MappingUse("linux.ssh.root_login", "direct"), procedure=""), ["pass"], {},
+    (clause("x:1", "full", MappingUse(("linux.ssh.root_login",), "direct"), procedure=""), ["pass"], {},
      Verdict.PASSED, "passed (direct evidence)"),
-    (clause("x:1", "full", MappingUse("linux.ssh.root_login", "direct")), ["pass"], {},
+    (clause("x:1", "full", MappingUse(("linux.ssh.root_login",), "direct")), ["pass"], {},
      Verdict.TECHNICAL_PART_PASSED, f"technical part passed, procedural evidence needed: {PROCEDURE}"),
-    (clause("x:1", "partial", MappingUse("linux.ssh.root_login", "context")), ["pass"], {}, Verdict.NO_EVIDENCE,
+    (clause("x:1", "partial", MappingUse(("linux.ssh.root_login",), "context")), ["pass"], {}, Verdict.NO_EVIDENCE,
      f"no technical evidence on this target; procedural evidence needed: {PROCEDURE}"),
     (clause(), ["pass", "fail"], {}, Verdict.FAILED,
      f"failed: linux.ssh.root_login; procedural evidence also needed: {PROCEDURE}"),
@@ -132,7 +132,7 @@ def run_with(clauses: tuple[ClauseUse, ...], results: list[Any], context: dict[s
      f"no technical evidence on this target; procedural evidence needed: {PROCEDURE}"),
     (clause(applies_when={"e_signatures": True}), ["fail"], {"e_signatures": False}, Verdict.NOT_APPLICABLE,
      "not applicable: e_signatures is declared false for this target; applies only when true"),
-    (clause("x:1", "partial", MappingUse("linux.ssh.root_login", "supporting",
+    (clause("x:1", "partial", MappingUse(("linux.ssh.root_login",), "supporting",
                                          MappingProxyType({"signing_credentials": True}))),
      ["fail"], {"signing_credentials": False}, Verdict.NO_EVIDENCE,
      f"no technical evidence on this target; procedural evidence needed: {PROCEDURE}"),

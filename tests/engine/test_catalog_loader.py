@@ -138,8 +138,8 @@ def test_run_use_records_each_catalog_and_the_clauses_of_the_selected_checks(tmp
                                cats["demo"].sha256),)
     assert clauses == (ClauseUse("demo:1", "A clause", "partial", "draft",
                                  "The signed access review of the last quarter.",
-                                 (MappingUse("linux.a.b", "supporting"),
-                                  MappingUse("linux.a.b", "context", MappingProxyType({"system_type": "open"})))),)
+                                 (MappingUse(("linux.a.b",), "supporting"),
+                                  MappingUse(("linux.a.b",), "context", MappingProxyType({"system_type": "open"})))),)
 
 
 def test_frameworks_text_shows_strengths_conditions_and_procedural_evidence(tmp_path: Path) -> None:

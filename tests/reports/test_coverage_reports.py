@@ -20,12 +20,12 @@ CATALOGS = (CatalogUse("part11", "21 CFR Part 11", "CFR through 88 FR 13018", "2
             CatalogUse("annex11-2025", "Annex 11 draft", "2025 consultation draft", "2025-07-07", "draft", SHA_DRAFT))
 CLAUSES = (
     ClauseUse("part11:11.10(d)", "Limiting system access", "partial", "in_force", ACCESS,
-              (MappingUse("linux.ssh.root_login", "supporting"),)),
+              (MappingUse(("linux.ssh.root_login",), "supporting"),)),
     ClauseUse("part11:11.300(b)", "Identification codes and passwords", "partial", "in_force", SIGN,
-              (MappingUse("linux.ssh.root_login", "supporting", MappingProxyType({"signing_credentials": True})),),
+              (MappingUse(("linux.ssh.root_login",), "supporting", MappingProxyType({"signing_credentials": True})),),
               MappingProxyType({"e_signatures": True})),
     ClauseUse("annex11-2025:12", "Security", "partial", "draft", ACCESS,
-              (MappingUse("linux.ssh.root_login", "direct"),)),
+              (MappingUse(("linux.ssh.root_login",), "direct"),)),
 )
 
 
