@@ -1,4 +1,5 @@
-"""Console report: summaries by status, target and clause, then every finding that needs attention.
+"""Console report: summaries by status, target and clause, the clause coverage (evidence strength, and never
+"passed" from supporting evidence alone: see scanner.coverage), then every finding that needs attention.
 
 Fits the terminal: every line is at most ``width`` columns (cells wrap; a table that cannot fit even with its
 columns at their narrowest is cut at the edge). Everything from a target is shown through
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from reports.text import display_width, for_terminal, wrap
+from scanner.coverage import Verdict, by_clause, coverage, overall
 from scanner.model import Location, Result, Run, Status
 
 _COLOUR = {Status.PASS: "32", Status.FAIL: "31", Status.ERROR: "35", Status.WAIVED: "36",
@@ -177,6 +179,11 @@ def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool =
                         f"inventory {for_terminal(info.inventory)}", width, "", "  ")
     for warning in info.warnings:
         lines += _paragraph(for_terminal(warning), width, "warning: ", "         ")
+    for cat in info.catalogs:
+        if cat.status != "in_force":
+            lines += _paragraph(f"catalog {for_terminal(cat.id)} ({for_terminal(cat.edition)}) is "
+                                f"{_CATALOG_STATUS.get(cat.status, for_terminal(cat.status))}: its clauses are "
+                                "marked so below", width, "note: ", "      ")
     lines.append("")
 
     counts = Counter(r.status for r in run.results)
@@ -201,10 +208,12 @@ def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool =
             if clause.split(":", 1)[0] in shown_frameworks:
                 per_clause[clause][r.status] += 1
     if per_clause:
-        lines += table([Column("clause", min_width=8), *status_columns],
+        lines += table([Column("findings by clause", min_width=8), *status_columns],
                        [[Cell(_bounded(for_terminal(c))), *(Cell(str(n.get(s, 0))) for s in _ORDER)]
                         for c, n in sorted(per_clause.items(), key=lambda i: _natural(i[0]))], width, colour)
         lines.append("")
+
+    lines += _coverage(run, shown_frameworks, width, colour)
 
     shown = [r for r in run.results if verbose or r.status in (Status.FAIL, Status.ERROR, Status.WAIVED)]
     if shown:
@@ -218,6 +227,37 @@ def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool =
             lines += _remediation(shown, width)
     lines += summary
     out.write("\n".join(lines) + "\n")
+
+
+_CATALOG_STATUS = {"draft": "a DRAFT, not in force", "superseded": "SUPERSEDED"}
+_VERDICT_COLOUR = {Verdict.PASSED: "32", Verdict.FAILED: "31", Verdict.ERROR: "35", Verdict.WAIVED: "36",
+                   Verdict.MANUAL: "33", Verdict.NO_EVIDENCE: "33", Verdict.TECHNICAL_PART_PASSED: "33",
+                   Verdict.NOT_APPLICABLE: "90"}
+
+
+def _coverage(run: Run, frameworks: set[str], width: int, colour: bool) -> list[str]:
+    """Clause coverage: per clause, the strength of its evidence and its worst verdict across the targets."""
+    groups = by_clause(c for c in coverage(run) if c.ref.split(":", 1)[0] in frameworks)
+    if not groups:
+        return []
+    rows = []
+    for ref, items in groups.items():  # the catalogs' order (framework, then document)
+        worst = overall(items)
+        mark = {"draft": " (DRAFT)", "superseded": " (SUPERSEDED)"}.get(worst.clause_status, "")
+        strengths = Counter(e.strength for e in worst.evidence if e.applicable and e.status is not None)
+        text = worst.text
+        if len(items) > 1:
+            n = Counter(c.verdict.value for c in items)
+            text += "\n" + "targets: " + ", ".join(f"{v} {k}" for k, v in sorted(n.items()))
+        if worst.note and worst.verdict is not Verdict.NOT_APPLICABLE:
+            text += "\n" + worst.note
+        rows.append([Cell(_bounded(for_terminal(ref + mark))),
+                     Cell(", ".join(f"{k} {strengths[k]}" for k in ("direct", "supporting", "context")
+                                    if strengths[k]) or "-"),
+                     Cell(_bounded("\n".join(for_terminal(t) for t in text.split("\n"))),
+                          _VERDICT_COLOUR[worst.verdict])])
+    return [*table([Column("clause", min_width=8), Column("evidence", min_width=8),
+                    Column("clause coverage (worst target)", min_width=20, weight=3)], rows, width, colour), ""]
 
 
 def _finding_row(r: Result, verbose: bool) -> list[Cell]:

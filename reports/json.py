@@ -1,4 +1,6 @@
-"""JSON report: ``{"run": {...}, "findings": [...], "evidence": {...}}``, valid against result.schema.json.
+"""JSON report: ``{"run": {...}, "findings": [...], "evidence": {...}, "coverage": [...]}``, valid against
+result.schema.json. ``coverage`` is the clause coverage per clause and target (see scanner.coverage): the strength
+and result of each check, and the procedural evidence still needed.
 
 Values are kept exactly (the run's warnings included, in ``run.warnings``), except a finding's ``location``, which
 is shown as every report shows it (``reports.location``): a finding on code carries its repository-relative path
@@ -13,6 +15,7 @@ from typing import Any, TextIO
 
 from reports.location import place
 from reports.text import json_text
+from scanner.coverage import coverage_dicts
 from scanner.model import Run, run_to_dict, thaw
 
 
@@ -21,5 +24,5 @@ def render(run: Run, out: TextIO, **_: Any) -> None:
     for finding, r in zip(doc["findings"], run.results, strict=True):
         where = place(r).location
         finding["location"] = thaw(where) if where is not None else None
-    out.write(json_text(doc, indent=2, sort_keys=True))
+    out.write(json_text({**doc, "coverage": coverage_dicts(run)}, indent=2, sort_keys=True))
     out.write("\n")

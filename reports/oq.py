@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reports.text import for_document
+from scanner.coverage import ClauseCoverage, Verdict, by_clause, coverage, overall
 from scanner.model import Location, Result, Run, SignatureRecord, Status, thaw
 from scanner.protocol import Protocol, ProtocolTest, reconcile, test_id, worst
 
@@ -136,6 +137,7 @@ class ExecutedTest:
     check: str
     target: str
     clauses: tuple[str, ...]
+    traces: tuple[str, ...]  # each clause with the strength of this check's evidence for it (and DRAFT marks)
     criterion: str
     planned: ProtocolTest | None
     status: Status
@@ -159,9 +161,10 @@ class Deviation:
 class MatrixRow:
     ref: str
     title: str
-    tests: tuple[tuple[str, str], ...]  # (test id, result)
+    tests: tuple[tuple[str, str], ...]  # (test id, result, with the strength of its evidence when recorded)
     result: str
     manual: str
+    mark: str = ""  # DRAFT / SUPERSEDED when the clause is not in force
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,33 @@ def _evidence_refs(r: Result, evidence: Mapping[str, Mapping[str, Any]]) -> tupl
     return tuple(out)
 
 
+_MARK = {"draft": "DRAFT, not in force", "superseded": "SUPERSEDED"}
+
+
+def strengths(run: Run) -> dict[tuple[str, str], str]:
+    """(clause ref, check id) -> the strength of the check's evidence for the clause, as the run recorded it."""
+    out: dict[tuple[str, str], str] = {}
+    order = ("direct", "supporting", "context")
+    for c in run.info.clauses:
+        for m in c.mappings:
+            for check in m.checks:
+                have = out.get((c.ref, check))
+                if have is None or order.index(m.strength) < order.index(have):
+                    out[(c.ref, check)] = m.strength
+    return out
+
+
+def _traces(run: Run, check: str, refs: Sequence[str], known: Mapping[tuple[str, str], str]) -> tuple[str, ...]:
+    status = {c.ref: c.status for c in run.info.clauses}
+    out = []
+    for ref in refs:
+        parts = [p for p in (known.get((ref, check), ""), _MARK.get(status.get(ref, ""), "")) if p]
+        out.append(ref + (f" ({'; '.join(parts)})" if parts else ""))
+    return tuple(out)
+
+
 def executed_tests(run: Run, protocol: Protocol | None) -> list[ExecutedTest]:
+    known = strengths(run)
     groups: dict[tuple[str, str], list[Result]] = {}
     for r in run.results:
         groups.setdefault((r.check, r.target), []).append(r)
@@ -202,6 +231,7 @@ def executed_tests(run: Run, protocol: Protocol | None) -> list[ExecutedTest]:
                            where(r.location), _evidence_refs(r, run.evidence))
                       for i, r in enumerate(results, 1))
         tests.append(ExecutedTest(tid, check, target, results[0].clauses,
+                                  _traces(run, check, results[0].clauses, known),
                                   planned.criterion if planned else results[0].criterion, planned,
                                   worst(r.status for r in results), steps))
     return tests
@@ -297,27 +327,54 @@ def clause_order(results: Iterable[Result]) -> list[str]:
     return out
 
 
-def matrix(tests: Sequence[ExecutedTest], protocol: Protocol | None) -> list[MatrixRow]:
+def matrix(tests: Sequence[ExecutedTest], protocol: Protocol | None,
+           covered: Mapping[str, Sequence[ClauseCoverage]] | None = None,
+           known: Mapping[tuple[str, str], str] | None = None) -> list[MatrixRow]:
+    """One row per requirement. With the run's clause coverage (``covered``, per clause ref), the requirement
+    result is its coverage verdict: never PASS from supporting or context evidence alone."""
+    covered, known = covered or {}, known or {}
     by_ref: dict[str, list[ExecutedTest]] = {}
     for t in tests:
         for ref in t.clauses:
             by_ref.setdefault(ref, []).append(t)
     status = {t.id: t.status.value.upper().replace("_", " ") for t in tests}
+    check_of = {t.id: t.check for t in tests}
+
+    def row(ref: str, title: str, ids: Sequence[str], manual: str) -> MatrixRow:
+        pairs = tuple((tid, status.get(tid, "NOT EXECUTED")) for tid in ids)
+        result = _clause_result(pairs, manual)
+        items = covered.get(ref)
+        mark = ""
+        if items:
+            mark = _MARK.get(items[0].clause_status, "")
+            title = title or items[0].title
+            if result not in ("FAIL", "ERROR", "NOT EXECUTED"):
+                result = _coverage_result(items)
+        shown = tuple((tid, res + (f" ({known[(ref, check_of[tid])]})" if (ref, check_of.get(tid, "")) in known
+                                   else "")) for tid, res in pairs)
+        return MatrixRow(ref, title, shown, result, manual, mark)
+
     rows = []
     if protocol is not None:
-        known = set()
+        listed = set()
         for c in protocol.clauses:
-            known.add(c.ref)
-            ids = list(dict.fromkeys([*c.tests, *(t.id for t in by_ref.get(c.ref, []))]))
-            pairs = tuple((tid, status.get(tid, "NOT EXECUTED")) for tid in ids)
-            rows.append(MatrixRow(c.ref, c.title, pairs, _clause_result(pairs, c.manual), c.manual))
-        extra = [ref for ref in clause_order(s.result for t in tests for s in t.steps) if ref not in known]
+            listed.add(c.ref)
+            rows.append(row(c.ref, c.title, list(dict.fromkeys([*c.tests, *(t.id for t in by_ref.get(c.ref, []))])),
+                            c.manual))
+        extra = [ref for ref in clause_order(s.result for t in tests for s in t.steps) if ref not in listed]
     else:
         extra = clause_order(s.result for t in tests for s in t.steps)
-    for ref in extra:
-        pairs = tuple((t.id, status[t.id]) for t in by_ref.get(ref, []))
-        rows.append(MatrixRow(ref, "", pairs, _clause_result(pairs, ""), ""))
+    rows += [row(ref, "", [t.id for t in by_ref.get(ref, [])], "") for ref in extra]
     return rows
+
+
+def _coverage_result(items: Sequence[ClauseCoverage]) -> str:
+    """The requirement result from its coverage on every target: the worst verdict, in words, then the targets
+    where it differs (a clause not applicable on a target says why)."""
+    worst = overall(items)
+    text = worst.text[0].upper() + worst.text[1:]
+    others = [f"{c.target}: {c.text}" for c in items if c.verdict is not worst.verdict]
+    return "\n".join([text, *others])
 
 
 def _clause_result(pairs: Sequence[tuple[str, str]], manual: str) -> str:
@@ -361,12 +418,21 @@ def record_context(run: Run, protocol: Protocol | None = None, protocol_problem:
     by_status: dict[str, int] = {}
     for t in tests:
         by_status[t.status.value] = by_status.get(t.status.value, 0) + 1
+    covered = by_clause(coverage(run))
+    procedural = {c.ref: c.procedural_evidence for c in info.clauses if c.procedural_evidence}
     manual = [ManualEntry(f"{s.number} / {t.target} / {s.result.resource}", f"{s.result.message} "
-                          f"(criterion: {t.criterion})") for t in tests for s in t.steps
-              if s.result.status is Status.MANUAL]
+                          f"(criterion: {t.criterion})" + _attach(t.clauses, procedural))
+              for t in tests for s in t.steps if s.result.status is Status.MANUAL]
+    listed = set()
     if protocol is not None:
-        manual += [ManualEntry(c.ref + (f": {c.title}" if c.title else ""), c.manual)
+        manual += [ManualEntry(c.ref + (f": {c.title}" if c.title else ""), c.manual + _attach([c.ref], procedural))
                    for c in protocol.clauses if c.manual]
+        listed = {c.ref for c in protocol.clauses if c.manual}
+    for ref, items in covered.items():
+        needing = [c.target for c in items if c.verdict not in _NO_RECORDS_NEEDED and c.procedural_evidence]
+        if needing and ref not in listed:
+            manual.append(ManualEntry(f"{ref}: {items[0].title} ({', '.join(needing)})",
+                                      f"Attach: {items[0].procedural_evidence}"))
     systems = {t: dict(v) for t, v in run.systems.items()}
     targets = list(dict.fromkeys(r.target for r in run.results))
     return {
@@ -377,7 +443,9 @@ def record_context(run: Run, protocol: Protocol | None = None, protocol_problem:
                      else f"{info.operator} (no printed name recorded)"),
         "protocol": protocol, "protocol_problem": protocol_problem,
         "criteria_fixed": protocol is not None and not protocol_problem,
-        "tests": tests, "tests_by_target": _by_target(tests), "deviations": devs, "matrix": matrix(tests, protocol),
+        "tests": tests, "tests_by_target": _by_target(tests), "deviations": devs,
+        "matrix": matrix(tests, protocol, covered, strengths(run)),
+        "catalogs": [(c, _MARK.get(c.status, "in force")) for c in info.catalogs],
         "manual": manual,
         "by_status": by_status, "counts": run.counts(), "signatures": signature_lines(run),
         "systems": [(t, systems.get(t)) for t in [*targets, *(s for s in systems if s not in targets)]],
@@ -386,6 +454,16 @@ def record_context(run: Run, protocol: Protocol | None = None, protocol_problem:
         "planned": len(protocol.tests) if protocol else None,
         "conclusion": _conclusion(run, tests, devs, protocol),
     }
+
+
+#: Coverage verdicts after which a clause naming procedural evidence still needs it attached (all but these).
+_NO_RECORDS_NEEDED = (Verdict.PASSED, Verdict.NOT_APPLICABLE)
+
+
+def _attach(refs: Iterable[str], procedural: Mapping[str, str]) -> str:
+    """`` Attach: ...`` naming the procedural evidence the catalogs ask for these clauses (empty when none)."""
+    needed = list(dict.fromkeys(f"{procedural[r]} ({r})" for r in refs if r in procedural))
+    return (" Attach: " + "; ".join(needed)) if needed else ""
 
 
 def _by_target(tests: Sequence[ExecutedTest]) -> list[tuple[str, list[ExecutedTest]]]:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -517,6 +518,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     operator_name = (args.operator_name if args.operator_name is not None
                      else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
     info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500], operator_name)
+    used, clauses = frameworks.run_use(catalogs, [s.id for s in specs])  # issue 16: catalog provenance, coverage
+    info = replace(info, catalogs=used, clauses=clauses,
+                   gxp_context=MappingProxyType({t.name: t.gxp_context for t in targets if t.gxp_context}))
     from scanner.seal import previous_manifest
 
     if profile is not None:

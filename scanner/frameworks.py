@@ -1,20 +1,28 @@
-"""Framework catalogs: which clauses of which regulation or standard each check gives evidence for.
+"""Framework catalogs: which clauses of which regulation or standard each check gives evidence for, and how much.
 
-The catalogs are data (``checks/frameworks/*.yaml``, one file per framework version), framework-first:
-each clause lists its check ids. This module loads and validates them against
-``scanner/schemas/catalog.schema.json``, inverts them into a check -> clause map for the runner, and
-renders them for the README and the CLI. It imports only the stdlib, PyYAML and (lazily) jsonschema.
+The catalogs are data (``checks/frameworks/*.yaml``, format v2, one file per framework version), framework-first:
+each clause lists its mappings (check ids, evidence strength ``direct``/``supporting``/``context``, a rationale,
+an optional applicability condition), the procedural evidence a site must supply, its own applicability
+condition and status; each catalog carries its provenance (edition, effective date, amendments, source) and
+status. This module loads and validates them against ``scanner/schemas/catalog.schema.json`` into frozen typed
+values, refuses a clause that could overclaim (``full`` without a ``direct`` mapping), inverts them into a
+check -> clause map for the runner, records what a run used (:func:`run_use`), and renders them for the README
+and the CLI. It imports only the stdlib, scanner.model, PyYAML and (lazily) jsonschema.
 """
 from __future__ import annotations
 
 import enum
 import functools
+import hashlib
 import importlib.resources
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+
+from scanner.model import CatalogUse, ClauseUse, MappingUse
 
 
 class CatalogError(Exception):
@@ -45,9 +53,38 @@ class Automatable(_TextEnum):
 
 
 class CatalogStatus(_TextEnum):
+    """Whether a catalog (or one clause of it) is in force, a draft for consultation, or superseded."""
+
     IN_FORCE = "in_force"
     DRAFT = "draft"
     SUPERSEDED = "superseded"
+
+
+#: The name the format agreement uses for it.
+Status = CatalogStatus
+
+
+class Strength(_TextEnum):
+    """How much a check shows about a clause: ``direct`` shows its technical requirement is met on the system,
+    ``supporting`` shows one of several technical parts, ``context`` is related but not evidence."""
+
+    DIRECT = "direct"
+    SUPPORTING = "supporting"
+    CONTEXT = "context"
+
+
+#: An applicability condition: every key must hold for the target (see scanner.coverage.applicability).
+Condition = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ClauseMapping:
+    """Checks that give evidence for a clause, how strong that evidence is, and why."""
+
+    checks: tuple[str, ...]
+    strength: Strength
+    rationale: str
+    applies_when: Condition = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -56,24 +93,59 @@ class Clause:
     title: str
     summary: str
     automatable: Automatable
-    checks: tuple[str, ...]
+    mappings: tuple[ClauseMapping, ...] = ()
     related: tuple[str, ...] = ()
+    status: CatalogStatus = CatalogStatus.IN_FORCE
+    procedural_evidence: str = ""
+    applies_when: Condition = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """Every check id of every mapping, in catalog order, once."""
+        return tuple(dict.fromkeys(cid for m in self.mappings for cid in m.checks))
+
+    def strength_of(self, check_id: str) -> Strength | None:
+        """The strongest strength any mapping gives ``check_id`` (None when it is not mapped)."""
+        found = [m.strength for m in self.mappings if check_id in m.checks]
+        return min(found, key=list(Strength).index) if found else None
+
+    @property
+    def is_direct(self) -> bool:
+        """Whether a scan alone can show the clause met: rated full, with a direct mapping, no procedural part."""
+        return (self.automatable is Automatable.FULL and not self.procedural_evidence
+                and any(m.strength is Strength.DIRECT for m in self.mappings))
 
     @property
     def needs_manual_evidence(self) -> bool:
-        return self.automatable is not Automatable.FULL or not self.checks
+        return not self.is_direct
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which text the summaries follow: its edition or revision, when it took effect, what changed since."""
+
+    edition: str
+    effective: str
+    source: str
+    amendments: tuple[str, ...] = ()
+    notes: str = ""
 
 
 @dataclass(frozen=True)
 class Catalog:
     id: str
     title: str
-    version: str
+    version: str  # a short label of the edition for listings; the exact revision is provenance.edition
     status: CatalogStatus
-    source: str
+    provenance: Provenance
     clauses: tuple[Clause, ...]
     aliases: tuple[str, ...] = ()  # other names accepted for --framework
     order: int | None = None  # place in reports and clause refs; None sorts last
+    sha256: str = ""  # of the catalog file's bytes, as read
+
+    @property
+    def source(self) -> str:
+        return self.provenance.source
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -130,32 +202,58 @@ def _schema_problems(data: Any) -> list[str]:
     return [f"{_path(e.absolute_path)}: {e.message}" for e in errors]
 
 
-def _clause(raw: Mapping[str, Any]) -> Clause:
+def _condition(raw: Mapping[str, Any] | None) -> Condition:
+    return MappingProxyType({k: tuple(v) if isinstance(v, list) else v for k, v in (raw or {}).items()})
+
+
+def _clause(raw: Mapping[str, Any], default_status: CatalogStatus) -> Clause:
     return Clause(
         id=raw["id"], title=raw["title"], summary=raw.get("summary", ""),
-        automatable=Automatable(raw["automatable"]), checks=tuple(raw["checks"]),
-        related=tuple(raw.get("related", ())),
+        automatable=Automatable(raw["automatable"]),
+        mappings=tuple(ClauseMapping(checks=tuple(m["checks"]), strength=Strength(m["strength"]),
+                                     rationale=m["rationale"], applies_when=_condition(m.get("applies_when")))
+                       for m in raw["mappings"]),
+        related=tuple(raw.get("related", ())), status=CatalogStatus(raw.get("status", default_status)),
+        procedural_evidence=raw.get("procedural_evidence", ""), applies_when=_condition(raw.get("applies_when")),
     )
 
 
-def parse_catalog(data: Any, origin: str) -> Catalog:
-    """Validate one catalog's data and build it; ``origin`` (the file name) starts every error message."""
+def _model_problems(data: Mapping[str, Any]) -> list[str]:
+    """What the schema cannot say: unique clause ids, and no clause that could overclaim (a ``full`` rating
+    without a direct mapping, a clause needing procedural records that does not name them)."""
+    problems = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(data["clauses"]):
+        cid = raw["id"]
+        if cid in seen:
+            problems.append(f"clauses[{i}].id: duplicate clause id {cid!r} (first at clauses[{seen[cid]}])")
+        seen.setdefault(cid, i)
+        strengths = {m["strength"] for m in raw["mappings"]}
+        if raw["automatable"] == "full" and Strength.DIRECT.value not in strengths:
+            problems.append(f"clauses[{i}].mappings: automatable 'full' needs at least one 'direct' mapping")
+        if raw["automatable"] != "full" and not raw.get("procedural_evidence"):
+            problems.append(f"clauses[{i}].procedural_evidence: required for automatable "
+                            f"{raw['automatable']!r} (name the SOP or record a site must supply)")
+    return problems
+
+
+def parse_catalog(data: Any, origin: str, sha256: str = "") -> Catalog:
+    """Validate one catalog's data and build it; ``origin`` (the file name) starts every error message.
+    ``sha256`` is the digest of the file's bytes, kept as the catalog's provenance in every run that uses it."""
     problems = _schema_problems(data)
     if not problems:
-        seen: dict[str, int] = {}
-        for i, raw in enumerate(data["clauses"]):
-            cid = raw["id"]
-            if cid in seen:
-                problems.append(f"clauses[{i}].id: duplicate clause id {cid!r} (first at clauses[{seen[cid]}])")
-            seen.setdefault(cid, i)
+        problems = _model_problems(data)
     if problems:
         shown = problems[:10] + ([f"... and {len(problems) - 10} more"] if len(problems) > 10 else [])
         raise CatalogError(f"{origin}: invalid catalog:\n" + "\n".join(f"  {origin}: {p}" for p in shown))
+    status = CatalogStatus(data["status"])
+    prov = data["provenance"]
     return Catalog(
-        id=data["framework"], title=data["title"], version=data["version"],
-        status=CatalogStatus(data["status"]), source=data["source"],
-        clauses=tuple(_clause(raw) for raw in data["clauses"]),
-        aliases=tuple(data.get("aliases", ())), order=data.get("order"),
+        id=data["framework"], title=data["title"], version=data["version"], status=status,
+        provenance=Provenance(edition=prov["edition"], effective=str(prov["effective"]), source=prov["source"],
+                              amendments=tuple(prov.get("amendments") or ()), notes=prov.get("notes", "")),
+        clauses=tuple(_clause(raw, status) for raw in data["clauses"]),
+        aliases=tuple(data.get("aliases", ())), order=data.get("order"), sha256=sha256,
     )
 
 
@@ -187,7 +285,8 @@ def _load_dir(directory: Any) -> dict[str, Catalog]:
     catalogs: dict[str, Catalog] = {}
     origins: dict[str, str] = {}
     for f in files:
-        cat = parse_catalog(_read_yaml(f.read_text("utf-8"), f.name), f.name)
+        raw = f.read_bytes()
+        cat = parse_catalog(_read_yaml(raw.decode("utf-8", "replace"), f.name), f.name, hashlib.sha256(raw).hexdigest())
         if cat.id in catalogs:
             raise CatalogError(f"{f.name}: framework: {cat.id!r} is also defined in {origins[cat.id]}")
         catalogs[cat.id] = cat
@@ -270,6 +369,24 @@ def clause_map(catalogs: Mapping[str, Catalog]) -> dict[str, tuple[str, ...]]:
     return {cid: tuple(sorted(refs, key=pos.__getitem__)) for cid, refs in sorted(out.items())}
 
 
+def run_use(catalogs: Mapping[str, Catalog], selected: Iterable[str]) -> tuple[tuple[CatalogUse, ...],
+                                                                             tuple[ClauseUse, ...]]:
+    """What a run records of the catalogs: each catalog's provenance (edition, status, file SHA-256), and each
+    clause the ``selected`` checks map to, with those checks' strengths and conditions (see scanner.coverage)."""
+    wanted = set(selected)
+    uses = tuple(CatalogUse(cat.id, cat.title, cat.provenance.edition, cat.provenance.effective, cat.status.value,
+                            cat.sha256) for cat in _ordered(catalogs))
+    clauses = []
+    for cat in _ordered(catalogs):
+        for c in cat.clauses:
+            maps = tuple(MappingUse(checks, m.strength.value, m.applies_when) for m in c.mappings
+                         if (checks := tuple(cid for cid in m.checks if cid in wanted)))
+            if maps:
+                clauses.append(ClauseUse(cat.ref(c), c.title, c.automatable.value, c.status.value,
+                                         c.procedural_evidence, maps, c.applies_when))
+    return uses, tuple(clauses)
+
+
 def _ordered(catalogs: Mapping[str, Catalog]) -> list[Catalog]:
     """Catalogs by their ``order`` (from the catalog file), then by id; catalogs without one come last."""
     return sorted(catalogs.values(), key=lambda c: (c.order is None, c.order or 0, c.id))
@@ -291,10 +408,34 @@ def _counts(cat: Catalog) -> dict[Automatable, int]:
     return {a: sum(1 for c in cat.clauses if c.automatable is a) for a in Automatable}
 
 
-_LEGEND = ("Full: the requirement is technical and the checks cover it, the scan result is the evidence. "
-           "Partial: the checks cover the technical part; procedural records (approvals, reviews, restore tests, "
-           "application settings) are needed too. Manual: procedural or application-only, no scan evidence. "
-           "`draft` is not in force; `superseded` is kept for organisations still certified on that edition.")
+def _strength_counts(cat: Catalog) -> dict[Strength, int]:
+    """Mappings per strength (one per check of a mapping)."""
+    return {s: sum(len(m.checks) for c in cat.clauses for m in c.mappings if m.strength is s) for s in Strength}
+
+
+def condition_text(cond: Condition) -> str:
+    """``e_signatures: true, system_type: open or closed`` (empty when there is no condition)."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return " or ".join(v) if isinstance(v, tuple) else str(v)
+
+    return ", ".join(f"{k}: {value(v)}" for k, v in cond.items())
+
+
+def mapping_text(m: ClauseMapping) -> str:
+    """``check.a, check.b (direct; only when e_signatures: true)``."""
+    cond = f"; only when {condition_text(m.applies_when)}" if m.applies_when else ""
+    return f"{', '.join(m.checks)} ({m.strength}{cond})"
+
+
+_LEGEND = ("Full: the requirement is technical and at least one check shows it directly; the scan still shows it "
+           "only for the systems and settings scanned. Partial: the checks cover a technical part; the procedural "
+           "records each clause names (approvals, reviews, restore tests, application settings) are needed too. "
+           "Manual: procedural or application-only, no scan evidence. Evidence strength per check: direct (shows "
+           "the clause's technical requirement is met on the system), supporting (one of several technical parts), "
+           "context (related, not evidence). `draft` is not in force; `superseded` is kept for history and "
+           "for organisations still working to that edition.")
 
 #: Frameworks whose clauses the coverage section lists one by one.
 DETAILED_FRAMEWORKS = ("part11", "annex11")
@@ -305,58 +446,81 @@ def coverage_markdown(catalogs: Mapping[str, Catalog]) -> str:
     rows = []
     for cat in _ordered(catalogs):
         n = _counts(cat)
+        s = _strength_counts(cat)
         rows.append([f"{cat.title} (`{cat.id}`)", cat.version, cat.status, len(cat.clauses),
                      n[Automatable.FULL], n[Automatable.PARTIAL], n[Automatable.MANUAL],
-                     sum(1 for c in cat.clauses if c.checks), len(cat.check_ids)])
+                     sum(1 for c in cat.clauses if c.checks), len(cat.check_ids),
+                     s[Strength.DIRECT], s[Strength.SUPPORTING], s[Strength.CONTEXT]])
     lines = _md_table(["Framework", "Version", "Status", "Clauses", "Full", "Partial", "Manual",
-                       "Clauses with checks", "Distinct checks"], rows)
+                       "Clauses with checks", "Distinct checks", "Direct", "Supporting", "Context"], rows)
     lines += ["", _LEGEND]
     for fid in DETAILED_FRAMEWORKS:
         if fid not in catalogs:
             continue
         cat = catalogs[fid]
         lines += ["", f"#### {cat.title} (`{cat.id}`)", ""]
-        lines += _md_table(["Clause", "Topic", "Automatable", "Checks"],
-                           ([c.id, c.title, c.automatable, ", ".join(f"`{x}`" for x in c.checks) or "-"]
+        lines += _md_table(["Clause", "Topic", "Automatable", "Applies when", "Checks (strength)"],
+                           ([c.id, c.title, c.automatable, condition_text(c.applies_when) or "-",
+                             "; ".join(_md_mapping(m) for m in c.mappings) or "-"]
                             for c in cat.clauses))
     return "\n".join(lines) + "\n"
+
+
+def _md_mapping(m: ClauseMapping) -> str:
+    cond = f", when {condition_text(m.applies_when)}" if m.applies_when else ""
+    return f"{', '.join(f'`{x}`' for x in m.checks)} ({m.strength}{cond})"
 
 
 _STATUS_TEXT = {
     CatalogStatus.IN_FORCE: "in force",
     CatalogStatus.DRAFT: "DRAFT, not in force",
-    CatalogStatus.SUPERSEDED: "superseded by a newer edition",
+    CatalogStatus.SUPERSEDED: "SUPERSEDED by a newer edition",
 }
 
-_EVIDENCE = {
-    Automatable.FULL: "scan results (no manual evidence)",
-    Automatable.PARTIAL: "scan results plus manual evidence",
-    Automatable.MANUAL: "manual evidence only",
-}
+
+def _needs(c: Clause) -> str:
+    """What a clause needs besides the scan, in the words of its catalog."""
+    if c.is_direct:
+        return "scan results (a direct check; no procedural record named)"
+    if c.automatable is Automatable.MANUAL:
+        return f"procedural evidence only: {c.procedural_evidence}"
+    if not any(m.strength is not Strength.CONTEXT for m in c.mappings):
+        return f"procedural evidence (no check gives evidence yet): {c.procedural_evidence}"
+    return f"scan results plus procedural evidence: {c.procedural_evidence}"
 
 
 def render_framework_text(catalog: Catalog, width: int = 100) -> str:
-    """Plain text for ``gxpscan frameworks F``: each clause, its checks, and whether it needs manual evidence."""
+    """Plain text for ``gxpscan frameworks F``: each clause, its checks with their strength and conditions, and
+    the procedural evidence it needs."""
     import textwrap
 
-    status = _STATUS_TEXT[catalog.status]
-    out = [f"{catalog.title} ({catalog.id}), version {catalog.version}, {status}", f"Source: {catalog.source}", ""]
+    def para(text: str, first: str, rest: str) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest)
+
+    prov = catalog.provenance
+    out = [f"{catalog.title} ({catalog.id}), version {catalog.version}, {_STATUS_TEXT[catalog.status]}",
+           *para(f"Edition: {prov.edition}", "", "  "), f"Effective: {prov.effective}",
+           *para(f"Source: {prov.source}", "", "  ")]
+    out += [line for a in prov.amendments for line in para(a, "Amended: ", "  ")]
+    out += para(prov.notes, "Note: ", "  ") if prov.notes else []
+    out.append("")
     for c in catalog.clauses:
-        evidence = _EVIDENCE[c.automatable]
-        if c.automatable is not Automatable.MANUAL and not c.checks:
-            evidence = "manual evidence (no automated check yet)"
-        out.append(f"{c.id}  {c.title}  [{c.automatable}]")
+        marks = "" if c.status is catalog.status else f" ({_STATUS_TEXT[c.status]})"
+        out.append(f"{c.id}  {c.title}  [{c.automatable}]{marks}")
         if c.summary:
-            out += textwrap.wrap(c.summary, width, initial_indent="    ", subsequent_indent="    ")
-        if c.checks:
-            out += textwrap.wrap(", ".join(c.checks), width, initial_indent="    checks: ",
-                                 subsequent_indent="            ")
-        out.append(f"    needs: {evidence}")
+            out += para(c.summary, "    ", "    ")
+        if c.applies_when:
+            out += para(condition_text(c.applies_when), "    applies only when: ", "        ")
+        for m in c.mappings:
+            out += para(mapping_text(m), "    checks: ", "        ")
+            out += para(m.rationale, "        why: ", "             ")
+        out += para(_needs(c), "    needs: ", "        ")
         if c.related:
-            out += textwrap.wrap(", ".join(c.related), width, initial_indent="    related: ",
-                                 subsequent_indent="             ")
+            out += para(", ".join(c.related), "    related: ", "             ")
         out.append("")
     n = _counts(catalog)
+    s = _strength_counts(catalog)
     out.append(f"{len(catalog.clauses)} clauses: {n[Automatable.FULL]} full, {n[Automatable.PARTIAL]} partial, "
-               f"{n[Automatable.MANUAL]} manual; {len(catalog.check_ids)} distinct checks")
+               f"{n[Automatable.MANUAL]} manual; {len(catalog.check_ids)} distinct checks; mappings: "
+               f"{s[Strength.DIRECT]} direct, {s[Strength.SUPPORTING]} supporting, {s[Strength.CONTEXT]} context")
     return "\n".join(out)

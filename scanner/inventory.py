@@ -215,11 +215,17 @@ def _resolve_target(doc: Mapping[str, Any], t: Mapping[str, Any]) -> Target:
     """Policy precedence: inventory policy < each group's policy (in the order listed) < the target's own."""
     groups = doc.get("groups") or {}
     policy: dict[str, Any] = dict(doc.get("policy") or {})
+    context: dict[str, Any] = {}
     tags = list(t.get("tags") or [])
     for g in t.get("groups") or []:
         policy.update(groups[g].get("policy") or {})
+        context.update(groups[g].get("gxp_context") or {})
         tags += [x for x in groups[g].get("tags") or [] if x not in tags]
     policy.update(t.get("policy") or {})
-    options = {k: v for k, v in t.items() if k not in ("name", "type", "groups", "tags", "policy", "description")}
+    context.update(t.get("gxp_context") or {})
+    if "records_retention_days" in context:  # a retention check keeps logs at least as long as the records
+        policy["records_retention_days"] = context["records_retention_days"]
+    options = {k: v for k, v in t.items()
+               if k not in ("name", "type", "groups", "tags", "policy", "description", "gxp_context")}
     return Target(name=t["name"], type=Platform(t["type"]), options=freeze(options), policy=freeze(policy),
-                  groups=tuple(t.get("groups") or ()), tags=tuple(tags))
+                  groups=tuple(t.get("groups") or ()), tags=tuple(tags), gxp_context=freeze(context))

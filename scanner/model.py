@@ -222,6 +222,8 @@ class Target:
     policy: Mapping[str, Any]
     groups: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    #: what the inventory declares about the system's GxP use (e_signatures, system_type, layer, ...)
+    gxp_context: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def opt(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
@@ -274,6 +276,40 @@ class Result:
 
 
 @dataclass(frozen=True)
+class CatalogUse:
+    """A framework catalog a run used: its edition, whether it is in force, and the SHA-256 of its file."""
+
+    id: str
+    title: str
+    edition: str
+    effective: str
+    status: str  # in_force | draft | superseded
+    sha256: str
+
+
+@dataclass(frozen=True)
+class MappingUse:
+    """Checks' evidence for a clause: how strong, and under which condition (see scanner.coverage)."""
+
+    checks: tuple[str, ...]
+    strength: str  # direct | supporting | context
+    applies_when: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class ClauseUse:
+    """A clause the run's checks give evidence for, as its catalog said when the run started."""
+
+    ref: str  # framework:clause
+    title: str
+    automatable: str  # full | partial | manual
+    status: str  # in_force | draft | superseded
+    procedural_evidence: str
+    mappings: tuple[MappingUse, ...]
+    applies_when: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class RunInfo:
     id: str
     tool_version: str
@@ -292,6 +328,10 @@ class RunInfo:
     previous_manifest_sha256: str = ""  # hash chain: the manifest of the previous run in the same results directory
     profile: str = ""  # the profile applied (--profile): its name, and where it came from
     profile_sha256: str = ""  # SHA-256 of the profile file's bytes: the approved tool configuration of this run
+    catalogs: tuple[CatalogUse, ...] = ()  # every framework catalog used, with its edition, status and SHA-256
+    clauses: tuple[ClauseUse, ...] = ()  # the clauses the selected checks map to: strengths, conditions, records
+    gxp_context: Mapping[str, Mapping[str, Any]] = field(  # target -> its declared GxP context (inventory)
+        default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -364,6 +404,14 @@ def info_from_dict(d: Mapping[str, Any]) -> RunInfo:
     fields["started"] = _parse_time(fields["started"])
     fields["ended"] = _parse_time(fields.get("ended"))
     fields["warnings"] = tuple(fields.get("warnings") or ())
+    fields["catalogs"] = tuple(CatalogUse(**c) for c in fields.get("catalogs") or ())
+    fields["clauses"] = tuple(
+        ClauseUse(**{**c, "applies_when": freeze(c.get("applies_when") or {}),
+                     "mappings": tuple(MappingUse(**{**m, "checks": tuple(m["checks"]),
+                                                  "applies_when": freeze(m.get("applies_when") or {})})
+                                       for m in c.get("mappings") or ())})
+        for c in fields.get("clauses") or ())
+    fields["gxp_context"] = freeze(dict(fields.get("gxp_context") or {}))
     return RunInfo(**fields)
 
 

@@ -257,7 +257,7 @@ def _check_info(d: Any, where: str) -> RunInfo:
         _time(d["ended"], f"{where}.ended")
     try:
         return info_from_dict(d)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed nested field too
         raise RecordError(f"{where}: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 

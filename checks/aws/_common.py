@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from scanner.facts.aws import AwsItem, AwsResources, PartlyRead, PolicyDocument
+from scanner.facts.aws import AwsItem, AwsResources, PartlyRead, PolicyDocument, S3Bucket
 from scanner.model import Finding, error, not_applicable
 
 #: AWS managed policies that grant every action on every resource (their documents are not collected).
@@ -62,6 +62,18 @@ def is_records(tags: Mapping[str, str], records_tag: str) -> bool:
         return True
     key, sep, value = records_tag.partition("=")
     return key in tags and (not sep or tags[key] == value)
+
+
+def out_of_records_scope(b: S3Bucket, records_tag: str, observed: Mapping[str, Any]) -> Finding | None:
+    """The finding for a bucket that is not (or not knowably) in the records scope; None when it is in it."""
+    bad = incomplete(b, "tags")
+    if bad:
+        return bad
+    if records_tag and not b.tags_read:
+        return error(b.arn, f"bucket {b.name}: tags were not collected, records scope unknown", **observed)
+    if not is_records(b.tags, records_tag):
+        return not_applicable(b.arn, f"bucket {b.name} is not tagged {records_tag}", **observed)
+    return None
 
 
 def as_list(value: Any) -> list[Any]:

@@ -1,11 +1,12 @@
-"""CloudTrail: a multi-region trail logging management events, validation, encryption, private bucket."""
+"""CloudTrail: a multi-region trail logging management events, validation, encryption, private bucket, and S3
+data events for the records buckets."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from checks.aws._common import incomplete, none_found, policy_is_public, where
-from scanner.facts.aws import AccountPublicAccessBlock, AwsResources, Trail, effective_block
+from checks.aws._common import incomplete, none_found, out_of_records_scope, policy_is_public, where
+from scanner.facts.aws import AccountPublicAccessBlock, AwsResources, S3Bucket, Trail, effective_block
 from scanner.model import Finding, error, failed, passed
 from scanner.registry import check
 
@@ -97,3 +98,49 @@ def bucket_not_public(cloudtrail_trails: AwsResources[Trail],
         else:
             out.append(passed(t.arn, f"trail {t.name}: bucket {t.s3_bucket} is not public", **obs))
     return out or none_found(cloudtrail_trails, "CloudTrail trails")
+
+
+def _recording(trails: Sequence[Trail], bucket: S3Bucket, kind: str) -> list[str]:
+    """Names of the logging trails that record every ``kind`` ("read" or "write") data event of the bucket."""
+    return [t.name for t in trails if t.is_logging and any(getattr(e, kind) and e.covers(bucket.arn)
+                                                          for e in t.s3_data_events or ())]
+
+
+@check(id="aws.cloudtrail.data_events", title="CloudTrail logs S3 data events for records buckets",
+       severity="medium", area="audit_logging",
+       criterion="every bucket in the records scope (records_tag; empty = all buckets) has its object-level reads "
+                 "and writes (S3 data events) recorded by a logging trail of its account that is multi-region or "
+                 "in the bucket's region; a selector narrowed by event name, source, identity or excluded ARNs "
+                 "does not count",
+       remediation="Add an event selector to a logging multi-region trail that records S3 data events, read and "
+                   "write, for each records bucket (advanced selector: eventCategory = Data, resources.type = "
+                   "AWS::S3::Object, resources.ARN starts with arn:aws:s3:::<bucket>/); data events are billed "
+                   "per event, so scope it to the records buckets.")
+def data_events(s3_buckets: AwsResources[S3Bucket], cloudtrail_trails: AwsResources[Trail],
+                records_tag: str = "") -> list[Finding]:
+    out = []
+    for b in s3_buckets.items:
+        trails = [t for t in cloudtrail_trails.items
+                  if t.account == b.account and (t.multi_region or t.region == b.region)]
+        obs: dict[str, Any] = dict(**where(b), bucket=b.name, records_tag=records_tag or "(all buckets)",
+                                   trails=[t.name for t in trails])
+        scoped = out_of_records_scope(b, records_tag, obs)
+        if scoped:
+            out.append(scoped)
+            continue
+        read, write = _recording(trails, b, "read"), _recording(trails, b, "write")
+        obs.update(read_recorded_by=read, write_recorded_by=write)
+        unsure = [t for t in trails if t.s3_data_events is None or t.is_logging is None
+                  or {"event_selectors", "status"} & t.errors.keys()]
+        if read and write:
+            out.append(passed(b.arn, f"records bucket {b.name}: S3 data events are recorded (read by "
+                                     f"{', '.join(read)}; write by {', '.join(write)})", **obs))
+        elif unsure:
+            reasons = "; ".join(dict(unsure[0].errors).values()) or "event selectors or status not returned"
+            out.append(error(b.arn, f"records bucket {b.name}: cannot tell whether trail {unsure[0].name} records "
+                                    f"its S3 data events: {reasons}", **obs))
+        else:
+            missing = " and ".join(k for k, by in (("read", read), ("write", write)) if not by)
+            out.append(failed(b.arn, f"records bucket {b.name}: no logging trail records its S3 {missing} data "
+                                     "events", **obs))
+    return out or none_found(s3_buckets, "S3 buckets")

@@ -5,7 +5,15 @@ from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
-from checks.aws._common import as_list, incomplete, is_records, none_found, public_principal, statements, where
+from checks.aws._common import (
+    as_list,
+    incomplete,
+    none_found,
+    out_of_records_scope,
+    public_principal,
+    statements,
+    where,
+)
 from scanner.facts.aws import (
     AccountPublicAccessBlock,
     AwsResources,
@@ -15,7 +23,7 @@ from scanner.facts.aws import (
     Versioning,
     effective_block,
 )
-from scanner.model import Finding, error, failed, not_applicable, passed
+from scanner.model import Finding, error, failed, passed
 from scanner.registry import check
 
 
@@ -133,10 +141,9 @@ def _records(s3_buckets: AwsResources[S3Bucket], records_tag: str, field: str, w
             out.append(bad)
             continue
         obs: dict[str, Any] = dict(**where(b), bucket=b.name, records_tag=records_tag or "(all buckets)", **describe(b))
-        if records_tag and not b.tags_read:
-            out.append(error(b.arn, f"bucket {b.name}: tags were not collected, records scope unknown", **obs))
-        elif not is_records(b.tags, records_tag):
-            out.append(not_applicable(b.arn, f"bucket {b.name} is not tagged {records_tag}", **obs))
+        scoped = out_of_records_scope(b, records_tag, obs)
+        if scoped:
+            out.append(scoped)
         elif test(b):
             out.append(passed(b.arn, f"records bucket {b.name}: {what}", **obs))
         else:

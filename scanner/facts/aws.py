@@ -320,6 +320,26 @@ class KmsKey:
 
 # CloudTrail --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class S3DataEvents:
+    """What one event selector of a trail records of S3 object-level (data) events.
+
+    ``arn_prefixes`` are the object ARN prefixes it records in full (``arn:`` when it names no ARN: every bucket;
+    ``arn:aws:s3:::b/``: every object of bucket b). ``partial`` is set when the selector narrows the events in
+    any other way (event names, sources, identities, excluded ARNs): it then records only some of a bucket's
+    events and covers no bucket."""
+
+    arn_prefixes: tuple[str, ...]
+    read: bool
+    write: bool
+    partial: bool = False
+
+    def covers(self, bucket_arn: str) -> bool:
+        """Whether every object of the bucket is recorded by this selector."""
+        objects = bucket_arn + "/"
+        return not self.partial and any(objects.startswith(p) for p in self.arn_prefixes)
+
+
+@dataclass(frozen=True)
 class Trail:
     account: str
     region: str  # home region
@@ -335,6 +355,7 @@ class Trail:
     bucket_public_acl: bool = False  # the ACL grants to AllUsers or AuthenticatedUsers
     bucket_public_access_block: PublicAccessBlock | None = None
     errors: Mapping[str, str] = field(default_factory=_no_errors)
+    s3_data_events: tuple[S3DataEvents, ...] | None = None  # None: the event selectors were not read
 
 
 # Backup, Config, Logs ----------------------------------------------------------------------------

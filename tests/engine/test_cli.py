@@ -199,10 +199,11 @@ def test_a_read_only_output_directory_exits_4_in_one_line_before_scanning(tmpfs)
 
 
 def test_disk_full_mid_scan_exits_4_and_the_record_stays_loadable(tmpfs):
-    """A local scan of the whole Linux pack writes ~100 KB of evidence for its one target: 16 KiB runs out."""
+    """A local scan of the whole Linux pack writes a header of ~60 KB (with the clauses its checks map to) and
+    ~100 KB or more of evidence for its one target: 96 KiB runs out on the target."""
     from scanner.store import load_record
 
-    mnt = tmpfs("size=16k,mode=0700")
+    mnt = tmpfs("size=96k,mode=0700")
     proc = _gxpscan("scan", "-o", str(mnt / "out"), "--format", "json")
     assert proc.returncode == 4, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -23,7 +23,8 @@ from tests.factories import make_target
 ROOT = Path(__file__).resolve().parents[2]
 #: Facts about a site rather than thresholds: the inventory declares them, a profile does not.
 SITE_DECLARATIONS = {"encrypted_mounts", "approved_privileged", "service_accounts", "shared_account_exceptions",
-                     "records_tag", "restore_test_record", "restore_test_command", "restore_test_format"}
+                     "records_tag", "restore_test_record", "restore_test_command", "restore_test_format",
+                     "records_retention_days"}  # declared per target in gxp_context (issue 16)
 
 GOOD = """\
 profile: site-x

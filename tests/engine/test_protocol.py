@@ -129,7 +129,7 @@ def test_scope_lists_clauses_with_tests_and_says_why_the_rest_is_out(registry: R
     d = scope["part11:11.10(d)"]
     assert "OQ-LNX-SSH-ROOTLOGIN-lims-db-01" in d.tests and d.manual  # partial: a manual entry for the rest
     assert out["part11:11.10(i)"].startswith("procedural clause (automatable: manual)")
-    assert out["part11:11.10(a)"] == ("its checks (aws.cloudtrail.log_validation, aws.s3.object_lock) are not in "
+    assert out["part11:11.10(a)"] == ("its checks (aws.cloudtrail.log_validation) are not in "
                                       "this protocol's check selection")
     assert out["target aws-gxp"] == "no selected check applies to its platform (aws)"
     assert {s.name: s.tests for s in p.systems}["aws-gxp"] == 0

@@ -221,8 +221,11 @@ def populate_compliant(lab: MotoServer, account: str = COMPLIANT) -> None:
     ct = lab.client(s, "cloudtrail")
     ct.create_trail(Name="org-trail", S3BucketName="trail-111", IsMultiRegionTrail=True,
                     EnableLogFileValidation=True, KmsKeyId=kms_keys[REGIONS[0]])
-    ct.put_event_selectors(TrailName="org-trail", EventSelectors=[
-        {"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    ct.put_event_selectors(TrailName="org-trail", AdvancedEventSelectors=[  # management events, and S3 data events
+        {"Name": "management", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]},
+        {"Name": "records data", "FieldSelectors": [
+            {"Field": "eventCategory", "Equals": ["Data"]}, {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+            {"Field": "resources.ARN", "StartsWith": ["arn:aws:s3:::gxp-records-111/"]}]}])
     ct.start_logging(Name="org-trail")
 
     backup = lab.client(s, "backup")

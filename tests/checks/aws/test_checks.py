@@ -341,7 +341,7 @@ def test_every_aws_check_says_how_to_fix_it() -> None:
     from scanner.registry import Registry
 
     specs = Registry.load(["checks.aws"]).select()
-    assert len(specs) == 28
+    assert len(specs) == 29
     missing = [s.id for s in specs if len(s.remediation.split()) < 8]
     assert missing == []
     assert len({s.remediation for s in specs}) == len(specs)  # each in its own words, none copied around

@@ -45,6 +45,7 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "aws.cloudtrail.log_validation": ({PASS}, {FAIL}),
     "aws.cloudtrail.kms_encryption": ({PASS}, {FAIL}),
     "aws.cloudtrail.bucket_not_public": ({PASS}, {FAIL}),
+    "aws.cloudtrail.data_events": ({PASS, NA}, {FAIL, NA}),  # only buckets tagged gxp=records are in scope
     "aws.backup.plan": ({PASS}, {FAIL}),
     "aws.config.recorder": ({PASS}, {FAIL}),
     "aws.logs.retention": ({PASS}, {FAIL}),

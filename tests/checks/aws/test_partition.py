@@ -86,7 +86,7 @@ def weak_account(partition: str, region: str) -> dict[str, tuple[Any, ...]]:
 def trail_account(partition: str, region: str) -> dict[str, tuple[Any, ...]]:
     """A single-region trail: the per-trail checks judge it and multi_region fails for the account."""
     t = Trail(ACCOUNT, region, "t", arn(partition, "cloudtrail", region, "trail/t"), False, False, None, "logs",
-              bucket_public_acl=True)
+              bucket_public_acl=True, is_logging=False, s3_data_events=())
     return {**weak_account(partition, region), "cloudtrail_trails": (t,)}
 
 

@@ -1,0 +1,204 @@
+"""Clause coverage: what a run shows about each clause on each target, without overclaiming.
+
+A run records the clauses its checks map to (``RunInfo.clauses``: strength per check, applicability conditions,
+the procedural evidence a site must supply) and each target's declared GxP context (``RunInfo.gxp_context``).
+From those and the results, :func:`coverage` gives one :class:`ClauseCoverage` per clause and target:
+
+- a clause whose ``applies_when`` does not hold for the target is ``not_applicable``, with the reason;
+- a condition on a key the target did not declare is "applicability not declared": the clause is treated as
+  applicable and the note says so;
+- a clause is ``passed`` only from a passing ``direct`` check on a clause rated ``full`` with no procedural part;
+  passing ``supporting`` evidence gives "technical part passed, procedural evidence needed: ...", and ``context``
+  mappings are never evidence.
+
+Pure functions over the run (no catalog is read), so a stored run reports as it was scanned.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.model import ClauseUse, Run, Status
+
+#: Keys a target may declare under ``gxp_context`` (the inventory schema lists their types).
+CONTEXT_KEYS = ("e_signatures", "signing_credentials", "system_type", "layer", "records_retention_days")
+
+
+class _TextEnum(str, enum.Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Applicability(_TextEnum):
+    APPLIES = "applies"
+    NOT_APPLICABLE = "not_applicable"
+    UNDECLARED = "not declared"
+
+
+class Verdict(_TextEnum):
+    """A clause's coverage on one target, worst first."""
+
+    FAILED = "failed"
+    ERROR = "error"
+    WAIVED = "waived"
+    MANUAL = "manual"
+    NO_EVIDENCE = "no technical evidence"
+    TECHNICAL_PART_PASSED = "technical part passed"
+    PASSED = "passed"
+    NOT_APPLICABLE = "not_applicable"
+
+
+_WORST = (Status.FAIL, Status.ERROR, Status.WAIVED, Status.MANUAL, Status.PASS, Status.NOT_APPLICABLE)
+_BY_STATUS = {Status.FAIL: Verdict.FAILED, Status.ERROR: Verdict.ERROR, Status.WAIVED: Verdict.WAIVED,
+              Status.MANUAL: Verdict.MANUAL}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return " or ".join(map(str, value))
+    return str(value)
+
+
+def _holds(want: Any, have: Any) -> bool:
+    if isinstance(want, bool) or isinstance(have, bool):
+        return isinstance(want, bool) and isinstance(have, bool) and want is have
+    if isinstance(want, (tuple, list)):
+        return have in want
+    return bool(want == have)
+
+
+def applicability(condition: Mapping[str, Any], context: Mapping[str, Any]) -> tuple[Applicability, str]:
+    """Whether ``condition`` (every key must hold) holds for a target's declared ``context``, and why not."""
+    undeclared = []
+    for key, want in condition.items():
+        if key not in context:
+            undeclared.append(key)
+        elif not _holds(want, context[key]):
+            return (Applicability.NOT_APPLICABLE,
+                    f"{key} is declared {_show(context[key])} for this target; applies only when {_show(want)}")
+    if undeclared:
+        return (Applicability.UNDECLARED, f"applicability not declared ({', '.join(undeclared)} not in the "
+                                          "target's gxp_context): treated as applicable")
+    return Applicability.APPLIES, ""
+
+
+@dataclass(frozen=True)
+class CheckEvidence:
+    check: str
+    strength: str
+    status: Status | None  # the worst result of the check on the target; None: no result
+    applicable: bool = True  # False: the mapping's condition does not hold for the target
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ClauseCoverage:
+    ref: str
+    title: str
+    target: str
+    clause_status: str  # in_force | draft | superseded
+    automatable: str
+    verdict: Verdict
+    text: str  # the verdict in words, with the procedural evidence still needed
+    procedural_evidence: str
+    evidence: tuple[CheckEvidence, ...]
+    note: str = ""  # applicability: not applicable because ..., or not declared
+
+    @property
+    def strengths(self) -> str:
+        """``direct: pass; supporting: fail`` per check, for a table cell."""
+        return "; ".join(f"{e.check} ({e.strength}{'' if e.applicable else ', not applicable'}): "
+                         f"{e.status.value if e.status else 'no result'}" for e in self.evidence)
+
+
+def worst(statuses: Iterable[Status]) -> Status | None:
+    found = set(statuses)
+    return next((s for s in _WORST if s in found), None)
+
+
+def _procedural(clause: ClauseUse) -> str:
+    return clause.procedural_evidence or "(the catalog names none)"
+
+
+def _judge(clause: ClauseUse, evidence: Sequence[CheckEvidence]) -> tuple[Verdict, str]:
+    counted = [e for e in evidence if e.applicable and e.strength != "context" and e.status is not None]
+    status = worst(e.status for e in counted if e.status is not None)
+    need = _procedural(clause)
+    if status in _BY_STATUS:
+        verdict = _BY_STATUS[status]
+        if verdict is Verdict.MANUAL:
+            return verdict, f"manual: attach {need}"
+        bad = ", ".join(e.check for e in counted if e.status is status)
+        return verdict, f"{verdict.value}: {bad}" + (f"; procedural evidence also needed: {need}"
+                                                        if clause.procedural_evidence else "")
+    passing = [e for e in counted if e.status is Status.PASS]
+    if not passing:
+        return Verdict.NO_EVIDENCE, f"no technical evidence on this target; procedural evidence needed: {need}"
+    if (clause.automatable == "full" and not clause.procedural_evidence
+            and any(e.strength == "direct" for e in passing)):
+        return Verdict.PASSED, "passed (direct evidence)"
+    return Verdict.TECHNICAL_PART_PASSED, f"technical part passed, procedural evidence needed: {need}"
+
+
+def clause_coverage(clause: ClauseUse, target: str, context: Mapping[str, Any],
+                    statuses: Mapping[str, Status]) -> ClauseCoverage:
+    """One clause on one target. ``statuses``: check id -> its worst result on the target."""
+    state, why = applicability(clause.applies_when, context)
+    evidence = []
+    for m in clause.mappings:
+        m_state, m_why = applicability(m.applies_when, context)
+        evidence += [CheckEvidence(check, m.strength, statuses.get(check), m_state is not Applicability.NOT_APPLICABLE,
+                                   m_why) for check in m.checks]
+    if state is Applicability.NOT_APPLICABLE:
+        verdict, text = Verdict.NOT_APPLICABLE, f"not applicable: {why}"
+    else:
+        verdict, text = _judge(clause, evidence)
+    return ClauseCoverage(clause.ref, clause.title, target, clause.status, clause.automatable, verdict, text,
+                          clause.procedural_evidence, tuple(evidence), why)
+
+
+def coverage(run: Run) -> list[ClauseCoverage]:
+    """Every recorded clause on every target where one of its checks has a result, in clause then target order."""
+    by_target: dict[str, dict[str, list[Status]]] = {}
+    for r in run.results:
+        by_target.setdefault(r.target, {}).setdefault(r.check, []).append(r.status)
+    worst_of = {t: {c: s for c, ss in checks.items() if (s := worst(ss)) is not None}
+                for t, checks in by_target.items()}
+    out = []
+    for clause in run.info.clauses:
+        checks = {check for m in clause.mappings for check in m.checks}
+        for target, statuses in worst_of.items():
+            if checks & statuses.keys():
+                out.append(clause_coverage(clause, target, run.info.gxp_context.get(target, {}), statuses))
+    return out
+
+
+_ORDER = list(Verdict)
+
+
+def overall(items: Sequence[ClauseCoverage]) -> ClauseCoverage:
+    """The worst coverage of one clause across targets (not_applicable only when it is so everywhere)."""
+    applicable = [c for c in items if c.verdict is not Verdict.NOT_APPLICABLE] or list(items)
+    return min(applicable, key=lambda c: _ORDER.index(c.verdict))
+
+
+def by_clause(items: Iterable[ClauseCoverage]) -> dict[str, list[ClauseCoverage]]:
+    out: dict[str, list[ClauseCoverage]] = {}
+    for c in items:
+        out.setdefault(c.ref, []).append(c)
+    return out
+
+
+def coverage_dicts(run: Run) -> list[dict[str, Any]]:
+    """The JSON form (``coverage`` in result.schema.json)."""
+    return [{"clause": c.ref, "title": c.title, "target": c.target, "clause_status": c.clause_status,
+             "automatable": c.automatable, "verdict": c.verdict.value, "text": c.text,
+             "procedural_evidence": c.procedural_evidence, "note": c.note,
+             "evidence": [{"check": e.check, "strength": e.strength, "applicable": e.applicable,
+                           "status": e.status.value if e.status else None, "note": e.note} for e in c.evidence]}
+            for c in coverage(run)]
+
