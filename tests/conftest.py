@@ -31,10 +31,18 @@ def lab_unavailable(reason: str) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark as ``lab`` every test under tests/lab/ and every test that uses a lab fixture."""
+    """Mark as ``lab`` every test under tests/lab/, every test that uses a lab fixture and every test marked
+    ``root`` (it acts as root on this machine: chown, a local scan that reads root-only files)."""
     for item in items:
-        if LAB_DIR in Path(item.path).parents or LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if (LAB_DIR in Path(item.path).parents or LAB_FIXTURES & set(getattr(item, "fixturenames", ()))
+                or item.get_closest_marker("root")):
             item.add_marker(pytest.mark.lab)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``root`` skips with the reason when not run as root (and fails so under CI)."""
+    if item.get_closest_marker("root") and os.geteuid() != 0:
+        lab_unavailable("this test acts as root on this machine (run as root)")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -44,6 +52,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if in_ci() and report.skipped and item.get_closest_marker("lab") and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
         report.outcome = "failed"
         report.longrepr = f"a lab test skipped under CI: {reason}"
 
