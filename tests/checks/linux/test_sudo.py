@@ -55,14 +55,38 @@ def test_file_modes_judges_every_existing_file_with_its_mode_and_owner():
     ]
 
 
-@pytest.mark.parametrize(("lines", "status", "message", "logfile"), [
-    (("Defaults logfile=/var/log/sudo.log",), Status.PASS, "sudo logs to /var/log/sudo.log", "/var/log/sudo.log"),
-    (("Defaults logfile=sudo.log",), Status.FAIL, "sudo has no log file of its own (logfile=sudo.log is not "
-                                                  "absolute)", "sudo.log"),
-    (("Defaults use_pty",), Status.FAIL, "sudo has no log file of its own", None),
+#: line: the sudoers line the finding points at
+@pytest.mark.parametrize(("lines", "status", "message", "logfile", "line"), [
+    (("Defaults logfile=/var/log/sudo.log",), Status.PASS, "sudo logs to /var/log/sudo.log", "/var/log/sudo.log", 1),
+    (("Defaults use_pty,logfile=/var/log/sudo.log",), Status.PASS, "sudo logs to /var/log/sudo.log",
+     "/var/log/sudo.log", 1),  # one Defaults line, several settings
+    (("Defaults use_pty", "Defaults logfile=sudo.log"), Status.FAIL,
+     "sudo has no log file of its own (logfile=sudo.log is not absolute)", "sudo.log", 2),
+    (("Defaults use_pty",), Status.FAIL, "sudo has no log file of its own", None, None),
     (("Defaults logfile=/var/log/sudo.log", "Defaults !logfile"), Status.FAIL,
-     "sudo has no log file of its own (turned off by !logfile)", "/var/log/sudo.log"),
+     "sudo has no log file of its own (turned off by !logfile)", "/var/log/sudo.log", 2),
 ])
-def test_logfile_names_the_file_or_why_there_is_none(lines, status, message, logfile):
+def test_logfile_names_the_file_or_why_there_is_none(lines, status, message, logfile, line):
     got = sudo.logfile(sudoers(*lines))
     assert (got.status, got.message, dict(got.observed)) == (status, message, {"logfile": logfile})
+    assert got.location == Location("/etc/sudoers", line)
+
+
+def test_use_pty_set_for_one_user_only_is_not_enough():
+    got = sudo.use_pty(sudoers("Defaults:alice use_pty"))
+    assert (got.status, got.message) == (Status.FAIL, "sudoers does not set 'Defaults use_pty'")
+
+
+@pytest.mark.parametrize(("line", "status", "why"), [
+    # a tag carries over to the next command of the list
+    ("alice ALL=(ALL) NOPASSWD: /bin/ls, ALL", Status.FAIL, "NOPASSWD: ALL"),
+    # an '=' in a command's arguments is no second rule
+    ("alice ALL=(ALL) NOPASSWD: ALL, /usr/bin/env A=b", Status.FAIL, "NOPASSWD: ALL"),
+    ("alice ALL=(ALL) ALL, !/bin/su", Status.FAIL, "negated command"),
+    # an alias definition is no rule, even with a '!' and an '='
+    ("Cmnd_Alias SHELLS = /bin/ls, !/bin/sh", Status.PASS, None),
+])
+def test_command_lists_reads_tags_and_commands_as_sudo_does(line, status, why):
+    got = sudo.command_lists(sudoers(line))
+    assert got.status is status
+    assert dict(got.observed) == {"rules": (f"/etc/sudoers:1: {line} ({why})",) if why else ()}
