@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test suite on every supported Python, from a fresh Debian 12 machine (as root). CI runs exactly this.
 #   1. scripts/install-deps.sh: the lab servers' Debian packages and one venv per supported Python (.venvs/py3.X)
-#   2. the whole suite, lab servers included, on the oldest and on the newest supported Python
-#   3. the unit tests (tests/lab and tests marked lab left out) on every version between
+#   2. the whole suite, lab servers included, on the oldest and on the newest supported Python; on the newest with
+#      branch coverage of scanner/ and checks/ ([tool.coverage.*] in pyproject.toml: a total below fail_under fails)
+#   3. the unit tests (tests marked lab left out: tests/conftest.py marks them) on every version between
 #   4. ruff and mypy (newest Python)
 # Arguments are passed to every pytest run. Every step runs even when an earlier one failed; the run fails if
 # any step did. At the end: a table of the steps with their time, then one line with the test totals.
@@ -21,13 +22,14 @@ trap 'rm -rf "$logs"' EXIT
 
 # Runs "$@" as step $1 (name), recording its time and result; a pytest step's counts go into the totals.
 step() {
-  local name=$1 start=$SECONDS rc summary n
+  local name=$1 start=$SECONDS rc summary n coverage
   shift
   echo "=== $name: $*"
   "$@" 2>&1 | tee "$logs/step.log"
   rc=${PIPESTATUS[0]}
   # pytest's closing line, e.g. "3 failed, 650 passed, 4 skipped, 2 warnings in 80.1s (0:01:20)"
   summary=$(grep -E '^[= ]*[0-9]+ [a-z]+(, [0-9]+ [a-z]+)* in [0-9.]+s' "$logs/step.log" | tail -1)
+  coverage=$(grep -E '^TOTAL +[0-9]' "$logs/step.log" | tail -1 | awk '{print $NF}')
   if [ -n "$summary" ]; then
     n=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || true); totals_passed=$((totals_passed + ${n:-0}))
     n=$(grep -oE '[0-9]+ failed' <<<"$summary" | grep -oE '[0-9]+' || true); totals_failed=$((totals_failed + ${n:-0}))
@@ -36,15 +38,16 @@ step() {
   fi
   if [ "$rc" -ne 0 ]; then
     status=1
-    steps+=("$(printf '%-34s %5ss  FAILED (exit %s)' "$name" $((SECONDS - start)) "$rc")")
+    steps+=("$(printf '%-44s %5ss  FAILED (exit %s)' "$name" $((SECONDS - start)) "$rc")")
   else
-    steps+=("$(printf '%-34s %5ss  ok' "$name" $((SECONDS - start)))")
+    steps+=("$(printf '%-44s %5ss  ok' "$name" $((SECONDS - start)))")
   fi
   [ -z "$summary" ] || steps[-1]+="  ${summary//=/}"
+  [ -z "$coverage" ] || steps[-1]+=", branch coverage $coverage"
 }
 
 skip() {
-  steps+=("$(printf '%-34s %5s   skipped: %s' "$1" - "$2")")
+  steps+=("$(printf '%-44s %5s   skipped: %s' "$1" - "$2")")
 }
 
 step "install (scripts/install-deps.sh)" bash scripts/install-deps.sh
@@ -58,9 +61,13 @@ for version in "${versions[@]}"; do
   if [ "$version" = "$oldest" ] || [ "$version" = "$newest" ]; then
     name="pytest whole suite, Python $version"
     args=()
+    if [ "$version" = "$newest" ]; then
+      name+=" + coverage"
+      args=(--cov --cov-report=term)
+    fi
   else
     name="pytest unit tests, Python $version"
-    args=(--ignore=tests/lab -m "not lab")
+    args=(-m "not lab")
   fi
   if [ -x "$python" ]; then
     step "$name" "$python" -m pytest -q "${args[@]}" "$@"

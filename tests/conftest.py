@@ -1,20 +1,60 @@
 """Shared test helpers.
 
-Integration tests start real servers (tests/lab/). When a server cannot be started on a developer's
-laptop the test is skipped with the reason; under CI (CI=true) the same situation is a failure.
+Integration tests start real servers (tests/lab/) or need root. Every such test is marked ``lab`` (by its
+place or by the fixtures it uses, below), so ``pytest -m "not lab"`` runs the unit and known-answer tests
+alone, without root, in seconds. When a server cannot be started on a developer's laptop a lab test is
+skipped with the reason; under CI (CI=true) the same situation is a failure, and so is any skipped lab test.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+#: Fixtures that start a server or need root: a test that uses one (directly or through another fixture) is a
+#: lab test. ``lab`` is the SSH lab of tests/lab and tests/connectors/test_ssh.py.
+LAB_FIXTURES = frozenset({"lab", "slapd_lab", "samba_lab", "moto_lab", "sandbox", "root_facts", "aws_scan"})
+LAB_DIR = Path(__file__).resolve().parent / "lab"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def lab_unavailable(reason: str) -> None:
     """Skip locally, fail in CI: a missing server is never silently skipped in CI."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if in_ci():
         pytest.fail(f"lab server unavailable in CI: {reason}", pytrace=False)
     pytest.skip(f"lab server unavailable: {reason}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark as ``lab`` every test under tests/lab/, every test that uses a lab fixture and every test marked
+    ``root`` (it acts as root on this machine: chown, a local scan that reads root-only files)."""
+    for item in items:
+        if (LAB_DIR in Path(item.path).parents or LAB_FIXTURES & set(getattr(item, "fixturenames", ()))
+                or item.get_closest_marker("root")):
+            item.add_marker(pytest.mark.lab)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``root`` skips with the reason when not run as root (and fails so under CI)."""
+    if item.get_closest_marker("root") and os.geteuid() != 0:
+        lab_unavailable("this test acts as root on this machine (run as root)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI a lab test that skipped (not root, a server missing, whatever raised the skip) is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if in_ci() and report.skipped and item.get_closest_marker("lab") and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"a lab test skipped under CI: {reason}"
 
 
 def _lab_session(module_name: str, tmp_path_factory: pytest.TempPathFactory):

@@ -80,8 +80,8 @@ def logfile(sudoers: Sudoers) -> Finding:
         return passed("sudoers", f"sudo logs to {value}", location=line.location, logfile=value)
     where = turned_off[0].location if turned_off else (found[-1][0].location if found else Location("/etc/sudoers"))
     set_to = found[-1][1] if found else None
-    return failed("sudoers", "sudo has no log file of its own" + (f" (logfile={set_to} is not absolute)" if found
-                                                                  else ""), location=where, logfile=set_to)
+    why = " (turned off by !logfile)" if turned_off else f" (logfile={set_to} is not absolute)" if found else ""
+    return failed("sudoers", "sudo has no log file of its own" + why, location=where, logfile=set_to)
 
 
 @check(id="linux.sudo.file_modes", title="sudoers files are root's and not writable", severity="high",

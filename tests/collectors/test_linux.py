@@ -132,6 +132,7 @@ def test_a_slow_fact_times_out_alone():
     assert facts["linux.slow"].evidence[0].exit_code == 124
 
 
+@pytest.mark.root
 def test_output_past_the_bound_fails_the_facts_it_cut(tmp_path):
     target = make_target()
     conn = Counting(LocalConnector(target), limit=4096)

@@ -54,6 +54,7 @@ def test_non_utf8_bytes_are_kept(conn):
     assert conn.run(r"printf 'caf\351 \377\376'", timeout=10).stdout == b"caf\xe9 \xff\xfe"
 
 
+@pytest.mark.root
 def test_become_as_root_needs_no_sudo(conn):
     assert conn.is_root
     r = conn.run("id -u; cat /proc/$PPID/comm", timeout=10, become=True)

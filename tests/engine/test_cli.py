@@ -250,7 +250,8 @@ def test_a_corrupt_record_never_reads_as_new_failures_or_all_clear(tmp_path, cor
 # --- safe output from the CLI ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("setup, message", [
-    (lambda d: (d.mkdir(mode=0o700), __import__("os").chown(d, 65534, 65534)), "is owned by nobody (uid 65534)"),
+    pytest.param(lambda d: (d.mkdir(mode=0o700), __import__("os").chown(d, 65534, 65534)),
+                 "is owned by nobody (uid 65534)", marks=pytest.mark.root),
     (lambda d: (d.mkdir(), d.chmod(0o770)), "is writable by group or others (mode 0770)"),
 ])
 def test_scan_refuses_an_output_directory_it_does_not_control(tmp_path, capsys, setup, message):

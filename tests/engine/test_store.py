@@ -181,6 +181,7 @@ def test_disk_full_mid_scan_keeps_the_record_loadable_as_interrupted(registry, s
     assert path.read_bytes().endswith(b"\n")  # the half-written line was cut back
 
 
+@pytest.mark.root
 def test_results_are_written_only_to_a_safe_directory(tmp_path):
     import os
 

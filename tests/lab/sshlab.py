@@ -1,10 +1,16 @@
 """A lab of real OpenSSH hosts, each in its own network namespace and (optionally) its own /etc.
 
-Each host is a ``/usr/sbin/sshd -D -e`` inside ``ip netns`` + ``unshare --mount --uts``, reached over a
-veth pair with a /30 subnet in 10.200.0.0/16 (host side .1, namespace side .2). A *profile* is a copy of
-the real /etc with the files of ``tests/fixtures/ssh/<profile>/`` laid over it and a lab user added;
-hosts of one profile share it, each host has its own host key, hostname and log. A *light* host shares
-the real /etc (for the benchmark): it only gets its own sshd config, host key and root's authorized keys.
+Each host is a ``/usr/sbin/sshd -D -e`` inside ``ip netns`` + ``unshare --mount --uts --pid``, reached over a
+veth pair with a /30 subnet in 10.200.0.0/16 (host side .1, namespace side .2). A *profile* is the files the
+host is judged on, built from the tests' fixtures and never from this machine: every path under /etc that a
+Linux collector reads (tests/lab/reads.py derives them from the collectors' read table) comes from
+``tests/fixtures/ssh/base/`` (a default Debian 12 host: accounts from Debian's base-passwd, package default
+configuration) with ``tests/fixtures/ssh/<profile>/`` laid over it and a lab user added; the rest of /etc (the
+dynamic linker's cache, NSS, alternatives, TLS roots: what sshd and sudo need to run) is copied from this machine.
+Each host also gets its own /root, /home, /var/log, /var/spool, /proc/cmdline, /proc/swaps, hostname and process
+table (tests/lab/test_lab_isolation.py proves it, and lists what stays shared and why). Hosts of one profile
+share it, each host has its own /etc/ssh with its own host key, and its log. A *light* host shares the real /etc
+(for the benchmark): it only gets its own sshd config, host key and root's authorized keys.
 
 Names carry the owning process id (``gxssh-<pid>-<n>``), so a crashed earlier run never collides, and
 namespaces left by dead runs are swept when a new lab starts. ``close()`` kills every process in each
@@ -12,9 +18,9 @@ namespace and deletes it, whatever happened before.
 """
 from __future__ import annotations
 
+import glob
 import ipaddress
 import os
-import pwd
 import re
 import secrets
 import shutil
@@ -25,7 +31,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.lab.reads import etc_reads
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ssh"
+BASE = FIXTURES / "base"
 NS_PREFIX = "gxssh-"
 LAB_USER = "gxpscan"
 LAB_UID = 2901
@@ -50,6 +59,33 @@ PROFILES: dict[str, dict] = {
         "modes": {"shadow": 0o644, "passwd": 0o666},
     },
 }
+
+
+#: Owner group and mode of base files that are not root:root 0644 (git keeps neither); shadow is group 42 in the
+#: base /etc/group. Profiles' ``modes`` apply after these.
+BASE_MODES: dict[str, tuple[int, int]] = {"shadow": (0o640, 42), "gshadow": (0o640, 42), "shadow-": (0o640, 42),
+                                          "gshadow-": (0o640, 42), "sudoers": (0o440, 0),
+                                          "sudoers.d/README": (0o440, 0)}
+#: Every host's own /var/log: a default Debian 12 one (path, mode, group; a trailing / is a directory).
+VAR_LOG: tuple[tuple[str, int, int], ...] = (
+    ("apt/", 0o755, 0), ("journal/", 0o2755, 0), ("private/", 0o700, 0), ("alternatives.log", 0o644, 0),
+    ("dpkg.log", 0o644, 0), ("faillog", 0o644, 0), ("btmp", 0o660, 43), ("lastlog", 0o664, 43), ("wtmp", 0o664, 43))
+#: Mounted over the machine's paths in each host's mount namespace: lab directory or file -> path on the host.
+PRIVATE_MOUNTS = (("etc", "/etc"), ("home", "/home"), ("root", "/root"), ("var-log", "/var/log"),
+                  ("var-spool", "/var/spool"), ("proc/cmdline", "/proc/cmdline"), ("proc/swaps", "/proc/swaps"))
+
+
+def forget_reads(etc: Path) -> None:
+    """Delete from a copy of /etc every file a collector reads (their globs included), so that none of them can
+    come from this machine; a directory named by a read (/etc/ssh, /etc/sudoers.d) stays, its files go."""
+    for pattern in etc_reads():
+        for name in glob.glob(str(etc / pattern.removeprefix("/etc/"))):  # dangling symlinks too (os-release)
+            path = Path(name)
+            if path.is_dir() and not path.is_symlink():
+                if any(c in pattern for c in "*?["):
+                    shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def sh(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
@@ -129,6 +165,7 @@ class SSHLab:
     _octets: list[int] = field(default_factory=list)
     _next: int = 0
     _profiles: dict[str, Path] = field(default_factory=dict)
+    system_etc: Path = Path("/etc")  # where the runtime part of each host's /etc is copied from
 
     # ---- setup -----------------------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -185,12 +222,20 @@ class SSHLab:
             return self._profiles[name]
         base = self.root / "profiles" / name
         etc, home = base / "etc", base / "home"
-        shutil.copytree("/etc", etc, symlinks=True)
+        shutil.copytree(self.system_etc, etc, symlinks=True)  # what sshd and sudo need to run, not what is judged
+        forget_reads(etc)
         for stale in (etc / "ssh").glob("ssh_host_*"):
             stale.unlink()
+        shutil.copytree(BASE / "etc", etc, dirs_exist_ok=True)
+        for rel, (mode, gid) in BASE_MODES.items():
+            (etc / rel).chmod(mode)
+            os.chown(etc / rel, 0, gid)
+        for d in ("ssh/sshd_config.d", "ssh/ssh_config.d", "sudoers.d"):
+            (etc / d).mkdir(parents=True, exist_ok=True)
         overlay = FIXTURES / name
         if overlay.is_dir():
             shutil.copytree(overlay, etc, dirs_exist_ok=True)
+        self._private_dirs(base)
         (etc / "hostname").write_text(f"gx-{name}\n")
         for d in (etc / "sudoers.d",):
             for f in d.iterdir():
@@ -202,7 +247,8 @@ class SSHLab:
                      f"{LAB_USER}:{pw_hash}:{today}:{settings['aging']}::", f"{LAB_USER}:x:{LAB_UID}:"),
                     *settings.get("accounts", ())]
         for passwd, shadow, group in accounts:
-            for file, line in (("passwd", passwd), ("shadow", shadow), ("group", group)):
+            gshadow = f"{group.split(':')[0]}:!::" if group else None
+            for file, line in (("passwd", passwd), ("shadow", shadow), ("group", group), ("gshadow", gshadow)):
                 if line:
                     with open(etc / file, "a") as f:
                         f.write(line + "\n")
@@ -212,12 +258,6 @@ class SSHLab:
             log = etc / "sudoers.d" / "zz-gxp-log"
             log.write_text(f'Defaults logfile="{base / "sudo.log"}"\n')
             log.chmod(0o440)
-        for entry in pwd.getpwall():  # this machine's people keep a home of their own under the lab's /home
-            if entry.pw_uid >= 1000 and entry.pw_dir.startswith("/home/") and entry.pw_uid != 65534:
-                own = home / entry.pw_dir.removeprefix("/home/")
-                own.mkdir(parents=True, exist_ok=True)
-                own.chmod(0o700)
-                os.chown(own, entry.pw_uid, entry.pw_gid)
         ssh_dir = home / LAB_USER / ".ssh"
         ssh_dir.mkdir(parents=True)
         (ssh_dir / "authorized_keys").write_text(self.authorized)
@@ -228,6 +268,22 @@ class SSHLab:
                 os.chown(p, LAB_UID, LAB_UID)
         self._profiles[name] = base
         return base
+
+    @staticmethod
+    def _private_dirs(base: Path) -> None:
+        """The host's own /root (Debian's skeleton), /var/log, /var/spool (no crontab), /proc/cmdline, /proc/swaps."""
+        root = base / "root"
+        shutil.copytree(BASE / "root", root)
+        root.chmod(0o700)
+        log = base / "var-log"
+        log.mkdir(mode=0o755)
+        for rel, mode, gid in VAR_LOG:
+            path = log / rel
+            path.mkdir() if rel.endswith("/") else path.touch()
+            path.chmod(mode)
+            os.chown(path, 0, gid)
+        (base / "var-spool" / "cron" / "crontabs").mkdir(parents=True)
+        shutil.copytree(BASE / "proc", base / "proc")
 
     # ---- hosts -----------------------------------------------------------------------------
     def add(self, name: str, profile: str = "default", *, sshd_options: tuple[str, ...] = (),
@@ -264,11 +320,12 @@ class SSHLab:
                     "-h", str(key), *opts]
         else:
             base = self.profile(host.profile)
-            script = (f"mount --bind {base}/etc /etc && mount --bind {hdir}/ssh /etc/ssh && "
-                      f"mount --bind {base}/home /home && hostname {host.name} && "
-                      "exec /usr/sbin/sshd -D -e " + " ".join(f"'{o}'" for o in opts))
-            argv = ["ip", "netns", "exec", host.ns, "unshare", "--mount", "--uts", "--propagation", "private",
-                    "sh", "-c", script]
+            mounts = [(base / own, path) for own, path in PRIVATE_MOUNTS] + [(hdir / "ssh", "/etc/ssh")]
+            script = " && ".join([*(f"mount --bind {own} {path}" for own, path in mounts), f"hostname {host.name}",
+                                  "exec /usr/sbin/sshd -D -e " + " ".join(f"'{o}'" for o in opts)])
+            # its own mount, host name and process table (sshd is its PID 1, killed with unshare)
+            argv = ["ip", "netns", "exec", host.ns, "unshare", "--mount", "--uts", "--pid", "--fork",
+                    "--kill-child=SIGKILL", "--mount-proc", "--propagation", "private", "sh", "-c", script]
         with open(host.log, "ab") as log:
             host.proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
