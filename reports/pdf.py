@@ -367,6 +367,48 @@ def _protocol_row(t: Any) -> tuple[Cell, ...]:
             (("r", d(t.expected)),))
 
 
+# --- the self-test record ------------------------------------------------------------------------------------------
+
+def selftest_blocks(ctx: dict[str, Any]) -> list[Block]:
+    """The self-test record (the HTML's ``selftest-record.html.j2``) from ``SelftestResult.to_dict()`` with the
+    document's title, id and version in ``ctx``."""
+    from reports.oq import shown
+
+    r = ctx["result"]
+    machine, counts = r["machine"], r["counts"]
+    blocks = _title(ctx)
+    manifest = f" (release manifest SHA-256 {d(r['manifest_sha256'])})" if r["manifest_sha256"] else ""
+    blocks.append(Table((0.25, 0.75), (), [
+        ((("b", "Tool"),), (("r", f"gxpscan {d(r['tool_version'])}"),)),
+        ((("b", "Install"),), (("r", d(r["install"]) + manifest),)),
+        ((("b", "Check-code fingerprint"),), (("m", d(r["checks_fingerprint"])),)),
+        ((("b", "Machine"),), (("r", f"{d(machine.get('hostname'))}, {d(machine.get('platform'))}"),)),
+        ((("b", "Python"),), (("r", f"{d(machine.get('python'))} ({d(machine.get('python_executable'))})"),)),
+        ((("b", "Executed"),), (("r", f"{d(r['started'])} to {d(r['ended'])} (UTC), {d(r['seconds'])} s"),)),
+        ((("b", "Result"),), (("b", f"{d(r['verdict']).upper()}: {counts['pass']} passed, {counts['fail']} failed, "
+                                    f"{counts['not_verified']} not verified"),))]))
+    blocks.append(Paragraph((("r", "Installation qualification (IQ) shows that the installed files are those of the "
+                                   "release and that the environment is in the supported ranges; operational "
+                                   "qualification (OQ) runs every check on recorded evidence with a known answer. "
+                                   "Any difference is a failure with the check, the case, the expected and the "
+                                   "actual status."),), boxed=True))
+    for phase, title in (("IQ", "Installation qualification"), ("OQ", "Operational qualification")):
+        blocks.append(Heading(title))
+        blocks.append(Table((0.28, 0.22, 0.40, 0.10), header("Test", "Expected", "Actual", "Result"), [
+            ((("b", d(s["id"])), ("rs", "\n" + d(s["title"]))), (("r", d(s["expected"])),),
+             (("r", d(shown(s["actual"]))),), (("b" if s["status"] == "fail" else "r", d(s["status"]).upper()),))
+            for s in r["steps"] if s["phase"] == phase] or [((("r", "No test in this phase."),), None, None, None)]))
+    plugins = r["plugins"]
+    blocks.append(Heading(f"Third-party check plugins ({len(plugins)})"))
+    if plugins:
+        blocks.append(Table((0.25, 0.2, 0.3, 0.25), header("Plugin", "Distribution", "Checks", "Qualification"), [
+            ((("r", f"{d(p['name'])} ({d(p['module'])})"),), (("r", f"{d(p['distribution'])} {d(p['version'])}"),),
+             (("r", ", ".join(d(c) for c in p["checks"])),), (("r", d(p["note"])),)) for p in plugins]))
+    else:
+        blocks.append(Paragraph((("r", "None installed."),)))
+    return blocks
+
+
 # --- entry points ------------------------------------------------------------------------------------------------
 
 def _pdf(blocks: Sequence[Block], style: Style, meta: Meta, paper: str) -> bytes:
@@ -398,6 +440,13 @@ def protocol_pdf(protocol: Protocol, digest: str, *, template_dir: str | Path | 
     ctx = protocol_context(protocol, digest, paper)
     return _pdf(protocol_blocks(ctx), load_style(template_dir), _meta(ctx, protocol.created, protocol.author),
                 ctx["paper"])
+
+
+def selftest_pdf(result: dict[str, Any], *, title: str, document_id: str, document_version: str,
+                 template_dir: str | Path | None = None, paper: str = "A4") -> bytes:
+    """The self-test record as PDF; ``result`` is ``SelftestResult.to_dict()``."""
+    ctx = {"result": result, "title": title, "document_id": document_id, "document_version": document_version}
+    return _pdf(selftest_blocks(ctx), load_style(template_dir), _meta(ctx, str(result["started"]), ""), paper)
 
 
 def write_bytes(out: TextIO | BinaryIO, data: bytes) -> None:
