@@ -30,6 +30,7 @@ from reports.pdfdoc import (
     Span,
     Style,
     Table,
+    collector_paused,
 )
 from reports.text import for_document
 from scanner.model import Run, Status, thaw
@@ -290,12 +291,10 @@ def _step_row(t: Any, s: Any, protocol: Protocol | None, shown: Any) -> tuple[Ce
                               f"{d(r.waiver.expires)}"))
     if r.expired_waiver:
         result.append(("rs", f"\nwaiver expired {d(r.expired_waiver.expires)}, not applied"))
-    evidence: list[Span] = []
-    for e in s.evidence:
-        evidence += [("r", d(e.label) + "\n"), ("rs", f"SHA-256 {d(e.sha256)}\u2026 at {d(e.collected_at)}\n")]
-    if not s.evidence:
-        evidence.append(("r", DASH + "\n"))
-    evidence.append(("rs", f"executed {r.at.isoformat()}"))
+    # each evidence item by the name its entry in "Objective evidence" has, where its full SHA-256 and collection
+    # time are (the HTML repeats a hash prefix and the time here; thousands of pages are shorter without)
+    evidence: list[Span] = [("r", "".join(d(e.label) + "\n" for e in s.evidence) or DASH + "\n"),
+                            ("rs", f"executed {r.at.isoformat()}")]
     return (tuple(first), lines_of(r.clauses), tuple(criterion),
             (("m", d(shown(s.observed))), ("r", "\n" + d(shown(r.message)))), tuple(result), tuple(evidence))
 
@@ -426,11 +425,12 @@ def record_pdf(run: Run, *, protocol: Protocol | None = None, protocol_problem: 
                template_dir: str | Path | None = None, paper: str = "A4") -> bytes:
     from reports.oq import record_context
 
-    ctx = record_context(run, protocol, protocol_problem, paper, PDF_EXCERPT_LINES)
-    info = run.info
-    created = (info.ended or info.started).isoformat()
-    return _pdf(record_blocks(ctx), load_style(template_dir), _meta(ctx, created, info.operator_name or info.operator),
-                ctx["paper"])
+    with collector_paused():
+        ctx = record_context(run, protocol, protocol_problem, paper, PDF_EXCERPT_LINES)
+        info = run.info
+        created = (info.ended or info.started).isoformat()
+        return _pdf(record_blocks(ctx), load_style(template_dir),
+                    _meta(ctx, created, info.operator_name or info.operator), ctx["paper"])
 
 
 def protocol_pdf(protocol: Protocol, digest: str, *, template_dir: str | Path | None = None,
