@@ -291,9 +291,10 @@ def _step_row(t: Any, s: Any, protocol: Protocol | None, shown: Any) -> tuple[Ce
                               f"{d(r.waiver.expires)}"))
     if r.expired_waiver:
         result.append(("rs", f"\nwaiver expired {d(r.expired_waiver.expires)}, not applied"))
-    # each evidence item by the name its entry in "Objective evidence" has, where its full SHA-256 and collection
-    # time are (the HTML repeats a hash prefix and the time here; thousands of pages are shorter without)
-    evidence: list[Span] = [("r", "".join(d(e.label) + "\n" for e in s.evidence) or DASH + "\n"),
+    # each evidence item by its id, which ends the heading of its entry in "Objective evidence", where its full
+    # SHA-256 and collection time are (the HTML repeats a hash prefix and the time here: thousands of pages
+    # are shorter without, and the row names the target already)
+    evidence: list[Span] = [("m", "".join(d(e.ref) + "\n" for e in s.evidence) or DASH + "\n"),
                             ("rs", f"executed {r.at.isoformat()}")]
     return (tuple(first), lines_of(r.clauses), tuple(criterion),
             (("m", d(shown(s.observed))), ("r", "\n" + d(shown(r.message)))), tuple(result), tuple(evidence))

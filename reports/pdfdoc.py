@@ -142,7 +142,12 @@ class Font:
             self.gid[ch] = gid[name]
             self.width[ch] = metrics[name][0] * scale
         self.glyph_width = [metrics[name][0] * scale for name in order]
-        self.codes = {ord(ch): chr(g) for ch, g in self.gid.items()}
+        # each character straight to its glyph id as two latin-1 characters (the bytes of a literal string), with
+        # the bytes that are syntax in a literal string escaped: one str.translate encodes a text
+        self.codes = {ord(ch): chr(g).encode("utf-16-be").decode("latin-1").translate(_LITERAL_ESCAPES)
+                      for ch, g in self.gid.items()}
+        for c in range(128):  # a font without some ASCII character shows .notdef, never a stray byte
+            self.codes.setdefault(c, "\x00\x00")
         self.encoded: dict[str, str] = {}
         self.shown: dict[str, str] = {}
         self.widths: dict[str, float] = {}
@@ -152,7 +157,8 @@ class Font:
         self.ascent, self.descent = round(hhea.ascent * scale), round(hhea.descent * scale)
         self.fixed = "post" in font and bool(font["post"].isFixedPitch)
         self.name = re.sub(r"[^A-Za-z0-9-]", "", path.stem) or "Font"
-        self.used: set[str] = set()
+        # printable ASCII is always embedded (a few hundred bytes), so only other characters are tracked
+        self.used: set[str] = {chr(c) for c in range(32, 127) if chr(c) in self.gid}
         font.close()
 
     def clean(self, text: str) -> str:
@@ -185,10 +191,9 @@ class Font:
         the bytes that are syntax in a literal string escaped."""
         e = self.encoded.get(text)
         if e is None:
-            self.used.update(text)
-            e = text.translate(self.codes).encode("utf-16-be").decode("latin-1")
-            if "(" in e or ")" in e or "\\" in e or "\r" in e or "\n" in e:
-                e = e.translate(_LITERAL_ESCAPES)
+            if not text.isascii():
+                self.used.update(text)
+            e = text.translate(self.codes)
             if len(self.encoded) < 500_000:
                 self.encoded[text] = e
         return e
