@@ -526,26 +526,28 @@ class Layout:
         next part starts with one."""
         if self._room() < (self.top - self.bottom) / 3:
             start_page()
-        rest, first = cells, True
+        # heights summed once (a row of thousands of lines over many pages is not summed again for each page)
+        tops = [[0.0, *accumulate([lh for lh, _ in c])] for c in cells]
+        at = [0] * len(cells)
+        lead: list[Line] = []
+        lead_h = 0.0
         while True:
-            lead = [] if first else resumed
-            need = max(sum(lh for lh, _ in c) for c in [[*lead, *rest[0]], *rest[1:]]) + 2 * PAD
+            need = max(t[-1] - t[a] for t, a in zip(tops, at, strict=True))
+            need = max(need, tops[0][-1] - tops[0][at[0]] + lead_h) + 2 * PAD
             if need <= self._room():
-                self._row(xs, [[*lead, *rest[0]], *rest[1:]], need)
+                rests = [c[a:] for c, a in zip(cells, at, strict=True)]
+                self._row(xs, [[*lead, *rests[0]], *rests[1:]], need)
                 return
             room = self._room() - 2 * PAD - mark_h
-            part, left = [], []
-            for c in rest:
-                acc, n = 0.0, 0
-                for lh, _ in c:
-                    if acc + lh > room:
-                        break
-                    acc, n = acc + lh, n + 1
-                part.append(c[:n])
-                left.append(c[n:])
+            part = []
+            for i, (c, t) in enumerate(zip(cells, tops, strict=True)):
+                a = at[i]
+                end = max(a, bisect_right(t, t[a] + room) - 1)
+                part.append(c[a:end])
+                at[i] = end
             part[0] = [*lead, *part[0], *continued]
             self._row(xs, part, self._room())
-            rest, first = left, False
+            lead, lead_h = resumed, sum(lh for lh, _ in resumed)
             start_page()
 
     def _row(self, xs: Sequence[float], cells: Sequence[Sequence[Line]], h: float, fill: bool = False,
