@@ -148,6 +148,7 @@ class Font:
                       for ch, g in self.gid.items()}
         for c in range(128):  # a font without some ASCII character shows .notdef, never a stray byte
             self.codes.setdefault(c, "\x00\x00")
+        self.line_codes = {**self.codes, 10: ")'\n("}
         self.encoded: dict[str, str] = {}
         self.shown: dict[str, str] = {}
         self.widths: dict[str, float] = {}
@@ -185,6 +186,15 @@ class Font:
             if len(self.shown) < 500_000:
                 self.shown[text] = op
         return op
+
+    def encode_lines(self, lines: Sequence[str]) -> str:
+        """Lines (cleaned, without line ends) as the bodies of literal strings shown one under the other with
+        ``'``: encoded in one pass, since an evidence excerpt's lines are seldom seen twice."""
+        text = "\n".join(lines)
+        if not text.isascii():
+            self.used.update(text)
+            self.used.discard("\n")
+        return text.translate(self.line_codes)
 
     def encode(self, text: str) -> str:
         """The text as a PDF literal string body of 2-byte glyph ids (one latin-1 character per byte), with
@@ -470,7 +480,7 @@ class Layout:
             h = n * lh + 2 * PAD
             self.ops.append(f"q {_colour(self.style.pre_fill, fill=True)} {_fmt(self.left)} {_fmt(self.y - h)} "
                             f"{_fmt(self.text_w)} {_fmt(h)} re B Q")
-            body = ")'\n(".join(font.encode(t) for t in lines[start:start + n])
+            body = font.encode_lines(lines[start:start + n])
             self.ops.append(f"BT /Fm {_fmt(size)} Tf {_fmt(lh)} TL 1 0 0 1 {_fmt(self.left + PAD)} "
                             f"{_fmt(self.y - PAD + lh * 0.22)} Tm\n({body})'\nET")
             self.y -= h
