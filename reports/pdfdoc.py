@@ -464,7 +464,10 @@ class Layout:
         lh = size * LEADING
         per_line = int(width * 1000 / (font.width["M"] * size)) if font.fixed else 0
         lines: list[str] = []
-        for raw in text.split("\n"):
+        raws = text.split("\n")
+        if per_line and text.isascii() and "\t" not in text and max(map(len, raws)) <= per_line:
+            raws, lines = [], raws  # the common excerpt: short ASCII lines, shown as they are
+        for raw in raws:
             clean = font.clean(raw.expandtabs(8))
             if not clean:
                 lines.append("")
