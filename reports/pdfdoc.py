@@ -241,6 +241,7 @@ class Layout:
         self.outline: list[tuple[int, str, int, float]] = []  # level, title, page index, y
         self.cache: dict[tuple[tuple[Span, ...], float, float], Box] = {}
         self.down: dict[float, str] = {}
+        self.font_ops: dict[tuple[str, float], str] = {}
         self.styles: dict[tuple[str, float], tuple[Font, float]] = {}
         self.columns: dict[tuple[float, ...], list[tuple[str, str]]] = {}
         self.parts: dict[tuple[str, float, str, float], tuple[list[str], float]] = {}
@@ -390,7 +391,7 @@ class Layout:
         font_now: Font | None = None
         size_now = 0.0
         above = 0.0
-        down = self.down
+        down, tf = self.down, self.font_ops
         last, move = -1.0, ""
         for height, frags in lines:
             step = above + height * 0.78
@@ -401,9 +402,10 @@ class Layout:
             ops.append(move)
             for font, size, text in frags:
                 if font is not font_now or size != size_now:
-                    ops.append(f"/F{font.key} {size:.2f} Tf")
+                    key = (font.key, size)
+                    ops.append(tf.get(key) or tf.setdefault(key, f"/F{font.key} {size:.2f} Tf"))
                     font_now, size_now = font, size
-                ops.append(font.show(text))
+                ops.append(font.shown.get(text) or font.show(text))
         body = "\n".join(ops)
         if memo is not None:
             memo.append(body)
