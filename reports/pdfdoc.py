@@ -27,7 +27,8 @@ import hashlib
 import re
 import zlib
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
@@ -141,7 +142,13 @@ class Font:
             self.gid[ch] = gid[name]
             self.width[ch] = metrics[name][0] * scale
         self.glyph_width = [metrics[name][0] * scale for name in order]
-        self.codes = {ord(ch): chr(g) for ch, g in self.gid.items()}
+        # each character straight to its glyph id as two latin-1 characters (the bytes of a literal string), with
+        # the bytes that are syntax in a literal string escaped: one str.translate encodes a text
+        self.codes = {ord(ch): chr(g).encode("utf-16-be").decode("latin-1").translate(_LITERAL_ESCAPES)
+                      for ch, g in self.gid.items()}
+        for c in range(128):  # a font without some ASCII character shows .notdef, never a stray byte
+            self.codes.setdefault(c, "\x00\x00")
+        self.line_codes = {**self.codes, 10: ")'\n("}
         self.encoded: dict[str, str] = {}
         self.shown: dict[str, str] = {}
         self.widths: dict[str, float] = {}
@@ -151,7 +158,8 @@ class Font:
         self.ascent, self.descent = round(hhea.ascent * scale), round(hhea.descent * scale)
         self.fixed = "post" in font and bool(font["post"].isFixedPitch)
         self.name = re.sub(r"[^A-Za-z0-9-]", "", path.stem) or "Font"
-        self.used: set[str] = set()
+        # printable ASCII is always embedded (a few hundred bytes), so only other characters are tracked
+        self.used: set[str] = {chr(c) for c in range(32, 127) if chr(c) in self.gid}
         font.close()
 
     def clean(self, text: str) -> str:
@@ -179,15 +187,23 @@ class Font:
                 self.shown[text] = op
         return op
 
+    def encode_lines(self, lines: Sequence[str]) -> str:
+        """Lines (cleaned, without line ends) as the bodies of literal strings shown one under the other with
+        ``'``: encoded in one pass, since an evidence excerpt's lines are seldom seen twice."""
+        text = "\n".join(lines)
+        if not text.isascii():
+            self.used.update(text)
+            self.used.discard("\n")
+        return text.translate(self.line_codes)
+
     def encode(self, text: str) -> str:
         """The text as a PDF literal string body of 2-byte glyph ids (one latin-1 character per byte), with
         the bytes that are syntax in a literal string escaped."""
         e = self.encoded.get(text)
         if e is None:
-            self.used.update(text)
-            e = text.translate(self.codes).encode("utf-16-be").decode("latin-1")
-            if "(" in e or ")" in e or "\\" in e or "\r" in e or "\n" in e:
-                e = e.translate(_LITERAL_ESCAPES)
+            if not text.isascii():
+                self.used.update(text)
+            e = text.translate(self.codes)
             if len(self.encoded) < 500_000:
                 self.encoded[text] = e
         return e
@@ -225,6 +241,7 @@ class Layout:
         self.outline: list[tuple[int, str, int, float]] = []  # level, title, page index, y
         self.cache: dict[tuple[tuple[Span, ...], float, float], Box] = {}
         self.down: dict[float, str] = {}
+        self.font_ops: dict[tuple[str, float], str] = {}
         self.styles: dict[tuple[str, float], tuple[Font, float]] = {}
         self.columns: dict[tuple[float, ...], list[tuple[str, str]]] = {}
         self.parts: dict[tuple[str, float, str, float], tuple[list[str], float]] = {}
@@ -374,7 +391,7 @@ class Layout:
         font_now: Font | None = None
         size_now = 0.0
         above = 0.0
-        down = self.down
+        down, tf = self.down, self.font_ops
         last, move = -1.0, ""
         for height, frags in lines:
             step = above + height * 0.78
@@ -385,9 +402,10 @@ class Layout:
             ops.append(move)
             for font, size, text in frags:
                 if font is not font_now or size != size_now:
-                    ops.append(f"/F{font.key} {size:.2f} Tf")
+                    key = (font.key, size)
+                    ops.append(tf.get(key) or tf.setdefault(key, f"/F{font.key} {size:.2f} Tf"))
                     font_now, size_now = font, size
-                ops.append(font.show(text))
+                ops.append(font.shown.get(text) or font.show(text))
         body = "\n".join(ops)
         if memo is not None:
             memo.append(body)
@@ -448,7 +466,10 @@ class Layout:
         lh = size * LEADING
         per_line = int(width * 1000 / (font.width["M"] * size)) if font.fixed else 0
         lines: list[str] = []
-        for raw in text.split("\n"):
+        raws = text.split("\n")
+        if per_line and text.isascii() and "\t" not in text and max(map(len, raws)) <= per_line:
+            raws, lines = [], raws  # the common excerpt: short ASCII lines, shown as they are
+        for raw in raws:
             clean = font.clean(raw.expandtabs(8))
             if not clean:
                 lines.append("")
@@ -464,7 +485,7 @@ class Layout:
             h = n * lh + 2 * PAD
             self.ops.append(f"q {_colour(self.style.pre_fill, fill=True)} {_fmt(self.left)} {_fmt(self.y - h)} "
                             f"{_fmt(self.text_w)} {_fmt(h)} re B Q")
-            body = ")'\n(".join(font.encode(t) for t in lines[start:start + n])
+            body = font.encode_lines(lines[start:start + n])
             self.ops.append(f"BT /Fm {_fmt(size)} Tf {_fmt(lh)} TL 1 0 0 1 {_fmt(self.left + PAD)} "
                             f"{_fmt(self.y - PAD + lh * 0.22)} Tm\n({body})'\nET")
             self.y -= h
@@ -520,26 +541,28 @@ class Layout:
         next part starts with one."""
         if self._room() < (self.top - self.bottom) / 3:
             start_page()
-        rest, first = cells, True
+        # heights summed once (a row of thousands of lines over many pages is not summed again for each page)
+        tops = [[0.0, *accumulate([lh for lh, _ in c])] for c in cells]
+        at = [0] * len(cells)
+        lead: list[Line] = []
+        lead_h = 0.0
         while True:
-            lead = [] if first else resumed
-            need = max(sum(lh for lh, _ in c) for c in [[*lead, *rest[0]], *rest[1:]]) + 2 * PAD
+            need = max(t[-1] - t[a] for t, a in zip(tops, at, strict=True))
+            need = max(need, tops[0][-1] - tops[0][at[0]] + lead_h) + 2 * PAD
             if need <= self._room():
-                self._row(xs, [[*lead, *rest[0]], *rest[1:]], need)
+                rests = [c[a:] for c, a in zip(cells, at, strict=True)]
+                self._row(xs, [[*lead, *rests[0]], *rests[1:]], need)
                 return
             room = self._room() - 2 * PAD - mark_h
-            part, left = [], []
-            for c in rest:
-                acc, n = 0.0, 0
-                for lh, _ in c:
-                    if acc + lh > room:
-                        break
-                    acc, n = acc + lh, n + 1
-                part.append(c[:n])
-                left.append(c[n:])
+            part = []
+            for i, (c, t) in enumerate(zip(cells, tops, strict=True)):
+                a = at[i]
+                end = max(a, bisect_right(t, t[a] + room) - 1)
+                part.append(c[a:end])
+                at[i] = end
             part[0] = [*lead, *part[0], *continued]
             self._row(xs, part, self._room())
-            rest, first = left, False
+            lead, lead_h = resumed, sum(lh for lh, _ in resumed)
             start_page()
 
     def _row(self, xs: Sequence[float], cells: Sequence[Sequence[Line]], h: float, fill: bool = False,
@@ -758,7 +781,23 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
 
     def pdf(self, paper: str = "A4") -> bytes:
-        layout = Layout(self.style, paper, self.meta)
-        layout.add(self.blocks)
-        return layout.finish()
+        with collector_paused():
+            layout = Layout(self.style, paper, self.meta)
+            layout.add(self.blocks)
+            return layout.finish()
 
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused (and restored as it was): a document's layout makes millions of small
+    tuples and strings and no reference cycle, and each collection would walk all those kept (a third of the time
+    of a 100-host record). Memory is still freed by reference counts as usual."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

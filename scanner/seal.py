@@ -45,6 +45,10 @@ RECORD_NAME = "record.jsonl"
 ROLES = ("reviewer", "approver")
 #: Largest manifest, envelope, token or signature file read (a run has a few dozen files).
 MAX_SEAL_FILE = 16 * 1024 * 1024
+#: report.json is the record's content again, indented and with more characters escaped (``json_text``: a 3-byte
+#: character becomes a 6-byte ``\\uXXXX``): a genuine one is about 1.1x the record, never more than this many
+#: times it (plus MAX_SEAL_FILE for a small record). Anything larger is refused before it is parsed.
+REPORT_GROWTH = 4
 
 _MANIFEST = re.compile(r"manifest-(\d{3,6})\.json")
 _ENVELOPE = re.compile(r"manifest-(\d{3,6})\.dsse\.json")
@@ -230,12 +234,12 @@ def scan_dir(run_dir: Path) -> dict[str, Entry]:
     return out
 
 
-def _read_small(path: Path) -> bytes:
+def _read_small(path: Path, limit: int = MAX_SEAL_FILE, why: str = "") -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as fh:
-        data = fh.read(MAX_SEAL_FILE + 1)
-    if len(data) > MAX_SEAL_FILE:
-        raise SealError(f"{path.name}: larger than {MAX_SEAL_FILE} bytes")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise SealError(f"{path.name}: larger than {limit} bytes{why}")
     return data
 
 
@@ -744,11 +748,16 @@ def _check_record(run_dir: Path, run_id: str | None, v: Verification) -> None:
                                   f"{str(ev.get('target'))[:60]}): its raw text does not hash to its sha256")
     report = run_dir / "report.json"
     if report.is_file() and not report.is_symlink():
+        limit = MAX_SEAL_FILE + REPORT_GROWTH * path.stat().st_size
         try:
-            doc = json.loads(_read_small(report))
+            doc = json.loads(_read_small(report, limit, f" ({REPORT_GROWTH}x the record plus {MAX_SEAL_FILE}): "
+                                                        "too large to be this record's JSON report; not read"))
             counts = doc["run"]["counts"]
             findings = len(doc["findings"])
-        except (SealError, ValueError, KeyError, TypeError, RecursionError):
+        except SealError as exc:
+            v.problems.append(str(exc))
+            return
+        except (ValueError, KeyError, TypeError, RecursionError):
             v.problems.append("report.json: not a gxpscan JSON report")
             return
         if counts != run.counts() or findings != len(run.results):

@@ -39,14 +39,26 @@ def to_json(result: SelftestResult) -> str:
     return json_text(result.to_dict()) + "\n"
 
 
+TITLE = "gxpscan self-test: installation and operational qualification record"
+
+
+def _document(result: SelftestResult) -> dict[str, str]:
+    return {"title": TITLE, "document_id": f"SELFTEST-{result.started:%Y%m%dT%H%M%SZ}",
+            "document_version": result.tool_version}
+
+
 def to_html(result: SelftestResult, template_dir: str | Path | None = None, paper: str = "A4") -> str:
     from reports.oq import environment
 
-    doc: dict[str, Any] = result.to_dict()
     text: str = environment(template_dir).get_template("selftest-record.html.j2").render(
-        r=doc, title="gxpscan self-test: installation and operational qualification record",
-        document_id=f"SELFTEST-{result.started:%Y%m%dT%H%M%SZ}", document_version=result.tool_version, paper=paper)
+        r=result.to_dict(), paper=paper, **_document(result))
     return text
+
+
+def to_pdf(result: SelftestResult, template_dir: str | Path | None = None, paper: str = "A4") -> bytes:
+    from reports.pdf import selftest_pdf
+
+    return selftest_pdf(result.to_dict(), template_dir=template_dir, paper=paper, **_document(result))
 
 
 def write(result: SelftestResult, out_dir: str | Path, formats: list[str], key: Any = None) -> list[Path]:
@@ -64,14 +76,10 @@ def write(result: SelftestResult, out_dir: str | Path, formats: list[str], key: 
     )
 
     blobs: dict[str, bytes] = {JSON_NAME: to_json(result).encode()} if "json" in formats else {}
-    if "oq" in formats or "pdf" in formats:
-        html = to_html(result)
-        if "oq" in formats:
-            blobs[HTML_NAME] = html.encode()
-        if "pdf" in formats:
-            from reports.pdf import html_to_pdf
-
-            blobs[PDF_NAME] = html_to_pdf(html)
+    if "oq" in formats:
+        blobs[HTML_NAME] = to_html(result).encode()
+    if "pdf" in formats:
+        blobs[PDF_NAME] = to_pdf(result)
     written = []
     with OutputDir.open(out_dir) as directory:
         if scan_dir(directory.path):

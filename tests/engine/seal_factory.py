@@ -18,7 +18,7 @@ def evidence_for(results, raw: str = "permitrootlogin no\n") -> dict:
 
 
 def write_run(run_dir: Path, statuses=("pass", "fail"), *, previous: str = "", started=None, run_id=None,
-              system=None, formats=("json", "junit", "oq")) -> Path:
+              system=None, formats=("json", "junit", "oq"), raw: str = "permitrootlogin no\n") -> Path:
     """A finished run in ``run_dir`` (record and reports), not sealed yet."""
     from scanner.cli import _write_reports
     from scanner.runner import TargetOutcome
@@ -32,7 +32,7 @@ def write_run(run_dir: Path, statuses=("pass", "fail"), *, previous: str = "", s
     for i, status in enumerate(statuses):
         name = f"host{i + 1}"
         results = (make_result(status=status, target=name),)
-        writer.add(TargetOutcome(make_target(name), results, evidence_for(results),
+        writer.add(TargetOutcome(make_target(name), results, evidence_for(results, raw),
                                  system=system or {"hostname": name, "os": "Debian GNU/Linux", "os_version": "12",
                                                    "kernel": "6.1.0-test"}))
     run = writer.close()

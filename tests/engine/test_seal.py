@@ -191,6 +191,38 @@ def test_a_re_sealed_forgery_is_still_caught_by_the_records_consistency(tmp_path
     assert any(p.startswith("report.json: its counts ") for p in problems)
 
 
+def test_a_large_genuine_report_is_checked_not_refused(tmp_path):
+    """A record of 300 targets with evidence at the collectors' size bound: report.json is over 16 MiB (as for a
+    100-host run) and is read and reconciled with the record, not called "not a gxpscan JSON report"."""
+    from scanner.model import MAX_RAW_BYTES
+    from scanner.seal import MAX_SEAL_FILE
+
+    raw = "".join(f"line {i}: setting_{i} = value {i}\n" for i in range(MAX_RAW_BYTES // 32))[:MAX_RAW_BYTES]
+    run_dir = sealed_run(tmp_path / "run", statuses=("pass", "fail") * 150, formats=("json",), raw=raw)
+    assert (run_dir / "report.json").stat().st_size > MAX_SEAL_FILE
+    v = verify_run(run_dir)
+    assert v.intact, v.problems
+    report = json.loads((run_dir / "report.json").read_text())
+    report["run"]["counts"]["pass"] += 1  # and it is really read: a count that differs is found
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2))
+    seal_run(run_dir)
+    assert [p for p in verify_run(run_dir).problems if p.startswith("report.json: its counts ")]
+
+
+def test_a_hostile_oversize_report_is_refused_unread(tmp_path):
+    """A report.json far larger than any JSON report of its record is an error that says so, not parsed."""
+    from scanner.seal import MAX_SEAL_FILE, REPORT_GROWTH
+
+    run_dir = write_run(tmp_path / "run", formats=())
+    limit = MAX_SEAL_FILE + REPORT_GROWTH * (run_dir / "record.jsonl").stat().st_size
+    with open(run_dir / "report.json", "wb") as fh:
+        fh.write(b"[" * (limit + 1))
+    seal_run(run_dir)
+    assert verify_run(run_dir).problems == [
+        f"report.json: larger than {limit} bytes ({REPORT_GROWTH}x the record plus {MAX_SEAL_FILE}): too large to "
+        "be this record's JSON report; not read"]
+
+
 def test_a_finding_naming_missing_evidence_is_caught(tmp_path):
     run_dir = write_run(tmp_path / "run", formats=())
     text = (run_dir / "record.jsonl").read_text()

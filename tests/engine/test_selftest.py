@@ -99,7 +99,7 @@ def test_out_writes_sealed_signed_records(tmp_path: Path) -> None:
 
 
 def small_result() -> SelftestResult:
-    """A result of two steps (the PDF of a whole self-test takes WeasyPrint a while)."""
+    """A result of two steps, with a hostile host name."""
     from scanner.model import utcnow
 
     now = utcnow()
@@ -121,6 +121,7 @@ def test_the_record_as_pdf(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path / "p")) == ["manifest-001.json", "selftest.pdf"]
     first = PdfReader(tmp_path / "p" / "selftest.pdf").pages[0].extract_text()
     assert "gxpscan self-test" in first and "NOT_VERIFIED" in first and "OQ-linux.ssh.root_login:pass" in first
+    assert "\x1b" not in first and "lab\\x1b]0;owned\\x07" in first  # the host name shown escaped, never obeyed
 
 
 def test_machine_data_is_shown_escaped_never_obeyed() -> None:

@@ -176,3 +176,14 @@ def test_without_fonttools_pdf_output_is_a_one_line_write_error(monkeypatch: pyt
     monkeypatch.setitem(sys.modules, "fontTools.ttLib", None)  # import fails as if not installed
     with pytest.raises(OutputError, match=r"^PDF output needs fontTools \(pip install fonttools\): "):
         record_pdf(make_run())
+
+
+def test_a_steps_evidence_ids_lead_to_their_full_hash_and_time(record: tuple[str, Run, bytes]) -> None:
+    """Test steps name their evidence by id only; the record stays complete: each id is in a step and heads its
+    entry under "Objective evidence", which shows the full SHA-256 and the collection time."""
+    _, run, pdf = record
+    text = squash("".join(pages_text(pdf)))
+    evidence_part = text[text.rindex(squash("Objective evidence")):]
+    for ref, ev in run.evidence.items():
+        assert text.count(squash(ref)) >= 2, ref
+        assert squash(ev["sha256"]) in evidence_part and squash(ev["collected_at"]) in evidence_part
