@@ -184,10 +184,31 @@ def table(outcome: TargetOutcome) -> dict[tuple[str, str], tuple[str, Any]]:
     return out
 
 
+# The sample trails record no S3 data events (records scope: every bucket), so every bucket that was read fails
+# aws.cloudtrail.data_events; selectors that do record them: tests/collectors/test_iac_data_events.py.
+DATA_EVENTS = "aws.cloudtrail.data_events"
+TERRAFORM_DATA_EVENTS = {
+    (DATA_EVENTS, "module.logs.aws_s3_bucket.audit"): ("fail", ("terraform/modules/logs/main.tf", 3, 5)),
+    (DATA_EVENTS, "aws_s3_bucket.records"): ("fail", ("terraform/main.tf", 10, 15)),
+    (DATA_EVENTS, "aws_s3_bucket.scratch"): ("fail", ("terraform/main.tf", 75, 77)),
+    (DATA_EVENTS, "aws_s3_bucket.unknown"): ("fail", ("terraform/main.tf", 95, 99)),
+}
+TERRAFORM_BROKEN_DATA_EVENTS = {
+    (DATA_EVENTS, "aws_s3_bucket.half_written"): ("error", ("terraform/broken.tf", 1, 1)),
+}
+CLOUDFORMATION_DATA_EVENTS = {
+    (DATA_EVENTS, "cloudformation/broken.yaml#LostBucket"): ("error", ("cloudformation/broken.yaml", 3, 3)),
+    (DATA_EVENTS, "cloudformation/stack.json#ArchiveBucket"): ("fail", ("cloudformation/stack.json", 4, 17)),
+    (DATA_EVENTS, "cloudformation/stack.yaml#RecordsBucket"): ("fail", ("cloudformation/stack.yaml", 25, 49)),
+    (DATA_EVENTS, "cloudformation/stack.yaml#LogBucket"): ("fail", ("cloudformation/stack.yaml", 67, 84)),
+}
+
+
 @pytest.mark.parametrize("kind, paths, expected", [
-    ("hcl", [FIXTURES / "terraform" / "main.tf"], {**TERRAFORM, **TERRAFORM_ACCOUNT, **TERRAFORM_BROKEN}),
-    ("plan", [FIXTURES / "terraform" / "tfplan.json"], {**TERRAFORM, **TERRAFORM_ACCOUNT}),
-    ("cloudformation", [FIXTURES / "cloudformation"], CLOUDFORMATION),
+    ("hcl", [FIXTURES / "terraform" / "main.tf"], {**TERRAFORM, **TERRAFORM_ACCOUNT, **TERRAFORM_BROKEN,
+                                                   **TERRAFORM_DATA_EVENTS, **TERRAFORM_BROKEN_DATA_EVENTS}),
+    ("plan", [FIXTURES / "terraform" / "tfplan.json"], {**TERRAFORM, **TERRAFORM_ACCOUNT, **TERRAFORM_DATA_EVENTS}),
+    ("cloudformation", [FIXTURES / "cloudformation"], {**CLOUDFORMATION, **CLOUDFORMATION_DATA_EVENTS}),
 ])
 def test_every_verdict_of_the_sample_repository(kind: str, paths: list[Path], expected: dict[Any, Any]) -> None:
     outcome = scan_code(paths)

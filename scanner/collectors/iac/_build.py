@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from scanner.collectors.aws.cloudtrail import s3_data_events
 from scanner.collectors.iac._values import Block, Unknown, first, unknowns
 from scanner.facts.aws import (
     GLOBAL,
@@ -41,6 +42,7 @@ from scanner.facts.aws import (
     PublicAccessBlock,
     RdsInstance,
     S3Bucket,
+    S3DataEvents,
     Scope,
     SecurityGroup,
     Trail,
@@ -49,6 +51,11 @@ from scanner.facts.aws import (
 from scanner.facts.aws import AccountPublicAccessBlock as AccountBlock
 from scanner.model import freeze
 
+_PARTITIONS = ("aws", "aws-us-gov", "aws-cn")
+#: Terraform's names of an advanced event selector's operators, and the API's.
+_FIELD_OPERATORS = (("equals", "Equals"), ("starts_with", "StartsWith"), ("ends_with", "EndsWith"),
+                    ("not_equals", "NotEquals"), ("not_starts_with", "NotStartsWith"),
+                    ("not_ends_with", "NotEndsWith"))
 _PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read", "PublicRead", "PublicReadWrite",
                           "AuthenticatedRead"})
 
@@ -417,6 +424,7 @@ class Builder:
                 management = None  # advanced selectors are not interpreted here: the check says it cannot tell
             if "management_events" in a.errors:
                 management = None
+            data_events = self._data_events(a, selectors, advanced)
             policy, public_acl, pab = None, False, None
             if log_bucket is None:
                 for f in ("bucket_policy", "bucket_public_access_block", "bucket_acl"):
@@ -444,11 +452,53 @@ class Builder:
                 kms_key_id=str(kms) if kms else None, s3_bucket=str(bucket_name) if bucket_name else None,
                 is_logging=None if logging == "?" else _bool(logging), management_events=management,
                 bucket_policy=policy, bucket_public_acl=public_acl, bucket_public_access_block=pab,
-                errors=a.frozen()))
+                errors=a.frozen(), s3_data_events=data_events))
             other = {k: v for k, v in a.errors.items() if k not in _TRAIL_BUCKET_KEYS}
             if other or b.broken:
                 self.out.unresolved[b.address] = b.broken or "; ".join(dict.fromkeys(other.values()))
         self.put("aws.cloudtrail_trails", items)
+
+    def _data_events(self, a: Attrs, selectors: list[dict[str, Any]],
+                     advanced: list[dict[str, Any]]) -> tuple[S3DataEvents, ...] | None:
+        """The S3 data events a trail's selectors record, read by the live collector's own parser from the
+        selectors in the API's shape; object ARN prefixes are turned into the bucket addresses that stand for the
+        buckets' ARNs in code. A value not known before apply: None, and the field's error (the check errs)."""
+        api: dict[str, list[dict[str, Any]]] = {"EventSelectors": [], "AdvancedEventSelectors": []}
+        for s in selectors:
+            resources = [{"Type": a.get("event_selectors", r.get("type")),
+                          "Values": a.get("event_selectors", r.get("values"), [])}
+                         for r in a.nodes("event_selectors", s.get("data_resource"))]
+            api["EventSelectors"].append({"ReadWriteType": a.get("event_selectors", s.get("read_write_type"), "All"),
+                                          "DataResources": resources})
+        for s in advanced:
+            if "FieldSelectors" in s:  # CloudFormation: already the API's shape
+                api["AdvancedEventSelectors"].append({"FieldSelectors": a.get("event_selectors",
+                                                                              s["FieldSelectors"], [])})
+                continue
+            fields = []
+            for f in a.nodes("event_selectors", s.get("field_selector")):
+                one = {"Field": a.get("event_selectors", f.get("field"))}
+                for key, name in _FIELD_OPERATORS:
+                    if f.get(key) is not None:
+                        one[name] = a.get("event_selectors", f.get(key))
+                fields.append(one)
+            api["AdvancedEventSelectors"].append({"FieldSelectors": fields})
+        if "event_selectors" in a.errors:
+            return None
+        return tuple(replace(e, arn_prefixes=tuple(p for arn in e.arn_prefixes for p in self._bucket_prefixes(arn)))
+                     for e in s3_data_events(api) or ())
+
+    def _bucket_prefixes(self, arn: str) -> list[str]:
+        """The prefixes of ``address/object`` that an object ARN prefix names in code: every bucket for a prefix
+        of ``arn:PARTITION:s3:::`` itself; the buckets whose name the prefix names or starts."""
+        _, sep, rest = arn.partition(":s3:::")
+        if not sep:
+            return [""] if any(f"arn:{p}:s3:::".startswith(arn) for p in _PARTITIONS) else []
+        name, slash, key = rest.partition("/")
+        buckets = [b for b in self.of("aws_s3_bucket")
+                   if isinstance(b.attrs.get("bucket"), str)
+                   and (b.attrs["bucket"] == name if slash else b.attrs["bucket"].startswith(name))]
+        return [f"{b.address}/{key}" if slash else f"{b.address}/" for b in buckets]
 
     def _bucket_index(self) -> dict[str, list[Block]]:
         if self._buckets is None:

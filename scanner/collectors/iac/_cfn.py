@@ -401,8 +401,10 @@ _SIMPLE: dict[str, tuple[str, Callable[[dict[str, Any], bool], dict[str, Any]]]]
         enable_log_file_validation=p.get("EnableLogFileValidation"), kms_key_id=p.get("KMSKeyId"),
         s3_bucket_name=p.get("S3BucketName"), enable_logging=p.get("IsLogging"),
         event_selector=[_opt(include_management_events=s.get("IncludeManagementEvents"),
-                             read_write_type=s.get("ReadWriteType")) for s in p.get("EventSelectors") or []
-                        if isinstance(s, dict)] or None,
+                             read_write_type=s.get("ReadWriteType"),
+                             data_resource=[{"type": r.get("Type"), "values": r.get("Values")}
+                                            for r in s.get("DataResources") or [] if isinstance(r, dict)] or None)
+                        for s in p.get("EventSelectors") or [] if isinstance(s, dict)] or None,
         advanced_event_selector=p.get("AdvancedEventSelectors"))),
     "AWS::EC2::SecurityGroup": ("aws_security_group", lambda p, _c: _opt(
         name=p.get("GroupName"), vpc_id=p.get("VpcId"),
