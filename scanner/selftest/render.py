@@ -84,13 +84,17 @@ def write(result: SelftestResult, out_dir: str | Path, formats: list[str], key: 
     with OutputDir.open(out_dir) as directory:
         if scan_dir(directory.path):
             raise OutputError(f"{directory.path} is not empty: selftest seals a new directory of its own")
-        for name, blob in blobs.items():
+
+        def put(name: str, blob: bytes) -> None:
             fd = directory.create(name)
             try:
                 write_all(fd, blob)
             finally:
                 os.close(fd)
             written.append(directory.path / name)
+
+        for name, blob in blobs.items():
+            put(name, blob)
         predicate: dict[str, Any] = {"tool_version": result.tool_version, "verdict": result.verdict,
                                      "checks_fingerprint": result.checks_fingerprint, "started": result.started
                                      .isoformat(), "release_manifest_sha256": result.manifest_sha256}
@@ -104,10 +108,5 @@ def write(result: SelftestResult, out_dir: str | Path, formats: list[str], key: 
         if key is not None:
             seals["manifest-001.dsse.json"] = canonical(envelope(data, key))
         for name, blob in seals.items():
-            fd = directory.create(name)
-            try:
-                write_all(fd, blob)
-            finally:
-                os.close(fd)
-            written.append(directory.path / name)
+            put(name, blob)
     return written
