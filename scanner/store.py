@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+from enum import Enum
+from functools import cache
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -196,13 +198,20 @@ def _time(value: Any, where: str) -> None:
         raise RecordError(f"{where}: not a time: {str(value)[:40]!r}") from None
 
 
+@cache
+def _values(enum: type[Enum]) -> frozenset[Any]:
+    """The values of ``enum`` (computed once per enum, not once per result read)."""
+    return frozenset(e.value for e in enum)
+
+
 def _check_result(d: Any, where: str) -> Result:
     if not isinstance(d, dict):
         raise RecordError(f"{where}: a result is not an object")
     for key in ("check", "target", "target_type", "resource", "message", "at"):
         _require(d, key, str, where)
     for key, enum in (("status", Status), ("severity", Severity), ("area", Area)):
-        if d.get(key) not in {e.value for e in enum}:
+        value = d.get(key)
+        if not isinstance(value, str) or value not in _values(enum):  # a list or dict is not hashable
             raise RecordError(f"{where}: '{key}' is not one of the known values: {str(d.get(key))[:40]!r}")
     _require(d, "observed", dict, where)
     for key in ("clauses", "evidence"):
