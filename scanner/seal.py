@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
 import os
 import re
@@ -212,6 +213,7 @@ def scan_dir(run_dir: Path) -> dict[str, Entry]:
     """Every name in ``run_dir`` (one level: a run directory has no subdirectories), hashing regular files.
     Nothing is followed: a symbolic link is reported as one."""
     out: dict[str, Entry] = {}
+    buffer = bytearray(1 << 20)
     dfd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         for name in sorted(os.listdir(dfd)):
@@ -224,14 +226,20 @@ def scan_dir(run_dir: Path) -> dict[str, Entry]:
                 out[name] = Entry(name, kind="other")
             else:
                 fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
-                digest = hashlib.sha256()
-                with os.fdopen(fd, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-                out[name] = Entry(name, digest.hexdigest())
+                with os.fdopen(fd, "rb", buffering=0) as fh:
+                    out[name] = Entry(name, _file_sha256(fh, buffer))
     finally:
         os.close(dfd)
     return out
+
+
+def _file_sha256(fh: io.RawIOBase, buffer: bytearray) -> str:
+    """SHA-256 (hex) of an unbuffered file, read into one reused buffer (no bytes object per block)."""
+    digest = hashlib.sha256()
+    view = memoryview(buffer)
+    while n := fh.readinto(buffer):
+        digest.update(view[:n])
+    return digest.hexdigest()
 
 
 def _read_small(path: Path, limit: int = MAX_SEAL_FILE, why: str = "") -> bytes:

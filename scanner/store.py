@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import os
 import threading
-from enum import Enum
-from functools import cache
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import Enum
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
