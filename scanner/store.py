@@ -208,7 +208,8 @@ def _check_result(d: Any, where: str) -> Result:
     if not isinstance(d, dict):
         raise RecordError(f"{where}: a result is not an object")
     for key in ("check", "target", "target_type", "resource", "message", "at"):
-        _require(d, key, str, where)
+        if not isinstance(d.get(key), str):
+            _require(d, key, str, where)  # raises, saying whether it is missing or of the wrong type
     for key, enum in (("status", Status), ("severity", Severity), ("area", Area)):
         value = d.get(key)
         if not isinstance(value, str) or value not in _values(enum):  # a list or dict is not hashable
