@@ -35,7 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from scanner.model import SignatureRecord
+from scanner.model import RunInfo, SignatureRecord
 from scanner.safefs import OutputDir, OutputError, write_all
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -528,6 +528,8 @@ class Verification:
     notes: list[str] = field(default_factory=list)
     manifest: str = ""
     manifest_sha256: str = ""
+    #: the record's run information, when verify could read the record (verify_chain reads no record twice)
+    run_info: RunInfo | None = None
 
     @property
     def intact(self) -> bool:
@@ -741,6 +743,7 @@ def _check_record(run_dir: Path, run_id: str | None, v: Verification) -> None:
         v.problems.append(f"record: cannot read {RECORD_NAME}: {exc.strerror or exc}")
         return
     run = record.run
+    v.run_info = run.info
     if run_id is not None and run.info.id != run_id:
         v.problems.append(f"record: run id {run.info.id!r} is not the sealed run id {run_id!r}")
     for r in run.results:
@@ -792,7 +795,8 @@ def verify_chain(results_dir: str | Path, *, pubkeys: Sequence[Ed25519PublicKey]
         one = verify_run(child, pubkeys=pubkeys, tsa_certs=tsa_certs)
         v.problems += [f"{child.name}: {p}" for p in one.problems]
         try:
-            info = read_record(child / RECORD_NAME).run.info
+            # verify_run read the record unless it stopped before (no manifest could be read)
+            info = one.run_info or read_record(child / RECORD_NAME).run.info
             first = first_manifest_sha256(child)
         except (RecordError, SealError, OSError):
             continue  # reported above

@@ -353,6 +353,17 @@ def test_an_intact_chain_verifies(tmp_path):
     assert "chain: 3 run(s), from r1 to r3" in v.notes
 
 
+def test_a_chain_reads_each_record_once(tmp_path, monkeypatch):
+    from scanner import store
+
+    results, _runs = _chain(tmp_path)
+    read = []
+    original = store.read_record
+    monkeypatch.setattr(store, "read_record", lambda path: read.append(Path(path).parent.name) or original(path))
+    assert verify_chain(results).intact
+    assert read == ["r1", "r2", "r3"]
+
+
 def test_a_deleted_run_breaks_the_chain(tmp_path):
     results, runs = _chain(tmp_path)
     shutil.rmtree(runs[1])
