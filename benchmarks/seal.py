@@ -1,6 +1,6 @@
 """Sealing and verifying a 100-host run's bundle, against the time of its reporting.
 
-    python3 benchmarks/seal.py [--hosts 100] [--runs 5]
+    python3 benchmarks/seal.py [--hosts 100] [--runs 5] [--cpu]
 
 Builds a synthetic run (per host: every Linux check's result, one evidence record per fact with a few KiB of raw
 text), writes its record, then times (median of ``--runs``, each in a fresh directory):
@@ -9,16 +9,20 @@ text), writes its record, then times (median of ``--runs``, each in a fresh dire
 - sealing: the signed manifest (hash every file, in-toto Statement, DSSE envelope with Ed25519);
 - verify: ``verify_run`` with the public key pinned (every hash, the signature, the record's consistency).
 
-Goals (issue 11): sealing under 2x the reporting time; verify under 1 s. Exit 1 when a goal is missed.
+Goals (issue 11): sealing under 2x the reporting time; verify under 1 s. Exit 1 when a goal is missed. With
+``--cpu`` the goals are judged on the process's CPU time (fairer on a shared machine); verify is always shown in
+both CPU and wall time, with the load average.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,38 +69,49 @@ def build_record(run_dir: Path, hosts: int) -> int:
     return len(writer.close().results)
 
 
-def once(base: Path, hosts: int, key: Ed25519PrivateKey) -> tuple[float, float, float, int, int]:
+def once(base: Path, hosts: int, key: Ed25519PrivateKey,
+         clock: Callable[[], float]) -> tuple[float, float, float, float, float, int, int]:
+    """(reporting, sealing, verify) on ``clock``, then verify's CPU and wall time, results, bundle bytes."""
     run_dir = Path(tempfile.mkdtemp(dir=base))
     results = build_record(run_dir, hosts)
     run = load_record(run_dir)
-    t0 = time.perf_counter()
+    t0 = clock()
     _write_reports(run, FORMATS, run_dir, quiet=True)
-    t1 = time.perf_counter()
+    t1 = clock()
     seal_run(run_dir, key=key)
-    t2 = time.perf_counter()
+    t2 = clock()
+    cpu, wall = time.process_time(), time.perf_counter()
     v = verify_run(run_dir, pubkeys=[key.public_key()])
-    t3 = time.perf_counter()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    t3 = clock()
     assert v.intact, v.problems
     size = sum(p.stat().st_size for p in run_dir.iterdir())
-    return t1 - t0, t2 - t1, t3 - t2, results, size
+    return t1 - t0, t2 - t1, t3 - t2, cpu, wall, results, size
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cpu", action="store_true",
+                        help="judge the goals on the process's CPU time (time.process_time) instead of the wall "
+                             "clock: fairer on a machine that other work shares")
     args = parser.parse_args()
     key = Ed25519PrivateKey.generate()
+    clock = time.process_time if args.cpu else time.perf_counter
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.runs):
-            rows.append(once(Path(tmp), args.hosts, key))
-    report, seal, verify = (statistics.median(r[i] for r in rows) for i in range(3))
-    results, size = rows[0][3], rows[0][4]
-    print(f"{args.hosts} hosts, {results} results, bundle {size / 1e6:.1f} MB ({', '.join(FORMATS)} + record)")
-    print(f"reporting (json, junit, sarif, oq): {report:.3f} s (median of {args.runs})")
+            rows.append(once(Path(tmp), args.hosts, key, clock))
+    report, seal, verify, verify_cpu, verify_wall = (statistics.median(r[i] for r in rows) for i in range(5))
+    results, size = rows[0][5], rows[0][6]
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{args.hosts} hosts, {results} results, bundle {size / 1e6:.1f} MB ({', '.join(FORMATS)} + record); "
+          f"median of {args.runs} ({'CPU' if args.cpu else 'wall'} time); load average {load}")
+    print(f"reporting (json, junit, sarif, oq): {report:.3f} s")
     print(f"sealing (hash every file, sign):    {seal:.3f} s = {seal / report:.2f}x reporting (goal < 2x)")
-    print(f"verify (pinned key, consistency):   {verify:.3f} s (goal < 1 s)")
+    print(f"verify (pinned key, consistency):   {verify:.3f} s (goal < 1 s); "
+          f"CPU {verify_cpu:.3f} s, wall {verify_wall:.3f} s")
     ok = seal < 2 * report and verify < 1.0
     print("goals met" if ok else "GOAL MISSED")
     return 0 if ok else 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
 import os
 import re
@@ -34,7 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from scanner.model import SignatureRecord
+from scanner.model import RunInfo, SignatureRecord
 from scanner.safefs import OutputDir, OutputError, write_all
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -212,6 +213,7 @@ def scan_dir(run_dir: Path) -> dict[str, Entry]:
     """Every name in ``run_dir`` (one level: a run directory has no subdirectories), hashing regular files.
     Nothing is followed: a symbolic link is reported as one."""
     out: dict[str, Entry] = {}
+    buffer = bytearray(1 << 20)
     dfd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         for name in sorted(os.listdir(dfd)):
@@ -224,14 +226,20 @@ def scan_dir(run_dir: Path) -> dict[str, Entry]:
                 out[name] = Entry(name, kind="other")
             else:
                 fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
-                digest = hashlib.sha256()
-                with os.fdopen(fd, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-                out[name] = Entry(name, digest.hexdigest())
+                with os.fdopen(fd, "rb", buffering=0) as fh:
+                    out[name] = Entry(name, _file_sha256(fh, buffer))
     finally:
         os.close(dfd)
     return out
+
+
+def _file_sha256(fh: io.RawIOBase, buffer: bytearray) -> str:
+    """SHA-256 (hex) of an unbuffered file, read into one reused buffer (no bytes object per block)."""
+    digest = hashlib.sha256()
+    view = memoryview(buffer)
+    while n := fh.readinto(buffer):
+        digest.update(view[:n])
+    return digest.hexdigest()
 
 
 def _read_small(path: Path, limit: int = MAX_SEAL_FILE, why: str = "") -> bytes:
@@ -520,6 +528,8 @@ class Verification:
     notes: list[str] = field(default_factory=list)
     manifest: str = ""
     manifest_sha256: str = ""
+    #: the record's run information, when verify could read the record (verify_chain reads no record twice)
+    run_info: RunInfo | None = None
 
     @property
     def intact(self) -> bool:
@@ -733,6 +743,7 @@ def _check_record(run_dir: Path, run_id: str | None, v: Verification) -> None:
         v.problems.append(f"record: cannot read {RECORD_NAME}: {exc.strerror or exc}")
         return
     run = record.run
+    v.run_info = run.info
     if run_id is not None and run.info.id != run_id:
         v.problems.append(f"record: run id {run.info.id!r} is not the sealed run id {run_id!r}")
     for r in run.results:
@@ -784,7 +795,8 @@ def verify_chain(results_dir: str | Path, *, pubkeys: Sequence[Ed25519PublicKey]
         one = verify_run(child, pubkeys=pubkeys, tsa_certs=tsa_certs)
         v.problems += [f"{child.name}: {p}" for p in one.problems]
         try:
-            info = read_record(child / RECORD_NAME).run.info
+            # verify_run read the record unless it stopped before (no manifest could be read)
+            info = one.run_info or read_record(child / RECORD_NAME).run.info
             first = first_manifest_sha256(child)
         except (RecordError, SealError, OSError):
             continue  # reported above

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import Enum
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -196,13 +198,21 @@ def _time(value: Any, where: str) -> None:
         raise RecordError(f"{where}: not a time: {str(value)[:40]!r}") from None
 
 
+@cache
+def _values(enum: type[Enum]) -> frozenset[Any]:
+    """The values of ``enum`` (computed once per enum, not once per result read)."""
+    return frozenset(e.value for e in enum)
+
+
 def _check_result(d: Any, where: str) -> Result:
     if not isinstance(d, dict):
         raise RecordError(f"{where}: a result is not an object")
     for key in ("check", "target", "target_type", "resource", "message", "at"):
-        _require(d, key, str, where)
+        if not isinstance(d.get(key), str):
+            _require(d, key, str, where)  # raises, saying whether it is missing or of the wrong type
     for key, enum in (("status", Status), ("severity", Severity), ("area", Area)):
-        if d.get(key) not in {e.value for e in enum}:
+        value = d.get(key)
+        if not isinstance(value, str) or value not in _values(enum):  # a list or dict is not hashable
             raise RecordError(f"{where}: '{key}' is not one of the known values: {str(d.get(key))[:40]!r}")
     _require(d, "observed", dict, where)
     for key in ("clauses", "evidence"):

@@ -1,6 +1,7 @@
 """Sealed run directories: manifests, signatures, verify, tampering of every kind, the chain, e-signatures."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from scanner.seal import (
     keygen,
     load_private_key,
     read_manifest,
+    scan_dir,
     seal_run,
     sha256_hex,
     sign_run,
@@ -139,6 +141,21 @@ def test_an_added_file_is_caught(signed, key, name, expected):
     (signed / name).write_text("{}")
     v = verify_run(signed, pubkeys=[key.public_key()])
     assert expected in v.problems, v.problems
+
+
+def test_every_file_is_hashed_whole_across_the_read_buffer(tmp_path):
+    """Files are read into one reused 1 MiB buffer: sizes around its edges hash exactly as sha256sum does."""
+    mib = 1 << 20
+    sizes = {"empty": 0, "one": 1, "buffer": mib, "buffer+1": mib + 1, "2.5 buffers": 5 * mib // 2 + 3}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(bytes((i * 7 + size) % 251 for i in range(size)))
+    entries = scan_dir(tmp_path)
+    assert {n: e.sha256 for n, e in entries.items()} == {
+        n: hashlib.sha256((tmp_path / n).read_bytes()).hexdigest() for n in sizes}
+    last = tmp_path / "2.5 buffers"
+    last.write_bytes(last.read_bytes()[:-1] + b"\xff")  # a change in the last, partial block
+    assert scan_dir(tmp_path)["2.5 buffers"].sha256 == hashlib.sha256(last.read_bytes()).hexdigest()
+    assert scan_dir(tmp_path)["2.5 buffers"].sha256 != entries["2.5 buffers"].sha256
 
 
 def test_an_added_symlink_is_named_as_one(signed):
@@ -334,6 +351,17 @@ def test_an_intact_chain_verifies(tmp_path):
     v = verify_chain(results)
     assert v.intact, v.problems
     assert "chain: 3 run(s), from r1 to r3" in v.notes
+
+
+def test_a_chain_reads_each_record_once(tmp_path, monkeypatch):
+    from scanner import store
+
+    results, _runs = _chain(tmp_path)
+    read = []
+    original = store.read_record
+    monkeypatch.setattr(store, "read_record", lambda path: read.append(Path(path).parent.name) or original(path))
+    assert verify_chain(results).intact
+    assert read == ["r1", "r2", "r3"]
 
 
 def test_a_deleted_run_breaks_the_chain(tmp_path):
