@@ -149,6 +149,11 @@ class Font:
         for c in range(128):  # a font without some ASCII character shows .notdef, never a stray byte
             self.codes.setdefault(c, "\x00\x00")
         self.line_codes = {**self.codes, 10: ")'\n("}
+        # ASCII text (nearly all of a record) faster: as UTF-16BE bytes each character is a zero byte and its code,
+        # and one bytes.translate maps the code to the glyph id, when every ASCII glyph id is below 256 (and the
+        # zero byte stays zero); the syntax bytes are escaped after by replace, as in _LITERAL_ESCAPES
+        raw = [self.gid.get(chr(c), 0) for c in range(128)]
+        self.ascii_table = bytes(raw + [0] * 128) if max(raw) < 256 and raw[0] == 0 else None
         self.encoded: dict[str, str] = {}
         self.shown: dict[str, str] = {}
         self.widths: dict[str, float] = {}
@@ -191,6 +196,8 @@ class Font:
         """Lines (cleaned, without line ends) as the bodies of literal strings shown one under the other with
         ``'``: encoded in one pass, since an evidence excerpt's lines are seldom seen twice."""
         text = "\n".join(lines)
+        if self.ascii_table is not None and text.isascii():
+            return ")'\n(".join(map(self._encode_ascii, lines))
         if not text.isascii():
             self.used.update(text)
             self.used.discard("\n")
@@ -203,10 +210,21 @@ class Font:
         if e is None:
             if not text.isascii():
                 self.used.update(text)
-            e = text.translate(self.codes)
+                e = text.translate(self.codes)
+            elif self.ascii_table is not None:
+                e = self._encode_ascii(text)
+            else:
+                e = text.translate(self.codes)
             if len(self.encoded) < 500_000:
                 self.encoded[text] = e
         return e
+
+
+    def _encode_ascii(self, text: str) -> str:
+        """``encode`` of an ASCII text, when ``ascii_table`` is set: the same string, made by bytes operations."""
+        assert self.ascii_table is not None
+        return (text.encode("utf-16-be").translate(self.ascii_table).replace(b"\\", b"\\\\").replace(b"(", b"\\(")
+                .replace(b")", b"\\)").replace(b"\r", b"\\r").replace(b"\n", b"\\n").decode("latin-1"))
 
 
 #: Bytes escaped in a literal string: its delimiters, the backslash and line ends (a raw CR would read as LF).
@@ -784,7 +802,11 @@ class Document:
         with collector_paused():
             layout = Layout(self.style, paper, self.meta)
             layout.add(self.blocks)
-            return layout.finish()
+            data = layout.finish()
+            # freed while the collector is still paused: alive when it resumes, the layout's millions of objects
+            # would all be walked by its first collection
+            del layout
+        return data
 
 
 @contextmanager
