@@ -195,9 +195,9 @@ class Font:
     def encode_lines(self, lines: Sequence[str]) -> str:
         """Lines (cleaned, without line ends) as the bodies of literal strings shown one under the other with
         ``'``: encoded in one pass, since an evidence excerpt's lines are seldom seen twice."""
+        if self.ascii_table is not None:
+            return ")'\n(".join([self._encode_ascii(t) if t.isascii() else self._encode_other(t) for t in lines])
         text = "\n".join(lines)
-        if self.ascii_table is not None and text.isascii():
-            return ")'\n(".join(map(self._encode_ascii, lines))
         if not text.isascii():
             self.used.update(text)
             self.used.discard("\n")
@@ -209,8 +209,7 @@ class Font:
         e = self.encoded.get(text)
         if e is None:
             if not text.isascii():
-                self.used.update(text)
-                e = text.translate(self.codes)
+                e = self._encode_other(text)
             elif self.ascii_table is not None:
                 e = self._encode_ascii(text)
             else:
@@ -219,6 +218,11 @@ class Font:
                 self.encoded[text] = e
         return e
 
+
+    def _encode_other(self, text: str) -> str:
+        """``encode`` of a text with a character beyond ASCII (recorded as used, for the subset)."""
+        self.used.update(text)
+        return text.translate(self.codes)
 
     def _encode_ascii(self, text: str) -> str:
         """``encode`` of an ASCII text, when ``ascii_table`` is set: the same string, made by bytes operations."""
@@ -488,6 +492,9 @@ class Layout:
         if per_line and text.isascii() and "\t" not in text and max(map(len, raws)) <= per_line:
             raws, lines = [], raws  # the common excerpt: short ASCII lines, shown as they are
         for raw in raws:
+            if per_line and len(raw) <= per_line and raw.isascii() and "\t" not in raw:
+                lines.append(raw)  # the common line: shown as it is
+                continue
             clean = font.clean(raw.expandtabs(8))
             if not clean:
                 lines.append("")
