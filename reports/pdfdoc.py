@@ -156,6 +156,7 @@ class Font:
         self.ascii_table = bytes(raw + [0] * 128) if max(raw) < 256 and raw[0] == 0 else None
         self.encoded: dict[str, str] = {}
         self.shown: dict[str, str] = {}
+        self.shown_next: dict[str, str] = {}
         self.widths: dict[str, float] = {}
         self.chars = frozenset(self.gid)
         head, hhea = font["head"], font["hhea"]
@@ -190,6 +191,15 @@ class Font:
             op = "(" + self.encode(text) + ")Tj"
             if len(self.shown) < 500_000:
                 self.shown[text] = op
+        return op
+
+    def show_next(self, text: str) -> str:
+        """The operator that moves to the next line (by the leading, ``TL``) and shows the text: ``(...)'``."""
+        op = self.shown_next.get(text)
+        if op is None:
+            op = "(" + self.encode(text) + ")'"
+            if len(self.shown_next) < 500_000:
+                self.shown_next[text] = op
         return op
 
     def encode_lines(self, lines: Sequence[str]) -> str:
@@ -263,6 +273,7 @@ class Layout:
         self.outline: list[tuple[int, str, int, float]] = []  # level, title, page index, y
         self.cache: dict[tuple[tuple[Span, ...], float, float], Box] = {}
         self.down: dict[float, str] = {}
+        self.leading: dict[float, str] = {}
         self.font_ops: dict[tuple[str, float], str] = {}
         self.styles: dict[tuple[str, float], tuple[Font, float]] = {}
         self.columns: dict[tuple[float, ...], list[tuple[str, str]]] = {}
@@ -413,21 +424,31 @@ class Layout:
         font_now: Font | None = None
         size_now = 0.0
         above = 0.0
-        down, tf = self.down, self.font_ops
-        last, move = -1.0, ""
-        for height, frags in lines:
+        down, tf, leading = self.down, self.font_ops, self.leading
+        lead = -1.0
+        for k, (height, frags) in enumerate(lines):
             step = above + height * 0.78
             above = height * 0.22
-            if step != last:
-                last = step
-                move = down.get(step) or down.setdefault(step, f"0 {-step:.2f} Td")
-            ops.append(move)
+            if k == 0:  # the first line by a move; the others by the leading, set when it changes
+                ops.append(down.get(step) or down.setdefault(step, f"0 {-step:.2f} Td"))
+            elif step != lead:
+                lead = step
+                ops.append(leading.get(step) or leading.setdefault(step, f"{step:.2f} TL"))
+            if not frags:
+                if k:
+                    ops.append("T*")
+                continue
+            fresh = k > 0
             for font, size, text in frags:
                 if font is not font_now or size != size_now:
                     key = (font.key, size)
                     ops.append(tf.get(key) or tf.setdefault(key, f"/F{font.key} {size:.2f} Tf"))
                     font_now, size_now = font, size
-                ops.append(font.shown.get(text) or font.show(text))
+                if fresh:
+                    ops.append(font.shown_next.get(text) or font.show_next(text))
+                    fresh = False
+                else:
+                    ops.append(font.shown.get(text) or font.show(text))
         body = "\n".join(ops)
         if memo is not None:
             memo.append(body)
