@@ -119,6 +119,8 @@ def load_style(template_dir: str | Path | None = None) -> Style:
 # --- small helpers: every value passes through for_document (controls as visible escapes) -------------------------
 
 def d(value: Any) -> str:
+    if type(value) is str and value.isascii() and value.isprintable():  # nothing to escape (most texts)
+        return value
     return "" if value is None else for_document(value)
 
 

@@ -149,8 +149,14 @@ class Font:
         for c in range(128):  # a font without some ASCII character shows .notdef, never a stray byte
             self.codes.setdefault(c, "\x00\x00")
         self.line_codes = {**self.codes, 10: ")'\n("}
+        # ASCII text (nearly all of a record) faster: as UTF-16BE bytes each character is a zero byte and its code,
+        # and one bytes.translate maps the code to the glyph id, when every ASCII glyph id is below 256 (and the
+        # zero byte stays zero); the syntax bytes are escaped after by replace, as in _LITERAL_ESCAPES
+        raw = [self.gid.get(chr(c), 0) for c in range(128)]
+        self.ascii_table = bytes(raw + [0] * 128) if max(raw) < 256 and raw[0] == 0 else None
         self.encoded: dict[str, str] = {}
         self.shown: dict[str, str] = {}
+        self.shown_next: dict[str, str] = {}
         self.widths: dict[str, float] = {}
         self.chars = frozenset(self.gid)
         head, hhea = font["head"], font["hhea"]
@@ -187,9 +193,20 @@ class Font:
                 self.shown[text] = op
         return op
 
+    def show_next(self, text: str) -> str:
+        """The operator that moves to the next line (by the leading, ``TL``) and shows the text: ``(...)'``."""
+        op = self.shown_next.get(text)
+        if op is None:
+            op = "(" + self.encode(text) + ")'"
+            if len(self.shown_next) < 500_000:
+                self.shown_next[text] = op
+        return op
+
     def encode_lines(self, lines: Sequence[str]) -> str:
         """Lines (cleaned, without line ends) as the bodies of literal strings shown one under the other with
         ``'``: encoded in one pass, since an evidence excerpt's lines are seldom seen twice."""
+        if self.ascii_table is not None:
+            return ")'\n(".join([self._encode_ascii(t) if t.isascii() else self._encode_other(t) for t in lines])
         text = "\n".join(lines)
         if not text.isascii():
             self.used.update(text)
@@ -202,11 +219,26 @@ class Font:
         e = self.encoded.get(text)
         if e is None:
             if not text.isascii():
-                self.used.update(text)
-            e = text.translate(self.codes)
+                e = self._encode_other(text)
+            elif self.ascii_table is not None:
+                e = self._encode_ascii(text)
+            else:
+                e = text.translate(self.codes)
             if len(self.encoded) < 500_000:
                 self.encoded[text] = e
         return e
+
+
+    def _encode_other(self, text: str) -> str:
+        """``encode`` of a text with a character beyond ASCII (recorded as used, for the subset)."""
+        self.used.update(text)
+        return text.translate(self.codes)
+
+    def _encode_ascii(self, text: str) -> str:
+        """``encode`` of an ASCII text, when ``ascii_table`` is set: the same string, made by bytes operations."""
+        assert self.ascii_table is not None
+        return (text.encode("utf-16-be").translate(self.ascii_table).replace(b"\\", b"\\\\").replace(b"(", b"\\(")
+                .replace(b")", b"\\)").replace(b"\r", b"\\r").replace(b"\n", b"\\n").decode("latin-1"))
 
 
 #: Bytes escaped in a literal string: its delimiters, the backslash and line ends (a raw CR would read as LF).
@@ -241,6 +273,7 @@ class Layout:
         self.outline: list[tuple[int, str, int, float]] = []  # level, title, page index, y
         self.cache: dict[tuple[tuple[Span, ...], float, float], Box] = {}
         self.down: dict[float, str] = {}
+        self.leading: dict[float, str] = {}
         self.font_ops: dict[tuple[str, float], str] = {}
         self.styles: dict[tuple[str, float], tuple[Font, float]] = {}
         self.columns: dict[tuple[float, ...], list[tuple[str, str]]] = {}
@@ -391,21 +424,31 @@ class Layout:
         font_now: Font | None = None
         size_now = 0.0
         above = 0.0
-        down, tf = self.down, self.font_ops
-        last, move = -1.0, ""
-        for height, frags in lines:
+        down, tf, leading = self.down, self.font_ops, self.leading
+        lead = -1.0
+        for k, (height, frags) in enumerate(lines):
             step = above + height * 0.78
             above = height * 0.22
-            if step != last:
-                last = step
-                move = down.get(step) or down.setdefault(step, f"0 {-step:.2f} Td")
-            ops.append(move)
+            if k == 0:  # the first line by a move; the others by the leading, set when it changes
+                ops.append(down.get(step) or down.setdefault(step, f"0 {-step:.2f} Td"))
+            elif step != lead:
+                lead = step
+                ops.append(leading.get(step) or leading.setdefault(step, f"{step:.2f} TL"))
+            if not frags:
+                if k:
+                    ops.append("T*")
+                continue
+            fresh = k > 0
             for font, size, text in frags:
                 if font is not font_now or size != size_now:
                     key = (font.key, size)
                     ops.append(tf.get(key) or tf.setdefault(key, f"/F{font.key} {size:.2f} Tf"))
                     font_now, size_now = font, size
-                ops.append(font.shown.get(text) or font.show(text))
+                if fresh:
+                    ops.append(font.shown_next.get(text) or font.show_next(text))
+                    fresh = False
+                else:
+                    ops.append(font.shown.get(text) or font.show(text))
         body = "\n".join(ops)
         if memo is not None:
             memo.append(body)
@@ -470,6 +513,9 @@ class Layout:
         if per_line and text.isascii() and "\t" not in text and max(map(len, raws)) <= per_line:
             raws, lines = [], raws  # the common excerpt: short ASCII lines, shown as they are
         for raw in raws:
+            if per_line and len(raw) <= per_line and raw.isascii() and "\t" not in raw:
+                lines.append(raw)  # the common line: shown as it is
+                continue
             clean = font.clean(raw.expandtabs(8))
             if not clean:
                 lines.append("")
@@ -784,7 +830,11 @@ class Document:
         with collector_paused():
             layout = Layout(self.style, paper, self.meta)
             layout.add(self.blocks)
-            return layout.finish()
+            data = layout.finish()
+            # freed while the collector is still paused: alive when it resumes, the layout's millions of objects
+            # would all be walked by its first collection
+            del layout
+        return data
 
 
 @contextmanager
