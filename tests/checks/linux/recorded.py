@@ -29,3 +29,19 @@ def recorded_output(case: str, target: Target, names: list[str], fixtures: Path 
 def recorded_facts(case: str, target: Target | None = None, fixtures: Path = FIXTURES) -> dict[str, Fact]:
     """Every Linux fact of a case, parsed by the collector from the recorded output."""
     return replay.facts(replay.Recording(fixtures / case), target or case_target(case, fixtures))
+
+
+def changed_copy(case: str, root: Path, changes: dict[str, str | None]) -> Path:
+    """A copy of a recorded case under ``root`` with ``changes`` (relative path: new content, None deletes);
+    returns ``root``, to read the case from instead of FIXTURES."""
+    import shutil
+
+    shutil.copytree(FIXTURES / case, root / case)
+    for rel, content in changes.items():
+        path = root / case / rel
+        if content is None:
+            path.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+    return root

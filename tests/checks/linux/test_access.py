@@ -4,15 +4,13 @@ machine), with the values each finding says it saw, where it points, policy over
 """
 from __future__ import annotations
 
-import shutil
 from functools import cache
-from pathlib import Path
 
 import pytest
 
 from scanner.model import Fact, Finding, Location, Status
 from scanner.runner import evaluate
-from tests.checks.linux.recorded import FIXTURES, case_target, recorded_facts
+from tests.checks.linux.recorded import FIXTURES, case_target, changed_copy, recorded_facts
 from tests.checks.linux.test_cases import registry, worst
 
 CASES_A = ("debian12", "ubuntu2204", "ubuntu2404", "rhel9", "hardened", "weak")
@@ -255,15 +253,6 @@ def test_thresholds_are_policy(check_id, case, policy, expected):
 # ---- fail closed: broken or missing evidence is an error
 
 
-def _write(root: Path, rel: str, content: str | None) -> None:
-    path = root / rel
-    if content is None:
-        path.unlink()
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content)
-
-
 BROKEN = [
     ("hardened", "linux.ssh.x11_forwarding", {"files/etc/ssh/sshd_config.d/10-gxp.conf": "AllowGroups\n"},
      "not a 'Keyword value' line"),
@@ -311,9 +300,7 @@ BROKEN = [
 @pytest.mark.parametrize(("case", "check_id", "changes", "reason"), BROKEN,
                          ids=[f"{c}-{k}-{r[:30]}" for c, k, _, r in BROKEN])
 def test_broken_evidence_is_an_error(tmp_path, case, check_id, changes, reason):
-    shutil.copytree(FIXTURES / case, tmp_path / case)
-    for rel, content in changes.items():
-        _write(tmp_path / case, rel, content)
+    changed_copy(case, tmp_path, changes)
     target = case_target(case, tmp_path)
     findings = evaluate(registry().checks[check_id], recorded_facts(case, target, tmp_path), target)
     assert Status.ERROR in {f.status for f in findings}, [f.message for f in findings]
@@ -366,9 +353,7 @@ RHEL9_COMPLIANT = {
     ("linux.accounts.pam_succeed_if", "pass", "pass"),  # 'account sufficient pam_succeed_if uid = 0' is no bypass
 ])
 def test_rhel9_made_compliant_with_authselect_and_its_files(tmp_path, check_id, before, after):
-    shutil.copytree(FIXTURES / "rhel9", tmp_path / "rhel9")
-    for rel, content in RHEL9_COMPLIANT.items():
-        _write(tmp_path / "rhel9", rel, content)
+    changed_copy("rhel9", tmp_path, RHEL9_COMPLIANT)
     sudo_stat = tmp_path / "rhel9/probes/sudo_files/stat.out"
     sudo_stat.write_text(sudo_stat.read_text() + "440|0|0|root|root|regular file|/etc/sudoers.d/10-gxp\n")
     assert worst(run(check_id, "rhel9")) == before

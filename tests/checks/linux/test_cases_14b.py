@@ -194,18 +194,9 @@ BROKEN_B = [
 @pytest.mark.parametrize(("case", "check_id", "changes", "reason"), BROKEN_B,
                          ids=[f"{k}-{r[:30]}" for _, k, _, r in BROKEN_B])
 def test_broken_evidence_is_an_error(tmp_path, case, check_id, changes, reason):
-    import shutil
+    from tests.checks.linux.recorded import changed_copy
 
-    from tests.checks.linux.recorded import FIXTURES
-
-    shutil.copytree(FIXTURES / case, tmp_path / case)
-    for rel, content in changes.items():
-        path = tmp_path / case / rel
-        if content is None:
-            path.unlink()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
+    changed_copy(case, tmp_path, changes)
     target = case_target(case, tmp_path)
     findings = evaluate(registry().checks[check_id], recorded_facts(case, target, tmp_path), target)
     assert [f.status for f in findings] == [Status.ERROR], [f.message for f in findings]

@@ -5,7 +5,6 @@ distributions' documented defaults, see tests/fixtures/linux/README.md) and on a
 """
 from __future__ import annotations
 
-import shutil
 from functools import cache
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from scanner.model import Finding, Status
 from scanner.registry import Registry
 from scanner.runner import evaluate
-from tests.checks.linux.recorded import FIXTURES, case_target, recorded_facts
+from tests.checks.linux.recorded import FIXTURES, case_target, changed_copy, recorded_facts
 
 
 @cache
@@ -28,15 +27,7 @@ def run(check_id: str, case: str, tmp_path: Path | None = None,
     fixtures = FIXTURES
     if changes:
         assert tmp_path is not None
-        shutil.copytree(FIXTURES / case, tmp_path / case)
-        for rel, content in changes.items():
-            path = tmp_path / case / rel
-            if content is None:
-                path.unlink()
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(content)
-        fixtures = tmp_path
+        fixtures = changed_copy(case, tmp_path, changes)
     target = case_target(case, fixtures)
     return evaluate(registry().checks[check_id], recorded_facts(case, target, fixtures), target)
 

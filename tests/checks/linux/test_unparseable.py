@@ -5,26 +5,12 @@ Each row takes a recorded case whose check passes (or fails) cleanly, damages on
 """
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from scanner.model import Status
 from scanner.registry import Registry
 from scanner.runner import evaluate
-from tests.checks.linux.recorded import FIXTURES, case_target, recorded_facts
-
-
-def _write(root: Path, rel: str, content: str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content)
-
-
-def _remove(root: Path, rel: str) -> None:
-    (root / rel).unlink()
-
+from tests.checks.linux.recorded import case_target, changed_copy, recorded_facts
 
 SSHD = "probes/sshd_effective/sshd_T"
 BROKEN = [
@@ -85,9 +71,7 @@ def registry() -> Registry:
 @pytest.mark.parametrize(("case", "check_id", "changes", "reason"), BROKEN,
                          ids=[f"{c}-{k}-{r[:30]}" for c, k, _, r in BROKEN])
 def test_broken_evidence_is_an_error(tmp_path, registry, case, check_id, changes, reason):
-    shutil.copytree(FIXTURES / case, tmp_path / case)
-    for rel, content in changes.items():
-        (_remove if content is None else _write)(tmp_path / case, rel, *(() if content is None else (content,)))
+    changed_copy(case, tmp_path, changes)
     target = case_target(case, tmp_path)
     findings = evaluate(registry.checks[check_id], recorded_facts(case, target, tmp_path), target)
     assert [f.status for f in findings] == [Status.ERROR], [f.message for f in findings]
