@@ -21,6 +21,8 @@ fi
 
 DEB_PACKAGES=(
   openssh-server openssh-client iproute2 util-linux procps sudo openssl jq strace libpam-modules-bin
+  # --diff-base and the pre-commit hook tests run git on real repositories
+  git
   slapd ldap-utils
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
   # OQ documents as PDF: the DejaVu fonts it embeds; for the PDF tests poppler-utils (pdftotext, pdftoppm) and qpdf
