@@ -36,5 +36,5 @@ def volume_encryption(ebs_volumes: AwsResources[EbsVolume]) -> list[Finding]:
         if v.encrypted:
             out.append(passed(v.arn, f"volume {v.id} is encrypted", **obs))
         else:
-            out.append(failed(v.arn, f"volume {v.id} is not encrypted", **obs))
+            out.append(failed(v.arn, f"volume {v.id} is not encrypted" + (f": {v.note}" if v.note else ""), **obs))
     return out or none_found(ebs_volumes, "EBS volumes")

@@ -288,6 +288,9 @@ class EbsVolume:
     encrypted: bool
     kms_key_id: str | None
     state: str
+    #: why an unencrypted volume is so when that is not plain from ``encrypted`` (code: default encryption that
+    #: is not ordered before the volume); empty for the live account
+    note: str = ""
 
 
 # RDS / KMS ---------------------------------------------------------------------------------------

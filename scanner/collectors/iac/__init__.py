@@ -47,6 +47,7 @@ from typing import Any
 from scanner.collectors import FactSpec
 from scanner.collectors.aws import DEFINITIONS as AWS_DEFINITIONS
 from scanner.collectors.iac import _build, _cfn, _hcl, _plan
+from scanner.collectors.iac._order import hcl_depends_on
 from scanner.collectors.iac._values import Block
 from scanner.collectors.iac._waivers import to_waivers
 from scanner.connectors.iac import FileRefused, IacConnector
@@ -146,6 +147,7 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
     for d in roots:
         prefix = f"{conn.rel(d)}:" if several else ""
         hcl_by_dir[d] = _hcl.terraform_blocks(conn, d, conn.code.tfvars, prefix, region, problems)
+        hcl_depends_on(conn, hcl_by_dir[d])
         if not any(p.parent == d for p, _ in plans):
             blocks += hcl_by_dir[d]
     for path, doc in plans:

@@ -11,6 +11,11 @@ AWS defaults are applied as AWS applies them to a resource created today: a new 
 encryption (since 2023-01-05) and all four bucket-level public access block settings on (since April 2023) unless
 the code sets them; a trail logs all management events when it has no event selector; a backup vault is encrypted
 with the AWS Backup default key when it names none; EBS encryption by default is off in a region unless set.
+
+A volume the code leaves unencrypted is encrypted by AWS only when encryption by default is already on when the
+volume is made: on before this apply (a plan whose prior state has it), or an explicit ``depends_on`` /
+``DependsOn`` path from the volume to the resource that turns it on (``_order``). Without either the volume fails,
+its note naming the missing ordering. CloudFormation has no resource for EBS encryption by default.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from scanner.collectors.aws.cloudtrail import s3_data_events
+from scanner.collectors.iac._order import Order, known_before
 from scanner.collectors.iac._values import Block, Unknown, first, unknowns
 from scanner.facts.aws import (
     GLOBAL,
@@ -198,6 +204,7 @@ class Builder:
         self.out = Built()
         self._indexes: dict[tuple[tuple[str, ...], str, str, tuple[str, ...]], Index] = {}
         self._buckets: dict[str, list[Block]] | None = None
+        self._order: Order | None = None
 
     # -------------------------------------------------------------------------------- joining
     def of(self, *types: str) -> list[Block]:
@@ -628,11 +635,14 @@ class Builder:
     def ebs(self) -> None:
         blocks = self.of("aws_ebs_encryption_by_default")
         items = []
+        on: list[Block] = []  # default encryption that the code provably turns on
         for b in blocks:
             a = Attrs(b)
-            items.append(EbsDefaultEncryption(self.where.account, self.region(b), b.address,
-                                              _bool(a.attr("enabled", "enabled", default=True))))
+            enabled = _bool(a.attr("enabled", "enabled", default=True))
+            items.append(EbsDefaultEncryption(self.where.account, self.region(b), b.address, enabled))
             self.unresolved(b, a)
+            if enabled and not a.errors and not b.broken:
+                on.append(b)
         if not blocks:
             items.append(EbsDefaultEncryption(self.where.account, self.where.region,
                                               self.where.arn("ec2", "ebs-encryption-by-default"), False))
@@ -641,11 +651,35 @@ class Builder:
         for v in self.of("aws_ebs_volume"):
             a = Attrs(v)
             kms = a.attr("encrypted", "kms_key_id")
-            volumes.append(EbsVolume(self.where.account, self.region(v), v.address, v.address,
-                                     _bool(a.attr("encrypted", "encrypted", default=False)),
-                                     str(kms) if kms else None, "planned"))
+            encrypted = _bool(a.attr("encrypted", "encrypted", default=False))
+            note = ""
+            if not encrypted and not a.errors and not v.broken:
+                encrypted, note = self._by_default(v, [d for d in on if self.region(d) == self.region(v)])
+            volumes.append(EbsVolume(self.where.account, self.region(v), v.address, v.address, encrypted,
+                                     str(kms) if kms else None, "planned", note))
             self.unresolved(v, a)
         self.put("aws.ebs_volumes", volumes)
+
+    def _by_default(self, volume: Block, defaults: list[Block]) -> tuple[bool, str]:
+        """Whether AWS encrypts a volume the code leaves unencrypted, as it applies the code: only when encryption
+        by default is on before the volume is made (on already before this apply, in a plan's prior state, or
+        an explicit dependency of the volume); else why it is not (the note of the volume's finding)."""
+        region = self.region(volume)
+        if not defaults:
+            if "#" in volume.address:  # CloudFormation
+                return False, ("Encrypted is not true, and CloudFormation has no resource for EBS encryption by "
+                               f"default: whether the account default in {region} applies is not in the template")
+            return False, ""
+        if any(known_before(d, {"enabled": True}) for d in defaults):
+            return True, ""
+        if self._order is None:
+            self._order = Order(self.blocks)
+        after = self._order.after(volume)
+        if any(d.address in after for d in defaults):
+            return True, ""
+        names = ", ".join(d.address for d in defaults)
+        return False, (f"{names} turns EBS encryption by default on in {region}, but {volume.address} does not "
+                       f"depend on it (no depends_on/DependsOn): AWS may create the volume first, unencrypted")
 
     def rds(self) -> None:
         items = []

@@ -335,8 +335,12 @@ def blocks(template: Template, rel: str, region: str, account: str, partition: s
             converted = [(rtype, dict[str, Any]()) for rtype, _ in _convert(str(res.get("Type")), {}, address,
                                                                                has_channel)][:1]
             broken = broken or why
+        waits = res.get("DependsOn")
+        depends_on = tuple(resolver.address(str(d)) for d in (waits if isinstance(waits, list) else [waits])
+                           if isinstance(d, str))
         for rtype, attrs in converted:
-            out.append(Block(rtype, address, attrs, loc, list(waivers), broken=broken, region=region))
+            out.append(Block(rtype, address, attrs, loc, list(waivers), broken=broken, region=region,
+                             depends_on=depends_on))
     return out
 
 

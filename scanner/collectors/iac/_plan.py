@@ -54,6 +54,7 @@ class Configured:
 
     expressions: Mapping[str, Any] = field(default_factory=dict)
     refs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
 
 
 def _configured_unknown(unknown: Any, expressions: Any, depth: int = 0) -> Any:
@@ -84,6 +85,9 @@ def _configuration(config: Mapping[str, Any], prefix: str = "", depth: int = 0) 
             names = expr.get("references") if isinstance(expr, Mapping) else None
             if names:
                 mine.refs[attr] = tuple(dict.fromkeys(prefix + _resource_of(str(n)) for n in names))
+        waits = r.get("depends_on")
+        mine.depends_on = tuple(prefix + str(d) for d in waits if isinstance(d, str)) if isinstance(waits, list) \
+            else ()
         out[prefix + str(r.get("address"))] = mine
     for name, call in (config.get("module_calls") or {}).items():
         if isinstance(call, Mapping) and isinstance(call.get("module"), Mapping):
@@ -97,6 +101,15 @@ def _resource_of(reference: str) -> str:
     return ".".join(parts[:2]) if parts[0] not in ("module", "var", "local", "data") else reference
 
 
+def _before(change: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the resource already is before this apply: ``change.before`` of a resource the plan keeps or updates in
+    place (not one it creates or replaces)."""
+    if change is None or list(change.get("actions") or ()) not in (["no-op"], ["update"]):
+        return None
+    before = change.get("before")
+    return dict(before) if isinstance(before, Mapping) else None
+
+
 def region_of(plan: Mapping[str, Any], default: str) -> str:
     expr = (((plan.get("configuration") or {}).get("provider_config") or {}).get("aws") or {}).get("expressions")
     value = ((expr or {}).get("region") or {}).get("constant_value") if isinstance(expr, Mapping) else None
@@ -104,8 +117,9 @@ def region_of(plan: Mapping[str, Any], default: str) -> str:
 
 
 def blocks(plan: Mapping[str, Any], rel: str, region: str) -> list[Block]:
-    unknown = {c.get("address"): (c.get("change") or {}).get("after_unknown")
-               for c in plan.get("resource_changes") or [] if isinstance(c, Mapping)}
+    changes = {c.get("address"): c.get("change") for c in plan.get("resource_changes") or []
+               if isinstance(c, Mapping) and isinstance(c.get("change"), Mapping)}
+    unknown = {a: c.get("after_unknown") for a, c in changes.items() if c is not None}
     configured = _configuration((plan.get("configuration") or {}).get("root_module") or {})
     region = region_of(plan, region)
     out = []
@@ -121,5 +135,6 @@ def blocks(plan: Mapping[str, Any], rel: str, region: str) -> list[Block]:
             after_unknown = _configured_unknown(unknown.get(address) or {}, config.expressions)
             values = _with_unknown(r.get("values") or {}, after_unknown)
             values = {k: v for k, v in values.items() if v is not None} if isinstance(values, dict) else {}
-            out.append(Block(str(r.get("type")), address, values, Location(rel), refs=config.refs, region=region))
+            out.append(Block(str(r.get("type")), address, values, Location(rel), refs=config.refs, region=region,
+                             depends_on=config.depends_on, before=_before(changes.get(address))))
     return out

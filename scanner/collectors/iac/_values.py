@@ -54,6 +54,11 @@ class Block:
     refs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     broken: str = ""  # set when the file did not parse: every value of the resource is unknown for this reason
     region: str = ""
+    #: addresses this resource explicitly waits for (Terraform ``depends_on``, CloudFormation ``DependsOn``);
+    #: a ``module.x`` entry waits for every resource of that module
+    depends_on: tuple[str, ...] = ()
+    #: plan JSON: the values the resource already has before this apply (``change.before``), None when it is new
+    before: dict[str, Any] | None = None
 
 
 def first(value: Any) -> Any:
