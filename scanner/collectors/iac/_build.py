@@ -9,7 +9,8 @@ makes the fields it would set unknown on every candidate it could belong to.
 
 AWS defaults are applied as AWS applies them to a resource created today: a new S3 bucket has SSE-S3 default
 encryption (since 2023-01-05) and all four bucket-level public access block settings on (since April 2023) unless
-the code sets them; a trail logs all management events when it has no event selector; a backup vault is encrypted
+the code sets them; a trail logs all management events when it has no event selector (its selectors, basic or
+advanced, are read by the live collector's parsers); a backup vault is encrypted
 with the AWS Backup default key when it names none; EBS encryption by default is off in a region unless set.
 
 A volume the code leaves unencrypted is encrypted by AWS only when encryption by default is already on when the
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from scanner.collectors.aws.cloudtrail import s3_data_events
+from scanner.collectors.aws.cloudtrail import management_events, s3_data_events
 from scanner.collectors.iac._order import Order, known_before
 from scanner.collectors.iac._values import Block, Unknown, first, unknowns
 from scanner.facts.aws import (
@@ -48,7 +49,6 @@ from scanner.facts.aws import (
     PublicAccessBlock,
     RdsInstance,
     S3Bucket,
-    S3DataEvents,
     Scope,
     SecurityGroup,
     Trail,
@@ -420,18 +420,12 @@ class Builder:
             log_bucket = self._bucket_named(b.attrs.get("s3_bucket_name")) or self._bucket_referred(b, "s3_bucket_name")
             bucket_name = (log_bucket.attrs.get("bucket") or log_bucket.address) if log_bucket else a.attr(
                 "s3_bucket", "s3_bucket_name")
-            selectors = a.nodes("management_events", b.attrs.get("event_selector"))
-            advanced = a.nodes("management_events", b.attrs.get("advanced_event_selector"))
-            management: bool | None = True
-            if selectors and not advanced:
-                management = any(_bool(a.get("management_events", s.get("include_management_events"), True))
-                                 and a.get("management_events", s.get("read_write_type"), "All") == "All"
-                                 for s in selectors)
-            elif advanced:
-                management = None  # advanced selectors are not interpreted here: the check says it cannot tell
-            if "management_events" in a.errors:
-                management = None
-            data_events = self._data_events(a, selectors, advanced)
+            api = self._selectors(a, b)
+            # no selector at all: AWS records every management event and no data event
+            management = True if api is not None and not any(api.values()) else management_events(api)
+            data_events = None if api is None else tuple(
+                replace(e, arn_prefixes=tuple(p for arn in e.arn_prefixes for p in self._bucket_prefixes(arn)))
+                for e in s3_data_events(api) or ())
             policy, public_acl, pab = None, False, None
             if log_bucket is None:
                 for f in ("bucket_policy", "bucket_public_access_block", "bucket_acl"):
@@ -465,35 +459,35 @@ class Builder:
                 self.out.unresolved[b.address] = b.broken or "; ".join(dict.fromkeys(other.values()))
         self.put("aws.cloudtrail_trails", items)
 
-    def _data_events(self, a: Attrs, selectors: list[dict[str, Any]],
-                     advanced: list[dict[str, Any]]) -> tuple[S3DataEvents, ...] | None:
-        """The S3 data events a trail's selectors record, read by the live collector's own parser from the
-        selectors in the API's shape; object ARN prefixes are turned into the bucket addresses that stand for the
-        buckets' ARNs in code. A value not known before apply: None, and the field's error (the check errs)."""
+    def _selectors(self, a: Attrs, trail: Block) -> dict[str, list[dict[str, Any]]] | None:
+        """A trail's event selectors (basic and advanced) in the API's shape (``GetEventSelectors``), so that the
+        live collector's own parsers read them; object ARN prefixes are later turned into the bucket addresses
+        that stand for the buckets' ARNs in code. A value not known before apply: None, and the field's error."""
         api: dict[str, list[dict[str, Any]]] = {"EventSelectors": [], "AdvancedEventSelectors": []}
-        for s in selectors:
+        for s in a.nodes("event_selectors", trail.attrs.get("event_selector")):
             resources = [{"Type": a.get("event_selectors", r.get("type")),
                           "Values": a.get("event_selectors", r.get("values"), [])}
                          for r in a.nodes("event_selectors", s.get("data_resource"))]
-            api["EventSelectors"].append({"ReadWriteType": a.get("event_selectors", s.get("read_write_type"), "All"),
-                                          "DataResources": resources})
-        for s in advanced:
+            api["EventSelectors"].append({
+                "ReadWriteType": a.get("event_selectors", s.get("read_write_type"), "All"),
+                "IncludeManagementEvents": _bool(a.get("event_selectors", s.get("include_management_events"),
+                                                       True)),
+                "ExcludeManagementEventSources": a.get("event_selectors",
+                                                       s.get("exclude_management_event_sources"), []),
+                "DataResources": resources})
+        for s in a.nodes("event_selectors", trail.attrs.get("advanced_event_selector")):
             if "FieldSelectors" in s:  # CloudFormation: already the API's shape
-                api["AdvancedEventSelectors"].append({"FieldSelectors": a.get("event_selectors",
-                                                                              s["FieldSelectors"], [])})
-                continue
-            fields = []
-            for f in a.nodes("event_selectors", s.get("field_selector")):
-                one = {"Field": a.get("event_selectors", f.get("field"))}
-                for key, name in _FIELD_OPERATORS:
-                    if f.get(key) is not None:
-                        one[name] = a.get("event_selectors", f.get(key))
-                fields.append(one)
+                fields = a.get("event_selectors", s["FieldSelectors"], [])
+            else:
+                fields = []
+                for f in a.nodes("event_selectors", s.get("field_selector")):
+                    one = {"Field": a.get("event_selectors", f.get("field"))}
+                    for key, name in _FIELD_OPERATORS:
+                        if f.get(key) is not None:
+                            one[name] = a.get("event_selectors", f.get(key))
+                    fields.append(one)
             api["AdvancedEventSelectors"].append({"FieldSelectors": fields})
-        if "event_selectors" in a.errors:
-            return None
-        return tuple(replace(e, arn_prefixes=tuple(p for arn in e.arn_prefixes for p in self._bucket_prefixes(arn)))
-                     for e in s3_data_events(api) or ())
+        return None if "event_selectors" in a.errors or trail.broken else api
 
     def _bucket_prefixes(self, arn: str) -> list[str]:
         """The prefixes of ``address/object`` that an object ARN prefix names in code: every bucket for a prefix

@@ -406,6 +406,7 @@ _SIMPLE: dict[str, tuple[str, Callable[[dict[str, Any], bool], dict[str, Any]]]]
         s3_bucket_name=p.get("S3BucketName"), enable_logging=p.get("IsLogging"),
         event_selector=[_opt(include_management_events=s.get("IncludeManagementEvents"),
                              read_write_type=s.get("ReadWriteType"),
+                             exclude_management_event_sources=s.get("ExcludeManagementEventSources"),
                              data_resource=[{"type": r.get("Type"), "values": r.get("Values")}
                                             for r in s.get("DataResources") or [] if isinstance(r, dict)] or None)
                         for s in p.get("EventSelectors") or [] if isinstance(s, dict)] or None,
