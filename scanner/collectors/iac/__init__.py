@@ -142,6 +142,7 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
             continue
         if _cfn.is_template(template.data):
             blocks += _cfn.blocks(template, rel, region, account, partition)
+            problems.items += _cfn.unexpanded(template, rel)
     several = len(roots) > 1
     hcl_by_dir: dict[Path, list[Block]] = {}
     for d in roots:

@@ -306,9 +306,52 @@ def _rule(r: Mapping[str, Any]) -> dict[str, Any]:
                 ipv6_cidr_blocks=[r["CidrIpv6"]] if r.get("CidrIpv6") is not None else [])
 
 
+#: Transforms whose effect is known: SAM expands only its own ``AWS::Serverless::*`` resources (the others pass
+#: through unchanged); the language extensions add functions evaluated here or named as not expanded.
+SAM = "AWS::Serverless-2016-10-31"
+_KNOWN_TRANSFORMS = frozenset({SAM, "AWS::LanguageExtensions"})
+#: Resources that are whole stacks of their own, deployed from another template.
+_NESTED = frozenset({"AWS::CloudFormation::Stack", "AWS::Serverless::Application"})
+
+
+def _transforms(template: Mapping[str, Any]) -> list[str]:
+    found = template.get("Transform")
+    names = found if isinstance(found, list) else [found] if found is not None else []
+    return [n if isinstance(n, str) else json.dumps(n, default=str)[:80] for n in names]
+
+
+def unexpanded(template: Template, rel: str) -> list[tuple[str, int | None, str]]:
+    """What gxpscan does not expand, each named with its line (run warnings): nested stacks, resources a SAM
+    transform expands, ``Fn::ForEach`` loops, and macros (their templates' resources are all errors)."""
+    out: list[tuple[str, int | None, str]] = []
+    macros = [t for t in _transforms(template.data) if t not in _KNOWN_TRANSFORMS]
+    if macros:
+        out.append((rel, None, f"transform {', '.join(macros)} rewrites the template at deploy time and is not "
+                               "expanded: every resource of the template is unknown (error)"))
+    found = template.data.get("Resources")
+    for logical, res in (found if isinstance(found, dict) else {}).items():
+        line = template.lines.get(logical, (None, None))[0]
+        kind = str(res.get("Type")) if isinstance(res, dict) else ""
+        if logical.startswith("Fn::ForEach::"):
+            why = "the resources this Fn::ForEach loop makes are not expanded: they are unknown, not judged"
+        elif kind in _NESTED:
+            source = res.get("Properties", {}).get("TemplateURL") if isinstance(res.get("Properties"), dict) \
+                else None
+            why = (f"{kind} is a nested stack (template {str(source)[:120] if source else 'not named'}) and is not "
+                   "expanded: its resources are unknown, not judged")
+        elif kind.startswith("AWS::Serverless::") and SAM in _transforms(template.data):
+            why = (f"{kind} is expanded by the {SAM} transform at deploy time, which gxpscan does not do: the "
+                   "resources it makes are unknown, not judged")
+        else:
+            continue
+        out.append((rel, line, f"{rel}#{logical}: {why}"))
+    return out
+
+
 def blocks(template: Template, rel: str, region: str, account: str, partition: str) -> list[Block]:
     """The template's resources as Terraform-shaped blocks (several for an S3 bucket's settings)."""
     resolver = Resolver(template.data, rel, region, account, partition)
+    macros = [t for t in _transforms(template.data) if t not in _KNOWN_TRANSFORMS]
     has_channel = any(isinstance(r, dict) and r.get("Type") == "AWS::Config::DeliveryChannel"
                       for r in resolver.resources.values())
     out: list[Block] = []
@@ -319,7 +362,8 @@ def blocks(template: Template, rel: str, region: str, account: str, partition: s
         loc = Location(rel, first_line, last_line)
         address = resolver.address(logical)
         waivers = _waivers(res, first_line or 0)
-        broken = ""
+        broken = f"{rel}: transform {', '.join(macros)} is not expanded, {logical} may be changed by it" \
+            if macros else ""
         if "Condition" in res:
             cond = resolver.condition(str(res["Condition"]))
             if cond is False:
