@@ -16,6 +16,7 @@ FORMATS = {
     "json": ("reports.json", "report.json"),
     "junit": ("reports.junit", "report.junit.xml"),
     "sarif": ("reports.sarif", "report.sarif"),
+    "gitlab-sast": ("reports.gitlab_sast", "gl-sast-report.json"),
     "oq": ("reports.oq", "oq-evidence.html"),
     "pdf": ("reports.pdf", "oq-evidence.pdf"),
 }
