@@ -7,17 +7,17 @@ override these by name (``--template-dir``). Autoescaping is on for every templa
 through ``reports.text.for_document`` before it is escaped: controls, bidi overrides and undecodable bytes from a
 target appear as visible escapes (``\\x1b``, ``\\u202e``, ``\\xff``), in a site's template too.
 
-The execution record holds, per executed test (check x target, with one step per resource): the stable test id,
-the clauses it traces to, the acceptance criterion, the observed values and message, the outcome
+The execution record holds, per executed test (check x target, with one step per resource): the stable test id, the
+clauses it traces to, the acceptance criterion, the observed values and message, the outcome
 (PASS/FAIL/ERROR/MANUAL/WAIVED/N/A), the objective evidence (source, UTC time, SHA-256, an excerpt), where the
-finding is and how to remedy a failure; who executed it (printed name and user@host) and when; the system under
-test per target; a traceability matrix ordered by requirement; a deviation log (id, description, impact, empty
-disposition and CAPA fields); the manual results with a place for attached evidence; a summary and conclusion;
-and the signature block (Part 11 11.50: printed name, UTC date and time, meaning), with empty lines to sign when no
-electronic signature is recorded. When the run executed an approved protocol (``RunInfo.protocol_sha256``) and
-that protocol is at hand, the record reconciles the two: a test the run executed that the protocol did not contain,
-and a protocol test the run left out, are deviations. Only then does the record say that the acceptance criteria
-were fixed before execution.
+finding is (for code: file and lines relative to the repository root, as in SARIF, on every step) and how to remedy
+a failure; who executed it (printed name and user@host) and when; the system under test per target; a traceability
+matrix ordered by requirement; a deviation log (id, description, impact, empty disposition and CAPA fields); the
+manual results with a place for attached evidence; a summary and conclusion; and the signature block (Part 11 11.50:
+printed name, UTC date and time, meaning), with empty lines to sign when no electronic signature is recorded. When
+the run executed an approved protocol (``RunInfo.protocol_sha256``) and that protocol is at hand, the record
+reconciles the two: a test the run executed that the protocol did not contain, and a protocol test the run left out,
+are deviations. Only then does the record say that the acceptance criteria were fixed before execution.
 
 The pages are also well-formed XML (void elements closed, numeric character references only), so any XML parser
 can check them.
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from reports.location import place
 from reports.text import for_document
 from scanner.coverage import ClauseCoverage, Verdict, by_clause, coverage, overall
 from scanner.model import Location, Result, Run, SignatureRecord, Status, thaw
@@ -101,6 +102,17 @@ def where(loc: Location | None) -> str:
     lines = f"line {loc.start_line}" if loc.end_line in (None, loc.start_line) else \
         f"lines {loc.start_line}-{loc.end_line}"
     return f"location: {loc.path}, {lines}"
+
+
+def step_where(r: Result) -> str:
+    """Where a finding is, as the record shows it: a finding on code always says where (its file and lines
+    relative to the repository root, the same as SARIF, or why it has none), a host finding when it is known."""
+    found = place(r)
+    if not found.in_code:
+        return where(found.location)
+    if found.refused:
+        return f"location: {found.refused}"
+    return where(found.location) or "location: not in the scanned code (the code does not declare this resource)"
 
 
 def label(ref: str, ev: Mapping[str, Any]) -> str:
@@ -228,7 +240,7 @@ def executed_tests(run: Run, protocol: Protocol | None) -> list[ExecutedTest]:
         planned = protocol.test(check, target) if protocol else None
         steps = tuple(Step(f"{tid}.{i}", r, json.dumps(thaw(r.observed), sort_keys=True, default=str,
                                                           ensure_ascii=False) if r.observed else "\u2014",
-                           where(r.location), _evidence_refs(r, run.evidence))
+                           step_where(r), _evidence_refs(r, run.evidence))
                       for i, r in enumerate(results, 1))
         tests.append(ExecutedTest(tid, check, target, results[0].clauses,
                                   _traces(run, check, results[0].clauses, known),
@@ -261,7 +273,7 @@ def deviations(run: Run, protocol: Protocol | None, protocol_problem: str) -> li
                 f"The result could not be determined on {r.target}; requirement(s) "
                 f"{', '.join(r.clauses) or 'none mapped'} not demonstrated until the test is repeated.")
             out.append((test_id(r.check, r.target), "test failed" if failed else "test error",
-                        f"{test_id(r.check, r.target)} / {r.target} / {r.resource}", where(r.location), r.message,
+                        f"{test_id(r.check, r.target)} / {r.target} / {r.resource}", step_where(r), r.message,
                         impact, r.remediation, r.status.value.upper()))
     if protocol is not None:
         rec = reconcile(protocol, run.results)

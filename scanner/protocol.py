@@ -4,9 +4,10 @@ execution.
 ``gxpscan protocol`` builds a :class:`Protocol` from an inventory and a check selection: one test per check and
 target, each with its stable test id, the clauses it traces to, its acceptance criterion with the thresholds of
 that target's policy filled in (the inventory policy merged exactly as ``scan`` merges it), the method (which
-facts are read, and how the collector reads them: the command, file, API call or LDAP search) and the expected
-result. The protocol also states its scope (systems, checks, clauses; what is out of scope and why) and the
-prerequisites per target (accounts, rights, network, trust).
+facts are read, and how the collector reads them: the command, file, API call or LDAP search; for code, static
+analysis of the named files, each with its line range, parser and SHA-256) and the expected result. The protocol
+also states its scope (systems, checks, clauses; what is out of scope and why) and the prerequisites per target
+(accounts, rights, network, trust; for code, every file under test with its SHA-256).
 
 Its JSON form is canonical (:func:`canonical_json`: sorted keys, no insignificant whitespace, ASCII with
 ``\\uXXXX`` escapes), so the protocol has one SHA-256 whatever tool reads it; ``sha256sum protocol.json`` gives
@@ -30,9 +31,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from scanner.model import Result, Status, Target, thaw
+from scanner.model import Platform, Result, Status, Target, thaw
 
 if TYPE_CHECKING:
+    from scanner.collectors.iac.sources import SourceFile
     from scanner.frameworks import Catalog
     from scanner.registry import CheckSpec
 
@@ -218,8 +220,23 @@ def _tools(command: str) -> str:
     return _TOOL.sub(lambda m: m.group(1), command)
 
 
-def fact_method(fact: str, target: Target) -> MethodStep:
-    """How the collector of ``target``'s platform gets ``fact``: from the collector's own declarative table."""
+#: Files named in one method step of a code target; the prerequisites list them all.
+MAX_FILES_NAMED = 25
+
+
+def code_method(sources: Sequence[SourceFile]) -> str:
+    """The method of a test on code: static analysis of the named files, each with its lines, parser and SHA-256."""
+    named = [s.describe() for s in sources[:MAX_FILES_NAMED]]
+    more = len(sources) - len(named)
+    return ("static analysis of code, read-only: no API call, no connection, nothing executed; the fact is built from "
+            "the resources these files declare, joined as AWS applies them (local modules they call are read too): "
+            + ("; ".join(named) if named else "no file of Terraform or CloudFormation was found")
+            + (f"; and {more} more file(s), each listed with its SHA-256 in the prerequisites" if more > 0 else ""))
+
+
+def fact_method(fact: str, target: Target, sources: Sequence[SourceFile] = ()) -> MethodStep:
+    """How the collector of ``target``'s platform gets ``fact``: from the collector's own declarative table; for
+    code, the files read (``sources``, see :func:`scanner.collectors.iac.sources.code_sources`)."""
     from scanner.collectors import known_facts
 
     spec = known_facts().get(fact)
@@ -227,7 +244,12 @@ def fact_method(fact: str, target: Target) -> MethodStep:
     needs_root = bool(spec and spec.needs_root)
     how = description
     platform = fact.split(".", 1)[0]
-    if platform == "linux":
+    if target.type is Platform.IAC:
+        from scanner.collectors.iac import RUNTIME, RUNTIME_FACTS
+
+        how = f"not read from code: {RUNTIME}" if fact in RUNTIME_FACTS else code_method(sources)
+        needs_root = False
+    elif platform == "linux":
         from scanner.collectors.linux import SECTIONS_BY_NAME
 
         section = SECTIONS_BY_NAME.get(fact)
@@ -274,14 +296,24 @@ def _connection(target: Target) -> str:
         return f"AWS accounts {accounts}; regions {regions}"
     if target.type.value == "ldap":
         return f"LDAP {o.get('url', '')}" + (" with StartTLS" if o.get("starttls") else "")
-    return target.type.value
+    if target.type is Platform.IAC:
+        paths = o.get("path")
+        listed = [paths] if isinstance(paths, str) else list(paths or ())
+        return "code (files read locally): " + ", ".join(str(p) for p in listed)
+    return str(target.type.value)
 
 
-def prerequisites(target: Target, tests: Sequence[ProtocolTest]) -> tuple[Prerequisite, ...]:
-    """Accounts, rights, network and trust the tests on ``target`` need (secrets named, never shown)."""
+def prerequisites(target: Target, tests: Sequence[ProtocolTest],
+                  sources: Sequence[SourceFile] = ()) -> tuple[Prerequisite, ...]:
+    """Accounts, rights, network and trust the tests on ``target`` need (secrets named, never shown); for code,
+    the exact files under test."""
     o = target.options
     kind = target.type.value
     out: list[tuple[str, str]] = []
+    if target.type is Platform.IAC:
+        out.append(("account", "none: the files are read on the scanning host; no cloud credentials are used"))
+        out.append(("rights", "read access to the files below; nothing is written, no Terraform or deploy runs"))
+        out += [("trust", f"code under test: {s.describe()}") for s in sources]
     root_facts = sorted({m.fact for t in tests for m in t.method if m.needs_root})
     if kind == "linux":
         local = o.get("connection", "ssh") == "local"
@@ -342,17 +374,20 @@ def build_protocol(targets: Sequence[Target], specs: Sequence[CheckSpec], catalo
                    selection: str = "all checks", title: str = "") -> Protocol:
     """The protocol for ``specs`` on ``targets``; ``frameworks`` are the framework ids whose clauses are in scope.
 
-    Pure: everything it states comes from its arguments (and the collectors' declarative tables)."""
+    Everything it states comes from its arguments and the collectors' declarative tables; for a code target
+    (``iac``) it also reads the files under test (their lines and SHA-256), read-only."""
     from scanner import frameworks as fw
+    from scanner.collectors.iac.sources import code_sources
 
     cmap = fw.clause_map(catalogs)
     tests: list[ProtocolTest] = []
+    sources = {t.name: code_sources(t) for t in targets if t.type is Platform.IAC}
     for target in targets:
         for spec in specs:
-            if spec.platform is not target.type:
+            if spec.platform is not target.type.judged_by:
                 continue
             thresholds = thresholds_for(spec, target)
-            method = tuple(fact_method(f, target) for f in spec.facts)
+            method = tuple(fact_method(f, target, sources.get(target.name, ())) for f in spec.facts)
             tests.append(ProtocolTest(
                 id=test_id(spec.id, target.name), check=spec.id, title=spec.title, target=target.name,
                 target_type=target.type.value, severity=spec.severity.value, area=spec.area.value,
@@ -370,7 +405,7 @@ def build_protocol(targets: Sequence[Target], specs: Sequence[CheckSpec], catalo
         for ref in t.clauses:
             by_clause.setdefault(ref, []).append(t.id)
     selected = {s.id for s in specs}
-    platforms_present = {t.type for t in targets}
+    platforms_present = {t.type.judged_by for t in targets}
     clauses: list[ClauseScope] = []
     out: list[OutOfScope] = []
     for fid in frameworks:
@@ -407,8 +442,8 @@ def build_protocol(targets: Sequence[Target], specs: Sequence[CheckSpec], catalo
         n = sum(1 for s in specs if s.platform.value == platform)
         out.append(OutOfScope(f"{platform} checks ({n})", f"the inventory has no {platform} target"))
     prereqs = tuple(p for target in targets
-                    for p in prerequisites(target, [t for t in tests if t.target == target.name]) if counts.get(
-                        target.name))
+                    for p in prerequisites(target, [t for t in tests if t.target == target.name],
+                                           sources.get(target.name, ())) if counts.get(target.name))
     names = ", ".join(catalogs[f].title for f in frameworks)
     return Protocol(
         document_id=document_id, version=version,
