@@ -129,6 +129,13 @@ class TargetTask:
     waivers: tuple[Waiver, ...]
 
 
+def task_for(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]],
+             waivers: Iterable[Waiver], fingerprint: str) -> TargetTask:
+    """The task of one target: check ids (the worker's own code runs them, if its fingerprint agrees)."""
+    return TargetTask(target, tuple(s.id for s in specs), fingerprint,
+                      MappingProxyType({s.id: tuple(clause_map.get(s.id, ())) for s in specs}), tuple(waivers))
+
+
 def encode(value: object) -> bytes:
     """Task and result bytes (cloudpickle: read-only mappings and frozen dataclasses of the model travel as is)."""
     import cloudpickle  # type: ignore[import-untyped]
@@ -214,8 +221,7 @@ class DaskZoneExecutor(Executor):
         if fn is not scan_target or kwargs or len(args) != 4:
             raise TypeError("a Dask zone executor runs scan_target(target, specs, clause_map, waivers) only")
         target, specs, clause_map, waivers = args
-        task = TargetTask(target, tuple(s.id for s in specs), self.fingerprint,
-                          MappingProxyType({k: tuple(v) for k, v in clause_map.items()}), tuple(waivers))
+        task = task_for(target, specs, clause_map, waivers, self.fingerprint)
         zone = zone_of(target)
         resources = {zone_resource(zone): 1} if zone else None
         result: Future[TargetOutcome] = Future()
