@@ -156,11 +156,22 @@ def failed_outcome(target: Target, specs: Sequence[CheckSpec], clause_map: Mappi
 
 
 @functools.lru_cache(maxsize=1)
-def _worker_registry() -> Registry:
-    """The checks installed where this process runs (loaded once per worker process)."""
+def _registry_lock() -> threading.Lock:
+    return threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _loaded_registry() -> Registry:
     from scanner.registry import Registry
 
     return Registry.load()
+
+
+def _worker_registry() -> Registry:
+    """The checks installed where this process runs: loaded once per worker process, by one of its threads
+    while the others wait (the first tasks of a worker arrive together)."""
+    with _registry_lock():
+        return _loaded_registry()
 
 
 def run_task(payload: bytes) -> bytes:
