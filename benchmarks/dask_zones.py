@@ -10,7 +10,7 @@ network namespace reaching only its half of the hosts (tests/lab/dasklab.py). Th
 The distribution overhead is dask minus local wall time. The per-task overhead is measured apart: M empty
 gxpscan tasks (a target with no check: task encoded, sent through the scheduler to a zone worker, its outcome
 encoded and returned) in flight at once, wall / M = the scheduler's cost per task; and one such task alone
-(latency). Task and result sizes are those of a real host. The table ends with the extrapolation to 10,000
+(latency); these also warm the workers, as long-lived workers are. Task and result sizes are those of a real host. The table ends with the extrapolation to 10,000
 hosts over 20 zone workers, with its arithmetic.
 
 Run as root: ``python3 benchmarks/dask_zones.py [--hosts 100] [--threads 8] [--repeat 3] [--tasks 2000]``.
@@ -56,21 +56,21 @@ def task_overhead(address: str, tasks: int, target_doc: dict[str, Any]) -> dict[
     """Seconds per empty gxpscan task through the scheduler: all in flight at once, and one alone."""
     from distributed import Client
 
-    from scanner.executors import encode, run_task, task_for
+    from scanner.executors import ZONE_SHARE, encode, run_task, task_for
     from scanner.inventory import load_inventory
 
     target = load_inventory({"version": 1, "targets": [target_doc]}).targets[0]
     payload = encode(task_for(target, [], {}, (), _fingerprint([])))
     with Client(address, timeout=30, set_as_default=False) as client:
-        client.submit(run_task, payload, resources={"zone-a": 1}, pure=False).result()  # warm: registry loaded
-        client.submit(run_task, payload, resources={"zone-b": 1}, pure=False).result()
+        client.submit(run_task, payload, resources={"zone-a": ZONE_SHARE}, pure=False).result()  # warm: checks loaded
+        client.submit(run_task, payload, resources={"zone-b": ZONE_SHARE}, pure=False).result()
         alone = []
         for _ in range(20):
             start = time.monotonic()
-            client.submit(run_task, payload, resources={"zone-a": 1}, pure=False).result()
+            client.submit(run_task, payload, resources={"zone-a": ZONE_SHARE}, pure=False).result()
             alone.append(time.monotonic() - start)
         start = time.monotonic()
-        futures = [client.submit(run_task, payload, resources={f"zone-{ZONES[i % 2]}": 1}, pure=False)
+        futures = [client.submit(run_task, payload, resources={f"zone-{ZONES[i % 2]}": ZONE_SHARE}, pure=False)
                    for i in range(tasks)]
         client.gather(futures)
         bulk = time.monotonic() - start
@@ -127,6 +127,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
                 for i, h in enumerate(hosts)]
         inventory = work / "inventory.yml"
         inventory.write_text(yaml.safe_dump({"version": 1, "targets": docs}))
+        overhead = task_overhead(dask.address, args.tasks, docs[0])  # also warms the workers (checks loaded once)
         rows: dict[str, list[float]] = {"local": [], "dask": []}
         for r in range(args.repeat):
             for kind in ("local", "dask"):
@@ -134,7 +135,6 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
                                  dask.address.replace("tcp://", "dask://") if kind == "dask" else None)
                 rows[kind].append(wall)
                 print(f"repeat {r + 1}: {kind} {wall:.1f}s", file=sys.stderr)
-        overhead = task_overhead(dask.address, args.tasks, docs[0])
         return {"hosts": args.hosts, "threads_per_worker": args.threads, "repeat": args.repeat,
                 "local_s": rows["local"], "dask_s": rows["dask"], **overhead, **sizes(docs[0])}
     finally:

@@ -113,6 +113,11 @@ def zone_of(target: Target) -> str | None:
     return zone if isinstance(zone, str) and zone else None
 
 
+#: What one target takes of its worker's zone resource: a worker started with ``zone-lab=1`` scans as many targets
+#: at once as it has threads (a whole 1 per task would scan one at a time). A power of two: sums stay exact.
+ZONE_SHARE = 2.0 ** -10
+
+
 def zone_resource(zone: str) -> str:
     """The Dask worker resource of a zone: a worker started with ``--resources zone-<zone>=1`` serves it."""
     return f"zone-{zone}"
@@ -234,7 +239,7 @@ class DaskZoneExecutor(Executor):
         target, specs, clause_map, waivers = args
         task = task_for(target, specs, clause_map, waivers, self.fingerprint)
         zone = zone_of(target)
-        resources = {zone_resource(zone): 1} if zone else None
+        resources = {zone_resource(zone): ZONE_SHARE} if zone else None
         result: Future[TargetOutcome] = Future()
         remote = self._client.submit(run_task, encode(task), resources=resources, pure=False,
                                      key=f"gxpscan-{target.name}-{id(result):x}")
@@ -295,7 +300,8 @@ class DaskZoneExecutor(Executor):
         """The zones that have a worker now (by the workers' ``zone-*`` resources)."""
         info = self._client.scheduler_info()
         return {name.removeprefix("zone-") for w in info.get("workers", {}).values()
-                for name, amount in (w.get("resources") or {}).items() if name.startswith("zone-") and amount}
+                for name, amount in (w.get("resources") or {}).items()
+                if name.startswith("zone-") and amount >= ZONE_SHARE}
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._closed.set()
