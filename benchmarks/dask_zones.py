@@ -10,8 +10,8 @@ network namespace reaching only its half of the hosts (tests/lab/dasklab.py). Th
 The distribution overhead is dask minus local wall time. The per-task overhead is measured apart: M empty
 gxpscan tasks (a target with no check: task encoded, sent through the scheduler to a zone worker, its outcome
 encoded and returned) in flight at once, wall / M = the scheduler's cost per task; and one such task alone
-(latency); these also warm the workers, as long-lived workers are. Task and result sizes are those of a real host. The table ends with the extrapolation to 10,000
-hosts over 20 zone workers, with its arithmetic.
+(latency); these also warm the workers, as long-lived workers are. Task and result sizes are those of a real
+host. The table ends with the extrapolation to 10,000 hosts over 20 zone workers, with its arithmetic.
 
 Run as root: ``python3 benchmarks/dask_zones.py [--hosts 100] [--threads 8] [--repeat 3] [--tasks 2000]``.
 """
