@@ -1,6 +1,6 @@
 """Executors: --executor parsing, zones in the inventory, the worker's fail-closed guards, and an in-process Dask
-cluster (a real scheduler and worker, TLS included) for the zone wait. Network zones and worker processes are
-in tests/lab/test_dask_zones.py."""
+cluster (a real scheduler and worker, TLS included; marked lab: they start a server) for the zone wait. Network
+zones and worker processes are in tests/lab/test_dask_zones.py."""
 from __future__ import annotations
 
 import json
@@ -154,6 +154,7 @@ def cluster() -> Iterator[Any]:
         yield c
 
 
+@pytest.mark.lab  # starts a Dask scheduler (in this process)
 def test_a_zone_without_worker_is_an_error_after_the_bounded_wait(cluster: Any, registry: Registry) -> None:
     from distributed import Client
 
@@ -176,6 +177,7 @@ def test_a_zone_without_worker_is_an_error_after_the_bounded_wait(cluster: Any, 
     assert "no Dask worker of zone 'dmz' (resource zone-dmz=1) was available for 2s; not scanned" in there.message
 
 
+@pytest.mark.lab  # starts a Dask scheduler (in this process)
 def test_the_executor_runs_target_scans_only(cluster: Any, registry: Registry) -> None:
     from distributed import Client
 
@@ -197,6 +199,7 @@ def _certificate(where: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+@pytest.mark.lab  # starts a Dask scheduler (in this process)
 def test_a_scan_over_a_tls_scheduler(tmp_path: Path) -> None:
     from distributed import LocalCluster
     from distributed.security import Security

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ def test_the_task_bytes_carry_the_variable_name_only(zones: Zones) -> None:
     with Client(zones.dask.address, timeout=30, set_as_default=False) as client:
         answer = client.submit(run_task, payload, resources={"zone-a": 1}, pure=False).result(timeout=120)
     assert isinstance(answer, bytes) and zones.ssh.passphrase.encode() not in answer
-    outcome = __import__("pickle").loads(answer)
+    outcome = pickle.loads(answer)
     assert outcome_verdicts([outcome]) == {k: v for k, v in zones.local.items()
                                            if k[1] == task.target.name and k[0].startswith("linux.ssh.")}
 
