@@ -18,6 +18,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from scanner.executors import ExecutorSpec
     from scanner.frameworks import Catalog
     from scanner.iacscope import DiffScope
     from scanner.inventory import Inventory
@@ -127,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "created 0700, must be yours and not writable by group or others")
     s.add_argument("--concurrency", "-j", type=int, default=None, metavar="N",
                    help="targets scanned at once (default 16)")
+    _executor_options(s)
     s.add_argument("--fail-on", default="low", choices=["info", "low", "medium", "high", "critical"],
                    help="lowest severity of a failure that makes the exit code 1 (default low)")
     s.add_argument("--verbose", "-v", action="store_true", help="console: list every finding, passes included")
@@ -207,6 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("profile", nargs="?", metavar="NAME|FILE")
     pr.add_argument("--json", action="store_true", help="machine-readable output")
     return p
+
+
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", metavar="URL", default=None,
+                   help="where targets are scanned: local (default, a thread pool here) or a Dask scheduler, "
+                        "dask://HOST[:8786] (plain TCP, recorded as a warning) or tls://HOST[:8786]; each target "
+                        "goes to a worker started with --resources zone-<its zone>=1")
+    p.add_argument("--dask-tls-ca", metavar="FILE", help="with tls://: CA certificate of the Dask cluster")
+    p.add_argument("--dask-tls-cert", metavar="FILE", help="with tls://: this client's certificate")
+    p.add_argument("--dask-tls-key", metavar="FILE", help="with tls://: this client's private key")
+    p.add_argument("--zone-wait", type=float, default=None, metavar="SECONDS",
+                   help="with a Dask executor: how long a target waits for a worker of its zone before it is "
+                        "error (default 60)")
 
 
 def _seal_options(p: argparse.ArgumentParser) -> None:
@@ -414,6 +431,27 @@ def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework:
         render("console", run, sys.stdout, **options)
 
 
+def _executor_spec(args: argparse.Namespace) -> ExecutorSpec:
+    from scanner.executors import DEFAULT_ZONE_WAIT, ExecutorError, parse_executor
+
+    try:
+        return parse_executor(args.executor, tls_ca=args.dask_tls_ca, tls_cert=args.dask_tls_cert,
+                              tls_key=args.dask_tls_key,
+                              zone_wait=DEFAULT_ZONE_WAIT if args.zone_wait is None else args.zone_wait)
+    except ExecutorError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _open_executor(spec: ExecutorSpec, fingerprint: str) -> Executor | None:
+    """The Dask zone executor (None: local); a scheduler that cannot be reached is a usage fault."""
+    from scanner.executors import open_executor
+
+    try:
+        return open_executor(spec, fingerprint)
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Dask scheduler {spec.address}: {exc}") from None
+
+
 def _diff_scope(ref: str, targets: Sequence[Target]) -> DiffScope:
     """The changes against ``ref`` for the code targets; a bad ref or a directory outside git is a UsageError."""
     from scanner.gitdiff import GitDiffError
@@ -514,6 +552,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         _say(f"warning: no selected check applies to target {t.name!r} ({t.type.value}); nothing will be evaluated "
              "for it")
 
+    executor_spec = _executor_spec(args)
     sealing = _sealing(args)
     operator_name = (args.operator_name if args.operator_name is not None
                      else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
@@ -532,15 +571,18 @@ def cmd_scan(args: argparse.Namespace) -> int:
     outdir = Path(args.output) if args.output else Path("gxpscan-results") / info.id
 
     info = replace(info, previous_manifest_sha256=previous_manifest(outdir.parent, exclude=outdir))
+    executor = _open_executor(executor_spec, info.checks_fingerprint)
     try:
         record = RecordWriter(outdir / RECORD_NAME, info)
     except FileExistsError:
+        if executor is not None:
+            executor.shutdown()
         raise UsageError(f"{outdir / RECORD_NAME} exists already; choose another --output") from None
     if protocol is not None:
         _keep_protocol(protocol[0], outdir, record, inventory.sha256)
     for t in without:
         record.warn(f"target {t.name} ({t.type.value}): no selected check applies; nothing was evaluated")
-    for warning in profile_warnings:
+    for warning in [*profile_warnings, *executor_spec.warnings()]:
         _say(f"warning: {warning}")
         record.warn(warning)
     if not args.quiet:
@@ -563,7 +605,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)  # a scheduler's SIGTERM ends the run like Ctrl-C
     try:
         scan(targets, specs, frameworks.clause_map(catalogs), waivers=inventory.waivers,
-             concurrency=args.concurrency or DEFAULT_CONCURRENCY, on_done=done)
+             concurrency=args.concurrency or DEFAULT_CONCURRENCY, on_done=done, executor=executor)
     except KeyboardInterrupt:
         interrupted = True
         print(file=sys.stderr)
@@ -572,6 +614,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         write_fault = exc
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if executor is not None:
+            executor.shutdown(wait=not interrupted, cancel_futures=interrupted)
     run = record.close(interrupted=interrupted)
     if write_fault is not None or record.failed:
         _say(f"could not write results: {write_fault or record.failed}; the run record keeps the "

@@ -120,6 +120,10 @@ def _semantic_problems(doc: Mapping[str, Any]) -> list[str]:
         for j, g in enumerate(t.get("groups") or []):
             if g not in groups:
                 problems.append(f"targets[{i}].groups[{j}]: unknown group {g!r}; define it under 'groups'")
+        zones = {groups[g]["zone"]: g for g in t.get("groups") or [] if g in groups and "zone" in groups[g]}
+        if len(zones) > 1 and "zone" not in t:
+            problems.append(f"targets[{i}].zone: its groups put it in zones {', '.join(sorted(zones))}; "
+                            "name its zone on the target")
     for i, w in enumerate(doc.get("waivers") or []):
         if w["target"] not in seen and w["target"] != "*":
             problems.append(f"waivers[{i}].target: unknown target {w['target']!r}")
@@ -227,5 +231,8 @@ def _resolve_target(doc: Mapping[str, Any], t: Mapping[str, Any]) -> Target:
         policy["records_retention_days"] = context["records_retention_days"]
     options = {k: v for k, v in t.items()
                if k not in ("name", "type", "groups", "tags", "policy", "description", "gxp_context")}
+    zones = [groups[g]["zone"] for g in t.get("groups") or [] if "zone" in groups[g]]
+    if zones and "zone" not in options:  # one zone (checked above), or the target names its own
+        options["zone"] = zones[0]
     return Target(name=t["name"], type=Platform(t["type"]), options=freeze(options), policy=freeze(policy),
                   groups=tuple(t.get("groups") or ()), tags=tuple(tags), gxp_context=freeze(context))

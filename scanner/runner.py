@@ -326,7 +326,9 @@ def scan(targets: Sequence[Target], specs: Sequence[CheckSpec], clause_map: Mapp
     """
     waivers = tuple(waivers)
     scope = scope or ProcessScope()
-    one = partial(scan_target, scope=scope) if scan_one is scan_target else scan_one
+    # a remote executor (scanner/executors.py) runs scan_target where the target is reached, with its own scope
+    local = scan_one is scan_target and not getattr(executor, "remote", False)
+    one = partial(scan_target, scope=scope) if local else scan_one
     own = executor is None
     pool = executor or ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets) or 1)),
                                           thread_name_prefix="gxpscan")
