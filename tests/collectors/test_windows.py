@@ -219,3 +219,13 @@ def test_a_planted_secret_reaches_neither_the_script_nor_a_fact(monkeypatch: pyt
     facts = wc.collect(conn, t, ALL)
     assert secret not in conn.scripts[0] and "GXP_WIN_PW" not in conn.scripts[0]
     assert secret not in repr(facts)
+
+
+def test_the_oq_protocol_says_how_each_windows_fact_is_read() -> None:
+    from scanner.protocol import fact_method
+
+    admin, plain = fact_method("windows.audit_policy", target()), fact_method("windows.registry", target())
+    assert admin.needs_root and not plain.needs_root
+    assert admin.how.startswith("runs the PowerShell block windows.audit_policy of collect.ps1 (read-only) in the "
+                                "host's one WinRM round trip: effective advanced audit policy")
+    assert admin.how.endswith("; needs local Administrators") and "Administrators" not in plain.how
