@@ -37,7 +37,8 @@ def scheduled(backup: BackupState, services: Services, backup_agent_services: tu
                    "backup_status_format in the inventory policy.")
 def recent(backup: BackupState, backup_rpo_hours: float = 24) -> Finding:
     if backup.status is not None:  # the inventory declared where the last success is written: as on Linux
-        return linux_recent(backup.status, backup_rpo_hours)
+        declared: Finding = linux_recent(backup.status, backup_rpo_hours)
+        return declared
     obs: dict[str, Any] = {"last_success": backup.last_success.isoformat() if backup.last_success else None,
                            "last_result_hr": backup.last_result_hr, "rpo_hours": backup_rpo_hours}
     if not backup.wsb_installed:

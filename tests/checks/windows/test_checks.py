@@ -15,8 +15,9 @@ from tests.checks.windows.factories import value
 NOW = datetime.now(timezone.utc)
 
 
-def registry(profile: str = "hardened-2022", **changes: int | str | None) -> wf.Registry:
-    reg: wf.Registry = value(profile, "windows.registry")
+def registry(**changes: int | str | None) -> wf.Registry:
+    """The hardened host's registry with the named values (under every key that has them) changed."""
+    reg: wf.Registry = value("hardened-2022", "windows.registry")
     return wf.Registry(tuple(dataclasses.replace(v, data=changes[v.name]) if v.name in changes and
                              not v.key.startswith(wf.SCHANNEL) else v for v in reg.values))
 
