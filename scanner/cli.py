@@ -58,7 +58,7 @@ FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq", "pdf"]
 #: Formats of `gxpscan protocol`.
 PROTOCOL_FORMATS = ["json", "oq", "pdf"]
 #: Platforms the `checks --platform` filter accepts (the target types of this version).
-PLATFORM_NAMES = ["linux", "aws", "ldap"]
+PLATFORM_NAMES = ["linux", "windows", "aws", "ldap"]
 
 
 class UsageError(Exception):
