@@ -441,3 +441,55 @@ class WinRMConnector:
             if done:
                 return CommandResult(int(code), bytes(out), bytes(err))
 
+
+
+#: Well-known SIDs of the built-in groups: the same on a German or Japanese Windows, whose group names differ.
+REMOTE_MANAGEMENT_USERS = "S-1-5-32-580"
+ADMINISTRATORS = "S-1-5-32-544"
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9._-]{1,20}")
+
+
+def setup_guide(account: str, admin_facts: Mapping[str, str]) -> str:
+    """The PowerShell a Windows administrator runs once for a least-privilege scan account and an HTTPS listener.
+
+    ``admin_facts`` maps the facts that need local Administrators to their descriptions."""
+    if not ACCOUNT_NAME.fullmatch(account):
+        raise ValueError("the account name must be 1 to 20 letters, digits, '.', '_' or '-'")
+    needs = "".join(f"#   {name}: {text}\n" for name, text in sorted(admin_facts.items())) or "#   (none)\n"
+    return f"""\
+# gxpscan: least-privilege WinRM setup for one Windows host. Review it, then run it once in an elevated
+# PowerShell on the host. Groups are named by SID, so it works on any display language.
+
+# 1. The scan account. For a domain account, create it in Active Directory instead and use CORP\\{account}.
+$password = Read-Host -AsSecureString "Password for {account}"
+New-LocalUser -Name "{account}" -Password $password -AccountNeverExpires `
+    -Description "gxpscan read-only compliance scans"
+
+# 2. Remote shell access without administrator rights: Remote Management Users ({REMOTE_MANAGEMENT_USERS}).
+Add-LocalGroupMember -SID "{REMOTE_MANAGEMENT_USERS}" -Member "{account}"
+
+# 3. These facts need membership of local Administrators ({ADMINISTRATORS}); without it each is reported
+#    as an error "needs local Administrators", never as a pass:
+{needs}#    Grant it only if your change control accepts it (a local account's remote token is filtered by UAC;
+#    a domain account is not):
+#    Add-LocalGroupMember -SID "{ADMINISTRATORS}" -Member "{account}"
+
+# 4. An HTTPS listener (5986) with a certificate. Prefer one issued by your CA (then give gxpscan ca_file);
+#    a self-signed one is pinned by its SHA-256 (cert_fingerprint). Refuse Basic and unencrypted messages.
+$cert = New-SelfSignedCertificate -DnsName ([System.Net.Dns]::GetHostEntry('').HostName) `
+    -CertStoreLocation Cert:\\LocalMachine\\My
+New-Item -Path WSMan:\\localhost\\Listener -Transport HTTPS -Address * -CertificateThumbPrint $cert.Thumbprint -Force
+New-NetFirewallRule -DisplayName "WinRM HTTPS (gxpscan)" -Direction Inbound -Protocol TCP -LocalPort 5986 -Action Allow
+Set-Item WSMan:\\localhost\\Service\\Auth\\Basic -Value $false
+Set-Item WSMan:\\localhost\\Service\\AllowUnencrypted -Value $false
+# the value for cert_fingerprint:
+[BitConverter]::ToString([Security.Cryptography.SHA256]::Create().ComputeHash($cert.RawData)).Replace('-', '')
+
+# 5. In the gxpscan inventory (the password stays in the environment variable, never in the file):
+#   - name: lims-app-01
+#     type: windows
+#     host: lims-app-01.corp.example
+#     user: CORP\\{account}            # or {account}@corp.example, or a local {account}
+#     password_env: GXPSCAN_WINRM_PASSWORD
+#     ca_file: /etc/gxpscan/corp-ca.pem   # or cert_fingerprint: <the SHA-256 above>
+"""
