@@ -17,6 +17,7 @@ from scanner.model import Fact, Platform, Target
 
 PLATFORM_COLLECTORS = {
     Platform.LINUX: "scanner.collectors.linux",
+    Platform.WINDOWS: "scanner.collectors.windows",
     Platform.AWS: "scanner.collectors.aws",
     Platform.LDAP: "scanner.collectors.ldap",
     Platform.IAC: "scanner.collectors.iac",
@@ -25,6 +26,7 @@ PLATFORM_COLLECTORS = {
 #: The system-under-test fact of each platform (scanner.facts.system), collected with every target's other facts.
 SYSTEM_FACTS = {
     Platform.LINUX: "linux.system",
+    Platform.WINDOWS: "windows.system",
     Platform.AWS: "aws.system",
     Platform.LDAP: "ldap.system",
     Platform.IAC: "iac.system",

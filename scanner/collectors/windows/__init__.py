@@ -1,0 +1,344 @@
+"""Windows facts, gathered by one PowerShell script in one WinRM round trip.
+
+``collect.ps1`` (package data) holds one block per fact; the collector sends the script once with the facts asked
+for, a per-run nonce and the fact timeout, and reads back one frame per fact: ``<nonce> FACT <name> <ms> ok|error``,
+one line of JSON, ``<nonce> END <name>``. Decoding is strict: a frame that is missing, cut off, framed twice, too
+large, not UTF-8, not JSON, or not exactly the shape of its type in ``scanner/facts/windows.py`` is a failed fact,
+never a default. Facts marked ``needs_root`` need local Administrators; the script says so when it lacks them.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from scanner.collectors import FactSpec
+from scanner.collectors.linux import _batch_failure
+from scanner.connectors import CommandResult, ConnectorError
+from scanner.facts import windows as wf
+from scanner.facts.ldap import PasswordRules
+from scanner.facts.system import SystemUnderTest
+from scanner.model import Evidence, Fact, Target
+from scanner.selftest.decode import DecodeError, decode
+
+DEFAULT_FACT_TIMEOUT = 10.0
+#: Bound of the whole output of one host, and of one fact's JSON line.
+OUTPUT_LIMIT = 8 * 1024 * 1024
+FACT_LIMIT = 2 * 1024 * 1024
+NEEDS_ADMIN = "needs local Administrators"
+_NEVER = -(2 ** 63)  # SAM: an interval that never ends (passwords never expire, locked until unlocked)
+
+
+class ParseError(ValueError):
+    pass
+
+
+# ---------------------------------------------------------------- the script and its blocks
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    admin: bool
+    body: str
+
+
+_BLOCK = re.compile(r"^\$Facts\['([a-z_.]+)'\] = @\{ Admin = \$(true|false); Body = @'\n(.*?)\n'@ \}$", re.M | re.S)
+
+
+@cache
+def script_text() -> str:
+    return resources.files(__package__).joinpath("collect.ps1").read_text(encoding="utf-8")
+
+
+@cache
+def blocks() -> dict[str, Block]:
+    """The fact blocks of collect.ps1: the evidence source of each fact, and whether it needs Administrators."""
+    return {m.group(1): Block(m.group(1), m.group(2) == "true", m.group(3)) for m in _BLOCK.finditer(script_text())}
+
+
+def _ps_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def prelude() -> str:
+    """Data every block starts with: the registry values the checks read (``scanner.facts.windows``)."""
+    pairs = ", ".join(f"@({_ps_string(k)}, {_ps_string(n)})" for k, n in wf.REGISTRY_VALUES)
+    return f"$RegistryValues = @({pairs})"
+
+
+def build_script(names: Iterable[str], nonce: str, fact_timeout: float) -> str:
+    """What is fed to ``powershell -Command -``: a few one-line assignments, then collect.ps1 as one script block
+    (decoded from base64, so PowerShell's line-by-line reading of stdin cannot split a multi-line statement)."""
+    import base64
+
+    wanted = ", ".join(_ps_string(n) for n in names)
+    body = base64.b64encode(script_text().encode("utf-8")).decode("ascii")
+    return "\n".join([
+        "$ErrorActionPreference = 'Stop'",
+        f"$N = '{nonce}'",
+        f"$Wanted = @({wanted})",
+        f"$FactTimeoutMs = {int(fact_timeout * 1000)}",
+        f"$Prelude = {_ps_string(prelude())}",
+        "& ([ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String("
+        f"'{body}'))))",
+        "",
+    ])
+
+
+# ---------------------------------------------------------------- reading the frames back
+
+
+@dataclass(frozen=True)
+class Frame:
+    name: str
+    millis: int
+    ok: bool
+    payload: bytes  # the JSON line
+    raw: bytes  # the whole frame, header to END, as evidence
+    complete: bool
+
+
+def split_frames(stdout: bytes, nonce: str) -> dict[str, Frame | str]:
+    """name -> its frame, or why it cannot be trusted (framed twice). Only lines starting with the nonce count."""
+    marker = re.compile(rb"\n" + re.escape(nonce.encode()) + rb" (FACT|END) ([a-z_.]{1,64})(?: (\d{1,9}) (ok|error))?\n")
+    out: dict[str, Frame | str] = {}
+    open_: re.Match[bytes] | None = None
+
+    def close(end: int, end_at: int, complete: bool) -> None:
+        assert open_ is not None
+        name = open_.group(2).decode()
+        frame = Frame(name, int(open_.group(3)), open_.group(4) == b"ok", stdout[open_.end():end].strip(b"\n"),
+                      stdout[open_.start() + 1:end_at], complete)
+        out[name] = f"{name} is framed more than once in the output" if name in out else frame
+
+    for m in marker.finditer(stdout):
+        kind = m.group(1)
+        if kind == b"FACT" and m.group(3) is not None:
+            if open_ is not None:
+                close(m.start(), m.start(), complete=False)
+            open_ = m
+        elif kind == b"END" and m.group(3) is None and open_ is not None and m.group(2) == open_.group(2):
+            close(m.start(), m.end(), complete=True)
+            open_ = None
+    if open_ is not None:
+        close(len(stdout), len(stdout), complete=False)
+    return out
+
+
+def _reject_relative_times(data: Any, path: str) -> None:
+    """The fact decoder reads ``now-3d`` as a relative time for known-answer files; a host must send real times."""
+    if isinstance(data, str) and data.startswith("now"):
+        raise ParseError(f"{path}: not a time or value a host sends: {data[:40]!r}")
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            _reject_relative_times(v, f"{path}.{k}")
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _reject_relative_times(v, f"{path}[{i}]")
+
+
+def _typed(hint: Any) -> Callable[[Any], Any]:
+    def parse(data: Any) -> Any:
+        return decode(data, hint, "value", datetime.now(timezone.utc))
+    return parse
+
+
+def _mapping(data: Any, keys: Iterable[str]) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ParseError(f"expected a JSON object, got {type(data).__name__}")
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise ParseError(f"missing {', '.join(missing)}")
+    return data
+
+
+def parse_system(data: Any) -> SystemUnderTest:
+    d = _mapping(data, ("hostname", "os", "os_version", "build", "domain", "part_of_domain"))
+    if not all(isinstance(d[k], str) for k in ("hostname", "os", "os_version", "build", "domain")):
+        raise ParseError("system fields must be strings")
+    return SystemUnderTest.of(platform="windows", hostname=d["hostname"], os=d["os"], os_version=d["os_version"],
+                              build=d["build"], domain=d["domain"] if d["part_of_domain"] is True else "(workgroup)")
+
+
+def _interval_days(raw: Any, what: str, never_ok: bool) -> float | None:
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw > 0:
+        raise ParseError(f"{what}: expected a SAM interval (0 or negative 100-ns units), got {raw!r}")
+    if raw == _NEVER:
+        if never_ok:
+            return None
+        raise ParseError(f"{what}: 'never' is not a valid value here")
+    return round(-raw / 10_000_000 / 86400, 4)
+
+
+def parse_password_policy(data: Any) -> PasswordRules:
+    keys = ("min_length", "history", "properties", "max_age_100ns", "min_age_100ns", "lockout_duration_100ns",
+            "lockout_window_100ns", "lockout_threshold")
+    d = _mapping(data, keys)
+    for k in ("min_length", "history", "properties", "lockout_threshold"):
+        if not isinstance(d[k], int) or isinstance(d[k], bool) or not 0 <= d[k] <= 0xFFFFFFFF:
+            raise ParseError(f"{k}: expected a non-negative integer, got {d[k]!r}")
+    duration = _interval_days(d["lockout_duration_100ns"], "lockout duration", never_ok=True)
+    window = _interval_days(d["lockout_window_100ns"], "lockout observation window", never_ok=False)
+    return PasswordRules(
+        min_length=d["min_length"], complexity=bool(d["properties"] & 0x1),
+        reversible_encryption=bool(d["properties"] & 0x10),
+        max_age_days=_interval_days(d["max_age_100ns"], "maximum password age", never_ok=True),
+        min_age_days=_interval_days(d["min_age_100ns"], "minimum password age", never_ok=False) or 0.0,
+        history=d["history"], lockout_threshold=d["lockout_threshold"],
+        lockout_duration_minutes=None if duration is None else round(duration * 1440, 2),
+        lockout_window_minutes=round((window or 0.0) * 1440, 2))
+
+
+def parse_registry(data: Any) -> wf.Registry:
+    registry: wf.Registry = _typed(wf.Registry)(data)
+    seen = [(v.key.lower(), v.name.lower()) for v in registry.values]
+    wanted = [(k.lower(), n.lower()) for k, n in wf.REGISTRY_VALUES]
+    if sorted(seen) != sorted(wanted):
+        raise ParseError("the registry values read are not exactly the ones asked for "
+                         f"({len(seen)} read, {len(wanted)} asked)")
+    return registry
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+#: ``w32tm /query /status /verbose``, one value per line in this documented order (labels are localised).
+_W32TM_LINES = 16
+_LEAP, _STRATUM, _SOURCE, _OFFSET, _ERROR, _SINCE = 0, 1, 7, 9, 14, 15
+
+
+def _number(line: str, what: str) -> float:
+    value = line.partition(":")[2].strip()
+    m = _NUMBER.match(value)
+    if not m:
+        raise ParseError(f"w32tm {what}: no number in {line[:80]!r}")
+    return float(m.group(0).replace(",", "."))
+
+
+def parse_time(data: Any) -> wf.TimeStatus:
+    d = _mapping(data, ("service_running", "sync_type", "ntp_server", "status"))
+    if not isinstance(d["service_running"], bool) or not isinstance(d["status"], list) or \
+            not all(isinstance(x, str) for x in (d["sync_type"], d["ntp_server"], *d["status"])):
+        raise ParseError("unexpected types in the w32time fact")
+    lines = [x for x in d["status"] if x.strip()]
+    if not d["service_running"]:
+        return wf.TimeStatus(False, d["sync_type"], d["ntp_server"], 3, 0, "", 0.0, -1, -1.0)
+    if len(lines) < _W32TM_LINES:
+        raise ParseError(f"w32tm /query /status /verbose printed {len(lines)} lines, expected {_W32TM_LINES}")
+    # The 'Last Sync Error' value may be a negative HRESULT; the 'since' value is seconds.
+    return wf.TimeStatus(
+        service_running=True, sync_type=d["sync_type"], ntp_server=d["ntp_server"],
+        leap_indicator=int(_number(lines[_LEAP], "leap indicator")), stratum=int(_number(lines[_STRATUM], "stratum")),
+        source=lines[_SOURCE].partition(":")[2].strip()[:256],
+        phase_offset_seconds=_number(lines[_OFFSET], "phase offset"),
+        last_sync_error=int(_number(lines[_ERROR], "last sync error")),
+        since_last_sync_seconds=_number(lines[_SINCE], "time since last good sync"))
+
+
+@dataclass(frozen=True)
+class WinFact:
+    name: str
+    description: str
+    parse: Callable[[Any], object]
+
+
+FACT_TABLE: tuple[WinFact, ...] = (
+    WinFact("windows.system", "the system under test: host name, Windows edition, version and build (CIM)",
+            parse_system),
+    WinFact("windows.local_accounts", "local accounts by SID: enabled, password required and expiring, last logon "
+            "(Win32_UserAccount, Get-LocalUser)", _typed(wf.LocalAccounts)),
+    WinFact("windows.admin_group", "members of the local Administrators group S-1-5-32-544 (ADSI WinNT)",
+            _typed(wf.AdminGroup)),
+    WinFact("windows.password_policy", "local password and lockout policy from the SAM account domain (numbers)",
+            parse_password_policy),
+    WinFact("windows.registry", "security settings read as registry numbers (LSA, UAC, RDP, SChannel, "
+            "LanmanServer)", parse_registry),
+    WinFact("windows.smb_server", "SMB server configuration (Get-SmbServerConfiguration)",
+            _typed(wf.SmbServer)),
+    WinFact("windows.winrm_service", "WinRM service configuration and listeners (WSMan: drive)",
+            _typed(wf.WinRMService)),
+    WinFact("windows.audit_policy", "effective advanced audit policy per subcategory GUID (AuditQuerySystemPolicy)",
+            _typed(wf.AuditPolicy)),
+    WinFact("windows.security_log", "Security event log size, retention mode and oldest event (Get-WinEvent)",
+            _typed(wf.SecurityLog)),
+    WinFact("windows.services", "services by key name, start mode and state (Win32_Service)", _typed(wf.Services)),
+    WinFact("windows.event_forwarding", "Windows Event Forwarding subscription managers (policy registry key)",
+            _typed(wf.EventForwarding)),
+    WinFact("windows.time", "w32time configuration, service and status (registry, w32tm /query /status /verbose)",
+            parse_time),
+    WinFact("windows.bitlocker", "BitLocker volumes and every fixed volume (Get-BitLockerVolume, Win32_Volume)",
+            _typed(wf.BitLocker)),
+    WinFact("windows.backup", "Windows Server Backup policy and summary, VSS snapshot tasks",
+            _typed(wf.BackupState)),
+    WinFact("windows.firewall", "Windows Firewall profiles (Get-NetFirewallProfile)", _typed(wf.Firewall)),
+)
+BY_NAME = {f.name: f for f in FACT_TABLE}
+
+
+@cache
+def _facts() -> dict[str, FactSpec]:
+    return {f.name: FactSpec(f.name, f.description, blocks()[f.name].admin) for f in FACT_TABLE}
+
+
+def __getattr__(name: str) -> Any:  # FACTS is built from collect.ps1 on first use, not at import
+    if name == "FACTS":
+        return _facts()
+    raise AttributeError(name)
+
+
+def source_of(name: str, millis: int | None = None) -> str:
+    ran = f", ran {millis} ms on the host" if millis is not None else ""
+    return f"collect.ps1 fact {name} (PowerShell{ran}):\n{blocks()[name].body}"
+
+
+def fact_from_frame(name: str, frame: Frame | str | None, result: CommandResult) -> Fact:
+    if frame is None:
+        return Fact.failed(name, _batch_failure(result), (Evidence.of(source_of(name), result.stderr),))
+    if isinstance(frame, str):
+        return Fact.failed(name, frame)
+    evidence = (Evidence.of(source_of(name, frame.millis), frame.raw),)
+    if not frame.complete:
+        return Fact.failed(name, "frame incomplete: " + _batch_failure(result), evidence)
+    if len(frame.payload) > FACT_LIMIT:
+        return Fact.failed(name, f"fact output larger than {FACT_LIMIT} bytes", evidence)
+    try:
+        data = json.loads(frame.payload.decode("utf-8"))
+    except UnicodeDecodeError:
+        return Fact.failed(name, "fact output is not UTF-8", evidence)
+    except (ValueError, RecursionError) as exc:
+        return Fact.failed(name, f"fact output is not JSON: {str(exc)[:200]}", evidence)
+    if not frame.ok:
+        why = data.get("error") if isinstance(data, Mapping) else None
+        text = str(why)[:500] if why else "the fact block failed without a message"
+        return Fact.failed(name, NEEDS_ADMIN if text == NEEDS_ADMIN else f"the fact block failed: {text}", evidence)
+    try:
+        _reject_relative_times(data, "value")
+        return Fact(name, BY_NAME[name].parse(data), evidence)
+    except (ParseError, DecodeError, LookupError) as exc:
+        return Fact.failed(name, f"unexpected fact output: {exc}", evidence)
+    except Exception as exc:  # a parser bug fails closed too
+        return Fact.failed(name, f"parser failed: {type(exc).__name__}: {exc}", evidence)
+
+
+def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, Fact]:
+    wanted = sorted(set(names))
+    facts = {n: Fact.failed(n, "unknown Windows fact") for n in wanted if n not in BY_NAME}
+    ours = [n for n in wanted if n in BY_NAME]
+    if not ours:
+        return facts
+    fact_timeout = float(target.opt("fact_timeout", DEFAULT_FACT_TIMEOUT))
+    nonce = secrets.token_hex(16)
+    script = build_script(ours, nonce, fact_timeout)
+    timeout = float(target.opt("host_timeout") or len(ours) * (fact_timeout + 2) + 30)
+    try:
+        result = connector.run(script, timeout=timeout, limit=OUTPUT_LIMIT)
+    except ConnectorError as exc:
+        return {**facts, **{n: Fact.failed(n, f"connector error: {exc}") for n in ours}}
+    frames = split_frames(result.stdout, nonce)
+    facts.update({n: fact_from_frame(n, frames.get(n), result) for n in ours})
+    return facts
