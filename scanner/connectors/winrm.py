@@ -382,7 +382,8 @@ class WinRMConnector:
         except requests.exceptions.SSLError as exc:
             raise ConnectorError(f"TLS with {ep.url} failed: {printable(str(exc))}") from None
         except (requests.exceptions.RequestException, OSError) as exc:
-            raise ConnectorError(f"WinRM connection to {ep.url} failed: {type(exc).__name__}") from None
+            raise ConnectorError(f"WinRM connection to {ep.url} failed: {type(exc).__name__}: "
+                                 f"{printable(str(exc))}") from None
         except (ParseError, StopIteration, ValueError, KeyError) as exc:
             raise ConnectorError(f"{ep.url} answered a message that is not WS-Management: "
                                  f"{type(exc).__name__}") from None

@@ -104,6 +104,7 @@ class _Command:
     def __init__(self, command_line: str) -> None:
         self.command_line = command_line
         self.stdin = bytearray()
+        self.sent = False  # a Send arrived: the command reads stdin until End
         self.ended = False
         self.started = time.monotonic()
         self.done = False
@@ -219,6 +220,7 @@ class WSManResponder:
             cmd = commands.get(stream.get("CommandId", "") if stream is not None else "")
             if cmd is None or stream is None:
                 return 500, _fault(87, "unknown command")
+            cmd.sent = True
             cmd.stdin += base64.b64decode(stream.text or "")
             cmd.ended = stream.get("End", "false").lower() == "true"
             return 200, _envelope("<rsp:SendResponse/>", relates)
@@ -254,7 +256,7 @@ class WSManResponder:
             time.sleep(min(0.2, self.delay))
             return 500, _fault(OPERATION_TIMEOUT_CODE, "The WS-Management service cannot complete the operation "
                                                        "within the time specified in OperationTimeout.")
-        if not cmd.ended:
+        if cmd.sent and not cmd.ended:
             return 500, _fault(OPERATION_TIMEOUT_CODE, "stdin not ended")
         if cmd.done:
             return 200, stream(b"", True)
