@@ -295,6 +295,10 @@ class WinRMConnector:
             self._protocol = self._build_protocol(ep)
             self._shell = self._call(self._deadline, self._protocol.open_shell, codepage=UTF8_CODEPAGE,
                                      noprofile=True)
+        except TimeoutError:
+            self.close()
+            raise ConnectorError(f"{ep.url} did not answer while opening the shell: timed out (connect_timeout, "
+                                 "operation_timeout or host_timeout)") from None
         except BaseException:
             self.close()
             raise

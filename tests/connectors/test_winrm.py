@@ -3,13 +3,16 @@ so), the protection recorded, escaping of server text, the setup guide. The conn
 tests/lab/test_winrm.py."""
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scanner import cli
 from scanner.collectors import FactSpec
-from scanner.connectors import connector_class, connector_key
+from scanner.connectors import ConnectorError, connector_class, connector_key
 from scanner.connectors.winrm import ADMINISTRATORS, REMOTE_MANAGEMENT_USERS, WinRMConnector, endpoint, printable
 from scanner.inventory import InventoryError, load_inventory
 
@@ -99,3 +102,24 @@ def test_winrm_setup_refuses_an_account_name_that_could_inject(capsys: pytest.Ca
     assert cli.main(["winrm-setup", "--account", 'x"; Remove-Item C:\\ -Recurse']) == cli.EXIT_INPUT
     captured = capsys.readouterr()
     assert captured.out == "" and "account name must be" in captured.err
+
+
+@pytest.mark.parametrize(("auth", "package"), [("kerberos", "pywinrm[kerberos]"), ("credssp", "pywinrm[credssp]")])
+def test_an_optional_authentication_without_its_package_fails_closed_before_connecting(
+        monkeypatch: pytest.MonkeyPatch, auth: str, package: str) -> None:
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    options = {"auth": auth, "user": "CORP\\gxpscan-svc", "password_env": "WINRM_PW"}
+    target = load_inventory(inventory(**options)).targets[1]
+    with pytest.raises(ConnectorError, match=rf"auth {auth} needs {re.escape(package)} installed"):
+        WinRMConnector(target).__enter__()
+
+
+def test_one_client_keytab_per_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from scanner.connectors.winrm import _use_keytab
+
+    monkeypatch.delenv("KRB5_CLIENT_KTNAME", raising=False)
+    _use_keytab(str(tmp_path / "a.keytab"))
+    _use_keytab(str(tmp_path / "a.keytab"))
+    assert os.environ["KRB5_CLIENT_KTNAME"] == str(tmp_path / "a.keytab")
+    with pytest.raises(ConnectorError, match="one client keytab per run"):
+        _use_keytab(str(tmp_path / "b.keytab"))

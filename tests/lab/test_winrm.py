@@ -178,6 +178,14 @@ def test_host_timeout_bounds_every_command(pki: Pki) -> None:
     assert time.monotonic() - start < 12
 
 
+def test_a_host_that_never_opens_the_shell_is_a_connector_error_within_the_host_timeout(pki: Pki) -> None:
+    with responder(pki, fault=Fault.HANG_CREATE) as r:
+        start = time.monotonic()
+        with pytest.raises(ConnectorError, match="did not answer while opening the shell: timed out"):
+            WinRMConnector(target(r, ca_file=str(pki.ca.cert), host_timeout=2)).__enter__()
+        assert time.monotonic() - start < 8 and r.ops["Create"] == 1
+
+
 def test_an_output_flood_is_cut_at_the_limit(pki: Pki) -> None:
     with responder(pki, fault=Fault.FLOOD) as r:
         with WinRMConnector(target(r, ca_file=str(pki.ca.cert))) as conn:

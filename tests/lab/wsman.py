@@ -63,6 +63,7 @@ class Fault(enum.Enum):
     FLOOD = "flood"  # Receive answers stdout chunks forever, the command never ends
     THROW = "throw"  # Command answers a SOAP fault (access denied)
     SLOW = "slow"  # Receive answers operation-timeout faults for ``delay`` seconds, then the output
+    HANG_CREATE = "hang-create"  # authenticates, then never answers the Create of a shell
 
 
 _USER_FILE_LOCK = threading.Lock()
@@ -195,6 +196,9 @@ class WSManResponder:
             self.ops[op] += 1
         relates = f"<a:RelatesTo>{message_id}</a:RelatesTo>"
         body = root.find("s:Body", NS)
+        if op == "Create" and self.fault is Fault.HANG_CREATE:
+            self.stopping.wait()
+            return 500, _fault(1, "stopping")
         if op == "Create":
             shell = str(uuid.uuid4()).upper()
             with self.lock:
