@@ -243,6 +243,12 @@ def fact_method(fact: str, target: Target) -> MethodStep:
                 parts += [f"runs {_tools(command)}" for _, command in probes]
                 how = "; ".join(parts) or "nothing is declared for this target (the policy names no source)"
             how += " (one batched read-only shell script" + (", as root through sudo)" if needs_root else ")")
+    elif platform == "windows":
+        from scanner.collectors.windows import BY_NAME as WINDOWS_FACTS
+
+        if fact in WINDOWS_FACTS:
+            how = (f"runs the PowerShell block {fact} of collect.ps1 (read-only) in the host's one WinRM round trip: "
+                   f"{description}" + ("; needs local Administrators" if needs_root else ""))
     elif platform == "aws":
         from scanner.collectors.aws import DEFINITIONS
 

@@ -243,9 +243,10 @@ def test_resolve_rejects_an_unknown_name_with_the_known_ones() -> None:
 
 def test_checks_for_a_framework_a_clause_and_its_sub_clauses(catalogs) -> None:
     assert frameworks.checks_for(catalogs, "21cfr11") == set(catalogs["part11"].check_ids)
-    assert frameworks.checks_for(catalogs, "iso27001", "8.17") == {"linux.time.synchronized"}
+    assert frameworks.checks_for(catalogs, "iso27001", "8.17") == {"linux.time.synchronized",
+                                                                   "windows.time.synchronized"}
     assert frameworks.checks_for(catalogs, "part11", "part11:11.100(a)") == {
-        "linux.accounts.unique_ids", "ad.shared_accounts"}
+        "linux.accounts.unique_ids", "ad.shared_accounts", "windows.accounts.unique_ids"}
     annex_12 = frameworks.checks_for(catalogs, "annex11", "12")
     assert annex_12 == set().union(*(set(catalogs["annex11"].clause(f"12.{i}").checks) for i in range(1, 5)))
     # "11.10" covers 11.10(a) ... 11.10(k)(2), never 11.100(a).

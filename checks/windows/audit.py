@@ -148,7 +148,8 @@ def forwarding(event_forwarding: EventForwarding, services: Services,
                  "within time_max_sync_age_hours and the offset is at most time_max_offset_seconds.",
        remediation="Configure w32time (w32tm /config /syncfromflags:domhier or /manualpeerlist:<servers>), start "
                    "the service, and check w32tm /resync.")
-def synchronized(time: TimeStatus, time_max_offset_seconds: float = 1.0, time_max_sync_age_hours: float = 24) -> Finding:
+def synchronized(time: TimeStatus, time_max_offset_seconds: float = 1.0,
+                 time_max_sync_age_hours: float = 24) -> Finding:
     obs: dict[str, Any] = {"type": time.sync_type, "source": time.source, "offset_s": time.phase_offset_seconds,
                            "stratum": time.stratum, "since_sync_s": time.since_last_sync_seconds}
     problems = []

@@ -5,7 +5,7 @@ from typing import Any
 
 from checks.windows._common import policy_first, rdp_off, settings_finding
 from scanner.facts.windows import RDP_TCP, SCHANNEL, TS_POLICIES, BitLocker, Registry, SmbServer, WinRMService
-from scanner.model import Area, Finding, Severity, failed, passed
+from scanner.model import Area, Finding, Severity, failed
 from scanner.registry import check
 
 WEAK_PROTOCOLS = ("SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1")

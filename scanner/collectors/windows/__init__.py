@@ -107,7 +107,8 @@ class Frame:
 
 def split_frames(stdout: bytes, nonce: str) -> dict[str, Frame | str]:
     """name -> its frame, or why it cannot be trusted (framed twice). Only lines starting with the nonce count."""
-    marker = re.compile(rb"\n" + re.escape(nonce.encode()) + rb" (FACT|END) ([a-z_.]{1,64})(?: (\d{1,9}) (ok|error))?\n")
+    marker = re.compile(rb"\n" + re.escape(nonce.encode())
+                        + rb" (FACT|END) ([a-z_.]{1,64})(?: (\d{1,9}) (ok|error))?\n")
     out: dict[str, Frame | str] = {}
     open_: re.Match[bytes] | None = None
 
@@ -167,14 +168,22 @@ def parse_system(data: Any) -> SystemUnderTest:
                               build=d["build"], domain=d["domain"] if d["part_of_domain"] is True else "(workgroup)")
 
 
-def _interval_days(raw: Any, what: str, never_ok: bool) -> float | None:
+def _interval_seconds(raw: Any, what: str, never_ok: bool) -> float | None:
     if not isinstance(raw, int) or isinstance(raw, bool) or raw > 0:
         raise ParseError(f"{what}: expected a SAM interval (0 or negative 100-ns units), got {raw!r}")
     if raw == _NEVER:
         if never_ok:
             return None
         raise ParseError(f"{what}: 'never' is not a valid value here")
-    return round(-raw / 10_000_000 / 86400, 4)
+    return -raw / 10_000_000
+
+
+def _days(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 86400, 4)
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 2)
 
 
 def parse_password_policy(data: Any) -> PasswordRules:
@@ -184,16 +193,16 @@ def parse_password_policy(data: Any) -> PasswordRules:
     for k in ("min_length", "history", "properties", "lockout_threshold"):
         if not isinstance(d[k], int) or isinstance(d[k], bool) or not 0 <= d[k] <= 0xFFFFFFFF:
             raise ParseError(f"{k}: expected a non-negative integer, got {d[k]!r}")
-    duration = _interval_days(d["lockout_duration_100ns"], "lockout duration", never_ok=True)
-    window = _interval_days(d["lockout_window_100ns"], "lockout observation window", never_ok=False)
+    min_age = _days(_interval_seconds(d["min_age_100ns"], "minimum password age", never_ok=False))
+    window = _minutes(_interval_seconds(d["lockout_window_100ns"], "lockout observation window", never_ok=False))
     return PasswordRules(
         min_length=d["min_length"], complexity=bool(d["properties"] & 0x1),
         reversible_encryption=bool(d["properties"] & 0x10),
-        max_age_days=_interval_days(d["max_age_100ns"], "maximum password age", never_ok=True),
-        min_age_days=_interval_days(d["min_age_100ns"], "minimum password age", never_ok=False) or 0.0,
-        history=d["history"], lockout_threshold=d["lockout_threshold"],
-        lockout_duration_minutes=None if duration is None else round(duration * 1440, 2),
-        lockout_window_minutes=round((window or 0.0) * 1440, 2))
+        max_age_days=_days(_interval_seconds(d["max_age_100ns"], "maximum password age", never_ok=True)),
+        min_age_days=min_age or 0.0, history=d["history"], lockout_threshold=d["lockout_threshold"],
+        lockout_duration_minutes=_minutes(_interval_seconds(d["lockout_duration_100ns"], "lockout duration",
+                                                            never_ok=True)),
+        lockout_window_minutes=window or 0.0)
 
 
 def parse_registry(data: Any) -> wf.Registry:

@@ -1,0 +1,231 @@
+"""The Windows collector: one script, one round trip, strict frames. Nothing here runs Windows: the script's syntax
+is checked by a PowerShell grammar (tree-sitter-powershell), and its output is replayed from the hand-written host
+profiles of tests/fixtures/windows (a fake connector; the WinRM connector's own tests use a real WS-Man responder)."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import tree_sitter
+import tree_sitter_powershell
+
+from scanner.collectors import collect as collect_any
+from scanner.collectors import known_facts
+from scanner.collectors import windows as wc
+from scanner.connectors import CommandResult, ConnectorError
+from scanner.model import Platform, Status, Target
+from scanner.registry import Registry
+from scanner.runner import evaluate
+from tests.checks.windows.factories import ReplayConnector, target
+from tests.fixtures.windows.replay import asked, frame, profile_output, reply_for
+
+ALL = sorted(wc.BY_NAME)
+
+
+def parser() -> tree_sitter.Parser:
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+
+
+def test_the_script_and_every_fact_block_parse_as_powershell() -> None:
+    p = parser()
+    text = wc.script_text()
+    assert not p.parse(text.encode()).root_node.has_error
+    for block in wc.blocks().values():
+        assert not p.parse(block.body.encode()).root_node.has_error, block.name
+    assert not p.parse(wc.build_script(ALL, "0" * 32, 10).encode()).root_node.has_error
+    assert not p.parse(wc.prelude().encode()).root_node.has_error
+    # the grammar does catch a broken script: an unclosed block
+    broken = text.replace("foreach ($name in $Wanted) {", "foreach ($name in $Wanted) {{", 1)
+    assert p.parse(broken.encode()).root_node.has_error
+
+
+def test_every_fact_has_one_block_and_the_admin_marks_agree() -> None:
+    assert sorted(wc.blocks()) == ALL
+    assert {n: s.needs_root for n, s in wc.FACTS.items()} == {n: b.admin for n, b in wc.blocks().items()}
+    assert sorted(n for n, b in wc.blocks().items() if b.admin) == [
+        "windows.audit_policy", "windows.backup", "windows.bitlocker", "windows.security_log",
+        "windows.smb_server", "windows.winrm_service"]
+    assert set(ALL) <= set(known_facts())
+
+
+#: Commands that change a host or write a file: none may appear in the collection script.
+WRITERS = re.compile(r"\b(Set-\w+|New-Item|Remove-\w+|Out-File|Add-Content|Export-\w+|Add-Type|Start-Job|"
+                     r"Invoke-Expression|Enable-\w+|Disable-\w+|secedit|net\s+accounts|auditpol|wbadmin|reg(\.exe)?\s"
+                     r"|Start-Process|Stop-\w+|Restart-\w+|Install-\w+)\b|\s>>?\s", re.I)
+
+
+def test_the_script_only_reads() -> None:
+    assert WRITERS.findall(wc.script_text()) == []
+    assert WRITERS.search("Set-ItemProperty HKLM:\\x") and WRITERS.search("secedit /export /cfg x")
+
+
+def test_one_round_trip_per_host_carrying_every_fact_with_a_fresh_nonce() -> None:
+    first, second = ReplayConnector("hardened-2022"), ReplayConnector("hardened-2022")
+    facts = wc.collect(first, target(), ALL)
+    wc.collect(second, target(), ALL)
+    assert len(first.scripts) == len(second.scripts) == 1
+    assert all(f.ok for f in facts.values()), {n: f.error for n, f in facts.items() if not f.ok}
+    (n1, names), (n2, _) = asked(first.scripts[0]), asked(second.scripts[0])
+    assert names == ALL and n1 != n2 and re.fullmatch(r"[0-9a-f]{32}", n1)
+    body = re.search(r"FromBase64String\('([A-Za-z0-9+/=]+)'\)", first.scripts[0])
+    assert body and base64.b64decode(body.group(1)).decode() == wc.script_text()
+
+
+def test_the_evidence_of_a_fact_is_its_block_its_frame_and_its_time_on_the_host() -> None:
+    facts = wc.collect(ReplayConnector("hardened-2022"), target(), ["windows.registry"])
+    ev = facts["windows.registry"].evidence[0]
+    assert ev.source.startswith("collect.ps1 fact windows.registry (PowerShell, ran 12 ms on the host):\n")
+    assert "Get-ItemProperty -LiteralPath $pair[0]" in ev.source
+    assert " FACT windows.registry 12 ok\n" in ev.raw and ev.raw.endswith(" END windows.registry\n")
+
+
+def test_an_unknown_fact_and_a_platform_dispatch() -> None:
+    t = Target("w", Platform.WINDOWS, {}, {})
+    got = collect_any(ReplayConnector("hardened-2022"), t, ["windows.system", "windows.nope"])
+    assert got["windows.nope"].error == "unknown Windows fact"
+    assert dict(got["windows.system"].value.fields)["os"] == "Microsoft Windows Server 2022 Standard"
+
+
+# ---------------------------------------------------------------- hostile output
+
+
+def _swap(name: str, payload: str | None = None, *, ok: bool = True, extra: str = "",
+          nonce_of: Callable[[str], str] | None = None) -> Callable[[str], bytes]:
+    """A reply of the hardened host with one fact's frame replaced (None: dropped) and ``extra`` appended."""
+    def reply(script: str) -> bytes:
+        nonce, names = asked(script)
+        out = profile_output("hardened-2022", nonce, [n for n in names if n != name])
+        if payload is not None:
+            out += frame(nonce_of(nonce) if nonce_of else nonce, name, payload, ok=ok)
+        return (out + extra.replace("{N}", nonce)).encode("utf-8", "surrogateescape")
+    return reply
+
+
+def _weak(name: str) -> str:
+    return profile_output("weak", "n" * 32, [name]).split("\n")[2]
+
+
+def _good(name: str) -> str:
+    return profile_output("hardened-2022", "n" * 32, [name]).split("\n")[2]
+
+
+HOSTILE: list[tuple[str, str, Callable[[str], bytes], str]] = [
+    ("forged frame with another nonce", "windows.password_policy",
+     _swap("windows.password_policy", _good("windows.password_policy"), nonce_of=lambda n: "f" * 32),
+     "no output for this fact"),
+    ("a second frame with the run's nonce", "windows.password_policy",
+     _swap("windows.password_policy", _weak("windows.password_policy"),
+           extra="\n{N} FACT windows.password_policy 1 ok\n" + _good("windows.password_policy")
+                 + "\n{N} END windows.password_policy\n"), "framed more than once"),
+    ("truncated JSON", "windows.registry", _swap("windows.registry", _good("windows.registry")[:500]),
+     "not JSON"),
+    ("a fact that throws", "windows.registry",
+     _swap("windows.registry", json.dumps({"error": "Requested registry access is not allowed."}), ok=False),
+     "the fact block failed: Requested registry access is not allowed."),
+    ("needs Administrators", "windows.audit_policy",
+     _swap("windows.audit_policy", json.dumps({"error": "needs local Administrators"}), ok=False),
+     "needs local Administrators"),
+    ("flood", "windows.services",
+     _swap("windows.services", '{"services": [' + ",".join(['{"name":"x","start_mode":"Auto","state":"Running"}']
+                                                         * 50000) + "]}"), "larger than"),
+    ("non-UTF-8", "windows.local_accounts",
+     _swap("windows.local_accounts", _good("windows.local_accounts").replace("svc-backup", "svc-\udcff")),
+     "not UTF-8"),
+    ("a string for a flag", "windows.smb_server",
+     _swap("windows.smb_server", _weak("windows.smb_server").replace("true", '"false"')), "expected true or false"),
+    ("a number for a flag", "windows.local_accounts",
+     _swap("windows.local_accounts", _weak("windows.local_accounts").replace('"enabled":true', '"enabled":0')),
+     "expected true or false"),
+    ("a relative time", "windows.backup",
+     _swap("windows.backup", _weak("windows.backup").replace('"last_success":"', '"last_success":"now-1h", "x":"')),
+     "not a time or value a host sends"),
+    ("an unknown field", "windows.winrm_service",
+     _swap("windows.winrm_service", _weak("windows.winrm_service")[:-1] + ',"secure":true}'), "unknown field"),
+    ("a registry value missing", "windows.registry",
+     _swap("windows.registry", json.dumps({"values": json.loads(_weak("windows.registry"))["values"][1:]})),
+     "not exactly the ones asked for"),
+    ("a positive SAM interval", "windows.password_policy",
+     _swap("windows.password_policy", _good("windows.password_policy").replace("-77760000000000", "77760000000000")),
+     "expected a SAM interval"),
+    ("w32tm cut short", "windows.time",
+     _swap("windows.time", json.dumps({**json.loads(_good("windows.time")),
+                                       "status": json.loads(_good("windows.time"))["status"][:9]})),
+     "printed 9 lines, expected 16"),
+    ("nesting bomb", "windows.firewall", _swap("windows.firewall", "[" * 100000 + "]" * 100000), "not JSON"),
+    ("frame cut off", "windows.firewall", _swap("windows.firewall", None, extra="\n{N} FACT windows.firewall 3 ok\n"
+                                                                               '{"profiles": ['), "frame incomplete"),
+]
+
+
+@pytest.mark.parametrize(("fact", "reply", "problem"), [h[1:] for h in HOSTILE], ids=[h[0] for h in HOSTILE])
+def test_hostile_output_fails_that_fact_closed_and_spares_the_others(fact: str, reply: Any, problem: str) -> None:
+    facts = wc.collect(ReplayConnector("hardened-2022", reply), target(), ALL)
+    assert not facts[fact].ok and problem in str(facts[fact].error), facts[fact].error
+    assert [n for n, f in facts.items() if not f.ok] == [fact]
+    registry = Registry.load(["checks.windows"])
+    for spec in registry.checks.values():
+        if fact in spec.facts:
+            assert {f.status for f in evaluate(spec, facts, target())} == {Status.ERROR}, spec.id
+
+
+def test_non_utf8_bytes_between_frames_change_nothing() -> None:
+    def reply(script: str) -> bytes:
+        return b"\xff\xfe garbage\n\x00" + reply_for("hardened-2022")(script) + b"\n\xc3\x28 trailing"
+    facts = wc.collect(ReplayConnector("hardened-2022", reply), target(), ALL)
+    assert all(f.ok for f in facts.values())
+
+
+@pytest.mark.parametrize(("result", "problem"), [
+    (CommandResult(None, b"", b"", timed_out=True), "timed out before this fact's section ran"),
+    (CommandResult(None, b"", b"", truncated=True), "output bound reached"),
+    (CommandResult(1, b"", b"powershell: access denied\n"), "no output for this fact (shell exit 1: powershell: "
+                                                             "access denied)"),
+])
+def test_a_failed_round_trip_fails_every_fact(result: CommandResult, problem: str) -> None:
+    facts = wc.collect(ReplayConnector("hardened-2022", lambda s: result), target(), ALL)
+    assert all(problem in str(f.error) for f in facts.values()), {f.error for f in facts.values()}
+
+
+def test_a_connector_error_fails_every_fact() -> None:
+    class Refusing:
+        def run(self, script: str, *, timeout: float, limit: int) -> CommandResult:
+            raise ConnectorError("certificate of w1 does not verify")
+    facts = wc.collect(Refusing(), target(), ALL)
+    assert {f.error for f in facts.values()} == {"connector error: certificate of w1 does not verify"}
+
+
+def test_timeouts_and_bound_reach_the_connector_and_the_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    class Recording(ReplayConnector):
+        def run(self, script: str, *, timeout: float, limit: int) -> CommandResult:
+            seen.update(timeout=timeout, limit=limit)
+            return super().run(script, timeout=timeout, limit=limit)
+    conn = Recording("hardened-2022")
+    wc.collect(conn, Target("w", Platform.WINDOWS, {"fact_timeout": 3}, {}), ALL)
+    assert seen == {"timeout": len(ALL) * 5 + 30, "limit": wc.OUTPUT_LIMIT}
+    assert "$FactTimeoutMs = 3000" in conn.scripts[0]
+
+
+def test_a_planted_secret_reaches_neither_the_script_nor_a_fact(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "S3cr3t-Wind0ws-Passw0rd-planted"
+    monkeypatch.setenv("GXP_WIN_PW", secret)
+    t = Target("w", Platform.WINDOWS, {"user": "EX\\scanner", "password_env": "GXP_WIN_PW"}, {})
+    conn = ReplayConnector("weak")
+    facts = wc.collect(conn, t, ALL)
+    assert secret not in conn.scripts[0] and "GXP_WIN_PW" not in conn.scripts[0]
+    assert secret not in repr(facts)
+
+
+def test_the_oq_protocol_says_how_each_windows_fact_is_read() -> None:
+    from scanner.protocol import fact_method
+
+    admin, plain = fact_method("windows.audit_policy", target()), fact_method("windows.registry", target())
+    assert admin.needs_root and not plain.needs_root
+    assert admin.how.startswith("runs the PowerShell block windows.audit_policy of collect.ps1 (read-only) in the "
+                                "host's one WinRM round trip: effective advanced audit policy")
+    assert admin.how.endswith("; needs local Administrators") and "Administrators" not in plain.how
