@@ -163,9 +163,10 @@ def main() -> int:
         report = json.loads((d / "out-0" / "report.json").read_text())
     findings = len(report["findings"])
     errors = sum(f["status"] == "error" for f in report["findings"])
-    result = {name: {"wall_s": round(statistics.median(r[0] for r in runs), 2),
-                     "peak_mib": round(max(r[1] for r in runs), 1), "exit_codes": sorted({r[2] for r in runs})}
-              for name, runs in rows.items()}
+    result: dict[str, dict[str, Any]] = {name: {"wall_s": round(statistics.median(r[0] for r in runs), 2),
+                                                "peak_mib": round(max(r[1] for r in runs), 1),
+                                                "exit_codes": sorted({r[2] for r in runs})}
+                                         for name, runs in rows.items()}
     ratio = result["gxpscan"]["wall_s"] / result["floor"]["wall_s"]
     collect_ratio = result["collect"]["wall_s"] / result["floor"]["wall_s"]
     summary = {"hosts": args.hosts, "concurrency": args.concurrency, "runs": args.runs, **result,
