@@ -234,3 +234,25 @@ def test_the_planted_password_reaches_no_output(pki: Pki, caplog: pytest.LogCapt
     assert "Get-Date" in blob and PASSWORD not in blob
     assert PASSWORD.encode("utf-16-le").decode("latin-1") not in blob  # NTLM carries no password, in no encoding
 
+
+
+@pytest.mark.parametrize("trust", ["pin", "ca_file"])
+def test_every_later_connection_is_held_to_the_same_trust(pki: Pki, trust: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """pywinrm's session gets an adapter with the checked trust: a certificate swapped after the first handshake
+    is refused, whatever requests' own bundle or REQUESTS_CA_BUNDLE would say."""
+    import requests
+
+    from scanner.connectors.winrm import _ssl_context, _trusting_adapter, endpoint
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca.cert))  # would trust the responder's certificate
+    with responder(pki) as r:
+        options = {"cert_fingerprint": der_sha256(pki.rogue)} if trust == "pin" else {"ca_file": str(pki.rogue_ca.cert)}
+        ep = endpoint("win-01", target(r, **options).options)
+        session = requests.Session()
+        session.mount("https://", _trusting_adapter(_ssl_context(ep), ep.pin))
+        with pytest.raises(requests.exceptions.SSLError):
+            session.post(r.url, data=b"", timeout=10)
+        plain = requests.Session()  # the same request without the adapter goes through: the adapter refused it
+        assert plain.post(r.url, data=b"", timeout=10).status_code == 401
+        assert r.auth_headers == [] and r.ops["Create"] == 0
