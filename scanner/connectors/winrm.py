@@ -43,7 +43,7 @@ STDERR_LIMIT = 64 * 1024
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_OPERATION_TIMEOUT = 20  # WS-Man OperationTimeout of one Receive (whole seconds)
 DEFAULT_HOST_TIMEOUT = 600.0
-CLEANUP_TIMEOUT = 5.0
+CLEANUP_TIMEOUT = 5.0  # at most, to end a command or the shell (at least 1 s, even after the host timeout)
 SEND_CHUNK = 64 * 1024  # stdin bytes per Send (base64 in a 150 KiB envelope)
 UTF8_CODEPAGE = 65001
 MESSAGE_LIMIT = 300  # characters of a server's fault text put into an error message
@@ -308,16 +308,22 @@ class WinRMConnector:
         self.close()
 
     def close(self) -> None:
-        protocol, shell, self._protocol, self._shell = self._protocol, self._shell, None, None
+        protocol, shell = self._protocol, self._shell
         if protocol is None:
             return
         try:
             if shell is not None:
-                self._call(time.monotonic() + CLEANUP_TIMEOUT, protocol.close_shell, shell, close_session=False)
-        except ConnectorError:
+                self._call(self._cleanup_deadline(), protocol.close_shell, shell, close_session=False)
+        except (ConnectorError, TimeoutError):
             pass  # the shell ends by itself on the server (its idle timeout)
         finally:
+            self._protocol = self._shell = None
             protocol.transport.close_session()
+
+    def _cleanup_deadline(self) -> float:
+        """Ending a command or the shell gets what is left of the host's time, at least a second, at most 5."""
+        now = time.monotonic()
+        return now + min(CLEANUP_TIMEOUT, max(1.0, self._deadline - now))
 
     def _connect_timeout(self) -> float:
         wanted = float(self.target.opt("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)
@@ -365,8 +371,9 @@ class WinRMConnector:
         ep = self.endpoint
         transport = self._protocol.transport if self._protocol is not None else None
         if transport is not None:
-            read = min(left, float(self._protocol.operation_timeout_sec) + 10)
-            transport.read_timeout_sec = (min(self._connect_timeout(), left), read)
+            connect = float(self.target.opt("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)
+            read = float(self._protocol.operation_timeout_sec) + 10
+            transport.read_timeout_sec = (min(connect, left), min(read, left))
         try:
             return operation(*args, **kwargs)
         except wx.InvalidCredentialsError:
@@ -388,7 +395,7 @@ class WinRMConnector:
         except (requests.exceptions.RequestException, OSError) as exc:
             raise ConnectorError(f"WinRM connection to {ep.url} failed: {type(exc).__name__}: "
                                  f"{printable(str(exc))}") from None
-        except (ParseError, StopIteration, ValueError, KeyError) as exc:
+        except (ParseError, StopIteration, ValueError, KeyError, AssertionError) as exc:  # pywinrm asserts RelatesTo
             raise ConnectorError(f"{ep.url} answered a message that is not WS-Management: "
                                  f"{type(exc).__name__}") from None
 
@@ -421,7 +428,7 @@ class WinRMConnector:
             return CommandResult(None, b"", b"timed out sending the script", timed_out=True)
         finally:
             try:
-                self._call(time.monotonic() + CLEANUP_TIMEOUT, protocol.cleanup_command, shell, command)
+                self._call(self._cleanup_deadline(), protocol.cleanup_command, shell, command)
             except (ConnectorError, TimeoutError):
                 pass
 

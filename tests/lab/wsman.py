@@ -59,7 +59,7 @@ RECEIVED_LIMIT = 16 * 1024 * 1024
 
 class Fault(enum.Enum):
     NONE = "none"
-    HANG = "hang"  # Receive never answers (until the responder stops)
+    HANG = "hang"  # once the shell is open, Receive, Signal and Delete never answer (until the responder stops)
     FLOOD = "flood"  # Receive answers stdout chunks forever, the command never ends
     THROW = "throw"  # Command answers a SOAP fault (access denied)
     SLOW = "slow"  # Receive answers operation-timeout faults for ``delay`` seconds, then the output
@@ -236,6 +236,9 @@ class WSManResponder:
                 return 500, _fault(87, "unknown command")
             return self._receive(command_id, cmd, relates)
         if op in ("Signal", "Delete"):
+            if self.fault is Fault.HANG:
+                self.stopping.wait()
+                return 500, _fault(1, "stopping")
             if op == "Delete":
                 with self.lock:
                     self.deleted.append(root.findtext(".//w:Selector", "", NS))
