@@ -11,8 +11,8 @@ collection script, and ``ok`` to any other command. Then, at the same concurrenc
 * the floor: pywinrm with the same trust and credentials, per host: open a shell, one trivial command
   (``hostname``), read its output, close the shell; a thread pool of C.
 
-Both run as their own process (interpreter start included); wall time (median of --runs) and the peak RSS of
-each process are printed as a table and as JSON. No root needed.
+Each runs as its own process (interpreter start included); wall time and CPU time (medians of --runs) and the
+peak RSS of each process are printed as a table and as JSON. On a shared machine read the CPU figures. No root needed.
 Run:  python3 benchmarks/winrm_fleet.py [--hosts 50] [--concurrency 16] [--runs 3]
 """
 from __future__ import annotations
@@ -105,8 +105,9 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def measured(argv: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MiB) and exit code of one process; its stderr is shown when the code is not ok."""
+def measured(argv: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS (MiB), exit code and CPU seconds of one process; its stderr is shown when the code
+    is not ok."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -116,7 +117,7 @@ def measured(argv: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple
         err = proc.stderr.read().decode(errors="replace")
         if proc.returncode not in ok:
             print(err[-2000:], file=sys.stderr)
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    return wall, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def inventory(ports: list[int], ca: Path) -> dict[str, Any]:
@@ -146,7 +147,7 @@ def main() -> int:
             ports = json.loads(server.stdout.readline())
             inv = d / "inventory.json"
             inv.write_text(json.dumps(inventory(ports, ca.cert)))
-            rows: dict[str, list[tuple[float, float, int]]] = {"floor": [], "collect": [], "gxpscan": []}
+            rows: dict[str, list[tuple[float, float, int, float]]] = {"floor": [], "collect": [], "gxpscan": []}
             for run in range(args.runs):
                 rows["floor"].append(measured([sys.executable, "-c", FLOOR, json.dumps(ports), str(ca.cert), USER,
                                                str(args.concurrency), PASSWORD_ENV], env, (0,)))
@@ -165,19 +166,24 @@ def main() -> int:
     errors = sum(f["status"] == "error" for f in report["findings"])
     result: dict[str, dict[str, Any]] = {name: {"wall_s": round(statistics.median(r[0] for r in runs), 2),
                                                 "peak_mib": round(max(r[1] for r in runs), 1),
+                                                "cpu_s": round(statistics.median(r[3] for r in runs), 2),
                                                 "exit_codes": sorted({r[2] for r in runs})}
                                          for name, runs in rows.items()}
     ratio = result["gxpscan"]["wall_s"] / result["floor"]["wall_s"]
     collect_ratio = result["collect"]["wall_s"] / result["floor"]["wall_s"]
+    cpu_ratio = result["collect"]["cpu_s"] / result["floor"]["cpu_s"]
     summary = {"hosts": args.hosts, "concurrency": args.concurrency, "runs": args.runs, **result,
-               "ratio": round(ratio, 2), "collect_ratio": round(collect_ratio, 2), "findings_per_run": findings,
+               "ratio": round(ratio, 2), "collect_ratio": round(collect_ratio, 2),
+               "collect_cpu_ratio": round(cpu_ratio, 2), "findings_per_run": findings,
                "error_findings": errors,
                "commands_seen": counts["commands"], "load": os.getloadavg()}
-    print(f"{'':10} {'wall s (median)':>16} {'peak MiB':>9}")
+    print(f"{'':10} {'wall s (median)':>16} {'CPU s (median)':>15} {'peak MiB':>9}")
     for name in ("floor", "collect", "gxpscan"):
-        print(f"{name:10} {result[name]['wall_s']:>16} {result[name]['peak_mib']:>9}")
-    print(f"gxpscan / floor: {ratio:.2f}x, collect / floor: {collect_ratio:.2f}x ({findings} findings per run, "
-          f"{errors} errors; {counts['commands']} Commands for {args.runs} runs x {args.hosts} hosts x 3 tools)")
+        row = result[name]
+        print(f"{name:10} {row['wall_s']:>16} {row['cpu_s']:>15} {row['peak_mib']:>9}")
+    print(f"gxpscan / floor: {ratio:.2f}x, collect / floor: {collect_ratio:.2f}x (CPU {cpu_ratio:.2f}x)")
+    print(f"{findings} findings per run, {errors} errors; {counts['commands']} Commands for {args.runs} runs x "
+          f"{args.hosts} hosts x 3 tools")
     print(json.dumps(summary))
     return 0
 
