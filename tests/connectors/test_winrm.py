@@ -123,3 +123,14 @@ def test_one_client_keytab_per_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert os.environ["KRB5_CLIENT_KTNAME"] == str(tmp_path / "a.keytab")
     with pytest.raises(ConnectorError, match="one client keytab per run"):
         _use_keytab(str(tmp_path / "b.keytab"))
+
+
+def test_winrm_setup_lists_exactly_the_windows_facts_that_need_administrators(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from scanner.collectors import known_facts
+
+    admin = sorted(f.name for f in known_facts().values() if f.name.startswith("windows.") and f.needs_root)
+    assert admin  # the Windows collector marks some facts as needing local Administrators
+    assert cli.main(["winrm-setup"]) == 0
+    listed = re.findall(r"^#   (windows\.[a-z_.]+): ", capsys.readouterr().out, re.M)
+    assert listed == admin
