@@ -60,17 +60,17 @@ def builtin_admin(local_accounts: LocalAccounts,
 @check(id="windows.accounts.local_admins", title="Only approved principals are local Administrators",
        severity=Severity.HIGH, area=Area.ACCESS_CONTROL,
        criterion="Every member of the local Administrators group (S-1-5-32-544) is the built-in Administrator or is "
-                 "named (DOMAIN\\name or SID) in local_admins_allowed; domain groups are named, as their members "
-                 "are administrators too.",
+                 "named (DOMAIN\\name or SID) in approved_privileged (the policy name the AD pack uses for approved "
+                 "holders of privileged groups); domain groups are named, as their members are administrators too.",
        remediation="Remove the listed members (Remove-LocalGroupMember -SID S-1-5-32-544 -Member ...), or add them "
-                   "to local_admins_allowed in the inventory policy after approval.")
-def local_admins(admin_group: AdminGroup, local_admins_allowed: tuple[str, ...] = ()) -> Finding:
-    allowed = fold(local_admins_allowed)
+                   "to approved_privileged in the inventory policy after approval.")
+def local_admins(admin_group: AdminGroup, approved_privileged: tuple[str, ...] = ()) -> Finding:
+    allowed = fold(approved_privileged)
     members = [f"{m.name} ({m.kind}{'' if m.local else ', domain'})" for m in admin_group.members]
     extra = [m for m in admin_group.members
              if m.name.casefold() not in allowed and m.sid.casefold() not in allowed
              and not (m.local and m.kind == "user" and m.sid.endswith(f"-{BUILTIN_ADMIN_RID}"))]
-    obs: dict[str, Any] = {"members": members, "allowed": list(local_admins_allowed)}
+    obs: dict[str, Any] = {"members": members, "allowed": list(approved_privileged)}
     if extra:
         groups = [m.name for m in extra if m.kind == "group"]
         nested = f"; groups whose members are administrators too: {', '.join(groups)}" if groups else ""

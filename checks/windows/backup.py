@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from checks.linux.backup import recent as linux_recent
 from scanner.facts.windows import BackupState, Services
 from scanner.model import Area, Finding, Severity, error, failed, passed
 from scanner.registry import check
@@ -28,15 +29,21 @@ def scheduled(backup: BackupState, services: Services, backup_agent_services: tu
 
 
 @check(id="windows.backup.recent", title="The last backup is recent", severity=Severity.HIGH, area=Area.BACKUP,
-       criterion="Windows Server Backup's last successful backup is at most backup_rpo_hours old; without its "
-                 "history the age cannot be shown (error).",
-       remediation="Find why backups fail (Get-WBJob -Previous 1, the Microsoft-Windows-Backup log) and run one "
-                   "now (wbadmin start backup).")
+       criterion="The last successful backup is at most backup_rpo_hours old: read from the status file the policy "
+                 "declares (backup_status_file, in backup_status_format, as on Linux), else from Windows Server "
+                 "Backup's history; without either the age cannot be shown (error).",
+       remediation="Find why backups fail (Get-WBJob -Previous 1, the Microsoft-Windows-Backup log, your agent's "
+                   "console) and run one now; with another backup tool declare backup_status_file and "
+                   "backup_status_format in the inventory policy.")
 def recent(backup: BackupState, backup_rpo_hours: float = 24) -> Finding:
+    if backup.status is not None:  # the inventory declared where the last success is written: as on Linux
+        declared: Finding = linux_recent(backup.status, backup_rpo_hours)
+        return declared
     obs: dict[str, Any] = {"last_success": backup.last_success.isoformat() if backup.last_success else None,
                            "last_result_hr": backup.last_result_hr, "rpo_hours": backup_rpo_hours}
     if not backup.wsb_installed:
-        return error("last backup", "Windows Server Backup is not installed: no backup history to read", **obs)
+        return error("last backup", "Windows Server Backup is not installed and no backup_status_file is declared: "
+                     "no backup history to read", **obs)
     last = backup.last_success
     if last is None:
         return failed("last backup", "Windows Server Backup has no successful backup", **obs)

@@ -13,15 +13,15 @@ WEAK_PROTOCOLS = ("SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1")
 
 @check(id="windows.crypto.bitlocker", title="Fixed volumes are protected by BitLocker", severity=Severity.HIGH,
        area=Area.ENCRYPTION,
-       criterion="Every volume in bitlocker_volumes (default: every local fixed volume with a drive letter) is "
+       criterion="Every volume in encrypted_mounts (default: every local fixed volume with a drive letter) is "
                  "fully encrypted with BitLocker protection on.",
        remediation="Install the BitLocker feature, then Enable-BitLocker -MountPoint <X:> -EncryptionMethod "
                    "XtsAes256 with a TPM protector and a recovery password kept in escrow.")
-def bitlocker(bitlocker: BitLocker, bitlocker_volumes: tuple[str, ...] = ()) -> Finding:
-    wanted = list(bitlocker_volumes) or list(bitlocker.fixed_volumes)
+def bitlocker(bitlocker: BitLocker, encrypted_mounts: tuple[str, ...] = ()) -> Finding:
+    wanted = list(encrypted_mounts) or list(bitlocker.fixed_volumes)
     obs: dict[str, Any] = {"volumes": wanted, "available": bitlocker.available}
     if not wanted:
-        return failed("BitLocker", "no fixed volume was listed and none is named in bitlocker_volumes", **obs)
+        return failed("BitLocker", "no fixed volume was listed and none is named in encrypted_mounts", **obs)
     if not bitlocker.available:
         return failed("BitLocker", f"BitLocker is not installed: {', '.join(wanted)} are not encrypted by it", **obs)
     problems = []

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scanner.facts.ldap import PasswordRules
+from scanner.facts.linux import BackupStatus
 
-__all__ = ["AdminGroup", "AdminMember", "AuditPolicy", "AuditSetting", "BackupState", "BitLocker", "EventForwarding",
+__all__ = ["AdminGroup", "AdminMember", "AuditPolicy", "AuditSetting", "BackupState", "BackupStatus", "BitLocker",
+           "EventForwarding",
            "FirewallProfile", "Firewall", "LocalAccount", "LocalAccounts", "PasswordRules", "Registry",
            "RegistryValue", "SecurityLog", "Service", "Services", "SmbServer", "TimeStatus", "Volume", "WinRMService",
            "REGISTRY_VALUES", "LSA", "SYSTEM_POLICIES", "SCHANNEL", "LANMAN_SERVER", "TERMINAL_SERVER", "RDP_TCP",
@@ -227,6 +229,8 @@ class BackupState:
     last_success: datetime | None
     last_result_hr: int | None  # HRESULT of the last backup (0 = success)
     vss_tasks: tuple[str, ...]  # scheduled tasks ShadowCopyVolume{...}
+    #: the status file the policy declares (backup_status_file, read as backup_status_format, as on Linux)
+    status: BackupStatus | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 import types
 import typing
@@ -51,10 +52,16 @@ def _time(data: Any, path: str, now: datetime) -> datetime:
     return when
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The type hints of a dataclass, resolved once per class (resolving them compiles each annotation)."""
+    return typing.get_type_hints(cls)
+
+
 def _dataclass(data: Any, cls: type, args: tuple[Any, ...], path: str, now: datetime) -> Any:
     if not isinstance(data, Mapping):
         raise DecodeError(path, f"expected a mapping for {cls.__name__}, got {_kind(data)}")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     params = getattr(cls, "__parameters__", ())
     bound = dict(zip(params, args, strict=False))
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}

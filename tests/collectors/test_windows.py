@@ -229,3 +229,61 @@ def test_the_oq_protocol_says_how_each_windows_fact_is_read() -> None:
     assert admin.how.startswith("runs the PowerShell block windows.audit_policy of collect.ps1 (read-only) in the "
                                 "host's one WinRM round trip: effective advanced audit policy")
     assert admin.how.endswith("; needs local Administrators") and "Administrators" not in plain.how
+
+
+# ---------------------------------------------------------------- a declared backup status file
+
+
+def _with_status(status: dict[str, Any] | None) -> Callable[[str], bytes]:
+    """default-2019 (no Windows Server Backup) whose backup block read ``status`` as the declared file."""
+    def reply(script: str) -> bytes:
+        nonce, names = asked(script)
+        out = profile_output("default-2019", nonce, [n for n in names if n != "windows.backup"])
+        backup = json.loads(profile_output("default-2019", nonce, ["windows.backup"]).split("\n")[2])
+        return (out + frame(nonce, "windows.backup", json.dumps({**backup, "status": status}))).encode()
+    return reply
+
+
+def _ago(hours: float) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    return (datetime.now(timezone.utc) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+STATUS_FILE = "C:\\Backup\\last-success.txt"
+STATUS = [
+    ("iso8601 two hours ago", {"backup_status_format": "iso8601"},
+     {"path": STATUS_FILE, "exists": True, "mtime": _ago(1), "text": _ago(2) + "\r\n"}, Status.PASS, ""),
+    ("mtime three days ago", {},
+     {"path": STATUS_FILE, "exists": True, "mtime": _ago(72), "text": ""}, Status.FAIL, ""),
+    ("a regex matching two times", {"backup_status_format": "regex:OK (?P<ts>\\S+)"},
+     {"path": STATUS_FILE, "exists": True, "mtime": _ago(1), "text": f"OK {_ago(1)}\nOK {_ago(30)}\n"},
+     Status.ERROR, "ambiguous"),
+    ("the file is missing", {}, {"path": STATUS_FILE, "exists": False, "mtime": None, "text": ""}, Status.ERROR,
+     "does not exist"),
+    ("declared but not read", {}, None, Status.ERROR, "expected a JSON object"),
+    ("another file read", {}, {"path": "C:\\elsewhere.txt", "exists": True, "mtime": _ago(1), "text": ""},
+     Status.ERROR, "is not the declared file's"),
+]
+
+
+@pytest.mark.parametrize(("policy", "status", "verdict", "problem"), [s[1:] for s in STATUS],
+                         ids=[s[0] for s in STATUS])
+def test_a_declared_backup_status_file_is_read_by_the_linux_format_rule(policy: dict[str, str], status: Any,
+                                                                          verdict: Status, problem: str) -> None:
+    t = target("default-2019", backup_status_file=STATUS_FILE, **policy)
+    conn = ReplayConnector("default-2019", _with_status(status))
+    facts = wc.collect(conn, t, ALL)
+    assert "$BackupStatusFile = ''C:\\Backup\\last-success.txt''" in conn.scripts[0]  # inside $Prelude's quotes
+    assert problem in str(facts["windows.backup"].error or ""), facts["windows.backup"].error
+    spec = Registry.load(["checks.windows"]).checks["windows.backup.recent"]
+    assert {f.status for f in evaluate(spec, facts, t)} == {verdict}
+
+
+def test_a_status_the_policy_does_not_declare_is_refused_and_a_quote_in_the_path_stays_data() -> None:
+    facts = wc.collect(ReplayConnector("default-2019", _with_status(
+        {"path": STATUS_FILE, "exists": True, "mtime": _ago(1), "text": ""})), target("default-2019"), ALL)
+    assert "the host read a backup status file the policy does not declare" in str(facts["windows.backup"].error)
+    hostile = wc.prelude(target(backup_status_file="C:\\x'; Remove-Item C:\\ -Recurse; '"))
+    assert hostile.endswith("$BackupStatusFile = 'C:\\x''; Remove-Item C:\\ -Recurse; '''")
+    assert not parser().parse(hostile.encode()).root_node.has_error

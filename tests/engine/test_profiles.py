@@ -42,7 +42,7 @@ thresholds:
 
 @cache
 def registry() -> Registry:
-    return Registry.load(["checks.linux", "checks.aws", "checks.ad", "checks.ldap"])
+    return Registry.load(["checks.linux", "checks.aws", "checks.ad", "checks.ldap", "checks.windows"])
 
 
 def profile(text: str = GOOD, path: str = "site-x.yaml") -> profiles.Profile:

@@ -132,9 +132,10 @@ def test_windows_is_not_advertised_by_the_engine():
     from scanner.collectors import PLATFORM_COLLECTORS, known_facts
     from scanner.connectors import CONNECTORS
 
-    assert sorted(CONNECTORS) == ["aws", "iac", "ldap", "local", "ssh"]
-    assert sorted(p.value for p in PLATFORM_COLLECTORS) == ["aws", "iac", "ldap", "linux"]
-    assert not [f for f in known_facts() if f.split(".", 1)[0] == "windows"]
+    assert sorted(CONNECTORS) == ["aws", "iac", "ldap", "local", "ssh", "winrm"]
+    # issue 9: the Windows collector (facts and checks) and its WinRM connector are built
+    assert sorted(p.value for p in PLATFORM_COLLECTORS) == ["aws", "iac", "ldap", "linux", "windows"]
+    assert "windows.registry" in known_facts()
 
 
 def test_a_target_of_an_unbuilt_platform_is_a_clear_error():
@@ -143,6 +144,6 @@ def test_a_target_of_an_unbuilt_platform_is_a_clear_error():
     from tests.factories import make_target
 
     target = make_target("w1", type="windows")
-    assert collect(None, target, ["x.fact"])["x.fact"].error == "no collector for platform windows"
+    assert collect(None, target, ["x.fact"])["x.fact"].error == "unknown Windows fact"
     got = collect_facts(target, ["x.fact"])["x.fact"].error
     assert got == "target could not be scanned: no connector for 'windows'; known: aws, iac, ldap, local, ssh"

@@ -8,6 +8,7 @@ never a default. Facts marked ``needs_root`` need local Administrators; the scri
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -20,9 +21,12 @@ from typing import Any
 
 from scanner.collectors import FactSpec
 from scanner.collectors.linux import _batch_failure
+from scanner.collectors.linux_backup import parse_format, read_timestamp
+from scanner.collectors.linux_common import ParseError as LinuxParseError
 from scanner.connectors import CommandResult, ConnectorError
 from scanner.facts import windows as wf
 from scanner.facts.ldap import PasswordRules
+from scanner.facts.linux import BackupStatus, BackupStatusFormat
 from scanner.facts.system import SystemUnderTest
 from scanner.model import Evidence, Fact, Target
 from scanner.selftest.decode import DecodeError, decode
@@ -67,13 +71,15 @@ def _ps_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def prelude() -> str:
-    """Data every block starts with: the registry values the checks read (``scanner.facts.windows``)."""
+def prelude(target: Target | None = None) -> str:
+    """Data every block starts with: the registry values the checks read (``scanner.facts.windows``) and the
+    backup status file the policy declares."""
     pairs = ", ".join(f"@({_ps_string(k)}, {_ps_string(n)})" for k, n in wf.REGISTRY_VALUES)
-    return f"$RegistryValues = @({pairs})"
+    status = target.policy.get("backup_status_file") if target is not None else None
+    return f"$RegistryValues = @({pairs})\n$BackupStatusFile = {_ps_string(str(status)) if status else '$null'}"
 
 
-def build_script(names: Iterable[str], nonce: str, fact_timeout: float) -> str:
+def build_script(names: Iterable[str], nonce: str, fact_timeout: float, target: Target | None = None) -> str:
     """What is fed to ``powershell -Command -``: a few one-line assignments, then collect.ps1 as one script block
     (decoded from base64, so PowerShell's line-by-line reading of stdin cannot split a multi-line statement)."""
     import base64
@@ -85,7 +91,7 @@ def build_script(names: Iterable[str], nonce: str, fact_timeout: float) -> str:
         f"$N = '{nonce}'",
         f"$Wanted = @({wanted})",
         f"$FactTimeoutMs = {int(fact_timeout * 1000)}",
-        f"$Prelude = {_ps_string(prelude())}",
+        f"$Prelude = {_ps_string(prelude(target))}",
         "& ([ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String("
         f"'{body}'))))",
         "",
@@ -145,8 +151,8 @@ def _reject_relative_times(data: Any, path: str) -> None:
             _reject_relative_times(v, f"{path}[{i}]")
 
 
-def _typed(hint: Any) -> Callable[[Any], Any]:
-    def parse(data: Any) -> Any:
+def _typed(hint: Any) -> Callable[[Any, Target], Any]:
+    def parse(data: Any, target: Target) -> Any:
         return decode(data, hint, "value", datetime.now(timezone.utc))
     return parse
 
@@ -160,7 +166,7 @@ def _mapping(data: Any, keys: Iterable[str]) -> Mapping[str, Any]:
     return data
 
 
-def parse_system(data: Any) -> SystemUnderTest:
+def parse_system(data: Any, target: Target) -> SystemUnderTest:
     d = _mapping(data, ("hostname", "os", "os_version", "build", "domain", "part_of_domain"))
     if not all(isinstance(d[k], str) for k in ("hostname", "os", "os_version", "build", "domain")):
         raise ParseError("system fields must be strings")
@@ -186,7 +192,7 @@ def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 2)
 
 
-def parse_password_policy(data: Any) -> PasswordRules:
+def parse_password_policy(data: Any, target: Target) -> PasswordRules:
     keys = ("min_length", "history", "properties", "max_age_100ns", "min_age_100ns", "lockout_duration_100ns",
             "lockout_window_100ns", "lockout_threshold")
     d = _mapping(data, keys)
@@ -205,8 +211,8 @@ def parse_password_policy(data: Any) -> PasswordRules:
         lockout_window_minutes=window or 0.0)
 
 
-def parse_registry(data: Any) -> wf.Registry:
-    registry: wf.Registry = _typed(wf.Registry)(data)
+def parse_registry(data: Any, target: Target) -> wf.Registry:
+    registry: wf.Registry = _typed(wf.Registry)(data, target)
     seen = [(v.key.lower(), v.name.lower()) for v in registry.values]
     wanted = [(k.lower(), n.lower()) for k, n in wf.REGISTRY_VALUES]
     if sorted(seen) != sorted(wanted):
@@ -229,7 +235,7 @@ def _number(line: str, what: str) -> float:
     return float(m.group(0).replace(",", "."))
 
 
-def parse_time(data: Any) -> wf.TimeStatus:
+def parse_time(data: Any, target: Target) -> wf.TimeStatus:
     d = _mapping(data, ("service_running", "sync_type", "ntp_server", "status"))
     if not isinstance(d["service_running"], bool) or not isinstance(d["status"], list) or \
             not all(isinstance(x, str) for x in (d["sync_type"], d["ntp_server"], *d["status"])):
@@ -249,11 +255,42 @@ def parse_time(data: Any) -> wf.TimeStatus:
         since_last_sync_seconds=_number(lines[_SINCE], "time since last good sync"))
 
 
+def _status(data: Any, now: datetime, target: Target) -> BackupStatus | None:
+    """The declared status file, read by the same explicit-format rule as on Linux (``backup_status_format``:
+    mtime by default, iso8601, epoch, json:<field>, regex:<pattern>)."""
+    path = target.policy.get("backup_status_file")
+    if not path:
+        if data is not None:
+            raise ParseError("the host read a backup status file the policy does not declare")
+        return None
+    d = _mapping(data, ("path", "exists", "mtime", "text"))
+    if d["path"] != str(path) or not isinstance(d["exists"], bool) or not isinstance(d["text"], str):
+        raise ParseError(f"the backup status of {str(d['path'])[:100]!r} is not the declared file's")
+    if not d["exists"]:
+        raise ParseError(f"backup status file {path} does not exist")
+    declared = target.policy.get("backup_status_format")
+    fmt, arg = parse_format(declared) if declared is not None else (BackupStatusFormat.MTIME, "")
+    text = d["text"]
+    if fmt is BackupStatusFormat.MTIME:
+        mtime = decode(d["mtime"], datetime, "status.mtime", now)
+        return BackupStatus("file", str(path), mtime, now, text[:500], fmt, f"mtime {mtime.isoformat()}")
+    last, matched = read_timestamp(text, fmt, arg)
+    return BackupStatus("file", str(path), last, now, text[:500], fmt, matched)
+
+
+def parse_backup(data: Any, target: Target) -> wf.BackupState:
+    d = dict(_mapping(data, ("status", "now")))
+    now = decode(d.pop("now"), datetime, "now", datetime.now(timezone.utc))
+    status = _status(d.pop("status"), now, target)
+    state: wf.BackupState = _typed(wf.BackupState)(d, target)
+    return dataclasses.replace(state, status=status)
+
+
 @dataclass(frozen=True)
 class WinFact:
     name: str
     description: str
-    parse: Callable[[Any], object]
+    parse: Callable[[Any, Target], object]
 
 
 FACT_TABLE: tuple[WinFact, ...] = (
@@ -283,7 +320,7 @@ FACT_TABLE: tuple[WinFact, ...] = (
     WinFact("windows.bitlocker", "BitLocker volumes and every fixed volume (Get-BitLockerVolume, Win32_Volume)",
             _typed(wf.BitLocker)),
     WinFact("windows.backup", "Windows Server Backup policy and summary, VSS snapshot tasks",
-            _typed(wf.BackupState)),
+            parse_backup),
     WinFact("windows.firewall", "Windows Firewall profiles (Get-NetFirewallProfile)", _typed(wf.Firewall)),
 )
 BY_NAME = {f.name: f for f in FACT_TABLE}
@@ -305,7 +342,7 @@ def source_of(name: str, millis: int | None = None) -> str:
     return f"collect.ps1 fact {name} (PowerShell{ran}):\n{blocks()[name].body}"
 
 
-def fact_from_frame(name: str, frame: Frame | str | None, result: CommandResult) -> Fact:
+def fact_from_frame(name: str, frame: Frame | str | None, result: CommandResult, target: Target) -> Fact:
     if frame is None:
         return Fact.failed(name, _batch_failure(result), (Evidence.of(source_of(name), result.stderr),))
     if isinstance(frame, str):
@@ -327,8 +364,8 @@ def fact_from_frame(name: str, frame: Frame | str | None, result: CommandResult)
         return Fact.failed(name, NEEDS_ADMIN if text == NEEDS_ADMIN else f"the fact block failed: {text}", evidence)
     try:
         _reject_relative_times(data, "value")
-        return Fact(name, BY_NAME[name].parse(data), evidence)
-    except (ParseError, DecodeError, LookupError) as exc:
+        return Fact(name, BY_NAME[name].parse(data, target), evidence)
+    except (ParseError, LinuxParseError, DecodeError, LookupError) as exc:
         return Fact.failed(name, f"unexpected fact output: {exc}", evidence)
     except Exception as exc:  # a parser bug fails closed too
         return Fact.failed(name, f"parser failed: {type(exc).__name__}: {exc}", evidence)
@@ -342,12 +379,12 @@ def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, F
         return facts
     fact_timeout = float(target.opt("fact_timeout", DEFAULT_FACT_TIMEOUT))
     nonce = secrets.token_hex(16)
-    script = build_script(ours, nonce, fact_timeout)
+    script = build_script(ours, nonce, fact_timeout, target)
     timeout = float(target.opt("host_timeout") or len(ours) * (fact_timeout + 2) + 30)
     try:
         result = connector.run(script, timeout=timeout, limit=OUTPUT_LIMIT)
     except ConnectorError as exc:
         return {**facts, **{n: Fact.failed(n, f"connector error: {exc}") for n in ours}}
     frames = split_frames(result.stdout, nonce)
-    facts.update({n: fact_from_frame(n, frames.get(n), result) for n in ours})
+    facts.update({n: fact_from_frame(n, frames.get(n), result, target) for n in ours})
     return facts

@@ -267,7 +267,27 @@ if ($installed) {
 }
 $vss = @(foreach ($t in Get-ScheduledTask -TaskPath '\') {
     if ($t.TaskName -like 'ShadowCopyVolume*' -and [string]$t.State -ne 'Disabled') { [string]$t.TaskName } })
-@{ wsb_installed = $installed; schedule = $schedule; last_success = $last; last_result_hr = $hr; vss_tasks = $vss }
+# The status file the inventory declares (backup_status_file): its first 64 KiB and its modification time, opened
+# for reading only, while others may write it.
+$status = $null
+if ($BackupStatusFile) {
+    $item = Get-Item -LiteralPath $BackupStatusFile -ErrorAction SilentlyContinue
+    if ($null -eq $item -or $item.PSIsContainer) {
+        $status = @{ path = $BackupStatusFile; exists = $false; mtime = $null; text = '' }
+    } else {
+        $stream = [System.IO.File]::Open($item.FullName, 'Open', 'Read', 'ReadWrite')
+        try {
+            $buffer = [byte[]]::new(65536)
+            $count = $stream.Read($buffer, 0, $buffer.Length)
+        } finally {
+            $stream.Dispose()
+        }
+        $status = @{ path = $BackupStatusFile; exists = $true; mtime = UtcText $item.LastWriteTimeUtc;
+                     text = [System.Text.Encoding]::UTF8.GetString($buffer, 0, $count) }
+    }
+}
+@{ wsb_installed = $installed; schedule = $schedule; last_success = $last; last_result_hr = $hr; vss_tasks = $vss;
+   status = $status; now = UtcText (Get-Date) }
 '@ }
 
 $Facts['windows.firewall'] = @{ Admin = $false; Body = @'

@@ -11,7 +11,7 @@ from scanner.model import Fact, Platform, Target
 from tests.fixtures.windows.replay import reply_for
 
 #: The approval a hardened host's inventory gives its domain admin group (the profiles' nested group).
-APPROVED = {"local_admins_allowed": ["EX\\LIMS-Server-Admins"]}
+APPROVED = {"approved_privileged": ["EX\\LIMS-Server-Admins"]}
 
 
 class ReplayConnector:

@@ -15,8 +15,9 @@ from tests.checks.windows.factories import value
 NOW = datetime.now(timezone.utc)
 
 
-def registry(profile: str = "hardened-2022", **changes: int | str | None) -> wf.Registry:
-    reg: wf.Registry = value(profile, "windows.registry")
+def registry(**changes: int | str | None) -> wf.Registry:
+    """The hardened host's registry with the named values (under every key that has them) changed."""
+    reg: wf.Registry = value("hardened-2022", "windows.registry")
     return wf.Registry(tuple(dataclasses.replace(v, data=changes[v.name]) if v.name in changes and
                              not v.key.startswith(wf.SCHANNEL) else v for v in reg.values))
 
@@ -46,7 +47,7 @@ def test_local_admins_names_the_nested_domain_group_and_accepts_approval_by_sid(
     assert got.observed["not_allowed"] == ("HPLC-PC07\\lab", "EX\\Domain Users")
     assert "groups whose members are administrators too: EX\\Domain Users" in got.message
     sids = tuple(m.sid for m in group.members)
-    assert accounts.local_admins(group, local_admins_allowed=sids).status is Status.PASS
+    assert accounts.local_admins(group, approved_privileged=sids).status is Status.PASS
 
 
 def test_stale_counts_never_used_accounts_by_their_password_age() -> None:
@@ -109,10 +110,10 @@ def test_smb_encryption_only_when_the_policy_asks() -> None:
     assert crypto.smb(smb, smb_require_encryption=True).status is Status.FAIL
 
 
-def test_bitlocker_volumes_named_in_policy_and_a_volume_still_encrypting() -> None:
+def test_encrypted_mounts_named_in_policy_and_a_volume_still_encrypting() -> None:
     bl: wf.BitLocker = value("hardened-2022", "windows.bitlocker")
-    assert crypto.bitlocker(bl, bitlocker_volumes=("C:",)).status is Status.PASS
-    assert crypto.bitlocker(bl, bitlocker_volumes=("F:",)).message == "F:: not a BitLocker volume"
+    assert crypto.bitlocker(bl, encrypted_mounts=("C:",)).status is Status.PASS
+    assert crypto.bitlocker(bl, encrypted_mounts=("F:",)).message == "F:: not a BitLocker volume"
     busy = dataclasses.replace(bl, volumes=(dataclasses.replace(bl.volumes[0], status="EncryptionInProgress"),
                                             bl.volumes[1]))
     assert crypto.bitlocker(busy).status is Status.FAIL
