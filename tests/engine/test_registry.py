@@ -128,7 +128,7 @@ def test_remediation_is_not_a_copy_of_the_criterion():
 
 
 # ---- only what is built is advertised -----------------------------------------------------------------------
-def test_windows_is_not_advertised_by_the_engine():
+def test_windows_collector_and_connector_are_registered():
     from scanner.collectors import PLATFORM_COLLECTORS, known_facts
     from scanner.connectors import CONNECTORS
 
