@@ -111,12 +111,13 @@ def test_a_system_fact_that_failed_is_recorded_as_an_error(registry):
 
 
 def test_every_platform_has_a_system_fact_its_collector_knows():
-    from scanner.collectors import aws, iac, ldap
+    from scanner.collectors import aws, iac, ldap, windows
 
     assert SYSTEM_FACTS == {Platform.LINUX: "linux.system", Platform.AWS: "aws.system",
-                            Platform.LDAP: "ldap.system", Platform.IAC: "iac.system"}
+                            Platform.LDAP: "ldap.system", Platform.IAC: "iac.system",
+                            Platform.WINDOWS: "windows.system"}
     assert "linux.system" in linux.FACTS and "aws.system" in aws.FACTS and "ldap.system" in ldap.FACTS
-    assert "iac.system" in iac.FACTS
+    assert "iac.system" in iac.FACTS and "windows.system" in windows.FACTS
 
 
 def test_aws_system_names_accounts_partition_and_regions_without_a_call():
