@@ -61,7 +61,7 @@ FORMAT_NAMES = ["console", "json", "junit", "sarif", "gitlab-sast", "oq", "pdf"]
 #: Formats of `gxpscan protocol`.
 PROTOCOL_FORMATS = ["json", "oq", "pdf"]
 #: Platforms the `checks --platform` filter accepts (the target types of this version).
-PLATFORM_NAMES = ["linux", "aws", "ldap"]
+PLATFORM_NAMES = ["linux", "windows", "aws", "ldap"]
 
 
 class UsageError(Exception):
@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("aws-policy", help="print the least-privilege IAM policy the AWS checks need")
     a.set_defaults(func=cmd_aws_policy)
+    w = sub.add_parser("winrm-setup", help="print the least-privilege WinRM setup a Windows administrator runs once")
+    w.add_argument("--account", default="gxpscan-svc", help="name of the scan account (default gxpscan-svc)")
+    w.set_defaults(func=cmd_winrm_setup)
     _integrity_parsers(sub, raw)
     _selftest_parser(sub, raw)
 
@@ -1077,6 +1080,19 @@ def cmd_aws_policy(args: argparse.Namespace) -> int:
     from scanner.collectors.aws import aws_iam_policy
 
     print(json.dumps(aws_iam_policy(), indent=2))
+    return EXIT_OK
+
+
+def cmd_winrm_setup(args: argparse.Namespace) -> int:
+    from scanner.collectors import known_facts
+    from scanner.connectors.winrm import setup_guide
+
+    admin = {f.name: f.description for f in known_facts().values() if f.name.startswith("windows.") and f.needs_root}
+    try:
+        print(setup_guide(args.account, admin), end="")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     return EXIT_OK
 
 

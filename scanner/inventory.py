@@ -93,19 +93,8 @@ def _schema_problems(doc: Any) -> list[str]:
     return problems
 
 
-#: Target types this version scans. Windows (WinRM) is not built yet.
-SUPPORTED_TYPES = ("linux", "aws", "ldap", "iac")
-_PLANNED_TYPES = {"windows": "Windows servers"}
-
-
-def _unsupported_types(doc: Any) -> list[str]:
-    """A clear word for a target type that is planned but not in this version (instead of a bare enum error)."""
-    targets = doc.get("targets") if isinstance(doc, Mapping) else None
-    if not isinstance(targets, list):
-        return []
-    return [f"targets[{i}].type: {t['type']!r} ({_PLANNED_TYPES[t['type']]}) is not supported in this version of "
-            f"gxpscan; supported types: {', '.join(SUPPORTED_TYPES)}"
-            for i, t in enumerate(targets) if isinstance(t, Mapping) and t.get("type") in _PLANNED_TYPES]
+#: Target types this version scans (the schema's enum, the CLI's platform names).
+SUPPORTED_TYPES = ("linux", "windows", "aws", "ldap", "iac")
 
 
 def _semantic_problems(doc: Mapping[str, Any]) -> list[str]:
@@ -127,7 +116,22 @@ def _semantic_problems(doc: Mapping[str, Any]) -> list[str]:
     for i, w in enumerate(doc.get("waivers") or []):
         if w["target"] not in seen and w["target"] != "*":
             problems.append(f"waivers[{i}].target: unknown target {w['target']!r}")
-    return problems + _iac_problems(doc)
+    return problems + _iac_problems(doc) + _windows_problems(doc)
+
+
+def _windows_problems(doc: Mapping[str, Any]) -> list[str]:
+    """WinRM option combinations the connector refuses (plain HTTP, Basic over HTTP, ...), named before any
+    connection by the connector's own rules."""
+    from scanner.connectors.winrm import WinRMConfigError, endpoint
+
+    problems = []
+    for i, t in enumerate(doc.get("targets") or []):
+        if t.get("type") == "windows":
+            try:
+                endpoint(t["name"], t)
+            except WinRMConfigError as exc:
+                problems.append(f"targets[{i}].{exc.key}: {exc}")
+    return problems
 
 
 def _iac_problems(doc: Mapping[str, Any]) -> list[str]:
@@ -189,7 +193,7 @@ def load_inventory(src: str | Path | Mapping[str, Any] | None = None, *,
     if not raw:
         raw = json.dumps(doc, sort_keys=True, default=str).encode()
 
-    problems = _literal_secrets(doc, []) or _unsupported_types(doc) or _schema_problems(doc)
+    problems = _literal_secrets(doc, []) or _schema_problems(doc)
     if not problems:
         problems = _semantic_problems(doc)
     if not problems and policy_names is not None:

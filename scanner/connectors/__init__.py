@@ -24,7 +24,10 @@ CONNECTORS = {
     "aws": "scanner.connectors.aws:AWSConnector",
     "ldap": "scanner.connectors.ldap:LDAPConnector",
     "iac": "scanner.connectors.iac:IacConnector",
+    "winrm": "scanner.connectors.winrm:WinRMConnector",
 }
+#: target type -> connector key, where they differ
+TYPE_CONNECTORS = {"windows": "winrm"}
 
 
 class ConnectorError(Exception):
@@ -125,7 +128,7 @@ class ProcessScope:
 
 
 def connector_key(target: Target) -> str:
-    return str(target.opt("connection") or target.type.value)
+    return str(target.opt("connection") or TYPE_CONNECTORS.get(target.type.value, target.type.value))
 
 
 def connector_class(key: str) -> type[Any]:

@@ -201,28 +201,4 @@ def test_an_oversized_inventory_is_not_read(tmp_path):
         load_inventory(path)
 
 
-# --- windows is not in this version -----------------------------------------------------------------------
-
-def test_windows_targets_are_rejected_clearly():
-    doc = json.loads(json.dumps(BASE))
-    doc["targets"].append({"name": "qc-app-01", "type": "windows", "host": "qc-app-01", "transport": "ntlm"})
-    with pytest.raises(InventoryError) as info:
-        load_inventory(doc)
-    assert info.value.problems == ["targets[4].type: 'windows' (Windows servers) is not supported in this version "
-                                   "of gxpscan; supported types: linux, aws, ldap, iac"]
-
-
-def test_the_schema_and_example_inventory_do_not_advertise_windows():
-    from pathlib import Path
-
-    from scanner.inventory import schema
-
-    root = Path(__file__).parents[2]
-    assert schema()["$defs"]["target"]["properties"]["type"]["enum"] == ["linux", "aws", "ldap", "iac"]
-    assert "windows" not in schema()["$defs"]
-    example = (root / "inventories" / "example.yaml").read_text()
-    assert "type: windows" not in example
-    readme = (root / "README.md").read_text()
-    section = readme.split("## Inventory", 1)[1].split("\n## ", 1)[0]
-    assert "# linux | aws | ldap | iac\n" in section and "| windows" not in section
-    assert "Windows servers are not supported in this version" in section
+# --- windows targets: tests/connectors/test_winrm.py ------------------------------------------------------------

@@ -128,12 +128,12 @@ def test_remediation_is_not_a_copy_of_the_criterion():
 
 
 # ---- only what is built is advertised -----------------------------------------------------------------------
-def test_windows_is_not_advertised_by_the_engine():
+def test_windows_collector_and_connector_are_registered():
     from scanner.collectors import PLATFORM_COLLECTORS, known_facts
     from scanner.connectors import CONNECTORS
 
-    assert sorted(CONNECTORS) == ["aws", "iac", "ldap", "local", "ssh"]
-    # issue 9: the Windows collector (facts and checks) is built; its connector comes with the WinRM work
+    assert sorted(CONNECTORS) == ["aws", "iac", "ldap", "local", "ssh", "winrm"]
+    # issue 9: the Windows collector (facts and checks) and its WinRM connector are built
     assert sorted(p.value for p in PLATFORM_COLLECTORS) == ["aws", "iac", "ldap", "linux", "windows"]
     assert "windows.registry" in known_facts()
 
@@ -145,5 +145,5 @@ def test_a_target_of_an_unbuilt_platform_is_a_clear_error():
 
     target = make_target("w1", type="windows")
     assert collect(None, target, ["x.fact"])["x.fact"].error == "unknown Windows fact"
-    got = collect_facts(target, ["x.fact"])["x.fact"].error
-    assert got == "target could not be scanned: no connector for 'windows'; known: aws, iac, ldap, local, ssh"
+    got = collect_facts(target, ["x.fact"])["x.fact"].error  # the WinRM connector refuses it before connecting
+    assert got == "target could not be scanned: target w1: a windows target needs a host"

@@ -1,0 +1,192 @@
+"""Benchmark: a gxpscan scan of N Windows hosts over WinRM against the floor of pywinrm itself.
+
+N WS-Management responders (tests/lab/wsman.py: HTTPS with the benchmark's own CA, real NTLM) run in one
+separate process and replay the hardened Windows Server 2022 profile (tests/fixtures/windows) to gxpscan's
+collection script, and ``ok`` to any other command. Then, at the same concurrency:
+
+* gxpscan: ``python -m scanner scan --concurrency C --format json`` over an inventory of the N hosts (verify
+  TLS, authenticate, one shell and ONE command per host, every Windows check, the run record and report);
+* collect: the same connector and collector without the engine (no checks, record, reports): per host, connect
+  and collect every Windows fact;
+* the floor: pywinrm with the same trust and credentials, per host: open a shell, one trivial command
+  (``hostname``), read its output, close the shell; a thread pool of C.
+
+Each runs as its own process (interpreter start included); wall time and CPU time (medians of --runs) and the
+peak RSS of each process are printed as a table and as JSON. On a shared machine read the CPU figures. No root needed.
+Run:  python3 benchmarks/winrm_fleet.py [--hosts 50] [--concurrency 16] [--runs 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+USER = "BENCH\\gxpscan-svc"
+PASSWORD = "Bench-Winrm-Pw-7731"
+PASSWORD_ENV = "GXPSCAN_BENCH_WINRM_PASSWORD"
+
+#: The responders' process: start N, print their ports as one JSON line, serve until stdin closes.
+SERVE = """
+import json, os, sys
+from pathlib import Path
+from tests.fixtures.windows.replay import reply_for
+from tests.lab.slapdlab import CA, ServerCert
+from tests.lab.wsman import WSManResponder
+d, n = Path(sys.argv[1]), int(sys.argv[2])
+collect = reply_for("hardened-2022")
+def reply(script):
+    return collect(script) if script else b"ok\\r\\n"
+ca, cert = CA(d / "ca" / "ca.pem", d / "ca" / "ca.key"), ServerCert(d / "srv" / "win.pem", d / "srv" / "win.key")
+users = {sys.argv[3]: os.environ[sys.argv[4]]}
+rs = [WSManResponder(reply, tls=True, users=users, directory=d, ca=ca, cert=cert).start() for _ in range(n)]
+print(json.dumps([r.port for r in rs]), flush=True)
+sys.stdin.read()
+print(json.dumps({"commands": sum(r.ops["Command"] for r in rs)}), flush=True)
+"""
+
+#: The floor: pywinrm, one shell and one trivial command per host, C at a time.
+FLOOR = """
+import json, sys
+from concurrent.futures import ThreadPoolExecutor
+from winrm.protocol import Protocol
+import os
+ports, ca, user, concurrency = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+password = os.environ[sys.argv[5]]
+def one(port):
+    p = Protocol(f"https://127.0.0.1:{port}/wsman", transport="ntlm", username=user, password=password,
+                 server_cert_validation="validate", ca_trust_path=ca, proxy=None)
+    shell = p.open_shell()
+    command = p.run_command(shell, "hostname")
+    out, err, code = p.get_command_output(shell, command)
+    p.cleanup_command(shell, command)
+    p.close_shell(shell)
+    return code
+with ThreadPoolExecutor(concurrency) as pool:
+    codes = list(pool.map(one, ports))
+assert codes == [0] * len(ports), codes
+"""
+
+#: gxpscan's transport and collector alone: per host, connect and collect every Windows fact, C at a time.
+COLLECT_ONLY = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from scanner.collectors import windows
+from scanner.connectors import open_connector
+from scanner.inventory import load_inventory
+targets, concurrency = load_inventory(sys.argv[1]).targets, int(sys.argv[2])
+def one(target):
+    with open_connector(target) as conn:
+        return [n for n, f in windows.collect(conn, target, windows.FACTS).items() if not f.ok]
+with ThreadPoolExecutor(concurrency) as pool:
+    bad = [b for b in pool.map(one, targets) if b]
+sys.exit(f"facts failed: {bad[:3]}" if bad else 0)
+"""
+
+#: gxpscan's CLI, with the Windows pack's entry point added when the installed metadata predates it.
+SCAN = """
+import sys
+from importlib import metadata
+import scanner.registry
+installed = metadata.entry_points
+if "windows" not in installed(group="gxpscan.checks").names:
+    extra = metadata.EntryPoint("windows", "checks.windows", "gxpscan.checks")
+    scanner.registry.metadata.entry_points = lambda group: (
+        *installed(group=group), *((extra,) if group == "gxpscan.checks" else ()))
+from scanner.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def measured(argv: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS (MiB), exit code and CPU seconds of one process; its stderr is shown when the code
+    is not ok."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.stderr is not None:
+        err = proc.stderr.read().decode(errors="replace")
+        if proc.returncode not in ok:
+            print(err[-2000:], file=sys.stderr)
+    return wall, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime
+
+
+def inventory(ports: list[int], ca: Path) -> dict[str, Any]:
+    return {"version": 1, "targets": [
+        {"name": f"win-{i:03d}", "type": "windows", "host": "127.0.0.1", "port": port, "user": USER,
+         "password_env": PASSWORD_ENV, "ca_file": str(ca)} for i, port in enumerate(ports)]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from tests.lab.slapdlab import issue_cert, make_ca
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), PASSWORD_ENV: PASSWORD}
+    with tempfile.TemporaryDirectory(prefix="gxpscan-winrm-bench-") as tmp:
+        d = Path(tmp)
+        ca = make_ca(d / "ca")
+        issue_cert(ca, d / "srv", "win", ("localhost",), ("127.0.0.1",))
+        server = subprocess.Popen([sys.executable, "-c", SERVE, str(d), str(args.hosts), USER, PASSWORD_ENV],
+                                  cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout is not None and server.stdin is not None
+            ports = json.loads(server.stdout.readline())
+            inv = d / "inventory.json"
+            inv.write_text(json.dumps(inventory(ports, ca.cert)))
+            rows: dict[str, list[tuple[float, float, int, float]]] = {"floor": [], "collect": [], "gxpscan": []}
+            for run in range(args.runs):
+                rows["floor"].append(measured([sys.executable, "-c", FLOOR, json.dumps(ports), str(ca.cert), USER,
+                                               str(args.concurrency), PASSWORD_ENV], env, (0,)))
+                rows["collect"].append(measured([sys.executable, "-c", COLLECT_ONLY, str(inv),
+                                                 str(args.concurrency)], env, (0,)))
+                rows["gxpscan"].append(measured(
+                    [sys.executable, "-c", SCAN, "scan", "--inventory", str(inv), "--concurrency",
+                     str(args.concurrency), "--format", "json", "--output", str(d / f"out-{run}")], env, (0, 1)))
+            server.stdin.close()
+            counts = json.loads(server.stdout.readline())
+        finally:
+            server.kill()
+            server.wait()
+        report = json.loads((d / "out-0" / "report.json").read_text())
+    findings = len(report["findings"])
+    errors = sum(f["status"] == "error" for f in report["findings"])
+    result: dict[str, dict[str, Any]] = {name: {"wall_s": round(statistics.median(r[0] for r in runs), 2),
+                                                "peak_mib": round(max(r[1] for r in runs), 1),
+                                                "cpu_s": round(statistics.median(r[3] for r in runs), 2),
+                                                "exit_codes": sorted({r[2] for r in runs})}
+                                         for name, runs in rows.items()}
+    ratio = result["gxpscan"]["wall_s"] / result["floor"]["wall_s"]
+    collect_ratio = result["collect"]["wall_s"] / result["floor"]["wall_s"]
+    cpu_ratio = result["collect"]["cpu_s"] / result["floor"]["cpu_s"]
+    summary = {"hosts": args.hosts, "concurrency": args.concurrency, "runs": args.runs, **result,
+               "ratio": round(ratio, 2), "collect_ratio": round(collect_ratio, 2),
+               "collect_cpu_ratio": round(cpu_ratio, 2), "findings_per_run": findings,
+               "error_findings": errors,
+               "commands_seen": counts["commands"], "load": os.getloadavg()}
+    print(f"{'':10} {'wall s (median)':>16} {'CPU s (median)':>15} {'peak MiB':>9}")
+    for name in ("floor", "collect", "gxpscan"):
+        row = result[name]
+        print(f"{name:10} {row['wall_s']:>16} {row['cpu_s']:>15} {row['peak_mib']:>9}")
+    print(f"gxpscan / floor: {ratio:.2f}x, collect / floor: {collect_ratio:.2f}x (CPU {cpu_ratio:.2f}x)")
+    print(f"{findings} findings per run, {errors} errors; {counts['commands']} Commands for {args.runs} runs x "
+          f"{args.hosts} hosts x 3 tools")
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,507 @@
+"""WinRM transport (pywinrm): verified TLS before any credential, NTLM/Kerberos/CredSSP, one shell per host.
+
+HTTPS (5986) is the default. Before pywinrm sends anything, the connector makes its own TLS handshake and checks
+the server certificate against ``ca_file`` (else the system store) and the host name, or against the SHA-256
+``cert_fingerprint`` pin; a certificate that does not pass is refused with its subject and fingerprint, and no
+credential has left this machine. pywinrm's HTTP session is then given the same trust (a transport adapter with
+the same SSL context, or urllib3's fingerprint assertion for a pin), so every later connection is held to it.
+
+Plain HTTP (5985) needs ``allow_plaintext: true`` and an authentication that seals every message (NTLM, Kerberos,
+CredSSP; pywinrm is told to encrypt always and refuses if it cannot). Basic authentication over HTTP is refused.
+
+A script runs as ONE WinRS Command: PowerShell started with a short fixed bootstrap (``-EncodedCommand``) that reads
+the whole of stdin as UTF-8 and runs it as one script block. The script itself is streamed over WS-Man Send in
+chunks (the last flagged End), so its length is not bound by the command line, and it is compiled whole (``-Command
+-`` would run stdin line by line, where a multi-line block needs a blank line to end). The shell is opened with code
+page 65001. Output is raw bytes, bounded by ``limit``; the command is bounded by its timeout and the host's.
+
+The password is read from the environment variable ``password_env`` names, only when connecting, and never put
+into a message, a log line or an argument list.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import os
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from xml.etree.ElementTree import ParseError
+
+from scanner.connectors import CommandResult, ConnectorError, ProcessScope
+from scanner.connectors.become import secret
+from scanner.model import Target
+
+DEFAULT_LIMIT = 8 * 1024 * 1024  # stdout bytes kept per command
+STDERR_LIMIT = 64 * 1024
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_OPERATION_TIMEOUT = 20  # WS-Man OperationTimeout of one Receive (whole seconds)
+DEFAULT_HOST_TIMEOUT = 600.0
+CLEANUP_TIMEOUT = 5.0  # at most, to end a command or the shell (at least 1 s, even after the host timeout)
+SEND_CHUNK = 64 * 1024  # stdin bytes per Send (base64 in a 150 KiB envelope)
+UTF8_CODEPAGE = 65001
+MESSAGE_LIMIT = 300  # characters of a server's fault text put into an error message
+AUTHS = ("ntlm", "kerberos", "credssp", "basic")
+SEALING_AUTHS = ("ntlm", "kerberos", "credssp")
+
+#: Reads all of stdin as UTF-8 and runs it as one script block (PowerShell 2.0 and later).
+BOOTSTRAP = ("$r = New-Object System.IO.StreamReader([Console]::OpenStandardInput(), "
+             "(New-Object System.Text.UTF8Encoding $false)); "
+             "$s = $r.ReadToEnd(); & ([ScriptBlock]::Create($s))")
+POWERSHELL = "powershell.exe"
+
+
+def powershell_arguments() -> tuple[str, ...]:
+    encoded = base64.b64encode(BOOTSTRAP.encode("utf-16-le")).decode("ascii")
+    return ("-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded)
+
+
+_KEYTAB_LOCK = threading.Lock()
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One WinRM listener and how to talk to it, checked before anything is sent."""
+
+    host: str
+    port: int
+    scheme: str  # "https" or "http"
+    path: str
+    auth: str
+    user: str | None
+    ca_file: str | None
+    pin: str | None  # lower-case hex SHA-256 of the DER certificate
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+    @property
+    def protection(self) -> str:
+        return f"https+{self.auth}" if self.scheme == "https" else f"http+{self.auth}-sealed"
+
+
+def _pin(value: str | None) -> str | None:
+    if not value:
+        return None
+    text = value.lower().removeprefix("sha256:").replace(":", "")
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise WinRMConfigError("cert_fingerprint",
+                               "cert_fingerprint must be the certificate SHA-256: 64 hex digits (colons allowed)")
+    return text
+
+
+class WinRMConfigError(ConnectorError):
+    """A target option combination that is refused; ``key`` names the option (for the inventory's fault path)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
+def endpoint(name: str, options: Mapping[str, Any]) -> Endpoint:
+    """The listener of a windows target, or WinRMConfigError for a combination that would expose a credential.
+
+    The inventory loader runs this too, so a refused combination stops the scan before any connection."""
+    def opt(key: str) -> str | None:
+        value = options.get(key)
+        return None if value is None or value == "" else str(value)
+
+    if not opt("host"):
+        raise WinRMConfigError("host", f"target {name}: a windows target needs a host")
+    scheme, auth = opt("scheme") or "https", opt("auth") or "ntlm"
+    if auth not in AUTHS:
+        raise WinRMConfigError("auth", f"target {name}: auth {auth!r} is not one of {', '.join(AUTHS)}")
+    if scheme not in ("https", "http"):
+        raise WinRMConfigError("scheme", f"target {name}: scheme must be https or http")
+    if scheme == "http" and options.get("allow_plaintext") is not True:
+        raise WinRMConfigError("scheme", f"target {name}: WinRM over plain HTTP is refused without "
+                                         "allow_plaintext: true (and then only with message encryption)")
+    if scheme == "http" and auth not in SEALING_AUTHS:
+        raise WinRMConfigError("auth", f"target {name}: Basic authentication over plain HTTP is refused: it sends "
+                                       "the password readable and the messages unencrypted; use https")
+    for key in ("ca_file", "cert_fingerprint"):
+        if scheme == "http" and opt(key):
+            raise WinRMConfigError(key, f"target {name}: {key} applies to https only")
+    if opt("ca_file") and opt("cert_fingerprint"):
+        raise WinRMConfigError("cert_fingerprint", f"target {name}: give ca_file or cert_fingerprint, not both")
+    if auth != "kerberos":
+        for key in ("user", "password_env"):
+            if not opt(key):
+                raise WinRMConfigError(key, f"target {name}: auth {auth} needs user and password_env")
+    default_port = 5986 if scheme == "https" else 5985
+    return Endpoint(host=str(opt("host")), port=int(options.get("port") or default_port), scheme=scheme,
+                    path=opt("path") or "/wsman", auth=auth, user=opt("user"), ca_file=opt("ca_file"),
+                    pin=_pin(opt("cert_fingerprint")))
+
+
+def printable(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Text from a server made safe for one line of a terminal or a log: controls escaped, length bounded."""
+    out = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else "?" for c in text)
+    return out if len(out) <= limit else out[:limit] + "..."
+
+
+def describe_certificate(der: bytes) -> str:
+    """Subject and SHA-256 fingerprint of a DER certificate, for a refusal message."""
+    fingerprint = hashlib.sha256(der).hexdigest()
+    try:
+        from cryptography import x509
+
+        subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except ValueError:
+        subject = "(unparseable certificate)"
+    return f"subject {printable(subject)!s}, SHA-256 {fingerprint}"
+
+
+def _ssl_context(ep: Endpoint) -> ssl.SSLContext:
+    if ep.pin:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the pin is checked on the certificate itself
+        return context
+    try:
+        return ssl.create_default_context(cafile=ep.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConnectorError(f"cannot read ca_file {ep.ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _handshake(ep: Endpoint, context: ssl.SSLContext, timeout: float) -> bytes:
+    try:
+        sock = socket.create_connection((ep.host, ep.port), timeout=timeout)
+    except TimeoutError:
+        raise ConnectorError(f"cannot connect to {ep.host}:{ep.port}: timed out after {timeout:g}s") from None
+    except OSError as exc:
+        raise ConnectorError(f"cannot connect to {ep.host}:{ep.port}: {exc.strerror or exc}") from None
+    with sock, context.wrap_socket(sock, server_hostname=ep.host) as tls:
+        return tls.getpeercert(binary_form=True) or b""
+
+
+def verify_server(ep: Endpoint, timeout: float) -> str:
+    """Handshake with the listener and check its certificate before any credential is sent.
+
+    Returns the certificate's SHA-256 fingerprint; raises ConnectorError naming subject and fingerprint."""
+    context = _ssl_context(ep)
+    try:
+        der = _handshake(ep, context, timeout)
+    except ssl.SSLCertVerificationError as exc:
+        presented = _presented(ep, timeout)
+        trust = f"ca_file {ep.ca_file}" if ep.ca_file else "the system trust store"
+        raise ConnectorError(
+            f"TLS certificate of {ep.host}:{ep.port} not trusted ({printable(exc.verify_message or str(exc))}; "
+            f"checked against {trust}): {presented}; set ca_file to the issuing CA or cert_fingerprint to pin it; "
+            "no credential was sent") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise ConnectorError(f"TLS handshake with {ep.host}:{ep.port} failed: {printable(str(exc))}; "
+                             "no credential was sent") from None
+    fingerprint = hashlib.sha256(der).hexdigest()
+    if ep.pin and fingerprint != ep.pin:
+        raise ConnectorError(f"TLS certificate of {ep.host}:{ep.port} does not match cert_fingerprint {ep.pin}: "
+                             f"the host presented {describe_certificate(der)}; no credential was sent")
+    return fingerprint
+
+
+def _presented(ep: Endpoint, timeout: float) -> str:
+    """What the server presents, read in a second handshake that checks nothing (for the message only)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        return "the host presented " + describe_certificate(_handshake(ep, context, timeout))
+    except (ssl.SSLError, OSError, ConnectorError):
+        return "the certificate could not be read"
+
+
+def _trusting_adapter(context: ssl.SSLContext, pin: str | None) -> Any:
+    """A requests transport adapter that holds every connection to our SSL context (and pin), ignoring
+    requests' own bundle, proxies from the environment and REQUESTS_CA_BUNDLE."""
+    from requests.adapters import HTTPAdapter
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
+            kwargs.update(ssl_context=context, cert_reqs="CERT_NONE" if pin else "CERT_REQUIRED")
+            if pin:
+                kwargs["assert_fingerprint"] = pin
+            super().init_poolmanager(connections, maxsize, block, **kwargs)
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            return None  # the pool's context decides, never requests' default bundle
+
+        def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None,
+                                            cert: Any = None) -> Any:
+            return self.poolmanager.connection_from_url(request.url)
+
+        def get_connection(self, url: str, proxies: Any = None) -> Any:
+            return self.poolmanager.connection_from_url(url)
+
+    return Adapter()
+
+
+def _use_keytab(path: str) -> None:
+    """MIT Kerberos takes initial credentials from the client keytab KRB5_CLIENT_KTNAME names; it is one per
+    process, so one run uses one client keytab."""
+    with _KEYTAB_LOCK:
+        current = os.environ.get("KRB5_CLIENT_KTNAME")
+        if current and current != path:
+            raise ConnectorError(f"keytab_file {path}: this run already uses the client keytab {current}; "
+                                 "one client keytab per run")
+        os.environ["KRB5_CLIENT_KTNAME"] = path
+
+
+def _require_module(auth: str) -> None:
+    needed = {"kerberos": (("kerberos", "winkerberos"), "pywinrm[kerberos]"),
+              "credssp": (("requests_credssp",), "pywinrm[credssp]")}.get(auth)
+    if needed and not any(importlib.util.find_spec(m) for m in needed[0]):
+        raise ConnectorError(f"auth {auth} needs {needed[1]} installed (pip install 'gxpscan[winrm-{auth}]')")
+
+
+class WinRMConnector:
+    """Shell connector over WinRM. Build with a Target, use as a context manager."""
+
+    def __init__(self, target: Target, scope: ProcessScope | None = None):
+        self.target = target
+        self.scope = scope or ProcessScope()
+        self.endpoint = endpoint(target.name, target.options)
+        self.fingerprint: str | None = None  # SHA-256 of the server certificate (https)
+        self.commands_run = 0
+        self._protocol: Any = None
+        self._shell: str | None = None
+        self._deadline = 0.0
+
+    @property
+    def protection(self) -> str:
+        """How the messages were protected: https+ntlm, http+ntlm-sealed, https+kerberos, ..."""
+        return self.endpoint.protection
+
+    @property
+    def is_root(self) -> bool:
+        return False
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> WinRMConnector:
+        self._deadline = time.monotonic() + float(self.target.opt("host_timeout") or DEFAULT_HOST_TIMEOUT)
+        ep = self.endpoint
+        _require_module(ep.auth)
+        if ep.scheme == "https":
+            self.fingerprint = verify_server(ep, self._connect_timeout())
+        try:
+            self._protocol = self._build_protocol(ep)
+            self._shell = self._call(self._deadline, self._protocol.open_shell, codepage=UTF8_CODEPAGE,
+                                     noprofile=True)
+        except TimeoutError:
+            self.close()
+            raise ConnectorError(f"{ep.url} did not answer while opening the shell: timed out (connect_timeout, "
+                                 "operation_timeout or host_timeout)") from None
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        protocol, shell = self._protocol, self._shell
+        if protocol is None:
+            return
+        try:
+            if shell is not None:
+                self._call(self._cleanup_deadline(), protocol.close_shell, shell, close_session=False)
+        except (ConnectorError, TimeoutError):
+            pass  # the shell ends by itself on the server (its idle timeout)
+        finally:
+            self._protocol = self._shell = None
+            protocol.transport.close_session()
+
+    def _cleanup_deadline(self) -> float:
+        """Ending a command or the shell gets what is left of the host's time, at least a second, at most 5."""
+        now = time.monotonic()
+        return now + min(CLEANUP_TIMEOUT, max(1.0, self._deadline - now))
+
+    def _connect_timeout(self) -> float:
+        wanted = float(self.target.opt("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)
+        return max(0.1, min(wanted, self._deadline - time.monotonic()))
+
+    def _build_protocol(self, ep: Endpoint) -> Any:
+        from winrm.exceptions import WinRMError
+        from winrm.protocol import Protocol
+
+        password = secret(self.target, "password_env")
+        keytab = self.target.opt("keytab_file")
+        if ep.auth == "kerberos" and keytab:
+            if not os.path.isfile(str(keytab)):
+                raise ConnectorError(f"keytab_file {keytab} not found")
+            _use_keytab(str(keytab))
+        operation = int(self.target.opt("operation_timeout") or DEFAULT_OPERATION_TIMEOUT)
+        try:
+            options: dict[str, Any] = {"transport": ep.auth, "ca_trust_path": ep.ca_file}
+            protocol = Protocol(
+                ep.url, username=ep.user, password=password if ep.auth != "kerberos" else None,
+                server_cert_validation="validate", **options,
+                read_timeout_sec=operation + 10, operation_timeout_sec=operation,
+                message_encryption="always" if ep.scheme == "http" else "auto", proxy=None)
+        except WinRMError as exc:
+            raise ConnectorError(f"WinRM setup for {ep.url} failed: {printable(str(exc))}") from None
+        if ep.scheme == "https":  # before build_session could send anything
+            session = protocol.transport.build_session()
+            session.trust_env = False
+            session.mount("https://", _trusting_adapter(_ssl_context(ep), ep.pin))
+        else:
+            self._protocol = protocol
+            self._call(self._deadline, protocol.transport.build_session)  # authenticates and sets up sealing
+        return protocol
+
+    # ---- one WS-Man operation, bounded -----------------------------------------------------
+    def _call(self, deadline: float, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one pywinrm operation with the time left; pywinrm's and requests' errors become ConnectorError
+        (TimeoutError when the time ran out), without a secret and without the server's raw text unescaped."""
+        import requests
+        import winrm.exceptions as wx
+
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no time left")
+        ep = self.endpoint
+        transport = self._protocol.transport if self._protocol is not None else None
+        if transport is not None:
+            connect = float(self.target.opt("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)
+            read = float(self._protocol.operation_timeout_sec) + 10
+            transport.read_timeout_sec = (min(connect, left), min(read, left))
+        try:
+            return operation(*args, **kwargs)
+        except wx.InvalidCredentialsError:
+            raise ConnectorError(f"authentication failed for {ep.user or 'the Kerberos principal'} at {ep.url} "
+                                 f"({ep.auth}): the server rejected the credentials") from None
+        except wx.WinRMOperationTimeoutError:
+            raise
+        except wx.WSManFaultError as exc:
+            raise ConnectorError(f"{ep.url} answered a WS-Management fault: {printable(exc.reason or '')} "
+                                 f"(code {exc.wsman_fault_code})") from None
+        except wx.WinRMTransportError as exc:
+            raise ConnectorError(f"{ep.url} answered HTTP {exc.code}") from None
+        except wx.WinRMError as exc:
+            raise ConnectorError(f"WinRM with {ep.url} failed: {printable(str(exc))}") from None
+        except requests.exceptions.Timeout:
+            raise TimeoutError(f"no answer from {ep.url}") from None
+        except requests.exceptions.SSLError as exc:
+            raise ConnectorError(f"TLS with {ep.url} failed: {printable(str(exc))}") from None
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise ConnectorError(f"WinRM connection to {ep.url} failed: {type(exc).__name__}: "
+                                 f"{printable(str(exc))}") from None
+        except (ParseError, StopIteration, ValueError, KeyError, AssertionError) as exc:  # pywinrm asserts RelatesTo
+            raise ConnectorError(f"{ep.url} answered a message that is not WS-Management: "
+                                 f"{type(exc).__name__}") from None
+
+    # ---- running ---------------------------------------------------------------------------
+    def run(self, script: str, *, timeout: float, become: bool = False, limit: int = DEFAULT_LIMIT) -> CommandResult:
+        if become:
+            raise ConnectorError("become is not supported on Windows targets: give the account the rights the "
+                                 "facts need (gxpscan winrm-setup)")
+        if self._protocol is None or self._shell is None:
+            raise ConnectorError(f"not connected to {self.target.name}")
+        if self.scope.cancelled.is_set():
+            raise ConnectorError("the scan was interrupted; nothing more is started")
+        deadline = min(time.monotonic() + timeout, self._deadline)
+        if deadline <= time.monotonic():
+            return CommandResult(None, b"", b"host timeout exceeded before the command was sent", timed_out=True)
+        protocol, shell = self._protocol, self._shell
+        try:
+            command = self._call(deadline, protocol.run_command, shell, POWERSHELL, powershell_arguments(),
+                                 skip_cmd_shell=True)
+        except TimeoutError:
+            return CommandResult(None, b"", b"timed out starting the command", timed_out=True)
+        self.commands_run += 1
+        try:
+            data = script.encode("utf-8", "surrogateescape")
+            chunks = [data[i:i + SEND_CHUNK] for i in range(0, len(data), SEND_CHUNK)] or [b""]
+            for n, chunk in enumerate(chunks, 1):
+                self._call(deadline, protocol.send_command_input, shell, command, chunk, end=n == len(chunks))
+            return self._receive(protocol, shell, command, deadline, limit)
+        except TimeoutError:
+            return CommandResult(None, b"", b"timed out sending the script", timed_out=True)
+        finally:
+            try:
+                self._call(self._cleanup_deadline(), protocol.cleanup_command, shell, command)
+            except (ConnectorError, TimeoutError):
+                pass
+
+    def _receive(self, protocol: Any, shell: str, command: str, deadline: float, limit: int) -> CommandResult:
+        import winrm.exceptions as wx
+
+        out, err = bytearray(), bytearray()
+        while True:
+            if self.scope.cancelled.is_set():
+                raise ConnectorError("the scan was interrupted")
+            try:
+                stdout, stderr, code, done = self._call(deadline, protocol.get_command_output_raw, shell, command)
+            except wx.WinRMOperationTimeoutError:
+                continue  # no output within OperationTimeout: ask again while time is left
+            except TimeoutError:
+                return CommandResult(None, bytes(out), bytes(err), timed_out=True)
+            err += stderr[: max(0, STDERR_LIMIT - len(err))]
+            room = limit - len(out)
+            out += stdout[:room]
+            if len(stdout) > room:
+                return CommandResult(None, bytes(out), bytes(err), truncated=True)
+            if done:
+                return CommandResult(int(code), bytes(out), bytes(err))
+
+
+
+#: Well-known SIDs of the built-in groups: the same on a German or Japanese Windows, whose group names differ.
+REMOTE_MANAGEMENT_USERS = "S-1-5-32-580"
+ADMINISTRATORS = "S-1-5-32-544"
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9._-]{1,20}")
+
+
+def setup_guide(account: str, admin_facts: Mapping[str, str]) -> str:
+    """The PowerShell a Windows administrator runs once for a least-privilege scan account and an HTTPS listener.
+
+    ``admin_facts`` maps the facts that need local Administrators to their descriptions."""
+    if not ACCOUNT_NAME.fullmatch(account):
+        raise ValueError("the account name must be 1 to 20 letters, digits, '.', '_' or '-'")
+    needs = "".join(f"#   {name}: {text}\n" for name, text in sorted(admin_facts.items())) or "#   (none)\n"
+    return f"""\
+# gxpscan: least-privilege WinRM setup for one Windows host. Review it, then run it once in an elevated
+# PowerShell on the host. Groups are named by SID, so it works on any display language.
+
+# 1. The scan account. For a domain account, create it in Active Directory instead and use CORP\\{account}.
+$password = Read-Host -AsSecureString "Password for {account}"
+New-LocalUser -Name "{account}" -Password $password -AccountNeverExpires `
+    -Description "gxpscan read-only compliance scans"
+
+# 2. Remote shell access without administrator rights: Remote Management Users ({REMOTE_MANAGEMENT_USERS}).
+Add-LocalGroupMember -SID "{REMOTE_MANAGEMENT_USERS}" -Member "{account}"
+
+# 3. These facts need membership of local Administrators ({ADMINISTRATORS}); without it each is reported
+#    as an error "needs local Administrators", never as a pass:
+{needs}#    Grant it only if your change control accepts it (a local account's remote token is filtered by UAC;
+#    a domain account is not):
+#    Add-LocalGroupMember -SID "{ADMINISTRATORS}" -Member "{account}"
+
+# 4. An HTTPS listener (5986) with a certificate. Prefer one issued by your CA (then give gxpscan ca_file);
+#    a self-signed one is pinned by its SHA-256 (cert_fingerprint). Refuse Basic and unencrypted messages.
+$cert = New-SelfSignedCertificate -DnsName ([System.Net.Dns]::GetHostEntry('').HostName) `
+    -CertStoreLocation Cert:\\LocalMachine\\My
+New-Item -Path WSMan:\\localhost\\Listener -Transport HTTPS -Address * -CertificateThumbPrint $cert.Thumbprint -Force
+New-NetFirewallRule -DisplayName "WinRM HTTPS (gxpscan)" -Direction Inbound -Protocol TCP -LocalPort 5986 -Action Allow
+Set-Item WSMan:\\localhost\\Service\\Auth\\Basic -Value $false
+Set-Item WSMan:\\localhost\\Service\\AllowUnencrypted -Value $false
+# the value for cert_fingerprint:
+[BitConverter]::ToString([Security.Cryptography.SHA256]::Create().ComputeHash($cert.RawData)).Replace('-', '')
+
+# 5. In the gxpscan inventory (the password stays in the environment variable, never in the file):
+#   - name: lims-app-01
+#     type: windows
+#     host: lims-app-01.corp.example
+#     user: CORP\\{account}            # or {account}@corp.example, or a local {account}
+#     password_env: GXPSCAN_WINRM_PASSWORD
+#     ca_file: /etc/gxpscan/corp-ca.pem   # or cert_fingerprint: <the SHA-256 above>
+"""
