@@ -90,6 +90,18 @@ def test_an_unknown_fact_and_a_platform_dispatch() -> None:
     assert dict(got["windows.system"].value.fields)["os"] == "Microsoft Windows Server 2022 Standard"
 
 
+@pytest.mark.parametrize(("protection", "recorded"), [
+    ("https+ntlm", "https+ntlm"), ("http+ntlm-sealed", "http+ntlm-sealed"), (None, "unknown"),
+    ("https\x1b[31m+ntlm", "https [31m+ntlm"),
+])
+def test_the_system_fact_records_the_protection_the_connection_used(protection: str | None, recorded: str) -> None:
+    connector = ReplayConnector("hardened-2022")
+    if protection is not None:
+        connector.protection = protection  # type: ignore[attr-defined]
+    fields = dict(wc.collect(connector, target(), ["windows.system"])["windows.system"].value.fields)
+    assert fields["protection"] == recorded and fields["hostname"]
+
+
 # ---------------------------------------------------------------- hostile output
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from scanner.cli import FORMAT_NAMES, main
+from scanner.store import read_record
 from tests.fixtures.windows.replay import PROFILES, reply_for
 from tests.lab.test_winrm import PASSWORD, PASSWORD_ENV, USER, Pki, pki  # noqa: F401 (pki is a fixture)
 from tests.lab.wsman import Fault, WSManResponder
@@ -96,6 +97,8 @@ def test_a_fleet_scan_one_command_per_host_faults_are_errors_for_their_host_only
     assert fleet["untrusted"].auth_headers == [] and fleet["untrusted"].received == b""
     assert fleet["wrong-password"].ops["Create"] == 0
     assert rc == 1
+    systems = read_record(next((tmp_path / "out").rglob("record.jsonl")).parent).run.systems
+    assert {systems[p]["protection"] for p in PROFILES} == {"https+ntlm"}
 
     captured = capsys.readouterr()
     outputs = {"stdout": captured.out, "stderr": captured.err, "logging": caplog.text}

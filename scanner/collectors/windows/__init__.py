@@ -27,7 +27,7 @@ from scanner.connectors import CommandResult, ConnectorError
 from scanner.facts import windows as wf
 from scanner.facts.ldap import PasswordRules
 from scanner.facts.linux import BackupStatus, BackupStatusFormat
-from scanner.facts.system import SystemUnderTest
+from scanner.facts.system import SystemUnderTest, bounded
 from scanner.model import Evidence, Fact, Target
 from scanner.selftest.decode import DecodeError, decode
 
@@ -387,4 +387,16 @@ def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, F
         return {**facts, **{n: Fact.failed(n, f"connector error: {exc}") for n in ours}}
     frames = split_frames(result.stdout, nonce)
     facts.update({n: fact_from_frame(n, frames.get(n), result, target) for n in ours})
+    system = facts.get("windows.system")
+    if system is not None and system.ok:
+        facts["windows.system"] = with_protection(system, connector)
     return facts
+
+
+def with_protection(system: Fact, connector: Any) -> Fact:
+    """The system fact with the connection's protection (``https+ntlm``, ``http+ntlm-sealed``, ...) added, so the
+    run record says how the evidence travelled; ``unknown`` for a connector that does not say."""
+    protection = getattr(connector, "protection", None)
+    value: SystemUnderTest = system.value
+    fields = value.fields + (("protection", bounded(protection) if isinstance(protection, str) else "unknown"),)
+    return dataclasses.replace(system, value=SystemUnderTest(fields))
