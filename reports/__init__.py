@@ -18,6 +18,7 @@ FORMATS = {
     "sarif": ("reports.sarif", "report.sarif"),
     "oq": ("reports.oq", "oq-evidence.html"),
     "pdf": ("reports.pdf", "oq-evidence.pdf"),
+    "dashboard": ("reports.dashboard", "dashboard.html"),
 }
 
 

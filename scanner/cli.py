@@ -34,9 +34,11 @@ EXIT_ERRORS = 3  # no failure, but some checks could not be evaluated (error)
 EXIT_WRITE = 4  # could not write results (output directory unusable or unsafe, disk full, I/O error)
 EXIT_NOTHING = 5  # nothing was evaluated for a target (no selected check applies to it) or for the whole scan
 EXIT_NOT_INTACT = 6  # verify (and report, diff, sign, which verify first): the run record is not intact
+EXIT_NOTIFY = 7  # the scan is done and kept, but a notification could not be sent (issue 13)
+EXIT_LOCKED = 8  # --lock: another scan holds the lock; nothing was scanned (issue 13)
 EXIT_INTERRUPTED = 130  # the scan was interrupted; the run record keeps the finished targets
 EXIT_CODES = (EXIT_OK, EXIT_FAILURES, EXIT_INPUT, EXIT_ERRORS, EXIT_WRITE, EXIT_NOTHING, EXIT_NOT_INTACT,
-              EXIT_INTERRUPTED)
+              EXIT_NOTIFY, EXIT_LOCKED, EXIT_INTERRUPTED)
 
 EXIT_CODES_HELP = f"""exit codes:
   {EXIT_OK}    all clear: no failure, no error, every target evaluated
@@ -50,11 +52,13 @@ EXIT_CODES_HELP = f"""exit codes:
   {EXIT_NOT_INTACT}    verify: the run (or the chain) is not intact: a file changed, added or removed, a
        signature or time-stamp that does not verify, an inconsistent record; report, diff and sign
        verify first and refuse such a run (unless --no-verify)
+  {EXIT_NOTIFY}    scan done and kept (reports written, run sealed), but a notification (--notify) failed
+  {EXIT_LOCKED}    --lock: another scan holds the lock; nothing was scanned
   {EXIT_INTERRUPTED}  interrupted; the run record keeps every target that finished
 """
 
 log = logging.getLogger("gxpscan")
-FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq", "pdf"]
+FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq", "pdf", "dashboard"]
 #: Formats of `gxpscan protocol`.
 PROTOCOL_FORMATS = ["json", "oq", "pdf"]
 #: Platforms the `checks --platform` filter accepts (the target types of this version).
@@ -102,7 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("scan", help="scan the targets of an inventory", epilog=EXIT_CODES_HELP, formatter_class=raw)
-    s.set_defaults(func=cmd_scan)
+    from scanner import cli_ops  # issue 13: --lock, retention, latest link, --notify; `gxpscan dashboard`
+
+    s.set_defaults(func=cli_ops.with_lock(cmd_scan))
+    cli_ops.add_scan_options(s)
     s.add_argument("--inventory", "-i", metavar="FILE",
                    help="YAML or JSON inventory (default: this machine, scanned locally)")
     s.add_argument("--ansible-inventory", metavar="FILE", help="add the hosts of an Ansible inventory (INI or YAML)")
@@ -200,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("aws-policy", help="print the least-privilege IAM policy the AWS checks need")
     a.set_defaults(func=cmd_aws_policy)
     _integrity_parsers(sub, raw)
+    cli_ops.register(sub)
     _selftest_parser(sub, raw)
 
     pr = sub.add_parser("profiles", help="list the profiles (built-in and from plugins), or show one in full")
@@ -404,7 +412,7 @@ def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework:
         with OutputDir.open(outdir) as directory:
             for fmt in files:
                 with directory.replace(FORMATS[fmt][1]) as fh:
-                    render(fmt, run, fh, **((documents or {}) if fmt in ("oq", "pdf") else {}))
+                    render(fmt, run, fh, **((documents or {}) if fmt in ("oq", "pdf", "dashboard") else {}))
                 if not quiet:
                     print(f"{fmt} report: {outdir / FORMATS[fmt][1]}", file=sys.stderr)
     if "console" in formats:
@@ -577,11 +585,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
         _say(f"could not write results: {write_fault or record.failed}; the run record keeps the "
              f"{len(record.targets)} target(s) written before the fault and reads as interrupted")
         return EXIT_WRITE
+    documents = _documents(args, run, outdir)
+    if "dashboard" in args.format:  # issue 13: the trend and the previous run of the results directory
+        from scanner.cli_ops import dashboard_options
+
+        documents.update(dashboard_options(outdir.parent, outdir, 30))
     _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
                    framework=frameworks.resolve(args.framework, catalogs) if args.framework else None,
-                   documents=_documents(args, run, outdir))
+                   documents=documents)
     code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets, narrowed), narrowed=bool(narrowed))
-    return _seal(outdir, sealing, quiet=args.quiet) or code
+    code = _seal(outdir, sealing, quiet=args.quiet) or code
+    from scanner.cli_ops import after_scan  # issue 13: retention, latest link, notifications (after history)
+
+    return after_scan(args, run, outdir, sealing, code)
 
 
 # --- other commands -------------------------------------------------------------------------------------------
