@@ -40,8 +40,9 @@ section.wide{grid-column:1/-1}
 h2{font-size:15px;margin:0 0 8px}
 h3{font-size:13px;margin:10px 0 4px}
 table{border-collapse:collapse;width:100%;font-size:12px}
-th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e3e6ea;vertical-align:top;word-break:break-word}
-th{background:#f0f2f5}
+th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e3e6ea;vertical-align:top}
+td{overflow-wrap:anywhere}
+th{background:#f0f2f5;white-space:nowrap}
 .cards{display:flex;gap:10px;flex-wrap:wrap}
 .card{flex:1;min-width:90px;border-radius:6px;padding:8px 10px;color:#fff}
 .card b{display:block;font-size:22px}
@@ -100,8 +101,8 @@ def trend_svg(points: Sequence[TrendPoint], width: int = 1100, height: int = 200
     def xy(i: int, n: int) -> tuple[float, float]:
         return pad + i * step, top + (height - pad - top) * (1 - n / peak)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" style="width:100%;max-width:{width}px" '
-           'role="img" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+           f'style="width:100%;max-width:{width}px" role="img" '
            f'aria-label="trend of pass, fail and error over {len(points)} runs">',
            f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#90a4ae"/>',
            f'<text x="4" y="{top + 8}" font-size="10" fill="#546e7a">{peak}</text>',
@@ -110,7 +111,7 @@ def trend_svg(points: Sequence[TrendPoint], width: int = 1100, height: int = 200
         coords = [xy(i, p.counts.get(s, 0)) for i, p in enumerate(points)]
         out.append(f'<polyline fill="none" stroke="{COLOURS[s]}" stroke-width="2" points="'
                    + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
-        for (x, y), p in zip(coords, points):
+        for (x, y), p in zip(coords, points, strict=True):
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLOURS[s]}"><title>{h(p.run_id)}: '
                        f"{s} {p.counts.get(s, 0)}</title></circle>")
     for i in (0, len(points) - 1) if len(points) > 1 else (0,):
@@ -232,9 +233,10 @@ def html_page(run: Run, *, trend: Sequence[TrendPoint] = (), previous: Run | Non
     cards = "".join(f'<div class="card" style="background:{COLOURS[s]}"><b>{counts.get(s, 0)}</b>{s}</div>'
                     for s in ORDER)
     info = run.info
+    incomplete = " <b>The run is incomplete (interrupted).</b>" if info.interrupted else ""
     sections = [
         ("wide", "Summary", f'<div class="cards">{cards}</div><p>Passing: <b>{h(_pct(counts))}</b> of the '
-                            f"results judged (pass, fail, error).{' <b>The run is incomplete (interrupted).</b>' if info.interrupted else ''}</p>"),
+                            f"results judged (pass, fail, error).{incomplete}</p>"),
         ("wide", f"Trend over the last {len(points)} runs",
          trend_svg(points) + '<p class="legend">' + "".join(
              f'<span><i style="background:{COLOURS[s]}"></i>{s}</span>' for s in ("pass", "fail", "error"))

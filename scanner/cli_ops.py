@@ -177,7 +177,7 @@ def trend(results: Path, limit: int, exclude: str = "") -> list[TrendPoint]:
     from scanner.ops import run_dirs
     from scanner.store import RecordError, read_record
 
-    points = []
+    points: list[TrendPoint] = []
     for r in run_dirs(results):
         if len(points) >= limit:
             break

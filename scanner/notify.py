@@ -28,7 +28,6 @@ import enum
 import json
 import os
 import smtplib
-import socket
 import ssl
 import urllib.error
 import urllib.parse
@@ -204,7 +203,10 @@ def _channel(d: Any, where: str) -> Channel:
         hook = Webhook(url_env=_text(d, "url_env", where, ""), url=_text(d, "url", where, ""), style=style,
                        ca_file=_text(d, "ca_file", where, ""), timeout=float(timeout))
         if hook.url:
-            hook.resolve_url({})
+            try:
+                hook.resolve_url({})
+            except NotifyError as exc:
+                raise NotifyError(f"{where}.url: {str(exc).removeprefix('webhook: ')}") from None
         return hook
     to = d.get("to")
     to = [to] if isinstance(to, str) else to
@@ -289,7 +291,10 @@ def _lines(c: Changes, line: Callable[[Item], str]) -> list[tuple[str, list[str]
 
 
 def _plain(i: Item) -> str:
-    return f"[{i.severity}] {_clip(i.target)} {_clip(i.check)} {_clip(i.resource)}: {_clip(i.message)}"
+    """One finding as a line of text; control and format characters from the target shown escaped."""
+    from reports.text import for_terminal
+
+    return for_terminal(f"[{i.severity}] {_clip(i.target)} {_clip(i.check)} {_clip(i.resource)}: {_clip(i.message)}")
 
 
 def _slack_escape(text: str) -> str:
@@ -305,7 +310,8 @@ def payload(c: Changes, style: Style) -> dict[str, Any]:
                 **{k.value: [_item_json(i) for i in c.items[k][:MAX_ITEMS]] for k in Kind},
                 "truncated": {k.value: max(0, len(c.items[k]) - MAX_ITEMS) for k in Kind}}
     if style is Style.SLACK:
-        body = [f"*{_slack_escape(t)}*\n" + "\n".join("• " + _slack_escape(x) for x in xs) for t, xs in _lines(c, _plain)]
+        body = [f"*{_slack_escape(t)}*\n" + "\n".join("• " + _slack_escape(x) for x in xs)
+                for t, xs in _lines(c, _plain)]
         return {"text": "\n\n".join([_slack_escape(summary(c)), *body, *map(_slack_escape, c.notes)])}
     sections = [{"activityTitle": html_escape(t), "text": "<br>".join(html_escape(x) for x in xs)}
                 for t, xs in _lines(c, _plain)]
@@ -409,7 +415,7 @@ def send_email(mail: Email, c: Changes, environ: Mapping[str, str]) -> None:
             smtp.send_message(email_message(c, mail))
     except NotifyError:
         raise
-    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+    except (smtplib.SMTPException, OSError) as exc:  # timeouts are OSErrors
         raise NotifyError(_redact(_why(exc), secrets)) from None
 
 

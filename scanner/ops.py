@@ -202,7 +202,8 @@ def expired(runs: Sequence[RunDir], *, keep: int | None, keep_days: int | None, 
     With both, a run goes when either says so. ``protect`` (a directory name) never goes."""
     out = []
     for i, r in enumerate(runs):
-        old = (keep is not None and i >= keep) or (keep_days is not None and r.started < now - timedelta(days=keep_days))
+        old = ((keep is not None and i >= keep)
+               or (keep_days is not None and r.started < now - timedelta(days=keep_days)))
         if old and r.path.name != protect:
             out.append(r)
     return out

@@ -135,7 +135,8 @@ def _read(path) -> str:
 def test_new_exit_codes_are_in_help_and_distinct():
     from scanner.cli import EXIT_CODES, EXIT_NOTHING, EXIT_WRITE
 
-    assert (EXIT_WRITE, EXIT_NOTHING, cli.EXIT_NOT_INTACT) == (4, 5, 6) and len(set(EXIT_CODES)) == len(EXIT_CODES) == 8
+    assert (EXIT_WRITE, EXIT_NOTHING, cli.EXIT_NOT_INTACT, cli.EXIT_NOTIFY, cli.EXIT_LOCKED) == (4, 5, 6, 7, 8)
+    assert len(set(EXIT_CODES)) == len(EXIT_CODES) == 10
     for command in ([], ["scan"], ["report"]):
         parser = cli.build_parser()
         text = parser.format_help() if not command else parser._subparsers._group_actions[0].choices[
