@@ -516,13 +516,13 @@ class History:
         if since is not None:
             where.append("started >= ?")
             params.append(_stamp(since))
-        if target is not None:
+        if check is not None:  # runs in which the check reported (on the target, when one is given)
+            where.append("seq IN (SELECT o.run_seq FROM observations o JOIN findings f ON f.id = o.finding_id "
+                         "WHERE f.check_id = ?" + (" AND f.target = ?)" if target is not None else ")"))
+            params += [check] if target is None else [check, target]
+        elif target is not None:
             where.append("seq IN (SELECT run_seq FROM run_targets WHERE target = ?)")
             params.append(target)
-        if check is not None:
-            where.append("seq IN (SELECT o.run_seq FROM observations o JOIN findings f ON f.id = o.finding_id "
-                         "WHERE f.check_id = ?)")
-            params.append(check)
         sql = ("SELECT seq, run_id, started, finished, run_dir, manifest_sha256, sealed, interrupted FROM runs "
                f"WHERE {' AND '.join(where)} ORDER BY started DESC, seq DESC")
         if limit is not None:
@@ -795,15 +795,26 @@ def add_runs(history: History, paths: Sequence[Path],
     reported and the others go on; without, the first refusal raises."""
     done: list[str] = []
     refused: list[str] = []
+
+    def refuse(exc: HistoryError) -> None:
+        if on_error is None:
+            raise exc
+        on_error(exc)
+        refused.append(str(exc))
+
     for path in paths:
-        for run_dir in run_dirs(Path(path)):
+        try:
+            found = run_dirs(Path(path))
+        except HistoryError as exc:
+            refuse(exc)
+            continue
+        if not found:
+            refuse(HistoryError(f"{path}: not a run directory (no record.jsonl) and no run directories in it"))
+        for run_dir in found:
             try:
                 done.append(history.add_run(run_dir))
             except HistoryError as exc:
-                if on_error is None:
-                    raise
-                on_error(exc)
-                refused.append(str(exc))
+                refuse(exc)
     return done, refused
 
 
