@@ -17,6 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from scanner import cli_history  # issue 13 (a light module: its commands import what they need when they run)
+
 if TYPE_CHECKING:
     from scanner.frameworks import Catalog
     from scanner.iacscope import DiffScope
@@ -147,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _document_options(s, protocol_help="the approved test protocol (protocol.json from `gxpscan protocol`) this "
                                        "run executes: its SHA-256 is recorded, a copy kept beside the run record, "
                                        "and the OQ record lists every difference as a deviation")
+    cli_history.scan_options(s)  # issue 13: --history SPEC, --no-history
 
     c = sub.add_parser("checks", help="list the available checks")
     c.set_defaults(func=cmd_checks)
@@ -178,10 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("diff", help="what changed between two runs: new failures, fixed, changed, policy changes, "
                                     "no longer scanned, new targets and checks (exit 1 only for new failures)")
     d.set_defaults(func=cmd_diff)
-    d.add_argument("old", help="the earlier run (record.jsonl or its directory)")
+    d.add_argument("old", help="the earlier run (record.jsonl or its directory, or from the history: a run id, "
+                               "latest or previous)")
     d.add_argument("new", help="the later run")
     d.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
     _verify_options(d)
+    cli_history.diff_options(d)  # issue 13: run ids from the history
+    cli_history.register(sub)  # issue 13: gxpscan history, history import
 
     pr = sub.add_parser("protocol", help="write the OQ test protocol (to approve before execution) for an inventory",
                         formatter_class=raw,
@@ -589,13 +595,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if "dashboard" in args.format:  # issue 13: the trend and the previous run of the results directory
         from scanner.cli_ops import dashboard_options
 
-        documents.update(dashboard_options(outdir.parent, outdir, 30))
+        documents.update(dashboard_options(args, run, outdir))
     _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
                    framework=frameworks.resolve(args.framework, catalogs) if args.framework else None,
                    documents=documents)
     code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets, narrowed), narrowed=bool(narrowed))
     code = _seal(outdir, sealing, quiet=args.quiet) or code
-    from scanner.cli_ops import after_scan  # issue 13: retention, latest link, notifications (after history)
+    cli_history.after_scan(args, outdir)  # issue 13: post-scan, first: the history (a failure is warned, recorded)
+    from scanner.cli_ops import after_scan  # issue 13: then retention, latest link, notifications
 
     return after_scan(args, run, outdir, sealing, code)
 
@@ -700,6 +707,10 @@ def _was_signed(run_dir: Path) -> bool:
 def cmd_diff(args: argparse.Namespace) -> int:
     from scanner import diff
 
+    try:  # issue 13: run ids, latest and previous from the history
+        args.old, args.new = cli_history.resolve_runs(args, [args.old, args.new])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     old, new = _read(args.old).run, _read(args.new).run
     for path in (args.old, args.new):
         verified = _verify_first(Path(path) if Path(path).is_dir() else Path(path).parent, args)

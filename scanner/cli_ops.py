@@ -171,8 +171,7 @@ def _notify(config: Any, run: Run, previous: Run | None, notes: list[str], outdi
 
 # --- the dashboard ---------------------------------------------------------------------------------------------
 
-def trend(results: Path, limit: int, exclude: str = "") -> list[TrendPoint]:
-    """Counts of the last ``limit`` runs of a results directory, from their run records."""
+def _trend_from_records(results: Path, limit: int, exclude: str) -> list[TrendPoint]:
     from reports.dashboard import TrendPoint
     from scanner.ops import run_dirs
     from scanner.store import RecordError, read_record
@@ -181,7 +180,7 @@ def trend(results: Path, limit: int, exclude: str = "") -> list[TrendPoint]:
     for r in run_dirs(results):
         if len(points) >= limit:
             break
-        if r.path.name == exclude:
+        if r.run_id == exclude:
             continue
         try:
             points.append(TrendPoint(r.run_id, r.started, read_record(r.path).run.counts()))
@@ -190,13 +189,35 @@ def trend(results: Path, limit: int, exclude: str = "") -> list[TrendPoint]:
     return points
 
 
-def dashboard_options(results: Path, outdir: Path, runs: int) -> dict[str, Any]:
-    """``trend`` and ``previous`` for the dashboard of the run in ``outdir``."""
+def trend(results: Path, limit: int, *, exclude: str = "", history: str | None = None,
+          use_history: bool = True) -> list[TrendPoint]:
+    """Counts of the last ``limit`` runs but ``exclude`` (a run id): from the history (scanner.history, which keeps
+    runs retention deleted) when there is one, else from the run records of the results directory."""
+    from reports.dashboard import TrendPoint
+    from scanner.history import DEFAULT_NAME, HistoryError, open_history
+
+    if limit < 1:
+        return []
+    if use_history and (history or (results / DEFAULT_NAME).is_file()):
+        try:
+            with open_history(history, results) as h:
+                runs = [r for r in h.runs(limit=limit + 1) if r.run_id != exclude][:limit]
+            return [TrendPoint(r.run_id, r.started, r.counts) for r in runs]
+        except HistoryError as exc:
+            _say(f"warning: the dashboard trend comes from the run records: the history cannot be read ({exc})")
+    return _trend_from_records(results, limit, exclude)
+
+
+def dashboard_options(args: argparse.Namespace, run: Run, outdir: Path, runs: int = 30) -> dict[str, Any]:
+    """``trend`` and ``previous`` for the dashboard of ``run`` (in ``outdir``): the trend from ``--history`` (or
+    the results directory's), the previous run of the same results directory (verified before it is read)."""
     from scanner.ops import previous_run
 
-    before = previous_run(results, outdir)
+    before = previous_run(outdir.parent, outdir)
     previous = _load_verified(before.path)[0] if before is not None else None
-    return {"trend": trend(results, runs - 1, exclude=outdir.name), "previous": previous}
+    return {"trend": trend(outdir.parent, runs - 1, exclude=run.info.id, history=getattr(args, "history", None),
+                           use_history=not getattr(args, "no_history", False)),
+            "previous": previous}
 
 
 def register(sub: Any) -> None:
@@ -211,6 +232,9 @@ def register(sub: Any) -> None:
     d.add_argument("--runs", type=int, default=30, metavar="N", help="runs in the trend (default 30)")
     d.add_argument("--output", "-o", metavar="FILE",
                    help=f"file to write (default RESULTS/{DASHBOARD_NAME}); its directory must be yours")
+    d.add_argument("--history", metavar="SPEC", help="the history the trend comes from (see `gxpscan history`; "
+                                                     "default: history.sqlite in the results directory, else the "
+                                                     "run records)")
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -237,6 +261,6 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     run = read_record(run_dir).run
     out = Path(args.output) if args.output else results / DASHBOARD_NAME
     with OutputDir.open(out.parent) as directory, directory.replace(out.name) as fh:
-        render(run, fh, **dashboard_options(run_dir.parent, run_dir, args.runs))
+        render(run, fh, **dashboard_options(args, run, run_dir, args.runs))
     print(f"dashboard: {out}", file=sys.stderr)
     return EXIT_OK
