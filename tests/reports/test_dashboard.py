@@ -153,3 +153,16 @@ def test_hostile_text_in_chromium_is_shown_and_fetches_nothing(tmp_path):
     page.write_text(html_page(new, previous=make_run([])), encoding="utf-8")
     load = _clean_load(page)
     assert '<script>alert(1)</script><img src="http://203.0.113.9/x.png">' in load.text
+
+
+def test_the_trend_comes_from_the_history_and_keeps_runs_retention_deleted(tmp_path):
+    (tmp_path / "b.tf").write_text('resource "aws_s3_bucket" "data" {\n  bucket = "data"\n}\n')
+    for _ in range(3):
+        proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "--iac", "b.tf", "-q", "--keep", "1",
+                               "--format", "dashboard"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1, proc.stderr
+    results = tmp_path / "gxpscan-results"
+    (latest,) = [p for p in results.iterdir() if p.is_dir() and not p.is_symlink()]
+    text = " ".join(_parse((latest / "dashboard.html").read_text()).text)
+    assert "Trend over the last 3 runs" in text  # two of them deleted by --keep 1, still in history.sqlite
