@@ -506,6 +506,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {_for_terminal(problem)}", file=sys.stderr)
         return EXIT_INPUT
+    from scanner.cli_ops import inventory_notifications  # issue 13: `notifications:` (when no --notify)
+
+    inventory_notifications(args, inventory)
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     targets = inventory.select([x for x in args.limit.split(",") if x], args.tag)

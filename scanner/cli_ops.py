@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reports.dashboard import TrendPoint
+    from scanner.inventory import Inventory
     from scanner.model import Run
 
 NOTIFICATIONS_NAME = "notifications.json"
@@ -78,6 +79,20 @@ def with_lock(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
             raise UsageError(str(exc)) from None
 
     return run
+
+
+def inventory_notifications(args: argparse.Namespace, inventory: Inventory) -> None:
+    """The inventory's ``notifications:`` when no --notify file was given (checked before anything is scanned)."""
+    from scanner.cli import UsageError
+    from scanner.notify import NotifyError, config_from
+
+    section = inventory.document.get("notifications")
+    if getattr(args, "notify_config", None) is not None or section is None:
+        return
+    try:
+        args.notify_config = config_from(section, f"{inventory.source}: notifications")
+    except NotifyError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # --- after a scan ----------------------------------------------------------------------------------------------

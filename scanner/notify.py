@@ -178,7 +178,7 @@ def _text(d: Mapping[str, Any], key: str, where: str, default: str | None = None
 
 
 def _channel(d: Any, where: str) -> Channel:
-    if not isinstance(d, dict):
+    if not isinstance(d, Mapping):
         raise NotifyError(f"{where}: a mapping is required")
     kind = d.get("type")
     known = {"webhook": {"type", "url", "url_env", "style", "ca_file", "timeout"},
@@ -210,7 +210,7 @@ def _channel(d: Any, where: str) -> Channel:
         return hook
     to = d.get("to")
     to = [to] if isinstance(to, str) else to
-    if not isinstance(to, list) or not to or not all(isinstance(x, str) and x for x in to):
+    if not isinstance(to, (list, tuple)) or not to or not all(isinstance(x, str) and x for x in to):
         raise NotifyError(f"{where}.to: one or more addresses")
     port = d.get("port", 587)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
@@ -231,7 +231,7 @@ def _channel(d: Any, where: str) -> Channel:
 
 
 def config_from(data: Any, where: str) -> Config:
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):
         raise NotifyError(f"{where}: a mapping with 'channels' is required")
     unknown = sorted(set(map(str, data)) - {"channels", "expiring_within_days"})
     if unknown:
@@ -240,7 +240,7 @@ def config_from(data: Any, where: str) -> Config:
     if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 3650:
         raise NotifyError(f"{where}.expiring_within_days: days between 0 and 3650")
     raw = data.get("channels")
-    if not isinstance(raw, list) or not raw:
+    if not isinstance(raw, (list, tuple)) or not raw:
         raise NotifyError(f"{where}.channels: one or more channels")
     return Config(tuple(_channel(c, f"{where}.channels[{i}]") for i, c in enumerate(raw)), days)
 

@@ -243,3 +243,30 @@ def test_a_broken_notification_file_stops_before_scanning(tmp_path):
                                           "password": PASSWORD}]}, {}, "results/run1")
     assert proc.returncode == 2 and "the password only comes from password_env" in proc.stderr
     assert PASSWORD not in proc.stderr and not (tmp_path / "results").exists()
+
+
+@pytest.mark.lab  # starts a local HTTP receiver
+def test_the_inventory_can_name_the_channels(tmp_path):
+    (tmp_path / "b.tf").write_text(BUCKET_TF)
+    with HTTPReceiver() as rx:
+        (tmp_path / "inv.yaml").write_text(
+            "version: 1\ntargets:\n  - {name: code, type: iac, path: b.tf}\n"
+            f"notifications:\n  channels:\n    - {{type: webhook, url: '{rx.url}/inv', style: teams}}\n")
+        proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "-i", "inv.yaml", "-q", "-o", "results/r1"],
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                              text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    (req,) = rx.requests
+    assert req.path == "/inv" and json.loads(req.body)["@type"] == "MessageCard"
+
+
+def test_a_bad_inventory_notifications_section_stops_before_scanning(tmp_path):
+    (tmp_path / "b.tf").write_text(BUCKET_TF)
+    (tmp_path / "inv.yaml").write_text("version: 1\ntargets:\n  - {name: code, type: iac, path: b.tf}\n"
+                                       "notifications:\n  channels:\n    - {type: webhook, url_env: U, style: irc}\n")
+    proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "-i", "inv.yaml", "-o", "results/r1"],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert "inv.yaml: notifications.channels[0].style: json, slack or teams" in proc.stderr
+    assert not (tmp_path / "results").exists()
