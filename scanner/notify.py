@@ -375,13 +375,20 @@ def _why(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not an instruction: the notification is not sent elsewhere (and fails)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def send_webhook(hook: Webhook, c: Changes, environ: Mapping[str, str]) -> None:
     url = hook.resolve_url(environ)
     data = json.dumps(payload(c, hook.style), ensure_ascii=True).encode("ascii")
     request = urllib.request.Request(url, data=data, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "gxpscan-notify"})
     secrets = [url, urllib.parse.urlsplit(url).query, urllib.parse.urlsplit(url).path]
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_tls(hook.ca_file)))
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_tls(hook.ca_file)), _NoRedirect)
     opener.addheaders = []
     try:
         with opener.open(request, timeout=hook.timeout) as response:

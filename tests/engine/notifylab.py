@@ -214,6 +214,8 @@ class HTTPReceiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 receiver.requests.append(Request(self.path, dict(self.headers), self.rfile.read(length)))
                 self.send_response(receiver.status)
+                if 300 <= receiver.status < 400:
+                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

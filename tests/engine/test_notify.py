@@ -125,6 +125,7 @@ def test_webhook_over_https_with_the_site_ca(ca, style):
 @pytest.mark.parametrize("trusted, status, detail", [
     (False, 200, "CERTIFICATE_VERIFY_FAILED"),  # the system's CAs do not know the test CA
     (True, 500, "HTTP status 500"),
+    (True, 302, "HTTP status 302"),  # a redirect is not followed (the body would go elsewhere)
 ])
 def test_a_failing_webhook_says_why_without_its_url(ca, trusted, status, detail):
     with HTTPReceiver(ca=ca, status=status) as rx:
