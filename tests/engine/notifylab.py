@@ -117,7 +117,8 @@ class SMTPServer:
     def _session(self, conn: socket.socket) -> None:
         conn.settimeout(10)
         io = conn.makefile("rwb")
-        tls, auth, sender, rcpts = False, None, "", []
+        tls, auth, sender = False, None, ""
+        rcpts: list[str] = []
 
         def say(line: str) -> None:
             io.write(line.encode() + b"\r\n")
@@ -148,7 +149,11 @@ class SMTPServer:
             elif verb == b"AUTH":
                 parts = arg.split()
                 if parts[0].upper() == "PLAIN":
-                    blob = parts[1] if len(parts) > 1 else (say("334 ") or read().decode())
+                    if len(parts) > 1:
+                        blob = parts[1]
+                    else:
+                        say("334 ")
+                        blob = read().decode()
                     _, user, password = base64.b64decode(blob).decode().split("\0")
                 else:
                     say("334 VXNlcm5hbWU6")
