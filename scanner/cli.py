@@ -56,7 +56,7 @@ EXIT_CODES_HELP = f"""exit codes:
 """
 
 log = logging.getLogger("gxpscan")
-FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq", "pdf"]
+FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq", "pdf", "csv", "compliance-csv"]
 #: Formats of `gxpscan protocol`.
 PROTOCOL_FORMATS = ["json", "oq", "pdf"]
 #: Platforms the `checks --platform` filter accepts (the target types of this version).
@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tag", "-t", action="append", default=[], metavar="TAG", help="only targets with this tag")
     s.add_argument("--format", action="append", default=[], choices=FORMAT_NAMES,
                    help="output format (repeatable; default console). Files go to --output; oq is an HTML OQ "
-                        "execution record for validation, pdf the same as PDF")
+                        "execution record for validation, pdf the same as PDF; csv the findings, "
+                        "compliance-csv one row per framework clause")
     s.add_argument("--output", "-o", metavar="DIR",
                    help="directory for the run record and report files (default ./gxpscan-results/RUN_ID); "
                         "created 0700, must be yours and not writable by group or others")
