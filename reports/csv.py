@@ -70,7 +70,7 @@ def render_compliance(run: Run, out: TextIO, **_: Any) -> None:
         results.setdefault(r.check, Counter())[r.status] += 1
     rows = []
     for clause in run.info.clauses:
-        framework, _, ref = clause.ref.partition(":")
+        framework, _sep, ref = clause.ref.partition(":")
         checks = sorted({c for m in clause.mappings if m.strength != "context" for c in m.checks})
         counts: Counter[Status] = Counter()
         for check in checks:
