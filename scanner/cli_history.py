@@ -76,10 +76,10 @@ def register(sub: Any) -> None:
     _results_option(i, argparse.SUPPRESS)
 
 
-def _open(spec: str | None, results: str) -> History:
+def _open(spec: str | None, results: str, *, create: bool = False) -> History:
     from scanner.history import open_history
 
-    return open_history(spec, Path(results))
+    return open_history(spec, Path(results), create=create)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -112,7 +112,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from scanner.history import HistoryError, add_runs
 
     try:
-        with _open(args.history, args.results) as history:
+        with _open(args.history, args.results, create=True) as history:
             done, refused = add_runs(history, [Path(d) for d in args.dirs],
                                      on_error=lambda exc: _say(f"error: {exc}"))
             where = history.where

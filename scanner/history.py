@@ -727,7 +727,10 @@ def _sqlite_file(path: Path) -> None:
         raise HistoryError(f"history {path}: {exc.strerror or exc}") from None
 
 
-def _open_sqlite(path: Path) -> _Database:
+def _open_sqlite(path: Path, create: bool) -> _Database:
+    if not create and not os.path.lexists(path):
+        raise HistoryError(f"no history at {path}: nothing was indexed there yet (every scan adds its run; "
+                           "`gxpscan history import DIR` adds existing runs)")
     _sqlite_file(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=False)
@@ -739,7 +742,7 @@ def _open_sqlite(path: Path) -> _Database:
     return _Database(conn, Backend.SQLITE, str(path))
 
 
-def connect(spec: str | None, results_dir: Path) -> _Database:
+def connect(spec: str | None, results_dir: Path, *, create: bool = True) -> _Database:
     """The database of a history spec, not migrated (see open_history)."""
     if spec is not None and len(spec) > MAX_SPEC:
         raise HistoryError(f"the history spec is longer than {MAX_SPEC} characters")
@@ -752,14 +755,15 @@ def connect(spec: str | None, results_dir: Path) -> _Database:
         path = Path(results_dir) / DEFAULT_NAME
     else:
         path = Path(spec[len("sqlite://"):] if spec.startswith("sqlite://") else spec)
-    return _open_sqlite(Path(os.path.abspath(path)))
+    return _open_sqlite(Path(os.path.abspath(path)), create)
 
 
-def open_history(spec: str | None, results_dir: Path) -> History:
+def open_history(spec: str | None, results_dir: Path, *, create: bool = True) -> History:
     """Open (and migrate) a history: None -> ``<results_dir>/history.sqlite``; a path or ``sqlite:///PATH`` -> that
     SQLite file; ``postgresql://USER@HOST:PORT/DB[?password_env=VAR]`` -> PostgreSQL (password from the named
-    environment variable, else libpq's pgpass file)."""
-    db = connect(spec, results_dir)
+    environment variable, else libpq's pgpass file). ``create=False`` (readers): a SQLite file that does not
+    exist is an error, not a new empty history."""
+    db = connect(spec, results_dir, create=create)
     history = History(db)
     try:
         with history._guard():

@@ -405,3 +405,12 @@ def test_since_accepts_dates_times_and_days():
     assert since_date("2026-01-31") == datetime(2026, 1, 31, tzinfo=timezone.utc)
     assert since_date("2026-01-31T10:00:00+02:00") == datetime(2026, 1, 31, 8, tzinfo=timezone.utc)
     assert abs((datetime.now(timezone.utc) - since_date("30d")).days - 30) <= 1
+
+
+def test_readers_never_create_a_history(tmp_path, capsys):
+    results = tmp_path / "results"
+    assert cli.main(["history", "--results", str(results)]) == 2
+    assert cli.main(["diff", "previous", "latest", "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"no history at {results / 'history.sqlite'}: nothing was indexed there yet") == 2
+    assert not results.exists()
