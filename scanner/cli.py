@@ -477,7 +477,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from scanner.inventory import InventoryError, load_inventory
     from scanner.runner import DEFAULT_CONCURRENCY, scan
     from scanner.safefs import OutputError
-    from scanner.store import RECORD_NAME, RecordWriter
+    from scanner.store import RECORD_NAME, Record, RecordWriter
 
     registry = _load_registry()
     catalogs = frameworks.load_catalogs()
@@ -589,7 +589,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
                    documents=_documents(args, run, outdir))
     code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets, narrowed), narrowed=bool(narrowed))
     code = _seal(outdir, sealing, quiet=args.quiet) or code
-    cli_history.after_scan(args, outdir)  # issue 13: post-scan, first: the history (a failure is warned, recorded)
+    # issue 13: post-scan, first: the history (the run from memory; a failure is warned and recorded)
+    cli_history.after_scan(args, outdir, Record(run, record.targets))
     return code
 
 

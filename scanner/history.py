@@ -340,9 +340,12 @@ class RunRow:
     waivers: tuple[tuple[str, str, str, str, str, str], ...]
 
 
-def read_run(run_dir: Path) -> RunRow:
-    """Everything the history keeps of a run directory, read strictly (HistoryError naming the directory)."""
-    from scanner.seal import SealError, first_manifest_sha256, manifests, verify_run
+def read_run(run_dir: Path, written: Record | None = None) -> RunRow:
+    """Everything the history keeps of a run directory, read strictly (HistoryError naming the directory).
+
+    ``written``: the record this process has just written and sealed in ``run_dir`` (the scan's own run): it is
+    not verified and read back, only its first manifest is read (and must name the same run)."""
+    from scanner.seal import SealError, first_manifest_sha256, manifests, read_manifest, verify_run
     from scanner.store import RECORD_NAME, RecordError, read_record
 
     run_dir = Path(os.path.abspath(run_dir))
@@ -350,8 +353,16 @@ def read_run(run_dir: Path) -> RunRow:
     if not record_path.is_file() or record_path.is_symlink():
         raise HistoryError(f"{run_dir}: not a run directory (no {RECORD_NAME})")
     manifest: str | None = None
-    record: Record | None = None
-    if manifests(run_dir):
+    record: Record | None = written
+    if written is not None and manifests(run_dir):
+        try:
+            first = read_manifest(run_dir, 1)
+        except (SealError, OSError) as exc:
+            raise HistoryError(f"{run_dir}: refused: cannot read its first manifest: {exc}") from None
+        if first.predicate.get("run_id") != written.run.info.id:
+            raise HistoryError(f"{run_dir}: refused: its manifest is not of run {written.run.info.id}")
+        manifest = first.sha256
+    elif manifests(run_dir):
         v = verify_run(run_dir)
         if not v.intact:
             raise HistoryError(f"{run_dir}: refused: the run is NOT INTACT ({len(v.problems)} problem(s), first: "
@@ -461,9 +472,10 @@ class History:
 
     # -- writing --
 
-    def add_run(self, run_dir: Path) -> str:
-        """Index a run directory; returns its run id. Idempotent (see the module's docstring)."""
-        row = read_run(Path(run_dir))
+    def add_run(self, run_dir: Path, *, written: Record | None = None) -> str:
+        """Index a run directory; returns its run id. Idempotent (see the module's docstring). ``written``: see
+        read_run (the scan's own run, from memory)."""
+        row = read_run(Path(run_dir), written)
         with self._guard():
             return self.store(row)
 

@@ -414,3 +414,16 @@ def test_readers_never_create_a_history(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count(f"no history at {results / 'history.sqlite'}: nothing was indexed there yet") == 2
     assert not results.exists()
+
+
+def test_the_scans_own_run_is_indexed_from_memory_as_it_reads_from_disk(tmp_path):
+    from scanner.history import read_run
+    from scanner.store import read_record
+
+    run = write_run(tmp_path / "r0", [("host1", SSH, "sshd\x00", "fail"), ("host1", SSH, "sshd\x00", "pass"),
+                                      ("host2", NTP, "chrony", "waived", waiver(NTP, "host2", "2026-02-01"))],
+                    started=day(0), run_id="run-0")
+    assert read_run(run, written=read_record(run)) == read_run(run)
+    other = write_run(tmp_path / "r1", [("host1", SSH, "sshd", "fail")], started=day(1), run_id="run-1")
+    with pytest.raises(HistoryError, match=f"{run}: refused: its manifest is not of run run-1"):
+        read_run(run, written=read_record(other))
