@@ -60,7 +60,7 @@ EXIT_CODES_HELP = f"""exit codes:
 """
 
 log = logging.getLogger("gxpscan")
-FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq", "pdf", "dashboard"]
+FORMAT_NAMES = ["console", "json", "junit", "sarif", "oq", "pdf", "csv", "compliance-csv", "dashboard"]
 #: Formats of `gxpscan protocol`.
 PROTOCOL_FORMATS = ["json", "oq", "pdf"]
 #: Platforms the `checks --platform` filter accepts (the target types of this version).
@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tag", "-t", action="append", default=[], metavar="TAG", help="only targets with this tag")
     s.add_argument("--format", action="append", default=[], choices=FORMAT_NAMES,
                    help="output format (repeatable; default console). Files go to --output; oq is an HTML OQ "
-                        "execution record for validation, pdf the same as PDF")
+                        "execution record for validation, pdf the same as PDF; csv the findings, "
+                        "compliance-csv one row per framework clause")
     s.add_argument("--output", "-o", metavar="DIR",
                    help="directory for the run record and report files (default ./gxpscan-results/RUN_ID); "
                         "created 0700, must be yours and not writable by group or others")
@@ -484,7 +485,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from scanner.inventory import InventoryError, load_inventory
     from scanner.runner import DEFAULT_CONCURRENCY, scan
     from scanner.safefs import OutputError
-    from scanner.store import RECORD_NAME, RecordWriter
+    from scanner.store import RECORD_NAME, Record, RecordWriter
 
     registry = _load_registry()
     catalogs = frameworks.load_catalogs()
@@ -604,7 +605,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
                    documents=documents)
     code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets, narrowed), narrowed=bool(narrowed))
     code = _seal(outdir, sealing, quiet=args.quiet) or code
-    cli_history.after_scan(args, outdir)  # issue 13: post-scan, first: the history (a failure is warned, recorded)
+    # issue 13: post-scan, first: the history (the run from memory; a failure is warned and recorded)
+    cli_history.after_scan(args, outdir, Record(run, record.targets))
     from scanner.cli_ops import after_scan  # issue 13: then retention, latest link, notifications
 
     return after_scan(args, run, outdir, sealing, code)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scanner.history import FindingHistory, History, RunSummary
+    from scanner.store import Record
 
 #: Where the default SQLite history lives when no --output names a results directory.
 DEFAULT_RESULTS = "gxpscan-results"
@@ -76,10 +77,10 @@ def register(sub: Any) -> None:
     _results_option(i, argparse.SUPPRESS)
 
 
-def _open(spec: str | None, results: str) -> History:
+def _open(spec: str | None, results: str, *, create: bool = False) -> History:
     from scanner.history import open_history
 
-    return open_history(spec, Path(results))
+    return open_history(spec, Path(results), create=create)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -112,7 +113,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from scanner.history import HistoryError, add_runs
 
     try:
-        with _open(args.history, args.results) as history:
+        with _open(args.history, args.results, create=True) as history:
             done, refused = add_runs(history, [Path(d) for d in args.dirs],
                                      on_error=lambda exc: _say(f"error: {exc}"))
             where = history.where
@@ -158,10 +159,11 @@ def _write_pending(results_dir: Path, runs: Sequence[Path]) -> None:
              f"{exc}")
 
 
-def after_scan(args: argparse.Namespace, run_dir: Path) -> str | None:
+def after_scan(args: argparse.Namespace, run_dir: Path, written: Record | None = None) -> str | None:
     """Add the finished run to the history (first of the post-scan steps). Never raises, never changes the exit
     code: a failure is warned on stderr and recorded in the results directory's history-pending.txt, whose runs
-    the next scan adds first. Returns the warning, or None when the run is in the history (or --no-history)."""
+    the next scan adds first. Returns the warning, or None when the run is in the history (or --no-history).
+    ``written``: the record the scan wrote (indexed from memory; see scanner.history.read_run)."""
     from scanner.history import HistoryError, open_history
 
     if getattr(args, "no_history", False):
@@ -179,7 +181,7 @@ def after_scan(args: argparse.Namespace, run_dir: Path) -> str | None:
                         continue  # deleted since (retention): nothing to add any more
                     left.append(path)
                     _say(f"warning: a run recorded as missing from the history still cannot be added: {exc}")
-            history.add_run(run_dir)
+            history.add_run(run_dir, written=written)
     except HistoryError as exc:
         message = (f"the run was NOT added to the history ({exc}); it is complete in {run_dir}, recorded in "
                    f"{results_dir / PENDING_NAME}, and added by the next scan or by `gxpscan history import "

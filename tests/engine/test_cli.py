@@ -277,14 +277,17 @@ def test_report_replaces_a_planted_symlink_instead_of_following_it(tmp_path):
 # --- structure: set_defaults, one selection helper, --quiet, warnings -----------------------------------------
 
 def test_every_command_dispatches_through_set_defaults():
+    import importlib
     import inspect
     from pathlib import Path
 
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    for name, sub in commands.items():  # cmd_NAME of scanner.cli or of a scanner.cli_* module (issue 13)
-        func = inspect.unwrap(sub.get_default("func"))
-        assert func.__name__ == "cmd_" + name.replace("-", "_") and func.__module__.startswith("scanner.cli"), name
+    for name, sub in commands.items():  # commands of their own module (cli_history, ...) register there (issue 13)
+        func = inspect.unwrap(sub.get_default("func"))  # scan: wrapped by cli_ops.with_lock (--lock, --notify)
+        module = importlib.import_module(func.__module__)
+        assert module.__name__.startswith("scanner.cli"), name
+        assert func is getattr(module, "cmd_" + name.replace("-", "_")), name
     assert "globals()" not in Path(cli.__file__).read_text()
 
 

@@ -405,3 +405,25 @@ def test_since_accepts_dates_times_and_days():
     assert since_date("2026-01-31") == datetime(2026, 1, 31, tzinfo=timezone.utc)
     assert since_date("2026-01-31T10:00:00+02:00") == datetime(2026, 1, 31, 8, tzinfo=timezone.utc)
     assert abs((datetime.now(timezone.utc) - since_date("30d")).days - 30) <= 1
+
+
+def test_readers_never_create_a_history(tmp_path, capsys):
+    results = tmp_path / "results"
+    assert cli.main(["history", "--results", str(results)]) == 2
+    assert cli.main(["diff", "previous", "latest", "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"no history at {results / 'history.sqlite'}: nothing was indexed there yet") == 2
+    assert not results.exists()
+
+
+def test_the_scans_own_run_is_indexed_from_memory_as_it_reads_from_disk(tmp_path):
+    from scanner.history import read_run
+    from scanner.store import read_record
+
+    run = write_run(tmp_path / "r0", [("host1", SSH, "sshd\x00", "fail"), ("host1", SSH, "sshd\x00", "pass"),
+                                      ("host2", NTP, "chrony", "waived", waiver(NTP, "host2", "2026-02-01"))],
+                    started=day(0), run_id="run-0")
+    assert read_run(run, written=read_record(run)) == read_run(run)
+    other = write_run(tmp_path / "r1", [("host1", SSH, "sshd", "fail")], started=day(1), run_id="run-1")
+    with pytest.raises(HistoryError, match=f"{run}: refused: its manifest is not of run run-1"):
+        read_run(run, written=read_record(other))
