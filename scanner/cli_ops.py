@@ -215,7 +215,7 @@ def trend(results: Path, limit: int, *, exclude: str = "", history: str | None =
         return []
     if use_history and (history or (results / DEFAULT_NAME).is_file()):
         try:
-            with open_history(history, results) as h:
+            with open_history(history, results, create=False) as h:
                 runs = [r for r in h.runs(limit=limit + 1) if r.run_id != exclude][:limit]
             return [TrendPoint(r.run_id, r.started, r.counts) for r in runs]
         except HistoryError as exc:
