@@ -19,8 +19,12 @@ FORMATS = {
     "gitlab-sast": ("reports.gitlab_sast", "gl-sast-report.json"),
     "oq": ("reports.oq", "oq-evidence.html"),
     "pdf": ("reports.pdf", "oq-evidence.pdf"),
+    "csv": ("reports.csv", "findings.csv"),  # issue 13
+    "compliance-csv": ("reports.csv:render_compliance", "compliance.csv"),  # issue 13: MODULE:FUNCTION
+    "dashboard": ("reports.dashboard", "dashboard.html"),
 }
 
 
 def render(fmt: str, run: Any, out: TextIO, **options: Any) -> None:
-    importlib.import_module(FORMATS[fmt][0]).render(run, out, **options)
+    module, _, function = FORMATS[fmt][0].partition(":")
+    getattr(importlib.import_module(module), function or "render")(run, out, **options)

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from scanner import cli_history  # issue 13 (a light module: its commands import what they need when they run)
+
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
@@ -37,9 +39,11 @@ EXIT_ERRORS = 3  # no failure, but some checks could not be evaluated (error)
 EXIT_WRITE = 4  # could not write results (output directory unusable or unsafe, disk full, I/O error)
 EXIT_NOTHING = 5  # nothing was evaluated for a target (no selected check applies to it) or for the whole scan
 EXIT_NOT_INTACT = 6  # verify (and report, diff, sign, which verify first): the run record is not intact
+EXIT_NOTIFY = 7  # the scan is done and kept, but a notification could not be sent (issue 13)
+EXIT_LOCKED = 8  # --lock: another scan holds the lock; nothing was scanned (issue 13)
 EXIT_INTERRUPTED = 130  # the scan was interrupted; the run record keeps the finished targets
 EXIT_CODES = (EXIT_OK, EXIT_FAILURES, EXIT_INPUT, EXIT_ERRORS, EXIT_WRITE, EXIT_NOTHING, EXIT_NOT_INTACT,
-              EXIT_INTERRUPTED)
+              EXIT_NOTIFY, EXIT_LOCKED, EXIT_INTERRUPTED)
 
 EXIT_CODES_HELP = f"""exit codes:
   {EXIT_OK}    all clear: no failure, no error, every target evaluated
@@ -53,11 +57,13 @@ EXIT_CODES_HELP = f"""exit codes:
   {EXIT_NOT_INTACT}    verify: the run (or the chain) is not intact: a file changed, added or removed, a
        signature or time-stamp that does not verify, an inconsistent record; report, diff and sign
        verify first and refuse such a run (unless --no-verify)
+  {EXIT_NOTIFY}    scan done and kept (reports written, run sealed), but a notification (--notify) failed
+  {EXIT_LOCKED}    --lock: another scan holds the lock; nothing was scanned
   {EXIT_INTERRUPTED}  interrupted; the run record keeps every target that finished
 """
 
 log = logging.getLogger("gxpscan")
-FORMAT_NAMES = ["console", "json", "junit", "sarif", "gitlab-sast", "oq", "pdf"]
+FORMAT_NAMES = ["console", "json", "junit", "sarif", "gitlab-sast", "oq", "pdf", "csv", "compliance-csv", "dashboard"]
 #: Formats of `gxpscan protocol`.
 PROTOCOL_FORMATS = ["json", "oq", "pdf"]
 #: Platforms the `checks --platform` filter accepts (the target types of this version).
@@ -105,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("scan", help="scan the targets of an inventory", epilog=EXIT_CODES_HELP, formatter_class=raw)
-    s.set_defaults(func=cmd_scan)
+    from scanner import cli_ops  # issue 13: --lock, retention, latest link, --notify; `gxpscan dashboard`
+
+    s.set_defaults(func=cli_ops.with_lock(cmd_scan))
+    cli_ops.add_scan_options(s)
     s.add_argument("--inventory", "-i", metavar="FILE",
                    help="YAML or JSON inventory (default: this machine, scanned locally)")
     s.add_argument("--ansible-inventory", metavar="FILE", help="add the hosts of an Ansible inventory (INI or YAML)")
@@ -124,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tag", "-t", action="append", default=[], metavar="TAG", help="only targets with this tag")
     s.add_argument("--format", action="append", default=[], choices=FORMAT_NAMES,
                    help="output format (repeatable; default console). Files go to --output; oq is an HTML OQ "
-                        "execution record for validation, pdf the same as PDF, gitlab-sast GitLab's SAST report")
+                        "execution record for validation, pdf the same as PDF, gitlab-sast GitLab's SAST report; "
+                        "csv the findings, compliance-csv one row per framework clause")
     s.add_argument("--output", "-o", metavar="DIR",
                    help="directory for the run record and report files (default ./gxpscan-results/RUN_ID); "
                         "created 0700, must be yours and not writable by group or others")
@@ -144,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     _document_options(s, protocol_help="the approved test protocol (protocol.json from `gxpscan protocol`) this "
                                        "run executes: its SHA-256 is recorded, a copy kept beside the run record, "
                                        "and the OQ record lists every difference as a deviation")
+    cli_history.scan_options(s)  # issue 13: --history SPEC, --no-history
 
     c = sub.add_parser("checks", help="list the available checks")
     c.set_defaults(func=cmd_checks)
@@ -175,10 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("diff", help="what changed between two runs: new failures, fixed, changed, policy changes, "
                                     "no longer scanned, new targets and checks (exit 1 only for new failures)")
     d.set_defaults(func=cmd_diff)
-    d.add_argument("old", help="the earlier run (record.jsonl or its directory)")
+    d.add_argument("old", help="the earlier run (record.jsonl or its directory, or from the history: a run id, "
+                               "latest or previous)")
     d.add_argument("new", help="the later run")
     d.add_argument("--format", choices=["text", "json"], default="text", help="text (default) or json")
     _verify_options(d)
+    cli_history.diff_options(d)  # issue 13: run ids from the history
+    cli_history.register(sub)  # issue 13: gxpscan history, history import
 
     pr = sub.add_parser("protocol", help="write the OQ test protocol (to approve before execution) for an inventory",
                         formatter_class=raw,
@@ -207,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--account", default="gxpscan-svc", help="name of the scan account (default gxpscan-svc)")
     w.set_defaults(func=cmd_winrm_setup)
     _integrity_parsers(sub, raw)
+    cli_ops.register(sub)
     _selftest_parser(sub, raw)
 
     pr = sub.add_parser("profiles", help="list the profiles (built-in and from plugins), or show one in full")
@@ -424,7 +439,7 @@ def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework:
         with OutputDir.open(outdir) as directory:
             for fmt in files:
                 with directory.replace(FORMATS[fmt][1]) as fh:
-                    render(fmt, run, fh, **((documents or {}) if fmt in ("oq", "pdf") else {}))
+                    render(fmt, run, fh, **((documents or {}) if fmt in ("oq", "pdf", "dashboard") else {}))
                 if not quiet:
                     print(f"{fmt} report: {outdir / FORMATS[fmt][1]}", file=sys.stderr)
     if "console" in formats:
@@ -511,7 +526,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from scanner.inventory import InventoryError, load_inventory
     from scanner.runner import DEFAULT_CONCURRENCY, scan
     from scanner.safefs import OutputError
-    from scanner.store import RECORD_NAME, RecordWriter
+    from scanner.store import RECORD_NAME, Record, RecordWriter
 
     registry = _load_registry()
     catalogs = frameworks.load_catalogs()
@@ -533,6 +548,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {_for_terminal(problem)}", file=sys.stderr)
         return EXIT_INPUT
+    from scanner.cli_ops import inventory_notifications  # issue 13: `notifications:` (when no --notify)
+
+    inventory_notifications(args, inventory)
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     targets = inventory.select([x for x in args.limit.split(",") if x], args.tag)
@@ -624,11 +642,21 @@ def cmd_scan(args: argparse.Namespace) -> int:
         _say(f"could not write results: {write_fault or record.failed}; the run record keeps the "
              f"{len(record.targets)} target(s) written before the fault and reads as interrupted")
         return EXIT_WRITE
+    documents = _documents(args, run, outdir)
+    if "dashboard" in args.format:  # issue 13: the trend and the previous run of the results directory
+        from scanner.cli_ops import dashboard_options
+
+        documents.update(dashboard_options(args, run, outdir))
     _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
                    framework=frameworks.resolve(args.framework, catalogs) if args.framework else None,
-                   documents=_documents(args, run, outdir))
+                   documents=documents)
     code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets, narrowed), narrowed=bool(narrowed))
-    return _seal(outdir, sealing, quiet=args.quiet) or code
+    code = _seal(outdir, sealing, quiet=args.quiet) or code
+    # issue 13: post-scan, first: the history (the run from memory; a failure is warned and recorded)
+    cli_history.after_scan(args, outdir, Record(run, record.targets))
+    from scanner.cli_ops import after_scan  # issue 13: then retention, latest link, notifications
+
+    return after_scan(args, run, outdir, sealing, code)
 
 
 # --- other commands -------------------------------------------------------------------------------------------
@@ -731,6 +759,10 @@ def _was_signed(run_dir: Path) -> bool:
 def cmd_diff(args: argparse.Namespace) -> int:
     from scanner import diff
 
+    try:  # issue 13: run ids, latest and previous from the history
+        args.old, args.new = cli_history.resolve_runs(args, [args.old, args.new])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     old, new = _read(args.old).run, _read(args.new).run
     for path in (args.old, args.new):
         verified = _verify_first(Path(path) if Path(path).is_dir() else Path(path).parent, args)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -37,6 +37,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from scanner.model import RunInfo, SignatureRecord
 from scanner.safefs import OutputDir, OutputError, write_all
+
+if TYPE_CHECKING:
+    from scanner.store import Record
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -530,6 +533,8 @@ class Verification:
     manifest_sha256: str = ""
     #: the record's run information, when verify could read the record (verify_chain reads no record twice)
     run_info: RunInfo | None = None
+    #: the whole record when verify read it intact (the history indexes it without reading it twice)
+    record: Record | None = None
 
     @property
     def intact(self) -> bool:
@@ -744,6 +749,7 @@ def _check_record(run_dir: Path, run_id: str | None, v: Verification) -> None:
         return
     run = record.run
     v.run_info = run.info
+    v.record = record
     if run_id is not None and run.info.id != run_id:
         v.problems.append(f"record: run id {run.info.id!r} is not the sealed run id {run_id!r}")
     for r in run.results:

@@ -27,6 +27,10 @@ DEB_PACKAGES=(
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
   # OQ documents as PDF: the DejaVu fonts it embeds; for the PDF tests poppler-utils (pdftotext, pdftoppm) and qpdf
   fonts-dejavu-core poppler-utils qpdf
+  # the history tests start a PostgreSQL server of their own (initdb, pg_ctl); the system cluster is not used
+  postgresql
+  # the dashboard test renders the page in headless Chromium (issue 13)
+  chromium
 )
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -135,7 +135,8 @@ def _read(path) -> str:
 def test_new_exit_codes_are_in_help_and_distinct():
     from scanner.cli import EXIT_CODES, EXIT_NOTHING, EXIT_WRITE
 
-    assert (EXIT_WRITE, EXIT_NOTHING, cli.EXIT_NOT_INTACT) == (4, 5, 6) and len(set(EXIT_CODES)) == len(EXIT_CODES) == 8
+    assert (EXIT_WRITE, EXIT_NOTHING, cli.EXIT_NOT_INTACT, cli.EXIT_NOTIFY, cli.EXIT_LOCKED) == (4, 5, 6, 7, 8)
+    assert len(set(EXIT_CODES)) == len(EXIT_CODES) == 10
     for command in ([], ["scan"], ["report"]):
         parser = cli.build_parser()
         text = parser.format_help() if not command else parser._subparsers._group_actions[0].choices[
@@ -276,12 +277,17 @@ def test_report_replaces_a_planted_symlink_instead_of_following_it(tmp_path):
 # --- structure: set_defaults, one selection helper, --quiet, warnings -----------------------------------------
 
 def test_every_command_dispatches_through_set_defaults():
+    import importlib
+    import inspect
     from pathlib import Path
 
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    for name, sub in commands.items():
-        assert sub.get_default("func") is getattr(cli, "cmd_" + name.replace("-", "_")), name
+    for name, sub in commands.items():  # commands of their own module (cli_history, ...) register there (issue 13)
+        func = inspect.unwrap(sub.get_default("func"))  # scan: wrapped by cli_ops.with_lock (--lock, --notify)
+        module = importlib.import_module(func.__module__)
+        assert module.__name__.startswith("scanner.cli"), name
+        assert func is getattr(module, "cmd_" + name.replace("-", "_")), name
     assert "globals()" not in Path(cli.__file__).read_text()
 
 

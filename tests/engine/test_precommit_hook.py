@@ -96,6 +96,8 @@ def _records(repo: GitRepo) -> list[str]:
 
     out = []
     for record in sorted((repo.root / "gxpscan-results").glob("*/record.jsonl")):
+        if record.parent.is_symlink():
+            continue  # the results directory's `latest` link (issue 13) names a run counted already
         for line in record.read_text(encoding="utf-8").split("\n"):
             if line.strip():
                 entry = json.loads(line)

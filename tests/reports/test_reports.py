@@ -94,7 +94,7 @@ def test_every_format_is_registered_and_offered_by_the_cli():
     from scanner.cli import FORMAT_NAMES
 
     assert set(FORMATS) == set(FORMAT_NAMES) == {"console", "json", "junit", "sarif", "gitlab-sast", "oq",
-                                                  "pdf"}
+                                                  "pdf", "csv", "compliance-csv", "dashboard"}
 
 
 def test_oq_record_traces_each_test_to_criterion_observed_evidence_and_deviations():
