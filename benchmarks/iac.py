@@ -379,7 +379,7 @@ def checkov_bin(work: Path) -> Path:
     return exe
 
 
-def run_gxpscan(paths: list[Path], out: Path) -> Measured:
+def run_gxpscan(paths: list[Path], out: Path, work: Path) -> Measured:
     """``gxpscan scan`` of one code target: an inventory rather than ``--iac`` only to raise max_file_bytes (a plan
     of 10,000 resources is about 10 MiB, over the 8 MiB default)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -391,8 +391,21 @@ def run_gxpscan(paths: list[Path], out: Path) -> Measured:
             "--inventory", str(inventory)]
     for check in CHECKS:
         argv[4:4] = ["--check", check]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return measure(argv, env=env, cwd=REPO)
+    return measure(argv, env=gxpscan_env(work), cwd=REPO)
+
+
+def gxpscan_env(work: Path) -> dict[str, str]:
+    """gxpscan runs from the source tree with its byte code cached under the work directory, as an installed
+    package runs from the byte code pip compiled (Checkov's venv has its own): without the cache every run
+    would compile some 150 modules again (1.7 s CPU), which no installed gxpscan does."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPATH": str(REPO), "PYTHONPYCACHEPREFIX": str(work / "pycache")}
+
+
+def compile_gxpscan(work: Path) -> None:
+    """Byte-compile gxpscan once, before anything is measured (what ``pip install`` does)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "scanner", "reports", "checks"], check=True,
+                   cwd=REPO, env=gxpscan_env(work), stdout=subprocess.DEVNULL)
 
 
 def run_checkov(exe: Path, what: list[str], out: Path) -> Measured:
@@ -512,13 +525,14 @@ def main() -> int:
 
     figures: dict[str, Any] = {"checkov_version": CHECKOV_VERSION, "hcl_resources": len(hcl_items),
                                "hcl_files": args.files, "plan_resources": args.plan_resources, "runs": {}}
-    gx_hcl = run_gxpscan([work / "hcl"], runs / "gx-hcl")
-    gx_plan = run_gxpscan([big_plan], runs / "gx-plan")
+    compile_gxpscan(work)
+    gx_hcl = run_gxpscan([work / "hcl"], runs / "gx-hcl", work)
+    gx_plan = run_gxpscan([big_plan], runs / "gx-plan", work)
     figures["runs"]["gxpscan hcl"] = vars(gx_hcl)
     figures["runs"]["gxpscan plan"] = vars(gx_plan)
     scaling = {}
     for n in sizes:
-        m = gx_plan if n == args.plan_resources else run_gxpscan([work / f"plan-{n}.json"], runs / f"gx-plan-{n}")
+        m = gx_plan if n == args.plan_resources else run_gxpscan([work / f"plan-{n}.json"], runs / f"gx-plan-{n}", work)
         scaling[n] = {"wall_s": m.wall_s, "cpu_s": m.cpu_s, "cpu_per_1000_s": round(m.cpu_s / n * 1000, 3),
                       "peak_tree_mib": m.peak_tree_mib}
     figures["scaling"] = scaling

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from scanner.collectors.iac._values import MAX_DEPTH
 
@@ -158,13 +159,15 @@ class Body:
 # --- tokens --------------------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(r"""
-    (?P<skip>[ \t\r]+|\#[^\n]*|//[^\n]*)
+    [ \t\r]*  # blanks before the token (one quantifier: no backtracking)
+    (?: (?P<skip>\#[^\n]*|//[^\n]*)
+  | (?P<eof>\Z)
   | (?P<comment>/\*)
   | (?P<nl>\n)
   | (?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
   | (?P<ident>[^\W\d][\w-]*)
   | (?P<heredoc><<(-?)([^\W\d][\w-]*)[ \t]*\r?\n)
-  | (?P<op>==|!=|<=|>=|&&|\|\||=>|\.\.\.|[-+*/%<>!?:=.,(){}\[\]"~])
+  | (?P<op>==|!=|<=|>=|&&|\|\||=>|\.\.\.|[-+*/%<>!?:=.,(){}\[\]"~]))
 """, re.VERBOSE)
 _STRING_CHARS = re.compile(r'[^"\\$%\n]+')
 _HEREDOC_CHARS = re.compile(r"[^$%]+")
@@ -179,8 +182,7 @@ _PRECEDENCE = {op: level for level, ops in enumerate(_LEVELS) for op in ops}
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # nl, number, ident, heredoc, op, eof
     text: str
     start: int
@@ -212,15 +214,17 @@ class Parser:
         text = self.text
         skip_nl = self._newlines[-1]
         while True:
-            if pos >= len(text):
-                return Token("eof", "", pos, pos)
             m = _TOKEN.match(text, pos)
             if m is None:
+                pos = text.find(text[pos:].lstrip(" \t\r")[:1], pos)
                 raise self.fail(f"unexpected character {text[pos]!r}", pos)
             kind = m.lastgroup or ""
             if kind == "skip" or (kind == "nl" and skip_nl):
                 pos = m.end()
                 continue
+            pos = m.start(kind)
+            if kind == "eof":
+                return Token("eof", "", pos, pos)
             if kind == "comment":
                 end = text.find("*/", pos + 2)
                 if end < 0:
@@ -229,13 +233,13 @@ class Parser:
                     pos = end + 2
                     continue
                 return Token("nl", "\n", pos, end + 2)
-            return Token(kind, m.group(), pos, m.end())
+            return Token(kind, m.group(kind), pos, m.end())
 
     def peek(self) -> Token:
-        tok, mode = self._peeked, self._newlines[-1]
-        if tok is None or self._peek_at != self.pos or self._peek_mode != mode:
-            tok = self._peeked = self._lex(self.pos)
-            self._peek_at, self._peek_mode = self.pos, mode
+        tok, pos, mode = self._peeked, self.pos, self._newlines[-1]
+        if tok is None or self._peek_at != pos or self._peek_mode != mode:
+            tok = self._peeked = self._lex(pos)
+            self._peek_at, self._peek_mode = pos, mode
         return tok
 
     def next(self) -> Token:
