@@ -149,10 +149,10 @@ def test_blocks_keep_their_line_ranges_through_one_line_blocks_heredocs_and_comm
     ("a {\n  x = <<EOT\n  never closed\n", 2, "heredoc <<EOT is not closed"),
     ("a {\n  x = 1 /* open\n}\n", 2, "comment /* is not closed"),
     ("a {\n  x = 1\n  y = = 2\n}\n", 3, "expected a value, found '='"),
-    ("a {\n  x = 1 y = 2\n}\n", 2, "expected a new line, found 'y'"),
+    ("a {\n  x = 1 y = 2\n}\n", 2, "expected a new line, found a name"),
     ('a "b" {\n  x = [1, 2\n}\n', 3, "expected ']', found '}'"),
     ("x = \"\\q\"\n", 1, "unknown escape \\q"),
-    ("x = 1\n\u202e = 2\n", 2, "unexpected character '\\u202e'"),
+    ("x = 1\n\u202e = 2\n", 2, "unexpected character U+202E"),
     ("x = \"${\"\n", 1, "new line in a quoted string"),
     ('x = "%{ if true }\n', 1, "new line in a quoted string"),
 ])
@@ -202,3 +202,17 @@ def test_collections_made_by_expressions_are_bounded(tmp_path: Path) -> None:
     assert verdicts(out, "aws.kms.key_rotation") == {"aws_kms_key.big": "error", "aws_kms_key.ok": "pass"}
     assert f"concat() makes more than {MAX_ITEMS} elements" in result(
         out, "aws.kms.key_rotation", "aws_kms_key.big").message
+
+
+def test_a_secret_in_a_file_that_does_not_parse_is_not_copied_into_any_message(tmp_path: Path) -> None:
+    secret = "gxpSecret4711"
+    write(tmp_path, {"good.tf": 'resource "aws_kms_key" "good" {\n  enable_key_rotation = true\n}\n',
+                     "bad.tf": f'resource "aws_db_instance" "db" {{\n  password = "x" {secret}\n}}\n',
+                     "bad2.tf": f'resource "aws_db_instance" "db2" {{\n  password {secret} = 1\n}}\n'})
+    out = scan(tmp_path, checks=("aws.kms.key_rotation", "aws.rds.storage_encryption"))
+    assert verdicts(out, "aws.rds.storage_encryption") == {"aws_db_instance.db": "error",
+                                                           "aws_db_instance.db2": "error"}
+    assert "target code: bad.tf line 2: does not parse: expected a new line, found a name" in out.warnings
+    assert "target code: bad2.tf line 2: does not parse: expected a label or '{', found '='" in out.warnings
+    shown = repr((out.warnings, [(r.message, r.observed) for r in out.results], out.evidence))
+    assert secret not in shown

@@ -217,7 +217,7 @@ class Parser:
             m = _TOKEN.match(text, pos)
             if m is None:
                 pos = text.find(text[pos:].lstrip(" \t\r")[:1], pos)
-                raise self.fail(f"unexpected character {text[pos]!r}", pos)
+                raise self.fail(f"unexpected character U+{ord(text[pos]):04X}", pos)
             kind = m.lastgroup or ""
             if kind == "skip" or (kind == "nl" and skip_nl):
                 pos = m.end()
@@ -641,11 +641,11 @@ class Parser:
 
 
 def _shown(tok: Token) -> str:
-    if tok.kind == "eof":
-        return "the end of the file"
-    if tok.kind == "nl":
-        return "a new line"
-    return repr(tok.text[:20])
+    """A token as an error message names it: punctuation as written, names and numbers by kind only (a file that
+    does not parse may hold a secret where a name was expected; it is not copied into the message)."""
+    kinds = {"eof": "the end of the file", "nl": "a new line", "ident": "a name", "number": "a number",
+             "heredoc": "a heredoc"}
+    return kinds.get(tok.kind) or repr(tok.text)
 
 
 def parse(text: str) -> Body:
