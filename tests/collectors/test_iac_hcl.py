@@ -89,6 +89,8 @@ def test_each_construct_evaluates_to_the_value_terraform_gives_it(tmp_path: Path
     ('contains(var.unset, "a")', "var.unset has no default and no value in a tfvars file"),
     ('element(aws_s3_bucket.many[*].arn, 1) == "x"', "aws_s3_bucket.many[1]: its id or ARN is known only after apply"),
     ("{for n in var.names : n => 1}", "for expression makes the key 'a' twice"),
+    ('contains(aws_s3_bucket.many[*].arn, "arn:aws:s3:::gxp-0")', "contains() of an id or ARN known only after apply"),
+    ("length(aws_s3_bucket.many[0].arn)", "length() of an id or ARN known only after apply"),
     ('element([], 0)', "element() failed: IndexError"), ('format("%05d", 1)', "format() failed: ValueError"),
 ])
 def test_what_cannot_be_decided_stays_unknown_with_its_reason(tmp_path: Path, expr: str, reason: str) -> None:

@@ -442,6 +442,8 @@ class Eval:
         for a in args:
             if isinstance(a, Unknown) or contains_unknown(a):
                 return a if isinstance(a, Unknown) else Unknown(f"{name}() of a value with unknown parts")
+            if name in _COMPARING and contains_ref(a):
+                return Unknown(f"{name}() of an id or ARN known only after apply")
         if node.expand:
             if not args or not isinstance(args[-1], list):
                 return Failed(f"{name}(...): the expanded argument is not a list")
@@ -462,6 +464,16 @@ def contains_unknown(value: Any) -> bool:
         return any(contains_unknown(v) for v in value.values())
     if isinstance(value, list):
         return any(contains_unknown(v) for v in value)
+    return False
+
+
+def contains_ref(value: Any) -> bool:
+    if isinstance(value, Ref):
+        return True
+    if isinstance(value, dict):
+        return any(contains_ref(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_ref(v) for v in value)
     return False
 
 
@@ -570,6 +582,8 @@ def _text_of(value: Any) -> str:
     return value
 
 
+#: functions whose result depends on what an id or ARN is (a Ref stands for it): unknown when given one
+_COMPARING = frozenset({"contains", "length", "lower", "upper", "toset", "tonumber", "tobool", "min", "max", "abs"})
 _ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "<", ">", "<=", ">="})
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "&&": lambda a, b: bool(a and b),
