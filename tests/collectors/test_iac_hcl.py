@@ -218,3 +218,14 @@ def test_a_secret_in_a_file_that_does_not_parse_is_not_copied_into_any_message(t
     assert "target code: bad2.tf line 2: does not parse: expected a label or '{', found '='" in out.warnings
     shown = repr((out.warnings, [(r.message, r.observed) for r in out.results], out.evidence))
     assert secret not in shown
+
+
+def test_a_file_of_too_many_tokens_is_an_error_for_its_resources(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hp, "MAX_TOKENS", 500)
+    write(tmp_path, {"good.tf": 'resource "aws_kms_key" "good" {\n  enable_key_rotation = true\n}\n',
+                     "many.tf": 'resource "aws_kms_key" "many" {\n  enable_key_rotation = true\n  tags = ['
+                                + "1, " * 300 + "]\n}\n"})
+    out = scan(tmp_path, checks=("aws.kms.key_rotation",))
+    assert verdicts(out, "aws.kms.key_rotation") == {"aws_kms_key.good": "pass", "aws_kms_key.many": "error"}
+    assert "target code: many.tf line 3: does not parse: more than 500 tokens in one file" in out.warnings

@@ -9,16 +9,20 @@ with HCL's precedence, conditionals, function calls (with ``...`` expansion), at
 
 Hostile input is bounded: nesting deeper than ``MAX_DEPTH`` expressions is an error with its line (checked while
 parsing, before Python's stack is at risk), every scan is linear in the text (one compiled regular expression per
-token; a heredoc's closing marker is searched once), and numbers stay text until evaluated.
+token, runs of blank and comment lines taken as one; a heredoc's closing marker is searched once), a file has
+at most ``MAX_TOKENS`` tokens, and numbers stay text until evaluated.
 """
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from scanner.collectors.iac._values import MAX_DEPTH
+
+#: Most tokens read from one file (a large real module has some 100,000): more is an error for the file, so that
+#: a hostile file of many tiny tokens costs seconds, not minutes.
+MAX_TOKENS = 1_000_000
 
 
 class ParseError(ValueError):
@@ -163,12 +167,13 @@ _TOKEN = re.compile(r"""
     (?: (?P<skip>\#[^\n]*|//[^\n]*)
   | (?P<eof>\Z)
   | (?P<comment>/\*)
-  | (?P<nl>\n)
+  | (?P<nl>\n[\n \t\r]*)  # blank lines after it too (one character class: no backtracking state)
   | (?P<number>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
   | (?P<ident>[^\W\d][\w-]*)
   | (?P<heredoc><<(-?)([^\W\d][\w-]*)[ \t]*\r?\n)
   | (?P<op>==|!=|<=|>=|&&|\|\||=>|\.\.\.|[-+*/%<>!?:=.,(){}\[\]"~]))
 """, re.VERBOSE)
+_COMMENT_LINES = re.compile(r"[ \t\r]*(?:\#|//)[^\n]*\n[\n \t\r]*")
 _STRING_CHARS = re.compile(r'[^"\\$%\n]+')
 _HEREDOC_CHARS = re.compile(r"[^$%]+")
 _FULL_SPLAT = re.compile(r"\[[ \t]*\*[ \t]*\]")
@@ -196,21 +201,30 @@ class Parser:
         self.text = text
         self.pos = 0
         self.depth = 0
-        self._lines = [m.end() for m in re.finditer("\n", text)]
+        self._line_at, self._line_count = 0, 0  # newlines before _line_at: lines are asked for in text order
         self._first_line = first_line
         self._newlines = [False]  # newlines are skipped inside ( ) [ ] and templates, separators elsewhere
         self._peeked: Token | None = None
         self._peek_at = -1
+        self._tokens = 0
         self._peek_mode = False
 
     # ---------------------------------------------------------------------------- positions and tokens
     def line(self, pos: int | None = None) -> int:
-        return bisect.bisect_right(self._lines, self.pos if pos is None else pos) + self._first_line
+        pos = self.pos if pos is None else pos
+        if pos < self._line_at:
+            self._line_at, self._line_count = 0, 0
+        self._line_count += self.text.count("\n", self._line_at, pos)
+        self._line_at = pos
+        return self._line_count + self._first_line
 
     def fail(self, message: str, pos: int | None = None) -> ParseError:
         return ParseError(message, self.line(pos))
 
     def _lex(self, pos: int) -> Token:
+        self._tokens += 1
+        if self._tokens > MAX_TOKENS:
+            raise self.fail(f"more than {MAX_TOKENS} tokens in one file", pos)
         text = self.text
         skip_nl = self._newlines[-1]
         while True:
@@ -233,7 +247,12 @@ class Parser:
                     pos = end + 2
                     continue
                 return Token("nl", "\n", pos, end + 2)
-            return Token(kind, m.group(kind), pos, m.end())
+            end = m.end()
+            if kind == "nl":  # the comment lines after a new line are part of it: one token, not two a line
+                while (more := _COMMENT_LINES.match(text, end)) is not None:
+                    end = more.end()
+                return Token("nl", "\n", pos, end)
+            return Token(kind, m.group(kind), pos, end)
 
     def peek(self) -> Token:
         tok, pos, mode = self._peeked, self.pos, self._newlines[-1]
