@@ -398,7 +398,7 @@ def seal_run(run_dir: str | Path, *, key: Ed25519PrivateKey | None = None, tsa_u
             raise SealError(f"{run_dir}: file name {entry.name!r} cannot be sealed (a leftover or a stranger)")
     if RECORD_NAME not in entries:
         raise SealError(f"{run_dir}: no {RECORD_NAME}; not a run directory")
-    info = read_record(run_dir / RECORD_NAME).run.info
+    info = read_record(run_dir / RECORD_NAME, header_only=True).run.info
     versions = _numbers(entries, _MANIFEST)
     version = max(versions, default=0) + 1
     supersedes = sha256_hex(_read_small(run_dir / versions[version - 1])) if version > 1 else ""

@@ -271,9 +271,10 @@ def _check_info(d: Any, where: str) -> RunInfo:
         raise RecordError(f"{where}: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
-def read_record(path: str | Path) -> Record:
+def read_record(path: str | Path, *, header_only: bool = False) -> Record:
     """Read a run record, complete or interrupted, strictly (see the module's docstring). Raises RecordError for
-    a corrupt record and OSError when the file cannot be read."""
+    a corrupt record and OSError when the file cannot be read. ``header_only``: the run_start line only, checked
+    as strictly (the seal needs the run's id, version and chain hash, not its results), with no results."""
     path = Path(path)
     if path.is_dir():
         path = path / RECORD_NAME
@@ -313,6 +314,8 @@ def read_record(path: str | Path) -> Record:
                 if kind != "run_start":
                     raise RecordError(f"{where}: not a gxpscan run record (no run_start line)")
                 info = _check_info(obj.get("run"), where)
+                if header_only:
+                    return Record(Run(info, (), {}), ())
                 continue
             if kind == "run_start":
                 raise RecordError(f"{where}: a second run_start line (two records in one file?)")

@@ -1,12 +1,14 @@
-"""Terraform HCL: parse with python-hcl2 (its Lark tree keeps line numbers) and evaluate statically.
+"""Terraform HCL: parse with our own parser (``_hclparse``: blocks keep their line ranges) and evaluate statically.
 
-What is evaluated: literals, strings with interpolation, lists and objects, variables (defaults, then
+What is evaluated: literals, strings with interpolation, heredocs, lists and objects, variables (defaults, then
 ``terraform.tfvars``, ``*.auto.tfvars`` in name order, then the target's ``tfvars``), locals, conditionals and
-operators on known values, a few pure functions (``jsonencode``, ``merge``, ``concat``, ...), ``count`` and
-``for_each`` when they evaluate to a known number, list or map, references to resources (to their configured
-attributes; ``id``/``arn``/``bucket`` to the resource's name when known, else its address) and local modules
-(``source = "./modules/x"``, followed inside the root). Anything else (data sources, remote modules, ``for``
-expressions, splats, template directives, unknown functions) is ``Unknown`` with the reason: never guessed.
+operators on known values, ``for`` expressions and splats over known collections, the common pure functions
+(``merge``, ``concat``, ``lookup``, ``try``, ``coalesce``, ``tolist``/``toset``, ``length``, ``format``,
+``jsonencode``, ``lower``/``upper``, ``contains``, ``element``, ...), ``count`` and ``for_each`` when they evaluate
+to a known number, list or map, references to resources (to their configured attributes; ``id``/``arn``/``bucket``
+to the resource's name when known, else its address) and local modules (``source = "./modules/x"``, followed
+inside the root). Anything else (data sources, remote modules, template directives, unknown functions) is
+``Unknown`` with the reason: never guessed.
 """
 from __future__ import annotations
 
@@ -17,17 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner.collectors.iac import _hclparse as hp
 from scanner.collectors.iac._values import EVALUATION_ERRORS, MAX_DEPTH, Block, Unknown
 from scanner.collectors.iac._waivers import waivers_for
 from scanner.connectors.iac import FileRefused, IacConnector
 from scanner.model import Location
 
 _RESOURCE_LINE = re.compile(r'^\s*resource\s+"([A-Za-z0-9_]+)"\s+"([A-Za-z0-9_-]+)"')
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 #: attributes that name a resource: a reference to them is the resource's name when configured, else its address
 _IDENTITY_ATTRS = {"id", "bucket", "name", "arn", "key_id", "cluster_identifier"}
 #: Most instances one resource may have (count); more is an error for the resource, not a truncation.
 MAX_INSTANCES = 10_000
+#: Most elements a list or map made by an expression may have (for, splat, concat, merge); more is unknown.
+MAX_ITEMS = 100_000
 #: Deepest chain of module calls followed.
 MAX_MODULE_DEPTH = 8
 
@@ -35,6 +39,12 @@ MAX_MODULE_DEPTH = 8
 class Ref(str):
     """A resource's name or address standing for a value known only after apply (an id, an ARN): good for joining
     resources and for writing into a policy, never for a comparison."""
+
+
+@dataclass(frozen=True)
+class Failed(Unknown):
+    """An evaluation error (no such attribute, an index out of range, a function refusing its arguments): unknown
+    like any other, and the one kind ``try()`` moves past."""
 
 
 class HclError(ValueError):
@@ -52,41 +62,13 @@ class Problems:
     modules: dict[Path, Module] = field(default_factory=dict)
 
 
-def _text(tree: Any) -> str:
-    """The concatenated token text of a (small) tree: identifiers and names."""
-    from lark import Token, Tree
-
-    if isinstance(tree, Token):
-        return str(tree)
-    if isinstance(tree, Tree):
-        return "".join(_text(c) for c in tree.children)
-    return ""
-
-
-def _label(node: Any) -> str:
-    from lark import Tree
-
-    if isinstance(node, Tree) and node.data == "string":
-        return "".join(_text(c) for c in node.children[1:-1])
-    return _text(node)
-
-
-@dataclass
-class RawBlock:
-    kind: str
-    labels: list[str]
-    body: Any  # lark Tree "body"
-    start: int
-    end: int
-
-
 @dataclass
 class HclFile:
     path: Path
     rel: str
     lines: list[str]
-    attributes: dict[str, Any]  # top-level attributes (tfvars files)
-    blocks: list[RawBlock]
+    attributes: dict[str, hp.Expr]  # top-level attributes (tfvars files)
+    blocks: tuple[hp.Block, ...]
 
 
 def parse_file(conn: IacConnector, path: Path) -> HclFile:
@@ -106,10 +88,6 @@ def parse_file(conn: IacConnector, path: Path) -> HclFile:
 
 
 def _parse_file(conn: IacConnector, path: Path) -> HclFile:
-    import hcl2
-    from lark import Tree
-    from lark.exceptions import LarkError, UnexpectedInput
-
     rel = conn.rel(path)
     try:
         data = conn.read(path)
@@ -120,50 +98,14 @@ def _parse_file(conn: IacConnector, path: Path) -> HclFile:
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise HclError(f"not UTF-8 (byte {exc.start})", line) from None
-    deep = too_deep(text)
-    if deep:
-        raise HclError(f"nested deeper than {MAX_DEPTH} levels", deep)
     try:
-        tree = hcl2.parses_to_tree(text if text.endswith("\n") else text + "\n")
-    except UnexpectedInput as exc:
-        raise HclError(f"does not parse: {type(exc).__name__}", getattr(exc, "line", None)) from None
-    except (LarkError, RecursionError, ValueError) as exc:
-        raise HclError(f"does not parse: {type(exc).__name__}") from None
-    body = tree.children[0]
-    attributes: dict[str, Any] = {}
-    blocks = []
-    for node in body.children:
-        if not isinstance(node, Tree):
-            continue
-        if node.data == "attribute":
-            attributes[_text(node.children[0])] = node.children[-1]
-        elif node.data == "block":
-            kind = _text(node.children[0])
-            labels = [_label(c) for c in node.children[1:] if isinstance(c, Tree)
-                      and c.data in ("string", "identifier")]
-            inner = next(c for c in node.children if isinstance(c, Tree) and c.data == "body")
-            blocks.append(RawBlock(kind, labels, inner, node.meta.line, node.meta.end_line))
-    return HclFile(path, rel, text.split("\n"), attributes, blocks)
-
-
-_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
-
-
-def too_deep(text: str, limit: int = MAX_DEPTH) -> int | None:
-    """The line where brackets nest deeper than ``limit``, else None. Checked before parsing, so that a hostile
-    file costs one pass over its text, not the parser's time. Brackets inside strings and comments count too
-    (they are balanced in real code; an unbalanced run of them is an error, not a guess)."""
-    depth, line = 0, 1
-    for c in text:
-        if c == "\n":
-            line += 1
-        elif c in _OPEN:
-            depth += 1
-            if depth > limit:
-                return line
-        elif c in _CLOSE:
-            depth = max(0, depth - 1)
-    return None
+        body = hp.parse(text)
+    except hp.ParseError as exc:
+        if str(exc).startswith("nested deeper"):
+            raise HclError(str(exc), exc.line) from None
+        raise HclError(f"does not parse: {exc}", exc.line) from None
+    attributes = {a.name: a.expr for a in body.attributes}
+    return HclFile(path, rel, text.split("\n"), attributes, body.blocks)
 
 
 def broken_resources(conn: IacConnector, path: Path, why: str, line: int | None) -> list[Block]:
@@ -216,14 +158,20 @@ class Scope:
 
 
 class Eval:
-    """Evaluates one expression tree in a scope (with ``count.index`` / ``each`` when inside a resource)."""
+    """Evaluates one expression in a scope (with ``count.index`` / ``each`` when inside a resource, and the names a
+    ``for`` expression or a splat binds)."""
 
-    def __init__(self, scope: Scope, each: dict[str, Any] | None = None):
+    def __init__(self, scope: Scope, each: dict[str, Any] | None = None, names: dict[str, Any] | None = None,
+                 depth: int = 0):
         self.scope = scope
         self.each = each or {}
-        self.depth = 0
+        self.names = names or {}
+        self.depth = depth
 
-    def value(self, node: Any) -> Any:
+    def bind(self, names: dict[str, Any]) -> Eval:
+        return Eval(self.scope, self.each, {**self.names, **names}, self.depth)
+
+    def value(self, node: hp.Expr) -> Any:
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
@@ -232,143 +180,81 @@ class Eval:
         finally:
             self.depth -= 1
 
-    def _value(self, node: Any) -> Any:  # noqa: C901 - one dispatch over the grammar's node kinds
-        from lark import Token, Tree
-
-        if isinstance(node, Token):
-            return Unknown(f"unexpected token {node.type}")
-        if not isinstance(node, Tree):
-            return Unknown("unexpected value")
-        kind = node.data
-        kids = [c for c in node.children if not (isinstance(c, Tree) and c.data == "new_line_or_comment")]
-        if kind == "expr_term":
-            inner = [c for c in kids if isinstance(c, Tree)]
-            return self.value(inner[0]) if inner else Unknown("empty expression")
-        if kind == "int_lit":
-            return int(str(kids[0]))
-        if kind == "float_lit":
-            return float(str(kids[0]))
-        if kind == "literal_value":
-            return {"true": True, "false": False, "null": None}[str(kids[0])]
-        if kind == "string":
-            return self.string(kids[1:-1])
-        if kind in ("heredoc_template", "heredoc_template_trim"):
-            return self.heredoc(str(kids[0]), kind.endswith("trim"))
-        if kind == "tuple":
-            return [self.value(c) for c in kids if isinstance(c, Tree)]
-        if kind == "object":
+    def _value(self, node: hp.Expr) -> Any:  # noqa: C901 - one dispatch over the node kinds
+        if isinstance(node, hp.Literal):
+            if node.number and isinstance(node.value, str):
+                return float(node.value) if any(c in node.value for c in ".eE") else int(node.value)
+            return node.value
+        if isinstance(node, hp.Template):
+            return self.template(node)
+        if isinstance(node, (hp.GetAttr, hp.Index, hp.Variable)):
+            return self.traverse(node)
+        if isinstance(node, hp.Tuple):
+            return [self.value(c) for c in node.items]
+        if isinstance(node, hp.Object):
             out: dict[str, Any] = {}
-            for elem in (c for c in kids if isinstance(c, Tree) and c.data == "object_elem"):
-                key_node = elem.children[0]
+            for key_node, value_node in node.items:
                 key = self.key(key_node)
                 if isinstance(key, Unknown):
                     return key
-                out[key] = self.value(elem.children[-1])
+                out[key] = self.value(value_node)
             return out
-        if kind == "identifier":
-            return self.reference([_text(node)])
-        if kind in ("get_attr_expr_term", "index_expr_term"):
-            return self.traverse(node)
-        if kind == "conditional":
-            cond = self.value(kids[0])
+        if isinstance(node, hp.Parens):
+            return self.value(node.inner)
+        if isinstance(node, hp.Conditional):
+            cond = self.value(node.condition)
             if isinstance(cond, Unknown):
                 return cond
             if not isinstance(cond, bool):
-                return Unknown("condition is not a bool")
-            return self.value(kids[2] if cond else kids[4])
-        if kind == "binary_op":
+                return Failed("condition is not a bool")
+            return self.value(node.then if cond else node.otherwise)
+        if isinstance(node, hp.Binary):
             return self.binary(node)
-        if kind == "unary_op":
-            op, operand = str(node.children[0]), self.value(node.children[1])
+        if isinstance(node, hp.Unary):
+            operand = self.value(node.operand)
             if isinstance(operand, Unknown):
                 return operand
-            if op == "!" and isinstance(operand, bool):
+            if node.op == "!" and isinstance(operand, bool):
                 return not operand
-            if op == "-" and isinstance(operand, (int, float)) and not isinstance(operand, bool):
+            if node.op == "-" and isinstance(operand, (int, float)) and not isinstance(operand, bool):
                 return -operand
-            return Unknown(f"operator {op} on {type(operand).__name__}")
-        if kind == "function_call":
+            return Failed(f"operator {node.op} on {type(operand).__name__}")
+        if isinstance(node, hp.Call):
             return self.call(node)
-        return Unknown(f"{kind.replace('_', ' ')} is not evaluated statically")
+        if isinstance(node, hp.Splat):
+            return self.splat(node)
+        return self.for_expr(node)
 
-    def key(self, node: Any) -> Any:
-        from lark import Tree
+    def key(self, node: hp.Expr) -> Any:
+        if isinstance(node, hp.Variable):
+            return node.name
+        value = self.value(node)
+        if isinstance(value, Unknown):
+            return value
+        return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else Failed(
+            "object key is not a string")
 
-        inner = node.children[0] if isinstance(node, Tree) and node.data == "object_elem_key" else node
-        if isinstance(inner, Tree) and inner.data == "expr_term":
-            sub = [c for c in inner.children if isinstance(c, Tree)]
-            if sub and sub[0].data == "identifier":
-                return _text(sub[0])
-        if isinstance(inner, Tree) and inner.data == "identifier":
-            return _text(inner)
-        value = self.value(inner)
-        return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else (
-            value if isinstance(value, Unknown) else Unknown("object key is not a string"))
-
-    def string(self, parts: list[Any]) -> Any:
-        from lark import Token
-
+    def template(self, node: hp.Template) -> Any:
         out = []
-        for part in parts:
-            child = part.children[0] if part.children else None
-            if isinstance(child, Token) and child.type == "STRING_CHARS":
-                out.append(re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), str(child)))
-            elif isinstance(child, Token) and child.type == "ESCAPED_INTERPOLATION":
-                out.append(str(child)[1:])
-            elif child is not None and getattr(child, "data", "") == "interpolation":
-                value = self.value(child.children[1])
-                text = as_text(value)
+        for part in node.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif isinstance(part, hp.Directive):
+                return Unknown("template directive is not evaluated statically")
+            else:
+                text = as_text(self.value(part))
                 if isinstance(text, Unknown):
                     return text
                 out.append(text)
-            else:
-                return Unknown("template directive is not evaluated statically")
         return "".join(out)
 
-    def heredoc(self, raw: str, trim: bool) -> Any:
-        lines = raw.split("\n")
-        body = lines[1:-2]
-        if trim:
-            indent = min((len(x) - len(x.lstrip()) for x in body if x.strip()), default=0)
-            body = [x[indent:] for x in body]
-        text = "\n".join(body) + ("\n" if body else "")
-        if "%{" in text:
-            return Unknown("template directive in a heredoc is not evaluated statically")
-        return self.interpolate(text)
-
-    def interpolate(self, text: str) -> Any:
-        """``${ expr }`` inside heredoc text: each expression is parsed and evaluated on its own."""
-        import hcl2
-        from lark.exceptions import LarkError
-
-        out, pos = [], 0
-        for m in re.finditer(r"(?<!\$)\$\{([^{}]*)\}", text):
-            out.append(text[pos:m.start()])
-            try:
-                tree = hcl2.parses_to_tree(f"x = {m.group(1)}\n")
-            except (LarkError, RecursionError, ValueError):
-                return Unknown(f"interpolation ${{{m.group(1)[:40]}}} does not parse")
-            attr = next(c for c in tree.children[0].children if getattr(c, "data", "") == "attribute")
-            value = as_text(self.value(attr.children[-1]))
-            if isinstance(value, Unknown):
-                return value
-            out.append(value)
-            pos = m.end()
-        out.append(text[pos:])
-        return "".join(out).replace("$${", "${")
-
-    def binary(self, node: Any) -> Any:
-        from lark import Tree
-
-        kids = [c for c in node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
-        left = self.value(kids[0])
-        term = kids[1]
-        op = _text(term.children[0]).strip()
-        right_node = [c for c in term.children[1:] if isinstance(c, Tree) and c.data != "new_line_or_comment"][0]
+    def binary(self, node: hp.Binary) -> Any:
+        op = node.op
+        left = self.value(node.left)
         if op in ("&&", "||") and isinstance(left, bool):
             if (op == "&&" and not left) or (op == "||" and left):
                 return left
-        right = self.value(right_node)
+        right = self.value(node.right)
         for v in (left, right):
             if isinstance(v, Unknown):
                 return v
@@ -376,41 +262,106 @@ class Eval:
                 return Unknown(f"{v}: its id or ARN is known only after apply")
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
         if op in _ARITHMETIC and not numbers:  # HCL has no string or list arithmetic ("x" * 10**9 is no value)
-            return Unknown(f"operator {op} on {type(left).__name__} and {type(right).__name__}")
+            return Failed(f"operator {op} on {type(left).__name__} and {type(right).__name__}")
         try:
             return _OPERATORS[op](left, right)
         except (KeyError, TypeError, ZeroDivisionError, OverflowError):
-            return Unknown(f"operator {op} on {type(left).__name__} and {type(right).__name__}")
+            return Failed(f"operator {op} on {type(left).__name__} and {type(right).__name__}")
 
     # ---------------------------------------------------------------------------- references
-    def traverse(self, node: Any) -> Any:
-        """``a.b[0].c``: collect the root name and steps, then resolve."""
-        from lark import Tree
-
+    def steps(self, node: hp.Expr) -> tuple[hp.Expr, list[Any]] | Unknown:
+        """``a.b[0].c``: the root expression and the evaluated steps after it."""
         steps: list[Any] = []
-        cur = node
-        while isinstance(cur, Tree) and cur.data in ("get_attr_expr_term", "index_expr_term"):
-            step = cur.children[1]
-            if step.data == "get_attr":
-                steps.append(_text(step.children[-1]))
-            elif step.data == "short_index":
-                steps.append(int(str(step.children[-1])))
+        while isinstance(node, (hp.GetAttr, hp.Index)):
+            if isinstance(node, hp.GetAttr):
+                steps.append(node.name)
             else:
-                idx = self.value([c for c in step.children if isinstance(c, Tree)
-                                  and c.data != "new_line_or_comment"][0])
+                idx = self.value(node.key)
                 if isinstance(idx, Unknown):
                     return idx
                 steps.append(idx)
-            cur = cur.children[0]
-            inner_terms = [c for c in cur.children if isinstance(c, Tree)] if isinstance(cur, Tree) else []
-            if cur.data == "expr_term" and len(inner_terms) == 1 and inner_terms[0].data in (
-                    "get_attr_expr_term", "index_expr_term"):
-                cur = inner_terms[0]
-        inner = [c for c in cur.children if isinstance(c, Tree)] if isinstance(cur, Tree) else []
-        if isinstance(cur, Tree) and cur.data == "expr_term" and inner and inner[0].data == "identifier":
-            return self.reference([_text(inner[0]), *reversed(steps)])
-        base = self.value(cur)
-        return walk(base, list(reversed(steps)))
+            node = node.source
+        steps.reverse()
+        return node, steps
+
+    def traverse(self, node: hp.Expr) -> Any:
+        found = self.steps(node)
+        if isinstance(found, Unknown):
+            return found
+        root, steps = found
+        if isinstance(root, hp.Variable):
+            if root.name in self.names:
+                return walk(self.names[root.name], steps)
+            return self.reference([root.name, *steps])
+        return walk(self.value(root), steps)
+
+    def splat(self, node: hp.Splat) -> Any:
+        """``src[*].x``: ``x`` of every element; a resource with count/for_each splats over its instances."""
+        found = self.steps(node.source)
+        if isinstance(found, Unknown):
+            return found
+        root, steps = found
+        if isinstance(root, hp.Variable) and root.name not in self.names and len(steps) == 1 and \
+                f"{root.name}.{steps[0]}" in self.scope.module.resources:
+            local = f"{root.name}.{steps[0]}"
+            keys = instance_keys(self.scope, self.scope.module.resources[local])
+            if isinstance(keys, Unknown):
+                return keys
+            each = self.steps(node.each)
+            if isinstance(each, Unknown):
+                return each
+            if keys == [None]:
+                return [self.resource(local, each[1])]
+            return [self.resource(local, [key, *each[1]]) for key in keys]
+        source = self.value(node.source)
+        if isinstance(source, Unknown):
+            return source
+        items = [] if source is None else source if isinstance(source, list) else [source]
+        if len(items) > MAX_ITEMS:
+            return Unknown(f"a splat over more than {MAX_ITEMS} elements")
+        return [self.bind({"*": item}).value(node.each) for item in items]
+
+    def for_expr(self, node: hp.For) -> Any:
+        source = self.value(node.collection)
+        if isinstance(source, Unknown):
+            return source
+        if isinstance(source, dict):
+            pairs: list[tuple[Any, Any]] = sorted(source.items())
+        elif isinstance(source, list) and not isinstance(source, str):
+            pairs = list(enumerate(source))
+        else:
+            return Failed(f"for expression over a {type(source).__name__}")
+        if len(pairs) > MAX_ITEMS:
+            return Unknown(f"a for expression over more than {MAX_ITEMS} elements")
+        items: list[Any] = []
+        mapped: dict[str, Any] = {}
+        for k, v in pairs:
+            ev = self.bind({node.value_var: v, **({node.key_var: k} if node.key_var else {})})
+            if node.condition is not None:
+                keep = ev.value(node.condition)
+                if isinstance(keep, Unknown):
+                    return keep
+                if not isinstance(keep, bool):
+                    return Failed("for expression condition is not a bool")
+                if not keep:
+                    continue
+            if node.key is None:
+                items.append(ev.value(node.value))
+                continue
+            key = ev.value(node.key)
+            if isinstance(key, Unknown):
+                return key
+            if isinstance(key, bool) or not isinstance(key, (str, int, float)):
+                return Failed("for expression key is not a string")
+            key = str(key)
+            value = ev.value(node.value)
+            if node.grouping:
+                mapped.setdefault(key, []).append(value)
+            elif key in mapped:
+                return Failed(f"for expression makes the key {key!r} twice")
+            else:
+                mapped[key] = value
+        return items if node.key is None else mapped
 
     def reference(self, path: list[Any]) -> Any:
         root = path[0]
@@ -480,25 +431,30 @@ class Eval:
         finally:
             busy.discard((address, attr))
 
-    def call(self, node: Any) -> Any:
-        from lark import Tree
-
-        name = _text(node.children[0])
-        args_node = next((c for c in node.children if isinstance(c, Tree) and c.data == "arguments"), None)
-        arg_nodes = [c for c in args_node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"] \
-            if args_node else []
+    def call(self, node: hp.Call) -> Any:
+        name = node.name
         func = _FUNCTIONS.get(name)
         if func is None:
             return Unknown(f"function {name}() is not evaluated statically")
-        args = [self.value(a) for a in arg_nodes]
-        if name != "try":
-            for a in args:
-                if isinstance(a, Unknown) or contains_unknown(a):
-                    return a if isinstance(a, Unknown) else Unknown(f"{name}() of a value with unknown parts")
+        args = [self.value(a) for a in node.args]
+        if name == "try":
+            return next((a for a in args if not failed(a)), Failed("try(): every argument failed"))
+        for a in args:
+            if isinstance(a, Unknown) or contains_unknown(a):
+                return a if isinstance(a, Unknown) else Unknown(f"{name}() of a value with unknown parts")
+            if name in _COMPARING and contains_ref(a):
+                return Unknown(f"{name}() of an id or ARN known only after apply")
+        if node.expand:
+            if not args or not isinstance(args[-1], list):
+                return Failed(f"{name}(...): the expanded argument is not a list")
+            args = args[:-1] + args[-1]
         try:
-            return func(*args)
-        except (TypeError, ValueError, KeyError, IndexError) as exc:
-            return Unknown(f"{name}() failed: {type(exc).__name__}")
+            out = func(*args)
+        except (TypeError, ValueError, KeyError, IndexError, StopIteration, ZeroDivisionError) as exc:
+            return Failed(f"{name}() failed: {type(exc).__name__}")
+        if isinstance(out, (list, dict)) and len(out) > MAX_ITEMS:
+            return Unknown(f"{name}() makes more than {MAX_ITEMS} elements")
+        return out
 
 
 def contains_unknown(value: Any) -> bool:
@@ -511,6 +467,27 @@ def contains_unknown(value: Any) -> bool:
     return False
 
 
+def contains_ref(value: Any) -> bool:
+    if isinstance(value, Ref):
+        return True
+    if isinstance(value, dict):
+        return any(contains_ref(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_ref(v) for v in value)
+    return False
+
+
+def failed(value: Any) -> bool:
+    """An evaluation error anywhere inside the value (what ``try()`` moves past)."""
+    if isinstance(value, Failed):
+        return True
+    if isinstance(value, dict):
+        return any(failed(v) for v in value.values())
+    if isinstance(value, list):
+        return any(failed(v) for v in value)
+    return False
+
+
 def as_text(value: Any) -> Any:
     if isinstance(value, Unknown):
         return value
@@ -520,7 +497,7 @@ def as_text(value: Any) -> Any:
         return str(value)
     if value is None:
         return ""
-    return Unknown(f"a {type(value).__name__} inside a string")
+    return Failed(f"a {type(value).__name__} inside a string")
 
 
 def walk(value: Any, path: list[Any]) -> Any:
@@ -528,18 +505,85 @@ def walk(value: Any, path: list[Any]) -> Any:
         if isinstance(value, Unknown):
             return value
         if isinstance(value, dict) and isinstance(step, str):
-            value = value.get(step, Unknown(f"no attribute {step}"))
+            value = value.get(step, Failed(f"no attribute {step}"))
         elif isinstance(value, list) and isinstance(step, int) and not isinstance(step, bool):
-            value = value[step] if -len(value) <= step < len(value) else Unknown(f"index {step} out of range")
+            value = value[step] if 0 <= step < len(value) else Failed(f"index {step} out of range")
         else:
-            return Unknown(f"cannot take {step!r} of a {type(value).__name__}")
+            return Failed(f"cannot take {step!r} of a {type(value).__name__}")
     return value
 
 
 def _format(fmt: str, *args: Any) -> str:
-    return re.sub(r"%[sdv]", lambda _m: "{}", fmt.replace("{", "{{").replace("}", "}}")).format(*args)
+    """Terraform's format() for the verbs %s, %v, %d and %%; anything else is refused (ValueError)."""
+    queue = list(args)
+
+    def verb(m: re.Match[str]) -> str:
+        if m.group(1) == "%":
+            return "%"
+        if not queue:
+            raise ValueError("too few arguments")
+        arg = queue.pop(0)
+        if m.group(1) == "d":
+            if isinstance(arg, bool) or not isinstance(arg, int):
+                raise TypeError("%d of a value that is not a whole number")
+            return str(arg)
+        if m.group(1) in "sv":
+            text = as_text(arg)
+            if isinstance(text, Unknown):
+                raise TypeError("not a string")
+            return str(text)
+        raise ValueError(f"format verb %{m.group(1)}")
+
+    out = re.sub(r"%(.?)", verb, fmt, flags=re.DOTALL)
+    if queue:
+        raise ValueError("too many arguments")
+    return out
 
 
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError("not a list")
+    return value
+
+
+def _map(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("not a map")
+    return value
+
+
+def _element(items: Any, index: Any) -> Any:
+    items = _list(items)
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0 or not items:
+        raise IndexError("element() index")
+    return items[index % len(items)]
+
+
+def _lookup(m: Any, key: Any, *default: Any) -> Any:
+    m = _map(m)
+    if key in m:
+        return m[key]
+    if len(default) != 1:
+        raise KeyError(key)
+    return default[0]
+
+
+def _merge(*maps: Any) -> dict[str, Any]:
+    return {k: v for m in maps if m is not None for k, v in _map(m).items()}
+
+
+def _coalesce(*values: Any) -> Any:
+    return next(v for v in values if v not in (None, ""))
+
+
+def _text_of(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+#: functions whose result depends on what an id or ARN is (a Ref stands for it): unknown when given one
+_COMPARING = frozenset({"contains", "length", "lower", "upper", "toset", "tonumber", "tobool", "min", "max", "abs"})
 _ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "<", ">", "<=", ">="})
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "&&": lambda a, b: bool(a and b),
@@ -550,16 +594,16 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "jsonencode": lambda v: json.dumps(v, separators=(",", ":")),
     "jsondecode": json.loads,
-    "merge": lambda *ms: {k: v for m in ms for k, v in (m or {}).items()},
-    "concat": lambda *ls: [x for items in ls for x in items],
-    "lower": lambda s: s.lower(), "upper": lambda s: s.upper(),
+    "merge": _merge,
+    "concat": lambda *ls: [x for items in ls for x in _list(items)],
+    "lower": lambda s: _text_of(s).lower(), "upper": lambda s: _text_of(s).upper(),
     "tostring": lambda v: as_text(v), "tonumber": lambda v: float(v) if "." in str(v) else int(v),
     "tobool": lambda v: v if isinstance(v, bool) else {"true": True, "false": False}[v],
-    "tolist": list, "toset": lambda v: list(dict.fromkeys(v)), "tomap": dict,
-    "length": len, "join": lambda sep, items: sep.join(items), "format": _format,
-    "lookup": lambda m, k, *d: m[k] if k in m or not d else d[0],
-    "coalesce": lambda *vs: next(v for v in vs if v not in (None, "")),
-    "try": lambda *vs: next(v for v in vs if not contains_unknown(v)),
+    "tolist": _list, "toset": lambda v: list(dict.fromkeys(_list(v))), "tomap": _map,
+    "length": len, "join": lambda sep, items: _text_of(sep).join(_text_of(x) for x in _list(items)),
+    "format": _format, "lookup": _lookup, "coalesce": _coalesce,
+    "contains": lambda items, v: v in _list(items), "element": _element,
+    "try": lambda *vs: vs[0],  # evaluated in Eval.call: the first argument that did not fail
     "min": min, "max": max, "abs": abs,
 }
 
@@ -601,22 +645,9 @@ class Module:
     broken: list[Block] = field(default_factory=list)
 
 
-def _body(body: Any) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
-    from lark import Tree
-
-    attrs: dict[str, Any] = {}
-    blocks: list[tuple[str, Any]] = []
-    for node in body.children:
-        if not isinstance(node, Tree):
-            continue
-        if node.data == "attribute":
-            attrs[_text(node.children[0])] = node.children[-1]
-        elif node.data == "block":
-            inner = next(c for c in node.children if isinstance(c, Tree) and c.data == "body")
-            name = _text(node.children[0])
-            labels = [_label(c) for c in node.children[1:] if isinstance(c, Tree) and c.data in ("string",
-                                                                                                  "identifier")]
-            blocks.append((f"dynamic:{labels[0]}" if name == "dynamic" and labels else name, inner))
+def _body(body: hp.Body) -> tuple[dict[str, hp.Expr], list[tuple[str, hp.Body]]]:
+    attrs = {a.name: a.expr for a in body.attributes}
+    blocks = [(f"dynamic:{b.labels[0]}" if b.kind == "dynamic" and b.labels else b.kind, b.body) for b in body.blocks]
     return attrs, blocks
 
 
