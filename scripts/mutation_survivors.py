@@ -52,6 +52,13 @@ HELPERS: dict[str, set[int | str]] = {"none_found": {1}, "missing": {0, 1}, "fla
                                      # s3 and cloudtrail: the words and the observed values of a shared check
                                      "_records": {3, 5}, "_per_trail": {2, 3, 4}}
 
+#: Helper functions whose result is only ever a finding's wording or observed values (read where they are called):
+#: every mutant in them is wording. Function (module.x_name, as mutmut names it) -> subclass.
+WORDING_FUNCTIONS: dict[str, str] = {
+    "checks.aws._common.x_where": "observed-fail",  # account and region, spread into every AWS finding
+    "checks.ad.privilege.x__how": "message",  # "nested, primary group, disabled" in the failed message
+}
+
 #: Survivors reviewed by hand as equivalent: mutant name -> why it cannot change any result.
 EXPLAINED: dict[str, str] = {}
 
@@ -179,8 +186,13 @@ def _wording_of(chain: tuple[ast.AST, ...], names: dict[str, str]) -> str:
             return _wording_slot(name, _slot(anc, chain[i + 1]))
         target = anc.targets[0] if isinstance(anc, ast.Assign) and len(anc.targets) == 1 else \
             anc.target if isinstance(anc, ast.AnnAssign) else None
-        value = getattr(anc, "value", None)
-        if isinstance(target, ast.Name) and target.id in names and anc is not node and chain[i + 1] is value:
+        value, child = getattr(anc, "value", None), chain[i + 1] if i + 1 < len(chain) else None
+        if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and child is value \
+                and i + 2 < len(chain) and len(target.elts) == len(value.elts):  # ``arn, obs = (a, dict(...))``
+            pairs = {id(v): t for t, v in zip(target.elts, value.elts, strict=True)}
+            target = pairs.get(id(chain[i + 2]))
+            value = child = chain[i + 2]
+        if isinstance(target, ast.Name) and target.id in names and anc is not node and child is value:
             return names[target.id]
     return ""
 
@@ -202,6 +214,8 @@ def classify(work: Path, mutant: Mutant) -> Verdict:
     diff = _diff(orig, mutated)
     if mutant.name in EXPLAINED:
         return Verdict("equivalent", EXPLAINED[mutant.name], diff)
+    if f"{mutant.module}.{base}" in WORDING_FUNCTIONS:
+        return Verdict("wording", WORDING_FUNCTIONS[f"{mutant.module}.{base}"], diff)
     names = _finding_names(orig)
     chains = list(_differences(orig, mutated_renamed, ()))
     kinds = [_wording_of(c, names) for c in chains]
