@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from checks.aws import iam
+from scanner.facts.aws import PasswordPolicy
 from tests.checks.aws.test_checks import ACCOUNT, res, user
 
 
@@ -48,3 +49,37 @@ def test_unused_credentials_names_each_credential() -> None:
     (f,) = iam.unused_credentials(res(u))
     assert f.status.value == "fail" and f.observed["idle_days"] == {"password": 50, "key_1": 60, "key_3": 5}
     assert f.message == "u1: password, key_1 unused for 45 days or more"
+
+
+STRONG = dict(present=True, min_length=14, require_symbols=True, require_numbers=True, require_uppercase=True,
+              require_lowercase=True, max_age_days=90, reuse_prevention=24)
+
+
+def policy(account: str = ACCOUNT, **change: object) -> PasswordPolicy:
+    return PasswordPolicy(account, f"arn:aws:iam::{account}:root", **{**STRONG, **change})  # type: ignore[arg-type]
+
+
+def test_password_policy_defaults_and_every_account() -> None:
+    """No policy in one account does not end the loop; the default maximum age is 90 days."""
+    got = iam.password_policy(res(policy("111111111111", present=False), policy(max_age_days=91), policy()))
+    assert [(f.status.value, f.message) for f in got] == [
+        ("fail", "no IAM password policy is set (AWS defaults apply)"),
+        ("fail", "password policy: maximum age 91 > 90 days"),
+        ("pass", "password policy meets the policy thresholds")]
+
+
+def test_password_policy_names_each_gap() -> None:
+    (f,) = iam.password_policy(res(policy(require_uppercase=False, require_symbols=False, max_age_days=None)))
+    assert f.message == ("password policy: complexity not required for uppercase, symbols; maximum age unlimited > "
+                         "90 days")
+    assert {k: v for k, v in f.observed.items() if k.startswith("require_")} == {
+        "require_uppercase": False, "require_lowercase": True, "require_numbers": True, "require_symbols": False}
+    for missing in ("lowercase", "numbers"):
+        (f,) = iam.password_policy(res(policy(**{f"require_{missing}": False})))
+        assert f.message == f"password policy: complexity not required for {missing}"
+
+
+def test_an_unset_length_or_history_counts_as_zero() -> None:
+    (f,) = iam.password_policy(res(policy(min_length=None, reuse_prevention=None)), password_min_length=1,
+                               password_history=1)
+    assert f.message == "password policy: minimum length None < 1; reuse prevention None < 1"
