@@ -271,7 +271,8 @@ def _integrity_parsers(sub: Any, raw: type[argparse.HelpFormatter]) -> None:
     v = sub.add_parser("verify", help="prove a run directory (or, with --chain, every run of a results "
                                       "directory) intact", epilog=EXIT_CODES_HELP, formatter_class=raw)
     v.set_defaults(func=cmd_verify)
-    v.add_argument("path", metavar="RUN_DIR", help="a run directory; with --chain, the results directory")
+    v.add_argument("path", metavar="RUN_DIR", help="a run directory (or a selftest --out directory); with --chain, "
+                                                   "the results directory")
     v.add_argument("--chain", action="store_true", help="verify every run below PATH and the hash chain between them")
     v.add_argument("--pubkey", action="append", default=[], metavar="FILE",
                    help="trusted public key(s): every signature must be made with one of them (repeatable)")
@@ -307,6 +308,7 @@ def _selftest_parser(sub: Any, raw: type[argparse.HelpFormatter]) -> None:
                                                 "(manifest-001.json over every file)")
     t.add_argument("--sign-key", metavar="FILE", help="sign the seal with this Ed25519 private key")
     t.add_argument("--sign-key-passphrase-env", metavar="NAME", help="environment variable holding its passphrase")
+    t.add_argument("--tsa", metavar="URL", help="get an RFC 3161 time-stamp over the seal from this TSA")
     t.add_argument("--verbose", "-v", action="store_true", help="console: every test, not only the ones that "
                                                                 "did not pass")
 
@@ -321,6 +323,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         raise UsageError("--format oq and pdf write selftest.html and selftest.pdf: give --out DIR")
     if (args.sign_key or args.sign_key_passphrase_env) and not args.out:
         raise UsageError("--sign-key signs the sealed records: give --out DIR")
+    if args.tsa and not args.out:
+        raise UsageError("--tsa time-stamps the sealed records: give --out DIR")
     if args.sign_key_passphrase_env and not args.sign_key:
         raise UsageError("--sign-key-passphrase-env needs --sign-key")
     key = _private_key(args.sign_key, args.sign_key_passphrase_env) if args.sign_key else None
@@ -330,7 +334,14 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     if "json" in formats and not args.out:
         sys.stdout.write(render.to_json(result))
     if args.out:
-        for path in render.write(result, args.out, formats, key):
+        from scanner.seal import SealError
+
+        try:
+            written = render.write(result, args.out, formats, key, tsa_url=args.tsa)
+        except SealError as exc:
+            _say(f"could not seal {args.out}: {exc}; the records in it are NOT sealed")
+            return EXIT_WRITE
+        for path in written:
             _say(f"wrote {path}")
     return {FAIL: EXIT_FAILURES, NOT_VERIFIED: EXIT_ERRORS}.get(result.verdict, EXIT_OK)
 
@@ -895,7 +906,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.is_dir():
         raise UsageError(f"{path} is not a directory")
-    v = (verify_chain if args.chain else verify_run)(path, pubkeys=keys, tsa_certs=certs)
+    from scanner.selftest.verify import is_selftest_dir, verify_selftest
+
+    verify = verify_selftest if not args.chain and is_selftest_dir(path) else verify_chain if args.chain \
+        else verify_run
+    v = verify(path, pubkeys=keys, tsa_certs=certs)
     print(f"gxpscan verify: {_for_terminal(str(path))}{' (chain)' if args.chain else ''}")
     _print_verification(v, quiet=args.quiet)
     if v.intact:

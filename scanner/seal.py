@@ -383,6 +383,16 @@ def _write_new(directory: OutputDir, name: str, data: bytes) -> None:
         os.close(fd)
 
 
+def time_stamp(tsa_url: str, manifest: bytes, timeout: float = 30.0) -> bytes:
+    """An RFC 3161 token over sha256(manifest) from the TSA at ``tsa_url`` (SealError when there is none)."""
+    from scanner import tsa
+
+    try:
+        return tsa.request_token(tsa_url, hashlib.sha256(manifest).digest(), timeout=timeout)
+    except tsa.TSAError as exc:
+        raise SealError(f"time-stamp authority {tsa.endpoint(tsa_url)}: {exc}") from None
+
+
 def seal_run(run_dir: str | Path, *, key: Ed25519PrivateKey | None = None, tsa_url: str | None = None,
              tsa_timeout: float = 30.0, now: datetime | None = None) -> Sealed:
     """Write the next manifest version over every file in ``run_dir`` (signed with ``key``, time-stamped by the
@@ -414,14 +424,7 @@ def seal_run(run_dir: str | Path, *, key: Ed25519PrivateKey | None = None, tsa_u
     statement = {"_type": STATEMENT_TYPE, "predicateType": MANIFEST_PREDICATE, "predicate": predicate,
                  "subject": [{"name": e.name, "digest": {"sha256": e.sha256}} for e in entries.values()]}
     data = canonical(statement)
-    token = b""
-    if tsa_url:
-        from scanner import tsa
-
-        try:
-            token = tsa.request_token(tsa_url, hashlib.sha256(data).digest(), timeout=tsa_timeout)
-        except tsa.TSAError as exc:
-            raise SealError(f"time-stamp authority {tsa.endpoint(tsa_url)}: {exc}") from None
+    token = time_stamp(tsa_url, data, tsa_timeout) if tsa_url else b""
     name = manifest_name(version)
     with OutputDir.open(run_dir, create=False) as directory:
         _write_new(directory, name, data)
@@ -595,21 +598,8 @@ def verify_run(run_dir: str | Path, *, pubkeys: Sequence[Ed25519PublicKey] = (),
         previous = m
     # files now present against the latest manifest
     sealed = latest.subjects
-    own = {latest.name, f"manifest-{latest.version:03d}.dsse.json", f"manifest-{latest.version:03d}.tsr"}
     signature_names = set(_numbers(entries, _SIGNATURE).values())
-    for name in sorted(set(sealed) | set(entries)):
-        entry = entries.get(name)
-        if name in sealed:
-            if entry is None:
-                v.problems.append(f"removed: {name} (sealed in {latest.name})")
-            elif entry.kind != "file":
-                v.problems.append(f"changed: {name} is now a {entry.kind} (sealed as a file in {latest.name})")
-            elif entry.sha256 != sealed[name]:
-                v.problems.append(f"changed: {name} (sealed sha256 {_short(sealed[name])}, "
-                                  f"now {_short(entry.sha256)})")
-        elif name not in own and name not in signature_names and entry is not None:
-            what = "" if entry.kind == "file" else f" (a {entry.kind})"
-            v.problems.append(f"added: {name}{what} (not in {latest.name})")
+    check_files(latest, entries, signature_names, v)
     # earlier versions: the record never changes; a re-seal never drops a file
     for m in loaded[:-1]:
         for name, digest in m.subjects.items():
@@ -634,6 +624,27 @@ def verify_run(run_dir: str | Path, *, pubkeys: Sequence[Ed25519PublicKey] = (),
     return v
 
 
+def check_files(latest: Manifest, entries: Mapping[str, Entry], unsealed: Iterable[str], v: Verification) -> None:
+    """The files present against the ones ``latest`` seals: removed, changed, added. ``latest``'s own seal files
+    and the names in ``unsealed`` (made after it) need not be sealed."""
+    sealed = latest.subjects
+    own = {latest.name, f"manifest-{latest.version:03d}.dsse.json", f"manifest-{latest.version:03d}.tsr",
+           *unsealed}
+    for name in sorted(set(sealed) | set(entries)):
+        entry = entries.get(name)
+        if name in sealed:
+            if entry is None:
+                v.problems.append(f"removed: {name} (sealed in {latest.name})")
+            elif entry.kind != "file":
+                v.problems.append(f"changed: {name} is now a {entry.kind} (sealed as a file in {latest.name})")
+            elif entry.sha256 != sealed[name]:
+                v.problems.append(f"changed: {name} (sealed sha256 {_short(sealed[name])}, "
+                                  f"now {_short(entry.sha256)})")
+        elif name not in own and entry is not None:
+            what = "" if entry.kind == "file" else f" (a {entry.kind})"
+            v.problems.append(f"added: {name}{what} (not in {latest.name})")
+
+
 def _check_manifest(run_dir: Path, m: Manifest, previous: Manifest | None, run_id: str,
                     entries: Mapping[str, Entry], pubkeys: Sequence[Ed25519PublicKey],
                     tsa_certs: Sequence[bytes], v: Verification, latest: bool) -> None:
@@ -648,7 +659,14 @@ def _check_manifest(run_dir: Path, m: Manifest, previous: Manifest | None, run_i
                           f", {previous.name} is {_short(want)}): a manifest was replaced")
     if previous is not None and m.subjects.get(previous.name) != previous.sha256:
         v.problems.append(f"{m.name}: does not seal {previous.name} as it is now")
-    # signature
+    check_signer(run_dir, m, entries, pubkeys, v, latest)
+    check_time_stamp(run_dir, m, entries, tsa_certs, v)
+
+
+def check_signer(run_dir: Path, m: Manifest, entries: Mapping[str, Entry], pubkeys: Sequence[Ed25519PublicKey],
+                 v: Verification, latest: bool) -> None:
+    """The DSSE envelope of manifest ``m`` against the signer its predicate names (and ``pubkeys``)."""
+    p = m.predicate
     env_name = f"manifest-{m.version:03d}.dsse.json"
     signer = p.get("signer")
     if isinstance(signer, dict):
@@ -680,7 +698,12 @@ def _check_manifest(run_dir: Path, m: Manifest, previous: Manifest | None, run_i
             v.notes.append(f"{m.name}: not signed; a later manifest seals it and is checked")
         else:
             v.notes.append(f"{m.name}: not signed (hashes only)")
-    # trusted time
+
+
+def check_time_stamp(run_dir: Path, m: Manifest, entries: Mapping[str, Entry], tsa_certs: Sequence[bytes],
+                     v: Verification) -> None:
+    """The RFC 3161 token of manifest ``m`` when its predicate names a TSA (and none when it names none)."""
+    p = m.predicate
     tsr_name = f"manifest-{m.version:03d}.tsr"
     if p.get("time_stamp_authority"):
         if tsr_name not in entries:

@@ -61,9 +61,11 @@ def to_pdf(result: SelftestResult, template_dir: str | Path | None = None, paper
     return selftest_pdf(result.to_dict(), template_dir=template_dir, paper=paper, **_document(result))
 
 
-def write(result: SelftestResult, out_dir: str | Path, formats: list[str], key: Any = None) -> list[Path]:
+def write(result: SelftestResult, out_dir: str | Path, formats: list[str], key: Any = None,
+          tsa_url: str | None = None, tsa_timeout: float = 30.0) -> list[Path]:
     """Write the records into a fresh ``out_dir`` and seal it: a manifest of every file's SHA-256 in the same
-    canonical in-toto form as a run's, signed with ``key`` (Ed25519) when given."""
+    canonical in-toto form as a run's, signed with ``key`` (Ed25519) when given, time-stamped by the RFC 3161 TSA
+    at ``tsa_url`` when given (``gxpscan verify`` checks all of it: scanner/selftest/verify.py)."""
     from scanner.safefs import OutputDir, OutputError, write_all
     from scanner.seal import (
         STATEMENT_TYPE,
@@ -73,6 +75,7 @@ def write(result: SelftestResult, out_dir: str | Path, formats: list[str], key: 
         manifest_name,
         public_pem,
         scan_dir,
+        time_stamp,
     )
 
     blobs: dict[str, bytes] = {JSON_NAME: to_json(result).encode()} if "json" in formats else {}
@@ -97,7 +100,8 @@ def write(result: SelftestResult, out_dir: str | Path, formats: list[str], key: 
             put(name, blob)
         predicate: dict[str, Any] = {"tool_version": result.tool_version, "verdict": result.verdict,
                                      "checks_fingerprint": result.checks_fingerprint, "started": result.started
-                                     .isoformat(), "release_manifest_sha256": result.manifest_sha256}
+                                     .isoformat(), "release_manifest_sha256": result.manifest_sha256,
+                                     "time_stamp_authority": tsa_url or ""}
         if key is not None:
             predicate["signer"] = {"key_id": fingerprint(key.public_key()), "public_key": public_pem(key.public_key())}
         entries = scan_dir(directory.path)
@@ -107,6 +111,8 @@ def write(result: SelftestResult, out_dir: str | Path, formats: list[str], key: 
         seals = {manifest_name(1): data}
         if key is not None:
             seals["manifest-001.dsse.json"] = canonical(envelope(data, key))
+        if tsa_url:
+            seals["manifest-001.tsr"] = time_stamp(tsa_url, data, tsa_timeout)
         for name, blob in seals.items():
             put(name, blob)
     return written

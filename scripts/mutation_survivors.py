@@ -1,0 +1,269 @@
+"""Read a mutmut 3 work directory (scripts/mutation.sh) and sort every surviving mutant of checks/ into a class:
+
+- ``wording``: the mutant changes only a finding's wording or bookkeeping: its message or resource text, the
+  ``location`` or an observed value of the finding, or the description a helper turns into one (``none_found``);
+  subclasses name which (``message``, ``resource``, ``observed-pass`` for a passed or not-applicable finding,
+  ``observed-fail`` for a failed, error or manual one). No verdict can change.
+- ``equivalent``: reviewed by hand and listed in ``EXPLAINED`` below with the reason it cannot change behaviour.
+- ``logic``: everything else; a verdict can change, so it needs a test that kills it (or a reviewed reason).
+
+The class comes from the syntax trees of the original and the mutated function (mutmut keeps both in
+``mutants/<module>.py``): every node where they differ must sit in a wording slot of a finding call for the mutant
+to be wording.
+
+    python3 scripts/mutation_survivors.py WORKDIR [--module checks.aws.iam] [--markdown] [--diffs]
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+
+class Status(str, Enum):
+    KILLED = "killed"
+    SURVIVED = "survived"
+    TIMEOUT = "timeout"
+    NO_TESTS = "no tests"
+    NOT_CHECKED = "not checked"
+    OTHER = "suspicious"
+
+
+def status_of(exit_code: int | None) -> Status:
+    """mutmut 3's reading of a mutant's exit code (mutmut/stats.py, status_by_exit_code)."""
+    if exit_code is None:
+        return Status.NOT_CHECKED
+    return {1: Status.KILLED, 3: Status.KILLED, 0: Status.SURVIVED, 5: Status.NO_TESTS, 33: Status.NO_TESTS,
+            36: Status.TIMEOUT, 24: Status.TIMEOUT, -24: Status.TIMEOUT, 152: Status.TIMEOUT,
+            255: Status.TIMEOUT}.get(exit_code, Status.OTHER)
+
+
+#: The finding constructors of scanner.model: every argument is wording or bookkeeping.
+FINDINGS = {"passed": "pass", "not_applicable": "pass", "failed": "fail", "error": "fail", "manual": "fail"}
+#: Helpers of checks/ that build a finding: the positions (and keywords) of their wording arguments.
+HELPERS: dict[str, set[int | str]] = {"none_found": {1}, "missing": {0, 1}, "flavor_gate": {2, "resource"},
+                                     # s3 and cloudtrail: the words and the observed values of a shared check
+                                     "_records": {3, 5}, "_per_trail": {2, 3, 4}}
+
+#: Helper functions whose result is only ever a finding's wording or observed values (read where they are called):
+#: every mutant in them is wording. Function (module.x_name, as mutmut names it) -> subclass.
+WORDING_FUNCTIONS: dict[str, str] = {
+    "checks.aws._common.x_where": "observed-fail",  # account and region, spread into every AWS finding
+    "checks.ad.privilege.x__how": "message",  # "nested, primary group, disabled" in the failed message
+}
+
+#: Survivors reviewed by hand as equivalent: mutant name -> why it cannot change any result.
+EXPLAINED: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    module: str
+    status: Status
+    duration: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    klass: str  # wording | equivalent | logic
+    detail: str  # the wording subclass, the reason of an equivalent one, or where a logic one changes
+    diff: str
+
+
+def read_mutants(work: Path) -> Iterator[Mutant]:
+    for meta in sorted((work / "mutants" / "checks").rglob("*.py.meta")):
+        data = json.loads(meta.read_text())
+        durations = data.get("durations_by_key") or {}
+        for name, code in sorted(data.get("exit_code_by_key", {}).items()):
+            module = name.rsplit(".", 1)[0]
+            yield Mutant(name, module, status_of(code), float(durations.get(name) or 0.0))
+
+
+def _functions(source: str) -> dict[str, ast.FunctionDef]:
+    return {n.name: n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)}
+
+
+def _differences(a: ast.AST, b: ast.AST, path: tuple[ast.AST, ...]) -> Iterator[tuple[ast.AST, ...]]:
+    """The ancestor chains (ending with the node, in ``a``) of the smallest nodes where ``a`` and ``b`` differ."""
+    if type(a) is not type(b):
+        yield (*path, a)
+        return
+    for field, va in ast.iter_fields(a):
+        vb = getattr(b, field, None)
+        if isinstance(va, ast.AST) and isinstance(vb, ast.AST):
+            yield from _differences(va, vb, (*path, a))
+        elif isinstance(va, list) and isinstance(vb, list):
+            if len(va) != len(vb):
+                yield (*path, a)
+                return
+            for x, y in zip(va, vb, strict=True):
+                if isinstance(x, ast.AST) and isinstance(y, ast.AST):
+                    yield from _differences(x, y, (*path, a))
+                elif x != y:
+                    yield (*path, a)
+                    return
+        elif va != vb and field not in ("ctx", "type_comment", "kind"):
+            yield (*path, a)
+            return
+
+
+def _call_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        f = node.func
+        return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+    return ""
+
+
+def _slot(call: ast.Call, child: ast.AST) -> int | str | None:
+    """Which argument of ``call`` holds ``child``: its position, its keyword, or None (the callee itself)."""
+    for i, arg in enumerate(call.args):
+        if arg is child:
+            return i
+    for kw in call.keywords:
+        if kw is child or kw.value is child:
+            return kw.arg or "**"
+    return None
+
+
+def _wording_slot(name: str, slot: int | str | None) -> str:
+    """The wording subclass of argument ``slot`` of a call to ``name``, or "" when that argument is logic."""
+    if name in FINDINGS:
+        if slot == 0 or slot == "resource":
+            return "resource"
+        if slot == 1 or slot == "message":
+            return "message"
+        return "" if slot is None else f"observed-{FINDINGS[name]}"
+    if slot is not None and slot in HELPERS.get(name, set()):
+        return "message"
+    return ""
+
+
+def _finding_names(fn: ast.FunctionDef) -> dict[str, str]:
+    """Local names used only as wording arguments of finding calls (``msg = f"..."; failed(arn, msg)``)."""
+    uses: dict[str, set[str]] = {}
+    counted: Counter[str] = Counter()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            name = _call_name(node)
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                slot = _wording_slot(name, _slot(node, arg))
+                # a name passed as the argument, or spread into it (``**{**obs, "region": r}``)
+                spread = [v for k, v in zip(arg.keys, arg.values, strict=True) if k is None] \
+                    if isinstance(arg, ast.Dict) else [arg]
+                for one in spread:
+                    if isinstance(one, ast.Name):
+                        uses.setdefault(one.id, set()).add(slot)
+                        counted[one.id] += 1
+    loads = Counter(n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+    out = {}
+    for n, slots in uses.items():
+        if "" in slots or counted[n] != loads[n]:
+            continue
+        if len(slots) == 1:
+            out[n] = next(iter(slots))
+        elif all(k.startswith("observed-") for k in slots):  # the same observed values of a pass and a fail
+            out[n] = "observed-fail"
+    return out
+
+
+def _wording_of(chain: tuple[ast.AST, ...], names: dict[str, str]) -> str:
+    """The wording subclass of one difference, or "" when it is logic."""
+    node = chain[-1]
+    for i in range(len(chain) - 1, -1, -1):
+        anc = chain[i]
+        if isinstance(anc, ast.Call) and _call_name(anc) in (*FINDINGS, *HELPERS):
+            name = _call_name(anc)
+            if anc is node:  # the argument list itself differs: an argument dropped or added
+                return "observed-" + FINDINGS[name] if name in FINDINGS else ""
+            return _wording_slot(name, _slot(anc, chain[i + 1]))
+        target = anc.targets[0] if isinstance(anc, ast.Assign) and len(anc.targets) == 1 else \
+            anc.target if isinstance(anc, ast.AnnAssign) else None
+        value, child = getattr(anc, "value", None), chain[i + 1] if i + 1 < len(chain) else None
+        if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and child is value \
+                and i + 2 < len(chain) and len(target.elts) == len(value.elts):  # ``arn, obs = (a, dict(...))``
+            pairs = {id(v): t for t, v in zip(target.elts, value.elts, strict=True)}
+            target = pairs.get(id(chain[i + 2]))
+            value = child = chain[i + 2]
+        if isinstance(target, ast.Name) and target.id in names and anc is not node and child is value:
+            return names[target.id]
+    return ""
+
+
+def _diff(orig: ast.FunctionDef, mutant: ast.FunctionDef) -> str:
+    a, b = ast.unparse(orig).split("\n"), ast.unparse(mutant).split("\n")
+    b[0] = b[0].replace(mutant.name, orig.name, 1)
+    return "\n".join(line for line in difflib.unified_diff(a, b, lineterm="", n=0) if not line.startswith(("---",
+                                                                                                            "+++")))
+
+
+def classify(work: Path, mutant: Mutant) -> Verdict:
+    path = work / "mutants" / (mutant.module.replace(".", "/") + ".py")
+    funcs = _functions(path.read_text())
+    short = mutant.name.rsplit(".", 1)[1]
+    base = short.rsplit("__mutmut_", 1)[0]
+    orig, mutated = funcs[f"{base}__mutmut_orig"], funcs[short]
+    mutated_renamed = ast.parse(ast.unparse(mutated).replace(short, f"{base}__mutmut_orig", 1)).body[0]
+    diff = _diff(orig, mutated)
+    if mutant.name in EXPLAINED:
+        return Verdict("equivalent", EXPLAINED[mutant.name], diff)
+    if f"{mutant.module}.{base}" in WORDING_FUNCTIONS:
+        return Verdict("wording", WORDING_FUNCTIONS[f"{mutant.module}.{base}"], diff)
+    names = _finding_names(orig)
+    chains = list(_differences(orig, mutated_renamed, ()))
+    kinds = [_wording_of(c, names) for c in chains]
+    if chains and all(kinds):
+        return Verdict("wording", ",".join(sorted(set(kinds))), diff)
+    where = next((c[-1] for c, k in zip(chains, kinds, strict=True) if not k), None)
+    return Verdict("logic", f"line {getattr(where, 'lineno', '?')}", diff)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("work", type=Path)
+    ap.add_argument("--module", action="append", default=[], help="only these modules (checks.aws.iam, ...)")
+    ap.add_argument("--markdown", action="store_true", help="the per-module table of docs/mutation.md")
+    ap.add_argument("--diffs", action="store_true", help="print each logic and equivalent survivor's diff")
+    ap.add_argument("--list", default="", help="print the names of the survivors of this class")
+    args = ap.parse_args(argv)
+    rows: dict[str, Counter[str]] = {}
+    survivors: list[tuple[Mutant, Verdict]] = []
+    for m in read_mutants(args.work):
+        if args.module and m.module not in args.module:
+            continue
+        row = rows.setdefault(m.module, Counter())
+        row["mutants"] += 1
+        row[m.status.value] += 1
+        if m.status is Status.SURVIVED:
+            v = classify(args.work, m)
+            row[f"survived {v.klass}"] += 1
+            survivors.append((m, v))
+    cols = ["mutants", "killed", "survived wording", "survived equivalent", "survived logic", "timeout", "no tests",
+            "not checked"]
+    if args.markdown:
+        print("| module | " + " | ".join(cols) + " |")
+        print("|---|" + "---|" * len(cols))
+        for module, row in sorted(rows.items()):
+            if row["mutants"] and row["mutants"] != row["not checked"]:
+                print(f"| `{module}` | " + " | ".join(f"{row[c]:,}" for c in cols) + " |")
+    else:
+        for module, row in sorted(rows.items()):
+            if row["mutants"] != row["not checked"]:
+                print(f"{module}: " + ", ".join(f"{c} {row[c]}" for c in cols if row[c]))
+    for m, v in survivors:
+        if args.list and v.klass == args.list:
+            print(m.name)
+        if args.diffs and v.klass != "wording":
+            print(f"\n## {m.name} [{v.klass}: {v.detail}]\n{v.diff}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

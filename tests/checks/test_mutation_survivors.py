@@ -1,0 +1,85 @@
+"""scripts/mutation_survivors.py sorts mutmut's survivors: wording of a finding, reviewed equivalent, logic.
+
+The work directory is built here in mutmut 3's layout (``mutants/<module>.py`` holding the original function as
+``x_NAME__mutmut_orig`` next to each mutant ``x_NAME__mutmut_N``, and ``<module>.py.meta`` with the exit codes)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import mutation_survivors as ms  # noqa: E402
+
+ORIG = '''
+def x_check__mutmut_orig(items, limit=3):
+    out = []
+    for i in items:
+        obs = dict(name=i.name, size=i.size)
+        msg = f"{i.name} is too big"
+        if i.size > limit:
+            out.append(failed(i.arn, msg, **obs))
+        else:
+            out.append(passed(i.arn, f"{i.name} fits", size=i.size, **{**obs, "region": "r"}))
+    return out or none_found(items, "items")
+'''
+
+#: mutant body changes, by name: (the line of ORIG, its replacement, the expected class and detail)
+MUTANTS = {
+    "x_check__mutmut_1": ('f"{i.name} fits"', '"XX{i.name} fitsXX"', "wording", "message"),
+    "x_check__mutmut_2": ("failed(i.arn, msg", "failed(None, msg", "wording", "resource"),
+    "x_check__mutmut_3": ("size=i.size, **{", "size=None, **{", "wording", "observed-pass"),
+    "x_check__mutmut_4": ("i.size > limit", "i.size >= limit", "logic", "line"),
+    "x_check__mutmut_5": ('"items")', '"XXitemsXX")', "wording", "message"),
+    "x_check__mutmut_6": ("dict(name=i.name, size=i.size)", "dict(name=None, size=i.size)", "wording",
+                          "observed-fail"),
+    "x_check__mutmut_7": ('f"{i.name} is too big"', 'f"{i.name} is too BIG"', "wording", "message"),
+    "x_check__mutmut_8": ("return out or", "return out and", "logic", "line"),
+    "x_check__mutmut_9": ("i.size > limit", "i.size > int(limit)", "equivalent", "limit is an int"),  # EXPLAINED
+    "x_check__mutmut_10": ("i.size > limit", "i.size > limit + 1", "logic", "line"),  # not run: not a survivor
+}
+CODES = {name: 0 for name in MUTANTS} | {"x_check__mutmut_10": None}
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    body = [ORIG]
+    for name, (old, new, _, _) in MUTANTS.items():
+        assert old in ORIG
+        body.append(ORIG.replace("x_check__mutmut_orig", name).replace(old, new))
+    module = tmp_path / "mutants" / "checks" / "demo"
+    module.mkdir(parents=True)
+    (module / "mod.py").write_text("\n".join(body))
+    (module / "mod.py.meta").write_text(json.dumps({"exit_code_by_key": {f"checks.demo.mod.{n}": c
+                                                                         for n, c in CODES.items()}}))
+    monkeypatch.setitem(ms.EXPLAINED, "checks.demo.mod.x_check__mutmut_9", "limit is an int here")
+    return tmp_path
+
+
+def test_every_survivor_gets_its_class(work: Path) -> None:
+    got = {m.name.rsplit(".", 1)[1]: ms.classify(work, m) for m in ms.read_mutants(work)
+           if m.status is ms.Status.SURVIVED}
+    assert set(got) == set(MUTANTS) - {"x_check__mutmut_10"}
+    for name, verdict in got.items():
+        _, _, klass, detail = MUTANTS[name]
+        assert verdict.klass == klass and verdict.detail.startswith(detail), (name, verdict)
+    assert got["x_check__mutmut_4"].diff.split("\n")[1:] == ["-        if i.size > limit:",
+                                                             "+        if i.size >= limit:"]
+
+
+def test_the_table_counts_each_class_per_module(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ms.main([str(work), "--markdown"]) == 0
+    lines = capsys.readouterr().out.strip().split("\n")
+    assert lines[0].startswith("| module | mutants | killed | survived wording | survived equivalent | survived logic")
+    assert lines[2] == "| `checks.demo.mod` | 10 | 0 | 6 | 1 | 2 | 0 | 0 | 1 |"
+    assert ms.main([str(work), "--list", "logic"]) == 0
+    assert capsys.readouterr().out.strip().split("\n")[1:] == ["checks.demo.mod.x_check__mutmut_4",
+                                                               "checks.demo.mod.x_check__mutmut_8"]
+
+
+def test_exit_codes_read_as_mutmut_reads_them() -> None:
+    assert [ms.status_of(c) for c in (1, 3, 0, 33, 36, None, -11)] == [
+        ms.Status.KILLED, ms.Status.KILLED, ms.Status.SURVIVED, ms.Status.NO_TESTS, ms.Status.TIMEOUT,
+        ms.Status.NOT_CHECKED, ms.Status.OTHER]
