@@ -123,10 +123,7 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
                 blocks += _cfn.broken_blocks(seen, rel, f"{rel}{f' line {line}' if line else ''}: {why}")
             continue
         if path.suffix == ".json":
-            try:
-                doc = json.loads(text)
-            except (ValueError, RecursionError):
-                doc = None
+            doc = _plan.json_document(text)
             if _plan.is_plan(doc):
                 plans.append((path, doc))
                 continue

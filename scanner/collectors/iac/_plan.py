@@ -8,6 +8,7 @@ when the Terraform directory is next to the plan, else the plan file itself is t
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,14 @@ from scanner.collectors.iac._values import MAX_DEPTH, Block, Unknown
 from scanner.model import Location
 
 AFTER_APPLY = "known only after apply"
+
+
+def json_document(text: str) -> Any:
+    """The JSON document in ``text``, or None when it is not JSON (or nested past the interpreter's limit)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def is_plan(doc: Any) -> bool:

@@ -4,7 +4,6 @@ pins the exact code under test. Read-only, through the target's connector (confi
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +43,7 @@ def _parser(path: Path, data: bytes) -> str | None:
     except UnicodeDecodeError as exc:
         return f"{NOT_READ}: not UTF-8 (byte {exc.start})"
     if path.suffix == ".json":
-        try:
-            doc = json.loads(text)
-        except (ValueError, RecursionError):
-            doc = None
+        doc = _plan.json_document(text)
         if _plan.is_plan(doc):
             return f"Terraform plan JSON (format_version {str(doc.get('format_version'))[:20]})"
         if doc is None and not ("AWSTemplateFormatVersion" in text or "AWS::" in text):
