@@ -47,10 +47,16 @@ def status_of(exit_code: int | None) -> Status:
 
 #: The finding constructors of scanner.model: every argument is wording or bookkeeping.
 FINDINGS = {"passed": "pass", "not_applicable": "pass", "failed": "fail", "error": "fail", "manual": "fail"}
-#: Helpers of checks/ that build a finding: the positions (and keywords) of their wording arguments.
-HELPERS: dict[str, set[int | str]] = {"none_found": {1}, "missing": {0, 1}, "flavor_gate": {2, "resource"},
-                                     # s3 and cloudtrail: the words and the observed values of a shared check
-                                     "_records": {3, 5}, "_per_trail": {2, 3, 4}}
+#: Helpers of checks/ that build a finding: the positions (and keywords) of their wording arguments, each with its
+#: subclass.
+HELPERS: dict[str, dict[int | str, str]] = {
+    "none_found": {1: "message"}, "missing": {0: "resource", 1: "message"},
+    "flavor_gate": {2: "resource", "resource": "resource"},
+    # s3 and cloudtrail: the words and the observed values of a shared check
+    "_records": {3: "message", 5: "observed-fail"}, "_per_trail": {2: "message", 3: "message", 4: "observed-fail"},
+    # aws/_common: the observed values of the not-applicable or error finding of a bucket outside the records scope
+    "out_of_records_scope": {2: "observed-fail"},
+}
 
 #: Helper functions whose result is only ever a finding's wording or observed values (read where they are called):
 #: every mutant in them is wording. Function (module.x_name, as mutmut names it) -> subclass.
@@ -141,9 +147,7 @@ def _wording_slot(name: str, slot: int | str | None) -> str:
         if slot == 1 or slot == "message":
             return "message"
         return "" if slot is None else f"observed-{FINDINGS[name]}"
-    if slot is not None and slot in HELPERS.get(name, set()):
-        return "message"
-    return ""
+    return "" if slot is None else HELPERS.get(name, {}).get(slot, "")
 
 
 def _finding_names(fn: ast.FunctionDef) -> dict[str, str]:

@@ -83,3 +83,15 @@ def test_exit_codes_read_as_mutmut_reads_them() -> None:
     assert [ms.status_of(c) for c in (1, 3, 0, 33, 36, None, -11)] == [
         ms.Status.KILLED, ms.Status.KILLED, ms.Status.SURVIVED, ms.Status.NO_TESTS, ms.Status.TIMEOUT,
         ms.Status.NOT_CHECKED, ms.Status.OTHER]
+
+
+@pytest.mark.parametrize("helper, slot, subclass", [
+    ("out_of_records_scope", 2, "observed-fail"),  # the observed values of a bucket outside the records scope
+    ("out_of_records_scope", 1, ""),  # the records tag decides the scope: logic
+    ("missing", 0, "resource"), ("missing", 1, "message"), ("none_found", 1, "message"), ("none_found", 0, ""),
+    ("_records", 5, "observed-fail"), ("_records", 4, ""), ("flavor_gate", "resource", "resource"),
+    ("none_found", None, ""),
+])
+def test_each_wording_argument_of_a_helper_has_its_subclass(helper: str, slot: int | str | None,
+                                                             subclass: str) -> None:
+    assert ms._wording_slot(helper, slot) == subclass
