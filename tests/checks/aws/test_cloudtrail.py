@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from checks.aws import cloudtrail
-from scanner.facts.aws import AccountPublicAccessBlock, AwsResources, Scope, Trail
+from scanner.facts.aws import AccountPublicAccessBlock, AwsResources, S3DataEvents, Scope, Trail
 from scanner.model import freeze
-from tests.checks.aws.test_checks import ACCOUNT, ON, PUBLIC_READ, REGION, ROOT, res, statuses, trail
+from tests.checks.aws.test_checks import ACCOUNT, ON, PUBLIC_READ, REGION, ROOT, bucket, res, statuses, trail
 
 OTHER = "210987654321"
 
@@ -85,3 +85,20 @@ def test_an_account_block_hides_a_public_policy() -> None:
     t = trail(bucket_policy=freeze(PUBLIC_READ))
     assert statuses(cloudtrail.bucket_not_public(res(t), _pab(ON))) == ["pass"]
     assert statuses(cloudtrail.bucket_not_public(res(t), _pab(None))) == ["fail"]
+
+
+def test_no_account_scanned_is_an_error() -> None:
+    (f,) = cloudtrail.multi_region(AwsResources(scopes=(), items=()))
+    assert (f.status.value, f.message) == ("error", "no account was scanned for accounts")
+
+
+def test_data_events_judge_every_bucket_by_default() -> None:
+    t = trail(s3_data_events=(S3DataEvents(("arn:",), True, True),))
+    assert statuses(cloudtrail.data_events(res(bucket()), res(t))) == ["pass"]
+
+
+@pytest.mark.parametrize("key", ["event_selectors", "status"])
+def test_data_events_with_unread_selectors_or_status_are_an_error(key: str) -> None:
+    t = trail(s3_data_events=(), errors=MappingProxyType({key: "cloudtrail denied"}))
+    (f,) = cloudtrail.data_events(res(bucket()), res(t))
+    assert f.status.value == "error" and f.message.endswith(": cloudtrail denied")

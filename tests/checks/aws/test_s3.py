@@ -111,3 +111,15 @@ def test_no_bucket_and_no_account_setting_is_not_applicable_per_scope() -> None:
     assert statuses(s3.bucket_encryption(res())) == ["not_applicable"]
     assert statuses(s3.secure_transport(res())) == ["not_applicable"]
     assert statuses(s3.versioning(res())) == ["not_applicable"]
+
+
+@pytest.mark.parametrize("check", ["versioning", "object_lock", "logging"])
+def test_every_records_check_takes_its_records_tag(check: str) -> None:
+    run = {"versioning": s3.versioning, "object_lock": s3.object_lock, "logging": s3.access_logging}[check]
+    assert statuses(run(res(bucket()), records_tag="gxp")) == ["not_applicable"]
+
+
+def test_every_bucket_of_an_unread_account_is_an_error() -> None:
+    findings = s3.public_access_block(res(bucket(), bucket("b2")), res())
+    assert [(f.resource, f.status.value) for f in findings] == [("arn:aws:s3:::b1", "error"),
+                                                                ("arn:aws:s3:::b2", "error")]
