@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import functools
 import json
 import sys
 from collections import Counter
@@ -47,10 +48,18 @@ def status_of(exit_code: int | None) -> Status:
 
 #: The finding constructors of scanner.model: every argument is wording or bookkeeping.
 FINDINGS = {"passed": "pass", "not_applicable": "pass", "failed": "fail", "error": "fail", "manual": "fail"}
-#: Helpers of checks/ that build a finding: the positions (and keywords) of their wording arguments.
-HELPERS: dict[str, set[int | str]] = {"none_found": {1}, "missing": {0, 1}, "flavor_gate": {2, "resource"},
-                                     # s3 and cloudtrail: the words and the observed values of a shared check
-                                     "_records": {3, 5}, "_per_trail": {2, 3, 4}}
+#: Helpers of checks/ that build a finding: the positions (and keywords) of their wording arguments, each with its
+#: subclass.
+HELPERS: dict[str, dict[int | str, str]] = {
+    "none_found": {1: "message"}, "missing": {0: "resource", 1: "message"},
+    "flavor_gate": {2: "resource", "resource": "resource"},
+    # s3 and cloudtrail: the words and the observed values of a shared check
+    "_records": {3: "message", 5: "observed-fail"}, "_per_trail": {2: "message", 3: "message", 4: "observed-fail"},
+    # aws/_common: the observed values of the not-applicable or error finding of a bucket outside the records scope
+    "out_of_records_scope": {2: "observed-fail"},
+    # ad/accounts: the resource and words of the pass, the words and the observed flag of each failure
+    "flagged_users": {1: "resource", 3: "message", 4: "message", 6: "observed-fail", "flag": "observed-fail"},
+}
 
 #: Helper functions whose result is only ever a finding's wording or observed values (read where they are called):
 #: every mutant in them is wording. Function (module.x_name, as mutmut names it) -> subclass.
@@ -60,7 +69,21 @@ WORDING_FUNCTIONS: dict[str, str] = {
 }
 
 #: Survivors reviewed by hand as equivalent: mutant name -> why it cannot change any result.
-EXPLAINED: dict[str, str] = {}
+EXPLAINED: dict[str, str] = {
+    "checks.aws.s3.x__covers_objects__mutmut_13":
+        "'[' escaped as 'XX[[]XX' instead of '[[]': the probe ARN holds no '[', so a Resource with a '[' matches "
+        "it neither way",
+    "checks.ad.accounts.x_stale_accounts__mutmut_39":
+        "'>' to '>=' against now + 1 day: equal only for a timestamp exactly one day ahead to the microsecond of "
+        "the check's own clock reading, which no fact can be made to hit",
+    "checks.ad.policy.x_krbtgt_password_age__mutmut_29":
+        "'>' to '>=' against now + 1 day: as ad.accounts stale_accounts__mutmut_39",
+    "checks.ad.accounts.x_flagged_users__mutmut_1":
+        "the default flag '' to 'XXXX': shared_accounts' failures gain the observed value XXXX=True; the verdicts "
+        "and every other field are unchanged",
+    "checks.ad.accounts.x_password_not_required__mutmut_28":
+        "flag= dropped: the failures lose the observed value password_not_required=True; verdicts unchanged",
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +108,12 @@ def read_mutants(work: Path) -> Iterator[Mutant]:
         for name, code in sorted(data.get("exit_code_by_key", {}).items()):
             module = name.rsplit(".", 1)[0]
             yield Mutant(name, module, status_of(code), float(durations.get(name) or 0.0))
+
+
+@functools.lru_cache(maxsize=4)
+def _module_functions(path: Path) -> dict[str, ast.FunctionDef]:
+    """The functions of one of mutmut's module files, parsed once (a module holds every mutant of its functions)."""
+    return _functions(path.read_text())
 
 
 def _functions(source: str) -> dict[str, ast.FunctionDef]:
@@ -141,36 +170,48 @@ def _wording_slot(name: str, slot: int | str | None) -> str:
         if slot == 1 or slot == "message":
             return "message"
         return "" if slot is None else f"observed-{FINDINGS[name]}"
-    if slot is not None and slot in HELPERS.get(name, set()):
-        return "message"
+    return "" if slot is None else HELPERS.get(name, {}).get(slot, "")
+
+
+def _updated_name(call: ast.AST) -> str:
+    """``obs`` for a call ``obs.update(...)``, else ""."""
+    if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "update" \
+            and isinstance(call.func.value, ast.Name):
+        return call.func.value.id
     return ""
 
 
 def _finding_names(fn: ast.FunctionDef) -> dict[str, str]:
-    """Local names used only as wording arguments of finding calls (``msg = f"..."; failed(arn, msg)``)."""
+    """Local names read only inside wording arguments of finding calls (``msg = f"..."; failed(arn, msg)``, a
+    ``reasons`` joined into a message, an ``obs`` spread into observed values and extended by ``obs.update``)."""
+    parents = {id(child): node for node in ast.walk(fn) for child in ast.iter_child_nodes(node)}
     uses: dict[str, set[str]] = {}
-    counted: Counter[str] = Counter()
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Call):
-            name = _call_name(node)
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                slot = _wording_slot(name, _slot(node, arg))
-                # a name passed as the argument, or spread into it (``**{**obs, "region": r}``)
-                spread = [v for k, v in zip(arg.keys, arg.values, strict=True) if k is None] \
-                    if isinstance(arg, ast.Dict) else [arg]
-                for one in spread:
-                    if isinstance(one, ast.Name):
-                        uses.setdefault(one.id, set()).add(slot)
-                        counted[one.id] += 1
-    loads = Counter(n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+    for n in ast.walk(fn):
+        if not (isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)):
+            continue
+        child: ast.AST = n
+        slot = ""
+        while id(child) in parents:
+            anc = parents[id(child)]
+            if _updated_name(anc) == n.id and child is getattr(anc, "func", None):
+                slot = "update"  # ``obs.update(...)``: its arguments are judged where they differ
+                break
+            if isinstance(anc, ast.Call) and _call_name(anc) in (*FINDINGS, *HELPERS):
+                slot = _wording_slot(_call_name(anc), _slot(anc, child))
+                break
+            child = anc
+        uses.setdefault(n.id, set()).add(slot)
     out = {}
-    for n, slots in uses.items():
-        if "" in slots or counted[n] != loads[n]:
+    for name, slots in uses.items():
+        slots = slots - {"update"}
+        if not slots or "" in slots:
             continue
         if len(slots) == 1:
-            out[n] = next(iter(slots))
+            out[name] = next(iter(slots))
         elif all(k.startswith("observed-") for k in slots):  # the same observed values of a pass and a fail
-            out[n] = "observed-fail"
+            out[name] = "observed-fail"
+        else:  # e.g. a member list in the observed values and counted in the message
+            out[name] = ",".join(sorted(slots))
     return out
 
 
@@ -179,6 +220,10 @@ def _wording_of(chain: tuple[ast.AST, ...], names: dict[str, str]) -> str:
     node = chain[-1]
     for i in range(len(chain) - 1, -1, -1):
         anc = chain[i]
+        if _updated_name(anc) in names:  # an argument of ``obs.update(...)``, or one added or dropped
+            return names[_updated_name(anc)]
+        if _updated_name(anc) in names:  # an argument of ``obs.update(...)``, or one added or dropped
+            return names[_updated_name(anc)]
         if isinstance(anc, ast.Call) and _call_name(anc) in (*FINDINGS, *HELPERS):
             name = _call_name(anc)
             if anc is node:  # the argument list itself differs: an argument dropped or added
@@ -197,6 +242,25 @@ def _wording_of(chain: tuple[ast.AST, ...], names: dict[str, str]) -> str:
     return ""
 
 
+def _dropped_wording(chain: tuple[ast.AST, ...], mutated: ast.AST) -> str:
+    """The subclass when the difference is a helper call that lost trailing wording arguments (``flavor_gate(d,
+    "ad", resource)`` -> ``flavor_gate(d, "ad")``: the default resource), else ""."""
+    call = chain[-1]
+    name = _call_name(call)
+    if not isinstance(call, ast.Call) or name not in HELPERS:
+        return ""
+    dump = ast.dump(call.func)
+    for other in ast.walk(mutated):
+        if not (isinstance(other, ast.Call) and ast.dump(other.func) == dump and len(other.args) < len(call.args)
+                and [ast.dump(x) for x in other.args] == [ast.dump(x) for x in call.args[:len(other.args)]]
+                and [ast.dump(k) for k in other.keywords] == [ast.dump(k) for k in call.keywords]):
+            continue
+        kinds = {HELPERS[name].get(i, "") for i in range(len(other.args), len(call.args))}
+        if "" not in kinds:
+            return ",".join(sorted(kinds))
+    return ""
+
+
 def _diff(orig: ast.FunctionDef, mutant: ast.FunctionDef) -> str:
     a, b = ast.unparse(orig).split("\n"), ast.unparse(mutant).split("\n")
     b[0] = b[0].replace(mutant.name, orig.name, 1)
@@ -206,7 +270,7 @@ def _diff(orig: ast.FunctionDef, mutant: ast.FunctionDef) -> str:
 
 def classify(work: Path, mutant: Mutant) -> Verdict:
     path = work / "mutants" / (mutant.module.replace(".", "/") + ".py")
-    funcs = _functions(path.read_text())
+    funcs = _module_functions(path)
     short = mutant.name.rsplit(".", 1)[1]
     base = short.rsplit("__mutmut_", 1)[0]
     orig, mutated = funcs[f"{base}__mutmut_orig"], funcs[short]
@@ -218,7 +282,7 @@ def classify(work: Path, mutant: Mutant) -> Verdict:
         return Verdict("wording", WORDING_FUNCTIONS[f"{mutant.module}.{base}"], diff)
     names = _finding_names(orig)
     chains = list(_differences(orig, mutated_renamed, ()))
-    kinds = [_wording_of(c, names) for c in chains]
+    kinds = [_wording_of(c, names) or _dropped_wording(c, mutated_renamed) for c in chains]
     if chains and all(kinds):
         return Verdict("wording", ",".join(sorted(set(kinds))), diff)
     where = next((c[-1] for c, k in zip(chains, kinds, strict=True) if not k), None)

@@ -83,3 +83,49 @@ def test_exit_codes_read_as_mutmut_reads_them() -> None:
     assert [ms.status_of(c) for c in (1, 3, 0, 33, 36, None, -11)] == [
         ms.Status.KILLED, ms.Status.KILLED, ms.Status.SURVIVED, ms.Status.NO_TESTS, ms.Status.TIMEOUT,
         ms.Status.NOT_CHECKED, ms.Status.OTHER]
+
+
+@pytest.mark.parametrize("helper, slot, subclass", [
+    ("out_of_records_scope", 2, "observed-fail"),  # the observed values of a bucket outside the records scope
+    ("out_of_records_scope", 1, ""),  # the records tag decides the scope: logic
+    ("missing", 0, "resource"), ("missing", 1, "message"), ("none_found", 1, "message"), ("none_found", 0, ""),
+    ("_records", 5, "observed-fail"), ("_records", 4, ""), ("flavor_gate", "resource", "resource"),
+    ("none_found", None, ""),
+])
+def test_each_wording_argument_of_a_helper_has_its_subclass(helper: str, slot: int | str | None,
+                                                             subclass: str) -> None:
+    assert ms._wording_slot(helper, slot) == subclass
+
+
+HELPER_ORIG = '''
+def x_gate__mutmut_orig(d, items):
+    if na := flavor_gate(d, "ad", f"domain {d.base}"):
+        return [na]
+    obs = dict(n=len(items))
+    reasons = "; ".join(i.why for i in items) or "none given"
+    obs.update(first=items[0].name, last=items[-1].name)
+    if items[0].bad:
+        return [failed(d.base, f"cannot tell: {reasons}", **obs)]
+    return [passed(d.base, "fine", **obs)]
+'''
+
+
+@pytest.mark.parametrize("old, new, klass, detail", [
+    ('"; ".join', '"XX; XX".join', "wording", "message"),  # a local read only inside a message's f-string
+    ('or "none given"', 'or "XXnone givenXX"', "wording", "message"),
+    ("first=items[0].name, ", "", "wording", "observed-fail"),  # an argument of obs.update dropped
+    ("last=items[-1].name", "last=None", "wording", "observed-fail"),
+    ('"ad", f"domain {d.base}")', '"ad")', "wording", "resource"),  # a helper's trailing wording argument dropped
+    ('"ad", f"domain', '"XXadXX", f"domain', "logic", "line"),  # the flavor the gate wants: logic
+    ("if items[0].bad", "if not items[0].bad", "logic", "line"),
+])
+def test_wording_read_through_locals_updates_and_dropped_arguments(tmp_path: Path, old: str, new: str, klass: str,
+                                                                   detail: str) -> None:
+    assert old in HELPER_ORIG
+    module = tmp_path / "mutants" / "checks" / "demo"
+    module.mkdir(parents=True)
+    mutant = HELPER_ORIG.replace("x_gate__mutmut_orig", "x_gate__mutmut_1").replace(old, new)
+    (module / "gate.py").write_text(HELPER_ORIG + "\n" + mutant)
+    verdict = ms.classify(tmp_path, ms.Mutant("checks.demo.gate.x_gate__mutmut_1", "checks.demo.gate",
+                                              ms.Status.SURVIVED, 0.0))
+    assert (verdict.klass, verdict.detail.split(" ")[0]) == (klass, detail)
