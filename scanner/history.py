@@ -749,9 +749,6 @@ def _open_sqlite(path: Path, create: bool) -> _Database:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        # a run's observations land on one leaf page per finding (findings are spread over the table): a page
-        # cache that holds them keeps the insert from spilling and re-reading pages mid-transaction
-        conn.execute("PRAGMA cache_size = -131072")  # KiB: 128 MiB at most, used only as pages are touched
     except sqlite3.Error as exc:
         raise HistoryError(f"history {path}: {exc}") from None
     return _Database(conn, Backend.SQLITE, str(path))
