@@ -235,7 +235,7 @@ def collect_facts(target: Target, fact_names: Iterable[str], scope: ProcessScope
             got: dict[str, Fact] = collect(conn, target, names)
             return got
     except Exception as exc:
-        why = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+        why = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}".rstrip(": ")
         log.debug("target %s failed", target.name, exc_info=True)
         return {n: Fact.failed(n, f"target could not be scanned: {why}") for n in names}
 

@@ -187,8 +187,8 @@ class SSHConnector:
         try:
             return transport.open_channel("direct-tcpip", (to.host, to.port), ("127.0.0.1", 0),
                                           timeout=self._connect_timeout())
-        except (paramiko.SSHException, OSError) as exc:
-            raise ConnectorError(f"jump host {hop} could not reach {to.host}:{to.port}: {exc}") from None
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise ConnectorError(f"jump host {hop} could not reach {to.host}:{to.port}: {_why(exc)}") from None
 
     def _open(self, ep: Endpoint, sock: Any) -> paramiko.Transport:
         timeout = self._connect_timeout()
@@ -207,7 +207,7 @@ class SSHConnector:
         try:
             transport.start_client(timeout=timeout)
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            reason = str(exc) or type(exc).__name__
+            reason = _why(exc)
             raise ConnectorError(f"SSH handshake with {ep.host}:{ep.port} failed: {reason}") from None
         self._verify_host_key(transport.get_remote_server_key(), known, ep)
         self._authenticate(transport, ep)
@@ -320,8 +320,8 @@ class SSHConnector:
                 return
             except paramiko.AuthenticationException:
                 pass
-            except paramiko.SSHException as exc:
-                raise ConnectorError(f"authentication to {ep} broke off: {exc}") from None
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise ConnectorError(f"authentication to {ep} broke off: {_why(exc)}") from None
         raise ConnectorError(f"authentication failed for {ep} (tried: {', '.join(tried) or 'nothing configured'})")
 
     @staticmethod
@@ -331,8 +331,8 @@ class SSHConnector:
             return bool(transport.is_authenticated())
         except paramiko.AuthenticationException:
             return False
-        except paramiko.SSHException as exc:
-            raise ConnectorError(f"authentication to {ep} broke off: {exc}") from None
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise ConnectorError(f"authentication to {ep} broke off: {_why(exc)}") from None
 
     # ---- running ---------------------------------------------------------------------------
     def run(self, script: str, *, timeout: float, become: bool = False, limit: int = DEFAULT_LIMIT) -> CommandResult:

@@ -17,7 +17,7 @@ import pytest
 
 from scanner.connectors import ConnectorError, ProcessScope
 from scanner.connectors.become import REFUSED_ONCE
-from scanner.connectors.ssh import BecomeError, SSHConnector, fingerprint
+from scanner.connectors.ssh import BecomeError, SSHConnector, fingerprint, resolve
 from tests.conftest import lab_unavailable
 from tests.factories import make_target
 from tests.lab.sshlab import SSHLab, require_tools
@@ -323,6 +323,34 @@ def test_a_lost_connection_is_named_so_for_the_next_command(lab):
         with pytest.raises(ConnectorError, match=r"^the connection to default was lost before this command "
                                                  r"\(closed by the server or the network\)$"):
             conn.run("true", timeout=10)
+
+
+class _DroppingTransport:
+    """Stands in for a paramiko.Transport whose socket the server closed: paramiko's packetizer raises a bare
+    EOFError (or the socket's OSError) from the first message it cannot write. Not reproducible on demand with a
+    real sshd (it happens under load, between the key exchange and the first auth request), hence this stub."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def auth_publickey(self, *args):
+        raise self.exc
+
+    auth_password = auth_publickey
+
+
+@pytest.mark.parametrize("exc, reason", [
+    (EOFError(), "the server closed the connection"),
+    (BrokenPipeError(32, "Broken pipe"), r"\[Errno 32\] Broken pipe"),
+    (paramiko.SSHException("No existing session"), "No existing session"),
+])
+@pytest.mark.parametrize("auth", ["key_file", "password_env"])
+def test_a_connection_dropped_during_authentication_is_a_connector_error(lab, auth, exc, reason):
+    opts = {"key_file": str(lab.user_key)} if auth == "key_file" else {"key_file": None, "password_env": LOGIN_ENV}
+    conn = SSHConnector(target(lab, "default", **opts))
+    ep, _ = resolve(conn.target)
+    with pytest.raises(ConnectorError, match=rf"^authentication to .+ broke off: {reason}$"):
+        conn._authenticate(_DroppingTransport(exc), ep)
 
 
 def test_hanging_command_times_out(lab):
