@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--framework", metavar="F")
     c.add_argument("--clause", metavar="C")
     c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.add_argument("--challenges", action="store_true",
+                   help="list the challenge tests (scan --challenge) instead of the checks")
 
     f = sub.add_parser("frameworks", help="list the framework catalogs, or show one clause by clause")
     f.set_defaults(func=cmd_frameworks)
@@ -690,8 +692,10 @@ def cmd_checks(args: argparse.Namespace) -> int:
 
     registry = _load_registry()
     catalogs = frameworks.load_catalogs()
-    specs = select_checks(registry, catalogs, framework=args.framework, clause=args.clause, platform=args.platform)
     cmap = frameworks.clause_map(catalogs)
+    if args.challenges:  # issue 12
+        return cli_challenge.list_challenges(registry, cmap, platform=args.platform, as_json=args.json)
+    specs = select_checks(registry, catalogs, framework=args.framework, clause=args.clause, platform=args.platform)
     if args.json:
         json.dump([{"id": s.id, "title": s.title, "platform": s.platform.value, "severity": s.severity.value,
                     "area": s.area.value, "criterion": s.criterion, "params": dict(s.params),

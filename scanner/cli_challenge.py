@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -91,4 +91,27 @@ def print_plan(tests: Sequence[ChallengeSpec], targets: Sequence[Target], out: T
                 print("    (no step: the challenge has nothing to try on this target as configured)", file=out)
             total += len(outcome.steps)
     print(f"{total} step(s) planned; nothing was contacted", file=out)
+    return 0
+
+
+def list_challenges(registry: Registry, clause_map: Mapping[str, Sequence[str]], *, platform: str | None = None,
+                    as_json: bool = False, out: TextIO | None = None) -> int:
+    """`gxpscan checks --challenges`: every challenge with its impact, platforms and clauses."""
+    import json
+
+    from tabulate import tabulate
+
+    out = out or sys.stdout
+    tests = [t for t in registry.select_challenges("intrusive")
+             if platform is None or platform in {p.value for p in t.platforms}]
+    if as_json:
+        json.dump([{"id": t.id, "title": t.title, "impact": t.impact.value, "severity": t.severity.value,
+                    "area": t.area.value, "platforms": sorted(p.value for p in t.platforms), "criterion": t.criterion,
+                    "params": dict(t.params), "clauses": list(clause_map.get(t.id, ())), "module": t.module}
+                   for t in tests], out, indent=2, default=str)
+        print(file=out)
+        return 0
+    print(tabulate([[t.id, t.impact.value, t.severity.value, ", ".join(sorted(p.value for p in t.platforms)), t.title]
+                    for t in tests], headers=["challenge", "impact", "severity", "platforms", "title"]), file=out)
+    print(f"\n{len(tests)} challenges", file=out)
     return 0

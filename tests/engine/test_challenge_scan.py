@@ -190,3 +190,12 @@ def test_one_target_at_a_time_per_test_account(tmp_path, server):
                    "--challenge", "intrusive", "-j", "3", checks="linux.challenge.test_lockout")
     assert rc == EXIT_OK and len(server.lines) == 3 * 4
     assert server.most_busy == 1  # the three targets name the same host and account: never concurrent
+
+
+def test_checks_lists_the_challenges_with_impact_and_platform(capsys):
+    assert cli.main(["checks", "--challenges", "--json"]) == EXIT_OK
+    listed = {c["id"]: (c["impact"], c["platforms"], c["params"]) for c in json.loads(capsys.readouterr().out)}
+    assert listed == {"linux.challenge.test_hello_refused": ("safe", ["linux"], {}),
+                      "linux.challenge.test_lockout": ("intrusive", ["linux"], {"lockout_threshold": 2})}
+    assert cli.main(["checks", "--challenges", "--platform", "aws"]) == EXIT_OK
+    assert "0 challenges" in capsys.readouterr().out
