@@ -2,18 +2,22 @@
 lines and labels, evidence JSON written without thawing, each file read once, directories resolved once."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
 from scanner.collectors import iac
+from scanner.collectors.iac import _build
 from scanner.collectors.iac import _hclparse as hp
 from scanner.collectors.iac._values import MAX_DEPTH
 from scanner.connectors.iac import FileRefused, IacConnector
-from scanner.model import Platform, Target, thaw
+from scanner.model import Finding, Location, Platform, ResourceNotes, Status, Target, thaw
+from scanner.runner import with_notes
 from tests.collectors.iac_repo import scan, verdicts, write
 
 DEEP = "b {\n" * MAX_DEPTH + "a = 1\n" + "}\n" * MAX_DEPTH
@@ -149,3 +153,48 @@ def test_real_paths_resolved_a_directory_at_a_time_are_the_real_paths(tmp_path: 
     write(root, {"g/1.tf": "", "g/2.tf": "", "g/3.tf": ""})
     assert [conn.confined(root / "g" / n).name for n in ("1.tf", "2.tf", "3.tf")] == ["1.tf", "2.tf", "3.tf"]
     assert resolved == [str(root / "g")]  # the directory once, not each file
+
+
+def test_the_cyclic_collector_is_paused_while_code_is_read_and_then_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, {"main.tf": 'resource "aws_kms_key" "k" {\n  enable_key_rotation = true\n}\n'})
+    target = Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path)}, {})
+    seen: list[bool] = []
+    build = _build.build
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(_build, "build", spy)
+    assert gc.isenabled()
+    facts = iac.collect(IacConnector(target), target, ["aws.kms_keys"])
+    assert (seen, gc.isenabled()) == ([False], True)
+    assert facts["aws.kms_keys"].ok
+    gc.disable()  # a caller that paused it itself keeps it paused
+    try:
+        iac.collect(IacConnector(target), target, ["aws.kms_keys"])
+        assert (seen, gc.isenabled()) == ([False, False], False)
+    finally:
+        gc.enable()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_build, "build", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        iac.collect(IacConnector(target), target, ["aws.kms_keys"])
+    assert gc.isenabled()
+
+
+def test_a_finding_placed_at_its_location_is_copied_not_rebuilt() -> None:
+    finding = Finding(Status.FAIL, "aws_kms_key.k", "rotation off", {"key": {"rotation": False}, "ids": [1, 2]})
+    at = Location("main.tf", 3, 5)
+    notes = ResourceNotes(MappingProxyType({"aws_kms_key.k": at}), MappingProxyType({}))
+    placed = with_notes(finding, notes)
+    assert (placed.status, placed.resource, placed.message, placed.location) == (
+        Status.FAIL, "aws_kms_key.k", "rotation off", at)
+    assert placed.observed is finding.observed  # frozen once, by the check
+    assert thaw(placed.observed) == {"key": {"rotation": False}, "ids": [1, 2]}
+    assert finding.location is None
+    assert with_notes(placed, notes) is placed

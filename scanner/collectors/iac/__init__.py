@@ -36,9 +36,11 @@ The fact contract for code:
 """
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -226,7 +228,29 @@ def to_json(value: Any) -> str:
     return json.dumps(value, default=_plain, sort_keys=True)
 
 
+@contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while code is read and made into facts (then as it was).
+
+    Reading a plan JSON of 10,000 resources makes millions of objects at once, none of them garbage in a cycle
+    (reference counting frees what is dropped); each full collection the allocation triggers walks them all, which
+    was half the CPU of such a scan. What the pause defers is only cyclic garbage of this one collection, collected
+    when it ends."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 def collect(connector: IacConnector, target: Target, names: Iterable[str]) -> dict[str, Fact]:
+    with cycle_collection_paused():
+        return _collect(connector, target, names)
+
+
+def _collect(connector: IacConnector, target: Target, names: Iterable[str]) -> dict[str, Fact]:
     names = sorted(set(names))
     region = str(target.opt("region") or DEFAULT_REGION)
     account = str(target.opt("account") or DEFAULT_ACCOUNT)
