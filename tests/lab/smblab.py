@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -11,6 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from tests.lab.slapdlab import free_port, wait_port
+
+
+def available() -> str | None:
+    """Why a Samba smbd cannot run here, or None."""
+    if not (shutil.which("smbd") or Path("/usr/sbin/smbd").exists()):
+        return "smbd is not installed (apt-get install samba)"
+    if os.geteuid() != 0:
+        return "smbd needs root"
+    return None
 
 
 class Smbd:
@@ -56,7 +66,9 @@ class Smbd:
         self._proc = subprocess.Popen([smbd, "--foreground", "-s", str(self._config())],
                                       stdin=subprocess.PIPE,  # in the foreground smbd ends at EOF on stdin
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port("127.0.0.1", self.port, 20)
+        if not wait_port("127.0.0.1", self.port, 20):
+            self.__exit__()
+            raise RuntimeError(f"smbd did not listen on 127.0.0.1:{self.port}; see {self.directory / 'smbd.log'}")
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -12,7 +12,9 @@ import pytest
 from checks.windows import challenge_network
 from scanner.challenge import PLANNED, ChallengeOutcome, challenge_spec_of, run_challenge
 from scanner.model import Status
+from tests.conftest import lab_unavailable
 from tests.factories import make_target
+from tests.lab import smblab
 from tests.lab.rdplab import RdpResponder
 from tests.lab.smblab import Smbd
 from tests.lab.tlslab import NotTls
@@ -28,10 +30,14 @@ def run(func: Any, plan: bool = False, **options: Any) -> ChallengeOutcome:
 
 @pytest.fixture(scope="module", params=["NT1", "SMB2_02"])
 def smbd(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smbd]:
+    reason = smblab.available()
+    if reason:
+        lab_unavailable(reason)
     with Smbd(tmp_path_factory.mktemp(f"smbd-{request.param}"), request.param) as server:
         yield server
 
 
+@pytest.mark.lab
 def test_smb1_against_a_real_smbd(smbd: Smbd) -> None:
     out = run(challenge_network.smb1_refused, smb_port=smbd.port)
     resource = f"127.0.0.1:{smbd.port}"
