@@ -88,12 +88,13 @@ def weak_ciphers(ctx: ChallengeContext,
 @challenge(id="tls.challenge.certificate",
            title="TLS certificates chain to a trusted CA, name the host and are not about to expire",
            severity="high", area="encryption", impact="safe", platforms=PLATFORMS,
-           criterion="The server certificate verifies against ca_file (else the system store), its subjectAltName "
-                     "names the endpoint's host, and it is valid for more than cert_expiry_days." + CRITERION_NOTE,
+           criterion="The server certificate verifies against tls_ca_file or ca_file (else the system store), its "
+                     "subjectAltName names the endpoint's host, and it is valid for more than cert_expiry_days."
+                     + CRITERION_NOTE,
            remediation="Install a certificate issued by the organisation's CA for the host name clients use, and "
-                       "renew it before cert_expiry_days; give gxpscan that CA as ca_file.")
+                       "renew it before cert_expiry_days; give gxpscan that CA as tls_ca_file (or ca_file).")
 def certificate(ctx: ChallengeContext, cert_expiry_days: int = 30) -> list[Finding]:
-    ca_file = ctx.target.opt("ca_file")
+    ca_file = ctx.target.opt("tls_ca_file") or ctx.target.opt("ca_file")
     days = int(cert_expiry_days)
 
     def one(ep: tls.TlsEndpoint, timeout: float) -> Finding:

@@ -1,7 +1,12 @@
-"""Windows network challenges (safe): SMB1 refused, RDP requires NLA, and why NTLMv1 cannot be probed safely.
+"""Windows network challenges (safe): SMB1 refused, RDP requires NLA.
 
 Each asks the host's listener directly (no logon, no credential). A port that refuses the connection (nothing
 listens there) makes the challenge not_applicable, naming the port; a port that does not answer is an error.
+
+There is no NTLMv1 challenge: whether a server refuses NTLMv1 shows on the network only to a logon with valid
+credentials and an NTLMv1 response (the NTLM CHALLENGE a server sends is the same either way), and a refused
+attempt counts as a failed logon, so no safe probe can see it. The registry fact LmCompatibilityLevel
+(check windows.auth.ntlm_level) is the evidence.
 """
 from __future__ import annotations
 
@@ -63,17 +68,3 @@ def rdp_nla_required(ctx: ChallengeContext) -> list[Finding]:
                 "X.224 Connection Request to {endpoint} with an RDP negotiation request offering only TLS "
                 "(PROTOCOL_SSL)", "RDP negotiation failure HYBRID_REQUIRED_BY_SERVER",
                 "the server requires NLA", "the server accepts a connection without NLA")
-
-
-@challenge(id="windows.challenge.ntlmv1_refused", title="NTLMv1 refused (not observable by a safe probe)",
-           severity="high", area="access_control", impact="safe",
-           criterion="Whether a server refuses NTLMv1 shows only when a client authenticates with an NTLMv1 "
-                     "response and the right password; the NTLM CHALLENGE a server sends is the same either way.",
-           remediation="Security option 'Network security: LAN Manager authentication level' = 'Send NTLMv2 "
-                       "response only. Refuse LM & NTLM' (LmCompatibilityLevel 5); windows.auth.ntlm_level reads it.")
-def ntlmv1_refused(ctx: ChallengeContext) -> list[Finding]:
-    return [not_applicable(str(ctx.target.opt("host") or ctx.target.name),
-                           "not probed: a refusal of NTLMv1 is visible on the network only to a logon with valid "
-                           "credentials and an NTLMv1 response (a logon attempt that a refusing server counts as "
-                           "a failed logon), which a safe challenge does not make; the registry fact "
-                           "LmCompatibilityLevel is the evidence (check windows.auth.ntlm_level)")]

@@ -126,9 +126,12 @@ def test_the_expiry_threshold_is_policy_and_the_system_store_is_used_without_ca_
     with TlsServer(pki.expiring) as server:
         ok = run(challenge_tls.certificate, server.endpoint, ca_file=str(pki.ca), policy={"cert_expiry_days": 3})
         system = run(challenge_tls.certificate, server.endpoint, policy={"cert_expiry_days": 3})
+        tls_ca = run(challenge_tls.certificate, server.endpoint, tls_ca_file=str(pki.ca), ca_file="/nonexistent",
+                     policy={"cert_expiry_days": 3})
     assert ok.findings[0].status is Status.PASS and "policy: more than 3" in ok.steps[2].actual
     assert system.findings[0].status is Status.FAIL and system.findings[0].observed["problems"] == ("chain",)
     assert "the system trust store" in system.steps[0].actual
+    assert tls_ca.findings[0].status is Status.PASS and f"ca_file {pki.ca}" in tls_ca.steps[0].actual
 
 
 def test_a_wrong_name_is_named_in_the_step(pki: Pki) -> None:
@@ -211,3 +214,25 @@ def test_the_catalog_metadata_of_the_tls_challenges(tmp_path: Path) -> None:
         (f"tls.challenge.{n}", "safe", ["ldap", "linux", "windows"]) for n in ("protocols", "weak_ciphers",
                                                                                "certificate")]
     assert all(s and s.remediation for s in specs)
+
+
+def test_scan_challenge_safe_end_to_end(pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gxpscan scan --challenge safe` runs the TLS challenges on a target's tls_endpoints and records the steps."""
+    import json
+
+    from scanner import cli
+    from scanner.registry import Registry
+
+    monkeypatch.setattr(cli, "_load_registry", lambda: Registry.load(["checks.tls"]))
+    with TlsServer(pki.good, minimum=TLS1, ciphers="ALL:@SECLEVEL=0") as server:
+        inv = tmp_path / "inv.json"
+        inv.write_text(json.dumps({"version": 1, "targets": [
+            {"name": "web1", "type": "linux", "connection": "local", "tls_endpoints": [server.endpoint]}]}))
+        out = tmp_path / "out"
+        code = cli.main(["scan", "-i", str(inv), "-c", "tls.challenge.*", "-o", str(out), "--no-history",
+                         "--challenge", "safe", "--format", "json"])
+    doc = json.loads((out / "report.json").read_text())
+    found = {f["check"]: (f["status"], len(f["steps"])) for f in doc["findings"]}
+    assert code == cli.EXIT_FAILURES and found == {"tls.challenge.protocols": ("fail", 3),
+                                                   "tls.challenge.weak_ciphers": ("fail", 5),  # ALL has aNULL
+                                                   "tls.challenge.certificate": ("fail", 3)}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,9 +81,3 @@ def test_plan_lists_the_step_without_connecting(func: Any) -> None:
         out = run(func, plan=True, smb_port=server.port, rdp_port=server.port)
         assert server.connections == 0
     assert out.findings == () and [(s.actual, s.planned) for s in out.steps] == [(PLANNED, True)]
-
-
-def test_ntlmv1_is_not_applicable_and_says_why_without_a_step(tmp_path: Path) -> None:
-    out = run(challenge_network.ntlmv1_refused)
-    assert out.steps == () and out.findings[0].status is Status.NOT_APPLICABLE
-    assert "windows.auth.ntlm_level" in out.findings[0].message and "not probed" in out.findings[0].message
