@@ -370,8 +370,10 @@ def hostname_matches(host: str, dns: Iterable[str], ips: Iterable[str]) -> bool:
 
 def hostname_probe(endpoint: TlsEndpoint, timeout: float) -> Probe:
     der = _leaf(endpoint, timeout)
+    from scanner.connectors.winrm import printable
+
     dns, ips = names_of(der)
-    listed = ", ".join([*dns, *ips]) or "no subjectAltName"
+    listed = printable(", ".join([*dns, *ips]) or "no subjectAltName")  # names from the server: escaped, bounded
     if hostname_matches(endpoint.host, dns, ips):
         return Probe(True, f"{endpoint.host} is among the certificate's names ({listed})", "handshake", listed)
     return Probe(False, f"{endpoint.host} is not among the certificate's names ({listed})", "handshake", listed)

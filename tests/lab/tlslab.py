@@ -101,6 +101,18 @@ def make_pki(directory: Path) -> Pki:
                self_signed=leaf("self-signed", now - timedelta(days=1), now + year, self_signed=True))
 
 
+def issue(directory: Path, name: str, *, dns: tuple[str, ...] = (), ips: tuple[str, ...] = ()) -> Cert:
+    """A self-signed certificate with exactly these subjectAltNames (written as given, not validated)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _build(name, name, key, key, ca=False, start=now - timedelta(days=1), end=now + timedelta(days=90),
+                  dns=dns, ips=ips)
+    return _write(directory, name, cert, key)
+
+
 class _Listener:
     """A loopback listener answering each connection in its own thread until stopped."""
 

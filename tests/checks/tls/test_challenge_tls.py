@@ -236,3 +236,44 @@ def test_scan_challenge_safe_end_to_end(pki: Pki, tmp_path: Path, monkeypatch: p
     assert code == cli.EXIT_FAILURES and found == {"tls.challenge.protocols": ("fail", 3),
                                                    "tls.challenge.weak_ciphers": ("fail", 5),  # ALL has aNULL
                                                    "tls.challenge.certificate": ("fail", 3)}
+
+
+def test_the_ldaps_endpoint_of_an_ldap_target_is_challenged(slapd_lab: Any) -> None:
+    """A real slapd (tests/lab/slapdlab.py), found through the target's ldaps:// URL alone."""
+    server = slapd_lab.servers["good"]
+    target = slapd_lab.target("good", url=server.ldaps_url, starttls=False, policy={"cert_expiry_days": 1})
+    outs = {f.__name__: run_challenge(challenge_spec_of(f), target) for f in CHALLENGES}  # type: ignore[arg-type]
+    endpoint = server.ldaps_url.removeprefix("ldaps://")
+    assert {n: [(x.status, x.resource, x.message) for x in o.findings] for n, o in outs.items()} == {
+        # Debian's slapd is built with GnuTLS, whose default priorities still allow TLS 1.0 and 1.1
+        "protocols": [(Status.FAIL, f"tls {endpoint}", "accepted: TLSv1.0, TLSv1.1")],
+        "weak_ciphers": [(Status.PASS, f"tls {endpoint}", "every weak cipher class was refused")],
+        "certificate": [(Status.PASS, f"tls {endpoint}", "the certificate verifies, names the host and is not "
+                                                          "expiring")]}
+    short = run_challenge(challenge_spec_of(challenge_tls.certificate),  # type: ignore[arg-type]
+                          slapd_lab.target("good", url=server.ldaps_url, starttls=False))
+    assert short.findings[0].observed["problems"] == ("expiry",)  # the lab's certificates live two days
+
+
+def test_the_winrm_https_listener_of_a_windows_target_is_challenged(pki: Pki, tmp_path: Path) -> None:
+    """The WS-Man responder (tests/lab/wsman.py) with a certificate of the tests' CA, found through host and port."""
+    from tests.lab.slapdlab import CA, ServerCert
+    from tests.lab.wsman import WSManResponder, echo_reply
+
+    ca = CA(pki.ca, pki.ca)
+    cert = ServerCert(pki.good.cert, pki.good.key)
+    with WSManResponder(echo_reply, tls=True, users={}, directory=tmp_path, ca=ca, cert=cert) as r:
+        target = make_target("win1", type="windows", host=r.host, port=r.port, user="u", password_env="E",
+                             ca_file=str(pki.ca), connect_timeout=5)
+        outs = [run_challenge(challenge_spec_of(f), target) for f in CHALLENGES]  # type: ignore[arg-type]
+    assert [[(x.status, x.resource) for x in o.findings] for o in outs] == [
+        [(Status.PASS, f"tls 127.0.0.1:{r.port}")]] * 3
+
+
+def test_names_from_a_hostile_certificate_are_escaped_in_the_step(tmp_path: Path) -> None:
+    from tests.lab.tlslab import issue
+
+    hostile = issue(tmp_path, "hostile", dns=("evil\x1b[31m.example",))
+    with TlsServer(hostile) as server:
+        out = run(challenge_tls.certificate, server.endpoint)
+    assert "\x1b" not in out.steps[1].actual and "evil\\x1b[31m.example" in out.steps[1].actual
