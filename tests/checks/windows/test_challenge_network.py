@@ -60,6 +60,8 @@ def test_rdp_nla(mode: str, status: Status, ok: bool | None, actual: str) -> Non
     with RdpResponder(mode) as server:
         out = run(challenge_network.rdp_nla_required, rdp_port=server.port)
     assert (out.findings[0].status, [s.ok for s in out.steps], out.steps[0].actual) == (status, [ok], actual)
+    assert out.steps[0].action == (f"X.224 Connection Request to 127.0.0.1:{server.port} with an RDP negotiation "
+                                   "request offering only TLS (PROTOCOL_SSL)")
     request = server.requests[0]
     assert request[:2] == b"\x03\x00" and struct.unpack("<I", request[-4:])[0] == 1  # PROTOCOL_SSL only
 
