@@ -260,6 +260,9 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             SELECT c.status FROM changes c JOIN runs r ON r.seq = c.run_seq WHERE c.finding_id = findings.id
             ORDER BY r.started DESC, r.seq DESC LIMIT 1), 'absent')""",
         "DROP TABLE observations",
+        # a run added one entry per target to it, on a page per target; a target's runs are found by the key of
+        # run_targets (run_seq, target) from the runs instead
+        "DROP INDEX run_targets_target",
     )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -674,7 +677,8 @@ class History:
             where.append("started >= ?")
             params.append(_stamp(since))
         if check is None and target is not None:
-            where.append("seq IN (SELECT run_seq FROM run_targets WHERE target = ? AND count > 0)")
+            where.append("EXISTS (SELECT 1 FROM run_targets rt WHERE rt.run_seq = runs.seq AND rt.target = ? "
+                         "AND rt.count > 0)")
             params.append(target)
         sql = ("SELECT seq, run_id, started, finished, run_dir, manifest_sha256, sealed, interrupted FROM runs "
                f"WHERE {' AND '.join(where)} ORDER BY started DESC, seq DESC")
@@ -731,8 +735,8 @@ class History:
         for part in _chunks(targets):
             marks = ", ".join("?" * len(part))
             for target, started, seq in self._db.run(
-                    "SELECT DISTINCT rt.target, r.started, r.seq FROM run_targets rt JOIN runs r ON r.seq = "
-                    f"rt.run_seq WHERE rt.target IN ({marks})", part).fetchall():
+                    "SELECT DISTINCT rt.target, r.started, r.seq FROM runs r JOIN run_targets rt ON rt.run_seq = "
+                    f"r.seq AND rt.target IN ({marks})", part).fetchall():
                 out[target].append((str(started), int(seq)))
         for runs in out.values():
             runs.sort()
