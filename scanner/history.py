@@ -735,8 +735,9 @@ class History:
         for part in _chunks(targets):
             marks = ", ".join("?" * len(part))
             for target, started, seq in self._db.run(
-                    "SELECT DISTINCT rt.target, r.started, r.seq FROM runs r JOIN run_targets rt ON rt.run_seq = "
-                    f"r.seq AND rt.target IN ({marks})", part).fetchall():
+                    # CROSS JOIN: SQLite takes the runs first (it has no statistics to know that is better)
+                    "SELECT DISTINCT rt.target, r.started, r.seq FROM runs r CROSS JOIN run_targets rt "
+                    f"WHERE rt.run_seq = r.seq AND rt.target IN ({marks})", part).fetchall():
                 out[target].append((str(started), int(seq)))
         for runs in out.values():
             runs.sort()
