@@ -2,9 +2,23 @@
 
 The run directory stays the evidence of record; the history only indexes it: the run (id, start and end, where it
 is, the SHA-256 of its first manifest, sealed or not), the status counts per target, every finding (target, check,
-resource, and its position when a check reports the same resource twice) with its status in every run that
-reported it, and the waivers applied. From those it answers "failing since", "fixed on", first and last seen, and
-flapping, per finding.
+resource, and its position when a check reports the same resource twice) with its **status changes**, and the
+waivers applied. From those it answers "failing since", "fixed on", first and last seen, and flapping, per finding.
+
+Status changes, not every observation (schema version 3): a finding has a row in ``changes`` only for a run in which
+its state differs from its state in the previous run of its target, and ``findings.status`` holds its state in its
+target's latest run. A run whose findings did not change writes no finding or change row, only its own row, its
+per-target counts (the trend) and its waivers. The state of a finding in a run is its status there, or ``absent``:
+
+- a finding is **absent** from a run that scanned its target (the target has results in it, or finished without
+  any) but reported nothing for it. Absent is not a status: it neither fixes nor fails a finding, it only ends a
+  stretch of runs that reported it; when the finding comes back it is seen again and its streak goes on as if the
+  absence were not there (as before: the rules below read only the runs that reported a finding);
+- a run that did not scan a target changes nothing of its findings (it is not in the target's runs).
+
+A finding's runs are rebuilt from its changes and the runs of its target (``run_targets``, which holds a row for
+every target a run scanned): the runs from one change up to the next. A run added out of time order (an older run
+imported late) is put in its place: a change in it, and the change after it restored or dropped.
 
 One schema for both databases, built by numbered migrations (``MIGRATIONS``; the ``schema_version`` table holds
 the versions applied). Every run is read strictly before a byte of it is stored: a sealed run must verify intact,
@@ -28,6 +42,7 @@ import os
 import re
 import sqlite3
 import stat
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -223,6 +238,32 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "CREATE INDEX waivers_run ON waivers (run_seq)",
         "ALTER TABLE runs ADD COLUMN inventory_sha256 TEXT",
     )),
+    (3, (  # status changes instead of one observation row per finding per run (see the module's docstring)
+        """CREATE TABLE changes (
+            finding_id BIGINT NOT NULL REFERENCES findings (id),
+            run_seq BIGINT NOT NULL REFERENCES runs (seq),
+            status TEXT NOT NULL,
+            PRIMARY KEY (finding_id, run_seq)){without_rowid}""",
+        # every run that scanned a finding's target, in time order, its status there or absent; a row per change
+        """INSERT INTO changes (finding_id, run_seq, status)
+            SELECT finding_id, run_seq, status FROM (
+                SELECT finding_id, run_seq, status,
+                       LAG(status, 1, 'absent') OVER (PARTITION BY finding_id ORDER BY started, run_seq) AS prior
+                FROM (SELECT f.id AS finding_id, s.run_seq, r.started, COALESCE(o.status, 'absent') AS status
+                      FROM findings f
+                      JOIN (SELECT DISTINCT run_seq, target FROM run_targets) s ON s.target = f.target
+                      JOIN runs r ON r.seq = s.run_seq
+                      LEFT JOIN observations o ON o.finding_id = f.id AND o.run_seq = s.run_seq) AS scanned
+            ) AS ordered WHERE status <> prior""",
+        "ALTER TABLE findings ADD COLUMN status TEXT NOT NULL DEFAULT 'absent'",
+        """UPDATE findings SET status = COALESCE((
+            SELECT c.status FROM changes c JOIN runs r ON r.seq = c.run_seq WHERE c.finding_id = findings.id
+            ORDER BY r.started DESC, r.seq DESC LIMIT 1), 'absent')""",
+        "DROP TABLE observations",
+        # a run added one entry per target to it, on a page per target; a target's runs are found by the key of
+        # run_targets (run_seq, target) from the runs instead
+        "DROP INDEX run_targets_target",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -289,23 +330,36 @@ def _field(value: str, what: str, where: Path) -> str:
 
 
 FindingKey = tuple[str, str, str, int]
+#: A finding's state in a run that scanned its target but did not report it (not a Status).
+ABSENT = "absent"
 
 
-def summarise(key: FindingKey, observations: Sequence[tuple[datetime, Status]]) -> FindingHistory:
-    """The history of one finding from its statuses in time order (see the module's docstring for the rules)."""
-    if not observations:
+@dataclass(frozen=True)
+class Segment:
+    """Consecutive runs of a finding's target that reported it with one status."""
+
+    first: datetime  # the start of the first of these runs
+    last: datetime  # the start of the last
+    status: Status
+    runs: int
+
+
+def summarise(key: FindingKey, segments: Sequence[Segment]) -> FindingHistory:
+    """The history of one finding from its runs, as segments in time order (see the module's docstring for the
+    rules). Two segments in a row may have the same status (an absence between them): they count as one streak."""
+    if not segments:
         raise ValueError("a finding without observations")
-    statuses = [s for _, s in observations]
+    statuses = [s.status for s in segments]
     latest = statuses[-1]
     failing_since = fixed_on = None
     if latest is Status.FAIL:
         i = len(statuses) - 1
         while i > 0 and statuses[i - 1] is Status.FAIL:
             i -= 1
-        failing_since = observations[i][0]
+        failing_since = segments[i].first
     elif latest is Status.PASS and Status.FAIL in statuses:
         last_fail = len(statuses) - 1 - statuses[::-1].index(Status.FAIL)
-        fixed_on = observations[last_fail + 1][0]
+        fixed_on = segments[last_fail + 1].first
     flaps, failed_before, fixed = 0, False, False
     for s in statuses:
         if s is Status.FAIL:
@@ -315,13 +369,42 @@ def summarise(key: FindingKey, observations: Sequence[tuple[datetime, Status]]) 
         elif s is Status.PASS and failed_before:
             fixed = True
     return FindingHistory(check_id=key[1], target=key[0], resource=key[2], status=latest,
-                          first_seen=observations[0][0], last_seen=observations[-1][0],
-                          failing_since=failing_since, fixed_on=fixed_on, flaps=flaps, runs=len(observations))
+                          first_seen=segments[0].first, last_seen=segments[-1].last,
+                          failing_since=failing_since, fixed_on=fixed_on, flaps=flaps,
+                          runs=sum(s.runs for s in segments))
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+#: A run's place in time: (its start as stored, its seq); runs sort by it.
+Order = tuple[str, int]
+
+
+def _spans(runs: Sequence[Order], changes: Sequence[tuple[Order, str]],
+           since: str | None = None) -> Iterator[tuple[int, int, Status]]:
+    """The stretches ``runs[lo:hi]`` of a target's runs (in time order) that reported a finding, each with its
+    status, from the finding's changes (in time order); with ``since`` only runs started then or later."""
+    floor = bisect_left(runs, (since, -1)) if since is not None else 0
+    for i, (at, status) in enumerate(changes):
+        if status == ABSENT:
+            continue
+        lo = max(bisect_left(runs, at), floor)
+        hi = bisect_left(runs, changes[i + 1][0]) if i + 1 < len(changes) else len(runs)
+        if hi > lo:
+            yield lo, hi, Status(status)
+
+
+def _state_before(changes: Sequence[tuple[Order, str]], at: Order) -> str:
+    """A finding's state in its target's last run before ``at``, from its changes in time order."""
+    state = ABSENT
+    for when, status in changes:
+        if when >= at:
+            break
+        state = status
+    return state
 
 
 # --- reading a run directory --------------------------------------------------------------------------------------
@@ -501,17 +584,88 @@ class History:
                     int(row.manifest_sha256 is not None), int(row.interrupted), _stamp(utcnow()),
                     row.inventory_sha256))
             seq = int(db.run("SELECT seq FROM runs WHERE run_id = ?", (row.run_id,)).fetchone()[0])
-            keys = [k for k, _ in row.results]
-            db.many("INSERT INTO findings (target, check_id, resource, n) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING", keys)
-            db.many("INSERT INTO observations (finding_id, run_seq, status) SELECT id, ?, ? FROM findings "
-                    "WHERE target = ? AND check_id = ? AND resource = ? AND n = ?",
-                    [(seq, status, *k) for k, status in row.results])
+            # every target the run scanned has a row (one with no result: status '' and count 0)
             db.many("INSERT INTO run_targets (run_seq, target, status, count) VALUES (?, ?, ?, ?)",
-                    [(seq, t, s, n) for t, counts in row.per_target.items() for s, n in counts.items()])
+                    [(seq, t, s, n) for t, counts in row.per_target.items()
+                     for s, n in (counts.items() if counts else (("", 0),))])
             db.many("INSERT INTO waivers (run_seq, target, check_id, resource, reason, approved_by, expires) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)", [(seq, *w) for w in row.waivers])
+            self._store_changes(row, seq)
         return row.run_id
+
+    def _store_changes(self, row: RunRow, seq: int) -> None:
+        """The change rows of a run just inserted as ``seq`` (see the module's docstring), inside store's
+        transaction. Per target of the run: a finding whose state here differs from its state in the target's
+        previous run gets a change; when the target has a later run (this run came out of time order), the
+        finding's state there is kept: its change there is dropped when it is now the same, or one is added."""
+        db = self._db
+        at: Order = (row.started, seq)
+        reported = dict(row.results)
+        later: dict[str, Order] = {}  # target -> its first run after this one
+        for target, started, other in db.run(
+                "SELECT rt.target, r.started, r.seq FROM runs r JOIN run_targets rt ON rt.run_seq = r.seq "
+                "WHERE r.started > ? OR (r.started = ? AND r.seq > ?)", (row.started, row.started, seq)).fetchall():
+            when = (str(started), int(other))
+            if target in row.per_target and (target not in later or when < later[target]):
+                later[target] = when
+        known = self._findings_of(list(row.per_target))
+        new = [key for key in reported if key not in known]
+        fresh: set[int] = set()
+        if new:
+            db.many("INSERT INTO findings (target, check_id, resource, n, status) VALUES (?, ?, ?, ?, ?)",
+                    [(*key, ABSENT if key[0] in later else reported[key]) for key in new])
+            added = self._findings_of(sorted({key[0] for key in new}))
+            fresh = {added[key][0] for key in new}
+            known.update(added)
+        inserts: list[tuple[int, int, str]] = []
+        updates: list[tuple[str, int]] = []
+        deletes: list[tuple[int, int]] = []
+        past: dict[str, dict[int, list[tuple[Order, str]]]] = {}  # of the targets with a later run
+        for key, (fid, latest) in known.items():
+            now = reported.get(key, ABSENT)
+            nxt = later.get(key[0]) if later else None
+            if nxt is None:  # this is the target's latest run: compare with the state in its latest run so far
+                before = ABSENT if fid in fresh else latest
+                if now != before:
+                    inserts.append((fid, seq, now))
+                    if fid not in fresh:
+                        updates.append((now, fid))
+                continue
+            if key[0] not in past:
+                past[key[0]] = self._changes_of(key[0])
+            changes = past[key[0]].get(fid, [])
+            before = _state_before(changes, at)
+            if now != before:
+                inserts.append((fid, seq, now))
+            there = next((status for when, status in changes if when == nxt), None)
+            if there is not None:
+                if there == now:  # the change in the later run is no change any more
+                    deletes.append((fid, nxt[1]))
+            elif now != before:  # the later run keeps the state it had
+                inserts.append((fid, nxt[1], before))
+        db.many("DELETE FROM changes WHERE finding_id = ? AND run_seq = ?", sorted(deletes))
+        db.many("INSERT INTO changes (finding_id, run_seq, status) VALUES (?, ?, ?)", sorted(inserts))
+        db.many("UPDATE findings SET status = ? WHERE id = ?", sorted(updates, key=lambda u: u[1]))
+
+    def _findings_of(self, targets: Sequence[str]) -> dict[FindingKey, tuple[int, str]]:
+        """(target, check, resource, n) -> (finding id, state in the target's latest run), of ``targets``."""
+        out: dict[FindingKey, tuple[int, str]] = {}
+        for part in _chunks(targets):
+            marks = ", ".join("?" * len(part))
+            rows = self._db.run(f"SELECT target, check_id, resource, n, id, status FROM findings "
+                                f"WHERE target IN ({marks})", part).fetchall()
+            out.update({(t, c, r, n): (i, status) for t, c, r, n, i, status in rows})
+        return out
+
+    def _changes_of(self, target: str) -> dict[int, list[tuple[Order, str]]]:
+        """finding id -> its changes in time order, for the findings of ``target``."""
+        out: dict[int, list[tuple[Order, str]]] = defaultdict(list)
+        for fid, started, seq, status in self._db.run(
+                "SELECT c.finding_id, r.started, r.seq, c.status FROM changes c JOIN findings f ON f.id = "
+                "c.finding_id JOIN runs r ON r.seq = c.run_seq WHERE f.target = ? ORDER BY c.finding_id, r.started, "
+                "r.seq", (target,)).fetchall():
+            out[int(fid)].append(((str(started), int(seq)), status))
+        return out
 
     # -- reading --
 
@@ -522,20 +676,21 @@ class History:
         if since is not None:
             where.append("started >= ?")
             params.append(_stamp(since))
-        if check is not None:  # runs in which the check reported (on the target, when one is given)
-            where.append("seq IN (SELECT o.run_seq FROM observations o JOIN findings f ON f.id = o.finding_id "
-                         "WHERE f.check_id = ?" + (" AND f.target = ?)" if target is not None else ")"))
-            params += [check] if target is None else [check, target]
-        elif target is not None:
-            where.append("seq IN (SELECT run_seq FROM run_targets WHERE target = ?)")
+        if check is None and target is not None:
+            where.append("EXISTS (SELECT 1 FROM run_targets rt WHERE rt.run_seq = runs.seq AND rt.target = ? "
+                         "AND rt.count > 0)")
             params.append(target)
         sql = ("SELECT seq, run_id, started, finished, run_dir, manifest_sha256, sealed, interrupted FROM runs "
                f"WHERE {' AND '.join(where)} ORDER BY started DESC, seq DESC")
-        if limit is not None:
+        if limit is not None and check is None:
             sql += f" LIMIT {int(limit)}"
         with self._guard():
             rows = self._db.run(sql, params).fetchall()
-            counts = self._counts([int(r[0]) for r in rows], target, check)
+            if check is None:
+                counts = self._counts([int(r[0]) for r in rows], target)
+            else:  # runs in which the check reported (on the target, when one is given)
+                counts = self._check_counts(check, target)
+                rows = [r for r in rows if int(r[0]) in counts][:limit]
         out = []
         for seq, run_id, started, finished, run_dir, manifest, sealed, interrupted in rows:
             per_target = counts.get(int(seq), {})
@@ -550,69 +705,98 @@ class History:
                 sealed=bool(sealed), interrupted=bool(interrupted)))
         return out
 
-    def _counts(self, seqs: Sequence[int], target: str | None,
-                check: str | None) -> dict[int, dict[str, Counter[str]]]:
+    def _counts(self, seqs: Sequence[int], target: str | None) -> dict[int, dict[str, Counter[str]]]:
+        """run seq -> target -> status -> count, from the per-run counts (no per-finding rows)."""
         out: dict[int, dict[str, Counter[str]]] = defaultdict(dict)
         for part in _chunks(seqs):
             marks = ", ".join("?" * len(part))
             params: list[Any] = list(part)
-            if check is None:
-                sql = f"SELECT run_seq, target, status, count FROM run_targets WHERE run_seq IN ({marks})"
-                if target is not None:
-                    sql += " AND target = ?"
-                    params.append(target)
-            else:
-                sql = ("SELECT o.run_seq, f.target, o.status, COUNT(*) FROM observations o JOIN findings f "
-                       f"ON f.id = o.finding_id WHERE o.run_seq IN ({marks}) AND f.check_id = ?")
-                params.append(check)
-                if target is not None:
-                    sql += " AND f.target = ?"
-                    params.append(target)
-                sql += " GROUP BY o.run_seq, f.target, o.status"
+            sql = f"SELECT run_seq, target, status, count FROM run_targets WHERE run_seq IN ({marks}) AND count > 0"
+            if target is not None:
+                sql += " AND target = ?"
+                params.append(target)
             for seq, name, status, n in self._db.run(sql, params).fetchall():
                 out[int(seq)].setdefault(name, Counter())[status] += int(n)
         return out
 
-    def findings(self, *, target: str | None = None, check: str | None = None, since: datetime | None = None,
-                 resource: str | None = None) -> list[FindingHistory]:
-        """The history of every finding (matching the filters), ordered by target, check, resource."""
+    def _check_counts(self, check: str, target: str | None) -> dict[int, dict[str, Counter[str]]]:
+        """run seq -> target -> status -> count of the findings of one check, rebuilt from their changes; only
+        the runs in which the check reported."""
+        out: dict[int, dict[str, Counter[str]]] = defaultdict(dict)
+        for key, runs, changes in self._changes(target=target, check=check):
+            for lo, hi, status in _spans(runs, changes):
+                for _, seq in runs[lo:hi]:
+                    out[seq].setdefault(key[0], Counter())[status.value] += 1
+        return out
+
+    def _timelines(self, targets: Sequence[str]) -> dict[str, list[Order]]:
+        """target -> the runs that scanned it, in time order."""
+        out: dict[str, list[Order]] = defaultdict(list)
+        for part in _chunks(targets):
+            marks = ", ".join("?" * len(part))
+            for target, started, seq in self._db.run(
+                    # CROSS JOIN: SQLite takes the runs first (it has no statistics to know that is better)
+                    "SELECT DISTINCT rt.target, r.started, r.seq FROM runs r CROSS JOIN run_targets rt "
+                    f"WHERE rt.run_seq = r.seq AND rt.target IN ({marks})", part).fetchall():
+                out[target].append((str(started), int(seq)))
+        for runs in out.values():
+            runs.sort()
+        return out
+
+    def _changes(self, *, target: str | None = None, check: str | None = None, resource: str | None = None,
+                 n: int | None = None) -> Iterator[tuple[FindingKey, list[Order], list[tuple[Order, str]]]]:
+        """Every finding matching (ordered by target, check, resource, n) with the runs of its target and its
+        changes, both in time order."""
         where, params = ["1 = 1"], []
-        for column, value in (("f.target", target), ("f.check_id", check), ("f.resource", resource)):
+        for column, value in (("f.target", target), ("f.check_id", check), ("f.resource", resource), ("f.n", n)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        if since is not None:
-            where.append("r.started >= ?")
-            params.append(_stamp(since))
-        sql = ("SELECT f.target, f.check_id, f.resource, f.n, r.started, o.status FROM observations o "
-               "JOIN findings f ON f.id = o.finding_id JOIN runs r ON r.seq = o.run_seq "
-               f"WHERE {' AND '.join(where)} ORDER BY f.target, f.check_id, f.resource, f.n, r.started, r.seq")
-        with self._guard():
-            rows = self._db.run(sql, params).fetchall()
-        out: list[FindingHistory] = []
+        rows = self._db.run(
+            "SELECT f.target, f.check_id, f.resource, f.n, r.started, r.seq, c.status FROM changes c "
+            "JOIN findings f ON f.id = c.finding_id JOIN runs r ON r.seq = c.run_seq "
+            f"WHERE {' AND '.join(where)} ORDER BY f.target, f.check_id, f.resource, f.n, r.started, r.seq",
+            params).fetchall()
+        timelines = self._timelines(sorted({str(r[0]) for r in rows}))
         key: FindingKey | None = None
-        seen: list[tuple[datetime, Status]] = []
-        for t, c, res, n, started, status in rows:
-            this = (t, c, res, int(n))
+        changes: list[tuple[Order, str]] = []
+        for t, c, res, index, started, seq, status in rows:
+            this = (t, c, res, int(index))
             if this != key:
                 if key is not None:
-                    out.append(summarise(key, seen))
-                key, seen = this, []
-            seen.append((_time(started), Status(status)))
+                    yield key, timelines[key[0]], changes
+                key, changes = this, []
+            changes.append(((str(started), int(seq)), status))
         if key is not None:
-            out.append(summarise(key, seen))
-        return out
+            yield key, timelines[key[0]], changes
+
+    def findings(self, *, target: str | None = None, check: str | None = None, since: datetime | None = None,
+                 resource: str | None = None) -> list[FindingHistory]:
+        """The history of every finding (matching the filters), ordered by target, check, resource; with
+        ``since`` over the runs started then or later only."""
+        return self._histories(target=target, check=check, resource=resource, since=since)
 
     def finding(self, target: str, check: str, resource: str, n: int = 0) -> FindingHistory | None:
         """One finding's history (by its index: fast at any number of runs), or None when never seen."""
+        found = self._histories(target=target, check=check, resource=resource, n=n)
+        return found[0] if found else None
+
+    def _histories(self, *, target: str | None = None, check: str | None = None, resource: str | None = None,
+                   n: int | None = None, since: datetime | None = None) -> list[FindingHistory]:
+        floor = _stamp(since) if since is not None else None
+        times: dict[str, datetime] = {}
+
+        def when(started: str) -> datetime:
+            return times.get(started) or times.setdefault(started, _time(started))
+
+        out = []
         with self._guard():
-            rows = self._db.run(
-                "SELECT r.started, o.status FROM findings f JOIN observations o ON o.finding_id = f.id "
-                "JOIN runs r ON r.seq = o.run_seq WHERE f.target = ? AND f.check_id = ? AND f.resource = ? "
-                "AND f.n = ? ORDER BY r.started, r.seq", (target, check, resource, n)).fetchall()
-        if not rows:
-            return None
-        return summarise((target, check, resource, n), [(_time(s), Status(v)) for s, v in rows])
+            for key, runs, changes in self._changes(target=target, check=check, resource=resource, n=n):
+                segments = [Segment(first=when(runs[lo][0]), last=when(runs[hi - 1][0]), status=status, runs=hi - lo)
+                            for lo, hi, status in _spans(runs, changes, floor)]
+                if segments:
+                    out.append(summarise(key, segments))
+        return out
 
     def resolve(self, ref: str) -> Path:
         """``latest``, ``previous`` or a run id -> the run's directory (which must still exist)."""

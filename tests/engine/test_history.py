@@ -17,6 +17,7 @@ from scanner.history import (
     SCHEMA_VERSION,
     FindingHistory,
     HistoryError,
+    Segment,
     connect,
     migrate,
     open_history,
@@ -80,7 +81,7 @@ def observed(f: FindingHistory) -> tuple:
 ])
 def test_failing_since_fixed_on_and_flaps_follow_the_documented_rules(statuses, failing_since, fixed_on, flaps):
     seq = [(day(i), Status(s)) for i, s in enumerate(statuses.split())]
-    f = summarise(("h", "c", "r", 0), seq)
+    f = summarise(("h", "c", "r", 0), [Segment(first=d, last=d, status=s, runs=1) for d, s in seq])
     assert (f.failing_since, f.fixed_on, f.flaps, f.first_seen, f.last_seen, f.status) == (
         day(failing_since) if failing_since is not None else None, day(fixed_on) if fixed_on is not None else None,
         flaps, day(0), day(len(seq) - 1), seq[-1][1])
@@ -287,16 +288,16 @@ def test_a_version_1_database_is_migrated_and_keeps_its_runs(spec, results):
     new = write_run(results / "r1", [("host1", SSH, "sshd", "waived", waiver(SSH, "host1", "2026-01-05"))],
                     started=day(1), run_id="r1")
     with open_history(spec, results) as h:
-        assert h.schema_version() == SCHEMA_VERSION == 2
+        assert h.schema_version() == SCHEMA_VERSION == 3
         h.add_run(new)
         assert [(r.run_id, dict(r.counts)["fail"], dict(r.counts)["waived"]) for r in h.runs()] == [
             ("r1", 0, 1), ("old-run", 3, 0)]
         assert [w.target for w in h.expiring_waivers(10, today=date(2026, 1, 1))] == ["host1"]
     db = connect(spec, results)
     try:
-        assert schema_version(db) == 2
+        assert schema_version(db) == 3
         assert [tuple(r) for r in db.run("SELECT version FROM schema_version ORDER BY version").fetchall()] == [
-            (1,), (2,)]
+            (1,), (2,), (3,)]
     finally:
         db.close()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.history import HistoryError, open_history
+from scanner.history import SCHEMA_VERSION, HistoryError, open_history
 from tests.engine.history_factory import day, write_run
 from tests.lab import pglab
 from tests.lab.pglab import pg_lab  # noqa: F401  (session fixture)
@@ -80,7 +80,7 @@ def test_the_password_from_a_pgpass_file(pg_lab, tmp_path, monkeypatch):  # noqa
     monkeypatch.delenv(pglab.PASSWORD_ENV, raising=False)
     monkeypatch.setenv("PGPASSFILE", str(pgpass))
     with open_history(pg_lab.bare_url(), tmp_path) as h:
-        assert h.schema_version() == 2 and h.where == pg_lab.bare_url()
+        assert h.schema_version() == SCHEMA_VERSION and h.where == pg_lab.bare_url()
     monkeypatch.setenv("PGPASSFILE", str(tmp_path / "none"))
     with pytest.raises(HistoryError) as err:
         open_history(pg_lab.bare_url(), tmp_path)
