@@ -6,11 +6,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from scanner.challenge import ChallengeContext, Probe, TestAccount
 from scanner.connectors.ldap import REFUSAL_CODES, Entry
-from scanner.model import Finding, error, failed, not_applicable, passed
+from scanner.model import Finding, error, failed, not_applicable, passed, utcnow
 from scanner.probes import ldap as probes
 from scanner.probes.ldap import INVALID_CREDENTIALS, NO_SUCH_ATTRIBUTE, SUCCESS, Directory, Flavor, Kept
 
@@ -168,10 +169,36 @@ RESTORE_PASSWORD = {
 }
 
 
+#: why a flavour's change attempts cannot be looked up over LDAP
+NO_AUDIT_LOG = {
+    Flavor.OPENLDAP: f"the directory serves no {probes.ACCESS_LOG_BASE} naming context (accesslog overlay): the "
+                     "change attempts could not be looked up in an audit log over LDAP",
+    Flavor.AD: "Active Directory records password change attempts in the domain controller's Security event log "
+               "(event 4723), which is not readable over LDAP; LDAP shows only the account's pwdLastSet and "
+               "badPwdCount",
+}
+
+
+def _has_access_log(ctx: ChallengeContext, found: Directory | None) -> bool:
+    return ctx.plan or (found is not None and any(
+        c.replace(" ", "").casefold() == probes.ACCESS_LOG_BASE for c in found.contexts))
+
+
+def _log_action(dn: str) -> str:
+    return f"read the access log ({probes.ACCESS_LOG_BASE}) for modify requests on {dn} with the scan's account"
+
+
+def _log_step(ctx: ChallengeContext, dn: str, since: str, expected: str) -> tuple[Probe, tuple[Entry, ...]]:
+    kept: Kept[tuple[Entry, ...]] = Kept()
+    seen = ctx.step(_log_action(dn), expected, lambda: kept.keep(probes.access_log(ctx.target, dn, since)))
+    return seen, kept.value or ()
+
+
 def password_change(ctx: ChallengeContext, flavor: Flavor, password_min_length: int) -> list[Finding]:
     """The test account tries to change its own password to its current one (reuse, history) and to one shorter
     than ``password_min_length``: both must be refused. A change that was accepted is undone by the scan's
-    account, and a bind with the original password proves it."""
+    account, and a bind with the original password proves it. On OpenLDAP with the accesslog overlay served over
+    LDAP, the attempts must appear in the access log (a second finding)."""
     account = ctx.test_account()
     dn = account.name
     found = find_directory(ctx)
@@ -180,6 +207,9 @@ def password_change(ctx: ChallengeContext, flavor: Flavor, password_min_length: 
     if password_min_length < 2:
         return [not_applicable(dn, f"password_min_length {password_min_length}: no shorter password to try")]
     short = short_password(password_min_length - 1)
+    audited = flavor is Flavor.OPENLDAP and _has_access_log(ctx, found)
+    since = (utcnow() - timedelta(days=1)).strftime("%Y%m%d%H%M%SZ")
+    baseline, earlier = _log_step(ctx, dn, since, "read (the records before the attempts)") if audited else (None, ())
     changes: list[Probe] = []
     try:
         changes.append(ctx.step(f"as {dn}: change its own password to its current password",
@@ -192,14 +222,12 @@ def password_change(ctx: ChallengeContext, flavor: Flavor, password_min_length: 
                 f"(the policy asks for {password_min_length})", "refused: the password is too short",
                 lambda: probes.change_own_password(ctx.target, flavor, dn, account.password, short,
                                                    f"{len(short)} characters")))
-        obs: dict[str, Any] = {"reuse": changes[0].actual, "password_min_length": password_min_length,
-                               "short": changes[-1].actual if len(changes) > 1 else "not tried"}
-        names = ("its current password", f"a {len(short)}-character password")
-        accepted = [what for what, p in zip(names, changes, strict=False) if p.ok is False]
-        if accepted:
-            return [failed(dn, "the directory accepted a password change to " + " and to ".join(accepted), **obs)]
-        return [passed(dn, "the directory refused both the reuse of the current password and a password "
-                       f"shorter than {password_min_length} characters", **obs)]
+        findings = [_change_finding(dn, changes, short, password_min_length)]
+        if baseline is not None:
+            findings.append(_audit_finding(ctx, dn, since, len(changes), baseline, earlier))
+        else:
+            findings.append(not_applicable(f"access log of {url(ctx)}", NO_AUDIT_LOG[flavor]))
+        return findings
     finally:
         by_hand = RESTORE_PASSWORD[flavor].format(dn=dn)
         if len(changes) > 1 and changes[1].ok is not True:  # the short password may now be the account's
@@ -209,3 +237,39 @@ def password_change(ctx: ChallengeContext, flavor: Flavor, password_min_length: 
         ctx.step(f"simple bind as {dn} with its original password", "accepted: the password is unchanged",
                  lambda: probes.bind(ctx.target, dn, account.password, expect=frozenset({SUCCESS})),
                  cleanup=True, restore_by_hand=by_hand)
+
+
+def _change_finding(dn: str, changes: list[Probe], short: str, password_min_length: int) -> Finding:
+    obs: dict[str, Any] = {"reuse": changes[0].actual, "password_min_length": password_min_length,
+                           "short": changes[-1].actual if len(changes) > 1 else "not tried"}
+    names = ("its current password", f"a password of {len(short)} characters")
+    accepted = [what for what, p in zip(names, changes, strict=False) if p.ok is False]
+    if accepted:
+        return failed(dn, "the directory accepted a password change to " + " and to ".join(accepted), **obs)
+    return passed(dn, "the directory refused both the reuse of the current password and a password shorter than "
+                  f"{password_min_length} characters", **obs)
+
+
+def _audit_finding(ctx: ChallengeContext, dn: str, since: str, attempts: int, baseline: Probe,
+                   earlier: tuple[Entry, ...]) -> Finding:
+    resource = f"access log of {url(ctx)}"
+    known = {e.text("reqStart") for e in earlier}
+
+    def judge() -> Probe:
+        seen, entries = probes.access_log(ctx.target, dn, since)
+        if seen.ok is not True:
+            return seen
+        new = [e for e in entries or () if e.text("reqStart") not in known
+               and (e.text("reqAuthzID") or "").casefold() == dn.casefold()]
+        results = ", ".join(f"{e.text('reqStart')} result {e.text('reqResult')}" for e in new)
+        return Probe(len(new) >= attempts, f"{len(new)} new modify records by the test account: {results or 'none'}",
+                     sent=seen.sent, received=seen.received)
+
+    after = ctx.step(_log_action(dn), f"{attempts} new records by the test account, with their results", judge)
+    obs: dict[str, Any] = {"access_log": after.actual}
+    if baseline.ok is not True or after.ok is None:
+        return error(resource, f"the access log could not be read ({baseline.actual}; {after.actual})", **obs)
+    if after.ok:
+        return passed(resource, f"the {attempts} password change attempts appear in the access log "
+                      f"({after.actual})", **obs)
+    return failed(resource, f"not every password change attempt appears in the access log ({after.actual})", **obs)

@@ -46,6 +46,7 @@ class Directory:
 
     base_dn: str
     flavor: str | None
+    contexts: tuple[str, ...] = ()  # the root DSE's namingContexts (cn=accesslog when the access log is served)
 
 
 @dataclass
@@ -89,7 +90,7 @@ def directory(target: Target) -> tuple[Probe, Directory | None]:
         with LDAPConnector(target) as c:
             if not c.base_dn:
                 return Probe(None, "the root DSE names no naming context"), None
-            found = Directory(c.base_dn, c.flavor)
+            found = Directory(c.base_dn, c.flavor, c.root_dse.texts("namingContexts") if c.root_dse else ())
     except ConnectorError as exc:
         return Probe(None, f"could not read the root DSE: {exc}"), None
     return Probe(True, f"base DN {found.base_dn}, flavour {found.flavor or 'unknown'}",
@@ -229,6 +230,28 @@ def read_entry(target: Target, dn: str, attributes: list[str],
     received = "; ".join(f"{k}={','.join(entry.texts(k))}" for k in attributes if entry.get(k)) or "(none set)"
     ok, actual = judge(entry)
     return Probe(ok, actual, sent=sent, received=received), entry
+
+
+#: what a challenge reads of an access-log record (never reqMod: it carries the new password's hash)
+ACCESS_LOG_ATTRIBUTES = ["reqStart", "reqType", "reqResult", "reqMessage", "reqAuthzID"]
+ACCESS_LOG_BASE = "cn=accesslog"
+
+
+def access_log(target: Target, dn: str, since: str) -> tuple[Probe, tuple[Entry, ...] | None]:
+    """The OpenLDAP accesslog overlay's modify records for ``dn`` from ``since`` (generalized time) on, read with
+    the scan's account. ``ok`` when the log could be read; the caller judges the records."""
+    from ldap3.utils.conv import escape_filter_chars
+
+    search = f"(&(objectClass=auditModify)(reqDN={escape_filter_chars(dn)})(reqStart>={since}))"
+    sent = f"search {search} under {ACCESS_LOG_BASE} for {', '.join(ACCESS_LOG_ATTRIBUTES)}"
+    try:
+        with LDAPConnector(target) as c:
+            entries = tuple(c.search(ACCESS_LOG_BASE, search, ACCESS_LOG_ATTRIBUTES))
+    except (ConnectorError, LDAPQueryError) as exc:
+        return Probe(None, f"could not read the access log: {exc}", sent=sent), None
+    received = "\n".join(f"{e.text('reqStart')} {e.text('reqType')} result={e.text('reqResult')} "
+                          f"by={e.text('reqAuthzID')} {(e.text('reqMessage') or '')[:200]}" for e in entries)
+    return Probe(True, f"{len(entries)} modify records", sent=sent, received=received), entries
 
 
 def _writer(target: Target) -> tuple[LDAPConnector, Any]:

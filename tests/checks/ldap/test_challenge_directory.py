@@ -6,6 +6,7 @@ lockout here never meets another test. Every intrusive test also proves no other
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import ldap3
@@ -45,10 +46,22 @@ EXTRA = "\n".join([
 ])
 
 
+#: accesslog overlay settings of this module's servers: every write logged, only successful ones, none
+ACCESS_LOGS = {"audited": ("logops writes",), "successes": ("logops writes", "logsuccess TRUE"), "plain": ()}
+
+
 @pytest.fixture(scope="module")
-def server(slapd_lab, tmp_path_factory):
-    with slapdlab.good_with(slapd_lab.ca, tmp_path_factory.mktemp("c12dir"), "c12dir", EXTRA) as s:
-        yield s
+def servers(slapd_lab, tmp_path_factory):
+    root = tmp_path_factory.mktemp("c12dir")
+    with contextlib.ExitStack() as stack:
+        yield {name: stack.enter_context(slapdlab.good_with(slapd_lab.ca, root / name, f"c12dir-{name}", EXTRA,
+                                                            accesslog=log))
+               for name, log in ACCESS_LOGS.items()}
+
+
+@pytest.fixture(scope="module")
+def server(servers):
+    return servers["audited"]
 
 
 @pytest.fixture(autouse=True)
@@ -209,34 +222,52 @@ def test_an_account_already_locked_is_not_touched(server, slapd_lab):
 
 
 # -- intrusive: own password change -------------------------------------------------------------------------------
-def test_password_change_refused_on_the_strict_policy(server, slapd_lab, caplog):
+def test_password_change_refused_on_the_strict_policy_and_logged(server, slapd_lab, caplog):
     caplog.set_level(logging.DEBUG)
     before = accounts(server, slapd_lab.ca)
     out = run(ldap_password_change, target(server, slapd_lab.ca, STRICT, password_min_length=12))
-    assert [f.status for f in out.findings] == [Status.PASS], out.findings
-    assert [(s.ok, s.cleanup) for s in out.steps] == [(True, False), (True, False), (True, False), (True, True)]
-    assert "Password is not being changed from existing value" in out.steps[1].actual
-    assert "11 characters" in out.steps[2].action and "constraintViolation (19)" in out.steps[2].actual
+    assert [f.status for f in out.findings] == [Status.PASS, Status.PASS], out.findings
+    assert [(s.ok, s.cleanup) for s in out.steps] == [(True, False)] * 5 + [(True, True)]
+    assert [s.action.split(" ")[0] for s in out.steps] == ["bind", "read", "as", "as", "read", "simple"]
+    assert "Password is not being changed from existing value" in out.steps[2].actual
+    assert "11 characters" in out.steps[3].action and "constraintViolation (19)" in out.steps[3].actual
+    assert out.steps[4].actual.startswith("2 new modify records by the test account:")
+    assert out.steps[4].actual.count("result 19") == 2 and "reqMod" not in out.steps[4].sent
+    assert out.findings[1].resource == f"access log of {server.ldap_url}"
     assert accounts(server, slapd_lab.ca) == before  # nothing changed, not even the test account
     assert_secret_absent(out, caplog)
 
 
 def test_password_change_accepted_on_the_weak_policy_is_a_fail_and_restored(server, slapd_lab, caplog):
     out = run(ldap_password_change, target(server, slapd_lab.ca, WEAK, password_min_length=12))
-    assert [f.status for f in out.findings] == [Status.FAIL]
+    assert [f.status for f in out.findings] == [Status.FAIL, Status.PASS]
     assert out.findings[0].message == ("the directory accepted a password change to its current password and to "
-                                       "a 11-character password")
-    assert [(s.ok, s.cleanup) for s in out.steps] == [(True, False), (False, False), (False, False), (True, True),
-                                                      (True, True)]
-    assert out.steps[3].action == f"as the scan's account: set the password of {WEAK} back to the original"
+                                       "a password of 11 characters")
+    assert [(s.ok, s.cleanup) for s in out.steps] == [(True, False), (True, False), (False, False), (False, False),
+                                                      (True, False), (True, True), (True, True)]
+    assert out.steps[5].action == f"as the scan's account: set the password of {WEAK} back to the original"
     assert_secret_absent(out, caplog)
+
+
+@pytest.mark.parametrize("log, audit, actual", [
+    ("successes", Status.FAIL, "0 new modify records by the test account: none"),
+    ("plain", Status.NOT_APPLICABLE, None),
+])
+def test_refused_changes_missing_from_the_access_log(servers, slapd_lab, log, audit, actual):
+    """A log of successful writes only does not show the refused attempts; no access log at all: nothing to read."""
+    out = run(ldap_password_change, target(servers[log], slapd_lab.ca, STRICT, password_min_length=12))
+    assert [f.status for f in out.findings] == [Status.PASS, audit]
+    if actual:
+        assert out.steps[4].actual == actual and out.findings[1].message.startswith("not every password change")
+    else:
+        assert len(out.steps) == 4 and "serves no cn=accesslog naming context" in out.findings[1].message
 
 
 def test_a_failed_password_restore_is_an_error_that_says_what_to_restore(server, slapd_lab):
     before = accounts(server, slapd_lab.ca)
     out = run(ldap_password_change, target(server, slapd_lab.ca, WEAK, reader=True, password_min_length=12))
     try:
-        assert [f.status for f in out.findings] == [Status.ERROR]
+        assert [f.status for f in out.findings] == [Status.ERROR, Status.ERROR]
         assert out.findings[0].message.startswith(
             f"clean-up failed, restore by hand: as the directory administrator, set the password of {WEAK} back")
         assert [s.ok for s in out.steps if s.cleanup] == [False, False]
@@ -258,8 +289,9 @@ def test_the_intrusive_challenges_are_planned_without_a_connection(slapd_lab):
     assert len(run(ldap_lockout, Target(name="n", type=Platform.LDAP, options={
         **dead.options}, policy={"lockout_threshold": 3}), plan=True).steps) == 2 + 3 + 2 + 3
     change = run(ldap_password_change, dead, plan=True)
-    assert [s.action.split(":")[0] for s in change.steps] == [
-        "bind to ldap", f"as {STRICT}", f"as {STRICT}", f"simple bind as {STRICT} with its original password"]
+    assert [s.action.split(" (")[0].split(":")[0] for s in change.steps] == [
+        "bind to ldap", "read the access log", f"as {STRICT}", f"as {STRICT}", "read the access log",
+        f"simple bind as {STRICT} with its original password"]
 
 
 def test_the_test_account_may_not_be_the_scans_own(server, slapd_lab):
