@@ -7,6 +7,7 @@ lockout here never meets another test. Every intrusive test also proves no other
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 
 import ldap3
@@ -298,3 +299,49 @@ def test_the_test_account_may_not_be_the_scans_own(server, slapd_lab):
     out = run(ldap_lockout, target(server, slapd_lab.ca, server.admin_dn))
     assert [f.status for f in out.findings] == [Status.ERROR] and out.steps == ()
     assert "is the account the scan logs in with" in out.findings[0].message
+
+
+# -- end to end: gxpscan scan --challenge ----------------------------------------------------------------------
+def _inventory(tmp_path, server: slapdlab.Slapd, ca) -> str:
+    inv = {"version": 1, "targets": [{
+        "name": "slapd-c12dir", "type": "ldap", "url": server.ldap_url, "starttls": True, "ca_file": str(ca.cert),
+        "bind_dn": server.admin_dn, "password_env": slapdlab.PASSWORD_ENV, "timeout": 10,
+        "challenge_account": STRICT, "challenge_password_env": PW_ENV, "policy": {"lockout_threshold": 5}}]}
+    path = tmp_path / "inv.json"
+    path.write_text(json.dumps(inv))
+    return str(path)
+
+
+def test_scan_with_challenges_end_to_end_leaks_no_secret(server, slapd_lab, tmp_path, capsys, caplog):
+    """Every LDAP/AD challenge through the CLI on the OpenLDAP server: the ad.* ones are not applicable, the others
+    pass, the reports carry the steps, and no password is in any file or on the console."""
+    from scanner import cli
+
+    caplog.set_level(logging.DEBUG)
+    inv = _inventory(tmp_path, server, slapd_lab.ca)
+    assert cli.main(["scan", "-i", inv, "-c", "ldap.challenge.*", "-c", "ad.challenge.*", "--challenge",
+                     "intrusive", "--plan"]) == cli.EXIT_OK
+    planned = capsys.readouterr().out
+    assert f"simple bind as {STRICT} with a wrong password (attempt 5 of 5)" in planned
+    out = tmp_path / "out"
+    before = accounts(server, slapd_lab.ca)
+    code = cli.main(["scan", "-i", inv, "-c", "ldap.challenge.*", "-c", "ad.challenge.*", "--challenge",
+                     "intrusive", "-o", str(out), "--no-history", "--format", "json", "--format", "oq",
+                     "--format", "junit", "--format", "sarif"])
+    console = capsys.readouterr()
+    doc = json.loads((out / "report.json").read_text())
+    statuses = {(f["check"], f["resource"]): f["status"] for f in doc["findings"]}
+    assert statuses == {
+        ("ad.challenge.ldap_signing_required", server.ldap_url): "not_applicable",
+        ("ad.challenge.lockout", STRICT): "not_applicable", ("ad.challenge.password_change", STRICT): "not_applicable",
+        ("ldap.challenge.anonymous_refused", server.ldap_url): "pass",
+        ("ldap.challenge.plaintext_bind_refused", server.ldap_url): "pass",
+        ("ldap.challenge.lockout", STRICT): "pass", ("ldap.challenge.password_change", STRICT): "pass",
+        ("ldap.challenge.password_change", f"access log of {server.ldap_url}"): "pass"}, doc["findings"]
+    assert code == cli.EXIT_OK
+    assert accounts(server, slapd_lab.ca) == {**before, STRICT: accounts(server, slapd_lab.ca)[STRICT]}
+    everything = "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+    everything += console.out + console.err + caplog.text + planned
+    for secret in (TEST_PW, slapdlab.ADMIN_PASSWORD, READER_PW):
+        assert secret not in everything
+    assert "delete pwdAccountLockedTime" in (out / "oq-evidence.html").read_text()
