@@ -28,7 +28,8 @@ def anonymous_refused(ctx: ChallengeContext) -> list[Finding]:
     found = find_directory(ctx)
     if found is None:
         return [error(where, f"could not read the root DSE: {ctx.steps[-1].actual}")]
-    bound = ctx.step(f"anonymous bind to {where}", "refused (inappropriateAuthentication), or accepted without access",
+    bound = ctx.step(f"anonymous bind to {where}", "refused (Active Directory accepts it by design: then the search "
+                     "must show nothing)",
                      lambda: probes.anonymous_bind(ctx.target))
     search = ctx.step(f"search under {found.base_dn} without credentials (subtree, at most 5 entries)",
                       "refused, or no entry returned", lambda: probes.anonymous_search(ctx.target, found.base_dn))

@@ -196,10 +196,10 @@ def bind(target: Target, dn: str, password: str, *, expect: frozenset[int]) -> P
     import ldap3
 
     c = LDAPConnector(target)
-    conn = c._connection(c._server(), user=dn, password=password, authentication=ldap3.SIMPLE)
     sent = f"simple bind as {dn} over {_transport(c)} (password not recorded)"
     if refused := _no_cleartext_password(c, sent):
         return refused
+    conn = c._connection(c._server(), user=dn, password=password, authentication=ldap3.SIMPLE)
     try:
         conn.open(read_server_info=False)
         if c.settings.starttls and not conn.start_tls(read_server_info=False):
@@ -292,10 +292,10 @@ def change_own_password(target: Target, flavor: Flavor, dn: str, old: str, new: 
 
     c = LDAPConnector(target)
     c.read_only = False
-    conn = c._connection(c._server(), user=dn, password=old, authentication=ldap3.SIMPLE)
     sent = f"as {dn} over {_transport(c)}: change own password to {describe} (passwords not recorded)"
     if refused := _no_cleartext_password(c, sent):
         return refused
+    conn = c._connection(c._server(), user=dn, password=old, authentication=ldap3.SIMPLE)
     try:
         conn.open(read_server_info=False)
         if c.settings.starttls and not conn.start_tls(read_server_info=False):

@@ -345,3 +345,19 @@ def test_scan_with_challenges_end_to_end_leaks_no_secret(server, slapd_lab, tmp_
     for secret in (TEST_PW, slapdlab.ADMIN_PASSWORD, READER_PW):
         assert secret not in everything
     assert "delete pwdAccountLockedTime" in (out / "oq-evidence.html").read_text()
+
+
+def test_the_test_accounts_password_never_goes_out_without_tls(slapd_lab, monkeypatch):
+    """On a cleartext target (no StartTLS, no allow_plaintext) the probes refuse before opening a connection."""
+    import scanner.connectors.ldap as connector
+    from scanner.probes import ldap as probes
+
+    def no_connection(*args, **kwargs):
+        raise AssertionError("a connection was opened")
+
+    monkeypatch.setattr(connector.LDAPConnector, "_server", no_connection)
+    plain = slapd_lab.target("weak", starttls=False)
+    for probe in (probes.bind(plain, STRICT, TEST_PW, expect=frozenset({0})),
+                  probes.change_own_password(plain, probes.Flavor.OPENLDAP, STRICT, TEST_PW, "x" * 20, "20 chars")):
+        assert probe.ok is None and probe.actual.startswith("refused to send a password without TLS")
+        assert TEST_PW not in repr(probe)
