@@ -34,19 +34,15 @@ def find_directory(ctx: ChallengeContext) -> Directory | None:
     return kept.value
 
 
-def gate(ctx: ChallengeContext, found: Directory | None, flavor: Flavor | None, resource: str) -> Finding | None:
-    """An error when the directory could not be read, not_applicable when it is not ``flavor`` (None: any
-    directory that is not Active Directory, i.e. one with the ppolicy model)."""
+def gate(ctx: ChallengeContext, found: Directory | None, flavor: Flavor, resource: str) -> Finding | None:
+    """An error when the directory could not be read, not_applicable when it is not ``flavor`` (OpenLDAP stands
+    for every directory that is not Active Directory: the ppolicy model)."""
     if found is None:
         return error(resource, f"could not read the root DSE of {url(ctx)}: {ctx.steps[-1].actual}")
-    if ctx.plan:
+    if ctx.plan or (flavor is Flavor.AD) == (found.flavor == Flavor.AD.value):
         return None
-    is_ad = found.flavor == Flavor.AD.value
-    if (flavor is Flavor.AD) != is_ad:
-        wanted = FLAVOR_NAMES[flavor or Flavor.OPENLDAP]
-        return not_applicable(resource, f"applies to {wanted}; this directory is {found.flavor or 'of unknown kind'}",
-                              flavor=found.flavor)
-    return None
+    return not_applicable(resource, f"applies to {FLAVOR_NAMES[flavor]}; this directory is "
+                          f"{found.flavor or 'of unknown kind'}", flavor=found.flavor)
 
 
 @dataclass(frozen=True)
