@@ -281,7 +281,7 @@ def test_a_failed_password_restore_is_an_error_that_says_what_to_restore(server,
         conn.unbind()
 
 
-def test_the_intrusive_challenges_are_planned_without_a_connection(slapd_lab):
+def test_the_intrusive_challenges_are_planned_without_a_connection():
     dead = Target(name="nowhere", type=Platform.LDAP, options={
         "url": "ldap://192.0.2.1:389", "bind_dn": "cn=admin,dc=x", "challenge_account": STRICT}, policy={})
     lock = run(ldap_lockout, dead, plan=True)
