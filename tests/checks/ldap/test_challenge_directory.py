@@ -15,6 +15,7 @@ import pytest
 
 from checks.ldap.challenge_accounts import ldap_lockout, ldap_password_change
 from checks.ldap.challenge_transport import anonymous_refused, plaintext_bind_refused
+from scanner import cli  # at import, not under capsys: cli.Progress binds sys.stderr as a default
 from scanner.challenge import ChallengeOutcome, challenge_spec_of, run_challenge
 from scanner.model import Platform, Status, Target
 from tests.lab import slapdlab
@@ -315,8 +316,6 @@ def _inventory(tmp_path, server: slapdlab.Slapd, ca) -> str:
 def test_scan_with_challenges_end_to_end_leaks_no_secret(server, slapd_lab, tmp_path, capsys, caplog):
     """Every LDAP/AD challenge through the CLI on the OpenLDAP server: the ad.* ones are not applicable, the others
     pass, the reports carry the steps, and no password is in any file or on the console."""
-    from scanner import cli
-
     caplog.set_level(logging.DEBUG)
     inv = _inventory(tmp_path, server, slapd_lab.ca)
     assert cli.main(["scan", "-i", inv, "-c", "ldap.challenge.*", "-c", "ad.challenge.*", "--challenge",
