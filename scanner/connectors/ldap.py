@@ -136,6 +136,8 @@ class LDAPConnector:
         self.bound_as = ""
         #: continuation references of the last search that name this server's other naming contexts (not followed)
         self.ignored_references: tuple[str, ...] = ()
+        #: False only for a challenge's clean-up connection (scanner/probes/ldap.py), which must write
+        self.read_only = True
 
     # -- connection -------------------------------------------------------------------------------
     def _password(self) -> str:
@@ -172,7 +174,7 @@ class LDAPConnector:
 
         return ldap3.Connection(server, auto_bind=ldap3.AUTO_BIND_NONE,
                                 receive_timeout=max(1, int(self.settings.timeout)), raise_exceptions=False,
-                                read_only=True, check_names=False, auto_range=False, auto_referrals=False,
+                                read_only=self.read_only, check_names=False, auto_range=False, auto_referrals=False,
                                 return_empty_attributes=False, **kwargs)
 
     def _open(self) -> Any:

@@ -100,6 +100,7 @@ class SlapdProfile:
     policy: dict[str, str]
     users: dict[str, str]  # uid -> userPassword value as stored
     extra_ldif: str = ""  # more entries, for a test that builds its own instance
+    accesslog: tuple[str, ...] = ()  # accesslog overlay directives (e.g. "logops writes"); empty: no cn=accesslog
 
 
 GOOD = SlapdProfile(
@@ -122,19 +123,22 @@ def _config(p: SlapdProfile, d: Path, cert: ServerCert, ca: CA) -> str:
     lines = [f"include /etc/ldap/schema/{s}.schema" for s in SCHEMAS]
     lines += [
         "modulepath /usr/lib/ldap", "moduleload back_mdb", "moduleload ppolicy",
-        *(["moduleload auditlog"] if p.audit else []),
+        *(["moduleload auditlog"] if p.audit else []), *(["moduleload accesslog"] if p.accesslog else []),
         f"pidfile {d}/slapd.pid", f"argsfile {d}/slapd.args",
         f"TLSCACertificateFile {ca.cert}", f"TLSCertificateFile {cert.cert}", f"TLSCertificateKeyFile {cert.key}",
         "password-hash {SSHA}",
         *(["security simple_bind=64"] if p.require_tls else []),
         *([] if p.allow_anonymous else ["disallow bind_anon", "require authc"]),
         "database config", f'access to * by dn.exact="{admin}" read by * none',
+        *(["database mdb", "suffix cn=accesslog", f"directory {d}/accesslog",
+           f'access to * by dn.exact="{admin}" read by * none'] if p.accesslog else []),
         "database mdb", f"suffix {p.suffix}", f"rootdn {admin}", f"rootpw {ssha(ADMIN_PASSWORD)}",
         f"directory {d}/data", "maxsize 104857600",
         # the weak instance caps anonymous searches at 2 entries: the size-limit test needs a limit to hit
         *([] if p.require_tls else ["limits anonymous size=2"]),
         "overlay ppolicy", f'ppolicy_default "cn=default,ou=policies,{p.suffix}"', "ppolicy_use_lockout",
         *(["overlay auditlog", f"auditlog {d}/audit.ldif"] if p.audit else []),
+        *(["overlay accesslog", "logdb cn=accesslog", *p.accesslog] if p.accesslog else []),
         "access to attrs=userPassword by self write by anonymous auth by * none",
         "access to * by users read by * " + ("read" if p.allow_anonymous else "none"),
     ]
@@ -203,18 +207,19 @@ def build(profile: SlapdProfile, root: Path, ca: CA, cert: ServerCert) -> Slapd:
     d = root / f"slapd-{profile.name}"
     shutil.rmtree(d, ignore_errors=True)
     (d / "data").mkdir(parents=True)
+    (d / "accesslog").mkdir()
     (d / "slapd.conf").write_text(_config(profile, d, cert, ca))
     (d / "seed.ldif").write_text(_seed(profile))
-    subprocess.run([SLAPADD, "-f", str(d / "slapd.conf"), "-l", str(d / "seed.ldif")], check=True,
+    subprocess.run([SLAPADD, "-f", str(d / "slapd.conf"), "-b", profile.suffix, "-l", str(d / "seed.ldif")], check=True,
                    capture_output=True, timeout=60)
     return Slapd(profile, d, free_port(), free_port())
 
 
 @contextmanager
-def good_with(ca: CA, root: Path, name: str, extra_ldif: str) -> Iterator[Slapd]:
+def good_with(ca: CA, root: Path, name: str, extra_ldif: str, accesslog: tuple[str, ...] = ()) -> Iterator[Slapd]:
     """One more server: the compliant profile plus ``extra_ldif``, with its own port, database and certificate."""
     cert = issue_cert(ca, root / "tls", "localhost", ("localhost",), ("127.0.0.1",))
-    server = build(replace(GOOD, name=name, extra_ldif=extra_ldif), root, ca, cert)
+    server = build(replace(GOOD, name=name, extra_ldif=extra_ldif, accesslog=accesslog), root, ca, cert)
     server.start()
     try:
         yield server
