@@ -425,8 +425,9 @@ def _run_info(registry: Registry, specs: Sequence[CheckSpec | ChallengeSpec], in
 class Progress:
     """A one-line progress display on stderr, only when stderr is a terminal."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr):
+    def __init__(self, total: int, stream: TextIO | None = None):
         self.total, self.done, self.failing, self.erroring = total, 0, 0, 0
+        stream = stream or sys.stderr  # the stream of the moment, not the one when this module was imported
         self.stream = stream
         self.enabled = stream.isatty()
 
