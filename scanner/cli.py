@@ -11,7 +11,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from scanner.frameworks import Catalog
     from scanner.iacscope import DiffScope
     from scanner.inventory import Inventory
-    from scanner.model import Run, RunInfo, Target
+    from scanner.model import Platform, Run, RunInfo, Target
     from scanner.profiles import Profile
     from scanner.registry import CheckSpec, Registry
     from scanner.runner import TargetOutcome
@@ -378,13 +378,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # --- check selection (scan and checks) ------------------------------------------------------------------------
 
-def _load_registry() -> Registry:
+def _load_registry(platforms: Iterable[Platform] | None = None) -> Registry:
+    """Every check plugin, or (``platforms``) only those a scan of these platforms needs."""
     from scanner.registry import CheckLoadError, Registry
 
     try:
-        return Registry.load()
+        return Registry.load(platforms=platforms)
     except CheckLoadError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _policy_checked(inventory: Inventory, registry: Registry) -> Registry:
+    """The registry whose thresholds the inventory's policy names are; every check plugin is loaded when the
+    partial registry does not know a name. Raises InventoryError for a name no check knows."""
+    from scanner.inventory import InventoryError, check_policy_names
+
+    try:
+        check_policy_names(inventory, registry.param_names())
+        return registry
+    except InventoryError:
+        if registry.platforms is None:
+            raise
+    registry = _load_registry()
+    check_policy_names(inventory, registry.param_names())
+    return registry
 
 
 def select_checks(registry: Registry, catalogs: Mapping[str, Catalog], *, patterns: Sequence[str] = (),
@@ -539,7 +556,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from scanner.safefs import OutputError
     from scanner.store import RECORD_NAME, Record, RecordWriter
 
-    registry = _load_registry()
     catalogs = frameworks.load_catalogs()
     extra = None
     if args.ansible_inventory:
@@ -552,8 +568,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.iac and (args.inventory or args.ansible_inventory):
         raise UsageError("--iac builds its own inventory: use it without --inventory and --ansible-inventory")
     try:
-        inventory = load_inventory(iac_document(args.iac) if args.iac else args.inventory, extra=extra,
-                                   policy_names=registry.param_names())
+        inventory = load_inventory(iac_document(args.iac) if args.iac else args.inventory, extra=extra)
+        # only the check plugins the selected targets need (all with a profile, which may name any check);
+        # the inventory's policy names are checked against them, and against all when they do not suffice
+        targets = inventory.select([x for x in args.limit.split(",") if x], args.tag)
+        registry = _load_registry(None if args.profile else {t.type.judged_by for t in targets})
+        registry = _policy_checked(inventory, registry)
     except InventoryError as exc:
         _say(f"inventory {exc.source} is not valid (nothing was scanned):")
         for problem in exc.problems:
@@ -564,11 +584,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     inventory_notifications(args, inventory)
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    targets = inventory.select([x for x in args.limit.split(",") if x], args.tag)
     if not targets:
         raise UsageError("no target matches --limit/--tag")
     diff_scope = _diff_scope(args.diff_base, targets) if args.diff_base is not None else None
     specs = select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause)
+    if not specs and registry.platforms is not None:  # a selection of other platforms' checks: as with all loaded
+        registry = _load_registry()
+        specs = select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause)
     profile = _profile(args.profile, registry) if args.profile else None
     if profile is not None:
         specs = [s for s in specs if profile.selects(s.id)]
