@@ -102,6 +102,8 @@ def json_text(doc: Any, *, indent: int | None = 2, sort_keys: bool = False) -> s
     from reports.jsonenc import dumps  # orjson where it writes the same values (indent=2), else the json module
 
     text = dumps(doc, indent=indent, sort_keys=sort_keys)
+    if text.isascii() and "\x7f" not in text:  # nothing to escape (a fast scan of a large report)
+        return text
     return _JSON_UNSAFE.sub(_json_escape, text)
 
 

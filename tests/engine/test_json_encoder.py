@@ -79,3 +79,9 @@ def test_plain_data_uses_orjson_and_keeps_key_order_unless_sorted(no_stdlib: Non
 def test_without_indent_the_json_module_writes_as_before() -> None:
     doc = {"b": [1, "\u2028"], "a": 1}
     assert json_text(doc, indent=None) == '{"b": [1, "\\u2028"], "a": 1}'
+
+
+@pytest.mark.parametrize("text", ["plain ascii", "del \x7f", "é", "\u2028"])
+def test_ascii_fast_path_and_escapes_agree(text: str) -> None:
+    doc = {"v": text}
+    assert json_text(doc) == reference(doc, sort_keys=False)
