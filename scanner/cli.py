@@ -457,7 +457,8 @@ class Progress:
 
 
 def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework: str | None = None,
-                   quiet: bool = False, verbose: bool = False, documents: Mapping[str, Any] | None = None) -> None:
+                   quiet: bool = False, verbose: bool = False, documents: Mapping[str, Any] | None = None,
+                   findings: Sequence[Mapping[str, Any]] | None = None) -> None:
     """The console report to stdout; every other format to its file in ``outdir`` (written safely: see safefs)."""
     from reports import FORMATS, render
     from scanner.safefs import OutputDir
@@ -467,7 +468,10 @@ def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework:
         with OutputDir.open(outdir) as directory:
             for fmt in files:
                 with directory.replace(FORMATS[fmt][1]) as fh:
-                    render(fmt, run, fh, **((documents or {}) if fmt in ("oq", "pdf", "dashboard") else {}))
+                    extra: Mapping[str, Any] = (documents or {}) if fmt in ("oq", "pdf", "dashboard") else {}
+                    if fmt == "json" and findings is not None:  # the record's dicts of the results, built once
+                        extra = {"findings": findings}
+                    render(fmt, run, fh, **extra)
                 if not quiet:
                     print(f"{fmt} report: {outdir / FORMATS[fmt][1]}", file=sys.stderr)
     if "console" in formats:
@@ -682,7 +686,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         documents.update(dashboard_options(args, run, outdir))
     _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
                    framework=frameworks.resolve(args.framework, catalogs) if args.framework else None,
-                   documents=documents)
+                   documents=documents, findings=record.result_dicts(run))
     code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets, narrowed), narrowed=bool(narrowed))
     code = _seal(outdir, sealing, quiet=args.quiet) or code
     # issue 13: post-scan, first: the history (the run from memory; a failure is warned and recorded)
