@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from reports import jsonenc
 from reports.text import _JSON_UNSAFE, _json_escape, json_text
 
 HOSTILE = ["nul \x00 here", "line\u2028sep\u2029para", "\x1b[31mred\x1b[0m \x9b31m", "bidi \u202eevil\u202c",
@@ -32,14 +31,14 @@ def no_stdlib(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: Any, **__: Any) -> str:
         raise AssertionError("the json module encoder was used for plain data")
 
-    monkeypatch.setattr(jsonenc.json, "dumps", refuse)
+    monkeypatch.setattr("reports.jsonenc.json.dumps", refuse)
 
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_text_is_written_as_before_by_orjson(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = {"findings": [{"message": text, text: [text, 1, -2.5, True, None, {}, []]}], "b": (1, 2)}
     expected = reference(doc)
-    monkeypatch.setattr(jsonenc.json, "dumps", lambda *a, **k: pytest.fail("json module used"))
+    monkeypatch.setattr("reports.jsonenc.json.dumps", lambda *a, **k: pytest.fail("json module used"))
     got = json_text(doc, sort_keys=True)
     assert got == expected
     assert json.loads(got) == json.loads(expected)

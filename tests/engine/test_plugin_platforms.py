@@ -28,7 +28,7 @@ def plugins(monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
     """The built-in entry points plus ``extra`` (name -> module), as installed plugins would be."""
     eps = [metadata.EntryPoint(name, value, registry_module.ENTRY_POINT_GROUP)
            for name, value in {**BUILTIN, **extra}.items()]
-    monkeypatch.setattr(registry_module.metadata, "entry_points", lambda group: [e for e in eps if e.group == group])
+    monkeypatch.setattr("scanner.registry.metadata.entry_points", lambda group: [e for e in eps if e.group == group])
 
 
 @pytest.mark.parametrize("name, platform", [("linux", Platform.LINUX), ("windows", Platform.WINDOWS),
