@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import getpass
 import json
 import logging
@@ -404,6 +405,23 @@ def _policy_checked(inventory: Inventory, registry: Registry) -> Registry:
     return registry
 
 
+def _catalog_ids_not_loaded(registry: Registry, catalogs: Mapping[str, Catalog], *, patterns: Sequence[str] = (),
+                             framework: str | None = None, clause: str | None = None) -> list[str]:
+    """The catalogs' check ids of the platforms whose plugins this registry did not load, as the selection names
+    them: a run records the clauses of its whole selection, as if every plugin were loaded (every packaged check
+    is in a catalog), so that the clause coverage shows the same evidence, and the same gaps, either way."""
+    from scanner import frameworks
+    from scanner.registry import plugin_platform
+
+    if registry.platforms is None:
+        return []
+    named = (frameworks.checks_for(catalogs, framework, clause) if framework
+             else {cid for cat in catalogs.values() for cid in cat.check_ids})
+    return sorted(cid for cid in named if cid not in registry.checks
+                  and plugin_platform(cid.split(".", 1)[0]) not in registry.platforms
+                  and (not patterns or any(fnmatch.fnmatchcase(cid, p) for p in patterns)))
+
+
 def select_checks(registry: Registry, catalogs: Mapping[str, Catalog], *, patterns: Sequence[str] = (),
                   framework: str | None = None, clause: str | None = None,
                   platform: str | None = None) -> list[CheckSpec]:
@@ -591,10 +609,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not targets:
         raise UsageError("no target matches --limit/--tag")
     diff_scope = _diff_scope(args.diff_base, targets) if args.diff_base is not None else None
-    specs = select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause)
+    selection = {"patterns": args.check, "framework": args.framework, "clause": args.clause}
+    specs = select_checks(registry, catalogs, **selection)
     if not specs and registry.platforms is not None:  # a selection of other platforms' checks: as with all loaded
         registry = _load_registry()
-        specs = select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause)
+        specs = select_checks(registry, catalogs, **selection)
     profile = _profile(args.profile, registry) if args.profile else None
     if profile is not None:
         specs = [s for s in specs if profile.selects(s.id)]
@@ -615,7 +634,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     operator_name = (args.operator_name if args.operator_name is not None
                      else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
     info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500], operator_name)
-    used, clauses = frameworks.run_use(catalogs, [s.id for s in specs])  # issue 16: catalog provenance, coverage
+    used, clauses = frameworks.run_use(  # issue 16: catalog provenance, coverage
+        catalogs, [s.id for s in specs] + _catalog_ids_not_loaded(registry, catalogs, **selection))
     info = replace(info, catalogs=used, clauses=clauses,
                    gxp_context=MappingProxyType({t.name: t.gxp_context for t in targets if t.gxp_context}))
     from scanner.seal import previous_manifest

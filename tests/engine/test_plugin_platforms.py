@@ -123,3 +123,28 @@ def test_a_scan_of_code_imports_no_network_library(tmp_path: Path) -> None:
     assert sorted(set(report["modules"]) & set(HEAVY)) == []
     assert {m.split(".")[1] for m in report["checks"]} <= {"aws", "frameworks"}
     assert (tmp_path / "out1" / "report.json").exists()
+
+
+@pytest.mark.parametrize("selection", [[], ["--framework", "part11"], ["--check", "aws.s3.*", "--check", "linux.ssh.*"],
+                                       ["--framework", "annex11", "--clause", "12"]])
+def test_the_run_records_the_same_clauses_and_coverage_as_with_every_plugin_loaded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, selection: list[str]) -> None:
+    from scanner import cli
+
+    def scan(out: str) -> dict[str, object]:
+        argv = ["scan", "--quiet", "--no-history", "--iac", str(IAC), "--format", "json", "--output",
+                str(tmp_path / out), *selection]
+        assert main(argv) in (0, 1)
+        doc: dict[str, object] = json.loads((tmp_path / out / "report.json").read_text(encoding="utf-8"))
+        return doc
+
+    partial = scan("partial")
+    real = cli._load_registry
+    monkeypatch.setattr(cli, "_load_registry", lambda platforms=None: real(None))
+    everything = scan("everything")
+    for doc in (partial, everything):
+        for finding in doc["findings"]:  # type: ignore[attr-defined]
+            finding.pop("at")
+    assert partial["run"]["clauses"] == everything["run"]["clauses"]  # type: ignore[index]
+    assert partial["coverage"] == everything["coverage"]
+    assert partial["findings"] == everything["findings"]
