@@ -1,0 +1,1 @@
+"""I/O for challenge tests: one module per transport, each exchange returns a scanner.challenge.Probe."""
