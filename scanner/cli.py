@@ -422,6 +422,7 @@ def _catalog_ids_not_loaded(registry: Registry, catalogs: Mapping[str, Catalog],
     named = (frameworks.checks_for(catalogs, framework, clause) if framework
              else {cid for cat in catalogs.values() for cid in cat.check_ids})
     return sorted(cid for cid in named if cid not in registry.checks
+                  and ".challenge." not in cid  # challenge tests (by their ids' convention) are chosen by --challenge
                   and plugin_platform(cid.split(".", 1)[0]) not in registry.platforms
                   and (not patterns or any(fnmatch.fnmatchcase(cid, p) for p in patterns)))
 
