@@ -11,6 +11,7 @@ shows nothing raw when printed to a terminal.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from reports.location import place
@@ -19,8 +20,10 @@ from scanner.coverage import coverage_dicts
 from scanner.model import Run, run_to_dict, thaw
 
 
-def render(run: Run, out: TextIO, **_: Any) -> None:
-    doc = run_to_dict(run)
+def render(run: Run, out: TextIO, *, findings: Sequence[Mapping[str, Any]] | None = None, **_: Any) -> None:
+    """``findings``: the results' dicts as the run record wrote them (``RecordWriter.result_dicts``), not built
+    again."""
+    doc = run_to_dict(run, findings)
     for finding, r in zip(doc["findings"], run.results, strict=True):
         where = place(r).location
         finding["location"] = thaw(where) if where is not None else None

@@ -14,7 +14,6 @@ people, the JSON record keeps the exact value.
 """
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from typing import Any
@@ -100,7 +99,11 @@ def json_text(doc: Any, *, indent: int | None = 2, sort_keys: bool = False) -> s
     zero-width characters, noncharacters and lone surrogates as ``\\uXXXX`` escapes as well. Other text stays
     readable (``ensure_ascii`` off). These characters can only occur inside JSON strings, where the escape means
     the same character."""
-    text = json.dumps(doc, indent=indent, sort_keys=sort_keys, ensure_ascii=False, default=str)
+    from reports.jsonenc import dumps  # orjson where it writes the same values (indent=2), else the json module
+
+    text = dumps(doc, indent=indent, sort_keys=sort_keys)
+    if text.isascii() and "\x7f" not in text:  # nothing to escape (a fast scan of a large report)
+        return text
     return _JSON_UNSAFE.sub(_json_escape, text)
 
 

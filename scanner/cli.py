@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import getpass
 import json
 import logging
@@ -11,7 +12,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from scanner.frameworks import Catalog
     from scanner.iacscope import DiffScope
     from scanner.inventory import Inventory
-    from scanner.model import Run, RunInfo, Target
+    from scanner.model import Platform, Run, RunInfo, Target
     from scanner.profiles import Profile
     from scanner.registry import CheckSpec, Registry
     from scanner.runner import TargetOutcome
@@ -382,13 +383,48 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # --- check selection (scan and checks) ------------------------------------------------------------------------
 
-def _load_registry() -> Registry:
+def _load_registry(platforms: Iterable[Platform] | None = None) -> Registry:
+    """Every check plugin, or (``platforms``) only those a scan of these platforms needs."""
     from scanner.registry import CheckLoadError, Registry
 
     try:
-        return Registry.load()
+        return Registry.load(platforms=platforms)
     except CheckLoadError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _policy_checked(inventory: Inventory, registry: Registry) -> Registry:
+    """The registry whose thresholds the inventory's policy names are; every check plugin is loaded when the
+    partial registry does not know a name. Raises InventoryError for a name no check knows."""
+    from scanner.inventory import InventoryError, check_policy_names
+
+    try:
+        check_policy_names(inventory, registry.param_names())
+        return registry
+    except InventoryError:
+        if registry.platforms is None:
+            raise
+    registry = _load_registry()
+    check_policy_names(inventory, registry.param_names())
+    return registry
+
+
+def _catalog_ids_not_loaded(registry: Registry, catalogs: Mapping[str, Catalog], *, patterns: Sequence[str] = (),
+                             framework: str | None = None, clause: str | None = None) -> list[str]:
+    """The catalogs' check ids of the platforms whose plugins this registry did not load, as the selection names
+    them: a run records the clauses of its whole selection, as if every plugin were loaded (every packaged check
+    is in a catalog), so that the clause coverage shows the same evidence, and the same gaps, either way."""
+    from scanner import frameworks
+    from scanner.registry import plugin_platform
+
+    if registry.platforms is None:
+        return []
+    named = (frameworks.checks_for(catalogs, framework, clause) if framework
+             else {cid for cat in catalogs.values() for cid in cat.check_ids})
+    return sorted(cid for cid in named if cid not in registry.checks
+                  and ".challenge." not in cid  # challenge tests (by their ids' convention) are chosen by --challenge
+                  and plugin_platform(cid.split(".", 1)[0]) not in registry.platforms
+                  and (not patterns or any(fnmatch.fnmatchcase(cid, p) for p in patterns)))
 
 
 def select_checks(registry: Registry, catalogs: Mapping[str, Catalog], *, patterns: Sequence[str] = (),
@@ -445,7 +481,8 @@ class Progress:
 
 
 def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework: str | None = None,
-                   quiet: bool = False, verbose: bool = False, documents: Mapping[str, Any] | None = None) -> None:
+                   quiet: bool = False, verbose: bool = False, documents: Mapping[str, Any] | None = None,
+                   findings: Sequence[Mapping[str, Any]] | None = None) -> None:
     """The console report to stdout; every other format to its file in ``outdir`` (written safely: see safefs)."""
     from reports import FORMATS, render
     from scanner.safefs import OutputDir
@@ -455,7 +492,10 @@ def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework:
         with OutputDir.open(outdir) as directory:
             for fmt in files:
                 with directory.replace(FORMATS[fmt][1]) as fh:
-                    render(fmt, run, fh, **((documents or {}) if fmt in ("oq", "pdf", "dashboard") else {}))
+                    extra: Mapping[str, Any] = (documents or {}) if fmt in ("oq", "pdf", "dashboard") else {}
+                    if fmt == "json" and findings is not None:  # the record's dicts of the results, built once
+                        extra = {"findings": findings}
+                    render(fmt, run, fh, **extra)
                 if not quiet:
                     print(f"{fmt} report: {outdir / FORMATS[fmt][1]}", file=sys.stderr)
     if "console" in formats:
@@ -545,7 +585,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from scanner.safefs import OutputError
     from scanner.store import RECORD_NAME, Record, RecordWriter
 
-    registry = _load_registry()
     catalogs = frameworks.load_catalogs()
     extra = None
     if args.ansible_inventory:
@@ -558,8 +597,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.iac and (args.inventory or args.ansible_inventory):
         raise UsageError("--iac builds its own inventory: use it without --inventory and --ansible-inventory")
     try:
-        inventory = load_inventory(iac_document(args.iac) if args.iac else args.inventory, extra=extra,
-                                   policy_names=registry.param_names())
+        inventory = load_inventory(iac_document(args.iac) if args.iac else args.inventory, extra=extra)
+        # only the check plugins the selected targets need (all with a profile, which may name any check);
+        # the inventory's policy names are checked against them, and against all when they do not suffice
+        targets = inventory.select([x for x in args.limit.split(",") if x], args.tag)
+        registry = _load_registry(None if args.profile else {t.type.judged_by for t in targets})
+        registry = _policy_checked(inventory, registry)
     except InventoryError as exc:
         _say(f"inventory {exc.source} is not valid (nothing was scanned):")
         for problem in exc.problems:
@@ -570,12 +613,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     inventory_notifications(args, inventory)
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    targets = inventory.select([x for x in args.limit.split(",") if x], args.tag)
     if not targets:
         raise UsageError("no target matches --limit/--tag")
     diff_scope = _diff_scope(args.diff_base, targets) if args.diff_base is not None else None
-    specs: list[CheckSpec | ChallengeSpec] = list(
-        select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause))
+    selection = {"patterns": args.check, "framework": args.framework, "clause": args.clause}
+    specs: list[CheckSpec | ChallengeSpec] = list(select_checks(registry, catalogs, **selection))
+    if not specs and registry.platforms is not None:  # a selection of other platforms' checks: as with all loaded
+        registry = _load_registry()
+        specs = list(select_checks(registry, catalogs, **selection))
     profile = _profile(args.profile, registry) if args.profile else None
     if profile is not None:
         specs = [s for s in specs if profile.selects(s.id)]
@@ -603,7 +648,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     operator_name = (args.operator_name if args.operator_name is not None
                      else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
     info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500], operator_name)
-    used, clauses = frameworks.run_use(catalogs, [s.id for s in specs])  # issue 16: catalog provenance, coverage
+    used, clauses = frameworks.run_use(  # issue 16: catalog provenance, coverage
+        catalogs, [s.id for s in specs] + _catalog_ids_not_loaded(registry, catalogs, **selection))
     info = replace(info, catalogs=used, clauses=clauses,
                    gxp_context=MappingProxyType({t.name: t.gxp_context for t in targets if t.gxp_context}))
     from scanner.seal import previous_manifest
@@ -674,7 +720,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         documents.update(dashboard_options(args, run, outdir))
     _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
                    framework=frameworks.resolve(args.framework, catalogs) if args.framework else None,
-                   documents=documents)
+                   documents=documents, findings=record.result_dicts(run))
     code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets, narrowed), narrowed=bool(narrowed))
     code = _seal(outdir, sealing, quiet=args.quiet) or code
     # issue 13: post-scan, first: the history (the run from memory; a failure is warned and recorded)

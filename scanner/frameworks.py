@@ -8,6 +8,12 @@ status. This module loads and validates them against ``scanner/schemas/catalog.s
 values, refuses a clause that could overclaim (``full`` without a ``direct`` mapping), inverts them into a
 check -> clause map for the runner, records what a run used (:func:`run_use`), and renders them for the README
 and the CLI. It imports only the stdlib, scanner.model, PyYAML and (lazily) jsonschema.
+
+Validating every packaged catalog against the schema took a third of a second on every start. The packaged
+catalogs' validated parse is therefore kept in a cache (``$XDG_CACHE_HOME/gxpscan``, else ``~/.cache/gxpscan``)
+keyed by the SHA-256 of every catalog file, of the schema and of this module, and trusted only when the folder and
+the file belong to the user running gxpscan and nobody else can write them (anything else: full validation).
+Catalogs given by a user (``directory``) are always validated, and so are packaged ones whose bytes changed.
 """
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ import functools
 import hashlib
 import importlib.resources
 import json
+import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,10 +245,11 @@ def _model_problems(data: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def parse_catalog(data: Any, origin: str, sha256: str = "") -> Catalog:
+def parse_catalog(data: Any, origin: str, sha256: str = "", *, schema: bool = True) -> Catalog:
     """Validate one catalog's data and build it; ``origin`` (the file name) starts every error message.
-    ``sha256`` is the digest of the file's bytes, kept as the catalog's provenance in every run that uses it."""
-    problems = _schema_problems(data)
+    ``sha256`` is the digest of the file's bytes, kept as the catalog's provenance in every run that uses it.
+    ``schema=False`` skips only the schema (for data this module validated before, from the cache)."""
+    problems = _schema_problems(data) if schema else []
     if not problems:
         problems = _model_problems(data)
     if problems:
@@ -278,22 +287,132 @@ def _check_related(catalogs: Mapping[str, Catalog], origins: Mapping[str, str]) 
         raise CatalogError("unresolved crosswalk refs:\n" + "\n".join(f"  {p}" for p in problems))
 
 
-def _load_dir(directory: Any) -> dict[str, Catalog]:
+def _load_dir(directory: Any, cache: Path | None = None) -> dict[str, Catalog]:
+    """Every catalog of ``directory``, validated; with ``cache`` (a folder), the validated parse of these exact
+    bytes is taken from there when it is trustworthy, and written there after a full validation."""
     files = sorted((f for f in directory.iterdir() if f.name.endswith((".yaml", ".yml"))), key=lambda f: f.name)
     if not files:
         raise CatalogError(f"{directory}: no framework catalog (*.yaml) found")
+    raws = [(f.name, f.read_bytes()) for f in files]
+    digests = {name: hashlib.sha256(raw).hexdigest() for name, raw in raws}
+    key = _cache_key(digests) if cache is not None else ""
+    cached = _cache_read(cache, key, set(digests)) if cache is not None else None
     catalogs: dict[str, Catalog] = {}
     origins: dict[str, str] = {}
-    for f in files:
-        raw = f.read_bytes()
-        cat = parse_catalog(_read_yaml(raw.decode("utf-8", "replace"), f.name), f.name, hashlib.sha256(raw).hexdigest())
+    parsed: dict[str, Any] = {}
+    for name, raw in raws:
+        data = cached[name] if cached is not None else _read_yaml(raw.decode("utf-8", "replace"), name)
+        cat = parse_catalog(data, name, digests[name], schema=cached is None)
         if cat.id in catalogs:
-            raise CatalogError(f"{f.name}: framework: {cat.id!r} is also defined in {origins[cat.id]}")
+            raise CatalogError(f"{name}: framework: {cat.id!r} is also defined in {origins[cat.id]}")
         catalogs[cat.id] = cat
-        origins[cat.id] = f.name
+        origins[cat.id] = name
+        parsed[name] = data
     _check_related(catalogs, origins)
     _check_names(catalogs, origins)
+    if cache is not None and cached is None:
+        _cache_write(cache, key, parsed)
     return {cat.id: cat for cat in _ordered(catalogs)}
+
+
+# --- the cache of the packaged catalogs' validated parse --------------------------------------------------------
+
+_CACHE_FORMAT = "gxpscan-catalog-cache/1"
+_CACHE_FILE = "catalogs.json"
+#: A cache file larger than this is not read (the packaged catalogs' parse is some 200 KB).
+_CACHE_MAX_BYTES = 16 * 1024 * 1024
+
+
+def cache_dir() -> Path | None:
+    """Where the validated parse of the packaged catalogs is kept; None when ``GXPSCAN_NO_CACHE`` is set or no
+    home is known."""
+    if os.environ.get("GXPSCAN_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home directory
+            return None
+    return Path(base) / "gxpscan"
+
+
+def _cache_key(digests: Mapping[str, str]) -> str:
+    """SHA-256 over what the cached parse depends on: every catalog file, the schema, and this module's code."""
+    digest = hashlib.sha256(_CACHE_FORMAT.encode() + b"\0")
+    schema = importlib.resources.files("scanner").joinpath("schemas/catalog.schema.json").read_bytes()
+    for part in (schema, Path(__file__).read_bytes()):
+        digest.update(hashlib.sha256(part).digest())
+    for name in sorted(digests):
+        digest.update(f"{name}\0{digests[name]}\0".encode())
+    return digest.hexdigest()
+
+
+def _private(fd: int, kind: int) -> bool:
+    """The open file or folder is of ``kind`` (stat.S_IFDIR/S_IFREG), ours, and writable by nobody else."""
+    st = os.fstat(fd)
+    return stat.S_IFMT(st.st_mode) == kind and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _open_cache_dir(cache: Path, create: bool) -> int | None:
+    if create:
+        os.makedirs(cache, mode=0o700, exist_ok=True)
+    fd = os.open(cache, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    if _private(fd, stat.S_IFDIR):
+        return fd
+    os.close(fd)
+    return None
+
+
+def _cache_read(cache: Path, key: str, names: set[str]) -> dict[str, Any] | None:
+    """The cached parse of exactly these files, or None (absent, another key, not ours, writable by another
+    user, a symbolic link, too large, not the expected form): the caller then validates in full."""
+    try:
+        dir_fd = _open_cache_dir(cache, create=False)
+        if dir_fd is None:
+            return None
+        try:
+            fd = os.open(_CACHE_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+        with os.fdopen(fd, "rb") as fh:
+            if not _private(fh.fileno(), stat.S_IFREG) or os.fstat(fh.fileno()).st_size > _CACHE_MAX_BYTES:
+                return None
+            doc = json.loads(fh.read(_CACHE_MAX_BYTES + 1))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != _CACHE_FORMAT or doc.get("key") != key:
+        return None
+    catalogs = doc.get("catalogs")
+    if not isinstance(catalogs, dict) or set(catalogs) != names:
+        return None
+    return catalogs
+
+
+def _cache_write(cache: Path, key: str, parsed: Mapping[str, Any]) -> None:
+    """Keep the validated parse for the next start; silently nothing when it cannot be kept exactly (data JSON
+    cannot hold, a folder that is not private to us, any I/O fault): the cache only saves time."""
+    text = json.dumps({"format": _CACHE_FORMAT, "key": key, "catalogs": parsed}, sort_keys=True)
+    if json.loads(text)["catalogs"] != parsed:
+        return
+    tmp = f".{_CACHE_FILE}.{os.getpid()}.tmp"
+    try:
+        dir_fd = _open_cache_dir(cache, create=True)
+        if dir_fd is None:
+            return
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(text.encode("utf-8"))
+                os.replace(tmp, _CACHE_FILE, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except OSError:
+                os.unlink(tmp, dir_fd=dir_fd)
+                raise
+        finally:
+            os.close(dir_fd)
+    except (OSError, UnicodeError):
+        return
 
 
 def _check_names(catalogs: Mapping[str, Catalog], origins: Mapping[str, str]) -> None:
@@ -307,18 +426,20 @@ def _check_names(catalogs: Mapping[str, Catalog], origins: Mapping[str, str]) ->
 
 
 @functools.cache
-def _packaged() -> tuple[tuple[str, Catalog], ...]:
-    return tuple(_load_dir(_catalog_dir()).items())
+def _packaged(use_cache: bool) -> tuple[tuple[str, Catalog], ...]:
+    return tuple(_load_dir(_catalog_dir(), cache_dir() if use_cache else None).items())
 
 
-def load_catalogs(directory: str | Path | None = None) -> dict[str, Catalog]:
+def load_catalogs(directory: str | Path | None = None, *, use_cache: bool = True) -> dict[str, Catalog]:
     """All catalogs, validated, by framework id in canonical order.
 
-    ``directory`` replaces the packaged catalogs (tests, a user's own catalogs). A fault raises
-    CatalogError naming the file and the path inside it (``part11.yaml: clauses[3].automatable: ...``).
+    ``directory`` replaces the packaged catalogs (tests, a user's own catalogs) and is always validated in full.
+    The packaged catalogs come from the cache of their validated parse when their bytes are those validated
+    before (``use_cache=False``: validate them in full, as ``selftest`` does). A fault raises CatalogError naming
+    the file and the path inside it (``part11.yaml: clauses[3].automatable: ...``).
     """
     if directory is None:
-        return dict(_packaged())
+        return dict(_packaged(use_cache))
     return _load_dir(Path(directory))
 
 

@@ -197,8 +197,7 @@ def load_inventory(src: str | Path | Mapping[str, Any] | None = None, *,
     if not problems:
         problems = _semantic_problems(doc)
     if not problems and policy_names is not None:
-        declared = set(schema()["$defs"]["policy"]["properties"])  # includes names collectors read
-        problems = _unknown_policy_names(doc, declared | set(policy_names))
+        problems = _policy_problems(doc, policy_names)
     if problems:
         raise InventoryError(source, problems)
 
@@ -209,6 +208,19 @@ def load_inventory(src: str | Path | Mapping[str, Any] | None = None, *,
         waivers=tuple(Waiver(**{"resource": "*", **w}) for w in doc.get("waivers") or []),
         document=freeze(doc),
     )
+
+
+def check_policy_names(inventory: Inventory, policy_names: Iterable[str]) -> None:
+    """What ``load_inventory(policy_names=...)`` checks, for a caller that loads the checks after the inventory
+    (``scan`` loads only the check plugins its targets need): raises InventoryError for an unknown policy name."""
+    problems = _policy_problems(inventory.document, policy_names)
+    if problems:
+        raise InventoryError(inventory.source, problems)
+
+
+def _policy_problems(doc: Mapping[str, Any], policy_names: Iterable[str]) -> list[str]:
+    declared = set(schema()["$defs"]["policy"]["properties"])  # includes names collectors read
+    return _unknown_policy_names(doc, declared | set(policy_names))
 
 
 def _unknown_policy_names(doc: Mapping[str, Any], known: set[str]) -> list[str]:

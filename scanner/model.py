@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -33,6 +33,13 @@ def freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """The inverse of freeze, for JSON output."""
+    kind = type(value)  # fast paths for the exact built-in types (most values): the same result, no ABC checks
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is MappingProxyType or kind is dict:
+        return {str(k): thaw(v) for k, v in value.items()}
+    if kind is tuple or kind is list:
+        return [thaw(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): thaw(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -452,7 +459,10 @@ def info_from_dict(d: Mapping[str, Any]) -> RunInfo:
     return RunInfo(**fields)
 
 
-def run_to_dict(run: Run) -> dict[str, Any]:
+def run_to_dict(run: Run, findings: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """``findings``: the results' dicts built already (the run record's, in ``run.results`` order), copied."""
+    if findings is not None and len(findings) != len(run.results):
+        raise ValueError(f"{len(findings)} finding dicts for {len(run.results)} results")
     return {"run": {**info_to_dict(run.info), "counts": run.counts()},
-            "findings": [result_to_dict(r) for r in run.results],
+            "findings": [result_to_dict(r) for r in run.results] if findings is None else [dict(f) for f in findings],
             "evidence": {k: thaw(v) for k, v in run.evidence.items()}}

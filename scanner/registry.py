@@ -100,10 +100,26 @@ def _checks_in(module: ModuleType) -> Iterable[CheckSpec | ChallengeSpec]:
                 yield spec
 
 
-class Registry:
-    """All loaded checks, validated against the facts the collectors can provide."""
+def plugin_platform(name: str) -> Platform | None:
+    """The platform a ``gxpscan.checks`` entry point serves, by its name (``linux``, ``aws``, ``ad`` -> ldap); None
+    for a name that is no platform (a third-party plugin whose platform cannot be known: always loaded)."""
+    if name in ID_PREFIX_PLATFORM:
+        return ID_PREFIX_PLATFORM[name]
+    try:
+        return Platform(name)
+    except ValueError:
+        return None
 
-    def __init__(self, specs: Iterable[CheckSpec | ChallengeSpec], known_facts: Mapping[str, Any]):
+
+class Registry:
+    """All loaded checks, validated against the facts the collectors can provide.
+
+    ``platforms`` is None when every check plugin was loaded, else the platforms whose plugins were (plugins of
+    unknown platform always are): a registry for a scan of some target types only."""
+
+    def __init__(self, specs: Iterable[CheckSpec | ChallengeSpec], known_facts: Mapping[str, Any],
+                 platforms: frozenset[Platform] | None = None):
+        self.platforms = platforms
         self.checks: dict[str, CheckSpec] = {}
         self.challenges: dict[str, ChallengeSpec] = {}  # opt-in tests that act on targets (scanner/challenge.py)
         for spec in specs:
@@ -125,16 +141,22 @@ class Registry:
             self.checks[spec.id] = spec
 
     @classmethod
-    def load(cls, modules: Iterable[str] | None = None) -> Registry:
+    def load(cls, modules: Iterable[str] | None = None, platforms: Iterable[Platform] | None = None) -> Registry:
         """Load built-in and third-party checks, both through the ``gxpscan.checks`` entry points.
 
-        ``modules`` replaces entry-point discovery (used by tests for a fixed set of modules).
+        ``modules`` replaces entry-point discovery (used by tests for a fixed set of modules). ``platforms`` loads
+        only the plugins of these platforms (entry points are named by platform) and those whose platform cannot
+        be known from their name; the duplicate-id and unknown-fact validation runs on what is loaded.
         """
         from scanner.collectors import known_facts
 
+        wanted = None if platforms is None else frozenset(platforms)
         specs: list[CheckSpec | ChallengeSpec] = []
         if modules is None:
             for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                serves = plugin_platform(ep.name)
+                if wanted is not None and serves is not None and serves not in wanted:
+                    continue
                 try:
                     specs.extend(_checks_in(importlib.import_module(ep.value.split(":")[0])))
                 except ImportError as exc:
@@ -142,7 +164,9 @@ class Registry:
         else:
             for name in modules:
                 specs.extend(_checks_in(importlib.import_module(name)))
-        return cls(specs, known_facts())
+        if wanted is None:
+            return cls(specs, known_facts())
+        return cls(specs, known_facts(wanted | {s.platform for s in specs if isinstance(s, CheckSpec)}), wanted)
 
     def select(self, patterns: Iterable[str] = (), platform: Platform | str | None = None,
                ids: Iterable[str] | None = None) -> list[CheckSpec]:

@@ -69,6 +69,7 @@ class RecordWriter:
         self.info = info
         self._lock = threading.Lock()
         self._results: list[Result] = []
+        self._dicts: list[dict[str, Any]] = []  # the JSON form of each result, as written (shared with the report)
         self._evidence: dict[str, Any] = {}
         self._warnings: list[str] = []
         self._targets: list[str] = []
@@ -118,8 +119,9 @@ class RecordWriter:
 
     def add(self, outcome: TargetOutcome) -> None:
         with self._lock:
+            dicts = [result_to_dict(r) for r in outcome.results]
             line: dict[str, Any] = {"type": "target", "run": self.info.id, "target": outcome.target.name,
-                                    "results": [result_to_dict(r) for r in outcome.results],
+                                    "results": dicts,
                                     "evidence": dict(outcome.evidence), "warnings": list(outcome.warnings)}
             system = {str(k): str(v) for k, v in outcome.system.items()}
             if system:
@@ -128,9 +130,20 @@ class RecordWriter:
             if system:
                 self._systems[outcome.target.name] = system
             self._results.extend(outcome.results)
+            self._dicts.extend(dicts)
             self._evidence.update(outcome.evidence)
             self._warnings.extend(outcome.warnings)
             self._targets.append(outcome.target.name)
+
+    def result_dicts(self, run: Run) -> list[dict[str, Any]] | None:
+        """The JSON form of each of ``run``'s results as this record wrote it (``result_to_dict``, built once),
+        for the JSON report; None unless ``run`` holds exactly the results recorded, in order (the same objects).
+        The dicts are shared: a reader changes a copy."""
+        with self._lock:
+            if len(run.results) != len(self._results) or any(
+                    a is not b for a, b in zip(run.results, self._results, strict=True)):
+                return None
+            return list(self._dicts)
 
     def warn(self, message: str) -> None:
         """A run-level warning, kept in the run end line and in RunInfo.warnings."""

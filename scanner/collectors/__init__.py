@@ -59,9 +59,14 @@ def _module(platform: Platform) -> ModuleType | None:
         raise
 
 
-def known_facts() -> dict[str, FactSpec]:
+def known_facts(platforms: Iterable[Platform] | None = None) -> dict[str, FactSpec]:
+    """The facts the collectors provide: of every platform, or of the collectors of ``platforms`` and of the
+    platforms they judge (``aws`` includes ``iac``)."""
+    wanted = None if platforms is None else set(platforms)
     facts: dict[str, FactSpec] = {}
     for platform in PLATFORM_COLLECTORS:
+        if wanted is not None and platform not in wanted and platform.judged_by not in wanted:
+            continue
         mod = _module(platform)
         if mod is not None:
             facts.update(mod.FACTS)

@@ -1,0 +1,65 @@
+"""Indented JSON text, fast: orjson where it writes the same values as the json module, the json module otherwise.
+
+The json module's encoder is in C only without ``indent``; with ``indent=2`` (every report) it falls back to the
+pure-Python encoder, which took most of the time of writing a large report. orjson (a compiled encoder) writes
+the same document in a fraction of that time, but differs from the json module on some values: it writes NaN and
+infinities as ``null``, refuses lone surrogates, integers beyond 64 bits, non-string keys and deep nesting, and
+encodes dataclasses, dates and tuple subclasses its own way. So orjson is used only for plain JSON data (exactly
+``dict`` with ``str`` keys, ``list``, ``tuple``, ``str``, ``int``, ``float``, ``bool``, ``None``) whose floats
+are finite; anything else, and anything orjson refuses, is written by the json module as before. Both write
+non-ASCII text unescaped (``ensure_ascii=False``) and escape C0 controls the same way; the caller escapes the
+rest (``reports.text.json_text``).
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+#: Deeper than this, orjson refuses (its limit is 254 levels); such data goes to the json module at once.
+_MAX_DEPTH = 200
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """True when ``value`` is JSON data of the exact built-in types, with string keys and finite floats."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if depth >= _MAX_DEPTH:
+        return False
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not _plain(item, depth + 1):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            if not _plain(item, depth + 1):
+                return False
+        return True
+    return False
+
+
+def _orjson(doc: Any, sort_keys: bool) -> str | None:
+    """The document as orjson writes it with two-space indentation, or None when orjson is missing or refuses."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - a declared dependency; the json module still writes the report
+        return None
+    option = orjson.OPT_INDENT_2 | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    try:
+        return orjson.dumps(doc, option=option).decode("utf-8")
+    except (orjson.JSONEncodeError, UnicodeDecodeError):  # lone surrogates, integers beyond 64 bits, ...
+        return None
+
+
+def dumps(doc: Any, *, indent: int | None = 2, sort_keys: bool = False) -> str:
+    """``json.dumps(doc, indent=indent, sort_keys=sort_keys, ensure_ascii=False, default=str)``, in meaning
+    (the same values parse back; numbers may be spelled differently, e.g. ``1e16`` for ``1e+16``)."""
+    if indent == 2 and _plain(doc):
+        text = _orjson(doc, sort_keys)
+        if text is not None:
+            return text
+    return json.dumps(doc, indent=indent, sort_keys=sort_keys, ensure_ascii=False, default=str)

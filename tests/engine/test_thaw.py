@@ -1,0 +1,42 @@
+"""scanner.model.thaw with its fast paths for exact built-in types gives what the general path gives."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from scanner.model import Status, freeze, thaw
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: int
+    b: tuple[str, ...]
+
+
+class Text(str):
+    pass
+
+
+WHEN = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("s", "s"), (3, 3), (2.5, 2.5), (True, True), (None, None),
+    (Status.PASS, "pass"), (Colour.RED, "red"), (Text("t"), Text("t")), (WHEN, "2026-12-01T12:00:00+00:00"),
+    (b"\xff", "\\xff"), (frozenset({2, 1}), [1, 2]), (Pair(1, ("x",)), {"a": 1, "b": ["x"]}),
+    (freeze({"k": [1, {"n": (Status.FAIL, None)}], 5: "int key"}), {"k": [1, {"n": ["fail", None]}], "5": "int key"}),
+    (MappingProxyType({"m": MappingProxyType({"x": [WHEN]})}), {"m": {"x": ["2026-12-01T12:00:00+00:00"]}}),
+])
+def test_thaw(value: Any, expected: Any) -> None:
+    got = thaw(value)
+    assert got == expected
+    assert type(got) is type(expected)
