@@ -108,6 +108,8 @@ def challenge(*, id: str, title: str, severity: Severity | str, area: Area | str
     def mark(func: Callable[..., Any]) -> Callable[..., Any]:
         from scanner.registry import ID_PREFIX_PLATFORM
 
+        if ".challenge." not in id:  # the naming that tells a challenge from a check by id alone (catalogs, plugins)
+            raise TypeError(f"challenge {id}: a challenge id reads '<prefix>.challenge.<name>'")
         prefix = id.split(".", 1)[0]
         plats = frozenset(Platform(p) for p in platforms) if platforms else frozenset(
             {ID_PREFIX_PLATFORM.get(prefix) or Platform(prefix)})

@@ -60,10 +60,11 @@ def test_the_decorator_reads_impact_platform_and_thresholds():
     assert Impact.INTRUSIVE.allows(Impact.SAFE) and not Impact.SAFE.allows(Impact.INTRUSIVE)
 
 
-@pytest.mark.parametrize("bad", [lambda: None, lambda ctx, n: None])
-def test_a_challenge_without_context_or_with_a_fact_parameter_is_refused_at_load(bad):
-    with pytest.raises(TypeError, match="challenge x.y"):
-        challenge(id="x.y", title="t", severity="low", area="access_control", criterion="c", impact="safe",
+@pytest.mark.parametrize("cid, bad", [("x.challenge.y", lambda: None), ("x.challenge.y", lambda ctx, n: None),
+                                      ("x.y", lambda ctx: None)])
+def test_a_malformed_challenge_is_refused_at_load(cid, bad):
+    with pytest.raises(TypeError, match=f"challenge {cid}: "):
+        challenge(id=cid, title="t", severity="low", area="access_control", criterion="c", impact="safe",
                   platforms=["linux"])(bad)
 
 
