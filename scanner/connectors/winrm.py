@@ -255,6 +255,99 @@ def _use_keytab(path: str) -> None:
         os.environ["KRB5_CLIENT_KTNAME"] = path
 
 
+KEYTAB_LIMIT = 1024 * 1024  # bytes of a keytab or ticket cache read to name its principal
+#: the minor status text, last in pykerberos' "...failed: ((major, code), (minor, code))"
+_GSS_MINOR = re.compile(r"""\((?:'([^']{0,500})'|"([^"]{0,500})"), -?\d+\)\)\s*$""")
+
+
+def _counted(data: bytes, at: int, size: int) -> tuple[bytes, int]:
+    """A big-endian length-prefixed string of a keytab or ticket cache; ValueError past the end."""
+    if at + size > len(data):
+        raise ValueError("truncated")
+    length = int.from_bytes(data[at:at + size], "big")
+    if at + size + length > len(data):
+        raise ValueError("truncated")
+    return data[at + size:at + size + length], at + size + length
+
+
+def _read_head(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(KEYTAB_LIMIT)
+
+
+def keytab_principal(path: str) -> str | None:
+    """The principal of the first entry of an MIT keytab (format 0x0502), what MIT takes initial credentials for;
+    None if the file cannot be read or is not a keytab."""
+    try:
+        data = _read_head(path)
+        if data[:2] != b"\x05\x02" or len(data) < 8:
+            return None
+        at = 6  # the first record's length (4 bytes) is skipped: the fields are read in place
+        count = int.from_bytes(data[at:at + 2], "big")
+        realm, at = _counted(data, at + 2, 2)
+        parts = []
+        for _ in range(min(count, 16)):
+            part, at = _counted(data, at, 2)
+            parts.append(part)
+        return printable(b"/".join(parts).decode("utf-8", "replace") + "@" + realm.decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return None
+
+
+def ccache_principal(name: str | None) -> str | None:
+    """The default principal of a FILE ticket cache (formats 0x0503 and 0x0504), else None."""
+    if not name or (":" in name and not name.startswith("FILE:")):
+        return None  # KEYRING:, KCM:, DIR:, ... are not read here
+    try:
+        data = _read_head(name.removeprefix("FILE:"))
+        if data[:2] not in (b"\x05\x03", b"\x05\x04"):
+            return None
+        at = 2
+        if data[:2] == b"\x05\x04":
+            _, at = _counted(data, at, 2)  # header tags
+        if len(data) < at + 8:
+            return None
+        count = int.from_bytes(data[at + 4:at + 8], "big")
+        realm, at = _counted(data, at + 8, 4)
+        parts = []
+        for _ in range(min(count, 16)):
+            part, at = _counted(data, at, 4)
+            parts.append(part)
+        return printable(b"/".join(parts).decode("utf-8", "replace") + "@" + realm.decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return None
+
+
+def kerberos_failure(ep: Endpoint, keytab: str | None, detail: str) -> ConnectorError:
+    """A Kerberos exchange that failed on this side (no ticket, a key the KDC rejects, no KDC): named by the
+    principal it was for and where that came from, with the GSS-API reason."""
+    cache = os.environ.get("KRB5CCNAME")
+    if ep.user:
+        who = ep.user
+    elif keytab:
+        who = f"{keytab_principal(keytab) or 'the first principal'} of keytab_file {printable(keytab)}"
+    else:
+        where = printable(cache or "(default)")
+        who = f"{ccache_principal(cache) or 'the default principal'} of the ticket cache {where}"
+    match = _GSS_MINOR.search(detail)
+    reason = printable((match.group(1) or match.group(2)) if match else detail)
+    hint = ""
+    if any(text in reason for text in ("No Kerberos credentials available", "No credentials cache found",
+                                       "Can't find client principal")):
+        hint = "; no ticket: run kinit for the scan account or set keytab_file"
+    elif "Preauthentication failed" in reason:
+        hint = "; the KDC rejected the key: wrong password, or a keytab older than the last password change"
+    return ConnectorError(f"Kerberos authentication as {who} to {ep.url} failed: {reason}{hint}")
+
+
+def _kerberos_error(exc: BaseException) -> bool:
+    try:
+        from winrm.vendor.requests_kerberos.exceptions import KerberosExchangeError
+    except ImportError:
+        return False
+    return isinstance(exc, KerberosExchangeError)
+
+
 def _require_module(auth: str) -> None:
     needed = {"kerberos": (("kerberos", "winkerberos"), "pywinrm[kerberos]"),
               "credssp": (("requests_credssp",), "pywinrm[credssp]")}.get(auth)
@@ -358,6 +451,14 @@ class WinRMConnector:
             self._call(self._deadline, protocol.transport.build_session)  # authenticates and sets up sealing
         return protocol
 
+    def _principal(self) -> str:
+        """Who this connection authenticates as, for a message: the user, else the Kerberos principal."""
+        ep, keytab = self.endpoint, self.target.opt("keytab_file")
+        if ep.user or ep.auth != "kerberos":
+            return str(ep.user)
+        found = keytab_principal(str(keytab)) if keytab else ccache_principal(os.environ.get("KRB5CCNAME"))
+        return found or "the Kerberos principal"
+
     # ---- one WS-Man operation, bounded -----------------------------------------------------
     def _call(self, deadline: float, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one pywinrm operation with the time left; pywinrm's and requests' errors become ConnectorError
@@ -377,7 +478,7 @@ class WinRMConnector:
         try:
             return operation(*args, **kwargs)
         except wx.InvalidCredentialsError:
-            raise ConnectorError(f"authentication failed for {ep.user or 'the Kerberos principal'} at {ep.url} "
+            raise ConnectorError(f"authentication failed for {self._principal()} at {ep.url} "
                                  f"({ep.auth}): the server rejected the credentials") from None
         except wx.WinRMOperationTimeoutError:
             raise
@@ -393,6 +494,9 @@ class WinRMConnector:
         except requests.exceptions.SSLError as exc:
             raise ConnectorError(f"TLS with {ep.url} failed: {printable(str(exc))}") from None
         except (requests.exceptions.RequestException, OSError) as exc:
+            if _kerberos_error(exc):
+                keytab = self.target.opt("keytab_file")
+                raise kerberos_failure(ep, str(keytab) if keytab else None, str(exc)) from None
             raise ConnectorError(f"WinRM connection to {ep.url} failed: {type(exc).__name__}: "
                                  f"{printable(str(exc))}") from None
         except (ParseError, StopIteration, ValueError, KeyError, AssertionError) as exc:  # pywinrm asserts RelatesTo
