@@ -25,6 +25,8 @@ DEB_PACKAGES=(
   git
   slapd ldap-utils
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
+  # WinRM Kerberos: pykerberos, gssapi and krb5 (PyPI) build against MIT Kerberos (krb5-config, headers)
+  libkrb5-dev gcc
   # OQ documents as PDF: the DejaVu fonts it embeds; for the PDF tests poppler-utils (pdftotext, pdftoppm) and qpdf
   fonts-dejavu-core poppler-utils qpdf
   # the history tests start a PostgreSQL server of their own (initdb, pg_ctl); the system cluster is not used

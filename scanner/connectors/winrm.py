@@ -340,12 +340,24 @@ def kerberos_failure(ep: Endpoint, keytab: str | None, detail: str) -> Connector
     return ConnectorError(f"Kerberos authentication as {who} to {ep.url} failed: {reason}{hint}")
 
 
-def _kerberos_error(exc: BaseException) -> bool:
+#: NTSTATUS / HRESULT a CredSSP acceptor answers for a wrong user or password
+LOGON_DENIED = (0x8009030C, 0xC000006D)
+
+
+def _auth_errors(auth: str) -> tuple[type[BaseException], ...]:
+    """What the Kerberos or CredSSP package raises when the exchange fails on this side or the host refuses it."""
     try:
-        from winrm.vendor.requests_kerberos.exceptions import KerberosExchangeError
+        if auth == "kerberos":
+            from winrm.vendor.requests_kerberos.exceptions import KerberosExchangeError
+
+            return (KerberosExchangeError,)
+        if auth == "credssp":
+            from requests_credssp.exceptions import AuthenticationException, NTStatusException
+
+            return (AuthenticationException, NTStatusException)
     except ImportError:
-        return False
-    return isinstance(exc, KerberosExchangeError)
+        pass
+    return ()
 
 
 def _require_module(auth: str) -> None:
@@ -459,6 +471,22 @@ class WinRMConnector:
         found = keytab_principal(str(keytab)) if keytab else ccache_principal(os.environ.get("KRB5CCNAME"))
         return found or "the Kerberos principal"
 
+    def _rejected(self) -> ConnectorError:
+        ep = self.endpoint
+        return ConnectorError(f"authentication failed for {self._principal()} at {ep.url} ({ep.auth}): the server "
+                              "rejected the credentials")
+
+    def _auth_failure(self, exc: BaseException) -> ConnectorError:
+        ep = self.endpoint
+        if ep.auth == "kerberos":
+            keytab = self.target.opt("keytab_file")
+            return kerberos_failure(ep, str(keytab) if keytab else None, str(exc))
+        status = getattr(exc, "status", None)
+        if status in LOGON_DENIED:
+            return self._rejected()
+        reason = f"NTSTATUS 0x{status:08x}" if isinstance(status, int) else printable(str(exc))
+        return ConnectorError(f"CredSSP authentication as {ep.user} to {ep.url} failed: {reason}")
+
     # ---- one WS-Man operation, bounded -----------------------------------------------------
     def _call(self, deadline: float, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one pywinrm operation with the time left; pywinrm's and requests' errors become ConnectorError
@@ -477,9 +505,10 @@ class WinRMConnector:
             transport.read_timeout_sec = (min(connect, left), min(read, left))
         try:
             return operation(*args, **kwargs)
+        except _auth_errors(ep.auth) as exc:
+            raise self._auth_failure(exc) from None
         except wx.InvalidCredentialsError:
-            raise ConnectorError(f"authentication failed for {self._principal()} at {ep.url} "
-                                 f"({ep.auth}): the server rejected the credentials") from None
+            raise self._rejected() from None
         except wx.WinRMOperationTimeoutError:
             raise
         except wx.WSManFaultError as exc:
@@ -494,9 +523,6 @@ class WinRMConnector:
         except requests.exceptions.SSLError as exc:
             raise ConnectorError(f"TLS with {ep.url} failed: {printable(str(exc))}") from None
         except (requests.exceptions.RequestException, OSError) as exc:
-            if _kerberos_error(exc):
-                keytab = self.target.opt("keytab_file")
-                raise kerberos_failure(ep, str(keytab) if keytab else None, str(exc)) from None
             raise ConnectorError(f"WinRM connection to {ep.url} failed: {type(exc).__name__}: "
                                  f"{printable(str(exc))}") from None
         except (ParseError, StopIteration, ValueError, KeyError, AssertionError) as exc:  # pywinrm asserts RelatesTo
