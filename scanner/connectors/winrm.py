@@ -184,10 +184,10 @@ def _handshake(ep: Endpoint, context: ssl.SSLContext, timeout: float) -> bytes:
         return tls.getpeercert(binary_form=True) or b""
 
 
-def verify_server(ep: Endpoint, timeout: float) -> str:
+def verify_server(ep: Endpoint, timeout: float) -> bytes:
     """Handshake with the listener and check its certificate before any credential is sent.
 
-    Returns the certificate's SHA-256 fingerprint; raises ConnectorError naming subject and fingerprint."""
+    Returns the certificate (DER); raises ConnectorError naming subject and fingerprint."""
     context = _ssl_context(ep)
     try:
         der = _handshake(ep, context, timeout)
@@ -205,7 +205,33 @@ def verify_server(ep: Endpoint, timeout: float) -> str:
     if ep.pin and fingerprint != ep.pin:
         raise ConnectorError(f"TLS certificate of {ep.host}:{ep.port} does not match cert_fingerprint {ep.pin}: "
                              f"the host presented {describe_certificate(der)}; no credential was sent")
-    return fingerprint
+    return der
+
+
+def tls_server_end_point(der: bytes) -> bytes:
+    """The channel binding of a certificate (RFC 5929 4.1): its hash by its own signature's hash algorithm,
+    SHA-256 for MD5 and SHA-1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    algorithm = x509.load_der_x509_certificate(der).signature_hash_algorithm
+    if algorithm is None or algorithm.name in ("md5", "sha1"):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(der)
+    return b"tls-server-end-point:" + digest.finalize()
+
+
+def _bind_kerberos(auth: Any, der: bytes) -> None:
+    """pywinrm sends its Kerberos AP-REQ pre-emptively, before it has seen a certificate, so unbound to the TLS
+    channel; bind it to the certificate checked before (Windows' Extended Protection for Authentication)."""
+    try:
+        import kerberos
+    except ImportError:  # Windows: winkerberos, the same functions (what pywinrm imports there)
+        import winkerberos as kerberos
+
+    auth.cbt_struct = kerberos.channelBindings(application_data=tls_server_end_point(der))
+    auth.cbt_binding_tried = True
 
 
 def _presented(ep: Endpoint, timeout: float) -> str:
@@ -375,6 +401,7 @@ class WinRMConnector:
         self.scope = scope or ProcessScope()
         self.endpoint = endpoint(target.name, target.options)
         self.fingerprint: str | None = None  # SHA-256 of the server certificate (https)
+        self._certificate = b""  # the server certificate (DER) checked before anything was sent (https)
         self.commands_run = 0
         self._protocol: Any = None
         self._shell: str | None = None
@@ -395,7 +422,8 @@ class WinRMConnector:
         ep = self.endpoint
         _require_module(ep.auth)
         if ep.scheme == "https":
-            self.fingerprint = verify_server(ep, self._connect_timeout())
+            self._certificate = verify_server(ep, self._connect_timeout())
+            self.fingerprint = hashlib.sha256(self._certificate).hexdigest()
         try:
             self._protocol = self._build_protocol(ep)
             self._shell = self._call(self._deadline, self._protocol.open_shell, codepage=UTF8_CODEPAGE,
@@ -458,6 +486,8 @@ class WinRMConnector:
             session = protocol.transport.build_session()
             session.trust_env = False
             session.mount("https://", _trusting_adapter(_ssl_context(ep), ep.pin))
+            if ep.auth == "kerberos":
+                _bind_kerberos(session.auth, self._certificate)
         else:
             self._protocol = protocol
             self._call(self._deadline, protocol.transport.build_session)  # authenticates and sets up sealing

@@ -162,6 +162,21 @@ def test_a_principal_the_host_does_not_admit_is_an_authentication_error(krb: Krb
                                "server rejected the credentials")
 
 
+def test_over_https_the_ticket_is_bound_to_the_tls_channel(krb: KrbLab, tls: tuple[CA, ServerCert], ccache: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client binds its AP-REQ to the certificate it saw (tls-server-end-point); an acceptor expecting another
+    channel (a man in the middle's) refuses it: the binding is really sent and really checked."""
+    import spnego
+
+    assert krb.kinit(ccache).returncode == 0
+    with responder(krb, tls, https=True) as r:
+        other = spnego.channel_bindings.GssChannelBindings(application_data=b"tls-server-end-point:" + bytes(32))
+        monkeypatch.setattr(r, "channel_bindings", lambda: other)
+        with pytest.raises(ConnectorError, match="the server rejected the credentials"):
+            WinRMConnector(target(r, tls)).__enter__()
+        assert r.auth_headers and r.authenticated_as == [] and r.ops["Create"] == 0
+
+
 @pytest.mark.parametrize(("data", "expected"), [
     (b"", None), (b"\x05\x01", None), (b"\x05\x02\x00\x00\x00\x10\x00\x01\x00\x05AB", None),  # truncated
     (b"\x05\x02\x00\x00\x00\x10\x00\x02\x00\x04R.EX\x00\x04HTTP\x00\x02h\x1b", "HTTP/h\\x1b@R.EX"),  # escaped

@@ -422,7 +422,9 @@ def _handler(responder: WSManResponder) -> type[http.server.BaseHTTPRequestHandl
                 return False
             try:
                 out = self.context.step(token)
-            except spnego.exceptions.SpnegoError:
+            except (spnego.exceptions.SpnegoError, AttributeError):
+                # AttributeError: pyspnego 0.12 reading the flags of a Kerberos context that GSS-API refused to
+                # establish (a channel binding that does not match) instead of raising the GSS-API error
                 self.context = None
                 self._send(401, b"")  # wrong password (or bindings): no further token
                 return False
