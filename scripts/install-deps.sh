@@ -75,7 +75,9 @@ ensure_venv() {
   stamp="$(sha256sum pyproject.toml | cut -d' ' -f1) $("$dir/bin/python" -c 'import sys; print(sys.version.split()[0])')"
   if [ "$(cat "$dir/.gxpscan-installed" 2>/dev/null)" != "$stamp" ]; then
     echo "install-deps: installing gxpscan[test] into $dir (no .pyc compiled up front: imports compile what they use)"
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check --no-compile -e '.[test]'
+    # PEP 517 builds for every sdist: pykerberos has only a setup.py, and a 3.10/3.11 venv has setuptools but
+    # not wheel, so its legacy build would fail ("invalid command 'bdist_wheel'")
+    PIP_USE_PEP517=1 "$dir/bin/python" -m pip install -q --disable-pip-version-check --no-compile -e '.[test]'
     echo "$stamp" > "$dir/.gxpscan-installed"
   fi
 }
