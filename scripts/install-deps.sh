@@ -25,6 +25,8 @@ DEB_PACKAGES=(
   git
   slapd ldap-utils
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
+  # WinRM Kerberos: pykerberos, gssapi and krb5 (PyPI) build against MIT Kerberos (krb5-config, headers)
+  libkrb5-dev gcc
   # OQ documents as PDF: the DejaVu fonts it embeds; for the PDF tests poppler-utils (pdftotext, pdftoppm) and qpdf
   fonts-dejavu-core poppler-utils qpdf
   # the history tests start a PostgreSQL server of their own (initdb, pg_ctl); the system cluster is not used
@@ -73,7 +75,9 @@ ensure_venv() {
   stamp="$(sha256sum pyproject.toml | cut -d' ' -f1) $("$dir/bin/python" -c 'import sys; print(sys.version.split()[0])')"
   if [ "$(cat "$dir/.gxpscan-installed" 2>/dev/null)" != "$stamp" ]; then
     echo "install-deps: installing gxpscan[test] into $dir (no .pyc compiled up front: imports compile what they use)"
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check --no-compile -e '.[test]'
+    # PEP 517 builds for every sdist: pykerberos has only a setup.py, and a 3.10/3.11 venv has setuptools but
+    # not wheel, so its legacy build would fail ("invalid command 'bdist_wheel'")
+    PIP_USE_PEP517=1 "$dir/bin/python" -m pip install -q --disable-pip-version-check --no-compile -e '.[test]'
     echo "$stamp" > "$dir/.gxpscan-installed"
   fi
 }

@@ -184,10 +184,10 @@ def _handshake(ep: Endpoint, context: ssl.SSLContext, timeout: float) -> bytes:
         return tls.getpeercert(binary_form=True) or b""
 
 
-def verify_server(ep: Endpoint, timeout: float) -> str:
+def verify_server(ep: Endpoint, timeout: float) -> bytes:
     """Handshake with the listener and check its certificate before any credential is sent.
 
-    Returns the certificate's SHA-256 fingerprint; raises ConnectorError naming subject and fingerprint."""
+    Returns the certificate (DER); raises ConnectorError naming subject and fingerprint."""
     context = _ssl_context(ep)
     try:
         der = _handshake(ep, context, timeout)
@@ -205,7 +205,33 @@ def verify_server(ep: Endpoint, timeout: float) -> str:
     if ep.pin and fingerprint != ep.pin:
         raise ConnectorError(f"TLS certificate of {ep.host}:{ep.port} does not match cert_fingerprint {ep.pin}: "
                              f"the host presented {describe_certificate(der)}; no credential was sent")
-    return fingerprint
+    return der
+
+
+def tls_server_end_point(der: bytes) -> bytes:
+    """The channel binding of a certificate (RFC 5929 4.1): its hash by its own signature's hash algorithm,
+    SHA-256 for MD5 and SHA-1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    algorithm = x509.load_der_x509_certificate(der).signature_hash_algorithm
+    if algorithm is None or algorithm.name in ("md5", "sha1"):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(der)
+    return b"tls-server-end-point:" + digest.finalize()
+
+
+def _bind_kerberos(auth: Any, der: bytes) -> None:
+    """pywinrm sends its Kerberos AP-REQ pre-emptively, before it has seen a certificate, so unbound to the TLS
+    channel; bind it to the certificate checked before (Windows' Extended Protection for Authentication)."""
+    try:
+        import kerberos
+    except ImportError:  # Windows: winkerberos, the same functions (what pywinrm imports there)
+        import winkerberos as kerberos
+
+    auth.cbt_struct = kerberos.channelBindings(application_data=tls_server_end_point(der))
+    auth.cbt_binding_tried = True
 
 
 def _presented(ep: Endpoint, timeout: float) -> str:
@@ -255,6 +281,111 @@ def _use_keytab(path: str) -> None:
         os.environ["KRB5_CLIENT_KTNAME"] = path
 
 
+KEYTAB_LIMIT = 1024 * 1024  # bytes of a keytab or ticket cache read to name its principal
+#: the minor status text, last in pykerberos' "...failed: ((major, code), (minor, code))"
+_GSS_MINOR = re.compile(r"""\((?:'([^']{0,500})'|"([^"]{0,500})"), -?\d+\)\)\s*$""")
+
+
+def _counted(data: bytes, at: int, size: int) -> tuple[bytes, int]:
+    """A big-endian length-prefixed string of a keytab or ticket cache; ValueError past the end."""
+    if at + size > len(data):
+        raise ValueError("truncated")
+    length = int.from_bytes(data[at:at + size], "big")
+    if at + size + length > len(data):
+        raise ValueError("truncated")
+    return data[at + size:at + size + length], at + size + length
+
+
+def _read_head(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(KEYTAB_LIMIT)
+
+
+def keytab_principal(path: str) -> str | None:
+    """The principal of the first entry of an MIT keytab (format 0x0502), what MIT takes initial credentials for;
+    None if the file cannot be read or is not a keytab."""
+    try:
+        data = _read_head(path)
+        if data[:2] != b"\x05\x02" or len(data) < 8:
+            return None
+        at = 6  # the first record's length (4 bytes) is skipped: the fields are read in place
+        count = int.from_bytes(data[at:at + 2], "big")
+        realm, at = _counted(data, at + 2, 2)
+        parts = []
+        for _ in range(min(count, 16)):
+            part, at = _counted(data, at, 2)
+            parts.append(part)
+        return printable(b"/".join(parts).decode("utf-8", "replace") + "@" + realm.decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return None
+
+
+def ccache_principal(name: str | None) -> str | None:
+    """The default principal of a FILE ticket cache (formats 0x0503 and 0x0504), else None."""
+    if not name or (":" in name and not name.startswith("FILE:")):
+        return None  # KEYRING:, KCM:, DIR:, ... are not read here
+    try:
+        data = _read_head(name.removeprefix("FILE:"))
+        if data[:2] not in (b"\x05\x03", b"\x05\x04"):
+            return None
+        at = 2
+        if data[:2] == b"\x05\x04":
+            _, at = _counted(data, at, 2)  # header tags
+        if len(data) < at + 8:
+            return None
+        count = int.from_bytes(data[at + 4:at + 8], "big")
+        realm, at = _counted(data, at + 8, 4)
+        parts = []
+        for _ in range(min(count, 16)):
+            part, at = _counted(data, at, 4)
+            parts.append(part)
+        return printable(b"/".join(parts).decode("utf-8", "replace") + "@" + realm.decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return None
+
+
+def kerberos_failure(ep: Endpoint, keytab: str | None, detail: str) -> ConnectorError:
+    """A Kerberos exchange that failed on this side (no ticket, a key the KDC rejects, no KDC): named by the
+    principal it was for and where that came from, with the GSS-API reason."""
+    cache = os.environ.get("KRB5CCNAME")
+    if ep.user:
+        who = ep.user
+    elif keytab:
+        who = f"{keytab_principal(keytab) or 'the first principal'} of keytab_file {printable(keytab)}"
+    else:
+        where = printable(cache or "(default)")
+        who = f"{ccache_principal(cache) or 'the default principal'} of the ticket cache {where}"
+    match = _GSS_MINOR.search(detail)
+    reason = printable((match.group(1) or match.group(2)) if match else detail)
+    hint = ""
+    if any(text in reason for text in ("No Kerberos credentials available", "No credentials cache found",
+                                       "Can't find client principal")):
+        hint = "; no ticket: run kinit for the scan account or set keytab_file"
+    elif "Preauthentication failed" in reason:
+        hint = "; the KDC rejected the key: wrong password, or a keytab older than the last password change"
+    return ConnectorError(f"Kerberos authentication as {who} to {ep.url} failed: {reason}{hint}")
+
+
+#: NTSTATUS / HRESULT a CredSSP acceptor answers for a wrong user or password
+LOGON_DENIED = (0x8009030C, 0xC000006D)
+
+
+def _auth_errors(auth: str) -> tuple[type[BaseException], ...]:
+    """What the Kerberos or CredSSP package raises when the exchange fails on this side or the host refuses it."""
+    try:
+        if auth == "kerberos":
+            from winrm.vendor.requests_kerberos.exceptions import KerberosExchangeError
+
+            return (KerberosExchangeError,)
+        if auth == "credssp":
+            from requests_credssp.exceptions import AuthenticationException, NTStatusException
+
+            return (AuthenticationException, NTStatusException)
+    except ImportError:
+        pass
+    return ()
+
+
 def _require_module(auth: str) -> None:
     needed = {"kerberos": (("kerberos", "winkerberos"), "pywinrm[kerberos]"),
               "credssp": (("requests_credssp",), "pywinrm[credssp]")}.get(auth)
@@ -270,6 +401,7 @@ class WinRMConnector:
         self.scope = scope or ProcessScope()
         self.endpoint = endpoint(target.name, target.options)
         self.fingerprint: str | None = None  # SHA-256 of the server certificate (https)
+        self._certificate = b""  # the server certificate (DER) checked before anything was sent (https)
         self.commands_run = 0
         self._protocol: Any = None
         self._shell: str | None = None
@@ -290,7 +422,8 @@ class WinRMConnector:
         ep = self.endpoint
         _require_module(ep.auth)
         if ep.scheme == "https":
-            self.fingerprint = verify_server(ep, self._connect_timeout())
+            self._certificate = verify_server(ep, self._connect_timeout())
+            self.fingerprint = hashlib.sha256(self._certificate).hexdigest()
         try:
             self._protocol = self._build_protocol(ep)
             self._shell = self._call(self._deadline, self._protocol.open_shell, codepage=UTF8_CODEPAGE,
@@ -353,10 +486,36 @@ class WinRMConnector:
             session = protocol.transport.build_session()
             session.trust_env = False
             session.mount("https://", _trusting_adapter(_ssl_context(ep), ep.pin))
+            if ep.auth == "kerberos":
+                _bind_kerberos(session.auth, self._certificate)
         else:
             self._protocol = protocol
             self._call(self._deadline, protocol.transport.build_session)  # authenticates and sets up sealing
         return protocol
+
+    def _principal(self) -> str:
+        """Who this connection authenticates as, for a message: the user, else the Kerberos principal."""
+        ep, keytab = self.endpoint, self.target.opt("keytab_file")
+        if ep.user or ep.auth != "kerberos":
+            return str(ep.user)
+        found = keytab_principal(str(keytab)) if keytab else ccache_principal(os.environ.get("KRB5CCNAME"))
+        return found or "the Kerberos principal"
+
+    def _rejected(self) -> ConnectorError:
+        ep = self.endpoint
+        return ConnectorError(f"authentication failed for {self._principal()} at {ep.url} ({ep.auth}): the server "
+                              "rejected the credentials")
+
+    def _auth_failure(self, exc: BaseException) -> ConnectorError:
+        ep = self.endpoint
+        if ep.auth == "kerberos":
+            keytab = self.target.opt("keytab_file")
+            return kerberos_failure(ep, str(keytab) if keytab else None, str(exc))
+        status = getattr(exc, "status", None)
+        if status in LOGON_DENIED:
+            return self._rejected()
+        reason = f"NTSTATUS 0x{status:08x}" if isinstance(status, int) else printable(str(exc))
+        return ConnectorError(f"CredSSP authentication as {ep.user} to {ep.url} failed: {reason}")
 
     # ---- one WS-Man operation, bounded -----------------------------------------------------
     def _call(self, deadline: float, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -376,9 +535,10 @@ class WinRMConnector:
             transport.read_timeout_sec = (min(connect, left), min(read, left))
         try:
             return operation(*args, **kwargs)
+        except _auth_errors(ep.auth) as exc:
+            raise self._auth_failure(exc) from None
         except wx.InvalidCredentialsError:
-            raise ConnectorError(f"authentication failed for {ep.user or 'the Kerberos principal'} at {ep.url} "
-                                 f"({ep.auth}): the server rejected the credentials") from None
+            raise self._rejected() from None
         except wx.WinRMOperationTimeoutError:
             raise
         except wx.WSManFaultError as exc:

@@ -50,6 +50,11 @@ ACTIONS = {
     f"{SHELL_URI}/Signal": "Signal",
 }
 ENCRYPTED = "application/HTTP-SPNEGO-session-encrypted"
+#: What Windows also accepts for Kerberos (the client's choice is echoed in the answer).
+ENCRYPTED_KERBEROS = "application/HTTP-Kerberos-session-encrypted"
+NTLM_SIGNATURE = b"NTLMSSP\x00"
+ENCRYPTED_CREDSSP = "application/HTTP-CredSSP-session-encrypted"
+SEALINGS = (ENCRYPTED, ENCRYPTED_KERBEROS, ENCRYPTED_CREDSSP)
 BOUNDARY = b"--Encrypted Boundary"
 #: The WS-Man fault code Windows returns when a Receive waited OperationTimeout without output.
 OPERATION_TIMEOUT_CODE = 2150858793
@@ -117,11 +122,20 @@ class WSManResponder:
     def __init__(self, reply: Callable[[str], bytes], *, tls: bool, users: dict[str, str],
                  directory: Path, ca: CA | None = None, cert: ServerCert | None = None,
                  fault: Fault = Fault.NONE, delay: float = 0.0, basic: bool = False,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, kerberos: tuple[str, frozenset[str]] | None = None,
+                 credssp: bool = False) -> None:
         if tls and (ca is None or cert is None):
             raise ValueError("a TLS responder needs the CA and its server certificate")
         self.reply, self.tls, self.users, self.fault, self.delay = reply, tls, dict(users), fault, delay
         self.basic = basic
+        #: (host name of the SPN HTTP/<host>, principals allowed in): a Kerberos acceptor with the service key
+        #: from the keytab KRB5_KTNAME names; None: Kerberos tokens are refused
+        self.kerberos = kerberos
+        #: CredSSP (offered in the first challenge): TLS inside the HTTP exchange, NTLM inside that (the users),
+        #: then the client delegates its credential; pyspnego's acceptor
+        self.credssp = credssp
+        self.delegated: list[str] = []  # DOMAIN\user of each credential a CredSSP client delegated (no password)
+        self.authenticated_as: list[str] = []  # the client principal of every completed authentication
         self.cert = cert
         self.auth_headers: list[str] = []
         self.received = bytearray()  # every request body as it arrived on the wire (bounded)
@@ -309,8 +323,11 @@ def _handler(responder: WSManResponder) -> type[http.server.BaseHTTPRequestHandl
 
         def setup(self) -> None:
             super().setup()
-            self.context: Any = None  # the NTLM acceptor of this connection
+            self.context: Any = None  # the NTLM or Kerberos acceptor of this connection
             self.authenticated = False
+            self.mutual: str | None = None  # a WWW-Authenticate value owed to the client with the next answer
+            self.scheme = "Negotiate"  # of the exchange in progress on this connection
+            self.sealing = ENCRYPTED  # the encrypted content type the client used (answers use the same)
             self.commands: dict[str, _Command] = {}
 
         def log_message(self, format: str, *args: Any) -> None:
@@ -318,6 +335,9 @@ def _handler(responder: WSManResponder) -> type[http.server.BaseHTTPRequestHandl
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
+            if self.mutual is not None and status != 401:
+                self.send_header("WWW-Authenticate", self.mutual)
+                self.mutual = None
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
@@ -325,7 +345,9 @@ def _handler(responder: WSManResponder) -> type[http.server.BaseHTTPRequestHandl
             self.wfile.write(body)
 
         def _challenge(self, token: bytes | None = None) -> None:
-            value = "Negotiate" + (f" {base64.b64encode(token).decode()}" if token else "")
+            value = self.scheme + (f" {base64.b64encode(token).decode()}" if token else "")
+            if token is None and responder.credssp:
+                value = "Negotiate, CredSSP"
             schemes = {"WWW-Authenticate": value}
             if responder.basic and token is None:
                 schemes = {"WWW-Authenticate": 'Basic realm="WSMAN"'}
@@ -346,7 +368,9 @@ def _handler(responder: WSManResponder) -> type[http.server.BaseHTTPRequestHandl
                 self._challenge()
                 return
             message = body
-            if "multipart/encrypted" in (self.headers.get("Content-Type") or ""):
+            content_type = self.headers.get("Content-Type") or ""
+            if "multipart/encrypted" in content_type or "multipart/x-multi-encrypted" in content_type:
+                self.sealing = next((p for p in SEALINGS if f'protocol="{p}"' in content_type), ENCRYPTED)
                 message = self._unseal(body)
             elif body and not responder.tls:  # Windows refuses unsealed messages over HTTP
                 self._send(400, b"")
@@ -359,7 +383,7 @@ def _handler(responder: WSManResponder) -> type[http.server.BaseHTTPRequestHandl
                 self._send(status, answer, {"Content-Type": "application/soap+xml;charset=UTF-8"})
             else:
                 self._send(status, self._seal(answer), {
-                    "Content-Type": f'multipart/encrypted;protocol="{ENCRYPTED}";boundary="Encrypted Boundary"'})
+                    "Content-Type": f'multipart/encrypted;protocol="{self.sealing}";boundary="Encrypted Boundary"'})
 
         def _authenticate(self, header: str) -> bool:
             scheme, _, value = header.partition(" ")
@@ -369,19 +393,38 @@ def _handler(responder: WSManResponder) -> type[http.server.BaseHTTPRequestHandl
                 if not self.authenticated:
                     self._send(401, b"")
                 return self.authenticated
-            if scheme.lower() not in ("negotiate", "ntlm"):
+            if scheme.lower() not in ("negotiate", "ntlm", "credssp"):
                 self._send(401, b"")
                 return False
             token = base64.b64decode(value)
-            if token[8:12] == b"\x01\x00\x00\x00":  # NTLM NEGOTIATE_MESSAGE: a new exchange on this connection
-                self.authenticated = False
+            allowed = {u.lower() for u in responder.users}
+            if scheme.lower() == "credssp":
+                if not responder.credssp:
+                    self.context = None
+                elif self.scheme != "CredSSP" or self.authenticated or self.context is None:
+                    self.authenticated = False  # a new exchange: its first token is the TLS ClientHello
+                    self.context = spnego.server(protocol="credssp")
+                self.scheme = "CredSSP"
+            elif token.startswith(NTLM_SIGNATURE) and token[8:12] == b"\x01\x00\x00\x00":
+                # NTLM NEGOTIATE_MESSAGE: a new exchange on this connection
+                self.authenticated, self.scheme = False, "Negotiate"
                 self.context = spnego.server(protocol="ntlm", channel_bindings=responder.channel_bindings())
+            elif not token.startswith(NTLM_SIGNATURE):  # a Kerberos AP-REQ (GSS-API framed): one leg
+                self.authenticated, self.scheme = False, "Negotiate"
+                self.context = None
+                if responder.kerberos is not None:
+                    host, principals = responder.kerberos
+                    allowed = {p.lower() for p in principals}
+                    self.context = spnego.server(protocol="kerberos", hostname=host, service="HTTP",
+                                                 channel_bindings=responder.channel_bindings())
             if self.context is None:
                 self._send(401, b"")
                 return False
             try:
                 out = self.context.step(token)
-            except spnego.exceptions.SpnegoError:
+            except (spnego.exceptions.SpnegoError, AttributeError):
+                # AttributeError: pyspnego 0.12 reading the flags of a Kerberos context that GSS-API refused to
+                # establish (a channel binding that does not match) instead of raising the GSS-API error
                 self.context = None
                 self._send(401, b"")  # wrong password (or bindings): no further token
                 return False
@@ -389,10 +432,24 @@ def _handler(responder: WSManResponder) -> type[http.server.BaseHTTPRequestHandl
                 self._challenge(out)
                 return False
             user = str(self.context.client_principal or "")
-            self.authenticated = user.lower() in {u.lower() for u in responder.users}
+            self.authenticated = user.lower() in allowed
             if not self.authenticated:
                 self._send(401, b"")
-            return self.authenticated
+                return False
+            if self.scheme == "CredSSP":
+                credential = self.context.get_extra_info("client_credential")
+                delegated = f"{credential.domain_name}\\{credential.username}"
+                if delegated.lower() != user.lower():  # Windows logs the delegated user on: it must be the same
+                    self.authenticated = False
+                    self._send(401, b"")
+                    return False
+                with responder.lock:
+                    responder.delegated.append(delegated)
+            with responder.lock:
+                responder.authenticated_as.append(user)
+            if out:  # Kerberos mutual authentication: the AP-REP goes back with the answer to this request
+                self.mutual = f"{self.scheme} " + base64.b64encode(out).decode()
+            return True
 
         def _unseal(self, body: bytes) -> bytes:
             parts = [p for p in body.split(BOUNDARY + b"\r\n") if p]
@@ -403,16 +460,16 @@ def _handler(responder: WSManResponder) -> type[http.server.BaseHTTPRequestHandl
                 data = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
                 size = struct.unpack("<i", data[:4])[0]
                 signature, sealed = data[4:4 + size], data[4 + size:]
-                plain = self.context.unwrap(signature + sealed).data
+                plain = self.context.unwrap_winrm(signature, sealed)  # NTLM, Kerberos or CredSSP: [MS-WSMV] 2.2.9.1
                 if len(plain) != length:
                     raise ValueError("sealed message length does not match")
                 message += plain
             return message
 
         def _seal(self, message: bytes) -> bytes:
-            wrapped: bytes = self.context.wrap(message, encrypt=True).data
-            signature, sealed = wrapped[:16], wrapped[16:]
-            return (BOUNDARY + b"\r\n\tContent-Type: " + ENCRYPTED.encode() + b"\r\n"
+            wrapped = self.context.wrap_winrm(message)
+            signature, sealed = bytes(wrapped.header), bytes(wrapped.data)
+            return (BOUNDARY + b"\r\n\tContent-Type: " + self.sealing.encode() + b"\r\n"
                     b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
                     + str(len(message)).encode() + b"\r\n" + BOUNDARY + b"\r\n"
                     b"\tContent-Type: application/octet-stream\r\n" + struct.pack("<i", len(signature)) + signature
