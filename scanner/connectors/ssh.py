@@ -411,15 +411,8 @@ def _read(chan: paramiko.Channel, deadline: float, limit: int, cancelled: thread
     with selectors.DefaultSelector() as sel:
         sel.register(chan, selectors.EVENT_READ)
         while True:
-            while chan.recv_stderr_ready():
-                data = chan.recv_stderr(CHUNK)
-                err += data[: max(0, STDERR_LIMIT - len(err))]
-            while chan.recv_ready():
-                data = chan.recv(CHUNK)
-                room = limit - len(out)
-                out += data[:room]
-                if len(data) > room:
-                    return CommandResult(None, bytes(out), bytes(err), truncated=True)
+            if not _drain(chan, out, err, limit):
+                return CommandResult(None, bytes(out), bytes(err), truncated=True)
             if chan.closed or (chan.eof_received and not chan.recv_ready() and not chan.recv_stderr_ready()):
                 break
             if cancelled is not None and cancelled.is_set():
@@ -429,6 +422,23 @@ def _read(chan: paramiko.Channel, deadline: float, limit: int, cancelled: thread
                 return CommandResult(None, bytes(out), bytes(err), timed_out=True)
             sel.select(min(left, 0.5))
     left = deadline - time.monotonic()
-    if chan.status_event.wait(max(0.0, left)) and chan.exit_status >= 0:
+    ended = chan.status_event.wait(max(0.0, left)) and chan.exit_status >= 0
+    if not _drain(chan, out, err, limit):  # what arrived with the exit status (stderr may trail stdout's EOF)
+        return CommandResult(None, bytes(out), bytes(err), truncated=True)
+    if ended:
         return CommandResult(chan.exit_status, bytes(out), bytes(err))
     return CommandResult(None, bytes(out), bytes(err), timed_out=left <= 0)
+
+
+def _drain(chan: paramiko.Channel, out: bytearray, err: bytearray, limit: int) -> bool:
+    """Move what the channel holds into ``out`` and ``err`` (stderr bounded); False once stdout passed ``limit``."""
+    while chan.recv_stderr_ready():
+        data = chan.recv_stderr(CHUNK)
+        err += data[: max(0, STDERR_LIMIT - len(err))]
+    while chan.recv_ready():
+        data = chan.recv(CHUNK)
+        room = limit - len(out)
+        out += data[:room]
+        if len(data) > room:
+            return False
+    return True
