@@ -5,6 +5,8 @@ ListObjectsV2 (one key). The challenges only read: an anonymous GET asks for one
 """
 from __future__ import annotations
 
+from functools import partial
+
 from scanner.challenge import ChallengeContext, challenge
 from scanner.model import Finding, error, not_applicable
 from scanner.probes.aws import (
@@ -33,7 +35,7 @@ def _first_key(ctx: ChallengeContext, link: AwsLink, bucket: Bucket) -> str | Fi
     """The key to request, or the finding that says why there is none."""
     keys: list[str] = []
     got = ctx.step(f"list one object of {bucket.uri} with the scan's credentials", "an object key",
-                   lambda: first_key(link, account_of(link, bucket.account), bucket, keys))
+                   partial(first_key, link, account_of(link, bucket.account), bucket, keys))
     if ctx.plan:
         return FIRST_OBJECT
     if got.ok is not True:
@@ -63,8 +65,8 @@ def s3_anonymous_read_denied(ctx: ChallengeContext) -> list[Finding]:
                 out.append(key)
                 continue
             got = ctx.step(f"GET {bucket.uri}/{key} without credentials (unsigned), one byte",
-                           "refused (AccessDenied)", lambda b=bucket, k=key: anonymous_get(
-                               link, account_of(link, b.account), b, k))
+                           "refused (AccessDenied)",
+                           partial(anonymous_get, link, account_of(link, bucket.account), bucket, key))
             out.append(judge(bucket.uri, got, "an anonymous read of an object is refused",
                              "anyone on the internet can read objects of this bucket", account=bucket.account,
                              region=bucket.region, key=key))
@@ -88,7 +90,7 @@ def s3_anonymous_list_denied(ctx: ChallengeContext) -> list[Finding]:
         for bucket in found:
             got = ctx.step(f"list {bucket.uri} without credentials (unsigned ListObjectsV2, one key)",
                            "refused (AccessDenied)",
-                           lambda b=bucket: anonymous_list(link, account_of(link, b.account), b))
+                           partial(anonymous_list, link, account_of(link, bucket.account), bucket))
             out.append(judge(bucket.uri, got, "an anonymous listing is refused",
                              "anyone on the internet can list this bucket's objects", account=bucket.account,
                              region=bucket.region))
@@ -117,14 +119,14 @@ def s3_plain_http_denied(ctx: ChallengeContext) -> list[Finding]:
                 continue
             account = account_of(link, bucket.account)
             control = ctx.step(f"HEAD {bucket.uri}/{key} signed by the scan principal over HTTPS (control)",
-                               "allowed", lambda b=bucket, k=key, a=account: signed_head(link, a, b, k, plain=False))
+                               "allowed", partial(signed_head, link, account, bucket, key, plain=False))
             if control.ok is not True:
                 out.append(error(bucket.uri, f"the same request over HTTPS was not allowed ({control.actual}): a "
                                              "refusal over HTTP would prove nothing", account=bucket.account,
                                  key=key))
                 continue
             got = ctx.step(f"the same HEAD of {bucket.uri}/{key} over plain HTTP", "refused (AccessDenied)",
-                           lambda b=bucket, k=key, a=account: signed_head(link, a, b, k, plain=True))
+                           partial(signed_head, link, account, bucket, key, plain=True))
             out.append(judge(bucket.uri, got, "allowed over HTTPS and refused over plain HTTP",
                              "the bucket answers a signed request over plain HTTP", account=bucket.account,
                              region=bucket.region, key=key))

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -241,43 +242,63 @@ class Decision:
     action: str
     resource: str
     decision: str  # allowed | explicitDeny | implicitDeny
+    missing_context: tuple[str, ...] = ()  # condition keys the policies test that the simulation did not supply
 
 
 def decisions(results: Iterable[dict[str, Any]]) -> list[Decision]:
-    """SimulatePrincipalPolicy's EvaluationResults as (action, resource, decision), per resource when given."""
-    out = []
+    """SimulatePrincipalPolicy's EvaluationResults as (action, resource, decision): per resource from
+    ResourceSpecificResults (one result per action, as IAM answers now), else the result's own resource."""
+    out: list[Decision] = []
     for r in results:
         action = str(r.get("EvalActionName", ""))
+        missing = tuple(str(k) for k in r.get("MissingContextValues") or ())
         specific = r.get("ResourceSpecificResults") or []
         if specific:
-            out.extend(Decision(action, str(s.get("EvalResourceName", "*")), str(s.get("EvalResourceDecision", "")))
+            out.extend(Decision(action, str(s.get("EvalResourceName", "*")), str(s.get("EvalResourceDecision", "")),
+                                tuple(str(k) for k in s.get("MissingContextValues") or ()) or missing)
                        for s in specific)
         else:
-            out.append(Decision(action, str(r.get("EvalResourceName", "*")), str(r.get("EvalDecision", ""))))
+            out.append(Decision(action, str(r.get("EvalResourceName", "*")), str(r.get("EvalDecision", "")),
+                                missing))
     return out
 
 
 def simulate(link: AwsLink, account: Account, principal: Principal, actions: Sequence[str],
-             resources: Sequence[str], mfa: bool, sink: list[Decision]) -> Probe:
+             resources: Sequence[str], *, mfa: bool, expect_allowed: bool = False) -> Probe:
     """iam:SimulatePrincipalPolicy for the actions on the resources, with aws:MultiFactorAuthPresent set."""
     context = [{"ContextKeyName": "aws:MultiFactorAuthPresent", "ContextKeyValues": [str(mfa).lower()],
                 "ContextKeyType": "boolean"}]
     pages = link.client(account, "iam", link.home_region(account)).get_paginator(
         "simulate_principal_policy").paginate(PolicySourceArn=principal.arn, ActionNames=list(actions),
                                               ResourceArns=list(resources), ContextEntries=context)
-    got = decisions(r for page in pages for r in page.get("EvaluationResults", []))
-    sink.extend(got)
+    results = [r for page in pages for r in page.get("EvaluationResults", [])]
+    return simulation_probe(principal, actions, resources, results, mfa=mfa, expect_allowed=expect_allowed)
+
+
+def simulation_probe(principal: Principal, actions: Sequence[str], resources: Sequence[str],
+                     results: Iterable[dict[str, Any]], *, mfa: bool, expect_allowed: bool) -> Probe:
+    """Judge a simulation: met when no pair is allowed (or, with ``expect_allowed``, every pair is); undetermined
+    when the answer does not cover every action and resource asked about."""
+    got = decisions(results)
     text = "\n".join(f"{d.action} {d.resource}: {d.decision}" for d in got)
-    allowed = [d for d in got if d.decision == "allowed"]
-    expected = {(a, r) for a in actions for r in resources}
-    seen = {(d.action, d.resource) for d in got}
-    if not got or not expected <= seen and not allowed:
-        return Probe(None, f"the simulation answered for {len(seen)} of {len(expected)} action/resource pairs",
-                     sent=f"iam:SimulatePrincipalPolicy {principal.arn}", received=text)
-    summary = ", ".join(sorted({f"{d.action} on {d.resource}" for d in allowed})) or "every action denied"
-    return Probe(not allowed, f"allowed: {summary}" if allowed else summary,
-                 sent=f"iam:SimulatePrincipalPolicy {principal.arn} MFA={str(mfa).lower()} "
-                      f"actions={','.join(actions)} resources={','.join(resources)}", received=text)
+    sent = (f"iam:SimulatePrincipalPolicy {principal.arn} aws:MultiFactorAuthPresent={str(mfa).lower()} "
+            f"actions={','.join(actions)} resources={','.join(resources)}")
+    missing = {(a, r) for a in actions for r in resources} - {(d.action, d.resource) for d in got}
+    if missing:
+        a, r = sorted(missing)[0]
+        return Probe(None, f"the simulation gave no decision for {a} on {r}", sent=sent, received=text)
+    allowed = sorted({f"{d.action} on {d.resource}" for d in got if d.decision == "allowed"})
+    denied = sorted({f"{d.action} on {d.resource}" for d in got if d.decision != "allowed"})
+    unsure = [d for d in got if d.decision != "allowed" and d.missing_context]
+    if unsure and not allowed and not expect_allowed:  # a denial only for want of a context value proves nothing
+        d = unsure[0]
+        return Probe(None, f"{d.action} on {d.resource} depends on context not simulated "
+                           f"({', '.join(d.missing_context)})", sent=sent, received=text)
+    ok = not denied if expect_allowed else not allowed
+    actual = f"allowed: {', '.join(allowed)}" if allowed else "every action denied"
+    if allowed and denied:
+        actual += f"; denied: {', '.join(denied)}"
+    return Probe(ok, actual, sent=sent, received=text)
 
 
 # -- the test principal and CloudTrail ------------------------------------------------------------------------
@@ -348,7 +369,7 @@ def buckets(ctx: ChallengeContext, link: AwsLink) -> tuple[list[Bucket], bool]:
     for account in link.accounts:
         for region in link.regions(account):
             got = ctx.step(f"list the S3 buckets of account {account.id} in {region} with the scan's credentials",
-                           "the bucket list", lambda a=account, r=region: list_buckets(link, a, r, found))
+                           "the bucket list", partial(list_buckets, link, account, region, found))
             complete = complete and got.ok is True
     if ctx.plan:
         found.append(Bucket(EACH_ACCOUNT, EACH_REGION, EACH_BUCKET))

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from checks.aws import challenge_s3
 from scanner.challenge import PLANNED, challenge_spec_of, run_challenge
 from scanner.model import Status
-from tests.conftest import lab_unavailable
+from tests.checks.aws.challenge_lab import BAD, GOOD, assert_no_secret, moto_server, plan, run, verdicts
 from tests.factories import make_target
 from tests.lab import motolab, tlsfront
-
-GOOD, BAD = "333333333333", "444444444444"
 
 
 def public_policy(bucket: str) -> str:
@@ -53,34 +49,7 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[motolab.MotoServer]:
-    """A private moto server (no managed policies: quick to start) holding the two accounts of this module."""
-    try:
-        server = motolab.start_moto(str(tmp_path_factory.mktemp("moto-c12")), managed_policies=False)
-    except RuntimeError as exc:
-        lab_unavailable(str(exc))
-    try:
-        with motolab.lab_credentials():
-            populate(server)
-        yield server
-    finally:
-        server.stop()
-
-
-def target(lab: motolab.MotoServer, account: str, **opts: Any):
-    options = {"endpoint_url": lab.endpoint, "accounts": [account], "role_name": motolab.ROLE_NAME,
-               "regions": [motolab.REGIONS[0]], **opts}
-    return make_target("moto", type="aws", **options)
-
-
-def run(check: Any, lab: motolab.MotoServer, account: str, plan: bool = False, ca: str = "", **opts: Any):
-    with motolab.lab_credentials():
-        if ca:
-            os.environ["AWS_CA_BUNDLE"] = ca  # the front's own CA; lab_credentials removes it again
-        return run_challenge(challenge_spec_of(check), target(lab, account, **opts), plan=plan)
-
-
-def verdicts(out) -> dict[str, tuple[Status, str]]:
-    return {f.resource: (f.status, f.message) for f in out.findings}
+    yield from moto_server(tmp_path_factory, populate)
 
 
 def test_anonymous_read_is_refused_on_private_buckets_and_allowed_on_a_public_one(lab, caplog):
@@ -102,7 +71,7 @@ def test_anonymous_read_is_refused_on_private_buckets_and_allowed_on_a_public_on
         "s3://c12-public-444": (Status.FAIL, "anyone on the internet can read objects of this bucket")}
     public = next(f for f in bad.findings if f.resource == "s3://c12-public-444")
     assert public.observed["observed"] == "allowed (HTTP 206)" and public.observed["key"] == "record.txt"
-    _no_secret(good, bad, caplog=caplog)
+    assert_no_secret(good, bad, caplog=caplog)
 
 
 def test_anonymous_listing_of_a_public_bucket_fails(lab, caplog):
@@ -115,12 +84,7 @@ def test_anonymous_listing_of_a_public_bucket_fails(lab, caplog):
         f"list s3://c12-{name}-444 without credentials (unsigned ListObjectsV2, one key)"
         for name in ("empty", "plain", "public")]
     assert len(bad.steps) == 5 and all(s.ok is False for s in bad.steps[2:])
-    _no_secret(bad, caplog=caplog)
-
-
-def _no_secret(*outs: Any, caplog: Any) -> None:
-    text = repr(outs) + caplog.text
-    assert motolab.PLANTED_SECRET not in text
+    assert_no_secret(bad, caplog=caplog)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +114,7 @@ def test_plain_http_is_answered_without_a_tls_policy_and_moto_cannot_show_the_co
     assert verdicts(good)["s3://c12-tls-333"][0] is Status.ERROR
     assert verdicts(good)["s3://c12-tls-333"][1].startswith("the same request over HTTPS was not allowed (refused")
     assert verdicts(good)["s3://c12-private-333"][0] is Status.FAIL
-    _no_secret(bad, good, caplog=caplog)
+    assert_no_secret(bad, good, caplog=caplog)
 
 
 def test_plain_http_on_an_endpoint_without_https_is_an_error_not_a_pass(lab):
@@ -187,7 +151,6 @@ def test_a_failed_sign_in_is_an_error_with_the_step_recorded():
         "the same HEAD of s3://<each bucket>/<first object> over plain HTTP"]),
 ])
 def test_plan_lists_the_steps_without_any_request(check, actions):
-    out = run_challenge(challenge_spec_of(check), make_target("nowhere", type="aws",
-                                                              endpoint_url="http://127.0.0.1:9"), plan=True)
+    out = plan(check)
     assert out.findings == () and [s.action for s in out.steps] == actions
     assert {s.actual for s in out.steps} == {PLANNED}
