@@ -56,8 +56,8 @@ def plan(check: Any, **opts: Any) -> ChallengeOutcome:
     """Plan mode on a target no server answers: a probe that ran would show as an undetermined step."""
     spec = challenge_spec_of(check)
     assert spec is not None
-    return run_challenge(spec, make_target("nowhere", type="aws", endpoint_url="http://127.0.0.1:9", **opts),
-                         plan=True)
+    nowhere = make_target("nowhere", type="aws", endpoint_url="http://127.0.0.1:9", **opts)
+    return run_challenge(spec, nowhere, plan=True)
 
 
 def verdicts(out: ChallengeOutcome) -> dict[str, tuple[Status, str]]:
