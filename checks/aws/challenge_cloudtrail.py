@@ -10,6 +10,7 @@ changes no state, so there is nothing to restore.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -43,21 +44,32 @@ def poll_offsets(bound: float) -> list[float]:
     return [*out, float(bound)]
 
 
-def _test_session(ctx: ChallengeContext, region: str) -> tuple[str, Any]:
-    """What the test principal is called in the steps, and a function that makes its boto3 session."""
-    import boto3
-
+def _test_session(ctx: ChallengeContext, region: str) -> tuple[str, Callable[[], Any]]:
+    """What the test principal is called in the steps, and a function that makes its boto3 session (a closure, so
+    no repr shows the secret key)."""
     profile = ctx.target.opt("challenge_profile")
     if profile:
         if profile == ctx.target.opt("profile"):
             raise ChallengeRefused(f"challenge_profile {profile} is the profile the scan uses; name a test principal")
-        return f"profile {profile}", partial(boto3.session.Session, profile_name=str(profile), region_name=region)
+
+        def by_profile() -> Any:
+            import boto3
+
+            return boto3.session.Session(profile_name=str(profile), region_name=region)
+
+        return f"profile {profile}", by_profile
     if not ctx.target.opt("challenge_account"):
         raise ChallengeRefused(f"target {ctx.target.name} names neither challenge_profile nor challenge_account "
                                "(an access key id) with challenge_password_env (its secret access key)")
     account = ctx.test_account()
-    return f"access key {account.name}", partial(boto3.session.Session, aws_access_key_id=account.name,
-                                                 aws_secret_access_key=account.password, region_name=region)
+
+    def by_key() -> Any:
+        import boto3
+
+        return boto3.session.Session(aws_access_key_id=account.name, aws_secret_access_key=account.password,
+                                     region_name=region)
+
+    return f"access key {account.name}", by_key
 
 
 @challenge(id="aws.challenge.cloudtrail_records_reads",
@@ -82,10 +94,12 @@ def _challenge(ctx: ChallengeContext, link: AwsLink, bound: float) -> list[Findi
     home = link.home_region(link.accounts[0]) if not ctx.plan else "<home region>"
     endpoint = ctx.target.opt("endpoint_url") or None
     label, make_session = _test_session(ctx, home)
-    session = make_session() if not ctx.plan else None
     who: list[Identity] = []
+    sessions: list[Any] = []
     got = ctx.step(f"identify the test principal ({label}) with sts:GetCallerIdentity",
-                   "an identity other than the scan principal's", partial(identify, session, home, endpoint, who))
+                   "an identity other than the scan principal's",
+                   partial(identify, make_session, home, endpoint, who, sessions))
+    session = sessions[0] if sessions else None
     if ctx.plan:
         who.append(Identity(EACH_ACCOUNT, "<test principal>", "<its access key id>"))
     if got.ok is not True or not who:

@@ -18,6 +18,7 @@ from scanner.probes.aws import (
     buckets,
     first_key,
     judge,
+    shown,
     sign_in,
     signed_head,
 )
@@ -64,7 +65,7 @@ def s3_anonymous_read_denied(ctx: ChallengeContext) -> list[Finding]:
             if isinstance(key, Finding):
                 out.append(key)
                 continue
-            got = ctx.step(f"GET {bucket.uri}/{key} without credentials (unsigned), one byte",
+            got = ctx.step(f"GET {bucket.uri}/{shown(key)} without credentials (unsigned), one byte",
                            "refused (AccessDenied)",
                            partial(anonymous_get, link, account_of(link, bucket.account), bucket, key))
             out.append(judge(bucket.uri, got, "an anonymous read of an object is refused",
@@ -118,14 +119,14 @@ def s3_plain_http_denied(ctx: ChallengeContext) -> list[Finding]:
                 out.append(key)
                 continue
             account = account_of(link, bucket.account)
-            control = ctx.step(f"HEAD {bucket.uri}/{key} signed by the scan principal over HTTPS (control)",
+            control = ctx.step(f"HEAD {bucket.uri}/{shown(key)} signed by the scan principal over HTTPS (control)",
                                "allowed", partial(signed_head, link, account, bucket, key, plain=False))
             if control.ok is not True:
                 out.append(error(bucket.uri, f"the same request over HTTPS was not allowed ({control.actual}): a "
                                              "refusal over HTTP would prove nothing", account=bucket.account,
                                  key=key))
                 continue
-            got = ctx.step(f"the same HEAD of {bucket.uri}/{key} over plain HTTP", "refused (AccessDenied)",
+            got = ctx.step(f"the same HEAD of {bucket.uri}/{shown(key)} over plain HTTP", "refused (AccessDenied)",
                            partial(signed_head, link, account, bucket, key, plain=True))
             out.append(judge(bucket.uri, got, "allowed over HTTPS and refused over plain HTTP",
                              "the bucket answers a signed request over plain HTTP", account=bucket.account,

@@ -33,6 +33,13 @@ EACH_BUCKET = "<each bucket>"
 MAX_PRINCIPALS = 10_000
 
 
+def shown(text: str, limit: int = 200) -> str:
+    """A name from the target (an object key) fit for a step's text: control characters escaped, bounded."""
+    out = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                  for c in text[:limit])
+    return out + ("..." if len(text) > limit else "")
+
+
 @dataclass(frozen=True)
 class Bucket:
     account: str
@@ -118,7 +125,9 @@ class AwsLink:
 
         endpoint = self.target.opt("endpoint_url")
         if plain and endpoint:
-            endpoint = urlunsplit(urlsplit(str(endpoint))._replace(scheme="http"))
+            parts = urlsplit(str(endpoint))
+            netloc = parts.hostname or "" if parts.port == 443 else parts.netloc
+            endpoint = urlunsplit(parts._replace(scheme="http", netloc=netloc))
         config = Config(connect_timeout=float(self.target.opt("connect_timeout", 10)),
                         read_timeout=float(self.target.opt("read_timeout", 60)), retries={"max_attempts": 1},
                         user_agent_extra="gxpscan-challenge")
@@ -302,8 +311,12 @@ def simulation_probe(principal: Principal, actions: Sequence[str], resources: Se
 
 
 # -- the test principal and CloudTrail ------------------------------------------------------------------------
-def identify(session: Any, region: str, endpoint: str | None, sink: list[Identity]) -> Probe:
-    """Who the test principal is (sts:GetCallerIdentity with its own credentials)."""
+def identify(make_session: Callable[[], Any], region: str, endpoint: str | None, sink: list[Identity],
+             sessions: list[Any]) -> Probe:
+    """Who the test principal is (sts:GetCallerIdentity with its own credentials); its session goes to
+    ``sessions``."""
+    session = make_session()
+    sessions.append(session)
     creds = session.get_credentials()
     if creds is None:
         return Probe(None, "the test principal has no credentials", sent="sts:GetCallerIdentity")

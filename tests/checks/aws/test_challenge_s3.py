@@ -17,6 +17,7 @@ import pytest
 from checks.aws import challenge_s3
 from scanner.challenge import PLANNED, challenge_spec_of, run_challenge
 from scanner.model import Status
+from scanner.probes.aws import shown
 from tests.checks.aws.challenge_lab import BAD, GOOD, assert_no_secret, moto_server, plan, run, verdicts
 from tests.factories import make_target
 from tests.lab import motolab, tlsfront
@@ -154,3 +155,12 @@ def test_plan_lists_the_steps_without_any_request(check, actions):
     out = plan(check)
     assert out.findings == () and [s.action for s in out.steps] == actions
     assert {s.actual for s in out.steps} == {PLANNED}
+
+
+@pytest.mark.parametrize("key, text", [
+    ("batch/record-1.json", "batch/record-1.json"),
+    ("evil\n\x1b[2J\u202ekey", "evil\\x0a\\x1b[2J\\u202ekey"),
+    ("k" * 250, "k" * 200 + "..."),
+])
+def test_object_keys_are_escaped_and_bounded_in_step_text(key, text):
+    assert shown(key) == text
