@@ -2,7 +2,7 @@
 
 The test principal is the target's ``challenge_profile`` (a named AWS profile), or ``challenge_account`` (its
 access key id) with ``challenge_password_env`` (the environment variable holding its secret access key). It must
-not be the scan principal. It makes one read, ``ec2:DescribeRegions`` in the home region (AWS logs a refused call
+not be the scan principal. It makes one read, ``kms:ListKeys`` in the home region (AWS logs a refused call
 too), and the scan principal polls CloudTrail ``LookupEvents`` for that access key, with growing waits, until the
 event appears or ``audit_trail_bound_seconds`` have passed (AWS documents delivery within about 15 minutes). The read
 changes no state, so there is nothing to restore.
@@ -75,7 +75,7 @@ def _test_session(ctx: ChallengeContext, region: str) -> tuple[str, Callable[[],
 @challenge(id="aws.challenge.cloudtrail_records_reads",
            title="CloudTrail: a read by the test principal appears in the audit trail within the bound",
            severity="high", area="audit_logging", impact="intrusive",
-           criterion="an ec2:DescribeRegions call by the test principal is returned by CloudTrail LookupEvents "
+           criterion="a kms:ListKeys call by the test principal is returned by CloudTrail LookupEvents "
                      "(by its access key id) within audit_trail_bound_seconds",
            remediation="Check that CloudTrail is enabled in the region and account (event history is on by default; "
                        "a trail keeps it beyond 90 days), that the scan principal may call cloudtrail:LookupEvents, "
@@ -112,7 +112,7 @@ def _challenge(ctx: ChallengeContext, link: AwsLink, bound: float) -> list[Findi
                               "CloudTrail cannot be read")]
     account = account_of(link, me.account)
     since = utcnow()
-    read = ctx.step(f"as the test principal, call ec2:DescribeRegions in {home} (the audited read)",
+    read = ctx.step(f"as the test principal, call kms:ListKeys in {home} (the audited read)",
                     "AWS answers (allowed or refused: both are logged)", partial(audited_read, session, home, endpoint))
     if read.ok is not True:
         return [error(me.arn, f"the audited read did not reach AWS: {read.actual}")]
@@ -130,7 +130,7 @@ def _poll(ctx: ChallengeContext, link: AwsLink, account: Any, region: str, me: I
         hits: list[Event] = []
         got = ctx.step(f"look up CloudTrail events of access key {me.access_key_id} in {region} "
                        f"(poll {n}, {offset:g} s after the read)",
-                       "the DescribeRegions event of the test principal",
+                       "the ListKeys event of the test principal",
                        partial(lookup_events, link, account, region, me, since, hits))
         if got.ok is None:
             undetermined += 1

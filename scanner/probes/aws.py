@@ -29,6 +29,8 @@ MAX_EVENT_RECORD = 64 * 1024
 EACH_ACCOUNT = "<each account>"
 EACH_REGION = "<each region>"
 EACH_BUCKET = "<each bucket>"
+#: The audited read's (event source, event name) in CloudTrail.
+AUDITED_READ = ("kms.amazonaws.com", "ListKeys")
 #: Principals listed per account at most (IAM's own quotas are 5000 users and 5000 roles).
 MAX_PRINCIPALS = 10_000
 
@@ -96,6 +98,7 @@ class AwsLink:
         self.plan = plan
         self.connector: AWSConnector | None = None
         self.caller_arn = ""
+        self._variants: dict[tuple[str, str, bool, bool], Any] = {}
 
     @property
     def accounts(self) -> tuple[Account, ...]:
@@ -119,14 +122,20 @@ class AwsLink:
         return self.connector.client(account, service, region)
 
     def s3_variant(self, account: Account, region: str, *, unsigned: bool = False, plain: bool = False) -> Any:
-        """An S3 client of the scan principal's session: unsigned (anonymous), or over plain HTTP."""
+        """An S3 client of the scan principal's session: unsigned (anonymous), or over plain HTTP (made once)."""
+        key = (account.id, region, unsigned, plain)
+        if key not in self._variants:
+            self._variants[key] = self._s3_variant(account, region, unsigned=unsigned, plain=plain)
+        return self._variants[key]
+
+    def _s3_variant(self, account: Account, region: str, *, unsigned: bool, plain: bool) -> Any:
         from botocore import UNSIGNED
         from botocore.config import Config
 
         endpoint = self.target.opt("endpoint_url")
         if plain and endpoint:
             parts = urlsplit(str(endpoint))
-            netloc = parts.hostname or "" if parts.port == 443 else parts.netloc
+            netloc = (parts.hostname or "") if parts.port == 443 else parts.netloc
             endpoint = urlunsplit(parts._replace(scheme="http", netloc=netloc))
         config = Config(connect_timeout=float(self.target.opt("connect_timeout", 10)),
                         read_timeout=float(self.target.opt("read_timeout", 60)), retries={"max_attempts": 1},
@@ -137,6 +146,9 @@ class AwsLink:
                                        use_ssl=not plain, config=config)
 
     def close(self) -> None:
+        for client in self._variants.values():
+            client.close()
+        self._variants.clear()
         if self.connector is not None:
             self.connector.__exit__(None, None, None)
             self.connector = None
@@ -320,7 +332,11 @@ def identify(make_session: Callable[[], Any], region: str, endpoint: str | None,
     creds = session.get_credentials()
     if creds is None:
         return Probe(None, "the test principal has no credentials", sent="sts:GetCallerIdentity")
-    ident = session.client("sts", region_name=region, endpoint_url=endpoint).get_caller_identity()
+    sts = session.client("sts", region_name=region, endpoint_url=endpoint)
+    try:
+        ident = sts.get_caller_identity()
+    finally:
+        sts.close()
     who = Identity(str(ident.get("Account", "")), str(ident.get("Arn", "")), str(creds.access_key))
     sink.append(who)
     return Probe(True, f"{who.arn} (access key id {who.access_key_id})", sent="sts:GetCallerIdentity",
@@ -328,10 +344,14 @@ def identify(make_session: Callable[[], Any], region: str, endpoint: str | None,
 
 
 def audited_read(session: Any, region: str, endpoint: str | None) -> Probe:
-    """The read CloudTrail must record: ec2:DescribeRegions by the test principal (a refusal is recorded too)."""
-    outcome = attempt(lambda: session.client("ec2", region_name=region, endpoint_url=endpoint).describe_regions())
+    """The read CloudTrail must record: kms:ListKeys by the test principal (a refusal is recorded too)."""
+    kms = session.client("kms", region_name=region, endpoint_url=endpoint)
+    try:
+        outcome = attempt(lambda: kms.list_keys(Limit=1))
+    finally:
+        kms.close()
     ok = outcome.allowed is not None  # allowed or refused: either way AWS received and must log it
-    return Probe(ok, outcome.detail, sent=f"ec2:DescribeRegions in {region}", received=outcome.detail)
+    return Probe(ok, outcome.detail, sent=f"kms:ListKeys Limit=1 in {region}", received=outcome.detail)
 
 
 def event_of(raw: dict[str, Any]) -> Event:
@@ -347,15 +367,20 @@ def event_of(raw: dict[str, Any]) -> Event:
                  str(raw.get("Username", "")), arn, str(raw.get("EventId", "")))
 
 
+def matching_events(raw: Iterable[dict[str, Any]], since: datetime) -> tuple[list[Event], list[Event]]:
+    """LookupEvents entries, and those that are the audited read (made at most a minute before ``since``, the
+    clock skew allowed)."""
+    events = [event_of(e) for e in raw]
+    return events, [e for e in events if (e.source, e.name) == AUDITED_READ and e.time >= since - timedelta(minutes=1)]
+
+
 def lookup_events(link: AwsLink, account: Account, region: str, who: Identity, since: datetime,
                   sink: list[Event]) -> Probe:
     """CloudTrail LookupEvents for the test principal's access key since the read (the newest 50)."""
     got = link.client(account, "cloudtrail", region).lookup_events(
         LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": who.access_key_id}],
         StartTime=since - timedelta(minutes=1), MaxResults=50)
-    events = [event_of(e) for e in got.get("Events", [])]
-    hits = [e for e in events if e.name == "DescribeRegions" and e.source == "ec2.amazonaws.com"
-            and e.time >= since - timedelta(minutes=1)]
+    events, hits = matching_events(got.get("Events", []), since)
     sink.extend(hits)
     text = "\n".join(f"{e.time.isoformat()} {e.source} {e.name} {e.username} {e.event_id}" for e in events)
     return Probe(bool(hits), f"{len(events)} event(s) for {who.access_key_id}, "

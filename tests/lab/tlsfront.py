@@ -13,7 +13,7 @@ import select
 import socket
 import ssl
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 TLS_HANDSHAKE = 0x16
 
@@ -50,7 +50,6 @@ class DualFront:
     port: int = 0
     ca_path: str = ""
     _sock: socket.socket | None = None
-    _threads: list[threading.Thread] = field(default_factory=list)
 
     @property
     def https(self) -> str:

@@ -7,8 +7,10 @@ undetermined, and the challenge says error (never pass, never fail on a look-up 
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from checks.aws import challenge_cloudtrail
 from checks.aws.challenge_cloudtrail import poll_offsets
 from scanner.challenge import PLANNED
 from scanner.model import Status
+from scanner.probes.aws import matching_events
 from tests.checks.aws.challenge_lab import BAD, GOOD, assert_no_secret, moto_server, plan, run, verdicts
 from tests.lab import motolab
 
@@ -75,7 +78,7 @@ def test_without_lookup_events_the_challenge_is_an_error_and_touches_no_account(
     key = KEYS["tester"]["AccessKeyId"]
     assert [(s.action, s.ok) for s in out.steps[1:]] == [
         (f"identify the test principal (access key {key}) with sts:GetCallerIdentity", True),
-        ("as the test principal, call ec2:DescribeRegions in us-east-1 (the audited read)", True),
+        ("as the test principal, call kms:ListKeys in us-east-1 (the audited read)", True),
         (f"look up CloudTrail events of access key {key} in us-east-1 (poll 1, 1 s after the read)", None)]
     assert out.steps[1].received == me and out.steps[2].actual == "allowed (HTTP 200)"
     assert iam_state(lab) == before
@@ -92,7 +95,7 @@ def test_refusals(lab, account, opts, message):
     out = run(challenge_cloudtrail.cloudtrail_records_reads, lab, account, env=env(), **principal_opts(**opts))
     assert len(out.findings) == 1 and out.findings[0].status is Status.ERROR
     assert out.findings[0].message.startswith(message)
-    assert not any("DescribeRegions" in s.action for s in out.steps)  # no read was made
+    assert not any("ListKeys" in s.action for s in out.steps)  # no read was made
 
 
 def test_the_scan_principal_is_refused_as_test_principal(lab):
@@ -100,7 +103,7 @@ def test_the_scan_principal_is_refused_as_test_principal(lab):
               **principal_opts(challenge_account=motolab.ACCESS_KEY_ID, accounts=None, role_name=None))
     assert [(f.status, f.message) for f in out.findings] == [
         (Status.ERROR, "refused: the test principal is the scan principal; name a separate test principal")]
-    assert not any("DescribeRegions" in s.action for s in out.steps)
+    assert not any("ListKeys" in s.action for s in out.steps)
 
 
 @pytest.mark.parametrize("bound, offsets", [
@@ -118,6 +121,25 @@ def test_plan_lists_the_steps_without_any_request():
     assert out.findings == () and [s.action for s in out.steps] == [
         "sign in to AWS with the scan's credentials (sts:GetCallerIdentity)",
         "identify the test principal (access key AKIATESTPRINCIPAL01) with sts:GetCallerIdentity",
-        "as the test principal, call ec2:DescribeRegions in <home region> (the audited read)",
+        "as the test principal, call kms:ListKeys in <home region> (the audited read)",
         "look up CloudTrail events of access key <its access key id> in <home region> (poll 1, 15 s after the read)"]
     assert {s.actual for s in out.steps} == {PLANNED}
+
+
+def lookup_entry(name: str, at: datetime, record: str = "", source: str = "kms.amazonaws.com") -> dict[str, Any]:
+    """A LookupEvents entry as boto3 returns it (EventTime parsed, CloudTrailEvent a JSON string)."""
+    return {"EventId": f"id-{name}-{at.minute}", "EventName": name, "EventTime": at, "EventSource": source,
+            "Username": "tester", "CloudTrailEvent": record or json.dumps(
+                {"userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{GOOD}:user/tester"}})}
+
+
+def test_only_the_audited_read_after_the_start_matches():
+    since = datetime(2026, 12, 1, 18, 0, tzinfo=timezone.utc)
+    raw = [lookup_entry("ListKeys", since + timedelta(seconds=3)),
+           lookup_entry("ListKeys", since - timedelta(minutes=5)),  # an older read by the same key
+           lookup_entry("ListAliases", since + timedelta(seconds=4)),
+           lookup_entry("ListKeys", since + timedelta(seconds=5), source="evil.amazonaws.com"),
+           lookup_entry("ListKeys", since + timedelta(seconds=6), record="{not json" + "x" * 70_000)]
+    events, hits = matching_events(raw, since)
+    assert len(events) == 5 and [(h.time.second, h.principal_arn) for h in hits] == [
+        (3, f"arn:aws:iam::{GOOD}:user/tester"), (6, "")]

@@ -12,7 +12,7 @@ otherwise they are skipped with this reason (locally and in CI: no account, no v
   administrator and a least-privilege user); without it each challenge is only asserted to decide (no error);
 - ``GXPSCAN_AWS_CHALLENGE_MFA_ACTIONS``: comma-separated actions MFA must guard (for iam_mfa_required);
 - ``GXPSCAN_AWS_CHALLENGE_TEST_PROFILE``: the test principal's profile for the intrusive CloudTrail challenge (it
-  makes one ec2:DescribeRegions call; the challenge then polls up to 900 s).
+  makes one kms:ListKeys call; the challenge then polls up to 900 s).
 """
 from __future__ import annotations
 
