@@ -143,3 +143,30 @@ def test_only_the_audited_read_after_the_start_matches():
     events, hits = matching_events(raw, since)
     assert len(events) == 5 and [(h.time.second, h.principal_arn) for h in hits] == [
         (3, f"arn:aws:iam::{GOOD}:user/tester"), (6, "")]
+
+
+def test_gxpscan_scan_challenge_intrusive_with_a_test_profile(lab, tmp_path, monkeypatch, capsys):
+    """Through the CLI: challenge_profile names the test principal (the schema and the intrusive gate accept it),
+    its secret stays out of every file written."""
+    from scanner import cli
+
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[tester]\naws_access_key_id = {KEYS['tester']['AccessKeyId']}\n"
+                     f"aws_secret_access_key = {KEYS['tester']['SecretAccessKey']}\n")
+    inv = tmp_path / "inv.json"
+    inv.write_text(json.dumps({"version": 1, "targets": [{
+        "name": "moto-good", "type": "aws", "endpoint_url": lab.endpoint, "accounts": [GOOD],
+        "role_name": motolab.ROLE_NAME, "regions": [motolab.REGIONS[0]], "max_attempts": 1,
+        "challenge_profile": "tester", "policy": {"audit_trail_bound_seconds": 1}}]}))
+    with motolab.lab_credentials():
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+        code = cli.main(["scan", "-i", str(inv), "-c", "aws.challenge.cloudtrail_records_reads", "--challenge",
+                         "intrusive", "-o", str(tmp_path / "out"), "--no-history", "--format", "json"])
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    [f] = doc["findings"]
+    assert code == cli.EXIT_ERRORS
+    assert (f["status"], f["resource"], f["impact"]) == ("error", f"arn:aws:iam::{GOOD}:user/tester", "intrusive")
+    assert [s["ok"] for s in f["steps"]] == [True, True, True, None]
+    assert f["steps"][1]["action"] == "identify the test principal (profile tester) with sts:GetCallerIdentity"
+    everything = "\n".join(p.read_text(errors="replace") for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert KEYS["tester"]["SecretAccessKey"] not in everything + capsys.readouterr().err

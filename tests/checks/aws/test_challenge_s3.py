@@ -164,3 +164,24 @@ def test_plan_lists_the_steps_without_any_request(check, actions):
 ])
 def test_object_keys_are_escaped_and_bounded_in_step_text(key, text):
     assert shown(key) == text
+
+
+def test_gxpscan_scan_challenge_safe_records_the_s3_challenges(lab, front, tmp_path, monkeypatch):
+    """End to end through the CLI: the inventory's aws target, --challenge safe, the JSON record with steps."""
+    from scanner import cli
+
+    inv = tmp_path / "inv.json"
+    inv.write_text(json.dumps({"version": 1, "targets": [{
+        "name": "moto-bad", "type": "aws", "endpoint_url": front.https, "accounts": [BAD],
+        "role_name": motolab.ROLE_NAME, "regions": [motolab.REGIONS[0]]}]}))
+    with motolab.lab_credentials():
+        monkeypatch.setenv("AWS_CA_BUNDLE", front.ca_path)
+        code = cli.main(["scan", "-i", str(inv), "-c", "aws.challenge.s3_anonymous_read_denied", "--challenge",
+                         "safe", "-o", str(tmp_path / "out"), "--no-history", "--format", "json"])
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    got = {f["resource"]: (f["status"], f["impact"], len(f["steps"])) for f in doc["findings"]}
+    assert code == cli.EXIT_FAILURES and got == {
+        "s3://c12-empty-444": ("not_applicable", "safe", 7), "s3://c12-plain-444": ("pass", "safe", 7),
+        "s3://c12-public-444": ("fail", "safe", 7)}  # every finding carries all 7 steps of the run
+    everything = "\n".join(p.read_text(errors="replace") for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert motolab.PLANTED_SECRET not in everything
