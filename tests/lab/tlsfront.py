@@ -96,6 +96,7 @@ def _relay(client: socket.socket, upstream: socket.socket) -> None:
     """Copy both ways in one thread (an SSL socket must not be read and written from two threads) until either
     side closes."""
     while True:
+        readable: list[socket.socket]
         if isinstance(client, ssl.SSLSocket) and client.pending():
             readable = [client]
         else:
