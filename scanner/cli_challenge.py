@@ -54,6 +54,8 @@ def account_problems(target: Target, intrusive: Sequence[ChallengeSpec]) -> list
     """What is wrong with the target's test account for these intrusive challenges (empty: nothing)."""
     if not intrusive:
         return []
+    if target.opt("challenge_profile"):  # an AWS test principal named by its profile (checks/aws/challenge_cloudtrail)
+        return []
     where = f"targets[{target.name}]"
     account, env = target.opt("challenge_account"), target.opt("challenge_password_env")
     out = []
