@@ -83,8 +83,8 @@ def lockout(ctx: ChallengeContext, lockout_threshold: int = 5) -> list[Finding]:
     res = f"account {account.name} on {sshd_resource(target)}"
     wrong = f"gxpscan-wrong-{secrets.token_hex(12)}"  # never the right one: a fresh random value
     attempts = max(1, int(lockout_threshold))
-    reset_by_hand = f"on {where(target)} as root: faillock --user {account.name} --reset (with --dir if faillock.conf " \
-                    "sets dir)"
+    reset_by_hand = (f"on {where(target)} as root: faillock --user {account.name} --reset (with --dir if "
+                     "faillock.conf sets dir)")
     try:
         for i in range(attempts):
             seen = ctx.step(f"password logon over SSH to {where(target)} as {account.name} with a wrong password "

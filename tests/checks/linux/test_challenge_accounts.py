@@ -118,7 +118,7 @@ def test_the_test_accounts_logon_is_in_wtmp_with_user_and_time(lab):
     out = run(ca.logon_audited, target(lab, "faillock", {"audit_trail_bound_seconds": 10}))
     assert out.findings[0].status is Status.PASS, out.findings[0].message
     assert [(s.ok, s.cleanup) for s in out.steps] == [(True, False), (True, False)]
-    assert out.steps[1].actual.startswith(f"gxptest on pts/") and f" from {lab.hosts['faillock'].gateway} at " in \
+    assert out.steps[1].actual.startswith("gxptest on pts/") and f" from {lab.hosts['faillock'].gateway} at " in \
         out.steps[1].actual
 
 
