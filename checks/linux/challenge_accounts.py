@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from checks.linux.challenge_ssh import resource as sshd_resource
 from checks.linux.challenge_ssh import where
@@ -105,7 +106,7 @@ def lockout(ctx: ChallengeContext, lockout_threshold: int = 5) -> list[Finding]:
                  "(the unlock works)", "the logon is accepted",
                  _logon(target, account, account.password, Logon.ACCEPTED), cleanup=True,
                  restore_by_hand=reset_by_hand)
-    observed = {"attempts": attempts, "right_password_after": locked.actual, "tally": tally.actual}
+    observed: dict[str, Any] = {"attempts": attempts, "right_password_after": locked.actual, "tally": tally.actual}
     if locked.ok is None:
         return [error(res, f"the logon after {attempts} failures could not be judged: {locked.actual}", **observed)]
     if locked.ok:
@@ -187,7 +188,7 @@ def logon_audited(ctx: ChallengeContext, audit_trail_bound_seconds: int = 60) ->
             break
         time.sleep(poll)
         poll = min(poll * 2, 10)
-    observed = {"logon_at": since.isoformat(timespec="seconds"), "record": seen.actual,
+    observed: dict[str, Any] = {"logon_at": since.isoformat(timespec="seconds"), "record": seen.actual,
                 "bound_seconds": audit_trail_bound_seconds}
     if seen.ok is None:
         return [error(res, f"the login records could not be read: {seen.actual}", **observed)]
