@@ -264,8 +264,12 @@ def _finding_row(r: Result, verbose: bool) -> list[Cell]:
     resource = _bounded(for_terminal(r.resource))
     if verbose and r.location is not None:
         resource += "\nat " + _bounded(_where(r.location))
+    message = _bounded(for_terminal(r.message))
+    if verbose and r.steps:  # a challenge: the steps that were not met (all of them for a failure shown)
+        message += "".join("\n" + _bounded(for_terminal(c.describe())) for c in r.steps
+                           if c.ok is not True or r.status is not Status.PASS)
     return [_status(r.status), Cell(r.severity.value), Cell(_bounded(for_terminal(r.target))),
-            Cell(_bounded(for_terminal(r.check))), Cell(resource), Cell(_bounded(for_terminal(r.message)))]
+            Cell(_bounded(for_terminal(r.check))), Cell(resource), Cell(message)]
 
 
 def _remediation(shown: Sequence[Result], width: int) -> list[str]:

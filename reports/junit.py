@@ -83,7 +83,9 @@ def _case(suite: ET.Element, r: Result) -> None:
         if r.waiver:
             reason += f" (waiver by {r.waiver.approved_by} until {r.waiver.expires}: {r.waiver.reason})"
         _sub(case, "skipped", message=reason)
-    _sub(case, "system-out").text = for_document(r.message)
+    steps = "".join(f"\n{c.describe()}" for c in r.steps)  # a challenge's steps, whatever its result
+    out = r.message + (f"\nchallenge steps ({r.impact}):{steps}" if steps else "")
+    _sub(case, "system-out").text = for_document(out)
 
 
 def _totals(results: list[Result]) -> dict[str, str]:

@@ -298,8 +298,13 @@ def _step_row(t: Any, s: Any, protocol: Protocol | None, shown: Any) -> tuple[Ce
     # are shorter without, and the row names the target already)
     evidence: list[Span] = [("m", "".join(d(e.ref) + "\n" for e in s.evidence) or DASH + "\n"),
                             ("rs", f"executed {r.at.isoformat()}")]
-    return (tuple(first), lines_of(r.clauses), tuple(criterion),
-            (("m", d(shown(s.observed))), ("r", "\n" + d(shown(r.message)))), tuple(result), tuple(evidence))
+    observed: list[Span] = [("m", d(shown(s.observed))), ("r", "\n" + d(shown(r.message)))]
+    if r.steps and s is t.steps[-1]:  # a challenge: its test steps once, under its last result
+        observed.append(("b", f"\nChallenge test steps ({d(r.impact)})"))
+        for c in r.steps:
+            observed.append(("rs", f"\n{d(shown(c.describe()))} sha256 {c.sent_sha256[:12]}/{c.received_sha256[:12]} "
+                                   f"{c.at.isoformat()}"))
+    return (tuple(first), lines_of(r.clauses), tuple(criterion), tuple(observed), tuple(result), tuple(evidence))
 
 
 # --- the protocol ----------------------------------------------------------------------------------------------------

@@ -92,7 +92,8 @@ def _result(r: Result, rule_index: int) -> dict[str, Any]:
         "partialFingerprints": {FINGERPRINT: fingerprint(r)},
         "properties": {"status": r.status.value, "target": r.target, "observed": thaw(r.observed),
                        "clauses": list(r.clauses), "evidence": list(r.evidence),
-                       "security-severity": SECURITY_SEVERITY[r.severity]},
+                       "security-severity": SECURITY_SEVERITY[r.severity],
+                       **({"challenge": {"impact": r.impact, "steps": [thaw(c) for c in r.steps]}} if r.steps else {})},
     }
     if r.waiver:
         out["suppressions"] = [{"kind": "external", "status": "accepted",

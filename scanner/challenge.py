@@ -17,16 +17,17 @@ challenge that raised, returned nothing, or claims ``pass`` while a step could n
 """
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from scanner.model import Area, Finding, Platform, Severity, Status, Target, utcnow
+from scanner.model import Area, ChallengeStep, Finding, Platform, Severity, Status, Target, utcnow
 
 _MARK = "__gxpscan_challenge__"
 #: Text kept per step of what was sent and what came back; the SHA-256 covers all of it.
@@ -63,27 +64,8 @@ class Probe:
     received: bytes | str = b""
 
 
-@dataclass(frozen=True)
-class Step:
-    """One recorded test step: what was done, what was expected, what happened, and hashes of the exchange."""
-
-    n: int
-    action: str
-    expected: str
-    actual: str
-    ok: bool | None
-    at: datetime
-    sent: str  # bounded text; the hash covers the complete bytes
-    received: str
-    sent_sha256: str
-    received_sha256: str
-    cleanup: bool = False
-    restore_by_hand: str = ""  # for a clean-up step: what an operator must restore if it failed
-    planned: bool = False
-
-    @property
-    def verdict(self) -> str:
-        return "planned" if self.planned else {True: "met", False: "not met", None: "undetermined"}[self.ok]
+#: A recorded test step (the value lives in scanner.model, as part of a Result).
+Step = ChallengeStep
 
 
 @dataclass(frozen=True)
@@ -216,6 +198,31 @@ class ChallengeContext:
         return TestAccount(str(name), password)
 
 
+class AccountLocks:
+    """One target at a time per test account, for intrusive challenges (one table per scan).
+
+    A Linux test account is local to its host; a directory, Windows domain or AWS account is shared by every target
+    that names it, so those are keyed by the account name alone (conservative: two directories with a test account
+    of the same name are also challenged one after the other)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    @staticmethod
+    def key(target: Target) -> str:
+        name = str(target.opt("challenge_account") or "").casefold()
+        host = str(target.opt("host") or target.name) if target.type is Platform.LINUX else ""
+        return f"{target.type.value}:{host}:{name}"
+
+    @contextlib.contextmanager
+    def hold(self, target: Target) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(self.key(target), threading.Lock())
+        with lock:
+            yield
+
+
 @dataclass(frozen=True)
 class ChallengeOutcome:
     """A challenge's findings with the steps that back them."""
@@ -226,7 +233,9 @@ class ChallengeOutcome:
 
 
 def _params(spec: ChallengeSpec, target: Target) -> dict[str, Any]:
-    return {name: target.policy.get(name, default) for name, default in spec.params.items()}
+    """Thresholds as for checks: a profile's ``<id>:<name>`` wins over the plain policy name, then the default."""
+    return {name: target.policy.get(f"{spec.id}:{name}", target.policy.get(name, default))
+            for name, default in spec.params.items()}
 
 
 def run_challenge(spec: ChallengeSpec, target: Target, *, plan: bool = False,

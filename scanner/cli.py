@@ -17,11 +17,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from scanner import cli_history  # issue 13 (a light module: its commands import what they need when they run)
+from scanner import cli_challenge, cli_history  # light modules: their commands import what they need when they run
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
+    from scanner.challenge import ChallengeSpec
     from scanner.executors import ExecutorSpec
     from scanner.frameworks import Catalog
     from scanner.iacscope import DiffScope
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "run executes: its SHA-256 is recorded, a copy kept beside the run record, "
                                        "and the OQ record lists every difference as a deviation")
     cli_history.scan_options(s)  # issue 13: --history SPEC, --no-history
+    cli_challenge.add_scan_options(s)  # issue 12: --challenge safe|intrusive, --plan
 
     c = sub.add_parser("checks", help="list the available checks")
     c.set_defaults(func=cmd_checks)
@@ -162,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--framework", metavar="F")
     c.add_argument("--clause", metavar="C")
     c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.add_argument("--challenges", action="store_true",
+                   help="list the challenge tests (scan --challenge) instead of the checks")
 
     f = sub.add_parser("frameworks", help="list the framework catalogs, or show one clause by clause")
     f.set_defaults(func=cmd_frameworks)
@@ -405,7 +409,7 @@ def select_checks(registry: Registry, catalogs: Mapping[str, Catalog], *, patter
     return list(registry.select(list(patterns), platform=platform, ids=ids))
 
 
-def _run_info(registry: Registry, specs: Sequence[CheckSpec], inventory: Inventory, argv_summary: str,
+def _run_info(registry: Registry, specs: Sequence[CheckSpec | ChallengeSpec], inventory: Inventory, argv_summary: str,
               operator_name: str = "", previous_manifest: str = "") -> RunInfo:
     from scanner.model import RunInfo, utcnow
 
@@ -535,6 +539,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from scanner import frameworks
     from scanner.iacscope import iac_document
     from scanner.inventory import InventoryError, load_inventory
+    from scanner.registry import CheckSpec
     from scanner.runner import DEFAULT_CONCURRENCY, scan
     from scanner.safefs import OutputError
     from scanner.store import RECORD_NAME, Record, RecordWriter
@@ -568,23 +573,31 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not targets:
         raise UsageError("no target matches --limit/--tag")
     diff_scope = _diff_scope(args.diff_base, targets) if args.diff_base is not None else None
-    specs = select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause)
+    specs: list[CheckSpec | ChallengeSpec] = list(
+        select_checks(registry, catalogs, patterns=args.check, framework=args.framework, clause=args.clause))
     profile = _profile(args.profile, registry) if args.profile else None
     if profile is not None:
         specs = [s for s in specs if profile.selects(s.id)]
+    executor_spec = _executor_spec(args)
+    try:  # issue 12: challenge tests, only when asked; refused before any connection when not allowed
+        tests = cli_challenge.select(args, registry, targets, executor_spec)
+    except cli_challenge.ChallengeUsageError as exc:
+        raise UsageError(str(exc)) from None
+    if args.plan:
+        return cli_challenge.print_plan(tests, targets)
+    specs += tests
     if not specs:
         raise UsageError("no check matches the selection: " + ", ".join(args.check or [args.framework or ""])
                          + (f" within profile {profile.name}" if profile else ""))
     profile_warnings: list[str] = []
     if profile is not None:
         targets, profile_warnings = _with_profile(profile, specs, targets)
-    platforms = {s.platform for s in specs}
-    without = [t for t in targets if t.type.judged_by not in platforms]
+    without = [t for t in targets if not any(t.type.judged_by == s.platform if isinstance(s, CheckSpec)
+                                             else t.type in s.platforms for s in specs)]
     for t in without:
         _say(f"warning: no selected check applies to target {t.name!r} ({t.type.value}); nothing will be evaluated "
              "for it")
 
-    executor_spec = _executor_spec(args)
     sealing = _sealing(args)
     operator_name = (args.operator_name if args.operator_name is not None
                      else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
@@ -679,8 +692,10 @@ def cmd_checks(args: argparse.Namespace) -> int:
 
     registry = _load_registry()
     catalogs = frameworks.load_catalogs()
-    specs = select_checks(registry, catalogs, framework=args.framework, clause=args.clause, platform=args.platform)
     cmap = frameworks.clause_map(catalogs)
+    if args.challenges:  # issue 12
+        return cli_challenge.list_challenges(registry, cmap, platform=args.platform, as_json=args.json)
+    specs = select_checks(registry, catalogs, framework=args.framework, clause=args.clause, platform=args.platform)
     if args.json:
         json.dump([{"id": s.id, "title": s.title, "platform": s.platform.value, "severity": s.severity.value,
                     "area": s.area.value, "criterion": s.criterion, "params": dict(s.params),
@@ -954,7 +969,7 @@ def _profile(name: str, registry: Registry) -> Profile:
     return profile
 
 
-def _with_profile(profile: Profile, specs: Sequence[CheckSpec],
+def _with_profile(profile: Profile, specs: Sequence[CheckSpec | ChallengeSpec],
                   targets: Sequence[Target]) -> tuple[tuple[Target, ...], list[str]]:
     """The targets with the profile's thresholds under their own policy, and the overrides to warn about."""
     from scanner.profiles import apply

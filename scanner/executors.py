@@ -28,9 +28,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scanner.model import Fact, Target, Waiver
+from scanner.model import Target, Waiver
 
 if TYPE_CHECKING:
+    from scanner.challenge import ChallengeSpec
     from scanner.registry import CheckSpec, Registry
     from scanner.runner import TargetOutcome
 
@@ -134,7 +135,7 @@ class TargetTask:
     waivers: tuple[Waiver, ...]
 
 
-def task_for(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]],
+def task_for(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clause_map: Mapping[str, Sequence[str]],
              waivers: Iterable[Waiver], fingerprint: str) -> TargetTask:
     """The task of one target: check ids (the worker's own code runs them, if its fingerprint agrees)."""
     return TargetTask(target, tuple(s.id for s in specs), fingerprint,
@@ -149,15 +150,12 @@ def encode(value: object) -> bytes:
     return data
 
 
-def failed_outcome(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]],
-                   why: str) -> TargetOutcome:
-    """Every selected check of the target ``error`` for ``why`` (fail closed), built like any other outcome."""
-    from scanner.runner import scan_target
+def failed_outcome(target: Target, specs: Sequence[CheckSpec | ChallengeSpec],
+                   clause_map: Mapping[str, Sequence[str]], why: str) -> TargetOutcome:
+    """Every selected check and challenge of the target ``error`` for ``why`` (fail closed)."""
+    from scanner import runner
 
-    def fail(_t: Target, names: Iterable[str]) -> dict[str, Fact]:
-        return {n: Fact.failed(n, why) for n in names}
-
-    return scan_target(target, specs, clause_map, (), collector=fail)
+    return runner.failed_outcome(target, specs, clause_map, why)
 
 
 @functools.lru_cache(maxsize=1)
@@ -188,8 +186,9 @@ def run_task(payload: bytes) -> bytes:
     if not isinstance(task, TargetTask):
         raise TypeError(f"not a gxpscan target task: {type(task).__name__}")
     registry = _worker_registry()
-    specs = [registry.checks[i] for i in task.check_ids if i in registry.checks]
-    missing = sorted(set(task.check_ids) - set(registry.checks))
+    known: dict[str, CheckSpec | ChallengeSpec] = {**registry.checks, **registry.challenges}
+    specs = [known[i] for i in task.check_ids if i in known]
+    missing = sorted(set(task.check_ids) - set(known))
     if missing or registry.fingerprint(specs) != task.fingerprint:
         why = (f"the worker has no check {missing[0]}" if missing else
                "the worker's check code differs from the coordinator's (another fingerprint)")
@@ -200,7 +199,7 @@ def run_task(payload: bytes) -> bytes:
 @dataclass
 class _Pending:
     target: Target
-    specs: Sequence[CheckSpec]
+    specs: Sequence[CheckSpec | ChallengeSpec]
     clause_map: Mapping[str, Sequence[str]]
     result: Future[TargetOutcome]
     remote: Any  # the distributed.Future

@@ -253,6 +253,37 @@ class ResourceNotes:
 
 
 @dataclass(frozen=True)
+class ChallengeStep:
+    """One test step of a challenge (scanner/challenge.py): what was done, what was expected, what happened, and
+    SHA-256 hashes of the complete exchange (the text kept is bounded)."""
+
+    n: int
+    action: str
+    expected: str
+    actual: str
+    ok: bool | None  # expected result seen (True), the opposite (False), could not be determined (None)
+    at: datetime
+    sent: str
+    received: str
+    sent_sha256: str
+    received_sha256: str
+    cleanup: bool = False
+    restore_by_hand: str = ""  # for a clean-up step: what an operator must restore if it failed
+    planned: bool = False  # recorded by --plan, not run
+
+    @property
+    def verdict(self) -> str:
+        return "planned" if self.planned else {True: "met", False: "not met", None: "undetermined"}[self.ok]
+
+    def describe(self) -> str:
+        """The step as one line of text, for reports (escape it for the medium)."""
+        by_hand = f"; restore by hand: {self.restore_by_hand}" if self.cleanup and self.ok is not True \
+            and self.restore_by_hand else ""
+        return (f"{self.n}. {'clean-up: ' if self.cleanup else ''}{self.action}; expected: {self.expected}; "
+                f"actual: {self.actual} [{self.verdict}]{by_hand}")
+
+
+@dataclass(frozen=True)
 class Result:
     """A finding placed in context: which check, which target, when, against which clauses."""
 
@@ -273,6 +304,9 @@ class Result:
     location: Location | None = None
     remediation: str = ""
     expired_waiver: Waiver | None = None  # a waiver that matched this failure but had expired (it stays fail)
+    kind: str = "check"  # check | challenge
+    impact: str = ""  # a challenge's impact: safe | intrusive
+    steps: tuple[ChallengeStep, ...] = ()  # a challenge's test steps, clean-up included
 
 
 @dataclass(frozen=True)
@@ -379,6 +413,7 @@ def result_to_dict(r: Result) -> dict[str, Any]:
         "waiver": thaw(r.waiver) if r.waiver else None,
         "location": thaw(r.location) if r.location else None, "remediation": r.remediation,
         "expired_waiver": thaw(r.expired_waiver) if r.expired_waiver else None,
+        **({"kind": r.kind, "impact": r.impact, "steps": [thaw(s) for s in r.steps]} if r.kind == "challenge" else {}),
     }
 
 
@@ -391,6 +426,8 @@ def result_from_dict(d: Mapping[str, Any]) -> Result:
         criterion=d.get("criterion", ""), waiver=Waiver(**d["waiver"]) if d.get("waiver") else None,
         location=Location(**d["location"]) if d.get("location") else None, remediation=d.get("remediation", ""),
         expired_waiver=Waiver(**d["expired_waiver"]) if d.get("expired_waiver") else None,
+        kind=d.get("kind", "check"), impact=d.get("impact", ""),
+        steps=tuple(ChallengeStep(**{**st, "at": datetime.fromisoformat(st["at"])}) for st in d.get("steps") or ()),
     )
 
 

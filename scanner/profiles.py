@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from scanner.model import Target, freeze
 
 if TYPE_CHECKING:
+    from scanner.challenge import ChallengeSpec
     from scanner.registry import CheckSpec, Registry
 
 ENTRY_POINT_GROUP = "gxpscan.profiles"
@@ -219,7 +220,7 @@ def check_against(profile: Profile, registry: Registry) -> list[CheckSpec]:
     return specs
 
 
-def policy_of(profile: Profile, specs: Iterable[CheckSpec]) -> dict[str, Any]:
+def policy_of(profile: Profile, specs: Iterable[CheckSpec | ChallengeSpec]) -> dict[str, Any]:
     """The policy entries the profile sets: plain names, and ``<check id>:<name>`` for scoped thresholds."""
     out: dict[str, Any] = {}
     specs = list(specs)
@@ -233,7 +234,7 @@ def policy_of(profile: Profile, specs: Iterable[CheckSpec]) -> dict[str, Any]:
     return out
 
 
-def apply(profile: Profile, specs: Iterable[CheckSpec], target: Target) -> tuple[Target, list[str]]:
+def apply(profile: Profile, specs: Iterable[CheckSpec | ChallengeSpec], target: Target) -> tuple[Target, list[str]]:
     """The target with the profile's thresholds under its own policy (the inventory wins), and a warning for every
     inventory value that differs from the profile's."""
     entries = policy_of(profile, specs)

@@ -17,6 +17,7 @@ from importlib import metadata
 from types import MappingProxyType, ModuleType
 from typing import Any
 
+from scanner.challenge import ChallengeSpec, Impact, challenge_spec_of
 from scanner.model import Area, Platform, Severity
 
 ENTRY_POINT_GROUP = "gxpscan.checks"
@@ -86,27 +87,32 @@ def spec_of(func: Callable[..., Any]) -> CheckSpec:
     return spec
 
 
-def _checks_in(module: ModuleType) -> Iterable[CheckSpec]:
+def _checks_in(module: ModuleType) -> Iterable[CheckSpec | ChallengeSpec]:
+    """The checks and challenges defined in a module or package (not those it merely imports)."""
     seen: list[ModuleType] = [module]
     if hasattr(module, "__path__"):
         for info in pkgutil.walk_packages(module.__path__, module.__name__ + "."):
             seen.append(importlib.import_module(info.name))
     for mod in seen:
         for obj in vars(mod).values():
-            spec = getattr(obj, _MARK, None)
-            if isinstance(spec, CheckSpec) and obj.__module__ == mod.__name__:
+            spec = getattr(obj, _MARK, None) or challenge_spec_of(obj)
+            if isinstance(spec, (CheckSpec, ChallengeSpec)) and obj.__module__ == mod.__name__:
                 yield spec
 
 
 class Registry:
     """All loaded checks, validated against the facts the collectors can provide."""
 
-    def __init__(self, specs: Iterable[CheckSpec], known_facts: Mapping[str, Any]):
+    def __init__(self, specs: Iterable[CheckSpec | ChallengeSpec], known_facts: Mapping[str, Any]):
         self.checks: dict[str, CheckSpec] = {}
+        self.challenges: dict[str, ChallengeSpec] = {}  # opt-in tests that act on targets (scanner/challenge.py)
         for spec in specs:
-            if spec.id in self.checks and self.checks[spec.id].func is not spec.func:
-                raise CheckLoadError(
-                    f"duplicate check id {spec.id!r}: {self.checks[spec.id].module} and {spec.module}")
+            other = self.checks.get(spec.id) or self.challenges.get(spec.id)
+            if other is not None and other.func is not spec.func:
+                raise CheckLoadError(f"duplicate check id {spec.id!r}: {other.module} and {spec.module}")
+            if isinstance(spec, ChallengeSpec):
+                self.challenges[spec.id] = spec
+                continue
             unknown = [f for f in spec.facts if f not in known_facts]
             if unknown:
                 raise CheckLoadError(
@@ -126,7 +132,7 @@ class Registry:
         """
         from scanner.collectors import known_facts
 
-        specs: list[CheckSpec] = []
+        specs: list[CheckSpec | ChallengeSpec] = []
         if modules is None:
             for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
                 try:
@@ -154,13 +160,26 @@ class Registry:
             out.append(spec)
         return out
 
-    def param_names(self) -> set[str]:
-        return {p for spec in self.checks.values() for p in spec.params}
+    def select_challenges(self, impact: Impact | str, patterns: Iterable[str] = ()) -> list[ChallengeSpec]:
+        """The challenges ``--challenge IMPACT`` runs (intrusive includes safe), optionally filtered by id pattern."""
+        level, pats = Impact(impact), list(patterns)
+        return [self.challenges[cid] for cid in sorted(self.challenges)
+                if level.allows(self.challenges[cid].impact)
+                and (not pats or any(fnmatch.fnmatchcase(cid, p) for p in pats))]
 
-    def fingerprint(self, specs: Iterable[CheckSpec] | None = None) -> str:
-        """SHA-256 over the source of every module that defines the given checks."""
+    def ids(self) -> set[str]:
+        """Every check and challenge id: what a catalog, profile or waiver may name."""
+        return set(self.checks) | set(self.challenges)
+
+    def param_names(self) -> set[str]:
+        specs: list[CheckSpec | ChallengeSpec] = [*self.checks.values(), *self.challenges.values()]
+        return {p for spec in specs for p in spec.params}
+
+    def fingerprint(self, specs: Iterable[CheckSpec | ChallengeSpec] | None = None) -> str:
+        """SHA-256 over the source of every module that defines the given checks (and challenges)."""
         digest = hashlib.sha256()
-        modules = sorted({s.module for s in (specs if specs is not None else self.checks.values())})
+        every: Iterable[CheckSpec | ChallengeSpec] = [*self.checks.values(), *self.challenges.values()]
+        modules = sorted({s.module for s in (specs if specs is not None else every)})
         for name in modules:
             digest.update(name.encode() + b"\0")
             try:

@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
@@ -27,6 +28,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from scanner.challenge import AccountLocks, ChallengeSpec, Impact, run_challenge
 from scanner.collectors import NOTES_FACTS, SYSTEM_FACTS, collect
 from scanner.connectors import ConnectorError, ProcessScope, connector_key, open_connector
 from scanner.model import Fact, Finding, Platform, ResourceNotes, Result, Status, Target, Waiver, thaw, utcnow
@@ -240,10 +242,12 @@ def collect_facts(target: Target, fact_names: Iterable[str], scope: ProcessScope
         return {n: Fact.failed(n, f"target could not be scanned: {why}") for n in names}
 
 
-def scan_target(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]],
+def scan_target(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clause_map: Mapping[str, Sequence[str]],
                 waivers: Iterable[Waiver] = (), collector: Collector | None = None, *,
-                scope: ProcessScope | None = None) -> TargetOutcome:
-    mine = [s for s in specs if s.platform == target.type.judged_by]
+                scope: ProcessScope | None = None, locks: AccountLocks | None = None) -> TargetOutcome:
+    """Collect, judge and place in context one target's checks; then run its challenges, if any were selected."""
+    tests = [s for s in specs if isinstance(s, ChallengeSpec) and target.type in s.platforms]
+    mine = [s for s in specs if isinstance(s, CheckSpec) and s.platform == target.type.judged_by]
     collector = collector or partial(collect_facts, scope=scope)
     system_fact = SYSTEM_FACTS.get(target.type) if mine else None
     notes_fact = NOTES_FACTS.get(target.type) if mine else None
@@ -274,9 +278,34 @@ def scan_target(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[
                 observed=f.observed, clauses=tuple(clause_map.get(spec.id, ())), evidence=refs, at=utcnow(),
                 criterion=spec.criterion, waiver=waiver, location=f.location, remediation=spec.remediation,
                 expired_waiver=expired))
+    for test in tests:
+        results += challenge_results(test, target, clause_map, waivers, today, secrets, locks or AccountLocks())
     warnings += [expired_waiver_warning(target, w, n) for w, n in expired_seen.items()]
     return TargetOutcome(target, tuple(results), redact(evidence, secrets), redact(tuple(warnings), secrets),
                          MappingProxyType(system))
+
+
+def challenge_results(spec: ChallengeSpec, target: Target, clause_map: Mapping[str, Sequence[str]],
+                      waivers: Sequence[Waiver], today: date, secrets: Sequence[str],
+                      locks: AccountLocks) -> list[Result]:
+    """Run one challenge on one target (an intrusive one holding its test account's lock) and place its findings,
+    each with the challenge's steps, in context like a check's."""
+    with locks.hold(target) if spec.impact is Impact.INTRUSIVE else nullcontext():
+        outcome = run_challenge(spec, target, secrets=secrets)
+    out = []
+    for f in outcome.findings:
+        f = redact(f, secrets)
+        status, waiver, expired = f.status, None, None
+        if status is Status.FAIL:
+            waiver, expired = _waivers_for(waivers, spec.id, target.name, f.resource, today)
+            status = Status.WAIVED if waiver else status
+        out.append(Result(
+            check=spec.id, target=target.name, target_type=target.type.value, status=status, severity=spec.severity,
+            area=spec.area, resource=f.resource, message=f.message, observed=f.observed,
+            clauses=tuple(clause_map.get(spec.id, ())), evidence=(), at=utcnow(), criterion=spec.criterion,
+            waiver=waiver, location=f.location, remediation=spec.remediation, expired_waiver=expired,
+            kind="challenge", impact=spec.impact.value, steps=redact(outcome.steps, secrets)))
+    return out
 
 
 def resource_notes(facts: Mapping[str, Fact], name: str | None, target: Target) -> tuple[ResourceNotes, list[str]]:
@@ -314,7 +343,8 @@ def system_of(facts: Mapping[str, Fact], name: str) -> dict[str, str]:
     return fact.value.as_dict()
 
 
-def scan(targets: Sequence[Target], specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]], *,
+def scan(targets: Sequence[Target], specs: Sequence[CheckSpec | ChallengeSpec],
+         clause_map: Mapping[str, Sequence[str]], *,
          waivers: Iterable[Waiver] = (), concurrency: int = DEFAULT_CONCURRENCY, executor: Executor | None = None,
          on_done: Callable[[TargetOutcome], None] = lambda _o: None,
          scan_one: Callable[..., TargetOutcome] = scan_target,
@@ -328,7 +358,7 @@ def scan(targets: Sequence[Target], specs: Sequence[CheckSpec], clause_map: Mapp
     scope = scope or ProcessScope()
     # a remote executor (scanner/executors.py) runs scan_target where the target is reached, with its own scope
     local = scan_one is scan_target and not getattr(executor, "remote", False)
-    one = partial(scan_target, scope=scope) if local else scan_one
+    one = partial(scan_target, scope=scope, locks=AccountLocks()) if local else scan_one
     own = executor is None
     pool = executor or ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets) or 1)),
                                           thread_name_prefix="gxpscan")
@@ -352,9 +382,22 @@ def scan(targets: Sequence[Target], specs: Sequence[CheckSpec], clause_map: Mapp
     return outcomes
 
 
-def _crashed(target: Target, specs: Sequence[CheckSpec], clause_map: Mapping[str, Sequence[str]],
+def _crashed(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clause_map: Mapping[str, Sequence[str]],
              exc: BaseException) -> TargetOutcome:
-    def fail(_t: Target, names: Iterable[str]) -> dict[str, Fact]:
-        return {n: Fact.failed(n, f"internal error: {type(exc).__name__}: {exc}") for n in names}
+    return failed_outcome(target, specs, clause_map, f"internal error: {type(exc).__name__}: {exc}")
 
-    return scan_target(target, specs, clause_map, (), collector=fail)
+
+def failed_outcome(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clause_map: Mapping[str, Sequence[str]],
+                   why: str) -> TargetOutcome:
+    """Every selected check and challenge of the target ``error`` for ``why`` (fail closed), built like any other
+    outcome; nothing is collected or run."""
+    def fail(_t: Target, names: Iterable[str]) -> dict[str, Fact]:
+        return {n: Fact.failed(n, why) for n in names}
+
+    outcome = scan_target(target, [s for s in specs if isinstance(s, CheckSpec)], clause_map, (), collector=fail)
+    tests = [s for s in specs if isinstance(s, ChallengeSpec) and target.type in s.platforms]
+    return dataclasses.replace(outcome, results=outcome.results + tuple(
+        Result(check=t.id, target=target.name, target_type=target.type.value, status=Status.ERROR,
+               severity=t.severity, area=t.area, resource=target.name, message=f"not run: {why}", observed={},
+               clauses=tuple(clause_map.get(t.id, ())), evidence=(), at=utcnow(), criterion=t.criterion,
+               remediation=t.remediation, kind="challenge", impact=t.impact.value) for t in tests))

@@ -246,7 +246,10 @@ def run_selftest(now: Callable[[], datetime] = utcnow, kat_data: Path | None = N
         steps.append(Step("IQ-CHECKS", "IQ", "Every check loads", "every entry-point check pack imports and "
                           "registers, no unknown fact, no duplicate id",
                           f"{len(release_checks)} checks of this release from {', '.join(e.name for e in ours)}"
-                          + (f"; {sum(len(p.checks) for p in plugins)} from plugins (not covered)" if plugins else ""),
+                          + (f"; {sum(len(p.checks) for p in plugins)} from plugins (not covered)" if plugins else "")
+                          + (f"; {n} challenge tests load too (they act on servers, so known answers do not cover "
+                             "them: the project's lab tests do)" if (n := sum(
+                                 _belongs(s.module, mine) for s in registry.challenges.values())) else ""),
                           PASS if release_checks else FAIL))
     try:
         cases = kat.all_cases(kat_data)

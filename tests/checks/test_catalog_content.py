@@ -221,8 +221,9 @@ def test_the_annex11_draft_is_dated_by_its_consultation() -> None:
 def registered() -> set[str]:
     from scanner.registry import Registry
 
-    checks = Registry.load().checks
-    builtin = {cid for cid, spec in checks.items() if spec.module.startswith("checks.")}
+    registry = Registry.load()
+    specs = {**registry.checks, **registry.challenges}
+    builtin = {cid for cid, spec in specs.items() if spec.module.startswith("checks.")}
     assert builtin, "no check loaded: run `pip install -e .` so the gxpscan.checks entry points exist"
     return builtin
 
