@@ -116,6 +116,11 @@ class Kexinit:
                 f"\nmacs: {','.join(self.macs)}")
 
 
+def printable(raw: bytes) -> str:
+    """A server's text for a message: decoded, control characters replaced."""
+    return "".join(c if c.isprintable() else "?" for c in raw.decode("utf-8", "replace"))
+
+
 # ---- connection parameters --------------------------------------------------------------------------------------
 
 def timeout_of(target: Target) -> float:
@@ -265,7 +270,7 @@ def negotiate(target: Target, category: Category | None, algorithm: str = "") ->
         except (ValueError, EOFError, OSError) as exc:
             outcome, why = Negotiation.UNDETERMINED, f"{type(exc).__name__}: {exc}"
         else:
-            why = f"{why} (server {banner.decode('ascii', 'replace')[:200]})"
+            why = f"{why} (server {printable(banner[:200])})"
     return outcome, why, bytes(sent), bytes(wire.received)
 
 
@@ -279,8 +284,7 @@ def _answer(wire: _Wire) -> tuple[Negotiation, str]:
             return Negotiation.ACCEPTED, "the server agreed and began the key exchange"
         if kind == MSG_DISCONNECT:
             (size,) = struct.unpack_from(">I", payload, 5) if len(payload) >= 9 else (0,)
-            reason = payload[9:9 + min(size, 512)].decode("utf-8", "replace")
-            return Negotiation.REFUSED, f"the server disconnected: {reason!r}"
+            return Negotiation.REFUSED, f"the server disconnected: {printable(payload[9:9 + min(size, 512)])}"
         if kind not in (MSG_IGNORE, MSG_DEBUG):
             return Negotiation.UNDETERMINED, f"unexpected message {kind} after our KEXINIT"
 

@@ -77,6 +77,10 @@ def test_each_weak_algorithm_is_offered_alone_after_a_control(lab, func, host, p
     (finding,) = out.findings
     assert finding.status is status, finding.message
     assert list(finding.observed["accepted"]) == accepted and not finding.observed["undetermined"]
+    # a policy pattern that matches no algorithm name the probe knows is stated, not silently dropped
+    unknown = ["gss-*-sha1"] if func is cs.ssh_weak_kex_refused else []
+    assert list(finding.observed["not_offerable"]) == unknown
+    assert ("not offered: gss-*-sha1" in finding.message) is (bool(unknown) and status is Status.PASS)
     assert len(out.steps) == 1 + len(offered)
     assert out.steps[0].action.endswith(CONTROL) and out.steps[0].ok is True
     assert [s.action.rsplit(" ", 1)[1] for s in out.steps[1:]] == list(offered)
