@@ -139,3 +139,10 @@ def test_plan_lists_the_steps_without_connecting(lab, func, steps):
     out = run(func, tgt, plan=True)
     assert out.findings == () and len(out.steps) == steps
     assert {(s.actual, s.planned) for s in out.steps} == {(PLANNED, True)}
+
+
+def test_the_root_key_is_challenge_root_key_file_when_set(lab):
+    tgt = target(lab, "weak", key_file=str(lab.wrong_key), challenge_root_key_file=str(lab.user_key))
+    out = run(cs.ssh_root_key_refused, tgt)
+    assert out.findings[0].status is Status.FAIL and out.findings[0].observed["key"] == str(lab.user_key)
+    assert out.steps[0].action.endswith(f"as root with the key {lab.user_key}")
