@@ -151,3 +151,24 @@ def test_an_account_name_that_is_not_plain_is_refused(lab):
     out = run(ca.lockout, target(lab, "faillock", challenge_account="x; reboot"))
     assert out.findings[0].status is Status.ERROR and "not a plain Linux account name" in out.findings[0].message
     assert out.steps == ()
+
+
+def test_through_the_cli_no_output_holds_the_test_password(lab, tmp_path):
+    import json
+
+    from scanner import cli
+
+    tgt = target(lab, "faillock")
+    inv = tmp_path / "inv.json"
+    inv.write_text(json.dumps({"version": 1, "targets": [{
+        "name": "faillock", "type": "linux", **tgt.options,
+        "policy": {"lockout_threshold": 3, "audit_trail_bound_seconds": 10}}]}))
+    out = tmp_path / "out"
+    cli.main(["scan", "-i", str(inv), "-c", "linux.challenge.lockout", "-c", "linux.challenge.logon_audited",
+              "--challenge", "intrusive", "-o", str(out), "--no-history", "--format", "json", "--format", "junit",
+              "--format", "sarif", "--format", "oq"])
+    doc = json.loads((out / "report.json").read_text())
+    assert {(f["check"], f["status"], len(f["steps"])) for f in doc["findings"]} == {
+        ("linux.challenge.lockout", "pass", 7), ("linux.challenge.logon_audited", "pass", 2)}
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) >= 5 and not [p.name for p in files if CHALLENGE_PASSWORD.encode() in p.read_bytes()]
