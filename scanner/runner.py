@@ -327,7 +327,13 @@ def with_notes(finding: Finding, notes: ResourceNotes) -> Finding:
         return dataclasses.replace(finding, status=Status.ERROR, location=location,
                                    message=f"cannot judge {finding.resource}: {why} (the check would say: "
                                            f"{finding.status.value}, {finding.message})")
-    return finding if location is finding.location else dataclasses.replace(finding, location=location)
+    if location is finding.location:
+        return finding
+    # the same finding at its location: copied, not rebuilt (its observed values are frozen already; rebuilding
+    # froze them again, a quarter of the CPU of evaluating a plan of 10,000 resources)
+    placed = copy.copy(finding)
+    object.__setattr__(placed, "location", location)
+    return placed
 
 
 def system_of(facts: Mapping[str, Fact], name: str) -> dict[str, str]:

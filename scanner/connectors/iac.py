@@ -108,6 +108,7 @@ class IacConnector:
         self.max_bytes = int(target.opt("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
         self.refused: list[tuple[str, str]] = []  # (relative path, why) of entries not followed
         self.memo: dict[Any, Any] = {}  # what a collector parsed once in this scan (scanner.collectors.iac)
+        self._real_dirs: dict[Path, Path] = {}  # directory -> its real path (each resolved once per scan)
 
     def __enter__(self) -> IacConnector:
         return self
@@ -126,9 +127,26 @@ class IacConnector:
         except ValueError:
             return path.as_posix()
 
+    def _realpath(self, path: Path) -> Path:
+        """``os.path.realpath``, resolving each directory once: a name that is not a symlink is its real
+        directory's real path plus the name (anything else, or a name that cannot be examined, goes the long
+        way)."""
+        name, parent = path.name, path.parent
+        if name in ("", ".", "..") or parent == path:
+            return Path(os.path.realpath(path))
+        try:
+            if os.path.islink(path):
+                return Path(os.path.realpath(path))
+        except OSError:
+            return Path(os.path.realpath(path))
+        real_parent = self._real_dirs.get(parent)
+        if real_parent is None:
+            real_parent = self._real_dirs[parent] = Path(os.path.realpath(parent))
+        return real_parent / name
+
     def confined(self, path: Path) -> Path:
         """The real path of ``path`` if it stays inside the root; FileRefused otherwise."""
-        real = Path(os.path.realpath(path))
+        real = self._realpath(path)
         if not _inside(real, self.root):
             raise FileRefused(f"leads outside the root ({real}); not followed")
         return real

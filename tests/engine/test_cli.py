@@ -299,7 +299,7 @@ def test_scan_and_checks_share_one_selection(capsys):
     chosen = cli.select_checks(registry, catalogs, framework="21cfr11", clause="11.10(d)")
     assert cli.main(["checks", "--framework", "21cfr11", "--clause", "11.10(d)", "--json"]) == EXIT_OK
     assert [c["id"] for c in json.loads(capsys.readouterr().out)] == [s.id for s in chosen]
-    # issue 12: the clause also names challenges, which scan --challenge selects, not the check selection
+    # the clause's checks; the challenges mapped to it are selected by scan --challenge, not by checks
     assert {s.id for s in chosen} == frameworks.checks_for(catalogs, "part11", "11.10(d)") - set(registry.challenges)
     assert [s.id for s in cli.select_checks(registry, catalogs, patterns=["linux.ssh.*"], platform="aws")] == []
     with pytest.raises(cli.UsageError, match="--clause needs --framework"):

@@ -62,6 +62,9 @@ def test_policy_precedence_inventory_then_groups_then_target():
     ("targets.1.name", "db1", "targets[1].name: duplicate target name 'db1' (first at targets[0])"),
     ("targets.3.password", "s3cret!", "targets[3].password: literal secrets are not accepted"),
     ("targets.0.become_password", "s3cret!", "name it with 'become_password_env'"),
+    ("targets.0.tls_endpoints", ["ldap1"], "targets[0].tls_endpoints[0]: 'ldap1' does not match"),
+    ("targets.0.challenge_account", "", "targets[0].challenge_account: '' should be non-empty"),
+    ("targets.0.challenge_password", "s3cret!", "targets[0].challenge_password: literal secrets are not accepted"),
 ])
 def test_faults_are_reported_with_their_path(path, value, message):
     with pytest.raises(InventoryError) as info:
@@ -202,3 +205,12 @@ def test_an_oversized_inventory_is_not_read(tmp_path):
 
 
 # --- windows targets: tests/connectors/test_winrm.py ------------------------------------------------------------
+
+
+def test_challenge_options_are_accepted_and_reach_the_target():
+    doc = with_change("targets.0.tls_endpoints", ["ldap1:636", "[fd00::1]:443"])
+    doc = json.loads(json.dumps(doc))
+    doc["targets"][0].update(challenge_account="gxptest", challenge_password_env="GXP_TEST_PW", tls_ca_file="/ca.pem")
+    t = load_inventory(doc).targets[0]
+    assert (t.opt("tls_endpoints"), t.opt("challenge_account"), t.opt("tls_ca_file")) == (
+        ("ldap1:636", "[fd00::1]:443"), "gxptest", "/ca.pem")

@@ -87,6 +87,11 @@ def parse_file(conn: IacConnector, path: Path) -> HclFile:
     return parsed
 
 
+def parsed_lines(conn: IacConnector) -> dict[str, list[str]]:
+    """The lines of every HCL file parsed so far in this scan, by path relative to the root."""
+    return {f.rel: f.lines for f in conn.memo.values() if isinstance(f, HclFile)}
+
+
 def _parse_file(conn: IacConnector, path: Path) -> HclFile:
     rel = conn.rel(path)
     try:
@@ -658,9 +663,8 @@ def load_module(conn: IacConnector, directory: Path, problems: Problems) -> Modu
     module = problems.modules[directory] = Module(directory)
     for path in sorted(directory.glob("*.tf")):
         try:
-            conn.confined(path)
-            f = parse_file(conn, path)
-        except (HclError, FileRefused) as exc:
+            f = parse_file(conn, path)  # read through the connector: confined to the root
+        except HclError as exc:
             line = getattr(exc, "line", None)
             problems.items.append((conn.rel(path), line, str(exc)))
             module.broken += broken_resources(conn, path, str(exc), line)

@@ -173,6 +173,18 @@ _TOKEN = re.compile(r"""
   | (?P<heredoc><<(-?)([^\W\d][\w-]*)[ \t]*\r?\n)
   | (?P<op>==|!=|<=|>=|&&|\|\||=>|\.\.\.|[-+*/%<>!?:=.,(){}\[\]"~]))
 """, re.VERBOSE)
+#: The commonest line of a body, ``name = "text"``, ``name = true``, ``name = 14`` or ``name = a.b.c``, ending the
+#: line: taken in one match (``Parser._simple``) and made into the very nodes the full parse would make.
+_SIMPLE = re.compile(r"""
+    ([^\W\d][\w-]*)[ \t]*=[ \t]*
+    (?: "([^"\\$%\n]*)"  # a string without escapes or template markers
+      | ([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(?![\w.])  # a number
+      | ([^\W\d][\w-]*(?:\.[^\W\d][\w-]*)*)(?![\w.\[(-])  # a name or a chain of attributes
+    )[ \t\r]*(?:\n[\n \t\r]*|\Z)  # the end of the line, and the blank lines after it
+""", re.VERBOSE)
+#: A block label written as a plain string (``resource "aws_s3_bucket" "logs"``).
+_LABEL = re.compile(r'[ \t\r]*"([^"\\$%\n]*)"')
+_KEYWORDS = {"true": True, "false": False, "null": None}
 _COMMENT_LINES = re.compile(r"[ \t\r]*(?:\#|//)[^\n]*\n[\n \t\r]*")
 _STRING_CHARS = re.compile(r'[^"\\$%\n]+')
 _HEREDOC_CHARS = re.compile(r"[^$%]+")
@@ -185,6 +197,8 @@ _LEVELS: tuple[frozenset[str], ...] = (frozenset({"||"}), frozenset({"&&"}), fro
                                        frozenset({"*", "/", "%"}))
 _PRECEDENCE = {op: level for level, ops in enumerate(_LEVELS) for op in ops}
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
+#: token kinds whose text is exactly what the pattern matched (lexed without further thought)
+_WORDS = frozenset({"ident", "op", "number"})
 
 
 class Token(NamedTuple):
@@ -194,11 +208,17 @@ class Token(NamedTuple):
     end: int
 
 
+#: ``Token(kind, text, start, end)`` without the Python-level ``__new__`` of a NamedTuple (the lexer makes one a
+#: token): ``_token(Token, (kind, text, start, end))``.
+_token = tuple.__new__
+
+
 class Parser:
     """One text (a file, or a heredoc's body for its template)."""
 
-    def __init__(self, text: str, first_line: int = 1):
+    def __init__(self, text: str, first_line: int = 1, *, fast: bool = True):
         self.text = text
+        self.fast = fast  # take the commonest lines in one match (``_simple``); False: token by token only
         self.pos = 0
         self.depth = 0
         self._line_at, self._line_count = 0, 0  # newlines before _line_at: lines are asked for in text order
@@ -221,18 +241,25 @@ class Parser:
     def fail(self, message: str, pos: int | None = None) -> ParseError:
         return ParseError(message, self.line(pos))
 
-    def _lex(self, pos: int) -> Token:
-        self._tokens += 1
+    def _count(self, tokens: int, pos: int) -> None:
+        self._tokens += tokens
         if self._tokens > MAX_TOKENS:
             raise self.fail(f"more than {MAX_TOKENS} tokens in one file", pos)
+
+    def _lex(self, pos: int) -> Token:
+        self._count(1, pos)
         text = self.text
         skip_nl = self._newlines[-1]
+        match = _TOKEN.match
         while True:
-            m = _TOKEN.match(text, pos)
+            m = match(text, pos)
             if m is None:
                 pos = text.find(text[pos:].lstrip(" \t\r")[:1], pos)
                 raise self.fail(f"unexpected character U+{ord(text[pos]):04X}", pos)
             kind = m.lastgroup or ""
+            if kind in _WORDS:  # the common case first: a name, an operator or a number
+                start, end = m.span(kind)
+                return _token(Token, (kind, text[start:end], start, end))
             if kind == "skip" or (kind == "nl" and skip_nl):
                 pos = m.end()
                 continue
@@ -255,10 +282,12 @@ class Parser:
             return Token(kind, m.group(kind), pos, end)
 
     def peek(self) -> Token:
-        tok, pos, mode = self._peeked, self.pos, self._newlines[-1]
-        if tok is None or self._peek_at != pos or self._peek_mode != mode:
-            tok = self._peeked = self._lex(pos)
-            self._peek_at, self._peek_mode = pos, mode
+        tok = self._peeked
+        if tok is not None and self._peek_at == self.pos and self._peek_mode == self._newlines[-1]:
+            return tok
+        pos, mode = self.pos, self._newlines[-1]
+        tok = self._peeked = self._lex(pos)
+        self._peek_at, self._peek_mode = pos, mode
         return tok
 
     def next(self) -> Token:
@@ -269,8 +298,9 @@ class Parser:
 
     def accept(self, text: str) -> bool:
         tok = self.peek()
-        if tok.kind == "op" and tok.text == text:
-            self.next()
+        if tok.text == text and tok.kind == "op":
+            self.pos = tok.end
+            self._peeked = None
             return True
         return False
 
@@ -315,31 +345,73 @@ class Parser:
             if tok.kind != "ident":
                 raise self.fail(f"expected an attribute or a block, found {_shown(tok)}", tok.start)
             start = self.line(tok.start)
+            simple = self._simple(tok.start, start) if self.fast else None
+            if simple is not None:  # its line has ended
+                attributes.append(simple)
+                continue
             name = self.next().text
             if self.accept("="):
                 attributes.append(Attribute(name, self.expression(), start))
             else:
-                labels: list[str] = []
-                while not self.accept("{"):
-                    label = self.peek()
-                    if label.kind == "ident":
-                        labels.append(self.next().text)
-                    elif label.kind == "op" and label.text == '"':
-                        labels.append(self.label())
-                    else:
-                        raise self.fail(f"expected a label or '{{', found {_shown(label)}", label.start)
-                self._push(False)
-                self.depth += 1
-                if self.depth > MAX_DEPTH:
-                    raise self.fail(f"nested deeper than {MAX_DEPTH} levels")
-                inner = self.body()
-                self.depth -= 1
-                self._pop()
-                close = self.expect("}")
-                blocks.append(Block(name, tuple(labels), inner, start, self.line(close.start)))
+                blocks.append(self._block(name, start))
             end = self.peek()
             if not (end.kind in ("nl", "eof") or (not top and end.kind == "op" and end.text == "}")):
                 raise self.fail(f"expected a new line, found {_shown(end)}", end.start)
+
+    def _block(self, kind: str, start: int) -> Block:
+        """A block after its name: labels, then its body in braces."""
+        labels: list[str] = []
+        while not self.accept("{"):
+            plain = _LABEL.match(self.text, self.pos) if self.fast else None
+            if plain is not None:
+                labels.append(plain.group(1))
+                self._count(1, plain.start())
+                self.pos = plain.end()
+                self._peeked = None
+                continue
+            label = self.peek()
+            if label.kind == "ident":
+                labels.append(self.next().text)
+            elif label.kind == "op" and label.text == '"':
+                labels.append(self.label())
+            else:
+                raise self.fail(f"expected a label or '{{', found {_shown(label)}", label.start)
+        self._push(False)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"nested deeper than {MAX_DEPTH} levels")
+        inner = self.body()
+        self.depth -= 1
+        self._pop()
+        close = self.expect("}")
+        return Block(kind, tuple(labels), inner, start, self.line(close.start))
+
+    def _simple(self, pos: int, line: int) -> Attribute | None:
+        """The attribute at ``pos`` when its line is one of the commonest shapes (``_SIMPLE``), else None; the
+        same node the token-by-token parse makes, with the same bounds (depth, tokens)."""
+        m = _SIMPLE.match(self.text, pos)
+        if m is None or self.depth + 1 > MAX_DEPTH:
+            return None
+        name, string, number, chain = m.groups()
+        expr: Expr
+        if string is not None:
+            expr = Template((string,) if string else ())
+            tokens = 3
+        elif number is not None:
+            expr = Literal(number, number=True)
+            tokens = 3
+        else:
+            root, *steps = chain.split(".")
+            if steps and root in _KEYWORDS:
+                return None  # an attribute of a literal: left to the full parse (and its error)
+            expr = Literal(_KEYWORDS[root]) if root in _KEYWORDS else Variable(root)
+            for step in steps:
+                expr = GetAttr(expr, step)
+            tokens = 2 + 2 * len(steps) + 1
+        self._count(tokens, pos)
+        self.pos = m.end()
+        self._peeked = None
+        return Attribute(name, expr, line)
 
     def label(self) -> str:
         self.expect('"')

@@ -47,19 +47,25 @@ def _depends_on_in(lines: list[str]) -> tuple[str, ...]:
 
 
 def hcl_depends_on(conn: IacConnector, blocks: Iterable[Block]) -> None:
-    """Sets ``depends_on`` of each HCL resource block from its source lines (each file read once, only when it
-    has a ``depends_on`` at all); references are made absolute with the block's module prefix."""
+    """Sets ``depends_on`` of each HCL resource block from its source lines (the lines the parser read, else the
+    file read once; only files with a ``depends_on`` at all); references are made absolute with the block's
+    module prefix."""
+    from scanner.collectors.iac._hcl import parsed_lines
+
+    parsed = parsed_lines(conn)
     texts: dict[str, list[str]] = {}
     for b in blocks:
         loc = b.location
         if b.broken or loc.start_line is None or loc.end_line is None:
             continue
         if loc.path not in texts:
-            try:
-                data = conn.read(conn.root / loc.path).decode("utf-8", "replace")
-            except FileRefused:
-                data = ""
-            texts[loc.path] = data.split("\n") if "depends_on" in data else []
+            lines = parsed.get(loc.path)
+            if lines is None:
+                try:
+                    lines = conn.read(conn.root / loc.path).decode("utf-8", "replace").split("\n")
+                except FileRefused:
+                    lines = []
+            texts[loc.path] = lines if any("depends_on" in line for line in lines) else []
         lines = texts[loc.path][loc.start_line - 1:loc.end_line]
         if lines:
             own = b.address.split("[", 1)[0]

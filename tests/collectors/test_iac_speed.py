@@ -1,0 +1,200 @@
+"""The shortcuts of the iac scan path (issue 10, speed) give exactly what the long way gives: the parser's one-match
+lines and labels, evidence JSON written without thawing, each file read once, directories resolved once."""
+from __future__ import annotations
+
+import gc
+import json
+import os
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from scanner.collectors import iac
+from scanner.collectors.iac import _build
+from scanner.collectors.iac import _hclparse as hp
+from scanner.collectors.iac._values import MAX_DEPTH
+from scanner.connectors.iac import FileRefused, IacConnector
+from scanner.model import Finding, Location, Platform, ResourceNotes, Status, Target, thaw
+from scanner.runner import with_notes
+from tests.collectors.iac_repo import scan, verdicts, write
+
+DEEP = "b {\n" * MAX_DEPTH + "a = 1\n" + "}\n" * MAX_DEPTH
+
+#: Lines the one-match path takes, lines it must leave to the token-by-token parse, and errors both must give alike.
+SNIPPETS = [
+    'a = "x"\n', 'a = ""\n', 'a = "x" # c\n', 'a = "x"\r\n', 'a = "x"   \n\n\n  b = 2\n', "a = 1", "a = 1.5e3\n",
+    "a = 1.5.x\n", "a = 12abc\n", "a = 5-3\n", "a = true\n", "a = false\n", "a = null\n", "a = true.x\n",
+    "a = for\n", "a = b.c.d\n", "a = b-c.d\n", "a = b - c\n", "a = b.0\n", "a = b[0]\n", "a = b.*.c\n",
+    "a = b[*].c\n", "a = f(x)\n", "a = f (x)\n", "a = b . c\n", 'a = "${x}"\n', 'a = "5%"\n', 'a = "$5"\n',
+    'a = "\\n"\n', 'a = "x" "y"\n', "a = x ? y : z\n", "a == 1\n", "a = =\n", "a => b\n", "a \r= 1\n",
+    "\u00e9t\u00e9 = 1\n", "a = 1\nb = 2 c\n", "x { a = 1 }\n", "x {\n  a = 1 }\n", "x {\n  a = 1\n",
+    'x "l1" l2 "l\\n" {\n  a = 1\n}\n', 'x "a" /* c */ "b" {\n}\n', 'x "a"\n"b" {\n}\n', 'x "${a}" {\n}\n',
+    'resource "aws_s3_bucket" "b" {\n  bucket = "n"\n\n  # gxpscan:waive x\n  acl = var.acl # c\n'
+    '  tags = {\n    a = "b"\n  }\n  rule {\n    s = "Enabled"\n  }\n}\n',
+    "a = <<EOT\nx\nEOT\n", DEEP, "b {\n" * MAX_DEPTH + 'a = "x"\n' + "}\n" * MAX_DEPTH,
+    "b {\n" * (MAX_DEPTH - 1) + "a = c.d\n" + "}\n" * (MAX_DEPTH - 1),
+]
+
+
+def parsed(text: str, fast: bool) -> Any:
+    try:
+        return hp.Parser(text, fast=fast).file()
+    except hp.ParseError as exc:
+        return ("error", str(exc), exc.line)
+
+
+@pytest.mark.parametrize("text", SNIPPETS, ids=[f"{i}:{t[:24]!r}" for i, t in enumerate(SNIPPETS)])
+def test_the_parsers_one_match_lines_make_the_same_tree_or_error_as_the_token_by_token_parse(text: str) -> None:
+    assert parsed(text, fast=True) == parsed(text, fast=False)
+
+
+def test_the_one_match_path_is_taken_for_the_commonest_lines_and_keeps_the_depth_limit() -> None:
+    body = hp.parse('resource "aws_s3_bucket" "b" {\n  bucket = "n"\n  n = 14\n  on = true\n'
+                    '  r = aws_kms_key.k.arn\n}\n')
+    (block,) = body.blocks
+    assert (block.labels, block.start, block.end) == (("aws_s3_bucket", "b"), 1, 6)
+    assert [(a.name, a.expr, a.line) for a in block.body.attributes] == [
+        ("bucket", hp.Template(("n",)), 2), ("n", hp.Literal("14", number=True), 3), ("on", hp.Literal(True), 4),
+        ("r", hp.GetAttr(hp.GetAttr(hp.Variable("aws_kms_key"), "k"), "arn"), 5)]
+    assert parsed(DEEP, fast=True) == ("error", f"nested deeper than {MAX_DEPTH} levels", MAX_DEPTH + 1)
+    taken: list[str] = []
+    parser = hp.Parser('a = "x"\nb = f(x)\n')
+    original = parser._simple
+
+    def spy(pos: int, line: int) -> hp.Attribute | None:
+        got = original(pos, line)
+        taken.append(got.name if got else "-")
+        return got
+
+    parser._simple = spy  # type: ignore[method-assign]
+    parser.file()
+    assert taken == ["a", "-"]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_token_bound_holds_on_the_one_match_path_too(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hp, "MAX_TOKENS", 50)
+    assert parsed("a = 1\n" * 20, fast)[:2] == ("error", "more than 50 tokens in one file")
+    assert parsed('resource "a" "b" {\n}\n' * 10, fast)[:2] == ("error", "more than 50 tokens in one file")
+
+
+def test_evidence_json_is_the_text_thawing_gives(tmp_path: Path) -> None:
+    write(tmp_path, {"main.tf": 'resource "aws_s3_bucket" "b" {\n  bucket = "n"\n}\n'
+                                'resource "aws_s3_bucket_versioning" "b" {\n  bucket = aws_s3_bucket.b.id\n'
+                                '  versioning_configuration {\n    status = var.nope\n  }\n}\n'
+                                'resource "aws_kms_key" "k" {\n  enable_key_rotation = true\n}\n'
+                                'resource "aws_security_group" "sg" {\n  ingress {\n    from_port = 22\n'
+                                '    to_port = 22\n    protocol = "tcp"\n    cidr_blocks = ["0.0.0.0/0"]\n  }\n}\n'})
+    target = Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path)}, {})
+    names = [d for d in iac.FACTS if d not in iac.RUNTIME_FACTS]
+    facts = iac.collect(IacConnector(target), target, names)
+    written = 0
+    for name, fact in facts.items():
+        if not fact.ok or name == iac.SYSTEM:
+            continue
+        expected = json.dumps(thaw(fact.value), default=str, sort_keys=True)
+        assert iac.to_json(fact.value) == expected
+        assert fact.evidence[0].raw == expected[:len(fact.evidence[0].raw)]
+        written += 1
+    assert written > 10
+    notes = facts[iac.NOTES].value
+    assert json.loads(iac.to_json(notes))["locations"]["aws_kms_key.k"] == {
+        "path": "main.tf", "start_line": 10, "end_line": 12}
+
+
+def test_each_terraform_file_is_read_once_though_depends_on_is_read_from_its_lines(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, {"a.tf": 'resource "aws_kms_key" "k" {\n  enable_key_rotation = true\n}\n',
+                     "b.tf": 'resource "aws_ebs_encryption_by_default" "on" {\n  enabled = true\n}\n'
+                             'resource "aws_ebs_volume" "v" {\n  availability_zone = "us-east-1a"\n  size = 8\n'
+                             '  depends_on = [aws_ebs_encryption_by_default.on]\n}\n'})
+    reads: list[str] = []
+    original = IacConnector.read
+
+    def counting(self: IacConnector, path: Path, *, head: bool = False) -> bytes:
+        reads.append(Path(path).name)
+        return original(self, path, head=head)
+
+    monkeypatch.setattr(IacConnector, "read", counting)
+    out = scan(tmp_path, checks=("aws.kms.key_rotation", "aws.ebs.volume_encryption"))
+    assert sorted(reads) == ["a.tf", "b.tf"]
+    # the volume waits for encryption by default (read from its lines): encrypted, as AWS would create it
+    assert verdicts(out, "aws.ebs.volume_encryption") == {"aws_ebs_volume.v": "pass"}
+    assert verdicts(out, "aws.kms.key_rotation") == {"aws_kms_key.k": "pass"}
+
+
+def test_real_paths_resolved_a_directory_at_a_time_are_the_real_paths(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    write(root, {"d/x.tf": "", "e/y.tf": "", "f.tf": ""})
+    outside = write(tmp_path / "outside", {"secret.tf": ""})
+    os.symlink(root / "d", root / "linked")  # a symlinked directory inside the root
+    os.symlink(root / "d" / "x.tf", root / "e" / "alias.tf")  # a symlinked file inside the root
+    os.symlink(outside, root / "away")  # a directory leaving the root
+    os.symlink(outside / "secret.tf", root / "leak.tf")  # a file leaving the root
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    for rel in ("d/x.tf", "e/y.tf", "f.tf", "linked/x.tf", "e/alias.tf", "d/../f.tf", "linked/../f.tf", "d/."):
+        path = root / rel
+        assert conn.confined(path) == Path(os.path.realpath(path)), rel
+        assert conn.confined(path) == Path(os.path.realpath(path)), rel  # again, from the directory cache
+    for rel in ("away/secret.tf", "leak.tf"):
+        with pytest.raises(FileRefused, match="leads outside the root"):
+            conn.confined(root / rel)
+    resolved: list[str] = []
+    realpath = os.path.realpath
+
+    def counting(path: Any, *args: Any, **kwargs: Any) -> Any:
+        resolved.append(os.fspath(path))
+        return realpath(path, *args, **kwargs)
+
+    monkeypatch.setattr(os.path, "realpath", counting)
+    write(root, {"g/1.tf": "", "g/2.tf": "", "g/3.tf": ""})
+    assert [conn.confined(root / "g" / n).name for n in ("1.tf", "2.tf", "3.tf")] == ["1.tf", "2.tf", "3.tf"]
+    assert resolved == [str(root / "g")]  # the directory once, not each file
+
+
+def test_the_cyclic_collector_is_paused_while_code_is_read_and_then_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, {"main.tf": 'resource "aws_kms_key" "k" {\n  enable_key_rotation = true\n}\n'})
+    target = Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path)}, {})
+    seen: list[bool] = []
+    build = _build.build
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(_build, "build", spy)
+    assert gc.isenabled()
+    facts = iac.collect(IacConnector(target), target, ["aws.kms_keys"])
+    assert (seen, gc.isenabled()) == ([False], True)
+    assert facts["aws.kms_keys"].ok
+    gc.disable()  # a caller that paused it itself keeps it paused
+    try:
+        iac.collect(IacConnector(target), target, ["aws.kms_keys"])
+        assert (seen, gc.isenabled()) == ([False, False], False)
+    finally:
+        gc.enable()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_build, "build", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        iac.collect(IacConnector(target), target, ["aws.kms_keys"])
+    assert gc.isenabled()
+
+
+def test_a_finding_placed_at_its_location_is_copied_not_rebuilt() -> None:
+    finding = Finding(Status.FAIL, "aws_kms_key.k", "rotation off", {"key": {"rotation": False}, "ids": [1, 2]})
+    at = Location("main.tf", 3, 5)
+    notes = ResourceNotes(MappingProxyType({"aws_kms_key.k": at}), MappingProxyType({}))
+    placed = with_notes(finding, notes)
+    assert (placed.status, placed.resource, placed.message, placed.location) == (
+        Status.FAIL, "aws_kms_key.k", "rotation off", at)
+    assert placed.observed is finding.observed  # frozen once, by the check
+    assert thaw(placed.observed) == {"key": {"rotation": False}, "ids": [1, 2]}
+    assert finding.location is None
+    assert with_notes(placed, notes) is placed
