@@ -41,6 +41,17 @@ LAB_UID = 2901
 SUBNET_OCTETS = range(160, 224)  # third octets of 10.200.x.0/24 this lab may take
 HOSTS_PER_OCTET = 64
 
+#: Issue 12: the intrusive challenges' test account and a bystander whose state must not change (lab-only passwords).
+CHALLENGE_ACCOUNT, CHALLENGE_PASSWORD = "gxptest", "Chal-Test-Pw-4e7a"
+BYSTANDER, BYSTANDER_PASSWORD = "gxpother", "Other-Acct-Pw-19b3"
+CHALLENGE_ACCOUNTS = (
+    ("gxptest:x:2903:2903:challenge test account:/nonexistent:/bin/sh",
+     "gxptest:$6$gxpchallengelab1$hvgIbJ2aRc57bwzVG9Tqd1vqIxlx7LHiSQJOAsYiT.t60cRQBn2ebWRDB4p2.6nNo.E/ThiDtHCDUf8lfx8Wx."
+     ":20000:0:99999:7:::", "gxptest:x:2903:"),
+    ("gxpother:x:2904:2904:bystander:/nonexistent:/bin/sh",
+     "gxpother:$6$gxpotherlabsalt2$aumyWzUfOshQ5oJRnEhXDfxSXeCHjvxqjvhHowz0vBraytlujxXdFgkhMXe1F70GKEIHpJmL.3uqmvzb9h4Uq0"
+     ":20000:0:99999:7:::", "gxpother:x:2904:"))
+
 #: Per profile, beyond its fixture files: the lab user's shadow ageing (min:max:warn:inactive), the
 #: ``openssl passwd`` scheme of its hash, extra accounts (passwd, shadow, group lines) and file modes.
 #: Issue 14: ``sudo_log`` gives sudo a log file (under the lab's root); ``modes`` may name files under /etc/ssh too
@@ -58,6 +69,10 @@ PROFILES: dict[str, dict] = {
                      ("kiosk:x:2902:2902:kiosk:/nonexistent:/bin/sh", "kiosk::20000:0:99999:7:::", "kiosk:x:2902:")),
         "modes": {"shadow": 0o644, "passwd": 0o666},
     },
+    # Issue 12: pam_faillock over SSH with passwords, a challenge test account and a bystander (the "-nosudo" twin's
+    # fixture links to this one's files; its scan user may not become root, so an unlock fails for real).
+    "faillock": {"aging": "0:99999:7:", "scheme": "-6", "accounts": CHALLENGE_ACCOUNTS},
+    "faillock-nosudo": {"aging": "0:99999:7:", "scheme": "-6", "accounts": CHALLENGE_ACCOUNTS},
 }
 
 

@@ -1,0 +1,174 @@
+"""Intrusive Linux challenges against real sshd + PAM + pam_faillock hosts (tests/lab/sshlab.py "faillock" profiles).
+
+"faillock" locks an account after 3 failures until reset, and its scan user may become root; "faillock-nosudo" is the
+same host whose scan user may not, so the reset (the clean-up) fails for real. Both have the test account gxptest
+and a bystander gxpother, whose state must not change.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from checks.linux import challenge_accounts as ca
+from scanner.challenge import PLANNED, challenge_spec_of, run_challenge
+from scanner.model import Status
+from tests.conftest import lab_unavailable
+from tests.factories import make_target
+from tests.lab.sshlab import BYSTANDER, CHALLENGE_ACCOUNT, CHALLENGE_PASSWORD, SSHLab, require_tools
+
+PW_ENV = "GXP_TEST_CHALLENGE_PW"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    reason = require_tools()
+    if reason:
+        lab_unavailable(reason)
+    lab = SSHLab(tmp_path_factory.mktemp("sshlab-faillock"))
+    try:
+        lab.add("faillock", "faillock")
+        lab.add("nosudo", "faillock-nosudo")
+        lab.wait_ready()
+        lab.write_known_hosts()
+        yield lab
+    finally:
+        lab.close()
+
+
+@pytest.fixture(autouse=True)
+def password(monkeypatch):
+    monkeypatch.setenv(PW_ENV, CHALLENGE_PASSWORD)
+
+
+def target(lab: SSHLab, name: str, policy: dict | None = None, **opts):
+    base = {"connection": "ssh", "host": lab.hosts[name].address, "user": "gxpscan", "become": "sudo",
+            "key_file": str(lab.user_key), "known_hosts": str(lab.known_hosts), "connect_timeout": 5,
+            "challenge_account": CHALLENGE_ACCOUNT, "challenge_password_env": PW_ENV}
+    return make_target(name, policy=policy, **{**base, **opts})
+
+
+def run(func, tgt, **kw):
+    return run_challenge(challenge_spec_of(func), tgt, **kw)
+
+
+def state(lab: SSHLab, host: str) -> dict[str, bytes]:
+    """Every other account's state on the host: its faillock tally files, shadow and passwd."""
+    base = lab.profile(lab.hosts[host].profile)
+    tallies = base / "var-log" / "faillock"
+    files = {f"tally/{p.name}": p.read_bytes() for p in sorted(tallies.glob("*")) if p.name != CHALLENGE_ACCOUNT}
+    return {**files, "shadow": (base / "etc" / "shadow").read_bytes(), "passwd": (base / "etc" / "passwd").read_bytes()}
+
+
+def failed_logons(lab: SSHLab, host: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for line in lab.hosts[host].log_text().split("\n"):
+        if line.startswith("Failed password for "):
+            user = line.split()[3] if line.split()[3] != "invalid" else line.split()[5]
+            counts[user] = counts.get(user, 0) + 1
+    return counts
+
+
+def test_wrong_passwords_lock_the_account_then_the_unlock_is_verified(lab, caplog):
+    caplog.set_level(logging.DEBUG)
+    before, failures = state(lab, "faillock"), failed_logons(lab, "faillock")
+    out = run(ca.lockout, target(lab, "faillock", {"lockout_threshold": 3}))
+    assert [f.status for f in out.findings] == [Status.PASS], out.findings[0].message
+    logon = f"password logon over SSH to {lab.hosts['faillock'].address}:22"
+    assert [(s.action.split(" as ")[0], s.ok, s.cleanup) for s in out.steps] == [(logon, True, False)] * 4 + [
+        ("read the faillock tally of gxptest", True, False), ("reset the faillock tally of gxptest", True, True),
+        (logon, True, True)]
+    assert [s.action.split(" as gxptest ")[1] for s in out.steps if s.action.startswith(logon)] == [
+        "with a wrong password (1 of 3)", "with a wrong password (2 of 3)", "with a wrong password (3 of 3)",
+        "with the right password", "with the right password (the unlock works)"]
+    assert [s.actual for s in out.steps] == ["logon refused"] * 4 + ["3 valid failures recorded", "tally reset",
+                                                                    "logon accepted"]
+    assert out.findings[0].observed["tally"] == "3 valid failures recorded"
+    # at most threshold + 1 failed attempts, all on the test account; every other account as it was
+    after = failed_logons(lab, "faillock")
+    assert {u: n - failures.get(u, 0) for u, n in after.items() if n != failures.get(u, 0)} == {CHALLENGE_ACCOUNT: 4}
+    assert state(lab, "faillock") == before and BYSTANDER not in lab.hosts["faillock"].log_text()
+    leaks = [caplog.text, repr(out), lab.hosts["faillock"].log_text()]
+    assert not any(CHALLENGE_PASSWORD in text for text in leaks)
+
+
+def test_no_lockout_within_the_policy_threshold_fails_and_still_cleans_up(lab):
+    out = run(ca.lockout, target(lab, "faillock", {"lockout_threshold": 2}))  # the host locks after 3
+    assert out.findings[0].status is Status.FAIL and "no lockout" in out.findings[0].message
+    assert [(s.actual, s.ok) for s in out.steps] == [
+        ("logon refused", True), ("logon refused", True), ("logon accepted", False),
+        ("0 valid failures recorded", True), ("tally reset", True), ("logon accepted", True)]
+
+
+def test_a_reset_the_scan_user_may_not_do_is_an_error_naming_the_manual_fix(lab):
+    out = run(ca.lockout, target(lab, "nosudo", {"lockout_threshold": 3}))
+    (finding,) = out.findings
+    assert finding.status is Status.ERROR
+    assert finding.message.startswith(f"clean-up failed, restore by hand: on {lab.hosts['nosudo'].address}:22 as "
+                                      "root: faillock --user gxptest --reset")
+    assert "(the challenge said: pass, after 3 wrong passwords the right one was refused" in finding.message
+    reset, verify = out.steps[-2:]
+    assert (reset.cleanup, reset.ok, verify.cleanup, verify.ok) == (True, None, True, False)
+    assert "sudo" in reset.actual and verify.actual == "logon refused"
+
+
+def test_the_test_accounts_logon_is_in_wtmp_with_user_and_time(lab):
+    out = run(ca.logon_audited, target(lab, "faillock", {"audit_trail_bound_seconds": 10}))
+    assert out.findings[0].status is Status.PASS, out.findings[0].message
+    assert [(s.ok, s.cleanup) for s in out.steps] == [(True, False), (True, False)]
+    assert out.steps[1].actual.startswith("gxptest on pts/") and f" from {lab.hosts['faillock'].gateway} at " in \
+        out.steps[1].actual
+
+
+def test_a_logon_the_host_does_not_record_fails(lab):
+    wtmp = lab.profile("faillock") / "var-log" / "wtmp"
+    saved = wtmp.with_name("wtmp.saved")
+    os.rename(wtmp, saved)
+    try:
+        Path(wtmp).symlink_to("/dev/null")  # sshd's records go nowhere
+        out = run(ca.logon_audited, target(lab, "faillock", {"audit_trail_bound_seconds": 2}))
+    finally:
+        wtmp.unlink()
+        os.rename(saved, wtmp)
+    assert out.findings[0].status is Status.FAIL and out.findings[0].message == "no record of the logon within 2 s"
+    assert out.steps[0].ok is True and len(out.steps) >= 2 and {s.ok for s in out.steps[1:]} == {False}
+
+
+@pytest.mark.parametrize("func, policy, steps", [(ca.lockout, {"lockout_threshold": 4}, 4 + 1 + 1 + 2),
+                                                  (ca.logon_audited, {}, 2)])
+def test_plan_lists_the_steps_without_acting(lab, func, policy, steps):
+    tgt = make_target("planned", connection="ssh", host=lab.unreachable(), user="gxpscan", policy=policy,
+                      challenge_account=CHALLENGE_ACCOUNT, challenge_password_env="GXP_TEST_UNSET_VAR")
+    out = run(func, tgt, plan=True)
+    assert out.findings == () and len(out.steps) == steps
+    assert {(s.actual, s.planned) for s in out.steps} == {(PLANNED, True)}
+    assert [s.cleanup for s in out.steps][-2:] == ([True, True] if func is ca.lockout else [False, False])
+
+
+def test_an_account_name_that_is_not_plain_is_refused(lab):
+    out = run(ca.lockout, target(lab, "faillock", challenge_account="x; reboot"))
+    assert out.findings[0].status is Status.ERROR and "not a plain Linux account name" in out.findings[0].message
+    assert out.steps == ()
+
+
+def test_through_the_cli_no_output_holds_the_test_password(lab, tmp_path):
+    import json
+
+    from scanner import cli
+
+    tgt = target(lab, "faillock")
+    inv = tmp_path / "inv.json"
+    inv.write_text(json.dumps({"version": 1, "targets": [{
+        "name": "faillock", "type": "linux", **tgt.options,
+        "policy": {"lockout_threshold": 3, "audit_trail_bound_seconds": 10}}]}))
+    out = tmp_path / "out"
+    cli.main(["scan", "-i", str(inv), "-c", "linux.challenge.lockout", "-c", "linux.challenge.logon_audited",
+              "--challenge", "intrusive", "-o", str(out), "--no-history", "--format", "json", "--format", "junit",
+              "--format", "sarif", "--format", "oq"])
+    doc = json.loads((out / "report.json").read_text())
+    assert {(f["check"], f["status"], len(f["steps"])) for f in doc["findings"]} == {
+        ("linux.challenge.lockout", "pass", 7), ("linux.challenge.logon_audited", "pass", 2)}
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) >= 5 and not [p.name for p in files if CHALLENGE_PASSWORD.encode() in p.read_bytes()]
