@@ -12,6 +12,7 @@ import socket
 import struct
 
 from scanner.challenge import Probe
+from scanner.probes import read_exact
 
 RDP_PORT = 3389
 PROTOCOL_RDP, PROTOCOL_SSL, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX = 0, 1, 2, 8
@@ -30,25 +31,15 @@ def connection_request(requested: int = PROTOCOL_SSL) -> bytes:
     return struct.pack("!BBH", 3, 0, 4 + len(x224)) + x224
 
 
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    data = bytearray()
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return bytes(data)
-
-
 def nla_probe(host: str, port: int, timeout: float) -> Probe:
     """ok when the server refuses a TLS-only connection because it requires NLA."""
     request = connection_request(PROTOCOL_SSL)
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(request)
         try:
-            header = _read_exact(sock, 4)
+            header = read_exact(sock, 4)
             length = struct.unpack("!H", header[2:4])[0] if len(header) == 4 and header[0] == 3 else 0
-            body = _read_exact(sock, min(max(length - 4, 0), TPKT_LIMIT))
+            body = read_exact(sock, min(max(length - 4, 0), TPKT_LIMIT))
         except ConnectionResetError:
             return Probe(None, "the server reset the connection without an answer", request, b"")
     received = header + body

@@ -11,6 +11,7 @@ import socket
 import struct
 
 from scanner.challenge import Probe
+from scanner.probes import read_exact
 
 SMB_PORT = 445
 RESPONSE_LIMIT = 64 * 1024
@@ -31,25 +32,15 @@ def smb1_negotiate_request(dialects: tuple[str, ...] = ("NT LM 0.12",)) -> bytes
     return struct.pack("!I", len(message)) + message
 
 
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    data = bytearray()
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return bytes(data)
-
-
 def smb1_probe(host: str, port: int, timeout: float) -> Probe:
     """ok when SMB1 is refused (closed, reset, no acceptable dialect, or an SMB2 answer)."""
     request = smb1_negotiate_request()
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(request)
         try:
-            header = _read_exact(sock, 4)
+            header = read_exact(sock, 4)
             length = struct.unpack("!I", header)[0] & 0x00FFFFFF if len(header) == 4 else 0
-            body = _read_exact(sock, min(length, RESPONSE_LIMIT))
+            body = read_exact(sock, min(length, RESPONSE_LIMIT))
         except ConnectionResetError:
             return Probe(True, "refused: the server reset the connection", request, b"")
     received = header + body

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 
 from scanner.challenge import Probe
 from scanner.model import Platform, Target
+from scanner.probes import read_exact
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 RECORD_LIMIT = 16384 + 2048  # the largest TLS record a server may send (ciphertext expansion included)
@@ -182,16 +183,6 @@ class Hello:
         return self.alert is not None or self.closed
 
 
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    data = bytearray()
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return bytes(data)
-
-
 def parse_answer(record: bytes) -> Hello:
     """The first record a server sent after a ClientHello (header and body)."""
     if not record:
@@ -215,9 +206,9 @@ def exchange_hello(endpoint: TlsEndpoint, hello: bytes, timeout: float) -> tuple
     with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as sock:
         sock.sendall(hello)
         try:
-            header = _read_exact(sock, 5)
+            header = read_exact(sock, 5)
             length = struct.unpack("!H", header[3:5])[0] if len(header) == 5 else 0
-            record = header + _read_exact(sock, min(length, RECORD_LIMIT))
+            record = header + read_exact(sock, min(length, RECORD_LIMIT))
         except ConnectionResetError:
             return Hello(closed=True), b""
     return parse_answer(record), record
