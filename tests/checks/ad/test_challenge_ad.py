@@ -18,6 +18,7 @@ from checks.ad.challenge_signing import ldap_signing_required
 from checks.ldap.challenge_accounts import ldap_lockout
 from checks.ldap.challenge_transport import anonymous_refused, plaintext_bind_refused
 from scanner.challenge import ChallengeOutcome, challenge_spec_of, run_challenge
+from scanner.connectors.ldap import verified_tls
 from scanner.model import Platform, Status, Target
 from tests.checks.ldap.test_challenge_directory import lockout_compliant
 from tests.lab import sambalab, slapdlab
@@ -60,7 +61,7 @@ class DC:
             f"CN={n},CN=Users,{base}" for n in ("gxptest", "gxpweak", "gxpfail", "gxpreader"))
 
     def admin(self) -> ldap3.Connection:
-        tls = ldap3.Tls(validate=2, ca_certs_file=str(self.ca.cert))
+        tls = verified_tls(self.dc.ip, str(self.ca.cert))  # ldap3's own name check refuses IP SANs from 3.12 on
         conn = ldap3.Connection(ldap3.Server(self.dc.ip, port=636, use_ssl=True, tls=tls),
                                 user=self.dc.admin_upn, password=sambalab.ADMIN_PASSWORD)
         assert conn.bind(), conn.result
