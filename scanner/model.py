@@ -398,6 +398,8 @@ class Run:
     #: system under test per target: hostname, os, os_version, kernel/build, ... (as collected)
     systems: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     signatures: tuple[SignatureRecord, ...] = ()  # read from a sealed run directory, verified by the reader
+    #: target -> its access list (scanner.access.model.SystemAccess), where the scan collected its account facts
+    access: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in Status}

@@ -28,6 +28,8 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from scanner.access.extract import extractor, system_access
+from scanner.access.model import SystemAccess
 from scanner.challenge import AccountLocks, ChallengeSpec, Impact, run_challenge
 from scanner.collectors import NOTES_FACTS, SYSTEM_FACTS, collect
 from scanner.connectors import ConnectorError, ProcessScope, connector_key, open_connector
@@ -53,6 +55,8 @@ class TargetOutcome:
     warnings: tuple[str, ...] = ()  # for the operator and the run record (plaintext transport, expired waiver)
     #: the system under test, as collected: hostname, os, os_version, kernel (Linux); account, partition (AWS); ...
     system: Mapping[str, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    #: the target's access list (scanner.access), when its account facts were collected; None otherwise
+    access: SystemAccess | None = None
 
 
 def evaluate(spec: CheckSpec, facts: Mapping[str, Fact], target: Target) -> list[Finding]:
@@ -244,14 +248,23 @@ def collect_facts(target: Target, fact_names: Iterable[str], scope: ProcessScope
 
 def scan_target(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clause_map: Mapping[str, Sequence[str]],
                 waivers: Iterable[Waiver] = (), collector: Collector | None = None, *,
-                scope: ProcessScope | None = None, locks: AccountLocks | None = None) -> TargetOutcome:
-    """Collect, judge and place in context one target's checks; then run its challenges, if any were selected."""
+                scope: ProcessScope | None = None, locks: AccountLocks | None = None,
+                access: bool = False) -> TargetOutcome:
+    """Collect, judge and place in context one target's checks; then run its challenges, if any were selected.
+
+    The target's access list is built from the facts whenever its account facts were collected (``access``:
+    collect them even if no selected check needs them)."""
     tests = [s for s in specs if isinstance(s, ChallengeSpec) and target.type in s.platforms]
     mine = [s for s in specs if isinstance(s, CheckSpec) and s.platform == target.type.judged_by]
     collector = collector or partial(collect_facts, scope=scope)
     system_fact = SYSTEM_FACTS.get(target.type) if mine else None
     notes_fact = NOTES_FACTS.get(target.type) if mine else None
     extra = {n for n in (system_fact, notes_fact) if n}
+    access_of = extractor(target.type) if access or mine else None
+    if access and access_of:
+        extra |= set(access_of.all_facts)
+        system_fact = system_fact or SYSTEM_FACTS.get(target.type)
+        extra |= {system_fact} if system_fact else set()
     facts = collector(target, {f for s in mine for f in s.facts} | extra)
     notes, notes_warnings = resource_notes(facts, notes_fact, target)
     waivers = (*waivers, *notes.waivers)
@@ -281,8 +294,10 @@ def scan_target(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clau
     for test in tests:
         results += challenge_results(test, target, clause_map, waivers, today, secrets, locks or AccountLocks())
     warnings += [expired_waiver_warning(target, w, n) for w, n in expired_seen.items()]
+    listed = (system_access(target, facts) if access_of and (access or all(n in facts for n in access_of.facts))
+              else None)
     return TargetOutcome(target, tuple(results), redact(evidence, secrets), redact(tuple(warnings), secrets),
-                         MappingProxyType(system))
+                         MappingProxyType(system), redact(listed, secrets))
 
 
 def challenge_results(spec: ChallengeSpec, target: Target, clause_map: Mapping[str, Sequence[str]],
@@ -354,7 +369,7 @@ def scan(targets: Sequence[Target], specs: Sequence[CheckSpec | ChallengeSpec],
          waivers: Iterable[Waiver] = (), concurrency: int = DEFAULT_CONCURRENCY, executor: Executor | None = None,
          on_done: Callable[[TargetOutcome], None] = lambda _o: None,
          scan_one: Callable[..., TargetOutcome] = scan_target,
-         scope: ProcessScope | None = None) -> list[TargetOutcome]:
+         scope: ProcessScope | None = None, access: bool = False) -> list[TargetOutcome]:
     """Scan every target; ``on_done`` is called (in this thread) as each target finishes.
 
     Interrupted (KeyboardInterrupt or any other exception in this thread), it ends every process the scan
@@ -364,7 +379,7 @@ def scan(targets: Sequence[Target], specs: Sequence[CheckSpec | ChallengeSpec],
     scope = scope or ProcessScope()
     # a remote executor (scanner/executors.py) runs scan_target where the target is reached, with its own scope
     local = scan_one is scan_target and not getattr(executor, "remote", False)
-    one = partial(scan_target, scope=scope, locks=AccountLocks()) if local else scan_one
+    one = partial(scan_target, scope=scope, locks=AccountLocks(), access=access) if local else scan_one
     own = executor is None
     pool = executor or ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets) or 1)),
                                           thread_name_prefix="gxpscan")

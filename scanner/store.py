@@ -24,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from scanner.access.model import AccessFormatError, SystemAccess, system_from_dict, system_to_dict
 from scanner.model import (
     Area,
     Result,
@@ -74,6 +75,7 @@ class RecordWriter:
         self._warnings: list[str] = []
         self._targets: list[str] = []
         self._systems: dict[str, dict[str, str]] = {}
+        self._access: dict[str, SystemAccess] = {}
         self._size = 0
         self._failed: str | None = None
         self._closed = False
@@ -126,9 +128,13 @@ class RecordWriter:
             system = {str(k): str(v) for k, v in outcome.system.items()}
             if system:
                 line["system"] = system
+            if outcome.access is not None:
+                line["access"] = system_to_dict(outcome.access)
             self._write(line)
             if system:
                 self._systems[outcome.target.name] = system
+            if outcome.access is not None:
+                self._access[outcome.target.name] = outcome.access
             self._results.extend(outcome.results)
             self._dicts.extend(dicts)
             self._evidence.update(outcome.evidence)
@@ -169,7 +175,8 @@ class RecordWriter:
                 finally:
                     os.close(self._fd)
                     self._dir.close()
-            return Run(self.info, tuple(self._results), dict(self._evidence), systems=_frozen(self._systems))
+            return Run(self.info, tuple(self._results), dict(self._evidence), systems=_frozen(self._systems),
+                       access=MappingProxyType(dict(self._access)))
 
 
 # --- reading --------------------------------------------------------------------------------------------------
@@ -297,6 +304,7 @@ def read_record(path: str | Path, *, header_only: bool = False) -> Record:
     warnings: list[str] = []
     targets: list[str] = []
     systems: dict[str, dict[str, str]] = {}
+    access: dict[str, SystemAccess] = {}
     end: dict[str, Any] | None = None
     cut = False
     with open(path, "rb") as fh:
@@ -355,6 +363,11 @@ def read_record(path: str | Path, *, header_only: bool = False) -> Record:
             _strings(obj.get("warnings", []), f"{where}.warnings")
             if "system" in obj:
                 systems[name] = _system(obj["system"], where)
+            if "access" in obj:
+                try:
+                    access[name] = system_from_dict(obj["access"], f"{where}: access")
+                except AccessFormatError as exc:
+                    raise RecordError(str(exc)) from None
             results.extend(line_results)
             evidence.update(line_evidence)
             targets.append(name)
@@ -369,7 +382,7 @@ def read_record(path: str | Path, *, header_only: bool = False) -> Record:
                 else "the record has no run_end line (the scan did not finish)")
         info = replace(info, interrupted=True, warnings=(*warnings, note))
     return Record(Run(info, tuple(results), evidence, systems=_frozen(systems),
-                      signatures=_signatures(path.parent)), tuple(targets))
+                      signatures=_signatures(path.parent), access=MappingProxyType(access)), tuple(targets))
 
 
 def _signatures(run_dir: Path) -> tuple[SignatureRecord, ...]:
