@@ -7,12 +7,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from checks.ldap.common import FUTURE_SLACK, flavor_gate, missing
+from scanner.access.classify import DEFAULT_SHARED_PATTERNS
 from scanner.facts.ldap import DirectoryInfo, DirectoryUser, PasswordRules, PasswordSettingsObject
 from scanner.model import Area, Finding, Severity, error, failed, passed
 from scanner.registry import check
 
-DEFAULT_SHARED_PATTERNS = ("shared*", "generic*", "test*", "temp*", "training*", "team*", "dept*", "guest*",
-                           "lab*", "user[0-9]*", "admin[0-9]*")
 Users = tuple[DirectoryUser, ...]
 
 

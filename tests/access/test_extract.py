@@ -8,8 +8,9 @@ import pytest
 
 from scanner import runner
 from scanner.access import extract
+from scanner.access.classify import account_type
 from scanner.access.extract import Built, Extractor, system_access
-from scanner.access.model import AccessFormatError, system_from_dict, system_to_dict
+from scanner.access.model import AccessFormatError, AccountType, system_from_dict, system_to_dict
 from scanner.model import Fact, Target
 from scanner.runner import TargetOutcome, scan_target
 from scanner.store import RecordError, RecordWriter, read_record
@@ -110,3 +111,20 @@ def test_a_scan_lists_access_only_when_asked_or_when_the_account_facts_were_coll
     assert scan_target(target, [], {}, collector=collector).access is None
     asked = scan_target(target, [], {}, collector=collector, access=True).access
     assert asked is not None and [a.name for a in asked.accounts] == ["ann"]
+
+
+@pytest.mark.parametrize("policy, kw, expected", [
+    ({}, {"builtin": "uid 0"}, (AccountType.BUILTIN, "uid 0")),
+    ({"service_accounts": ["ALICE"]}, {}, (AccountType.SERVICE, "listed in policy service_accounts")),
+    ({}, {}, (AccountType.PERSON, "a named account not listed as service, shared or built-in")),
+    ({"shared_account_patterns": ["ali*"]}, {}, (AccountType.SHARED, "name matches shared_account_patterns 'ali*'")),
+    ({"shared_account_patterns": ["ali*"], "shared_account_exceptions": ["alice"]}, {"service": "no shell"},
+     (AccountType.SERVICE, "no shell")),
+])
+def test_account_type_uses_the_platform_then_the_sites_policy(policy, kw, expected):
+    assert account_type(make_target(policy=policy), "alice", **kw) == expected
+
+
+def test_the_default_shared_patterns_catch_generic_names():
+    assert account_type(make_target(), "lab3")[0] is AccountType.SHARED
+    assert account_type(make_target(), "labrador")[0] is AccountType.SHARED  # "lab*": the site narrows it
