@@ -23,6 +23,11 @@ PLATFORM_EXTRACTORS = {
 }
 
 
+class Unavailable(Exception):
+    """Raised by a build function when a fact it needs only in some cases (a directory's flavour) is missing or
+    broken: the system is ``error`` with this message as it is."""
+
+
 @dataclass(frozen=True)
 class Built:
     accounts: tuple[Account, ...]
@@ -68,6 +73,8 @@ def system_access(target: Target, facts: Mapping[str, Fact]) -> SystemAccess | N
                   else f"{n} not collected" for n in ex.optional if n not in facts or not facts[n].ok)
     try:
         built = ex.build(target, facts)
+    except Unavailable as exc:
+        return SystemAccess(target.name, target.type.value, at, error=str(exc))
     except Exception as exc:  # fail closed: a raising extractor is an error for the system, never an empty list
         return SystemAccess(target.name, target.type.value, at,
                             error=f"the access list could not be built: {type(exc).__name__}: {exc}")

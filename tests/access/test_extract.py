@@ -9,7 +9,7 @@ import pytest
 from scanner import runner
 from scanner.access import extract
 from scanner.access.classify import account_type
-from scanner.access.extract import Built, Extractor, system_access
+from scanner.access.extract import Built, Extractor, Unavailable, system_access
 from scanner.access.model import AccessFormatError, AccountType, system_from_dict, system_to_dict
 from scanner.model import Fact, Target
 from scanner.runner import TargetOutcome, scan_target
@@ -51,6 +51,14 @@ def test_a_raising_extractor_is_an_error_never_an_empty_list(fake):
     got = system_access(make_target(), {"x.users": make_fact("x.users", ["a"])})
     assert got is not None and got.accounts == ()
     assert got.error == "the access list could not be built: ValueError: bad row"
+
+
+def test_a_fact_needed_only_in_some_cases_can_make_the_system_error_with_its_own_words(fake):
+    def flavoured(_t: Target, _f: Mapping[str, Fact]) -> Built:
+        raise Unavailable("ldap.users: timed out")
+    fake(flavoured)
+    got = system_access(make_target(), {"x.users": make_fact("x.users", ["a"])})
+    assert got is not None and got.error == "ldap.users: timed out" and got.accounts == ()
 
 
 def test_a_broken_optional_fact_is_a_note_and_the_list_stands(fake):
