@@ -49,11 +49,29 @@ def _credential_report(api: Api, region: str) -> list[CredentialUser]:
     report = api.call(api.fact.call("GetCredentialReport"), region) or {}
     content = report.get("Content", b"")
     text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
-    reader = csv.DictReader(io.StringIO(text))
-    missing = sorted(set(REPORT_COLUMNS) - set(reader.fieldnames or ()))
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    missing = sorted(set(REPORT_COLUMNS) - set(header))
     if missing:  # a column we judge by, absent, would read as "false" for every user: never guess
         raise ApiError(f"iam:GetCredentialReport returned a report without the column(s) {', '.join(missing)}")
-    return [_credential_row(api, row) for row in reader]
+    return [_credential_row(api, _aligned(header, fields)) for fields in reader if fields]
+
+
+def _aligned(header: list[str], fields: list[str]) -> dict[str, str]:
+    """One report row by column name. IAM names may hold commas: a report that does not quote them (moto's does
+    not) splits ``user`` and ``arn`` into more fields; they are joined back only where exactly one split gives an ARN
+    ending in the user's name, else the report is refused (a shifted row would put dates in boolean columns)."""
+    extra = len(fields) - len(header)
+    if extra == 0:
+        return dict(zip(header, fields, strict=True))
+    if extra > 0 and header[:2] == ["user", "arn"]:
+        head = fields[:2 + extra]
+        splits = [(",".join(head[:i]), ",".join(head[i:])) for i in range(1, 2 + extra)]
+        fits = [(u, a) for u, a in splits if a.startswith("arn:") and a.endswith("/" + u)]
+        if len(fits) == 1:
+            return dict(zip(header, [*fits[0], *fields[2 + extra:]], strict=True))
+    raise ApiError(f"iam:GetCredentialReport returned a row of {len(fields)} fields for {len(header)} columns "
+                   "that cannot be aligned")
 
 
 def _credential_row(api: Api, row: Mapping[str, str]) -> CredentialUser:
