@@ -367,7 +367,7 @@ def _role(target: Target, role: IamRole) -> Account:
     policies = _policies(role.attached, role.inline, "attached to the role", ROLES, role.errors)
     unknown = [(f"the role's evidence is incomplete: {e}", ROLES) for e in _errors_beyond_policies(role.errors)
                if not e.startswith("trust:")]
-    assumable = role.trust is None or any(s.get("Effect") == "Allow" for s in _statements(role.trust))
+    assumable = None if role.trust is None else any(s.get("Effect") == "Allow" for s in _statements(role.trust))
     return Account(system=target.name, platform=target.type.value, name=role.name, id=role.arn, type=kind,
                    type_reason=reason, enabled=assumable, locked=None,
                    grants=_grants(policies, unknown, suffix=f"; may be assumed by: {trust}"),

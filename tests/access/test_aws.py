@@ -323,6 +323,33 @@ def test_roles_are_service_accounts_with_their_grants_and_who_may_assume_them() 
     assert (got["locked-out"].enabled, got["locked-out"].last_logon_known) == (False, False)
 
 
+def test_a_role_whose_trust_policy_was_not_read_is_neither_enabled_nor_disabled() -> None:
+    unread = IamRole(ACCOUNT, "r", f"arn:aws:iam::{ACCOUNT}:role/r", "/", None, (managed("PowerUserAccess"),),
+                     errors=MappingProxyType({"trust": "iam:GetAccountAuthorizationDetails returned no trust policy"}))
+    got = accounts(facts((), (), roles=(unread,)))["r"]
+    assert got.enabled is None
+    assert [g.why for g in got.grants] == [
+        "AWS managed policy PowerUserAccess (arn:aws:iam::aws:policy/PowerUserAccess) attached to the role: judged "
+        "by its ARN; may be assumed by: unknown (the trust policy was not read)"]
+
+
+def test_every_scanned_account_is_listed_with_its_own_root_and_same_named_users_apart() -> None:
+    other = "222222222222"
+    scopes = (Scope(ACCOUNT, GLOBAL, "aws", ROOT_ARN), Scope(other, GLOBAL, "aws", f"arn:aws:iam::{other}:root"))
+    twin = CredentialUser(account=other, user="ann", arn=f"arn:aws:iam::{other}:user/ann", created=T0,
+                          password_enabled=False, password_last_used=None, password_last_changed=None,
+                          mfa_active=False, keys=())
+    f = facts((), ())
+    f["aws.iam_credential_report"] = make_fact("aws.iam_credential_report",
+                                               AwsResources(scopes, (row("ann"), twin)))
+    f["aws.iam_users"] = make_fact("aws.iam_users", AwsResources(scopes, (
+        user("ann"), IamUser(other, "ann", twin.arn, (managed("AdministratorAccess"),)))))
+    got = build(target(), f).accounts
+    assert [(a.name, a.id, [g.privilege for g in a.grants]) for a in got] == [
+        ("<root_account>", ROOT_ARN, ["account root"]), ("ann", f"arn:aws:iam::{ACCOUNT}:user/ann", []),
+        ("<root_account>", f"arn:aws:iam::{other}:root", ["account root"]), ("ann", twin.arn, ["IAM admin"])]
+
+
 # ------------------------------------------------------------------------------ fail closed through the engine
 @pytest.mark.parametrize("broken", ["aws.iam_credential_report", "aws.iam_users", "aws.iam_groups",
                                     "aws.iam_roles"])
