@@ -32,6 +32,7 @@ what someone can do, never understate it.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,10 +95,15 @@ def _statements(document: PolicyDocument | None) -> list[Mapping[str, Any]]:
     return [s for s in _as_list(document.get("Statement")) if isinstance(s, Mapping)]
 
 
+@functools.lru_cache(maxsize=4096)
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower()),
+                      re.DOTALL)
+
+
 def _glob(pattern: str, value: str) -> bool:
     """IAM's wildcard match (``*`` any run, ``?`` one character), case-insensitive as IAM matches actions."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
-    return re.fullmatch(regex, value.lower(), re.DOTALL) is not None
+    return _wildcard(pattern).fullmatch(value.lower()) is not None
 
 
 def _covers_service(pattern: str, service: str) -> bool:
@@ -155,7 +161,9 @@ def _allow_reach(s: Mapping[str, Any]) -> _Reach | None:
         return None
     if any(_covers_service(a, "iam") for a in actions):
         return _Reach(IAM_FULL, ("iam:*",))
-    hit = tuple(e for e in ESCALATION_ACTIONS if any(_glob(a, e) for a in actions))
+    # only patterns that can name an IAM action ("iam:...", "*:...", or no colon: "*Policy" spans it)
+    iam = [a for a in actions if ":" not in a or _glob(a.split(":", 1)[0], "iam")]
+    hit = tuple(e for e in ESCALATION_ACTIONS if any(_glob(a, e) for a in iam))
     return _Reach(ESCALATION, hit) if hit else None
 
 
@@ -211,10 +219,37 @@ def _policies(attached: Iterable[AttachedPolicy], inline: Iterable[InlinePolicy]
             *(_Policy(f"inline policy {p.name}", how, source, p.document) for p in inline)]
 
 
-def _grants(policies: Sequence[_Policy], unknown: Sequence[tuple[str, str]], suffix: str = "") -> tuple[Grant, ...]:
+@dataclass(frozen=True)
+class _Verdict:
+    """One policy document judged: its Allow statements that reach a listed privilege, and its Deny statements."""
+
+    document: PolicyDocument | None  # kept so that its id stays its own while cached
+    allows: tuple[tuple[Mapping[str, Any], _Reach], ...]
+    denies: tuple[Mapping[str, Any], ...]
+
+
+class _Judge:
+    """Judges each policy document once per build (a managed or group policy applies to many principals)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, _Verdict] = {}
+
+    def __call__(self, document: PolicyDocument | None) -> _Verdict:
+        found = self._seen.get(id(document))
+        if found is None or found.document is not document:
+            statements = _statements(document)
+            allows = tuple((s, r) for s in statements if s.get("Effect") == "Allow"
+                           for r in (_allow_reach(s),) if r is not None)
+            found = _Verdict(document, allows, tuple(s for s in statements if s.get("Effect") == "Deny"))
+            self._seen[id(document)] = found
+        return found
+
+
+def _grants(judge: _Judge, policies: Sequence[_Policy], unknown: Sequence[tuple[str, str]],
+            suffix: str = "") -> tuple[Grant, ...]:
     """The grants of a principal from every policy that applies to it; ``unknown``: (why, source) of what could
     not be read and may grant admin."""
-    denies = [s for p in policies for s in _statements(p.document) if s.get("Effect") == "Deny"]
+    denies = [s for p in policies for s in judge(p.document).denies]
     out: list[Grant] = []
 
     def add(grant: Grant) -> None:
@@ -229,9 +264,8 @@ def _grants(policies: Sequence[_Policy], unknown: Sequence[tuple[str, str]], suf
                 add(Grant(p.managed, f"{where}: judged by its ARN{suffix}", p.source))
         if p.unreadable:
             add(Grant(f"{ADMIN} (unverified)", f"may grant {ADMIN}: {where}: {p.unreadable}{suffix}", p.source))
-        for s in _statements(p.document):
-            reach: _Reach | None = _allow_reach(s) if s.get("Effect") == "Allow" else None
-            if reach is None or any(_full_deny(d, reach) for d in denies):
+        for s, reach in judge(p.document).allows:
+            if any(_full_deny(d, reach) for d in denies):
                 continue
             if "Condition" in s:
                 add(Grant(f"{reach.privilege} (unverified)", f"may grant {reach.privilege}: {where}, only under a "
@@ -253,10 +287,11 @@ def _latest(*times: datetime | None) -> datetime | None:
     return max(known) if known else None
 
 
-def _user_grants(detail: IamUser | None, groups: Mapping[tuple[str, str], IamGroup]) -> tuple[Grant, ...]:
+def _user_grants(judge: _Judge, detail: IamUser | None,
+                 groups: Mapping[tuple[str, str], IamGroup]) -> tuple[Grant, ...]:
     """A user's grants from its own policies and those of every group it is in."""
     if detail is None:
-        return _grants((), [("the user's policies and groups were not read (not in the authorization details)",
+        return _grants(judge, (), [("the user's policies and groups were not read (not in the authorization details)",
                              USERS)])
     policies = _policies(detail.attached, detail.inline, "attached directly", USERS, detail.errors)
     unknown = [(f"the user's evidence is incomplete: {e}", USERS) for e in _errors_beyond_policies(detail.errors)]
@@ -268,7 +303,7 @@ def _user_grants(detail: IamUser | None, groups: Mapping[tuple[str, str], IamGro
         policies += _policies(group.attached, group.inline, f"via group {name}", GROUPS, group.errors)
         unknown += [(f"group {name}'s evidence is incomplete: {e}", GROUPS)
                     for e in _errors_beyond_policies(group.errors)]
-    return _grants(policies, unknown)
+    return _grants(judge, policies, unknown)
 
 
 def _last_logon(row: CredentialUser) -> tuple[datetime | None, bool]:
@@ -279,13 +314,14 @@ def _last_logon(row: CredentialUser) -> tuple[datetime | None, bool]:
     return last, last is not None or not row.password_use_unknown or tracked
 
 
-def _user(target: Target, row: CredentialUser, detail: IamUser | None,
+def _user(judge: _Judge, target: Target, row: CredentialUser, detail: IamUser | None,
           groups: Mapping[tuple[str, str], IamGroup]) -> Account:
     last, known = _last_logon(row)
     kind, reason = account_type(target, row.user)
     return Account(system=target.name, platform=target.type.value, name=row.user, id=row.arn, type=kind,
                    type_reason=reason, enabled=row.password_enabled or any(k.active for k in row.keys), locked=None,
-                   grants=_user_grants(detail, groups), mfa=row.mfa_active, last_logon=last, last_logon_known=known,
+                   grants=_user_grants(judge, detail, groups), mfa=row.mfa_active, last_logon=last,
+                   last_logon_known=known,
                    password_changed=row.password_last_changed, groups=detail.groups if detail is not None else (),
                    evidence=(REPORT, USERS, GROUPS) if detail is not None and detail.groups else (REPORT, USERS))
 
@@ -310,11 +346,11 @@ def _root(target: Target, arn: str, row: CredentialUser | None, summary: Account
                    password_changed=row.password_last_changed, evidence=(REPORT,))
 
 
-def _unreported(target: Target, u: IamUser, groups: Mapping[tuple[str, str], IamGroup]) -> Account:
+def _unreported(judge: _Judge, target: Target, u: IamUser, groups: Mapping[tuple[str, str], IamGroup]) -> Account:
     """A user in the authorization details but not (yet) in the credential report: listed, credentials unknown."""
     kind, reason = account_type(target, u.name)
     return Account(system=target.name, platform=target.type.value, name=u.name, id=u.arn, type=kind,
-                   type_reason=reason, enabled=None, locked=None, grants=_user_grants(u, groups), mfa=None,
+                   type_reason=reason, enabled=None, locked=None, grants=_user_grants(judge, u, groups), mfa=None,
                    groups=u.groups, evidence=(USERS, GROUPS) if u.groups else (USERS,))
 
 
@@ -359,7 +395,7 @@ def trust_summary(trust: PolicyDocument | None) -> str:
     return "; ".join(found[:TRUST_LIMIT]) + more
 
 
-def _role(target: Target, role: IamRole) -> Account:
+def _role(judge: _Judge, target: Target, role: IamRole) -> Account:
     linked = "an AWS service-linked role (AWS creates and manages it)" \
         if role.path.startswith(SERVICE_LINKED_PATH) else None
     kind, reason = account_type(target, role.name, builtin=linked, service="IAM role")
@@ -370,7 +406,7 @@ def _role(target: Target, role: IamRole) -> Account:
     assumable = None if role.trust is None else any(s.get("Effect") == "Allow" for s in _statements(role.trust))
     return Account(system=target.name, platform=target.type.value, name=role.name, id=role.arn, type=kind,
                    type_reason=reason, enabled=assumable, locked=None,
-                   grants=_grants(policies, unknown, suffix=f"; may be assumed by: {trust}"),
+                   grants=_grants(judge, policies, unknown, suffix=f"; may be assumed by: {trust}"),
                    last_logon=role.last_used, last_logon_known=role.last_used is not None, evidence=(ROLES,))
 
 
@@ -390,6 +426,7 @@ def build(target: Target, facts: Mapping[str, Fact]) -> Built:
     details = {u.arn: u for u in users.items}
     by_name = {(g.account, g.name): g for g in groups.items}
     summaries = {a.account: a for a in _optional(facts, SUMMARY)}
+    judge = _Judge()
     accounts: list[Account] = []
     notes = list(NOTES)
     for account, arn in dict.fromkeys((s.account, s.account_arn) for s in report.scopes):
@@ -399,11 +436,11 @@ def build(target: Target, facts: Mapping[str, Fact]) -> Built:
             notes.append(f"account {account}: the credential report has no root user row; the root user is "
                          "listed from the account (root MFA from the account summary when collected)")
         accounts.append(_root(target, arn, root, summaries.get(account)))
-        accounts += [_user(target, r, details.get(r.arn), by_name) for r in rows if not r.is_root]
+        accounts += [_user(judge, target, r, details.get(r.arn), by_name) for r in rows if not r.is_root]
         reported = {r.arn for r in rows}
-        accounts += [_unreported(target, u, by_name) for u in users.items
+        accounts += [_unreported(judge, target, u, by_name) for u in users.items
                      if u.account == account and u.arn not in reported]
-        accounts += [_role(target, r) for r in roles.items if r.account == account]
+        accounts += [_role(judge, target, r) for r in roles.items if r.account == account]
     return Built(tuple(accounts), notes=tuple(notes))
 
 

@@ -131,6 +131,8 @@ IAM_USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/u"
     (doc(allow("i*")), ["IAM full access"]),
     (doc(allow("iam:Attach*", IAM_USER_ARN)), ["IAM privilege escalation"]),
     (doc(allow("iam:?utUserPolicy", IAM_USER_ARN)), ["IAM privilege escalation"]),
+    (doc(allow("*Policy", IAM_USER_ARN)), ["IAM privilege escalation"]),  # matches iam:PutUserPolicy
+    (doc(allow("*:Put*", IAM_USER_ARN)), ["IAM privilege escalation"]),
     (doc(allow("iam:PassRole")), []),
     (doc(allow("iam:*", "arn:aws:s3:::bucket")), []),
     (doc(allow("*", "arn:aws:s3:::bucket/*")), []),
