@@ -125,9 +125,8 @@ def _reaches_iam(statement: Mapping[str, Any]) -> bool:
     if "NotResource" in statement:
         return True
     for r in _actions(_as_list(statement.get("Resource"))):
-        parts = r.split(":")
-        if "*" in r and len(parts) < 3 or len(parts) >= 3 and (parts[2] in ("iam", "") or "*" in parts[2]
-                                                               or "?" in parts[2]):
+        parts = r.split(":")  # arn:PARTITION:SERVICE:...
+        if "*" in r and len(parts) < 3 or len(parts) >= 3 and _glob(parts[2], "iam"):
             return True
     return False
 
