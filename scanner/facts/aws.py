@@ -99,6 +99,7 @@ class CredentialUser:
     keys: tuple[AccessKey, ...]
     is_root: bool = False
     region: str = GLOBAL
+    password_use_unknown: bool = False  # the report says "no_information" (not "N/A": never used)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,32 @@ class IamUser:
     arn: str
     attached: tuple[AttachedPolicy, ...] = ()
     inline: tuple[InlinePolicy, ...] = ()
+    errors: Mapping[str, str] = field(default_factory=_no_errors)
+    region: str = GLOBAL
+    groups: tuple[str, ...] = ()  # names of the IAM groups the user is in
+
+
+@dataclass(frozen=True)
+class IamGroup:
+    account: str
+    name: str
+    arn: str
+    attached: tuple[AttachedPolicy, ...] = ()
+    inline: tuple[InlinePolicy, ...] = ()
+    errors: Mapping[str, str] = field(default_factory=_no_errors)
+    region: str = GLOBAL
+
+
+@dataclass(frozen=True)
+class IamRole:
+    account: str
+    name: str
+    arn: str
+    path: str  # "/aws-service-role/..." for service-linked roles AWS creates and manages
+    trust: PolicyDocument | None  # the trust (assume role) policy: who may assume the role; None: not read
+    attached: tuple[AttachedPolicy, ...] = ()
+    inline: tuple[InlinePolicy, ...] = ()
+    last_used: datetime | None = None  # RoleLastUsed (AWS tracks a trailing window); None: not reported
     errors: Mapping[str, str] = field(default_factory=_no_errors)
     region: str = GLOBAL
 

@@ -210,9 +210,9 @@ def test_every_call_of_a_full_scan_is_in_the_derived_policy(lab: motolab.MotoSer
         assert declared[(service, operation)].split(":")[0] == prefix.get(service, service)
     assert {"sts:AssumeRole", "sts:GetCallerIdentity"} <= allowed
     # One listing per resource type and region (2 accounts x 2 regions; S3 filtered by BucketRegion),
-    # one per account for IAM.
+    # one per account for IAM (users, groups and roles: one filtered listing each).
     assert calls[("ec2", "DescribeVolumes")] == 4 and calls[("rds", "DescribeDBInstances")] == 4
-    assert calls[("s3", "ListBuckets")] == 4 and calls[("iam", "GetAccountAuthorizationDetails")] == 2
+    assert calls[("s3", "ListBuckets")] == 4 and calls[("iam", "GetAccountAuthorizationDetails")] == 2 * 3
     # Per-resource calls: one per bucket for each bucket attribute (7 buckets in the lab).
     assert calls[("s3", "GetBucketEncryption")] == 7
     # Not asked when the answer is known: object lock only on the 3 versioned buckets; tags only when a

@@ -1,12 +1,15 @@
-"""IAM facts: the credential report, users with their policies, the password policy, the account summary,
-and IAM Access Analyzer per region."""
+"""IAM facts: the credential report, users, groups and roles with their policies, the password policy, the
+account summary, and IAM Access Analyzer per region."""
 from __future__ import annotations
 
 import csv
 import io
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from scanner.collectors.aws._api import Api, ApiError, AwsFact, declare, parse_date, policy_document
 from scanner.connectors.aws import build_arn
@@ -16,9 +19,12 @@ from scanner.facts.aws import (
     AnalyzerRegion,
     AttachedPolicy,
     CredentialUser,
+    IamGroup,
+    IamRole,
     IamUser,
     InlinePolicy,
     PasswordPolicy,
+    PolicyDocument,
 )
 
 CREDENTIAL_REPORT_WAIT_S = 30.0
@@ -43,11 +49,29 @@ def _credential_report(api: Api, region: str) -> list[CredentialUser]:
     report = api.call(api.fact.call("GetCredentialReport"), region) or {}
     content = report.get("Content", b"")
     text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
-    reader = csv.DictReader(io.StringIO(text))
-    missing = sorted(set(REPORT_COLUMNS) - set(reader.fieldnames or ()))
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    missing = sorted(set(REPORT_COLUMNS) - set(header))
     if missing:  # a column we judge by, absent, would read as "false" for every user: never guess
         raise ApiError(f"iam:GetCredentialReport returned a report without the column(s) {', '.join(missing)}")
-    return [_credential_row(api, row) for row in reader]
+    return [_credential_row(api, _aligned(header, fields)) for fields in reader if fields]
+
+
+def _aligned(header: list[str], fields: list[str]) -> dict[str, str]:
+    """One report row by column name. IAM names may hold commas: a report that does not quote them (moto's does
+    not) splits ``user`` and ``arn`` into more fields; they are joined back only where exactly one split gives an ARN
+    ending in the user's name, else the report is refused (a shifted row would put dates in boolean columns)."""
+    extra = len(fields) - len(header)
+    if extra == 0:
+        return dict(zip(header, fields, strict=True))
+    if extra > 0 and header[:2] == ["user", "arn"]:
+        head = fields[:2 + extra]
+        splits = [(",".join(head[:i]), ",".join(head[i:])) for i in range(1, 2 + extra)]
+        fits = [(u, a) for u, a in splits if a.startswith("arn:") and a.endswith("/" + u)]
+        if len(fits) == 1:
+            return dict(zip(header, [*fits[0], *fields[2 + extra:]], strict=True))
+    raise ApiError(f"iam:GetCredentialReport returned a row of {len(fields)} fields for {len(header)} columns "
+                   "that cannot be aligned")
 
 
 def _credential_row(api: Api, row: Mapping[str, str]) -> CredentialUser:
@@ -63,6 +87,7 @@ def _credential_row(api: Api, row: Mapping[str, str]) -> CredentialUser:
         password_last_used=parse_date(row.get("password_last_used")),
         password_last_changed=parse_date(row.get("password_last_changed")),
         mfa_active=row.get("mfa_active") == "true", keys=keys, is_root=row["user"] == ROOT_USER,
+        password_use_unknown=row.get("password_last_used") == "no_information",
     )
 
 
@@ -71,29 +96,81 @@ def _aws_managed(api: Api, arn: str) -> bool:
     return arn.startswith(build_arn(api.account.partition, "iam", "", "aws", "policy/"))
 
 
-def _iam_users(api: Api, region: str) -> list[IamUser]:
-    """Users with their policies from one paginated GetAccountAuthorizationDetails (no per-user calls)."""
-    pages = api.raw_pages(api.fact.call("GetAccountAuthorizationDetails"), region,
-                          Filter=["User", "LocalManagedPolicy"])
-    details = [u for page in pages for u in page.get("UserDetailList", [])]
+@dataclass(frozen=True)
+class _Details:
+    """One paginated GetAccountAuthorizationDetails of one entity kind, with the account's customer managed
+    policy documents (default version)."""
+
+    entries: tuple[Mapping[str, Any], ...]
+    documents: Mapping[str, PolicyDocument]
+    local: frozenset[str]
+
+
+def _details(api: Api, region: str, kind: str, key: str) -> _Details:
+    pages = api.raw_pages(api.fact.call("GetAccountAuthorizationDetails"), region, Filter=[kind, "LocalManagedPolicy"])
     local = [p for page in pages for p in page.get("Policies", [])]
     documents = {p["Arn"]: policy_document(v["Document"]) for p in local for v in p.get("PolicyVersionList", [])
                  if v.get("IsDefaultVersion") and "Document" in v}
-    local_arns = {p["Arn"] for p in local}
+    return _Details(tuple(e for page in pages for e in page.get(key, [])), documents,
+                    frozenset(p["Arn"] for p in local))
+
+
+def _policies(api: Api, details: _Details, entry: Mapping[str, Any], inline_key: str,
+              errors: dict[str, str]) -> tuple[tuple[AttachedPolicy, ...], tuple[InlinePolicy, ...]]:
+    """An entity's attached and inline policies; a customer managed policy without its document is an error."""
+    attached = []
+    for a in entry.get("AttachedManagedPolicies", []):
+        arn = a["PolicyArn"]
+        if arn in details.local and arn not in details.documents:
+            errors[f"policy {arn}"] = f"iam:GetAccountAuthorizationDetails returned no document for {arn}"
+        attached.append(AttachedPolicy(arn=arn, name=a["PolicyName"], document=details.documents.get(arn),
+                                       aws_managed=_aws_managed(api, arn)))
+    inline = tuple(InlinePolicy(name=p["PolicyName"], document=policy_document(p["PolicyDocument"]))
+                   for p in entry.get(inline_key, []))
+    return tuple(attached), inline
+
+
+def _iam_users(api: Api, region: str) -> list[IamUser]:
+    """Users with their policies and groups from one paginated GetAccountAuthorizationDetails (no per-user
+    calls)."""
+    details = _details(api, region, "User", "UserDetailList")
     out = []
-    for u in details:
-        errors = {}
-        attached = []
-        for a in u.get("AttachedManagedPolicies", []):
-            arn = a["PolicyArn"]
-            if arn in local_arns and arn not in documents:
-                errors[f"policy {arn}"] = f"iam:GetAccountAuthorizationDetails returned no document for {arn}"
-            attached.append(AttachedPolicy(arn=arn, name=a["PolicyName"], document=documents.get(arn),
-                                           aws_managed=_aws_managed(api, arn)))
-        inline = tuple(InlinePolicy(name=p["PolicyName"], document=policy_document(p["PolicyDocument"]))
-                       for p in u.get("UserPolicyList", []))
-        out.append(IamUser(account=api.account.id, name=u["UserName"], arn=u["Arn"], attached=tuple(attached),
-                           inline=inline, errors=MappingProxyType(errors)))
+    for u in details.entries:
+        errors: dict[str, str] = {}
+        attached, inline = _policies(api, details, u, "UserPolicyList", errors)
+        out.append(IamUser(account=api.account.id, name=u["UserName"], arn=u["Arn"], attached=attached,
+                           inline=inline, errors=MappingProxyType(errors),
+                           groups=tuple(str(g) for g in u.get("GroupList", []))))
+    return out
+
+
+def _iam_groups(api: Api, region: str) -> list[IamGroup]:
+    """Groups with their attached and inline policies (what a member gets through the group)."""
+    details = _details(api, region, "Group", "GroupDetailList")
+    out = []
+    for g in details.entries:
+        errors: dict[str, str] = {}
+        attached, inline = _policies(api, details, g, "GroupPolicyList", errors)
+        out.append(IamGroup(account=api.account.id, name=g["GroupName"], arn=g["Arn"], attached=attached,
+                            inline=inline, errors=MappingProxyType(errors)))
+    return out
+
+
+def _iam_roles(api: Api, region: str) -> list[IamRole]:
+    """Roles with their trust policy (who may assume them), attached and inline policies, and last use."""
+    details = _details(api, region, "Role", "RoleDetailList")
+    out = []
+    for r in details.entries:
+        errors: dict[str, str] = {}
+        attached, inline = _policies(api, details, r, "RolePolicyList", errors)
+        trust = r.get("AssumeRolePolicyDocument")
+        if trust is None:
+            errors["trust"] = f"iam:GetAccountAuthorizationDetails returned no trust policy for {r['Arn']}"
+        last = (r.get("RoleLastUsed") or {}).get("LastUsedDate")
+        out.append(IamRole(account=api.account.id, name=r["RoleName"], arn=r["Arn"], path=str(r.get("Path", "/")),
+                           trust=None if trust is None else policy_document(trust), attached=attached,
+                           inline=inline, last_used=last if isinstance(last, datetime) else parse_date(last),
+                           errors=MappingProxyType(errors)))
     return out
 
 
@@ -138,6 +215,12 @@ DEFINITIONS: tuple[AwsFact, ...] = (
     AwsFact("aws.iam_users", "IAM users with attached and inline policies (documents of customer managed ones)",
             (declare("iam", "GetAccountAuthorizationDetails"),),
             _iam_users, regional=False),
+    AwsFact("aws.iam_groups", "IAM groups with attached and inline policies (documents of customer managed ones)",
+            (declare("iam", "GetAccountAuthorizationDetails"),),
+            _iam_groups, regional=False),
+    AwsFact("aws.iam_roles", "IAM roles with trust policy, attached and inline policies, and last use",
+            (declare("iam", "GetAccountAuthorizationDetails"),),
+            _iam_roles, regional=False),
     AwsFact("aws.password_policy", "the account's IAM password policy",
             (declare("iam", "GetAccountPasswordPolicy"),), _password_policy, regional=False),
     AwsFact("aws.account_summary", "IAM account summary (root MFA, root access keys)",
