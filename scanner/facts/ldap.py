@@ -190,8 +190,10 @@ class LdapAccount:
     dn: str
     name: str  # uid, else cn, else the DN
     person: bool  # a person object class (person, inetOrgPerson, posixAccount, ...), not only a bind identity
-    locked: bool  # pwdAccountLockedTime is set (ppolicy)
-    locked_permanently: bool  # ... to the "until an administrator unlocks" value (an administrative lock)
+    #: locked out at collection time: pwdAccountLockedTime is set and its policy's pwdLockoutDuration has not run
+    #: out since; None: a lock is set but its policy is not readable (cn=config), so whether it still holds is unknown
+    locked: bool | None
+    locked_permanently: bool  # pwdAccountLockedTime says "until an administrator unlocks" (an administrative lock)
     password_changed: datetime | None  # pwdChangedTime; None: not set or not readable
     last_success: datetime | None  # pwdLastSuccess (slapd lastbind); None: never, or not tracked
     groups: tuple[str, ...] = ()  # DNs of the groups listing it (member, uniqueMember, or memberUid for its uid)

@@ -152,6 +152,54 @@ def test_unreadable_acls_grant_nothing_and_say_privilege_is_unverified(rules_fac
     assert UNREADABLE_ACL_NOTE in built.notes
 
 
+@pytest.mark.parametrize("locked_at, duration, overlay, expected", [
+    (None, 1800, True, False),
+    ("20261201115000Z", 1800, True, True),  # ten minutes ago, locks for thirty
+    ("20261201110000Z", 1800, True, False),  # an hour ago: run out
+    ("20261101000000Z", 0, True, True),  # a duration of 0: until an administrator unlocks
+    ("000001010000Z", None, None, True),  # the administrative lock needs no policy to be read
+    ("20261201115000Z", None, None, None),  # policy not readable: unknown, never "unlocked"
+    ("20261201115000Z", 1800, False, False),  # no ppolicy overlay: slapd ignores the attribute
+])
+def test_an_openldap_lock_holds_for_its_policys_duration(locked_at, duration, overlay, expected):
+    from scanner.collectors.ldap.openldap import lock_state
+    from scanner.facts.ldap import PPolicyRules
+
+    rules = None if duration is None else PPolicyRules("cn=p", 12, True, None, 5, True, 5, duration)
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    assert lock_state(locked_at, rules, overlay, now) is expected
+
+
+class FakeDirectory:
+    """Entries by DN for ``expand_members`` (a base read per member), counting the reads."""
+
+    def __init__(self, groups: dict[str, list[str]], users: list[str]):
+        from scanner.connectors.ldap import Entry
+
+        self.entries = {dn.lower(): Entry(dn, {"objectclass": [b"group"], "member": [m.encode() for m in members]})
+                        for dn, members in groups.items()}
+        self.entries.update({dn.lower(): Entry(dn, {"objectclass": [b"user"], "samaccountname": [dn[3:].encode()],
+                                                    "useraccountcontrol": [b"512"]}) for dn in users})
+        self.reads = 0
+
+    def search_one(self, base: str, attributes: list[str]):
+        self.reads += 1
+        return self.entries.get(base.lower())
+
+
+def test_member_paths_are_bounded_and_a_group_cycle_ends():
+    from scanner.collectors.ldap.ad import MAX_MEMBER_PATHS, expand_members
+
+    fan = [f"CN=F{i}" for i in range(12)]  # twelve groups, each holding the user: twelve ways in
+    groups = {"CN=DA": ["CN=A", *fan], "CN=A": ["CN=B", "CN=u"], "CN=B": ["CN=A", "CN=u"],  # A and B hold each other
+              **{f: ["CN=u"] for f in fan}}
+    d = FakeDirectory(groups, ["CN=u"])
+    (m,) = expand_members(d, d.entries["cn=da"], {})
+    assert (m.sam, m.nested, len(m.paths)) == ("u", True, MAX_MEMBER_PATHS)
+    assert [p.groups for p in m.paths[:2]] == [("CN=A",), ("CN=F0",)]  # shortest first, in the order found
+    assert d.reads == 15  # every group and the user read once, the cycle cut
+
+
 # -- Active Directory --------------------------------------------------------------------------------------------
 def test_ad_grants_name_every_hop_and_every_path():
     da = PrivilegedGroup("Domain Admins", "S-1-5-21-1-512", f"CN=Domain Admins,CN=Users,{BASE}", (
@@ -245,6 +293,13 @@ cn: erin
 sn: erin
 pwdAccountLockedTime: 20261130100000Z
 
+dn: uid=frank,ou=people,{SUFFIX}
+objectClass: inetOrgPerson
+uid: frank
+cn: frank
+sn: frank
+pwdAccountLockedTime: {datetime.now(timezone.utc).strftime("%Y%m%d%H%M%SZ")}
+
 dn: cn=hostile,ou=people,{SUFFIX}
 objectClass: inetOrgPerson
 uid:: {hostile}
@@ -321,7 +376,8 @@ def test_openldap_access_list_against_a_real_slapd(slapd_lab, slapd):
         "carol": (person, True, False, (f"cn=ldapadmins,ou=groups,{SUFFIX}",), [
             ("olcAccess write", f"{rule} grants write to the members of group cn=ldapadmins,ou=groups,{SUFFIX}")]),
         "dave": (person, False, True, (), []),  # locked until an administrator unlocks: disabled
-        "erin": (person, True, True, (), []),
+        "erin": (person, True, False, (), []),  # locked yesterday, the policy's 30 minutes have run out
+        "frank": (person, True, True, (), []),  # locked now
         HOSTILE: (person, True, False, (), []),
         "app": (service, True, False, (), [
             ("olcAccess manage", f"{rule} grants manage to dn.base=cn=app,ou=services,{SUFFIX}")]),
@@ -342,7 +398,9 @@ def test_openldap_without_cn_config_lists_accounts_and_says_privilege_is_unverif
     target = _slapd_target(slapd_lab, slapd, bind_dn=f"uid=carol,ou=people,{SUFFIX}", password_env=CAROL_ENV)
     listed = scan_target(target, [], {}, access=True).access
     assert listed is not None and listed.error is None, listed
-    assert {a.name for a in listed.accounts} == {"alice", "bob", "carol", "dave", "erin", HOSTILE, "app"}
+    assert {a.name: a.locked for a in listed.accounts} == {
+        "alice": False, "bob": False, "carol": False, "dave": True, "erin": None, "frank": None, HOSTILE: False,
+        "app": False}  # a timed lock's policy is in cn=config: whether it still holds is unknown
     assert all(not a.grants for a in listed.accounts)
     assert UNREADABLE_ACL_NOTE in listed.notes
     assert any(n.startswith("ldap.access_rules not available (ldap.access_rules: cn=config is not readable")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from scanner.collectors.ldap.common import Directory, Recorder, ad_bool, base_dn, generalized_time, normalize_dn
@@ -27,6 +28,7 @@ from scanner.facts.ldap import (
     PPolicyState,
     StoredPassword,
 )
+from scanner.model import utcnow
 
 if TYPE_CHECKING:
     from scanner.connectors.ldap import Entry
@@ -191,7 +193,8 @@ def password_hashes(conn: Directory, rec: Recorder) -> PasswordStorage:
 
 
 # -- accounts and who may write (the access review) ---------------------------------------------------
-ACCOUNT_ATTRS = ["objectClass", "uid", "cn", "pwdAccountLockedTime", "pwdChangedTime", "pwdLastSuccess"]
+ACCOUNT_ATTRS = ["objectClass", "uid", "cn", "pwdAccountLockedTime", "pwdChangedTime", "pwdLastSuccess",
+                 "pwdPolicySubentry"]
 PERSON_CLASSES = frozenset({"person", "organizationalperson", "inetorgperson", "posixaccount", "shadowaccount",
                             "account"})
 GROUP_FILTER = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
@@ -208,19 +211,47 @@ MAX_RULE_TOKENS = 4096
 SPECIAL_WHO: dict[str, AclWho] = {"*": "anyone", "users": "users", "anonymous": "anonymous", "self": "self"}
 
 
-def account(e: Entry) -> LdapAccount:
+def lock_state(locked_at: str | None, rules: PPolicyRules | None, overlay: bool | None,
+               now: datetime) -> bool | None:
+    """Whether a pwdAccountLockedTime value locks the account at ``now``. ``overlay``: the ppolicy overlay acts
+    on the database (None: not known); ``rules``: the entry's policy (None: not readable)."""
+    if locked_at is None or overlay is False:
+        return False  # without the overlay, slapd does not look at the attribute
+    if locked_at == LOCKED_FOREVER:
+        return True
+    if rules is None:
+        return None
+    if rules.lockout_duration_seconds == 0:
+        return True  # locked until an administrator unlocks
+    since = generalized_time(locked_at)
+    return since is not None and since + timedelta(seconds=rules.lockout_duration_seconds) > now
+
+
+def account(e: Entry, state: PPolicyState | None, now: datetime) -> LdapAccount:
+    """One account entry; ``state``: the ppolicy configuration (None: cn=config not readable)."""
     locked_at = e.text("pwdAccountLockedTime")
     classes = {c.lower() for c in e.texts("objectClass")}
+    rules = None
+    if state is not None:
+        own = e.text("pwdPolicySubentry")
+        named = next((o for o in state.overrides if own and normalize_dn(o.policy_dn) == normalize_dn(own)), None)
+        rules = named.rules if named else None if own else state.default
     return LdapAccount(
         dn=e.dn, name=e.text("uid") or e.text("cn") or e.dn, person=bool(classes & PERSON_CLASSES),
-        locked=locked_at is not None, locked_permanently=locked_at == LOCKED_FOREVER,
+        locked=lock_state(locked_at, rules, state.overlay_enabled if state else None, now),
+        locked_permanently=locked_at == LOCKED_FOREVER,
         password_changed=generalized_time(e.text("pwdChangedTime")),
         last_success=generalized_time(e.text("pwdLastSuccess")))
 
 
 def accounts(conn: Directory, rec: Recorder) -> LdapAccounts:
     base = base_dn(conn)
+    now = utcnow()
     found = rec.search(base, ACCOUNT_FILTER, ACCOUNT_ATTRS)
+    try:  # how long a lock lasts is in the policy, found through cn=config
+        state: PPolicyState | None = ppolicy(conn, rec) if any(e.get("pwdAccountLockedTime") for e in found) else None
+    except ValueError:
+        state = None
     if not found:
         raise ValueError(f"no account entries visible under {base} to {conn.bound_as}")
     groups = tuple(LdapGroup(dn=g.dn, members=g.texts("member") + g.texts("uniqueMember"),
@@ -235,7 +266,7 @@ def accounts(conn: Directory, rec: Recorder) -> LdapAccounts:
             by_uid.setdefault(uid, []).append(g.dn)
     out = []
     for e in found:
-        a = account(e)
+        a = account(e, state, now)
         own_uid = e.text("uid")
         listed = by_dn.get(normalize_dn(a.dn), []) + (by_uid.get(own_uid, []) if own_uid else [])
         out.append(replace(a, groups=tuple(dict.fromkeys(listed))))
