@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from scanner.access.classify import account_type
 from scanner.access.extract import Built, Extractor, Unavailable
 from scanner.access.model import Account, Grant
+from scanner.collectors.ldap.common import normalize_dn
 from scanner.facts.ldap import (
     AccessRules,
     AclRule,
@@ -53,11 +54,6 @@ def _fact(facts: Mapping[str, Fact], name: str, flavor: str) -> object:
     return fact.value
 
 
-def _norm(dn: str) -> str:
-    """Case and the spaces around separators do not change a DN."""
-    return ",".join("=".join(p.strip() for p in rdn.split("=", 1)) for rdn in dn.lower().split(","))
-
-
 # -- Active Directory ---------------------------------------------------------------------------------
 def _rid(sid: str | None) -> int | None:
     if not sid or not sid.startswith("S-1-5-21-"):
@@ -91,18 +87,18 @@ def _ad(target: Target, facts: Mapping[str, Fact]) -> Built:
     grants: dict[str, list[Grant]] = {}
     others: dict[str, GroupMember] = {}
     notes = [LAST_LOGON_NOTE]
-    known = {_norm(u.dn) for u in users}
+    known = {normalize_dn(u.dn) for u in users}
     for g in groups:
         if g.held_by is not None:
             notes.append(f"{g.name} lives in the forest root domain {g.held_by}: its members are not read here "
                          "(review that domain as its own target)")
             continue
         for m in g.members:
-            key = _norm(m.dn)
+            key = normalize_dn(m.dn)
             grants.setdefault(key, []).append(Grant(g.name, ad_why(g, m), "ldap.privileged_groups"))
             if key not in known:
                 others.setdefault(key, m)
-    accounts = [_ad_user(target, u, grants.get(_norm(u.dn), [])) for u in users]
+    accounts = [_ad_user(target, u, grants.get(normalize_dn(u.dn), [])) for u in users]
     for key, m in others.items():
         kind, reason = account_type(target, m.sam, service="not a user account: a computer, managed service "
                                     "account or other principal that is a member of a privileged group")
@@ -124,13 +120,19 @@ def _ad_user(target: Target, u: DirectoryUser, grants: list[Grant]) -> Account:
 
 # -- OpenLDAP -----------------------------------------------------------------------------------------
 UNVERIFIED = " (unverified)"
+EXACT_STYLES = frozenset({"base", "exact", "baseobject"})
+#: a regex longer than this, or with a quantified group that holds a quantifier, is not run (catastrophic
+#: backtracking over every account): the clause is unverified instead
+MAX_REGEX = 512
+NESTED_QUANTIFIER = re.compile(r"\([^)]*[+*}][^)]*\)[+*{?]")
 
 
 def _dn_matches(w: AclWriter, dn: str) -> bool | None:
-    """Whether a dn/realdn clause names ``dn``; None when it cannot be told (a regex with substitutions)."""
-    pattern, target = _norm(w.pattern), _norm(dn)
+    """Whether a dn/realdn clause names ``dn``; None when it cannot be told (a regex with substitutions, or one
+    too costly to run)."""
+    pattern, target = normalize_dn(w.pattern), normalize_dn(dn)
     style = w.style.lower()
-    if style in ("base", "exact", "baseobject"):
+    if style in EXACT_STYLES:
         return target == pattern
     if style in ("one", "onelevel"):
         return target.split(",", 1)[-1] == pattern and target != pattern
@@ -138,7 +140,8 @@ def _dn_matches(w: AclWriter, dn: str) -> bool | None:
         return target == pattern or target.endswith("," + pattern)
     if style == "children":
         return target.endswith("," + pattern)
-    if style == "regex" and not re.search(r"\$\d|\$\{", w.pattern):
+    if style == "regex" and not re.search(r"\$\d|\$\{", w.pattern) and len(w.pattern) <= MAX_REGEX \
+            and not NESTED_QUANTIFIER.search(w.pattern):
         try:
             return re.fullmatch(w.pattern, dn, re.IGNORECASE) is not None or \
                 re.fullmatch(w.pattern, target, re.IGNORECASE) is not None
@@ -153,31 +156,35 @@ def _level(w: AclWriter) -> str:
 
 
 def _whom(w: AclWriter, accounts: LdapAccounts, groups: Mapping[str, LdapGroup]) -> tuple[list[str], str] | None:
-    """The accounts (normalised DNs) a write clause names and how to say it; None when not resolvable here."""
+    """The DNs a write clause names (as spelled) and how to say it; None when not resolvable here. A DN that
+    is no account entry (another database, a SASL identity, a group member elsewhere) is named all the same."""
     if w.who in ("users", "anyone"):
-        return [_norm(a.dn) for a in accounts.accounts], ("every authenticated user (by users)" if w.who == "users"
-                                                          else "everyone (by *)")
+        return [a.dn for a in accounts.accounts], ("every authenticated user (by users)" if w.who == "users"
+                                                   else "everyone (by *)")
     if w.who == "group":
-        g = groups.get(_norm(w.pattern)) if w.style.lower() == "exact" else None
-        return ([_norm(m) for m in g.members], f"the members of group {g.dn}") if g else None
+        g = groups.get(normalize_dn(w.pattern)) if w.style.lower() == "exact" else None
+        return (list(g.members), f"the members of group {g.dn}") if g else None
     if w.who == "dn":
         matches = [(a.dn, _dn_matches(w, a.dn)) for a in accounts.accounts]
         if any(yes is None for _, yes in matches):
             return None
-        return [_norm(dn) for dn, yes in matches if yes], f"dn.{w.style}={w.pattern}"
+        hit = [dn for dn, yes in matches if yes]
+        if not hit and w.style.lower() in EXACT_STYLES:
+            hit = [w.pattern]
+        return hit, f"dn.{w.style}={w.pattern}"
     return None  # other: set=, dnattr=, ...
 
 
-def _rule_grants(rule: AclRule, accounts: LdapAccounts) -> tuple[dict[str, Grant], list[str]]:
-    """Account DN (normalised) -> the grant this rule gives it; and notes (anonymous write)."""
+def _rule_grants(rule: AclRule, accounts: LdapAccounts) -> tuple[list[tuple[str, Grant]], list[str]]:
+    """(DN, grant) for each identity this rule lets write; and notes (anonymous write)."""
     where = f"olcAccess {{{rule.index}}} of {rule.database}: '{rule.text}'"
-    everyone = [_norm(a.dn) for a in accounts.accounts]
+    everyone = [a.dn for a in accounts.accounts]
     if not rule.parsed:
         g = Grant("olcAccess write" + UNVERIFIED, f"may grant write: {where} could not be parsed", "ldap.access_rules")
-        return dict.fromkeys(everyone, g), []
-    out: dict[str, Grant] = {}
+        return [(dn, g) for dn in everyone], []
+    out: list[tuple[str, Grant]] = []
     notes: list[str] = []
-    groups = {_norm(g.dn): g for g in accounts.groups}
+    groups = {normalize_dn(g.dn): g for g in accounts.groups}
     for w in rule.writers:
         level = _level(w)
         only = f" (only when {' '.join(w.conditions)})" if w.conditions else ""
@@ -189,19 +196,18 @@ def _rule_grants(rule: AclRule, accounts: LdapAccounts) -> tuple[dict[str, Grant
         if found is None:
             unverified = Grant(f"olcAccess {level}{UNVERIFIED}", f"may grant {w.level}: {where} names "
                                f"'{w.pattern}', which is not resolved to accounts here{only}", "ldap.access_rules")
-            for key in everyone:
-                out.setdefault(key, unverified)
+            out += [(dn, unverified) for dn in everyone]
             continue
         hit, whom = found
-        for key in hit:
-            out[key] = Grant(f"olcAccess {level}", f"{where} grants {w.level} to {whom}{only}", "ldap.access_rules")
+        granted = Grant(f"olcAccess {level}", f"{where} grants {w.level} to {whom}{only}", "ldap.access_rules")
+        out += [(dn, granted) for dn in hit]
     return out, notes
 
 
 def _ldap_account(target: Target, a: LdapAccount, grants: Iterable[Grant], tracks_last_bind: bool) -> Account:
     kind, reason = account_type(target, a.name, service=None if a.person else
                                 "a bind identity without a person object class (simpleSecurityObject, application)")
-    got = tuple(sorted(grants, key=lambda g: (g.privilege, g.why)))
+    got = _sorted(grants)
     return Account(
         system=target.name, platform=PLATFORM, name=a.name, id=a.dn, type=kind, type_reason=reason,
         enabled=not a.locked_permanently, locked=a.locked, grants=got, last_logon=a.last_success,
@@ -209,39 +215,49 @@ def _ldap_account(target: Target, a: LdapAccount, grants: Iterable[Grant], track
         evidence=("ldap.accounts", "ldap.access_rules") if got else ("ldap.accounts",))
 
 
+def _sorted(grants: Iterable[Grant]) -> tuple[Grant, ...]:
+    return tuple(sorted(dict.fromkeys(grants), key=lambda g: (g.privilege, g.why)))
+
+
+def _identity(target: Target, dn: str, grants: list[Grant], root: bool) -> Account:
+    """A DN that may write but is no account entry under the base DN: a rootDN, or one an olcAccess rule names."""
+    kind, reason = account_type(target, dn, **(
+        {"builtin": "a database's rootDN (olcRootDN): an identity defined in the server configuration, not an entry"}
+        if root else {"service": "an identity an olcAccess rule lets write that is no account entry under the base "
+                                 "DN (another database, a SASL identity, ...)"}))
+    return Account(system=target.name, platform=PLATFORM, name=dn, id=dn, type=kind, type_reason=reason,
+                   enabled=None, locked=None, grants=_sorted(grants), evidence=("ldap.access_rules",))
+
+
 def _openldap(target: Target, facts: Mapping[str, Fact]) -> Built:
     accounts: LdapAccounts = _fact(facts, "ldap.accounts", "openldap")  # type: ignore[assignment]
     rules_fact = facts.get("ldap.access_rules")
     notes: list[str] = [] if accounts.tracks_last_bind else [NO_LAST_BIND_NOTE]
     grants: dict[str, list[Grant]] = {}
-    roots: dict[str, tuple[str, list[Grant]]] = {}
+    spelled: dict[str, str] = {}  # normalised DN -> the DN as first written
+    roots: set[str] = set()
     if rules_fact is None or not rules_fact.ok or not isinstance(rules_fact.value, AccessRules):
         notes.append(UNREADABLE_ACL_NOTE)
     else:
-        known = {_norm(a.dn) for a in accounts.accounts}
+        given: list[tuple[str, Grant]] = []
         for db in rules_fact.value.databases:
-            if not db.root_dn:
-                continue
-            suffix = f" (suffix {', '.join(db.suffixes)})" if db.suffixes else ""
-            g = Grant("rootDN", f"rootDN (olcRootDN) of {db.database}{suffix}: every access control is bypassed",
-                      "ldap.access_rules")
-            key = _norm(db.root_dn)
-            if key in known:
-                grants.setdefault(key, []).append(g)
-            else:
-                roots.setdefault(key, (db.root_dn, []))[1].append(g)
+            if db.root_dn:
+                suffix = f" (suffix {', '.join(db.suffixes)})" if db.suffixes else ""
+                given.append((db.root_dn, Grant("rootDN", f"rootDN (olcRootDN) of {db.database}{suffix}: every "
+                                                "access control is bypassed", "ldap.access_rules")))
+                roots.add(normalize_dn(db.root_dn))
         for rule in rules_fact.value.rules:
-            by_account, rule_notes = _rule_grants(rule, accounts)
+            by_rule, rule_notes = _rule_grants(rule, accounts)
+            given += by_rule
             notes += rule_notes
-            for key, g in by_account.items():
-                grants.setdefault(key, []).append(g)
-    rows = [_ldap_account(target, a, grants.get(_norm(a.dn), ()), accounts.tracks_last_bind)
+        for dn, g in given:
+            key = normalize_dn(dn)
+            spelled.setdefault(key, dn)
+            grants.setdefault(key, []).append(g)
+    entries = {normalize_dn(a.dn) for a in accounts.accounts}
+    rows = [_ldap_account(target, a, grants.get(normalize_dn(a.dn), ()), accounts.tracks_last_bind)
             for a in accounts.accounts]
-    for dn, got in roots.values():
-        kind, reason = account_type(target, dn, builtin="a database's rootDN (olcRootDN): an identity defined in "
-                                    "the server configuration, not an entry")
-        rows.append(Account(system=target.name, platform=PLATFORM, name=dn, id=dn, type=kind, type_reason=reason,
-                            enabled=None, locked=None, grants=tuple(got), evidence=("ldap.access_rules",)))
+    rows += [_identity(target, spelled[key], got, key in roots) for key, got in grants.items() if key not in entries]
     return Built(tuple(sorted(rows, key=lambda a: (a.name.lower(), a.id))), tuple(dict.fromkeys(notes)), "openldap")
 
 

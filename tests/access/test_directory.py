@@ -142,6 +142,22 @@ def test_openldap_every_user_writing_is_a_grant_for_everyone_and_self_write_is_n
     assert all(a.last_logon_known for a in built.accounts) and NO_LAST_BIND_NOTE not in built.notes
 
 
+def test_openldap_identities_that_may_write_but_are_no_entries_are_rows_and_costly_regexes_are_not_run():
+    sasl = "uid=repl,cn=gssapi,cn=auth"
+    admins = LdapGroup(f"cn=admins,{BASE}", (f"uid=ann,ou=people,{BASE}", "uid=ops,ou=people,dc=other"))
+    accounts = LdapAccounts((ldap_account("ann"),), (admins,), False)
+    acl = rules(f'{{0}}to * by dn.exact="{sasl}" write by group="cn=admins,{BASE}" write by dn="uid=ann,ou=people,'
+                f'{BASE}" manage', '{1}to * by dn.regex="^(a+)+$" write', root_dn=None)
+    built = build(TARGET, facts("openldap", accounts=accounts, access_rules=acl))
+    got = {a.name: (a.type.value, [g.privilege for g in a.grants]) for a in built.accounts}
+    assert got == {"ann": ("person", ["olcAccess manage", "olcAccess write", "olcAccess write (unverified)"]),
+                   sasl: ("service", ["olcAccess write"]),
+                   "uid=ops,ou=people,dc=other": ("service", ["olcAccess write"])}
+    repl = next(a for a in built.accounts if a.name == sasl)
+    assert repl.type_reason.startswith("an identity an olcAccess rule lets write that is no account entry")
+    assert repl.grants[0].why.endswith(f"grants write to dn.exact={sasl}")
+
+
 @pytest.mark.parametrize("rules_fact", [None, Fact.failed("ldap.access_rules", "cn=config is not readable")])
 def test_unreadable_acls_grant_nothing_and_say_privilege_is_unverified(rules_fact):
     values: dict[str, object] = {"accounts": LdapAccounts((ldap_account("ann"),), (), False)}
