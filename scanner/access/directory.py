@@ -87,7 +87,8 @@ def _ad(target: Target, facts: Mapping[str, Fact]) -> Built:
     grants: dict[str, list[Grant]] = {}
     others: dict[str, GroupMember] = {}
     notes = [LAST_LOGON_NOTE]
-    known = {normalize_dn(u.dn) for u in users}
+    keys = [normalize_dn(u.dn) for u in users]
+    known = set(keys)
     for g in groups:
         if g.held_by is not None:
             notes.append(f"{g.name} lives in the forest root domain {g.held_by}: its members are not read here "
@@ -98,7 +99,7 @@ def _ad(target: Target, facts: Mapping[str, Fact]) -> Built:
             grants.setdefault(key, []).append(Grant(g.name, ad_why(g, m), "ldap.privileged_groups"))
             if key not in known:
                 others.setdefault(key, m)
-    accounts = [_ad_user(target, u, grants.get(normalize_dn(u.dn), [])) for u in users]
+    accounts = [_ad_user(target, u, grants.get(key, [])) for u, key in zip(users, keys)]
     for key, m in others.items():
         kind, reason = account_type(target, m.sam, service="not a user account: a computer, managed service "
                                     "account or other principal that is a member of a privileged group")
