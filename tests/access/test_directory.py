@@ -101,6 +101,15 @@ def test_an_unreadable_rule_is_marked_so_and_may_grant_write_to_everyone(text):
         ("olcAccess write (unverified)", f"may grant write: olcAccess {{0}} of db: '{text}' could not be parsed")]
 
 
+@pytest.mark.parametrize("dn, expected", [
+    ("CN=Domain Admins,CN=Users,DC=ex", "cn=domain admins,cn=users,dc=ex"),
+    (" CN = Ops , DC=ex ", "cn=ops,dc=ex"), ("cn=a\t,dc=x", "cn=a,dc=x"), ("uid=A B,ou=P", "uid=a b,ou=p"),
+])
+def test_dn_normalisation_ignores_case_and_spaces_around_separators_only(dn, expected):
+    from scanner.collectors.ldap.common import normalize_dn
+    assert normalize_dn(dn) == expected
+
+
 # -- OpenLDAP --------------------------------------------------------------------------------------------------
 def test_openldap_grants_name_the_rule_the_database_and_who():
     admins = LdapGroup(f"cn=admins,ou=groups,{BASE}", (f"uid=ann,ou=people,{BASE}",))
