@@ -54,6 +54,11 @@ def _fact(facts: Mapping[str, Fact], name: str, flavor: str) -> object:
     return fact.value
 
 
+def _sorted(grants: Iterable[Grant]) -> tuple[Grant, ...]:
+    """Each grant once, in a stable order (a diff between reviews compares them)."""
+    return tuple(sorted(dict.fromkeys(grants), key=lambda g: (g.privilege, g.why)))
+
+
 # -- Active Directory ---------------------------------------------------------------------------------
 def _rid(sid: str | None) -> int | None:
     if not sid or not sid.startswith("S-1-5-21-"):
@@ -99,13 +104,13 @@ def _ad(target: Target, facts: Mapping[str, Fact]) -> Built:
             grants.setdefault(key, []).append(Grant(g.name, ad_why(g, m), "ldap.privileged_groups"))
             if key not in known:
                 others.setdefault(key, m)
-    accounts = [_ad_user(target, u, grants.get(key, [])) for u, key in zip(users, keys)]
+    accounts = [_ad_user(target, u, grants.get(key, [])) for u, key in zip(users, keys, strict=True)]
     for key, m in others.items():
         kind, reason = account_type(target, m.sam, service="not a user account: a computer, managed service "
                                     "account or other principal that is a member of a privileged group")
         accounts.append(Account(system=target.name, platform=PLATFORM, name=m.sam, id=m.dn, type=kind,
                                 type_reason=reason, enabled=m.enabled, locked=None,
-                                grants=tuple(sorted(grants[key], key=lambda x: x.privilege)),
+                                grants=_sorted(grants[key]),
                                 evidence=("ldap.privileged_groups",)))
     return Built(tuple(sorted(accounts, key=lambda a: (a.name.lower(), a.id))), tuple(notes), "ad")
 
@@ -114,7 +119,7 @@ def _ad_user(target: Target, u: DirectoryUser, grants: list[Grant]) -> Account:
     kind, reason = account_type(target, u.sam, builtin=_ad_builtin(u))
     return Account(
         system=target.name, platform=PLATFORM, name=u.sam, id=u.sid or u.dn, type=kind, type_reason=reason,
-        enabled=u.enabled, locked=u.locked, grants=tuple(sorted(grants, key=lambda g: g.privilege)),
+        enabled=u.enabled, locked=u.locked, grants=_sorted(grants),
         last_logon=u.last_logon, last_logon_known=True, password_changed=u.pwd_last_set, groups=u.member_of,
         evidence=("ldap.users", "ldap.privileged_groups") if grants else ("ldap.users",))
 
@@ -214,10 +219,6 @@ def _ldap_account(target: Target, a: LdapAccount, grants: Iterable[Grant], track
         enabled=not a.locked_permanently, locked=a.locked, grants=got, last_logon=a.last_success,
         last_logon_known=tracks_last_bind, password_changed=a.password_changed, groups=a.groups,
         evidence=("ldap.accounts", "ldap.access_rules") if got else ("ldap.accounts",))
-
-
-def _sorted(grants: Iterable[Grant]) -> tuple[Grant, ...]:
-    return tuple(sorted(dict.fromkeys(grants), key=lambda g: (g.privilege, g.why)))
 
 
 def _identity(target: Target, dn: str, grants: list[Grant], root: bool) -> Account:
