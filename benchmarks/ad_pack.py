@@ -6,7 +6,10 @@ bulk with ldbadd on the offline sam.ldb before the DC starts. Then, over verifie
 * gxpscan: ``python -m scanner scan --check 'ad.*' --format json`` (connect, collect every AD fact,
   evaluate the 10 AD checks, write the run record and the JSON report);
 * the floor: one ``ldapsearch`` per search the AD facts make (same base, filter, attributes, paging at
-  1000), output written to a file.
+  1000), output written to a file;
+* the access review (issue 17, in-process through the runner, the way ``access-review`` collects): the access
+  list alone (``scan_target(target, [], {}, access=True)``) and the AD pack with it; each prints how long building
+  the list from the facts took and how many accounts it has.
 
 Wall time (median of --runs) and peak RSS of each side are printed as a table and as JSON.
 Run as root:  python3 benchmarks/ad_pack.py [--users 10000] [--groups 500] [--runs 3]
@@ -51,6 +54,27 @@ with open_connector(target) as conn:
     got = collect(conn, target, facts)
 bad = [n for n, f in got.items() if not f.ok]
 sys.exit(f"facts failed: {bad}" if bad else 0)
+"""
+#: one runner scan with the access list; argv: inventory, "pack" (the AD checks too) or "alone"; prints JSON
+ACCESS_SCAN = """
+import json, sys, time
+import scanner.runner as runner
+from scanner.inventory import load_inventory
+from scanner.registry import Registry
+target = load_inventory(sys.argv[1]).targets[0]
+specs = list(Registry.load(["checks.ad"]).select()) if sys.argv[2] == "pack" else []
+built = []
+def timed_access(t, facts, _build=runner.system_access):
+    t0 = time.perf_counter()
+    got = _build(t, facts)
+    built.append(time.perf_counter() - t0)
+    return got
+runner.system_access = timed_access
+listed = runner.scan_target(target, specs, {}, access=True).access
+if listed is None or listed.error:
+    sys.exit(f"no access list: {listed.error if listed else None}")
+print(json.dumps({"build_s": sum(built), "accounts": len(listed.accounts),
+                  "privileged": sum(1 for a in listed.accounts if a.privileged)}))
 """
 EPOCH_AS_FILETIME = 116444736000000000
 
@@ -144,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     dc = sambalab.SambaDC(PROFILE, cache / "dc", BENCH_NET)
     try:
         provisioned, loaded = build_domain(dc, cache, args.users, args.groups, args.rebuild)
+        nest_privileged(dc, cache)
         ca = cache / "ca" / "ca.pem"
         t0 = time.perf_counter()
         dc.start(timeout=120)
@@ -162,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         queries = floor_queries(PROFILE.base_dn, domain_sid)
 
         rows: dict[str, list[tuple[float, int]]] = {"gxpscan ad.*": [], "gxpscan collect only": [],
-                                                    "ldapsearch floor": []}
+                                                    "ldapsearch floor": [], "access list alone": [],
+                                                    "ad.* + access list": []}
+        access_builds: dict[str, list[dict[str, float]]] = {"access list alone": [], "ad.* + access list": []}
         for run in range(args.runs):
             out = work / f"out{run}"
             w, rss, code = timed([sys.executable, "-m", "scanner", "scan", "--inventory", str(inventory),
@@ -173,6 +200,15 @@ def main(argv: list[str] | None = None) -> int:
             floor_dir = work / f"floor{run}"
             floor_dir.mkdir()
             rows["ldapsearch floor"].append(run_floor(dc, ca, pwfile, queries, floor_dir))
+            for name, mode in (("access list alone", "alone"), ("ad.* + access list", "pack")):
+                printed = work / f"access-{mode}{run}.json"
+                with printed.open("wb") as sink:
+                    w, rss, code = timed([sys.executable, "-c", ACCESS_SCAN, str(inventory), mode], env=genv,
+                                         stdout=sink)
+                if code != 0:
+                    raise RuntimeError(f"access scan ({mode}) failed with exit code {code}")
+                rows[name].append((w, rss))
+                access_builds[name].append(json.loads(printed.read_text()))
         entries = sum(1 for line in (work / "floor0" / "q4.ldif").read_text().splitlines() if line.startswith("dn:"))
         report = {
             "users_created": args.users, "groups_created": args.groups, "user_entries_returned": entries,
@@ -188,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
         # the machine may be shared: the fastest run of each side is the least disturbed estimate
         gmin, fmin = (report["results"][k]["min_wall_s"] for k in ("gxpscan ad.*", "ldapsearch floor"))
         report["ratio_vs_floor_min"] = round(gmin / fmin, 2) if fmin else None
+        # issue 17: the access review against the AD pack's scan (the CLI run above), and the list's build time
+        report["access_list"] = {name: {"median_build_s": round(statistics.median(b["build_s"] for b in v), 3),
+                                        "accounts": v[0]["accounts"], "privileged": v[0]["privileged"]}
+                                 for name, v in access_builds.items()}
+        alone = report["results"]["access list alone"]["median_wall_s"]
+        report["access_alone_vs_ad_pack"] = round(alone / g, 2) if g else None
+        both = report["results"]["ad.* + access list"]["median_wall_s"]
+        report["ad_pack_with_access_vs_ad_pack"] = round(both / g, 2) if g else None
         print(f"{'':22} {'median wall s':>14} {'min wall s':>11} {'peak RSS MiB':>13}")
         for name, r in report["results"].items():
             print(f"{name:22} {r['median_wall_s']:>14} {r['min_wall_s']:>11} {r['peak_rss_mib']:>13}")
@@ -226,6 +270,31 @@ def build_domain(dc: sambalab.SambaDC, cache: Path, users: int, groups: int, reb
     loaded = time.perf_counter() - t0
     ready.write_text(key + "\n")
     return f"{provisioned:.1f}", f"{loaded:.1f}"
+
+
+def privileged_ldif(base: str) -> str:
+    """Domain Admins > benchgroup000 > benchgroup001: 40 users privileged through one or two nested groups.
+
+    ldbadd skips the ``changetype: modify`` record at the end of ``bulk_ldif`` (Domain Admins already exists), so
+    the nesting is applied here, with ldbmodify, once per cached domain."""
+    return (f"dn: CN=Domain Admins,CN=Users,{base}\nchangetype: modify\nadd: member\n"
+            f"member: CN=benchgroup000,CN=Users,{base}\n\n"
+            f"dn: CN=benchgroup000,CN=Users,{base}\nchangetype: modify\nadd: member\n"
+            f"member: CN=benchgroup001,CN=Users,{base}\n")
+
+
+def nest_privileged(dc: sambalab.SambaDC, cache: Path) -> None:
+    ldif = privileged_ldif(PROFILE.base_dn)
+    marker = cache / "nested"
+    key = hashlib.sha256(ldif.encode()).hexdigest()
+    if marker.exists() and marker.read_text().strip() == key:
+        return
+    path = cache / "nested.ldif"
+    path.write_text(ldif)
+    env = {**os.environ, "LDB_MODULES_PATH": "/usr/lib/x86_64-linux-gnu/samba/ldb"}
+    subprocess.run(["ldbmodify", "-H", str(dc.directory / "private" / "sam.ldb"), str(path)], check=True,
+                   capture_output=True, env=env, timeout=600)
+    marker.write_text(key + "\n")
 
 
 def _domain_sid(dc: sambalab.SambaDC, ca: Path, env: dict[str, str]) -> str:

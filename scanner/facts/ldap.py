@@ -74,10 +74,21 @@ class DirectoryUser:
     created: datetime | None  # None: the creation time is not readable
     member_of: tuple[str, ...] = ()
     description: str = ""
+    sid: str | None = None  # objectSid as S-1-5-...; None: not readable
+    locked: bool | None = None  # locked out now (computed by the DC, else lockoutTime > 0); None: not readable
 
     @property
     def enabled(self) -> bool:
         return not self.disabled
+
+
+@dataclass(frozen=True)
+class MemberPath:
+    """One way an account is a member of a privileged group."""
+
+    groups: tuple[str, ...]  # DNs of the nested groups, from the one directly in the privileged group down to the
+    #                          account's own group; empty: a direct member
+    primary_group: bool = False  # the last hop is the account's primary group (primaryGroupID), not ``member``
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class GroupMember:
     nested: bool  # a member through another group, not of the privileged group itself
     enabled: bool
     primary_group: bool = False  # a member because the group is its primary group (not listed in ``member``)
+    paths: tuple[MemberPath, ...] = ()  # the ways found (shortest first, bounded); empty: not recorded
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,76 @@ class Overlay:
     name: str
     covers_base: bool  # it is on the database holding the base DN, or on the frontend (all databases)
     logs_writes: bool  # for accesslog: olcAccessLogOps includes the write operations
+
+
+@dataclass(frozen=True)
+class LdapAccount:
+    """One account entry of an OpenLDAP directory (``ldap.accounts``)."""
+
+    dn: str
+    name: str  # uid, else cn, else the DN
+    person: bool  # a person object class (person, inetOrgPerson, posixAccount, ...), not only a bind identity
+    #: locked out at collection time: pwdAccountLockedTime is set and its policy's pwdLockoutDuration has not run
+    #: out since; None: a lock is set but its policy is not readable (cn=config), so whether it still holds is unknown
+    locked: bool | None
+    locked_permanently: bool  # pwdAccountLockedTime says "until an administrator unlocks" (an administrative lock)
+    password_changed: datetime | None  # pwdChangedTime; None: not set or not readable
+    last_success: datetime | None  # pwdLastSuccess (slapd lastbind); None: never, or not tracked
+    groups: tuple[str, ...] = ()  # DNs of the groups listing it (member, uniqueMember, or memberUid for its uid)
+
+
+@dataclass(frozen=True)
+class LdapGroup:
+    dn: str
+    members: tuple[str, ...]  # member and uniqueMember DNs
+    member_uids: tuple[str, ...] = ()  # posixGroup memberUid values
+
+
+@dataclass(frozen=True)
+class LdapAccounts:
+    """Every account entry under the base DN and the groups (``ldap.accounts``)."""
+
+    accounts: tuple[LdapAccount, ...]
+    groups: tuple[LdapGroup, ...]
+    tracks_last_bind: bool  # some entry carries pwdLastSuccess, so an absent value means "never"
+
+
+AclWho = Literal["dn", "group", "users", "anyone", "anonymous", "self", "other"]
+
+
+@dataclass(frozen=True)
+class AclWriter:
+    """One ``by`` clause of an olcAccess rule that grants write-level access (write, add, delete, manage)."""
+
+    who: AclWho
+    style: str  # dn/group: exact, base, one, subtree, children, regex, expand; else ""
+    pattern: str  # the DN or group DN (or, for ``other``, the whole who text)
+    level: str  # the access as written ("write", "manage", "=wrscx", ...)
+    conditions: tuple[str, ...] = ()  # further who terms that narrow it (ssf=..., peername=...)
+
+
+@dataclass(frozen=True)
+class AclRule:
+    database: str  # the database's config DN ("olcDatabase={1}mdb,cn=config")
+    index: int
+    text: str  # the olcAccess value as the server returned it
+    writers: tuple[AclWriter, ...]
+    parsed: bool = True  # False: the rule could not be read; it may grant write to anyone
+
+
+@dataclass(frozen=True)
+class DatabaseAccess:
+    database: str
+    suffixes: tuple[str, ...]
+    root_dn: str | None
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """Who may write, from cn=config (``ldap.access_rules``): every database's rootDN and olcAccess rules."""
+
+    databases: tuple[DatabaseAccess, ...]
+    rules: tuple[AclRule, ...]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,10 @@ TABLE: tuple[DirectoryFact, ...] = (
     DirectoryFact("ldap.password_hashes", "OpenLDAP userPassword storage schemes (scheme only, never the value)",
                   openldap.password_hashes, "openldap"),
     DirectoryFact("ldap.overlays", "OpenLDAP overlays per database from cn=config", openldap.overlays, "openldap"),
+    DirectoryFact("ldap.accounts", "OpenLDAP account entries (uid, ppolicy lock and password change times, last "
+                  "bind) and the groups listing them", openldap.accounts, "openldap"),
+    DirectoryFact("ldap.access_rules", "OpenLDAP rootDN and olcAccess rules granting write, per database (cn=config)",
+                  openldap.access_rules, "openldap"),
 )
 BY_NAME = {f.name: f for f in TABLE}
 FACTS = {f.name: FactSpec(f.name, f.description) for f in TABLE}

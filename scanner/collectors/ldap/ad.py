@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import struct
+from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,7 @@ from scanner.facts.ldap import (
     DirectoryUser,
     GroupMember,
     Krbtgt,
+    MemberPath,
     PasswordRules,
     PasswordSettingsObject,
     PrivilegedGroup,
@@ -41,6 +44,7 @@ UF_ACCOUNTDISABLE = 0x2
 UF_PASSWD_NOTREQD = 0x20
 UF_ENCRYPTED_TEXT_PWD_ALLOWED = 0x80
 UF_DONT_EXPIRE_PASSWD = 0x10000
+UF_LOCKOUT = 0x10  # in msDS-User-Account-Control-Computed: locked out now
 # pwdProperties bits
 DOMAIN_PASSWORD_COMPLEX = 0x1
 DOMAIN_PASSWORD_STORE_CLEARTEXT = 0x10
@@ -60,7 +64,9 @@ PRIVILEGED_BUILTIN_SIDS = {
 }
 USER_FILTER = "(&(objectCategory=person)(objectClass=user))"
 USER_ATTRS = ["sAMAccountName", "userAccountControl", "lastLogonTimestamp", "pwdLastSet", "whenCreated", "memberOf",
-              "description"]
+              "description", "objectSid", "lockoutTime", "msDS-User-Account-Control-Computed"]
+#: how many ways (nested paths) to one account are kept per privileged group
+MAX_MEMBER_PATHS = 8
 MEMBER_ATTRS = ["objectClass", "objectSid", "sAMAccountName", "userAccountControl", "member"]
 RANGE_RE = re.compile(r"^member;range=(\d+)-(\d+|\*)$")
 DOMAIN_POLICY_ATTRS = {  # attribute -> what it is, every one required
@@ -182,7 +188,17 @@ def user(e: Entry) -> DirectoryUser:
         last_logon=filetime(e.integer("lastLogonTimestamp")), pwd_last_set=filetime(e.integer("pwdLastSet")),
         created=generalized_time(e.text("whenCreated")), member_of=e.texts("memberOf"),
         description=e.text("description") or "",
+        sid=sid_to_str(e.get("objectSid")[0]) if e.get("objectSid") else None, locked=_locked(e),
     )
+
+
+def _locked(e: Entry) -> bool | None:
+    """Locked out now: the DC's computed flag (a lockout that has expired is not one), else lockoutTime > 0."""
+    computed = e.integer("msDS-User-Account-Control-Computed")
+    if computed is not None:
+        return bool(computed & UF_LOCKOUT)
+    since = e.integer("lockoutTime")
+    return None if since is None else since > 0
 
 
 def users(conn: Directory, rec: Recorder) -> tuple[DirectoryUser, ...]:
@@ -227,50 +243,58 @@ def _no_primary(group: Entry) -> list[Entry]:
     return []
 
 
-def _member(entry: Entry, nested: bool, primary: bool = False) -> GroupMember:
+def _member(entry: Entry, path: tuple[str, ...], primary: bool = False) -> GroupMember:
     # a member whose userAccountControl is not readable cannot be shown to be disabled: it counts as enabled
-    return GroupMember(sam=entry.text("sAMAccountName") or entry.dn, dn=entry.dn, nested=nested,
+    return GroupMember(sam=entry.text("sAMAccountName") or entry.dn, dn=entry.dn, nested=bool(path),
                        enabled=not (entry.integer("userAccountControl") or 0) & UF_ACCOUNTDISABLE,
-                       primary_group=primary)
+                       primary_group=primary, paths=(MemberPath(path, primary),))
 
 
 def expand_members(conn: Members, group: Entry, cache: dict[str, Entry | None],
                    primary_members: Callable[[Entry], list[Entry]] = _no_primary) -> tuple[GroupMember, ...]:
-    """Every non-group member of ``group``, nested groups expanded breadth-first (direct members first, cycles cut).
+    """Every non-group member of ``group``, nested groups expanded breadth-first (direct members first, cycles cut:
+    each group is expanded once), each with the group paths that lead to it (shortest first, at most
+    ``MAX_MEMBER_PATHS``).
 
     ``primary_members(g)`` gives the accounts whose primary group is ``g``: AD does not list them in ``member``.
     A member that cannot be read is an error: an unreadable nested group could hide privileged users.
     """
     found: dict[str, GroupMember] = {}
-    seen = {group.dn.lower()}
-    queue: list[tuple[str, bool]] = []
+    expanded = {group.dn.lower()}
+    queue: deque[tuple[str, tuple[str, ...]]] = deque()
 
     def add(member: GroupMember) -> None:
         key = member.dn.lower()
-        if key not in found or found[key].nested and not member.nested:
+        had = found.get(key)
+        if had is None:
             found[key] = member
+            return
+        paths = had.paths + tuple(p for p in member.paths if p not in had.paths)
+        best = min(paths[:MAX_MEMBER_PATHS], key=lambda p: len(p.groups))  # direct beats nested
+        found[key] = replace(had, nested=bool(best.groups), primary_group=best.primary_group,
+                             paths=tuple(sorted(paths[:MAX_MEMBER_PATHS], key=lambda p: len(p.groups))))
 
-    def visit_group(g: Entry, nested: bool) -> None:
-        queue.extend((m, nested) for m in member_values(conn, g))
+    def visit_group(g: Entry, path: tuple[str, ...]) -> None:
+        queue.extend((m, path) for m in member_values(conn, g))
         for p in primary_members(g):
-            add(_member(p, nested, primary=True))
+            add(_member(p, path, primary=True))
 
-    visit_group(group, False)
+    visit_group(group, ())
     while queue:
-        dn, nested = queue.pop(0)
+        dn, path = queue.popleft()
         key = dn.lower()
-        if key in seen:
+        if key in expanded:
             continue
-        seen.add(key)
         if key not in cache:
             cache[key] = conn.search_one(dn, MEMBER_ATTRS)
         entry = cache[key]
         if entry is None:
             raise ValueError(f"member {dn} of {group.dn} is not readable")
         if _is_group(entry):
-            visit_group(entry, True)
+            expanded.add(key)
+            visit_group(entry, (*path, entry.dn))
         else:
-            add(_member(entry, nested))
+            add(_member(entry, path))
     return tuple(sorted(found.values(), key=lambda m: m.sam.lower()))
 
 

@@ -7,10 +7,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from scanner.collectors.ldap.common import Directory, Recorder, ad_bool, base_dn, normalize_dn
-from scanner.facts.ldap import Overlay, PasswordStorage, PolicyOverride, PPolicyRules, PPolicyState, StoredPassword
+from scanner.collectors.ldap.common import Directory, Recorder, ad_bool, base_dn, generalized_time, normalize_dn
+from scanner.facts.ldap import (
+    AccessRules,
+    AclRule,
+    AclWho,
+    AclWriter,
+    DatabaseAccess,
+    LdapAccount,
+    LdapAccounts,
+    LdapGroup,
+    Overlay,
+    PasswordStorage,
+    PolicyOverride,
+    PPolicyRules,
+    PPolicyState,
+    StoredPassword,
+)
+from scanner.model import utcnow
 
 if TYPE_CHECKING:
     from scanner.connectors.ldap import Entry
@@ -172,3 +190,184 @@ def password_hashes(conn: Directory, rec: Recorder) -> PasswordStorage:
                          "userPassword (e.g. the rootdn) to check how passwords are stored")
     return PasswordStorage(stored=stored, accounts=len(found), unreadable=unreadable,
                            bind_reads_all=_bind_is_rootdn(conn, rec, base) if unreadable else True)
+
+
+# -- accounts and who may write (the access review) ---------------------------------------------------
+ACCOUNT_ATTRS = ["objectClass", "uid", "cn", "pwdAccountLockedTime", "pwdChangedTime", "pwdLastSuccess",
+                 "pwdPolicySubentry"]
+PERSON_CLASSES = frozenset({"person", "organizationalperson", "inetorgperson", "posixaccount", "shadowaccount",
+                            "account"})
+GROUP_FILTER = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
+GROUP_ATTRS = ["member", "uniqueMember", "memberUid"]
+#: pwdAccountLockedTime's "locked until an administrator unlocks" value
+LOCKED_FOREVER = "000001010000Z"
+#: olcAccess access levels that change data (a ``self`` prefix limits the value to the writer's own DN)
+WRITE_LEVELS = frozenset({"write", "add", "delete", "manage"})
+WRITE_PRIVILEGES = frozenset("mwaz")  # =/+ privilege letters: manage, write, add, delete (z)
+#: who terms that narrow a ``by`` clause to a connection, not to an identity
+CONDITION_TERMS = frozenset({"peername", "sockname", "domain", "sockurl", "ssf", "transport_ssf", "tls_ssf",
+                             "sasl_ssf", "aci", "dynacl"})
+MAX_RULE_TOKENS = 4096
+SPECIAL_WHO: dict[str, AclWho] = {"*": "anyone", "users": "users", "anonymous": "anonymous", "self": "self"}
+
+
+def lock_state(locked_at: str | None, rules: PPolicyRules | None, overlay: bool | None,
+               now: datetime) -> bool | None:
+    """Whether a pwdAccountLockedTime value locks the account at ``now``. ``overlay``: the ppolicy overlay acts
+    on the database (None: not known); ``rules``: the entry's policy (None: not readable)."""
+    if locked_at is None or overlay is False:
+        return False  # without the overlay, slapd does not look at the attribute
+    if locked_at == LOCKED_FOREVER:
+        return True
+    if rules is None:
+        return None
+    if rules.lockout_duration_seconds == 0:
+        return True  # locked until an administrator unlocks
+    since = generalized_time(locked_at)
+    return since is not None and since + timedelta(seconds=rules.lockout_duration_seconds) > now
+
+
+def account(e: Entry, state: PPolicyState | None, now: datetime) -> LdapAccount:
+    """One account entry; ``state``: the ppolicy configuration (None: cn=config not readable)."""
+    locked_at = e.text("pwdAccountLockedTime")
+    classes = {c.lower() for c in e.texts("objectClass")}
+    rules = None
+    if state is not None:
+        own = e.text("pwdPolicySubentry")
+        named = next((o for o in state.overrides if own and normalize_dn(o.policy_dn) == normalize_dn(own)), None)
+        rules = named.rules if named else None if own else state.default
+    return LdapAccount(
+        dn=e.dn, name=e.text("uid") or e.text("cn") or e.dn, person=bool(classes & PERSON_CLASSES),
+        locked=lock_state(locked_at, rules, state.overlay_enabled if state else None, now),
+        locked_permanently=locked_at == LOCKED_FOREVER,
+        password_changed=generalized_time(e.text("pwdChangedTime")),
+        last_success=generalized_time(e.text("pwdLastSuccess")))
+
+
+def accounts(conn: Directory, rec: Recorder) -> LdapAccounts:
+    base = base_dn(conn)
+    now = utcnow()
+    found = rec.search(base, ACCOUNT_FILTER, ACCOUNT_ATTRS)
+    try:  # how long a lock lasts is in the policy, found through cn=config
+        state: PPolicyState | None = ppolicy(conn, rec) if any(e.get("pwdAccountLockedTime") for e in found) else None
+    except ValueError:
+        state = None
+    if not found:
+        raise ValueError(f"no account entries visible under {base} to {conn.bound_as}")
+    groups = tuple(LdapGroup(dn=g.dn, members=g.texts("member") + g.texts("uniqueMember"),
+                             member_uids=g.texts("memberUid"))
+                   for g in rec.search(base, GROUP_FILTER, GROUP_ATTRS))
+    by_dn: dict[str, list[str]] = {}
+    by_uid: dict[str, list[str]] = {}
+    for g in groups:
+        for m in g.members:
+            by_dn.setdefault(normalize_dn(m), []).append(g.dn)
+        for uid in g.member_uids:
+            by_uid.setdefault(uid, []).append(g.dn)
+    out = []
+    for e in found:
+        a = account(e, state, now)
+        own_uid = e.text("uid")
+        listed = by_dn.get(normalize_dn(a.dn), []) + (by_uid.get(own_uid, []) if own_uid else [])
+        out.append(replace(a, groups=tuple(dict.fromkeys(listed))))
+    return LdapAccounts(accounts=tuple(out), groups=groups,
+                        tracks_last_bind=any(a.last_success is not None for a in out))
+
+
+def rule_tokens(text: str) -> list[str]:
+    """Split an olcAccess value on white space; double quotes group (a backslash escapes the next character)."""
+    tokens: list[str] = []
+    cur: list[str] = []
+    quoted = escaped = False
+    for ch in text:
+        if escaped:
+            cur.append(ch)
+            escaped = False
+        elif ch == "\\":
+            cur.append(ch)
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch.isspace() and not quoted:
+            if cur:
+                tokens.append("".join(cur))
+                cur = []
+        else:
+            cur.append(ch)
+    if quoted or len(tokens) > MAX_RULE_TOKENS:
+        raise ValueError("unbalanced quotes or too long")
+    if cur:
+        tokens.append("".join(cur))
+    return tokens
+
+
+def _is_level(token: str) -> bool:
+    word = token.lower()
+    return word[:1] in "=+-" or word.removeprefix("self") in WRITE_LEVELS | {
+        "none", "disclose", "auth", "compare", "search", "read"}
+
+
+def _writes(level: str) -> bool:
+    word = level.lower()
+    if word[:1] in "=+":
+        return bool(set(word[1:]) & WRITE_PRIVILEGES)
+    return word.removeprefix("self") in WRITE_LEVELS
+
+
+def _writer(who: list[str], level: str) -> AclWriter:
+    """A write-granting ``by`` clause: its identity term (dn, group, users, *, anonymous, self) and the rest."""
+    identity: AclWriter | None = None
+    conditions = []
+    for term in who:
+        key, _, value = term.partition("=")
+        kind, _, style = key.lower().partition(".")
+        kind = kind.split("/", 1)[0]
+        if term in SPECIAL_WHO:
+            identity = AclWriter(SPECIAL_WHO[term], "", "", level)
+        elif kind in ("dn", "realdn") and value:
+            identity = AclWriter("dn", style.split(",", 1)[0] or "base", value, level)
+        elif kind == "group" and value:
+            identity = AclWriter("group", style or "exact", value, level)
+        elif kind in CONDITION_TERMS:
+            conditions.append(term)
+        else:  # set=, dnattr=, realself, ... : who they name is not read here
+            return AclWriter("other", "", " ".join(who), level)
+    if identity is None:  # only conditions: any connection meeting them
+        return AclWriter("anyone", "", "", level, tuple(conditions))
+    return replace(identity, conditions=tuple(conditions))
+
+
+def acl_rule(database: str, index: int, text: str) -> AclRule:
+    """Parse one olcAccess value (``{n}to <what> by <who> [<access>] [<control>] ...``) for its write grants."""
+    body = re.sub(r"^\{\d+\}", "", text)
+    try:
+        tokens = rule_tokens(body)
+    except ValueError:
+        return AclRule(database, index, text, (), parsed=False)
+    if not tokens or tokens[0].lower() != "to" or "by" not in (t.lower() for t in tokens):
+        return AclRule(database, index, text, (), parsed=False)
+    writers = []
+    clauses: list[list[str]] = []
+    for t in tokens[[t.lower() for t in tokens].index("by"):]:
+        if t.lower() == "by":
+            clauses.append([])
+        else:
+            clauses[-1].append(t)
+    for clause in clauses:
+        at = next((i for i, t in enumerate(clause) if i > 0 and _is_level(t)), None)
+        if not clause:
+            return AclRule(database, index, text, (), parsed=False)
+        if at is not None and _writes(clause[at]):
+            writers.append(_writer(clause[:at], clause[at]))
+    return AclRule(database, index, text, tuple(writers))
+
+
+def access_rules(conn: Directory, rec: Recorder) -> AccessRules:
+    _config_readable(conn)
+    found = rec.search("cn=config", "(objectClass=olcDatabaseConfig)", ["olcSuffix", "olcRootDN", "olcAccess"],
+                       scope="LEVEL")
+    if not found:
+        raise ValueError(f"no database is visible in cn=config to {conn.bound_as}")
+    databases = tuple(DatabaseAccess(e.dn, e.texts("olcSuffix"), e.text("olcRootDN")) for e in found)
+    rules = tuple(acl_rule(e.dn, i, text) for e in found for i, text in enumerate(e.texts("olcAccess")))
+    return AccessRules(databases=databases, rules=rules)
