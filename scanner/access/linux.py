@@ -58,7 +58,7 @@ class Host:
     aliases: Mapping[str, tuple[str, ...]]
 
     def group_path(self, entry: PasswdEntry, name: str | None = None, gid: int | None = None) -> str | None:
-        """How ``entry`` is in the group (by name or gid): "(primary group)" or "(member)", or None."""
+        """How ``entry`` is in the group (by name or gid): "group G (primary group)", "group G", or None."""
         for g in self.groups.entries:
             if (name is not None and g.name != name) or (gid is not None and g.gid != gid):
                 continue
