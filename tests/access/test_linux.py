@@ -307,6 +307,8 @@ def test_accounts_beyond_the_cap_have_an_unknown_last_logon_and_a_note():
     ("S|10\nQ|0|root\nT|1\n", 0, "unexpected lastlog listing line: 'Q|0|root'"),
     ("S|10\nN|root\nT|1\n", 0, "unexpected lastlog listing line: 'root'"),
     ("S|10\n", 124, "read /var/log/lastlog: timed out"),
+    ("S|10\nFAILED\nT|1\n", 0, "od could not read /var/log/lastlog"),
+    ("S|10\nL||0|root\nT|1\n", 0, "/var/log/lastlog: a record's time is not a number of seconds: ''"),
 ])
 def test_an_unreadable_or_garbled_lastlog_is_a_fact_error_and_the_list_notes_it(out, rc, error):
     fact = lastlog(out, rc)
