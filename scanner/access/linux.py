@@ -15,11 +15,22 @@ from datetime import datetime, timedelta, timezone
 from scanner.access.classify import account_type
 from scanner.access.extract import Built, Extractor
 from scanner.access.model import Account, Grant
-from scanner.facts.linux import Groups, HostClock, LoginDefs, Passwd, PasswdEntry, Shadow, ShadowEntry, Sudoers
+from scanner.facts.linux import (
+    Groups,
+    HostClock,
+    LastLogon,
+    LastLogons,
+    LoginDefs,
+    Passwd,
+    PasswdEntry,
+    Shadow,
+    ShadowEntry,
+    Sudoers,
+)
 from scanner.model import Fact, Target
 
 REQUIRED = ("linux.passwd", "linux.shadow", "linux.group", "linux.sudoers")
-OPTIONAL = ("linux.login_defs", "linux.clock")
+OPTIONAL = ("linux.login_defs", "linux.clock", "linux.last_logons")
 NOLOGIN_SHELLS = frozenset({"/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false", "/bin/nologin",
                             "/usr/bin/nologin"})
 DEFAULT_UID_MIN = 1000
@@ -47,7 +58,7 @@ class Host:
     aliases: Mapping[str, tuple[str, ...]]
 
     def group_path(self, entry: PasswdEntry, name: str | None = None, gid: int | None = None) -> str | None:
-        """How ``entry`` is in the group (by name or gid): "(primary group)" or "(member)", or None."""
+        """How ``entry`` is in the group (by name or gid): "group G (primary group)", "group G", or None."""
         for g in self.groups.entries:
             if (name is not None and g.name != name) or (gid is not None and g.gid != gid):
                 continue
@@ -240,6 +251,19 @@ def _state(sh: ShadowEntry | None, clock: HostClock | None) -> tuple[bool | None
     return sh.expire > clock.now.timestamp() // 86400, locked
 
 
+def _logon_notes(passwd: Passwd, logons: LastLogons) -> list[str]:
+    notes = [f"last logons from {logons.source}: terminal sessions (sshd with a terminal, login) only; "
+             "command-only SSH sessions, scp and sftp are not recorded there"]
+    if logons.accounts > logons.cap:
+        notes.append(f"last logon read for the first {logons.cap} of {logons.accounts} /etc/passwd lines only")
+    uids: dict[int, list[str]] = {}
+    for e in passwd.entries:
+        uids.setdefault(e.uid, []).append(e.name)
+    notes += [f"accounts {', '.join(names)} share uid {uid} and so one last-logon record"
+              for uid, names in uids.items() if len(names) > 1]
+    return notes
+
+
 def build(target: Target, facts: Mapping[str, Fact]) -> Built:
     passwd, shadow, groups, sudoers = (facts[n].value for n in REQUIRED)
     assert isinstance(passwd, Passwd) and isinstance(shadow, Shadow) and isinstance(groups, Groups)
@@ -254,6 +278,11 @@ def build(target: Target, facts: Mapping[str, Fact]) -> Built:
     evidence = tuple(n for n in REQUIRED + OPTIONAL if n in facts and facts[n].ok)
     notes = [f"{e.name}: no /etc/shadow entry, password state unknown" for e in passwd.entries
              if e.name not in shadows]
+    logons = _value(facts, "linux.last_logons")
+    last: Mapping[str, LastLogon] = {}
+    if isinstance(logons, LastLogons):
+        last = {x.name: x for x in logons.logons}
+        notes += _logon_notes(passwd, logons)
     accounts = []
     for e in passwd.entries:
         builtin, service = _type_reason(e, uid_min, sys_uid_min)
@@ -267,6 +296,7 @@ def build(target: Target, facts: Mapping[str, Fact]) -> Built:
         accounts.append(Account(
             system=target.name, platform="linux", name=e.name, id=f"uid:{e.uid}:{e.name}", type=kind,
             type_reason=reason, enabled=enabled, locked=locked, grants=tuple(grants + sudo[e.name]),
+            last_logon=last[e.name].at if e.name in last else None, last_logon_known=e.name in last,
             password_changed=_day(sh.last_change) if sh and sh.state in ("hash", "locked") else None,
             groups=tuple(primary + member_of), evidence=evidence))
     return Built(tuple(accounts), notes=tuple(notes))

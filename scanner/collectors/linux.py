@@ -77,6 +77,7 @@ from scanner.collectors.linux_crypto import (
     parse_swaps,
 )
 from scanner.collectors.linux_files import parse_file_modes, stat_each
+from scanner.collectors.linux_logons import LASTLOG_CAP, LASTLOG_PROBE, parse_last_logons
 from scanner.collectors.linux_logs import (
     LOGROTATE_PROBE,
     SYSLOG_BINARIES_PROBE,
@@ -234,6 +235,10 @@ SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec("linux.sudo_files", "owner and mode of /etc/sudoers, /etc/sudoers.d and its files", parse_file_modes,
                 probes=(("stat", stat_each("/etc/sudoers /etc/sudoers.d /etc/sudoers.d/*")),), needs_root=True),
     SectionSpec("linux.clock", "the host's clock (date +%s)", parse_clock, probes=(("now", "@{date} +%s"),)),
+    # issue 17: the access review's last logon
+    SectionSpec("linux.last_logons", f"last logon of each account from /var/log/lastlog (first {LASTLOG_CAP} "
+                "accounts; terminal sessions of sshd and login, not command-only SSH sessions)", parse_last_logons,
+                probes=(("lastlog", LASTLOG_PROBE),)),
 )
 
 SECTIONS_BY_NAME = {s.name: s for s in SECTIONS}

@@ -93,6 +93,30 @@ class Shadow:
     entries: tuple[ShadowEntry, ...]
 
 
+@dataclass(frozen=True)
+class LastLogon:
+    """One /etc/passwd account's last logon as the host recorded it (None: never, per the record)."""
+
+    name: str
+    uid: int
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class LastLogons:
+    """Last logons from /var/log/lastlog (written by sshd for terminal sessions and by login): the first ``cap``
+    /etc/passwd accounts; ``accounts`` is how many lines /etc/passwd has."""
+
+    source: str
+    logons: tuple[LastLogon, ...]
+    accounts: int
+    cap: int
+
+    def of(self, name: str) -> LastLogon | None:
+        """The record of the account, None when it was not read (beyond the cap)."""
+        return next((x for x in self.logons if x.name == name), None)
+
+
 # ---------------------------------------------------------------- login.defs, PAM
 
 

@@ -7,11 +7,13 @@ from datetime import datetime, timezone
 
 import pytest
 
+from checks.linux.logons import stale
 from scanner.access.extract import system_access
 from scanner.access.linux import EXTRACTOR, UNVERIFIED
 from scanner.access.model import Account, AccountType
 from scanner.collectors.linux_accounts import parse_group, parse_passwd, parse_shadow
-from scanner.collectors.linux_common import Probe, Section
+from scanner.collectors.linux_common import ParseError, Probe, Section
+from scanner.collectors.linux_logons import parse_last_logons
 from scanner.collectors.linux_password import parse_login_defs
 from scanner.collectors.linux_sudo import parse_sudoers
 from scanner.facts.linux import HostClock
@@ -256,3 +258,92 @@ def test_hostile_names_survive_unchanged():
 
 def test_extractor_declares_its_facts():
     assert EXTRACTOR.facts == ("linux.passwd", "linux.shadow", "linux.group", "linux.sudoers")
+
+
+# ---- last logons: the lastlog fact, its use in the list, the stale check
+
+
+def lastlog(out: str, rc: int = 0) -> Fact:
+    try:
+        return Fact("linux.last_logons", parse_last_logons(Section(probes={"lastlog": Probe(rc, out.encode())}),
+                                                           make_target()))
+    except ParseError as exc:
+        return Fact.failed("linux.last_logons", str(exc))
+
+
+LASTLOG_OUT = ("S|600000\nL|          0|0|root\nL|  1796160551|0|toor\nN|1|daemon\nN|105|sshd\nN|65534|nobody\n"
+               "L|  1796160551|1001|alice\nL|  1790000000|1002|bob\nN|1003|carol\nN|1004|svcapp\nN|1005|old\nT|10\n")
+
+
+def test_last_logons_are_read_per_account_and_never_is_known():
+    fs = {**facts(), "linux.last_logons": lastlog(LASTLOG_OUT)}
+    got = system_access(make_target(), fs)
+    assert got is not None and got.ok
+    rows = {a.name: (a.last_logon, a.last_logon_known) for a in got.accounts}
+    assert rows["alice"] == (datetime(2026, 12, 1, 21, 29, 11, tzinfo=timezone.utc), True)
+    assert rows["bob"] == (datetime(2026, 9, 21, 14, 13, 20, tzinfo=timezone.utc), True)
+    assert rows["carol"] == (None, True) and rows["root"] == (None, True)
+    assert "linux.last_logons" in got.accounts[0].evidence
+    assert got.notes == ("last logons from /var/log/lastlog: terminal sessions (sshd with a terminal, login) only; "
+                         "command-only SSH sessions, scp and sftp are not recorded there",
+                         "accounts root, toor share uid 0 and so one last-logon record")
+
+
+def test_accounts_beyond_the_cap_have_an_unknown_last_logon_and_a_note():
+    fs = {**facts(), "linux.last_logons": lastlog("S|0\nN|0|root\nT|1500\n")}
+    got = system_access(make_target(), fs)
+    assert got is not None and got.ok
+    assert [(a.name, a.last_logon_known) for a in got.accounts[:2]] == [("root", True), ("daemon", False)]
+    assert "last logon read for the first 1000 of 1500 /etc/passwd lines only" in got.notes
+
+
+@pytest.mark.parametrize("out, rc, error", [
+    ("M\n", 0, "/var/log/lastlog does not exist: no last logons are recorded on this host (Debian 13 and later keep "
+               "them in lastlog2's database, which this version does not read)"),
+    ("R\n", 0, "cannot read /var/log/lastlog (permission denied or not a regular file)"),
+    ("S|10\nL|x|0|root\nT|1\n", 0, "/var/log/lastlog: a record's time is not a number of seconds: 'x'"),
+    ("S|10\nL|-5|0|root\nT|1\n", 0, "/var/log/lastlog: a record's time is not a number of seconds: '-5'"),
+    ("S|10\nN|0|root\n", 0, "the /var/log/lastlog listing is incomplete (no file size or account count)"),
+    ("S|10\nQ|0|root\nT|1\n", 0, "unexpected lastlog listing line: 'Q|0|root'"),
+    ("S|10\nN|root\nT|1\n", 0, "unexpected lastlog listing line: 'root'"),
+    ("S|10\n", 124, "read /var/log/lastlog: timed out"),
+    ("S|10\nFAILED\nT|1\n", 0, "od could not read /var/log/lastlog"),
+    ("S|10\nL||0|root\nT|1\n", 0, "/var/log/lastlog: a record's time is not a number of seconds: ''"),
+])
+def test_an_unreadable_or_garbled_lastlog_is_a_fact_error_and_the_list_notes_it(out, rc, error):
+    fact = lastlog(out, rc)
+    assert fact.error == error
+    got = system_access(make_target(), {**facts(), "linux.last_logons": fact})
+    assert got is not None and got.ok and f"linux.last_logons not available ({error})" in got.notes
+    assert {a.last_logon_known for a in got.accounts} == {False}
+
+
+def stale_findings(out: str, days: int = 90, shadow: str = SHADOW):
+    fs = facts(shadow=shadow)
+    return stale(fs["linux.passwd"].value, fs["linux.shadow"].value, lastlog(out).value, HostClock(NOW),
+                 stale_account_days=days)
+
+
+def test_stale_lists_password_accounts_not_used_within_the_policy_days():
+    got = stale_findings(LASTLOG_OUT)
+    assert got.status.value == "fail"
+    # alice used today; bob 71 days ago; svcapp never, and its password must be changed (no date): stale;
+    # carol and toor are locked, old expired, root/daemon have no password
+    assert got.observed["stale"] == {"svcapp": "no logon recorded"}
+    assert got.message == ("1 account(s) with a usable password not used for more than 90 days: svcapp "
+                           "(no logon recorded)")
+    tight = stale_findings(LASTLOG_OUT, days=30)
+    assert tight.observed["stale"] == {"bob": "last logon 2026-09-21", "svcapp": "no logon recorded"}
+    never = stale_findings(LASTLOG_OUT.replace("L|  1796160551|1001|alice", "N|1001|alice"), days=400)
+    assert never.observed["stale"] == {"alice": "no logon recorded, password set 2025-07-31",
+                                       "svcapp": "no logon recorded"}
+
+
+def test_stale_passes_when_every_password_account_was_used_and_errors_when_one_was_not_read():
+    out = LASTLOG_OUT.replace("N|1004|svcapp", "L|  1796160551|1004|svcapp")
+    assert stale_findings(out).status.value == "pass"
+    assert stale_findings(out).message == "all 3 account(s) with a usable password were used within 90 days"
+    unread = stale_findings(out.replace("L|  1796160551|1004|svcapp\n", ""))
+    assert unread.status.value == "error"
+    assert unread.message == ("the last logon of 1 account(s) with a usable password was not read (beyond the "
+                              "first 1000 accounts): svcapp")

@@ -58,7 +58,7 @@ MACHINE_TOOLS = {
     "uname": "the kernel release is the machine's; the host name is the lab host's own (its UTS namespace)",
 }
 #: Probes that read only files (the paths of collector_reads) or the host's own process table.
-FILE_TOOLS = {"awk", "cat", "find", "grep", "head", "pgrep", "readlink", "sh", "sort", "ssh", "sshd", "stat",
+FILE_TOOLS = {"awk", "cat", "find", "grep", "head", "od", "pgrep", "readlink", "sh", "sort", "ssh", "sshd", "stat",
               "timeout"}
 
 

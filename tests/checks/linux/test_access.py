@@ -53,6 +53,8 @@ EXPECTED_ACCESS = {
     "linux.sudo.logfile":                ("fail", "fail",    "fail",    "fail", "pass", "fail"),
     "linux.sudo.file_modes":             ("pass", "pass",    "pass",    "pass", "pass", "fail"),
     "linux.sudo.command_lists":          ("pass", "fail",    "fail",    "pass", "pass", "fail"),  # cloud-init NOPASSWD
+    # issue 17: lastlog; RHEL's root has a password and no recorded logon
+    "linux.accounts.stale":              ("pass", "pass",    "pass",    "fail", "pass", "fail"),
 }
 
 
@@ -77,7 +79,7 @@ def test_every_new_check_is_in_the_table_and_the_old_table_has_none_of_them():
 
     new = {c for c in registry().checks if c not in EXPECTED and c not in EXPECTED_B}
     assert new == set(EXPECTED_ACCESS)
-    assert len(EXPECTED_ACCESS) == 34
+    assert len(EXPECTED_ACCESS) == 35  # 34 of issue 14 part A and linux.accounts.stale (issue 17)
 
 
 @pytest.mark.parametrize("case", CASES_A)
