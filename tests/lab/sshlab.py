@@ -402,3 +402,108 @@ def lab_namespaces() -> list[str]:
     """Namespaces of labs owned by this process (for the clean-up test)."""
     return [line.split()[0] for line in sh("ip", "netns", "list", check=False).stdout.splitlines()
             if line.startswith(f"{NS_PREFIX}{os.getpid()}-")]
+
+
+# ---- issue 12: an audit daemon for a test session ------------------------------------------------------------------
+#: The kernel keeps one audit daemon, registered from the initial namespaces: a lab host (its own network, mount and
+#: PID namespace) cannot run its own. Its PAM and sshd still send their records (USER_START, USER_LOGIN, ...) to the
+#: kernel, which hands them to that one daemon. So a session runs one auditd, writing into one lab host's private
+#: /var/log/audit/audit.log: that host then has an audit trail holding every lab host's records (tests tell theirs
+#: apart by account and time). Nothing runs when another audit daemon is registered; stop() restores the kernel's
+#: enabled flag and deletes every rule the lab added.
+AUDITD_CONF = """local_events = yes
+write_logs = yes
+log_file = {log}
+log_group = root
+log_format = ENRICHED
+flush = INCREMENTAL_ASYNC
+freq = 20
+max_log_file = 64
+num_logs = 2
+max_log_file_action = ROTATE
+space_left = 10
+space_left_action = IGNORE
+admin_space_left = 5
+admin_space_left_action = IGNORE
+disk_full_action = IGNORE
+disk_error_action = IGNORE
+plugin_dir = {plugins}
+end_of_event_timeout = 2
+"""
+
+
+def audit_status() -> dict[str, str]:
+    """``auditctl -s`` as a dict (empty when it cannot ask the kernel)."""
+    out = sh("auditctl", "-s", check=False)
+    return dict(line.split(" ", 1) for line in out.stdout.split("\n") if " " in line) if out.returncode == 0 else {}
+
+
+def auditd_unavailable() -> str | None:
+    """Why a session auditd cannot run here, or None."""
+    for tool in ("auditd", "auditctl"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (scripts/install-deps.sh: auditd)"
+    status = audit_status()
+    if not status:
+        return "auditctl -s failed: no audit support in this kernel or no CAP_AUDIT_CONTROL"
+    pid = status.get("pid", "0").split()[0]
+    if pid != "0" and Path(f"/proc/{pid}").exists():
+        return f"an audit daemon already runs (pid {pid}); the lab does not take the kernel's audit over"
+    return None
+
+
+@dataclass
+class LabAuditd:
+    """One auditd (``auditd -n -c <dir>``) writing ``log``; ``stop()`` is safe to call twice."""
+
+    root: Path
+    log: Path
+    proc: subprocess.Popen | None = None
+    _enabled: str = "0"
+    _rules: list[list[str]] = field(default_factory=list)
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.root / "plugins.d").mkdir(exist_ok=True)
+        conf = self.root / "auditd.conf"
+        conf.write_text(AUDITD_CONF.format(log=self.log, plugins=self.root / "plugins.d"))
+        conf.chmod(0o640)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._enabled = audit_status().get("enabled", "0").split()[0]
+        with open(self.root / "auditd.out", "ab") as out:
+            self.proc = subprocess.Popen(["auditd", "-n", "-c", str(self.root)], stdout=out, stderr=out,
+                                         stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while audit_status().get("pid", "0").split()[0] != str(self.proc.pid) or not self.log.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"auditd did not start: {(self.root / 'auditd.out').read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def exclude(self, *msgtypes: str) -> None:
+        """Drop user-space records of these types before they reach the daemon (until ``include_all``)."""
+        for kind in msgtypes:
+            rule = ["always,exclude", "-F", f"msgtype={kind}"]
+            sh("auditctl", "-a", *rule)
+            self._rules.append(rule)
+
+    def drop_user_records(self, field_: str) -> None:
+        """Drop user-space records matching ``field_`` (e.g. ``auid=2903``) on the kernel's user filter list."""
+        rule = ["never,user", "-F", field_]
+        sh("auditctl", "-a", *rule)
+        self._rules.append(rule)
+
+    def include_all(self) -> None:
+        while self._rules:
+            sh("auditctl", "-d", *self._rules.pop(), check=False)
+
+    def stop(self) -> None:
+        self.include_all()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        sh("auditctl", "-e", self._enabled, check=False)  # auditd leaves the kernel flag on when it stops
