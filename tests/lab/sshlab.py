@@ -302,7 +302,9 @@ class SSHLab:
 
     # ---- hosts -----------------------------------------------------------------------------
     def add(self, name: str, profile: str = "default", *, sshd_options: tuple[str, ...] = (),
-            light: bool = False, start: bool = True) -> LabHost:
+            light: bool = False, start: bool = True, journal: bool = False) -> LabHost:
+        """``journal`` (issue 12): the host runs its own systemd-journald (private /run) and sshd's log goes to its
+        journal (through systemd-cat, as sshd's own stream: _COMM sshd, _UID 0) instead of the log file."""
         ns, gw, addr = self._address()
         self._link(ns, gw, addr)
         hdir = self.root / "hosts" / name
@@ -318,11 +320,13 @@ class SSHLab:
             with open(self.profile(profile) / "etc" / "hosts", "a") as f:
                 f.write(f"127.0.1.1\t{name}\n")
         if start:
-            self._start(host, hdir, key, sshd_options, light)
+            self._start(host, hdir, key, sshd_options, light, journal)
         return host
 
-    def _start(self, host: LabHost, hdir: Path, key: Path, options: tuple[str, ...], light: bool) -> None:
-        opts = ["-o", "LogLevel=DEBUG1", "-o", "PidFile=none", *[a for o in options for a in ("-o", o)]]
+    def _start(self, host: LabHost, hdir: Path, key: Path, options: tuple[str, ...], light: bool,
+               journal: bool = False) -> None:
+        # the caller's options first: for sshd the first value of an option wins (issue 12: a LogLevel of its own)
+        opts = [*[a for o in options for a in ("-o", o)], "-o", "LogLevel=DEBUG1", "-o", "PidFile=none"]
         if light:
             auth = hdir / "authorized_keys"
             auth.write_text(self.authorized)
@@ -336,8 +340,16 @@ class SSHLab:
         else:
             base = self.profile(host.profile)
             mounts = [(base / own, path) for own, path in PRIVATE_MOUNTS] + [(hdir / "ssh", "/etc/ssh")]
-            script = " && ".join([*(f"mount --bind {own} {path}" for own, path in mounts), f"hostname {host.name}",
-                                  "exec /usr/sbin/sshd -D -e " + " ".join(f"'{o}'" for o in opts)])
+            sshd = "/usr/sbin/sshd -D -e " + " ".join(f"'{o}'" for o in opts)
+            steps = [*(f"mount --bind {own} {path}" for own, path in mounts), f"hostname {host.name}"]
+            if journal:
+                # journald wants a cgroup file system (ip netns exec mounts a fresh /sys without one)
+                steps += ["mount -t cgroup2 none /sys/fs/cgroup", "mount -t tmpfs -o mode=0755 tmpfs /run",
+                          "mkdir -p /run/sshd /run/systemd/journal",
+                          "{ /lib/systemd/systemd-journald & }",
+                          "for i in $(seq 100); do [ -S /run/systemd/journal/stdout ] && break; sleep 0.1; done"]
+                sshd = "systemd-cat -t sshd " + sshd
+            script = " && ".join([*steps, "exec " + sshd])
             # its own mount, host name and process table (sshd is its PID 1, killed with unshare)
             argv = ["ip", "netns", "exec", host.ns, "unshare", "--mount", "--uts", "--pid", "--fork",
                     "--kill-child=SIGKILL", "--mount-proc", "--propagation", "private", "sh", "-c", script]

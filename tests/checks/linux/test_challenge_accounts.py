@@ -6,9 +6,11 @@ and a bystander gxpother, whose state must not change.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import shutil
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +46,8 @@ def lab(tmp_path_factory):
     try:
         lab.add("faillock", "faillock")
         lab.add("nosudo", "faillock-nosudo")
+        lab.add("journal", "faillock", journal=True)  # sshd's log in the host's own journal (tests/lab/sshlab.py)
+        lab.add("journal-quiet", "faillock", journal=True, sshd_options=("LogLevel=QUIET",))  # sshd logs nothing
         lab.wait_ready()
         lab.write_known_hosts()
         yield lab
@@ -219,6 +223,49 @@ def test_forged_audit_records_never_pass(lab, auditd):
     assert finding.message == "no audit trail record of the logon within 2 s (auditd: not recorded)"
     log = auditd.log.read_text()
     assert all(name.encode().hex().upper() in log for name in HOSTILE_NAMES)  # they did reach the log, hex-encoded
+
+
+def test_the_logon_is_in_the_journal_with_user_and_time(lab):
+    out = run(ca.logon_audited, target(lab, "journal", {"audit_trail_bound_seconds": 10,
+                                                        "audit_trail_sources": ["journal", "wtmp"]}))
+    (finding,) = out.findings
+    assert finding.status is Status.PASS, finding.message
+    assert finding.observed["source"] == "journal" and finding.observed["sources"]["journal"] == "recorded"
+    m = re.fullmatch(r"sshd: Accepted password for gxptest at (\S+)", finding.observed["record"])
+    assert m and finding.message == f"the logon is in the audit trail (journal): {finding.observed['record']}"
+    logon_at = datetime.fromisoformat(finding.observed["logon_at"])
+    assert 0 <= (datetime.fromisoformat(m.group(1)) - logon_at).total_seconds() <= 10
+
+
+def as_test_account(tgt, command: str) -> None:
+    """Run a command as the test account (its own session, its own shell)."""
+    with probe.verified_transport(tgt) as (transport, _):
+        transport.auth_password(CHALLENGE_ACCOUNT, CHALLENGE_PASSWORD)
+        chan = transport.open_session(timeout=5)
+        chan.settimeout(10)
+        chan.exec_command(command)
+        assert chan.recv_exit_status() == 0
+
+
+def test_forged_journal_entries_never_pass(lab, tmp_path):
+    """sshd on this host logs nothing; the test account writes sshd's line into the journal itself, once under the
+    identifier sshd and once from a program it named sshd."""
+    tgt = target(lab, "journal-quiet", {"audit_trail_bound_seconds": 2, "audit_trail_sources": ["journal"]})
+    forge = Path(f"/tmp/gxp-forge-{os.getpid()}-{tmp_path.name}")  # /tmp is this machine's: a unique directory
+    line = f"Accepted password for {CHALLENGE_ACCOUNT} from 10.200.0.1 port 40000 ssh2"
+    try:
+        as_test_account(tgt, f"mkdir {forge} && cp /bin/sh {forge}/sshd && echo '{line}' | systemd-cat -t sshd "
+                             f"&& systemd-cat -t sshd {forge}/sshd -c \"echo '{line}'; sleep 1\"")
+        out = run(ca.logon_audited, tgt)
+        seen = probe.run(tgt, "journalctl -q --no-pager -o json SYSLOG_IDENTIFIER=sshd", become=True).stdout
+    finally:
+        shutil.rmtree(forge, ignore_errors=True)
+    (finding,) = out.findings
+    assert finding.status is Status.FAIL, finding.message
+    assert finding.message == "no audit trail record of the logon within 2 s (journal: not recorded)"
+    forged = [json.loads(x) for x in seen.split(b"\n") if x and json.loads(x).get("MESSAGE") == line]
+    # both reached the journal as the test account's; the second by a process the journal itself names sshd
+    assert len(forged) == 2 and {e["_UID"] for e in forged} == {"2903"} and forged[1]["_COMM"] == "sshd"
 
 
 def test_a_logon_the_host_does_not_record_fails(lab):
