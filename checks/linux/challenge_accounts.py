@@ -191,35 +191,36 @@ ACCEPTED = re.compile(r"Accepted (?:password|keyboard-interactive/pam) for (\S+)
 
 def _read_script(sources: tuple[TrailSource, ...], name: str, since: int) -> str:
     """One POSIX sh script, run as root, that frames each asked source as ``=gxp <source> absent|unreadable|read``
-    (``read`` followed by one line of base64), after ``=gxp uid <uid of the account>``."""
-    parts = [f"frame() {{ printf '{FRAME} %s %s\\n' \"$1\" \"$2\"; }}",
-             f"frame uid \"$(id -u -- {shlex.quote(name)} 2>/dev/null)\""]
-    for source in sources:
-        if source is TrailSource.AUDITD:
-            parts.append(
-                f"f=$(sed -n 's/^[[:space:]]*log_file[[:space:]]*=[[:space:]]*//p' {AUDITD_CONF} 2>/dev/null "
-                f"| tail -n 1 | sed 's/[[:space:]]*$//'); f=${{f:-{AUDIT_LOG}}}\n"
-                "if [ ! -e \"$f\" ]; then frame auditd absent\n"
-                "elif head -c 0 -- \"$f\" 2>/dev/null; then frame auditd read; "
-                f"tail -c {AUDIT_SCAN} -- \"$f\" | grep -a -E '^type=USER_(LOGIN|START) ' | tail -c {AUDIT_TAIL} "
-                "| base64 -w 0; echo\n"
-                "else frame auditd unreadable; fi")
-        elif source is TrailSource.JOURNAL:
-            comms = " ".join(f"_COMM={c}" for c in SSHD_COMMS)
-            parts.append(
-                "if [ -z \"$(ls /run/log/journal/*/*.journal /var/log/journal/*/*.journal 2>/dev/null | head -n 1)\" ]"
-                "; then frame journal absent\n"
-                "elif journalctl -q --no-pager -n 0 >/dev/null 2>&1; then frame journal read; "
-                f"journalctl -q --no-pager -o json -n {JOURNAL_ENTRIES} --since @{since} {comms} _UID=0 "
-                f"| tail -c {JOURNAL_TAIL} | base64 -w 0; echo\n"
-                "else frame journal unreadable; fi")
-        else:
-            parts.append(
-                f"if [ ! -e {WTMP} ]; then frame wtmp absent\n"
-                f"elif head -c 0 -- {WTMP} 2>/dev/null; then frame wtmp read; "
-                f"tail -c {WTMP_TAIL * WTMP_RECORD} -- {WTMP} | base64 -w 0; echo\n"
-                "else frame wtmp unreadable; fi")
-    return "\n".join(parts)
+    (``read`` followed by one line of base64), after ``=gxp uid <uid of the account>``. ``emit NAME FILE READER``:
+    absent when FILE does not exist, unreadable when it cannot be opened, else what READER (a function given FILE)
+    prints; the journal's FILE is the first journal file found."""
+    comms = " ".join(f"_COMM={c}" for c in SSHD_COMMS)
+    readers = {
+        TrailSource.AUDITD: (
+            f"f=$(sed -n 's/^[[:space:]]*log_file[[:space:]]*=[[:space:]]*//p' {AUDITD_CONF} 2>/dev/null | tail -n 1 "
+            f"| sed 's/[[:space:]]*$//')\n"
+            f"auditd_tail() {{ tail -c {AUDIT_SCAN} -- \"$1\" | grep -a -E '^type=USER_(LOGIN|START) ' "
+            f"| tail -c {AUDIT_TAIL}; }}\n"
+            f"emit auditd \"${{f:-{AUDIT_LOG}}}\" auditd_tail"),
+        TrailSource.JOURNAL: (
+            "j=$(ls /run/log/journal/*/*.journal /var/log/journal/*/*.journal 2>/dev/null | head -n 1)\n"
+            f"journal_read() {{ journalctl -q --no-pager -o json -n {JOURNAL_ENTRIES} --since @{since} {comms} _UID=0 "
+            f"| tail -c {JOURNAL_TAIL}; }}\n"
+            "if [ -n \"$j\" ] && ! journalctl -q --no-pager -n 0 >/dev/null 2>&1; then frame journal unreadable\n"
+            "else emit journal \"${j:-/nonexistent/journal}\" journal_read; fi"),
+        TrailSource.WTMP: (
+            f"wtmp_tail() {{ tail -c {WTMP_TAIL * WTMP_RECORD} -- \"$1\"; }}\n"
+            f"emit wtmp {WTMP} wtmp_tail"),
+    }
+    return "\n".join([
+        f"frame() {{ printf '{FRAME} %s %s\\n' \"$1\" \"$2\"; }}",
+        "emit() {\n"
+        "  if [ ! -e \"$2\" ]; then frame \"$1\" absent\n"
+        "  elif head -c 0 -- \"$2\" 2>/dev/null; then frame \"$1\" read; \"$3\" \"$2\" | base64 -w 0; echo\n"
+        "  else frame \"$1\" unreadable; fi\n"
+        "}",
+        f"frame uid \"$(id -u -- {shlex.quote(name)} 2>/dev/null)\"",
+        *(readers[s] for s in sources)])
 
 
 def parse_frames(stdout: bytes, sources: tuple[TrailSource, ...]) -> tuple[str, dict[TrailSource, bytes | Seen]]:

@@ -184,6 +184,6 @@ def test_verdict_and_when_to_stop_asking(states, verdict, settled):
 
 def test_the_read_script_reads_only_the_asked_sources_and_quotes_the_name():
     script = ca._read_script((TrailSource.AUDITD,), "gxp.test-1", 1796160567)
-    assert "frame auditd" in script and "journal" not in script and "wtmp" not in script
+    assert "emit auditd" in script and "journal" not in script and "wtmp" not in script
     assert "id -u -- gxp.test-1 " in script
     assert "--since @1796160567" in ca._read_script((TrailSource.JOURNAL,), "gxptest", 1796160567)
