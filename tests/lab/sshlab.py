@@ -18,6 +18,7 @@ namespace and deletes it, whatever happened before.
 """
 from __future__ import annotations
 
+import fcntl
 import glob
 import ipaddress
 import os
@@ -30,6 +31,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from tests.lab.reads import etc_reads
 
@@ -464,6 +466,10 @@ def auditd_unavailable() -> str | None:
     return None
 
 
+#: Test sessions that run at once (CI on two Pythons) take turns at the one audit daemon: held from acquire() on.
+AUDITD_LOCK = Path("/run/gxpscan-lab-auditd.lock")
+
+
 @dataclass
 class LabAuditd:
     """One auditd (``auditd -n -c <dir>``) writing ``log``; ``stop()`` is safe to call twice."""
@@ -473,6 +479,26 @@ class LabAuditd:
     proc: subprocess.Popen | None = None
     _enabled: str = "0"
     _rules: list[list[str]] = field(default_factory=list)
+    _lock: IO[str] | None = None
+
+    def acquire(self, timeout: float = 900.0) -> str | None:
+        """Wait for this machine's other test sessions to finish with their audit daemon; then why one cannot run
+        here, or None (call release() in any case)."""
+        self._lock = open(AUDITD_LOCK, "a")  # held until release()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return auditd_unavailable()
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return f"another test session held the lab's audit daemon for {timeout:.0f} s ({AUDITD_LOCK})"
+                time.sleep(1)
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing drops the lock
+            self._lock = None
 
     def start(self, timeout: float = 15.0) -> None:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -30,7 +30,6 @@ from tests.lab.sshlab import (
     CHALLENGE_PASSWORD,
     LabAuditd,
     SSHLab,
-    auditd_unavailable,
     require_tools,
 )
 
@@ -134,15 +133,16 @@ def test_a_reset_the_scan_user_may_not_do_is_an_error_naming_the_manual_fix(lab)
 @pytest.fixture(scope="module")
 def auditd(lab, tmp_path_factory):
     """The session's audit daemon, writing the "faillock" host's /var/log/audit/audit.log (tests/lab/sshlab.py)."""
-    reason = auditd_unavailable()
-    if reason:
-        lab_unavailable(reason)
     daemon = LabAuditd(tmp_path_factory.mktemp("auditd"), lab.profile("faillock") / "var-log" / "audit" / "audit.log")
-    daemon.start()
     try:
+        reason = daemon.acquire()
+        if reason:
+            lab_unavailable(reason)
+        daemon.start()
         yield daemon
     finally:
         daemon.stop()
+        daemon.release()
 
 
 AUDITED = re.compile(r"(USER_START|USER_LOGIN) of gxptest by sshd at (\S+) \((\d+\.\d+), (acct|id 2903), "
