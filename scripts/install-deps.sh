@@ -33,6 +33,8 @@ DEB_PACKAGES=(
   postgresql
   # the dashboard test renders the page in headless Chromium (issue 13)
   chromium
+  # the logon-audited challenge test runs one audit daemon of its own for the session (issue 12)
+  auditd
 )
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

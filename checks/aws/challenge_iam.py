@@ -8,7 +8,7 @@ read those.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from scanner.challenge import ChallengeContext, challenge
@@ -58,6 +58,27 @@ def _account(link: AwsLink, principal: Principal) -> Account:
     return account_of(link, principal.account)
 
 
+def _each_principal(ctx: ChallengeContext, actions: Sequence[str], when_none: str, named: Sequence[str],
+                    break_glass: Sequence[str], resource_arns: Sequence[str],
+                    one: Callable[[AwsLink, Principal, list[str], list[str]], Finding]) -> list[Finding]:
+    """Sign in, list the principals to challenge and judge each with ``one`` (given the actions and the resources
+    '*' plus ``resource_arns``); not applicable when there are no actions (``when_none`` says why) or principals."""
+    acts, resources = list(actions), ["*", *resource_arns]
+    if not acts:
+        return [not_applicable(ctx.target.name, when_none)]
+    link = sign_in(ctx)
+    if link is None:
+        return [error(ctx.target.name, "could not sign in to AWS")]
+    try:
+        principals, out = _principals(ctx, link, named, break_glass)
+        out += [one(link, p, acts, resources) for p in principals]
+        if not principals and not out:
+            out.append(not_applicable(ctx.target.name, "no IAM user or role to challenge"))
+        return out
+    finally:
+        link.close()
+
+
 @challenge(id="aws.challenge.iam_dangerous_actions_denied",
            title="IAM: principals cannot stop the audit trail or destroy records (policy simulation)",
            severity="high", area="access_control", impact="safe",
@@ -70,27 +91,15 @@ def iam_dangerous_actions_denied(ctx: ChallengeContext, challenge_principals: Se
                                  break_glass_principals: Sequence[str] = (),
                                  challenge_denied_actions: Sequence[str] = DANGEROUS_ACTIONS,
                                  challenge_resource_arns: Sequence[str] = ()) -> list[Finding]:
-    actions = list(challenge_denied_actions)
-    resources = ["*", *challenge_resource_arns]
-    if not actions:
-        return [not_applicable(ctx.target.name, "challenge_denied_actions is empty")]
-    link = sign_in(ctx)
-    if link is None:
-        return [error(ctx.target.name, "could not sign in to AWS")]
-    try:
-        principals, out = _principals(ctx, link, challenge_principals, break_glass_principals)
-        for p in principals:
-            got = ctx.step(f"simulate {', '.join(actions)} for {p.arn} with MFA present",
-                           "every action denied",
-                           partial(simulate, link, _account(link, p), p, actions, resources, mfa=True))
-            out.append(judge(p.arn, got, "the simulator denies every dangerous action",
-                             f"the {p.kind} may perform actions policy forbids", account=p.account,
-                             actions=actions, resources=resources))
-        if not principals and not out:
-            out.append(not_applicable(ctx.target.name, "no IAM user or role to challenge"))
-        return out
-    finally:
-        link.close()
+    def one(link: AwsLink, p: Principal, actions: list[str], resources: list[str]) -> Finding:
+        got = ctx.step(f"simulate {', '.join(actions)} for {p.arn} with MFA present", "every action denied",
+                       partial(simulate, link, _account(link, p), p, actions, resources, mfa=True))
+        return judge(p.arn, got, "the simulator denies every dangerous action",
+                     f"the {p.kind} may perform actions policy forbids", account=p.account, actions=actions,
+                     resources=resources)
+
+    return _each_principal(ctx, challenge_denied_actions, "challenge_denied_actions is empty", challenge_principals,
+                           break_glass_principals, challenge_resource_arns, one)
 
 
 @challenge(id="aws.challenge.iam_mfa_required",
@@ -103,32 +112,21 @@ def iam_dangerous_actions_denied(ctx: ChallengeContext, challenge_principals: Se
 def iam_mfa_required(ctx: ChallengeContext, challenge_principals: Sequence[str] = (),
                      break_glass_principals: Sequence[str] = (), challenge_mfa_actions: Sequence[str] = (),
                      challenge_resource_arns: Sequence[str] = ()) -> list[Finding]:
-    actions = list(challenge_mfa_actions)
-    resources = ["*", *challenge_resource_arns]
-    if not actions:
-        return [not_applicable(ctx.target.name, "policy names no challenge_mfa_actions (actions MFA must guard)")]
-    link = sign_in(ctx)
-    if link is None:
-        return [error(ctx.target.name, "could not sign in to AWS")]
-    try:
-        principals, out = _principals(ctx, link, challenge_principals, break_glass_principals)
-        for p in principals:
-            without = ctx.step(f"simulate {', '.join(actions)} for {p.arn} without MFA", "every action denied",
-                               partial(simulate, link, _account(link, p), p, actions, resources, mfa=False))
-            if without.ok is not True:
-                out.append(judge(p.arn, without, "", "the actions are allowed without MFA", account=p.account,
-                                 actions=actions))
-                continue
-            with_mfa = ctx.step(f"simulate the same for {p.arn} with MFA present",
-                                "allowed (MFA is what the policy asks for)",
-                                partial(simulate, link, _account(link, p), p, actions, resources, mfa=True,
-                                        expect_allowed=True))
-            how = ("refused without MFA, allowed with it" if with_mfa.ok else
-                   f"refused without MFA (and with it: {with_mfa.actual})")
-            out.append(passed(p.arn, how, account=p.account, actions=actions, without_mfa=without.actual,
-                              with_mfa=with_mfa.actual))
-        if not principals and not out:
-            out.append(not_applicable(ctx.target.name, "no IAM user or role to challenge"))
-        return out
-    finally:
-        link.close()
+    def one(link: AwsLink, p: Principal, actions: list[str], resources: list[str]) -> Finding:
+        without = ctx.step(f"simulate {', '.join(actions)} for {p.arn} without MFA", "every action denied",
+                           partial(simulate, link, _account(link, p), p, actions, resources, mfa=False))
+        if without.ok is not True:
+            return judge(p.arn, without, "", "the actions are allowed without MFA", account=p.account,
+                         actions=actions)
+        with_mfa = ctx.step(f"simulate the same for {p.arn} with MFA present",
+                            "allowed (MFA is what the policy asks for)",
+                            partial(simulate, link, _account(link, p), p, actions, resources, mfa=True,
+                                    expect_allowed=True))
+        how = ("refused without MFA, allowed with it" if with_mfa.ok else
+               f"refused without MFA (and with it: {with_mfa.actual})")
+        return passed(p.arn, how, account=p.account, actions=actions, without_mfa=without.actual,
+                      with_mfa=with_mfa.actual)
+
+    return _each_principal(ctx, challenge_mfa_actions,
+                           "policy names no challenge_mfa_actions (actions MFA must guard)", challenge_principals,
+                           break_glass_principals, challenge_resource_arns, one)

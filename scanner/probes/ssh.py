@@ -390,28 +390,44 @@ def key_logon(target: Target, user: str, key_path: str) -> Logon:
         return Logon.ACCEPTED if transport.is_authenticated() else Logon.REFUSED
 
 
+#: What a session logon runs: it prints the audit session id the logon got (pam_loginuid sets it; 4294967295: none).
+SESSION_COMMAND = "cat /proc/self/sessionid"
+SESSION_OUTPUT = 1024  # bytes of its output kept (the shell may print a notice first)
+
+
 def password_logon(target: Target, user: str, password: str, *, session: bool = False) -> Logon:
     """Password authentication as ``user`` (one attempt on one connection). ``session``: once logged on, run
-    ``true`` on a terminal, so the server writes its login records (wtmp)."""
+    :data:`SESSION_COMMAND` on a terminal, so the server writes its login records (wtmp)."""
+    return password_session(target, user, password, session=session)[0]
+
+
+def password_session(target: Target, user: str, password: str, *, session: bool = True) -> tuple[Logon, bytes]:
+    """:func:`password_logon`, with what the session command printed (at most SESSION_OUTPUT bytes; hostile: the
+    account's own shell runs it)."""
     import paramiko
 
     with verified_transport(target) as (transport, _):
         try:
             transport.auth_password(user, password)
         except paramiko.AuthenticationException:
-            return Logon.REFUSED
+            return Logon.REFUSED, b""
         if not transport.is_authenticated():
-            return Logon.REFUSED
+            return Logon.REFUSED, b""
+        out = b""
         if session:
             chan = transport.open_session(timeout=timeout_of(target))
             try:
                 chan.settimeout(timeout_of(target))
                 chan.get_pty()
-                chan.exec_command("true")
-                chan.recv_exit_status()
+                chan.exec_command(SESSION_COMMAND)
+                while len(out) < SESSION_OUTPUT:
+                    data = chan.recv(SESSION_OUTPUT - len(out))
+                    if not data:
+                        break
+                    out += data  # until its end (EOF) or the bound: never waits on more than that
             finally:
                 chan.close()
-        return Logon.ACCEPTED
+        return Logon.ACCEPTED, out
 
 
 def run(target: Target, script: str, *, become: bool, limit: int = 1 << 20) -> CommandResult:

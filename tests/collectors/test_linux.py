@@ -235,14 +235,15 @@ def test_the_whole_pack_forks_few_processes(root_facts, tmp_path):
     """As root on this machine the script of issue 14's first merge exec'd 180 programs (a timeout per file read,
     a timeout and a shell per builtin probe, three walks of /proc), its second 117; now 85, as many as the 29-check
     pack (one systemctl, one lsblk, one process list, no second shell around one program, nothing started for a
-    tool that is not installed). The budget is 95: a host with auditd or chrony installed starts a few more."""
+    tool that is not installed). The budget is 105: a host with auditd installed starts 11 more (96 here: the
+    install script installs auditd for the logon-audited challenge's lab, issue 12), chrony a few more again."""
     script, _ = linux.build_script(linux.SECTIONS, make_target(), "n" * 32, 10)
     trace = tmp_path / "trace"
     subprocess.run(["strace", "-f", "-qq", "-z", "-e", "trace=execve", "-o", str(trace), "sh", "-s"],
                    input=script.encode(), capture_output=True, timeout=120, check=False)
     execs = [line for line in trace.read_text().splitlines() if "execve(" in line]
     assert execs, "strace recorded nothing"
-    assert len(execs) <= 95, len(execs)
+    assert len(execs) <= 105, len(execs)
     assert sum(bool(re.search(r'execve\("[^"]*/find", \["[^"]*", "/proc/', line)) for line in execs) == 1  # once
     assert not [line for line in execs if "timeout" in line and "cat" in line and '"/etc/passwd"' in line]
 

@@ -18,6 +18,7 @@ namespace and deletes it, whatever happened before.
 """
 from __future__ import annotations
 
+import fcntl
 import glob
 import ipaddress
 import os
@@ -30,6 +31,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from tests.lab.reads import etc_reads
 
@@ -302,7 +304,9 @@ class SSHLab:
 
     # ---- hosts -----------------------------------------------------------------------------
     def add(self, name: str, profile: str = "default", *, sshd_options: tuple[str, ...] = (),
-            light: bool = False, start: bool = True) -> LabHost:
+            light: bool = False, start: bool = True, journal: bool = False) -> LabHost:
+        """``journal`` (issue 12): the host runs its own systemd-journald (private /run) and sshd's log goes to its
+        journal (through systemd-cat, as sshd's own stream: _COMM sshd, _UID 0) instead of the log file."""
         ns, gw, addr = self._address()
         self._link(ns, gw, addr)
         hdir = self.root / "hosts" / name
@@ -318,11 +322,13 @@ class SSHLab:
             with open(self.profile(profile) / "etc" / "hosts", "a") as f:
                 f.write(f"127.0.1.1\t{name}\n")
         if start:
-            self._start(host, hdir, key, sshd_options, light)
+            self._start(host, hdir, key, sshd_options, light, journal)
         return host
 
-    def _start(self, host: LabHost, hdir: Path, key: Path, options: tuple[str, ...], light: bool) -> None:
-        opts = ["-o", "LogLevel=DEBUG1", "-o", "PidFile=none", *[a for o in options for a in ("-o", o)]]
+    def _start(self, host: LabHost, hdir: Path, key: Path, options: tuple[str, ...], light: bool,
+               journal: bool = False) -> None:
+        # the caller's options first: for sshd the first value of an option wins (issue 12: a LogLevel of its own)
+        opts = [*[a for o in options for a in ("-o", o)], "-o", "LogLevel=DEBUG1", "-o", "PidFile=none"]
         if light:
             auth = hdir / "authorized_keys"
             auth.write_text(self.authorized)
@@ -336,8 +342,16 @@ class SSHLab:
         else:
             base = self.profile(host.profile)
             mounts = [(base / own, path) for own, path in PRIVATE_MOUNTS] + [(hdir / "ssh", "/etc/ssh")]
-            script = " && ".join([*(f"mount --bind {own} {path}" for own, path in mounts), f"hostname {host.name}",
-                                  "exec /usr/sbin/sshd -D -e " + " ".join(f"'{o}'" for o in opts)])
+            sshd = "/usr/sbin/sshd -D -e " + " ".join(f"'{o}'" for o in opts)
+            steps = [*(f"mount --bind {own} {path}" for own, path in mounts), f"hostname {host.name}"]
+            if journal:
+                # journald wants a cgroup file system (ip netns exec mounts a fresh /sys without one)
+                steps += ["mount -t cgroup2 none /sys/fs/cgroup", "mount -t tmpfs -o mode=0755 tmpfs /run",
+                          "mkdir -p /run/sshd /run/systemd/journal",
+                          "{ /lib/systemd/systemd-journald & }",
+                          "for i in $(seq 100); do [ -S /run/systemd/journal/stdout ] && break; sleep 0.1; done"]
+                sshd = "systemd-cat -t sshd " + sshd
+            script = " && ".join([*steps, "exec " + sshd])
             # its own mount, host name and process table (sshd is its PID 1, killed with unshare)
             argv = ["ip", "netns", "exec", host.ns, "unshare", "--mount", "--uts", "--pid", "--fork",
                     "--kill-child=SIGKILL", "--mount-proc", "--propagation", "private", "sh", "-c", script]
@@ -402,3 +416,132 @@ def lab_namespaces() -> list[str]:
     """Namespaces of labs owned by this process (for the clean-up test)."""
     return [line.split()[0] for line in sh("ip", "netns", "list", check=False).stdout.splitlines()
             if line.startswith(f"{NS_PREFIX}{os.getpid()}-")]
+
+
+# ---- issue 12: an audit daemon for a test session ------------------------------------------------------------------
+#: The kernel keeps one audit daemon, registered from the initial namespaces: a lab host (its own network, mount and
+#: PID namespace) cannot run its own. Its PAM and sshd still send their records (USER_START, USER_LOGIN, ...) to the
+#: kernel, which hands them to that one daemon. So a session runs one auditd, writing into one lab host's private
+#: /var/log/audit/audit.log: that host then has an audit trail holding every lab host's records (tests tell theirs
+#: apart by account and time). Nothing runs when another audit daemon is registered; stop() restores the kernel's
+#: enabled flag and deletes every rule the lab added.
+AUDITD_CONF = """local_events = yes
+write_logs = yes
+log_file = {log}
+log_group = root
+log_format = ENRICHED
+flush = INCREMENTAL_ASYNC
+freq = 20
+max_log_file = 64
+num_logs = 2
+max_log_file_action = ROTATE
+space_left = 10
+space_left_action = IGNORE
+admin_space_left = 5
+admin_space_left_action = IGNORE
+disk_full_action = IGNORE
+disk_error_action = IGNORE
+plugin_dir = {plugins}
+end_of_event_timeout = 2
+"""
+
+
+def audit_status() -> dict[str, str]:
+    """``auditctl -s`` as a dict (empty when it cannot ask the kernel)."""
+    out = sh("auditctl", "-s", check=False)
+    return dict(line.split(" ", 1) for line in out.stdout.split("\n") if " " in line) if out.returncode == 0 else {}
+
+
+def auditd_unavailable() -> str | None:
+    """Why a session auditd cannot run here, or None."""
+    for tool in ("auditd", "auditctl"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (scripts/install-deps.sh: auditd)"
+    status = audit_status()
+    if not status:
+        return "auditctl -s failed: no audit support in this kernel or no CAP_AUDIT_CONTROL"
+    pid = status.get("pid", "0").split()[0]
+    if pid != "0" and Path(f"/proc/{pid}").exists():
+        return f"an audit daemon already runs (pid {pid}); the lab does not take the kernel's audit over"
+    return None
+
+
+#: Test sessions that run at once (CI on two Pythons) take turns at the one audit daemon: held from acquire() on.
+AUDITD_LOCK = Path("/run/gxpscan-lab-auditd.lock")
+
+
+@dataclass
+class LabAuditd:
+    """One auditd (``auditd -n -c <dir>``) writing ``log``; ``stop()`` is safe to call twice."""
+
+    root: Path
+    log: Path
+    proc: subprocess.Popen | None = None
+    _enabled: str = "0"
+    _rules: list[list[str]] = field(default_factory=list)
+    _lock: IO[str] | None = None
+
+    def acquire(self, timeout: float = 900.0) -> str | None:
+        """Wait for this machine's other test sessions to finish with their audit daemon; then why one cannot run
+        here, or None (call release() in any case)."""
+        self._lock = open(AUDITD_LOCK, "a")  # held until release()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return auditd_unavailable()
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return f"another test session held the lab's audit daemon for {timeout:.0f} s ({AUDITD_LOCK})"
+                time.sleep(1)
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing drops the lock
+            self._lock = None
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.root / "plugins.d").mkdir(exist_ok=True)
+        conf = self.root / "auditd.conf"
+        conf.write_text(AUDITD_CONF.format(log=self.log, plugins=self.root / "plugins.d"))
+        conf.chmod(0o640)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._enabled = audit_status().get("enabled", "0").split()[0]
+        with open(self.root / "auditd.out", "ab") as out:
+            self.proc = subprocess.Popen(["auditd", "-n", "-c", str(self.root)], stdout=out, stderr=out,
+                                         stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while audit_status().get("pid", "0").split()[0] != str(self.proc.pid) or not self.log.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"auditd did not start: {(self.root / 'auditd.out').read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def exclude(self, *msgtypes: str) -> None:
+        """Drop user-space records of these types before they reach the daemon (until ``include_all``)."""
+        for kind in msgtypes:
+            rule = ["always,exclude", "-F", f"msgtype={kind}"]
+            sh("auditctl", "-a", *rule)
+            self._rules.append(rule)
+
+    def drop_user_records(self, field_: str) -> None:
+        """Drop user-space records matching ``field_`` (e.g. ``auid=2903``) on the kernel's user filter list."""
+        rule = ["never,user", "-F", field_]
+        sh("auditctl", "-a", *rule)
+        self._rules.append(rule)
+
+    def include_all(self) -> None:
+        while self._rules:
+            sh("auditctl", "-d", *self._rules.pop(), check=False)
+
+    def stop(self) -> None:
+        self.include_all()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        sh("auditctl", "-e", self._enabled, check=False)  # auditd leaves the kernel flag on when it stops

@@ -6,8 +6,13 @@ and a bystander gxpother, whose state must not change.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+import shutil
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,9 +20,18 @@ import pytest
 from checks.linux import challenge_accounts as ca
 from scanner.challenge import PLANNED, challenge_spec_of, run_challenge
 from scanner.model import Status
+from scanner.probes import ssh as probe
+from scanner.probes.ssh import Logon
 from tests.conftest import lab_unavailable
 from tests.factories import make_target
-from tests.lab.sshlab import BYSTANDER, CHALLENGE_ACCOUNT, CHALLENGE_PASSWORD, SSHLab, require_tools
+from tests.lab.sshlab import (
+    BYSTANDER,
+    CHALLENGE_ACCOUNT,
+    CHALLENGE_PASSWORD,
+    LabAuditd,
+    SSHLab,
+    require_tools,
+)
 
 PW_ENV = "GXP_TEST_CHALLENGE_PW"
 
@@ -31,6 +45,8 @@ def lab(tmp_path_factory):
     try:
         lab.add("faillock", "faillock")
         lab.add("nosudo", "faillock-nosudo")
+        lab.add("journal", "faillock", journal=True)  # sshd's log in the host's own journal (tests/lab/sshlab.py)
+        lab.add("journal-quiet", "faillock", journal=True, sshd_options=("LogLevel=QUIET",))  # sshd logs nothing
         lab.wait_ready()
         lab.write_known_hosts()
         yield lab
@@ -114,12 +130,142 @@ def test_a_reset_the_scan_user_may_not_do_is_an_error_naming_the_manual_fix(lab)
     assert "sudo" in reset.actual and verify.actual == "logon refused"
 
 
-def test_the_test_accounts_logon_is_in_wtmp_with_user_and_time(lab):
+@pytest.fixture(scope="module")
+def auditd(lab, tmp_path_factory):
+    """The session's audit daemon, writing the "faillock" host's /var/log/audit/audit.log (tests/lab/sshlab.py)."""
+    daemon = LabAuditd(tmp_path_factory.mktemp("auditd"), lab.profile("faillock") / "var-log" / "audit" / "audit.log")
+    try:
+        reason = daemon.acquire()
+        if reason:
+            lab_unavailable(reason)
+        daemon.start()
+        yield daemon
+    finally:
+        daemon.stop()
+        daemon.release()
+
+
+AUDITED = re.compile(r"(USER_START|USER_LOGIN) of gxptest by sshd at (\S+) \((\d+\.\d+), (acct|id 2903), "
+                     r"session (\d+)\)")
+
+
+def test_the_logon_is_in_the_auditd_log_with_user_and_time(lab, auditd):
     out = run(ca.logon_audited, target(lab, "faillock", {"audit_trail_bound_seconds": 10}))
-    assert out.findings[0].status is Status.PASS, out.findings[0].message
-    assert [(s.ok, s.cleanup) for s in out.steps] == [(True, False), (True, False)]
-    assert out.steps[1].actual.startswith("gxptest on pts/") and f" from {lab.hosts['faillock'].gateway} at " in \
-        out.steps[1].actual
+    (finding,) = out.findings
+    assert finding.status is Status.PASS, finding.message
+    assert finding.observed["source"] == "auditd" and finding.observed["sources"]["auditd"] == "recorded"
+    assert finding.message.startswith("the logon is in the audit trail (auditd): ")
+    m = AUDITED.fullmatch(finding.observed["record"])
+    assert m, finding.observed["record"]
+    logon_at = datetime.fromisoformat(finding.observed["logon_at"]).timestamp()
+    assert logon_at - 1 <= float(m.group(3)) <= logon_at + 10
+    # the record is a line the host's audit daemon wrote, for this account
+    line = next(x for x in auditd.log.read_text().split("\n") if f"msg=audit({m.group(3)}:" in x
+                and x.startswith(f"type={m.group(1)} "))
+    assert ('acct="gxptest"' if m.group(4) == "acct" else " id=2903 ") in line and "res=success" in line
+    assert f" ses={m.group(5)} " in line and out.steps[0].actual == f"logon accepted, audit session {m.group(5)}"
+    assert [(s.ok, s.cleanup) for s in out.steps][:2] == [(True, False), (True, False)]
+
+
+@contextmanager
+def no_auditd_record(auditd: LabAuditd, how: str):
+    if how == "rules drop USER_LOGIN and USER_START":
+        auditd.exclude("USER_LOGIN", "USER_START")
+        try:
+            yield
+        finally:
+            auditd.include_all()
+    else:
+        auditd.stop()
+        try:
+            yield
+        finally:
+            auditd.start()
+
+
+@pytest.mark.parametrize("how", ["rules drop USER_LOGIN and USER_START", "auditd stopped"])
+@pytest.mark.parametrize("sources, status", [(None, Status.PASS), (["auditd", "journal"], Status.FAIL)])
+def test_without_an_auditd_record_wtmp_passes_only_as_login_records(lab, auditd, how, sources, status):
+    policy = {"audit_trail_bound_seconds": 3, **({"audit_trail_sources": sources} if sources else {})}
+    with no_auditd_record(auditd, how):
+        out = run(ca.logon_audited, target(lab, "faillock", policy))
+    (finding,) = out.findings
+    assert finding.status is status, finding.message
+    if status is Status.PASS:
+        assert finding.observed["source"] == "wtmp"
+        assert finding.observed["sources"] == {"auditd": "not recorded", "journal": "absent", "wtmp": "recorded"}
+        assert finding.message.startswith("the logon is in the login records (/var/log/wtmp: gxptest on pts/")
+        assert "which are not an audit trail; no audit trail record (auditd: not recorded; journal: absent; wtmp: " \
+            "gxptest on pts/" in finding.message
+    else:
+        assert finding.message == "no audit trail record of the logon within 3 s (auditd: not recorded; journal: " \
+                                  "absent)"
+    assert len(out.steps) >= 3 and {s.ok for s in out.steps[1:]} == {status is Status.PASS}  # waited the bound
+
+
+#: Logons that put hostile text into the audit log through sshd and PAM (each fails: no such user).
+HOSTILE_NAMES = ('evil" acct="gxptest', 'x acct="gxptest" res=success', "gxptest res=success", "gxptest\x1d")
+
+
+def test_forged_audit_records_never_pass(lab, auditd):
+    """The genuine records of the test account's logons (auid 2903) are dropped by a kernel rule; what reaches the
+    log for the account is what hostile user names made sshd and PAM write, and the test account's own output."""
+    tgt = target(lab, "faillock", {"audit_trail_bound_seconds": 2, "audit_trail_sources": ["auditd"]})
+    auditd.drop_user_records("auid=2903")
+    try:
+        for name in HOSTILE_NAMES:
+            assert probe.password_logon(tgt, name, CHALLENGE_PASSWORD) is Logon.REFUSED
+        out = run(ca.logon_audited, tgt)
+    finally:
+        auditd.include_all()
+    (finding,) = out.findings
+    assert finding.status is Status.FAIL, finding.message
+    assert finding.message == "no audit trail record of the logon within 2 s (auditd: not recorded)"
+    log = auditd.log.read_text()
+    assert all(name.encode().hex().upper() in log for name in HOSTILE_NAMES)  # they did reach the log, hex-encoded
+
+
+def test_the_logon_is_in_the_journal_with_user_and_time(lab):
+    out = run(ca.logon_audited, target(lab, "journal", {"audit_trail_bound_seconds": 10,
+                                                        "audit_trail_sources": ["journal", "wtmp"]}))
+    (finding,) = out.findings
+    assert finding.status is Status.PASS, finding.message
+    assert finding.observed["source"] == "journal" and finding.observed["sources"]["journal"] == "recorded"
+    m = re.fullmatch(r"sshd: Accepted password for gxptest at (\S+)", finding.observed["record"])
+    assert m and finding.message == f"the logon is in the audit trail (journal): {finding.observed['record']}"
+    logon_at = datetime.fromisoformat(finding.observed["logon_at"])
+    assert 0 <= (datetime.fromisoformat(m.group(1)) - logon_at).total_seconds() <= 10
+
+
+def as_test_account(tgt, command: str) -> None:
+    """Run a command as the test account (its own session, its own shell)."""
+    with probe.verified_transport(tgt) as (transport, _):
+        transport.auth_password(CHALLENGE_ACCOUNT, CHALLENGE_PASSWORD)
+        chan = transport.open_session(timeout=5)
+        chan.settimeout(10)
+        chan.exec_command(command)
+        assert chan.recv_exit_status() == 0
+
+
+def test_forged_journal_entries_never_pass(lab, tmp_path):
+    """sshd on this host logs nothing; the test account writes sshd's line into the journal itself, once under the
+    identifier sshd and once from a program it named sshd."""
+    tgt = target(lab, "journal-quiet", {"audit_trail_bound_seconds": 2, "audit_trail_sources": ["journal"]})
+    forge = Path(f"/tmp/gxp-forge-{os.getpid()}-{tmp_path.name}")  # /tmp is this machine's: a unique directory
+    line = f"Accepted password for {CHALLENGE_ACCOUNT} from 10.200.0.1 port 40000 ssh2"
+    try:
+        as_test_account(tgt, f"mkdir {forge} && cp /bin/sh {forge}/sshd && echo '{line}' | systemd-cat -t sshd "
+                             f"&& systemd-cat -t sshd {forge}/sshd -c \"echo '{line}'; sleep 1\"")
+        out = run(ca.logon_audited, tgt)
+        seen = probe.run(tgt, "journalctl -q --no-pager -o json SYSLOG_IDENTIFIER=sshd", become=True).stdout
+    finally:
+        shutil.rmtree(forge, ignore_errors=True)
+    (finding,) = out.findings
+    assert finding.status is Status.FAIL, finding.message
+    assert finding.message == "no audit trail record of the logon within 2 s (journal: not recorded)"
+    forged = [json.loads(x) for x in seen.split(b"\n") if x and json.loads(x).get("MESSAGE") == line]
+    # both reached the journal as the test account's; the second by a process the journal itself names sshd
+    assert len(forged) == 2 and {e["_UID"] for e in forged} == {"2903"} and forged[1]["_COMM"] == "sshd"
 
 
 def test_a_logon_the_host_does_not_record_fails(lab):
@@ -128,12 +274,33 @@ def test_a_logon_the_host_does_not_record_fails(lab):
     os.rename(wtmp, saved)
     try:
         Path(wtmp).symlink_to("/dev/null")  # sshd's records go nowhere
-        out = run(ca.logon_audited, target(lab, "faillock", {"audit_trail_bound_seconds": 2}))
+        out = run(ca.logon_audited, target(lab, "faillock", {"audit_trail_bound_seconds": 2,
+                                                             "audit_trail_sources": ["wtmp"]}))
     finally:
         wtmp.unlink()
         os.rename(saved, wtmp)
-    assert out.findings[0].status is Status.FAIL and out.findings[0].message == "no record of the logon within 2 s"
+    assert out.findings[0].status is Status.FAIL
+    assert out.findings[0].message == "no audit trail record of the logon within 2 s (wtmp: not recorded)"
     assert out.steps[0].ok is True and len(out.steps) >= 2 and {s.ok for s in out.steps[1:]} == {False}
+
+
+def test_an_audit_trail_the_scan_user_may_not_read_is_an_error(lab):
+    # the lockout test leaves the account locked on this host (its clean-up cannot run): unlock it lab-side
+    (lab.profile("faillock-nosudo") / "var-log" / "faillock" / CHALLENGE_ACCOUNT).unlink(missing_ok=True)
+    out = run(ca.logon_audited, target(lab, "nosudo", {"audit_trail_bound_seconds": 2}))
+    (finding,) = out.findings
+    assert finding.status is Status.ERROR and finding.message.startswith(
+        "the audit trail could not be read: could not run: BecomeError: sudo refused on gxpscan@")
+    assert finding.observed["sources"] == {"auditd": "unreadable", "journal": "unreadable", "wtmp": "unreadable"}
+    assert [s.ok for s in out.steps] == [True, None]
+
+
+@pytest.mark.parametrize("sources", [["syslog"], [], "wtmp"])
+def test_audit_trail_sources_must_name_known_sources(lab, sources):
+    out = run(ca.logon_audited, target(lab, "faillock", {"audit_trail_sources": sources}))
+    assert out.findings[0].status is Status.ERROR and "audit_trail_sources must name some of auditd, journal, " \
+        "wtmp" in out.findings[0].message
+    assert out.steps == ()
 
 
 @pytest.mark.parametrize("func, policy, steps", [(ca.lockout, {"lockout_threshold": 4}, 4 + 1 + 1 + 2),
