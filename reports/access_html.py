@@ -4,12 +4,14 @@ change counts, decisions, signatures). Jinja2 templates in ``reports/templates``
 (``reports.oq.environment``: every value made safe by ``for_document`` and HTML-escaped, quotes included)."""
 from __future__ import annotations
 
+import html
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reports.oq import environment
+from reports.oq import environment, shown
+from reports.text import for_document
 from scanner.access.review import ROW_COLUMNS, ChangeKind, Review, review_to_dict, rows
 
 REVIEW_TEMPLATE = "access-review.html.j2"
@@ -21,11 +23,18 @@ def _document(review: Review, title: str, paper: str) -> dict[str, str]:
             "document_version": review.tool_version, "paper": paper}
 
 
+def _cells(row: tuple[str, ...]) -> Any:
+    """One table row's cells as markup, escaped here in one pass (10,000 accounts x 16 columns)."""
+    from markupsafe import Markup
+
+    return Markup("".join(f"<td>{html.escape(for_document(shown(v)), quote=True)}</td>" for v in row))
+
+
 def review_html(review: Review, doc: Mapping[str, Any] | None = None, template_dir: str | Path | None = None,
                 paper: str = "A4") -> str:
     """``doc``: the review's JSON form when the caller has it already."""
     text: str = environment(template_dir).get_template(REVIEW_TEMPLATE).render(
-        r=doc or review_to_dict(review), rows=list(rows(review)), columns=ROW_COLUMNS,
+        r=doc or review_to_dict(review), rows=[_cells(row) for row in rows(review)], columns=ROW_COLUMNS,
         **_document(review, "Periodic access review", paper))
     return text
 
