@@ -388,3 +388,66 @@ def test_a_tampered_review_is_refused_for_decisions(tmp_path, key, capsys):
     assert main(["access-review", "--from-run", str(run), "-o", str(r)]) == 0
     (r / "access-review.json").write_text((r / "access-review.json").read_text().replace("alice", "mallory"))
     assert decide(r, key, lambda i, _r: ("keep", ""), tmp_path) == 6
+
+
+def test_the_console_escapes_hostile_names(tmp_path, capsys):
+    evil = make_account("evil\x1b[2J\u202e", id="u\x07", last_logon_known=True)
+    run = sealed_run(tmp_path / "run", make_system(evil))
+    assert main(["access-review", "--from-run", str(run), "-o", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+    assert "  never used: host1/evil\\x1b[2J\\u202e (u\\x07): enabled, never logged on" in out
+
+
+def test_an_unsealed_run_is_read_with_a_note_and_a_pinned_key_refuses_it(tmp_path, capsys):
+    run = tmp_path / "run"
+    w = RecordWriter(run / "record.jsonl", make_run_info())
+    w.add(TargetOutcome(make_target("host1"), (), {}, access=make_system(ALICE)))
+    w.close()
+    assert main(["access-review", "--from-run", str(run), "-o", str(tmp_path / "r")]) == 0
+    doc = json.loads((tmp_path / "r" / "access-review.json").read_text())
+    assert doc["notes"][0] == f"the run {run} is not sealed: its integrity is not proven"
+    assert "NOT sealed" in doc["source"]
+    assert main(["keygen", str(tmp_path / "k")]) == 0
+    assert main(["access-review", "--from-run", str(run), "-o", str(tmp_path / "r2"),
+                 "--pubkey", str(tmp_path / "k.pub")]) == 2
+
+
+def test_yaml_decisions_through_the_cli_and_a_faulty_file_records_nothing(tmp_path, key, capsys):
+    run = sealed_run(tmp_path / "run", make_system(ALICE, make_account("bob", id="uid:1002")))
+    r = tmp_path / "r"
+    assert main(["access-review", "--from-run", str(run), "-o", str(r)]) == 0
+    before = sorted(p.name for p in r.iterdir())
+    bad = tmp_path / "d.yaml"
+    bad.write_text("- {system: host1, id: 'uid:1001', decision: keep}\n"
+                   "- {system: host1, id: 'uid:1002', decision: remove}\n")
+    args = ["access-review", "decide", str(r), "--name", "Q", "--meaning", "Approved", "--key", str(key)]
+    capsys.readouterr()
+    assert main([*args, "--decisions", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "d.yaml:2: decision remove for 'bob' needs a comment (why, and the ticket or request)" in err
+    assert sorted(p.name for p in r.iterdir()) == before
+    bad.write_text("- {system: host1, id: 'uid:1001', decision: keep}\n"
+                   "- {system: host1, id: 'uid:1002', decision: remove, comment: 'left, HR-9'}\n")
+    assert main([*args, "--decisions", str(bad)]) == 0
+    assert (r / "decisions-input.yaml").read_text() == bad.read_text()
+    assert "signature-001.dsse.json" in {p.name for p in r.iterdir()}
+    assert main(["verify", str(r)]) == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["access-review", "inv.yaml"], "give the new review directory: --output DIR"),
+    (["access-review", "-o", "x"], "give one INVENTORY to collect from (or --from-run RUN_DIR)"),
+    (["access-review", "inv.yaml", "-o", "x", "--decisions", "d.csv"],
+     "access-review (collecting) does not take --decisions"),
+    (["access-review", "decide", "dir", "--decisions", "d.csv"], "access-review decide needs --name, --meaning, --key"),
+    (["access-review", "decide", "dir", "-o", "x"], "access-review decide does not take --output"),
+])
+def test_usage_errors_are_named(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_schema_is_published(capsys):
+    assert main(["schema", "access-review"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"] == "gxpscan access review (access-review.json)"
