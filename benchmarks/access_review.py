@@ -6,7 +6,8 @@ Builds in memory (test factories' values, no server) a previous approved review 
 directory-like system (a fifth privileged through a nested group path, logons spread over a year, ten groups each)
 with a "remove" decision on every hundredth account, and a current list in which 2 % are new, 2 % removed, 2 %
 gained a privilege and 1 % were disabled. Then times, ``--runs`` times (median), each phase and the whole:
-the diff (``build_review``), the JSON text, the CSV and the HTML page, in CPU seconds (fairer on a shared
+the diff (``build_review``), the JSON text, the CSV, the HTML page and the record (HTML and PDF, with a decision
+for every account), in CPU seconds (fairer on a shared
 machine); and prints the peak memory traced during one
 whole build (``tracemalloc``) and the sizes.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from reports import access_csv, access_html  # noqa: E402
+from reports import access_csv, access_html, access_pdf  # noqa: E402
 from reports.text import json_text  # noqa: E402
 from scanner.access.model import Account, AccountType, Grant, SystemAccess  # noqa: E402
 from scanner.access.review import AccountDecision, Decision, Review, build_review, review_to_dict  # noqa: E402
@@ -85,11 +86,14 @@ def outputs(previous: Review, base: Review) -> dict[str, float]:
     csv_out = io.StringIO()
     timed("csv", lambda: access_csv.render(review, csv_out))
     html = timed("html", lambda: access_html.review_html(review, doc))  # type: ignore[arg-type]
+    decided = replace(review, decisions=previous.decisions)  # the record once every account is decided
+    pdf = timed("record", lambda: (access_html.record_html(decided), access_pdf.record_pdf(decided)))
     times["total"] = sum(times.values())
     times["bytes_json"] = len(str(text))
     times["bytes_csv"] = len(csv_out.getvalue())
     times["bytes_html"] = len(str(html))
     times["changes"] = len(review.changes)
+    times["bytes_pdf"] = len(pdf[1])  # type: ignore[index]
     return times
 
 
@@ -107,8 +111,10 @@ def main() -> int:
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(f"{args.accounts} accounts, {int(med['changes'])} changes and findings; median of {args.runs}, CPU seconds: "
           f"diff {med['diff']:.2f} s, json {med['json']:.2f} s, csv {med['csv']:.2f} s, html {med['html']:.2f} s, "
+          f"record (HTML and PDF, every account decided) {med['record']:.2f} s, "
           f"total {med['total']:.2f} s; peak traced {peak / 2**20:.0f} MiB; JSON {med['bytes_json'] / 1e6:.1f} MB, "
-          f"CSV {med['bytes_csv'] / 1e6:.1f} MB, HTML {med['bytes_html'] / 1e6:.1f} MB")
+          f"CSV {med['bytes_csv'] / 1e6:.1f} MB, HTML {med['bytes_html'] / 1e6:.1f} MB, "
+          f"PDF {med['bytes_pdf'] / 1e6:.1f} MB")
     return 0
 
 

@@ -6,6 +6,7 @@ so ``gxpscan verify`` and ``gxpscan sign`` work on it unchanged) plus the review
     access-review.csv           one row per account and system, decision columns for the reviewer
     access-review.html          the reviewer's page: findings, changes, every account
     access-review-record.html   the OQ-style record: identity, clauses, findings, decisions, signatures
+    access-review-record.pdf    the same record as PDF (the OQ documents' PDF path)
     decisions-input.csv|yaml    the reviewer's file as given (after `decide`)
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ REVIEW_JSON = "access-review.json"
 REVIEW_CSV = "access-review.csv"
 REVIEW_HTML = "access-review.html"
 RECORD_HTML = "access-review-record.html"
+RECORD_PDF = "access-review-record.pdf"
 #: Largest review JSON read back (a 10,000-account review is about 10 MB).
 MAX_REVIEW_BYTES = 256 * 1024 * 1024
 
@@ -41,7 +43,8 @@ class ReviewDirError(Exception):
 def write_outputs(directory: Path, review: Review, recorded: Mapping[str, str] | None = None,
                   extra: Mapping[str, str] | None = None) -> list[Path]:
     """Write (or rewrite) every output of ``review`` into ``directory``; ``extra``: more files by name."""
-    from reports import access_csv, access_html
+    from reports import access_csv, access_html, access_pdf
+    from reports.pdf import write_bytes
     from reports.text import json_text
     from scanner.safefs import OutputDir
 
@@ -57,10 +60,13 @@ def write_outputs(directory: Path, review: Review, recorded: Mapping[str, str] |
             fh.write(access_html.review_html(review, doc))
         with out.replace(RECORD_HTML) as fh:
             fh.write(access_html.record_html(review, doc, recorded))
+        pdf = access_pdf.record_pdf(review, doc, recorded)
+        with out.replace(RECORD_PDF) as fh:
+            write_bytes(fh, pdf)
         for name, text in (extra or {}).items():
             with out.replace(name) as fh:
                 fh.write(text)
-    written += [directory / n for n in (REVIEW_JSON, REVIEW_CSV, REVIEW_HTML, RECORD_HTML, *(extra or {}))]
+    written += [directory / n for n in (REVIEW_JSON, REVIEW_CSV, REVIEW_HTML, RECORD_HTML, RECORD_PDF, *(extra or {}))]
     return written
 
 

@@ -321,8 +321,9 @@ def test_review_from_a_run_decide_sign_then_the_next_review_shows_changes_and_a_
     r1 = tmp_path / "review1"
     assert main(["access-review", "--from-run", str(run1), "-o", str(r1)]) == 0
     assert main(["verify", str(r1)]) == 0
+    assert (r1 / "access-review-record.pdf").read_bytes().startswith(b"%PDF-")
     assert sorted(p.name for p in r1.iterdir()) == [
-        "access-review-record.html", "access-review.csv", "access-review.html", "access-review.json",
+        "access-review-record.html", "access-review-record.pdf", "access-review.csv", "access-review.html", "access-review.json",
         "manifest-001.json", "record.jsonl"]
     # not approved yet: refused as a previous review
     run2 = sealed_run(tmp_path / "run2", make_system(replace(ALICE, grants=(SUDO,)), bob,
