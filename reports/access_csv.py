@@ -44,11 +44,6 @@ def render(review: Review, out: TextIO) -> None:
     write_rows(out, ROW_COLUMNS, rows(review))
 
 
-def display_names(review: Review) -> list[tuple[str, str]]:
-    """Each account name with the text the CSV shows for it (escaped controls)."""
-    return [(a.name, for_document(a.name)) for a in review.accounts()]
-
-
 def read_decisions(text: str, name: str) -> list[RawDecision]:
     """The rows of a filled-in review CSV, each with the line it starts on."""
     reader = csv.reader(io.StringIO(text, newline=""))

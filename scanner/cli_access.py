@@ -244,6 +244,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     operator_name = (args.operator_name if args.operator_name is not None
                      else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
     outdir = Path(args.output)
+    if outdir.is_symlink() or (outdir.exists() and (not outdir.is_dir() or any(outdir.iterdir()))):
+        raise cli.UsageError(f"{outdir} exists and is not an empty directory; a review directory is new")
     info = _info(cli, inventory.source if inventory else "", inventory.sha256 if inventory else "", operator_name)
     record = _writer(cli, outdir, info)
     try:
@@ -323,8 +325,8 @@ def print_summary(review: Review, outdir: Path, quiet: bool = False, out: Any = 
 # --- deciding and signing --------------------------------------------------------------------------------------------
 
 def cmd_decide(args: argparse.Namespace, review_dir: Path) -> int:
-    from reports.access_csv import display_names, read_decisions
-    from reports.text import for_terminal
+    from reports.access_csv import read_decisions
+    from reports.text import for_document, for_terminal
     from scanner.access.decisions import DecisionError, parse_yaml, read_text, validate
     from scanner.access.review import with_decisions
     from scanner.access.reviewdir import ReviewDirError, verified_review
@@ -351,7 +353,7 @@ def cmd_decide(args: argparse.Namespace, review_dir: Path) -> int:
     try:
         text = read_text(path)
         raw = parse_yaml(text, path.name) if is_yaml else read_decisions(text, path.name)
-        decisions = validate(review, raw, display_names(review))
+        decisions = validate(review, raw, for_document)
     except OSError as exc:
         raise cli.UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     except DecisionError as exc:

@@ -10,7 +10,7 @@ YAML form (a list)::
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,24 +92,28 @@ def parse_yaml(text: str, name: str) -> list[RawDecision]:
     return out
 
 
-def validate(review: Review, raw: Iterable[RawDecision], display: Iterable[tuple[str, str]] = ()) -> list[
+def _same(text: str) -> str:
+    return text
+
+
+def validate(review: Review, raw: Iterable[RawDecision], shown: Callable[[str], str] = _same) -> list[
         AccountDecision]:
     """Every row checked against ``review``; DecisionError with every problem, else one decision per account.
-    ``display`` maps an account's name to the other forms a file may show it in (the CSV's escaped text)."""
+    ``shown``: how the file shows a value (the CSV shows controls escaped); a row may give either form."""
     accounts = {a.key: a for a in review.accounts()}
-    shown = dict(display)
+    as_shown = {(shown(a.system), shown(a.id)): a for a in accounts.values()}
     problems: list[str] = []
     seen: dict[tuple[str, str], str] = {}
     blank: set[tuple[str, str]] = set()
     out = []
     for d in raw:
-        key = (d.system, d.id)
-        a = accounts.get(key)
+        a = accounts.get((d.system, d.id)) or as_shown.get((d.system, d.id))
         if a is None:
             problems.append(f"{d.source}: unknown account: no account with id {d.id[:80]!r} on system "
                             f"{d.system[:80]!r} in review {review.review_id}")
             continue
-        if d.account is not None and d.account not in (a.name, shown.get(a.name)):
+        key = a.key
+        if d.account is not None and d.account not in (a.name, shown(a.name)):
             problems.append(f"{d.source}: the account with id {d.id[:80]!r} on {d.system[:80]!r} is "
                             f"{a.name[:80]!r}, not {d.account[:80]!r} (a row edited or moved?)")
             continue

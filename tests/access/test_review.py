@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from reports import access_csv, access_html
+from reports.text import for_document
 from scanner.access.decisions import DecisionError, RawDecision, parse_yaml, validate
 from scanner.access.model import AccountType
 from scanner.access.review import (
@@ -38,7 +39,7 @@ from tests.access.factories import AT, make_account, make_grant, make_system
 from tests.factories import make_run_info, make_target
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "+SUM(1)", "-2+3", "@cmd", 'quo"te', "com,ma", "new\nline", "\tTAB",
-           "'apostrophe", "plain"]
+           "'apostrophe", "esc\x1b[0m"]
 
 
 def make_review(*systems, **overrides) -> Review:
@@ -170,7 +171,7 @@ def test_a_review_file_that_is_not_what_gxpscan_writes_is_refused_with_its_path(
 # --- CSV and HTML -------------------------------------------------------------------------------------------------
 
 def hostile_review() -> Review:
-    accounts = [make_account(n, '=sys"1', id=f"id-{i}", groups=(n, "g,2"), grants=(make_grant("sudo", n),))
+    accounts = [make_account(n, '=sys"1', id=f"id-{i}\x07", groups=(n, "g,2"), grants=(make_grant("sudo", n),))
                 for i, n in enumerate(HOSTILE)]
     return make_review(make_system(*accounts, system='=sys"1'))
 
@@ -186,7 +187,7 @@ def test_csv_neutralises_formulas_and_reads_back_to_the_same_values():
     for row, name in zip(got[1:], HOSTILE, strict=True):
         for cell in row:  # nothing a spreadsheet runs
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
-        assert access_csv.unsheet(row[2]) == name
+        assert access_csv.unsheet(row[2]) == for_document(name)  # a control shows escaped: "esc\\x1b[0m"
         assert access_csv.unsheet(row[0]) == '=sys"1'
         assert row[12] == f"{access_csv.sheet_cell(name + '; g,2')}"
     assert "'=HYPERLINK(" in text and "'+SUM(1)" in text and "'-2+3" in text and "'@cmd" in text
@@ -236,7 +237,7 @@ def csv_of(review: Review, fill) -> str:
 def test_decisions_round_trip_through_the_csv_with_hostile_names():
     review = hostile_review()
     text = csv_of(review, lambda i, _r: ("remove", f"gone {i}") if i % 2 else ("keep", ""))
-    got = validate(review, access_csv.read_decisions(text, "d.csv"), access_csv.display_names(review))
+    got = validate(review, access_csv.read_decisions(text, "d.csv"), for_document)
     assert [(d.name, d.decision.value, d.comment) for d in got] == [
         (n, "remove" if i % 2 else "keep", f"gone {i}" if i % 2 else "") for i, n in enumerate(HOSTILE)]
     # "new\nline" is in three cells of its row (account, why, groups): the row after it starts three lines later
@@ -323,8 +324,8 @@ def test_review_from_a_run_decide_sign_then_the_next_review_shows_changes_and_a_
     assert main(["verify", str(r1)]) == 0
     assert (r1 / "access-review-record.pdf").read_bytes().startswith(b"%PDF-")
     assert sorted(p.name for p in r1.iterdir()) == [
-        "access-review-record.html", "access-review-record.pdf", "access-review.csv", "access-review.html", "access-review.json",
-        "manifest-001.json", "record.jsonl"]
+        "access-review-record.html", "access-review-record.pdf", "access-review.csv", "access-review.html",
+        "access-review.json", "manifest-001.json", "record.jsonl"]
     # not approved yet: refused as a previous review
     run2 = sealed_run(tmp_path / "run2", make_system(replace(ALICE, grants=(SUDO,)), bob,
                                                      make_account("carol", id="uid:1003")))
@@ -373,7 +374,10 @@ def test_a_target_without_a_list_or_with_an_error_list_fails_closed(tmp_path, ca
     assert "  ERROR h3: the run holds no access list for it (scanned without its account facts)" in text
     doc = json.loads((out / "access-review.json").read_text())
     assert doc["summary"]["systems_error"] == 2
-    assert "h3: the run holds no access list" in (out / "access-review.html").read_text()
+    page = (out / "access-review.html").read_text()
+    assert "h3: the run holds no access list" in page and "h2: linux.passwd: denied" in page
+    assert main(["access-review", "--from-run", str(run), "-o", str(out)]) == 2  # a review directory is new
+    assert "exists and is not an empty directory; a review directory is new" in capsys.readouterr().err
 
 
 def test_a_run_that_is_not_intact_is_refused(tmp_path, capsys):
