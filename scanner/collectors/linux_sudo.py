@@ -22,7 +22,8 @@ def parse_sudoers(section: Section, target: Target) -> Sudoers:
     for path in ["/etc/sudoers"] + [p for p in section.present("/etc/sudoers.d/") if _sudoers_included(p)]:
         text = re.sub(r"\\\n", " ", section.text(path) or "")
         for n, line in config_lines(text, comment="\0"):
-            if line.startswith("#") and not re.match(r"#include(dir)?\s", line):
+            # '#' starts a comment, except an include and a rule whose user list begins with a uid ('#1001 ...')
+            if line.startswith("#") and not re.match(r"#(include(dir)?\s|[0-9]+[ \t,])", line):
                 continue
             found.append(SudoLine(path, n, line))
     return Sudoers(installed=True, lines=tuple(found))
