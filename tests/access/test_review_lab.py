@@ -35,34 +35,6 @@ def lab(tmp_path_factory):
         lab.close()
 
 
-@pytest.fixture(autouse=True)
-def linux_extractor(monkeypatch):
-    """TEMPORARY until scanner.access.linux (acc-hosts) is merged: a minimal extractor over the real facts."""
-    import importlib.util
-
-    if importlib.util.find_spec("scanner.access.linux") is not None:
-        return
-    from scanner import runner
-    from scanner.access import extract
-    from scanner.access.model import Account, AccountType, Grant
-
-    def build(target, facts):
-        rules = [line.text for line in facts["linux.sudoers"].value.lines]
-        out = []
-        for e in facts["linux.passwd"].value.entries:
-            grants = [Grant("uid 0", "uid 0", "linux.passwd")] if e.uid == 0 else []
-            grants += [Grant("sudo", f"sudo rule {r!r}", "linux.sudoers") for r in rules
-                       if r.split() and r.split()[0] == e.name]
-            out.append(Account(target.name, "linux", e.name, f"uid:{e.uid}",
-                               AccountType.PERSON if e.uid >= 1000 else AccountType.BUILTIN, "uid", True, False,
-                               tuple(grants)))
-        return extract.Built(tuple(out))
-
-    ex = extract.Extractor(facts=("linux.passwd", "linux.sudoers"), build=build)
-    monkeypatch.setattr(extract, "extractor", lambda p: ex if p.value == "linux" else None)
-    monkeypatch.setattr(runner, "extractor", lambda p: ex if p.value == "linux" else None)
-
-
 def add_account(etc: Path, name: str, uid: int) -> None:
     for file, line in (("passwd", f"{name}:x:{uid}:{uid}:{name}:/home/{name}:/bin/bash"),
                        ("shadow", f"{name}:$6$salt$hash:20000:0:99999:7:::"), ("group", f"{name}:x:{uid}:"),
