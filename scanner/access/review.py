@@ -52,6 +52,7 @@ class ChangeKind(str, enum.Enum):
     ENABLED = "enabled"
     DISABLED = "disabled"
     TYPE_CHANGED = "type changed"
+    RENAMED = "renamed"  # the same id under another name
     NOT_COMPARED = "system not compared"  # an error list now or then, or a system no longer reviewed
     STALE = "unused longer than policy"
     NEVER_USED = "never used"
@@ -186,8 +187,8 @@ def account_changes(old: Account, new: Account) -> list[Change]:
     if old.type != new.type:
         out.append(Change(ChangeKind.TYPE_CHANGED, new.system, new.id, new.name,
                           f"{old.type.value} -> {new.type.value} ({new.type_reason})"))
-    if old.name != new.name:  # the id is the identity; a renamed account is shown in the type line's place
-        out.append(Change(ChangeKind.TYPE_CHANGED, new.system, new.id, new.name, f"renamed from {old.name!r}"))
+    if old.name != new.name:  # the id is the identity
+        out.append(Change(ChangeKind.RENAMED, new.system, new.id, new.name, f"renamed from {old.name!r}"))
     return out
 
 

@@ -72,7 +72,7 @@ SUDO = make_grant("sudo", "sudo rule 'alice ALL=(ALL) ALL' (/etc/sudoers:3)")
     ([replace(ALICE, enabled=None)], [ALICE], [("ENABLED", "alice", "enabled: unknown -> yes")]),
     ([ALICE], [replace(ALICE, type=AccountType.SHARED, type_reason="policy shared_account_patterns")],
      [("TYPE_CHANGED", "alice", "person -> shared (policy shared_account_patterns)")]),
-    ([ALICE], [replace(ALICE, name="alice2")], [("TYPE_CHANGED", "alice2", "renamed from 'alice'")]),
+    ([ALICE], [replace(ALICE, name="alice2")], [("RENAMED", "alice2", "renamed from 'alice'")]),
     # the id is the identity: the same name with another id is one account removed and one added
     ([ALICE], [replace(ALICE, id="uid:1002")],
      [("NEW", "alice", "person, enabled yes"), ("REMOVED", "alice", "person, enabled yes (was)")]),
@@ -456,3 +456,10 @@ def test_usage_errors_are_named(argv, message, capsys):
 def test_the_schema_is_published(capsys):
     assert main(["schema", "access-review"]) == 0
     assert json.loads(capsys.readouterr().out)["title"] == "gxpscan access review (access-review.json)"
+
+
+def test_the_schema_names_every_kind_of_change_and_decision():
+    defs = schema("access-review")
+    assert defs["$defs"]["change"]["properties"]["kind"]["enum"] == [k.name.lower() for k in ChangeKind]
+    decision = defs["properties"]["decisions"]["items"]["properties"]["decision"]["enum"]
+    assert decision == [d.value for d in Decision]
