@@ -18,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from scanner import cli_challenge, cli_history  # light modules: their commands import what they need when they run
+from scanner import cli_access, cli_challenge, cli_history  # light modules: commands import what they need to run
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("schema", help="print a JSON Schema")
     sc.set_defaults(func=cmd_schema)
-    sc.add_argument("which", choices=["inventory", "result", "selftest"])
+    sc.add_argument("which", choices=["inventory", "result", "selftest", "access-review"])
 
     r = sub.add_parser("report", help="render a run record (complete or interrupted) again", epilog=EXIT_CODES_HELP,
                        formatter_class=raw)
@@ -198,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     _verify_options(d)
     cli_history.diff_options(d)  # issue 13: run ids from the history
     cli_history.register(sub)  # issue 13: gxpscan history, history import
+    cli_access.register(sub)  # issue 17: gxpscan access-review
 
     pr = sub.add_parser("protocol", help="write the OQ test protocol (to approve before execution) for an inventory",
                         formatter_class=raw,
