@@ -430,11 +430,12 @@ def _pdf(blocks: Sequence[Block], style: Style, meta: Meta, paper: str) -> bytes
 
 
 def record_pdf(run: Run, *, protocol: Protocol | None = None, protocol_problem: str = "",
-               template_dir: str | Path | None = None, paper: str = "A4") -> bytes:
+               template_dir: str | Path | None = None, paper: str = "A4", min_risk: str | None = None,
+               sort: str | None = None) -> bytes:
     from reports.oq import record_context
 
     with collector_paused():
-        ctx = record_context(run, protocol, protocol_problem, paper, PDF_EXCERPT_LINES)
+        ctx = record_context(run, protocol, protocol_problem, paper, PDF_EXCERPT_LINES, min_risk=min_risk, sort=sort)
         info = run.info
         created = (info.ended or info.started).isoformat()
         return _pdf(record_blocks(ctx), load_style(template_dir),
@@ -469,6 +470,7 @@ def write_bytes(out: TextIO | BinaryIO, data: bytes) -> None:
 
 
 def render(run: Run, out: TextIO | BinaryIO, *, protocol: Protocol | None = None, protocol_problem: str = "",
-           template_dir: str | Path | None = None, paper: str = "A4", **_: Any) -> None:
+           template_dir: str | Path | None = None, paper: str = "A4", min_risk: str | None = None,
+           sort: str | None = None, **_: Any) -> None:
     write_bytes(out, record_pdf(run, protocol=protocol, protocol_problem=protocol_problem,
-                                template_dir=template_dir, paper=paper))
+                                template_dir=template_dir, paper=paper, min_risk=min_risk, sort=sort))
