@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,16 +124,20 @@ def register(sub: Any) -> None:
     m.add_argument("--paper", choices=["A4", "letter"], default="A4", help="pdf: page size (default A4)")
 
 
-def _period(args: argparse.Namespace) -> tuple[Any, Any]:
+def _period(args: argparse.Namespace) -> tuple[datetime, datetime]:
+    """--since and --until in UTC; an --until given as a date ends with that day."""
+    from datetime import timedelta
+
     from scanner.history import HistoryError, since_date
     from scanner.model import utcnow
 
     try:
         since = since_date(args.since)
-        until = since_date(args.until).replace(hour=23, minute=59, second=59) \
-            if args.until and len(args.until.strip()) == 10 else (since_date(args.until) if args.until else utcnow())
+        until = since_date(args.until) if args.until else utcnow()
     except HistoryError as exc:
         raise _usage(str(exc).replace("--since", "--since/--until")) from None
+    if args.until and len(args.until.strip()) == len("2026-01-31"):
+        until += timedelta(days=1, microseconds=-1)
     if until < since:
         raise _usage("--until is before --since")
     return since, until
