@@ -255,3 +255,15 @@ def test_a_real_scan_records_the_rating_of_the_declared_impact(tmp_path: Path) -
         expected = m.level(r.severity, Impact.LOW) if r.status in (Status.FAIL, Status.ERROR, Status.WAIVED) else None
         assert (r.risk.level if r.risk else None) == expected and (r.risk is None or r.risk.declared)
     assert cli.main(["verify", str(out), "-q"]) == cli.EXIT_OK
+
+
+def test_the_pdf_record_shows_the_gxp_impact_table_and_the_deviation_filter(risk_run: Path, tmp_path: Path) -> None:
+    from tests.reports.test_pdf import pages_text, squash
+
+    out = tmp_path / "pdf"
+    cli.main(["report", str(risk_run), "--format", "pdf", "-o", str(out), "--min-risk", "high", "-q"])
+    text = squash(" ".join(pages_text((out / "oq-evidence.pdf").read_bytes())))
+    for shown in ("GxP impact and risk assessment", "lims medium RA-7 <v2> lab data",
+                  "erp not declared: findings rated as high impact", "on the risk matrix default.",
+                  "(3 of 5 left out by --min-risk)", "Risk high (impact not declared: rated as high)"):
+        assert squash(shown) in text, shown
