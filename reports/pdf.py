@@ -226,8 +226,8 @@ def record_blocks(ctx: dict[str, Any]) -> list[Block]:
     blocks.append(Heading("GxP impact and risk assessment"))  # issue 17
     blocks.append(Table((0.2, 0.25, 0.25, 0.3), header("Target", "GxP impact", "Risk assessment", "Records held"), [
         tuple((("r", d(v)),) for v in (g.target, g.impact, g.assessment, g.records)) for g in ctx["gxp"]]))
-    risk_basis = (f"Each deviation's risk is its check's severity weighed by its system's GxP impact on the risk matrix "
-                  f"{d(ctx['risk_matrix'])}. {d(ctx['deviation_filter'])}")
+    risk_basis = ("Each deviation's risk is its check's severity weighed by its system's GxP impact on the risk "
+                  f"matrix {d(ctx['risk_matrix'])}. {d(ctx['deviation_filter'])}")
     blocks.append(Paragraph((("r", risk_basis.rstrip()),), boxed=True))
 
     devs = ctx["deviations"]
