@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("schema", help="print a JSON Schema")
     sc.set_defaults(func=cmd_schema)
-    sc.add_argument("which", choices=["inventory", "result", "selftest"])
+    sc.add_argument("which", choices=["inventory", "result", "selftest", "risk_matrix"])
 
     r = sub.add_parser("report", help="render a run record (complete or interrupted) again", epilog=EXIT_CODES_HELP,
                        formatter_class=raw)
