@@ -116,20 +116,38 @@ def load_matrix(path: str | Path | None) -> RiskMatrix:
 
 def impact_of(context: Mapping[str, Any]) -> tuple[Impact, bool]:
     """The declared impact, or high and not declared."""
-    declared = context.get("gxp_impact")
-    return (Impact(declared), True) if declared in {i.value for i in Impact} else (Impact.HIGH, False)
+    try:
+        return Impact(context.get("gxp_impact")), True
+    except ValueError:
+        return Impact.HIGH, False
+
+
+class _Rater:
+    """Rates results of one system: its impact read once, one Risk value per severity."""
+
+    def __init__(self, context: Mapping[str, Any], matrix: RiskMatrix) -> None:
+        self.impact, self.declared = impact_of(context)
+        self.matrix = matrix
+        self.risks: dict[Severity, Risk] = {}
+
+    def __call__(self, result: Result) -> Result:
+        if result.status not in RATED:
+            return result if result.risk is None else replace(result, risk=None)
+        risk = self.risks.get(result.severity)
+        if risk is None:
+            risk = self.risks.setdefault(result.severity, Risk(self.matrix.level(result.severity, self.impact),
+                                                               self.impact.value, self.declared))
+        return replace(result, risk=risk)
 
 
 def rate(result: Result, context: Mapping[str, Any], matrix: RiskMatrix) -> Result:
     """The result with its risk (a result that carries none keeps none)."""
-    if result.status not in RATED:
-        return result if result.risk is None else replace(result, risk=None)
-    impact, declared = impact_of(context)
-    return replace(result, risk=Risk(matrix.level(result.severity, impact), impact.value, declared))
+    return _Rater(context, matrix)(result)
 
 
 def rate_all(results: Iterable[Result], context: Mapping[str, Any], matrix: RiskMatrix) -> tuple[Result, ...]:
-    return tuple(rate(r, context, matrix) for r in results)
+    rater = _Rater(context, matrix)
+    return tuple(rater(r) for r in results)
 
 
 def rated(run: Run, matrix: RiskMatrix) -> Run:
@@ -137,9 +155,14 @@ def rated(run: Run, matrix: RiskMatrix) -> Run:
     from the run's recorded GxP context; ratings stored in the record are kept as they are."""
     if not any(r.status in RATED and r.risk is None for r in run.results):
         return run
-    contexts = run.info.gxp_context
-    results = tuple(rate(r, contexts.get(r.target, {}), matrix) if r.status in RATED and r.risk is None else r
-                    for r in run.results)
+    raters: dict[str, _Rater] = {}
+
+    def rater(target: str) -> _Rater:
+        found = raters.get(target)
+        return found if found is not None else raters.setdefault(
+            target, _Rater(run.info.gxp_context.get(target, {}), matrix))
+
+    results = tuple(rater(r.target)(r) if r.status in RATED and r.risk is None else r for r in run.results)
     info = run.info if run.info.risk_matrix else replace(run.info, risk_matrix=matrix.source)
     return replace(run, info=info, results=results)
 
