@@ -511,6 +511,7 @@ def record_context(run: Run, protocol: Protocol | None = None, protocol_problem:
         "conclusion": _conclusion(run, tests, all_devs, protocol),
         "gxp": gxp_rows(run, [*targets, *(t for t in run.info.gxp_context if t not in targets)]),
         "risk_matrix": info.risk_matrix or "default", "deviation_filter": deviation_filter,
+        "deviations_total": len(all_devs),  # the summary counts every deviation, whatever --min-risk listed
     }
 
 

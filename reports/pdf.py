@@ -255,7 +255,7 @@ def record_blocks(ctx: dict[str, Any]) -> list[Block]:
         ((("b", "Tests executed"),), (("r", executed),)),
         ((("b", "Findings (resources examined)"),),
          (("r", ", ".join(f"{upper_status(k)} {v}" for k, v in ctx["counts"].items() if v)),)),
-        ((("b", "Deviations"),), (("r", str(len(devs))),)),
+        ((("b", "Deviations"),), (("r", str(ctx["deviations_total"])),)),
         ((("b", "Conclusion"),), (("r", d(ctx["conclusion"])),))]))
 
     blocks.append(Heading("Objective evidence"))

@@ -180,6 +180,9 @@ def test_report_filters_and_sorts_by_risk_in_every_format_and_keeps_the_exit_cod
     assert [i.split(".")[0] for i in impacts] == ["Risk high", "Risk high (impact not declared: rated as high)"]
     note = "".join(next(p for p in root.iter("p") if p.get("id") == "risk-basis").itertext())
     assert "(3 of 5 left out by --min-risk); the tests above are complete" in note
+    summary = [t for t in root.iter("table") if "summary" in (t.get("class") or "").split()][0]
+    assert ["".join(td.itertext()) for tr in summary.iter("tr") if "".join(tr.find("th").itertext()) == "Deviations"
+            for td in tr.findall("td")] == ["5"]  # the summary counts all of them
     gxp = [t for t in root.iter("table") if "gxp-impact" in (t.get("class") or "").split()][0]
     assert [["".join(td.itertext()) for td in tr.findall("td")] for tr in gxp.find("tbody").findall("tr")] == [
         ["lims", "medium", "RA-7 <v2>", "lab data"],
