@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from reports.text import display_width, for_terminal, wrap
 from scanner.coverage import Verdict, by_clause, coverage, overall
 from scanner.model import Location, Result, Run, Status
+from scanner.risk import risk_rank
 
 _COLOUR = {Status.PASS: "32", Status.FAIL: "31", Status.ERROR: "35", Status.WAIVED: "36",
            Status.MANUAL: "33", Status.NOT_APPLICABLE: "90"}
@@ -160,10 +161,11 @@ def colour_wanted(out: TextIO) -> bool:
 
 
 def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool = False, quiet: bool = False,
-           width: int | None = None, frameworks: Iterable[str] = DEFAULT_FRAMEWORKS, **_: Any) -> None:
+           width: int | None = None, frameworks: Iterable[str] = DEFAULT_FRAMEWORKS, sort: str | None = None,
+           **_: Any) -> None:
     """Write the console report. ``colour`` None: decided by :func:`colour_wanted`; ``width`` None: decided by
     :func:`terminal_width`; ``verbose``: every finding, with locations, and the remediation of each check that
-    did not pass; ``quiet``: only the summary line."""
+    did not pass; ``quiet``: only the summary line; ``sort`` "risk": the findings riskiest first (issue 17)."""
     colour = colour_wanted(out) if colour is None else colour
     width = max(terminal_width(out) if width is None else width, 20)
     summary = _paragraph(summary_line(run), width, "", "  ")
@@ -218,11 +220,18 @@ def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool =
     shown = [r for r in run.results if verbose or r.status in (Status.FAIL, Status.ERROR, Status.WAIVED)]
     if shown:
         shown.sort(key=lambda r: (_ORDER.index(r.status), -r.severity.rank, r.target, r.check, r.resource))
-        lines += table([Column("status"), Column("severity"),
+        if sort == "risk":  # stable: within a level, the order above
+            shown.sort(key=lambda r: -risk_rank(r))
+        rated = any(r.risk is not None for r in shown)  # a record older than the risk rating has no column
+        lines += table([Column("status"), Column("severity"), *([Column("risk")] if rated else []),
                         Column("target", min_width=10), Column("check", min_width=12, weight=1.5),
                         Column("resource", min_width=10, weight=1.5), Column("message", min_width=20, weight=3)],
-                       [_finding_row(r, verbose) for r in shown], width, colour)
+                       [_finding_row(r, verbose, rated) for r in shown], width, colour)
         lines.append("")
+        if any(r.risk is not None and not r.risk.declared for r in shown):
+            lines += _paragraph("risk*: the target declares no gxp_impact; rated as high impact (see "
+                                "scanner/risk_matrix.yaml)", width, "", "  ")
+            lines.append("")
         if verbose:
             lines += _remediation(shown, width)
     lines += summary
@@ -260,7 +269,7 @@ def _coverage(run: Run, frameworks: set[str], width: int, colour: bool) -> list[
                     Column("clause coverage (worst target)", min_width=20, weight=3)], rows, width, colour), ""]
 
 
-def _finding_row(r: Result, verbose: bool) -> list[Cell]:
+def _finding_row(r: Result, verbose: bool, rated: bool = False) -> list[Cell]:
     resource = _bounded(for_terminal(r.resource))
     if verbose and r.location is not None:
         resource += "\nat " + _bounded(_where(r.location))
@@ -268,7 +277,8 @@ def _finding_row(r: Result, verbose: bool) -> list[Cell]:
     if verbose and r.steps:  # a challenge: the steps that were not met (all of them for a failure shown)
         message += "".join("\n" + _bounded(for_terminal(c.describe())) for c in r.steps
                            if c.ok is not True or r.status is not Status.PASS)
-    return [_status(r.status), Cell(r.severity.value), Cell(_bounded(for_terminal(r.target))),
+    risk = [Cell(r.risk.level.value + ("" if r.risk.declared else "*")) if r.risk else Cell("-")] if rated else []
+    return [_status(r.status), Cell(r.severity.value), *risk, Cell(_bounded(for_terminal(r.target))),
             Cell(_bounded(for_terminal(r.check))), Cell(resource), Cell(message)]
 
 

@@ -34,8 +34,9 @@ from typing import Any, TextIO
 from reports.location import place
 from reports.text import for_document
 from scanner.coverage import ClauseCoverage, Verdict, by_clause, coverage, overall
-from scanner.model import Location, Result, Run, SignatureRecord, Status, thaw
+from scanner.model import Location, Result, RiskLevel, Run, SignatureRecord, Status, thaw
 from scanner.protocol import Protocol, ProtocolTest, reconcile, test_id, worst
+from scanner.risk import describe
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 RECORD_TEMPLATE = "oq-record.html.j2"
@@ -167,6 +168,17 @@ class Deviation:
     impact: str
     remediation: str
     status: str  # the result behind it (FAIL, ERROR) or the kind in capitals
+    risk: RiskLevel | None = None  # a failed or erroring test's risk rating (issue 17)
+
+
+@dataclass(frozen=True)
+class GxpRow:
+    """A target's declared GxP impact, risk assessment and records (inventory gxp_context), as text."""
+
+    target: str
+    impact: str
+    assessment: str
+    records: str
 
 
 @dataclass(frozen=True)
@@ -251,20 +263,20 @@ def executed_tests(run: Run, protocol: Protocol | None) -> list[ExecutedTest]:
 
 def deviations(run: Run, protocol: Protocol | None, protocol_problem: str) -> list[Deviation]:
     info = run.info
-    out: list[tuple[str, str, str, str, str, str, str, str]] = []
+    out: list[tuple[str, str, str, str, str, str, str, str, RiskLevel | None]] = []
     if info.interrupted:
         out.append(("", "execution incomplete", "the run", "", "The run was interrupted before every target "
-                    "finished.", "Tests of targets that did not finish have no result.", "", "INTERRUPTED"))
+                    "finished.", "Tests of targets that did not finish have no result.", "", "INTERRUPTED", None))
     if protocol_problem:
         out.append(("", "protocol", "the protocol", "", protocol_problem, "The tests cannot be reconciled with an "
                     "approved protocol: acceptance criteria are not shown as fixed before execution.", "",
-                    "PROTOCOL"))
+                    "PROTOCOL", None))
     if protocol is not None and protocol.inventory_sha256 != info.inventory_sha256:
         out.append(("", "inventory changed", "the inventory", "",
                     f"The protocol was written for inventory {protocol.inventory} (SHA-256 "
                     f"{protocol.inventory_sha256}); the run used {info.inventory} (SHA-256 {info.inventory_sha256}).",
                     "Targets, connections or policy thresholds may differ from those approved in the protocol.", "",
-                    "CHANGED"))
+                    "CHANGED", None))
     for r in run.results:
         if r.status in (Status.FAIL, Status.ERROR):
             failed = r.status is Status.FAIL
@@ -272,21 +284,23 @@ def deviations(run: Run, protocol: Protocol | None, protocol_problem: str) -> li
                       f"requirement(s) {', '.join(r.clauses) or 'none mapped'} not demonstrated.") if failed else (
                 f"The result could not be determined on {r.target}; requirement(s) "
                 f"{', '.join(r.clauses) or 'none mapped'} not demonstrated until the test is repeated.")
+            if r.risk is not None:
+                impact = f"Risk {describe(r.risk)}. {impact}"
             out.append((test_id(r.check, r.target), "test failed" if failed else "test error",
                         f"{test_id(r.check, r.target)} / {r.target} / {r.resource}", step_where(r), r.message,
-                        impact, r.remediation, r.status.value.upper()))
+                        impact, r.remediation, r.status.value.upper(), r.risk.level if r.risk else None))
     if protocol is not None:
         rec = reconcile(protocol, run.results)
         for t in rec.omitted:
             out.append((t.id, "test not executed", f"{t.id} / {t.target}", "",
                         f"The protocol test {t.id} ({t.check} on {t.target}) was not executed by this run.",
                         f"Requirement(s) {', '.join(t.clauses) or 'none mapped'} not demonstrated on {t.target}.",
-                        "", "NOT EXECUTED"))
+                        "", "NOT EXECUTED", None))
         for tid, check, target in rec.unplanned:
             out.append((tid, "test not in protocol", f"{tid} / {target}", "",
                         f"The run executed {check} on {target}, which the protocol does not contain.",
                         "No acceptance criterion was approved for it before execution; its result is "
-                        "informative until the protocol is amended.", "", "UNPLANNED"))
+                        "informative until the protocol is amended.", "", "UNPLANNED", None))
     return [Deviation(f"DEV-{i:03d}", *d) for i, d in enumerate(out, 1)]
 
 
@@ -416,9 +430,38 @@ def _signed(s: SignatureRecord) -> SignatureLine:
     return SignatureLine(title, s.name, s.meaning, s.signed_at.isoformat(), s.key_id, s.manifest_sha256, True)
 
 
+def shown_deviations(devs: Sequence[Deviation], min_risk: str | None, sort: str | None) -> tuple[list[Deviation], str]:
+    """Issue 17: the deviations a --min-risk/--sort record lists (a run-level deviation, which has no risk, always
+    stays), and a sentence saying what was left out. Ids stay those of the complete list."""
+    shown = list(devs)
+    note = ""
+    if min_risk:
+        floor = RiskLevel(min_risk).rank
+        shown = [d for d in devs if not d.test_id or (d.risk is not None and d.risk.rank >= floor)]
+        note = (f"Deviations listed: those rated {min_risk} or higher and those of the run itself "
+                f"({len(devs) - len(shown)} of {len(devs)} left out by --min-risk); the tests above are complete.")
+    if sort == "risk":
+        shown.sort(key=lambda d: -(d.risk.rank if d.risk is not None else len(RiskLevel)))
+    return shown, note
+
+
+def gxp_rows(run: Run, targets: Iterable[str]) -> list[GxpRow]:
+    """Each target's declared impact (or how it was rated without one), risk assessment and records held."""
+    out = []
+    for t in targets:
+        ctx = run.info.gxp_context.get(t, {})
+        impact = ctx.get("gxp_impact")
+        out.append(GxpRow(t, str(impact) if impact else "not declared: findings rated as high impact",
+                          str(ctx.get("risk_assessment") or "\u2014 not referenced"),
+                          ", ".join(str(x) for x in ctx.get("record_types") or ()) or "\u2014 not declared"))
+    return out
+
+
 def record_context(run: Run, protocol: Protocol | None = None, protocol_problem: str = "",
-                   paper: str = "A4", excerpt_lines: int = EXCERPT_LINES) -> dict[str, Any]:
-    """Everything the record template shows, computed once (templates only lay it out)."""
+                   paper: str = "A4", excerpt_lines: int = EXCERPT_LINES, *, min_risk: str | None = None,
+                   sort: str | None = None) -> dict[str, Any]:
+    """Everything the record template shows, computed once (templates only lay it out). ``min_risk``/``sort``
+    (issue 17) narrow and order the deviations list only: the record of the tests stays complete."""
     info = run.info
     if info.protocol_sha256 and protocol is None and not protocol_problem:
         protocol_problem = (f"The run executed protocol SHA-256 {info.protocol_sha256}, but that protocol was not "
@@ -426,7 +469,8 @@ def record_context(run: Run, protocol: Protocol | None = None, protocol_problem:
     if protocol is not None and not info.protocol_sha256:
         protocol, protocol_problem = None, "A protocol was given, but the run did not record executing one."
     tests = executed_tests(run, protocol)
-    devs = deviations(run, protocol, protocol_problem)
+    all_devs = deviations(run, protocol, protocol_problem)
+    devs, deviation_filter = shown_deviations(all_devs, min_risk, sort)
     by_status: dict[str, int] = {}
     for t in tests:
         by_status[t.status.value] = by_status.get(t.status.value, 0) + 1
@@ -464,7 +508,10 @@ def record_context(run: Run, protocol: Protocol | None = None, protocol_problem:
         "evidence": [(ref, label(ref, ev), ev, _excerpt(str(ev.get("raw", "")), excerpt_lines))
                      for ref, ev in sorted(run.evidence.items())],
         "planned": len(protocol.tests) if protocol else None,
-        "conclusion": _conclusion(run, tests, devs, protocol),
+        "conclusion": _conclusion(run, tests, all_devs, protocol),
+        "gxp": gxp_rows(run, [*targets, *(t for t in run.info.gxp_context if t not in targets)]),
+        "risk_matrix": info.risk_matrix or "default", "deviation_filter": deviation_filter,
+        "deviations_total": len(all_devs),  # the summary counts every deviation, whatever --min-risk listed
     }
 
 
@@ -498,16 +545,19 @@ def _conclusion(run: Run, tests: Sequence[ExecutedTest], devs: Sequence[Deviatio
 
 
 def record_html(run: Run, *, protocol: Protocol | None = None, protocol_problem: str = "",
-                template_dir: str | Path | None = None, paper: str = "A4", excerpt_lines: int = EXCERPT_LINES) -> str:
+                template_dir: str | Path | None = None, paper: str = "A4", excerpt_lines: int = EXCERPT_LINES,
+                min_risk: str | None = None, sort: str | None = None) -> str:
     template = environment(template_dir).get_template(RECORD_TEMPLATE)
-    text: str = template.render(record_context(run, protocol, protocol_problem, paper, excerpt_lines))
+    text: str = template.render(record_context(run, protocol, protocol_problem, paper, excerpt_lines,
+                                               min_risk=min_risk, sort=sort))
     return text
 
 
 def render(run: Run, out: TextIO, *, protocol: Protocol | None = None, protocol_problem: str = "",
-           template_dir: str | Path | None = None, paper: str = "A4", **_: Any) -> None:
+           template_dir: str | Path | None = None, paper: str = "A4", min_risk: str | None = None,
+           sort: str | None = None, **_: Any) -> None:
     out.write(record_html(run, protocol=protocol, protocol_problem=protocol_problem, template_dir=template_dir,
-                          paper=paper))
+                          paper=paper, min_risk=min_risk, sort=sort))
 
 
 # --- the protocol document ----------------------------------------------------------------------------------------

@@ -223,6 +223,13 @@ def record_blocks(ctx: dict[str, Any]) -> list[Block]:
           *((("rs", ("\n" if m.tests else "") + f"manual: {d(m.manual)}"),) if m.manual else ())),
          (("r", d(m.result)),)) for m in ctx["matrix"]]))
 
+    blocks.append(Heading("GxP impact and risk assessment"))  # issue 17
+    blocks.append(Table((0.2, 0.25, 0.25, 0.3), header("Target", "GxP impact", "Risk assessment", "Records held"), [
+        tuple((("r", d(v)),) for v in (g.target, g.impact, g.assessment, g.records)) for g in ctx["gxp"]]))
+    risk_basis = ("Each deviation's risk is its check's severity weighed by its system's GxP impact on the risk "
+                  f"matrix {d(ctx['risk_matrix'])}. {d(ctx['deviation_filter'])}")
+    blocks.append(Paragraph((("r", risk_basis.rstrip()),), boxed=True))
+
     devs = ctx["deviations"]
     blocks.append(Heading(f"Deviations ({len(devs)})"))
     blocks.append(Table((0.08, 0.18, 0.08, 0.18, 0.16, 0.16, 0.16), header(
@@ -248,7 +255,7 @@ def record_blocks(ctx: dict[str, Any]) -> list[Block]:
         ((("b", "Tests executed"),), (("r", executed),)),
         ((("b", "Findings (resources examined)"),),
          (("r", ", ".join(f"{upper_status(k)} {v}" for k, v in ctx["counts"].items() if v)),)),
-        ((("b", "Deviations"),), (("r", str(len(devs))),)),
+        ((("b", "Deviations"),), (("r", str(ctx["deviations_total"])),)),
         ((("b", "Conclusion"),), (("r", d(ctx["conclusion"])),))]))
 
     blocks.append(Heading("Objective evidence"))
@@ -430,11 +437,12 @@ def _pdf(blocks: Sequence[Block], style: Style, meta: Meta, paper: str) -> bytes
 
 
 def record_pdf(run: Run, *, protocol: Protocol | None = None, protocol_problem: str = "",
-               template_dir: str | Path | None = None, paper: str = "A4") -> bytes:
+               template_dir: str | Path | None = None, paper: str = "A4", min_risk: str | None = None,
+               sort: str | None = None) -> bytes:
     from reports.oq import record_context
 
     with collector_paused():
-        ctx = record_context(run, protocol, protocol_problem, paper, PDF_EXCERPT_LINES)
+        ctx = record_context(run, protocol, protocol_problem, paper, PDF_EXCERPT_LINES, min_risk=min_risk, sort=sort)
         info = run.info
         created = (info.ended or info.started).isoformat()
         return _pdf(record_blocks(ctx), load_style(template_dir),
@@ -469,6 +477,7 @@ def write_bytes(out: TextIO | BinaryIO, data: bytes) -> None:
 
 
 def render(run: Run, out: TextIO | BinaryIO, *, protocol: Protocol | None = None, protocol_problem: str = "",
-           template_dir: str | Path | None = None, paper: str = "A4", **_: Any) -> None:
+           template_dir: str | Path | None = None, paper: str = "A4", min_risk: str | None = None,
+           sort: str | None = None, **_: Any) -> None:
     write_bytes(out, record_pdf(run, protocol=protocol, protocol_problem=protocol_problem,
-                                template_dir=template_dir, paper=paper))
+                                template_dir=template_dir, paper=paper, min_risk=min_risk, sort=sort))

@@ -11,6 +11,9 @@ What code-scanning consumers need (valid against the OASIS SARIF 2.1.0 schema):
   time, not the message), so an alert is tracked rather than opened anew;
 - ``properties.security-severity`` on rules and results as GitHub reads it (a number in a string, 0.0 to 10.0:
   critical 9.5, high 8.0, medium 5.5, low 2.0, info 0.0), and the tag ``security``;
+- ``properties.risk`` on a result (issue 17: low to critical, with ``gxpImpact`` and ``gxpImpactDeclared``); it is
+  not mapped to ``security-severity``, which GitHub reads from the rule: a rule spans systems of different GxP
+  impact, so one number per rule cannot carry a per-system risk;
 - rule ``help`` (text and Markdown) with the acceptance criterion and the remediation;
 - ``invocations[0].executionSuccessful`` false when the run was interrupted or any check ended in error, each
   error as a ``toolExecutionNotification``; run warnings as ``toolConfigurationNotifications``.
@@ -93,6 +96,8 @@ def _result(r: Result, rule_index: int) -> dict[str, Any]:
         "properties": {"status": r.status.value, "target": r.target, "observed": thaw(r.observed),
                        "clauses": list(r.clauses), "evidence": list(r.evidence),
                        "security-severity": SECURITY_SEVERITY[r.severity],
+                       **({"risk": r.risk.level.value, "gxpImpact": r.risk.impact,
+                           "gxpImpactDeclared": r.risk.declared} if r.risk is not None else {}),
                        **({"challenge": {"impact": r.impact, "steps": [thaw(c) for c in r.steps]}} if r.steps else {})},
     }
     if r.waiver:

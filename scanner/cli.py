@@ -18,7 +18,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from scanner import cli_access, cli_challenge, cli_history  # light modules: commands import what they need to run
+from scanner import (  # light modules: their commands import what they need to run
+    cli_access,
+    cli_challenge,
+    cli_history,
+    cli_risk,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -147,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lowest severity of a failure that makes the exit code 1 (default low)")
     s.add_argument("--verbose", "-v", action="store_true", help="console: list every finding, passes included")
     s.add_argument("--quiet", "-q", action="store_true", help="console: print only the summary line")
+    cli_risk.report_options(s)  # issue 17: --risk-matrix, --min-risk, --sort risk
     s.add_argument("--operator-name", metavar="NAME", default=None,
                    help="printed name of the person running the scan, recorded beside user@host "
                         "(default: environment variable GXPSCAN_OPERATOR)")
@@ -174,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("schema", help="print a JSON Schema")
     sc.set_defaults(func=cmd_schema)
-    sc.add_argument("which", choices=["inventory", "result", "selftest", "access-review"])
+    sc.add_argument("which", choices=["inventory", "result", "selftest", "access-review", "risk_matrix"])
 
     r = sub.add_parser("report", help="render a run record (complete or interrupted) again", epilog=EXIT_CODES_HELP,
                        formatter_class=raw)
@@ -184,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--output", "-o", metavar="DIR")
     r.add_argument("--verbose", "-v", action="store_true", help="console: list every finding, passes included")
     r.add_argument("--quiet", "-q", action="store_true", help="console: print only the summary line")
+    cli_risk.report_options(r)  # issue 17: --risk-matrix, --min-risk, --sort risk
     _verify_options(r)
     _seal_options(r)
     _document_options(r, protocol_help="the protocol the run executed (default: protocol.json beside the record)")
@@ -199,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_history.diff_options(d)  # issue 13: run ids from the history
     cli_history.register(sub)  # issue 13: gxpscan history, history import
     cli_access.register(sub)  # issue 17: gxpscan access-review
+    cli_risk.register(sub)  # issue 17: gxpscan management-review
 
     pr = sub.add_parser("protocol", help="write the OQ test protocol (to approve before execution) for an inventory",
                         formatter_class=raw,
@@ -483,8 +491,12 @@ class Progress:
 
 def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework: str | None = None,
                    quiet: bool = False, verbose: bool = False, documents: Mapping[str, Any] | None = None,
-                   findings: Sequence[Mapping[str, Any]] | None = None) -> None:
-    """The console report to stdout; every other format to its file in ``outdir`` (written safely: see safefs)."""
+                   findings: Sequence[Mapping[str, Any]] | None = None, sort: str | None = None,
+                   shown: Run | None = None) -> None:
+    """The console report to stdout; every other format to its file in ``outdir`` (written safely: see safefs).
+    ``shown``: the results the reports show (--min-risk, --sort); the JSON report and the OQ record stay complete
+    (see scanner.cli_risk.view_for)."""
+    shown = shown or run
     from reports import FORMATS, render
     from scanner.safefs import OutputDir
 
@@ -494,16 +506,19 @@ def _write_reports(run: Run, formats: Sequence[str], outdir: Path, *, framework:
             for fmt in files:
                 with directory.replace(FORMATS[fmt][1]) as fh:
                     extra: Mapping[str, Any] = (documents or {}) if fmt in ("oq", "pdf", "dashboard") else {}
-                    if fmt == "json" and findings is not None:  # the record's dicts of the results, built once
+                    subject = cli_risk.view_for(fmt, run, shown, sort)
+                    if fmt == "json" and findings is not None and subject is run:  # the record's dicts, built once
                         extra = {"findings": findings}
-                    render(fmt, run, fh, **extra)
+                    render(fmt, subject, fh, **extra)
                 if not quiet:
                     print(f"{fmt} report: {outdir / FORMATS[fmt][1]}", file=sys.stderr)
     if "console" in formats:
         options: dict[str, Any] = {"quiet": quiet, "verbose": verbose}
+        if sort:
+            options["sort"] = sort
         if framework:
             options["frameworks"] = [framework]
-        render("console", run, sys.stdout, **options)
+        render("console", shown, sys.stdout, **options)
 
 
 def _executor_spec(args: argparse.Namespace) -> ExecutorSpec:
@@ -646,13 +661,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
              "for it")
 
     sealing = _sealing(args)
+    risk_matrix = cli_risk.matrix(args)  # issue 17: a bad matrix file stops before any connection
     operator_name = (args.operator_name if args.operator_name is not None
                      else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
     info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500], operator_name)
     used, clauses = frameworks.run_use(  # issue 16: catalog provenance, coverage
         catalogs, [s.id for s in specs] + _catalog_ids_not_loaded(registry, catalogs, **selection))
     info = replace(info, catalogs=used, clauses=clauses,
-                   gxp_context=MappingProxyType({t.name: t.gxp_context for t in targets if t.gxp_context}))
+                   gxp_context=MappingProxyType({t.name: t.gxp_context for t in targets if t.gxp_context}),
+                   risk_matrix=risk_matrix.source)
     from scanner.seal import previous_manifest
 
     if profile is not None:
@@ -691,6 +708,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 narrowed.add(outcome.target.name)
         for warning in outcome.warnings:
             _say(f"warning: {outcome.target.name}: {warning}")
+        outcome = cli_risk.rate(outcome, risk_matrix)  # issue 17: each finding's risk, kept in the record
         record.add(outcome)
         progress(outcome)
 
@@ -719,9 +737,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
         from scanner.cli_ops import dashboard_options
 
         documents.update(dashboard_options(args, run, outdir))
-    _write_reports(run, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
+    full, shown = cli_risk.views(run, args, risk_matrix)  # issue 17: the reports only; the exit code judges run
+    _write_reports(full, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
                    framework=frameworks.resolve(args.framework, catalogs) if args.framework else None,
-                   documents=documents, findings=record.result_dicts(run))
+                   documents={**documents, **cli_risk.document_options(args)}, findings=record.result_dicts(full),
+                   sort=args.sort, shown=shown)
     code = exit_code(run, args.fail_on, _nothing_evaluated(run, record.targets, narrowed), narrowed=bool(narrowed))
     code = _seal(outdir, sealing, quiet=args.quiet) or code
     # issue 13: post-scan, first: the history (the run from memory; a failure is warned and recorded)
@@ -805,8 +825,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         _say(f"warning: {warning}")
     outdir = Path(args.output) if args.output else run_dir
     formats = args.format or ["console"]
-    _write_reports(run, formats, outdir, quiet=args.quiet, verbose=args.verbose,
-                   documents=_documents(args, run, run_dir))
+    full, shown = cli_risk.views(run, args, cli_risk.matrix(args))  # issue 17: the reports only, not the exit code
+    _write_reports(full, formats, outdir, quiet=args.quiet, verbose=args.verbose,
+                   documents={**_documents(args, run, run_dir), **cli_risk.document_options(args)}, sort=args.sort,
+                   shown=shown)
     code = exit_code(run, "low", _nothing_evaluated(run, record.targets))
     if any(f in FORMATS and f != "console" for f in formats) and _same_dir(outdir, run_dir):
         if args.no_verify:

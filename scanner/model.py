@@ -84,6 +84,31 @@ class Severity(str, enum.Enum):
         return self.value
 
 
+class RiskLevel(str, enum.Enum):
+    """A finding's risk rating (scanner.risk): its check's severity weighed by the GxP impact of its system."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(RiskLevel).index(self)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Risk:
+    """The rating of one failing, erroring or waived finding (scanner.risk)."""
+
+    level: RiskLevel
+    impact: str  # the system's GxP impact it was rated with: high | medium | low
+    declared: bool = True  # False: the target declared no gxp_impact and was rated as high impact
+
+
 class Area(str, enum.Enum):
     ACCESS_CONTROL = "access_control"
     PASSWORD_POLICY = "password_policy"
@@ -314,6 +339,7 @@ class Result:
     kind: str = "check"  # check | challenge
     impact: str = ""  # a challenge's impact: safe | intrusive
     steps: tuple[ChallengeStep, ...] = ()  # a challenge's test steps, clean-up included
+    risk: Risk | None = None  # fail, error and waived only (scanner.risk); None in records older than the rating
 
 
 @dataclass(frozen=True)
@@ -373,6 +399,7 @@ class RunInfo:
     clauses: tuple[ClauseUse, ...] = ()  # the clauses the selected checks map to: strengths, conditions, records
     gxp_context: Mapping[str, Mapping[str, Any]] = field(  # target -> its declared GxP context (inventory)
         default_factory=lambda: MappingProxyType({}))
+    risk_matrix: str = ""  # the matrix the risk ratings come from: "default", or the site's file with its SHA-256
 
 
 @dataclass(frozen=True)
@@ -423,6 +450,7 @@ def result_to_dict(r: Result) -> dict[str, Any]:
         "location": thaw(r.location) if r.location else None, "remediation": r.remediation,
         "expired_waiver": thaw(r.expired_waiver) if r.expired_waiver else None,
         **({"kind": r.kind, "impact": r.impact, "steps": [thaw(s) for s in r.steps]} if r.kind == "challenge" else {}),
+        **({"risk": thaw(r.risk)} if r.risk is not None else {}),
     }
 
 
@@ -437,7 +465,15 @@ def result_from_dict(d: Mapping[str, Any]) -> Result:
         expired_waiver=Waiver(**d["expired_waiver"]) if d.get("expired_waiver") else None,
         kind=d.get("kind", "check"), impact=d.get("impact", ""),
         steps=tuple(ChallengeStep(**{**st, "at": datetime.fromisoformat(st["at"])}) for st in d.get("steps") or ()),
+        risk=_risk_from_dict(d["risk"]) if d.get("risk") else None,
     )
+
+
+def _risk_from_dict(d: Mapping[str, Any]) -> Risk:
+    impact, declared = d["impact"], d.get("declared", True)
+    if impact not in ("high", "medium", "low") or type(declared) is not bool:
+        raise ValueError(f"not a risk rating: {str(dict(d))[:80]}")
+    return Risk(level=RiskLevel(d["level"]), impact=impact, declared=declared)
 
 
 def info_to_dict(info: RunInfo) -> dict[str, Any]:
