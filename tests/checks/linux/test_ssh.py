@@ -10,6 +10,9 @@ import pytest
 from checks.linux import ssh
 from scanner.facts.linux import FileStat, SshdConfig, SshdFiles, SshdInclude
 from scanner.model import Finding, Location, Status, freeze, thaw
+from scanner.registry import spec_of
+from scanner.runner import evaluate
+from tests.factories import make_fact, make_target
 
 CONFIG = "/etc/ssh/sshd_config"
 DEFAULT = "compiled-in default"
@@ -361,3 +364,18 @@ def test_without_sshd_every_check_is_not_applicable() -> None:
         assert two(absent, files()).status is Status.NOT_APPLICABLE
     for many in (ssh.host_key_perms, ssh.config_files):
         assert [f.status for f in many(absent, files())] == [Status.NOT_APPLICABLE]
+
+
+@pytest.mark.parametrize(("check", "options", "shown"), [
+    (ssh.idle_timeout, {"channeltimeout": "session=5m=1"}, "'5m=1'"),  # once read as 301 s: a pass
+    (ssh.idle_timeout, {"channeltimeout": "*=300 junk"}, "'300 junk'"),
+    (ssh.idle_timeout, {"channeltimeout": "session=" + "9" * 100 + "x"}, repr("9" * 40)),  # bounded in the message
+    (ssh.login_grace_time, {"logingracetime": "2 minutes"}, "'2 minutes'"),
+])
+def test_an_unreadable_sshd_time_is_an_error_not_a_pass(check: Callable[..., Finding], options: dict[str, str],
+                                                        shown: str) -> None:
+    facts = {"linux.sshd_effective": make_fact("linux.sshd_effective", sshd(**options)),
+             "linux.sshd_files": make_fact("linux.sshd_files", files())}
+    got = evaluate(spec_of(check), facts, make_target())
+    assert [(f.status, f.message) for f in got] == [
+        (Status.ERROR, f"check raised ValueError: {shown} is not an sshd time (such as 300, 5m or 1h30m)")]
