@@ -59,6 +59,8 @@ HELPERS: dict[str, dict[int | str, str]] = {
     "out_of_records_scope": {2: "observed-fail"},
     # ad/accounts: the resource and words of the pass, the words and the observed flag of each failure
     "flagged_users": {1: "resource", 3: "message", 4: "message", 6: "observed-fail", "flag": "observed-fail"},
+    # linux/ssh: the words of a setting's pass and fail (``_setting``), the thing a yes/no setting refuses
+    "_setting": {4: "message", 5: "message"}, "_expect": {3: "message"},
 }
 
 #: Helper functions whose result is only ever a finding's wording or observed values (read where they are called):
@@ -220,8 +222,6 @@ def _wording_of(chain: tuple[ast.AST, ...], names: dict[str, str]) -> str:
     node = chain[-1]
     for i in range(len(chain) - 1, -1, -1):
         anc = chain[i]
-        if _updated_name(anc) in names:  # an argument of ``obs.update(...)``, or one added or dropped
-            return names[_updated_name(anc)]
         if _updated_name(anc) in names:  # an argument of ``obs.update(...)``, or one added or dropped
             return names[_updated_name(anc)]
         if isinstance(anc, ast.Call) and _call_name(anc) in (*FINDINGS, *HELPERS):
