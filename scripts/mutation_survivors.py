@@ -85,6 +85,23 @@ EXPLAINED: dict[str, str] = {
         "and every other field are unchanged",
     "checks.ad.accounts.x_password_not_required__mutmut_28":
         "flag= dropped: the failures lose the observed value password_not_required=True; verdicts unchanged",
+    # linux/ssh: SshdConfig.get and .list look a key up in lower case, and the observed values and messages name
+    # the key by their own literals, so a key read in upper case reads the same value
+    **{f"checks.linux.ssh.{name}": "the sshd -T key read in upper case: SshdConfig.get/list lower-case it, and "
+       "the finding names the key by its own literal" for name in (
+           "x_idle_timeout__mutmut_11", "x_idle_timeout__mutmut_20", "x_idle_timeout__mutmut_33",
+           "x_max_auth_tries__mutmut_11", "x_max_startups__mutmut_7", "x_rekey_limit__mutmut_7")},
+    "checks.linux.ssh.x__seconds__mutmut_2":
+        "'' dropped from the no-timeout guard: an empty value matches the time pattern with no number, sums to 0 "
+        "and reads as no timeout (None) all the same",
+    "checks.linux.ssh.x__seconds__mutmut_5":
+        "'0' dropped from the no-timeout guard: '0' sums to 0 and reads as no timeout (None) all the same",
+    "checks.linux.ssh.x__patterns__mutmut_9":
+        "blank entries of a site's algorithm list kept as '' patterns: fnmatch('', name) matches only an empty "
+        "name, and SshdConfig.list drops empty names, so no verdict or observed value changes",
+    "checks.linux.ssh.x_max_startups__mutmut_25":
+        "a single MaxStartups number read as drop rate 101 instead of 100: it differs only against a policy "
+        "drop rate of exactly 101 %, which is not a rate (100 % drops every connection)",
 }
 
 
