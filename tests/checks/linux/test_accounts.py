@@ -1,0 +1,120 @@
+"""The local account checks on small facts, asserting status, message and observed values: logic survivors of
+checks/linux/accounts.py under mutmut (docs/mutation.md, issue 15 fourth session)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from checks.linux import accounts
+from scanner.facts.linux import GroupEntry, Groups, HostClock, Passwd, PasswdEntry, Shadow, ShadowEntry
+from scanner.model import Finding, Status, thaw
+from tests.checks.linux.factories import login_defs, pam
+
+
+def user(name: str, uid: int, gid: int = 100, shell: str = "/bin/bash", password: str = "x") -> PasswdEntry:
+    return PasswdEntry(name=name, password=password, uid=uid, gid=gid, home=f"/home/{name}", shell=shell)
+
+
+def shadow(name: str, state: str = "hash", last_change: int | None = None, expire: int | None = None) -> ShadowEntry:
+    return ShadowEntry(name=name, state=state, scheme="yescrypt" if state == "hash" else None,
+                       last_change=last_change, min_days=None, max_days=None, warn_days=None, inactive_days=None,
+                       expire=expire)
+
+
+def seen(f: Finding) -> tuple[Status, str, dict[str, Any]]:
+    return f.status, f.message, thaw(f.observed)
+
+
+def test_unique_ids_names_each_repeated_name_and_shared_id() -> None:
+    passwd = Passwd((user("root", 0), user("alice", 10), user("bob", 10), user("carol", 9), user("dave", 9),
+                     user("erin", 1001)))
+    group = Groups((GroupEntry("staff", 50, ()), GroupEntry("staff", 51, ()), GroupEntry("web", 52, ())))
+    got = [seen(f) for f in accounts.unique_ids(passwd, group)]
+    assert got == [
+        (Status.FAIL, "identities are not unique: UID 10 shared by alice, bob; UID 9 shared by carol, dave",
+         {"duplicate_names": [], "duplicate_uids": [10, 9]}),  # sorted as text, as the check sorts them
+        (Status.FAIL, "identities are not unique: name staff repeated",  # a repeated name alone fails
+         {"duplicate_names": ["staff"], "duplicate_gids": []}),
+    ]
+    clean = [seen(f) for f in accounts.unique_ids(Passwd((user("root", 0),)), Groups((GroupEntry("root", 0, ()),)))]
+    assert clean == [
+        (Status.PASS, "1 entries, all names and UIDs unique", {"duplicate_names": [], "duplicate_uids": []}),
+        (Status.PASS, "1 entries, all names and GIDs unique", {"duplicate_names": [], "duplicate_gids": []})]
+    shared_gid = accounts.unique_ids(Passwd(()), Groups((GroupEntry("a", 7, ()), GroupEntry("b", 7, ()))))[1]
+    assert shared_gid.message == "identities are not unique: GID 7 shared by a, b"
+
+
+def test_a_group_other_than_root_with_gid_0_fails() -> None:
+    got = accounts.gid0(Passwd((user("root", 0, gid=0),)), Groups((GroupEntry("root", 0, ()),
+                                                                    GroupEntry("wheel", 0, ()))))
+    assert seen(got) == (Status.FAIL, "groups other than root with GID 0: wheel",
+                         {"gid0_accounts": ["root"], "gid0_groups": ["root", "wheel"]})
+
+
+#: login.defs settings, the account's UID -> whether it counts as a system account (below UID_MIN, default 1000)
+@pytest.mark.parametrize(("defs", "uid", "system"), [
+    ({}, 999, True), ({}, 1000, False), ({"UID_MIN": "500"}, 600, False), ({"UID_MIN": "500"}, 499, True),
+])
+def test_system_accounts_are_those_below_uid_min(defs: dict[str, str], uid: int, system: bool) -> None:
+    passwd = Passwd((user("root", 0), user("svc", uid)))
+    uid_min = int(defs.get("UID_MIN", "1000"))
+    shells = accounts.system_shells(passwd, login_defs(**defs))
+    locked = accounts.system_locked(passwd, Shadow((shadow("root"), shadow("svc"))), login_defs(**defs))
+    if system:
+        assert seen(shells) == (Status.FAIL, "system accounts with a login shell: svc (/bin/bash)",
+                                {"uid_min": uid_min, "accounts": {"svc": "/bin/bash"}})
+        assert seen(locked) == (Status.FAIL, "system accounts with a usable password: svc",
+                                {"uid_min": uid_min, "accounts": ["svc"]})
+    else:
+        assert seen(shells) == (Status.PASS, f"no system account below UID {uid_min} has a login shell",
+                                {"uid_min": uid_min, "accounts": {}})
+        assert seen(locked) == (Status.PASS, "all 0 system accounts are locked", {"uid_min": uid_min, "accounts": []})
+
+
+@pytest.mark.parametrize(("state", "status"), [("hash", Status.FAIL), ("empty", Status.FAIL), ("locked", Status.PASS),
+                                               ("disabled", Status.PASS)])
+def test_a_system_account_with_an_empty_password_is_not_locked(state: str, status: Status) -> None:
+    got = accounts.system_locked(Passwd((user("daemon", 1),)), Shadow((shadow("daemon", state),)), login_defs())
+    assert (got.status, thaw(got.observed)["accounts"]) == (status, ["daemon"] if status is Status.FAIL else [])
+
+
+def test_an_empty_password_field_in_passwd_or_nullok_in_the_password_stack_fails() -> None:
+    got = accounts.empty_password(Passwd((user("alice", 1000, password=""),)), Shadow((shadow("alice"),)),
+                                  pam("password required pam_unix.so nullok yescrypt"))
+    assert [seen(f) for f in got] == [
+        (Status.FAIL, "accounts with an empty password: alice", {"empty": ["alice"]}),
+        (Status.FAIL, "pam_unix accepts an empty password (nullok): "
+                      "/etc/pam.d/common-password:1: password required pam_unix.so nullok yescrypt",
+         {"rules": ["/etc/pam.d/common-password:1: password required pam_unix.so nullok yescrypt"]}),
+    ]
+
+
+DAY = 20000  # 2024-10-04
+
+
+def clock(day: float) -> HostClock:
+    return HostClock(datetime.fromtimestamp(day * 86400, tz=timezone.utc))
+
+
+@pytest.mark.parametrize(("entries", "today", "status", "message", "observed"), [
+    ((shadow("a", last_change=DAY), shadow("b", expire=DAY + 1)), DAY + 0.5, Status.PASS,
+     "all account dates are consistent with 2024-10-04",  # changed today: not in the future; expires tomorrow
+     {"today": "2024-10-04", "changed_in_future": {}, "expired_with_password": {},
+      "expiry_dates": {"b": "2024-10-05"}}),
+    ((shadow("a", last_change=DAY + 1), shadow("b", last_change=DAY + 2)), DAY + 0.5, Status.FAIL,
+     "last password change in the future: a, b",
+     {"today": "2024-10-04", "changed_in_future": {"a": "2024-10-05", "b": "2024-10-06"},
+      "expired_with_password": {}, "expiry_dates": {}}),
+    ((shadow("a", expire=DAY), shadow("b", expire=DAY - 1), shadow("c", "locked", expire=DAY - 1)), DAY + 0.5,
+     Status.FAIL, "expired but with a usable password: a, b",  # expiring today counts; a locked one does not
+     {"today": "2024-10-04", "changed_in_future": {}, "expired_with_password": {"a": "2024-10-04", "b": "2024-10-03"},
+      "expiry_dates": {}}),
+    ((shadow("a", last_change=0),), -0.5, Status.FAIL, "last password change in the future: a",  # a clock in 1969
+     {"today": "1969-12-31", "changed_in_future": {"a": "1970-01-01"}, "expired_with_password": {},
+      "expiry_dates": {}}),
+])
+def test_expiry_bounds_and_words(entries: tuple[ShadowEntry, ...], today: float, status: Status, message: str,
+                                 observed: dict[str, Any]) -> None:
+    assert seen(accounts.expiry(Shadow(entries), clock(today))) == (status, message, observed)
