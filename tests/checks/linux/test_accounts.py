@@ -8,8 +8,22 @@ from typing import Any
 import pytest
 
 from checks.linux import accounts
-from scanner.facts.linux import GroupEntry, Groups, HostClock, Passwd, PasswdEntry, Shadow, ShadowEntry
-from scanner.model import Finding, Status, thaw
+from scanner.facts.linux import (
+    DotFile,
+    FileStat,
+    GroupEntry,
+    Groups,
+    HomeDir,
+    Homes,
+    HostClock,
+    LoginEnv,
+    Passwd,
+    PasswdEntry,
+    PathSetting,
+    Shadow,
+    ShadowEntry,
+)
+from scanner.model import Finding, Location, Status, thaw
 from tests.checks.linux.factories import login_defs, pam
 
 
@@ -118,3 +132,58 @@ def clock(day: float) -> HostClock:
 def test_expiry_bounds_and_words(entries: tuple[ShadowEntry, ...], today: float, status: Status, message: str,
                                  observed: dict[str, Any]) -> None:
     assert seen(accounts.expiry(Shadow(entries), clock(today))) == (status, message, observed)
+
+
+def home(name: str, uid: int, mode: int | None, kind: str = "directory", owner_uid: int | None = None,
+         dots: tuple[DotFile, ...] = ()) -> HomeDir:
+    owner = uid if owner_uid is None else owner_uid
+    st = None if mode is None else FileStat(f"/home/{name}", mode, owner, 100, "root" if owner == 0 else
+                                            f"u{owner}", "users", kind)
+    return HomeDir(name, uid, f"/home/{name}", st, dots)
+
+
+def test_home_dirs_judges_root_and_people_with_kind_owner_and_mode() -> None:
+    passwd = Passwd((user("daemon", 2), user("root", 0), user("alice", 1000), user("bob", 1001), user("carol", 1002)))
+    homes = Homes((home("daemon", 2, 0o755), home("root", 0, 0o751), home("alice", 1000, 0o750),
+                   home("bob", 1001, 0o777, "symbolic link", owner_uid=0), home("carol", 1002, 0o751)), 5, 500, 200)
+    got = [(f.resource, f.status, f.message) for f in accounts.home_dirs(homes, passwd, login_defs())]
+    assert got == [  # daemon is no person: skipped, the loop goes on
+        ("root", Status.FAIL, "/home/root: mode 0751 is wider than 0750"),
+        ("alice", Status.PASS, "/home/alice is 0750 u1000"),
+        ("bob", Status.FAIL, "/home/bob: it is a symbolic link, not a directory; owner root is not bob"),
+        ("carol", Status.FAIL, "/home/carol: mode 0751 is wider than 0750"),
+    ]
+
+
+def test_dot_files_bans_trust_files_and_writable_ones_only() -> None:
+    def dot(name: str, mode: int, kind: str = "file") -> DotFile:
+        return DotFile(f"/home/a/{name}", name, mode, "a", kind)
+
+    homes = Homes((home("a", 1000, 0o700, dots=(dot(".shosts", 0o600), dot(".profile", 0o601),
+                                                  dot(".bashrc", 0o620), dot(".cache", 0o777, "directory"))),),
+                  1, 500, 200)
+    got = [(f.resource, f.status, f.message) for f in accounts.dot_files(homes)]
+    assert got == [("/home/a/.shosts", Status.FAIL, "/home/a/.shosts exists (.shosts owned by a)"),
+                   ("/home/a/.bashrc", Status.FAIL, "/home/a/.bashrc is writable by group or others (0620)")]
+
+
+@pytest.mark.parametrize(("defs", "status", "message", "umask"), [
+    ({"UMASK": "027"}, Status.PASS, "umask 027 masks 027", "027"),
+    ({}, Status.FAIL, "umask 022 leaves 005 open, expected at least 027 (UMASK unset: 022)", "022"),
+])
+def test_login_defs_umask_default_and_its_line(defs: dict[str, str], status: Status, message: str,
+                                               umask: str) -> None:
+    env = LoginEnv((), (), {}, ())
+    got = accounts.umask(login_defs(PASS_MAX_DAYS="90", **defs), env)
+    assert [(*seen(f), f.location) for f in got] == [
+        (status, message, {"umask": umask, "required": "027"},
+         Location("/etc/login.defs", 2) if defs else Location("/etc/login.defs"))]
+
+
+def test_root_path_names_each_relative_element() -> None:
+    env = LoginEnv((), (PathSetting("/etc/profile", 3, ("/usr/bin", "", "bin", "$PATH")),),
+                   {"/usr/bin": FileStat("/usr/bin", 0o755, 0, 0, "root", "root", "directory")}, ("/etc/profile",))
+    problems = ["an empty element is relative to the working directory", "bin is relative to the working directory"]
+    assert [seen(f) for f in accounts.root_path(env)] == [
+        (Status.FAIL, f"PATH is unsafe for root: {'; '.join(problems)}",
+         {"problems": problems, "path": "/usr/bin::bin:$PATH", "unresolved": []})]
