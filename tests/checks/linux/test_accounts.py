@@ -17,6 +17,7 @@ from scanner.facts.linux import (
     Homes,
     HostClock,
     LoginEnv,
+    PamServices,
     Passwd,
     PasswdEntry,
     PathSetting,
@@ -24,7 +25,7 @@ from scanner.facts.linux import (
     ShadowEntry,
 )
 from scanner.model import Finding, Location, Status, thaw
-from tests.checks.linux.factories import login_defs, pam
+from tests.checks.linux.factories import login_defs, pam, pam_rule
 
 
 def user(name: str, uid: int, gid: int = 100, shell: str = "/bin/bash", password: str = "x") -> PasswdEntry:
@@ -187,3 +188,15 @@ def test_root_path_names_each_relative_element() -> None:
     assert [seen(f) for f in accounts.root_path(env)] == [
         (Status.FAIL, f"PATH is unsafe for root: {'; '.join(problems)}",
          {"problems": problems, "path": "/usr/bin::bin:$PATH", "unresolved": []})]
+
+
+def test_a_sufficient_pam_permit_is_a_bypass_like_pam_succeed_if() -> None:
+    rules = (pam_rule("auth sufficient pam_permit.so", "/etc/pam.d/sshd", 4),
+             pam_rule("auth sufficient pam_succeed_if.so quiet", "/etc/pam.d/su", 2),
+             pam_rule("auth required pam_permit.so", "/etc/pam.d/sshd", 5))  # can only deny: no bypass
+    got = accounts.pam_succeed_if(PamServices({"/etc/pam.d/sshd": rules[::2], "/etc/pam.d/su": rules[1:2]}))
+    assert [(f.resource, f.status, f.message) for f in got] == [
+        ("/etc/pam.d/sshd", Status.FAIL, "authentication can be skipped: /etc/pam.d/sshd:4: auth sufficient "
+                                         "pam_permit.so"),
+        ("/etc/pam.d/su", Status.FAIL, "authentication can be skipped: /etc/pam.d/su:2: auth sufficient "
+                                       "pam_succeed_if.so quiet")]
