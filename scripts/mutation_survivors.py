@@ -59,6 +59,8 @@ HELPERS: dict[str, dict[int | str, str]] = {
     "out_of_records_scope": {2: "observed-fail"},
     # ad/accounts: the resource and words of the pass, the words and the observed flag of each failure
     "flagged_users": {1: "resource", 3: "message", 4: "message", 6: "observed-fail", "flag": "observed-fail"},
+    # linux/ssh: the words of a setting's pass and fail (``_setting``), the thing a yes/no setting refuses
+    "_setting": {4: "message", 5: "message"}, "_expect": {3: "message"},
 }
 
 #: Helper functions whose result is only ever a finding's wording or observed values (read where they are called):
@@ -83,6 +85,31 @@ EXPLAINED: dict[str, str] = {
         "and every other field are unchanged",
     "checks.ad.accounts.x_password_not_required__mutmut_28":
         "flag= dropped: the failures lose the observed value password_not_required=True; verdicts unchanged",
+    # linux/ssh: SshdConfig.get and .list look a key up in lower case, and the observed values and messages name
+    # the key by their own literals, so a key read in upper case reads the same value
+    **{f"checks.linux.ssh.{name}": "the sshd -T key read in upper case: SshdConfig.get/list lower-case it, and "
+       "the finding names the key by its own literal" for name in (
+           "x_idle_timeout__mutmut_11", "x_idle_timeout__mutmut_20", "x_idle_timeout__mutmut_33",
+           "x_max_auth_tries__mutmut_11", "x_max_startups__mutmut_7", "x_rekey_limit__mutmut_7")},
+    "checks.linux.ssh.x__seconds__mutmut_2":
+        "'' dropped from the no-timeout guard: an empty value matches the time pattern with no number, sums to 0 "
+        "and reads as no timeout (None) all the same",
+    "checks.linux.ssh.x__seconds__mutmut_5":
+        "'0' dropped from the no-timeout guard: '0' sums to 0 and reads as no timeout (None) all the same",
+    "checks.linux.ssh.x__patterns__mutmut_9":
+        "blank entries of a site's algorithm list kept as '' patterns: fnmatch('', name) matches only an empty "
+        "name, and SshdConfig.list drops empty names, so no verdict or observed value changes",
+    "checks.linux.ssh.x_max_startups__mutmut_25":
+        "a single MaxStartups number read as drop rate 101 instead of 100: it differs only against a policy "
+        "drop rate of exactly 101 %, which is not a rate (100 % drops every connection)",
+    # linux/accounts
+    **{f"checks.linux.accounts.x__day__mutmut_{n}": "_day's None branch changed: every caller passes a day "
+       "number (expiry filters out unset dates), so the branch is never taken" for n in (1, 3)},
+    **{f"checks.linux.accounts.x_unique_ids__mutmut_{n}": "zip's strict= changed: the names and the ids are "
+       "built from the same entries, so they always have the same length" for n in (22, 25, 26)},
+    **{f"checks.linux.accounts.x_root_path__mutmut_{n}": "'' or '.' dropped from the relative-element test: "
+       "neither starts with '/' or '$', so the second half of the test names it with the same words"
+       for n in (9, 10)},
 }
 
 
@@ -220,8 +247,6 @@ def _wording_of(chain: tuple[ast.AST, ...], names: dict[str, str]) -> str:
     node = chain[-1]
     for i in range(len(chain) - 1, -1, -1):
         anc = chain[i]
-        if _updated_name(anc) in names:  # an argument of ``obs.update(...)``, or one added or dropped
-            return names[_updated_name(anc)]
         if _updated_name(anc) in names:  # an argument of ``obs.update(...)``, or one added or dropped
             return names[_updated_name(anc)]
         if isinstance(anc, ast.Call) and _call_name(anc) in (*FINDINGS, *HELPERS):

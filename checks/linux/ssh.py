@@ -101,6 +101,8 @@ def _seconds(value: str) -> int | None:
     """sshd time format: 300, 5m, 1h30m; 'none' or 0 is no timeout."""
     if value in ("", "none", "0"):
         return None
+    if not re.fullmatch(r"(?:\d+[smhdwSMHDW])*\d*", value):  # "5m=1", "300 junk": unreadable, never a timeout
+        raise ValueError(f"{value[:40]!r} is not an sshd time (such as 300, 5m or 1h30m)")
     total, units = 0, {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     for number, unit in re.findall(r"(\d+)([smhdwSMHDW]?)", value):
         total += int(number) * units[unit.lower()]

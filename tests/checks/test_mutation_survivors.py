@@ -91,6 +91,8 @@ def test_exit_codes_read_as_mutmut_reads_them() -> None:
     ("missing", 0, "resource"), ("missing", 1, "message"), ("none_found", 1, "message"), ("none_found", 0, ""),
     ("_records", 5, "observed-fail"), ("_records", 4, ""), ("flavor_gate", "resource", "resource"),
     ("none_found", None, ""),
+    ("_setting", 4, "message"), ("_setting", 5, "message"), ("_setting", 3, ""), ("_setting", 2, ""),  # ok, keys
+    ("_expect", 3, "message"), ("_expect", 2, ""),  # the allowed values decide: logic
 ])
 def test_each_wording_argument_of_a_helper_has_its_subclass(helper: str, slot: int | str | None,
                                                              subclass: str) -> None:
