@@ -296,6 +296,8 @@ def scan_target(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clau
     warnings += [expired_waiver_warning(target, w, n) for w, n in expired_seen.items()]
     listed = (system_access(target, facts) if access_of and (access or all(n in facts for n in access_of.facts))
               else None)
+    if listed is not None and not access and not listed.ok:
+        listed = None  # a by-product of the checks' facts is kept only whole; asked for, its error is recorded
     return TargetOutcome(target, tuple(results), redact(evidence, secrets), redact(tuple(warnings), secrets),
                          MappingProxyType(system), redact(listed, secrets))
 

@@ -12,9 +12,11 @@ from scanner.access.classify import account_type
 from scanner.access.extract import Built, Extractor, Unavailable, system_access
 from scanner.access.model import AccessFormatError, AccountType, system_from_dict, system_to_dict
 from scanner.model import Fact, Target
+from scanner.registry import spec_of
 from scanner.runner import TargetOutcome, scan_target
 from scanner.store import RecordError, RecordWriter, read_record
 from tests.access.factories import make_account, make_grant, make_system
+from tests.engine import sample
 from tests.factories import make_fact, make_run_info, make_target
 
 
@@ -136,3 +138,19 @@ def test_account_type_uses_the_platform_then_the_sites_policy(policy, kw, expect
 def test_the_default_shared_patterns_catch_generic_names():
     assert account_type(make_target(), "lab3")[0] is AccountType.SHARED
     assert account_type(make_target(), "labrador")[0] is AccountType.SHARED  # "lab*": the site narrows it
+
+
+def test_a_by_product_list_that_could_not_be_built_is_left_out_but_an_asked_for_one_is_an_error(fake):
+    """A scan whose checks collected the required facts but not a flavour's own (an OpenLDAP scan without the account
+    checks) records no list rather than an error nobody asked for; ``access=True`` records the error."""
+    def flavoured(_t: Target, _f: Mapping[str, Fact]) -> Built:
+        raise Unavailable("x.accounts: not collected")
+    fake(flavoured)
+
+    def collector(_t: Target, names) -> dict[str, Fact]:
+        return {n: make_fact(n, ["ann"]) for n in names | {"x.users"}}
+
+    spec = spec_of(sample.each_blue)
+    assert scan_target(make_target(), [spec], {}, collector=collector).access is None
+    asked = scan_target(make_target(), [spec], {}, collector=collector, access=True).access
+    assert asked is not None and asked.error == "x.accounts: not collected"
