@@ -144,14 +144,17 @@ def home(name: str, uid: int, mode: int | None, kind: str = "directory", owner_u
 
 
 def test_home_dirs_judges_root_and_people_with_kind_owner_and_mode() -> None:
-    passwd = Passwd((user("daemon", 2), user("root", 0), user("alice", 1000), user("bob", 1001), user("carol", 1002)))
+    passwd = Passwd((user("daemon", 2), user("root", 0), user("alice", 1000), user("bob", 1001), user("dave", 1003),
+                     user("carol", 1002)))
     homes = Homes((home("daemon", 2, 0o755), home("root", 0, 0o751), home("alice", 1000, 0o750),
-                   home("bob", 1001, 0o777, "symbolic link", owner_uid=0), home("carol", 1002, 0o751)), 5, 500, 200)
+                   home("bob", 1001, 0o777, "symbolic link", owner_uid=0), home("dave", 1003, None),
+                   home("carol", 1002, 0o751)), 6, 500, 200)
     got = [(f.resource, f.status, f.message) for f in accounts.home_dirs(homes, passwd, login_defs())]
     assert got == [  # daemon is no person: skipped, the loop goes on
         ("root", Status.FAIL, "/home/root: mode 0751 is wider than 0750"),
         ("alice", Status.PASS, "/home/alice is 0750 u1000"),
         ("bob", Status.FAIL, "/home/bob: it is a symbolic link, not a directory; owner root is not bob"),
+        ("dave", Status.FAIL, "the home /home/dave of dave does not exist"),  # and the loop goes on
         ("carol", Status.FAIL, "/home/carol: mode 0751 is wider than 0750"),
     ]
 
@@ -166,6 +169,8 @@ def test_dot_files_bans_trust_files_and_writable_ones_only() -> None:
     got = [(f.resource, f.status, f.message) for f in accounts.dot_files(homes)]
     assert got == [("/home/a/.shosts", Status.FAIL, "/home/a/.shosts exists (.shosts owned by a)"),
                    ("/home/a/.bashrc", Status.FAIL, "/home/a/.bashrc is writable by group or others (0620)")]
+    only_banned = Homes((home("a", 1000, 0o700, dots=(dot(".netrc", 0o600),)),), 1, 500, 200)
+    assert [f.status for f in accounts.dot_files(only_banned)] == [Status.FAIL]  # no pass beside the failure
 
 
 @pytest.mark.parametrize(("defs", "status", "message", "umask"), [
