@@ -230,7 +230,7 @@ def render(run: Run, out: TextIO, *, colour: bool | None = None, verbose: bool =
         lines.append("")
         if any(r.risk is not None and not r.risk.declared for r in shown):
             lines += _paragraph("risk*: the target declares no gxp_impact; rated as high impact (see "
-                                "scanner/risk_matrix.yaml)", width, "", "  ")
+                                "scanner/risk_matrix.json)", width, "", "  ")
             lines.append("")
         if verbose:
             lines += _remediation(shown, width)

@@ -38,7 +38,7 @@ def _usage(message: str) -> Exception:
 def _matrix_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--risk-matrix", metavar="FILE",
                    help="the site's risk matrix (YAML/JSON, every severity x impact cell; see "
-                        "scanner/risk_matrix.yaml); default: the documented default matrix")
+                        "scanner/risk_matrix.json); default: the documented default matrix")
 
 
 def report_options(p: argparse.ArgumentParser) -> None:

@@ -1,7 +1,7 @@
 """Risk-based reporting: each failing, erroring or waived finding rated from its check's severity and the GxP impact
 its system declares (inventory ``gxp_context.gxp_impact``), on a risk matrix.
 
-The default matrix, with its rationale, is ``scanner/risk_matrix.yaml``; a site replaces it with a file of the same
+The default matrix, with its rationale, is ``scanner/risk_matrix.json``; a site replaces it with a file of the same
 shape (``--risk-matrix FILE``), validated by ``scanner/schemas/risk_matrix.schema.json`` (every severity x impact
 cell, levels from :class:`RiskLevel`). A target that declares no impact is rated as high impact and the rating says
 so (``Risk.declared`` False). A pass, not-applicable or manual result carries no risk. An error is rated like a
@@ -92,8 +92,11 @@ def _load_text(text: str, source: str, name: str = "") -> RiskMatrix:
 
 
 def default_matrix() -> RiskMatrix:
-    text = resources.files("scanner").joinpath("risk_matrix.yaml").read_text(encoding="utf-8")
-    return _load_text(text, DEFAULT_SOURCE)
+    """The documented default (JSON, so that a scan needs no YAML parser for it)."""
+    import json
+
+    text = resources.files("scanner").joinpath("risk_matrix.json").read_text(encoding="utf-8")
+    return parse_matrix(json.loads(text), DEFAULT_SOURCE)
 
 
 def load_matrix(path: str | Path | None) -> RiskMatrix:

@@ -18,7 +18,7 @@ from scanner.model import Result, Risk, RiskLevel, Severity, Status, result_from
 from scanner.risk import Impact, RiskMatrixError, default_matrix, load_matrix, rate, rated, select
 from tests.factories import make_result, make_run, make_run_info, make_target
 
-#: The documented default (scanner/risk_matrix.yaml), written out again: severity -> (high, medium, low) impact.
+#: The documented default (scanner/risk_matrix.json), written out again: severity -> (high, medium, low) impact.
 DEFAULT = {"critical": ("critical", "critical", "high"), "high": ("critical", "high", "medium"),
            "medium": ("high", "medium", "low"), "low": ("medium", "low", "low"), "info": ("low", "low", "low")}
 IMPACTS = ("high", "medium", "low")
