@@ -22,6 +22,7 @@ from typing import Any
 from scanner.access.model import (
     AccessFormatError,
     Account,
+    AccountType,
     SystemAccess,
     system_from_dict,
     system_to_dict,
@@ -144,12 +145,14 @@ def _idle_days(a: Account, now: datetime) -> int | None:
 
 
 def usage_changes(systems: Sequence[SystemAccess], stale_days: Mapping[str, int], now: datetime) -> list[Change]:
-    """Enabled (or maybe enabled) accounts never used, or unused for longer than their system's policy."""
+    """Enabled (or maybe enabled) accounts never used, or unused for longer than their system's policy. A built-in
+    or service account whose password is locked is left out: that is how a system account is meant to be (a Linux
+    daemon's ``*``), and two dozen of them per host would bury the accounts a reviewer must look at."""
     out = []
     for s in systems:
         limit = stale_days.get(s.system, DEFAULT_STALE_DAYS)
         for a in s.accounts:
-            if a.enabled is False:
+            if a.enabled is False or (a.locked is True and a.type in (AccountType.BUILTIN, AccountType.SERVICE)):
                 continue
             idle = _idle_days(a, now)
             if a.last_logon_known and a.last_logon is None:

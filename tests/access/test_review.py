@@ -101,6 +101,11 @@ def test_a_system_not_in_the_previous_review_has_every_account_new_and_a_dropped
     (make_account("a", last_logon_known=True), [("NEVER_USED", "a", "enabled, never logged on")]),
     (make_account("a", last_logon_known=True, enabled=False), []),  # disabled: not a risk of use
     (make_account("a", last_logon_known=True, enabled=None), [("NEVER_USED", "a", "enabled, never logged on")]),
+    (make_account("a", last_logon_known=True, locked=True, type=AccountType.SERVICE), []),
+    (make_account("a", last_logon_known=True, locked=True, type=AccountType.BUILTIN), []),
+    (make_account("a", last_logon_known=True, locked=None, type=AccountType.BUILTIN),
+     [("NEVER_USED", "a", "enabled, never logged on")]),
+    (make_account("a", last_logon_known=True, locked=True), [("NEVER_USED", "a", "enabled, never logged on")]),
     (make_account("a"), []),  # last logon unknown: the extractor's note says so
 ])
 def test_usage_against_the_systems_policy(account, expected):
