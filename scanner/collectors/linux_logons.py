@@ -27,7 +27,7 @@ _JOIN = (
     "END { if (bad) { print \"FAILED\"; exit } n = split(ENVIRON[\"A\"], a, \"\\n\"); "
     "for (i = 1; i <= n; i++) { if (a[i] == \"\") continue; "
     f"u = substr(a[i], 1, index(a[i], \"|\") - 1); o = u * {LASTLOG_RECORD}; "
-    "if (o >= ENVIRON[\"S\"] + 0) print \"N|\" a[i]; "
+    "if (!(o < ENVIRON[\"S\"] + 0)) print \"N|\" a[i]; "  # no '>' in the script: it writes nowhere
     "else if (o < ENVIRON[\"W\"] + 0) print \"L|\" ((u in t) ? t[u] : 0) \"|\" a[i]; else print \"F|\" a[i] } }"
 )
 LASTLOG_PROBE = (
