@@ -35,6 +35,8 @@ DEB_PACKAGES=(
   chromium
   # the logon-audited challenge test runs one audit daemon of its own for the session (issue 12)
   auditd
+  # ... and a systemd-journald per lab host (systemd-journald, systemd-cat, journalctl): not in a minimal image
+  systemd
 )
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
