@@ -347,3 +347,12 @@ def test_stale_passes_when_every_password_account_was_used_and_errors_when_one_w
     assert unread.status.value == "error"
     assert unread.message == ("the last logon of 1 account(s) with a usable password was not read (beyond the "
                               "first 1000 accounts): svcapp")
+
+
+def test_a_forged_record_after_a_carriage_return_does_not_make_a_stale_account_recent():
+    """Output is split on \\n only: a \\r (or NUL) in a line cannot start a second record claiming svcapp's logon."""
+    for sep in ("\r", "\x00", "\x1e"):
+        forged = f"L|  1796160551|1001|alice{sep}L|  1796160551|1003|svcapp"
+        out = LASTLOG_OUT.replace("L|  1796160551|1001|alice", forged)
+        got = stale_findings(out)
+        assert got.observed["stale"] == {"svcapp": "no logon recorded"}, sep
