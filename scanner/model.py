@@ -69,35 +69,32 @@ class Status(str, enum.Enum):
         return self.value
 
 
-class Severity(str, enum.Enum):
+class Ranked(str, enum.Enum):
+    """A scale whose members are declared from the least to the most: ``rank`` orders them."""
+
+    @property
+    def rank(self) -> int:
+        return list(type(self)).index(self)
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Severity(Ranked):
     INFO = "info"
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
 
-    @property
-    def rank(self) -> int:
-        return list(Severity).index(self)
 
-    def __str__(self) -> str:
-        return self.value
-
-
-class RiskLevel(str, enum.Enum):
+class RiskLevel(Ranked):
     """A finding's risk rating (scanner.risk): its check's severity weighed by the GxP impact of its system."""
 
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return list(RiskLevel).index(self)
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
