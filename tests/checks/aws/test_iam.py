@@ -2,14 +2,20 @@
 check skips before one it judges, the fallback dates of never-used credentials, the names of the credentials."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+import pytest
 
 from checks.aws import iam
-from scanner.facts.aws import PasswordPolicy
-from tests.checks.aws.test_checks import ACCOUNT, res, user
+from scanner.facts.aws import AnalyzerRegion, AttachedPolicy, AwsResources, IamUser, InlinePolicy, PasswordPolicy, Scope
+from scanner.model import Finding, freeze
+from tests.checks.aws.test_checks import ACCOUNT, REGION, ROOT, res, user
 
 
-def _judged(findings: list) -> list[tuple[str, str]]:
+def _judged(findings: list[Finding]) -> list[tuple[str, str]]:
     return [(f.resource.rsplit("/", 1)[-1], f.status.value) for f in findings]
 
 
@@ -75,7 +81,7 @@ def test_password_policy_names_each_gap() -> None:
     assert {k: v for k, v in f.observed.items() if k.startswith("require_")} == {
         "require_uppercase": False, "require_lowercase": True, "require_numbers": True, "require_symbols": False}
     for missing in ("lowercase", "numbers"):
-        (f,) = iam.password_policy(res(policy(**{f"require_{missing}": False})))
+        (f,) = iam.password_policy(res(policy(ACCOUNT, **{f"require_{missing}": False})))
         assert f.message == f"password policy: complexity not required for {missing}"
 
 
@@ -83,3 +89,60 @@ def test_an_unset_length_or_history_counts_as_zero() -> None:
     (f,) = iam.password_policy(res(policy(min_length=None, reuse_prevention=None)), password_min_length=1,
                                password_history=1)
     assert f.message == "password policy: minimum length None < 1; reuse prevention None < 1"
+
+
+EVERYTHING = freeze({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+READ = freeze({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+
+
+def iam_user(name: str, *, attached: tuple[AttachedPolicy, ...] = (), inline: tuple[InlinePolicy, ...] = (),
+             errors: dict[str, str] | None = None) -> IamUser:
+    return IamUser(ACCOUNT, name, f"arn:aws:iam::{ACCOUNT}:user/{name}", attached=attached, inline=inline,
+                   errors=MappingProxyType(errors or {}))
+
+
+def managed(name: str) -> AttachedPolicy:
+    return AttachedPolicy(f"arn:aws:iam::aws:policy/{name}", name, None, aws_managed=True)
+
+
+def test_admin_policies_by_managed_name_and_by_inline_document() -> None:
+    """An AWS managed policy counts by its name, an inline one by its document; an unread user does not end the
+    loop."""
+    users = res(iam_user("broken", errors={"policies": "iam:ListAttachedUserPolicies denied"}),
+                iam_user("admin", attached=(managed("AdministratorAccess"), managed("ReadOnlyAccess"))),
+                iam_user("reader", attached=(managed("ReadOnlyAccess"),), inline=(InlinePolicy("r", READ),)),
+                iam_user("inline", inline=(InlinePolicy("all", EVERYTHING), InlinePolicy("r", READ))))
+    got = iam.user_admin_policies(users)
+    assert [(f.status.value, f.message) for f in got] == [
+        ("error", f"evidence incomplete for arn:aws:iam::{ACCOUNT}:user/broken: iam:ListAttachedUserPolicies denied"),
+        ("fail", "admin has administrator policies: AdministratorAccess"),
+        ("pass", "reader has no administrator policy attached directly"),
+        ("fail", "inline has administrator policies: all (inline)")]
+    assert got[1].observed["admin_policies"] == ("AdministratorAccess",)
+    assert got[3].observed["admin_policies"] == ("all (inline)",) and got[3].observed["inline"] == ("all", "r")
+
+
+def test_access_analyzer_per_region() -> None:
+    regions = res(AnalyzerRegion(ACCOUNT, REGION, f"arn:aws:access-analyzer:{REGION}:{ACCOUNT}", ("a1", "a2")),
+                  AnalyzerRegion(ACCOUNT, "eu-west-1", f"arn:aws:access-analyzer:eu-west-1:{ACCOUNT}", ()))
+    got = iam.access_analyzer(regions)
+    assert [(f.status.value, f.message, f.observed["analyzers"]) for f in got] == [
+        ("pass", f"active analyzer in {REGION}: a1, a2", ("a1", "a2")),
+        ("fail", "no active IAM Access Analyzer in eu-west-1", ())]
+
+
+@pytest.mark.parametrize("check, what", [
+    (iam.root_mfa, "account summary"), (iam.root_access_keys, "account summary"),
+    (iam.user_mfa, "IAM users with a console password"), (iam.access_key_rotation, "active access keys"),
+    (iam.unused_credentials, "IAM users with credentials"), (iam.user_admin_policies, "IAM users"),
+    (iam.password_policy, "password policy"), (iam.access_analyzer, "regions")])
+def test_every_iam_check_with_nothing_to_judge_is_not_applicable_per_scope(check: Callable[..., Any],
+                                                                           what: str) -> None:
+    nothing: AwsResources[Any] = AwsResources(scopes=(Scope(ACCOUNT, REGION, "aws", ROOT),
+                                                      Scope("210987654321", "global", "aws", "arn:r2")), items=())
+    assert [(f.status.value, f.resource, f.message, f.observed) for f in check(nothing)] == [
+        ("not_applicable", ROOT, f"no {what} in account {ACCOUNT} ({REGION})", {"account": ACCOUNT, "region": REGION}),
+        ("not_applicable", "arn:r2", f"no {what} in account 210987654321 (global)",
+         {"account": "210987654321", "region": "global"})]
+    assert [(f.status.value, f.message) for f in check(AwsResources(scopes=(), items=()))] == [
+        ("error", f"no account was scanned for {what}")]
