@@ -75,6 +75,12 @@ EXPLAINED: dict[str, str] = {
     "checks.aws.s3.x__covers_objects__mutmut_13":
         "'[' escaped as 'XX[[]XX' instead of '[[]': the probe ARN holds no '[', so a Resource with a '[' matches "
         "it neither way",
+    # aws/_common (issue 15, fifth session)
+    "checks.aws._common.x_grants_everything__mutmut_17":
+        "actions upper-cased instead of lower-cased before the comparison with '*' and '*:*': neither has a "
+        "letter, and no string upper-cases to them unless it lower-cases to them too",
+    **{f"checks.aws._common.x_incomplete__mutmut_{n}": "the first word of an error key taken with split(' ') or "
+       "split(' ', 2) instead of split(' ', 1): element [0] is the same string for every key" for n in (9, 12)},
     "checks.ad.accounts.x_stale_accounts__mutmut_39":
         "'>' to '>=' against now + 1 day: equal only for a timestamp exactly one day ahead to the microsecond of "
         "the check's own clock reading, which no fact can be made to hit",
