@@ -6,14 +6,16 @@ responder written by the tests: the probes for those read only the ServerHello, 
 """
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from checks.tls import challenge_tls
-from scanner.challenge import PLANNED, ChallengeOutcome, challenge_spec_of, run_challenge
+from scanner.challenge import PLANNED, ChallengeContext, ChallengeOutcome, challenge_spec_of, run_challenge
 from scanner.model import Status
 from scanner.probes import tls
 from tests.factories import make_target
@@ -33,7 +35,8 @@ def run(func: Any, *endpoints: str, **options: Any) -> ChallengeOutcome:
     assert spec is not None
     plan = options.pop("plan", False)
     policy = options.pop("policy", {})
-    target = make_target("web1", policy=policy, tls_endpoints=list(endpoints), connect_timeout=5, **options)
+    options.setdefault("connect_timeout", 5)
+    target = make_target("web1", policy=policy, tls_endpoints=list(endpoints), **options)
     return run_challenge(spec, target, plan=plan)
 
 
@@ -277,3 +280,105 @@ def test_names_from_a_hostile_certificate_are_escaped_in_the_step(tmp_path: Path
     with TlsServer(hostile) as server:
         out = run(challenge_tls.certificate, server.endpoint)
     assert "\x1b" not in out.steps[1].actual and "evil\\x1b[31m.example" in out.steps[1].actual
+
+
+# ---- what each step says it does, the resource and words of each verdict (docs/mutation.md) ------
+
+@pytest.mark.parametrize("options, trust, days", [
+    ({}, "the system trust store", 30),  # default expiry threshold: 30 days
+    ({"ca_file": "/ca/one.pem"}, "ca_file /ca/one.pem", 30),
+    ({"tls_ca_file": "/ca/tls.pem", "ca_file": "/ca/one.pem"}, "ca_file /ca/tls.pem", 30),
+    ({"tls_ca_file": "/ca/tls.pem", "policy": {"cert_expiry_days": "7"}}, "ca_file /ca/tls.pem", 7)])
+def test_plan_names_every_step_of_the_certificate_challenge(options: dict[str, Any], trust: str, days: int) -> None:
+    out = run(challenge_tls.certificate, "web1.lab:443", plan=True, **options)
+    assert [(s.action, s.expected) for s in out.steps] == [
+        (f"verifying TLS handshake to web1.lab:443 against {trust}", "the chain verifies"),
+        ("read the certificate of web1.lab:443 and match web1.lab against its subjectAltName",
+         "web1.lab is one of its names"),
+        ("read the validity of the certificate of web1.lab:443", f"valid for more than {days} days")]
+
+
+def test_plan_names_every_step_of_the_protocol_and_cipher_challenges() -> None:
+    protocols = run(challenge_tls.protocols, "web1.lab:443", plan=True,
+                    policy={"tls_refused_protocols": ["TLSv1.1", "SSLv3"]})
+    assert [(s.action, s.expected) for s in protocols.steps] == [
+        ("TLS handshake to web1.lab:443 offering only TLSv1.1", "the server refuses TLSv1.1"),
+        ("TLS handshake to web1.lab:443 offering only SSLv3", "the server refuses SSLv3")]
+    ciphers = run(challenge_tls.weak_ciphers, "web1.lab:443", plan=True,
+                  policy={"tls_weak_cipher_classes": ["3DES", "RC4"]})
+    assert [(s.action, s.expected) for s in ciphers.steps] == [
+        ("TLS 1.2 ClientHello to web1.lab:443 offering only 3DES suites (12 suites)",
+         "the server refuses every 3DES suite"),
+        ("TLS 1.2 ClientHello to web1.lab:443 offering only RC4 suites (10 suites)",
+         "the server refuses every RC4 suite")]
+
+
+@pytest.mark.parametrize("func, policy, message", [
+    (challenge_tls.protocols, {"tls_refused_protocols": ["TLSv1.0", "TLSv0.9", "SSLv2"]},
+     "unknown protocols: TLSv0.9, SSLv2 (known: SSLv3, TLSv1.0, TLSv1.1, TLSv1.2)"),
+    (challenge_tls.weak_ciphers, {"tls_weak_cipher_classes": ["RC4", "DES"]},
+     "unknown cipher classes: DES (known: RC4, 3DES, NULL, EXPORT, anonymous)")])
+def test_an_unknown_name_in_policy_is_an_error_naming_it_and_the_known_ones(func: Any, policy: dict[str, Any],
+                                                                          message: str) -> None:
+    out = run(func, "127.0.0.1:1", policy=policy)
+    assert [(f.status, f.message) for f in out.findings] == [
+        (Status.ERROR, f"the challenge raised ValueError: policy names {message}")]
+    assert out.steps == ()
+
+
+@pytest.mark.parametrize("func, refused", [
+    (challenge_tls.protocols, ("SSLv3", "TLSv1.0", "TLSv1.1")),
+    (challenge_tls.weak_ciphers, ("RC4", "3DES", "NULL", "EXPORT", "anonymous")),
+    (challenge_tls.certificate, ("chain", "host name", "expiry"))])
+def test_a_good_endpoint_passes_under_its_own_name_naming_what_was_checked(pki: Pki, func: Any,
+                                                                         refused: tuple[str, ...]) -> None:
+    with TlsServer(pki.good) as server:
+        out = run(func, server.endpoint, ca_file=str(pki.ca))
+    words = {challenge_tls.protocols: "every old protocol version was refused",
+             challenge_tls.weak_ciphers: "every weak cipher class was refused",
+             challenge_tls.certificate: "the certificate verifies, names the host and is not expiring"}[func]
+    assert [(f.status, f.resource, f.message, dict(f.observed)) for f in out.findings] == [
+        (Status.PASS, f"tls {server.endpoint}", words, {"refused": refused})]
+
+
+def test_a_failed_and_an_undetermined_endpoint_are_each_named(pki: Pki) -> None:
+    with TlsServer(pki.good, minimum=TLS1, ciphers="ALL:@SECLEVEL=0") as server:
+        out = run(challenge_tls.protocols, server.endpoint, "127.0.0.1:1")
+    assert [(f.status, f.resource, f.message, dict(f.observed)) for f in out.findings] == [
+        (Status.FAIL, f"tls {server.endpoint}", "accepted: TLSv1.0, TLSv1.1",
+         {"accepted": ("TLSv1.0", "TLSv1.1"), "undetermined": ()}),
+        (Status.ERROR, "tls 127.0.0.1:1", "could not be determined for SSLv3, TLSv1.0, TLSv1.1",
+         {"undetermined": ("SSLv3", "TLSv1.0", "TLSv1.1")})]
+    with TlsServer(pki.expired) as server:
+        (cert,) = run(challenge_tls.certificate, server.endpoint, ca_file=str(pki.ca)).findings
+    assert (cert.status, cert.resource, cert.observed["problems"]) == (
+        Status.FAIL, f"tls {server.endpoint}", ("chain", "expiry"))
+    assert cert.message.startswith("chain: not trusted against ca_file ") and "; expiry: " in cert.message
+
+
+@pytest.mark.parametrize("func", CHALLENGES)
+def test_a_server_that_never_answers_is_an_error_within_the_connect_timeout(func: Any) -> None:
+    """Every probe gets the target's connect_timeout: a listener that accepts and stays silent ends each step."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes the TCP handshakes; nobody ever reads or answers
+    endpoint = f"127.0.0.1:{silent.getsockname()[1]}"
+    got: list[ChallengeOutcome] = []
+    worker = threading.Thread(target=lambda: got.append(run(func, endpoint, connect_timeout=0.3)), daemon=True)
+    try:
+        worker.start()
+        worker.join(30)
+    finally:
+        silent.close()  # resets the waiting connections: a probe without a timeout ends too
+    assert got, "a probe waited past the connect timeout"
+    (f,) = got[0].findings
+    assert f.status is Status.ERROR and {s.ok for s in got[0].steps} == {None}
+    assert all("timed out" in s.actual for s in got[0].steps)
+
+
+def test_the_certificate_challenge_itself_defaults_to_30_days() -> None:
+    """Its own default, not only the one the challenge spec passes (a caller without the spec gets the same)."""
+    ctx = ChallengeContext(make_target("web1", tls_endpoints=["web1.lab:443"]), plan=True)
+    assert [f.status for f in challenge_tls.certificate(ctx)] == [Status.PASS]  # planned probes answer ok
+    assert ctx.steps[2].expected == "valid for more than 30 days"
+    assert challenge_spec_of(challenge_tls.certificate).params["cert_expiry_days"] == 30  # type: ignore[union-attr]
