@@ -1119,13 +1119,13 @@ def _keep_protocol(protocol: Any, outdir: Path, record: Any, inventory_sha256: s
 def _documents(args: argparse.Namespace, run: Run, rundir: Path) -> dict[str, Any]:
     """Options for the oq and pdf formats: the protocol the run executed (checked against the hash the run
     recorded), the site's templates and the paper size."""
-    from scanner.protocol import ProtocolError, load_protocol
-
     protocol, problem = None, ""
     wanted = run.info.protocol_sha256
     given = getattr(args, "protocol", None)
     path = Path(given) if given else rundir / PROTOCOL_NAME
     if wanted and (given or path.exists()):
+        from scanner.protocol import ProtocolError, load_protocol  # only for a run that executed a protocol
+
         try:
             protocol, digest = load_protocol(str(path))
         except ProtocolError as exc:
