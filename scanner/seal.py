@@ -350,12 +350,13 @@ def previous_manifest(results_dir: Path, exclude: Path | None = None) -> str:
     best: tuple[str, str] | None = None
     try:
         children = sorted(results_dir.iterdir())
-    except OSError:
+        # a child that is no symbolic link resolves to the resolved folder plus its name: each path resolved once
+        # (not twice per run kept in the folder)
+        base, excluded = results_dir.resolve(), exclude.resolve() if exclude is not None else None
+    except (OSError, RuntimeError):
         return ""
     for child in children:
-        if exclude is not None and child.resolve() == exclude.resolve():
-            continue
-        if child.is_symlink() or not (child / manifest_name(1)).is_file():
+        if child.is_symlink() or base / child.name == excluded or not (child / manifest_name(1)).is_file():
             continue
         try:
             m = read_manifest(child, 1)
