@@ -1,6 +1,7 @@
 """What a scan of code imports (issue 10, start-up time): a scan that validated its inventory and the default
 risk matrix before (scanner/schemacache.py) imports no jsonschema; no cryptography (no key is used), no protocol or
-WinRM code, and a scan that notifies nobody imports no notifier (smtplib, email sending) and no retention/lock code; with --notify, --lock or --keep they are imported."""
+WinRM code; a scan that notifies nobody imports no notifier (smtplib, email sending) and, without --keep, --lock
+or --latest, no retention/lock code; with those options it is imported."""
 from __future__ import annotations
 
 import json
