@@ -13,6 +13,7 @@ import pytest
 
 from scanner import inventory, risk
 from scanner.inventory import InventoryError, load_inventory
+from scanner.model import Severity
 
 DOC: dict[str, Any] = {"version": 1, "targets": [
     {"name": "web1", "type": "linux", "connection": "ssh", "host": "web1.example", "user": "scan"}]}
@@ -140,7 +141,7 @@ def test_the_default_risk_matrix_is_validated_once_and_an_edited_one_again(
     assert counting.calls == 1
     assert second == first
     data = json.loads(json.dumps({"matrix": {s.value: {i.value: first.cells[(s, i)].value for i in risk.Impact}
-                                              for s in risk.Severity}}))
+                                              for s in Severity}}))
     data["matrix"]["high"]["low"] = "severe"  # no such level
     with pytest.raises(risk.RiskMatrixError, match=r"matrix\.high\.low"):
         risk.parse_matrix(data, "site.json")
