@@ -9,6 +9,7 @@ shows the same repository-relative path.
 """
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ def _escapes(path: str) -> bool:
     return normal in (".", "..") or normal.startswith("../")
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of the string; a report asks for each file's path per finding
 def code_path(path: str) -> str | None:
     """``path`` as a normalised path inside the repository, or None when it is not one (see the module doc)."""
     if "\0" in path:

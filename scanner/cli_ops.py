@@ -51,8 +51,6 @@ def with_lock(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
     @functools.wraps(func)
     def run(args: argparse.Namespace) -> int:
         from scanner.cli import EXIT_LOCKED, UsageError
-        from scanner.notify import NotifyError, load_config
-        from scanner.ops import LockHeld, OpsError, ScanLock
 
         if args.keep is not None and args.keep < 1:
             raise UsageError("--keep must be at least 1 (the run just made is always kept)")
@@ -60,12 +58,18 @@ def with_lock(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
             raise UsageError("--keep-days must not be negative")
         if args.delete_signed and args.keep is None and args.keep_days is None:
             raise UsageError("--delete-signed goes with --keep or --keep-days")
-        try:
-            args.notify_config = load_config(args.notify) if args.notify else None
-        except NotifyError as exc:
-            raise UsageError(str(exc)) from None
+        args.notify_config = None
+        if args.notify:  # the notifier (smtplib, email) is imported only when a scan notifies
+            from scanner.notify import NotifyError, load_config
+
+            try:
+                args.notify_config = load_config(args.notify)
+            except NotifyError as exc:
+                raise UsageError(str(exc)) from None
         if not args.lock:
             return func(args)
+        from scanner.ops import LockHeld, OpsError, ScanLock
+
         try:
             with ScanLock(args.lock) as lock:
                 if lock.stale_pid is not None:
@@ -83,12 +87,12 @@ def with_lock(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 
 def inventory_notifications(args: argparse.Namespace, inventory: Inventory) -> None:
     """The inventory's ``notifications:`` when no --notify file was given (checked before anything is scanned)."""
-    from scanner.cli import UsageError
-    from scanner.notify import NotifyError, config_from
-
     section = inventory.document.get("notifications")
     if getattr(args, "notify_config", None) is not None or section is None:
         return
+    from scanner.cli import UsageError
+    from scanner.notify import NotifyError, config_from
+
     try:
         args.notify_config = config_from(section, f"{inventory.source}: notifications")
     except NotifyError as exc:
@@ -115,20 +119,25 @@ def after_scan(args: argparse.Namespace, run: Run, outdir: Path, sealing: Mappin
     """Retention and the latest link, then notifications. Returns the exit code: 7 when a notification failed
     (unless the scan itself could not write or was interrupted)."""
     from scanner.cli import EXIT_INTERRUPTED, EXIT_NOTIFY, EXIT_WRITE
-    from scanner.ops import OpsError, apply_retention, previous_run, update_latest
 
     if run.info.interrupted or code == EXIT_WRITE:
         return code  # an incomplete run neither replaces old runs nor tells anyone "fixed"
+    config = getattr(args, "notify_config", None)
+    retention = args.keep is not None or args.keep_days is not None
+    latest = not args.output or args.latest
+    if config is None and not retention and not latest:
+        return code  # nothing to do after the scan (scanner.ops is not even imported)
+    from scanner.ops import OpsError, apply_retention, previous_run, update_latest
+
     results = outdir.parent
     previous: Run | None = None
     notes: list[str] = []
-    config = getattr(args, "notify_config", None)
     if config is not None:
         before = previous_run(results, outdir)
         if before is not None:
             previous, note = _load_verified(before.path)
             notes += [note] if note else []
-    if args.keep is not None or args.keep_days is not None:
+    if retention:
         try:
             kept = apply_retention(results, keep=args.keep, keep_days=args.keep_days,
                                    delete_signed=args.delete_signed, protect=outdir)
@@ -142,7 +151,7 @@ def after_scan(args: argparse.Namespace, run: Run, outdir: Path, sealing: Mappin
                      + ", ".join(kept.kept_signed))
             for problem in kept.failed:
                 _say(f"warning: retention could not delete {problem}")
-    if not args.output or args.latest:
+    if latest:
         try:
             update_latest(results, outdir)
         except OpsError as exc:

@@ -367,20 +367,7 @@ def _open_cache_dir(cache: Path, create: bool) -> int | None:
 def _cache_read(cache: Path, key: str, names: set[str]) -> dict[str, Any] | None:
     """The cached parse of exactly these files, or None (absent, another key, not ours, writable by another
     user, a symbolic link, too large, not the expected form): the caller then validates in full."""
-    try:
-        dir_fd = _open_cache_dir(cache, create=False)
-        if dir_fd is None:
-            return None
-        try:
-            fd = os.open(_CACHE_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-        finally:
-            os.close(dir_fd)
-        with os.fdopen(fd, "rb") as fh:
-            if not _private(fh.fileno(), stat.S_IFREG) or os.fstat(fh.fileno()).st_size > _CACHE_MAX_BYTES:
-                return None
-            doc = json.loads(fh.read(_CACHE_MAX_BYTES + 1))
-    except (OSError, ValueError):
-        return None
+    doc = read_private_json(cache, _CACHE_FILE, _CACHE_MAX_BYTES)
     if not isinstance(doc, dict) or doc.get("format") != _CACHE_FORMAT or doc.get("key") != key:
         return None
     catalogs = doc.get("catalogs")
@@ -389,13 +376,39 @@ def _cache_read(cache: Path, key: str, names: set[str]) -> dict[str, Any] | None
     return catalogs
 
 
+def read_private_json(cache: Path, filename: str, max_bytes: int) -> Any:
+    """The JSON document of ``cache/filename``, or None when it is absent, not ours, writable by another user, a
+    symbolic link (the folder or the file), larger than ``max_bytes`` or not JSON. Shared by every cache of
+    gxpscan (this one, the inventory's validated results in scanner/inventory.py)."""
+    try:
+        dir_fd = _open_cache_dir(cache, create=False)
+        if dir_fd is None:
+            return None
+        try:
+            fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+        with os.fdopen(fd, "rb") as fh:
+            if not _private(fh.fileno(), stat.S_IFREG) or os.fstat(fh.fileno()).st_size > max_bytes:
+                return None
+            return json.loads(fh.read(max_bytes + 1))
+    except (OSError, ValueError):
+        return None
+
+
 def _cache_write(cache: Path, key: str, parsed: Mapping[str, Any]) -> None:
     """Keep the validated parse for the next start; silently nothing when it cannot be kept exactly (data JSON
     cannot hold, a folder that is not private to us, any I/O fault): the cache only saves time."""
     text = json.dumps({"format": _CACHE_FORMAT, "key": key, "catalogs": parsed}, sort_keys=True)
     if json.loads(text)["catalogs"] != parsed:
         return
-    tmp = f".{_CACHE_FILE}.{os.getpid()}.tmp"
+    write_private(cache, _CACHE_FILE, text)
+
+
+def write_private(cache: Path, filename: str, text: str) -> None:
+    """Replace ``cache/filename`` atomically with ``text``, in a folder private to us (made 0700), as a file of
+    mode 0600; silently nothing on any I/O fault or when the folder is not private to us."""
+    tmp = f".{filename}.{os.getpid()}.tmp"
     try:
         dir_fd = _open_cache_dir(cache, create=True)
         if dir_fd is None:
@@ -405,7 +418,7 @@ def _cache_write(cache: Path, key: str, parsed: Mapping[str, Any]) -> None:
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(text.encode("utf-8"))
-                os.replace(tmp, _CACHE_FILE, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                os.replace(tmp, filename, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except OSError:
                 os.unlink(tmp, dir_fd=dir_fd)
                 raise

@@ -80,6 +80,14 @@ def _literal_secrets(node: Any, path: list[Any]) -> list[str]:
 
 
 def _schema_problems(doc: Any) -> list[str]:
+    """The schema's faults of ``doc``; a document validated without fault before is not validated again
+    (scanner/schemacache.py)."""
+    from scanner import schemacache
+
+    return schemacache.problems(doc, schema(), _validate, __file__)
+
+
+def _validate(doc: Any) -> list[str]:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
@@ -122,15 +130,17 @@ def _semantic_problems(doc: Mapping[str, Any]) -> list[str]:
 def _windows_problems(doc: Mapping[str, Any]) -> list[str]:
     """WinRM option combinations the connector refuses (plain HTTP, Basic over HTTP, ...), named before any
     connection by the connector's own rules."""
+    windows = [(i, t) for i, t in enumerate(doc.get("targets") or []) if t.get("type") == "windows"]
+    if not windows:
+        return []  # the WinRM connector is imported only for an inventory with Windows targets
     from scanner.connectors.winrm import WinRMConfigError, endpoint
 
     problems = []
-    for i, t in enumerate(doc.get("targets") or []):
-        if t.get("type") == "windows":
-            try:
-                endpoint(t["name"], t)
-            except WinRMConfigError as exc:
-                problems.append(f"targets[{i}].{exc.key}: {exc}")
+    for i, t in windows:
+        try:
+            endpoint(t["name"], t)
+        except WinRMConfigError as exc:
+            problems.append(f"targets[{i}].{exc.key}: {exc}")
     return problems
 
 

@@ -68,15 +68,22 @@ def _problem(err: Any) -> str:
     return f"{path or '(top level)'}: {err.message[:300]}"
 
 
-def parse_matrix(data: Any, source: str, name: str = "") -> RiskMatrix:
-    """A matrix from parsed YAML/JSON; RiskMatrixError naming the file (``name``, else ``source``) and every faulty
-    cell."""
+def _schema_problems(data: Any) -> list[str]:
     import jsonschema
 
     errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data),
                     key=lambda e: [str(p) for p in e.absolute_path])
-    if errors:
-        raise RiskMatrixError(f"risk matrix {name or source}: " + "; ".join(_problem(e) for e in errors))
+    return [_problem(e) for e in errors]
+
+
+def parse_matrix(data: Any, source: str, name: str = "") -> RiskMatrix:
+    """A matrix from parsed YAML/JSON; RiskMatrixError naming the file (``name``, else ``source``) and every faulty
+    cell."""
+    from scanner import schemacache
+
+    problems = schemacache.problems(data, _schema(), _schema_problems, __file__)  # validated once (the default)
+    if problems:
+        raise RiskMatrixError(f"risk matrix {name or source}: " + "; ".join(problems))
     cells = {(Severity(sev), Impact(imp)): RiskLevel(level)
              for sev, row in data["matrix"].items() for imp, level in row.items()}
     return RiskMatrix(MappingProxyType(cells), source)

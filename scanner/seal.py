@@ -31,14 +31,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from scanner.model import RunInfo, SignatureRecord
 from scanner.safefs import OutputDir, OutputError, write_all
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
     from scanner.store import Record
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -86,11 +84,15 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 def fingerprint(key: Ed25519PublicKey) -> str:
     """SHA-256 (hex) of the public key's DER SubjectPublicKeyInfo, as
     ``openssl pkey -pubin -in KEY.pub -outform DER | sha256sum`` prints it."""
+    from cryptography.hazmat.primitives import serialization  # cryptography: only where keys are used
+
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return sha256_hex(der)
 
 
 def public_pem(key: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
@@ -103,6 +105,8 @@ def envelope(payload: bytes, key: Ed25519PrivateKey) -> dict[str, Any]:
 
 def open_envelope(data: bytes, key: Ed25519PublicKey) -> bytes:
     """The payload of a DSSE envelope whose signature verifies with ``key``; SealError otherwise."""
+    from cryptography.exceptions import InvalidSignature
+
     try:
         env = json.loads(data)
         payload = base64.b64decode(env["payload"], validate=True)
@@ -141,6 +145,9 @@ def passphrase_from_env(name: str | None) -> bytes | None:
 def keygen(path: str | Path, passphrase: bytes | None = None) -> tuple[Path, Path, str]:
     """A new Ed25519 key pair: ``path`` (PKCS#8 PEM, 0600, encrypted when a passphrase is given) and ``path.pub``
     (SubjectPublicKeyInfo PEM). Returns (private, public, fingerprint). Never overwrites a file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     path = Path(path)
     key = Ed25519PrivateKey.generate()
     algorithm: serialization.KeySerializationEncryption = (
@@ -165,6 +172,9 @@ def keygen(path: str | Path, passphrase: bytes | None = None) -> tuple[Path, Pat
 
 
 def load_private_key(path: str | Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -192,6 +202,9 @@ def load_public_key(path: str | Path) -> Ed25519PublicKey:
 
 
 def _public_key(data: bytes, where: str) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError):
@@ -337,12 +350,13 @@ def previous_manifest(results_dir: Path, exclude: Path | None = None) -> str:
     best: tuple[str, str] | None = None
     try:
         children = sorted(results_dir.iterdir())
-    except OSError:
+        # a child that is no symbolic link resolves to the resolved folder plus its name: each path resolved once
+        # (not twice per run kept in the folder)
+        base, excluded = results_dir.resolve(), exclude.resolve() if exclude is not None else None
+    except (OSError, RuntimeError):
         return ""
     for child in children:
-        if exclude is not None and child.resolve() == exclude.resolve():
-            continue
-        if child.is_symlink() or not (child / manifest_name(1)).is_file():
+        if child.is_symlink() or base / child.name == excluded or not (child / manifest_name(1)).is_file():
             continue
         try:
             m = read_manifest(child, 1)

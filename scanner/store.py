@@ -24,7 +24,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from scanner.access.model import AccessFormatError, SystemAccess, system_from_dict, system_to_dict
 from scanner.model import (
     Area,
     Result,
@@ -42,6 +41,7 @@ from scanner.model import (
 from scanner.safefs import OutputDir, OutputError, write_all
 
 if TYPE_CHECKING:
+    from scanner.access.model import SystemAccess
     from scanner.runner import TargetOutcome
 
 RECORD_NAME = "record.jsonl"
@@ -128,7 +128,9 @@ class RecordWriter:
             system = {str(k): str(v) for k, v in outcome.system.items()}
             if system:
                 line["system"] = system
-            if outcome.access is not None:
+            if outcome.access is not None:  # an access review's run (scanner.access: imported only then)
+                from scanner.access.model import system_to_dict
+
                 line["access"] = system_to_dict(outcome.access)
             self._write(line)
             if system:
@@ -364,6 +366,8 @@ def read_record(path: str | Path, *, header_only: bool = False) -> Record:
             if "system" in obj:
                 systems[name] = _system(obj["system"], where)
             if "access" in obj:
+                from scanner.access.model import AccessFormatError, system_from_dict
+
                 try:
                     access[name] = system_from_dict(obj["access"], f"{where}: access")
                 except AccessFormatError as exc:

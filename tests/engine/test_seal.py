@@ -544,3 +544,27 @@ def test_subject_names_are_only_compared_never_opened(signed):
     (signed / "manifest-002.json").write_bytes(canonical(m))
     problems = verify_run(signed).problems
     assert "removed: ../../../etc/passwd (sealed in manifest-002.json)" in problems
+
+
+def test_the_previous_manifest_is_the_latest_started_sealed_run_but_never_the_run_itself_or_a_link(tmp_path):
+    """seal.previous_manifest resolves each path once: still the run that started last, never the excluded
+    run (named by another spelling of its path), a symbolic link to a run, or a run without a manifest."""
+    from datetime import datetime, timezone
+
+    from scanner.seal import first_manifest_sha256, previous_manifest
+
+    results = tmp_path / "results"
+    results.mkdir(mode=0o700)
+    base = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    sealed_run(results / "a", started=base)
+    b = sealed_run(results / "b", started=base + timedelta(days=2))
+    sealed_run(results / "c", started=base + timedelta(days=1))
+    sealed_run(results / "z-own", started=base + timedelta(days=5))  # the run being made: excluded
+    (tmp_path / "elsewhere").mkdir()
+    later = sealed_run(tmp_path / "elsewhere" / "later", started=base + timedelta(days=9))
+    (results / "y-link").symlink_to(later)
+    (results / "x-unsealed").mkdir()
+    own = tmp_path / "results" / ".." / "results" / "z-own"
+    assert previous_manifest(results, exclude=own) == first_manifest_sha256(b)
+    assert previous_manifest(results) == first_manifest_sha256(results / "z-own")
+    assert previous_manifest(tmp_path / "missing") == ""

@@ -1,0 +1,63 @@
+"""What a scan of code imports (issue 10, start-up time): a scan that validated its inventory and the default
+risk matrix before (scanner/schemacache.py) imports no jsonschema; no cryptography (no key is used), no protocol or
+WinRM code; a scan that notifies nobody imports no notifier (smtplib, email sending) and, without --keep, --lock
+or --latest, no retention/lock code; with those options it is imported."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IAC = REPO / "tests" / "fixtures" / "iac" / "terraform"
+UNUSED = ("jsonschema", "referencing", "smtplib", "scanner.notify", "scanner.ops", "cryptography", "scanner.protocol",
+          "scanner.connectors.winrm")
+
+SCRIPT = textwrap.dedent("""
+    import json, runpy, sys
+    sys.argv = ["gxpscan", *json.loads(sys.argv[1])]
+    try:
+        runpy.run_module("scanner", run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+    print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+""")
+
+
+def scan(tmp_path: Path, *extra: str, out: str) -> tuple[int, set[str]]:
+    inventory = tmp_path / "inv.json"
+    inventory.write_text(json.dumps({"version": 1, "targets": [{"name": "code", "type": "iac", "path": str(IAC)}]}),
+                         encoding="utf-8")
+    argv = ["scan", "--quiet", "--no-history", "--inventory", str(inventory), "--format", "json",
+            "--output", str(tmp_path / "runs" / out), *extra]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("GXPSCAN_NO_CACHE", None)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(argv)], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=120)
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["code"] in (0, 1), done.stderr
+    return report["code"], set(report["modules"])
+
+
+def test_a_second_scan_of_code_imports_no_validator_notifier_or_retention(tmp_path: Path) -> None:
+    _, first = scan(tmp_path, out="a")
+    assert {"jsonschema", "referencing"} <= first  # the first run validates (and keeps the verdicts)
+    _, second = scan(tmp_path, out="b")
+    assert sorted(second & set(UNUSED)) == []
+    assert (tmp_path / "runs" / "b" / "report.json").exists()
+
+
+@pytest.mark.parametrize(("extra", "imported"), [
+    (["--keep", "5"], "scanner.ops"),
+    (["--lock", "{tmp}/scan.lock"], "scanner.ops"),
+    (["--latest"], "scanner.ops"),
+])
+def test_what_an_option_needs_is_still_imported(tmp_path: Path, extra: list[str], imported: str) -> None:
+    scan(tmp_path, out="warm")
+    _, modules = scan(tmp_path, *[e.format(tmp=tmp_path) for e in extra], out="run")
+    assert imported in modules
