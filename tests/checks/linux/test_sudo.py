@@ -138,6 +138,9 @@ def test_command_aliases_too_deep_or_in_a_loop_are_an_error_not_a_pass(sudoers_:
     ("ALL", {"ALL": ["/bin/ls"]}, ["ALL"]),  # ALL is never an alias
     ("sh", {"sh": ["ALL"]}, ["sh"]),  # nor is a name sudo would not take for one
     ("!XNOSU", {"XNOSU": ["!/bin/su", "/bin/ls"]}, ["/bin/su", "!/bin/ls"]),  # a negated negation is the command
+    ("NOSU", {"NOSU": ["!/bin/su"]}, ["!/bin/su"]),  # one '!' only
+    ("A", {"A": ["XUNDEF", "!XOTHER"]}, ["XUNDEF", "!XOTHER"]),  # names kept as written
+    ("!A", {"A": ["XUNDEF"]}, ["!XUNDEF"]),
 ])
 def test_expand_reads_only_defined_upper_case_aliases(command: str, aliases: dict[str, list[str]],
                                                       expanded: list[str]) -> None:
