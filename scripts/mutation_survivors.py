@@ -120,6 +120,31 @@ EXPLAINED: dict[str, str] = {
     **{f"checks.linux.accounts.x_root_path__mutmut_{n}": "'' or '.' dropped from the relative-element test: "
        "neither starts with '/' or '$', so the second half of the test names it with the same words"
        for n in (9, 10)},
+    # linux/sudo, crypto, logs, backup, _common, files, time (issue 15, fifth session)
+    "checks.linux.sudo.x_command_list__mutmut_35":
+        "'m.group(2) if m else part' to always m.group(2): the tag pattern matches any text without a newline, and "
+        "a SudoLine is one line (the collector splits on \\n and joins continuations with a space), so m is never "
+        "None",
+    "checks.linux.logs.x_syslog_file_mode__mutmut_12":
+        "'fcm is None or mode is None' to 'fcm is None and mode is None': the created mode is None exactly when the "
+        "configured mode is, so both tests agree",
+    **{f"checks.linux.backup.x_restore_tested__mutmut_{n}": "the default of restore_test_record, _command or "
+       "_format changed: the check never reads them (they declare the policy keys the collector reads the record "
+       "with, and the runner passes the registered defaults)" for n in (2, 3, 4)},
+    "checks.linux.crypto.x_containing_mount__mutmut_6":
+        "the path '/' read as 'XX/XX': only a mount target 'XX/XX' or 'XX' could hold that, mount targets are "
+        "absolute, and the root mount still holds it (t == '/')",
+    **{f"checks.linux.crypto.x_encryption_layer__mutmut_{n}": "split('[') with no or another maximum: the first "
+       "piece, the device before a subvolume, is the same" for n in (5, 8)},
+    **{f"checks.linux.crypto.{name}": "the word 'plain' renamed: only 'encrypted' and 'ephemeral' pass and "
+       "'unknown' is an error, every other word falls to the same failure, so 'plain' is never read by name"
+       for name in ("x__storage__mutmut_34", "x__storage__mutmut_35", "x_swap__mutmut_52", "x_swap__mutmut_53")},
+    "checks.linux.crypto.x__weak__mutmut_9":
+        "blank entries of a site's weak list kept as '' patterns: fnmatchcase(name, '') matches only an empty "
+        "name, and SshClientConfig.list drops empty names (as linux.ssh _patterns__mutmut_9)",
+    "checks.linux._common.x_pam_setting__mutmut_25":
+        "'conf or \"\"' to 'conf or \"XXXX\"': only a conf of None or '' changes, neither names a conf file (both "
+        "look-ups give {}), and a None conf is unset on the next line anyway",
 }
 
 

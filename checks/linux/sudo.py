@@ -146,10 +146,14 @@ def cmnd_aliases(lines: tuple[str, ...]) -> dict[str, list[str]]:
 
 
 def expand(command: str, aliases: dict[str, list[str]], depth: int = 0) -> list[str]:
-    """A command as sudo reads it: an alias stands for its members (``!ALIAS`` negates each one)."""
+    """A command as sudo reads it: an alias stands for its members (``!ALIAS`` negates each one). Sudo follows
+    nested aliases to any depth; past 16 levels (or in a loop, which sudo refuses) the rule cannot be judged, so this
+    raises ValueError and the runner reports an error instead of reading the alias as a harmless command."""
     negated, name = command.startswith("!"), command.lstrip("!").strip()
-    if depth > 16 or not _ALIAS_NAME.fullmatch(name) or name == "ALL" or name not in aliases:
+    if not _ALIAS_NAME.fullmatch(name) or name == "ALL" or name not in aliases:
         return [command]
+    if depth > 16:
+        raise ValueError(f"command alias {name} is nested more than 16 aliases deep or in a loop")
     out = []
     for member in aliases[name]:
         for cmd in expand(member, aliases, depth + 1):
