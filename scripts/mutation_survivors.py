@@ -61,6 +61,10 @@ HELPERS: dict[str, dict[int | str, str]] = {
     "flagged_users": {1: "resource", 3: "message", 4: "message", 6: "observed-fail", "flag": "observed-fail"},
     # linux/ssh: the words of a setting's pass and fail (``_setting``), the thing a yes/no setting refuses
     "_setting": {4: "message", 5: "message"}, "_expect": {3: "message"},
+    # windows/_common and windows/password: the resource and words of a settings or account-flag finding, the value
+    # a registry setting should have (only ever in a problem's text), the words of a password rule's pass and fail
+    "settings_finding": {0: "resource", 2: "message"}, "flagged": {1: "resource", 3: "message", 4: "message"},
+    "expect": {4: "message"}, "rdp_off": {1: "resource"}, "_rule": {1: "message", 2: "message"},
 }
 
 #: Helper functions whose result is only ever a finding's wording or observed values (read where they are called):
