@@ -114,6 +114,15 @@ EXPLAINED: dict[str, str] = {
     **{f"checks.linux.accounts.x_root_path__mutmut_{n}": "'' or '.' dropped from the relative-element test: "
        "neither starts with '/' or '$', so the second half of the test names it with the same words"
        for n in (9, 10)},
+    # windows (issue 15, fifth session): bounds against the check's own clock reading
+    "checks.windows.accounts.x_stale__mutmut_10":
+        "'<' to '<=' against now - stale_account_days: equal only for a last use exactly that many days before the "
+        "check's own clock reading, to the microsecond, which no fact can be made to hit",
+    "checks.windows.backup.x_recent__mutmut_44":
+        "'>' to '>=' against now + 1 hour: as windows.accounts stale__mutmut_10",
+    "checks.windows.backup.x_recent__mutmut_59":
+        "'>' to '>=' between the hours since the last backup (from the check's own clock) and the RPO: equal only "
+        "for a backup exactly backup_rpo_hours before that clock reading, to the microsecond",
 }
 
 
