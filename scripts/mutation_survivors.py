@@ -123,6 +123,8 @@ EXPLAINED: dict[str, str] = {
     "checks.windows.backup.x_recent__mutmut_59":
         "'>' to '>=' between the hours since the last backup (from the check's own clock) and the RPO: equal only "
         "for a backup exactly backup_rpo_hours before that clock reading, to the microsecond",
+    **{f"checks.windows.crypto.x_tls_protocols__mutmut_{n}": "the value name 'Enabled' read in another case: "
+       "Registry.get compares names case-insensitively (as Windows does) and no finding names it" for n in (11, 12)},
 }
 
 
