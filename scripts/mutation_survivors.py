@@ -125,6 +125,11 @@ EXPLAINED: dict[str, str] = {
         "for a backup exactly backup_rpo_hours before that clock reading, to the microsecond",
     **{f"checks.windows.crypto.x_tls_protocols__mutmut_{n}": "the value name 'Enabled' read in another case: "
        "Registry.get compares names case-insensitively (as Windows does) and no finding names it" for n in (11, 12)},
+    **{f"checks.windows.audit.x_policy__mutmut_{n}": "the value name SCENoApplyLegacyAuditPolicy read in another "
+       "case: Registry.get compares names case-insensitively, and the message names it by its own literal"
+       for n in (24, 25)},
+    "checks.windows.audit.x_log_retention__mutmut_50":
+        "'>' to '>=' against now + 1 day: as windows.accounts stale__mutmut_10",
 }
 
 
