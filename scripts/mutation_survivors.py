@@ -61,6 +61,10 @@ HELPERS: dict[str, dict[int | str, str]] = {
     "flagged_users": {1: "resource", 3: "message", 4: "message", 6: "observed-fail", "flag": "observed-fail"},
     # linux/ssh: the words of a setting's pass and fail (``_setting``), the thing a yes/no setting refuses
     "_setting": {4: "message", 5: "message"}, "_expect": {3: "message"},
+    # windows/_common and windows/password: the resource and words of a settings or account-flag finding, the value
+    # a registry setting should have (only ever in a problem's text), the words of a password rule's pass and fail
+    "settings_finding": {0: "resource", 2: "message"}, "flagged": {1: "resource", 3: "message", 4: "message"},
+    "expect": {4: "message"}, "rdp_off": {1: "resource"}, "_rule": {1: "message", 2: "message"},
 }
 
 #: Helper functions whose result is only ever a finding's wording or observed values (read where they are called):
@@ -145,6 +149,23 @@ EXPLAINED: dict[str, str] = {
     "checks.linux._common.x_pam_setting__mutmut_25":
         "'conf or \"\"' to 'conf or \"XXXX\"': only a conf of None or '' changes, neither names a conf file (both "
         "look-ups give {}), and a None conf is unset on the next line anyway",
+
+    # windows (issue 15, fifth session): bounds against the check's own clock reading
+    "checks.windows.accounts.x_stale__mutmut_10":
+        "'<' to '<=' against now - stale_account_days: equal only for a last use exactly that many days before the "
+        "check's own clock reading, to the microsecond, which no fact can be made to hit",
+    "checks.windows.backup.x_recent__mutmut_44":
+        "'>' to '>=' against now + 1 hour: as windows.accounts stale__mutmut_10",
+    "checks.windows.backup.x_recent__mutmut_59":
+        "'>' to '>=' between the hours since the last backup (from the check's own clock) and the RPO: equal only "
+        "for a backup exactly backup_rpo_hours before that clock reading, to the microsecond",
+    **{f"checks.windows.crypto.x_tls_protocols__mutmut_{n}": "the value name 'Enabled' read in another case: "
+       "Registry.get compares names case-insensitively (as Windows does) and no finding names it" for n in (11, 12)},
+    **{f"checks.windows.audit.x_policy__mutmut_{n}": "the value name SCENoApplyLegacyAuditPolicy read in another "
+       "case: Registry.get compares names case-insensitively, and the message names it by its own literal"
+       for n in (24, 25)},
+    "checks.windows.audit.x_log_retention__mutmut_50":
+        "'>' to '>=' against now + 1 day: as windows.accounts stale__mutmut_10",
 }
 
 

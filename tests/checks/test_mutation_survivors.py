@@ -93,6 +93,9 @@ def test_exit_codes_read_as_mutmut_reads_them() -> None:
     ("none_found", None, ""),
     ("_setting", 4, "message"), ("_setting", 5, "message"), ("_setting", 3, ""), ("_setting", 2, ""),  # ok, keys
     ("_expect", 3, "message"), ("_expect", 2, ""),  # the allowed values decide: logic
+    ("settings_finding", 0, "resource"), ("settings_finding", 2, "message"), ("settings_finding", 1, ""),  # problems
+    ("flagged", 3, "message"), ("flagged", 2, ""), ("flagged", 5, ""),  # the test and the allowed names: logic
+    ("expect", 4, "message"), ("expect", 3, ""), ("rdp_off", 1, "resource"), ("_rule", 0, ""), ("_rule", 2, "message"),
 ])
 def test_each_wording_argument_of_a_helper_has_its_subclass(helper: str, slot: int | str | None,
                                                              subclass: str) -> None:

@@ -2,12 +2,15 @@
 so a test changes one value of a realistic host instead of building every fact by hand."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
 from scanner.collectors import windows as wc
 from scanner.connectors import CommandResult
-from scanner.model import Fact, Platform, Target
+from scanner.facts import windows as wf
+from scanner.model import Fact, Finding, Platform, Target, thaw
 from tests.fixtures.windows.replay import reply_for
 
 #: The approval a hardened host's inventory gives its domain admin group (the profiles' nested group).
@@ -40,3 +43,32 @@ def value(profile: str, fact: str) -> Any:
     got = profile_facts(profile)[fact]
     assert got.ok, got.error
     return got.value
+
+
+# Small facts built by hand, for tests that judge one rule at a time (the mutation tests of docs/mutation.md).
+
+#: The clock the small facts count from (the checks read their own clock; a test keeps a margin of hours).
+NOW = datetime.now(timezone.utc)
+
+
+def seen(finding: Finding) -> tuple[str, str, str, dict[str, Any]]:
+    """Everything a check decided and said: status, resource, message and observed values (as plain data)."""
+    return finding.status.value, finding.resource, finding.message, thaw(finding.observed)
+
+
+def account(name: str, rid: int, *, enabled: bool = True, password_required: bool = True,
+            password_expires: bool = True, last_logon: datetime | None = NOW - timedelta(days=1),
+            password_last_set: datetime | None = NOW - timedelta(days=1), sid: str = "") -> wf.LocalAccount:
+    return wf.LocalAccount(name, sid or f"S-1-5-21-7-8-9-{rid}", rid, enabled, password_required, password_expires,
+                           last_logon, password_last_set)
+
+
+def accounts(*items: wf.LocalAccount) -> wf.LocalAccounts:
+    return wf.LocalAccounts(items)
+
+
+def registry(values: Mapping[tuple[str, str], int | str | None] | None = None) -> wf.Registry:
+    """Every registry value the collector reads, unset, except the (key, name) pairs given."""
+    given = dict(values or {})
+    every = [*wf.REGISTRY_VALUES, *(k for k in given if k not in wf.REGISTRY_VALUES)]
+    return wf.Registry(tuple(wf.RegistryValue(key, name, given.get((key, name))) for key, name in every))
