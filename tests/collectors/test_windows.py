@@ -184,6 +184,20 @@ def test_hostile_output_fails_that_fact_closed_and_spares_the_others(fact: str, 
             assert {f.status for f in evaluate(spec, facts, target())} == {Status.ERROR}, spec.id
 
 
+@pytest.mark.parametrize(("max_age_100ns", "days", "status"), [
+    (-77760000000000, 90.0, Status.PASS), (-9223372036854775808, None, Status.FAIL), (0, None, Status.FAIL)])
+def test_a_zero_maximum_password_age_is_never_not_zero_days(max_age_100ns: int, days: float | None,
+                                                             status: Status) -> None:
+    """The SAM reads a maximum password age of 0 as "passwords never expire" ([MS-SAMR] 3.1.5.14.4); read as 0 days
+    it passed windows.password.max_age on a host whose passwords never expire."""
+    policy = json.loads(_good("windows.password_policy"))
+    facts = wc.collect(ReplayConnector("hardened-2022", _swap(
+        "windows.password_policy", json.dumps({**policy, "max_age_100ns": max_age_100ns}))), target(), ALL)
+    assert facts["windows.password_policy"].value.max_age_days == days
+    spec = Registry.load(["checks.windows"]).checks["windows.password.max_age"]
+    assert [f.status for f in evaluate(spec, facts, target())] == [status]
+
+
 def test_non_utf8_bytes_between_frames_change_nothing() -> None:
     def reply(script: str) -> bytes:
         return b"\xff\xfe garbage\n\x00" + reply_for("hardened-2022")(script) + b"\n\xc3\x28 trailing"

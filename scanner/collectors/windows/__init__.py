@@ -174,10 +174,12 @@ def parse_system(data: Any, target: Target) -> SystemUnderTest:
                               build=d["build"], domain=d["domain"] if d["part_of_domain"] is True else "(workgroup)")
 
 
-def _interval_seconds(raw: Any, what: str, never_ok: bool) -> float | None:
+def _interval_seconds(raw: Any, what: str, never_ok: bool, zero_is_never: bool = False) -> float | None:
+    """A SAM delta time in seconds; None for "never". ``zero_is_never``: for the maximum password age, where the SAM
+    treats 0 like the "never" value ([MS-SAMR] 3.1.5.14.4: a zero Effective-MaximumPasswordAge never expires)."""
     if not isinstance(raw, int) or isinstance(raw, bool) or raw > 0:
         raise ParseError(f"{what}: expected a SAM interval (0 or negative 100-ns units), got {raw!r}")
-    if raw == _NEVER:
+    if raw == _NEVER or (zero_is_never and raw == 0):
         if never_ok:
             return None
         raise ParseError(f"{what}: 'never' is not a valid value here")
@@ -204,7 +206,8 @@ def parse_password_policy(data: Any, target: Target) -> PasswordRules:
     return PasswordRules(
         min_length=d["min_length"], complexity=bool(d["properties"] & 0x1),
         reversible_encryption=bool(d["properties"] & 0x10),
-        max_age_days=_days(_interval_seconds(d["max_age_100ns"], "maximum password age", never_ok=True)),
+        max_age_days=_days(_interval_seconds(d["max_age_100ns"], "maximum password age", never_ok=True,
+                                             zero_is_never=True)),
         min_age_days=min_age or 0.0, history=d["history"], lockout_threshold=d["lockout_threshold"],
         lockout_duration_minutes=_minutes(_interval_seconds(d["lockout_duration_100ns"], "lockout duration",
                                                             never_ok=True)),
