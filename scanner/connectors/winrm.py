@@ -15,6 +15,12 @@ chunks (the last flagged End), so its length is not bound by the command line, a
 -`` would run stdin line by line, where a multi-line block needs a blank line to end). The shell is opened with code
 page 65001. Output is raw bytes, bounded by ``limit``; the command is bounded by its timeout and the host's.
 
+A command that ended (state Done, all of its output read) is not signalled at once: [MS-WSMV] asks for the
+terminate Signal, which acknowledges the end of the output, before a NEW command of the shell, and the shell's
+Delete releases everything of the shell. So the Signal of a finished command is sent only if another command
+follows in the same shell, and a host with one command costs one round trip less. A command cut short (timed out,
+output over its bound, an error while sending) is signalled at once.
+
 The password is read from the environment variable ``password_env`` names, only when connecting, and never put
 into a message, a log line or an argument list.
 """
@@ -405,6 +411,7 @@ class WinRMConnector:
         self.commands_run = 0
         self._protocol: Any = None
         self._shell: str | None = None
+        self._unacknowledged: str | None = None  # a finished command not yet signalled (the shell's Delete does it)
         self._deadline = 0.0
 
     @property
@@ -450,7 +457,7 @@ class WinRMConnector:
         except (ConnectorError, TimeoutError):
             pass  # the shell ends by itself on the server (its idle timeout)
         finally:
-            self._protocol = self._shell = None
+            self._protocol = self._shell = self._unacknowledged = None
             protocol.transport.close_session()
 
     def _cleanup_deadline(self) -> float:
@@ -572,25 +579,37 @@ class WinRMConnector:
         if deadline <= time.monotonic():
             return CommandResult(None, b"", b"host timeout exceeded before the command was sent", timed_out=True)
         protocol, shell = self._protocol, self._shell
+        if self._unacknowledged is not None:  # [MS-WSMV]: the end of its output is acknowledged before a new command
+            self._terminate(self._unacknowledged)
         try:
             command = self._call(deadline, protocol.run_command, shell, POWERSHELL, powershell_arguments(),
                                  skip_cmd_shell=True)
         except TimeoutError:
             return CommandResult(None, b"", b"timed out starting the command", timed_out=True)
         self.commands_run += 1
+        result: CommandResult | None = None
         try:
             data = script.encode("utf-8", "surrogateescape")
             chunks = [data[i:i + SEND_CHUNK] for i in range(0, len(data), SEND_CHUNK)] or [b""]
             for n, chunk in enumerate(chunks, 1):
                 self._call(deadline, protocol.send_command_input, shell, command, chunk, end=n == len(chunks))
-            return self._receive(protocol, shell, command, deadline, limit)
+            result = self._receive(protocol, shell, command, deadline, limit)
+            return result
         except TimeoutError:
             return CommandResult(None, b"", b"timed out sending the script", timed_out=True)
         finally:
-            try:
-                self._call(self._cleanup_deadline(), protocol.cleanup_command, shell, command)
-            except (ConnectorError, TimeoutError):
-                pass
+            if result is not None and result.exit_code is not None and not result.truncated:
+                self._unacknowledged = command  # ended, all output read: the next command or the Delete acknowledges
+            else:
+                self._terminate(command)
+
+    def _terminate(self, command: str) -> None:
+        """The terminate Signal of a command: ends it if it still runs, acknowledges its output if it ended."""
+        self._unacknowledged = None
+        try:
+            self._call(self._cleanup_deadline(), self._protocol.cleanup_command, self._shell, command)
+        except (ConnectorError, TimeoutError):
+            pass
 
     def _receive(self, protocol: Any, shell: str, command: str, deadline: float, limit: int) -> CommandResult:
         import winrm.exceptions as wx

@@ -101,6 +101,21 @@ def test_one_command_streams_the_whole_script_and_returns_raw_bytes(pki: Pki, tl
             assert b"application/HTTP-SPNEGO-session-encrypted" in r.received
 
 
+def test_a_finished_command_is_acknowledged_by_the_next_command_or_the_shells_delete(pki: Pki) -> None:
+    """[MS-WSMV]: the terminate Signal acknowledges a command's output before a NEW command; the Delete of the shell
+    releases the rest. One command per host: no Signal, one round trip less."""
+    with responder(pki) as r:
+        with WinRMConnector(target(r, ca_file=str(pki.ca.cert))) as conn:
+            assert conn.run("Write-Output 1", timeout=30).exit_code == 0
+        assert r.operations == ["Create", "Command", "Send", "Receive", "Delete"]
+    with responder(pki) as r:
+        with WinRMConnector(target(r, ca_file=str(pki.ca.cert))) as conn:
+            first, second = conn.run("Write-Output 1", timeout=30), conn.run("Write-Output 2", timeout=30)
+        assert (first.exit_code, second.exit_code) == (0, 0)
+        assert r.operations == ["Create", "Command", "Send", "Receive", "Signal", "Command", "Send", "Receive",
+                                "Delete"]
+
+
 @pytest.mark.parametrize("trust", ["ca_file", "system store"])
 def test_untrusted_certificate_is_refused_before_any_credential(pki: Pki, trust: str) -> None:
     with responder(pki, rogue=True) as r:
