@@ -299,3 +299,15 @@ def test_a_status_the_policy_does_not_declare_is_refused_and_a_quote_in_the_path
     hostile = wc.prelude(target(backup_status_file="C:\\x'; Remove-Item C:\\ -Recurse; '"))
     assert hostile.endswith("$BackupStatusFile = 'C:\\x''; Remove-Item C:\\ -Recurse; '''")
     assert not parser().parse(hostile.encode()).root_node.has_error
+
+
+def test_a_windows_scan_does_not_load_the_linux_collector() -> None:
+    """Start-up of a Windows scan: the collector shares the batch-failure text through scanner.collectors and reads
+    a declared backup status file with the Linux rule only when one is declared."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import scanner.collectors.windows as wc; "
+            "print(sorted(m for m in sys.modules if m.startswith('scanner.collectors.linux')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

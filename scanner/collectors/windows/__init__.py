@@ -20,9 +20,7 @@ from importlib import resources
 from typing import Any
 
 from scanner.collectors import FactSpec
-from scanner.collectors.linux import _batch_failure
-from scanner.collectors.linux_backup import parse_format, read_timestamp
-from scanner.collectors.linux_common import ParseError as LinuxParseError
+from scanner.collectors import batch_failure as _batch_failure
 from scanner.connectors import CommandResult, ConnectorError
 from scanner.facts import windows as wf
 from scanner.facts.ldap import PasswordRules
@@ -257,24 +255,31 @@ def parse_time(data: Any, target: Target) -> wf.TimeStatus:
 
 def _status(data: Any, now: datetime, target: Target) -> BackupStatus | None:
     """The declared status file, read by the same explicit-format rule as on Linux (``backup_status_format``:
-    mtime by default, iso8601, epoch, json:<field>, regex:<pattern>)."""
+    mtime by default, iso8601, epoch, json:<field>, regex:<pattern>). The Linux reader is imported only when a
+    status file is declared: a Windows scan does not load the Linux collector."""
     path = target.policy.get("backup_status_file")
     if not path:
         if data is not None:
             raise ParseError("the host read a backup status file the policy does not declare")
         return None
+    from scanner.collectors.linux_backup import parse_format, read_timestamp
+    from scanner.collectors.linux_common import ParseError as LinuxParseError
+
     d = _mapping(data, ("path", "exists", "mtime", "text"))
     if d["path"] != str(path) or not isinstance(d["exists"], bool) or not isinstance(d["text"], str):
         raise ParseError(f"the backup status of {str(d['path'])[:100]!r} is not the declared file's")
     if not d["exists"]:
         raise ParseError(f"backup status file {path} does not exist")
     declared = target.policy.get("backup_status_format")
-    fmt, arg = parse_format(declared) if declared is not None else (BackupStatusFormat.MTIME, "")
     text = d["text"]
-    if fmt is BackupStatusFormat.MTIME:
-        mtime = decode(d["mtime"], datetime, "status.mtime", now)
-        return BackupStatus("file", str(path), mtime, now, text[:500], fmt, f"mtime {mtime.isoformat()}")
-    last, matched = read_timestamp(text, fmt, arg)
+    try:
+        fmt, arg = parse_format(declared) if declared is not None else (BackupStatusFormat.MTIME, "")
+        if fmt is BackupStatusFormat.MTIME:
+            mtime = decode(d["mtime"], datetime, "status.mtime", now)
+            return BackupStatus("file", str(path), mtime, now, text[:500], fmt, f"mtime {mtime.isoformat()}")
+        last, matched = read_timestamp(text, fmt, arg)
+    except LinuxParseError as exc:
+        raise ParseError(str(exc)) from None
     return BackupStatus("file", str(path), last, now, text[:500], fmt, matched)
 
 
@@ -365,7 +370,7 @@ def fact_from_frame(name: str, frame: Frame | str | None, result: CommandResult,
     try:
         _reject_relative_times(data, "value")
         return Fact(name, BY_NAME[name].parse(data, target), evidence)
-    except (ParseError, LinuxParseError, DecodeError, LookupError) as exc:
+    except (ParseError, DecodeError, LookupError) as exc:
         return Fact.failed(name, f"unexpected fact output: {exc}", evidence)
     except Exception as exc:  # a parser bug fails closed too
         return Fact.failed(name, f"parser failed: {type(exc).__name__}: {exc}", evidence)
