@@ -65,7 +65,7 @@ from scanner.collectors.linux_backup import (
     parse_restore_test,
     restore_test_plan,
 )
-from scanner.collectors.linux_common import PROCESSES_BY_EXE, UNITS_PROBE, ParseError, Probe, Section, lines
+from scanner.collectors.linux_common import PROCESSES_BY_EXE, UNITS_PROBE, ParseError, Probe, Section
 from scanner.collectors.linux_crypto import (
     CRYPTO_POLICY_CONFIG,
     CRYPTO_POLICY_STATE,
