@@ -190,11 +190,12 @@ def _handshake(ep: Endpoint, context: ssl.SSLContext, timeout: float) -> bytes:
         return tls.getpeercert(binary_form=True) or b""
 
 
-def verify_server(ep: Endpoint, timeout: float) -> bytes:
-    """Handshake with the listener and check its certificate before any credential is sent.
+def verify_server(ep: Endpoint, timeout: float, context: ssl.SSLContext | None = None) -> bytes:
+    """Handshake with the listener and check its certificate before any credential is sent; ``context`` is the
+    endpoint's (``_ssl_context``), made here when not given.
 
     Returns the certificate (DER); raises ConnectorError naming subject and fingerprint."""
-    context = _ssl_context(ep)
+    context = context or _ssl_context(ep)
     try:
         der = _handshake(ep, context, timeout)
     except ssl.SSLCertVerificationError as exc:
@@ -408,6 +409,7 @@ class WinRMConnector:
         self.endpoint = endpoint(target.name, target.options)
         self.fingerprint: str | None = None  # SHA-256 of the server certificate (https)
         self._certificate = b""  # the server certificate (DER) checked before anything was sent (https)
+        self._context: ssl.SSLContext | None = None  # the trust of the first handshake, held by every connection
         self.commands_run = 0
         self._protocol: Any = None
         self._shell: str | None = None
@@ -429,7 +431,8 @@ class WinRMConnector:
         ep = self.endpoint
         _require_module(ep.auth)
         if ep.scheme == "https":
-            self._certificate = verify_server(ep, self._connect_timeout())
+            self._context = _ssl_context(ep)  # one per host: the check and every later connection
+            self._certificate = verify_server(ep, self._connect_timeout(), self._context)
             self.fingerprint = hashlib.sha256(self._certificate).hexdigest()
         try:
             self._protocol = self._build_protocol(ep)
@@ -492,7 +495,7 @@ class WinRMConnector:
         if ep.scheme == "https":  # before build_session could send anything
             session = protocol.transport.build_session()
             session.trust_env = False
-            session.mount("https://", _trusting_adapter(_ssl_context(ep), ep.pin))
+            session.mount("https://", _trusting_adapter(self._context or _ssl_context(ep), ep.pin))
             if ep.auth == "kerberos":
                 _bind_kerberos(session.auth, self._certificate)
         else:
