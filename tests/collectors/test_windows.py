@@ -311,3 +311,19 @@ def test_a_windows_scan_does_not_load_the_linux_collector() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('scanner.collectors.linux')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_replay_reads_each_profile_file_once_and_answers_the_same_bytes() -> None:
+    """The responder stands for a host that runs the script on its own CPU: the profile files are read once per
+    process, and every reply is still framed with the nonce and the facts of the script it answers."""
+    from datetime import datetime, timezone
+
+    from tests.fixtures.windows.replay import recorded
+
+    recorded.cache_clear()
+    now = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)
+    first, second = (profile_output("hardened-2022", *asked(wc.build_script(ALL, nonce, 10)), now=now)
+                     for nonce in ("1" * 32, "2" * 32))
+    assert (recorded.cache_info().misses, recorded.cache_info().hits) == (len(ALL), len(ALL))
+    assert first.replace("1" * 32, "2" * 32) == second and first.count("1" * 32) == 2 * len(ALL)
+    assert '"last_logon":"2026-11-' in first  # @now-Nd times still made from the reply's own now
