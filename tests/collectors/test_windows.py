@@ -155,6 +155,14 @@ HOSTILE: list[tuple[str, str, Callable[[str], bytes], str]] = [
     ("a relative time", "windows.backup",
      _swap("windows.backup", _weak("windows.backup").replace('"last_success":"', '"last_success":"now-1h", "x":"')),
      "not a time or value a host sends"),
+    ("a relative time written with JSON escapes", "windows.backup",
+     _swap("windows.backup", _weak("windows.backup").replace('"last_success":"',
+                                                             '"last_success":"\\u006e\\u006fw-1h", "x":"')),
+     "not a time or value a host sends"),
+    ("a relative time in a nested value", "windows.local_accounts",
+     _swap("windows.local_accounts", _good("windows.local_accounts").replace('"last_logon":null',
+                                                                             '"last_logon":"now"', 1)),
+     "not a time or value a host sends"),
     ("an unknown field", "windows.winrm_service",
      _swap("windows.winrm_service", _weak("windows.winrm_service")[:-1] + ',"secure":true}'), "unknown field"),
     ("a registry value missing", "windows.registry",
@@ -327,3 +335,37 @@ def test_the_replay_reads_each_profile_file_once_and_answers_the_same_bytes() ->
     assert (recorded.cache_info().misses, recorded.cache_info().hits) == (len(ALL), len(ALL))
     assert first.replace("1" * 32, "2" * 32) == second and first.count("1" * 32) == 2 * len(ALL)
     assert '"last_logon":"2026-11-' in first  # @now-Nd times still made from the reply's own now
+
+
+def test_frames_are_found_without_compiling_a_pattern_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One frame pattern for every run (a pattern per nonce cost a compile per host); a line of another nonce just
+    before the run's own line neither hides nor forges it."""
+    nonce, other = "ab" * 16, "cd" * 16
+    good = _good("windows.firewall")
+    out = (f"\n{other} FACT windows.firewall 1 ok\n{nonce} FACT windows.firewall 3 ok\n{good}\n"
+           f"{other} END windows.firewall\n{nonce} END windows.firewall\n").encode()
+
+    def no_compile(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a pattern compiled while reading frames")
+
+    monkeypatch.setattr(re, "compile", no_compile)
+    frames = wc.split_frames(out, nonce)
+    got = frames["windows.firewall"]
+    assert isinstance(got, wc.Frame) and got.complete and got.millis == 3
+    assert got.payload == f"{good}\n{other} END windows.firewall".encode()  # the foreign END line is data
+
+
+def test_only_a_fact_text_that_can_hold_a_relative_time_is_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    walked: list[str] = []
+    real = wc._reject_relative_times
+
+    def spy(data: Any, path: str) -> None:
+        if path == "value":  # the walk of one fact's value (not its own recursion)
+            walked.append(json.dumps(data))
+        real(data, path)
+
+    monkeypatch.setattr(wc, "_reject_relative_times", spy)
+    facts = wc.collect(ReplayConnector("hardened-2022"), target(), ALL)
+    assert all(f.ok for f in facts.values())
+    texts = [profile_output("hardened-2022", "n" * 32, [name]).split("\n")[2].encode() for name in ALL]
+    assert len(walked) == sum(b'"now' in t or b"\\u" in t for t in texts) < len(ALL)
