@@ -23,8 +23,8 @@ from scanner.collectors import FactSpec
 from scanner.collectors import batch_failure as _batch_failure
 from scanner.connectors import CommandResult, ConnectorError
 from scanner.facts import windows as wf
+from scanner.facts.backup import BackupStatus, BackupStatusFormat
 from scanner.facts.ldap import PasswordRules
-from scanner.facts.linux import BackupStatus, BackupStatusFormat
 from scanner.facts.system import SystemUnderTest, bounded
 from scanner.model import Evidence, Fact, Target
 from scanner.selftest.decode import DecodeError, decode
