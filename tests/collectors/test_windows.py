@@ -311,13 +311,15 @@ def test_a_status_the_policy_does_not_declare_is_refused_and_a_quote_in_the_path
 
 def test_a_windows_scan_does_not_load_the_linux_collector_or_facts() -> None:
     """Start-up of a Windows scan: the collector shares the batch-failure text through scanner.collectors, reads a
-    declared backup status file with the Linux rule only when one is declared, and the backup status type lives in
-    scanner.facts.backup (scanner.facts.linux re-exports it)."""
+    declared backup status file with the Linux rule (and the check judges it with the Linux check) only when one is
+    declared, and the backup status type lives in scanner.facts.backup (scanner.facts.linux re-exports it)."""
     import subprocess
     import sys
 
-    code = ("import sys; import scanner.collectors.windows, checks.windows; print(sorted(m for m in sys.modules "
-            "if m.startswith(('scanner.collectors.linux', 'scanner.facts.linux'))))")
+    code = ("import sys; from scanner.registry import Registry; from scanner.model import Platform; "
+            "import scanner.collectors.windows; Registry.load(['checks.windows'], platforms=[Platform.WINDOWS]); "
+            "print(sorted(m for m in sys.modules "
+            "if m.startswith(('scanner.collectors.linux', 'scanner.facts.linux', 'checks.linux'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
