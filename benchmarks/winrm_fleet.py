@@ -154,9 +154,14 @@ def main() -> int:
             rows: dict[str, list[tuple[float, float, int, float]]] = {"floor": [], "collect": [], "gxpscan": []}
             warm.warm_up(env, [sys.executable, "-c", SCAN, "scan", "--inventory", str(inv), "--concurrency",
                                str(args.concurrency), "--format", "json", "--output", str(d / "out-warm-up")])
+            # requests sets and deletes no_proxy in os.environ around each request of a session that reads the
+            # environment (pywinrm's default): threads race on it (KeyError: 'no_proxy' in a floor run under load).
+            # Set beforehand, it is only set again, never deleted; the floor talks to 127.0.0.1 without a proxy
+            # either way. gxpscan's sessions do not read the environment.
+            floor_env = {**env, "no_proxy": "*"}
             for run in range(args.runs):
                 rows["floor"].append(measured([sys.executable, "-c", FLOOR, json.dumps(ports), str(ca.cert), USER,
-                                               str(args.concurrency), PASSWORD_ENV], env, (0,)))
+                                               str(args.concurrency), PASSWORD_ENV], floor_env, (0,)))
                 rows["collect"].append(measured([sys.executable, "-c", COLLECT_ONLY, str(inv),
                                                  str(args.concurrency)], env, (0,)))
                 rows["gxpscan"].append(measured(

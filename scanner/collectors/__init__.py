@@ -11,9 +11,12 @@ import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.model import Fact, Platform, Target
+
+if TYPE_CHECKING:
+    from scanner.connectors import CommandResult
 
 PLATFORM_COLLECTORS = {
     Platform.LINUX: "scanner.collectors.linux",
@@ -81,3 +84,15 @@ def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, F
     got: dict[str, Fact] = mod.collect(connector, target, wanted)
     # Fail closed: a fact the collector forgot is an error, not an absence.
     return {n: got.get(n) or Fact.failed(n, "collector returned nothing for this fact") for n in wanted}
+
+
+def batch_failure(result: CommandResult) -> str:
+    """Why a fact of a batched collection script has no output: the script timed out, its output was cut at the
+    bound, or it ended first (its exit code and last line of stderr, split on ``\n`` only)."""
+    if result.timed_out:
+        return "the batched collection script timed out before this fact's section ran"
+    if result.truncated:
+        return "output bound reached before this fact's section (output truncated)"
+    detail = [d for d in result.stderr.decode("utf-8", "replace").strip().split("\n") if d]
+    return (f"no output for this fact (shell exit {result.exit_code}"
+            + (f": {detail[-1][:200]}" if detail else "") + ")")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.collectors import FactSpec
+from scanner.collectors import batch_failure as _batch_failure
 from scanner.collectors.linux_accounts import (
     DOT_FILE_CAP,
     HOME_CAP,
@@ -64,7 +65,7 @@ from scanner.collectors.linux_backup import (
     parse_restore_test,
     restore_test_plan,
 )
-from scanner.collectors.linux_common import PROCESSES_BY_EXE, UNITS_PROBE, ParseError, Probe, Section, lines
+from scanner.collectors.linux_common import PROCESSES_BY_EXE, UNITS_PROBE, ParseError, Probe, Section
 from scanner.collectors.linux_crypto import (
     CRYPTO_POLICY_CONFIG,
     CRYPTO_POLICY_STATE,
@@ -487,16 +488,6 @@ def split_output(stdout: bytes, nonce: str) -> dict[str, RawSection]:
 def _exit_code(section: Section) -> int:
     codes = [pr.rc for pr in section.probes.values() if pr.rc != 0]
     return codes[0] if codes else 0
-
-
-def _batch_failure(result: CommandResult) -> str:
-    if result.timed_out:
-        return "the batched collection script timed out before this fact's section ran"
-    if result.truncated:
-        return "output bound reached before this fact's section (output truncated)"
-    detail = [d for d in lines(result.stderr.decode("utf-8", "replace").strip()) if d]
-    return (f"no output for this fact (shell exit {result.exit_code}"
-            + (f": {detail[-1][:200]}" if detail else "") + ")")
 
 
 def _with_shared(own: RawSection, plan: tuple[tuple[str, ...], Probes], shared: dict[SharedItem, str],

@@ -15,6 +15,12 @@ chunks (the last flagged End), so its length is not bound by the command line, a
 -`` would run stdin line by line, where a multi-line block needs a blank line to end). The shell is opened with code
 page 65001. Output is raw bytes, bounded by ``limit``; the command is bounded by its timeout and the host's.
 
+A command that ended (state Done, all of its output read) is not signalled at once: [MS-WSMV] asks for the
+terminate Signal, which acknowledges the end of the output, before a NEW command of the shell, and the shell's
+Delete releases everything of the shell. So the Signal of a finished command is sent only if another command
+follows in the same shell, and a host with one command costs one round trip less. A command cut short (timed out,
+output over its bound, an error while sending) is signalled at once.
+
 The password is read from the environment variable ``password_env`` names, only when connecting, and never put
 into a message, a log line or an argument list.
 """
@@ -184,11 +190,12 @@ def _handshake(ep: Endpoint, context: ssl.SSLContext, timeout: float) -> bytes:
         return tls.getpeercert(binary_form=True) or b""
 
 
-def verify_server(ep: Endpoint, timeout: float) -> bytes:
-    """Handshake with the listener and check its certificate before any credential is sent.
+def verify_server(ep: Endpoint, timeout: float, context: ssl.SSLContext | None = None) -> bytes:
+    """Handshake with the listener and check its certificate before any credential is sent; ``context`` is the
+    endpoint's (``_ssl_context``), made here when not given.
 
     Returns the certificate (DER); raises ConnectorError naming subject and fingerprint."""
-    context = _ssl_context(ep)
+    context = context or _ssl_context(ep)
     try:
         der = _handshake(ep, context, timeout)
     except ssl.SSLCertVerificationError as exc:
@@ -402,9 +409,11 @@ class WinRMConnector:
         self.endpoint = endpoint(target.name, target.options)
         self.fingerprint: str | None = None  # SHA-256 of the server certificate (https)
         self._certificate = b""  # the server certificate (DER) checked before anything was sent (https)
+        self._context: ssl.SSLContext | None = None  # the trust of the first handshake, held by every connection
         self.commands_run = 0
         self._protocol: Any = None
         self._shell: str | None = None
+        self._unacknowledged: str | None = None  # a finished command not yet signalled (the shell's Delete does it)
         self._deadline = 0.0
 
     @property
@@ -422,7 +431,8 @@ class WinRMConnector:
         ep = self.endpoint
         _require_module(ep.auth)
         if ep.scheme == "https":
-            self._certificate = verify_server(ep, self._connect_timeout())
+            self._context = _ssl_context(ep)  # one per host: the check and every later connection
+            self._certificate = verify_server(ep, self._connect_timeout(), self._context)
             self.fingerprint = hashlib.sha256(self._certificate).hexdigest()
         try:
             self._protocol = self._build_protocol(ep)
@@ -450,7 +460,7 @@ class WinRMConnector:
         except (ConnectorError, TimeoutError):
             pass  # the shell ends by itself on the server (its idle timeout)
         finally:
-            self._protocol = self._shell = None
+            self._protocol = self._shell = self._unacknowledged = None
             protocol.transport.close_session()
 
     def _cleanup_deadline(self) -> float:
@@ -485,7 +495,7 @@ class WinRMConnector:
         if ep.scheme == "https":  # before build_session could send anything
             session = protocol.transport.build_session()
             session.trust_env = False
-            session.mount("https://", _trusting_adapter(_ssl_context(ep), ep.pin))
+            session.mount("https://", _trusting_adapter(self._context or _ssl_context(ep), ep.pin))
             if ep.auth == "kerberos":
                 _bind_kerberos(session.auth, self._certificate)
         else:
@@ -572,25 +582,37 @@ class WinRMConnector:
         if deadline <= time.monotonic():
             return CommandResult(None, b"", b"host timeout exceeded before the command was sent", timed_out=True)
         protocol, shell = self._protocol, self._shell
+        if self._unacknowledged is not None:  # [MS-WSMV]: the end of its output is acknowledged before a new command
+            self._terminate(self._unacknowledged)
         try:
             command = self._call(deadline, protocol.run_command, shell, POWERSHELL, powershell_arguments(),
                                  skip_cmd_shell=True)
         except TimeoutError:
             return CommandResult(None, b"", b"timed out starting the command", timed_out=True)
         self.commands_run += 1
+        result: CommandResult | None = None
         try:
             data = script.encode("utf-8", "surrogateescape")
             chunks = [data[i:i + SEND_CHUNK] for i in range(0, len(data), SEND_CHUNK)] or [b""]
             for n, chunk in enumerate(chunks, 1):
                 self._call(deadline, protocol.send_command_input, shell, command, chunk, end=n == len(chunks))
-            return self._receive(protocol, shell, command, deadline, limit)
+            result = self._receive(protocol, shell, command, deadline, limit)
+            return result
         except TimeoutError:
             return CommandResult(None, b"", b"timed out sending the script", timed_out=True)
         finally:
-            try:
-                self._call(self._cleanup_deadline(), protocol.cleanup_command, shell, command)
-            except (ConnectorError, TimeoutError):
-                pass
+            if result is not None and result.exit_code is not None and not result.truncated:
+                self._unacknowledged = command  # ended, all output read: the next command or the Delete acknowledges
+            else:
+                self._terminate(command)
+
+    def _terminate(self, command: str) -> None:
+        """The terminate Signal of a command: ends it if it still runs, acknowledges its output if it ended."""
+        self._unacknowledged = None
+        try:
+            self._call(self._cleanup_deadline(), self._protocol.cleanup_command, self._shell, command)
+        except (ConnectorError, TimeoutError):
+            pass
 
     def _receive(self, protocol: Any, shell: str, command: str, deadline: float, limit: int) -> CommandResult:
         import winrm.exceptions as wx

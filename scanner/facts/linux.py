@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from types import MappingProxyType
 
+from scanner.facts.backup import BackupStatus as BackupStatus  # re-exported: the Linux backup facts' type
+from scanner.facts.backup import BackupStatusFormat as BackupStatusFormat
 from scanner.model import Location
 
 
@@ -350,27 +351,6 @@ class BackupJobs:
     unreadable: tuple[str, ...]  # places that could not be searched
     timers_listed: bool  # systemctl show answered for the timers
     ignored: tuple[str, ...] = ()  # backup-like entries that do not count, each with the reason
-
-
-class BackupStatusFormat(str, Enum):
-    """How the declared status file or command says when the last backup succeeded."""
-
-    MTIME = "mtime"  # the status file's modification time
-    ISO8601 = "iso8601"  # the whole content is one ISO-8601 timestamp
-    EPOCH = "epoch"  # the whole content is one number of seconds since 1970
-    JSON = "json"  # a JSON document; ``field`` names the (dotted) key holding an ISO-8601 timestamp
-    REGEX = "regex"  # a regular expression with a named group ``ts`` (ISO-8601) or ``epoch`` (seconds)
-
-
-@dataclass(frozen=True)
-class BackupStatus:
-    declared: str | None  # "command", "file" or None when the inventory declares neither
-    source: str  # the command or path
-    last_success: datetime | None
-    now: datetime | None  # the target's clock when collected
-    detail: str = ""
-    format: BackupStatusFormat | None = None
-    matched: str = ""  # the text the timestamp was read from
 
 
 # ---------------------------------------------------------------- issue 14 part B: audit, encryption, restore tests

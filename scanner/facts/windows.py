@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from scanner.facts.backup import BackupStatus
 from scanner.facts.ldap import PasswordRules
-from scanner.facts.linux import BackupStatus
 
 __all__ = ["AdminGroup", "AdminMember", "AuditPolicy", "AuditSetting", "BackupState", "BackupStatus", "BitLocker",
            "EventForwarding",

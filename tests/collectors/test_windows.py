@@ -155,6 +155,14 @@ HOSTILE: list[tuple[str, str, Callable[[str], bytes], str]] = [
     ("a relative time", "windows.backup",
      _swap("windows.backup", _weak("windows.backup").replace('"last_success":"', '"last_success":"now-1h", "x":"')),
      "not a time or value a host sends"),
+    ("a relative time written with JSON escapes", "windows.backup",
+     _swap("windows.backup", _weak("windows.backup").replace('"last_success":"',
+                                                             '"last_success":"\\u006e\\u006fw-1h", "x":"')),
+     "not a time or value a host sends"),
+    ("a relative time in a nested value", "windows.local_accounts",
+     _swap("windows.local_accounts", _good("windows.local_accounts").replace('"last_logon":null',
+                                                                             '"last_logon":"now"', 1)),
+     "not a time or value a host sends"),
     ("an unknown field", "windows.winrm_service",
      _swap("windows.winrm_service", _weak("windows.winrm_service")[:-1] + ',"secure":true}'), "unknown field"),
     ("a registry value missing", "windows.registry",
@@ -313,3 +321,68 @@ def test_a_status_the_policy_does_not_declare_is_refused_and_a_quote_in_the_path
     hostile = wc.prelude(target(backup_status_file="C:\\x'; Remove-Item C:\\ -Recurse; '"))
     assert hostile.endswith("$BackupStatusFile = 'C:\\x''; Remove-Item C:\\ -Recurse; '''")
     assert not parser().parse(hostile.encode()).root_node.has_error
+
+
+def test_a_windows_scan_does_not_load_the_linux_collector_or_facts() -> None:
+    """Start-up of a Windows scan: the collector shares the batch-failure text through scanner.collectors, reads a
+    declared backup status file with the Linux rule (and the check judges it with the Linux check) only when one is
+    declared, and the backup status type lives in scanner.facts.backup (scanner.facts.linux re-exports it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from scanner.registry import Registry; from scanner.model import Platform; "
+            "import scanner.collectors.windows; Registry.load(['checks.windows'], platforms=[Platform.WINDOWS]); "
+            "print(sorted(m for m in sys.modules "
+            "if m.startswith(('scanner.collectors.linux', 'scanner.facts.linux', 'checks.linux'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_replay_reads_each_profile_file_once_and_answers_the_same_bytes() -> None:
+    """The responder stands for a host that runs the script on its own CPU: the profile files are read once per
+    process, and every reply is still framed with the nonce and the facts of the script it answers."""
+    from datetime import datetime, timezone
+
+    from tests.fixtures.windows.replay import recorded
+
+    recorded.cache_clear()
+    now = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)
+    first, second = (profile_output("hardened-2022", *asked(wc.build_script(ALL, nonce, 10)), now=now)
+                     for nonce in ("1" * 32, "2" * 32))
+    assert (recorded.cache_info().misses, recorded.cache_info().hits) == (len(ALL), len(ALL))
+    assert first.replace("1" * 32, "2" * 32) == second and first.count("1" * 32) == 2 * len(ALL)
+    assert '"last_logon":"2026-11-' in first  # @now-Nd times still made from the reply's own now
+
+
+def test_frames_are_found_without_compiling_a_pattern_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One frame pattern for every run (a pattern per nonce cost a compile per host); a line of another nonce just
+    before the run's own line neither hides nor forges it."""
+    nonce, other = "ab" * 16, "cd" * 16
+    good = _good("windows.firewall")
+    out = (f"\n{other} FACT windows.firewall 1 ok\n{nonce} FACT windows.firewall 3 ok\n{good}\n"
+           f"{other} END windows.firewall\n{nonce} END windows.firewall\n").encode()
+
+    def no_compile(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a pattern compiled while reading frames")
+
+    monkeypatch.setattr(re, "compile", no_compile)
+    frames = wc.split_frames(out, nonce)
+    got = frames["windows.firewall"]
+    assert isinstance(got, wc.Frame) and got.complete and got.millis == 3
+    assert got.payload == f"{good}\n{other} END windows.firewall".encode()  # the foreign END line is data
+
+
+def test_only_a_fact_text_that_can_hold_a_relative_time_is_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    walked: list[str] = []
+    real = wc._reject_relative_times
+
+    def spy(data: Any, path: str) -> None:
+        if path == "value":  # the walk of one fact's value (not its own recursion)
+            walked.append(json.dumps(data))
+        real(data, path)
+
+    monkeypatch.setattr(wc, "_reject_relative_times", spy)
+    facts = wc.collect(ReplayConnector("hardened-2022"), target(), ALL)
+    assert all(f.ok for f in facts.values())
+    texts = [profile_output("hardened-2022", "n" * 32, [name]).split("\n")[2].encode() for name in ALL]
+    assert len(walked) == sum(b'"now' in t or b"\\u" in t for t in texts) < len(ALL)

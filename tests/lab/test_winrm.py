@@ -101,6 +101,21 @@ def test_one_command_streams_the_whole_script_and_returns_raw_bytes(pki: Pki, tl
             assert b"application/HTTP-SPNEGO-session-encrypted" in r.received
 
 
+def test_a_finished_command_is_acknowledged_by_the_next_command_or_the_shells_delete(pki: Pki) -> None:
+    """[MS-WSMV]: the terminate Signal acknowledges a command's output before a NEW command; the Delete of the shell
+    releases the rest. One command per host: no Signal, one round trip less."""
+    with responder(pki) as r:
+        with WinRMConnector(target(r, ca_file=str(pki.ca.cert))) as conn:
+            assert conn.run("Write-Output 1", timeout=30).exit_code == 0
+        assert r.operations == ["Create", "Command", "Send", "Receive", "Delete"]
+    with responder(pki) as r:
+        with WinRMConnector(target(r, ca_file=str(pki.ca.cert))) as conn:
+            first, second = conn.run("Write-Output 1", timeout=30), conn.run("Write-Output 2", timeout=30)
+        assert (first.exit_code, second.exit_code) == (0, 0)
+        assert r.operations == ["Create", "Command", "Send", "Receive", "Signal", "Command", "Send", "Receive",
+                                "Delete"]
+
+
 @pytest.mark.parametrize("trust", ["ca_file", "system store"])
 def test_untrusted_certificate_is_refused_before_any_credential(pki: Pki, trust: str) -> None:
     with responder(pki, rogue=True) as r:
@@ -258,3 +273,25 @@ def test_every_later_connection_is_held_to_the_same_trust(pki: Pki, trust: str,
         plain = requests.Session()  # the same request without the adapter goes through: the adapter refused it
         assert plain.post(r.url, data=b"", timeout=10).status_code == 401
         assert r.auth_headers == [] and r.ops["Create"] == 0
+
+
+@pytest.mark.parametrize("trust", ["pin", "ca_file"])
+def test_one_ssl_context_per_host_checks_the_certificate_and_holds_every_later_connection(
+        pki: Pki, trust: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scanner.connectors.winrm as winrm_module
+
+    made: list[ssl.SSLContext] = []
+    real = winrm_module._ssl_context
+
+    def counted(ep: Any) -> ssl.SSLContext:
+        made.append(real(ep))
+        return made[-1]
+
+    monkeypatch.setattr(winrm_module, "_ssl_context", counted)
+    with responder(pki) as r:
+        options = {"cert_fingerprint": der_sha256(pki.cert)} if trust == "pin" else {"ca_file": str(pki.ca.cert)}
+        with WinRMConnector(target(r, **options)) as conn:
+            assert conn.run("Write-Output 1", timeout=30).exit_code == 0
+            adapter = conn._protocol.transport.session.adapters["https://"]
+            assert adapter.poolmanager.connection_pool_kw["ssl_context"] is made[0]
+        assert len(made) == 1 and r.ops["Command"] == 1

@@ -10,7 +10,8 @@ the tests' CA and checks the client's channel binding (tls-server-end-point).
 The script the client streams on stdin (Send, possibly in many chunks, the last with ``End="true"``) is decoded
 and handed to ``reply(script) -> stdout bytes``; the next Receive returns that output with exit code 0. Fault modes
 (``Fault``) make the server hang, flood, throw a SOAP fault, or answer slowly (operation-timeout faults first).
-Every Authorization header is logged (``auth_headers``) and every operation counted (``ops["Command"]``).
+Every Authorization header is logged (``auth_headers``) and every operation counted (``ops["Command"]``) and
+logged in order (``operations``).
 """
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ BOUNDARY = b"--Encrypted Boundary"
 OPERATION_TIMEOUT_CODE = 2150858793
 FLOOD_CHUNK = 256 * 1024
 RECEIVED_LIMIT = 16 * 1024 * 1024
+OPERATIONS_LIMIT = 10_000
 
 
 class Fault(enum.Enum):
@@ -140,6 +142,7 @@ class WSManResponder:
         self.auth_headers: list[str] = []
         self.received = bytearray()  # every request body as it arrived on the wire (bounded)
         self.ops: Counter[str] = Counter()
+        self.operations: list[str] = []  # every operation in the order it arrived (bounded)
         self.scripts: list[str] = []
         self.command_lines: list[str] = []
         self.shells: set[str] = set()
@@ -208,6 +211,8 @@ class WSManResponder:
         op = ACTIONS.get(action, action)
         with self.lock:
             self.ops[op] += 1
+            if len(self.operations) < OPERATIONS_LIMIT:
+                self.operations.append(op)
         relates = f"<a:RelatesTo>{message_id}</a:RelatesTo>"
         body = root.find("s:Body", NS)
         if op == "Create" and self.fault is Fault.HANG_CREATE:

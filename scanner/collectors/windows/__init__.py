@@ -20,13 +20,11 @@ from importlib import resources
 from typing import Any
 
 from scanner.collectors import FactSpec
-from scanner.collectors.linux import _batch_failure
-from scanner.collectors.linux_backup import parse_format, read_timestamp
-from scanner.collectors.linux_common import ParseError as LinuxParseError
+from scanner.collectors import batch_failure as _batch_failure
 from scanner.connectors import CommandResult, ConnectorError
 from scanner.facts import windows as wf
+from scanner.facts.backup import BackupStatus, BackupStatusFormat
 from scanner.facts.ldap import PasswordRules
-from scanner.facts.linux import BackupStatus, BackupStatusFormat
 from scanner.facts.system import SystemUnderTest, bounded
 from scanner.model import Evidence, Fact, Target
 from scanner.selftest.decode import DecodeError, decode
@@ -101,6 +99,11 @@ def build_script(names: Iterable[str], nonce: str, fact_timeout: float, target: 
 # ---------------------------------------------------------------- reading the frames back
 
 
+#: A frame line, tried where the run's nonce starts a line (one pattern for every run, not one compiled per nonce):
+#: the nonce, FACT or END, the fact, and for FACT its milliseconds and outcome.
+_MARKER = re.compile(rb"\n([0-9a-f]{32}) (FACT|END) ([a-z_.]{1,64})(?: (\d{1,9}) (ok|error))?\n")
+
+
 @dataclass(frozen=True)
 class Frame:
     name: str
@@ -113,25 +116,31 @@ class Frame:
 
 def split_frames(stdout: bytes, nonce: str) -> dict[str, Frame | str]:
     """name -> its frame, or why it cannot be trusted (framed twice). Only lines starting with the nonce count."""
-    marker = re.compile(rb"\n" + re.escape(nonce.encode())
-                        + rb" (FACT|END) ([a-z_.]{1,64})(?: (\d{1,9}) (ok|error))?\n")
+    mine = nonce.encode()
     out: dict[str, Frame | str] = {}
     open_: re.Match[bytes] | None = None
 
     def close(end: int, end_at: int, complete: bool) -> None:
         assert open_ is not None
-        name = open_.group(2).decode()
-        frame = Frame(name, int(open_.group(3)), open_.group(4) == b"ok", stdout[open_.end():end].strip(b"\n"),
+        name = open_.group(3).decode()
+        frame = Frame(name, int(open_.group(4)), open_.group(5) == b"ok", stdout[open_.end():end].strip(b"\n"),
                       stdout[open_.start() + 1:end_at], complete)
         out[name] = f"{name} is framed more than once in the output" if name in out else frame
 
-    for m in marker.finditer(stdout):
-        kind = m.group(1)
-        if kind == b"FACT" and m.group(3) is not None:
+    prefix = b"\n" + mine + b" "
+    at = stdout.find(prefix)
+    while at >= 0:  # what finditer of a pattern starting with the nonce would find, without compiling one per run
+        m = _MARKER.match(stdout, at)
+        if m is None or m.group(1) != mine:
+            at = stdout.find(prefix, at + 1)
+            continue
+        at = stdout.find(prefix, m.end())
+        kind = m.group(2)
+        if kind == b"FACT" and m.group(4) is not None:
             if open_ is not None:
                 close(m.start(), m.start(), complete=False)
             open_ = m
-        elif kind == b"END" and m.group(3) is None and open_ is not None and m.group(2) == open_.group(2):
+        elif kind == b"END" and m.group(4) is None and open_ is not None and m.group(3) == open_.group(3):
             close(m.start(), m.end(), complete=True)
             open_ = None
     if open_ is not None:
@@ -149,6 +158,12 @@ def _reject_relative_times(data: Any, path: str) -> None:
     elif isinstance(data, list):
         for i, v in enumerate(data):
             _reject_relative_times(v, f"{path}[{i}]")
+
+
+def _may_hold_relative_time(payload: bytes) -> bool:
+    """Whether a JSON text can hold a string that starts with ``now``: in JSON such a string is written ``"now``
+    or with a ``\\u`` escape; a text with neither needs no walk."""
+    return b'"now' in payload or b"\\u" in payload
 
 
 def _typed(hint: Any) -> Callable[[Any, Target], Any]:
@@ -260,24 +275,31 @@ def parse_time(data: Any, target: Target) -> wf.TimeStatus:
 
 def _status(data: Any, now: datetime, target: Target) -> BackupStatus | None:
     """The declared status file, read by the same explicit-format rule as on Linux (``backup_status_format``:
-    mtime by default, iso8601, epoch, json:<field>, regex:<pattern>)."""
+    mtime by default, iso8601, epoch, json:<field>, regex:<pattern>). The Linux reader is imported only when a
+    status file is declared: a Windows scan does not load the Linux collector."""
     path = target.policy.get("backup_status_file")
     if not path:
         if data is not None:
             raise ParseError("the host read a backup status file the policy does not declare")
         return None
+    from scanner.collectors.linux_backup import parse_format, read_timestamp
+    from scanner.collectors.linux_common import ParseError as LinuxParseError
+
     d = _mapping(data, ("path", "exists", "mtime", "text"))
     if d["path"] != str(path) or not isinstance(d["exists"], bool) or not isinstance(d["text"], str):
         raise ParseError(f"the backup status of {str(d['path'])[:100]!r} is not the declared file's")
     if not d["exists"]:
         raise ParseError(f"backup status file {path} does not exist")
     declared = target.policy.get("backup_status_format")
-    fmt, arg = parse_format(declared) if declared is not None else (BackupStatusFormat.MTIME, "")
     text = d["text"]
-    if fmt is BackupStatusFormat.MTIME:
-        mtime = decode(d["mtime"], datetime, "status.mtime", now)
-        return BackupStatus("file", str(path), mtime, now, text[:500], fmt, f"mtime {mtime.isoformat()}")
-    last, matched = read_timestamp(text, fmt, arg)
+    try:
+        fmt, arg = parse_format(declared) if declared is not None else (BackupStatusFormat.MTIME, "")
+        if fmt is BackupStatusFormat.MTIME:
+            mtime = decode(d["mtime"], datetime, "status.mtime", now)
+            return BackupStatus("file", str(path), mtime, now, text[:500], fmt, f"mtime {mtime.isoformat()}")
+        last, matched = read_timestamp(text, fmt, arg)
+    except LinuxParseError as exc:
+        raise ParseError(str(exc)) from None
     return BackupStatus("file", str(path), last, now, text[:500], fmt, matched)
 
 
@@ -366,9 +388,10 @@ def fact_from_frame(name: str, frame: Frame | str | None, result: CommandResult,
         text = str(why)[:500] if why else "the fact block failed without a message"
         return Fact.failed(name, NEEDS_ADMIN if text == NEEDS_ADMIN else f"the fact block failed: {text}", evidence)
     try:
-        _reject_relative_times(data, "value")
+        if _may_hold_relative_time(frame.payload):
+            _reject_relative_times(data, "value")
         return Fact(name, BY_NAME[name].parse(data, target), evidence)
-    except (ParseError, LinuxParseError, DecodeError, LookupError) as exc:
+    except (ParseError, DecodeError, LookupError) as exc:
         return Fact.failed(name, f"unexpected fact output: {exc}", evidence)
     except Exception as exc:  # a parser bug fails closed too
         return Fact.failed(name, f"parser failed: {type(exc).__name__}: {exc}", evidence)
