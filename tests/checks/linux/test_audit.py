@@ -247,6 +247,9 @@ def test_boot_params_audit_1_and_a_backlog_of_at_least_the_minimum(
     ("s390x", (("ia32_emulation", "0"),), ("b64", "b32"),
      "s390x runs 32-bit programs too: syscall rules are needed for arch=b64 and arch=b32"),
     ("aarch64", (), ("b64",), "aarch64: system calls audited as arch=b64 only"),
+    # 64-bit machines whose name does not end in 64 (the check read them as 32-bit, so arch=b32 rules alone passed)
+    ("ppc64le", (), ("b64",), "ppc64le: system calls audited as arch=b64 only"),
+    ("aarch64_be", (), ("b64",), "aarch64_be: system calls audited as arch=b64 only"),
     ("i686", (), ("b32",), "i686: system calls audited as arch=b32 only"),
     ("", (), ("b32",), "machine unknown: system calls audited as arch=b32 only"),
 ])
@@ -337,3 +340,16 @@ def test_privileged_commands_incomplete_search_none_found_and_no_auditd() -> Non
     assert [seen(f) for f in stopped] == [
         (Status.FAIL, "no audit rules are loaded: auditd is not running",
          {"programs": [SUDO], "roots": ["/usr/bin"], "depth": 0, "cap_results": 0, "cap_seconds": 0.0})]
+
+
+def test_on_ppc64le_rules_for_arch_b32_alone_do_not_cover_a_family() -> None:
+    rules = ("-a always,exit -F arch=b32 -S mount -k mounts",)
+    ppc = SystemUnderTest.of(machine="ppc64le")
+    [got] = audit.rule_families(running(*rules), ppc, KernelCmdline(()), audit_rule_families=("mounts",))
+    assert seen(got) == (
+        Status.FAIL, "no loaded rule covers mounts (1 missing: part 1 (arch=b64); ppc64le: system calls audited as "
+                     "arch=b64 only)",
+        {"matched": [], "missing": [f"part 1 (arch=b64): {audit.RULE_FAMILIES['mounts'][0][0]}"], "arches": ["b64"]})
+    [fixed] = audit.rule_families(running("-a always,exit -F arch=b64 -S mount -k mounts"), ppc, KernelCmdline(()),
+                                  audit_rule_families=("mounts",))
+    assert fixed.status is Status.PASS
