@@ -220,30 +220,31 @@ def faillock_pam(args: str = "", conf: dict[str, str] | None = None) -> Pam:
                faillock=conf)
 
 
-#: faillock's module arguments, faillock.conf, the policy's threshold -> the problems (none: a pass), the observed
-#: deny, unlock_time, even_deny_root, audit, dir
+#: faillock's module arguments, faillock.conf, the policy's threshold (None: the default) -> the problems (none: a
+#: pass), the observed deny, unlock_time, even_deny_root, audit, dir
 @pytest.mark.parametrize(("args", "conf", "threshold", "problems", "observed"), [
-    ("deny=5 unlock_time=900 even_deny_root audit", None, 5, [], (5, "900", True, True, "/var/run/faillock")),
+    ("deny=1 unlock_time=900 even_deny_root audit", None, None, [], (1, "900", True, True, "/var/run/faillock")),
     # nothing set: deny 3 (within a threshold of 3), unlock_time 600, no root, no audit
     ("", None, 3, ["unlock_time=600 s is shorter than 900 s", "even_deny_root is not set", "audit is not set"],
      (3, "600", False, False, "/var/run/faillock")),
     # from faillock.conf: deny 0 never locks, unlock_time 0 (only an administrator unlocks) is fine, /tmp is shared
-    ("", {"deny": "0", "unlock_time": "0", "even_deny_root": "", "audit": "", "dir": "/tmp"}, 5,
+    ("", {"deny": "0", "unlock_time": "0", "even_deny_root": "", "audit": "", "dir": "/tmp"}, None,
      ["deny=0 does not lock within 5 failures", "dir=/tmp is not a root-only absolute directory"],
      (0, "0", True, True, "/tmp")),
-    ("deny=6 unlock_time=1 even_deny_root audit dir=/var/tmp/faillock", None, 5,
+    ("deny=6 unlock_time=1 even_deny_root audit dir=/var/tmp/faillock", None, None,
      ["deny=6 does not lock within 5 failures", "unlock_time=1 s is shorter than 900 s",
       "dir=/var/tmp/faillock is not a root-only absolute directory"],
      (6, "1", True, True, "/var/tmp/faillock")),
-    ("deny=5 unlock_time=never even_deny_root audit dir=faillock", None, 5,
+    ("deny=5 unlock_time=never even_deny_root audit dir=faillock", None, None,
      ["dir=faillock is not a root-only absolute directory"], (5, "never", True, True, "faillock")),
-    ("deny=5 unlock_time=899 even_deny_root audit dir=/run/faillock", None, 5,
+    ("deny=5 unlock_time=899 even_deny_root audit dir=/run/faillock", None, None,
      ["unlock_time=899 s is shorter than 900 s"], (5, "899", True, True, "/run/faillock")),
 ])
-def test_faillock_judges_each_setting_where_pam_reads_it(args: str, conf: dict[str, str] | None, threshold: int,
-                                                         problems: list[str], observed: tuple[Any, ...]) -> None:
-    pam_ = faillock_pam(args, conf)
-    got = password.faillock(pam_, lockout_threshold=threshold)
+def test_faillock_judges_each_setting_where_pam_reads_it(args: str, conf: dict[str, str] | None,
+                                                         threshold: int | None, problems: list[str],
+                                                         observed: tuple[Any, ...]) -> None:
+    policy = {} if threshold is None else {"lockout_threshold": threshold}  # None: the default, 5
+    got = password.faillock(faillock_pam(args, conf), **policy)
     keys = ("deny", "unlock_time", "even_deny_root", "audit", "dir")
     want: dict[str, Any] = {**dict(zip(keys, observed, strict=True)),
                             "rules": [f"{PW}:1: auth required pam_faillock.so preauth {args}".rstrip()]}
@@ -255,25 +256,27 @@ def test_faillock_judges_each_setting_where_pam_reads_it(args: str, conf: dict[s
                                           "root included, audited", want, Location(PW, 1))
 
 
-#: the auth line, faillock.conf, the policy's threshold -> verdict, message, deny, unlock_time as observed
+#: the auth line, faillock.conf, the policy's threshold (None: the default, 5) -> verdict, message, deny,
+#: unlock_time as observed
 @pytest.mark.parametrize(("line", "conf", "threshold", "status", "message", "deny", "unlock"), [
-    ("pam_faillock.so preauth deny=1 unlock_time=900", None, 5, Status.PASS, "pam_faillock.so locks after 1 failures",
-     1, "900"),
-    ("pam_faillock.so preauth deny=6", None, 5, Status.FAIL, "pam_faillock.so deny=6 does not lock within 5 failures",
-     6, None),
+    ("pam_faillock.so preauth deny=1 unlock_time=900", None, None, Status.PASS,
+     "pam_faillock.so locks after 1 failures", 1, "900"),
+    ("pam_faillock.so preauth deny=6", None, None, Status.FAIL,
+     "pam_faillock.so deny=6 does not lock within 5 failures", 6, None),
     # nothing set: pam_faillock locks after 3 (within a threshold of 3); faillock.conf's unlock_time is read
     ("pam_faillock.so preauth", {"unlock_time": "600"}, 3, Status.PASS, "pam_faillock.so locks after 3 failures", 3,
      "600"),
     # pam_tally2 has no default deny (it never locks) and does not read faillock.conf
-    ("pam_tally2.so", {"deny": "3", "unlock_time": "900"}, 5, Status.FAIL,
+    ("pam_tally2.so", {"deny": "3", "unlock_time": "900"}, None, Status.FAIL,
      "pam_tally2.so deny=0 does not lock within 5 failures", 0, None),
-    ("pam_tally2.so deny=4 unlock_time=600", None, 5, Status.PASS, "pam_tally2.so locks after 4 failures", 4, "600"),
+    ("pam_tally2.so deny=4 unlock_time=600", None, None, Status.PASS, "pam_tally2.so locks after 4 failures", 4, "600"),
 ])
 def test_lockout_reads_deny_and_unlock_time_of_the_module_in_use(
-        line: str, conf: dict[str, str] | None, threshold: int, status: Status, message: str, deny: int,
+        line: str, conf: dict[str, str] | None, threshold: int | None, status: Status, message: str, deny: int,
         unlock: str | None) -> None:
+    policy = {} if threshold is None else {"lockout_threshold": threshold}
     got = password.lockout(pam(f"auth required {line}", installed=("pam_faillock.so", "pam_tally2.so"),
-                               faillock=conf), lockout_threshold=threshold)
+                               faillock=conf), **policy)
     assert seen(got) == (status, message, {"module": line.split()[0], "deny": deny, "unlock_time": unlock,
                                            "rules": [rule(1, f"auth required {line}")]}, Location(PW, 1))
 
