@@ -96,3 +96,11 @@ def test_a_clock_before_1970_still_judges_an_account_expiring_on_day_0() -> None
     got = logons.stale(people("old"), Shadow((account("old", expire=0),)), logons_of({"old": None}), HostClock(now))
     assert seen(got)[0::2] == (Status.FAIL, {"stale": {"old": "no logon recorded"}, "max_idle_days": 90,
                                              "not_read": [], "checked": 1})
+
+
+def test_an_account_expiring_today_is_not_judged_from_the_first_minutes_of_the_day() -> None:
+    midnight = datetime(2024, 10, 4, 0, 10, tzinfo=timezone.utc)  # day 20000 (DAY) has just begun
+    shadow = Shadow((account("frank", expire=DAY), account("gina", expire=DAY + 1)))
+    got = logons.stale(people("frank", "gina"), shadow, logons_of({"frank": None, "gina": midnight}),
+                       HostClock(midnight))
+    assert seen(got)[0::2] == (Status.PASS, {"stale": {}, "max_idle_days": 90, "not_read": [], "checked": 1})
