@@ -116,6 +116,21 @@ EXPLAINED: dict[str, str] = {
     "checks.linux.ssh.x_max_startups__mutmut_25":
         "a single MaxStartups number read as drop rate 101 instead of 100: it differs only against a policy "
         "drop rate of exactly 101 %, which is not a rate (100 % drops every connection)",
+    # linux/password
+    "checks.linux.password.x_inactive__mutmut_17":
+        "'' to 'XXXX' in the guard of useradd's INACTIVE: ''.isdigit() is False, so an empty value still reads as "
+        "not set",
+    "checks.linux.password.x_faillock__mutmut_89":
+        "unlock_time=never read as -2 instead of -1: the value is only compared with 0 < n, false for both",
+    **{f"checks.linux.password.x_faillock__mutmut_{n}": "the first observed even_deny_root/audit True instead of "
+       "False: the loop over both flags sets each one before any finding is made" for n in (105, 108)},
+    **{f"checks.linux.password.x_hash_rounds__mutmut_{n}": "the scheme of an unset or unknown ENCRYPT_METHOD "
+       "('', None, 'XXXX', or DES written otherwise): only compared with sha512, sha256 and yescrypt, which none is"
+       for n in (5, 7, 13, 14, 15)},
+    **{f"checks.linux.password.x_hash_rounds__mutmut_{n}": "the scheme of a pam_unix line naming none ('' to None "
+       "or 'XXXX'): only compared with sha512, sha256 and yescrypt, which neither is" for n in (66, 70)},
+    "checks.linux.password.x_hashing__mutmut_8":
+        "the default ENCRYPT_METHOD 'DES' written 'des': it is lower-cased at once",
     # linux/accounts
     **{f"checks.linux.accounts.x__day__mutmut_{n}": "_day's None branch changed: every caller passes a day "
        "number (expiry filters out unset dates), so the branch is never taken" for n in (1, 3)},

@@ -283,7 +283,8 @@ RUNS_32BIT = {"x86_64": "ia32_emulation", "s390x": ""}
 def audit_arches(system: SystemUnderTest, kernel_cmdline: KernelCmdline) -> tuple[tuple[str, ...], str]:
     """The audit arches a syscall rule family must be recorded for on this host, and why."""
     machine = system.as_dict().get("machine", "")
-    native = "b64" if machine.endswith("64") or machine == "s390x" else "b32"
+    # uname -m of a 64-bit kernel names 64 somewhere (x86_64, aarch64, aarch64_be, ppc64le, riscv64), except s390x
+    native = "b64" if "64" in machine or machine == "s390x" else "b32"
     if machine not in RUNS_32BIT:
         return (native,), f"{machine or 'machine unknown'}: system calls audited as arch={native} only"
     flag = RUNS_32BIT[machine]

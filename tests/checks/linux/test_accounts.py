@@ -205,3 +205,79 @@ def test_a_sufficient_pam_permit_is_a_bypass_like_pam_succeed_if() -> None:
                                          "pam_permit.so"),
         ("/etc/pam.d/su", Status.FAIL, "authentication can be skipped: /etc/pam.d/su:2: auth sufficient "
                                        "pam_succeed_if.so quiet")]
+
+
+# ---------------------------------------------------------------- issue 15, fifth session: su_restricted (the 149
+# mutants the fourth session's run did not reach) and the survivors of the full run
+
+SU = "/etc/pam.d/su"
+
+
+def su_services(*lines: str) -> PamServices:
+    return PamServices({SU: tuple(pam_rule(line, SU, n) for n, line in enumerate(lines, 1))})
+
+
+def su_text(n: int, line: str) -> str:
+    return f"{SU}:{n}: {line}"
+
+
+WHEEL_INSTALLED = ("pam_unix.so", "pam_wheel.so")
+STAFF = (GroupEntry("root", 0, ()), GroupEntry("staff", 50, ("ann", "ben")), GroupEntry("wheel", 10, ("cy",)))
+
+
+#: /etc/pam.d/su lines, the groups -> verdict, message, the rule judged (its line), the group named, its members
+@pytest.mark.parametrize(("lines", "groups", "status", "message", "line", "name", "members"), [
+    (("auth sufficient pam_rootok.so", "auth required pam_wheel.so use_uid group=staff"), STAFF, Status.PASS,
+     "su is limited to group staff", 2, "staff", ["ann", "ben"]),
+    # no group= : wheel when it exists, else the group with GID 0, else root
+    (("auth requisite pam_wheel.so use_uid",), STAFF, Status.PASS, "su is limited to group wheel", 1, "wheel",
+     ["cy"]),
+    (("auth required pam_wheel.so use_uid",), (GroupEntry("sys", 3, ()), GroupEntry("adm0", 0, ("dee",))),
+     Status.PASS, "su is limited to group adm0", 1, "adm0", ["dee"]),
+    (("auth required pam_wheel.so use_uid",), (GroupEntry("sys", 3, ()),), Status.FAIL,
+     "pam_wheel names group root, which does not exist", 1, "root", None),
+    (("auth required pam_wheel.so use_uid trust group=staff",), STAFF, Status.FAIL,
+     "members of staff su without a password (pam_wheel trust)", 1, "staff", ["ann", "ben"]),
+    (("auth sufficient pam_wheel.so use_uid group=staff",), STAFF, Status.FAIL,
+     "pam_wheel is 'sufficient': a user outside staff is not stopped", 1, "staff", ["ann", "ben"]),
+    (("auth [default=die] pam_wheel.so use_uid group=staff",), STAFF, Status.FAIL,
+     "pam_wheel is '[default=die]': a user outside staff is not stopped", 1, "staff", ["ann", "ben"]),
+    (("auth required pam_wheel.so group=staff",), STAFF, Status.FAIL,
+     "pam_wheel without use_uid judges the login name, not the user running su", 1, "staff", ["ann", "ben"]),
+    (("auth required pam_wheel.so use_uid group=nogroup",), STAFF, Status.FAIL,
+     "pam_wheel names group nogroup, which does not exist", 1, "nogroup", None),
+    # a deny rule or another type does not restrict; the first restricting rule is judged
+    (("auth required pam_wheel.so deny group=staff", "account required pam_wheel.so use_uid group=wheel",
+      "auth required pam_wheel.so use_uid group=staff", "auth required pam_wheel.so trust"), STAFF, Status.PASS,
+     "su is limited to group staff", 3, "staff", ["ann", "ben"]),
+])
+def test_su_restricted_judges_the_first_pam_wheel_auth_rule(
+        lines: tuple[str, ...], groups: tuple[GroupEntry, ...], status: Status, message: str, line: int, name: str,
+        members: list[str] | None) -> None:
+    got = accounts.su_restricted(su_services(*lines), pam(installed=WHEEL_INSTALLED), Groups(groups))
+    assert (*seen(got), got.resource, got.location) == (
+        status, message, {"rule": su_text(line, lines[line - 1]), "group": name, "members": members}, SU,
+        Location(SU, line))
+
+
+@pytest.mark.parametrize(("lines", "installed", "extra", "rules"), [
+    (("auth sufficient pam_rootok.so", "auth required pam_wheel.so deny group=staff"), WHEEL_INSTALLED, "", []),
+    (("auth required pam_wheel.so use_uid",), ("pam_unix.so",), " (pam_wheel.so is named but not installed)",
+     [su_text(1, "auth required pam_wheel.so use_uid")]),
+])
+def test_su_without_an_installed_pam_wheel_rule_fails(lines: tuple[str, ...], installed: tuple[str, ...],
+                                                      extra: str, rules: list[str]) -> None:
+    got = accounts.su_restricted(su_services(*lines), pam(installed=installed), Groups(STAFF))
+    assert (*seen(got), got.resource, got.location) == (
+        Status.FAIL, f"any user who knows root's password can su: no pam_wheel rule{extra}", {"rules": rules}, SU,
+        Location(SU))
+
+
+def test_su_without_a_pam_file_is_not_applicable_or_an_error_when_unreadable() -> None:
+    none = accounts.su_restricted(PamServices({}), pam(), Groups(STAFF))
+    assert (none.status, none.resource, none.message) == (
+        Status.NOT_APPLICABLE, SU, "su has no PAM configuration (su is not installed)")
+    broken = accounts.su_restricted(PamServices({}, {SU: "line 3 is not a PAM rule"}), pam(), Groups(STAFF))
+    assert (broken.status, broken.resource, broken.message) == (Status.ERROR, SU, "line 3 is not a PAM rule")
+    other = accounts.su_restricted(PamServices({}, {"/etc/pam.d/sshd": "bad"}), pam(), Groups(STAFF))
+    assert other.status is Status.NOT_APPLICABLE
