@@ -325,6 +325,9 @@ def decode_stdin(data: bytes) -> str:
 def _handler(responder: WSManResponder) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # NTLM authenticates the connection: keep it alive
+        # headers and body go out as two writes: without TCP_NODELAY the body waits for the client's delayed ACK
+        # (~40 ms per operation), a stall of this test server that no Windows host has
+        disable_nagle_algorithm = True
 
         def setup(self) -> None:
             super().setup()
