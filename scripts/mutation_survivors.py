@@ -165,6 +165,16 @@ EXPLAINED: dict[str, str] = {
         "'conf or \"\"' to 'conf or \"XXXX\"': only a conf of None or '' changes, neither names a conf file (both "
         "look-ups give {}), and a None conf is unset on the next line anyway",
 
+    # linux.audit (issue 15, fifth session, lead): run by mutmut in /tmp/m17 from main, then proven against the tests
+    **{f"checks.linux.audit.x_audit_arches__mutmut_{n}": "the 's390x' literal of the native-arch test changed: "
+       "s390x is in RUNS_32BIT with no switch, so its arches are always b64 and b32 and its native arch is never "
+       "returned" for n in (18, 19)},
+    "checks.linux.audit.x_auditd_conf__mutmut_89":
+        "an unset max_log_file_action read as 'XXXX' instead of '': neither is 'rotate', so the same branch runs",
+    "checks.linux.audit.x_privileged_commands__mutmut_1":
+        "setuid_search_depth's default 3 -> 4: the check only declares the policy name; the collector reads the "
+        "depth (SETUID_SEARCH_DEPTH) and the finding reports the fact's own depth",
+
     # windows (issue 15, fifth session): bounds against the check's own clock reading
     "checks.windows.accounts.x_stale__mutmut_10":
         "'<' to '<=' against now - stale_account_days: equal only for a last use exactly that many days before the "

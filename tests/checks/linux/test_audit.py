@@ -246,6 +246,13 @@ def test_boot_params_audit_1_and_a_backlog_of_at_least_the_minimum(
      "x86_64 runs 32-bit programs too: syscall rules are needed for arch=b64 and arch=b32"),
     ("s390x", (("ia32_emulation", "0"),), ("b64", "b32"),
      "s390x runs 32-bit programs too: syscall rules are needed for arch=b64 and arch=b32"),
+    # s390x has no switch: a parameter with an empty name is not one
+    ("s390x", (("", "0"),), ("b64", "b32"), "s390x runs 32-bit programs too: syscall rules are needed for arch=b64 "
+                                            "and arch=b32"),
+    *[("x86_64", (("ia32_emulation", v),), ("b64",), f"x86_64 booted with ia32_emulation={v}: no 32-bit programs run")
+      for v in ("n", "N", "no", "f", "F", "false", "off")],
+    *[("x86_64", (("ia32_emulation", v),), ("b64", "b32"),
+       "x86_64 runs 32-bit programs too: syscall rules are needed for arch=b64 and arch=b32") for v in ("y", "on", "")],
     ("aarch64", (), ("b64",), "aarch64: system calls audited as arch=b64 only"),
     # 64-bit machines whose name does not end in 64 (the check read them as 32-bit, so arch=b32 rules alone passed)
     ("ppc64le", (), ("b64",), "ppc64le: system calls audited as arch=b64 only"),
@@ -303,6 +310,7 @@ SUDO = "/usr/bin/sudo"
     (f"-w {SUDO} -p wa -k priv", False),
     ("-a always,exit -F dir=/usr/bin/ -F perm=x -k priv", True),
     ("-a always,exit -F dir=/usr/sbin -F perm=x -k priv", False),
+    ("-a always,exit -F dir=/usr/binX -F perm=x -k priv", False),  # another directory, not /usr/bin
     ("-a always,exit -F dir=/usr/bin -F perm=w -k priv", False),
     ("-a always,exit -F arch=b64 -S execve -k exec", True),
     ("-a always,exit -F arch=b64 -S execve -F exe=/usr/bin/bash -k exec", False),  # only one program's calls
@@ -353,3 +361,35 @@ def test_on_ppc64le_rules_for_arch_b32_alone_do_not_cover_a_family() -> None:
     [fixed] = audit.rule_families(running("-a always,exit -F arch=b64 -S mount -k mounts"), ppc, KernelCmdline(()),
                                   audit_rule_families=("mounts",))
     assert fixed.status is Status.PASS
+
+
+def test_a_family_needs_a_rule_per_arch_as_its_arch_field_names_it() -> None:
+    """An explicit -F arch=b32 rule covers the b32 part only; a rule without arch covers the native one; a rule added
+    with -A never suppresses like -a never."""
+    b64, b32 = "-a always,exit -F arch=b64 -S mount -k mounts", "-a always,exit -F arch=b32 -S mount -k mounts"
+    cases = [((b64, b32), Status.PASS, [b64, b32], []),
+             (("-a always,exit -S mount -k mounts", b32), Status.PASS, ["-a always,exit -S mount -k mounts", b32], []),
+             ((b32,), Status.FAIL, [b32], ["part 1 (arch=b64): -S [\\w,]*\\bmount\\b"]),
+             (("-A never,exit -F arch=b64 -S mount", b32), Status.FAIL, [b32],
+              ["part 1 (arch=b64): -S [\\w,]*\\bmount\\b"])]
+    for rules, status, matched, missing in cases:
+        [got] = audit.rule_families(running(*rules), X86, KernelCmdline(()), audit_rule_families=("mounts",))
+        assert (got.status, thaw(got.observed)) == (
+            status, {"matched": matched, "missing": missing, "arches": ["b64", "b32"]}), rules
+
+
+def test_a_missing_watch_part_is_named_without_an_arch_and_with_every_alternative() -> None:
+    [opasswd, mac] = audit.rule_families(running(), X86, KernelCmdline(()),
+                                         audit_rule_families=("/etc/security/opasswd", "MAC policy"))
+    assert (opasswd.status, opasswd.message, thaw(opasswd.observed)["missing"]) == (
+        Status.FAIL, "no loaded rule covers /etc/security/opasswd (1 missing: part 1; x86_64 runs 32-bit programs "
+                     "too: syscall rules are needed for arch=b64 and arch=b32)",
+        ["part 1: (-w |path=)/etc/security/opasswd\\b"])
+    assert thaw(mac.observed)["missing"] == [
+        "part 1: (-w |dir=|path=)/etc/selinux\\b or (-w |dir=|path=)/etc/apparmor(\\.d)?\\b"]
+
+
+def test_coverage_reads_each_rule_to_its_end() -> None:
+    """Watches printed without permissions end the line: the file name's word boundary is the end of the rule."""
+    assert audit.coverage(("-w /etc/passwd", "-w /etc/group", "-w /etc/shadow"))["identity files"] is True
+    assert audit.coverage(("-w /etc/passwdx", "-w /etc/group", "-w /etc/shadow"))["identity files"] is False
