@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from checks.windows import challenge_lockout
-from scanner.challenge import PLANNED, ChallengeOutcome, challenge_spec_of, run_challenge
+from scanner.challenge import PLANNED, ChallengeContext, ChallengeOutcome, challenge_spec_of, run_challenge
 from scanner.model import Platform, Status, Target, freeze
+from scanner.probes import winrm
 from tests.lab.slapdlab import CA, ServerCert, issue_cert, make_ca
 from tests.lab.wslockout import ACCESS_DENIED, LockoutResponder
 
@@ -56,12 +57,16 @@ def server(pki: Pki, request: pytest.FixtureRequest) -> Iterator[LockoutResponde
         yield r
 
 
-def target(r: LockoutResponder, pki: Pki, account: str = TEST_USER, threshold: int = 3) -> Target:
+def target(r: LockoutResponder, pki: Pki, account: str = TEST_USER, threshold: int | None = 3,
+           connect_timeout: int | None = 5) -> Target:
+    """The lab host as a target; a threshold or timeout of None leaves that setting out (the defaults apply)."""
     options = {"host": r.host, "port": r.port, "user": SCAN_USER, "password_env": "GXPSCAN_TEST_CHAL_SCAN_PW",
                "ca_file": str(pki.ca.cert), "challenge_account": account,
-               "challenge_password_env": "GXPSCAN_TEST_CHAL_ACCOUNT_PW", "connect_timeout": 5}
-    return Target(name="win-01", type=Platform.WINDOWS, options=freeze(options),
-                  policy=freeze({"lockout_threshold": threshold}))
+               "challenge_password_env": "GXPSCAN_TEST_CHAL_ACCOUNT_PW"}
+    if connect_timeout is not None:
+        options["connect_timeout"] = connect_timeout
+    policy = {} if threshold is None else {"lockout_threshold": threshold}
+    return Target(name="win-01", type=Platform.WINDOWS, options=freeze(options), policy=freeze(policy))
 
 
 def run(r: LockoutResponder, pki: Pki, plan: bool = False, **kw: Any) -> ChallengeOutcome:
@@ -121,6 +126,8 @@ def test_a_clean_up_that_fails_is_an_error_naming_what_to_restore(
     assert [(s.ok, s.actual) for s in out.steps[-2:]] == [
         (False, f"the unlock failed (error={ACCESS_DENIED})"), (False, "gxptest is locked")]
     assert server.lockouts.state()["gxptest"] == (3, True)  # really still locked: the message is true
+    by_hand = winrm.WindowsAccount.of(TEST_USER).restore_by_hand()
+    assert by_hand and [s.restore_by_hand for s in out.steps[-2:]] == [by_hand, by_hand]
     assert_no_secret(out, caplog)
 
 
@@ -148,7 +155,54 @@ def test_plan_lists_the_steps_and_sends_nothing(server: LockoutResponder, pki: P
     out = run(server, pki, plan=True)
     assert out.findings == () and len(out.steps) == 7 and {s.actual for s in out.steps} == {PLANNED}
     assert [s.cleanup for s in out.steps] == [False] * 5 + [True] * 2
+    assert [s.expected for s in out.steps] == [
+        "gxptest exists and is not locked", *["refused (HTTP 401)"] * 3, "gxptest is locked", "gxptest unlocked",
+        "gxptest is not locked"]
     assert server.auth_headers == [] and not server.ops
+
+
+@pytest.mark.parametrize("server", [1], indirect=True)
+def test_a_threshold_of_one_is_one_wrong_logon_and_zero_is_nothing_to_challenge(
+        server: LockoutResponder, pki: Pki) -> None:
+    one = run(server, pki, threshold=1)
+    assert [(f.status, f.message) for f in one.findings] == [(Status.PASS, "locked after 1 wrong logons")]
+    assert server.lockouts.attempts["gxptest"] == 1
+    zero = run(server, pki, threshold=0)
+    assert [(f.status, f.message) for f in zero.findings] == [
+        (Status.ERROR, "lockout_threshold 0: nothing to challenge")]
+    assert zero.steps == () and server.lockouts.attempts["gxptest"] == 1
+
+
+@pytest.mark.parametrize("server", [5], indirect=True)
+def test_without_a_policy_threshold_five_wrong_logons_are_made(server: LockoutResponder, pki: Pki) -> None:
+    out = run(server, pki, threshold=None)
+    assert [(f.status, f.message) for f in out.findings] == [(Status.PASS, "locked after 5 wrong logons")]
+    assert server.lockouts.attempts["gxptest"] == 5
+
+
+def test_the_challenge_itself_defaults_to_five_attempts(server: LockoutResponder, pki: Pki) -> None:
+    """Called without lockout_threshold (run_challenge always passes the spec's default, so this reads the function's
+    own), planned: the steps it would take, nothing sent."""
+    ctx = ChallengeContext(target(server, pki, threshold=None), plan=True)
+    challenge_lockout.lockout(ctx)
+    assert [s.action for s in ctx.steps if "wrong password" in s.action] == [
+        f"WinRM logon as gxptest with a wrong password ({n} of 5)" for n in range(1, 6)]
+    assert server.auth_headers == [] and not server.ops
+
+
+@pytest.mark.parametrize(("connect_timeout", "seconds"), [(5, 5.0), (None, 10.0)])
+def test_the_connect_timeout_or_ten_seconds_reaches_every_wrong_logon(
+        server: LockoutResponder, pki: Pki, monkeypatch: pytest.MonkeyPatch, connect_timeout: int | None,
+        seconds: float) -> None:
+    given: list[float] = []
+    real = winrm.wrong_logon_probe
+
+    def wrong_logon(target: Target, account: str, timeout: float) -> Any:
+        given.append(timeout)
+        return real(target, account, timeout)
+    monkeypatch.setattr(winrm, "wrong_logon_probe", wrong_logon)
+    out = run(server, pki, connect_timeout=connect_timeout)
+    assert out.findings[0].status is Status.PASS and given == [seconds] * 3
 
 
 @pytest.mark.skipif(not os.environ.get("GXPSCAN_WINRM_CHALLENGE_ACCOUNT"),
