@@ -65,6 +65,8 @@ HELPERS: dict[str, dict[int | str, str]] = {
     # a registry setting should have (only ever in a problem's text), the words of a password rule's pass and fail
     "settings_finding": {0: "resource", 2: "message"}, "flagged": {1: "resource", 3: "message", 4: "message"},
     "expect": {4: "message"}, "rdp_off": {1: "resource"}, "_rule": {1: "message", 2: "message"},
+    # windows/challenge_network: the words of a network challenge's pass and fail (``_ask``'s good and bad)
+    "_ask": {6: "message", 7: "message"},
 }
 
 #: Helper functions whose result is only ever a finding's wording or observed values (read where they are called):
@@ -175,6 +177,8 @@ EXPLAINED: dict[str, str] = {
         "setuid_search_depth's default 3 -> 4: the check only declares the policy name; the collector reads the "
         "depth (SETUID_SEARCH_DEPTH) and the finding reports the fact's own depth",
 
+    **{f"checks.windows.challenge_network.x__listening__mutmut_{n}": "one of the two b'' of the not-listening Probe "
+       "dropped: Probe's sent and received default to b'' (the same value)" for n in (12, 13)},
     # windows (issue 15, fifth session): bounds against the check's own clock reading
     "checks.windows.accounts.x_stale__mutmut_10":
         "'<' to '<=' against now - stale_account_days: equal only for a last use exactly that many days before the "

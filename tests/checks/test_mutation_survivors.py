@@ -96,6 +96,7 @@ def test_exit_codes_read_as_mutmut_reads_them() -> None:
     ("settings_finding", 0, "resource"), ("settings_finding", 2, "message"), ("settings_finding", 1, ""),  # problems
     ("flagged", 3, "message"), ("flagged", 2, ""), ("flagged", 5, ""),  # the test and the allowed names: logic
     ("expect", 4, "message"), ("expect", 3, ""), ("rdp_off", 1, "resource"), ("_rule", 0, ""), ("_rule", 2, "message"),
+    ("_ask", 6, "message"), ("_ask", 7, "message"), ("_ask", 5, ""),  # good, bad; the expected answer: logic
 ])
 def test_each_wording_argument_of_a_helper_has_its_subclass(helper: str, slot: int | str | None,
                                                              subclass: str) -> None:
