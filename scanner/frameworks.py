@@ -379,7 +379,7 @@ def _cache_read(cache: Path, key: str, names: set[str]) -> dict[str, Any] | None
 def read_private_json(cache: Path, filename: str, max_bytes: int) -> Any:
     """The JSON document of ``cache/filename``, or None when it is absent, not ours, writable by another user, a
     symbolic link (the folder or the file), larger than ``max_bytes`` or not JSON. Shared by every cache of
-    gxpscan (this one, the inventory's validated results in scanner/inventory.py)."""
+    gxpscan (this one, and the validated documents of scanner/schemacache.py)."""
     try:
         dir_fd = _open_cache_dir(cache, create=False)
         if dir_fd is None:

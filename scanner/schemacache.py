@@ -34,12 +34,14 @@ def problems(doc: Any, schema: dict[str, Any], validate: Callable[[Any], list[st
     fault before against this ``schema`` with the code of ``code`` (the caller's module file)."""
     cache = cache_dir()
     key = _key(doc, schema, Path(code)) if cache is not None else None
-    if cache is not None and key is not None and key in _valid(cache):
+    if cache is None or key is None:
+        return validate(doc)
+    valid = _valid(cache)
+    if key in valid:
         return []
     found = validate(doc)
-    if not found and cache is not None and key is not None:
-        keys = [k for k in _valid(cache) if k != key][-(_KEEP - 1):] + [key]
-        write_private(cache, _FILE, json.dumps({"format": _FORMAT, "valid": keys}))
+    if not found:
+        write_private(cache, _FILE, json.dumps({"format": _FORMAT, "valid": valid[-(_KEEP - 1):] + [key]}))
     return found
 
 
