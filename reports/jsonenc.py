@@ -20,8 +20,12 @@ from typing import Any
 _MAX_DEPTH = 200
 
 
-def _plain(value: Any, depth: int = 0) -> bool:
-    """True when ``value`` is JSON data of the exact built-in types, with string keys and finite floats."""
+def _plain(value: Any, depth: int = 0, seen: dict[int, int] | None = None) -> bool:
+    """True when ``value`` is JSON data of the exact built-in types, with string keys and finite floats.
+
+    A list met again (one that several items share, e.g. ``scanner.coverage.coverage_dicts``) is not walked again:
+    ``seen`` holds the id of each list found plain and the deepest level it was found at (the document keeps it
+    alive, so its id is its own); a scalar item is judged where it stands, without a call."""
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return True
@@ -29,15 +33,24 @@ def _plain(value: Any, depth: int = 0) -> bool:
         return math.isfinite(value)
     if depth >= _MAX_DEPTH:
         return False
+    if seen is None:
+        seen = {}
     if kind is dict:
         for key, item in value.items():
-            if type(key) is not str or not _plain(item, depth + 1):
+            if type(key) is not str:
+                return False
+            t = type(item)
+            if not (t is str or t is int or t is bool or item is None or _plain(item, depth + 1, seen)):
                 return False
         return True
     if kind is list or kind is tuple:
+        if seen.get(id(value), -1) >= depth:  # found plain as deep or deeper: no deeper here
+            return True
         for item in value:
-            if not _plain(item, depth + 1):
+            t = type(item)
+            if not (t is str or t is int or t is bool or item is None or _plain(item, depth + 1, seen)):
                 return False
+        seen[id(value)] = depth
         return True
     return False
 

@@ -161,19 +161,40 @@ def clause_coverage(clause: ClauseUse, target: str, context: Mapping[str, Any],
                           clause.procedural_evidence, tuple(evidence), why)
 
 
+def _context_key(context: Mapping[str, Any]) -> str:
+    """A key equal for two declared contexts only when their values are equal (scalars and tuples of them, as the
+    inventory schema allows), so that both give the same applicability."""
+    return repr(sorted((str(k), repr(v)) for k, v in context.items()))
+
+
 def coverage(run: Run) -> list[ClauseCoverage]:
-    """Every recorded clause on every target where one of its checks has a result, in clause then target order."""
+    """Every recorded clause on every target where one of its checks has a result, in clause then target order.
+
+    A clause is judged once per distinct (declared context, results of its checks): a fleet of like targets costs
+    the judgement of each clause once, and each further target a lookup (the items share their evidence tuple)."""
     by_target: dict[str, dict[str, list[Status]]] = {}
     for r in run.results:
         by_target.setdefault(r.target, {}).setdefault(r.check, []).append(r.status)
     worst_of = {t: {c: s for c, ss in checks.items() if (s := worst(ss)) is not None}
                 for t, checks in by_target.items()}
+    contexts = {t: run.info.gxp_context.get(t, {}) for t in worst_of}
+    context_keys = {t: _context_key(c) for t, c in contexts.items()}
+    judged: dict[tuple[int, str, tuple[Status | None, ...]], ClauseCoverage] = {}
     out = []
-    for clause in run.info.clauses:
-        checks = {check for m in clause.mappings for check in m.checks}
+    for n, clause in enumerate(run.info.clauses):
+        checks = tuple(dict.fromkeys(check for m in clause.mappings for check in m.checks))
         for target, statuses in worst_of.items():
-            if checks & statuses.keys():
-                out.append(clause_coverage(clause, target, run.info.gxp_context.get(target, {}), statuses))
+            found = tuple(statuses.get(check) for check in checks)
+            if found.count(None) == len(found):  # none of the clause's checks has a result on the target
+                continue
+            key = (n, context_keys[target], found)
+            same = judged.get(key)
+            if same is None:
+                judged[key] = item = clause_coverage(clause, target, contexts[target], statuses)
+            else:
+                item = ClauseCoverage(same.ref, same.title, target, same.clause_status, same.automatable,
+                                      same.verdict, same.text, same.procedural_evidence, same.evidence, same.note)
+            out.append(item)
     return out
 
 
@@ -194,11 +215,17 @@ def by_clause(items: Iterable[ClauseCoverage]) -> dict[str, list[ClauseCoverage]
 
 
 def coverage_dicts(run: Run) -> list[dict[str, Any]]:
-    """The JSON form (``coverage`` in result.schema.json)."""
-    return [{"clause": c.ref, "title": c.title, "target": c.target, "clause_status": c.clause_status,
-             "automatable": c.automatable, "verdict": c.verdict.value, "text": c.text,
-             "procedural_evidence": c.procedural_evidence, "note": c.note,
-             "evidence": [{"check": e.check, "strength": e.strength, "applicable": e.applicable,
-                           "status": e.status.value if e.status else None, "note": e.note} for e in c.evidence]}
-            for c in coverage(run)]
-
+    """The JSON form (``coverage`` in result.schema.json). Items with the same evidence (like targets) share one
+    ``evidence`` list: read it, or copy it before changing it."""
+    shared: dict[int, list[dict[str, Any]]] = {}  # id of an evidence tuple (alive in ``items``) -> its JSON form
+    out = []
+    for c in coverage(run):
+        evidence = shared.get(id(c.evidence))
+        if evidence is None:
+            evidence = shared[id(c.evidence)] = [
+                {"check": e.check, "strength": e.strength, "applicable": e.applicable,
+                 "status": e.status.value if e.status else None, "note": e.note} for e in c.evidence]
+        out.append({"clause": c.ref, "title": c.title, "target": c.target, "clause_status": c.clause_status,
+                    "automatable": c.automatable, "verdict": c.verdict.value, "text": c.text,
+                    "procedural_evidence": c.procedural_evidence, "note": c.note, "evidence": evidence})
+    return out

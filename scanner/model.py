@@ -31,15 +31,19 @@ def freeze(value: Any) -> Any:
     return value
 
 
+#: The exact types thaw keeps as they are.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def thaw(value: Any) -> Any:
     """The inverse of freeze, for JSON output."""
     kind = type(value)  # fast paths for the exact built-in types (most values): the same result, no ABC checks
     if kind is str or kind is int or kind is float or kind is bool or value is None:
         return value
-    if kind is MappingProxyType or kind is dict:
-        return {str(k): thaw(v) for k, v in value.items()}
+    if kind is MappingProxyType or kind is dict:  # a scalar item (most of them) is kept without a call
+        return {k if type(k) is str else str(k): v if type(v) in _SCALARS else thaw(v) for k, v in value.items()}
     if kind is tuple or kind is list:
-        return [thaw(v) for v in value]
+        return [v if type(v) in _SCALARS else thaw(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): thaw(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

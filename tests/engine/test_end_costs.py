@@ -1,0 +1,179 @@
+"""The end of a scan, made cheaper without changing what it writes (issues 9 and 10): clause coverage judged once
+per clause for like targets, a shared list checked once before orjson writes it, thaw without a call per scalar.
+Counting tests, never timed: the figures are in benchmarks/ (winrm_fleet.py, iac_ab.py)."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from reports import jsonenc
+from scanner import coverage as cov
+from scanner.model import ClauseUse, MappingUse, Run, Status, freeze, thaw
+from tests.factories import make_result, make_run
+
+PROCEDURE = "The access control SOP and its reviews."
+CHECKS = ("linux.ssh.root_login", "linux.password.max_age", "linux.audit.rules")
+
+
+def clauses() -> tuple[ClauseUse, ...]:
+    return (
+        ClauseUse("part11:11.10(d)", "Limiting access", "full", "in_force", "",
+                  (MappingUse(CHECKS[:1], "direct"), MappingUse(CHECKS[1:2], "supporting"))),
+        ClauseUse("part11:11.300(b)", "Passwords", "partial", "in_force", PROCEDURE,
+                  (MappingUse(CHECKS[1:], "supporting", MappingProxyType({"signing_credentials": True})),),
+                  MappingProxyType({"e_signatures": True})),
+        ClauseUse("annex11:12.1", "Physical and logical controls", "partial", "in_force", PROCEDURE,
+                  (MappingUse(CHECKS, "supporting"), MappingUse(("aws.iam.password_policy",), "context"))),
+    )
+
+
+def fleet(n: int, *, varied: bool) -> Run:
+    """``n`` targets with results of every check; ``varied``: statuses and declared contexts differ by target."""
+    statuses = ("pass", "fail", "error", "manual", "not_applicable", "waived")
+    contexts = ({}, {"e_signatures": True}, {"e_signatures": False}, {"e_signatures": True,
+                                                                       "signing_credentials": False})
+    results = [make_result(check, statuses[(i * (k + 1)) % len(statuses)] if varied else "pass", target=f"h{i:03d}")
+               for i in range(n) for k, check in enumerate(CHECKS) if not (varied and (i + k) % 5 == 0)]
+    context = {f"h{i:03d}": freeze(contexts[i % len(contexts)] if varied else {}) for i in range(n)}
+    run = make_run(results)
+    return replace(run, info=replace(run.info, clauses=clauses(), gxp_context=MappingProxyType(context)))
+
+
+def one_by_one(run: Run) -> list[cov.ClauseCoverage]:
+    """The coverage as it was computed before: every clause judged on every target with a result of its checks."""
+    worst_of: dict[str, dict[str, Status]] = {}
+    for r in run.results:
+        have = worst_of.setdefault(r.target, {})
+        have[r.check] = cov.worst([r.status, *([have[r.check]] if r.check in have else [])]) or r.status
+    return [cov.clause_coverage(c, t, run.info.gxp_context.get(t, {}), s) for c in run.info.clauses
+            for t, s in worst_of.items() if {x for m in c.mappings for x in m.checks} & s.keys()]
+
+
+@pytest.mark.parametrize("n, varied", [(1, False), (7, True), (24, True), (50, False)])
+def test_coverage_is_the_same_as_judging_every_clause_on_every_target(n: int, varied: bool) -> None:
+    run = fleet(n, varied=varied)
+    expected = one_by_one(run)
+    got = cov.coverage(run)
+    assert got == expected
+    assert len(got) == len(expected) > 0
+    if varied:  # the cases are really different: several verdicts, not applicable ones among them
+        assert {c.verdict for c in got} >= {cov.Verdict.FAILED, cov.Verdict.NOT_APPLICABLE, cov.Verdict.ERROR}
+    dicts = cov.coverage_dicts(run)
+    assert [d["target"] for d in dicts] == [c.target for c in expected]
+    assert json.loads(json.dumps(dicts)) == [
+        {"clause": c.ref, "title": c.title, "target": c.target, "clause_status": c.clause_status,
+         "automatable": c.automatable, "verdict": c.verdict.value, "text": c.text,
+         "procedural_evidence": c.procedural_evidence, "note": c.note,
+         "evidence": [{"check": e.check, "strength": e.strength, "applicable": e.applicable,
+                       "status": e.status.value if e.status else None, "note": e.note} for e in c.evidence]}
+        for c in expected]
+
+
+def test_like_targets_have_each_clause_judged_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    judged: list[tuple[str, str]] = []
+    original = cov.clause_coverage
+
+    def counting(clause: ClauseUse, target: str, *args: Any) -> cov.ClauseCoverage:
+        judged.append((clause.ref, target))
+        return original(clause, target, *args)
+
+    monkeypatch.setattr(cov, "clause_coverage", counting)
+    items = cov.coverage(fleet(50, varied=False))
+    assert len(items) == 3 * 50
+    assert judged == [("part11:11.10(d)", "h000"), ("part11:11.300(b)", "h000"), ("annex11:12.1", "h000")]
+    assert len({id(c.evidence) for c in items}) == 3  # like items share their evidence
+    dicts = cov.coverage_dicts(fleet(50, varied=False))
+    assert len({id(d["evidence"]) for d in dicts}) == 3
+
+
+def test_a_target_with_another_declared_context_is_judged_apart() -> None:
+    run = fleet(2, varied=False)
+    run = replace(run, info=replace(run.info, gxp_context=MappingProxyType(
+        {"h000": freeze({"e_signatures": True}), "h001": freeze({"e_signatures": False})})))
+    by = {(c.ref, c.target): c.verdict for c in cov.coverage(run)}
+    assert by[("part11:11.300(b)", "h000")] is cov.Verdict.TECHNICAL_PART_PASSED
+    assert by[("part11:11.300(b)", "h001")] is cov.Verdict.NOT_APPLICABLE
+
+
+# --- the JSON text: a shared list is checked once --------------------------------------------------------------
+
+def count_plain(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls = [0]
+    original = jsonenc._plain
+
+    def counting(*args: Any) -> bool:
+        calls[0] += 1
+        return original(*args)
+
+    monkeypatch.setattr(jsonenc, "_plain", counting)
+    return calls
+
+
+def test_a_list_shared_by_many_items_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = [{"check": f"c{i}", "status": None, "applicable": True} for i in range(10)]
+    doc = {"coverage": [{"target": f"h{i}", "evidence": shared} for i in range(1000)]}
+    calls = count_plain(monkeypatch)
+    text = jsonenc.dumps(doc, sort_keys=True)
+    assert text == json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
+    # the document, the list, its 1,000 items, the shared list (first time in full: 1 + 10 dicts, then 999 looks)
+    assert calls[0] == 1 + 1 + 1000 + 11 + 999
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, 2**64, {1: "int key"}, "lone \udcff"],
+                         ids=["nan", "inf", "big-int", "int-key", "surrogate"])
+def test_a_shared_list_that_orjson_would_change_still_goes_to_the_json_module(bad: Any) -> None:
+    shared = [{"a": 1}, [bad]]
+    doc = {"items": [{"n": i, "evidence": shared} for i in range(3)]}
+    expected = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    assert jsonenc.dumps(doc) == expected
+
+
+def test_a_shared_list_found_plain_shallow_is_checked_again_deeper() -> None:
+    deep: list[Any] = []
+    for _ in range(jsonenc._MAX_DEPTH - 3):
+        deep = [deep]
+    shared = [deep]
+    assert jsonenc._plain({"shallow": shared})
+    # met shallow first (plain there), then again 5 levels deeper, where it is beyond orjson's depth
+    doc = {"a": shared, "b": [[[[shared]]]]}
+    assert not jsonenc._plain(doc)
+    assert jsonenc.dumps(doc) == json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+
+
+# --- thaw -----------------------------------------------------------------------------------------------------
+
+def count_thaw(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    import scanner.model as model
+
+    calls = [0]
+    original = model.thaw
+
+    def counting(value: Any) -> Any:
+        calls[0] += 1
+        return original(value)
+
+    monkeypatch.setattr(model, "thaw", counting)
+    return calls
+
+
+@pytest.mark.parametrize("value, expected, calls", [
+    ({"a": 1, "b": "x", "c": None, "d": 2.5, "e": True}, {"a": 1, "b": "x", "c": None, "d": 2.5, "e": True}, 1),
+    ({"ports": [22, 80, 443], "tags": {"env": "prod"}}, {"ports": [22, 80, 443], "tags": {"env": "prod"}}, 3),
+    ({Status.PASS: [Status.FAIL, (1, 2)]}, {"pass": ["fail", [1, 2]]}, 4),
+    ([1, {"k": frozenset({"b", "a"})}], [1, {"k": ["a", "b"]}], 5),  # a set: each item too (sorted by repr)
+])
+def test_thaw_calls_itself_only_for_containers_and_other_types(value: Any, expected: Any, calls: int,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    frozen = freeze(value)
+    counted = count_thaw(monkeypatch)
+    import scanner.model as model
+
+    got = model.thaw(frozen)
+    assert got == expected and json.dumps(got) == json.dumps(expected)
+    assert counted[0] == calls
+    assert thaw(frozen) == expected
