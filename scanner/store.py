@@ -1,9 +1,14 @@
 """The run record: JSON Lines written as the scan goes, so an interrupted scan keeps what it finished.
 
 Line 1 is the run header, then one line per finished target (its results, evidence and warnings), then the run
-end (with the run's warnings). Every line names its run id. Each line is written whole with ``os.write`` and
-fsynced before the next target is accepted; a write that fails (disk full, I/O error) is cut back to the last
-complete line, so the file stays loadable as an interrupted run.
+end (with the run's warnings). Every line names its run id. Each line is written whole with ``os.write`` before
+the next target is accepted (from then on it survives the end of the process: a kill, Ctrl-C, a crash); a write
+that fails (disk full, I/O error) is cut back to the last complete line, so the file stays loadable as an
+interrupted run. The header is fsynced before the scan starts; the target lines are fsynced by a thread of the
+writer as they come (one fsync covers every line written before it, so the scan never waits for the disk; a
+line is on the disk one fsync after it was written), and the run end is fsynced, after every line before it,
+when the record is closed. An fsync that fails ends the record there: nothing more is written, no run end, so it
+reads as interrupted.
 
 Reading is strict: a record is trusted only as far as it is intact. A last line without its newline is a line
 cut by a kill or a full disk (ignored; the run is marked interrupted). Any other fault (a line that is not JSON,
@@ -79,6 +84,8 @@ class RecordWriter:
         self._size = 0
         self._failed: str | None = None
         self._closed = False
+        self._dirty = threading.Event()  # lines written since the syncer's last fsync began
+        self._stop = False
         self._dir = OutputDir.open(self.path.parent)
         try:
             self._fd = self._dir.create(self.path.name)
@@ -88,7 +95,14 @@ class RecordWriter:
         except OSError as exc:
             self._dir.close()
             raise OutputError(f"could not create the run record {self.path}: {exc.strerror or exc}") from None
-        self._write({"type": "run_start", "run": info_to_dict(info)})
+        try:
+            self._write({"type": "run_start", "run": info_to_dict(info)}, sync=True)
+        except BaseException:
+            os.close(self._fd)
+            self._dir.close()
+            raise
+        self._syncer = threading.Thread(target=self._sync_loop, name="gxpscan-record-sync", daemon=True)
+        self._syncer.start()
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -99,7 +113,8 @@ class RecordWriter:
         """Why the record could not be written further, or None."""
         return self._failed
 
-    def _write(self, obj: dict[str, Any]) -> None:
+    def _write(self, obj: dict[str, Any], *, sync: bool = False) -> None:
+        """Write one line whole; ``sync``: and fsync it here (the run start and end), else the syncer does."""
         if self._failed:
             raise OutputError(self._failed)
         data = (json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
@@ -109,7 +124,8 @@ class RecordWriter:
             raise OutputError(self._failed)
         try:
             write_all(self._fd, data)
-            os.fsync(self._fd)
+            if sync:
+                os.fsync(self._fd)
         except OSError as exc:
             self._failed = f"could not write the run record {self.path}: {exc.strerror or exc}"
             try:  # cut the half-written line so that the record stays loadable (as interrupted)
@@ -118,6 +134,28 @@ class RecordWriter:
                 pass
             raise OutputError(self._failed) from None
         self._size += len(data)
+        if not sync:
+            self._dirty.set()
+
+    def _sync_loop(self) -> None:
+        """fsync whatever was written since the last fsync, until the record is closed (see the module's
+        docstring). The lock is not held during the fsync: targets are written meanwhile."""
+        while True:
+            self._dirty.wait()
+            self._dirty.clear()
+            with self._lock:
+                stop = self._stop
+                if self._failed:
+                    return
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                with self._lock:
+                    self._failed = self._failed or (f"could not write the run record {self.path}: "
+                                                    f"{exc.strerror or exc}")
+                return
+            if stop:
+                return
 
     def add(self, outcome: TargetOutcome) -> None:
         with self._lock:
@@ -162,21 +200,26 @@ class RecordWriter:
         """End the record. After a write fault nothing more is written and the run is marked interrupted; the
         caller reports the fault (``failed``)."""
         with self._lock:
-            if not self._closed:
-                self._closed = True
-                interrupted = interrupted or self._failed is not None
-                self.info = replace(self.info, ended=utcnow(), interrupted=interrupted,
-                                    warnings=tuple(self._warnings))
-                try:
+            first, self._closed = not self._closed, True
+            self._stop = True
+        if first:
+            try:
+                self._dirty.set()
+                self._syncer.join()  # its last fsync covers every target line (it takes the lock: not held here)
+                with self._lock:
+                    interrupted = interrupted or self._failed is not None
+                    self.info = replace(self.info, ended=utcnow(), interrupted=interrupted,
+                                        warnings=tuple(self._warnings))
                     if not self._failed:
                         self._write({"type": "run_end", "run": self.info.id, "ended": self.info.ended.isoformat()
                                      if self.info.ended else None, "interrupted": interrupted,
-                                     "warnings": list(self._warnings)})
-                except OutputError:
-                    self.info = replace(self.info, interrupted=True)
-                finally:
-                    os.close(self._fd)
-                    self._dir.close()
+                                     "warnings": list(self._warnings)}, sync=True)
+            except OutputError:
+                self.info = replace(self.info, interrupted=True)
+            finally:
+                os.close(self._fd)
+                self._dir.close()
+        with self._lock:
             return Run(self.info, tuple(self._results), dict(self._evidence), systems=_frozen(self._systems),
                        access=MappingProxyType(dict(self._access)))
 

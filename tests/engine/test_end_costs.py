@@ -177,3 +177,89 @@ def test_thaw_calls_itself_only_for_containers_and_other_types(value: Any, expec
     assert got == expected and json.dumps(got) == json.dumps(expected)
     assert counted[0] == calls
     assert thaw(frozen) == expected
+
+
+# --- the run record: the scan does not wait for the disk, and everything written is fsynced ----------------------
+
+class Disk:
+    """os.fsync as the record's writer sees it: each call notes the file's size then; ``hold`` blocks the syncer's
+    fsyncs (the slow disk) until released; ``fail`` makes them fail with EIO."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import os
+        import threading
+
+        self.sizes: list[int] = []
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+        self.fail = False
+        real = os.fsync
+
+        def fsync(fd: int) -> None:
+            if threading.current_thread().name == "gxpscan-record-sync":
+                if not self.release.is_set():
+                    self.held.set()
+                    assert self.release.wait(30)
+                if self.fail:
+                    raise OSError(5, "Input/output error")
+            self.sizes.append(os.fstat(fd).st_size)
+            real(fd)
+
+        monkeypatch.setattr("scanner.store.os.fsync", fsync)
+
+
+def outcomes(n: int) -> list[Any]:
+    from scanner.runner import scan_target
+    from tests.engine.conftest import fake_collector, sample, spec_of
+    from tests.factories import make_target
+
+    spec = spec_of(sample.each_blue)
+    return [scan_target(make_target(f"h{i}"), [spec], {spec.id: ("part11:11.10(d)",)},
+                        collector=fake_collector({"linux.widgets": ["blue", "red"]})) for i in range(n)]
+
+
+def test_targets_are_written_at_once_and_fsynced_without_the_scan_waiting(tmp_path: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.store import RecordWriter, read_record
+    from tests.factories import make_run_info
+
+    disk = Disk(monkeypatch)
+    path = tmp_path / "record.jsonl"
+    w = RecordWriter(path, make_run_info())
+    assert disk.sizes == [path.stat().st_size]  # the header is on the disk before the scan starts
+    disk.release.clear()  # the disk stalls: the first target's fsync does not return
+    first, *rest = outcomes(20)
+    w.add(first)
+    assert disk.held.wait(10)
+    for o in rest:  # ... and the scan goes on: every target is written while that fsync is held
+        w.add(o)
+    written = read_record(path)  # a kill now keeps them all (they are in the file, the process' end cannot undo it)
+    assert written.targets == tuple(f"h{i}" for i in range(20)) and written.run.info.interrupted
+    disk.release.set()
+    run = w.close()
+    size = path.stat().st_size
+    assert disk.sizes[-1] == size  # the run end, fsynced last, with every line before it
+    assert len(disk.sizes) <= 4  # header, the held one, one for the 19 written meanwhile, the run end
+    assert not run.info.interrupted and read_record(path).targets == written.targets
+
+
+def test_an_fsync_fault_ends_the_record_as_interrupted(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.safefs import OutputError
+    from scanner.store import RecordWriter, read_record
+    from tests.factories import make_run_info
+
+    disk = Disk(monkeypatch)
+    path = tmp_path / "record.jsonl"
+    w = RecordWriter(path, make_run_info())
+    disk.fail = True
+    one, two = outcomes(2)
+    w.add(one)
+    w._syncer.join(30)  # the syncer met the fault and stopped
+    assert w.failed == f"could not write the run record {path}: Input/output error"
+    with pytest.raises(OutputError, match="Input/output error"):
+        w.add(two)
+    run = w.close()
+    assert run.info.interrupted
+    again = read_record(path)
+    assert again.run.info.interrupted and again.targets == ("h0",)  # no run end after the fault, nothing more
