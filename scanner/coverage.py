@@ -16,11 +16,11 @@ Pure functions over the run (no catalog is read), so a stored run reports as it 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from scanner.model import ClauseUse, Run, Status
+from scanner.model import ClauseUse, Platform, Run, Status
 
 #: Keys a target may declare under ``gxp_context`` (the inventory schema lists their types).
 CONTEXT_KEYS = ("e_signatures", "signing_credentials", "system_type", "layer", "records_retention_days")
@@ -167,30 +167,65 @@ def _context_key(context: Mapping[str, Any]) -> str:
     return repr(sorted((str(k), repr(v)) for k, v in context.items()))
 
 
+def _platform(target_type: str) -> Platform | None:
+    try:
+        return Platform(target_type).judged_by
+    except ValueError:
+        return None
+
+
+def _narrowed(clause: ClauseUse, keep: Collection[str]) -> ClauseUse:
+    """``clause`` with only the mapped checks in ``keep`` (a mapping left without checks is left out)."""
+    mappings = tuple(replace(m, checks=checks) for m in clause.mappings
+                     if (checks := tuple(c for c in m.checks if c in keep)))
+    return replace(clause, mappings=mappings)
+
+
 def coverage(run: Run) -> list[ClauseCoverage]:
     """Every recorded clause on every target where one of its checks has a result, in clause then target order.
 
-    A clause is judged once per distinct (declared context, results of its checks): a fleet of like targets costs
-    the judgement of each clause once, and each further target a lookup (the items share their evidence tuple)."""
+    A check whose id names another platform than the one that judges the target (``linux.*`` on a Windows host)
+    and that has no result there is not listed as the target's evidence: it cannot run there, so it is no gap
+    (the verdict counts only checks with a result, so it is the same either way). A check of the target's own
+    platform without a result is listed ("no result").
+
+    A clause is judged once per distinct (declared context, checks listed and their results): a fleet of like
+    targets costs the judgement of each clause once, and each further target a lookup (the items share their
+    evidence tuple)."""
+    from scanner.registry import plugin_platform
+
     by_target: dict[str, dict[str, list[Status]]] = {}
+    platforms: dict[str, Platform | None] = {}
     for r in run.results:
         by_target.setdefault(r.target, {}).setdefault(r.check, []).append(r.status)
+        if r.target not in platforms:
+            platforms[r.target] = _platform(r.target_type)
     worst_of = {t: {c: s for c, ss in checks.items() if (s := worst(ss)) is not None}
                 for t, checks in by_target.items()}
     contexts = {t: run.info.gxp_context.get(t, {}) for t in worst_of}
     context_keys = {t: _context_key(c) for t, c in contexts.items()}
-    judged: dict[tuple[int, str, tuple[Status | None, ...]], ClauseCoverage] = {}
+    owners: dict[str, Platform | None] = {}  # check id -> the platform its id names (None: none)
+    narrowed: dict[tuple[int, tuple[str, ...]], ClauseUse] = {}
+    judged: dict[tuple[int, str, tuple[str, ...], tuple[Status | None, ...]], ClauseCoverage] = {}
     out = []
     for n, clause in enumerate(run.info.clauses):
         checks = tuple(dict.fromkeys(check for m in clause.mappings for check in m.checks))
+        for check in checks:
+            if check not in owners:
+                owners[check] = plugin_platform(check.split(".", 1)[0])
         for target, statuses in worst_of.items():
-            found = tuple(statuses.get(check) for check in checks)
-            if found.count(None) == len(found):  # none of the clause's checks has a result on the target
+            if not any(check in statuses for check in checks):
                 continue
-            key = (n, context_keys[target], found)
+            own = platforms[target]
+            listed = checks if own is None else tuple(
+                c for c in checks if c in statuses or owners[c] is None or owners[c] is own)
+            key = (n, context_keys[target], listed, tuple(statuses.get(check) for check in listed))
             same = judged.get(key)
             if same is None:
-                judged[key] = item = clause_coverage(clause, target, contexts[target], statuses)
+                if listed != checks and (n, listed) not in narrowed:
+                    narrowed[(n, listed)] = _narrowed(clause, set(listed))
+                judged[key] = item = clause_coverage(narrowed[(n, listed)] if listed != checks else clause, target,
+                                                     contexts[target], statuses)
             else:
                 item = ClauseCoverage(same.ref, same.title, target, same.clause_status, same.automatable,
                                       same.verdict, same.text, same.procedural_evidence, same.evidence, same.note)

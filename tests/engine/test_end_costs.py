@@ -45,12 +45,16 @@ def fleet(n: int, *, varied: bool) -> Run:
 
 
 def one_by_one(run: Run) -> list[cov.ClauseCoverage]:
-    """The coverage as it was computed before: every clause judged on every target with a result of its checks."""
+    """The coverage as it was computed before: every clause judged on every target with a result of its checks
+    (these targets are Linux hosts: the AWS check mapped is not theirs and has no result, so it is not listed)."""
     worst_of: dict[str, dict[str, Status]] = {}
     for r in run.results:
         have = worst_of.setdefault(r.target, {})
         have[r.check] = cov.worst([r.status, *([have[r.check]] if r.check in have else [])]) or r.status
-    return [cov.clause_coverage(c, t, run.info.gxp_context.get(t, {}), s) for c in run.info.clauses
+    linux = [replace(c, mappings=tuple(replace(m, checks=tuple(x for x in m.checks if x.startswith("linux.")))
+                                       for m in c.mappings if any(x.startswith("linux.") for x in m.checks)))
+             for c in run.info.clauses]
+    return [cov.clause_coverage(c, t, run.info.gxp_context.get(t, {}), s) for c in linux
             for t, s in worst_of.items() if {x for m in c.mappings for x in m.checks} & s.keys()]
 
 
@@ -98,6 +102,33 @@ def test_a_target_with_another_declared_context_is_judged_apart() -> None:
     by = {(c.ref, c.target): c.verdict for c in cov.coverage(run)}
     assert by[("part11:11.300(b)", "h000")] is cov.Verdict.TECHNICAL_PART_PASSED
     assert by[("part11:11.300(b)", "h001")] is cov.Verdict.NOT_APPLICABLE
+
+
+@pytest.mark.parametrize("target_type, check, listed", [
+    ("windows", "windows.accounts.guest_disabled", ["windows.backup.recent", "windows.accounts.guest_disabled",
+                                                    "tls.challenge.weak_protocols"]),  # in the catalog's order
+    ("linux", "linux.backup.recent", ["linux.backup.scheduled", "linux.backup.recent", "tls.challenge.weak_protocols"]),
+    ("iac", "aws.backup.plan", ["aws.backup.plan", "tls.challenge.weak_protocols"]),  # code: judged by the AWS checks
+    ("ldap", "ad.password.min_length", ["ad.password.min_length", "tls.challenge.weak_protocols"]),
+    ("linux", "windows.backup.recent", ["linux.backup.scheduled", "linux.backup.recent", "windows.backup.recent",
+                                        "tls.challenge.weak_protocols"]),  # a result of another platform is kept
+    ("mainframe", "linux.backup.recent", None),  # an unknown target type: everything is listed, as before
+])
+def test_checks_of_another_platform_without_a_result_are_not_listed(target_type: str, check: str,
+                                                                   listed: list[str] | None) -> None:
+    mapped = ("linux.backup.scheduled", "linux.backup.recent", "aws.backup.plan", "windows.backup.recent",
+              "ad.password.min_length", "tls.challenge.weak_protocols")
+    the_clause = ClauseUse("annex11:7.2", "Backups", "partial", "in_force", PROCEDURE,
+                           (MappingUse(mapped[:3], "supporting"), MappingUse(mapped[3:5], "supporting"),
+                            MappingUse(("windows.accounts.guest_disabled", mapped[5]), "context")))
+    run = make_run([make_result(check, "fail", target="t", target_type=target_type)])
+    run = replace(run, info=replace(run.info, clauses=(the_clause,)))
+    (item,) = cov.coverage(run)
+    everything = cov.clause_coverage(the_clause, "t", {}, {check: Status.FAIL})
+    assert [e.check for e in item.evidence] == (listed or [e.check for e in everything.evidence])
+    assert [e.status for e in item.evidence if e.check == check] == [Status.FAIL]
+    assert all(e.status is None for e in item.evidence if e.check != check)
+    assert (item.verdict, item.text, item.note) == (everything.verdict, everything.text, everything.note)
 
 
 # --- the JSON text: a shared list is checked once --------------------------------------------------------------
