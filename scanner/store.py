@@ -139,20 +139,18 @@ class RecordWriter:
 
     def _sync_loop(self) -> None:
         """fsync whatever was written since the last fsync, until the record is closed (see the module's
-        docstring). The lock is not held during the fsync: targets are written meanwhile."""
+        docstring). It never takes the lock (a thread waiting for the interpreter while holding it would stall the
+        scan's thread): it reads and sets single attributes, and ``_write`` reads ``_failed`` before each line."""
         while True:
             self._dirty.wait()
             self._dirty.clear()
-            with self._lock:
-                stop = self._stop
-                if self._failed:
-                    return
+            stop = self._stop
+            if self._failed:
+                return
             try:
                 os.fsync(self._fd)
             except OSError as exc:
-                with self._lock:
-                    self._failed = self._failed or (f"could not write the run record {self.path}: "
-                                                    f"{exc.strerror or exc}")
+                self._failed = self._failed or f"could not write the run record {self.path}: {exc.strerror or exc}"
                 return
             if stop:
                 return
@@ -205,7 +203,7 @@ class RecordWriter:
         if first:
             try:
                 self._dirty.set()
-                self._syncer.join()  # its last fsync covers every target line (it takes the lock: not held here)
+                self._syncer.join()  # its last fsync covers every target line
                 with self._lock:
                     interrupted = interrupted or self._failed is not None
                     self.info = replace(self.info, ended=utcnow(), interrupted=interrupted,
