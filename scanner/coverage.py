@@ -205,21 +205,27 @@ def coverage(run: Run) -> list[ClauseCoverage]:
     contexts = {t: run.info.gxp_context.get(t, {}) for t in worst_of}
     context_keys = {t: _context_key(c) for t, c in contexts.items()}
     owners: dict[str, Platform | None] = {}  # check id -> the platform its id names (None: none)
+    listed_of: dict[tuple[int, Platform | None, frozenset[str]], tuple[str, ...]] = {}
     narrowed: dict[tuple[int, tuple[str, ...]], ClauseUse] = {}
     judged: dict[tuple[int, str, tuple[str, ...], tuple[Status | None, ...]], ClauseCoverage] = {}
     out = []
     for n, clause in enumerate(run.info.clauses):
         checks = tuple(dict.fromkeys(check for m in clause.mappings for check in m.checks))
+        mapped = frozenset(checks)
         for check in checks:
             if check not in owners:
                 owners[check] = plugin_platform(check.split(".", 1)[0])
         for target, statuses in worst_of.items():
-            if not any(check in statuses for check in checks):
+            if statuses.keys().isdisjoint(mapped):
                 continue
             own = platforms[target]
-            listed = checks if own is None else tuple(
-                c for c in checks if c in statuses or owners[c] is None or owners[c] is own)
-            key = (n, context_keys[target], listed, tuple(statuses.get(check) for check in listed))
+            # the checks listed: all of the target's own platform or of none, and any other with a result
+            with_result = frozenset(() if own is None else statuses.keys() & mapped)
+            listed = listed_of.get((n, own, with_result))
+            if listed is None:
+                listed = listed_of[(n, own, with_result)] = checks if own is None else tuple(
+                    c for c in checks if c in with_result or owners[c] is None or owners[c] is own)
+            key = (n, context_keys[target], listed, tuple(map(statuses.get, listed)))
             same = judged.get(key)
             if same is None:
                 if listed != checks and (n, listed) not in narrowed:
