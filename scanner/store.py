@@ -2,12 +2,12 @@
 
 Line 1 is the run header, then one line per finished target (its results, evidence and warnings), then the run
 end (with the run's warnings). Every line names its run id. Each line is written whole with ``os.write`` before
-the next target is accepted (from then on it survives the end of the process: a kill, Ctrl-C); a write
-that fails (disk full, I/O error) is cut back to the last complete line, so the file stays loadable as an
-interrupted run. The header is fsynced before the scan starts; the target lines are fsynced by a thread of the
-writer as they come (one fsync covers every line written before it, so the scan never waits for the disk; a
-line is on the disk, safe from a power cut, one fsync after it was written), and the run end is fsynced, after every line before it,
-when the record is closed. An fsync that fails ends the record there: nothing more is written, no run end, so it
+the next target is accepted (from then on it survives the end of the process: a kill, Ctrl-C); a write that
+fails (disk full, I/O error) is cut back to the last complete line, so the file stays loadable as an interrupted
+run. The header is fsynced before the scan starts; the target lines are fsynced by a thread of the writer as
+they come (one fsync covers every line written before it, so the scan never waits for the disk; a line is safe
+from a power cut one fsync after it was written), and the run end is fsynced, after every line before it, when
+the record is closed. An fsync that fails ends the record there: nothing more is written, no run end, so it
 reads as interrupted.
 
 Reading is strict: a record is trusted only as far as it is intact. A last line without its newline is a line
