@@ -375,6 +375,9 @@ def test_wtmp_holds_only_whole_user_process_records() -> None:
     assert ca.parse_wtmp(b"") == [] and ca.parse_wtmp(rec[:-1]) == []
     assert ca.parse_wtmp(rec) == [ca.LoginRecord("gxptest", "pts/0", "10.9.8.1", SINCE)]
     assert ca.parse_wtmp(rec + rec[:-1]) == [ca.LoginRecord("gxptest", "pts/0", "10.9.8.1", SINCE)]
+    # a USER_PROCESS type inside a record's host field is no record: records start every 384 bytes
+    inside = wtmp_record(host=b"\x07\x00") + wtmp_record(b"other", kind=8)
+    assert ca.parse_wtmp(inside) == [ca.LoginRecord("gxptest", "pts/0", "\x07", SINCE)]
     others = [wtmp_record(kind=k) for k in (6, 8, 0x0700, -1)]
     assert ca.parse_wtmp(b"".join([*others, wtmp_record(at=-1)])) == [
         ca.LoginRecord("gxptest", "pts/0", "10.9.8.1", datetime.fromtimestamp(-1, timezone.utc))]
@@ -448,6 +451,15 @@ def test_anything_else_in_the_audit_log_matches_nothing(line: str) -> None:
     assert audit(line) == []
 
 
+def test_a_line_that_is_not_a_genuine_record_is_passed_over_and_the_next_one_read() -> None:
+    long = start().replace(" hostname=", " pad=" + "p" * ca.MAX_LINE + " hostname=")
+    assert audit(long, "type=USER_START \xff\x00 junk", start(exe='exe="/usr/bin/su"'), start(res="res=failed"),
+                 start() + "\x1dX=1\x1dY=2") == [described()]
+    data = "\n".join([start(ses="1"), "\udcff"]).encode("utf-8", "surrogateescape")  # not UTF-8: read replaced
+    assert ca.audit_logons(data + b"\n" + start().encode(), NAME, "2903", AT - 5, AT + 65) == [
+        described(ses="any session"), described(ses="any session")]  # no session asked for: any session
+
+
 def test_an_audit_line_of_max_line_bytes_is_read_and_a_longer_one_is_not() -> None:
     line = start().replace(" hostname=", " pad=" + "p" * (ca.MAX_LINE - len(start()) - 5) + " hostname=")
     assert len(line.encode()) == ca.MAX_LINE and len(audit(line)) == 1
@@ -494,6 +506,8 @@ HIT = f"sshd: Accepted password for {NAME} at 2026-12-01T21:29:32+00:00"
     (entry(MESSAGE=[*b"Accepted password for gxptest from \xff port 65535 ssh2"]), [HIT]),
     (entry(MESSAGE=[*b"Accepted password for gxptest from h port 1 ssh2"[:-1], 256 + ord("2")]), []),
     (entry(MESSAGE=[*b"Accepted password for gxptest from h port 1 ssh2"[:-1], -1]), []),
+    (entry(MESSAGE=[*b"Accepted password for gxptest from h port 1 ssh2"[:-1], 256]), []),
+    (entry(MESSAGE=[*b"Accepted password for gxptest from h\x00 port 1 ssh2"]), [HIT]),
     (entry(MESSAGE=["A"]), []), (entry(MESSAGE=None), []), (entry(MESSAGE=7), []),
     (entry(MESSAGE="Accepted password for gxptest from h port 123456 ssh2"), []),
     (entry(MESSAGE="xAccepted password for gxptest from h port 1 ssh2"), []),
@@ -515,8 +529,8 @@ def test_journal_entries_of_sshd_as_root_in_the_window(raw: bytes, expected: lis
 
 
 def test_every_matching_journal_entry_is_described_in_order() -> None:
-    data = b"\n".join([entry(__REALTIME_TIMESTAMP=f"{AT + 1}000000"), entry(), entry(MESSAGE="Accepted password "
-                       "for other from h port 1 ssh2")])
+    data = b"\n".join([entry(PAD="p" * ca.MAX_LINE), entry(_COMM="logger"), entry(__REALTIME_TIMESTAMP=f"{AT + 1}000000"), entry(_UID="1"),
+                       entry(), entry(MESSAGE="Accepted password for other from h port 1 ssh2")])
     assert ca.journal_logons(data, NAME, AT - 5, AT + 65) == [HIT.replace("21:29:32", "21:29:33"), HIT]
 
 
@@ -592,6 +606,7 @@ def test_frames_give_the_uid_and_each_source_its_data_or_state(end: bytes) -> No
     (frames(b"=gxp uid 1", b"=gxp auditd recorded"), "bad frame for auditd"),
     (frames(b"=gxp uid 1", b"=gxp auditd \xffbsent"), "bad frame for auditd"),
     (frames(b"=gxp uid 1", b"=gxp auditd read", b"QQ=", b"=gxp journal absent", b"=gxp wtmp absent"), None),
+    (frames(b"=gxp uid 1", b"=gxp auditd read", b"YWJj!", b"=gxp journal absent", b"=gxp wtmp absent"), None),
     (frames(b"=gxp uid 1", b"=gxp auditd absent", b"=gxp journal absent", b"=gxp wtmp absent", b""),
      "trailing output"),
     (frames(b"=gxp uid 1", b"=gxp auditd absent", b"=gxp journal absent", b"=gxp wtmp absent", b"x"),
@@ -792,6 +807,7 @@ def test_a_test_account_that_cannot_log_on_is_an_error_and_nothing_is_read(host:
     (b"8179", "8179"), (b"notice\r\n\r\n8179\r\n\r\n", "8179"), (b"8179\n", "8179"), (b"1234567890\n", "1234567890"),
     (b"4294967295\r\n", ""), (b"12345678901\n", ""), (b"", ""), (b"\r\n\r\n", ""), (b"8179\nnotice\n", ""),
     (b"81 79\n", ""), (b"\xff8179\n", ""), (b"8179\rx\n", ""), (b"\r8179\r\n", "8179"),
+    (b"X8179\r\n", ""), (b"8179 \n", ""), (b"8179\r\n \r\n", ""), (b"8179\nX\n", ""),
 ])
 def test_the_audit_session_is_the_last_line_when_it_is_a_number_other_than_unset(host: Host, clock: Clock,
                                                                                   output: bytes, ses: str) -> None:
