@@ -529,7 +529,8 @@ def test_journal_entries_of_sshd_as_root_in_the_window(raw: bytes, expected: lis
 
 
 def test_every_matching_journal_entry_is_described_in_order() -> None:
-    data = b"\n".join([entry(PAD="p" * ca.MAX_LINE), entry(_COMM="logger"), entry(__REALTIME_TIMESTAMP=f"{AT + 1}000000"), entry(_UID="1"),
+    data = b"\n".join([entry(PAD="p" * ca.MAX_LINE), entry(_COMM="logger"),
+                       entry(__REALTIME_TIMESTAMP=f"{AT + 1}000000"), entry(_UID="1"),
                        entry(), entry(MESSAGE="Accepted password for other from h port 1 ssh2")])
     assert ca.journal_logons(data, NAME, AT - 5, AT + 65) == [HIT.replace("21:29:32", "21:29:33"), HIT]
 
@@ -866,3 +867,16 @@ def test_the_test_password_is_in_no_step_or_finding(host: Host, clock: Clock) ->
     second = run_challenge(challenge_spec_of(ca.logon_audited), target(), secrets=[PASSWORD])  # type: ignore
     assert [f.status for f in (*first.findings, *second.findings)] == [Status.PASS, Status.PASS]
     assert PASSWORD not in repr(first) + repr(second)
+
+
+def test_a_poll_that_raises_after_an_unsettled_pass_is_an_error_through_the_engine(host: Host, clock: Clock) -> None:
+    """wtmp holds the logon but auditd could not be read: the poll goes on for auditd; when the next read's probe
+    raises, the challenge keeps the earlier read's pass and the engine makes it an error (that step is undetermined)."""
+    host.sessions = [(Logon.ACCEPTED, b"8179\n")]
+    host.runs = [trail(b"=gxp auditd unreadable", *JOURNAL_NONE, *WTMP_HIT), OSError("reset")]
+    out = run_challenge(challenge_spec_of(ca.logon_audited), target())  # type: ignore[arg-type]
+    (f,) = out.findings
+    assert f.status is Status.ERROR and f.message.startswith(
+        "step 3 could not be determined (could not run: OSError: reset); the challenge would say: pass, the logon is "
+        "in the login records (/var/log/wtmp: ")
+    assert [s.ok for s in out.steps] == [True, True, None] and clock.sleeps == [1]
