@@ -195,6 +195,34 @@ EXPLAINED: dict[str, str] = {
        for n in (24, 25)},
     "checks.windows.audit.x_log_retention__mutmut_50":
         "'>' to '>=' against now + 1 day: as windows.accounts stale__mutmut_10",
+    # linux/challenge_accounts (issue 15, sixth session): proven against test_challenge_accounts_logic.py
+    **{f"checks.linux.challenge_accounts.{name}": "a codec name in upper case ('UTF-8', 'ASCII'): Python looks "
+       "codecs up case-insensitively, so the same codec decodes" for name in (
+           "x__encoded__mutmut_17", "x__faillock__mutmut_26", "x__faillock__mutmut_47", "x__session__mutmut_25",
+           "x_journal_logons__mutmut_46", "x_audit_logons__mutmut_21", "x_parse_frames__mutmut_52",
+           "x_parse_wtmp__mutmut_40")},
+    **{f"checks.linux.challenge_accounts.{name}": "split with no or a larger maximum (or rsplit with none) before "
+       "taking element [0] (or [-1]): the part before the first separator (after the last) is the same string"
+       for name in ("x_audit_logons__mutmut_15", "x_audit_logons__mutmut_18", "x_audit_logons__mutmut_92",
+                    "x_audit_logons__mutmut_95", "x_parse_wtmp__mutmut_34", "x_parse_wtmp__mutmut_37")},
+    "checks.linux.challenge_accounts.x__session__mutmut_28":
+        "'' to 'XXXX' for a session that printed no line: neither is a number, so no audit session is taken either "
+        "way, and the step names a session only when one was taken",
+    "checks.linux.challenge_accounts.x_audit_logons__mutmut_74":
+        "a record without exe= read as exe 'XXXX' instead of '': neither is quoted nor upper-case hex, so both "
+        "decode to None and the record is passed over",
+    "checks.linux.challenge_accounts.x_lockout__mutmut_76":
+        "reset=None instead of reset=False for the tally read: _faillock only tests reset for truth",
+    "checks.linux.challenge_accounts.x__trail_read__mutmut_62":
+        "the audit session ids joined with 'XXXX' instead of '': the one session logon appends at most one id, and "
+        "a list of one or none joins to the same string with any separator",
+    "checks.linux.challenge_accounts.x_parse_wtmp__mutmut_20":
+        "struct.unpack_from without its offset 0: the offset defaults to 0",
+    "checks.linux.challenge_accounts.x_parse_wtmp__mutmut_22":
+        "the record type read unsigned ('<H') instead of signed: only the type 7 (USER_PROCESS) is kept, and its "
+        "bytes read 7 both ways; every other bit pattern is another number both ways",
+    "checks.linux.challenge_accounts.x_sightings__mutmut_13":
+        "Sighting(..., '') to Sighting(...): the record defaults to ''",
 }
 
 
