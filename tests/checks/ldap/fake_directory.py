@@ -127,7 +127,8 @@ class FakeDirectory:
 
     def _access_log(self, target: Target, dn: str, since: str) -> tuple[Probe, tuple[Entry, ...] | None]:
         entries = tuple(e for e in self.log if (e.text("reqStart") or "") >= since)
-        return Probe(True, f"{len(entries)} modify records"), entries
+        return (Probe(True, f"{len(entries)} modify records", sent=f"search cn=accesslog for {dn} from {since}",
+                      received=" ".join(e.text("reqStart") or "" for e in entries)), entries)
 
     def _anonymous_bind(self, target: Target) -> Probe:
         return Probe(True, "anonymous bind refused: code 49")

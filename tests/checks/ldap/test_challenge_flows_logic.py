@@ -393,6 +393,7 @@ AUDITED = ("dc=lab,dc=test", "CN= AccessLog")  # the root DSE's spelling of the 
 def test_the_short_password_has_every_character_class_and_the_length() -> None:
     assert [flows.short_password(n) for n in (1, 4, 5)] == ["G", "Gx9!", "Gx9!q"]
     assert flows.short_password(40) == ("Gx9!" + "qwertzuiopasdfghjklyxcvbnm" * 2)[:40]
+    assert len(flows.short_password(300)) == 4 + 26 * 8  # the longest it makes
 
 
 def test_refused_changes_appear_in_the_access_log_and_pass(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -411,6 +412,8 @@ def test_refused_changes_appear_in_the_access_log_and_pass(monkeypatch: pytest.M
                           short(11, 12, True), log_step("2 new records by the test account, with their results"),
                           rebind(Flavor.OPENLDAP)]
     assert ctx.steps[1].actual == "1 modify records"
+    assert (ctx.steps[4].sent, ctx.steps[4].received) == (
+        f"search cn=accesslog for {DN} from {SINCE}", "20261202030000Z 20261202040001Z 20261202040002Z")
     assert calls(d) == [
         ("directory", tgt), ("access_log", tgt, DN, SINCE),
         ("change_own_password", tgt, Flavor.OPENLDAP, DN, PASSWORD, PASSWORD, "its current password"),
