@@ -108,6 +108,8 @@ def test_expand_keeps_names_expands_patterns_once_and_names_the_unmatched() -> N
         ("gss-group1-sha1-toWM5Slw5Ew8Mqkay+al2g==", "gss-group14-sha1-toWM5Slw5Ew8Mqkay+al2g==",
          "gss-gex-sha1-toWM5Slw5Ew8Mqkay+al2g=="), ("gss-*-sha1",))
     assert cs.expand(Category.HOST_KEY, ()) == ((), ())
+    # a name without *, ? or [ is offered as it is written, known or not
+    assert cs.expand(Category.MAC, ("hmac-X", "xx")) == (("hmac-X", "xx"), ())
 
 
 # ---- weak algorithms offered alone -----------------------------------------------------------------------------
