@@ -223,6 +223,23 @@ EXPLAINED: dict[str, str] = {
         "bytes read 7 both ways; every other bit pattern is another number both ways",
     "checks.linux.challenge_accounts.x_sightings__mutmut_13":
         "Sighting(..., '') to Sighting(...): the record defaults to ''",
+
+    # ldap/challenge_flows (issue 15, sixth session): an access-log record's attributes read by another spelling
+    **{f"checks.ldap.challenge_flows.x__audit_finding__mutmut_{n}": "an access-log attribute (reqStart, reqAuthzID, "
+       "reqResult) read in lower or upper case: Entry.get looks names up in lower case, as LDAP compares attribute "
+       "names case-insensitively" for n in (6, 7, 22, 23, 28, 29, 37, 38, 41, 42)},
+    **{f"checks.ldap.challenge_flows.x__change_finding__mutmut_{n}": "zip's strict=False written strict=None or "
+       "left out: both mean not strict" for n in (23, 26)},
+    "checks.ldap.challenge_flows.x__audit_finding__mutmut_30":
+        "a record without reqAuthzID compared as 'XXXX' instead of '': the test account's DN is never either (a DN "
+        "has an '='), so such a record is not the account's either way",
+    # linux/challenge_ssh (issue 15, sixth session)
+    "checks.linux.challenge_ssh.x_ssh_root_key_refused__mutmut_2":
+        "the default ssh_permit_root_login 'no' written 'NO': the challenge lower-cases the value before comparing",
+    **{f"checks.linux.challenge_ssh.{name}": "the criterion or remediation words of a challenge, computed once "
+       "when the module is imported (before any mutant is active); no step or verdict reads them"
+       for name in (*(f"x__criterion__mutmut_{n}" for n in range(1, 6)), "x__remediation__mutmut_1",
+                    "x__remediation__mutmut_2")},
 }
 
 
