@@ -87,6 +87,12 @@ EXPLAINED: dict[str, str] = {
         "letter, and no string upper-cases to them unless it lower-cases to them too",
     **{f"checks.aws._common.x_incomplete__mutmut_{n}": "the first word of an error key taken with split(' ') or "
        "split(' ', 2) instead of split(' ', 1): element [0] is the same string for every key" for n in (9, 12)},
+    # aws/challenge_s3 (issue 15, sixth session): proven against tests/checks/aws/test_challenge_s3_logic.py
+    "checks.aws.challenge_s3.x__each_bucket__mutmut_30":
+        "the key given when needs_key is false, '' -> 'XXXX': only the listing challenge passes needs_key=False, "
+        "and its judge ignores the key (it is not sent, shown or observed)",
+    "checks.aws.challenge_s3.x_s3_anonymous_list_denied__mutmut_41":
+        "needs_key=False -> None: _each_bucket only tests it for truth, and None is false as False is",
     # tls/challenge_tls (issue 15, fifth session)
     **{f"checks.tls.challenge_tls.x_certificate__mutmut_{n}": "the failure words given to _verdict changed: the "
        "certificate challenge calls _verdict only when no step failed, so those words are never used"
