@@ -134,6 +134,7 @@ def test_the_read_found_at_the_second_poll_passes_with_the_event(monkeypatch):
     assert rec.named("lookup_events") == [(link, account(A), "eu-central-1", ME, SINCE, hits),
                                           (link, account(A), "eu-central-1", ME, SINCE, [EVENT])]
     assert rec.named("sign_in") == [(ctx,)] and link.closed == [1]
+    assert SECRET not in repr(out) + repr(ctx.steps)  # the planted secret key reaches no finding or step
 
 
 def test_the_read_never_found_fails_after_every_poll_and_a_slow_look_up_shortens_the_next_wait(monkeypatch):
