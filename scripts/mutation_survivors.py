@@ -87,6 +87,23 @@ EXPLAINED: dict[str, str] = {
         "letter, and no string upper-cases to them unless it lower-cases to them too",
     **{f"checks.aws._common.x_incomplete__mutmut_{n}": "the first word of an error key taken with split(' ') or "
        "split(' ', 2) instead of split(' ', 1): element [0] is the same string for every key" for n in (9, 12)},
+    # aws/challenge_s3 (issue 15, sixth session): proven against tests/checks/aws/test_challenge_s3_logic.py
+    "checks.aws.challenge_s3.x__each_bucket__mutmut_30":
+        "the key given when needs_key is false, '' -> 'XXXX': only the listing challenge passes needs_key=False, "
+        "and its judge ignores the key (it is not sent, shown or observed)",
+    "checks.aws.challenge_s3.x_s3_anonymous_list_denied__mutmut_41":
+        "needs_key=False -> None: _each_bucket only tests it for truth, and None is false as False is",
+    # aws/challenge_iam (issue 15, sixth session): proven against tests/checks/aws/test_challenge_iam_logic.py
+    **{f"checks.aws.challenge_iam.x__principals__mutmut_{n}": "the kind or name of the plan's stand-in principal "
+       "changed: in a plan it is returned before the name filters, every step is met (so the kind's fail words "
+       "are never used) and run_challenge drops a plan's findings" for n in (33, 34, 39, 40)},
+    **{f"checks.aws.challenge_iam.x_iam_mfa_required__mutmut_{n}": "the pass words of the judge of a not-met "
+       "step without MFA ('' -> None or 'XXXX'): that judge runs only when the step was not met, so it never "
+       "passes" for n in (35, 45)},
+    # aws/challenge_cloudtrail (issue 15, sixth session): proven against test_challenge_cloudtrail_logic.py
+    **{f"checks.aws.challenge_cloudtrail.x__challenge__mutmut_{n}": "the ARN of the plan's stand-in test "
+       "principal changed: a plan skips the scan-principal comparison, its stand-in account is the plan's, its "
+       "steps name only the access key id and a plan's poll returns no finding" for n in (48, 53, 54)},
     # tls/challenge_tls (issue 15, fifth session)
     **{f"checks.tls.challenge_tls.x_certificate__mutmut_{n}": "the failure words given to _verdict changed: the "
        "certificate challenge calls _verdict only when no step failed, so those words are never used"
