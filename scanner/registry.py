@@ -1,5 +1,13 @@
 """The check plugin API: the ``@check`` decorator and discovery through entry points.
 
+Discovery: ``importlib.metadata`` reads every installed distribution's metadata, and importing it (with the email
+parser it needs) was a tenth of the start of a scan. The entry points found are kept in the private cache folder of
+the catalog cache (``entry-points.json``, scanner/frameworks.py: ours, writable by nobody else), keyed by what
+``importlib.metadata`` reads them from: every ``sys.path`` entry, the names of the ``*.dist-info``/``*.egg-info``
+folders in it and the change time, size and inode of each one's ``entry_points.txt``. Installing, removing or
+upgrading a plugin (or editing its ``entry_points.txt``) changes the key, and the next start reads the metadata again.
+A process that has imported ``importlib.metadata`` already (a test, a host program) asks it directly.
+
 A check is a plain function. Parameters without a default name facts of the check's platform
 (``login_defs`` -> fact ``linux.login_defs``); parameters with a default are thresholds that the
 inventory's ``policy`` may override by the same name; ``target`` receives the Target itself.
@@ -9,11 +17,15 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import importlib
+import importlib.machinery
 import inspect
+import json
+import os
 import pkgutil
+import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from types import MappingProxyType, ModuleType
 from typing import Any
 
@@ -26,6 +38,87 @@ _MARK = "__gxpscan_check__"
 
 #: Check id prefix -> platform, for ids whose prefix is not the platform name itself.
 ID_PREFIX_PLATFORM = {"ad": Platform.LDAP}
+
+
+_EP_FORMAT = "gxpscan-entry-points/1"
+_EP_FILE = "entry-points.json"
+_EP_MAX_BYTES = 256 * 1024
+#: An entry point's value: ``module.path`` or ``module.path:attribute``.
+_EP_VALUE = r"[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?"
+
+
+def __getattr__(name: str) -> Any:
+    """``scanner.registry.metadata``: importlib.metadata, imported when first asked for (not at start-up)."""
+    if name == "metadata":
+        from importlib import metadata
+
+        return metadata
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _installation_key(group: str) -> str | None:
+    """SHA-256 over where ``importlib.metadata`` finds entry points (see the module's docstring); None when that
+    cannot be told cheaply (a distribution finder other than the standard one, an egg on the path, an I/O fault)."""
+    if any(getattr(f, "find_distributions", None) is not None and f is not importlib.machinery.PathFinder
+           for f in sys.meta_path):
+        return None
+    digest = hashlib.sha256(f"{_EP_FORMAT}\0{group}\0{sys.version}\0".encode())
+    try:
+        for entry in sys.path:
+            where = entry or os.getcwd()
+            if where.endswith(".egg"):
+                return None
+            digest.update(f"path\0{where}\0".encode("utf-8", "surrogateescape"))
+            try:
+                with os.scandir(where) as listing:
+                    names = sorted(e.name for e in listing if e.name.endswith((".dist-info", ".egg-info")))
+            except FileNotFoundError:
+                continue
+            except NotADirectoryError:  # a zip archive: its metadata is inside
+                st = os.stat(where)
+                digest.update(f"file\0{st.st_mtime_ns}\0{st.st_size}\0{st.st_ino}\0".encode())
+                continue
+            for name in names:
+                try:
+                    st = os.stat(os.path.join(where, name, "entry_points.txt"))
+                    seen = f"{st.st_mtime_ns}\0{st.st_size}\0{st.st_ino}"
+                except (FileNotFoundError, NotADirectoryError):
+                    seen = "-"
+                digest.update(f"{name}\0{seen}\0".encode("utf-8", "surrogateescape"))
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _cached_points(doc: Any, key: str) -> list[tuple[str, str]] | None:
+    if not isinstance(doc, dict) or doc.get("format") != _EP_FORMAT or doc.get("key") != key:
+        return None
+    points = doc.get("points")
+    if not isinstance(points, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+            and re.fullmatch(_EP_VALUE, p[1]) for p in points):
+        return None
+    return [(name, value) for name, value in points]
+
+
+def entry_points(group: str = ENTRY_POINT_GROUP) -> list[tuple[str, str]]:
+    """(name, value) of the installed entry points of ``group``, sorted by name, as ``importlib.metadata`` finds
+    them; from the cache when nothing they are read from changed (see the module's docstring)."""
+    from scanner.frameworks import cache_dir, read_private_json, write_private
+
+    cache = None if "importlib.metadata" in sys.modules else cache_dir()
+    key = _installation_key(group) if cache is not None else None
+    if cache is not None and key is not None:
+        cached = _cached_points(read_private_json(cache, _EP_FILE, _EP_MAX_BYTES), key)
+        if cached is not None:
+            return cached
+    from importlib import metadata
+
+    points = [(ep.name, ep.value) for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name)]
+    if cache is not None and key is not None and _cached_points({"format": _EP_FORMAT, "key": key,
+                                                                  "points": [list(p) for p in points]}, key):
+        write_private(cache, _EP_FILE, json.dumps({"format": _EP_FORMAT, "key": key, "points": points}))
+    return points
 
 
 class CheckLoadError(Exception):
@@ -153,14 +246,14 @@ class Registry:
         wanted = None if platforms is None else frozenset(platforms)
         specs: list[CheckSpec | ChallengeSpec] = []
         if modules is None:
-            for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-                serves = plugin_platform(ep.name)
+            for name, value in entry_points():
+                serves = plugin_platform(name)
                 if wanted is not None and serves is not None and serves not in wanted:
                     continue
                 try:
-                    specs.extend(_checks_in(importlib.import_module(ep.value.split(":")[0])))
+                    specs.extend(_checks_in(importlib.import_module(value.split(":")[0])))
                 except ImportError as exc:
-                    raise CheckLoadError(f"check plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from exc
+                    raise CheckLoadError(f"check plugin {name!r} ({value}) failed to import: {exc}") from exc
         else:
             for name in modules:
                 specs.extend(_checks_in(importlib.import_module(name)))

@@ -1,5 +1,7 @@
 """What a scan of code imports (issue 10, start-up time): a scan that validated its inventory and the default
-risk matrix before (scanner/schemacache.py) imports no jsonschema; no cryptography (no key is used), no protocol or
+risk matrix before (scanner/schemacache.py) imports no jsonschema; of a JSON inventory, no YAML parser; with the
+check plugins' entry points kept (scanner/registry.py), no importlib.metadata (nor the email parser it needs); no
+cryptography (no key is used), no protocol or
 WinRM code; a scan that notifies nobody imports no notifier (smtplib, email sending) and, without --keep, --lock
 or --latest, no retention/lock code; with those options it is imported."""
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 IAC = REPO / "tests" / "fixtures" / "iac" / "terraform"
 UNUSED = ("jsonschema", "referencing", "smtplib", "scanner.notify", "scanner.ops", "cryptography", "scanner.protocol",
-          "scanner.connectors.winrm")
+          "scanner.connectors.winrm",
+          "yaml", "importlib.metadata", "email")  # a JSON inventory; the entry points from the cache (registry.py)
 
 SCRIPT = textwrap.dedent("""
     import json, runpy, sys
