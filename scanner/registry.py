@@ -24,8 +24,9 @@ import os
 import pkgutil
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
@@ -180,17 +181,98 @@ def spec_of(func: Callable[..., Any]) -> CheckSpec:
     return spec
 
 
-def _checks_in(module: ModuleType) -> Iterable[CheckSpec | ChallengeSpec]:
-    """The checks and challenges defined in a module or package (not those it merely imports)."""
+def _modules_in(module: ModuleType) -> list[ModuleType]:
+    """A module, or a package and every module under it (imported)."""
     seen: list[ModuleType] = [module]
     if hasattr(module, "__path__"):
         for info in pkgutil.walk_packages(module.__path__, module.__name__ + "."):
             seen.append(importlib.import_module(info.name))
-    for mod in seen:
-        for obj in vars(mod).values():
-            spec = getattr(obj, _MARK, None) or challenge_spec_of(obj)
-            if isinstance(spec, (CheckSpec, ChallengeSpec)) and obj.__module__ == mod.__name__:
-                yield spec
+    return seen
+
+
+def _defined_in(mod: ModuleType) -> list[CheckSpec | ChallengeSpec]:
+    """The checks and challenges a module defines (not those it merely imports)."""
+    found: list[CheckSpec | ChallengeSpec] = []
+    for obj in vars(mod).values():
+        spec = getattr(obj, _MARK, None) or challenge_spec_of(obj)
+        if isinstance(spec, (CheckSpec, ChallengeSpec)) and obj.__module__ == mod.__name__:
+            found.append(spec)
+    return found
+
+
+def _checks_in(module: ModuleType) -> Iterable[CheckSpec | ChallengeSpec]:
+    """The checks and challenges defined in a module or package (not those it merely imports)."""
+    for mod in _modules_in(module):
+        yield from _defined_in(mod)
+
+
+_INDEX_FORMAT = "gxpscan-check-index/1"
+_INDEX_FILE = "check-index.json"
+_INDEX_MAX_BYTES = 1024 * 1024
+_MODULE_NAME = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
+
+
+def _package_key(package: str) -> str | None:
+    """SHA-256 over the code of every Python file under a plugin package's folder, this module's and the Python
+    version; None for a plugin that is not one folder of files (a single module, a zip, a namespace package)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(package)
+        where = list(found.submodule_search_locations or ()) if found is not None else []
+        if found is None or found.origin is None or len(where) != 1:
+            return None
+        root = Path(where[0])
+        digest = hashlib.sha256(f"{_INDEX_FORMAT}\0{package}\0{sys.version}\0".encode())
+        digest.update(hashlib.sha256(Path(__file__).read_bytes()).digest())
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{path.relative_to(root)}\0".encode("utf-8", "surrogateescape"))
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    except (ImportError, ValueError, OSError):
+        return None
+    return digest.hexdigest()
+
+
+def _indexed(doc: Any, package: str, key: str) -> dict[str, list[str]] | None:
+    """The kept index (module -> the ids it defines) of ``package`` under ``key``; None when there is none of the
+    expected form (every module inside the package)."""
+    entry = doc.get(package) if isinstance(doc, dict) and doc.get("format") == _INDEX_FORMAT else None
+    if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("modules"), dict):
+        return None
+    modules: dict[str, list[str]] = {}
+    for name, ids in entry["modules"].items():
+        if not (isinstance(name, str) and re.fullmatch(_MODULE_NAME, name)
+                and (name == package or name.startswith(package + "."))
+                and isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+            return None
+        modules[name] = ids
+    return modules
+
+
+def _plugin_specs(package: str, patterns: Sequence[str] | None) -> list[CheckSpec | ChallengeSpec]:
+    """The checks and challenges of a plugin package: all of them, or (``patterns``) at least those whose ids match,
+    importing only the modules that define them when the package's index is kept and its code unchanged."""
+    from scanner.frameworks import cache_dir, read_private_json, write_private
+
+    cache = cache_dir() if patterns is not None else None
+    key = _package_key(package) if cache is not None else None
+    if cache is None or key is None:
+        return list(_checks_in(importlib.import_module(package)))
+    doc = read_private_json(cache, _INDEX_FILE, _INDEX_MAX_BYTES)
+    index = _indexed(doc, package, key)
+    if index is not None and patterns is not None:
+        return [spec for name, ids in index.items()
+                if any(fnmatch.fnmatchcase(i, p) for i in ids for p in patterns)
+                for spec in _defined_in(importlib.import_module(name))]
+    modules = _modules_in(importlib.import_module(package))
+    specs = [spec for mod in modules for spec in _defined_in(mod)]
+    # kept only when the package loads as a whole (unique ids: Registry checks them across what it is given)
+    if len({s.id for s in specs}) == len(specs):
+        kept = {k: v for k, v in doc.items() if k != "format"} if isinstance(doc, dict) and \
+            doc.get("format") == _INDEX_FORMAT else {}
+        kept[package] = {"key": key, "modules": {m.__name__: [s.id for s in _defined_in(m)] for m in modules}}
+        write_private(cache, _INDEX_FILE, json.dumps({"format": _INDEX_FORMAT, **kept}, sort_keys=True))
+    return specs
 
 
 def plugin_platform(name: str) -> Platform | None:
@@ -234,12 +316,17 @@ class Registry:
             self.checks[spec.id] = spec
 
     @classmethod
-    def load(cls, modules: Iterable[str] | None = None, platforms: Iterable[Platform] | None = None) -> Registry:
+    def load(cls, modules: Iterable[str] | None = None, platforms: Iterable[Platform] | None = None,
+             patterns: Sequence[str] | None = None) -> Registry:
         """Load built-in and third-party checks, both through the ``gxpscan.checks`` entry points.
 
         ``modules`` replaces entry-point discovery (used by tests for a fixed set of modules). ``platforms`` loads
         only the plugins of these platforms (entry points are named by platform) and those whose platform cannot
         be known from their name; the duplicate-id and unknown-fact validation runs on what is loaded.
+        ``patterns`` (check id globs, ``scan --check``): of a plugin package whose index is kept (module -> ids,
+        ``check-index.json`` in the cache folder, written when the package loads whole, keyed by the SHA-256 of
+        its code) only the modules defining a matching id (check or challenge) are imported; the others are not
+        loaded, so every id the patterns match is, and the registry holds at least those.
         """
         from scanner.collectors import known_facts
 
@@ -251,7 +338,7 @@ class Registry:
                 if wanted is not None and serves is not None and serves not in wanted:
                     continue
                 try:
-                    specs.extend(_checks_in(importlib.import_module(value.split(":")[0])))
+                    specs.extend(_plugin_specs(value.split(":")[0], patterns))
                 except ImportError as exc:
                     raise CheckLoadError(f"check plugin {name!r} ({value}) failed to import: {exc}") from exc
         else:
