@@ -16,8 +16,10 @@ What it does, all under ``--work`` (default ``/tmp/gxpscan-bench-iac``):
    account password policy, in a fixed mix.
 2. Installs Checkov (``CHECKOV_VERSION``) in its own venv under the work directory, and only there.
 3. Byte-compiles gxpscan once (as ``pip install`` does; Checkov's venv is compiled by pip) and runs it once
-   unmeasured (benchmarks/warm.py: byte code of every module it imports, the catalog cache), then runs
-   ``gxpscan scan --iac`` and ``checkov`` on the same inputs, restricted to the equivalent checks (``CHECKS``),
+   unmeasured (benchmarks/warm.py: byte code of every module it imports, the catalog cache, the entry points and
+   the check-module index of the same ``--check`` selection) and validates each measured inventory once (the
+   kept verdict: a CI job's second run on), then runs ``gxpscan scan`` and ``checkov`` on the same inputs,
+   restricted to the equivalent checks (``CHECKS``),
    one after the other, measuring wall time and the peak memory of each tool's process tree (the sum of the
    resident set of the tool and its children, sampled every 50 ms, and the largest single process from
    ``wait4``).
@@ -385,33 +387,52 @@ def checkov_bin(work: Path) -> Path:
     return exe
 
 
-def run_gxpscan(paths: list[Path], out: Path, work: Path) -> Measured:
-    """``gxpscan scan`` of one code target: an inventory rather than ``--iac`` only to raise max_file_bytes (a plan
-    of 10,000 resources is about 10 MiB, over the 8 MiB default)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    inventory = out.parent / f"{out.name}.inventory.json"
+def write_inventory(paths: list[Path], inventory: Path) -> Path:
+    """The inventory of one code target: rather than ``--iac`` only to raise max_file_bytes (a plan of 10,000
+    resources is about 10 MiB, over the 8 MiB default)."""
+    inventory.parent.mkdir(parents=True, exist_ok=True)
     inventory.write_text(json.dumps({"version": 1, "targets": [{
         "name": "bench", "type": "iac", "path": [str(p) for p in paths], "max_file_bytes": 256 * 2**20}]}),
         encoding="utf-8")
-    argv = [sys.executable, "-m", "scanner", "scan", "--quiet", "--format", "json", "--output", str(out),
+    return inventory
+
+
+def scan_argv(inventory: Path, out: Path, *extra: str) -> list[str]:
+    """``gxpscan scan`` of an inventory, restricted to the equivalent checks (``CHECKS``), JSON report."""
+    argv = [sys.executable, "-m", "scanner", "scan", "--quiet", *extra, "--format", "json", "--output", str(out),
             "--inventory", str(inventory)]
     for check in CHECKS:
         argv[4:4] = ["--check", check]
-    return measure(argv, env=gxpscan_env(work), cwd=REPO)
+    return argv
+
+
+def run_gxpscan(paths: list[Path], out: Path, work: Path) -> Measured:
+    """``gxpscan scan`` of one code target (run record, seal, history and report written in full)."""
+    inventory = write_inventory(paths, out.parent / f"{out.name}.inventory.json")
+    return measure(scan_argv(inventory, out), env=gxpscan_env(work), cwd=REPO)
 
 
 def gxpscan_env(work: Path) -> dict[str, str]:
     return warm.gxpscan_env(work)
 
 
-def compile_gxpscan(work: Path) -> None:
-    """Byte code and the catalog cache before anything is measured (benchmarks/warm.py): one unmeasured scan of a
-    small corpus (the first HCL file)."""
+#: Validates inventories (gxpscan keeps the verdict of each valid document: scanner/schemacache.py).
+VALIDATE = "import sys; from scanner.inventory import load_inventory; [load_inventory(p) for p in sys.argv[1:]]"
+
+
+def compile_gxpscan(work: Path, measured: list[list[Path]]) -> None:
+    """What an installed gxpscan that scanned this code before has, before anything is measured (benchmarks/warm.py):
+    byte code, the catalog cache, the check plugins' entry points and the index of the check modules (one
+    unmeasured scan of the first HCL file with the same ``--check`` selection), and the verdict on each measured
+    inventory (each validated once). A CI job scanning the same repository with the same inventory starts so from
+    its second run on; its first run also validates the inventory (jsonschema) and imports every AWS check module."""
     first = sorted((work / "hcl").glob("*.tf"))[0]
-    out = work / "warm-up"
-    warm.warm_up(gxpscan_env(work), [sys.executable, "-m", "scanner", "scan", "--quiet", "--no-history", "--format",
-                                     "json", "--output", str(out / time.strftime("%Y%m%dT%H%M%S")), "--iac",
-                                     str(first)])
+    out = work / "warm-up" / time.strftime("%Y%m%dT%H%M%S")
+    env = gxpscan_env(work)
+    warm.warm_up(env, scan_argv(write_inventory([first], out.parent / "first.inventory.json"), out, "--no-history"))
+    inventories = [write_inventory(paths, out.parent / f"measured-{i}.inventory.json")
+                   for i, paths in enumerate(measured)]
+    subprocess.run([sys.executable, "-c", VALIDATE, *map(str, inventories)], cwd=REPO, env=env, check=True)
 
 
 def run_checkov(exe: Path, what: list[str], out: Path) -> Measured:
@@ -533,7 +554,7 @@ def main() -> int:
 
     figures: dict[str, Any] = {"checkov_version": CHECKOV_VERSION, "hcl_resources": len(hcl_items),
                                "hcl_files": args.files, "plan_resources": args.plan_resources, "runs": {}}
-    compile_gxpscan(work)
+    compile_gxpscan(work, [[work / "hcl"], *([work / f"plan-{n}.json"] for n in sizes)])
     gx_hcl = run_gxpscan([work / "hcl"], runs / "gx-hcl", work)
     gx_plan = run_gxpscan([big_plan], runs / "gx-plan", work)
     figures["runs"]["gxpscan hcl"] = vars(gx_hcl)

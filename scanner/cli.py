@@ -393,12 +393,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # --- check selection (scan and checks) ------------------------------------------------------------------------
 
-def _load_registry(platforms: Iterable[Platform] | None = None) -> Registry:
-    """Every check plugin, or (``platforms``) only those a scan of these platforms needs."""
+def _load_registry(platforms: Iterable[Platform] | None = None, patterns: Sequence[str] | None = None) -> Registry:
+    """Every check plugin, or (``platforms``) only those a scan of these platforms needs; with ``patterns`` (check id
+    globs) at least the checks they match (``Registry.load``)."""
     from scanner.registry import CheckLoadError, Registry
 
     try:
-        return Registry.load(platforms=platforms)
+        return Registry.load(platforms=platforms, patterns=patterns)
     except CheckLoadError as exc:
         raise UsageError(str(exc)) from None
 
@@ -615,10 +616,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise UsageError("--iac builds its own inventory: use it without --inventory and --ansible-inventory")
     try:
         inventory = load_inventory(iac_document(args.iac) if args.iac else args.inventory, extra=extra)
-        # only the check plugins the selected targets need (all with a profile, which may name any check);
+        # only the check plugins the selected targets need (all with a profile, which may name any check), and with
+        # --check of those only the modules that define a matching id (registry.py: the kept index);
         # the inventory's policy names are checked against them, and against all when they do not suffice
         targets = inventory.select([x for x in args.limit.split(",") if x], args.tag)
-        registry = _load_registry(None if args.profile else {t.type.judged_by for t in targets})
+        registry = _load_registry(None if args.profile else {t.type.judged_by for t in targets},
+                                  None if args.profile or not args.check else args.check)
         registry = _policy_checked(inventory, registry)
     except InventoryError as exc:
         _say(f"inventory {exc.source} is not valid (nothing was scanned):")

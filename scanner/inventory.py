@@ -160,10 +160,10 @@ def _iac_problems(doc: Mapping[str, Any]) -> list[str]:
 
 def parse(text: str, source: str) -> Any:
     """Parse inventory text with the strict loader (no aliases, no duplicate keys); faults name line and path."""
-    from scanner.yamlload import YamlError, load_yaml
+    from scanner.yamlload import YamlError, load_json_or_yaml
 
-    try:
-        return load_yaml(text) if text.strip() else None
+    try:  # a JSON inventory (as tools write them) is read without importing a YAML parser
+        return load_json_or_yaml(text) if text.strip() else None
     except YamlError as exc:
         where = f" at line {exc.line}, column {exc.column}" if exc.line is not None else ""
         path = f" ({exc.path})" if exc.path else ""

@@ -1,5 +1,13 @@
 """The check plugin API: the ``@check`` decorator and discovery through entry points.
 
+Discovery: ``importlib.metadata`` reads every installed distribution's metadata, and importing it (with the email
+parser it needs) was a tenth of the start of a scan. The entry points found are kept in the private cache folder of
+the catalog cache (``entry-points.json``, scanner/frameworks.py: ours, writable by nobody else), keyed by what
+``importlib.metadata`` reads them from: every ``sys.path`` entry, the names of the ``*.dist-info``/``*.egg-info``
+folders in it and the change time, size and inode of each one's ``entry_points.txt``. Installing, removing or
+upgrading a plugin (or editing its ``entry_points.txt``) changes the key, and the next start reads the metadata again.
+A process that has imported ``importlib.metadata`` already (a test, a host program) asks it directly.
+
 A check is a plain function. Parameters without a default name facts of the check's platform
 (``login_defs`` -> fact ``linux.login_defs``); parameters with a default are thresholds that the
 inventory's ``policy`` may override by the same name; ``target`` receives the Target itself.
@@ -9,11 +17,16 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import importlib
+import importlib.machinery
 import inspect
+import json
+import os
 import pkgutil
-from collections.abc import Callable, Iterable, Mapping
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
+from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
@@ -26,6 +39,87 @@ _MARK = "__gxpscan_check__"
 
 #: Check id prefix -> platform, for ids whose prefix is not the platform name itself.
 ID_PREFIX_PLATFORM = {"ad": Platform.LDAP}
+
+
+_EP_FORMAT = "gxpscan-entry-points/1"
+_EP_FILE = "entry-points.json"
+_EP_MAX_BYTES = 256 * 1024
+#: An entry point's value: ``module.path`` or ``module.path:attribute``.
+_EP_VALUE = r"[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?"
+
+
+def __getattr__(name: str) -> Any:
+    """``scanner.registry.metadata``: importlib.metadata, imported when first asked for (not at start-up)."""
+    if name == "metadata":
+        from importlib import metadata
+
+        return metadata
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _installation_key(group: str) -> str | None:
+    """SHA-256 over where ``importlib.metadata`` finds entry points (see the module's docstring); None when that
+    cannot be told cheaply (a distribution finder other than the standard one, an egg on the path, an I/O fault)."""
+    if any(getattr(f, "find_distributions", None) is not None and f is not importlib.machinery.PathFinder
+           for f in sys.meta_path):
+        return None
+    digest = hashlib.sha256(f"{_EP_FORMAT}\0{group}\0{sys.version}\0".encode())
+    try:
+        for entry in sys.path:
+            where = entry or os.getcwd()
+            if where.endswith(".egg"):
+                return None
+            digest.update(f"path\0{where}\0".encode("utf-8", "surrogateescape"))
+            try:
+                with os.scandir(where) as listing:
+                    names = sorted(e.name for e in listing if e.name.endswith((".dist-info", ".egg-info")))
+            except FileNotFoundError:
+                continue
+            except NotADirectoryError:  # a zip archive: its metadata is inside
+                st = os.stat(where)
+                digest.update(f"file\0{st.st_mtime_ns}\0{st.st_size}\0{st.st_ino}\0".encode())
+                continue
+            for name in names:
+                try:
+                    st = os.stat(os.path.join(where, name, "entry_points.txt"))
+                    seen = f"{st.st_mtime_ns}\0{st.st_size}\0{st.st_ino}"
+                except (FileNotFoundError, NotADirectoryError):
+                    seen = "-"
+                digest.update(f"{name}\0{seen}\0".encode("utf-8", "surrogateescape"))
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _cached_points(doc: Any, key: str) -> list[tuple[str, str]] | None:
+    if not isinstance(doc, dict) or doc.get("format") != _EP_FORMAT or doc.get("key") != key:
+        return None
+    points = doc.get("points")
+    if not isinstance(points, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+            and re.fullmatch(_EP_VALUE, p[1]) for p in points):
+        return None
+    return [(name, value) for name, value in points]
+
+
+def entry_points(group: str = ENTRY_POINT_GROUP) -> list[tuple[str, str]]:
+    """(name, value) of the installed entry points of ``group``, sorted by name, as ``importlib.metadata`` finds
+    them; from the cache when nothing they are read from changed (see the module's docstring)."""
+    from scanner.frameworks import cache_dir, read_private_json, write_private
+
+    cache = None if "importlib.metadata" in sys.modules else cache_dir()
+    key = _installation_key(group) if cache is not None else None
+    if cache is not None and key is not None:
+        cached = _cached_points(read_private_json(cache, _EP_FILE, _EP_MAX_BYTES), key)
+        if cached is not None:
+            return cached
+    from importlib import metadata
+
+    points = [(ep.name, ep.value) for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name)]
+    if cache is not None and key is not None and _cached_points({"format": _EP_FORMAT, "key": key,
+                                                                  "points": [list(p) for p in points]}, key):
+        write_private(cache, _EP_FILE, json.dumps({"format": _EP_FORMAT, "key": key, "points": points}))
+    return points
 
 
 class CheckLoadError(Exception):
@@ -87,17 +181,98 @@ def spec_of(func: Callable[..., Any]) -> CheckSpec:
     return spec
 
 
-def _checks_in(module: ModuleType) -> Iterable[CheckSpec | ChallengeSpec]:
-    """The checks and challenges defined in a module or package (not those it merely imports)."""
+def _modules_in(module: ModuleType) -> list[ModuleType]:
+    """A module, or a package and every module under it (imported)."""
     seen: list[ModuleType] = [module]
     if hasattr(module, "__path__"):
         for info in pkgutil.walk_packages(module.__path__, module.__name__ + "."):
             seen.append(importlib.import_module(info.name))
-    for mod in seen:
-        for obj in vars(mod).values():
-            spec = getattr(obj, _MARK, None) or challenge_spec_of(obj)
-            if isinstance(spec, (CheckSpec, ChallengeSpec)) and obj.__module__ == mod.__name__:
-                yield spec
+    return seen
+
+
+def _defined_in(mod: ModuleType) -> list[CheckSpec | ChallengeSpec]:
+    """The checks and challenges a module defines (not those it merely imports)."""
+    found: list[CheckSpec | ChallengeSpec] = []
+    for obj in vars(mod).values():
+        spec = getattr(obj, _MARK, None) or challenge_spec_of(obj)
+        if isinstance(spec, (CheckSpec, ChallengeSpec)) and obj.__module__ == mod.__name__:
+            found.append(spec)
+    return found
+
+
+def _checks_in(module: ModuleType) -> Iterable[CheckSpec | ChallengeSpec]:
+    """The checks and challenges defined in a module or package (not those it merely imports)."""
+    for mod in _modules_in(module):
+        yield from _defined_in(mod)
+
+
+_INDEX_FORMAT = "gxpscan-check-index/1"
+_INDEX_FILE = "check-index.json"
+_INDEX_MAX_BYTES = 1024 * 1024
+_MODULE_NAME = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
+
+
+def _package_key(package: str) -> str | None:
+    """SHA-256 over the code of every Python file under a plugin package's folder, this module's and the Python
+    version; None for a plugin that is not one folder of files (a single module, a zip, a namespace package)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(package)
+        where = list(found.submodule_search_locations or ()) if found is not None else []
+        if found is None or found.origin is None or len(where) != 1:
+            return None
+        root = Path(where[0])
+        digest = hashlib.sha256(f"{_INDEX_FORMAT}\0{package}\0{sys.version}\0".encode())
+        digest.update(hashlib.sha256(Path(__file__).read_bytes()).digest())
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{path.relative_to(root)}\0".encode("utf-8", "surrogateescape"))
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    except (ImportError, ValueError, OSError):
+        return None
+    return digest.hexdigest()
+
+
+def _indexed(doc: Any, package: str, key: str) -> dict[str, list[str]] | None:
+    """The kept index (module -> the ids it defines) of ``package`` under ``key``; None when there is none of the
+    expected form (every module inside the package)."""
+    entry = doc.get(package) if isinstance(doc, dict) and doc.get("format") == _INDEX_FORMAT else None
+    if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("modules"), dict):
+        return None
+    modules: dict[str, list[str]] = {}
+    for name, ids in entry["modules"].items():
+        if not (isinstance(name, str) and re.fullmatch(_MODULE_NAME, name)
+                and (name == package or name.startswith(package + "."))
+                and isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+            return None
+        modules[name] = ids
+    return modules
+
+
+def _plugin_specs(package: str, patterns: Sequence[str] | None) -> list[CheckSpec | ChallengeSpec]:
+    """The checks and challenges of a plugin package: all of them, or (``patterns``) at least those whose ids match,
+    importing only the modules that define them when the package's index is kept and its code unchanged."""
+    from scanner.frameworks import cache_dir, read_private_json, write_private
+
+    cache = cache_dir() if patterns is not None else None
+    key = _package_key(package) if cache is not None else None
+    if cache is None or key is None:
+        return list(_checks_in(importlib.import_module(package)))
+    doc = read_private_json(cache, _INDEX_FILE, _INDEX_MAX_BYTES)
+    index = _indexed(doc, package, key)
+    if index is not None and patterns is not None:
+        return [spec for name, ids in index.items()
+                if any(fnmatch.fnmatchcase(i, p) for i in ids for p in patterns)
+                for spec in _defined_in(importlib.import_module(name))]
+    modules = _modules_in(importlib.import_module(package))
+    specs = [spec for mod in modules for spec in _defined_in(mod)]
+    # kept only when the package loads as a whole (unique ids: Registry checks them across what it is given)
+    if len({s.id for s in specs}) == len(specs):
+        kept = {k: v for k, v in doc.items() if k != "format"} if isinstance(doc, dict) and \
+            doc.get("format") == _INDEX_FORMAT else {}
+        kept[package] = {"key": key, "modules": {m.__name__: [s.id for s in _defined_in(m)] for m in modules}}
+        write_private(cache, _INDEX_FILE, json.dumps({"format": _INDEX_FORMAT, **kept}, sort_keys=True))
+    return specs
 
 
 def plugin_platform(name: str) -> Platform | None:
@@ -141,26 +316,31 @@ class Registry:
             self.checks[spec.id] = spec
 
     @classmethod
-    def load(cls, modules: Iterable[str] | None = None, platforms: Iterable[Platform] | None = None) -> Registry:
+    def load(cls, modules: Iterable[str] | None = None, platforms: Iterable[Platform] | None = None,
+             patterns: Sequence[str] | None = None) -> Registry:
         """Load built-in and third-party checks, both through the ``gxpscan.checks`` entry points.
 
         ``modules`` replaces entry-point discovery (used by tests for a fixed set of modules). ``platforms`` loads
         only the plugins of these platforms (entry points are named by platform) and those whose platform cannot
         be known from their name; the duplicate-id and unknown-fact validation runs on what is loaded.
+        ``patterns`` (check id globs, ``scan --check``): of a plugin package whose index is kept (module -> ids,
+        ``check-index.json`` in the cache folder, written when the package loads whole, keyed by the SHA-256 of
+        its code) only the modules defining a matching id (check or challenge) are imported; the others are not
+        loaded, so every id the patterns match is, and the registry holds at least those.
         """
         from scanner.collectors import known_facts
 
         wanted = None if platforms is None else frozenset(platforms)
         specs: list[CheckSpec | ChallengeSpec] = []
         if modules is None:
-            for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-                serves = plugin_platform(ep.name)
+            for name, value in entry_points():
+                serves = plugin_platform(name)
                 if wanted is not None and serves is not None and serves not in wanted:
                     continue
                 try:
-                    specs.extend(_checks_in(importlib.import_module(ep.value.split(":")[0])))
+                    specs.extend(_plugin_specs(value.split(":")[0], patterns))
                 except ImportError as exc:
-                    raise CheckLoadError(f"check plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from exc
+                    raise CheckLoadError(f"check plugin {name!r} ({value}) failed to import: {exc}") from exc
         else:
             for name in modules:
                 specs.extend(_checks_in(importlib.import_module(name)))

@@ -14,6 +14,8 @@ happen before any Python object is built.
 """
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -100,6 +102,62 @@ def _compose(loader: Any, path: list[Any]) -> Any:
 def load_yaml(text: str) -> Any:
     """Parse one YAML (or JSON) document strictly. Raises YamlError with line, column and path."""
     return _load(text, construct=True)
+
+
+class _NotPlainJson(Exception):
+    """The text is not JSON whose YAML reading is certainly the same value: left to the YAML loader."""
+
+
+#: What PyYAML refuses anywhere in a stream (its ``NON_PRINTABLE``): such a text is left to the YAML loader.
+_NON_PRINTABLE = re.compile(r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+#: A \u escape of a UTF-16 surrogate: JSON joins a pair into one character, the YAML loader refuses it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _NotPlainJson("duplicate key")
+    return out
+
+
+def _float(text: str) -> float:
+    if "e" in text or "E" in text:  # YAML 1.1 reads 1e5 and 1.5e3 as strings
+        raise _NotPlainJson("exponent")
+    return float(text)
+
+
+def _constant(name: str) -> Any:
+    raise _NotPlainJson(name)  # NaN, Infinity: not JSON, and strings to YAML
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        level = [v for node in level if isinstance(node, (dict, list))
+                 for v in (node.values() if isinstance(node, dict) else node)]
+        if not level:
+            return False
+    return True
+
+
+def load_json_or_yaml(text: str) -> Any:
+    """``load_yaml(text)``, without a YAML parser for a text that is plain JSON (an inventory written by a tool).
+
+    The standard library's JSON reader takes a text beginning with ``{`` or ``[`` when its value is certainly what
+    the YAML loader makes of it: no duplicate key, no number with an exponent, no NaN or Infinity, no surrogate
+    escape, no character YAML refuses, nesting within ``MAX_DEPTH``. Any other text, and any fault, goes to
+    ``load_yaml``, so the value, the limits and every error message are the YAML loader's."""
+    if len(text) <= MAX_BYTES and text.lstrip(" \t\r\n")[:1] in ("{", "[") \
+            and _NON_PRINTABLE.search(text) is None and _SURROGATE_ESCAPE.search(text) is None:
+        try:
+            value = json.loads(text, object_pairs_hook=_pairs, parse_float=_float, parse_constant=_constant)
+        except (_NotPlainJson, ValueError, RecursionError):
+            pass
+        else:
+            if not _deeper_than(value, MAX_DEPTH):
+                return value
+    return load_yaml(text)
 
 
 def compose_yaml(text: str) -> Any:

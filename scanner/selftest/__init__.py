@@ -15,12 +15,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.model import utcnow
 from scanner.selftest.manifest import MANIFEST_FORMAT, MANIFEST_NAME, file_hashes, package_root
+
+if TYPE_CHECKING:  # imported where used: the Windows collector imports scanner.selftest.decode (issue 10)
+    from importlib import metadata
 
 DIST = "gxpscan"
 FORMAT = "gxpscan-selftest/1"
@@ -120,6 +122,8 @@ def _files_step(root: Path, version: str) -> tuple[Step, str, str]:
 
 
 def _requirement_steps() -> list[Step]:
+    from importlib import metadata
+
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.specifiers import SpecifierSet
     from packaging.version import InvalidVersion, Version
@@ -189,6 +193,8 @@ def _schemas() -> str:
 
 def release_entry_points() -> tuple[list[metadata.EntryPoint], list[metadata.EntryPoint]]:
     """The ``gxpscan.checks`` entry points of this release, and those of other distributions (plugins)."""
+    from importlib import metadata
+
     from scanner.registry import ENTRY_POINT_GROUP
 
     ours: list[metadata.EntryPoint] = []

@@ -81,7 +81,8 @@ def server(request):
 
 @pytest.fixture(autouse=True)
 def registry(monkeypatch):
-    monkeypatch.setattr(cli, "_load_registry", lambda platforms=None: Registry.load(["tests.engine.challenge_plugin"]))
+    monkeypatch.setattr(cli, "_load_registry",
+                        lambda platforms=None, patterns=None: Registry.load(["tests.engine.challenge_plugin"]))
     monkeypatch.setenv(PW_ENV, PASSWORD)
 
 

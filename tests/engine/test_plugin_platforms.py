@@ -139,13 +139,17 @@ def test_the_run_records_the_same_clauses_and_coverage_as_with_every_plugin_load
         doc: dict[str, object] = json.loads((tmp_path / out / "report.json").read_text(encoding="utf-8"))
         return doc
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("GXPSCAN_NO_CACHE", raising=False)
     partial = scan("partial")
+    narrowed = scan("narrowed")  # with --check: only the modules defining the ids, from the index kept by the first
     real = cli._load_registry
-    monkeypatch.setattr(cli, "_load_registry", lambda platforms=None: real(None))
+    monkeypatch.setattr(cli, "_load_registry", lambda platforms=None, patterns=None: real(None))
     everything = scan("everything")
-    for doc in (partial, everything):
+    for doc in (partial, narrowed, everything):
         for finding in doc["findings"]:  # type: ignore[attr-defined]
             finding.pop("at")
-    assert partial["run"]["clauses"] == everything["run"]["clauses"]  # type: ignore[index]
-    assert partial["coverage"] == everything["coverage"]
-    assert partial["findings"] == everything["findings"]
+    for doc in (partial, narrowed):
+        assert doc["run"]["clauses"] == everything["run"]["clauses"]  # type: ignore[index]
+        assert doc["coverage"] == everything["coverage"]
+        assert doc["findings"] == everything["findings"]

@@ -1,5 +1,7 @@
 """What a scan of code imports (issue 10, start-up time): a scan that validated its inventory and the default
-risk matrix before (scanner/schemacache.py) imports no jsonschema; no cryptography (no key is used), no protocol or
+risk matrix before (scanner/schemacache.py) imports no jsonschema; of a JSON inventory, no YAML parser; with the
+check plugins' entry points kept (scanner/registry.py), no importlib.metadata (nor the email parser it needs); no
+cryptography (no key is used), no protocol or
 WinRM code; a scan that notifies nobody imports no notifier (smtplib, email sending) and, without --keep, --lock
 or --latest, no retention/lock code; with those options it is imported."""
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 IAC = REPO / "tests" / "fixtures" / "iac" / "terraform"
 UNUSED = ("jsonschema", "referencing", "smtplib", "scanner.notify", "scanner.ops", "cryptography", "scanner.protocol",
-          "scanner.connectors.winrm")
+          "scanner.connectors.winrm",
+          "yaml", "importlib.metadata", "email")  # a JSON inventory; the entry points from the cache (registry.py)
 
 SCRIPT = textwrap.dedent("""
     import json, runpy, sys
@@ -61,3 +64,20 @@ def test_what_an_option_needs_is_still_imported(tmp_path: Path, extra: list[str]
     scan(tmp_path, out="warm")
     _, modules = scan(tmp_path, *[e.format(tmp=tmp_path) for e in extra], out="run")
     assert imported in modules
+
+
+def _verdicts(run: Path) -> list[tuple[str, str, str]]:
+    report = json.loads((run / "report.json").read_text(encoding="utf-8"))
+    return sorted((f["check"], f["resource"], f["status"]) for f in report["findings"])
+
+
+def test_a_scan_selecting_checks_by_id_imports_only_their_modules_and_judges_the_same(tmp_path: Path) -> None:
+    selection = ["--check", "aws.s3.*", "--check", "aws.iam.password_policy"]
+    scan(tmp_path, *selection, out="a")  # every AWS check module imported once; their index kept
+    _, modules = scan(tmp_path, *selection, out="b")
+    assert sorted(m for m in modules if m.startswith(("checks.aws.", "checks.linux", "checks.windows", "checks.ad",
+                                                      "checks.ldap", "checks.tls"))) == [
+        "checks.aws._common", "checks.aws.iam", "checks.aws.s3"]
+    verdicts = _verdicts(tmp_path / "runs" / "b")
+    assert verdicts == _verdicts(tmp_path / "runs" / "a")
+    assert {c for c, _, _ in verdicts} >= {"aws.s3.versioning", "aws.s3.bucket_encryption", "aws.iam.password_policy"}

@@ -226,7 +226,7 @@ def test_scan_challenge_safe_end_to_end(pki: Pki, tmp_path: Path, monkeypatch: p
     from scanner import cli
     from scanner.registry import Registry
 
-    monkeypatch.setattr(cli, "_load_registry", lambda platforms=None: Registry.load(["checks.tls"]))
+    monkeypatch.setattr(cli, "_load_registry", lambda platforms=None, patterns=None: Registry.load(["checks.tls"]))
     with TlsServer(pki.good, minimum=TLS1, ciphers="ALL:@SECLEVEL=0") as server:
         inv = tmp_path / "inv.json"
         inv.write_text(json.dumps({"version": 1, "targets": [
