@@ -27,6 +27,7 @@ into a message, a log line or an argument list.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import importlib.util
 import os
@@ -168,15 +169,46 @@ def describe_certificate(der: bytes) -> str:
 
 
 def _ssl_context(ep: Endpoint) -> ssl.SSLContext:
+    """The trust of an endpoint: its pin, its ``ca_file`` or the system store.
+
+    One context per trust is shared by every host that has it (an SSLContext serves many connections): reading a
+    CA file costs about 1 ms, the system store about 50 ms, per host. A context is reused only while its files
+    are the same (device, inode, size and modification time of ``ca_file``, or of the store OpenSSL reads), so a
+    replaced CA file is read again; a file that cannot be read is refused as before."""
     if ep.pin:
+        return _shared_context(("pin",), None)
+    if ep.ca_file:
+        seen = _file_identity(ep.ca_file)
+        return _shared_context(("ca_file", ep.ca_file, seen), ep.ca_file) if seen else _new_context(ep.ca_file)
+    paths = ssl.get_default_verify_paths()
+    return _shared_context(("system", paths.cafile, _file_identity(paths.cafile), paths.capath,
+                            _file_identity(paths.capath)), None)
+
+
+def _file_identity(path: str | None) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path) if path else None
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) if st else None
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_context(key: tuple[Any, ...], ca_file: str | None) -> ssl.SSLContext:
+    """The context of one trust (``key``: what it was made of); made once while its files stay the same."""
+    return _new_context(ca_file, pinned=key == ("pin",))
+
+
+def _new_context(ca_file: str | None, pinned: bool = False) -> ssl.SSLContext:
+    if pinned:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # the pin is checked on the certificate itself
         return context
     try:
-        return ssl.create_default_context(cafile=ep.ca_file)
+        return ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
-        raise ConnectorError(f"cannot read ca_file {ep.ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ConnectorError(f"cannot read ca_file {ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _handshake(ep: Endpoint, context: ssl.SSLContext, timeout: float) -> bytes:
@@ -431,7 +463,7 @@ class WinRMConnector:
         ep = self.endpoint
         _require_module(ep.auth)
         if ep.scheme == "https":
-            self._context = _ssl_context(ep)  # one per host: the check and every later connection
+            self._context = _ssl_context(ep)  # the trust of the check and of every later connection
             self._certificate = verify_server(ep, self._connect_timeout(), self._context)
             self.fingerprint = hashlib.sha256(self._certificate).hexdigest()
         try:
