@@ -386,3 +386,22 @@ def test_only_a_fact_text_that_can_hold_a_relative_time_is_walked(monkeypatch: p
     assert all(f.ok for f in facts.values())
     texts = [profile_output("hardened-2022", "n" * 32, [name]).split("\n")[2].encode() for name in ALL]
     assert len(walked) == sum(b'"now' in t or b"\\u" in t for t in texts) < len(ALL)
+
+
+def test_decoding_a_host_works_out_each_type_once_for_the_whole_run() -> None:
+    """A host's facts hold some 500 values of about 30 types (registry values, audit subcategories, ...): what
+    each type asks for, and the fields of each fact class, are worked out once per process, not once per value;
+    the values decoded are the same whether worked out or remembered."""
+    from scanner.selftest import decode as dec
+
+    dec._classified.cache_clear()
+    dec._plan.cache_clear()
+    first = wc.collect(ReplayConnector("hardened-2022"), target(), ALL)
+    kinds, plans = dec._classified.cache_info(), dec._plan.cache_info()
+    assert (kinds.misses, plans.misses) == (34, 19) and (kinds.hits, plans.hits) == (465, 91)
+    second = wc.collect(ReplayConnector("hardened-2022"), target(), ALL)
+    assert (dec._classified.cache_info().misses, dec._plan.cache_info().misses) == (kinds.misses, plans.misses)
+    volatile = ("windows.backup",)  # its "now" is the host's clock at each reply
+    assert {n: f.value for n, f in first.items() if n not in volatile} == \
+        {n: f.value for n, f in second.items() if n not in volatile}
+    assert len(first["windows.audit_policy"].value.settings) > 50
