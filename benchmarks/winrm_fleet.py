@@ -14,7 +14,11 @@ collection script, and ``ok`` to any other command. Then, at the same concurrenc
 Each runs as its own process (interpreter start included), from byte code compiled once and after one unmeasured
 scan (benchmarks/warm.py); wall time and CPU time (medians of --runs) and the
 peak RSS of each process are printed as a table and as JSON. On a shared machine read the CPU figures. No root needed.
-Run:  python3 benchmarks/winrm_fleet.py [--hosts 50] [--concurrency 16] [--runs 3]
+
+``--per-host`` measures instead where a host's CPU goes, on this machine's side: the floor and collect each run
+their hosts one after another in one process (after one unmeasured host) and print the thread CPU per host of every
+pywinrm operation and every step of ours, in ms (medians of --runs processes); a busy machine changes them least.
+Run:  python3 benchmarks/winrm_fleet.py [--hosts 50] [--concurrency 16] [--runs 3] [--per-host]
 """
 from __future__ import annotations
 
@@ -94,6 +98,80 @@ with ThreadPoolExecutor(concurrency) as pool:
 sys.exit(f"facts failed: {bad[:3]}" if bad else 0)
 """
 
+#: --per-host: the floor's or collect's hosts one at a time, thread CPU per host of each step (JSON, ms per host).
+PER_HOST = """
+import collections, functools, json, os, sys, time
+import requests
+from winrm import transport
+from winrm.protocol import Protocol
+import winrm.protocol as wp
+spent, mode, args = collections.Counter(), sys.argv[1], sys.argv[2:]
+def timed(owner, name, label):
+    real = getattr(owner, name, None)
+    if real is None:  # a step an older gxpscan does not have (A/B runs of this file against another tree)
+        return
+    @functools.wraps(real)
+    def wrapper(*a, **k):
+        start = time.thread_time()
+        try:
+            return real(*a, **k)
+        finally:
+            spent[label] += time.thread_time() - start
+    setattr(owner, name, wrapper)
+for name in ("open_shell", "run_command", "send_command_input", "get_command_output_raw", "cleanup_command",
+             "close_shell"):
+    timed(Protocol, name, "pywinrm " + name)
+timed(wp.xmltodict, "unparse", "  of which xmltodict.unparse (SOAP building)")
+timed(requests.Session, "send", "  of which requests Session.send (HTTP, TLS, NTLM)")
+if mode == "collect":
+    from scanner.collectors import windows
+    from scanner.connectors import open_connector, winrm as connector
+    from scanner.inventory import load_inventory
+    for name in ("build_script", "split_frames", "fact_from_frame"):
+        timed(windows, name, "ours " + name)
+    for name in ("checked_connection", "verify_server"):  # the latter before the connection was handed over
+        timed(connector, name, "ours TLS connection and certificate check")
+    timed(connector, "_ssl_context", "ours SSL context (trust)")
+    for name in ("_build_protocol", "close"):
+        timed(connector.WinRMConnector, name, "ours WinRMConnector." + name)
+    work = load_inventory(args[0]).targets
+    def one(target):
+        with open_connector(target) as conn:
+            assert all(f.ok for f in windows.collect(conn, target, windows.FACTS).values())
+else:
+    work, ca, user = json.loads(args[0]), args[1], args[2]
+    def one(port):
+        p = Protocol(f"https://127.0.0.1:{port}/wsman", transport="ntlm", username=user,
+                     password=os.environ[args[3]], server_cert_validation="validate", ca_trust_path=ca, proxy=None)
+        shell = p.open_shell()
+        command = p.run_command(shell, "hostname")
+        p.get_command_output(shell, command)
+        p.cleanup_command(shell, command)
+        p.close_shell(shell)
+one(work[0])
+spent.clear()
+start = time.thread_time()
+for item in work[1:]:
+    one(item)
+n = len(work) - 1
+print(json.dumps({"total": (time.thread_time() - start) * 1000 / n, **{k: v * 1000 / n for k, v in spent.items()}}))
+"""
+
+
+def per_host(ports: list[int], ca: Path, inv: Path, env: dict[str, str], runs: int) -> dict[str, dict[str, float]]:
+    """Median thread CPU per host (ms) of each step, for the floor and for collect."""
+    out: dict[str, dict[str, float]] = {}
+    for mode, args in (("floor", [json.dumps(ports), str(ca), USER, PASSWORD_ENV]), ("collect", [str(inv)])):
+        seen: dict[str, list[float]] = {}
+        for _ in range(runs):
+            done = subprocess.run([sys.executable, "-c", PER_HOST, mode, *args], cwd=ROOT, env=env, check=True,
+                                  stdout=subprocess.PIPE, text=True)
+            for step, ms in json.loads(done.stdout.strip().splitlines()[-1]).items():
+                seen.setdefault(step, []).append(ms)
+        out[mode] = {step: round(statistics.median(v), 2) for step, v in seen.items()}
+    return out
+
+
 #: gxpscan's CLI, with the Windows pack's entry point added when the installed metadata predates it.
 SCAN = """
 import sys
@@ -135,6 +213,7 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--per-host", action="store_true", help="where a host's CPU goes (see above)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from tests.lab.slapdlab import issue_cert, make_ca
@@ -151,6 +230,16 @@ def main() -> int:
             ports = json.loads(server.stdout.readline())
             inv = d / "inventory.json"
             inv.write_text(json.dumps(inventory(ports, ca.cert)))
+            if args.per_host:
+                subprocess.run([sys.executable, "-m", "compileall", "-q", "scanner"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, check=True)
+                steps = per_host(ports, ca.cert, inv, {**env, "no_proxy": "*"}, args.runs)
+                for mode, row in steps.items():
+                    print(f"{mode}: {row.pop('total'):.2f} ms CPU per host (this side)")
+                    for step, ms in sorted(row.items(), key=lambda kv: -kv[1]):
+                        print(f"  {step:55} {ms:6.2f}")
+                print(json.dumps({"per_host_ms": steps, "load": os.getloadavg()}))
+                return 0
             rows: dict[str, list[tuple[float, float, int, float]]] = {"floor": [], "collect": [], "gxpscan": []}
             warm.warm_up(env, [sys.executable, "-c", SCAN, "scan", "--inventory", str(inv), "--concurrency",
                                str(args.concurrency), "--format", "json", "--output", str(d / "out-warm-up")])

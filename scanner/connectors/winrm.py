@@ -27,6 +27,7 @@ into a message, a log line or an argument list.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import importlib.util
 import os
@@ -168,26 +169,61 @@ def describe_certificate(der: bytes) -> str:
 
 
 def _ssl_context(ep: Endpoint) -> ssl.SSLContext:
+    """The trust of an endpoint: its pin, its ``ca_file`` or the system store.
+
+    One context per trust is shared by every host that has it (an SSLContext serves many connections): reading a
+    CA file costs about 1 ms, the system store about 50 ms, per host. A context is reused only while its files
+    are the same (device, inode, size and modification time of ``ca_file``, or of the store OpenSSL reads), so a
+    replaced CA file is read again; a file that cannot be read is refused as before."""
     if ep.pin:
+        return _shared_context(("pin",), None)
+    if ep.ca_file:
+        seen = _file_identity(ep.ca_file)
+        return _shared_context(("ca_file", ep.ca_file, seen), ep.ca_file) if seen else _new_context(ep.ca_file)
+    paths = ssl.get_default_verify_paths()
+    return _shared_context(("system", paths.cafile, _file_identity(paths.cafile), paths.capath,
+                            _file_identity(paths.capath)), None)
+
+
+def _file_identity(path: str | None) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path) if path else None
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) if st else None
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_context(key: tuple[Any, ...], ca_file: str | None) -> ssl.SSLContext:
+    """The context of one trust (``key``: what it was made of); made once while its files stay the same."""
+    return _new_context(ca_file, pinned=key == ("pin",))
+
+
+def _new_context(ca_file: str | None, pinned: bool = False) -> ssl.SSLContext:
+    if pinned:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # the pin is checked on the certificate itself
         return context
     try:
-        return ssl.create_default_context(cafile=ep.ca_file)
+        return ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
-        raise ConnectorError(f"cannot read ca_file {ep.ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ConnectorError(f"cannot read ca_file {ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def _handshake(ep: Endpoint, context: ssl.SSLContext, timeout: float) -> bytes:
+def _handshake(ep: Endpoint, context: ssl.SSLContext, timeout: float) -> ssl.SSLSocket:
+    """A TLS connection to the listener, handshake done (the caller closes it)."""
     try:
         sock = socket.create_connection((ep.host, ep.port), timeout=timeout)
     except TimeoutError:
         raise ConnectorError(f"cannot connect to {ep.host}:{ep.port}: timed out after {timeout:g}s") from None
     except OSError as exc:
         raise ConnectorError(f"cannot connect to {ep.host}:{ep.port}: {exc.strerror or exc}") from None
-    with sock, context.wrap_socket(sock, server_hostname=ep.host) as tls:
-        return tls.getpeercert(binary_form=True) or b""
+    try:
+        return context.wrap_socket(sock, server_hostname=ep.host)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def verify_server(ep: Endpoint, timeout: float, context: ssl.SSLContext | None = None) -> bytes:
@@ -195,9 +231,15 @@ def verify_server(ep: Endpoint, timeout: float, context: ssl.SSLContext | None =
     endpoint's (``_ssl_context``), made here when not given.
 
     Returns the certificate (DER); raises ConnectorError naming subject and fingerprint."""
-    context = context or _ssl_context(ep)
+    with checked_connection(ep, timeout, context or _ssl_context(ep)) as tls:
+        return tls.getpeercert(binary_form=True) or b""
+
+
+def checked_connection(ep: Endpoint, timeout: float, context: ssl.SSLContext) -> ssl.SSLSocket:
+    """``verify_server``'s check, keeping the connection open: the connector hands it to pywinrm's session as its
+    first connection (``_hand_over``), so a host costs one TCP connection and one handshake, not two."""
     try:
-        der = _handshake(ep, context, timeout)
+        tls = _handshake(ep, context, timeout)
     except ssl.SSLCertVerificationError as exc:
         presented = _presented(ep, timeout)
         trust = f"ca_file {ep.ca_file}" if ep.ca_file else "the system trust store"
@@ -208,11 +250,58 @@ def verify_server(ep: Endpoint, timeout: float, context: ssl.SSLContext | None =
     except (ssl.SSLError, OSError) as exc:
         raise ConnectorError(f"TLS handshake with {ep.host}:{ep.port} failed: {printable(str(exc))}; "
                              "no credential was sent") from None
-    fingerprint = hashlib.sha256(der).hexdigest()
-    if ep.pin and fingerprint != ep.pin:
+    der = tls.getpeercert(binary_form=True) or b""
+    if ep.pin and hashlib.sha256(der).hexdigest() != ep.pin:
+        tls.close()
         raise ConnectorError(f"TLS certificate of {ep.host}:{ep.port} does not match cert_fingerprint {ep.pin}: "
                              f"the host presented {describe_certificate(der)}; no credential was sent")
-    return der
+    return tls
+
+
+def _hand_over(adapter: Any, url: str, tls: ssl.SSLSocket) -> None:
+    """Make the checked connection the first one of the session's pool for ``url`` (urllib3 2: a connection whose
+    socket is set is used as it is; a urllib3 that finds it unusable opens a new one, held to the same trust)."""
+    pool = adapter.poolmanager.connection_from_url(url)
+    pool.ConnectionCls = _held_connection(pool.ConnectionCls)
+    conn = pool._get_conn()  # a new connection, not yet connected: it takes the pool's free place
+    conn.sock = tls
+    conn.is_verified = True  # by checked_connection, with the context every later connection of the pool has
+    pool._put_conn(conn)
+
+
+@functools.cache
+def _held_connection(base: type) -> Any:
+    """urllib3's HTTPS connection that does not take TLS 1.3 session tickets, which a server sends after the
+    handshake and nobody has read yet, for the end of the connection (urllib3 would drop it and connect again)."""
+    from urllib3.util.wait import wait_for_read
+
+    class Held(base):  # type: ignore[misc]
+        @property
+        def is_connected(self) -> bool:
+            sock = self.sock
+            if sock is None:
+                return False
+            return not wait_for_read(sock, timeout=0.0) or _only_tls_records(sock)
+
+    return Held
+
+
+def _only_tls_records(sock: Any) -> bool:
+    """Whether all a readable connection holds is TLS records of its own (session tickets): read without blocking,
+    they leave nothing for the application. The end of the connection, or data the server sent unasked, is not."""
+    if not isinstance(sock, ssl.SSLSocket):
+        return False
+    timeout = sock.gettimeout()
+    sock.settimeout(0.0)
+    try:
+        sock.recv(1)
+        return False  # b"" (closed) or data nobody asked for: not a connection to reuse
+    except ssl.SSLWantReadError:
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 def tls_server_end_point(der: bytes) -> bytes:
@@ -247,7 +336,8 @@ def _presented(ep: Endpoint, timeout: float) -> str:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        return "the host presented " + describe_certificate(_handshake(ep, context, timeout))
+        with _handshake(ep, context, timeout) as tls:
+            return "the host presented " + describe_certificate(tls.getpeercert(binary_form=True) or b"")
     except (ssl.SSLError, OSError, ConnectorError):
         return "the certificate could not be read"
 
@@ -414,6 +504,7 @@ class WinRMConnector:
         self._protocol: Any = None
         self._shell: str | None = None
         self._unacknowledged: str | None = None  # a finished command not yet signalled (the shell's Delete does it)
+        self._handed: ssl.SSLSocket | None = None  # the checked connection, handed to pywinrm's session
         self._deadline = 0.0
 
     @property
@@ -430,12 +521,14 @@ class WinRMConnector:
         self._deadline = time.monotonic() + float(self.target.opt("host_timeout") or DEFAULT_HOST_TIMEOUT)
         ep = self.endpoint
         _require_module(ep.auth)
+        checked = None
         if ep.scheme == "https":
-            self._context = _ssl_context(ep)  # one per host: the check and every later connection
-            self._certificate = verify_server(ep, self._connect_timeout(), self._context)
+            self._context = _ssl_context(ep)  # the trust of the check and of every later connection
+            checked = checked_connection(ep, self._connect_timeout(), self._context)
+            self._certificate = checked.getpeercert(binary_form=True) or b""
             self.fingerprint = hashlib.sha256(self._certificate).hexdigest()
         try:
-            self._protocol = self._build_protocol(ep)
+            self._protocol = self._build_protocol(ep, checked)
             self._shell = self._call(self._deadline, self._protocol.open_shell, codepage=UTF8_CODEPAGE,
                                      noprofile=True)
         except TimeoutError:
@@ -472,7 +565,16 @@ class WinRMConnector:
         wanted = float(self.target.opt("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)
         return max(0.1, min(wanted, self._deadline - time.monotonic()))
 
-    def _build_protocol(self, ep: Endpoint) -> Any:
+    def _build_protocol(self, ep: Endpoint, checked: ssl.SSLSocket | None = None) -> Any:
+        """pywinrm's protocol with our trust; ``checked``, the connection the certificate was checked on, becomes
+        its session's first connection (closed here if it cannot)."""
+        try:
+            return self._protocol_for(ep, checked)
+        finally:
+            if checked is not None and self._handed is not checked:
+                checked.close()
+
+    def _protocol_for(self, ep: Endpoint, checked: ssl.SSLSocket | None) -> Any:
         from winrm.exceptions import WinRMError
         from winrm.protocol import Protocol
 
@@ -495,7 +597,11 @@ class WinRMConnector:
         if ep.scheme == "https":  # before build_session could send anything
             session = protocol.transport.build_session()
             session.trust_env = False
-            session.mount("https://", _trusting_adapter(self._context or _ssl_context(ep), ep.pin))
+            adapter = _trusting_adapter(self._context or _ssl_context(ep), ep.pin)
+            session.mount("https://", adapter)
+            if checked is not None:
+                _hand_over(adapter, ep.url, checked)
+                self._handed = checked
             if ep.auth == "kerberos":
                 _bind_kerberos(session.auth, self._certificate)
         else:

@@ -58,25 +58,44 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How a dataclass (with its type arguments) is decoded, worked out once: its init fields with their resolved
+    hints and whether each is required."""
+
+    names: frozenset[str]
+    known: str
+    fields: tuple[tuple[str, Any, bool], ...]
+
+
+@functools.cache
+def _plan(cls: type, args: tuple[Any, ...]) -> _Plan:
+    hints = _hints(cls)
+    bound = dict(zip(getattr(cls, "__parameters__", ()), args, strict=False))
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    resolved = []
+    for f in fields:
+        hint = hints[f.name]
+        hint = bound.get(hint, hint) if isinstance(hint, typing.TypeVar) else _substitute(hint, bound)
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        resolved.append((f.name, hint, required))
+    return _Plan(frozenset(f.name for f in fields), ", ".join(f.name for f in fields), tuple(resolved))
+
+
 def _dataclass(data: Any, cls: type, args: tuple[Any, ...], path: str, now: datetime) -> Any:
     if not isinstance(data, Mapping):
         raise DecodeError(path, f"expected a mapping for {cls.__name__}, got {_kind(data)}")
-    hints = _hints(cls)
-    params = getattr(cls, "__parameters__", ())
-    bound = dict(zip(params, args, strict=False))
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - set(fields))
+    plan = _plan(cls, args)
+    unknown = sorted(set(data) - plan.names)
     if unknown:
-        raise DecodeError(f"{path}.{unknown[0]}", f"unknown field of {cls.__name__} (known: {', '.join(fields)})")
+        raise DecodeError(f"{path}.{unknown[0]}", f"unknown field of {cls.__name__} (known: {plan.known})")
     kwargs = {}
-    for name, f in fields.items():
+    for name, hint, required in plan.fields:
         if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if required:
                 raise DecodeError(f"{path}.{name}", f"missing (a required field of {cls.__name__})")
             continue
-        hint = hints[name]
-        kwargs[name] = decode(data[name], bound.get(hint, hint) if isinstance(hint, typing.TypeVar) else
-                              _substitute(hint, bound), f"{path}.{name}", now)
+        kwargs[name] = decode(data[name], hint, f"{path}.{name}", now)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -98,56 +117,78 @@ def _substitute(hint: Any, bound: Mapping[Any, Any]) -> Any:
     return origin[new] if origin is not None else hint
 
 
-def decode(data: Any, hint: Any, path: str, now: datetime) -> Any:
-    """``data`` as a value of type ``hint``, or DecodeError."""
+class _HintKind(enum.Enum):
+    ANY = "any"
+    NONE = "none"
+    UNION = "union"
+    LITERAL = "literal"
+    BOOL = "bool"
+    INT = "int"
+    FLOAT = "float"
+    STR = "str"
+    TIME = "time"
+    ENUM = "enum"
+    TUPLE = "tuple"
+    MAPPING = "mapping"
+    DATACLASS = "dataclass"
+    UNKNOWN = "unknown"
+
+
+def _classify(hint: Any) -> tuple[_HintKind, Any, tuple[Any, ...]]:
+    """What kind of value a hint asks for, with its origin and arguments (tested in the order ``decode`` had)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    simple = {bool: _HintKind.BOOL, int: _HintKind.INT, float: _HintKind.FLOAT, str: _HintKind.STR,
+              datetime: _HintKind.TIME}
     if hint is Any:
-        return freeze(data)
-    if hint is type(None):
-        if data is not None:
-            raise DecodeError(path, f"expected null, got {_kind(data)}")
-        return None
-    if origin in (typing.Union, types.UnionType):
-        if data is None and type(None) in args:
-            return None
-        options = [a for a in args if a is not type(None)]
-        problems = []
-        for option in options:
-            try:
-                return decode(data, option, path, now)
-            except DecodeError as exc:
-                problems.append(exc)
-        if len(problems) == 1:
-            raise problems[0]
-        raise DecodeError(path, "matches none of " + "; ".join(p.problem for p in problems))
-    if origin is typing.Literal:
-        if data not in args:
-            raise DecodeError(path, f"expected one of {', '.join(map(repr, args))}, got {data!r}")
-        return data
-    if hint is bool:
-        if not isinstance(data, bool):
-            raise DecodeError(path, f"expected true or false, got {_kind(data)}")
-        return data
-    if hint is int:
-        if not isinstance(data, int) or isinstance(data, bool):
-            raise DecodeError(path, f"expected an integer, got {_kind(data)}")
-        return data
-    if hint is float:
-        if not isinstance(data, (int, float)) or isinstance(data, bool):
-            raise DecodeError(path, f"expected a number, got {_kind(data)}")
-        return float(data)
-    if hint is str:
+        kind = _HintKind.ANY
+    elif hint is type(None):
+        kind = _HintKind.NONE
+    elif origin in (typing.Union, types.UnionType):
+        kind = _HintKind.UNION
+    elif origin is typing.Literal:
+        kind = _HintKind.LITERAL
+    elif isinstance(hint, type) and hint in simple:
+        kind = simple[hint]
+    elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+        kind = _HintKind.ENUM
+    elif origin is tuple:
+        kind = _HintKind.TUPLE
+    elif origin in (Mapping, dict, typing.Mapping, types.MappingProxyType) or hint in (Mapping, dict):
+        kind = _HintKind.MAPPING
+    elif isinstance(origin or hint, type) and dataclasses.is_dataclass(origin or hint):
+        kind = _HintKind.DATACLASS
+    else:
+        kind = _HintKind.UNKNOWN
+    return kind, origin, args
+
+
+@functools.cache
+def _classified(hint: Any) -> tuple[_HintKind, Any, tuple[Any, ...]]:
+    return _classify(hint)
+
+
+def decode(data: Any, hint: Any, path: str, now: datetime) -> Any:
+    """``data`` as a value of type ``hint``, or DecodeError. What a hint asks for is worked out once per hint (a
+    fact holds hundreds of values of a few types)."""
+    try:
+        kind, origin, args = _classified(hint)
+    except TypeError:  # an unhashable hint
+        kind, origin, args = _classify(hint)
+    if kind is _HintKind.STR:
         if not isinstance(data, str):
             raise DecodeError(path, f"expected a string, got {_kind(data)}")
         return data
-    if hint is datetime:
-        return _time(data, path, now)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        try:
-            return hint(data)
-        except ValueError:
-            raise DecodeError(path, f"expected one of {', '.join(str(m.value) for m in hint)}, got {data!r}") from None
-    if origin is tuple:
+    if kind is _HintKind.BOOL:
+        if not isinstance(data, bool):
+            raise DecodeError(path, f"expected true or false, got {_kind(data)}")
+        return data
+    if kind is _HintKind.INT:
+        if not isinstance(data, int) or isinstance(data, bool):
+            raise DecodeError(path, f"expected an integer, got {_kind(data)}")
+        return data
+    if kind is _HintKind.DATACLASS:
+        return _dataclass(data, origin or hint, args, path, now)
+    if kind is _HintKind.TUPLE:
         if not isinstance(data, list):
             raise DecodeError(path, f"expected a list, got {_kind(data)}")
         if len(args) == 2 and args[1] is Ellipsis:
@@ -155,15 +196,45 @@ def decode(data: Any, hint: Any, path: str, now: datetime) -> Any:
         if len(args) != len(data):
             raise DecodeError(path, f"expected {len(args)} items, got {len(data)}")
         return tuple(decode(v, a, f"{path}[{i}]", now) for i, (v, a) in enumerate(zip(data, args, strict=True)))
-    if origin in (Mapping, dict, typing.Mapping, types.MappingProxyType) or hint in (Mapping, dict):
+    if kind is _HintKind.UNION:
+        if data is None and type(None) in args:
+            return None
+        problems = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return decode(data, option, path, now)
+            except DecodeError as exc:
+                problems.append(exc)
+        if len(problems) == 1:
+            raise problems[0]
+        raise DecodeError(path, "matches none of " + "; ".join(p.problem for p in problems))
+    if kind is _HintKind.ANY:
+        return freeze(data)
+    if kind is _HintKind.NONE:
+        if data is not None:
+            raise DecodeError(path, f"expected null, got {_kind(data)}")
+        return None
+    if kind is _HintKind.LITERAL:
+        if data not in args:
+            raise DecodeError(path, f"expected one of {', '.join(map(repr, args))}, got {data!r}")
+        return data
+    if kind is _HintKind.FLOAT:
+        if not isinstance(data, (int, float)) or isinstance(data, bool):
+            raise DecodeError(path, f"expected a number, got {_kind(data)}")
+        return float(data)
+    if kind is _HintKind.TIME:
+        return _time(data, path, now)
+    if kind is _HintKind.ENUM:
+        try:
+            return hint(data)
+        except ValueError:
+            raise DecodeError(path, f"expected one of {', '.join(str(m.value) for m in hint)}, got {data!r}") from None
+    if kind is _HintKind.MAPPING:
         if not isinstance(data, Mapping):
             raise DecodeError(path, f"expected a mapping, got {_kind(data)}")
         key_t, value_t = args or (str, Any)
         return types.MappingProxyType({decode(k, key_t, f"{path}.{k}", now): decode(v, value_t, f"{path}.{k}", now)
                                        for k, v in data.items()})
-    cls = origin or hint
-    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
-        return _dataclass(data, cls, args, path, now)
     raise DecodeError(path, f"cannot decode a value of type {hint!r}")
 
 

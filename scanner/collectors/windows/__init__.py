@@ -69,29 +69,41 @@ def _ps_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+@cache
+def _registry_pairs() -> str:
+    return ", ".join(f"@({_ps_string(k)}, {_ps_string(n)})" for k, n in wf.REGISTRY_VALUES)
+
+
 def prelude(target: Target | None = None) -> str:
     """Data every block starts with: the registry values the checks read (``scanner.facts.windows``) and the
     backup status file the policy declares."""
-    pairs = ", ".join(f"@({_ps_string(k)}, {_ps_string(n)})" for k, n in wf.REGISTRY_VALUES)
     status = target.policy.get("backup_status_file") if target is not None else None
-    return f"$RegistryValues = @({pairs})\n$BackupStatusFile = {_ps_string(str(status)) if status else '$null'}"
+    status_file = _ps_string(str(status)) if status else "$null"
+    return f"$RegistryValues = @({_registry_pairs()})\n$BackupStatusFile = {status_file}"
+
+
+@cache
+def sent_text() -> str:
+    """collect.ps1 as it is sent, worked out once: without its comment lines, blank lines and indentation.
+
+    PowerShell reads the same tokens (the script has no multi-line string a line's indentation belongs to, and its
+    comments are whole lines; tests/collectors/test_windows.py compares the token streams), in about two thirds of
+    the bytes. The evidence of a fact quotes its block as collect.ps1 has it (``source_of``)."""
+    lines = (line.strip() for line in script_text().split("\n"))
+    return "\n".join(line for line in lines if line and not line.startswith("#"))
 
 
 def build_script(names: Iterable[str], nonce: str, fact_timeout: float, target: Target | None = None) -> str:
-    """What is fed to ``powershell -Command -``: a few one-line assignments, then collect.ps1 as one script block
-    (decoded from base64, so PowerShell's line-by-line reading of stdin cannot split a multi-line statement)."""
-    import base64
-
+    """The script the connector streams to PowerShell, which compiles all of it as one script block: a few
+    one-line assignments, then collect.ps1 (``sent_text``)."""
     wanted = ", ".join(_ps_string(n) for n in names)
-    body = base64.b64encode(script_text().encode("utf-8")).decode("ascii")
     return "\n".join([
         "$ErrorActionPreference = 'Stop'",
         f"$N = '{nonce}'",
         f"$Wanted = @({wanted})",
         f"$FactTimeoutMs = {int(fact_timeout * 1000)}",
         f"$Prelude = {_ps_string(prelude(target))}",
-        "& ([ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String("
-        f"'{body}'))))",
+        sent_text(),
         "",
     ])
 
