@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -42,13 +39,8 @@ def run_scan(repo: Path, corpus: Path, work: Path, tag: str) -> tuple[float, flo
             "--inventory", str(inventory)]
     for check in CHECKS:
         argv[4:4] = ["--check", check]
-    env = {**warm.gxpscan_env(work / tag), "PYTHONPATH": str(repo)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(argv, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, wall
+    cpu, wall, _ = warm.timed(argv, cwd=repo, env=warm.checkout_env(repo, work / tag))
+    return cpu, wall
 
 
 def main() -> int:
@@ -73,7 +65,7 @@ def main() -> int:
     corpora = {"hcl": hcl, "one file": one}
     for tag, repo in repos.items():  # byte code, catalog and schema caches, each checkout its own
         subprocess.run([sys.executable, "-m", "compileall", "-q", "scanner", "reports", "checks"], cwd=repo,
-                       env=warm.gxpscan_env(ab / tag), stdout=subprocess.DEVNULL, check=True)
+                       env=warm.checkout_env(repo, ab / tag), stdout=subprocess.DEVNULL, check=True)
         for corpus in corpora.values():
             run_scan(repo, corpus, ab, tag)
     figures: dict[tuple[str, str], list[tuple[float, float]]] = {(t, c): [] for t in repos for c in corpora}
@@ -81,11 +73,7 @@ def main() -> int:
         for tag, repo in repos.items():
             for name, corpus in corpora.items():
                 figures[(tag, name)].append(run_scan(repo, corpus, ab, tag))
-    print(f"{'checkout':8s} {'corpus':9s} {'CPU s (median)':>15s} {'CPU s (min)':>12s} {'wall s (median)':>16s}")
-    for (tag, name), runs in figures.items():
-        print(f"{tag:8s} {name:9s} {statistics.median(c for c, _ in runs):15.3f} {min(c for c, _ in runs):12.3f} "
-              f"{statistics.median(w for _, w in runs):16.3f}")
-    print("load average: " + " / ".join(f"{x:.1f}" for x in os.getloadavg()))
+    warm.print_figures({f"{tag} {name}": runs for (tag, name), runs in figures.items()}, "checkout corpus")
     return 0
 
 

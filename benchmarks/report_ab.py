@@ -12,33 +12,23 @@ machine only CPU compares. Nothing here is a unit test.
 from __future__ import annotations
 
 import argparse
-import os
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import warm  # noqa: E402
 
 
 def one(repo: Path, run_dir: str, out: Path, formats: list[str], work: Path, tag: str) -> tuple[float, float]:
-    env = {**os.environ, "PYTHONPATH": str(repo), "PYTHONPYCACHEPREFIX": str(work / f"pycache-{tag}"),
-           "XDG_CACHE_HOME": str(work / f"cache-{tag}")}
     argv = [sys.executable, "-m", "scanner", "report", run_dir, "--output", str(out), "--quiet"]
     for fmt in formats:
         argv += ["--format", fmt]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                          check=False)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu, wall, proc = warm.timed(argv, cwd=repo, env=warm.checkout_env(repo, work / tag))
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{tag}: exit {proc.returncode}: {proc.stderr[-400:]}")
-    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, wall
+    return cpu, wall
 
 
 def main() -> int:
@@ -58,13 +48,9 @@ def main() -> int:
     for i in range(args.runs):
         for tag, repo in repos.items():
             figures[tag].append(one(repo, args.run_dir, work / f"{tag}-{i}", formats, work, tag))
-    print(f"{'checkout':8s} {'CPU s (median)':>15s} {'CPU s (min)':>12s} {'wall s (median)':>16s}  files (bytes)")
-    for tag, runs in figures.items():
-        out = work / f"{tag}-0"
-        sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if not p.name.startswith("manifest-")}
-        print(f"{tag:8s} {statistics.median(c for c, _ in runs):15.3f} {min(c for c, _ in runs):12.3f} "
-              f"{statistics.median(w for _, w in runs):16.3f}  {sizes}")
-    print("load average: " + " / ".join(f"{x:.1f}" for x in os.getloadavg()))
+    sizes = {tag: str({p.name: p.stat().st_size for p in sorted((work / f"{tag}-0").iterdir())
+                       if not p.name.startswith("manifest-")}) for tag in figures}
+    warm.print_figures(figures, extra=sizes)
     return 0
 
 
