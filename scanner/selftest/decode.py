@@ -65,7 +65,13 @@ class _Plan:
 
     names: frozenset[str]
     known: str
-    fields: tuple[tuple[str, Any, bool], ...]
+    #: (name, hint, required, the one type a value of the field is taken as it is, or None)
+    fields: tuple[tuple[str, Any, bool, type | None], ...]
+
+
+#: The hints whose value is the decoded value itself when its type is exactly the hint (``decode`` returns it
+#: unchanged): such a field needs no call of ``decode`` (a host's facts hold hundreds).
+_AS_IS = (str, bool, int)
 
 
 @functools.cache
@@ -78,7 +84,7 @@ def _plan(cls: type, args: tuple[Any, ...]) -> _Plan:
         hint = hints[f.name]
         hint = bound.get(hint, hint) if isinstance(hint, typing.TypeVar) else _substitute(hint, bound)
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        resolved.append((f.name, hint, required))
+        resolved.append((f.name, hint, required, hint if hint in _AS_IS else None))
     return _Plan(frozenset(f.name for f in fields), ", ".join(f.name for f in fields), tuple(resolved))
 
 
@@ -90,12 +96,14 @@ def _dataclass(data: Any, cls: type, args: tuple[Any, ...], path: str, now: date
     if unknown:
         raise DecodeError(f"{path}.{unknown[0]}", f"unknown field of {cls.__name__} (known: {plan.known})")
     kwargs = {}
-    for name, hint, required in plan.fields:
+    for name, hint, required, as_is in plan.fields:
         if name not in data:
             if required:
                 raise DecodeError(f"{path}.{name}", f"missing (a required field of {cls.__name__})")
             continue
-        kwargs[name] = decode(data[name], hint, f"{path}.{name}", now)
+        value = data[name]
+        kwargs[name] = value if as_is is not None and type(value) is as_is else decode(value, hint, f"{path}.{name}",
+                                                                                       now)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
