@@ -75,8 +75,9 @@ class Registry:
     values: tuple[RegistryValue, ...]
 
     def get(self, key: str, name: str) -> int | str | None:
+        folded_key, folded_name = key.lower(), name.lower()  # once, not per value; the name first (differs most)
         for v in self.values:
-            if v.key.lower() == key.lower() and v.name.lower() == name.lower():
+            if v.name.lower() == folded_name and v.key.lower() == folded_key:
                 return v.data
         raise LookupError(f"registry value {key}\\{name} was not collected")
 
@@ -145,7 +146,8 @@ class AuditPolicy:
     settings: tuple[AuditSetting, ...]
 
     def get(self, guid: str) -> AuditSetting | None:
-        return next((s for s in self.settings if s.guid.upper() == guid.upper()), None)
+        folded = guid.upper()
+        return next((s for s in self.settings if s.guid.upper() == folded), None)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,8 @@ class Services:
     services: tuple[Service, ...]
 
     def get(self, name: str) -> Service | None:
-        return next((s for s in self.services if s.name.lower() == name.lower()), None)
+        folded = name.lower()
+        return next((s for s in self.services if s.name.lower() == folded), None)
 
 
 @dataclass(frozen=True)

@@ -241,11 +241,17 @@ def parse_password_policy(data: Any, target: Target) -> PasswordRules:
         lockout_window_minutes=window or 0.0)
 
 
+@cache
+def _registry_wanted() -> list[tuple[str, str]]:
+    """The registry values the script reads, as the host's answer is compared with them (sorted, lower case)."""
+    return sorted((k.lower(), n.lower()) for k, n in wf.REGISTRY_VALUES)
+
+
 def parse_registry(data: Any, target: Target) -> wf.Registry:
     registry: wf.Registry = _typed(wf.Registry)(data, target)
     seen = [(v.key.lower(), v.name.lower()) for v in registry.values]
-    wanted = [(k.lower(), n.lower()) for k, n in wf.REGISTRY_VALUES]
-    if sorted(seen) != sorted(wanted):
+    wanted = _registry_wanted()
+    if sorted(seen) != wanted:
         raise ParseError("the registry values read are not exactly the ones asked for "
                          f"({len(seen)} read, {len(wanted)} asked)")
     return registry

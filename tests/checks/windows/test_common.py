@@ -84,3 +84,37 @@ def test_expect_records_the_value_and_names_what_is_wanted(value: int | None, pr
     observed: dict[str, Any] = {"other": 1}
     wc.expect(registry({(LSA, "NoLMHash"): value}), LSA, "NoLMHash", lambda v: v >= 5, "5 or more", got, observed)
     assert (got, observed) == (["earlier", *problems], {"other": 1, "NoLMHash": value})
+
+
+class _Lowered(str):
+    """A str that counts its lower() and upper() calls."""
+
+    calls: list[str] = []
+
+    def lower(self) -> str:
+        _Lowered.calls.append(str(self))
+        return str.lower(self)
+
+    def upper(self) -> str:
+        _Lowered.calls.append(str(self))
+        return str.upper(self)
+
+
+def test_a_lookup_folds_the_asked_name_once_and_each_value_at_most_twice() -> None:
+    """The checks look up some 60 registry values, 15 audit subcategories and a few services per host: a lookup
+    folds the case of what is asked once (not once per collected value), finds it in any case, and a value not
+    collected is still a LookupError (registry) or None (audit policy, services)."""
+    from scanner.facts import windows as wf
+
+    values = tuple(wf.RegistryValue(_Lowered(f"HKLM:\\K{i}"), _Lowered(f"Name{i}"), i) for i in range(20))
+    reg = wf.Registry(values)
+    _Lowered.calls = []
+    assert reg.dword(_Lowered("hklm:\\k19"), _Lowered("NAME19")) == 19
+    assert _Lowered.calls.count("hklm:\\k19") == 1 and _Lowered.calls.count("NAME19") == 1
+    assert len(_Lowered.calls) <= 2 + 20 + 1  # each value's name once, the key of the one whose name matched
+    with pytest.raises(LookupError, match=r"HKLM:\\K1\\Other was not collected"):
+        reg.get("HKLM:\\K1", "Other")
+    policy = wf.AuditPolicy(tuple(wf.AuditSetting(f"0CCE92{i:02d}", True, False) for i in range(30)))
+    _Lowered.calls = []
+    assert policy.get(_Lowered("0cce9229")) == wf.AuditSetting("0CCE9229", True, False)
+    assert _Lowered.calls == ["0cce9229"] and policy.get("0CCE9299") is None
