@@ -1,8 +1,9 @@
 """Benchmark: a gxpscan scan of N Windows hosts over WinRM against the floor of pywinrm itself.
 
-N WS-Management responders (tests/lab/wsman.py: HTTPS with the benchmark's own CA, real NTLM) run in one
-separate process and replay the hardened Windows Server 2022 profile (tests/fixtures/windows) to gxpscan's
-collection script, and ``ok`` to any other command. Then, at the same concurrency:
+N WS-Management responders (tests/lab/wsman.py: HTTPS with the benchmark's own CA, real NTLM) run in
+--responder-procs separate processes (hosts dealt round-robin; default: one per CPU) and replay the hardened Windows
+Server 2022 profile (tests/fixtures/windows) to gxpscan's collection script, and ``ok`` to any other command. Then,
+at the same concurrency:
 
 * gxpscan: ``python -m scanner scan --concurrency C --format json`` over an inventory of the N hosts (verify
   TLS, authenticate, one shell and ONE command per host, every Windows check, the run record and report);
@@ -15,6 +16,14 @@ Each runs as its own process (interpreter start included), from byte code compil
 scan (benchmarks/warm.py); wall time and CPU time (medians of --runs) and the
 peak RSS of each process are printed as a table and as JSON. On a shared machine read the CPU figures. No root needed.
 
+The responders are our lab, not Windows servers, and they run on the same CPUs as the client: their CPU seconds
+during each tool's runs (``/proc/PID/stat`` of the responder processes, before and after) are printed beside the
+tool's, and so are the per-host latencies (open to close, as the client saw them) of the floor and of collect.
+In one process (one GIL) 50 responders answered gxpscan's larger exchange (a 17.7 kB script in over NTLM and TLS,
+the profile's JSON out) slower than the floor's ``hostname``, and the client waited for them; spread over one
+process per CPU, every tool gets the same responders. The responders do all that a WinRM server does for the
+client (TLS, NTLM with channel binding, SOAP parsing, the whole script received and decoded, the framed output).
+
 ``--per-host`` measures instead where a host's CPU goes, on this machine's side: the floor and collect each run
 their hosts one after another in one process (after one unmeasured host) and print the thread CPU per host of every
 pywinrm operation and every step of ours, in ms (medians of --runs processes); a busy machine changes them least.
@@ -23,6 +32,7 @@ Run:  python3 benchmarks/winrm_fleet.py [--hosts 50] [--concurrency 16] [--runs 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -30,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +59,14 @@ from pathlib import Path
 from tests.fixtures.windows.replay import reply_for
 from tests.lab.slapdlab import CA, ServerCert
 from tests.lab.wsman import WSManResponder
-d, n = Path(sys.argv[1]), int(sys.argv[2])
+d, n, own = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[5])
 collect = reply_for("hardened-2022")
 def reply(script):
     return collect(script) if script else b"ok\\r\\n"
 ca, cert = CA(d / "ca" / "ca.pem", d / "ca" / "ca.key"), ServerCert(d / "srv" / "win.pem", d / "srv" / "win.key")
 users = {sys.argv[3]: os.environ[sys.argv[4]]}
-rs = [WSManResponder(reply, tls=True, users=users, directory=d, ca=ca, cert=cert).start() for _ in range(n)]
+own.mkdir()  # this process's NTLM user file
+rs = [WSManResponder(reply, tls=True, users=users, directory=own, ca=ca, cert=cert).start() for _ in range(n)]
 print(json.dumps([r.port for r in rs]), flush=True)
 sys.stdin.read()
 print(json.dumps({"commands": sum(r.ops["Command"] for r in rs)}), flush=True)
@@ -62,13 +74,13 @@ print(json.dumps({"commands": sum(r.ops["Command"] for r in rs)}), flush=True)
 
 #: The floor: pywinrm, one shell and one trivial command per host, C at a time.
 FLOOR = """
-import json, sys
+import json, os, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from winrm.protocol import Protocol
-import os
 ports, ca, user, concurrency = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 password = os.environ[sys.argv[5]]
 def one(port):
+    start = time.perf_counter()
     p = Protocol(f"https://127.0.0.1:{port}/wsman", transport="ntlm", username=user, password=password,
                  server_cert_validation="validate", ca_trust_path=ca, proxy=None)
     shell = p.open_shell()
@@ -76,25 +88,30 @@ def one(port):
     out, err, code = p.get_command_output(shell, command)
     p.cleanup_command(shell, command)
     p.close_shell(shell)
-    return code
+    return code, time.perf_counter() - start
 with ThreadPoolExecutor(concurrency) as pool:
-    codes = list(pool.map(one, ports))
-assert codes == [0] * len(ports), codes
+    done = list(pool.map(one, ports))
+assert [c for c, _ in done] == [0] * len(ports), done
+print(json.dumps([s for _, s in done]))
 """
 
 #: gxpscan's transport and collector alone: per host, connect and collect every Windows fact, C at a time.
 COLLECT_ONLY = """
-import sys
+import json, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from scanner.collectors import windows
 from scanner.connectors import open_connector
 from scanner.inventory import load_inventory
 targets, concurrency = load_inventory(sys.argv[1]).targets, int(sys.argv[2])
 def one(target):
+    start = time.perf_counter()
     with open_connector(target) as conn:
-        return [n for n, f in windows.collect(conn, target, windows.FACTS).items() if not f.ok]
+        failed = [n for n, f in windows.collect(conn, target, windows.FACTS).items() if not f.ok]
+    return failed, time.perf_counter() - start
 with ThreadPoolExecutor(concurrency) as pool:
-    bad = [b for b in pool.map(one, targets) if b]
+    done = list(pool.map(one, targets))
+bad = [b for b, _ in done if b]
+print(json.dumps([s for _, s in done]))
 sys.exit(f"facts failed: {bad[:3]}" if bad else 0)
 """
 
@@ -187,19 +204,83 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def measured(argv: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, float, int, float]:
-    """Wall seconds, peak RSS (MiB), exit code and CPU seconds of one process; its stderr is shown when the code
-    is not ok."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.stderr is not None:
-        err = proc.stderr.read().decode(errors="replace")
-        if proc.returncode not in ok:
-            print(err[-2000:], file=sys.stderr)
-    return wall, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime
+@dataclass(frozen=True)
+class Run:
+    """One measured process: its wall and CPU seconds, peak RSS, exit code, the responders' CPU seconds meanwhile,
+    and the per-host latencies it printed (seconds; empty for the whole scan)."""
+
+    wall: float
+    peak_mib: float
+    code: int
+    cpu: float
+    responder_cpu: float | None
+    latencies: tuple[float, ...]
+
+
+def process_cpu(pids: list[int]) -> float | None:
+    """CPU seconds (user + system) the processes have used so far; None when one of them cannot be read (it ended,
+    or no /proc: not Linux)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return None
+        total += int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of proc(5)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(argv: list[str], env: dict[str, str], ok: tuple[int, ...], responders: list[int]) -> Run:
+    """One process, measured; its stderr is shown when the code is not ok."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        before = process_cpu(responders)
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        after = process_cpu(responders)
+        responder_cpu = after - before if after is not None and before is not None else None
+        code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if code not in ok:
+            print(err.read().decode(errors="replace")[-2000:], file=sys.stderr)
+        lines = out.read().decode(errors="replace").strip().splitlines()
+    latencies = tuple(json.loads(lines[-1])) if lines and lines[-1].startswith("[") else ()
+    return Run(wall, usage.ru_maxrss / 1024, code, usage.ru_utime + usage.ru_stime, responder_cpu, latencies)
+
+
+def dealt(hosts: int, procs: int) -> list[int]:
+    """How many responders each of ``procs`` processes runs: ``hosts`` dealt as evenly as they go."""
+    return [hosts // procs + (i < hosts % procs) for i in range(procs)]
+
+
+def interleaved(each: list[list[int]]) -> list[int]:
+    """The ports of every process, one of each in turn, so that no process's responders are all in a row of the
+    inventory (the first 16 hosts a pool of 16 starts with are spread over the processes)."""
+    return [p for row in itertools.zip_longest(*each) for p in row if p is not None]
+
+
+def start_responders(d: Path, hosts: int, procs: int, env: dict[str, str]) -> tuple[list[subprocess.Popen[str]],
+                                                                                      list[int]]:
+    """``hosts`` responders over ``procs`` processes, and their ports (``interleaved``)."""
+    servers = [subprocess.Popen([sys.executable, "-c", SERVE, str(d), str(n), USER, PASSWORD_ENV, str(d / f"r{i}")],
+                                cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+               for i, n in enumerate(dealt(hosts, procs)) if n]
+    return servers, interleaved([json.loads(s.stdout.readline()) for s in servers if s.stdout is not None])
+
+
+def figures(runs: list[Run]) -> dict[str, Any]:
+    """Medians of a tool's runs (peak RSS: the largest), and its per-host latencies over all runs (ms)."""
+    hosts = sorted(s * 1000 for r in runs for s in r.latencies)
+    return {"wall_s": round(statistics.median(r.wall for r in runs), 2),
+            "cpu_s": round(statistics.median(r.cpu for r in runs), 2),
+            "peak_mib": round(max(r.peak_mib for r in runs), 1),
+            "responder_cpu_s": None if any(r.responder_cpu is None for r in runs) else
+            round(statistics.median(r.responder_cpu or 0.0 for r in runs), 2),
+            "exit_codes": sorted({r.code for r in runs}),
+            "host_ms": {"p50": round(hosts[len(hosts) // 2]), "p90": round(hosts[len(hosts) * 9 // 10]),
+                        "max": round(hosts[-1])} if hosts else {}}
 
 
 def inventory(ports: list[int], ca: Path) -> dict[str, Any]:
@@ -214,6 +295,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--per-host", action="store_true", help="where a host's CPU goes (see above)")
+    parser.add_argument("--responder-procs", type=int, default=os.cpu_count() or 1,
+                        help="processes the responders are spread over (default: one per CPU)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from tests.lab.slapdlab import issue_cert, make_ca
@@ -223,11 +306,9 @@ def main() -> int:
         env = {**warm.gxpscan_env(d), PASSWORD_ENV: PASSWORD}  # byte code and caches as an installed gxpscan has
         ca = make_ca(d / "ca")
         issue_cert(ca, d / "srv", "win", ("localhost",), ("127.0.0.1",))
-        server = subprocess.Popen([sys.executable, "-c", SERVE, str(d), str(args.hosts), USER, PASSWORD_ENV],
-                                  cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        servers, ports = start_responders(d, args.hosts, max(1, args.responder_procs), env)
+        pids = [s.pid for s in servers]
         try:
-            assert server.stdout is not None and server.stdin is not None
-            ports = json.loads(server.stdout.readline())
             inv = d / "inventory.json"
             inv.write_text(json.dumps(inventory(ports, ca.cert)))
             if args.per_host:
@@ -240,7 +321,7 @@ def main() -> int:
                         print(f"  {step:55} {ms:6.2f}")
                 print(json.dumps({"per_host_ms": steps, "load": os.getloadavg()}))
                 return 0
-            rows: dict[str, list[tuple[float, float, int, float]]] = {"floor": [], "collect": [], "gxpscan": []}
+            rows: dict[str, list[Run]] = {"floor": [], "collect": [], "gxpscan": []}
             warm.warm_up(env, [sys.executable, "-c", SCAN, "scan", "--inventory", str(inv), "--concurrency",
                                str(args.concurrency), "--format", "json", "--output", str(d / "out-warm-up")])
             # requests sets and deletes no_proxy in os.environ around each request of a session that reads the
@@ -250,25 +331,26 @@ def main() -> int:
             floor_env = {**env, "no_proxy": "*"}
             for run in range(args.runs):
                 rows["floor"].append(measured([sys.executable, "-c", FLOOR, json.dumps(ports), str(ca.cert), USER,
-                                               str(args.concurrency), PASSWORD_ENV], floor_env, (0,)))
+                                               str(args.concurrency), PASSWORD_ENV], floor_env, (0,), pids))
                 rows["collect"].append(measured([sys.executable, "-c", COLLECT_ONLY, str(inv),
-                                                 str(args.concurrency)], env, (0,)))
+                                                 str(args.concurrency)], env, (0,), pids))
                 rows["gxpscan"].append(measured(
                     [sys.executable, "-c", SCAN, "scan", "--inventory", str(inv), "--concurrency",
-                     str(args.concurrency), "--format", "json", "--output", str(d / f"out-{run}")], env, (0, 1)))
-            server.stdin.close()
-            counts = json.loads(server.stdout.readline())
+                     str(args.concurrency), "--format", "json", "--output", str(d / f"out-{run}")], env, (0, 1),
+                    pids))
+            commands = 0
+            for server in servers:
+                assert server.stdin is not None and server.stdout is not None
+                server.stdin.close()
+                commands += json.loads(server.stdout.readline())["commands"]
         finally:
-            server.kill()
-            server.wait()
+            for server in servers:
+                server.kill()
+                server.wait()
         report = json.loads((d / "out-0" / "report.json").read_text())
     findings = len(report["findings"])
     errors = sum(f["status"] == "error" for f in report["findings"])
-    result: dict[str, dict[str, Any]] = {name: {"wall_s": round(statistics.median(r[0] for r in runs), 2),
-                                                "peak_mib": round(max(r[1] for r in runs), 1),
-                                                "cpu_s": round(statistics.median(r[3] for r in runs), 2),
-                                                "exit_codes": sorted({r[2] for r in runs})}
-                                         for name, runs in rows.items()}
+    result: dict[str, dict[str, Any]] = {name: figures(runs) for name, runs in rows.items()}
     ratio = result["gxpscan"]["wall_s"] / result["floor"]["wall_s"]
     collect_ratio = result["collect"]["wall_s"] / result["floor"]["wall_s"]
     cpu_ratio = result["collect"]["cpu_s"] / result["floor"]["cpu_s"]
@@ -276,13 +358,16 @@ def main() -> int:
                "ratio": round(ratio, 2), "collect_ratio": round(collect_ratio, 2),
                "collect_cpu_ratio": round(cpu_ratio, 2), "findings_per_run": findings,
                "error_findings": errors,
-               "commands_seen": counts["commands"], "load": os.getloadavg()}
-    print(f"{'':10} {'wall s (median)':>16} {'CPU s (median)':>15} {'peak MiB':>9}")
+               "commands_seen": commands, "responder_procs": len(pids), "load": os.getloadavg()}
+    print(f"{'':10} {'wall s (median)':>16} {'CPU s (median)':>15} {'peak MiB':>9} {'responder CPU s':>16} "
+          f"{'host ms p50 / p90 / max':>24}")
     for name in ("floor", "collect", "gxpscan"):
-        row = result[name]
-        print(f"{name:10} {row['wall_s']:>16} {row['cpu_s']:>15} {row['peak_mib']:>9}")
+        fig = result[name]
+        host = " / ".join(str(fig["host_ms"][k]) for k in ("p50", "p90", "max")) if fig["host_ms"] else "-"
+        responder = "-" if fig["responder_cpu_s"] is None else fig["responder_cpu_s"]
+        print(f"{name:10} {fig['wall_s']:>16} {fig['cpu_s']:>15} {fig['peak_mib']:>9} {responder:>16} {host:>24}")
     print(f"gxpscan / floor: {ratio:.2f}x, collect / floor: {collect_ratio:.2f}x (CPU {cpu_ratio:.2f}x)")
-    print(f"{findings} findings per run, {errors} errors; {counts['commands']} Commands for {args.runs} runs x "
+    print(f"{findings} findings per run, {errors} errors; {commands} Commands for {args.runs} runs x "
           f"{args.hosts} hosts x 3 tools")
     print(json.dumps(summary))
     return 0
