@@ -134,3 +134,22 @@ def test_winrm_setup_lists_exactly_the_windows_facts_that_need_administrators(
     assert cli.main(["winrm-setup"]) == 0
     listed = re.findall(r"^#   (windows\.[a-z_.]+): ", capsys.readouterr().out, re.M)
     assert listed == admin
+
+
+def test_the_trusting_adapter_class_is_made_once_and_each_adapter_keeps_its_own_trust() -> None:
+    """Every host's session mounts an adapter holding the target's trust: the class is defined once per process
+    (not once per host), and each adapter's pool still gets its own context, and its pin or full verification."""
+    import ssl
+
+    from scanner.connectors.winrm import _trusting_adapter
+
+    system, pinned = ssl.create_default_context(), ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    verified, pinning = _trusting_adapter(system, None), _trusting_adapter(pinned, "ab" * 32)
+    assert type(verified) is type(pinning)
+    kw, pin_kw = verified.poolmanager.connection_pool_kw, pinning.poolmanager.connection_pool_kw
+    assert kw["ssl_context"] is system and kw["cert_reqs"] == "CERT_REQUIRED" and "assert_fingerprint" not in kw
+    assert pin_kw["ssl_context"] is pinned and pin_kw["cert_reqs"] == "CERT_NONE"
+    assert pin_kw["assert_fingerprint"] == "ab" * 32
+    pool = verified.get_connection("https://127.0.0.1:5986/wsman")
+    assert pool.conn_kw["ssl_context"] is system  # every connection of the pool is made with it
+    assert verified.cert_verify(None, "https://127.0.0.1:5986/wsman", False, None) is None
