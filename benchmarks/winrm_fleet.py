@@ -19,15 +19,18 @@ peak RSS of each process are printed as a table and as JSON. On a shared machine
 The responders are our lab, not Windows servers, and they run on the same CPUs as the client: their CPU seconds
 during each tool's runs (``/proc/PID/stat`` of the responder processes, before and after) are printed beside the
 tool's, and so are the per-host latencies (open to close, as the client saw them) of the floor and of collect.
-In one process (one GIL) 50 responders answered gxpscan's larger exchange (a 17.7 kB script in over NTLM and TLS,
-the profile's JSON out) slower than the floor's ``hostname``, and the client waited for them; spread over one
-process per CPU, every tool gets the same responders. The responders do all that a WinRM server does for the
+Spread over one process per CPU, every tool gets the same responders; they do all a WinRM server does for the
 client (TLS, NTLM with channel binding, SOAP parsing, the whole script received and decoded, the framed output).
+They were not what made collect's wall time exceed the floor's by more than its CPU did (about 0.7 s of their
+CPU per run of 50 hosts, the same for the floor and collect, in one process or two): the connection gxpscan had
+checked the certificate on, which then carried every operation, lacked TCP_NODELAY, so each request body waited
+for the responder's delayed ACK (collect at concurrency 1: 335 ms per host against the floor's 38 ms; 34 ms with
+it). ``--hosts 12 --concurrency 1`` shows such per-host latency best.
 
 ``--per-host`` measures instead where a host's CPU goes, on this machine's side: the floor and collect each run
 their hosts one after another in one process (after one unmeasured host) and print the thread CPU per host of every
 pywinrm operation and every step of ours, in ms (medians of --runs processes); a busy machine changes them least.
-Run:  python3 benchmarks/winrm_fleet.py [--hosts 50] [--concurrency 16] [--runs 3] [--per-host]
+Run:  python3 benchmarks/winrm_fleet.py [--hosts 50] [--concurrency 16] [--runs 3] [--per-host] [--responder-procs P]
 """
 from __future__ import annotations
 
