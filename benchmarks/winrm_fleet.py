@@ -30,7 +30,10 @@ it). ``--hosts 12 --concurrency 1`` shows such per-host latency best.
 ``--per-host`` measures instead where a host's CPU goes, on this machine's side: the floor and collect each run
 their hosts one after another in one process (after one unmeasured host) and print the thread CPU per host of every
 pywinrm operation and every step of ours, in ms (medians of --runs processes); a busy machine changes them least.
-Run:  python3 benchmarks/winrm_fleet.py [--hosts 50] [--concurrency 16] [--runs 3] [--per-host] [--responder-procs P]
+``--profile-threads OUT.prof`` profiles one whole scan's worker threads by their CPU time, per host (what the
+checks, the decoding, the redaction and the transport cost), and prints gxpscan's functions by cumulative CPU.
+Run:  python3 benchmarks/winrm_fleet.py [--hosts 50] [--concurrency 16] [--runs 3] [--responder-procs P]
+      [--per-host | --profile-threads OUT.prof]
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ import argparse
 import itertools
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -207,6 +211,32 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+#: --profile-threads: the scan with a CPU-time profiler in each worker thread around each host (scan_target), the
+#: profiles merged into one pstats file (argv[1]); then the scan's own arguments.
+THREAD_PROFILE = """
+import atexit, cProfile, functools, pstats, sys, threading, time
+import scanner.runner as runner
+out, profiles, lock = sys.argv.pop(1), [], threading.Lock()
+real = runner.scan_target
+@functools.wraps(real)
+def profiled(*args, **kwargs):
+    profile = cProfile.Profile(time.thread_time)  # CPU of this thread: waiting for the GIL or the host is not counted
+    profile.enable()
+    try:
+        return real(*args, **kwargs)
+    finally:
+        profile.disable()
+        with lock:
+            profiles.append(profile)
+runner.scan_target = profiled
+runner.scan.__kwdefaults__["scan_one"] = profiled
+def merged():
+    stats = pstats.Stats(*profiles)
+    stats.dump_stats(out)
+atexit.register(merged)
+""" + SCAN
+
+
 @dataclass(frozen=True)
 class Run:
     """One measured process: its wall and CPU seconds, peak RSS, exit code, the responders' CPU seconds meanwhile,
@@ -298,6 +328,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--per-host", action="store_true", help="where a host's CPU goes (see above)")
+    parser.add_argument("--profile-threads", type=Path, metavar="OUT.prof",
+                        help="instead, one scan with each worker thread's CPU profiled per host (cProfile with "
+                             "thread_time), merged into OUT.prof; prints gxpscan's own functions by cumulative CPU")
     parser.add_argument("--responder-procs", type=int, default=os.cpu_count() or 1,
                         help="processes the responders are spread over (default: one per CPU)")
     args = parser.parse_args()
@@ -314,6 +347,14 @@ def main() -> int:
         try:
             inv = d / "inventory.json"
             inv.write_text(json.dumps(inventory(ports, ca.cert)))
+            if args.profile_threads:
+                scan = ["scan", "--inventory", str(inv), "--concurrency", str(args.concurrency), "--format", "json"]
+                warm.warm_up(env, [sys.executable, "-c", SCAN, *scan, "--output", str(d / "out-warm-up")])
+                subprocess.run([sys.executable, "-c", THREAD_PROFILE, str(args.profile_threads), *scan, "--output",
+                                str(d / "out-profiled")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=False)
+                stats = pstats.Stats(str(args.profile_threads))
+                stats.sort_stats("cumulative").print_stats(r"/(scanner|checks)/", 30)
+                return 0
             if args.per_host:
                 subprocess.run([sys.executable, "-m", "compileall", "-q", "scanner"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, check=True)
