@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import enum
+import functools
 import hashlib
 import json
 import logging
@@ -112,49 +113,83 @@ def redact(value: T, secrets: Sequence[str]) -> T:
     return _redact(value, tuple(secrets))  # type: ignore[no-any-return]
 
 
+class _Kind(enum.Enum):
+    """How ``_redact`` walks a value of one type."""
+
+    KEEP = "keep"  # numbers, None, our enums, anything else that holds no text
+    TEXT = "text"
+    BYTES = "bytes"
+    MAPPING = "mapping"
+    MEMBERS = "members"  # tuple (NamedTuple too), list, set, frozenset
+    DATACLASS = "dataclass"
+
+
+@functools.cache
+def _kind(tp: type) -> _Kind:
+    """The walk for values of type ``tp``, worked out once per type: the ABC and dataclass tests cost more than the
+    walk itself when asked for each of a host's tens of thousands of values."""
+    if issubclass(tp, enum.Enum):  # Status, Severity, ...: our own vocabulary, never a secret
+        return _Kind.KEEP
+    if issubclass(tp, str):
+        return _Kind.TEXT
+    if issubclass(tp, bytes):
+        return _Kind.BYTES
+    if issubclass(tp, Mapping):
+        return _Kind.MAPPING
+    if issubclass(tp, (tuple, list, set, frozenset)):
+        return _Kind.MEMBERS
+    if dataclasses.is_dataclass(tp):
+        return _Kind.DATACLASS
+    return _Kind.KEEP
+
+
+@functools.cache
+def _field_names(tp: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(tp))
+
+
 def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, enum.Enum):  # Status, Severity, ...: our own vocabulary, never a secret
+    kind = _kind(type(value))
+    if kind is _Kind.KEEP:
         return value
-    if isinstance(value, str):
+    if kind is _Kind.TEXT:
         for s in secrets:
             if s in value:
                 value = value.replace(s, REDACTED)
         return value
-    if isinstance(value, bytes):
+    if kind is _Kind.BYTES:
         for s in secrets:
             value = value.replace(s.encode("utf-8", "surrogateescape"), REDACTED.encode())
         return value
-    if isinstance(value, Mapping):
+    if kind is _Kind.MAPPING:
         items = [(_redact(k, secrets), _redact(v, secrets)) for k, v in value.items()]
         if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=True)):
             return value
         if isinstance(value, MappingProxyType):
             return MappingProxyType(dict(items))
         try:
-            return type(value)(items)  # type: ignore[call-arg]
+            return type(value)(items)
         except TypeError:  # a mapping type that cannot be built from pairs
             return dict(items)
-    if isinstance(value, (tuple, list, set, frozenset)):
+    if kind is _Kind.MEMBERS:
         members = [_redact(v, secrets) for v in value]
         if all(m is v for m, v in zip(members, value, strict=True)):
             return value
         if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
             return type(value)(*members)
         return type(value)(members)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changed = {}
-        for f in dataclasses.fields(value):
-            old = getattr(value, f.name)
-            new = _redact(old, secrets)
-            if new is not old:
-                changed[f.name] = new
-        if not changed:
-            return value
-        clone = copy.copy(value)
-        for name, new in changed.items():
-            object.__setattr__(clone, name, new)
-        return clone
-    return value
+    changed = {}
+    for name in _field_names(type(value)):
+        old = getattr(value, name)
+        new = _redact(old, secrets)
+        if new is not old:
+            changed[name] = new
+    if not changed:
+        return value
+    clone = copy.copy(value)
+    for name, new in changed.items():
+        object.__setattr__(clone, name, new)
+    return clone
 
 
 def evidence_id(target: str, fact: str, index: int) -> str:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
@@ -8,7 +9,7 @@ from typing import NamedTuple
 import jsonschema
 import pytest
 
-from scanner import check, failed, passed
+from scanner import check, failed, passed, runner
 from scanner.inventory import schema
 from scanner.model import (
     Evidence,
@@ -189,6 +190,33 @@ class Pair(NamedTuple):
     right: int
 
 
+class Text(str):
+    pass
+
+
+class Items(list):  # type: ignore[type-arg]
+    pass
+
+
+class Table(Mapping):  # type: ignore[type-arg]
+    """A read-only mapping that is no dict: built from pairs like one."""
+
+    def __init__(self, pairs):
+        self._d = dict(pairs)
+
+    def __getitem__(self, key):
+        return self._d[key]
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def __len__(self):
+        return len(self._d)
+
+    def __eq__(self, other):
+        return isinstance(other, Table) and self._d == other._d
+
+
 @pytest.mark.parametrize("value, expected", [
     (f"user {SECRET} x", "user *** x"),
     (MappingProxyType({"k": f"a{SECRET}", SECRET: 1}), MappingProxyType({"k": "a***", "***": 1})),
@@ -200,6 +228,10 @@ class Pair(NamedTuple):
     (Location(f"/home/{SECRET}/x", 3), Location("/home/***/x", 3, 3)),
     (Status.FAIL, Status.FAIL),
     (Severity.HIGH, Severity.HIGH),
+    (Text(f"a {SECRET}"), "a ***"),  # str methods return str
+    (f"b {SECRET}".encode(), b"b ***"),
+    (Items([SECRET, 2]), Items(["***", 2])),
+    (Table([("k", f"{SECRET}!")]), Table([("k", "***!")])),
 ])
 def test_redaction_keeps_types(value, expected):
     got = redact(value, [SECRET])
@@ -208,6 +240,14 @@ def test_redaction_keeps_types(value, expected):
         dict(expected) if isinstance(expected, MappingProxyType) else expected)
     if isinstance(value, (tuple, list)):  # nested members keep their types too
         assert [type(v) for v in got] == [type(v) for v in expected]
+
+
+def test_redaction_works_out_the_walk_of_each_type_once():
+    runner._kind.cache_clear()
+    value = {"a": [f"x{SECRET}", 1, 2.5, None], "b": ({"c": "d"}, {"e": "f"}), "g": Box("h", ("i", "j"))}
+    assert redact(value, [SECRET]) == {**value, "a": ["x***", 1, 2.5, None]}
+    info = runner._kind.cache_info()
+    assert (info.misses, info.hits) == (8, 13)  # dict str list int float NoneType tuple Box; 21 values in all
 
 
 def test_our_enums_are_never_redacted_into_plain_strings():
