@@ -149,7 +149,8 @@ def _field_names(tp: type) -> tuple[str, ...]:
 
 
 def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
-    kind = _kind(type(value))
+    tp: type = type(value)
+    kind = _kind(tp)
     if kind is _Kind.KEEP:
         return value
     if kind is _Kind.TEXT:
@@ -179,7 +180,7 @@ def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
             return type(value)(*members)
         return type(value)(members)
     changed = {}
-    for name in _field_names(type(value)):
+    for name in _field_names(tp):
         old = getattr(value, name)
         new = _redact(old, secrets)
         if new is not old:
