@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -82,6 +83,15 @@ def test_script_travels_on_stdin_of_sh_and_bytes_survive(lab):
     assert lines[0] == b"argv=sh -s "  # the script itself is on no command line
     assert lines[1] == b"default"  # the host's own UTS namespace
     assert lines[2] == b"\xff\xfe\x00end"  # non-UTF-8 bytes come back untouched
+
+
+def test_the_connection_sends_without_nagle_delay(lab):
+    """TCP_NODELAY on the connection, as OpenSSH's client sets it: paramiko writes whole packets, and a script's
+    last packet and its EOF would otherwise wait for the host's delayed ACK of the packet before."""
+    with SSHConnector(target(lab, "default")) as conn:
+        assert conn.run("true", timeout=10).exit_code == 0
+        nodelay = [t.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for t in conn._transports]
+    assert len(nodelay) == 1 and nodelay[0] != 0
 
 
 def test_exit_code_and_stderr_are_kept_apart(lab):
