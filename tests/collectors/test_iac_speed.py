@@ -33,7 +33,13 @@ SNIPPETS = [
     'x "l1" l2 "l\\n" {\n  a = 1\n}\n', 'x "a" /* c */ "b" {\n}\n', 'x "a"\n"b" {\n}\n', 'x "${a}" {\n}\n',
     'resource "aws_s3_bucket" "b" {\n  bucket = "n"\n\n  # gxpscan:waive x\n  acl = var.acl # c\n'
     '  tags = {\n    a = "b"\n  }\n  rule {\n    s = "Enabled"\n  }\n}\n',
-    "a = <<EOT\nx\nEOT\n", DEEP, "b {\n" * MAX_DEPTH + 'a = "x"\n' + "}\n" * MAX_DEPTH,
+    "a = <<EOT\nx\nEOT\n", DEEP,
+    # block headers taken in one match (``_HEADER``), and the lines around them it must leave to the token parse
+    'x "a" "b" {  \n  a = 1\n}\n', 'x "a"  {\r\n  a = 1\r\n}\r\n', "x {\n}\n}\n", "x {\n}  y = 1\n", "x {\n} # c\n",
+    "x {\n  y {\n  }}\n", "x {\n}\n# c\n// d\ny = 1\n", "x {\n}", 'x "a" {\n', 'x "a" {\n  a = 1\n  ', "x {\n  }\n",
+    'x "" {\n}\n', 'x "a"{\n}\n', 'x"a" {\n}\n', "x {\n\n\n  a = 1\n\n}\n\n\ny {\n}\n", "x { # c\n}\n",
+    "x {\n  a = 1\n} y {\n}\n", "x {\n  a = [\n  1]\n}\n", "x {\n  y {\n    z {\n    }\n  }\n}\n",
+    "b {\n" * (MAX_DEPTH + 1) + "}\n" * (MAX_DEPTH + 1), "b {\n" * MAX_DEPTH + 'a = "x"\n' + "}\n" * MAX_DEPTH,
     "b {\n" * (MAX_DEPTH - 1) + "a = c.d\n" + "}\n" * (MAX_DEPTH - 1),
 ]
 
@@ -198,3 +204,57 @@ def test_a_finding_placed_at_its_location_is_copied_not_rebuilt() -> None:
     assert thaw(placed.observed) == {"key": {"rotation": False}, "ids": [1, 2]}
     assert finding.location is None
     assert with_notes(placed, notes) is placed
+
+
+def _facts_text(root: Path, fast: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Every fact the iac collector makes of ``root`` (value and evidence), with one parse or the other."""
+    with monkeypatch.context() as m:
+        m.setattr(hp, "parse", lambda text: hp.Parser(text, fast=fast).file())
+        target = Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {})
+        facts = iac.collect(IacConnector(target), target, iac.FACTS)
+    return {name: (fact.error, fact.inapplicable, json.dumps(thaw(fact.value), sort_keys=True, default=str),
+                   [(e.source, e.raw, e.sha256) for e in fact.evidence]) for name, fact in facts.items()}
+
+
+def _benchmark_corpus(root: Path) -> Path:
+    from benchmarks import iac as bench  # the generator of the benchmark's corpus
+
+    bench.write_hcl(root, bench.resources(300), 30)
+    return root
+
+
+@pytest.mark.parametrize("corpus", ["fixtures", "benchmark"])
+def test_the_one_match_parse_makes_the_same_trees_and_facts_as_the_token_by_token_parse(
+        corpus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "iac" if corpus == "fixtures" \
+        else _benchmark_corpus(tmp_path / "hcl")
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".tf", ".tfvars"))
+    assert len(files) >= 5
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert parsed(text, fast=True) == parsed(text, fast=False), path
+    fast, slow = _facts_text(root, True, monkeypatch), _facts_text(root, False, monkeypatch)
+    assert fast == slow
+    notes = json.loads(fast[iac.NOTES][2])
+    assert len(notes["locations"]) >= (300 if corpus == "benchmark" else 5)
+
+
+def test_the_benchmark_corpus_is_parsed_with_few_token_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting, not timing: on the corpus of ``benchmarks/iac.py`` block headers, closing braces, plain attributes
+    and new lines are each one match, so the parser lexes a token only for the rest (lists here, and the end)."""
+    root = _benchmark_corpus(tmp_path / "hcl")
+    lexed = {True: 0, False: 0}
+    original = hp.Parser._lex
+
+    def counting(self: hp.Parser, pos: int) -> hp.Token:
+        lexed[self.fast] += 1
+        return original(self, pos)
+
+    monkeypatch.setattr(hp.Parser, "_lex", counting)
+    files = sorted(root.glob("*.tf"))
+    for path in files:
+        for fast in (True, False):
+            hp.Parser(path.read_text(encoding="utf-8"), fast=fast).file()
+    lists = sum(path.read_text(encoding="utf-8").count("[") for path in files)
+    assert lexed[True] <= len(files) + 6 * lists
+    assert lexed[True] * 15 < lexed[False]
