@@ -258,3 +258,19 @@ def test_the_benchmark_corpus_is_parsed_with_few_token_objects(tmp_path: Path, m
     lists = sum(path.read_text(encoding="utf-8").count("[") for path in files)
     assert lexed[True] <= len(files) + 6 * lists
     assert lexed[True] * 15 < lexed[False]
+
+
+@pytest.mark.parametrize("node", [hp.Template(("x",)), hp.Template(()), hp.Literal(True), hp.Literal(None),
+                                  hp.Template(("a", "b")), hp.Literal("7", number=True)])
+def test_a_leaf_evaluated_without_the_depth_count_still_stops_at_the_depth_bound(node: hp.Expr) -> None:
+    from scanner.collectors.iac import _hcl
+    from scanner.collectors.iac._values import Unknown
+
+    scope = _hcl.Scope(_hcl.Module(Path(".")), "", {})
+    shallow, deep = _hcl.Eval(scope, depth=MAX_DEPTH - 1), _hcl.Eval(scope, depth=MAX_DEPTH)
+    expected = {hp.Template(("x",)): "x", hp.Template(()): "", hp.Literal(True): True, hp.Literal(None): None,
+                hp.Template(("a", "b")): "ab", hp.Literal("7", number=True): 7}[node]
+    got = shallow.value(node)
+    assert (got, type(got)) == (expected, type(expected))
+    assert shallow.depth == MAX_DEPTH - 1
+    assert deep.value(node) == Unknown(f"nested deeper than {MAX_DEPTH} levels")
