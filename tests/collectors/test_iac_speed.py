@@ -126,6 +126,11 @@ def test_each_terraform_file_is_read_once_though_depends_on_is_read_from_its_lin
     monkeypatch.setattr(IacConnector, "read", counting)
     out = scan(tmp_path, checks=("aws.kms.key_rotation", "aws.ebs.volume_encryption"))
     assert sorted(reads) == ["a.tf", "b.tf"]
+    # and the parsed files are let go once the facts are made (the collector's garbage walk does not see them)
+    target = Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path)}, {})
+    conn = IacConnector(target)
+    facts = iac.collect(conn, target, ["aws.kms_keys", iac.NOTES])
+    assert (conn.memo, len(facts["aws.kms_keys"].value.items)) == ({}, 1)
     # the volume waits for encryption by default (read from its lines): encrypted, as AWS would create it
     assert verdicts(out, "aws.ebs.volume_encryption") == {"aws_ebs_volume.v": "pass"}
     assert verdicts(out, "aws.kms.key_rotation") == {"aws_kms_key.k": "pass"}
