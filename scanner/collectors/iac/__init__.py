@@ -214,11 +214,14 @@ def _system(conn: IacConnector, scan: Scan) -> Any:
 
 def _plain(value: Any) -> Any:
     """One level of ``thaw`` for ``json.dumps(default=...)``: the encoder walks the rest itself, so a frozen
-    value is written without first being copied whole (the text is the same as ``json.dumps(thaw(value))``)."""
-    if isinstance(value, Mapping):
+    value is written without first being copied whole (the text is the same as ``json.dumps(thaw(value))``).
+    The commonest kinds (read-only mappings, fact dataclasses) are told by their exact type: no ABC check."""
+    kind = type(value)
+    fields = None if kind is MappingProxyType else getattr(kind, "__dataclass_fields__", None)
+    if fields is not None:  # an instance of a dataclass (not the class itself; none of them is a Mapping)
+        return {k: getattr(value, k) for k in fields}
+    if kind is MappingProxyType or isinstance(value, Mapping):
         return {str(k): v for k, v in value.items()}
-    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
-        return {k: getattr(value, k) for k in value.__dataclass_fields__}
     plain = thaw(value)  # sets (sorted), enums, datetimes, bytes
     return str(plain) if plain is value else plain
 
