@@ -39,7 +39,8 @@ SNIPPETS = [
     "x {\n  y {\n  }}\n", "x {\n}\n# c\n// d\ny = 1\n", "x {\n}", 'x "a" {\n', 'x "a" {\n  a = 1\n  ', "x {\n  }\n",
     'x "" {\n}\n', 'x "a"{\n}\n', 'x"a" {\n}\n', "x {\n\n\n  a = 1\n\n}\n\n\ny {\n}\n", "x { # c\n}\n",
     "x {\n  a = 1\n} y {\n}\n", "x {\n  a = [\n  1]\n}\n", "x {\n  y {\n    z {\n    }\n  }\n}\n",
-    "b {\n" * (MAX_DEPTH + 1) + "}\n" * (MAX_DEPTH + 1), "b {\n" * MAX_DEPTH + 'a = "x"\n' + "}\n" * MAX_DEPTH,
+    "b {\n" * (MAX_DEPTH + 1) + "}\n" * (MAX_DEPTH + 1), "x {\n}\n  # c\ny = 1\n", "x {\n}\n\n//c\n", "x {\n} \n \n",
+    'a = "x"\nb = "x"\nc = 1\nd = 1\ne = ""\nf = ""\n', "b {\n" * MAX_DEPTH + 'a = "x"\n' + "}\n" * MAX_DEPTH,
     "b {\n" * (MAX_DEPTH - 1) + "a = c.d\n" + "}\n" * (MAX_DEPTH - 1),
 ]
 
@@ -279,3 +280,11 @@ def test_a_leaf_evaluated_without_the_depth_count_still_stops_at_the_depth_bound
     assert (got, type(got)) == (expected, type(expected))
     assert shallow.depth == MAX_DEPTH - 1
     assert deep.value(node) == Unknown(f"nested deeper than {MAX_DEPTH} levels")
+
+
+def test_equal_leaves_of_one_file_are_one_node() -> None:
+    body = hp.parse('a = "x"\nb = "x"\nc = 14\nx {\n  d = 14\n  e = "x"\n  f = "y"\n}\n')
+    (a, b, c), inner = body.attributes, body.blocks[0].body.attributes
+    assert (a.expr, c.expr) == (hp.Template(("x",)), hp.Literal("14", number=True))
+    assert a.expr is b.expr is inner[1].expr and c.expr is inner[0].expr
+    assert inner[2].expr == hp.Template(("y",)) and [x.line for x in (a, b, c, *inner)] == [1, 2, 3, 5, 6, 7]

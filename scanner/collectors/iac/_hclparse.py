@@ -190,8 +190,9 @@ _HEADER = re.compile(r"""
     ((?:[ \t\r]*"[^"\\$%\n]*")*)  # its labels, each a string without escapes or template markers
     [ \t\r]*(\{)[ \t\r]*\n[\n \t\r]*  # the brace ending the line, and the blank lines after it
 """, re.VERBOSE)
-#: The end of a line after a block's ``}``, and the blank lines after it.
-_LINE_END = re.compile(r"[ \t\r]*\n[\n \t\r]*")
+#: The end of a line after a block's ``}``, and the blank lines after it, when no comment line follows (a comment
+#: line is part of the new line token: left to it).
+_LINE_END = re.compile(r"[ \t\r]*\n[\n \t\r]*(?![\n \t\r]|\#|//)")
 _LABEL_TEXT = re.compile(r'"([^"]*)"')
 _KEYWORDS = {"true": True, "false": False, "null": None}
 _COMMENT_LINES = re.compile(r"[ \t\r]*(?:\#|//)[^\n]*\n[\n \t\r]*")
@@ -237,6 +238,8 @@ class Parser:
         self._peek_at = -1
         self._tokens = 0
         self._peek_mode = False
+        #: the leaves ``_simple`` made, by kind and text: equal immutable nodes, shared (one object, not one a line)
+        self._leaves: dict[tuple[int, str], Expr] = {}
 
     # ---------------------------------------------------------------------------- positions and tokens
     def line(self, pos: int | None = None) -> int:
@@ -387,7 +390,7 @@ class Parser:
         """After an attribute or a block: the line ends (or the body, or the file)."""
         if self.fast:
             m = _LINE_END.match(self.text, self.pos)
-            if m is not None and not _COMMENT_LINES.match(self.text, m.end()):
+            if m is not None:
                 self._count(1, m.start())  # the new line token the token-by-token parse reads
                 self.pos = m.end()
                 self._peeked = None
@@ -449,12 +452,16 @@ class Parser:
         if m is None or self.depth + 1 > MAX_DEPTH:
             return None
         name, string, number, chain = m.groups()
-        expr: Expr
+        expr: Expr | None
         if string is not None:
-            expr = Template((string,) if string else ())
+            expr = self._leaves.get((0, string))
+            if expr is None:
+                expr = self._leaves[0, string] = Template((string,) if string else ())
             tokens = 3
         elif number is not None:
-            expr = Literal(number, number=True)
+            expr = self._leaves.get((1, number))
+            if expr is None:
+                expr = self._leaves[1, number] = Literal(number, number=True)
             tokens = 3
         else:
             root, *steps = chain.split(".")
