@@ -133,18 +133,23 @@ def blocks(plan: Mapping[str, Any], rel: str, region: str) -> list[Block]:
     configured = _configuration((plan.get("configuration") or {}).get("root_module") or {})
     region = region_of(plan, region)
     out = []
+    where = Location(rel)  # one for every resource of the plan (it holds no lines)
     root = (plan.get("planned_values") or {}).get("root_module") or {}
     for module in _modules(root):
         for r in module.get("resources") or []:
             if not isinstance(r, dict) or r.get("mode") != "managed":
                 continue
             address = str(r.get("address"))
-            config = configured.get(address.split("[", 1)[0], Configured())
+            config = configured.get(address.split("[", 1)[0]) or Configured()
             # an attribute the code does not set and the provider computes (the deprecated inline S3 settings,
             # ids, ARNs) is left to AWS: its default applies, as for HCL
-            after_unknown = _configured_unknown(unknown.get(address) or {}, config.expressions)
-            values = _with_unknown(r.get("values") or {}, after_unknown)
+            # (most resources have nothing unknown: no walk of their values then)
+            marked = unknown.get(address)
+            after_unknown = _configured_unknown(marked, config.expressions) if marked else {}
+            values = r.get("values") or {}
+            if not (type(after_unknown) is dict and not after_unknown):
+                values = _with_unknown(values, after_unknown)
             values = {k: v for k, v in values.items() if v is not None} if isinstance(values, dict) else {}
-            out.append(Block(str(r.get("type")), address, values, Location(rel), refs=config.refs, region=region,
+            out.append(Block(str(r.get("type")), address, values, where, refs=config.refs, region=region,
                              depends_on=config.depends_on, before=_before(changes.get(address))))
     return out
