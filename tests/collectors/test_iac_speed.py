@@ -288,3 +288,58 @@ def test_equal_leaves_of_one_file_are_one_node() -> None:
     assert (a.expr, c.expr) == (hp.Template(("x",)), hp.Literal("14", number=True))
     assert a.expr is b.expr is inner[1].expr and c.expr is inner[0].expr
     assert inner[2].expr == hp.Template(("y",)) and [x.line for x in (a, b, c, *inner)] == [1, 2, 3, 5, 6, 7]
+
+
+@pytest.mark.parametrize("reported", ["real", "zero", "smaller"])
+@pytest.mark.parametrize("length", [0, 99, 100, 101, 250])
+def test_a_file_is_read_whole_up_to_the_bound_whatever_size_it_reports(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reported: str, length: int) -> None:
+    """The read buffer is the file's size (not ``max_file_bytes``): a file that grew after its size was taken,
+    or reports none (st_size 0), is still read whole, and one above the bound is still refused."""
+    data = bytes(range(256))[:length]
+    path = tmp_path / "main.tf"
+    path.write_bytes(data)
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path),
+                                                     "max_file_bytes": 100}, {}))
+    real_fstat = os.fstat
+
+    def fstat(fd: int) -> Any:
+        st = real_fstat(fd)
+        size = {"real": st.st_size, "zero": 0, "smaller": st.st_size // 3}[reported]
+        return os.stat_result((*tuple(st)[:6], size, *tuple(st)[7:]))
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    if length > 100:
+        with pytest.raises(FileRefused, match="larger than 100 bytes"):
+            conn.read(path)
+        assert conn.read(path, head=True) == data[:100]
+    else:
+        assert conn.read(path) == data
+
+
+def test_a_small_file_is_read_with_a_buffer_of_its_size_not_of_the_bound(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "main.tf").write_text("a = 1\n")
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path),
+                                                     "max_file_bytes": 256 * 2**20}, {}))
+    asked: list[int] = []
+    real_fdopen = os.fdopen
+
+    class Recording:
+        def __init__(self, fh: Any):
+            self.fh = fh
+
+        def __enter__(self) -> Recording:
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            self.fh.close()
+
+        def read(self, n: int) -> bytes:
+            asked.append(n)
+            data: bytes = self.fh.read(n)
+            return data
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Recording(real_fdopen(fd, mode)))
+    assert conn.read(tmp_path / "main.tf") == b"a = 1\n"
+    assert asked == [7]
