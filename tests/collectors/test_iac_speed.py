@@ -243,6 +243,10 @@ def test_the_one_match_parse_makes_the_same_trees_and_facts_as_the_token_by_toke
     assert fast == slow
     notes = json.loads(fast[iac.NOTES][2])
     assert len(notes["locations"]) >= (300 if corpus == "benchmark" else 5)
+    # the listing of the files scanned (their paths taken from the parsed files) is the connector's
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    listed = iac.scan_code(conn, "us-east-1", "000000000000", "aws").files
+    assert listed == [conn.rel(p) for p in conn.files(root)] and len(listed) >= len(files)
 
 
 def test_the_benchmark_corpus_is_parsed_with_few_token_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

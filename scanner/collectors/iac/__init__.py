@@ -165,7 +165,13 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
                 b.location, b.waivers = source.location, list(source.waivers)
         blocks += planned
     problems.items += [(path, None, why) for path, why in conn.refused]
-    return Scan(blocks, problems.items, [conn.rel(f) for f in found])
+    return Scan(blocks, problems.items, [_rel(conn, f) for f in found])
+
+
+def _rel(conn: IacConnector, path: Path) -> str:
+    """``conn.rel(path)``, taken from the parsed file when there is one (worked out once a file)."""
+    parsed = conn.memo.get(("hcl", path))
+    return parsed.rel if isinstance(parsed, _hcl.HclFile) else conn.rel(path)
 
 
 def _head(conn: IacConnector, path: Path) -> bytes:
