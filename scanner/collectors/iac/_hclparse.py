@@ -11,6 +11,11 @@ Hostile input is bounded: nesting deeper than ``MAX_DEPTH`` expressions is an er
 parsing, before Python's stack is at risk), every scan is linear in the text (one compiled regular expression per
 token, runs of blank and comment lines taken as one; a heredoc's closing marker is searched once), a file has
 at most ``MAX_TOKENS`` tokens, and numbers stay text until evaluated.
+
+The commonest lines are each taken in one match straight from the text, without a token: a plain attribute
+(``_SIMPLE``), a block header with plain labels (``_HEADER``), a closing brace and a line end; they make the nodes,
+lines, token counts and depth errors the token-by-token parse (``Parser(text, fast=False)``) makes, and anything
+else on a line goes to that parse.
 """
 from __future__ import annotations
 
