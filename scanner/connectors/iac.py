@@ -161,7 +161,11 @@ class IacConnector:
             raise FileRefused(f"cannot read: {exc.strerror}") from None
         try:
             with os.fdopen(fd, "rb") as fh:
-                data = fh.read(self.max_bytes + 1)
+                # a buffer the file's size, not the bound (a read of max_bytes + 1 allocates that much each time)
+                size = os.fstat(fd).st_size
+                data = fh.read(min(size, self.max_bytes) + 1)
+                if len(data) > size:  # it grew, or its size is not known (st_size 0): the rest, up to the bound
+                    data += fh.read(self.max_bytes + 1 - len(data))
         except OSError as exc:
             raise FileRefused(f"cannot read: {exc.strerror}") from None
         if len(data) > self.max_bytes and head:

@@ -33,7 +33,14 @@ SNIPPETS = [
     'x "l1" l2 "l\\n" {\n  a = 1\n}\n', 'x "a" /* c */ "b" {\n}\n', 'x "a"\n"b" {\n}\n', 'x "${a}" {\n}\n',
     'resource "aws_s3_bucket" "b" {\n  bucket = "n"\n\n  # gxpscan:waive x\n  acl = var.acl # c\n'
     '  tags = {\n    a = "b"\n  }\n  rule {\n    s = "Enabled"\n  }\n}\n',
-    "a = <<EOT\nx\nEOT\n", DEEP, "b {\n" * MAX_DEPTH + 'a = "x"\n' + "}\n" * MAX_DEPTH,
+    "a = <<EOT\nx\nEOT\n", DEEP,
+    # block headers taken in one match (``_HEADER``), and the lines around them it must leave to the token parse
+    'x "a" "b" {  \n  a = 1\n}\n', 'x "a"  {\r\n  a = 1\r\n}\r\n', "x {\n}\n}\n", "x {\n}  y = 1\n", "x {\n} # c\n",
+    "x {\n  y {\n  }}\n", "x {\n}\n# c\n// d\ny = 1\n", "x {\n}", 'x "a" {\n', 'x "a" {\n  a = 1\n  ', "x {\n  }\n",
+    'x "" {\n}\n', 'x "a"{\n}\n', 'x"a" {\n}\n', "x {\n\n\n  a = 1\n\n}\n\n\ny {\n}\n", "x { # c\n}\n",
+    "x {\n  a = 1\n} y {\n}\n", "x {\n  a = [\n  1]\n}\n", "x {\n  y {\n    z {\n    }\n  }\n}\n",
+    "b {\n" * (MAX_DEPTH + 1) + "}\n" * (MAX_DEPTH + 1), "x {\n}\n  # c\ny = 1\n", "x {\n}\n\n//c\n", "x {\n} \n \n",
+    'a = "x"\nb = "x"\nc = 1\nd = 1\ne = ""\nf = ""\n', "b {\n" * MAX_DEPTH + 'a = "x"\n' + "}\n" * MAX_DEPTH,
     "b {\n" * (MAX_DEPTH - 1) + "a = c.d\n" + "}\n" * (MAX_DEPTH - 1),
 ]
 
@@ -120,6 +127,11 @@ def test_each_terraform_file_is_read_once_though_depends_on_is_read_from_its_lin
     monkeypatch.setattr(IacConnector, "read", counting)
     out = scan(tmp_path, checks=("aws.kms.key_rotation", "aws.ebs.volume_encryption"))
     assert sorted(reads) == ["a.tf", "b.tf"]
+    # and the parsed files are let go once the facts are made (the collector's garbage walk does not see them)
+    target = Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path)}, {})
+    conn = IacConnector(target)
+    facts = iac.collect(conn, target, ["aws.kms_keys", iac.NOTES])
+    assert (conn.memo, len(facts["aws.kms_keys"].value.items)) == ({}, 1)
     # the volume waits for encryption by default (read from its lines): encrypted, as AWS would create it
     assert verdicts(out, "aws.ebs.volume_encryption") == {"aws_ebs_volume.v": "pass"}
     assert verdicts(out, "aws.kms.key_rotation") == {"aws_kms_key.k": "pass"}
@@ -198,3 +210,140 @@ def test_a_finding_placed_at_its_location_is_copied_not_rebuilt() -> None:
     assert thaw(placed.observed) == {"key": {"rotation": False}, "ids": [1, 2]}
     assert finding.location is None
     assert with_notes(placed, notes) is placed
+
+
+def _facts_text(root: Path, fast: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Every fact the iac collector makes of ``root`` (value and evidence), with one parse or the other."""
+    with monkeypatch.context() as m:
+        m.setattr(hp, "parse", lambda text: hp.Parser(text, fast=fast).file())
+        target = Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {})
+        facts = iac.collect(IacConnector(target), target, iac.FACTS)
+    return {name: (fact.error, fact.inapplicable, json.dumps(thaw(fact.value), sort_keys=True, default=str),
+                   [(e.source, e.raw, e.sha256) for e in fact.evidence]) for name, fact in facts.items()}
+
+
+def _benchmark_corpus(root: Path) -> Path:
+    from benchmarks import iac as bench  # the generator of the benchmark's corpus
+
+    bench.write_hcl(root, bench.resources(300), 30)
+    return root
+
+
+@pytest.mark.parametrize("corpus", ["fixtures", "benchmark"])
+def test_the_one_match_parse_makes_the_same_trees_and_facts_as_the_token_by_token_parse(
+        corpus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "iac" if corpus == "fixtures" \
+        else _benchmark_corpus(tmp_path / "hcl")
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".tf", ".tfvars"))
+    assert len(files) >= 5
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert parsed(text, fast=True) == parsed(text, fast=False), path
+    fast, slow = _facts_text(root, True, monkeypatch), _facts_text(root, False, monkeypatch)
+    assert fast == slow
+    notes = json.loads(fast[iac.NOTES][2])
+    assert len(notes["locations"]) >= (300 if corpus == "benchmark" else 5)
+    # the listing of the files scanned (their paths taken from the parsed files) is the connector's
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    listed = iac.scan_code(conn, "us-east-1", "000000000000", "aws").files
+    assert listed == [conn.rel(p) for p in conn.files(root)] and len(listed) >= len(files)
+
+
+def test_the_benchmark_corpus_is_parsed_with_few_token_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting, not timing: on the corpus of ``benchmarks/iac.py`` block headers, closing braces, plain attributes
+    and new lines are each one match, so the parser lexes a token only for the rest (lists here, and the end)."""
+    root = _benchmark_corpus(tmp_path / "hcl")
+    lexed = {True: 0, False: 0}
+    original = hp.Parser._lex
+
+    def counting(self: hp.Parser, pos: int) -> hp.Token:
+        lexed[self.fast] += 1
+        return original(self, pos)
+
+    monkeypatch.setattr(hp.Parser, "_lex", counting)
+    files = sorted(root.glob("*.tf"))
+    for path in files:
+        for fast in (True, False):
+            hp.Parser(path.read_text(encoding="utf-8"), fast=fast).file()
+    lists = sum(path.read_text(encoding="utf-8").count("[") for path in files)
+    assert lexed[True] <= len(files) + 6 * lists
+    assert lexed[True] * 15 < lexed[False]
+
+
+@pytest.mark.parametrize("node", [hp.Template(("x",)), hp.Template(()), hp.Literal(True), hp.Literal(None),
+                                  hp.Template(("a", "b")), hp.Literal("7", number=True)])
+def test_a_leaf_evaluated_without_the_depth_count_still_stops_at_the_depth_bound(node: hp.Expr) -> None:
+    from scanner.collectors.iac import _hcl
+    from scanner.collectors.iac._values import Unknown
+
+    scope = _hcl.Scope(_hcl.Module(Path(".")), "", {})
+    shallow, deep = _hcl.Eval(scope, depth=MAX_DEPTH - 1), _hcl.Eval(scope, depth=MAX_DEPTH)
+    expected = {hp.Template(("x",)): "x", hp.Template(()): "", hp.Literal(True): True, hp.Literal(None): None,
+                hp.Template(("a", "b")): "ab", hp.Literal("7", number=True): 7}[node]
+    got = shallow.value(node)
+    assert (got, type(got)) == (expected, type(expected))
+    assert shallow.depth == MAX_DEPTH - 1
+    assert deep.value(node) == Unknown(f"nested deeper than {MAX_DEPTH} levels")
+
+
+def test_equal_leaves_of_one_file_are_one_node() -> None:
+    body = hp.parse('a = "x"\nb = "x"\nc = 14\nx {\n  d = 14\n  e = "x"\n  f = "y"\n}\n')
+    (a, b, c), inner = body.attributes, body.blocks[0].body.attributes
+    assert (a.expr, c.expr) == (hp.Template(("x",)), hp.Literal("14", number=True))
+    assert a.expr is b.expr is inner[1].expr and c.expr is inner[0].expr
+    assert inner[2].expr == hp.Template(("y",)) and [x.line for x in (a, b, c, *inner)] == [1, 2, 3, 5, 6, 7]
+
+
+@pytest.mark.parametrize("reported", ["real", "zero", "smaller"])
+@pytest.mark.parametrize("length", [0, 99, 100, 101, 250])
+def test_a_file_is_read_whole_up_to_the_bound_whatever_size_it_reports(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reported: str, length: int) -> None:
+    """The read buffer is the file's size (not ``max_file_bytes``): a file that grew after its size was taken,
+    or reports none (st_size 0), is still read whole, and one above the bound is still refused."""
+    data = bytes(range(256))[:length]
+    path = tmp_path / "main.tf"
+    path.write_bytes(data)
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path),
+                                                     "max_file_bytes": 100}, {}))
+    real_fstat = os.fstat
+
+    def fstat(fd: int) -> Any:
+        st = real_fstat(fd)
+        size = {"real": st.st_size, "zero": 0, "smaller": st.st_size // 3}[reported]
+        return os.stat_result((*tuple(st)[:6], size, *tuple(st)[7:]))
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    if length > 100:
+        with pytest.raises(FileRefused, match="larger than 100 bytes"):
+            conn.read(path)
+        assert conn.read(path, head=True) == data[:100]
+    else:
+        assert conn.read(path) == data
+
+
+def test_a_small_file_is_read_with_a_buffer_of_its_size_not_of_the_bound(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "main.tf").write_text("a = 1\n")
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path),
+                                                     "max_file_bytes": 256 * 2**20}, {}))
+    asked: list[int] = []
+    real_fdopen = os.fdopen
+
+    class Recording:
+        def __init__(self, fh: Any):
+            self.fh = fh
+
+        def __enter__(self) -> Recording:
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            self.fh.close()
+
+        def read(self, n: int) -> bytes:
+            asked.append(n)
+            data: bytes = self.fh.read(n)
+            return data
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Recording(real_fdopen(fd, mode)))
+    assert conn.read(tmp_path / "main.tf") == b"a = 1\n"
+    assert asked == [7]

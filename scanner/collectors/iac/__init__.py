@@ -165,7 +165,13 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
                 b.location, b.waivers = source.location, list(source.waivers)
         blocks += planned
     problems.items += [(path, None, why) for path, why in conn.refused]
-    return Scan(blocks, problems.items, [conn.rel(f) for f in found])
+    return Scan(blocks, problems.items, [_rel(conn, f) for f in found])
+
+
+def _rel(conn: IacConnector, path: Path) -> str:
+    """``conn.rel(path)``, taken from the parsed file when there is one (worked out once a file)."""
+    parsed = conn.memo.get(("hcl", path))
+    return parsed.rel if isinstance(parsed, _hcl.HclFile) else conn.rel(path)
 
 
 def _head(conn: IacConnector, path: Path) -> bytes:
@@ -214,11 +220,14 @@ def _system(conn: IacConnector, scan: Scan) -> Any:
 
 def _plain(value: Any) -> Any:
     """One level of ``thaw`` for ``json.dumps(default=...)``: the encoder walks the rest itself, so a frozen
-    value is written without first being copied whole (the text is the same as ``json.dumps(thaw(value))``)."""
-    if isinstance(value, Mapping):
+    value is written without first being copied whole (the text is the same as ``json.dumps(thaw(value))``).
+    The commonest kinds (read-only mappings, fact dataclasses) are told by their exact type: no ABC check."""
+    kind = type(value)
+    fields = None if kind is MappingProxyType else getattr(kind, "__dataclass_fields__", None)
+    if fields is not None:  # an instance of a dataclass (not the class itself; none of them is a Mapping)
+        return {k: getattr(value, k) for k in fields}
+    if kind is MappingProxyType or isinstance(value, Mapping):
         return {str(k): v for k, v in value.items()}
-    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
-        return {k: getattr(value, k) for k in value.__dataclass_fields__}
     plain = thaw(value)  # sets (sorted), enums, datetimes, bytes
     return str(plain) if plain is value else plain
 
@@ -246,8 +255,13 @@ def cycle_collection_paused() -> Iterator[None]:
 
 
 def collect(connector: IacConnector, target: Target, names: Iterable[str]) -> dict[str, Fact]:
+    """The facts of a code target. The parsed files (``connector.memo``) are released once the facts are made:
+    nothing reads them after, and the cyclic collector does not have to walk every tree node when it resumes."""
     with cycle_collection_paused():
-        return _collect(connector, target, names)
+        try:
+            return _collect(connector, target, names)
+        finally:
+            connector.memo.clear()
 
 
 def _collect(connector: IacConnector, target: Target, names: Iterable[str]) -> dict[str, Fact]:

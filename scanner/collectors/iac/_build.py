@@ -110,6 +110,9 @@ class Attrs:
         if self.block.broken:
             self.errors[fld] = self.block.broken
             return placeholder
+        kind = type(value)
+        if kind is str or kind is bool or kind is int:  # most values: known, nothing inside them
+            return value
         problems = unknowns(value)
         if problems:
             self.errors.setdefault(fld, f"{self.block.address}: " + "; ".join(problems))
@@ -203,6 +206,7 @@ class Builder:
             self.by_type.setdefault(b.type, []).append(b)
         self.out = Built()
         self._indexes: dict[tuple[tuple[str, ...], str, str, tuple[str, ...]], Index] = {}
+        self._named: dict[tuple[str, tuple[str, ...]], dict[str, list[str]]] = {}
         self._buckets: dict[str, list[Block]] | None = None
         self._order: Order | None = None
 
@@ -232,11 +236,19 @@ class Builder:
         mine, unsure_some, unsure_all = index
         return mine.get(target.address, []), unsure_all + unsure_some.get(target.address, [])
 
+    def _names(self, target_type: str, names: tuple[str, ...]) -> dict[str, list[str]]:
+        """name -> addresses of the resources of ``target_type`` it names (made once: the split resources of
+        several kinds join the same targets)."""
+        named = self._named.get((target_type, names))
+        if named is None:
+            named = self._named[target_type, names] = {}
+            for t in self.of(target_type):
+                for n in self.identities(t, *names):
+                    named.setdefault(n, []).append(t.address)
+        return named
+
     def _index(self, types: tuple[str, ...], key: str, target_type: str, names: tuple[str, ...]) -> Index:
-        named: dict[str, list[str]] = {}  # name -> addresses of the targets it names
-        for t in self.of(target_type):
-            for n in self.identities(t, *names):
-                named.setdefault(n, []).append(t.address)
+        named = self._names(target_type, names)
         mine: dict[str, list[Block]] = {}
         unsure_some: dict[str, list[Block]] = {}
         unsure_all: list[Block] = []

@@ -21,7 +21,7 @@ from typing import Any
 
 from scanner.collectors.iac import _hclparse as hp
 from scanner.collectors.iac._values import EVALUATION_ERRORS, MAX_DEPTH, Block, Unknown
-from scanner.collectors.iac._waivers import waivers_for
+from scanner.collectors.iac._waivers import WAIVER_MARK, waivers_for
 from scanner.connectors.iac import FileRefused, IacConnector
 from scanner.model import Location
 
@@ -69,6 +69,7 @@ class HclFile:
     lines: list[str]
     attributes: dict[str, hp.Expr]  # top-level attributes (tfvars files)
     blocks: tuple[hp.Block, ...]
+    waivable: bool = True  # False: no line of the file can be an inline waiver (``WAIVER_MARK`` is nowhere in it)
 
 
 def parse_file(conn: IacConnector, path: Path) -> HclFile:
@@ -110,7 +111,7 @@ def _parse_file(conn: IacConnector, path: Path) -> HclFile:
             raise HclError(str(exc), exc.line) from None
         raise HclError(f"does not parse: {exc}", exc.line) from None
     attributes = {a.name: a.expr for a in body.attributes}
-    return HclFile(path, rel, text.split("\n"), attributes, body.blocks)
+    return HclFile(path, rel, text.split("\n"), attributes, body.blocks, WAIVER_MARK in text)
 
 
 def broken_resources(conn: IacConnector, path: Path, why: str, line: int | None) -> list[Block]:
@@ -177,6 +178,15 @@ class Eval:
         return Eval(self.scope, self.each, {**self.names, **names}, self.depth)
 
     def value(self, node: hp.Expr) -> Any:
+        if self.depth < MAX_DEPTH:  # the commonest leaves, a plain string or a keyword, without the depth count
+            if type(node) is hp.Template:
+                parts = node.parts
+                if not parts:
+                    return ""
+                if len(parts) == 1 and type(parts[0]) is str:
+                    return parts[0]
+            elif type(node) is hp.Literal and not node.number:
+                return node.value
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
@@ -751,7 +761,7 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
         keys = instance_keys(scope, decl)
         assert decl.file is not None
         loc = Location(decl.file.rel, decl.start, decl.end)
-        waivers = waivers_for(decl.file.lines, decl.start, decl.end)
+        waivers = waivers_for(decl.file.lines, decl.start, decl.end) if decl.file.waivable else []
         address = scope.prefix + local
         if isinstance(keys, Unknown):
             yield Block(decl.type, address, {}, loc, waivers, broken=keys.reason, region=region)

@@ -11,6 +11,11 @@ Hostile input is bounded: nesting deeper than ``MAX_DEPTH`` expressions is an er
 parsing, before Python's stack is at risk), every scan is linear in the text (one compiled regular expression per
 token, runs of blank and comment lines taken as one; a heredoc's closing marker is searched once), a file has
 at most ``MAX_TOKENS`` tokens, and numbers stay text until evaluated.
+
+The commonest lines are each taken in one match straight from the text, without a token: a plain attribute
+(``_SIMPLE``), a block header with plain labels (``_HEADER``), a closing brace and a line end; they make the nodes,
+lines, token counts and depth errors the token-by-token parse (``Parser(text, fast=False)``) makes, and anything
+else on a line goes to that parse.
 """
 from __future__ import annotations
 
@@ -184,6 +189,16 @@ _SIMPLE = re.compile(r"""
 """, re.VERBOSE)
 #: A block label written as a plain string (``resource "aws_s3_bucket" "logs"``).
 _LABEL = re.compile(r'[ \t\r]*"([^"\\$%\n]*)"')
+#: The commonest block header, a name and plain string labels, its ``{`` ending the line (``Parser._header``).
+_HEADER = re.compile(r"""
+    ([^\W\d][\w-]*)  # the block's kind
+    ((?:[ \t\r]*"[^"\\$%\n]*")*)  # its labels, each a string without escapes or template markers
+    [ \t\r]*(\{)[ \t\r]*\n[\n \t\r]*  # the brace ending the line, and the blank lines after it
+""", re.VERBOSE)
+#: The end of a line after a block's ``}``, and the blank lines after it, when no comment line follows (a comment
+#: line is part of the new line token: left to it).
+_LINE_END = re.compile(r"[ \t\r]*\n[\n \t\r]*(?![\n \t\r]|\#|//)")
+_LABEL_TEXT = re.compile(r'"([^"]*)"')
 _KEYWORDS = {"true": True, "false": False, "null": None}
 _COMMENT_LINES = re.compile(r"[ \t\r]*(?:\#|//)[^\n]*\n[\n \t\r]*")
 _STRING_CHARS = re.compile(r'[^"\\$%\n]+')
@@ -228,6 +243,8 @@ class Parser:
         self._peek_at = -1
         self._tokens = 0
         self._peek_mode = False
+        #: the leaves ``_simple`` made, by kind and text: equal immutable nodes, shared (one object, not one a line)
+        self._leaves: dict[tuple[int, str], Expr] = {}
 
     # ---------------------------------------------------------------------------- positions and tokens
     def line(self, pos: int | None = None) -> int:
@@ -335,7 +352,24 @@ class Parser:
     def body(self, top: bool = False) -> Body:
         attributes: list[Attribute] = []
         blocks: list[Block] = []
+        text, fast = self.text, self.fast
         while True:
+            pos = self.pos
+            if fast:  # the commonest lines in one match each, straight from the text (no token made)
+                first = text[pos:pos + 1]
+                if first == "}" and not top:
+                    return Body(tuple(attributes), tuple(blocks))
+                if first.isidentifier():
+                    start = self.line(pos)
+                    simple = self._simple(pos, start)
+                    if simple is not None:  # its line has ended
+                        attributes.append(simple)
+                        continue
+                    header = _HEADER.match(text, pos)
+                    if header is not None:
+                        blocks.append(self._header_block(header, start))
+                        self._end_of_line(top)
+                        continue
             tok = self.peek()
             if tok.kind == "nl":
                 self.next()
@@ -345,18 +379,38 @@ class Parser:
             if tok.kind != "ident":
                 raise self.fail(f"expected an attribute or a block, found {_shown(tok)}", tok.start)
             start = self.line(tok.start)
-            simple = self._simple(tok.start, start) if self.fast else None
-            if simple is not None:  # its line has ended
-                attributes.append(simple)
-                continue
+            if fast and tok.start != pos:  # blanks before it: not yet tried above
+                simple = self._simple(tok.start, start)
+                if simple is not None:
+                    attributes.append(simple)
+                    continue
             name = self.next().text
             if self.accept("="):
                 attributes.append(Attribute(name, self.expression(), start))
             else:
                 blocks.append(self._block(name, start))
-            end = self.peek()
-            if not (end.kind in ("nl", "eof") or (not top and end.kind == "op" and end.text == "}")):
-                raise self.fail(f"expected a new line, found {_shown(end)}", end.start)
+            self._end_of_line(top)
+
+    def _end_of_line(self, top: bool) -> None:
+        """After an attribute or a block: the line ends (or the body, or the file)."""
+        if self.fast:
+            m = _LINE_END.match(self.text, self.pos)
+            if m is not None:
+                self._count(1, m.start())  # the new line token the token-by-token parse reads
+                self.pos = m.end()
+                self._peeked = None
+                return
+        end = self.peek()
+        if not (end.kind in ("nl", "eof") or (not top and end.kind == "op" and end.text == "}")):
+            raise self.fail(f"expected a new line, found {_shown(end)}", end.start)
+
+    def _header_block(self, header: re.Match[str], start: int) -> Block:
+        """A block whose header line ``_HEADER`` matched: the same node ``_block`` makes, with the same bounds."""
+        labels = tuple(_LABEL_TEXT.findall(header.group(2)))
+        self._count(len(labels) + 3, header.start())  # name, labels, brace, new line
+        self.pos = header.end()
+        self._peeked = None
+        return self._block_body(header.group(1), labels, start, header.end(3))
 
     def _block(self, kind: str, start: int) -> Block:
         """A block after its name: labels, then its body in braces."""
@@ -376,15 +430,25 @@ class Parser:
                 labels.append(self.label())
             else:
                 raise self.fail(f"expected a label or '{{', found {_shown(label)}", label.start)
+        return self._block_body(kind, tuple(labels), start, self.pos)
+
+    def _block_body(self, kind: str, labels: tuple[str, ...], start: int, opened: int) -> Block:
+        """A block after its ``{`` (which ends at ``opened``): its body, then its ``}``."""
         self._push(False)
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.fail(f"nested deeper than {MAX_DEPTH} levels")
+            raise self.fail(f"nested deeper than {MAX_DEPTH} levels", opened)
         inner = self.body()
         self.depth -= 1
         self._pop()
-        close = self.expect("}")
-        return Block(kind, tuple(labels), inner, start, self.line(close.start))
+        if self.fast and self.text.startswith("}", self.pos):
+            close = self.pos
+            self._count(1, close)
+            self.pos = close + 1
+            self._peeked = None
+        else:
+            close = self.expect("}").start
+        return Block(kind, labels, inner, start, self.line(close))
 
     def _simple(self, pos: int, line: int) -> Attribute | None:
         """The attribute at ``pos`` when its line is one of the commonest shapes (``_SIMPLE``), else None; the
@@ -393,12 +457,16 @@ class Parser:
         if m is None or self.depth + 1 > MAX_DEPTH:
             return None
         name, string, number, chain = m.groups()
-        expr: Expr
+        expr: Expr | None
         if string is not None:
-            expr = Template((string,) if string else ())
+            expr = self._leaves.get((0, string))
+            if expr is None:
+                expr = self._leaves[0, string] = Template((string,) if string else ())
             tokens = 3
         elif number is not None:
-            expr = Literal(number, number=True)
+            expr = self._leaves.get((1, number))
+            if expr is None:
+                expr = self._leaves[1, number] = Literal(number, number=True)
             tokens = 3
         else:
             root, *steps = chain.split(".")

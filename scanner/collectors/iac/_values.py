@@ -70,6 +70,9 @@ def first(value: Any) -> Any:
 
 def unknowns(value: Any, path: str = "") -> list[str]:
     """Where inside a value something is unknown, with why (``policy.Statement[0].Resource: variable x ...``)."""
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or value is None:  # most values: nothing inside them
+        return []
     if isinstance(value, Unknown):
         where = path if len(path) <= 80 else path[:38] + "..." + path[-38:]
         return [f"{where or 'value'}: {value.reason}"]

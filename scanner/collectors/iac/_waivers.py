@@ -20,7 +20,9 @@ from typing import Any
 from scanner.collectors.iac._values import Block, InlineWaiver
 from scanner.model import Waiver
 
-_MARK = re.compile(r"^\s*(#|//)\s*gxpscan:waive\b(.*)$")
+#: The text every inline waiver comment holds (a file without it has none).
+WAIVER_MARK = "gxpscan:waive"
+_MARK = re.compile(r"^\s*(#|//)\s*" + WAIVER_MARK + r"\b(.*)$")
 _PAIR = re.compile(r'([A-Za-z_]+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))')
 _CHECK = re.compile(r"^[A-Za-z0-9_.*?\[\]-]{1,128}$")
 _COMMENT = re.compile(r"^\s*(#|//)")
