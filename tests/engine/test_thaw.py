@@ -5,6 +5,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -26,6 +27,30 @@ class Text(str):
     pass
 
 
+class Table(Mapping[str, Any]):
+    """A mapping that is not a dict: thaw takes its general path."""
+
+    def __init__(self, **items: Any) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Row(list[Any]):
+    pass
+
+
+class Num(int):
+    pass
+
+
 WHEN = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
 
@@ -35,6 +60,9 @@ WHEN = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
     (b"\xff", "\\xff"), (frozenset({2, 1}), [1, 2]), (Pair(1, ("x",)), {"a": 1, "b": ["x"]}),
     (freeze({"k": [1, {"n": (Status.FAIL, None)}], 5: "int key"}), {"k": [1, {"n": ["fail", None]}], "5": "int key"}),
     (MappingProxyType({"m": MappingProxyType({"x": [WHEN]})}), {"m": {"x": ["2026-12-01T12:00:00+00:00"]}}),
+    (Table(t=Pair(2, ()), u=Row([Colour.RED])), {"t": {"a": 2, "b": []}, "u": ["red"]}),
+    (Row([b"a", {3}]), ["a", [3]]), (Num(4), Num(4)), (Pair(Num(5), (Text("y"),)), {"a": Num(5), "b": [Text("y")]}),
+    (object, object),
 ])
 def test_thaw(value: Any, expected: Any) -> None:
     got = thaw(value)
