@@ -68,7 +68,7 @@ def thaw(value: Any) -> Any:
         return {k if type(k) is str else str(k): v if type(v) in _SCALARS else thaw(v) for k, v in value.items()}
     if kind is tuple or kind is list:
         return [v if type(v) in _SCALARS else thaw(v) for v in value]
-    form = _form(kind)
+    form = _form(kind)  # type: ignore[arg-type]  # a type is hashable; typeshed types it type[Any]
     if form is _Form.OTHER:
         fields = getattr(value, "__dataclass_fields__", None)
         if fields is None:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
