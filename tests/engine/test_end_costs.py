@@ -137,9 +137,9 @@ def count_plain(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls = [0]
     original = jsonenc._plain
 
-    def counting(*args: Any) -> bool:
+    def counting(*args: Any, **kwargs: Any) -> bool:
         calls[0] += 1
-        return original(*args)
+        return original(*args, **kwargs)
 
     monkeypatch.setattr(jsonenc, "_plain", counting)
     return calls
