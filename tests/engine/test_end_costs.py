@@ -95,6 +95,39 @@ def test_like_targets_have_each_clause_judged_once(monkeypatch: pytest.MonkeyPat
     assert len({id(d["evidence"]) for d in dicts}) == 3
 
 
+@pytest.mark.parametrize("n, varied", [(1, False), (7, True), (24, True), (50, False)])
+def test_coverage_dicts_are_the_coverage_items_in_json(n: int, varied: bool) -> None:
+    run = fleet(n, varied=varied)
+    want = [{"clause": c.ref, "title": c.title, "target": c.target, "clause_status": c.clause_status,
+             "automatable": c.automatable, "verdict": c.verdict.value, "text": c.text,
+             "procedural_evidence": c.procedural_evidence, "note": c.note,
+             "evidence": [{"check": e.check, "strength": e.strength, "applicable": e.applicable,
+                           "status": e.status.value if e.status else None, "note": e.note} for e in c.evidence]}
+            for c in one_by_one(run)]
+    assert cov.coverage_dicts(run) == want
+    assert [(c.ref, c.target, c.verdict, c.text) for c in cov.coverage(run)] == [
+        (w["clause"], w["target"], cov.Verdict(w["verdict"]), w["text"]) for w in want]
+
+
+def test_like_targets_cost_a_lookup_per_clause_not_an_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON form of 50 like targets' coverage builds no ClauseCoverage per target (one per clause judged) and
+    asks nothing per target of a clause whose checks it has no result of."""
+    built = [0]
+    original = cov.ClauseCoverage.__init__
+
+    def counting(self: cov.ClauseCoverage, *args: Any, **kwargs: Any) -> None:
+        built[0] += 1
+        original(self, *args, **kwargs)
+
+    run = fleet(50, varied=False)
+    monkeypatch.setattr(cov.ClauseCoverage, "__init__", counting)
+    dicts = cov.coverage_dicts(run)
+    assert len(dicts) == 3 * 50 and [d["target"] for d in dicts[:3]] == ["h000", "h001", "h002"]
+    assert built[0] == 3
+    built[0] = 0
+    assert len(cov.coverage(run)) == 150 and built[0] == 150  # the items themselves: one per target
+
+
 def test_a_target_with_another_declared_context_is_judged_apart() -> None:
     run = fleet(2, varied=False)
     run = replace(run, info=replace(run.info, gxp_context=MappingProxyType(
