@@ -472,17 +472,21 @@ def _parse_time(value: str | None) -> datetime | None:
 
 def result_to_dict(r: Result) -> dict[str, Any]:
     """The published JSON form of one result (see scanner/schemas/result.schema.json)."""
-    return {
+    observed = r.observed  # most are a read-only mapping of scalars: thawed here, without a call per value
+    d = {
         "check": r.check, "target": r.target, "target_type": r.target_type, "resource": r.resource,
-        "status": r.status.value, "severity": r.severity.value, "area": r.area.value, "message": r.message,
-        "criterion": r.criterion, "observed": thaw(r.observed), "clauses": list(r.clauses),
+        "status": r.status._value_, "severity": r.severity._value_, "area": r.area._value_, "message": r.message,
+        "criterion": r.criterion, "observed": thaw(observed), "clauses": list(r.clauses),
         "evidence": list(r.evidence), "at": r.at.isoformat(),
         "waiver": thaw(r.waiver) if r.waiver else None,
         "location": thaw(r.location) if r.location else None, "remediation": r.remediation,
         "expired_waiver": thaw(r.expired_waiver) if r.expired_waiver else None,
-        **({"kind": r.kind, "impact": r.impact, "steps": [thaw(s) for s in r.steps]} if r.kind == "challenge" else {}),
-        **({"risk": thaw(r.risk)} if r.risk is not None else {}),
     }
+    if r.kind == "challenge":
+        d["kind"], d["impact"], d["steps"] = r.kind, r.impact, [thaw(s) for s in r.steps]
+    if r.risk is not None:
+        d["risk"] = thaw(r.risk)
+    return d
 
 
 def result_from_dict(d: Mapping[str, Any]) -> Result:
