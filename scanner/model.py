@@ -21,8 +21,19 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: The exact types freeze and thaw keep as they are.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """Deep-freeze plain data: dicts become read-only mappings, lists become tuples."""
+    kind = type(value)  # fast paths for the exact built-in types (a record read back): the same result
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return MappingProxyType({k: v if type(v) in _SCALARS else freeze(v) for k, v in value.items()})
+    if kind is list or kind is tuple:
+        return tuple(v if type(v) in _SCALARS else freeze(v) for v in value)
     if isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
@@ -30,10 +41,6 @@ def freeze(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return frozenset(freeze(v) for v in value)
     return value
-
-
-#: The exact types thaw keeps as they are.
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class _Form(enum.Enum):

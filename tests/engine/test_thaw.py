@@ -68,3 +68,34 @@ def test_thaw(value: Any, expected: Any) -> None:
     got = thaw(value)
     assert got == expected
     assert type(got) is type(expected)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("s", "s"), (3, 3), (2.5, 2.5), (True, True), (None, None), (Text("t"), Text("t")),
+    ({"a": [1, {"b": (2, None)}], "c": {3}}, MappingProxyType({"a": (1, MappingProxyType({"b": (2, None)})),
+                                                               "c": frozenset({3})})),
+    ([{"x": []}], (MappingProxyType({"x": ()}),)), (Table(t=Row([1])), MappingProxyType({"t": (1,)})),
+    (Row([[1]]), ((1,),)), (Status.PASS, Status.PASS),
+])
+def test_freeze(value: Any, expected: Any) -> None:
+    got = freeze(value)
+    assert got == expected
+    assert type(got) is type(expected)
+    if isinstance(got, MappingProxyType):
+        assert all(type(v) is type(expected[k]) for k, v in got.items())
+
+
+def test_freeze_calls_itself_only_for_containers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scanner.model as model
+
+    calls = [0]
+    original = model.freeze
+
+    def counting(value: Any) -> Any:
+        calls[0] += 1
+        return original(value)
+
+    monkeypatch.setattr(model, "freeze", counting)
+    got = model.freeze({"user": "root", "uid": 0, "shell": None, "ratio": 0.5, "groups": ["wheel", "adm"]})
+    assert got == {"user": "root", "uid": 0, "shell": None, "ratio": 0.5, "groups": ("wheel", "adm")}
+    assert calls[0] == 2  # the mapping and its list; no call per scalar (there were 6 more)
