@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 #: Raw evidence kept per fact; the SHA-256 always covers the whole output.
 MAX_RAW_BYTES = 64 * 1024
@@ -496,10 +496,26 @@ def result_to_dict(r: Result) -> dict[str, Any]:
     return d
 
 
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+@functools.cache
+def _by_value(kind: type[_E]) -> Mapping[Any, _E]:
+    """The members of ``kind`` by value (computed once per enum: its lookup by call costs a microsecond)."""
+    return MappingProxyType({e.value: e for e in kind})
+
+
+def _member(kind: type[_E], value: Any) -> _E:
+    """``kind(value)``: the member with this value, or the ValueError the enum raises."""
+    member = _by_value(kind).get(value) if type(value) is str else None
+    return member if member is not None else kind(value)
+
+
 def result_from_dict(d: Mapping[str, Any]) -> Result:
     return Result(
-        check=d["check"], target=d["target"], target_type=d["target_type"], status=Status(d["status"]),
-        severity=Severity(d["severity"]), area=Area(d["area"]), resource=d["resource"], message=d["message"],
+        check=d["check"], target=d["target"], target_type=d["target_type"], status=_member(Status, d["status"]),
+        severity=_member(Severity, d["severity"]), area=_member(Area, d["area"]), resource=d["resource"],
+        message=d["message"],
         observed=freeze(d.get("observed") or {}), clauses=tuple(d.get("clauses") or ()),
         evidence=tuple(d.get("evidence") or ()), at=datetime.fromisoformat(d["at"]),
         criterion=d.get("criterion", ""), waiver=Waiver(**d["waiver"]) if d.get("waiver") else None,

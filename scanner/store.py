@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from functools import cache
+from itertools import repeat
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
@@ -281,7 +282,7 @@ def _system(value: Any, where: str) -> dict[str, str]:
 
 
 def _strings(value: Any, where: str) -> None:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list) or not all(map(isinstance, value, repeat(str))):
         raise RecordError(f"{where}: expected a list of strings")
 
 

@@ -99,3 +99,37 @@ def test_freeze_calls_itself_only_for_containers(monkeypatch: pytest.MonkeyPatch
     got = model.freeze({"user": "root", "uid": 0, "shell": None, "ratio": 0.5, "groups": ["wheel", "adm"]})
     assert got == {"user": "root", "uid": 0, "shell": None, "ratio": 0.5, "groups": ("wheel", "adm")}
     assert calls[0] == 2  # the mapping and its list; no call per scalar (there were 6 more)
+
+
+@pytest.mark.parametrize("kind", [Status, Colour])
+def test_a_member_by_value_is_the_enums_own_lookup(kind: type[enum.Enum]) -> None:
+    from scanner.model import _member
+
+    for e in kind:
+        assert _member(kind, e.value) is kind(e.value) is e
+    for bad in ("nope", "", 3, None, ("pass",)):
+        with pytest.raises(ValueError):
+            kind(bad)
+        with pytest.raises(ValueError):
+            _member(kind, bad)
+
+
+def test_a_record_read_back_asks_no_enum_call_per_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """result_from_dict looks a status, severity and area up by value (an enum call costs a microsecond each)."""
+    from scanner.model import result_from_dict, result_to_dict
+    from tests.factories import make_result
+
+    dicts = [result_to_dict(make_result(resource=f"r{i}", status=("pass", "fail")[i % 2])) for i in range(50)]
+    calls = [0]
+    real = type(Status).__call__
+
+    def counting(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(type(Status), "__call__", counting)
+    back = [result_from_dict(d) for d in dicts]
+    monkeypatch.undo()
+    assert [r.status for r in back] == [Status.PASS, Status.FAIL] * 25
+    assert [result_to_dict(r) for r in back] == dicts
+    assert calls[0] == 0
