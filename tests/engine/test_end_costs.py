@@ -358,3 +358,19 @@ def test_an_fsync_fault_ends_the_record_as_interrupted(tmp_path: Any, monkeypatc
     assert run.info.interrupted
     again = read_record(path)
     assert again.run.info.interrupted and again.targets == ("h0",)  # no run end after the fault, nothing more
+
+
+@pytest.mark.parametrize("path, shown", [("main.tf", "main.tf"), ("mod/a.tf", "mod/a.tf"), ("mod\\a.tf", "mod/a.tf"),
+                                         ("a/./b.tf", "a/b.tf"), ("../x.tf", None)])
+def test_a_code_location_already_normal_is_shown_as_it_is(path: str, shown: str | None) -> None:
+    """reports.location.place builds a new Location only when the path changes (a report of 2,000 IaC findings
+    built one each)."""
+    from reports.location import place
+    from scanner.model import Location
+
+    r = make_result(target_type="iac", location=Location(path, 3, 9))
+    where = place(r).location
+    assert (where.path if where else None) == shown
+    if where is not None:
+        assert (where.start_line, where.end_line) == (3, 9)
+        assert (where is r.location) is (path == shown)
