@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from reports.jsonenc import plain
 from reports.location import place
 from reports.text import json_text
 from scanner.coverage import coverage_dicts
@@ -22,10 +23,17 @@ from scanner.model import Run, run_to_dict, thaw
 
 def render(run: Run, out: TextIO, *, findings: Sequence[Mapping[str, Any]] | None = None, **_: Any) -> None:
     """``findings``: the results' dicts as the run record wrote them (``RecordWriter.result_dicts``), not built
-    again."""
+    again; when the record proved them JSON-native (``ResultDicts.json_native``), each finding (its record dict
+    with the location as reports show it) is not walked again before orjson writes it."""
+    from scanner.store import ResultDicts
+
     doc = run_to_dict(run, findings)
+    proven = isinstance(findings, ResultDicts) and findings.json_native
+    native: set[int] = set()
     for finding, r in zip(doc["findings"], run.results, strict=True):
         where = place(r).location
-        finding["location"] = thaw(where) if where is not None else None
-    out.write(json_text({**doc, "coverage": coverage_dicts(run)}, indent=2, sort_keys=True))
+        finding["location"] = location = thaw(where) if where is not None else None
+        if proven and (location is None or plain(location)):
+            native.add(id(finding))
+    out.write(json_text({**doc, "coverage": coverage_dicts(run)}, indent=2, sort_keys=True, native=native))
     out.write("\n")

@@ -9,19 +9,28 @@ encodes dataclasses, dates and tuple subclasses its own way. So orjson is used o
 are finite; anything else, and anything orjson refuses, is written by the json module as before. Both write
 non-ASCII text unescaped (``ensure_ascii=False``) and escape C0 controls the same way; the caller escapes the
 rest (``reports.text.json_text``).
+
+A caller may name containers inside the document that are JSON-native already (``native``: the ids of dicts and
+lists that the json module wrote with ``allow_nan=False`` and no ``default``, e.g. the run record's lines; see
+scanner.store.ResultDicts): they hold no NaN, infinity or object of another type, so they are not walked again.
+They may still hold what only the json module accepts (subclasses of str, int, list or dict, keys that are not
+strings, integers beyond 64 bits): orjson is told to refuse those (``_STRICT``), and the json module writes them.
 """
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from typing import Any
 
 #: Deeper than this, orjson refuses (its limit is 254 levels); such data goes to the json module at once.
 _MAX_DEPTH = 200
 
 
-def _plain(value: Any, depth: int = 0, seen: dict[int, int] | None = None) -> bool:
-    """True when ``value`` is JSON data of the exact built-in types, with string keys and finite floats.
+def _plain(value: Any, depth: int = 0, seen: dict[int, int] | None = None,
+           native: Collection[int] = ()) -> bool:
+    """True when ``value`` is JSON data of the exact built-in types, with string keys and finite floats, or a
+    container named ``native`` (see the module's docstring; orjson refuses what is not plain in it).
 
     A list met again (one that several items share, e.g. ``scanner.coverage.coverage_dicts``) is not walked again:
     ``seen`` holds the id of each list found plain and the deepest level it was found at (the document keeps it
@@ -31,6 +40,8 @@ def _plain(value: Any, depth: int = 0, seen: dict[int, int] | None = None) -> bo
         return True
     if kind is float:
         return math.isfinite(value)
+    if native and id(value) in native:
+        return True
     if depth >= _MAX_DEPTH:
         return False
     if seen is None:
@@ -40,7 +51,8 @@ def _plain(value: Any, depth: int = 0, seen: dict[int, int] | None = None) -> bo
             if type(key) is not str:
                 return False
             t = type(item)
-            if not (t is str or t is int or t is bool or item is None or _plain(item, depth + 1, seen)):
+            if not (t is str or t is int or t is bool or item is None or (native and id(item) in native)
+                    or _plain(item, depth + 1, seen, native)):
                 return False
         return True
     if kind is list or kind is tuple:
@@ -48,11 +60,17 @@ def _plain(value: Any, depth: int = 0, seen: dict[int, int] | None = None) -> bo
             return True
         for item in value:
             t = type(item)
-            if not (t is str or t is int or t is bool or item is None or _plain(item, depth + 1, seen)):
+            if not (t is str or t is int or t is bool or item is None or (native and id(item) in native)
+                    or _plain(item, depth + 1, seen, native)):
                 return False
         seen[id(value)] = depth
         return True
     return False
+
+
+def plain(value: Any) -> bool:
+    """True when ``value`` is JSON data of the exact built-in types, with string keys and finite floats."""
+    return _plain(value)
 
 
 def _orjson(doc: Any, sort_keys: bool) -> str | None:
@@ -61,17 +79,28 @@ def _orjson(doc: Any, sort_keys: bool) -> str | None:
         import orjson
     except ImportError:  # pragma: no cover - a declared dependency; the json module still writes the report
         return None
-    option = orjson.OPT_INDENT_2 | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    option = orjson.OPT_INDENT_2 | (orjson.OPT_SORT_KEYS if sort_keys else 0) | _strict(orjson)
     try:
-        return orjson.dumps(doc, option=option).decode("utf-8")
+        return orjson.dumps(doc, option=option, default=_refuse).decode("utf-8")
     except (orjson.JSONEncodeError, UnicodeDecodeError):  # lone surrogates, integers beyond 64 bits, ...
         return None
 
 
-def dumps(doc: Any, *, indent: int | None = 2, sort_keys: bool = False) -> str:
+def _strict(orjson: Any) -> int:
+    """orjson's options that hand subclasses of str, int, list and dict, dataclasses and dates to ``default``
+    (which refuses them) instead of writing them its own way."""
+    return int(orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"not plain JSON data: {type(value).__name__}")
+
+
+def dumps(doc: Any, *, indent: int | None = 2, sort_keys: bool = False, native: Collection[int] = ()) -> str:
     """``json.dumps(doc, indent=indent, sort_keys=sort_keys, ensure_ascii=False, default=str)``, in meaning
-    (the same values parse back; numbers may be spelled differently, e.g. ``1e16`` for ``1e+16``)."""
-    if indent == 2 and _plain(doc):
+    (the same values parse back; numbers may be spelled differently, e.g. ``1e16`` for ``1e+16``). ``native``:
+    see the module's docstring (the document keeps those containers alive)."""
+    if indent == 2 and _plain(doc, native=native):
         text = _orjson(doc, sort_keys)
         if text is not None:
             return text

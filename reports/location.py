@@ -74,4 +74,4 @@ def place(r: Result) -> Place:
     if safe is None:
         return Place(None, in_code=True, refused=f"location {loc.path!r} is not a path inside the repository; "
                                                  "not shown as a file")
-    return Place(Location(safe, loc.start_line, loc.end_line), in_code=True)
+    return Place(loc if safe == loc.path else Location(safe, loc.start_line, loc.end_line), in_code=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from typing import Any
 
 #: Unicode categories never shown raw: controls, format characters (bidi overrides and isolates, zero-width
@@ -93,15 +94,15 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def json_text(doc: Any, *, indent: int | None = 2, sort_keys: bool = False) -> str:
+def json_text(doc: Any, *, indent: int | None = 2, sort_keys: bool = False, native: Collection[int] = ()) -> str:
     """JSON text that keeps every value exactly (it parses back to the same data) and is safe to write as
     UTF-8 and to show with ``cat``: C0 controls as the json module escapes them, and C1 controls, bidi and
     zero-width characters, noncharacters and lone surrogates as ``\\uXXXX`` escapes as well. Other text stays
     readable (``ensure_ascii`` off). These characters can only occur inside JSON strings, where the escape means
-    the same character."""
+    the same character. ``native``: see reports.jsonenc."""
     from reports.jsonenc import dumps  # orjson where it writes the same values (indent=2), else the json module
 
-    text = dumps(doc, indent=indent, sort_keys=sort_keys)
+    text = dumps(doc, indent=indent, sort_keys=sort_keys, native=native)
     if text.isascii() and "\x7f" not in text:  # nothing to escape (a fast scan of a large report)
         return text
     return _JSON_UNSAFE.sub(_json_escape, text)

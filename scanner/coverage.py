@@ -16,7 +16,7 @@ Pure functions over the run (no catalog is read), so a stored run reports as it 
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -192,6 +192,15 @@ def coverage(run: Run) -> list[ClauseCoverage]:
     A clause is judged once per distinct (declared context, checks listed and their results): a fleet of like
     targets costs the judgement of each clause once, and each further target a lookup (the items share their
     evidence tuple)."""
+    return [item if item.target == target else ClauseCoverage(
+        item.ref, item.title, target, item.clause_status, item.automatable, item.verdict, item.text,
+        item.procedural_evidence, item.evidence, item.note) for item, target in _judged(run)]
+
+
+def _judged(run: Run) -> Iterator[tuple[ClauseCoverage, str]]:
+    """(the coverage of a clause on a target, as judged for the first like target; the target) in clause then
+    target order (see coverage). Like targets (the same platform, declared context and worst result per check)
+    are looked up once per clause."""
     from scanner.registry import plugin_platform
 
     by_target: dict[str, dict[str, list[Status]]] = {}
@@ -204,19 +213,29 @@ def coverage(run: Run) -> list[ClauseCoverage]:
                 for t, checks in by_target.items()}
     contexts = {t: run.info.gxp_context.get(t, {}) for t in worst_of}
     context_keys = {t: _context_key(c) for t, c in contexts.items()}
+    kinds: dict[tuple[Platform | None, str, tuple[tuple[str, Status], ...]], int] = {}
+    kind_of = {t: kinds.setdefault((platforms[t], context_keys[t], tuple(sorted(s.items()))), len(kinds))
+               for t, s in worst_of.items()}
     owners: dict[str, Platform | None] = {}  # check id -> the platform its id names (None: none)
     listed_of: dict[tuple[int, Platform | None, frozenset[str]], tuple[str, ...]] = {}
     narrowed: dict[tuple[int, tuple[str, ...]], ClauseUse] = {}
     judged: dict[tuple[int, str, tuple[str, ...], tuple[Status | None, ...]], ClauseCoverage] = {}
-    out = []
     for n, clause in enumerate(run.info.clauses):
         checks = tuple(dict.fromkeys(check for m in clause.mappings for check in m.checks))
         mapped = frozenset(checks)
         for check in checks:
             if check not in owners:
                 owners[check] = plugin_platform(check.split(".", 1)[0])
+        of_kind: dict[int, ClauseCoverage | None] = {}  # like targets: the item of the first, None: no result
         for target, statuses in worst_of.items():
+            kind = kind_of[target]
+            if kind in of_kind:
+                same = of_kind[kind]
+                if same is not None:
+                    yield same, target
+                continue
             if statuses.keys().isdisjoint(mapped):
+                of_kind[kind] = None
                 continue
             own = platforms[target]
             # the checks listed: all of the target's own platform or of none, and any other with a result
@@ -226,17 +245,14 @@ def coverage(run: Run) -> list[ClauseCoverage]:
                 listed = listed_of[(n, own, with_result)] = checks if own is None else tuple(
                     c for c in checks if c in with_result or owners[c] is None or owners[c] is own)
             key = (n, context_keys[target], listed, tuple(map(statuses.get, listed)))
-            same = judged.get(key)
-            if same is None:
+            item = judged.get(key)
+            if item is None:
                 if listed != checks and (n, listed) not in narrowed:
                     narrowed[(n, listed)] = _narrowed(clause, set(listed))
                 judged[key] = item = clause_coverage(narrowed[(n, listed)] if listed != checks else clause, target,
                                                      contexts[target], statuses)
-            else:
-                item = ClauseCoverage(same.ref, same.title, target, same.clause_status, same.automatable,
-                                      same.verdict, same.text, same.procedural_evidence, same.evidence, same.note)
-            out.append(item)
-    return out
+            of_kind[kind] = item
+            yield item, target
 
 
 _ORDER = list(Verdict)
@@ -258,15 +274,21 @@ def by_clause(items: Iterable[ClauseCoverage]) -> dict[str, list[ClauseCoverage]
 def coverage_dicts(run: Run) -> list[dict[str, Any]]:
     """The JSON form (``coverage`` in result.schema.json). Items with the same evidence (like targets) share one
     ``evidence`` list: read it, or copy it before changing it."""
-    shared: dict[int, list[dict[str, Any]]] = {}  # id of an evidence tuple (alive in ``items``) -> its JSON form
+    shared: dict[int, list[dict[str, Any]]] = {}  # id of an evidence tuple (alive in ``judged``) -> its JSON form
+    forms: dict[int, dict[str, Any]] = {}  # id of a judged item (alive in ``judged``) -> its JSON form
+    judged = list(_judged(run))
     out = []
-    for c in coverage(run):
-        evidence = shared.get(id(c.evidence))
-        if evidence is None:
-            evidence = shared[id(c.evidence)] = [
-                {"check": e.check, "strength": e.strength, "applicable": e.applicable,
-                 "status": e.status.value if e.status else None, "note": e.note} for e in c.evidence]
-        out.append({"clause": c.ref, "title": c.title, "target": c.target, "clause_status": c.clause_status,
-                    "automatable": c.automatable, "verdict": c.verdict.value, "text": c.text,
-                    "procedural_evidence": c.procedural_evidence, "note": c.note, "evidence": evidence})
+    for c, target in judged:
+        form = forms.get(id(c))
+        if form is None:
+            evidence = shared.get(id(c.evidence))
+            if evidence is None:
+                evidence = shared[id(c.evidence)] = [
+                    {"check": e.check, "strength": e.strength, "applicable": e.applicable,
+                     "status": e.status.value if e.status else None, "note": e.note} for e in c.evidence]
+            form = forms[id(c)] = {
+                "clause": c.ref, "title": c.title, "target": c.target, "clause_status": c.clause_status,
+                "automatable": c.automatable, "verdict": c.verdict.value, "text": c.text,
+                "procedural_evidence": c.procedural_evidence, "note": c.note, "evidence": evidence}
+        out.append({**form, "target": target})
     return out

@@ -5,12 +5,13 @@ inventory -> Target -> (connector) -> Fact -> (check) -> Finding -> (engine) -> 
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 #: Raw evidence kept per fact; the SHA-256 always covers the whole output.
 MAX_RAW_BYTES = 64 * 1024
@@ -20,8 +21,19 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: The exact types freeze and thaw keep as they are.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """Deep-freeze plain data: dicts become read-only mappings, lists become tuples."""
+    kind = type(value)  # fast paths for the exact built-in types (a record read back): the same result
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return MappingProxyType({k: v if type(v) in _SCALARS else freeze(v) for k, v in value.items()})
+    if kind is list or kind is tuple:
+        return tuple(v if type(v) in _SCALARS else freeze(v) for v in value)
     if isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
@@ -31,8 +43,27 @@ def freeze(value: Any) -> Any:
     return value
 
 
-#: The exact types thaw keeps as they are.
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+class _Form(enum.Enum):
+    """How thaw converts a value of one type (the first of thaw's tests, in order, that the type meets)."""
+
+    MAPPING = 1
+    SEQUENCE = 2
+    SET = 3
+    ENUM = 4
+    TIME = 5
+    BYTES = 6
+    OTHER = 7  # a dataclass (by its instance's fields) or a value kept as it is
+
+
+@functools.cache
+def _form(kind: type) -> _Form:
+    """thaw's branch for values of ``kind``, decided once per type: the ABC tests (Mapping above all) cost a
+    microsecond or more per value, and a run's values are of a handful of types."""
+    for form, bases in ((_Form.MAPPING, (Mapping,)), (_Form.SEQUENCE, (list, tuple)), (_Form.SET, (set, frozenset)),
+                        (_Form.ENUM, (enum.Enum,)), (_Form.TIME, (datetime,)), (_Form.BYTES, (bytes,))):
+        if issubclass(kind, bases):
+            return form
+    return _Form.OTHER
 
 
 def thaw(value: Any) -> Any:
@@ -44,21 +75,27 @@ def thaw(value: Any) -> Any:
         return {k if type(k) is str else str(k): v if type(v) in _SCALARS else thaw(v) for k, v in value.items()}
     if kind is tuple or kind is list:
         return [v if type(v) in _SCALARS else thaw(v) for v in value]
-    if isinstance(value, Mapping):
+    form = _form(kind)  # type: ignore[arg-type]  # a type is hashable; typeshed types it type[Any]
+    if form is _Form.OTHER:
+        fields = getattr(value, "__dataclass_fields__", None)
+        if fields is None:
+            return value
+        out = {}
+        for k in fields:
+            v = getattr(value, k)
+            out[k] = v if type(v) in _SCALARS else thaw(v)
+        return out
+    if form is _Form.MAPPING:
         return {str(k): thaw(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if form is _Form.SEQUENCE:
         return [thaw(v) for v in value]
-    if isinstance(value, (set, frozenset)):
+    if form is _Form.SET:
         return sorted((thaw(v) for v in value), key=repr)
-    if isinstance(value, enum.Enum):
+    if form is _Form.ENUM:
         return value.value
-    if isinstance(value, datetime):
+    if form is _Form.TIME:
         return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: thaw(getattr(value, k)) for k in value.__dataclass_fields__}
-    return value
+    return value.decode("utf-8", "backslashreplace")
 
 
 class Status(str, enum.Enum):
@@ -442,23 +479,43 @@ def _parse_time(value: str | None) -> datetime | None:
 
 def result_to_dict(r: Result) -> dict[str, Any]:
     """The published JSON form of one result (see scanner/schemas/result.schema.json)."""
-    return {
+    observed = r.observed  # most are a read-only mapping of scalars: thawed here, without a call per value
+    d = {
         "check": r.check, "target": r.target, "target_type": r.target_type, "resource": r.resource,
-        "status": r.status.value, "severity": r.severity.value, "area": r.area.value, "message": r.message,
-        "criterion": r.criterion, "observed": thaw(r.observed), "clauses": list(r.clauses),
+        "status": r.status._value_, "severity": r.severity._value_, "area": r.area._value_, "message": r.message,
+        "criterion": r.criterion, "observed": thaw(observed), "clauses": list(r.clauses),
         "evidence": list(r.evidence), "at": r.at.isoformat(),
         "waiver": thaw(r.waiver) if r.waiver else None,
         "location": thaw(r.location) if r.location else None, "remediation": r.remediation,
         "expired_waiver": thaw(r.expired_waiver) if r.expired_waiver else None,
-        **({"kind": r.kind, "impact": r.impact, "steps": [thaw(s) for s in r.steps]} if r.kind == "challenge" else {}),
-        **({"risk": thaw(r.risk)} if r.risk is not None else {}),
     }
+    if r.kind == "challenge":
+        d["kind"], d["impact"], d["steps"] = r.kind, r.impact, [thaw(s) for s in r.steps]
+    if r.risk is not None:
+        d["risk"] = thaw(r.risk)
+    return d
+
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+@functools.cache
+def _by_value(kind: type[_E]) -> Mapping[Any, _E]:
+    """The members of ``kind`` by value (computed once per enum: its lookup by call costs a microsecond)."""
+    return MappingProxyType({e.value: e for e in kind})
+
+
+def _member(kind: type[_E], value: Any) -> _E:
+    """``kind(value)``: the member with this value, or the ValueError the enum raises."""
+    member = _by_value(kind).get(value) if type(value) is str else None
+    return member if member is not None else kind(value)
 
 
 def result_from_dict(d: Mapping[str, Any]) -> Result:
     return Result(
-        check=d["check"], target=d["target"], target_type=d["target_type"], status=Status(d["status"]),
-        severity=Severity(d["severity"]), area=Area(d["area"]), resource=d["resource"], message=d["message"],
+        check=d["check"], target=d["target"], target_type=d["target_type"], status=_member(Status, d["status"]),
+        severity=_member(Severity, d["severity"]), area=_member(Area, d["area"]), resource=d["resource"],
+        message=d["message"],
         observed=freeze(d.get("observed") or {}), clauses=tuple(d.get("clauses") or ()),
         evidence=tuple(d.get("evidence") or ()), at=datetime.fromisoformat(d["at"]),
         criterion=d.get("criterion", ""), waiver=Waiver(**d["waiver"]) if d.get("waiver") else None,

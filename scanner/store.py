@@ -20,14 +20,15 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from functools import cache
+from itertools import repeat
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from scanner.model import (
     Area,
@@ -66,6 +67,31 @@ class Record:
     targets: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ResultDicts(Sequence[dict[str, Any]]):
+    """The JSON form of each result (``result_to_dict``) as the record wrote it, for the JSON report.
+
+    ``json_native``: every line they were written in held only JSON values of JSON types and finite numbers (the
+    json module wrote it with ``allow_nan=False`` and no ``default``): no NaN or infinity, no enum, date, dataclass
+    or other object hides in them, so a writer need not look for one again (reports.jsonenc: ``native``). The
+    dicts are shared: a reader changes a copy."""
+
+    dicts: tuple[dict[str, Any], ...]
+    json_native: bool
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
+        return self.dicts[index]
+
+    def __len__(self) -> int:
+        return len(self.dicts)
+
+
 class RecordWriter:
     """Writes one run record. Raises OutputError (one line, for the operator) when the record cannot be written;
     FileExistsError when a record exists at the path already (a record is never overwritten)."""
@@ -76,6 +102,7 @@ class RecordWriter:
         self._lock = threading.Lock()
         self._results: list[Result] = []
         self._dicts: list[dict[str, Any]] = []  # the JSON form of each result, as written (shared with the report)
+        self._native = True  # every line so far written by the json module with allow_nan=False (ResultDicts)
         self._evidence: dict[str, Any] = {}
         self._warnings: list[str] = []
         self._targets: list[str] = []
@@ -117,7 +144,12 @@ class RecordWriter:
         """Write one line whole; ``sync``: and fsync it here (the run start and end), else the syncer does."""
         if self._failed:
             raise OutputError(self._failed)
-        data = (json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+        try:  # the same text either way; allow_nan=False proves the line JSON-native (see ResultDicts)
+            text = json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        except ValueError:  # NaN or an infinity, written as before (or a circular reference, raised again)
+            text = json.dumps(obj, sort_keys=True, ensure_ascii=False)
+            self._native = False
+        data = (text + "\n").encode("utf-8", "backslashreplace")
         if len(data) > MAX_LINE_BYTES:
             self._failed = (f"could not write the run record {self.path}: one line would be {len(data)} bytes, "
                             f"above the limit of {MAX_LINE_BYTES}")
@@ -179,7 +211,7 @@ class RecordWriter:
             self._warnings.extend(outcome.warnings)
             self._targets.append(outcome.target.name)
 
-    def result_dicts(self, run: Run) -> list[dict[str, Any]] | None:
+    def result_dicts(self, run: Run) -> ResultDicts | None:
         """The JSON form of each of ``run``'s results as this record wrote it (``result_to_dict``, built once),
         for the JSON report; None unless ``run`` holds exactly the results recorded, in order (the same objects).
         The dicts are shared: a reader changes a copy."""
@@ -187,7 +219,7 @@ class RecordWriter:
             if len(run.results) != len(self._results) or any(
                     a is not b for a, b in zip(run.results, self._results, strict=True)):
                 return None
-            return list(self._dicts)
+            return ResultDicts(tuple(self._dicts), self._native)
 
     def warn(self, message: str) -> None:
         """A run-level warning, kept in the run end line and in RunInfo.warnings."""
@@ -250,7 +282,7 @@ def _system(value: Any, where: str) -> dict[str, str]:
 
 
 def _strings(value: Any, where: str) -> None:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list) or not all(map(isinstance, value, repeat(str))):
         raise RecordError(f"{where}: expected a list of strings")
 
 

@@ -95,6 +95,39 @@ def test_like_targets_have_each_clause_judged_once(monkeypatch: pytest.MonkeyPat
     assert len({id(d["evidence"]) for d in dicts}) == 3
 
 
+@pytest.mark.parametrize("n, varied", [(1, False), (7, True), (24, True), (50, False)])
+def test_coverage_dicts_are_the_coverage_items_in_json(n: int, varied: bool) -> None:
+    run = fleet(n, varied=varied)
+    want = [{"clause": c.ref, "title": c.title, "target": c.target, "clause_status": c.clause_status,
+             "automatable": c.automatable, "verdict": c.verdict.value, "text": c.text,
+             "procedural_evidence": c.procedural_evidence, "note": c.note,
+             "evidence": [{"check": e.check, "strength": e.strength, "applicable": e.applicable,
+                           "status": e.status.value if e.status else None, "note": e.note} for e in c.evidence]}
+            for c in one_by_one(run)]
+    assert cov.coverage_dicts(run) == want
+    assert [(c.ref, c.target, c.verdict, c.text) for c in cov.coverage(run)] == [
+        (w["clause"], w["target"], cov.Verdict(w["verdict"]), w["text"]) for w in want]
+
+
+def test_like_targets_cost_a_lookup_per_clause_not_an_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON form of 50 like targets' coverage builds no ClauseCoverage per target (one per clause judged) and
+    asks nothing per target of a clause whose checks it has no result of."""
+    built = [0]
+    original = cov.ClauseCoverage.__init__
+
+    def counting(self: cov.ClauseCoverage, *args: Any, **kwargs: Any) -> None:
+        built[0] += 1
+        original(self, *args, **kwargs)
+
+    run = fleet(50, varied=False)
+    monkeypatch.setattr(cov.ClauseCoverage, "__init__", counting)
+    dicts = cov.coverage_dicts(run)
+    assert len(dicts) == 3 * 50 and [d["target"] for d in dicts[:3]] == ["h000", "h001", "h002"]
+    assert built[0] == 3
+    built[0] = 0
+    assert len(cov.coverage(run)) == 150 and built[0] == 150  # the items themselves: one per target
+
+
 def test_a_target_with_another_declared_context_is_judged_apart() -> None:
     run = fleet(2, varied=False)
     run = replace(run, info=replace(run.info, gxp_context=MappingProxyType(
@@ -137,9 +170,9 @@ def count_plain(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls = [0]
     original = jsonenc._plain
 
-    def counting(*args: Any) -> bool:
+    def counting(*args: Any, **kwargs: Any) -> bool:
         calls[0] += 1
-        return original(*args)
+        return original(*args, **kwargs)
 
     monkeypatch.setattr(jsonenc, "_plain", counting)
     return calls
@@ -208,6 +241,37 @@ def test_thaw_calls_itself_only_for_containers_and_other_types(value: Any, expec
     assert got == expected and json.dumps(got) == json.dumps(expected)
     assert counted[0] == calls
     assert thaw(frozen) == expected
+
+
+def test_thaw_tests_a_type_against_the_abcs_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value of a type that is not an exact built-in (a Location, a Waiver: a dataclass) is thawed without an
+    ABC test per value: the branch is decided once per type (isinstance against Mapping cost a microsecond or more
+    per value)."""
+    import abc
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Spot:  # a type thaw has not met yet
+        path: str
+        line: int | None
+
+    asked: list[type] = []
+    real_instance, real_subclass = abc.ABCMeta.__instancecheck__, abc.ABCMeta.__subclasscheck__
+
+    def instancecheck(cls: abc.ABCMeta, value: Any) -> bool:
+        asked.append(type(value))
+        return real_instance(cls, value)
+
+    def subclasscheck(cls: abc.ABCMeta, kind: type) -> bool:
+        asked.append(kind)
+        return real_subclass(cls, kind)
+
+    monkeypatch.setattr(abc.ABCMeta, "__instancecheck__", instancecheck)
+    monkeypatch.setattr(abc.ABCMeta, "__subclasscheck__", subclasscheck)
+    got = [thaw(Spot(f"a{i}.tf", i)) for i in range(200)]
+    monkeypatch.undo()
+    assert got == [{"path": f"a{i}.tf", "line": i} for i in range(200)]
+    assert 1 <= asked.count(Spot) < 50  # once for the type (Mapping and its registered subclasses); was 200+
 
 
 # --- the run record: the scan does not wait for the disk, and everything written is fsynced ----------------------
@@ -294,3 +358,19 @@ def test_an_fsync_fault_ends_the_record_as_interrupted(tmp_path: Any, monkeypatc
     assert run.info.interrupted
     again = read_record(path)
     assert again.run.info.interrupted and again.targets == ("h0",)  # no run end after the fault, nothing more
+
+
+@pytest.mark.parametrize("path, shown", [("main.tf", "main.tf"), ("mod/a.tf", "mod/a.tf"), ("mod\\a.tf", "mod/a.tf"),
+                                         ("a/./b.tf", "a/b.tf"), ("../x.tf", None)])
+def test_a_code_location_already_normal_is_shown_as_it_is(path: str, shown: str | None) -> None:
+    """reports.location.place builds a new Location only when the path changes (a report of 2,000 IaC findings
+    built one each)."""
+    from reports.location import place
+    from scanner.model import Location
+
+    r = make_result(target_type="iac", location=Location(path, 3, 9))
+    where = place(r).location
+    assert (where.path if where else None) == shown
+    if where is not None:
+        assert (where.start_line, where.end_line) == (3, 9)
+        assert (where is r.location) is (path == shown)

@@ -32,7 +32,7 @@ def recorded(tmp_path: Path) -> tuple[RecordWriter, model.Run]:
 def test_the_report_from_the_records_dicts_is_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     writer, run = recorded(tmp_path)
     shared = writer.result_dicts(run)
-    assert shared == [result_to_dict(r) for r in run.results]
+    assert shared is not None and list(shared) == [result_to_dict(r) for r in run.results]
     built = io.StringIO()
     json_report.render(run, built)
 
@@ -44,6 +44,7 @@ def test_the_report_from_the_records_dicts_is_the_report(tmp_path: Path, monkeyp
     json_report.render(run, reused, findings=shared)
     assert reused.getvalue() == built.getvalue()
     assert shared == writer.result_dicts(run)  # the report changed copies, not the record's dicts
+    assert list(shared) == [result_to_dict(r) for r in run.results]
 
 
 def test_only_the_results_recorded_get_the_records_dicts(tmp_path: Path) -> None:
@@ -76,3 +77,63 @@ def test_scan_writes_the_json_report_from_the_records_dicts(tmp_path: Path, monk
     recorded_results = [r for line in records if line["type"] == "target" for r in line["results"]]
     assert len(report["findings"]) == len(recorded_results) > 0
     assert calls == []
+
+
+class Text(str):
+    """A str subclass: the json module writes it, orjson is told to refuse it."""
+
+
+def record_of(tmp_path: Path, observed: dict[str, Any], n: int = 1) -> tuple[RecordWriter, model.Run]:
+    writer = RecordWriter(tmp_path / "record.jsonl", make_run_info())
+    results = tuple(make_result(resource=f"r{i}", observed={"n": i, **observed}) for i in range(n))
+    writer.add(TargetOutcome(make_target("host1"), results, {}))
+    return writer, writer.close()
+
+
+@pytest.mark.parametrize("observed, native", [
+    ({"ratio": 0.5, "ports": [22, 443], "deep": {"a": [{"b": None}]}}, True),
+    ({"ratio": float("nan")}, False), ({"limit": float("inf")}, False),  # written as the json module writes them
+    ({"name": Text("sub")}, True), ({"big": 2**70}, True),  # JSON-native; orjson refuses them, the json module writes
+    ({"text": "lone \udcff surrogate"}, True),
+])
+def test_a_report_from_proven_dicts_is_the_report_written_without_them(tmp_path: Path, observed: dict[str, Any],
+                                                                        native: bool) -> None:
+    """The record proves its lines JSON-native (allow_nan=False) or not; the JSON report written from its dicts
+    is the report written from the run alone, byte for byte, whatever the values (fail closed: a value orjson
+    would write otherwise goes to the json module)."""
+    import json
+
+    writer, run = record_of(tmp_path, observed)
+    shared = writer.result_dicts(run)
+    assert shared is not None and shared.json_native is native
+    proven, alone = io.StringIO(), io.StringIO()
+    json_report.render(run, proven, findings=shared)
+    json_report.render(run, alone)
+    assert proven.getvalue() == alone.getvalue()
+    back = json.loads(proven.getvalue())["findings"][0]["observed"]
+    assert json.dumps(back, sort_keys=True) == json.dumps({"n": 0, **observed}, sort_keys=True)
+    line = (tmp_path / "record.jsonl").read_bytes().split(b"\n")[1]  # the record's bytes as the json module's
+    assert line == json.dumps(json.loads(line), sort_keys=True, ensure_ascii=False).encode("utf-8", "backslashreplace")
+
+
+def test_findings_the_record_proved_native_are_not_walked_again(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from reports import jsonenc
+
+    writer, run = record_of(tmp_path, {"ports": [22, 443], "tags": {"env": "prod"}}, n=300)
+    shared = writer.result_dicts(run)
+    assert shared is not None and shared.json_native
+    calls = [0]
+    original = jsonenc._plain
+
+    def counting(*args: Any, **kwargs: Any) -> bool:
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(jsonenc, "_plain", counting)
+    json_report.render(run, io.StringIO(), findings=shared)
+    walked = calls[0]
+    calls[0] = 0
+    json_report.render(run, io.StringIO(), findings=list(shared))  # the same dicts, not proven
+    assert calls[0] >= 300 * 5  # each finding, its observed, ports, tags, clauses, evidence
+    assert walked < 50  # the document, its run and evidence parts, the coverage: not one call per finding
