@@ -426,12 +426,17 @@ def test_decoding_a_host_works_out_each_type_once_for_the_whole_run() -> None:
     the values decoded are the same whether worked out or remembered."""
     from scanner.selftest import decode as dec
 
+    now = datetime(2026, 11, 30, 12, 0, 0, tzinfo=timezone.utc)  # both replies at one instant (their "@now" times)
+
+    def reply(script: str) -> bytes:
+        return profile_output("hardened-2022", *asked(script), now=now).encode("utf-8")
+
     dec._classified.cache_clear()
     dec._plan.cache_clear()
-    first = wc.collect(ReplayConnector("hardened-2022"), target(), ALL)
+    first = wc.collect(ReplayConnector("hardened-2022", reply), target(), ALL)
     kinds, plans = dec._classified.cache_info(), dec._plan.cache_info()
     assert (kinds.misses, plans.misses) == (33, 19) and (kinds.hits, plans.hits) == (171, 91)
-    second = wc.collect(ReplayConnector("hardened-2022"), target(), ALL)
+    second = wc.collect(ReplayConnector("hardened-2022", reply), target(), ALL)
     assert (dec._classified.cache_info().misses, dec._plan.cache_info().misses) == (kinds.misses, plans.misses)
     volatile = ("windows.backup",)  # its "now" is the host's clock at each reply
     assert {n: f.value for n, f in first.items() if n not in volatile} == \
