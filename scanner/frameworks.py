@@ -25,12 +25,13 @@ import json
 import os
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from scanner.model import CatalogUse, ClauseUse, MappingUse
+from scanner.value import frozen
 
 
 class CatalogError(Exception):
@@ -85,7 +86,7 @@ class Strength(_TextEnum):
 Condition = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
+@frozen
 class ClauseMapping:
     """Checks that give evidence for a clause, how strong that evidence is, and why."""
 
@@ -95,7 +96,7 @@ class ClauseMapping:
     applies_when: Condition = field(default_factory=lambda: MappingProxyType({}))
 
 
-@dataclass(frozen=True)
+@frozen
 class Clause:
     id: str
     title: str
@@ -128,7 +129,7 @@ class Clause:
         return not self.is_direct
 
 
-@dataclass(frozen=True)
+@frozen
 class Provenance:
     """Which text the summaries follow: its edition or revision, when it took effect, what changed since."""
 
@@ -139,7 +140,7 @@ class Provenance:
     notes: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Catalog:
     id: str
     title: str
