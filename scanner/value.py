@@ -116,6 +116,19 @@ def _make_init(cls: type, flds: tuple[dataclasses.Field[Any], ...]) -> Callable[
     return init
 
 
+def _signature_text(flds: tuple[dataclasses.Field[Any], ...]) -> str:
+    """``str(inspect.signature(cls))`` of the ``__init__`` of ``flds`` without its return (the stock dataclass's
+    ``__doc__`` of a class that has none), written out: ``inspect.signature`` costs more than the class."""
+    def shown(f: dataclasses.Field[Any]) -> str:
+        text = f"{f.name}: {inspect.formatannotation(f.type)}"
+        if f.default is not dataclasses.MISSING:
+            return f"{text} = {f.default!r}"
+        return f"{text} = <factory>" if f.default_factory is not dataclasses.MISSING else text
+    positional = [shown(f) for f in flds if f.init and f.kw_only is not True]
+    keyword = [shown(f) for f in flds if f.init and f.kw_only is True]
+    return "(" + ", ".join([*positional, *(["*", *keyword] if keyword else [])]) + ")"
+
+
 class _Factory:
     """The default of a parameter whose field has a ``default_factory`` (the stock dataclass's marker)."""
 
@@ -160,5 +173,5 @@ def frozen(cls: type[T]) -> type[T]:
     for name, attribute in attributes.items():
         setattr(made, name, attribute)
     if not documented:
-        made.__doc__ = made.__name__ + str(inspect.signature(made)).replace(" -> None", "")
+        made.__doc__ = made.__name__ + _signature_text(flds)
     return made
