@@ -6,12 +6,12 @@ import json
 import re
 import socket
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from scanner.model import Platform, Target, Waiver, freeze
+from scanner.value import frozen
 
 #: Keys that would hold a secret in clear text. Secrets are referenced by *_env / *_file instead.
 _SECRET_KEY = re.compile(r"(^|_)(password|passwd|passphrase|secret|secret_access_key|token|api_key|private_key)$",
@@ -27,7 +27,7 @@ class InventoryError(Exception):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
-@dataclass(frozen=True)
+@frozen
 class Inventory:
     source: str
     sha256: str

@@ -13,13 +13,14 @@ import enum
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from scanner.model import Result, Risk, RiskLevel, Run, Severity, Status
+from scanner.value import frozen
 
 #: Statuses that carry a risk rating.
 RATED = frozenset({Status.FAIL, Status.ERROR, Status.WAIVED})
@@ -41,7 +42,7 @@ class RiskMatrixError(ValueError):
     """A risk matrix file that cannot be used; the message names the file and the cell at fault."""
 
 
-@dataclass(frozen=True)
+@frozen
 class RiskMatrix:
     cells: Mapping[tuple[Severity, Impact], RiskLevel]
     source: str  # "default", or the file with its SHA-256

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from operator import attrgetter
 from reprlib import recursive_repr
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -139,9 +139,34 @@ class _Factory:
 _FACTORY = _Factory()
 
 
+def _getstate(self: object) -> list[Any]:
+    """The state of a slotted ``@frozen`` instance (pickle, copy): its fields' values, as the stock one gives."""
+    return [getattr(self, f.name) for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+
+
+def _setstate(self: object, state: list[Any]) -> None:
+    for f, item in zip(dataclasses.fields(self), state, strict=True):  # type: ignore[arg-type]
+        object.__setattr__(self, f.name, item)  # the instance is frozen: past its own __setattr__
+
+
+@overload
+def frozen(cls: type[T], /) -> type[T]: ...
+
+
+@overload
+def frozen(*, slots: bool = False) -> Callable[[type[T]], type[T]]: ...
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, dataclasses.Field))
-def frozen(cls: type[T]) -> type[T]:
-    """Make ``cls`` a frozen dataclass (``@dataclass(frozen=True)``, not slotted) with shared methods."""
+def frozen(cls: type[T] | None = None, /, *, slots: bool = False) -> type[T] | Callable[[type[T]], type[T]]:
+    """Make ``cls`` a frozen dataclass: ``@frozen`` is ``@dataclass(frozen=True)``, ``@frozen(slots=True)`` is
+    ``@dataclass(frozen=True, slots=True)``."""
+    if cls is None:
+        return lambda made: _frozen(made, slots)
+    return _frozen(cls, slots)
+
+
+def _frozen(cls: type[T], slots: bool) -> type[T]:
     own = cls.__dict__
     for name in ("__setattr__", "__delattr__"):
         if name in own:
@@ -154,7 +179,7 @@ def frozen(cls: type[T]) -> type[T]:
         cls.__doc__ = "-"  # spares dataclass() the signature it would compute before __init__ exists
     # a subclass of a frozen dataclass must be declared frozen (its two generated methods are replaced below)
     frozen_base = any(getattr(getattr(base, "__dataclass_params__", None), "frozen", False) for base in cls.__mro__[1:])
-    made = dataclasses.dataclass(init=False, repr=False, eq=False, frozen=frozen_base)(cls)
+    made = dataclasses.dataclass(init=False, repr=False, eq=False, frozen=frozen_base, slots=slots)(cls)
     every = made.__dict__["__dataclass_fields__"]
     flds = dataclasses.fields(made)  # type: ignore[arg-type]
     if len(every) != len(flds) and any(f.type is dataclasses.InitVar or "InitVar" in str(f.type)
@@ -168,6 +193,7 @@ def frozen(cls: type[T]) -> type[T]:
         "__value_repr__": tuple(f.name for f in flds if f.repr),
         "__value_key__": staticmethod(_key_of(tuple(f.name for f in flds if f.compare))),
         "__value_hash__": staticmethod(_key_of(hashed)),
+        **({"__getstate__": _getstate, "__setstate__": _setstate} if slots else {}),
         **{name: shared for name, shared in (("__repr__", _repr), ("__eq__", _eq), ("__hash__", _hash))
            if name not in keep}}
     for name, attribute in attributes.items():

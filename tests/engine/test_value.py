@@ -38,10 +38,12 @@ _GENERATED = {"__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__de
 
 
 def _stock_twin(cls: type) -> type:
-    """``cls``'s body again, under ``@dataclass(frozen=True)``."""
+    """``cls``'s body again, under ``@dataclass(frozen=True)`` (``slots=True`` when it is slotted)."""
     own = cls.__dict__
-    names: dict[str, Any] = {k: v for k, v in own.items() if k not in _GENERATED or
-                             (k in ("__repr__", "__eq__", "__hash__") and not _shared(cls, k))}
+    slotted = "__slots__" in own
+    skip = {*_GENERATED, *own.get("__slots__", ()), "__slots__", "__getstate__", "__setstate__"}
+    names: dict[str, Any] = {k: v for k, v in own.items() if k not in skip}
+    names.update({k: own[k] for k in ("__repr__", "__eq__", "__hash__") if k in own and not _shared(cls, k)})
     for f in dataclasses.fields(cls):
         if f.name in own.get("__annotations__", {}):
             names[f.name] = dataclasses.field(default=f.default, default_factory=f.default_factory, init=f.init,
@@ -51,7 +53,7 @@ def _stock_twin(cls: type) -> type:
         names["__doc__"] = cls.__doc__  # documented: the twin keeps the text; else it makes its own
     twin = type(cls.__name__, cls.__bases__, names)
     twin.__qualname__ = cls.__qualname__
-    return dataclasses.dataclass(frozen=True)(twin)
+    return dataclasses.dataclass(frozen=True, slots=slotted)(twin)
 
 
 def _shared(cls: type, name: str) -> bool:
@@ -86,6 +88,8 @@ def test_frozen_class_behaves_as_its_stock_twin(cls: type) -> None:
     assert [(f.name, f.init, f.repr, f.compare, f.hash) for f in dataclasses.fields(cls)] == \
            [(f.name, f.init, f.repr, f.compare, f.hash) for f in dataclasses.fields(twin)]
     assert cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    if "__slots__" in cls.__dict__:  # slotted as the stock one: no instance dictionary
+        assert "__slots__" in twin.__dict__ and not hasattr(_build(cls, 1), "__dict__")
     ours, theirs, other = _build(cls, 1), _build(twin, 1), _build(cls, 100)
     if isinstance(theirs, Exception):
         assert (type(ours), str(ours)) == (type(theirs), str(theirs))
