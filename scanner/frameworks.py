@@ -20,7 +20,6 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
-import importlib.resources
 import json
 import os
 import stat
@@ -30,6 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from scanner import packaged
 from scanner.model import CatalogUse, ClauseUse, MappingUse
 from scanner.value import frozen
 
@@ -180,14 +180,14 @@ class Catalog:
 def _catalog_dir() -> Any:
     """The packaged ``checks/frameworks`` folder, or the repository's when the package is not importable."""
     try:
-        return importlib.resources.files("checks.frameworks")
+        return packaged.files("checks.frameworks")
     except ModuleNotFoundError:
         return Path(__file__).resolve().parent.parent / "checks" / "frameworks"
 
 
 @functools.cache
 def catalog_schema() -> dict[str, Any]:
-    text = importlib.resources.files("scanner").joinpath("schemas/catalog.schema.json").read_text("utf-8")
+    text = packaged.files("scanner").joinpath("schemas/catalog.schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
@@ -341,7 +341,7 @@ def cache_dir() -> Path | None:
 def _cache_key(digests: Mapping[str, str]) -> str:
     """SHA-256 over what the cached parse depends on: every catalog file, the schema, and this module's code."""
     digest = hashlib.sha256(_CACHE_FORMAT.encode() + b"\0")
-    schema = importlib.resources.files("scanner").joinpath("schemas/catalog.schema.json").read_bytes()
+    schema = packaged.files("scanner").joinpath("schemas/catalog.schema.json").read_bytes()
     for part in (schema, Path(__file__).read_bytes()):
         digest.update(hashlib.sha256(part).digest())
     for name in sorted(digests):

@@ -15,9 +15,9 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from scanner import packaged
 from scanner.collectors import FactSpec
 from scanner.collectors import batch_failure as _batch_failure
 from scanner.connectors import CommandResult, ConnectorError
@@ -56,7 +56,7 @@ _BLOCK = re.compile(r"^\$Facts\['([a-z_.]+)'\] = @\{ Admin = \$(true|false); Bod
 
 @cache
 def script_text() -> str:
-    return resources.files(__package__).joinpath("collect.ps1").read_text(encoding="utf-8")
+    return packaged.files(__package__).joinpath("collect.ps1").read_text(encoding="utf-8")
 
 
 @cache
