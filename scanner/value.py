@@ -2,9 +2,11 @@
 
 ``@dataclass(frozen=True)`` writes six methods per class as source text and compiles each (``__init__``,
 ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__``, ``__delattr__``); a scan imports about a hundred such
-classes, so their definition was a third of its start-up. ``@frozen`` makes the same class with one compiled method,
-``__init__``; the other five are shared functions that read the class's field names, kept on the class when it is
-defined. What a caller can see is the stock frozen dataclass's: ``dataclasses.fields``/``replace``/``asdict``, the
+classes, so their definition was a third of its start-up. ``@frozen`` makes the same class with one compiled
+method, ``__init__``, compiled when it is first looked up (the first instance; many classes have none in a given
+run); the other five are shared functions that read the class's field names, kept on the class when it is defined.
+
+What a caller can see is the stock frozen dataclass's: ``dataclasses.fields``/``replace``/``asdict``, the
 ``__init__`` signature (defaults, default factories, ``kw_only``, ``__post_init__``), ``__match_args__``, the
 generated ``__doc__``, ``repr`` (with the recursion guard), equality and hash over the compared fields, and
 ``FrozenInstanceError`` on assignment or deletion (``tests/engine/test_value.py`` proves it class by class against
@@ -129,6 +131,21 @@ def _signature_text(flds: tuple[dataclasses.Field[Any], ...]) -> str:
     return "(" + ", ".join([*positional, *(["*", *keyword] if keyword else [])]) + ")"
 
 
+class _LazyInit:
+    """The ``__init__`` of a ``@frozen`` class until it is first looked up (the first instance, ``inspect``): then
+    compiled and put in its place on the class, so a class that a run never instantiates never pays for it."""
+
+    __slots__ = ("owner", "flds")
+
+    def __init__(self, owner: type, flds: tuple[dataclasses.Field[Any], ...]):
+        self.owner, self.flds = owner, flds
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        init = _make_init(self.owner, self.flds)
+        type.__setattr__(self.owner, "__init__", init)
+        return init if obj is None else init.__get__(obj, objtype)
+
+
 class _Factory:
     """The default of a parameter whose field has a ``default_factory`` (the stock dataclass's marker)."""
 
@@ -189,7 +206,7 @@ def _frozen(cls: type[T], slots: bool) -> type[T]:
     params.init = params.repr = params.eq = params.frozen = True  # what it is: a dataclass subclass checks it
     hashed = tuple(f.name for f in flds if (f.compare if f.hash is None else f.hash))
     attributes: dict[str, object] = {
-        "__init__": _make_init(made, flds), "__setattr__": _setattr, "__delattr__": _delattr,
+        "__init__": _LazyInit(made, flds), "__setattr__": _setattr, "__delattr__": _delattr,
         "__value_repr__": tuple(f.name for f in flds if f.repr),
         "__value_key__": staticmethod(_key_of(tuple(f.name for f in flds if f.compare))),
         "__value_hash__": staticmethod(_key_of(hashed)),
