@@ -23,11 +23,12 @@ import hashlib
 import inspect
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from types import MappingProxyType
 from typing import Any
 
 from scanner.model import Area, ChallengeStep, Finding, Platform, Severity, Status, Target, utcnow
+from scanner.value import frozen
 
 _MARK = "__gxpscan_challenge__"
 #: Text kept per step of what was sent and what came back; the SHA-256 covers all of it.
@@ -53,7 +54,7 @@ class ChallengeRefused(Exception):
     """A challenge may not run on this target as configured (no test account, the scan's own account named)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Probe:
     """What one exchange with the target showed. ``ok``: the expected result was seen (True), the opposite (False),
     or it could not be determined (None: connection failed, answer not understood)."""
@@ -68,7 +69,7 @@ class Probe:
 Step = ChallengeStep
 
 
-@dataclass(frozen=True)
+@frozen
 class TestAccount:
     """The account an intrusive challenge may act on, and only that one. Its password never leaves memory."""
 
@@ -76,7 +77,7 @@ class TestAccount:
     password: str = field(repr=False)
 
 
-@dataclass(frozen=True)
+@frozen
 class ChallengeSpec:
     id: str
     title: str
@@ -225,7 +226,7 @@ class AccountLocks:
             yield
 
 
-@dataclass(frozen=True)
+@frozen
 class ChallengeOutcome:
     """A challenge's findings with the steps that back them."""
 

@@ -8,10 +8,8 @@ import getpass
 import json
 import logging
 import os
-import platform as _platform
 import secrets
 import signal
-import socket
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -456,6 +454,18 @@ def select_checks(registry: Registry, catalogs: Mapping[str, Catalog], *, patter
     return list(registry.select(list(patterns), platform=platform, ids=ids))
 
 
+def operator_id() -> str:
+    """Who runs gxpscan, from where: ``user@host`` (the host name as ``socket.gethostname()`` gives it, read without
+    importing the socket module: both are the kernel's node name)."""
+    return f"{getpass.getuser()}@{os.uname().nodename}"
+
+
+def python_version() -> str:
+    """``platform.python_version()`` without importing ``platform`` (and compiling its nine regexes): the version
+    is the first word of ``sys.version`` (``3.11.7``, ``3.13.0rc1``)."""
+    return sys.version.split(maxsplit=1)[0]
+
+
 def _run_info(registry: Registry, specs: Sequence[CheckSpec | ChallengeSpec], inventory: Inventory, argv_summary: str,
               operator_name: str = "", previous_manifest: str = "") -> RunInfo:
     from scanner.model import RunInfo, utcnow
@@ -463,9 +473,9 @@ def _run_info(registry: Registry, specs: Sequence[CheckSpec | ChallengeSpec], in
     started = utcnow()
     return RunInfo(
         id=f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}", tool_version=_version(),
-        checks_fingerprint=registry.fingerprint(specs), operator=f"{getpass.getuser()}@{socket.gethostname()}",
+        checks_fingerprint=registry.fingerprint(specs), operator=operator_id(),
         started=started, inventory=inventory.source, inventory_sha256=inventory.sha256, command=argv_summary,
-        python=_platform.python_version(), operator_name=operator_name,
+        python=python_version(), operator_name=operator_name,
         previous_manifest_sha256=previous_manifest)
 
 
@@ -1178,7 +1188,7 @@ def cmd_protocol(args: argparse.Namespace) -> int:
         protocol = build_protocol(
             targets, specs, catalogs, scope, document_id=args.document_id or f"OQP-{stem.upper()}",
             version=args.document_version, created=utcnow().isoformat(timespec="seconds"),
-            author=f"{getpass.getuser()}@{socket.gethostname()}", tool_version=_version(),
+            author=operator_id(), tool_version=_version(),
             checks_fingerprint=registry.fingerprint(specs), inventory=inventory.source,
             inventory_sha256=inventory.sha256, selection=selection)
     except ProtocolError as exc:

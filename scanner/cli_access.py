@@ -7,10 +7,8 @@ Registered by scanner.cli (``register``); everything heavy is imported when a co
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import secrets
-import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -116,15 +114,13 @@ def cmd_access_review(args: argparse.Namespace) -> int:
 # --- collecting ----------------------------------------------------------------------------------------------------
 
 def _info(cli: Any, inventory: str, inventory_sha256: str, operator_name: str) -> RunInfo:
-    import platform
-
     from scanner.model import RunInfo, utcnow
 
     started = utcnow()
     return RunInfo(id=f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}", tool_version=cli._version(),
-                   checks_fingerprint="", operator=f"{getpass.getuser()}@{socket.gethostname()}", started=started,
+                   checks_fingerprint="", operator=cli.operator_id(), started=started,
                    inventory=inventory, inventory_sha256=inventory_sha256,
-                   command=" ".join(["gxpscan", *sys.argv[1:]])[:500], python=platform.python_version(),
+                   command=" ".join(["gxpscan", *sys.argv[1:]])[:500], python=cli.python_version(),
                    operator_name=operator_name)
 
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from scanner.model import ClauseUse, Platform, Run, Status
+from scanner.value import frozen
 
 #: Keys a target may declare under ``gxp_context`` (the inventory schema lists their types).
 CONTEXT_KEYS = ("e_signatures", "signing_credentials", "system_type", "layer", "records_retention_days")
@@ -86,7 +87,7 @@ def applicability(condition: Mapping[str, Any], context: Mapping[str, Any]) -> t
     return Applicability.APPLIES, ""
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckEvidence:
     check: str
     strength: str
@@ -95,7 +96,7 @@ class CheckEvidence:
     note: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class ClauseCoverage:
     ref: str
     title: str

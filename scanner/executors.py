@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scanner.model import Target, Waiver
+from scanner.value import frozen
 
 if TYPE_CHECKING:
     from scanner.challenge import ChallengeSpec
@@ -51,7 +52,7 @@ class ExecutorError(ValueError):
     """An --executor value or its TLS options are unusable."""
 
 
-@dataclass(frozen=True)
+@frozen
 class DaskTls:
     """Certificate files for a TLS connection to the Dask scheduler (None: take them from the Dask config)."""
 
@@ -60,7 +61,7 @@ class DaskTls:
     key: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class ExecutorSpec:
     """Local (``address`` None) or a Dask scheduler address (``tcp://`` or ``tls://``)."""
 
@@ -124,7 +125,7 @@ def zone_resource(zone: str) -> str:
     return f"zone-{zone}"
 
 
-@dataclass(frozen=True)
+@frozen
 class TargetTask:
     """All a worker gets for one target: no secret value, only the names the inventory gives."""
 

@@ -20,17 +20,18 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
-import importlib.resources
 import json
 import os
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from scanner import packaged
 from scanner.model import CatalogUse, ClauseUse, MappingUse
+from scanner.value import frozen
 
 
 class CatalogError(Exception):
@@ -85,7 +86,7 @@ class Strength(_TextEnum):
 Condition = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
+@frozen
 class ClauseMapping:
     """Checks that give evidence for a clause, how strong that evidence is, and why."""
 
@@ -95,7 +96,7 @@ class ClauseMapping:
     applies_when: Condition = field(default_factory=lambda: MappingProxyType({}))
 
 
-@dataclass(frozen=True)
+@frozen
 class Clause:
     id: str
     title: str
@@ -128,7 +129,7 @@ class Clause:
         return not self.is_direct
 
 
-@dataclass(frozen=True)
+@frozen
 class Provenance:
     """Which text the summaries follow: its edition or revision, when it took effect, what changed since."""
 
@@ -139,7 +140,7 @@ class Provenance:
     notes: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Catalog:
     id: str
     title: str
@@ -179,14 +180,14 @@ class Catalog:
 def _catalog_dir() -> Any:
     """The packaged ``checks/frameworks`` folder, or the repository's when the package is not importable."""
     try:
-        return importlib.resources.files("checks.frameworks")
+        return packaged.files("checks.frameworks")
     except ModuleNotFoundError:
         return Path(__file__).resolve().parent.parent / "checks" / "frameworks"
 
 
 @functools.cache
 def catalog_schema() -> dict[str, Any]:
-    text = importlib.resources.files("scanner").joinpath("schemas/catalog.schema.json").read_text("utf-8")
+    text = packaged.files("scanner").joinpath("schemas/catalog.schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
@@ -340,7 +341,7 @@ def cache_dir() -> Path | None:
 def _cache_key(digests: Mapping[str, str]) -> str:
     """SHA-256 over what the cached parse depends on: every catalog file, the schema, and this module's code."""
     digest = hashlib.sha256(_CACHE_FORMAT.encode() + b"\0")
-    schema = importlib.resources.files("scanner").joinpath("schemas/catalog.schema.json").read_bytes()
+    schema = packaged.files("scanner").joinpath("schemas/catalog.schema.json").read_bytes()
     for part in (schema, Path(__file__).read_bytes()):
         digest.update(hashlib.sha256(part).digest())
     for name in sorted(digests):

@@ -45,7 +45,6 @@ import stat
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
@@ -54,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scanner.model import Status, utcnow
+from scanner.value import frozen
 
 if TYPE_CHECKING:
     from scanner.store import Record
@@ -82,7 +82,7 @@ class Backend(str, Enum):
         return self.value
 
 
-@dataclass(frozen=True)
+@frozen
 class RunSummary:
     run_id: str
     started: datetime
@@ -95,7 +95,7 @@ class RunSummary:
     interrupted: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class FindingHistory:
     check_id: str
     target: str
@@ -113,7 +113,7 @@ class FindingHistory:
         return self.flaps > 0
 
 
-@dataclass(frozen=True)
+@frozen
 class WaiverExpiry:
     """A waiver applied in the latest run, expiring within the window asked for (or already expired)."""
 
@@ -334,7 +334,7 @@ FindingKey = tuple[str, str, str, int]
 ABSENT = "absent"
 
 
-@dataclass(frozen=True)
+@frozen
 class Segment:
     """Consecutive runs of a finding's target that reported it with one status."""
 
@@ -409,7 +409,7 @@ def _state_before(changes: Sequence[tuple[Order, str]], at: Order) -> str:
 
 # --- reading a run directory --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@frozen
 class RunRow:
     run_id: str
     started: str
@@ -853,7 +853,7 @@ def _is_db_error(exc: BaseException) -> bool:
 
 # --- opening ------------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@frozen
 class PostgresSpec:
     """A PostgreSQL history URL without its secret: the password comes from ``password_env`` or libpq's pgpass."""
 

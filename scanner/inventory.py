@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-import socket
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from scanner import packaged
 from scanner.model import Platform, Target, Waiver, freeze
+from scanner.value import frozen
 
 #: Keys that would hold a secret in clear text. Secrets are referenced by *_env / *_file instead.
 _SECRET_KEY = re.compile(r"(^|_)(password|passwd|passphrase|secret|secret_access_key|token|api_key|private_key)$",
@@ -27,7 +27,7 @@ class InventoryError(Exception):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
-@dataclass(frozen=True)
+@frozen
 class Inventory:
     source: str
     sha256: str
@@ -45,14 +45,14 @@ class Inventory:
 
 
 def schema(name: str = "inventory") -> dict[str, Any]:
-    text = resources.files("scanner").joinpath("schemas").joinpath(f"{name}.schema.json").read_text()
+    text = packaged.files("scanner").joinpath("schemas").joinpath(f"{name}.schema.json").read_text()
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
 
 def local_document() -> dict[str, Any]:
     """The embedded default: this machine, scanned locally."""
-    return {"version": 1, "targets": [{"name": socket.gethostname() or "localhost", "type": "linux",
+    return {"version": 1, "targets": [{"name": os.uname().nodename or "localhost", "type": "linux",
                                        "connection": "local"}]}
 
 

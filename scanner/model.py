@@ -8,10 +8,12 @@ import enum
 import functools
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, TypeVar
+
+from scanner.value import frozen
 
 #: Raw evidence kept per fact; the SHA-256 always covers the whole output.
 MAX_RAW_BYTES = 64 * 1024
@@ -138,7 +140,7 @@ class RiskLevel(Ranked):
     CRITICAL = "critical"
 
 
-@dataclass(frozen=True)
+@frozen
 class Risk:
     """The rating of one failing, erroring or waived finding (scanner.risk)."""
 
@@ -176,7 +178,7 @@ class Platform(str, enum.Enum):
         return Platform.AWS if self is Platform.IAC else self
 
 
-@dataclass(frozen=True)
+@frozen
 class Evidence:
     """Where a fact came from: what was run or asked, when, and what came back."""
 
@@ -205,7 +207,7 @@ class Evidence:
         return self.sha256[:16]
 
 
-@dataclass(frozen=True)
+@frozen
 class Fact:
     """A named, typed value about one target, or the reason it could not be had."""
 
@@ -230,7 +232,7 @@ class Fact:
         return cls(name=name, evidence=evidence, inapplicable=reason)
 
 
-@dataclass(frozen=True)
+@frozen
 class Location:
     """Where in a file a finding is: a file on a host (``/etc/login.defs``) or in a code repository.
 
@@ -247,7 +249,7 @@ class Location:
             object.__setattr__(self, "end_line", self.start_line)
 
 
-@dataclass(frozen=True)
+@frozen
 class Finding:
     """What a check says about one resource. The engine adds the rest."""
 
@@ -282,7 +284,7 @@ def manual(resource: str, message: str, *, location: Location | None = None, **o
     return Finding(Status.MANUAL, resource, message, observed, location)
 
 
-@dataclass(frozen=True)
+@frozen
 class Target:
     """One thing to scan, as the inventory describes it (secrets only by reference)."""
 
@@ -299,7 +301,7 @@ class Target:
         return self.options.get(key, default)
 
 
-@dataclass(frozen=True)
+@frozen
 class Waiver:
     check: str
     target: str
@@ -309,7 +311,7 @@ class Waiver:
     resource: str = "*"
 
 
-@dataclass(frozen=True)
+@frozen
 class ResourceNotes:
     """What a collector knows about the resources its facts describe, beyond the facts (for code: where each
     resource is written, values that could not be resolved, waivers written next to it). The runner applies it
@@ -322,7 +324,7 @@ class ResourceNotes:
     warnings: tuple[str, ...] = ()  # for the run record (an incomplete inline waiver, a file that did not parse)
 
 
-@dataclass(frozen=True)
+@frozen
 class ChallengeStep:
     """One test step of a challenge (scanner/challenge.py): what was done, what was expected, what happened, and
     SHA-256 hashes of the complete exchange (the text kept is bounded)."""
@@ -353,7 +355,7 @@ class ChallengeStep:
                 f"actual: {self.actual} [{self.verdict}]{by_hand}")
 
 
-@dataclass(frozen=True)
+@frozen
 class Result:
     """A finding placed in context: which check, which target, when, against which clauses."""
 
@@ -380,7 +382,7 @@ class Result:
     risk: Risk | None = None  # fail, error and waived only (scanner.risk); None in records older than the rating
 
 
-@dataclass(frozen=True)
+@frozen
 class CatalogUse:
     """A framework catalog a run used: its edition, whether it is in force, and the SHA-256 of its file."""
 
@@ -392,7 +394,7 @@ class CatalogUse:
     sha256: str
 
 
-@dataclass(frozen=True)
+@frozen
 class MappingUse:
     """Checks' evidence for a clause: how strong, and under which condition (see scanner.coverage)."""
 
@@ -401,7 +403,7 @@ class MappingUse:
     applies_when: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
-@dataclass(frozen=True)
+@frozen
 class ClauseUse:
     """A clause the run's checks give evidence for, as its catalog said when the run started."""
 
@@ -414,7 +416,7 @@ class ClauseUse:
     applies_when: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
-@dataclass(frozen=True)
+@frozen
 class RunInfo:
     id: str
     tool_version: str
@@ -440,7 +442,7 @@ class RunInfo:
     risk_matrix: str = ""  # the matrix the risk ratings come from: "default", or the site's file with its SHA-256
 
 
-@dataclass(frozen=True)
+@frozen
 class SignatureRecord:
     """An electronic signature manifestation on a sealed run (Part 11 11.50/11.70): who, when, what it means.
 
@@ -455,7 +457,7 @@ class SignatureRecord:
     manifest_sha256: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Run:
     info: RunInfo
     results: tuple[Result, ...]

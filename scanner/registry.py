@@ -25,13 +25,13 @@ import pkgutil
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
 from scanner.challenge import ChallengeSpec, Impact, challenge_spec_of
 from scanner.model import Area, Platform, Severity
+from scanner.value import frozen
 
 ENTRY_POINT_GROUP = "gxpscan.checks"
 SPECIAL_PARAMS = frozenset({"target"})
@@ -126,7 +126,7 @@ class CheckLoadError(Exception):
     """A check is malformed: unknown fact, duplicate id, bad metadata. Raised at load, never mid-scan."""
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckSpec:
     id: str
     title: str

@@ -13,13 +13,14 @@ import enum
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from importlib import resources
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from scanner import packaged
 from scanner.model import Result, Risk, RiskLevel, Run, Severity, Status
+from scanner.value import frozen
 
 #: Statuses that carry a risk rating.
 RATED = frozenset({Status.FAIL, Status.ERROR, Status.WAIVED})
@@ -41,7 +42,7 @@ class RiskMatrixError(ValueError):
     """A risk matrix file that cannot be used; the message names the file and the cell at fault."""
 
 
-@dataclass(frozen=True)
+@frozen
 class RiskMatrix:
     cells: Mapping[tuple[Severity, Impact], RiskLevel]
     source: str  # "default", or the file with its SHA-256
@@ -53,7 +54,7 @@ class RiskMatrix:
 def _schema() -> dict[str, Any]:
     import json
 
-    text = resources.files("scanner").joinpath("schemas").joinpath("risk_matrix.schema.json").read_text()
+    text = packaged.files("scanner").joinpath("schemas").joinpath("risk_matrix.schema.json").read_text()
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
@@ -101,7 +102,7 @@ def _load_text(text: str, source: str, name: str = "") -> RiskMatrix:
 
 def default_matrix() -> RiskMatrix:
     # JSON, read with the standard library: every scan rates its findings, and a scan of code imports no YAML parser
-    text = resources.files("scanner").joinpath("risk_matrix.json").read_text(encoding="utf-8")
+    text = packaged.files("scanner").joinpath("risk_matrix.json").read_text(encoding="utf-8")
     return parse_matrix(json.loads(text), DEFAULT_SOURCE)
 
 

@@ -21,7 +21,6 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
 from functools import partial
@@ -36,6 +35,7 @@ from scanner.collectors import NOTES_FACTS, SYSTEM_FACTS, collect
 from scanner.connectors import ConnectorError, ProcessScope, connector_key, open_connector
 from scanner.model import Fact, Finding, Platform, ResourceNotes, Result, Status, Target, Waiver, thaw, utcnow
 from scanner.registry import CheckSpec
+from scanner.value import frozen
 
 log = logging.getLogger("gxpscan.runner")
 
@@ -48,7 +48,7 @@ T = TypeVar("T")
 Collector = Callable[[Target, Iterable[str]], Mapping[str, Fact]]
 
 
-@dataclass(frozen=True)
+@frozen
 class TargetOutcome:
     target: Target
     results: tuple[Result, ...]

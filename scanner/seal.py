@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from scanner.model import RunInfo, SignatureRecord
 from scanner.safefs import OutputDir, OutputError, write_all
+from scanner.value import frozen
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -217,7 +218,7 @@ def _public_key(data: bytes, where: str) -> Ed25519PublicKey:
 
 # --- reading a run directory -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     """One name in a run directory: a regular file with its hash, or something else (``kind``)."""
 
@@ -285,7 +286,7 @@ def is_seal_artifact(name: str) -> bool:
     return any(p.fullmatch(name) for p in (_MANIFEST, _ENVELOPE, _TOKEN, _SIGNATURE))
 
 
-@dataclass(frozen=True)
+@frozen
 class Manifest:
     name: str
     version: int
@@ -371,7 +372,7 @@ def previous_manifest(results_dir: Path, exclude: Path | None = None) -> str:
 
 # --- sealing -----------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@frozen
 class Sealed:
     run_dir: Path
     name: str
@@ -488,7 +489,7 @@ def sign_run(run_dir: str | Path, *, role: str, meaning: str, name: str, key: Ed
     raise SealError(f"{run_dir}: could not find a free signature file name")
 
 
-@dataclass(frozen=True)
+@frozen
 class SignatureFile:
     name: str
     record: SignatureRecord

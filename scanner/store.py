@@ -45,6 +45,7 @@ from scanner.model import (
     utcnow,
 )
 from scanner.safefs import OutputDir, OutputError, write_all
+from scanner.value import frozen
 
 if TYPE_CHECKING:
     from scanner.access.model import SystemAccess
@@ -59,7 +60,7 @@ class RecordError(ValueError):
     """A run record is not intact. The message names the file and the line."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Record:
     """A run as read back, with the targets it finished (in record order; a target may have no result)."""
 

@@ -108,8 +108,9 @@ class _NotPlainJson(Exception):
     """The text is not JSON whose YAML reading is certainly the same value: left to the YAML loader."""
 
 
-#: What PyYAML refuses anywhere in a stream (its ``NON_PRINTABLE``): such a text is left to the YAML loader.
-_NON_PRINTABLE = re.compile(r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+#: What PyYAML refuses anywhere in a stream (the complement of its ``NON_PRINTABLE`` class, written as the few
+#: ranges it leaves out: the same characters, compiled in a tenth of the time): such a text is left to the YAML loader.
+_NON_PRINTABLE = re.compile(r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uD800-\uDFFF\uFFFE\uFFFF]")
 #: A \u escape of a UTF-16 surrogate: JSON joins a pair into one character, the YAML loader refuses it.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
 

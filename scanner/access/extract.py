@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from scanner.access.model import Account, SystemAccess
 from scanner.model import Fact, Platform, Target, utcnow
+from scanner.value import frozen
 
 #: the access list module of each platform (code has no accounts: ``iac`` has none)
 PLATFORM_EXTRACTORS = {
@@ -28,14 +28,14 @@ class Unavailable(Exception):
     broken: the system is ``error`` with this message as it is."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Built:
     accounts: tuple[Account, ...]
     notes: tuple[str, ...] = ()
     flavor: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Extractor:
     facts: tuple[str, ...]  # required: the list is error without any of them
     build: Callable[[Target, Mapping[str, Fact]], Built]  # only ever called with every required fact ok

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from scanner.value import frozen
 
 
 class AccountType(str, enum.Enum):
@@ -22,7 +23,7 @@ class AccountType(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True)
+@frozen
 class Grant:
     """One reason an account is privileged."""
 
@@ -31,7 +32,7 @@ class Grant:
     source: str  # the fact it was read from (``linux.sudoers``), i.e. where its evidence is in the run
 
 
-@dataclass(frozen=True)
+@frozen
 class Account:
     system: str  # the inventory target name
     platform: str  # linux | windows | aws | ldap
@@ -59,7 +60,7 @@ class Account:
         return (self.system, self.id)
 
 
-@dataclass(frozen=True)
+@frozen
 class SystemAccess:
     """One system's access list, or why it could not be had (``error``: fail closed, no partial list)."""
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from scanner.model import Fact, Platform, Target
+from scanner.value import frozen
 
 if TYPE_CHECKING:
     from scanner.connectors import CommandResult
@@ -43,7 +43,7 @@ NOTES_FACTS = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class FactSpec:
     name: str
     description: str

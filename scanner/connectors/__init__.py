@@ -12,10 +12,10 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scanner.model import Target
+from scanner.value import frozen
 
 #: connector key -> "module:Class". The key is the target's ``connection`` option, else its type.
 CONNECTORS = {
@@ -34,7 +34,7 @@ class ConnectorError(Exception):
     """The target could not be reached or refused us. The message must never contain a secret."""
 
 
-@dataclass(frozen=True)
+@frozen
 class CommandResult:
     exit_code: int | None  # None when the command timed out or the channel died
     stdout: bytes

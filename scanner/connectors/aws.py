@@ -21,11 +21,11 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from scanner.connectors import ConnectorError
 from scanner.model import Target
+from scanner.value import frozen
 
 DEFAULT_REGION = "us-east-1"
 PARTITION = re.compile(r"aws(-[a-z]+)*")
@@ -42,7 +42,7 @@ CONNECTOR_CALLS = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Account:
     """One AWS account to scan, with the boto3 session that reaches it."""
 

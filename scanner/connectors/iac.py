@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scanner.model import Target
+from scanner.value import frozen
 
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024  # a plan JSON of 10,000 resources is tens of MB
 MAX_FILES = 20_000
@@ -42,7 +42,7 @@ class FileRefused(OSError):
     the path: the caller names it)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class CodePaths:
     root: Path  # real path
     paths: tuple[Path, ...]  # real paths, each inside root

@@ -37,13 +37,13 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from xml.etree.ElementTree import ParseError
 
 from scanner.connectors import CommandResult, ConnectorError, ProcessScope
 from scanner.connectors.become import secret
 from scanner.model import Target
+from scanner.value import frozen
 
 DEFAULT_LIMIT = 8 * 1024 * 1024  # stdout bytes kept per command
 STDERR_LIMIT = 64 * 1024
@@ -73,7 +73,7 @@ _KEYTAB_LOCK = threading.Lock()
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@frozen
 class Endpoint:
     """One WinRM listener and how to talk to it, checked before anything is sent."""
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
+
+from scanner.value import frozen
 
 GLOBAL = "global"  # the region shown for account-wide (non-regional) resources and settings
 
@@ -44,7 +46,7 @@ class PartlyRead(AwsItem, Protocol):
     def errors(self) -> Mapping[str, str]: ...
 
 
-@dataclass(frozen=True)
+@frozen
 class Scope:
     """One account and region (``GLOBAL`` for account-wide services) that a fact covered."""
 
@@ -57,7 +59,7 @@ class Scope:
 ItemT = TypeVar("ItemT", covariant=True)
 
 
-@dataclass(frozen=True)
+@frozen
 class AwsResources(Generic[ItemT]):
     """A fact's value: where it looked and what it found there."""
 
@@ -76,7 +78,7 @@ class AwsResources(Generic[ItemT]):
 
 
 # IAM ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class AccessKey:
     index: int
     active: bool
@@ -84,7 +86,7 @@ class AccessKey:
     last_used: datetime | None
 
 
-@dataclass(frozen=True)
+@frozen
 class CredentialUser:
     """One row of the IAM credential report."""
 
@@ -102,7 +104,7 @@ class CredentialUser:
     password_use_unknown: bool = False  # the report says "no_information" (not "N/A": never used)
 
 
-@dataclass(frozen=True)
+@frozen
 class AttachedPolicy:
     arn: str
     name: str
@@ -110,13 +112,13 @@ class AttachedPolicy:
     aws_managed: bool = False  # an AWS managed policy (arn:PARTITION:iam::aws:policy/...)
 
 
-@dataclass(frozen=True)
+@frozen
 class InlinePolicy:
     name: str
     document: PolicyDocument
 
 
-@dataclass(frozen=True)
+@frozen
 class IamUser:
     account: str
     name: str
@@ -128,7 +130,7 @@ class IamUser:
     groups: tuple[str, ...] = ()  # names of the IAM groups the user is in
 
 
-@dataclass(frozen=True)
+@frozen
 class IamGroup:
     account: str
     name: str
@@ -139,7 +141,7 @@ class IamGroup:
     region: str = GLOBAL
 
 
-@dataclass(frozen=True)
+@frozen
 class IamRole:
     account: str
     name: str
@@ -153,7 +155,7 @@ class IamRole:
     region: str = GLOBAL
 
 
-@dataclass(frozen=True)
+@frozen
 class PasswordPolicy:
     account: str
     arn: str  # the account's root ARN: the policy is an account setting
@@ -168,7 +170,7 @@ class PasswordPolicy:
     region: str = GLOBAL
 
 
-@dataclass(frozen=True)
+@frozen
 class AccountSummary:
     account: str
     arn: str  # the account's root ARN
@@ -178,7 +180,7 @@ class AccountSummary:
     region: str = GLOBAL
 
 
-@dataclass(frozen=True)
+@frozen
 class AnalyzerRegion:
     account: str
     region: str
@@ -187,7 +189,7 @@ class AnalyzerRegion:
 
 
 # S3 ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class PublicAccessBlock:
     """The four S3 public access block settings (bucket or account level); all off when nothing is set."""
 
@@ -241,7 +243,7 @@ class Versioning(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True)
+@frozen
 class S3Bucket:
     account: str
     region: str
@@ -260,7 +262,7 @@ class S3Bucket:
     errors: Mapping[str, str] = field(default_factory=_no_errors)
 
 
-@dataclass(frozen=True)
+@frozen
 class AccountPublicAccessBlock:
     account: str
     arn: str  # the account's root ARN
@@ -269,7 +271,7 @@ class AccountPublicAccessBlock:
 
 
 # EC2 / EBS ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class Ingress:
     protocol: str  # "-1" means all protocols
     from_port: int | None
@@ -287,7 +289,7 @@ class Ingress:
         return self.from_port <= port <= self.to_port
 
 
-@dataclass(frozen=True)
+@frozen
 class SecurityGroup:
     account: str
     region: str
@@ -298,7 +300,7 @@ class SecurityGroup:
     ingress: tuple[Ingress, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class EbsDefaultEncryption:
     account: str
     region: str
@@ -306,7 +308,7 @@ class EbsDefaultEncryption:
     enabled: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class EbsVolume:
     account: str
     region: str
@@ -321,7 +323,7 @@ class EbsVolume:
 
 
 # RDS / KMS ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class RdsInstance:
     account: str
     region: str
@@ -334,7 +336,7 @@ class RdsInstance:
     deletion_protection: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class KmsKey:
     account: str
     region: str
@@ -349,7 +351,7 @@ class KmsKey:
 
 
 # CloudTrail --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class S3DataEvents:
     """What one event selector of a trail records of S3 object-level (data) events.
 
@@ -369,7 +371,7 @@ class S3DataEvents:
         return not self.partial and any(objects.startswith(p) for p in self.arn_prefixes)
 
 
-@dataclass(frozen=True)
+@frozen
 class Trail:
     account: str
     region: str  # home region
@@ -389,7 +391,7 @@ class Trail:
 
 
 # Backup, Config, Logs ----------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class BackupVaultRef:
     name: str
     arn: str | None
@@ -397,7 +399,7 @@ class BackupVaultRef:
     found: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class BackupPlan:
     account: str
     region: str
@@ -408,7 +410,7 @@ class BackupPlan:
     errors: Mapping[str, str] = field(default_factory=_no_errors)
 
 
-@dataclass(frozen=True)
+@frozen
 class ConfigRecorder:
     name: str
     arn: str
@@ -418,7 +420,7 @@ class ConfigRecorder:
     last_failed: bool = False  # the last recording attempt failed
 
 
-@dataclass(frozen=True)
+@frozen
 class ConfigRegion:
     account: str
     region: str
@@ -426,7 +428,7 @@ class ConfigRegion:
     recorders: tuple[ConfigRecorder, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class LogGroup:
     account: str
     region: str

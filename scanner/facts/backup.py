@@ -3,9 +3,10 @@ Linux and Windows facts, in a module of its own so that a Windows scan does not 
 ``scanner.facts.linux`` re-exports both names."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+
+from scanner.value import frozen
 
 
 class BackupStatusFormat(str, Enum):
@@ -18,7 +19,7 @@ class BackupStatusFormat(str, Enum):
     REGEX = "regex"  # a regular expression with a named group ``ts`` (ISO-8601) or ``epoch`` (seconds)
 
 
-@dataclass(frozen=True)
+@frozen
 class BackupStatus:
     declared: str | None  # "command", "file" or None when the inventory declares neither
     source: str  # the command or path

@@ -8,15 +8,16 @@ unlocks"), times are timezone-aware UTC datetimes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+
+from scanner.value import frozen
 
 Flavor = Literal["ad", "openldap"]
 TlsMode = Literal["ldaps", "starttls", "none"]
 
 
-@dataclass(frozen=True)
+@frozen
 class DirectoryInfo:
     """How gxpscan reached the directory and what it is (``ldap.root_dse``)."""
 
@@ -33,7 +34,7 @@ class DirectoryInfo:
 
 
 # -- Active Directory ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class PasswordRules:
     """A password and lockout policy: the domain's (``ldap.domain_policy``), or one password settings object's."""
 
@@ -48,7 +49,7 @@ class PasswordRules:
     lockout_window_minutes: float
 
 
-@dataclass(frozen=True)
+@frozen
 class PasswordSettingsObject:
     """One fine-grained password policy (``ldap.password_settings_objects``) and the users/groups it applies to."""
 
@@ -59,7 +60,7 @@ class PasswordSettingsObject:
     applies_to: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class DirectoryUser:
     """One AD user account (``ldap.users``)."""
 
@@ -82,7 +83,7 @@ class DirectoryUser:
         return not self.disabled
 
 
-@dataclass(frozen=True)
+@frozen
 class MemberPath:
     """One way an account is a member of a privileged group."""
 
@@ -91,7 +92,7 @@ class MemberPath:
     primary_group: bool = False  # the last hop is the account's primary group (primaryGroupID), not ``member``
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupMember:
     sam: str
     dn: str
@@ -101,7 +102,7 @@ class GroupMember:
     paths: tuple[MemberPath, ...] = ()  # the ways found (shortest first, bounded); empty: not recorded
 
 
-@dataclass(frozen=True)
+@frozen
 class PrivilegedGroup:
     """A privileged group with its user members, nested and primary-group membership resolved."""
 
@@ -114,14 +115,14 @@ class PrivilegedGroup:
     held_by: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Krbtgt:
     dn: str
     pwd_last_set: datetime | None  # None: never set or not readable
 
 
 # -- OpenLDAP -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class PPolicyRules:
     """One ppolicy password policy entry."""
 
@@ -135,7 +136,7 @@ class PPolicyRules:
     lockout_duration_seconds: int  # 0: locked until an administrator unlocks
 
 
-@dataclass(frozen=True)
+@frozen
 class PolicyOverride:
     """A policy that entries name for themselves (pwdPolicySubentry) instead of the default one."""
 
@@ -144,7 +145,7 @@ class PolicyOverride:
     entries: tuple[str, ...]  # the entries that name it
 
 
-@dataclass(frozen=True)
+@frozen
 class PPolicyState:
     """The ppolicy overlay on the database that holds the base DN (``ldap.ppolicy``)."""
 
@@ -154,14 +155,14 @@ class PPolicyState:
     overrides: tuple[PolicyOverride, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class StoredPassword:
     dn: str
     scheme: str  # upper-case scheme name ("SSHA", "CRYPT-SHA512", "MD5"), "CLEARTEXT" without a {SCHEME} prefix
     salted: bool  # a salted (and for crypt, modern) hash, or no password held by the directory at all
 
 
-@dataclass(frozen=True)
+@frozen
 class PasswordStorage:
     """How the accounts' userPassword values are stored (``ldap.password_hashes``)."""
 
@@ -173,7 +174,7 @@ class PasswordStorage:
     bind_reads_all: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Overlay:
     """An overlay that is configured and not disabled (``ldap.overlays``)."""
 
@@ -183,7 +184,7 @@ class Overlay:
     logs_writes: bool  # for accesslog: olcAccessLogOps includes the write operations
 
 
-@dataclass(frozen=True)
+@frozen
 class LdapAccount:
     """One account entry of an OpenLDAP directory (``ldap.accounts``)."""
 
@@ -199,14 +200,14 @@ class LdapAccount:
     groups: tuple[str, ...] = ()  # DNs of the groups listing it (member, uniqueMember, or memberUid for its uid)
 
 
-@dataclass(frozen=True)
+@frozen
 class LdapGroup:
     dn: str
     members: tuple[str, ...]  # member and uniqueMember DNs
     member_uids: tuple[str, ...] = ()  # posixGroup memberUid values
 
 
-@dataclass(frozen=True)
+@frozen
 class LdapAccounts:
     """Every account entry under the base DN and the groups (``ldap.accounts``)."""
 
@@ -218,7 +219,7 @@ class LdapAccounts:
 AclWho = Literal["dn", "group", "users", "anyone", "anonymous", "self", "other"]
 
 
-@dataclass(frozen=True)
+@frozen
 class AclWriter:
     """One ``by`` clause of an olcAccess rule that grants write-level access (write, add, delete, manage)."""
 
@@ -229,7 +230,7 @@ class AclWriter:
     conditions: tuple[str, ...] = ()  # further who terms that narrow it (ssf=..., peername=...)
 
 
-@dataclass(frozen=True)
+@frozen
 class AclRule:
     database: str  # the database's config DN ("olcDatabase={1}mdb,cn=config")
     index: int
@@ -238,14 +239,14 @@ class AclRule:
     parsed: bool = True  # False: the rule could not be read; it may grant write to anyone
 
 
-@dataclass(frozen=True)
+@frozen
 class DatabaseAccess:
     database: str
     suffixes: tuple[str, ...]
     root_dn: str | None
 
 
-@dataclass(frozen=True)
+@frozen
 class AccessRules:
     """Who may write, from cn=config (``ldap.access_rules``): every database's rootDN and olcAccess rules."""
 
@@ -253,7 +254,7 @@ class AccessRules:
     rules: tuple[AclRule, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Probe:
     """A bind-and-read probe's outcome (``ldap.anonymous_probe``, ``ldap.plaintext_bind_probe``)."""
 

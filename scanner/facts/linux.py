@@ -7,13 +7,14 @@ here knows a wire format: parsing lives in the collector.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from types import MappingProxyType
 
 from scanner.facts.backup import BackupStatus as BackupStatus  # re-exported: the Linux backup facts' type
 from scanner.facts.backup import BackupStatusFormat as BackupStatusFormat
 from scanner.model import Location
+from scanner.value import frozen
 
 
 def _empty() -> Mapping[str, tuple[str, ...]]:
@@ -27,7 +28,7 @@ def _no_locations() -> Mapping[str, Location]:
 # ---------------------------------------------------------------- sshd
 
 
-@dataclass(frozen=True)
+@frozen
 class SshdConfig:
     """The effective OpenSSH server configuration (``sshd -T``); keys are lower case."""
 
@@ -45,7 +46,7 @@ class SshdConfig:
 # ---------------------------------------------------------------- accounts
 
 
-@dataclass(frozen=True)
+@frozen
 class PasswdEntry:
     name: str
     password: str  # the passwd field: 'x' means the shadow file holds it
@@ -55,24 +56,24 @@ class PasswdEntry:
     shell: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Passwd:
     entries: tuple[PasswdEntry, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupEntry:
     name: str
     gid: int
     members: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Groups:
     entries: tuple[GroupEntry, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class ShadowEntry:
     name: str
     state: str  # "hash" (usable password), "empty", "locked", "disabled" ('*' or '!!')
@@ -89,12 +90,12 @@ class ShadowEntry:
         return self.state == "hash"
 
 
-@dataclass(frozen=True)
+@frozen
 class Shadow:
     entries: tuple[ShadowEntry, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class LastLogon:
     """One /etc/passwd account's last logon as the host recorded it (None: never, per the record)."""
 
@@ -103,7 +104,7 @@ class LastLogon:
     at: datetime | None
 
 
-@dataclass(frozen=True)
+@frozen
 class LastLogons:
     """Last logons from /var/log/lastlog (written by sshd for terminal sessions and by login): the first ``cap``
     /etc/passwd accounts; ``accounts`` is how many lines /etc/passwd has."""
@@ -121,7 +122,7 @@ class LastLogons:
 # ---------------------------------------------------------------- login.defs, PAM
 
 
-@dataclass(frozen=True)
+@frozen
 class LoginDefs:
     values: Mapping[str, str]
     useradd: Mapping[str, str]  # /etc/default/useradd
@@ -143,7 +144,7 @@ class LoginDefs:
             raise ValueError(f"{key} is not an integer: {value!r}") from None
 
 
-@dataclass(frozen=True)
+@frozen
 class AtLine:
     """A value read from one line of a file on the host; its ``location`` is that file and line."""
 
@@ -155,7 +156,7 @@ class AtLine:
         return Location(self.file, self.line)
 
 
-@dataclass(frozen=True)
+@frozen
 class PamRule(AtLine):
     type: str  # auth, account, password, session
     control: str
@@ -168,7 +169,7 @@ class PamRule(AtLine):
         return self.module.rsplit("/", 1)[-1]
 
 
-@dataclass(frozen=True)
+@frozen
 class Pam:
     rules: tuple[PamRule, ...]
     pwquality: Mapping[str, str]
@@ -204,12 +205,12 @@ class Pam:
 # ---------------------------------------------------------------- sudoers
 
 
-@dataclass(frozen=True)
+@frozen
 class SudoLine(AtLine):
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Sudoers:
     installed: bool
     lines: tuple[SudoLine, ...] = ()
@@ -218,7 +219,7 @@ class Sudoers:
 # ---------------------------------------------------------------- file modes
 
 
-@dataclass(frozen=True)
+@frozen
 class FileStat:
     path: str
     mode: int
@@ -233,12 +234,12 @@ class FileStat:
         return f"{self.mode:04o}"
 
 
-@dataclass(frozen=True)
+@frozen
 class FileModes:
     files: Mapping[str, FileStat | None]  # None: the path does not exist
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditLogModes:
     directory: FileStat | None  # None: /var/log/audit does not exist
     files: tuple[FileStat, ...]
@@ -247,7 +248,7 @@ class AuditLogModes:
 # ---------------------------------------------------------------- audit
 
 
-@dataclass(frozen=True)
+@frozen
 class Auditd:
     installed: bool
     running: bool
@@ -255,7 +256,7 @@ class Auditd:
     rules: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditConfig:
     auditd_conf: Mapping[str, str]
     remote_plugins: tuple[str, ...]  # active audisp-remote / au-remote plugins with a remote server
@@ -263,7 +264,7 @@ class AuditConfig:
     journal_upload: str | None  # systemd-journal-upload URL
 
 
-@dataclass(frozen=True)
+@frozen
 class Journald:
     installed: bool
     storage: str  # effective Storage= setting ("auto" when unset)
@@ -276,7 +277,7 @@ class Journald:
 # ---------------------------------------------------------------- time
 
 
-@dataclass(frozen=True)
+@frozen
 class TimeSync:
     synchronized: bool
     source: str  # which tool answered
@@ -288,7 +289,7 @@ class TimeSync:
 # ---------------------------------------------------------------- storage
 
 
-@dataclass(frozen=True)
+@frozen
 class BlockDevice:
     name: str
     type: str
@@ -301,7 +302,7 @@ class BlockDevice:
         return (self.name, *self.ancestors)
 
 
-@dataclass(frozen=True)
+@frozen
 class BlockDevices:
     devices: tuple[BlockDevice, ...]
 
@@ -313,7 +314,7 @@ class BlockDevices:
         return found[0].type if found else ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Mount:
     target: str
     source: str
@@ -321,7 +322,7 @@ class Mount:
     options: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Mounts:
     mounts: tuple[Mount, ...]
 
@@ -333,7 +334,7 @@ class Mounts:
 # ---------------------------------------------------------------- backups
 
 
-@dataclass(frozen=True)
+@frozen
 class BackupJob:
     """A backup that root scheduled: only root-owned schedules and root-run agents become a BackupJob."""
 
@@ -345,7 +346,7 @@ class BackupJob:
     location: Location | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class BackupJobs:
     jobs: tuple[BackupJob, ...]
     unreadable: tuple[str, ...]  # places that could not be searched
@@ -356,7 +357,7 @@ class BackupJobs:
 # ---------------------------------------------------------------- issue 14 part B: audit, encryption, restore tests
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditdConf:
     """/etc/audit/auditd.conf as auditd reads it: ``key = value`` lines, keys lower case, the last one wins."""
 
@@ -368,12 +369,12 @@ class AuditdConf:
         return self.locations.get(key) or Location("/etc/audit/auditd.conf")
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditRuleLine(AtLine):
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditRuleFiles:
     """The persistent audit rules: /etc/audit/rules.d/*.rules (augenrules) and /etc/audit/audit.rules."""
 
@@ -385,7 +386,7 @@ class AuditRuleFiles:
         return tuple(r for r in self.lines if r.text.split()[:1] == [flag])
 
 
-@dataclass(frozen=True)
+@frozen
 class KernelCmdline:
     """The running kernel's command line (/proc/cmdline): parameters in order, ``name=value`` split."""
 
@@ -399,7 +400,7 @@ class KernelCmdline:
         return found[-1] if found[-1] is not None else ""
 
 
-@dataclass(frozen=True)
+@frozen
 class SetuidProgram:
     path: str
     mode: int
@@ -411,7 +412,7 @@ class SetuidProgram:
         return f"{self.mode:04o}"
 
 
-@dataclass(frozen=True)
+@frozen
 class SetuidPrograms:
     """Setuid/setgid files found by a bounded ``find -xdev`` over the search roots."""
 
@@ -424,7 +425,7 @@ class SetuidPrograms:
     depth: int = 0  # levels searched below each root
 
 
-@dataclass(frozen=True)
+@frozen
 class LogChannel:
     """One way logs leave the host: an rsyslog action, a syslog-ng destination, journal upload or audisp-remote."""
 
@@ -437,7 +438,7 @@ class LogChannel:
     location: Location | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class SyslogDaemon:
     name: str  # rsyslog, syslog-ng
     installed: bool
@@ -445,7 +446,7 @@ class SyslogDaemon:
     how: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Syslog:
     """System logging: which syslog daemons exist and run, the modes they create files with, and forwarding."""
 
@@ -470,7 +471,7 @@ class Syslog:
         return tuple(d for d in self.daemons if d.installed)
 
 
-@dataclass(frozen=True)
+@frozen
 class VarLog:
     """Owner and mode of /var/log and what lies under it (bounded depth and count)."""
 
@@ -479,7 +480,7 @@ class VarLog:
     incomplete_why: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class LogrotateRule:
     """What logrotate does with one log path: how often it rotates and how many old files it keeps."""
 
@@ -507,7 +508,7 @@ class LogrotateRule:
         return min(kept, self.maxage) if self.maxage is not None else kept
 
 
-@dataclass(frozen=True)
+@frozen
 class Logrotate:
     installed: bool
     rules: tuple[LogrotateRule, ...]
@@ -519,18 +520,18 @@ class Logrotate:
         return found[-1] if found else None
 
 
-@dataclass(frozen=True)
+@frozen
 class Swap:
     name: str  # device or file
     type: str  # partition, file
 
 
-@dataclass(frozen=True)
+@frozen
 class Swaps:
     devices: tuple[Swap, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class CryptoPolicy:
     """The system-wide crypto policy of the RHEL family (/etc/crypto-policies)."""
 
@@ -544,7 +545,7 @@ class CryptoPolicy:
         return self.applied or self.configured
 
 
-@dataclass(frozen=True)
+@frozen
 class SshClientConfig:
     """The effective OpenSSH client configuration for outbound connections (``ssh -G``, system files only)."""
 
@@ -555,7 +556,7 @@ class SshClientConfig:
         return tuple(v for value in self.options.get(key.lower(), ()) for v in value.split(",") if v)
 
 
-@dataclass(frozen=True)
+@frozen
 class RestoreTest:
     """When a restore from backup was last tested, from the record the policy declares (restore_test_record)."""
 
@@ -571,7 +572,7 @@ class RestoreTest:
 # ---------------------------------------------------------------- issue 14 part A: SSH files, accounts and access
 
 
-@dataclass(frozen=True)
+@frozen
 class SshdInclude(AtLine):
     """An ``Include`` directive of the sshd configuration and the files it matched on the host."""
 
@@ -579,7 +580,7 @@ class SshdInclude(AtLine):
     matched: tuple[str, ...]  # the files it matched, in the order sshd reads them
 
 
-@dataclass(frozen=True)
+@frozen
 class SshdFiles:
     """The files the sshd configuration is read from, where each keyword is first set, and the host private keys.
 
@@ -598,7 +599,7 @@ class SshdFiles:
         return self.set_at.get(keyword.lower()) or Location("/etc/ssh/sshd_config")
 
 
-@dataclass(frozen=True)
+@frozen
 class DotFile:
     path: str
     name: str  # the entry's name in the home directory
@@ -607,7 +608,7 @@ class DotFile:
     kind: str  # "file", "directory", "symlink", ...
 
 
-@dataclass(frozen=True)
+@frozen
 class HomeDir:
     """One account's home directory, as ``stat`` shows it (never followed through a symlink)."""
 
@@ -618,7 +619,7 @@ class HomeDir:
     dot_files: tuple[DotFile, ...] = ()  # entries named .* directly in the home (capped per home)
 
 
-@dataclass(frozen=True)
+@frozen
 class Homes:
     homes: tuple[HomeDir, ...]
     accounts: int  # lines in /etc/passwd
@@ -630,19 +631,19 @@ class Homes:
         return self.accounts > len(self.homes)
 
 
-@dataclass(frozen=True)
+@frozen
 class UmaskSetting(AtLine):
     value: int  # the mask, e.g. 0o027
 
 
-@dataclass(frozen=True)
+@frozen
 class PathSetting(AtLine):
     """A PATH assignment (or sudo ``secure_path``, login.defs ``ENV_SUPATH``) and its directories, as written."""
 
     elements: tuple[str, ...]  # "$PATH" for a reference to the earlier value; "" for an empty element
 
 
-@dataclass(frozen=True)
+@frozen
 class LoginEnv:
     """Shell start-up files of all users and root: umask and PATH settings; /etc/securetty."""
 
@@ -653,7 +654,7 @@ class LoginEnv:
     securetty: tuple[tuple[int, str], ...] | None = None  # (line, tty) of /etc/securetty; None: no such file
 
 
-@dataclass(frozen=True)
+@frozen
 class PamServices:
     """Every file in /etc/pam.d, parsed into rules (a file that is no PAM configuration is kept with its error)."""
 
@@ -664,6 +665,6 @@ class PamServices:
         return self.rules.get(f"/etc/pam.d/{name}")
 
 
-@dataclass(frozen=True)
+@frozen
 class HostClock:
     now: datetime  # the target's clock (UTC) when collected

@@ -6,7 +6,7 @@ collects it with every target's other facts and the run record keeps it per targ
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from scanner.value import frozen
 
 #: Longest value kept per field (a target's answer is bounded, never trusted).
 MAX_FIELD = 256
@@ -18,7 +18,7 @@ def bounded(value: str) -> str:
     return text if len(text) <= MAX_FIELD else text[:MAX_FIELD - 1] + "…"
 
 
-@dataclass(frozen=True)
+@frozen
 class SystemUnderTest:
     """Ordered (key, value) pairs. Keys every platform fills: ``platform``, ``hostname`` (the name the system
     gives itself: host name, account id, directory server), ``os`` (product), ``os_version``; then its own."""

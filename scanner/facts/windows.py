@@ -7,11 +7,11 @@ same type as Active Directory's domain policy (``scanner.facts.ldap.PasswordRule
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from scanner.facts.backup import BackupStatus
 from scanner.facts.ldap import PasswordRules
+from scanner.value import frozen
 
 __all__ = ["AdminGroup", "AdminMember", "AuditPolicy", "AuditSetting", "BackupState", "BackupStatus", "BitLocker",
            "EventForwarding",
@@ -25,7 +25,7 @@ GUEST_RID = 501
 ADMINISTRATORS_SID = "S-1-5-32-544"
 
 
-@dataclass(frozen=True)
+@frozen
 class LocalAccount:
     name: str
     sid: str
@@ -37,7 +37,7 @@ class LocalAccount:
     password_last_set: datetime | None
 
 
-@dataclass(frozen=True)
+@frozen
 class LocalAccounts:
     accounts: tuple[LocalAccount, ...]
 
@@ -45,7 +45,7 @@ class LocalAccounts:
         return next((a for a in self.accounts if a.rid == rid), None)
 
 
-@dataclass(frozen=True)
+@frozen
 class AdminMember:
     name: str  # DOMAIN\name or COMPUTER\name, as the host resolves it
     sid: str
@@ -53,7 +53,7 @@ class AdminMember:
     local: bool  # an account or group of this computer, not of a domain
 
 
-@dataclass(frozen=True)
+@frozen
 class AdminGroup:
     """The members of the local Administrators group (S-1-5-32-544, whatever its localised name)."""
 
@@ -61,14 +61,14 @@ class AdminGroup:
     members: tuple[AdminMember, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class RegistryValue:
     key: str  # e.g. HKLM:\SYSTEM\CurrentControlSet\Control\Lsa
     name: str
     data: int | str | None  # None: the value (or its key) does not exist
 
 
-@dataclass(frozen=True)
+@frozen
 class Registry:
     """The registry values of ``REGISTRY_VALUES``, read as numbers (DWORD) or strings."""
 
@@ -113,7 +113,7 @@ REGISTRY_VALUES: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class SmbServer:
     """Get-SmbServerConfiguration."""
 
@@ -123,7 +123,7 @@ class SmbServer:
     reject_unencrypted_access: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class WinRMService:
     """The WinRM service configuration (WSMan:\\localhost\\Service) and its listeners' transports."""
 
@@ -132,14 +132,14 @@ class WinRMService:
     listeners: tuple[str, ...]  # "HTTP" / "HTTPS"
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditSetting:
     guid: str  # subcategory GUID, upper case, without braces
     success: bool
     failure: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditPolicy:
     """The effective advanced audit policy (AuditQuerySystemPolicy), per subcategory GUID."""
 
@@ -150,7 +150,7 @@ class AuditPolicy:
         return next((s for s in self.settings if s.guid.upper() == folded), None)
 
 
-@dataclass(frozen=True)
+@frozen
 class SecurityLog:
     """Get-WinEvent -ListLog Security, and the time of its oldest event."""
 
@@ -161,7 +161,7 @@ class SecurityLog:
     oldest_event: datetime | None  # None: the log is empty
 
 
-@dataclass(frozen=True)
+@frozen
 class Service:
     name: str  # service (key) name, not the localised display name
     start_mode: str  # Auto, Manual, Disabled, Boot, System
@@ -172,7 +172,7 @@ class Service:
         return self.state == "Running"
 
 
-@dataclass(frozen=True)
+@frozen
 class Services:
     services: tuple[Service, ...]
 
@@ -181,14 +181,14 @@ class Services:
         return next((s for s in self.services if s.name.lower() == folded), None)
 
 
-@dataclass(frozen=True)
+@frozen
 class EventForwarding:
     """Windows Event Forwarding: the subscription managers the policy configures (source-initiated)."""
 
     subscription_managers: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class TimeStatus:
     """w32time: its configuration (registry Type, NtpServer), its service, and ``w32tm /query /status /verbose``
     read by position and number (its labels are localised)."""
@@ -204,7 +204,7 @@ class TimeStatus:
     since_last_sync_seconds: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Volume:
     mount: str  # C:
     kind: str  # OperatingSystem, FixedData, Removable
@@ -213,7 +213,7 @@ class Volume:
     method: str  # XtsAes256, Aes128, None, ...
 
 
-@dataclass(frozen=True)
+@frozen
 class BitLocker:
     available: bool  # False: the BitLocker feature (and its WMI provider) is not installed
     volumes: tuple[Volume, ...]
@@ -223,7 +223,7 @@ class BitLocker:
         return next((v for v in self.volumes if v.mount.upper() == mount.upper()), None)
 
 
-@dataclass(frozen=True)
+@frozen
 class BackupState:
     """Windows Server Backup (Get-WBPolicy, Get-WBSummary) and the VSS snapshot schedule."""
 
@@ -236,13 +236,13 @@ class BackupState:
     status: BackupStatus | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class FirewallProfile:
     name: str  # Domain, Private, Public
     enabled: bool
     default_inbound: str  # Block, Allow, NotConfigured
 
 
-@dataclass(frozen=True)
+@frozen
 class Firewall:
     profiles: tuple[FirewallProfile, ...]

@@ -22,12 +22,12 @@ import socket
 import ssl
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from scanner.challenge import Probe
 from scanner.model import Platform, Target
 from scanner.probes import read_exact
+from scanner.value import frozen
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 RECORD_LIMIT = 16384 + 2048  # the largest TLS record a server may send (ciphertext expansion included)
@@ -66,7 +66,7 @@ ALERTS = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 40:
           80: "internal_error", 86: "inappropriate_fallback", 112: "unrecognized_name"}
 
 
-@dataclass(frozen=True)
+@frozen
 class TlsEndpoint:
     host: str
     port: int
@@ -168,7 +168,7 @@ def client_hello(version: Version, suites: Iterable[int], host: str) -> bytes:
     return b"\x16" + struct.pack("!HH", record_version, len(handshake)) + handshake
 
 
-@dataclass(frozen=True)
+@frozen
 class Hello:
     """What the server answered a ClientHello: a ServerHello (version, suite), an alert, or a closed connection."""
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from scanner.challenge import Probe
 from scanner.model import Target
+from scanner.value import frozen
 
 MARK = "gxpscan-account:"
 ACCOUNT = re.compile(r"(?:(?P<domain>[A-Za-z0-9.-]{1,64})\\)?(?P<name>[A-Za-z0-9._ -]{1,64})"
@@ -28,7 +28,7 @@ SCRIPT_TIMEOUT = 60.0
 OUTPUT_LIMIT = 64 * 1024
 
 
-@dataclass(frozen=True)
+@frozen
 class WindowsAccount:
     name: str  # the SAM account name
     domain: bool  # a domain account (AD cmdlets), else a local one

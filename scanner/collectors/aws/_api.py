@@ -10,7 +10,6 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +17,7 @@ from urllib.parse import unquote
 
 from scanner.facts.aws import PolicyDocument
 from scanner.model import freeze
+from scanner.value import frozen
 
 if TYPE_CHECKING:
     from scanner.connectors.aws import Account, AWSConnector
@@ -35,7 +35,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
+@frozen
 class Call:
     """One API operation: the boto3 client, the operation name, and the IAM action that authorizes it."""
 
@@ -76,7 +76,7 @@ def _short(text: str, limit: int = 160) -> str:
 Gather = Callable[["Api", str], Sequence[Any]]
 
 
-@dataclass(frozen=True)
+@frozen
 class AwsFact:
     name: str
     description: str

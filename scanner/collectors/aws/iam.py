@@ -6,7 +6,6 @@ import csv
 import io
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -26,6 +25,7 @@ from scanner.facts.aws import (
     PasswordPolicy,
     PolicyDocument,
 )
+from scanner.value import frozen
 
 CREDENTIAL_REPORT_WAIT_S = 30.0
 #: Analyzer types that find external access (the ACCOUNT_/ORGANIZATION_UNUSED_ACCESS and internal-access types
@@ -96,7 +96,7 @@ def _aws_managed(api: Api, arn: str) -> bool:
     return arn.startswith(build_arn(api.account.partition, "iam", "", "aws", "policy/"))
 
 
-@dataclass(frozen=True)
+@frozen
 class _Details:
     """One paginated GetAccountAuthorizationDetails of one entity kind, with the account's customer managed
     policy documents (default version)."""

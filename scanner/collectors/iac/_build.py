@@ -56,6 +56,7 @@ from scanner.facts.aws import (
 )
 from scanner.facts.aws import AccountPublicAccessBlock as AccountBlock
 from scanner.model import freeze
+from scanner.value import frozen
 
 _PARTITIONS = ("aws", "aws-us-gov", "aws-cn")
 #: Terraform's names of an advanced event selector's operators, and the API's.
@@ -66,7 +67,7 @@ _PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-rea
                           "AuthenticatedRead"})
 
 
-@dataclass(frozen=True)
+@frozen
 class Where:
     account: str
     region: str

@@ -24,6 +24,7 @@ from scanner.collectors.iac._values import EVALUATION_ERRORS, MAX_DEPTH, Block, 
 from scanner.collectors.iac._waivers import WAIVER_MARK, waivers_for
 from scanner.connectors.iac import FileRefused, IacConnector
 from scanner.model import Location
+from scanner.value import frozen
 
 _RESOURCE_LINE = re.compile(r'^\s*resource\s+"([A-Za-z0-9_]+)"\s+"([A-Za-z0-9_-]+)"')
 #: attributes that name a resource: a reference to them is the resource's name when configured, else its address
@@ -41,7 +42,7 @@ class Ref(str):
     resources and for writing into a policy, never for a comparison."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Failed(Unknown):
     """An evaluation error (no such attribute, an index out of range, a function refusing its arguments): unknown
     like any other, and the one kind ``try()`` moves past."""
@@ -636,7 +637,7 @@ class ResourceDecl:
     end: int = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class Call:
     """A module call: its arguments (expression trees) and where it is written."""
 

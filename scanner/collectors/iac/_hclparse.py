@@ -20,10 +20,10 @@ else on a line goes to that parse.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from scanner.collectors.iac._values import MAX_DEPTH
+from scanner.value import frozen
 
 #: Most tokens read from one file (a large real module has some 100,000): more is an error for the file, so that
 #: a hostile file of many tiny tokens costs seconds, not minutes.
@@ -38,7 +38,7 @@ class ParseError(ValueError):
 
 # --- nodes ---------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Literal:
     """true, false, null, or a number still as written (``int`` of 5,000 digits is refused when evaluated)."""
 
@@ -46,46 +46,46 @@ class Literal:
     number: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Directive:
     """A ``%{ ... }`` template directive: kept, never evaluated."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Template:
     parts: tuple[str | Expr | Directive, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Tuple:
     items: tuple[Expr, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Object:
     items: tuple[tuple[Expr, Expr], ...]  # (key, value); a bare identifier key is a Variable
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Variable:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class GetAttr:
     source: Expr
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Index:
     source: Expr
     key: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Splat:
     """``source[*].a[0]`` / ``source.*.a``: ``each`` is applied to every element (as the Variable ``*``)."""
 
@@ -93,34 +93,34 @@ class Splat:
     each: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Call:
     name: str
     args: tuple[Expr, ...]
     expand: bool = False  # the last argument ends with ``...``
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Conditional:
     condition: Expr
     then: Expr
     otherwise: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Binary:
     op: str
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Unary:
     op: str
     operand: Expr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class For:
     key_var: str | None
     value_var: str
@@ -131,7 +131,7 @@ class For:
     grouping: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Parens:
     inner: Expr
 
@@ -143,14 +143,14 @@ Expr = Literal | Template | Tuple | Object | Variable | GetAttr | Index | Splat 
 SPLAT_ITEM = Variable("*")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Attribute:
     name: str
     expr: Expr
     line: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Block:
     kind: str
     labels: tuple[str, ...]
@@ -159,7 +159,7 @@ class Block:
     end: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Body:
     attributes: tuple[Attribute, ...]
     blocks: tuple[Block, ...]

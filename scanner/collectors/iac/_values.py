@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.model import Location
+from scanner.value import frozen
 
 #: Deepest nesting of values followed (expressions, JSON, YAML); deeper is an error for the file.
 MAX_DEPTH = 64
@@ -18,7 +19,7 @@ MAX_DEPTH = 64
 EVALUATION_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError)
 
 
-@dataclass(frozen=True)
+@frozen
 class Unknown:
     """A value that cannot be known from the code: why (a variable without value, a value computed at apply)."""
 
@@ -28,7 +29,7 @@ class Unknown:
         return f"<unknown: {self.reason}>"
 
 
-@dataclass(frozen=True)
+@frozen
 class InlineWaiver:
     """A waiver written next to a resource; ``problem`` is set when it is incomplete (it then waives nothing)."""
 

@@ -4,17 +4,17 @@ pins the exact code under test. Read-only, through the target's connector (confi
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.model import Target
+from scanner.value import frozen
 
 HCL = "Terraform HCL"
 TFVARS = "Terraform variable values (HCL)"
 NOT_READ = "not read"
 
 
-@dataclass(frozen=True)
+@frozen
 class SourceFile:
     path: str  # relative to the repository root, with forward slashes
     lines: int  # the file is read whole: lines 1 to ``lines``

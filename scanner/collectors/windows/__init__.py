@@ -13,12 +13,11 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from scanner import packaged
 from scanner.collectors import FactSpec
 from scanner.collectors import batch_failure as _batch_failure
 from scanner.connectors import CommandResult, ConnectorError
@@ -28,6 +27,7 @@ from scanner.facts.ldap import PasswordRules
 from scanner.facts.system import SystemUnderTest, bounded
 from scanner.model import Evidence, Fact, Target
 from scanner.selftest.decode import DecodeError, decode
+from scanner.value import frozen
 
 DEFAULT_FACT_TIMEOUT = 10.0
 #: Bound of the whole output of one host, and of one fact's JSON line.
@@ -44,7 +44,7 @@ class ParseError(ValueError):
 # ---------------------------------------------------------------- the script and its blocks
 
 
-@dataclass(frozen=True)
+@frozen
 class Block:
     name: str
     admin: bool
@@ -56,7 +56,7 @@ _BLOCK = re.compile(r"^\$Facts\['([a-z_.]+)'\] = @\{ Admin = \$(true|false); Bod
 
 @cache
 def script_text() -> str:
-    return resources.files(__package__).joinpath("collect.ps1").read_text(encoding="utf-8")
+    return packaged.files(__package__).joinpath("collect.ps1").read_text(encoding="utf-8")
 
 
 @cache
@@ -116,7 +116,7 @@ def build_script(names: Iterable[str], nonce: str, fact_timeout: float, target: 
 _MARKER = re.compile(rb"\n([0-9a-f]{32}) (FACT|END) ([a-z_.]{1,64})(?: (\d{1,9}) (ok|error))?\n")
 
 
-@dataclass(frozen=True)
+@frozen
 class Frame:
     name: str
     millis: int
@@ -329,7 +329,7 @@ def parse_backup(data: Any, target: Target) -> wf.BackupState:
     return dataclasses.replace(state, status=status)
 
 
-@dataclass(frozen=True)
+@frozen
 class WinFact:
     name: str
     description: str

@@ -1,0 +1,220 @@
+"""``@frozen``: a frozen dataclass that costs less to define.
+
+``@dataclass(frozen=True)`` writes six methods per class as source text and compiles each (``__init__``,
+``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__``, ``__delattr__``); a scan imports about a hundred such
+classes, so their definition was a third of its start-up. ``@frozen`` makes the same class with one compiled
+method, ``__init__``, compiled when it is first looked up (the first instance; many classes have none in a given
+run); the other five are shared functions that read the class's field names, kept on the class when it is defined.
+
+What a caller can see is the stock frozen dataclass's: ``dataclasses.fields``/``replace``/``asdict``, the
+``__init__`` signature (defaults, default factories, ``kw_only``, ``__post_init__``), ``__match_args__``, the
+generated ``__doc__``, ``repr`` (with the recursion guard), equality and hash over the compared fields, and
+``FrozenInstanceError`` on assignment or deletion (``tests/engine/test_value.py`` proves it class by class against
+``@dataclass(frozen=True)``). Not supported (a ``TypeError`` when defined): ``InitVar`` fields, a class that
+defines ``__setattr__``/``__delattr__`` itself.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+from collections.abc import Callable
+from operator import attrgetter
+from reprlib import recursive_repr
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+    def dataclass_transform(**_: object) -> Callable[[Any], Any]:
+        return lambda decorator: decorator
+
+T = TypeVar("T")
+
+_OWN = ("__repr__", "__eq__", "__hash__")
+
+
+def _key_of(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    """A function that gives the tuple of ``names``' values of an object (what the stock methods compare)."""
+    if not names:
+        return lambda _obj: ()
+    if len(names) == 1:
+        one = attrgetter(names[0])
+        return lambda obj: (one(obj),)
+    many: Callable[[object], tuple[Any, ...]] = attrgetter(*names)  # with two names or more it gives a tuple
+    return many
+
+
+def _attribute(obj: object, name: str) -> Any:
+    """A class attribute of ``obj`` that ``@frozen`` set (typed ``Any``: mypy cannot know it)."""
+    return getattr(type(obj), name)
+
+
+@recursive_repr()
+def _repr(self: Any) -> str:
+    shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _attribute(self, "__value_repr__"))
+    return f"{self.__class__.__qualname__}({shown})"
+
+
+def _eq(self: Any, other: object) -> object:
+    if other.__class__ is self.__class__:
+        key: Callable[[object], tuple[Any, ...]] = _attribute(self, "__value_key__")
+        return bool(key(self) == key(other))
+    return NotImplemented
+
+
+def _hash(self: Any) -> int:
+    return hash(_attribute(self, "__value_hash__")(self))
+
+
+def _setattr(self: object, name: str, value: object) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+def _delattr(self: object, name: str) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+def _init_source(flds: tuple[dataclasses.Field[Any], ...], post_init: bool) -> str:
+    """The source of ``__init__`` for ``flds``: the stock frozen dataclass's, parameters and body alike."""
+    params: list[str] = []
+    kw_params: list[str] = []
+    body: list[str] = []
+    for f in flds:
+        has_default = f.default is not dataclasses.MISSING
+        has_factory = f.default_factory is not dataclasses.MISSING
+        if f.init:
+            param = f.name + ("=__dflt_" + f.name if has_default else "=__FACTORY" if has_factory else "")
+            (kw_params if f.kw_only is True else params).append(param)
+            value = (f"__dflt_{f.name}() if {f.name} is __FACTORY else {f.name}" if has_factory else f.name)
+        elif has_factory:
+            value = f"__dflt_{f.name}()"
+        else:  # not in __init__, no factory: the class attribute (the default) is what the instance shows
+            continue
+        body.append(f"  __set(self, {f.name!r}, {value})")
+    if post_init:
+        body.append("  self.__post_init__()")
+    signature = ", ".join(["self", *params, *(["*", *kw_params] if kw_params else [])])
+    return f"def __init__({signature}) -> None:\n" + "\n".join(body or ["  pass"]) + "\n"
+
+
+def _make_init(cls: type, flds: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
+    """Compile ``__init__`` as the stock dataclass does: in a closure over its defaults, with the module of ``cls``
+    as its globals (so ``typing.get_type_hints`` resolves its annotations there)."""
+    names: dict[str, Any] = {"__set": object.__setattr__, "__FACTORY": _FACTORY}
+    for f in flds:
+        if f.default is not dataclasses.MISSING:
+            names["__dflt_" + f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            names["__dflt_" + f.name] = f.default_factory
+    inner = _init_source(flds, hasattr(cls, "__post_init__")).replace("\n", "\n ")
+    source = f"def __create_fn__({', '.join(names)}):\n {inner}\n return __init__\n"
+    module = sys.modules.get(cls.__module__)
+    made: dict[str, Any] = {}
+    exec(source, module.__dict__ if module is not None else {}, made)  # noqa: S102
+    init: Callable[..., None] = made["__create_fn__"](**names)
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__annotations__ = {**{f.name: f.type for f in flds if f.init}, "return": None}
+    return init
+
+
+def _signature_text(flds: tuple[dataclasses.Field[Any], ...]) -> str:
+    """``str(inspect.signature(cls))`` of the ``__init__`` of ``flds`` without its return (the stock dataclass's
+    ``__doc__`` of a class that has none), written out: ``inspect.signature`` costs more than the class."""
+    def shown(f: dataclasses.Field[Any]) -> str:
+        text = f"{f.name}: {inspect.formatannotation(f.type)}"
+        if f.default is not dataclasses.MISSING:
+            return f"{text} = {f.default!r}"
+        return f"{text} = <factory>" if f.default_factory is not dataclasses.MISSING else text
+    positional = [shown(f) for f in flds if f.init and f.kw_only is not True]
+    keyword = [shown(f) for f in flds if f.init and f.kw_only is True]
+    return "(" + ", ".join([*positional, *(["*", *keyword] if keyword else [])]) + ")"
+
+
+class _LazyInit:
+    """The ``__init__`` of a ``@frozen`` class until it is first looked up (the first instance, ``inspect``): then
+    compiled and put in its place on the class, so a class that a run never instantiates never pays for it."""
+
+    __slots__ = ("owner", "flds")
+
+    def __init__(self, owner: type, flds: tuple[dataclasses.Field[Any], ...]):
+        self.owner, self.flds = owner, flds
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        init = _make_init(self.owner, self.flds)
+        type.__setattr__(self.owner, "__init__", init)
+        return init if obj is None else init.__get__(obj, objtype)
+
+
+class _Factory:
+    """The default of a parameter whose field has a ``default_factory`` (the stock dataclass's marker)."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_FACTORY = _Factory()
+
+
+def _getstate(self: object) -> list[Any]:
+    """The state of a slotted ``@frozen`` instance (pickle, copy): its fields' values, as the stock one gives."""
+    return [getattr(self, f.name) for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+
+
+def _setstate(self: object, state: list[Any]) -> None:
+    for f, item in zip(dataclasses.fields(self), state, strict=True):  # type: ignore[arg-type]
+        object.__setattr__(self, f.name, item)  # the instance is frozen: past its own __setattr__
+
+
+@overload
+def frozen(cls: type[T], /) -> type[T]: ...
+
+
+@overload
+def frozen(*, slots: bool = False) -> Callable[[type[T]], type[T]]: ...
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, dataclasses.Field))
+def frozen(cls: type[T] | None = None, /, *, slots: bool = False) -> type[T] | Callable[[type[T]], type[T]]:
+    """Make ``cls`` a frozen dataclass: ``@frozen`` is ``@dataclass(frozen=True)``, ``@frozen(slots=True)`` is
+    ``@dataclass(frozen=True, slots=True)``."""
+    if cls is None:
+        return lambda made: _frozen(made, slots)
+    return _frozen(cls, slots)
+
+
+def _frozen(cls: type[T], slots: bool) -> type[T]:
+    own = cls.__dict__
+    for name in ("__setattr__", "__delattr__"):
+        if name in own:
+            raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
+    keep = {name for name in _OWN if name in own}
+    if "__hash__" in keep and own["__hash__"] is None and "__eq__" in own:
+        keep.discard("__hash__")  # a class that defines __eq__ only gets the generated hash, as a dataclass does
+    documented = bool(own.get("__doc__"))
+    if not documented:
+        cls.__doc__ = "-"  # spares dataclass() the signature it would compute before __init__ exists
+    # a subclass of a frozen dataclass must be declared frozen (its two generated methods are replaced below)
+    frozen_base = any(getattr(getattr(base, "__dataclass_params__", None), "frozen", False) for base in cls.__mro__[1:])
+    made = dataclasses.dataclass(init=False, repr=False, eq=False, frozen=frozen_base, slots=slots)(cls)
+    every = made.__dict__["__dataclass_fields__"]
+    flds = dataclasses.fields(made)  # type: ignore[arg-type]
+    if len(every) != len(flds) and any(f.type is dataclasses.InitVar or "InitVar" in str(f.type)
+                                       for f in every.values()):
+        raise TypeError(f"@frozen does not support InitVar fields ({cls.__name__})")
+    params = made.__dict__["__dataclass_params__"]
+    params.init = params.repr = params.eq = params.frozen = True  # what it is: a dataclass subclass checks it
+    hashed = tuple(f.name for f in flds if (f.compare if f.hash is None else f.hash))
+    attributes: dict[str, object] = {
+        "__init__": _LazyInit(made, flds), "__setattr__": _setattr, "__delattr__": _delattr,
+        "__value_repr__": tuple(f.name for f in flds if f.repr),
+        "__value_key__": staticmethod(_key_of(tuple(f.name for f in flds if f.compare))),
+        "__value_hash__": staticmethod(_key_of(hashed)),
+        **({"__getstate__": _getstate, "__setstate__": _setstate} if slots else {}),
+        **{name: shared for name, shared in (("__repr__", _repr), ("__eq__", _eq), ("__hash__", _hash))
+           if name not in keep}}
+    for name, attribute in attributes.items():
+        setattr(made, name, attribute)
+    if not documented:
+        made.__doc__ = made.__name__ + _signature_text(flds)
+    return made

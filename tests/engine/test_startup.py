@@ -1,0 +1,89 @@
+"""Start-up of a scan (issues 9 and 10): what it compiles and imports, counted, never timed."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+import scanner
+from scanner import packaged, yamlload
+
+
+def test_non_printable_is_pyyaml_s_class_over_every_code_point() -> None:
+    """``yamlload._NON_PRINTABLE`` is written as the few ranges PyYAML's reader refuses (its negated class took
+    10 ms to compile, in every scan that reads an inventory): the same characters, all 1,114,112 of them."""
+    everything = "".join(map(chr, range(0x110000)))
+    pyyaml: re.Pattern[str] = yaml.reader.Reader.NON_PRINTABLE
+    ours = [m.start() for m in yamlload._NON_PRINTABLE.finditer(everything)]
+    assert ours == [m.start() for m in pyyaml.finditer(everything)]
+    assert len(ours) == 2111 and ours[:3] == [0, 1, 2] and 0x85 not in ours and 0xFFFE in ours
+
+
+def test_packaged_files_are_the_folders_importlib_resources_gives() -> None:
+    from importlib import resources
+
+    for package in ("scanner", "checks.frameworks", "checks.profiles", "scanner.collectors.windows"):
+        assert packaged.files(package) == resources.files(package)
+    assert packaged.files("scanner").joinpath("schemas").joinpath("inventory.schema.json").read_text().startswith("{")
+
+
+def _modules_of_scan(tmp_path: Path, target: dict[str, object], *checks: str) -> set[str]:
+    """The modules a second ``gxpscan scan`` of one target imported (the first one filled the caches a user's
+    repeated scans have), in a child started without ``site`` so that only gxpscan's imports are counted: this
+    machine's ``.pth`` files import packages of their own (certifi, an editable install's finder)."""
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"version": 1, "targets": [target]}), encoding="utf-8")
+    root = str(Path(scanner.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *(p for p in sys.path if p and p != root)]),
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    dump = tmp_path / "modules.txt"
+    selection = [a for c in checks for a in ("--check", c)]
+    for run in ("first", "second"):
+        argv = ["gxpscan", "scan", "--inventory", str(inventory), *selection, "--format", "json", "--quiet",
+                "--output", str(tmp_path / run / "out")]
+        code = ("import atexit, runpy, sys\n"
+                f"atexit.register(lambda: open({str(dump)!r}, 'w').write('\\n'.join(sorted(sys.modules))))\n"
+                f"sys.argv = {argv!r}\nrunpy.run_module('scanner', run_name='__main__')\n")
+        proc = subprocess.run([sys.executable, "-S", "-c", code], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode in (0, 1, 3), proc.stderr  # findings (1) or a target error (3): the scan ran
+    assert (tmp_path / "second" / "out" / "record.jsonl").is_file()
+    return set(dump.read_text(encoding="utf-8").split("\n"))
+
+
+#: What no scan imports before it needs it: other platforms' transports, TLS roots, the socket module (the host
+#: name is read from ``os.uname``), importlib.resources (with tempfile and zipfile), entry-point metadata.
+NEVER_AT_START = {"boto3", "botocore", "paramiko", "winrm", "ldap3", "requests", "urllib3", "certifi", "socket",
+                  "importlib.resources", "tempfile", "zipfile", "importlib.metadata"}
+
+
+def test_an_iac_scan_imports_nothing_of_another_platform(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text('resource "aws_s3_bucket" "logs" {\n  bucket = "logs"\n}\n', encoding="utf-8")
+    modules = _modules_of_scan(tmp_path, {"name": "code", "type": "iac", "path": ["main.tf"]}, "aws.s3.*")
+    assert {"scanner.collectors.iac", "scanner.facts.aws", "checks.aws.s3"} <= modules
+    other = {m for m in modules if m.startswith(("scanner.facts.linux", "scanner.facts.windows", "scanner.facts.ldap",
+                                                   "scanner.collectors.linux", "scanner.collectors.windows",
+                                                   "scanner.collectors.ldap", "scanner.connectors.ssh",
+                                                   "scanner.connectors.winrm", "scanner.connectors.ldap",
+                                                   "checks.linux", "checks.windows", "checks.ldap"))}
+    assert other == set()
+    assert NEVER_AT_START & modules == set()
+
+
+def test_operator_and_python_version_are_what_socket_and_platform_say() -> None:
+    """The run record's ``operator`` and ``python``, read without importing socket and platform."""
+    import getpass
+    import platform
+    import socket
+
+    from scanner import cli
+    from scanner.inventory import local_document
+
+    assert cli.operator_id() == f"{getpass.getuser()}@{socket.gethostname()}"
+    assert cli.python_version() == platform.python_version()
+    assert local_document()["targets"][0]["name"] == socket.gethostname()
