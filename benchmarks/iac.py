@@ -4,6 +4,7 @@
     python3 benchmarks/iac.py --skip-checkov       # gxpscan only (corpus, scaling)
     python3 benchmarks/iac.py --skip-checkov-plan  # Checkov on the HCL corpus only (its plan run is the long one)
     python3 benchmarks/iac.py --work DIR --json results.json
+    python3 benchmarks/iac.py --runs 5             # each HCL run and the big plan's, both tools: median of 5
 
 What it does, all under ``--work`` (default ``/tmp/gxpscan-bench-iac``):
 
@@ -22,7 +23,9 @@ What it does, all under ``--work`` (default ``/tmp/gxpscan-bench-iac``):
    restricted to the equivalent checks (``CHECKS``),
    one after the other, measuring wall time and the peak memory of each tool's process tree (the sum of the
    resident set of the tool and its children, sampled every 50 ms, and the largest single process from
-   ``wait4``).
+   ``wait4``). The HCL corpus (both tools) and the big plan (gxpscan) run ``--runs`` times (default 3), in turn,
+   each into its own output: the figures are the medians of wall and CPU time and the largest peaks (one run of
+   the same code varies by some 0.2 s on a shared machine); the verdicts are those of the first run.
 4. Compares the verdicts per resource and equivalent check, counts agreement, and lists every disagreement with
    the resource and both verdicts.
 
@@ -33,11 +36,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -348,6 +352,25 @@ class Measured:
     peak_process_mib: float
     exit_code: int
     stderr_tail: str = ""
+    runs: int = 1
+
+
+def median_run(measured: list[Measured]) -> Measured:
+    """Several runs of one tool on one input as one: median wall and CPU time, the largest peaks, the first run's
+    exit code and stderr (the runs are checked to agree on the exit code)."""
+    codes = {m.exit_code for m in measured}
+    if len(codes) != 1:
+        raise RuntimeError(f"runs of one tool on one input ended with different exit codes: {sorted(codes)}")
+    first = measured[0]
+    return Measured(round(statistics.median(m.wall_s for m in measured), 2),
+                    round(statistics.median(m.cpu_s for m in measured), 2),
+                    max(m.peak_tree_mib for m in measured), max(m.peak_process_mib for m in measured),
+                    first.exit_code, first.stderr_tail, len(measured))
+
+
+def repeated(measure_once: Callable[[Path], Measured], out: Path, runs: int) -> Measured:
+    """``measure_once`` into ``out`` and then into ``out-2``, ``out-3``, ...: the median of ``runs`` runs."""
+    return median_run([measure_once(out if i == 0 else out.with_name(f"{out.name}-{i + 1}")) for i in range(runs)])
 
 
 def measure(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
@@ -537,6 +560,7 @@ def main() -> int:
     ap.add_argument("--skip-checkov-plan", action="store_true",
                     help="Checkov on the HCL corpus only (its plan run takes some 240 s CPU)")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    ap.add_argument("--runs", type=int, default=3, help="measured runs of the HCL corpus and the big plan (median)")
     args = ap.parse_args()
 
     work = Path(args.work)
@@ -555,8 +579,8 @@ def main() -> int:
     figures: dict[str, Any] = {"checkov_version": CHECKOV_VERSION, "hcl_resources": len(hcl_items),
                                "hcl_files": args.files, "plan_resources": args.plan_resources, "runs": {}}
     compile_gxpscan(work, [[work / "hcl"], *([work / f"plan-{n}.json"] for n in sizes)])
-    gx_hcl = run_gxpscan([work / "hcl"], runs / "gx-hcl", work)
-    gx_plan = run_gxpscan([big_plan], runs / "gx-plan", work)
+    gx_hcl = repeated(lambda out: run_gxpscan([work / "hcl"], out, work), runs / "gx-hcl", args.runs)
+    gx_plan = repeated(lambda out: run_gxpscan([big_plan], out, work), runs / "gx-plan", args.runs)
     figures["runs"]["gxpscan hcl"] = vars(gx_hcl)
     figures["runs"]["gxpscan plan"] = vars(gx_plan)
     scaling = {}
@@ -568,7 +592,8 @@ def main() -> int:
 
     if not args.skip_checkov:
         exe = checkov_bin(work)
-        ck_hcl = run_checkov(exe, ["-d", str(work / "hcl"), "--framework", "terraform"], runs / "ck-hcl")
+        ck_hcl = repeated(lambda out: run_checkov(exe, ["-d", str(work / "hcl"), "--framework", "terraform"], out),
+                          runs / "ck-hcl", args.runs)
         figures["runs"]["checkov hcl"] = vars(ck_hcl)
         items_hcl = {r.address: r for r in hcl_items}
         by_line = {(f, s): a for a, (f, s, _) in where_hcl.items()}
@@ -582,10 +607,11 @@ def main() -> int:
         figures["agreement_plan"] = compare(ours(runs / "gx-plan" / "report.json", {}, items_plan),
                                             theirs(runs / "ck-plan"), items_plan)
 
-    print(f"\n{'run':16} {'wall s':>8} {'cpu s':>8} {'peak tree MiB':>14} {'peak proc MiB':>14} {'exit':>5}")
+    print(f"\n{'run':16} {'wall s':>8} {'cpu s':>8} {'peak tree MiB':>14} {'peak proc MiB':>14} {'exit':>5} "
+          f"{'runs':>5}")
     for name, r in figures["runs"].items():
         print(f"{name:16} {r['wall_s']:8.2f} {r['cpu_s']:8.2f} {r['peak_tree_mib']:14.1f} "
-              f"{r['peak_process_mib']:14.1f} {r['exit_code']:5d}")
+              f"{r['peak_process_mib']:14.1f} {r['exit_code']:5d} {r['runs']:5d}")
     for kind in ("hcl", "plan"):
         if f"checkov {kind}" in figures["runs"]:
             ck, gx = figures["runs"][f"checkov {kind}"], figures["runs"][f"gxpscan {kind}"]
