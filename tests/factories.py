@@ -44,3 +44,17 @@ def make_run(results=None, interrupted: bool = False):
                     "sha256": "2" * 64, "truncated": False, "exit_code": 0}
                 for r in results for e in r.evidence}
     return Run(make_run_info(ended=utcnow(), interrupted=interrupted), tuple(results), evidence)
+
+
+def count_calls(monkeypatch: Any, owner: Any, name: str) -> list[int]:
+    """Replace ``owner.name`` (a module's function) for the test with one that counts its calls (the recursive ones
+    too, as a function calls itself through its module's name): ``[calls so far]``."""
+    calls = [0]
+    original = getattr(owner, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls

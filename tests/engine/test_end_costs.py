@@ -14,7 +14,7 @@ import pytest
 from reports import jsonenc
 from scanner import coverage as cov
 from scanner.model import ClauseUse, MappingUse, Run, Status, freeze, thaw
-from tests.factories import make_result, make_run
+from tests.factories import count_calls, make_result, make_run
 
 PROCEDURE = "The access control SOP and its reviews."
 CHECKS = ("linux.ssh.root_login", "linux.password.max_age", "linux.audit.rules")
@@ -167,15 +167,7 @@ def test_checks_of_another_platform_without_a_result_are_not_listed(target_type:
 # --- the JSON text: a shared list is checked once --------------------------------------------------------------
 
 def count_plain(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls = [0]
-    original = jsonenc._plain
-
-    def counting(*args: Any, **kwargs: Any) -> bool:
-        calls[0] += 1
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(jsonenc, "_plain", counting)
-    return calls
+    return count_calls(monkeypatch, jsonenc, "_plain")
 
 
 def test_a_list_shared_by_many_items_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,15 +206,7 @@ def test_a_shared_list_found_plain_shallow_is_checked_again_deeper() -> None:
 def count_thaw(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     import scanner.model as model
 
-    calls = [0]
-    original = model.thaw
-
-    def counting(value: Any) -> Any:
-        calls[0] += 1
-        return original(value)
-
-    monkeypatch.setattr(model, "thaw", counting)
-    return calls
+    return count_calls(monkeypatch, model, "thaw")
 
 
 @pytest.mark.parametrize("value, expected, calls", [

@@ -14,7 +14,7 @@ from scanner import model
 from scanner.model import Location, result_to_dict
 from scanner.runner import TargetOutcome
 from scanner.store import RecordWriter
-from tests.factories import make_result, make_run, make_run_info, make_target
+from tests.factories import count_calls, make_result, make_run, make_run_info, make_target
 
 HOSTILE = "evil \x1b[31m \u2028 \udcff \x00 \u202e"
 
@@ -123,14 +123,7 @@ def test_findings_the_record_proved_native_are_not_walked_again(tmp_path: Path,
     writer, run = record_of(tmp_path, {"ports": [22, 443], "tags": {"env": "prod"}}, n=300)
     shared = writer.result_dicts(run)
     assert shared is not None and shared.json_native
-    calls = [0]
-    original = jsonenc._plain
-
-    def counting(*args: Any, **kwargs: Any) -> bool:
-        calls[0] += 1
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(jsonenc, "_plain", counting)
+    calls = count_calls(monkeypatch, jsonenc, "_plain")
     json_report.render(run, io.StringIO(), findings=shared)
     walked = calls[0]
     calls[0] = 0

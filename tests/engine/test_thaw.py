@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from scanner.model import Status, freeze, thaw
+from tests.factories import count_calls
 
 
 class Colour(enum.Enum):
@@ -88,14 +89,7 @@ def test_freeze(value: Any, expected: Any) -> None:
 def test_freeze_calls_itself_only_for_containers(monkeypatch: pytest.MonkeyPatch) -> None:
     import scanner.model as model
 
-    calls = [0]
-    original = model.freeze
-
-    def counting(value: Any) -> Any:
-        calls[0] += 1
-        return original(value)
-
-    monkeypatch.setattr(model, "freeze", counting)
+    calls = count_calls(monkeypatch, model, "freeze")
     got = model.freeze({"user": "root", "uid": 0, "shell": None, "ratio": 0.5, "groups": ["wheel", "adm"]})
     assert got == {"user": "root", "uid": 0, "shell": None, "ratio": 0.5, "groups": ("wheel", "adm")}
     assert calls[0] == 2  # the mapping and its list; no call per scalar (there were 6 more)
