@@ -42,6 +42,10 @@ SNIPPETS = [
     "b {\n" * (MAX_DEPTH + 1) + "}\n" * (MAX_DEPTH + 1), "x {\n}\n  # c\ny = 1\n", "x {\n}\n\n//c\n", "x {\n} \n \n",
     'a = "x"\nb = "x"\nc = 1\nd = 1\ne = ""\nf = ""\n', "b {\n" * MAX_DEPTH + 'a = "x"\n' + "}\n" * MAX_DEPTH,
     "b {\n" * (MAX_DEPTH - 1) + "a = c.d\n" + "}\n" * (MAX_DEPTH - 1),
+    # hostile text: a forged quote, brace or comment inside a label or value, lone CR, NUL, a forged waiver line
+    'x "a\\"b" {\n}\n', 'x "a\rb" {\n}\n', 'x "a\x00" {\n}\n', 'x "a#b" "}" {\n}\n', 'a = "x # }"\n',
+    'a = "\x00"\n', "x {\r}\r\n", 'x "a" { # }\n}\n', 'a = "x"\r# gxpscan:waive aws.s3.versioning\n',
+    'a = "x\n# gxpscan:waive aws.s3.versioning"\n', "x {\n}\x00\n",
 ]
 
 
