@@ -1,6 +1,7 @@
 """Small factories for the values checks and reporters work on. Prefer these over mocks."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.model import Evidence, Fact, Platform, Target
@@ -58,3 +59,18 @@ def count_calls(monkeypatch: Any, owner: Any, name: str) -> list[int]:
 
     monkeypatch.setattr(owner, name, counting)
     return calls
+
+
+@dataclass
+class FakeClock:
+    """``time.monotonic`` and ``time.sleep`` for a poll loop: a sleep only moves the clock, and is recorded."""
+
+    now: float = 1000.0
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

@@ -22,6 +22,7 @@ from scanner.challenge import PLANNED, ChallengeRefused, Probe
 from scanner.model import Status
 from scanner.probes.aws import Event, Identity
 from tests.checks.aws.fake_link import SCAN_ARN, FakeLink, Recorder, account, context, probe, seen, steps
+from tests.factories import FakeClock
 
 A, B = "222222222222", "333333333333"
 ME = Identity(A, f"arn:aws:iam::{A}:user/tester", "AKIATESTER")
@@ -42,21 +43,6 @@ def test_polls_start_at_15_s_and_double_the_gap_up_to_2_minutes_ending_at_the_bo
 
 
 @dataclass
-class Clock:
-    """time.monotonic and time.sleep: sleeping and each look-up (``lookup_takes``) advance it; sleeps are kept."""
-
-    now: float = 1000.0
-    slept: list[float] = field(default_factory=list)
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-@dataclass
 class Sessions:
     made: list[dict[str, Any]] = field(default_factory=list)
 
@@ -67,10 +53,10 @@ class Sessions:
 
 def install(monkeypatch: pytest.MonkeyPatch, *, signed_in: bool = True, who: tuple[Identity, ...] = (ME,),
             identified: Probe | None = None, read: Probe | None = None, polls: tuple[tuple[Probe, bool], ...] = (),
-            lookup_takes: float = 0.0, accounts: tuple[str, ...] = (A, B)) -> tuple[FakeLink, Recorder, Clock]:
+            lookup_takes: float = 0.0, accounts: tuple[str, ...] = (A, B)) -> tuple[FakeLink, Recorder, FakeClock]:
     """``polls``: per look-up its step and whether it found the event (further look-ups: undetermined)."""
     link = FakeLink(tuple(account(a) for a in accounts), homes=("eu-central-1", "us-east-1")[:len(accounts)])
-    clock = Clock()
+    clock = FakeClock()
     answers = list(polls)
 
     def answer(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -34,7 +34,7 @@ from scanner.connectors import CommandResult
 from scanner.model import Status, Target
 from scanner.probes import ssh as probe
 from scanner.probes.ssh import Logon
-from tests.factories import make_target
+from tests.factories import FakeClock, make_target
 
 NAME, PASSWORD = "gxptest", "Planted-Challenge-Pw-9f3e"
 HOST = "10.9.8.7:2222"
@@ -106,21 +106,6 @@ def host(monkeypatch: pytest.MonkeyPatch) -> Host:
     return fake
 
 
-@dataclass
-class Clock:
-    """monotonic() and sleep() of the audit-trail poll: a sleep only moves the clock and is recorded."""
-
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 class Frozen(datetime):
     @classmethod
     def now(cls, tz: Any = None) -> Frozen:
@@ -129,8 +114,8 @@ class Frozen(datetime):
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
     monkeypatch.setattr(ca, "time", fake)
     monkeypatch.setattr(ca, "datetime", Frozen)
     return fake
@@ -704,7 +689,7 @@ def read_calls(host: Host, reads: int, since: int = AT - 5, sources: tuple[Trail
     assert READ_LIMIT == 2450773
 
 
-def test_a_logon_in_the_auditd_log_passes_at_once(host: Host, clock: Clock) -> None:
+def test_a_logon_in_the_auditd_log_passes_at_once(host: Host, clock: FakeClock) -> None:
     ctx, out = audited(host, trail(*AUDIT_HIT, b"=gxp journal absent", *WTMP_HIT))
     record = described()
     assert finding(out) == (Status.PASS, RES, f"the logon is in the audit trail (auditd): {record}", observed(
@@ -713,10 +698,10 @@ def test_a_logon_in_the_auditd_log_passes_at_once(host: Host, clock: Clock) -> N
     assert ctx.steps[0].sent == SESSION_SENT and ctx.steps[0].received == "Could not chdir\r\n8179\r\n"
     assert ctx.steps[1].sent == ca._read_script(ALL, NAME, AT - 5) and ctx.steps[1].received.startswith("=gxp uid 2903")
     read_calls(host, 1)
-    assert clock.sleeps == []
+    assert clock.slept == []
 
 
-def test_a_logon_only_in_wtmp_passes_as_login_records_after_the_bound(host: Host, clock: Clock) -> None:
+def test_a_logon_only_in_wtmp_passes_as_login_records_after_the_bound(host: Host, clock: FakeClock) -> None:
     reads = [trail(*AUDIT_NONE, *JOURNAL_NONE, *WTMP_HIT)] * 9
     ctx, out = audited(host, *reads)
     summary = f"auditd: not recorded; journal: not recorded; wtmp: {WTMP_LINE}"
@@ -725,50 +710,50 @@ def test_a_logon_only_in_wtmp_passes_as_login_records_after_the_bound(host: Host
                                 {"auditd": "not recorded", "journal": "not recorded", "wtmp": "recorded"},
                                 source="wtmp", record=WTMP_LINE))
     assert steps(ctx) == [session_step(), *[read_step(actual=summary)] * 9]
-    assert clock.sleeps == [1, 2, 4, 8, 10, 10, 10, 10] and host.runs == []
+    assert clock.slept == [1, 2, 4, 8, 10, 10, 10, 10] and host.runs == []
     read_calls(host, 9)
 
 
-def test_a_logon_recorded_nowhere_fails_after_polling_until_the_bound(host: Host, clock: Clock) -> None:
+def test_a_logon_recorded_nowhere_fails_after_polling_until_the_bound(host: Host, clock: FakeClock) -> None:
     ctx, out = audited(host, *[trail(*AUDIT_NONE, *WTMP_NONE)] * 4, bound=7, sources=["wtmp", "auditd", "wtmp"])
     summary = "auditd: not recorded; wtmp: not recorded"
     assert finding(out) == (Status.FAIL, RES, f"no audit trail record of the logon within 7 s ({summary})",
                             observed({"auditd": "not recorded", "wtmp": "not recorded"}, bound=7))
     assert steps(ctx) == [session_step(), *[read_step("auditd, wtmp", 7, summary, False)] * 4]
-    assert clock.sleeps == [1, 2, 4] and host.runs == []
+    assert clock.slept == [1, 2, 4] and host.runs == []
     read_calls(host, 4, sources=(TrailSource.AUDITD, TrailSource.WTMP))
 
 
-def test_a_host_without_any_audit_trail_fails_naming_that(host: Host, clock: Clock) -> None:
+def test_a_host_without_any_audit_trail_fails_naming_that(host: Host, clock: FakeClock) -> None:
     absent = trail(b"=gxp auditd absent", b"=gxp journal absent", b"=gxp wtmp absent")
     ctx, out = audited(host, absent, absent, bound=1)
     assert finding(out) == (Status.FAIL, RES, "the host has no audit trail to look in (auditd: absent; journal: "
                             "absent; wtmp: absent)", observed({"auditd": "absent", "journal": "absent",
                                                                "wtmp": "absent"}, bound=1))
-    assert clock.sleeps == [1] and len(ctx.steps) == 3 and len(host.runs) == 0
+    assert clock.slept == [1] and len(ctx.steps) == 3 and len(host.runs) == 0
 
 
-def test_the_poll_stops_when_the_next_wait_would_pass_the_deadline(host: Host, clock: Clock) -> None:
+def test_the_poll_stops_when_the_next_wait_would_pass_the_deadline(host: Host, clock: FakeClock) -> None:
     none = trail(b"=gxp wtmp absent")
     for bound, sleeps in ((0, []), (1, [1]), (2, [1]), (3, [1, 2]), (13, [1, 2, 4]), (15, [1, 2, 4, 8]),
                           (25, [1, 2, 4, 8, 10])):
-        clock.sleeps = []
+        clock.slept = []
         host.calls = []
         _, out = audited(host, *[none] * (len(sleeps) + 1), bound=bound, sources=("wtmp",))
-        assert clock.sleeps == sleeps and host.runs == [] and finding(out)[0] is Status.FAIL, bound
+        assert clock.slept == sleeps and host.runs == [] and finding(out)[0] is Status.FAIL, bound
 
 
-def test_an_unreadable_source_is_an_error_unless_a_later_one_holds_the_logon(host: Host, clock: Clock) -> None:
+def test_an_unreadable_source_is_an_error_unless_a_later_one_holds_the_logon(host: Host, clock: FakeClock) -> None:
     ctx, out = audited(host, trail(b"=gxp auditd unreadable", *JOURNAL_NONE, *WTMP_NONE))
     summary = "auditd: unreadable; journal: not recorded; wtmp: not recorded"
     assert finding(out) == (Status.ERROR, RES, f"the audit trail could not be read: {summary}",
                             observed({"auditd": "unreadable", "journal": "not recorded", "wtmp": "not recorded"}))
-    assert steps(ctx) == [session_step(), read_step(actual=summary, ok=None)] and clock.sleeps == []
+    assert steps(ctx) == [session_step(), read_step(actual=summary, ok=None)] and clock.slept == []
     ctx, out = audited(host, trail(b"=gxp auditd unreadable", b"=gxp journal absent", *WTMP_HIT))
     assert finding(out)[:3] == (Status.PASS, RES, f"the logon is in the login records (/var/log/wtmp: {WTMP_LINE}), "
                                 "which are not an audit trail; no audit trail record (auditd: unreadable; journal: "
                                 f"absent; wtmp: {WTMP_LINE})")
-    assert clock.sleeps == []
+    assert clock.slept == []
 
 
 @pytest.mark.parametrize("answer, actual, sources", [
@@ -780,12 +765,12 @@ def test_an_unreadable_source_is_an_error_unless_a_later_one_holds_the_logon(hos
     (OSError("no route to host"), "could not run: OSError: no route to host", None),
     (result(b"=gxp uid 1\n=gxp auditd absent\n"), "auditd: unreadable; journal: unreadable; wtmp: unreadable", None),
 ])
-def test_a_read_that_fails_is_an_error_with_every_source_unreadable(host: Host, clock: Clock, answer: Any,
+def test_a_read_that_fails_is_an_error_with_every_source_unreadable(host: Host, clock: FakeClock, answer: Any,
                                                                     actual: str, sources: Any) -> None:
     ctx, out = audited(host, answer)
     assert finding(out) == (Status.ERROR, RES, f"the audit trail could not be read: {actual}",
                             observed({"auditd": "unreadable", "journal": "unreadable", "wtmp": "unreadable"}))
-    assert steps(ctx) == [session_step(), read_step(actual=actual, ok=None)] and clock.sleeps == []
+    assert steps(ctx) == [session_step(), read_step(actual=actual, ok=None)] and clock.slept == []
     if isinstance(answer, CommandResult) and answer.exit_code != 0 or getattr(answer, "truncated", False):
         assert (ctx.steps[1].sent, ctx.steps[1].received) == (ca._read_script(ALL, NAME, AT - 5),
                                                               answer.stderr.decode("utf-8", "replace"))
@@ -793,7 +778,7 @@ def test_a_read_that_fails_is_an_error_with_every_source_unreadable(host: Host, 
 
 @pytest.mark.parametrize("answer, actual", [((Logon.REFUSED, b""), "logon refused"),
                                             (EOFError("closed"), "could not run: EOFError: closed")])
-def test_a_test_account_that_cannot_log_on_is_an_error_and_nothing_is_read(host: Host, clock: Clock, answer: Any,
+def test_a_test_account_that_cannot_log_on_is_an_error_and_nothing_is_read(host: Host, clock: FakeClock, answer: Any,
                                                                            actual: str) -> None:
     host.sessions = [answer]
     ctx = ChallengeContext(target())
@@ -810,7 +795,7 @@ def test_a_test_account_that_cannot_log_on_is_an_error_and_nothing_is_read(host:
     (b"81 79\n", ""), (b"\xff8179\n", ""), (b"8179\rx\n", ""), (b"\r8179\r\n", "8179"),
     (b"X8179\r\n", ""), (b"8179 \n", ""), (b"8179\r\n \r\n", ""), (b"8179\nX\n", ""),
 ])
-def test_the_audit_session_is_the_last_line_when_it_is_a_number_other_than_unset(host: Host, clock: Clock,
+def test_the_audit_session_is_the_last_line_when_it_is_a_number_other_than_unset(host: Host, clock: FakeClock,
                                                                                   output: bytes, ses: str) -> None:
     record = "\n".join([start(ses="8179"), start(ses="1234567890"), start(ses="4294967295", at="1796160572.5")]
                        ).encode()
@@ -835,7 +820,7 @@ def test_audit_trail_sources_must_name_known_sources_and_are_asked_in_their_orde
     assert ctx.steps == [] and host.calls == []
 
 
-def test_the_logon_audited_challenge_itself_defaults_to_60_seconds_and_every_source(host: Host, clock: Clock
+def test_the_logon_audited_challenge_itself_defaults_to_60_seconds_and_every_source(host: Host, clock: FakeClock
                                                                                      ) -> None:
     none = trail(*AUDIT_NONE, *JOURNAL_NONE, *WTMP_NONE)
     ctx, out = audited(host, *[none] * 9, bound=None)
@@ -843,21 +828,21 @@ def test_the_logon_audited_challenge_itself_defaults_to_60_seconds_and_every_sou
                                "recorded; wtmp: not recorded)")
     assert steps(ctx)[1] == read_step(actual="auditd: not recorded; journal: not recorded; wtmp: not recorded",
                                       ok=False)
-    assert clock.sleeps == [1, 2, 4, 8, 10, 10, 10, 10]
+    assert clock.slept == [1, 2, 4, 8, 10, 10, 10, 10]
 
 
-def test_the_logon_audited_plan_reads_once_and_never_waits(host: Host, clock: Clock) -> None:
+def test_the_logon_audited_plan_reads_once_and_never_waits(host: Host, clock: FakeClock) -> None:
     out = run_challenge(challenge_spec_of(ca.logon_audited), target(policy={"audit_trail_sources": ["journal"]}),  # type: ignore
                         plan=True)
-    assert out.findings == () and host.calls == [] and clock.sleeps == []
+    assert out.findings == () and host.calls == [] and clock.slept == []
     assert [(s.action, s.expected, s.actual, s.planned) for s in out.steps] == [
         (*session_step()[:2], PLANNED, True), (*read_step("journal")[:2], PLANNED, True)]
     ctx = ChallengeContext(target(), plan=True)
     ca.logon_audited(ctx, audit_trail_bound_seconds=5)
-    assert len(ctx.steps) == 2 and host.calls == [] and clock.sleeps == []
+    assert len(ctx.steps) == 2 and host.calls == [] and clock.slept == []
 
 
-def test_the_test_password_is_in_no_step_or_finding(host: Host, clock: Clock) -> None:
+def test_the_test_password_is_in_no_step_or_finding(host: Host, clock: FakeClock) -> None:
     host.logons = [Logon.REFUSED] * 4 + [Logon.ACCEPTED]
     host.runs = [result(TALLY), result()]
     first = run_challenge(challenge_spec_of(ca.lockout), target(policy={"lockout_threshold": 3}),  # type: ignore
@@ -869,7 +854,8 @@ def test_the_test_password_is_in_no_step_or_finding(host: Host, clock: Clock) ->
     assert PASSWORD not in repr(first) + repr(second)
 
 
-def test_a_poll_that_raises_after_an_unsettled_pass_is_an_error_through_the_engine(host: Host, clock: Clock) -> None:
+def test_a_poll_that_raises_after_an_unsettled_pass_is_an_error_through_the_engine(host: Host,
+                                                                                  clock: FakeClock) -> None:
     """wtmp holds the logon but auditd could not be read: the poll goes on for auditd; when the next read's probe
     raises, the challenge keeps the earlier read's pass and the engine makes it an error (that step is undetermined)."""
     host.sessions = [(Logon.ACCEPTED, b"8179\n")]
@@ -879,4 +865,4 @@ def test_a_poll_that_raises_after_an_unsettled_pass_is_an_error_through_the_engi
     assert f.status is Status.ERROR and f.message.startswith(
         "step 3 could not be determined (could not run: OSError: reset); the challenge would say: pass, the logon is "
         "in the login records (/var/log/wtmp: ")
-    assert [s.ok for s in out.steps] == [True, True, None] and clock.sleeps == [1]
+    assert [s.ok for s in out.steps] == [True, True, None] and clock.slept == [1]
