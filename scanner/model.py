@@ -45,27 +45,31 @@ def freeze(value: Any) -> Any:
     return value
 
 
-class _Form(enum.Enum):
-    """How thaw converts a value of one type (the first of thaw's tests, in order, that the type meets)."""
+class Shape(enum.Enum):
+    """What a value of one type is to the walks over plain data (``thaw``; the runner's redaction)."""
 
-    MAPPING = 1
-    SEQUENCE = 2
-    SET = 3
-    ENUM = 4
+    ENUM = 1  # our vocabulary (Status, Severity, ...), even an enum that is also a str or an int
+    MAPPING = 2
+    SEQUENCE = 3  # list or tuple (a NamedTuple too)
+    SET = 4
     TIME = 5
     BYTES = 6
-    OTHER = 7  # a dataclass (by its instance's fields) or a value kept as it is
+    TEXT = 7
+    DATACLASS = 8
+    OTHER = 9  # a number, None, anything else: kept as it is
 
 
 @functools.cache
-def _form(kind: type) -> _Form:
-    """thaw's branch for values of ``kind``, decided once per type: the ABC tests (Mapping above all) cost a
-    microsecond or more per value, and a run's values are of a handful of types."""
-    for form, bases in ((_Form.MAPPING, (Mapping,)), (_Form.SEQUENCE, (list, tuple)), (_Form.SET, (set, frozenset)),
-                        (_Form.ENUM, (enum.Enum,)), (_Form.TIME, (datetime,)), (_Form.BYTES, (bytes,))):
+def shape_of(kind: type) -> Shape:
+    """The shape of values of ``kind`` (the first of these tests, in order, that it meets), decided once per type:
+    the ABC tests (Mapping above all) cost a microsecond or more per value, and a run's values are of a handful of
+    types."""
+    for shape, bases in ((Shape.ENUM, (enum.Enum,)), (Shape.MAPPING, (Mapping,)), (Shape.SEQUENCE, (list, tuple)),
+                         (Shape.SET, (set, frozenset)), (Shape.TIME, (datetime,)), (Shape.BYTES, (bytes,)),
+                         (Shape.TEXT, (str,))):
         if issubclass(kind, bases):
-            return form
-    return _Form.OTHER
+            return shape
+    return Shape.DATACLASS if hasattr(kind, "__dataclass_fields__") else Shape.OTHER
 
 
 def thaw(value: Any) -> Any:
@@ -77,26 +81,25 @@ def thaw(value: Any) -> Any:
         return {k if type(k) is str else str(k): v if type(v) in _SCALARS else thaw(v) for k, v in value.items()}
     if kind is tuple or kind is list:
         return [v if type(v) in _SCALARS else thaw(v) for v in value]
-    form = _form(kind)  # type: ignore[arg-type]  # a type is hashable; typeshed types it type[Any]
-    if form is _Form.OTHER:
-        fields = getattr(value, "__dataclass_fields__", None)
-        if fields is None:
-            return value
+    shape = shape_of(kind)  # type: ignore[arg-type]  # a type is hashable; typeshed types it type[Any]
+    if shape is Shape.DATACLASS:
         out = {}
-        for k in fields:
+        for k in kind.__dataclass_fields__:
             v = getattr(value, k)
             out[k] = v if type(v) in _SCALARS else thaw(v)
         return out
-    if form is _Form.MAPPING:
+    if shape is Shape.MAPPING:
         return {str(k): thaw(v) for k, v in value.items()}
-    if form is _Form.SEQUENCE:
+    if shape is Shape.SEQUENCE:
         return [thaw(v) for v in value]
-    if form is _Form.SET:
+    if shape is Shape.SET:
         return sorted((thaw(v) for v in value), key=repr)
-    if form is _Form.ENUM:
+    if shape is Shape.ENUM:
         return value.value
-    if form is _Form.TIME:
+    if shape is Shape.TIME:
         return value.isoformat()
+    if shape is not Shape.BYTES:
+        return value
     return value.decode("utf-8", "backslashreplace")
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import enum
 import functools
 import hashlib
 import json
@@ -33,7 +32,20 @@ from scanner.access.model import SystemAccess
 from scanner.challenge import AccountLocks, ChallengeSpec, Impact, run_challenge
 from scanner.collectors import NOTES_FACTS, SYSTEM_FACTS, collect
 from scanner.connectors import ConnectorError, ProcessScope, connector_key, open_connector
-from scanner.model import Fact, Finding, Platform, ResourceNotes, Result, Status, Target, Waiver, thaw, utcnow
+from scanner.model import (
+    Fact,
+    Finding,
+    Platform,
+    ResourceNotes,
+    Result,
+    Shape,
+    Status,
+    Target,
+    Waiver,
+    shape_of,
+    thaw,
+    utcnow,
+)
 from scanner.registry import CheckSpec
 from scanner.value import frozen
 
@@ -113,36 +125,6 @@ def redact(value: T, secrets: Sequence[str]) -> T:
     return _redact(value, tuple(secrets))  # type: ignore[no-any-return]
 
 
-class _Kind(enum.Enum):
-    """How ``_redact`` walks a value of one type."""
-
-    KEEP = "keep"  # numbers, None, our enums, anything else that holds no text
-    TEXT = "text"
-    BYTES = "bytes"
-    MAPPING = "mapping"
-    MEMBERS = "members"  # tuple (NamedTuple too), list, set, frozenset
-    DATACLASS = "dataclass"
-
-
-@functools.cache
-def _kind(tp: type) -> _Kind:
-    """The walk for values of type ``tp``, worked out once per type: the ABC and dataclass tests cost more than the
-    walk itself when asked for each of a host's tens of thousands of values."""
-    if issubclass(tp, enum.Enum):  # Status, Severity, ...: our own vocabulary, never a secret
-        return _Kind.KEEP
-    if issubclass(tp, str):
-        return _Kind.TEXT
-    if issubclass(tp, bytes):
-        return _Kind.BYTES
-    if issubclass(tp, Mapping):
-        return _Kind.MAPPING
-    if issubclass(tp, (tuple, list, set, frozenset)):
-        return _Kind.MEMBERS
-    if dataclasses.is_dataclass(tp):
-        return _Kind.DATACLASS
-    return _Kind.KEEP
-
-
 @functools.cache
 def _field_names(tp: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(tp))
@@ -150,19 +132,17 @@ def _field_names(tp: type) -> tuple[str, ...]:
 
 def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
     tp: type = type(value)
-    kind = _kind(tp)
-    if kind is _Kind.KEEP:
-        return value
-    if kind is _Kind.TEXT:
+    shape = shape_of(tp)  # our enums are never redacted: they are our vocabulary, never a secret
+    if shape is Shape.TEXT:
         for s in secrets:
             if s in value:
                 value = value.replace(s, REDACTED)
         return value
-    if kind is _Kind.BYTES:
+    if shape is Shape.BYTES:
         for s in secrets:
             value = value.replace(s.encode("utf-8", "surrogateescape"), REDACTED.encode())
         return value
-    if kind is _Kind.MAPPING:
+    if shape is Shape.MAPPING:
         items = [(_redact(k, secrets), _redact(v, secrets)) for k, v in value.items()]
         if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=True)):
             return value
@@ -172,13 +152,15 @@ def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
             return type(value)(items)
         except TypeError:  # a mapping type that cannot be built from pairs
             return dict(items)
-    if kind is _Kind.MEMBERS:
+    if shape is Shape.SEQUENCE or shape is Shape.SET:
         members = [_redact(v, secrets) for v in value]
         if all(m is v for m, v in zip(members, value, strict=True)):
             return value
         if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
             return type(value)(*members)
         return type(value)(members)
+    if shape is not Shape.DATACLASS:
+        return value
     changed = {}
     for name in _field_names(tp):
         old = getattr(value, name)

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import jsonschema
 import pytest
 
-from scanner import check, failed, passed, runner
+from scanner import check, failed, passed
 from scanner.inventory import schema
 from scanner.model import (
     Evidence,
@@ -21,6 +21,7 @@ from scanner.model import (
     Waiver,
     result_from_dict,
     result_to_dict,
+    shape_of,
     thaw,
 )
 from scanner.registry import spec_of
@@ -243,10 +244,10 @@ def test_redaction_keeps_types(value, expected):
 
 
 def test_redaction_works_out_the_walk_of_each_type_once():
-    runner._kind.cache_clear()
+    shape_of.cache_clear()
     value = {"a": [f"x{SECRET}", 1, 2.5, None], "b": ({"c": "d"}, {"e": "f"}), "g": Box("h", ("i", "j"))}
     assert redact(value, [SECRET]) == {**value, "a": ["x***", 1, 2.5, None]}
-    info = runner._kind.cache_info()
+    info = shape_of.cache_info()
     assert (info.misses, info.hits) == (8, 13)  # dict str list int float NoneType tuple Box; 21 values in all
 
 
