@@ -16,7 +16,12 @@ What it does, all under ``--work`` (default ``/tmp/gxpscan-bench-iac``):
    volumes and encryption by default, security groups (inline ingress and separate ingress rules) and the IAM
    account password policy, in a fixed mix.
 2. Installs Checkov (``CHECKOV_VERSION``) in its own venv under the work directory, and only there.
-3. Byte-compiles gxpscan once (as ``pip install`` does; Checkov's venv is compiled by pip) and runs it once
+3. Installs this checkout's gxpscan (``pip install``, not editable) in its own venv under the work directory, as
+   Checkov is installed, and runs that ``gxpscan``: both tools start from a clean venv of the same Python, so
+   neither pays for what the base interpreter's site-packages run at start-up (``.pth`` files: here an editable
+   install's finder and an import of certifi, some 60 ms of every process). Deps are installed on first use; the
+   code is reinstalled (``--no-deps``) on every run of the benchmark. ``--from-checkout`` measures the source tree
+   with this Python instead (byte-compiled once, as before). Runs gxpscan once
    unmeasured (benchmarks/warm.py: byte code of every module it imports, the catalog cache, the entry points and
    the check-module index of the same ``--check`` selection) and validates each measured inventory once (the
    kept verdict: a CI job's second run on), then runs ``gxpscan scan`` and ``checkov`` on the same inputs,
@@ -420,30 +425,54 @@ def write_inventory(paths: list[Path], inventory: Path) -> Path:
     return inventory
 
 
-def scan_argv(inventory: Path, out: Path, *extra: str) -> list[str]:
+@dataclass(frozen=True)
+class Gxpscan:
+    """How the benchmark runs gxpscan: the command, the Python it runs on and the environment of its processes."""
+
+    command: tuple[str, ...]
+    python: str
+    env: dict[str, str]
+
+
+def installed_gxpscan(work: Path) -> Gxpscan:
+    """This checkout installed by pip (not editable) in ``work/gxpscan-venv``, as Checkov is in its own venv: deps
+    on first use, the code again on every call. Its processes keep their caches under ``work``."""
+    venv = work / "gxpscan-venv"
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([*pip, str(REPO)], check=True)
+    subprocess.run([*pip, "--no-deps", "--force-reinstall", str(REPO)], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONPYCACHEPREFIX", "PYTHONHOME")}
+    return Gxpscan((str(venv / "bin" / "gxpscan"),), str(venv / "bin" / "python"),
+                   {**env, "XDG_CACHE_HOME": str(work / "cache-installed")})
+
+
+def checkout_gxpscan(work: Path) -> Gxpscan:
+    """The source tree run by this Python (``--from-checkout``), byte code and caches under ``work``."""
+    return Gxpscan((sys.executable, "-m", "scanner"), sys.executable, warm.gxpscan_env(work))
+
+
+def scan_argv(gx: Gxpscan, inventory: Path, out: Path, *extra: str) -> list[str]:
     """``gxpscan scan`` of an inventory, restricted to the equivalent checks (``CHECKS``), JSON report."""
-    argv = [sys.executable, "-m", "scanner", "scan", "--quiet", *extra, "--format", "json", "--output", str(out),
+    argv = [*gx.command, "scan", "--quiet", *extra, "--format", "json", "--output", str(out),
             "--inventory", str(inventory)]
     for check in CHECKS:
-        argv[4:4] = ["--check", check]
+        argv += ["--check", check]
     return argv
 
 
-def run_gxpscan(paths: list[Path], out: Path, work: Path) -> Measured:
+def run_gxpscan(gx: Gxpscan, paths: list[Path], out: Path) -> Measured:
     """``gxpscan scan`` of one code target (run record, seal, history and report written in full)."""
     inventory = write_inventory(paths, out.parent / f"{out.name}.inventory.json")
-    return measure(scan_argv(inventory, out), env=gxpscan_env(work), cwd=REPO)
-
-
-def gxpscan_env(work: Path) -> dict[str, str]:
-    return warm.gxpscan_env(work)
+    return measure(scan_argv(gx, inventory, out), env=gx.env, cwd=out.parent)
 
 
 #: Validates inventories (gxpscan keeps the verdict of each valid document: scanner/schemacache.py).
 VALIDATE = "import sys; from scanner.inventory import load_inventory; [load_inventory(p) for p in sys.argv[1:]]"
 
 
-def compile_gxpscan(work: Path, measured: list[list[Path]]) -> None:
+def warm_gxpscan(gx: Gxpscan, work: Path, measured: list[list[Path]]) -> None:
     """What an installed gxpscan that scanned this code before has, before anything is measured (benchmarks/warm.py):
     byte code, the catalog cache, the check plugins' entry points and the index of the check modules (one
     unmeasured scan of the first HCL file with the same ``--check`` selection), and the verdict on each measured
@@ -451,11 +480,14 @@ def compile_gxpscan(work: Path, measured: list[list[Path]]) -> None:
     its second run on; its first run also validates the inventory (jsonschema) and imports every AWS check module."""
     first = sorted((work / "hcl").glob("*.tf"))[0]
     out = work / "warm-up" / time.strftime("%Y%m%dT%H%M%S")
-    env = gxpscan_env(work)
-    warm.warm_up(env, scan_argv(write_inventory([first], out.parent / "first.inventory.json"), out, "--no-history"))
+    argv = scan_argv(gx, write_inventory([first], out.parent / "first.inventory.json"), out, "--no-history")
+    if gx.command[0] == sys.executable:
+        warm.warm_up(gx.env, argv)
+    else:  # pip compiled the installed code
+        subprocess.run(argv, cwd=work, env=gx.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     inventories = [write_inventory(paths, out.parent / f"measured-{i}.inventory.json")
                    for i, paths in enumerate(measured)]
-    subprocess.run([sys.executable, "-c", VALIDATE, *map(str, inventories)], cwd=REPO, env=env, check=True)
+    subprocess.run([gx.python, "-c", VALIDATE, *map(str, inventories)], cwd=work, env=gx.env, check=True)
 
 
 def run_checkov(exe: Path, what: list[str], out: Path) -> Measured:
@@ -561,6 +593,8 @@ def main() -> int:
                     help="Checkov on the HCL corpus only (its plan run takes some 240 s CPU)")
     ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     ap.add_argument("--runs", type=int, default=3, help="measured runs of the HCL corpus and the big plan (median)")
+    ap.add_argument("--from-checkout", action="store_true",
+                    help="run gxpscan from this source tree with this Python instead of installed in its own venv")
     args = ap.parse_args()
 
     work = Path(args.work)
@@ -578,14 +612,17 @@ def main() -> int:
 
     figures: dict[str, Any] = {"checkov_version": CHECKOV_VERSION, "hcl_resources": len(hcl_items),
                                "hcl_files": args.files, "plan_resources": args.plan_resources, "runs": {}}
-    compile_gxpscan(work, [[work / "hcl"], *([work / f"plan-{n}.json"] for n in sizes)])
-    gx_hcl = repeated(lambda out: run_gxpscan([work / "hcl"], out, work), runs / "gx-hcl", args.runs)
-    gx_plan = repeated(lambda out: run_gxpscan([big_plan], out, work), runs / "gx-plan", args.runs)
+    gx = checkout_gxpscan(work) if args.from_checkout else installed_gxpscan(work)
+    figures["gxpscan"] = ("this checkout's source tree" if args.from_checkout
+                          else f"installed in {work / 'gxpscan-venv'}")
+    warm_gxpscan(gx, work, [[work / "hcl"], *([work / f"plan-{n}.json"] for n in sizes)])
+    gx_hcl = repeated(lambda out: run_gxpscan(gx, [work / "hcl"], out), runs / "gx-hcl", args.runs)
+    gx_plan = repeated(lambda out: run_gxpscan(gx, [big_plan], out), runs / "gx-plan", args.runs)
     figures["runs"]["gxpscan hcl"] = vars(gx_hcl)
     figures["runs"]["gxpscan plan"] = vars(gx_plan)
     scaling = {}
     for n in sizes:
-        m = gx_plan if n == args.plan_resources else run_gxpscan([work / f"plan-{n}.json"], runs / f"gx-plan-{n}", work)
+        m = gx_plan if n == args.plan_resources else run_gxpscan(gx, [work / f"plan-{n}.json"], runs / f"gx-plan-{n}")
         scaling[n] = {"wall_s": m.wall_s, "cpu_s": m.cpu_s, "cpu_per_1000_s": round(m.cpu_s / n * 1000, 3),
                       "peak_tree_mib": m.peak_tree_mib}
     figures["scaling"] = scaling

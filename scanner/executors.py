@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -180,6 +179,8 @@ def _worker_registry() -> Registry:
 
 def run_task(payload: bytes) -> bytes:
     """On the worker: scan one target with the worker's own checks, environment and files; the outcome's bytes."""
+    import pickle
+
     from scanner.connectors import ProcessScope
     from scanner.runner import scan_target
 
@@ -254,6 +255,8 @@ class DaskZoneExecutor(Executor):
             pending = self._pending.pop(remote.key, None)
         if pending is None:  # already settled by the zone watch
             return
+        import pickle  # a local scan never loads it
+
         try:
             outcome = pickle.loads(remote.result())  # noqa: S301 (a worker of our scheduler)
         except Exception as exc:

@@ -57,9 +57,10 @@ def _modules_of_scan(tmp_path: Path, target: dict[str, object], *checks: str) ->
 
 
 #: What no scan imports before it needs it: other platforms' transports, TLS roots, the socket module (the host
-#: name is read from ``os.uname``), importlib.resources (with tempfile and zipfile), entry-point metadata.
+#: name is read from ``os.uname``), importlib.resources (with tempfile and zipfile), entry-point metadata, pickle
+#: (only a Dask executor's tasks travel pickled).
 NEVER_AT_START = {"boto3", "botocore", "paramiko", "winrm", "ldap3", "requests", "urllib3", "certifi", "socket",
-                  "importlib.resources", "tempfile", "zipfile", "importlib.metadata"}
+                  "importlib.resources", "tempfile", "zipfile", "importlib.metadata", "pickle"}
 
 
 def test_an_iac_scan_imports_nothing_of_another_platform(tmp_path: Path) -> None:
