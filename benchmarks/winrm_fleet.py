@@ -197,17 +197,12 @@ def per_host(ports: list[int], ca: Path, inv: Path, env: dict[str, str], runs: i
 
 
 #: gxpscan's CLI, with the Windows pack's entry point added when the installed metadata predates it.
+#: A whole scan, as the ``gxpscan`` command runs it (its entry point: the cyclic GC's thresholds, the exit code).
 SCAN = """
 import sys
-from importlib import metadata
-import scanner.registry
-installed = metadata.entry_points
-if "windows" not in installed(group="gxpscan.checks").names:
-    extra = metadata.EntryPoint("windows", "checks.windows", "gxpscan.checks")
-    scanner.registry.metadata.entry_points = lambda group: (
-        *installed(group=group), *((extra,) if group == "gxpscan.checks" else ()))
-from scanner.cli import main
-sys.exit(main(sys.argv[1:]))
+from scanner.cli import entry
+sys.argv[0] = "gxpscan"
+entry()
 """
 
 
