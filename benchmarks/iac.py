@@ -462,10 +462,12 @@ def scan_argv(gx: Gxpscan, inventory: Path, out: Path, *extra: str) -> list[str]
     return argv
 
 
-def run_gxpscan(gx: Gxpscan, paths: list[Path], out: Path) -> Measured:
-    """``gxpscan scan`` of one code target (run record, seal, history and report written in full)."""
+def run_gxpscan(gx: Gxpscan, paths: list[Path], out: Path, work: Path) -> Measured:
+    """``gxpscan scan`` of one code target (run record, seal, history and report written in full). Every run, the
+    unmeasured one too, starts in ``work``: ``python -m`` puts the working directory on ``sys.path``, and the kept
+    entry points are read again when ``sys.path`` changes."""
     inventory = write_inventory(paths, out.parent / f"{out.name}.inventory.json")
-    return measure(scan_argv(gx, inventory, out), env=gx.env, cwd=out.parent)
+    return measure(scan_argv(gx, inventory, out), env=gx.env, cwd=work)
 
 
 #: Validates inventories (gxpscan keeps the verdict of each valid document: scanner/schemacache.py).
@@ -481,10 +483,10 @@ def warm_gxpscan(gx: Gxpscan, work: Path, measured: list[list[Path]]) -> None:
     first = sorted((work / "hcl").glob("*.tf"))[0]
     out = work / "warm-up" / time.strftime("%Y%m%dT%H%M%S")
     argv = scan_argv(gx, write_inventory([first], out.parent / "first.inventory.json"), out, "--no-history")
-    if gx.command[0] == sys.executable:
-        warm.warm_up(gx.env, argv)
-    else:  # pip compiled the installed code
-        subprocess.run(argv, cwd=work, env=gx.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if gx.command[0] == sys.executable:  # pip compiled the installed code; byte-compile the source tree
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "scanner", "reports", "checks"], check=True,
+                       cwd=REPO, env=gx.env, stdout=subprocess.DEVNULL)
+    subprocess.run(argv, cwd=work, env=gx.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     inventories = [write_inventory(paths, out.parent / f"measured-{i}.inventory.json")
                    for i, paths in enumerate(measured)]
     subprocess.run([gx.python, "-c", VALIDATE, *map(str, inventories)], cwd=work, env=gx.env, check=True)
@@ -616,13 +618,14 @@ def main() -> int:
     figures["gxpscan"] = ("this checkout's source tree" if args.from_checkout
                           else f"installed in {work / 'gxpscan-venv'}")
     warm_gxpscan(gx, work, [[work / "hcl"], *([work / f"plan-{n}.json"] for n in sizes)])
-    gx_hcl = repeated(lambda out: run_gxpscan(gx, [work / "hcl"], out), runs / "gx-hcl", args.runs)
-    gx_plan = repeated(lambda out: run_gxpscan(gx, [big_plan], out), runs / "gx-plan", args.runs)
+    gx_hcl = repeated(lambda out: run_gxpscan(gx, [work / "hcl"], out, work), runs / "gx-hcl", args.runs)
+    gx_plan = repeated(lambda out: run_gxpscan(gx, [big_plan], out, work), runs / "gx-plan", args.runs)
     figures["runs"]["gxpscan hcl"] = vars(gx_hcl)
     figures["runs"]["gxpscan plan"] = vars(gx_plan)
     scaling = {}
     for n in sizes:
-        m = gx_plan if n == args.plan_resources else run_gxpscan(gx, [work / f"plan-{n}.json"], runs / f"gx-plan-{n}")
+        m = (gx_plan if n == args.plan_resources
+             else run_gxpscan(gx, [work / f"plan-{n}.json"], runs / f"gx-plan-{n}", work))
         scaling[n] = {"wall_s": m.wall_s, "cpu_s": m.cpu_s, "cpu_per_1000_s": round(m.cpu_s / n * 1000, 3),
                       "peak_tree_mib": m.peak_tree_mib}
     figures["scaling"] = scaling
