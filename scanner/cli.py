@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from scanner import (  # light modules: their commands import what they need to run
     cli_access,
@@ -104,7 +104,30 @@ def _say(message: str) -> None:
     print(f"gxpscan: {_for_terminal(message)}", file=sys.stderr)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Unbuilt:
+    """What the parser-building code gets for a subcommand this run does not run (``build_parser(command)``): it
+    takes every call (``add_argument``, ``set_defaults``, groups, nested subcommands) and builds nothing."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unbuilt]:
+        return lambda *args, **kwargs: self
+
+
+class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The subcommands. With ``only`` set, only that subcommand's parser is made: an ArgumentParser takes some
+    0.3 ms to make (gettext lookups), and ``gxpscan scan`` needs one of the 19."""
+
+    only: str | None = None
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if self.only is not None and name != self.only:
+            return cast(argparse.ArgumentParser, _Unbuilt())
+        made: argparse.ArgumentParser = super().add_parser(name, **kwargs)
+        return made
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command``, one that knows that subcommand only (what ``main`` uses when
+    the command line starts with it), else the whole one (also when ``command`` is no subcommand)."""
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(
         prog="gxpscan", formatter_class=raw,
@@ -114,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"gxpscan {_version()}")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="log level on stderr (default WARNING)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = cast(_Subcommands, p.add_subparsers(dest="command", metavar="COMMAND", required=True, action=_Subcommands))
+    sub.only = command
 
     s = sub.add_parser("scan", help="scan the targets of an inventory", epilog=EXIT_CODES_HELP, formatter_class=raw)
     from scanner import cli_ops  # issue 13: --lock, retention, latest link, --notify; `gxpscan dashboard`
@@ -241,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_profiles)
     pr.add_argument("profile", nargs="?", metavar="NAME|FILE")
     pr.add_argument("--json", action="store_true", help="machine-readable output")
+    if command is not None and command not in sub.choices:
+        return build_parser()
     return p
 
 
@@ -370,7 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from scanner.safefs import OutputError
     from scanner.store import RecordError
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and not argv[0].startswith("-") else None)
     args = parser.parse_args(argv)
     log_handler = logging.StreamHandler(sys.stderr)
     log_handler.setFormatter(_TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s"))

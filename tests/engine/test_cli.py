@@ -358,3 +358,51 @@ def test_log_lines_show_target_controls_escaped():
                                "target %s said %s", ("evil\x1b]52;c;aGk=\x07", "\x9b31mred\r"), None)
     line = _TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s").format(record)
     assert line == "WARNING gxpscan.runner: target evil\\x1b]52;c;aGk=\\x07 said \\x9b31mred\\r"
+
+
+# --- the parser of one subcommand (start-up of every command) ---------------------------------------------------
+
+def _subcommands(parser) -> dict:
+    return parser._subparsers._group_actions[0].choices
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands(cli.build_parser())))
+def test_the_parser_of_one_command_is_that_command_s_part_of_the_whole_parser(command):
+    """``build_parser(command)`` (what ``main`` uses) makes that subcommand's parser alone, and it is the whole
+    parser's: the same help text (every option, default and choice) and the same parse of the same line."""
+    whole, one = cli.build_parser(), cli.build_parser(command)
+    assert list(_subcommands(one)) == [command]
+    assert _subcommands(one)[command].format_help() == _subcommands(whole)[command].format_help()
+    argv = [command, *(["x"] * sum(a.nargs is None and not a.option_strings
+                                   for a in _subcommands(whole)[command]._actions))]
+    try:
+        expected = {k: v for k, v in vars(whole.parse_args(argv)).items() if k != "func"}
+    except SystemExit:  # the command needs more than placeholders (a choice, a nested subcommand)
+        with pytest.raises(SystemExit):
+            one.parse_args(argv)
+        return
+    assert {k: v for k, v in vars(one.parse_args(argv)).items() if k != "func"} == expected
+
+
+@pytest.mark.parametrize("argv", [["scna"], ["--log-level", "DEBUG", "scna"], []])
+def test_a_line_that_does_not_start_with_a_command_gets_the_whole_parser(argv, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert ("'scan'" in err and "'checks'" in err and "'winrm-setup'" in err) if argv else "required" in err
+
+
+def test_main_makes_one_subcommand_parser(monkeypatch, tmp_path):
+    """Counted: ``gxpscan checks`` makes 2 ArgumentParsers (the top and its own), not one per subcommand."""
+    import argparse
+
+    made = []
+    real = argparse.ArgumentParser.__init__
+
+    def counted(self, *args, **kwargs):
+        made.append(kwargs.get("prog"))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "__init__", counted)
+    assert cli.main(["checks", "--platform", "aws"]) == EXIT_OK
+    assert len(made) == 2, made
