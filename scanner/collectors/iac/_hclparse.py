@@ -143,15 +143,16 @@ Expr = Literal | Template | Tuple | Object | Variable | GetAttr | Index | Splat 
 SPLAT_ITEM = Variable("*")
 
 
-@frozen(slots=True)
-class Attribute:
+# The structure of a body: the 2,000 resources of the benchmark corpus make some 15,000 of these, made as immutable named tuples
+# (``_node(Attribute, (name, expr, line))``, one C call; no ``__init__`` setting each field of a frozen dataclass).
+
+class Attribute(NamedTuple):
     name: str
     expr: Expr
     line: int
 
 
-@frozen(slots=True)
-class Block:
+class Block(NamedTuple):
     kind: str
     labels: tuple[str, ...]
     body: Body
@@ -159,10 +160,13 @@ class Block:
     end: int
 
 
-@frozen(slots=True)
-class Body:
+class Body(NamedTuple):
     attributes: tuple[Attribute, ...]
     blocks: tuple[Block, ...]
+
+
+#: ``Attribute(...)``, ``Block(...)``, ``Body(...)`` without the Python-level ``__new__`` of a NamedTuple.
+_node = tuple.__new__
 
 
 # --- tokens --------------------------------------------------------------------------------------------------
@@ -223,9 +227,6 @@ class Token(NamedTuple):
     end: int
 
 
-#: ``Token(kind, text, start, end)`` without the Python-level ``__new__`` of a NamedTuple (the lexer makes one a
-#: token): ``_token(Token, (kind, text, start, end))``.
-_token = tuple.__new__
 
 
 class Parser:
@@ -276,7 +277,7 @@ class Parser:
             kind = m.lastgroup or ""
             if kind in _WORDS:  # the common case first: a name, an operator or a number
                 start, end = m.span(kind)
-                return _token(Token, (kind, text[start:end], start, end))
+                return _node(Token, (kind, text[start:end], start, end))
             if kind == "skip" or (kind == "nl" and skip_nl):
                 pos = m.end()
                 continue
@@ -358,7 +359,7 @@ class Parser:
             if fast:  # the commonest lines in one match each, straight from the text (no token made)
                 first = text[pos:pos + 1]
                 if first == "}" and not top:
-                    return Body(tuple(attributes), tuple(blocks))
+                    return _node(Body, (tuple(attributes), tuple(blocks)))
                 if first.isidentifier():
                     start = self.line(pos)
                     simple = self._simple(pos, start)
@@ -375,7 +376,7 @@ class Parser:
                 self.next()
                 continue
             if tok.kind == "eof" or (not top and tok.kind == "op" and tok.text == "}"):
-                return Body(tuple(attributes), tuple(blocks))
+                return _node(Body, (tuple(attributes), tuple(blocks)))
             if tok.kind != "ident":
                 raise self.fail(f"expected an attribute or a block, found {_shown(tok)}", tok.start)
             start = self.line(tok.start)
@@ -386,7 +387,7 @@ class Parser:
                     continue
             name = self.next().text
             if self.accept("="):
-                attributes.append(Attribute(name, self.expression(), start))
+                attributes.append(_node(Attribute, (name, self.expression(), start)))
             else:
                 blocks.append(self._block(name, start))
             self._end_of_line(top)
@@ -448,7 +449,7 @@ class Parser:
             self._peeked = None
         else:
             close = self.expect("}").start
-        return Block(kind, labels, inner, start, self.line(close))
+        return _node(Block, (kind, labels, inner, start, self.line(close)))
 
     def _simple(self, pos: int, line: int) -> Attribute | None:
         """The attribute at ``pos`` when its line is one of the commonest shapes (``_SIMPLE``), else None; the
@@ -479,7 +480,7 @@ class Parser:
         self._count(tokens, pos)
         self.pos = m.end()
         self._peeked = None
-        return Attribute(name, expr, line)
+        return _node(Attribute, (name, expr, line))
 
     def label(self) -> str:
         self.expect('"')
