@@ -19,6 +19,7 @@ else on a line goes to that parse.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -186,9 +187,9 @@ _TOKEN = re.compile(r"""
 #: line: taken in one match (``Parser._simple``) and made into the very nodes the full parse would make.
 _SIMPLE = re.compile(r"""
     ([^\W\d][\w-]*)[ \t]*=[ \t]*
-    (?: "([^"\\$%\n]*)"  # a string without escapes or template markers
-      | ([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(?![\w.])  # a number
-      | ([^\W\d][\w-]*(?:\.[^\W\d][\w-]*)*)(?![\w.\[(-])  # a name or a chain of attributes
+    ( "[^"\\$%\n]*"  # a string without escapes or template markers
+      | [0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![\w.])  # a number
+      | [^\W\d][\w-]*(?:\.[^\W\d][\w-]*)*(?![\w.\[(-])  # a name or a chain of attributes
     )[ \t\r]*(?:\n[\n \t\r]*|\Z)  # the end of the line, and the blank lines after it
 """, re.VERBOSE)
 #: A block label written as a plain string (``resource "aws_s3_bucket" "logs"``).
@@ -244,8 +245,6 @@ class Parser:
         self._peek_at = -1
         self._tokens = 0
         self._peek_mode = False
-        #: the leaves ``_simple`` made, by kind and text: equal immutable nodes, shared (one object, not one a line)
-        self._leaves: dict[tuple[int, str], Expr] = {}
 
     # ---------------------------------------------------------------------------- positions and tokens
     def line(self, pos: int | None = None) -> int:
@@ -455,29 +454,16 @@ class Parser:
         """The attribute at ``pos`` when its line is one of the commonest shapes (``_SIMPLE``), else None; the
         same node the token-by-token parse makes, with the same bounds (depth, tokens)."""
         m = _SIMPLE.match(self.text, pos)
-        if m is None or self.depth + 1 > MAX_DEPTH:
+        if m is None or self.depth >= MAX_DEPTH:
             return None
-        name, string, number, chain = m.groups()
-        expr: Expr | None
-        if string is not None:
-            expr = self._leaves.get((0, string))
-            if expr is None:
-                expr = self._leaves[0, string] = Template((string,) if string else ())
-            tokens = 3
-        elif number is not None:
-            expr = self._leaves.get((1, number))
-            if expr is None:
-                expr = self._leaves[1, number] = Literal(number, number=True)
-            tokens = 3
-        else:
-            root, *steps = chain.split(".")
-            if steps and root in _KEYWORDS:
-                return None  # an attribute of a literal: left to the full parse (and its error)
-            expr = Literal(_KEYWORDS[root]) if root in _KEYWORDS else Variable(root)
-            for step in steps:
-                expr = GetAttr(expr, step)
-            tokens = 2 + 2 * len(steps) + 1
-        self._count(tokens, pos)
+        name, value = m.groups()
+        leaf = _leaf(value)
+        if leaf is None:
+            return None  # an attribute of a literal: left to the full parse (and its error)
+        expr, tokens = leaf
+        self._tokens += tokens  # ``_count``, written out on the commonest line
+        if self._tokens > MAX_TOKENS:
+            raise self.fail(f"more than {MAX_TOKENS} tokens in one file", pos)
         self.pos = m.end()
         self._peeked = None
         return _node(Attribute, (name, expr, line))
@@ -798,6 +784,25 @@ class Parser:
         sub = Parser(text, self.line(tok.end))
         sub.depth = self.depth
         return Template(sub.template_parts(""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _leaf(value: str) -> tuple[Expr, int] | None:
+    """The expression of the value ``_SIMPLE`` matched (a plain string with its quotes, a number, or a name and
+    its attributes) and the tokens the token-by-token parse reads for the line; None for an attribute of a
+    keyword (``true.x``). Equal immutable nodes are one object, not one a line: the commonest values
+    (``true``, ``"Enabled"``, ``aws_s3_bucket.logs.id``) recur across the files of a scan."""
+    if value[0] == '"':
+        return Template((value[1:-1],) if len(value) > 2 else ()), 3
+    if value[0].isdigit():
+        return Literal(value, number=True), 3
+    root, *steps = value.split(".")
+    if root in _KEYWORDS:
+        return None if steps else (Literal(_KEYWORDS[root]), 3)
+    expr: Expr = Variable(root)
+    for step in steps:
+        expr = GetAttr(expr, step)
+    return expr, 2 + 2 * len(steps) + 1
 
 
 def _shown(tok: Token) -> str:

@@ -65,7 +65,7 @@ def hcl_depends_on(conn: IacConnector, blocks: Iterable[Block]) -> None:
                     lines = conn.read(conn.root / loc.path).decode("utf-8", "replace").split("\n")
                 except FileRefused:
                     lines = []
-            texts[loc.path] = lines if any("depends_on" in line for line in lines) else []
+            texts[loc.path] = lines if "depends_on" in "\n".join(lines) else []
         lines = texts[loc.path][loc.start_line - 1:loc.end_line]
         if lines:
             own = b.address.split("[", 1)[0]
