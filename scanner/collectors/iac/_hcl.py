@@ -12,6 +12,7 @@ inside the root). Anything else (data sources, remote modules, template directiv
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -67,10 +68,16 @@ class Problems:
 class HclFile:
     path: Path
     rel: str
-    lines: list[str]
+    text: str
     attributes: dict[str, hp.Expr]  # top-level attributes (tfvars files)
     blocks: tuple[hp.Block, ...]
     waivable: bool = True  # False: no line of the file can be an inline waiver (``WAIVER_MARK`` is nowhere in it)
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        """The text's lines, split when first asked for (inline waivers and ``depends_on`` read them; most files
+        have neither)."""
+        return self.text.split("\n")
 
 
 def parse_file(conn: IacConnector, path: Path) -> HclFile:
@@ -89,9 +96,9 @@ def parse_file(conn: IacConnector, path: Path) -> HclFile:
     return parsed
 
 
-def parsed_lines(conn: IacConnector) -> dict[str, list[str]]:
-    """The lines of every HCL file parsed so far in this scan, by path relative to the root."""
-    return {f.rel: f.lines for f in conn.memo.values() if isinstance(f, HclFile)}
+def parsed_files(conn: IacConnector) -> dict[str, HclFile]:
+    """Every HCL file parsed so far in this scan, by path relative to the root."""
+    return {f.rel: f for f in conn.memo.values() if isinstance(f, HclFile)}
 
 
 def _parse_file(conn: IacConnector, path: Path) -> HclFile:
@@ -112,7 +119,7 @@ def _parse_file(conn: IacConnector, path: Path) -> HclFile:
             raise HclError(str(exc), exc.line) from None
         raise HclError(f"does not parse: {exc}", exc.line) from None
     attributes = {a.name: a.expr for a in body.attributes}
-    return HclFile(path, rel, text.split("\n"), attributes, body.blocks, WAIVER_MARK in text)
+    return HclFile(path, rel, text, attributes, body.blocks, WAIVER_MARK in text)
 
 
 def broken_resources(conn: IacConnector, path: Path, why: str, line: int | None) -> list[Block]:
