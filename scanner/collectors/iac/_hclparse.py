@@ -144,8 +144,8 @@ Expr = Literal | Template | Tuple | Object | Variable | GetAttr | Index | Splat 
 SPLAT_ITEM = Variable("*")
 
 
-# The structure of a body: the 2,000 resources of the benchmark corpus make some 15,000 of these, made as immutable named tuples
-# (``_node(Attribute, (name, expr, line))``, one C call; no ``__init__`` setting each field of a frozen dataclass).
+# The structure of a body: the 2,000 resources of the benchmark corpus make some 15,000 of these, immutable named
+# tuples (``_node(Attribute, (name, expr, line))``: one C call, no ``__init__`` setting each field in turn).
 
 class Attribute(NamedTuple):
     name: str
