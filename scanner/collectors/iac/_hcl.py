@@ -171,6 +171,14 @@ class Scope:
         return value
 
 
+def _number(text: Any) -> Any:
+    """A number literal's value: an int, or a float when written with a fraction or an exponent (``int`` of a
+    hostile 5,000 digits raises ValueError: the resource is an error)."""
+    if not isinstance(text, str):
+        return text
+    return float(text) if "." in text or "e" in text or "E" in text else int(text)
+
+
 class Eval:
     """Evaluates one expression in a scope (with ``count.index`` / ``each`` when inside a resource, and the names a
     ``for`` expression or a splat binds)."""
@@ -193,8 +201,8 @@ class Eval:
                     return ""
                 if len(parts) == 1 and type(parts[0]) is str:
                     return parts[0]
-            elif type(node) is hp.Literal and not node.number:
-                return node.value
+            elif type(node) is hp.Literal:
+                return _number(node.value) if node.number else node.value
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
@@ -205,9 +213,7 @@ class Eval:
 
     def _value(self, node: hp.Expr) -> Any:  # noqa: C901 - one dispatch over the node kinds
         if isinstance(node, hp.Literal):
-            if node.number and isinstance(node.value, str):
-                return float(node.value) if any(c in node.value for c in ".eE") else int(node.value)
-            return node.value
+            return _number(node.value) if node.number else node.value
         if isinstance(node, hp.Template):
             return self.template(node)
         if isinstance(node, (hp.GetAttr, hp.Index, hp.Variable)):
