@@ -84,12 +84,13 @@ def parse_file(conn: IacConnector, path: Path) -> HclFile:
     """One HCL file; HclError (with line) when it cannot be read, decoded or parsed. Parsed once per scan: the
     connector keeps the outcome (a directory is read to find module calls, then again to evaluate it)."""
     key = ("hcl", path)
-    if key not in conn.memo:
+    found = conn.memo.get(key)  # one look-up (a path's hash is worked out in Python)
+    if found is None:
         try:
-            conn.memo[key] = _parse_file(conn, path)
+            found = _parse_file(conn, path)
         except HclError as exc:
-            conn.memo[key] = exc
-    found = conn.memo[key]
+            found = exc
+        conn.memo[key] = found
     if isinstance(found, HclError):
         raise HclError(str(found), found.line)
     parsed: HclFile = found
