@@ -410,3 +410,13 @@ def test_a_files_lines_are_split_only_for_waivers_and_depends_on(tmp_path: Path)
     by_address = {b.address: b for b in code.blocks}
     assert by_address["aws_ebs_volume.v"].depends_on == ("aws_kms_key.k",)
     assert [w.check for w in by_address["aws_kms_key.w"].waivers] == ["aws.kms.key_rotation"]
+
+
+def test_only_short_values_are_kept_shared_across_files() -> None:
+    hp._leaf.cache_clear()
+    long = "x" * (hp._SHARED_TEXT + 1)
+    first, second = hp.parse(f'a = "{long}"\nb = "short"\n'), hp.parse(f'a = "{long}"\nb = "short"\n')
+    assert first == second and first.attributes[0].expr == hp.Template((long,))
+    assert first.attributes[1].expr is second.attributes[1].expr
+    assert first.attributes[0].expr is not second.attributes[0].expr
+    assert hp._leaf.cache_info().currsize == 1

@@ -457,7 +457,7 @@ class Parser:
         if m is None or self.depth >= MAX_DEPTH:
             return None
         name, value = m.groups()
-        leaf = _leaf(value)
+        leaf = _leaf(value) if len(value) <= _SHARED_TEXT else _make_leaf(value)
         if leaf is None:
             return None  # an attribute of a literal: left to the full parse (and its error)
         expr, tokens = leaf
@@ -786,12 +786,10 @@ class Parser:
         return Template(sub.template_parts(""))
 
 
-@functools.lru_cache(maxsize=4096)
-def _leaf(value: str) -> tuple[Expr, int] | None:
+def _make_leaf(value: str) -> tuple[Expr, int] | None:
     """The expression of the value ``_SIMPLE`` matched (a plain string with its quotes, a number, or a name and
     its attributes) and the tokens the token-by-token parse reads for the line; None for an attribute of a
-    keyword (``true.x``). Equal immutable nodes are one object, not one a line: the commonest values
-    (``true``, ``"Enabled"``, ``aws_s3_bucket.logs.id``) recur across the files of a scan."""
+    keyword (``true.x``)."""
     if value[0] == '"':
         return Template((value[1:-1],) if len(value) > 2 else ()), 3
     if value[0].isdigit():
@@ -803,6 +801,13 @@ def _leaf(value: str) -> tuple[Expr, int] | None:
     for step in steps:
         expr = GetAttr(expr, step)
     return expr, 2 + 2 * len(steps) + 1
+
+
+#: ``_make_leaf`` of a value of at most ``_SHARED_TEXT`` characters, kept: equal immutable nodes are one object,
+#: not one a line, since the commonest values (``true``, ``"Enabled"``, ``aws_s3_bucket.logs.id``) recur across
+#: the files of a scan (bounded: a hostile file's long or many values keep at most 4,096 short texts alive).
+_leaf = functools.lru_cache(maxsize=4096)(_make_leaf)
+_SHARED_TEXT = 200
 
 
 def _shown(tok: Token) -> str:
