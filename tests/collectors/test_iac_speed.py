@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import sys
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -12,13 +13,14 @@ from typing import Any
 import pytest
 
 from scanner.collectors import iac
-from scanner.collectors.iac import _build
+from scanner.collectors.iac import _build, _hcl
 from scanner.collectors.iac import _hclparse as hp
 from scanner.collectors.iac._values import MAX_DEPTH
 from scanner.connectors.iac import FileRefused, IacConnector
 from scanner.model import Finding, Location, Platform, ResourceNotes, Status, Target, thaw
 from scanner.runner import with_notes
 from tests.collectors.iac_repo import scan, verdicts, write
+from tests.factories import count_calls
 
 DEEP = "b {\n" * MAX_DEPTH + "a = 1\n" + "}\n" * MAX_DEPTH
 
@@ -351,3 +353,70 @@ def test_a_small_file_is_read_with_a_buffer_of_its_size_not_of_the_bound(tmp_pat
     monkeypatch.setattr(os, "fdopen", lambda fd, mode: Recording(real_fdopen(fd, mode)))
     assert conn.read(tmp_path / "main.tf") == b"a = 1\n"
     assert asked == [7]
+
+
+def test_the_benchmark_corpus_is_parsed_with_few_nodes_made_by_a_python_constructor(tmp_path: Path) -> None:
+    """Counting, not timing: attributes, blocks and bodies are named tuples made in one C call, and a plain value
+    (``true``, ``"Enabled"``, ``aws_s3_bucket.logs.id``) is one node for every line of every file that writes it,
+    so node constructors run far fewer times than there are attributes and blocks."""
+    root = _benchmark_corpus(tmp_path / "hcl")
+    texts = [path.read_text(encoding="utf-8") for path in sorted(root.glob("*.tf"))]
+    hp._leaf.cache_clear()
+    made, parser_init = [0], hp.Parser.__init__.__code__
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_name == "__init__" and frame.f_code is not parser_init:
+            made[0] += 1
+
+    sys.setprofile(profile)
+    try:
+        bodies = [hp.parse(text) for text in texts]
+    finally:
+        sys.setprofile(None)
+
+    def nodes(body: hp.Body) -> int:
+        return len(body.attributes) + sum(1 + nodes(b.body) for b in body.blocks)
+
+    written = sum(nodes(body) for body in bodies)
+    assert written > 1000 and 0 < made[0] < written / 2
+    assert type(bodies[0]) is hp.Body and isinstance(bodies[0], tuple)
+
+
+def test_a_trails_log_bucket_is_the_buckets_own_item_made_once(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _benchmark_corpus(tmp_path / "hcl")
+    made = count_calls(monkeypatch, _build.Builder, "_bucket")
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    code = iac.scan_code(conn, "us-east-1", "000000000000", "aws")
+    built = _build.build(code.blocks, _build.Where("000000000000", "us-east-1", "aws"))
+    buckets = built.facts["aws.s3_buckets"].items
+    trails = built.facts["aws.cloudtrail_trails"].items
+    assert len(trails) > 0 and made[0] == len(buckets) == sum(b.type == "aws_s3_bucket" for b in code.blocks)
+    logs = next(b for b in buckets if b.name == "gxp-bench-trail-logs")
+    assert {(t.bucket_policy, t.bucket_public_access_block) for t in trails} == {
+        (logs.policy, logs.public_access_block)}
+
+
+def test_a_files_lines_are_split_only_for_waivers_and_depends_on(tmp_path: Path) -> None:
+    write(tmp_path, {"a.tf": 'resource "aws_kms_key" "k" {\n  enable_key_rotation = true\n}\n',
+                     "b.tf": 'resource "aws_kms_key" "w" {\n  # gxpscan:waive aws.kms.key_rotation reason=r '
+                             'approver=a expires=2099-01-01\n  enable_key_rotation = false\n}\n',
+                     "c.tf": 'resource "aws_ebs_volume" "v" {\n  size = 8\n  depends_on = [aws_kms_key.k]\n}\n'})
+    target = Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path)}, {})
+    conn = IacConnector(target)
+    code = iac.scan_code(conn, "us-east-1", "000000000000", "aws")
+    split = {f.rel: "lines" in vars(f) for f in _hcl.parsed_files(conn).values()}
+    assert split == {"a.tf": False, "b.tf": True, "c.tf": True}
+    by_address = {b.address: b for b in code.blocks}
+    assert by_address["aws_ebs_volume.v"].depends_on == ("aws_kms_key.k",)
+    assert [w.check for w in by_address["aws_kms_key.w"].waivers] == ["aws.kms.key_rotation"]
+
+
+def test_only_short_values_are_kept_shared_across_files() -> None:
+    hp._leaf.cache_clear()
+    long = "x" * (hp._SHARED_TEXT + 1)
+    first, second = hp.parse(f'a = "{long}"\nb = "short"\n'), hp.parse(f'a = "{long}"\nb = "short"\n')
+    assert first == second and first.attributes[0].expr == hp.Template((long,))
+    assert first.attributes[1].expr is second.attributes[1].expr
+    assert first.attributes[0].expr is not second.attributes[0].expr
+    assert hp._leaf.cache_info().currsize == 1

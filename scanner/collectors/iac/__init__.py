@@ -98,8 +98,12 @@ def _terraform_dirs(conn: IacConnector, files: list[Path], ctx: _hcl.Problems) -
 
 def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> Scan:
     found: list[Path] = []
+    listed: set[Path] = set()  # a file under two of the paths once (a set: not a scan of the list each file)
     for base in conn.code.paths:
-        found += [f for f in conn.files(base) if f not in found]
+        for f in conn.files(base):
+            if f not in listed:
+                listed.add(f)
+                found.append(f)
     problems = _hcl.Problems()
     blocks: list[Block] = []
     roots = _terraform_dirs(conn, found, problems)

@@ -209,6 +209,7 @@ class Builder:
         self._indexes: dict[tuple[tuple[str, ...], str, str, tuple[str, ...]], Index] = {}
         self._named: dict[tuple[str, tuple[str, ...]], dict[str, list[str]]] = {}
         self._buckets: dict[str, list[Block]] | None = None
+        self._made_buckets: dict[tuple[int, str], S3Bucket] = {}
         self._order: Order | None = None
 
     # -------------------------------------------------------------------------------- joining
@@ -293,10 +294,9 @@ class Builder:
     def buckets(self) -> None:
         items = []
         for b in self.of("aws_s3_bucket"):
-            a = Attrs(b)
             name = b.attrs.get("bucket")
             name = name if isinstance(name, str) else b.address
-            items.append(self.bucket(b, a, name))
+            items.append(self.bucket(b, name))
         self.put("aws.s3_buckets", items)
 
     def _split(self, bucket: Block, a: Attrs, fld: str, types: tuple[str, ...]) -> list[Block]:
@@ -306,7 +306,15 @@ class Builder:
                                      + "; ".join(unknowns(u.attrs.get("bucket")) or [u.broken]))
         return mine
 
-    def bucket(self, b: Block, a: Attrs, name: str) -> S3Bucket:
+    def bucket(self, b: Block, name: str) -> S3Bucket:
+        """The bucket item of ``b`` named ``name``, made once (a trail's log bucket is also a bucket of the list)."""
+        key = (id(b), name)  # blocks are mutable (unhashable); the builder holds them all while it lives
+        made = self._made_buckets.get(key)
+        if made is None:
+            made = self._made_buckets[key] = self._bucket(b, Attrs(b), name)
+        return made
+
+    def _bucket(self, b: Block, a: Attrs, name: str) -> S3Bucket:
         # encryption: inline (v3) or split; AWS encrypts new buckets with SSE-S3 when nothing is configured
         algos: list[str] = []
         for src in [b, *self._split(b, a, "encryption", ("aws_s3_bucket_server_side_encryption_configuration",))]:
@@ -444,8 +452,7 @@ class Builder:
                 for f in ("bucket_policy", "bucket_public_access_block", "bucket_acl"):
                     a.errors[f] = f"the trail's bucket {bucket_name} is not defined in this code"
             else:
-                ba = Attrs(log_bucket)
-                built = self.bucket(log_bucket, ba, str(bucket_name))
+                built = self.bucket(log_bucket, str(bucket_name))
                 policy, pab = built.policy, built.public_access_block
                 acl = log_bucket.attrs.get("acl")
                 public_acl = isinstance(acl, str) and acl in _PUBLIC_ACLS

@@ -12,6 +12,7 @@ inside the root). Anything else (data sources, remote modules, template directiv
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -67,31 +68,38 @@ class Problems:
 class HclFile:
     path: Path
     rel: str
-    lines: list[str]
+    text: str
     attributes: dict[str, hp.Expr]  # top-level attributes (tfvars files)
     blocks: tuple[hp.Block, ...]
     waivable: bool = True  # False: no line of the file can be an inline waiver (``WAIVER_MARK`` is nowhere in it)
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        """The text's lines, split when first asked for (inline waivers and ``depends_on`` read them; most files
+        have neither)."""
+        return self.text.split("\n")
 
 
 def parse_file(conn: IacConnector, path: Path) -> HclFile:
     """One HCL file; HclError (with line) when it cannot be read, decoded or parsed. Parsed once per scan: the
     connector keeps the outcome (a directory is read to find module calls, then again to evaluate it)."""
     key = ("hcl", path)
-    if key not in conn.memo:
+    found = conn.memo.get(key)  # one look-up (a path's hash is worked out in Python)
+    if found is None:
         try:
-            conn.memo[key] = _parse_file(conn, path)
+            found = _parse_file(conn, path)
         except HclError as exc:
-            conn.memo[key] = exc
-    found = conn.memo[key]
+            found = exc
+        conn.memo[key] = found
     if isinstance(found, HclError):
         raise HclError(str(found), found.line)
     parsed: HclFile = found
     return parsed
 
 
-def parsed_lines(conn: IacConnector) -> dict[str, list[str]]:
-    """The lines of every HCL file parsed so far in this scan, by path relative to the root."""
-    return {f.rel: f.lines for f in conn.memo.values() if isinstance(f, HclFile)}
+def parsed_files(conn: IacConnector) -> dict[str, HclFile]:
+    """Every HCL file parsed so far in this scan, by path relative to the root."""
+    return {f.rel: f for f in conn.memo.values() if isinstance(f, HclFile)}
 
 
 def _parse_file(conn: IacConnector, path: Path) -> HclFile:
@@ -112,7 +120,7 @@ def _parse_file(conn: IacConnector, path: Path) -> HclFile:
             raise HclError(str(exc), exc.line) from None
         raise HclError(f"does not parse: {exc}", exc.line) from None
     attributes = {a.name: a.expr for a in body.attributes}
-    return HclFile(path, rel, text.split("\n"), attributes, body.blocks, WAIVER_MARK in text)
+    return HclFile(path, rel, text, attributes, body.blocks, WAIVER_MARK in text)
 
 
 def broken_resources(conn: IacConnector, path: Path, why: str, line: int | None) -> list[Block]:
@@ -164,6 +172,14 @@ class Scope:
         return value
 
 
+def _number(text: Any) -> Any:
+    """A number literal's value: an int, or a float when written with a fraction or an exponent (``int`` of a
+    hostile 5,000 digits raises ValueError: the resource is an error)."""
+    if not isinstance(text, str):
+        return text
+    return float(text) if "." in text or "e" in text or "E" in text else int(text)
+
+
 class Eval:
     """Evaluates one expression in a scope (with ``count.index`` / ``each`` when inside a resource, and the names a
     ``for`` expression or a splat binds)."""
@@ -186,8 +202,8 @@ class Eval:
                     return ""
                 if len(parts) == 1 and type(parts[0]) is str:
                     return parts[0]
-            elif type(node) is hp.Literal and not node.number:
-                return node.value
+            elif type(node) is hp.Literal:
+                return _number(node.value) if node.number else node.value
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
@@ -198,9 +214,7 @@ class Eval:
 
     def _value(self, node: hp.Expr) -> Any:  # noqa: C901 - one dispatch over the node kinds
         if isinstance(node, hp.Literal):
-            if node.number and isinstance(node.value, str):
-                return float(node.value) if any(c in node.value for c in ".eE") else int(node.value)
-            return node.value
+            return _number(node.value) if node.number else node.value
         if isinstance(node, hp.Template):
             return self.template(node)
         if isinstance(node, (hp.GetAttr, hp.Index, hp.Variable)):

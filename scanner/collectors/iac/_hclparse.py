@@ -19,6 +19,7 @@ else on a line goes to that parse.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -143,15 +144,16 @@ Expr = Literal | Template | Tuple | Object | Variable | GetAttr | Index | Splat 
 SPLAT_ITEM = Variable("*")
 
 
-@frozen(slots=True)
-class Attribute:
+# The structure of a body: the 2,000 resources of the benchmark corpus make some 15,000 of these, immutable named
+# tuples (``_node(Attribute, (name, expr, line))``: one C call, no ``__init__`` setting each field in turn).
+
+class Attribute(NamedTuple):
     name: str
     expr: Expr
     line: int
 
 
-@frozen(slots=True)
-class Block:
+class Block(NamedTuple):
     kind: str
     labels: tuple[str, ...]
     body: Body
@@ -159,10 +161,13 @@ class Block:
     end: int
 
 
-@frozen(slots=True)
-class Body:
+class Body(NamedTuple):
     attributes: tuple[Attribute, ...]
     blocks: tuple[Block, ...]
+
+
+#: ``Attribute(...)``, ``Block(...)``, ``Body(...)`` without the Python-level ``__new__`` of a NamedTuple.
+_node = tuple.__new__
 
 
 # --- tokens --------------------------------------------------------------------------------------------------
@@ -182,9 +187,9 @@ _TOKEN = re.compile(r"""
 #: line: taken in one match (``Parser._simple``) and made into the very nodes the full parse would make.
 _SIMPLE = re.compile(r"""
     ([^\W\d][\w-]*)[ \t]*=[ \t]*
-    (?: "([^"\\$%\n]*)"  # a string without escapes or template markers
-      | ([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(?![\w.])  # a number
-      | ([^\W\d][\w-]*(?:\.[^\W\d][\w-]*)*)(?![\w.\[(-])  # a name or a chain of attributes
+    ( "[^"\\$%\n]*"  # a string without escapes or template markers
+      | [0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![\w.])  # a number
+      | [^\W\d][\w-]*(?:\.[^\W\d][\w-]*)*(?![\w.\[(-])  # a name or a chain of attributes
     )[ \t\r]*(?:\n[\n \t\r]*|\Z)  # the end of the line, and the blank lines after it
 """, re.VERBOSE)
 #: A block label written as a plain string (``resource "aws_s3_bucket" "logs"``).
@@ -223,9 +228,6 @@ class Token(NamedTuple):
     end: int
 
 
-#: ``Token(kind, text, start, end)`` without the Python-level ``__new__`` of a NamedTuple (the lexer makes one a
-#: token): ``_token(Token, (kind, text, start, end))``.
-_token = tuple.__new__
 
 
 class Parser:
@@ -243,8 +245,6 @@ class Parser:
         self._peek_at = -1
         self._tokens = 0
         self._peek_mode = False
-        #: the leaves ``_simple`` made, by kind and text: equal immutable nodes, shared (one object, not one a line)
-        self._leaves: dict[tuple[int, str], Expr] = {}
 
     # ---------------------------------------------------------------------------- positions and tokens
     def line(self, pos: int | None = None) -> int:
@@ -276,7 +276,7 @@ class Parser:
             kind = m.lastgroup or ""
             if kind in _WORDS:  # the common case first: a name, an operator or a number
                 start, end = m.span(kind)
-                return _token(Token, (kind, text[start:end], start, end))
+                return _node(Token, (kind, text[start:end], start, end))
             if kind == "skip" or (kind == "nl" and skip_nl):
                 pos = m.end()
                 continue
@@ -358,7 +358,7 @@ class Parser:
             if fast:  # the commonest lines in one match each, straight from the text (no token made)
                 first = text[pos:pos + 1]
                 if first == "}" and not top:
-                    return Body(tuple(attributes), tuple(blocks))
+                    return _node(Body, (tuple(attributes), tuple(blocks)))
                 if first.isidentifier():
                     start = self.line(pos)
                     simple = self._simple(pos, start)
@@ -375,7 +375,7 @@ class Parser:
                 self.next()
                 continue
             if tok.kind == "eof" or (not top and tok.kind == "op" and tok.text == "}"):
-                return Body(tuple(attributes), tuple(blocks))
+                return _node(Body, (tuple(attributes), tuple(blocks)))
             if tok.kind != "ident":
                 raise self.fail(f"expected an attribute or a block, found {_shown(tok)}", tok.start)
             start = self.line(tok.start)
@@ -386,7 +386,7 @@ class Parser:
                     continue
             name = self.next().text
             if self.accept("="):
-                attributes.append(Attribute(name, self.expression(), start))
+                attributes.append(_node(Attribute, (name, self.expression(), start)))
             else:
                 blocks.append(self._block(name, start))
             self._end_of_line(top)
@@ -448,38 +448,25 @@ class Parser:
             self._peeked = None
         else:
             close = self.expect("}").start
-        return Block(kind, labels, inner, start, self.line(close))
+        return _node(Block, (kind, labels, inner, start, self.line(close)))
 
     def _simple(self, pos: int, line: int) -> Attribute | None:
         """The attribute at ``pos`` when its line is one of the commonest shapes (``_SIMPLE``), else None; the
         same node the token-by-token parse makes, with the same bounds (depth, tokens)."""
         m = _SIMPLE.match(self.text, pos)
-        if m is None or self.depth + 1 > MAX_DEPTH:
+        if m is None or self.depth >= MAX_DEPTH:
             return None
-        name, string, number, chain = m.groups()
-        expr: Expr | None
-        if string is not None:
-            expr = self._leaves.get((0, string))
-            if expr is None:
-                expr = self._leaves[0, string] = Template((string,) if string else ())
-            tokens = 3
-        elif number is not None:
-            expr = self._leaves.get((1, number))
-            if expr is None:
-                expr = self._leaves[1, number] = Literal(number, number=True)
-            tokens = 3
-        else:
-            root, *steps = chain.split(".")
-            if steps and root in _KEYWORDS:
-                return None  # an attribute of a literal: left to the full parse (and its error)
-            expr = Literal(_KEYWORDS[root]) if root in _KEYWORDS else Variable(root)
-            for step in steps:
-                expr = GetAttr(expr, step)
-            tokens = 2 + 2 * len(steps) + 1
-        self._count(tokens, pos)
+        name, value = m.groups()
+        leaf = _leaf(value) if len(value) <= _SHARED_TEXT else _make_leaf(value)
+        if leaf is None:
+            return None  # an attribute of a literal: left to the full parse (and its error)
+        expr, tokens = leaf
+        self._tokens += tokens  # ``_count``, written out on the commonest line
+        if self._tokens > MAX_TOKENS:
+            raise self.fail(f"more than {MAX_TOKENS} tokens in one file", pos)
         self.pos = m.end()
         self._peeked = None
-        return Attribute(name, expr, line)
+        return _node(Attribute, (name, expr, line))
 
     def label(self) -> str:
         self.expect('"')
@@ -797,6 +784,30 @@ class Parser:
         sub = Parser(text, self.line(tok.end))
         sub.depth = self.depth
         return Template(sub.template_parts(""))
+
+
+def _make_leaf(value: str) -> tuple[Expr, int] | None:
+    """The expression of the value ``_SIMPLE`` matched (a plain string with its quotes, a number, or a name and
+    its attributes) and the tokens the token-by-token parse reads for the line; None for an attribute of a
+    keyword (``true.x``)."""
+    if value[0] == '"':
+        return Template((value[1:-1],) if len(value) > 2 else ()), 3
+    if value[0].isdigit():
+        return Literal(value, number=True), 3
+    root, *steps = value.split(".")
+    if root in _KEYWORDS:
+        return None if steps else (Literal(_KEYWORDS[root]), 3)
+    expr: Expr = Variable(root)
+    for step in steps:
+        expr = GetAttr(expr, step)
+    return expr, 2 + 2 * len(steps) + 1
+
+
+#: ``_make_leaf`` of a value of at most ``_SHARED_TEXT`` characters, kept: equal immutable nodes are one object,
+#: not one a line, since the commonest values (``true``, ``"Enabled"``, ``aws_s3_bucket.logs.id``) recur across
+#: the files of a scan (bounded: a hostile file's long or many values keep at most 4,096 short texts alive).
+_leaf = functools.lru_cache(maxsize=4096)(_make_leaf)
+_SHARED_TEXT = 200
 
 
 def _shown(tok: Token) -> str:

@@ -50,22 +50,24 @@ def hcl_depends_on(conn: IacConnector, blocks: Iterable[Block]) -> None:
     """Sets ``depends_on`` of each HCL resource block from its source lines (the lines the parser read, else the
     file read once; only files with a ``depends_on`` at all); references are made absolute with the block's
     module prefix."""
-    from scanner.collectors.iac._hcl import parsed_lines
+    from scanner.collectors.iac._hcl import parsed_files
 
-    parsed = parsed_lines(conn)
+    parsed = parsed_files(conn)
     texts: dict[str, list[str]] = {}
     for b in blocks:
         loc = b.location
         if b.broken or loc.start_line is None or loc.end_line is None:
             continue
         if loc.path not in texts:
-            lines = parsed.get(loc.path)
-            if lines is None:
+            f = parsed.get(loc.path)
+            if f is not None:
+                texts[loc.path] = f.lines if "depends_on" in f.text else []
+            else:
                 try:
-                    lines = conn.read(conn.root / loc.path).decode("utf-8", "replace").split("\n")
+                    text = conn.read(conn.root / loc.path).decode("utf-8", "replace")
                 except FileRefused:
-                    lines = []
-            texts[loc.path] = lines if any("depends_on" in line for line in lines) else []
+                    text = ""
+                texts[loc.path] = text.split("\n") if "depends_on" in text else []
         lines = texts[loc.path][loc.start_line - 1:loc.end_line]
         if lines:
             own = b.address.split("[", 1)[0]
