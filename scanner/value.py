@@ -240,11 +240,12 @@ def evolve(obj: T, **changes: Any) -> T:
     some 10 microseconds for a Result (21 fields), and a scan rates every finding. Only for a class whose fields
     are exactly what its instances hold (``_copyable``: an instance with anything more, e.g. a cached property,
     and any other class go to replace); a name that is not a field is refused by replace, as before."""
-    names = _copyable(type(obj))
+    kind: type = type(obj)
+    names = _copyable(kind)
     state = getattr(obj, "__dict__", None)
     if not names or state is None or len(state) != len(names) or not names.issuperset(changes):
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
-    new: T = object.__new__(type(obj))
+    new: T = object.__new__(kind)
     fresh = new.__dict__
     fresh.update(state)
     fresh.update(changes)
