@@ -7,9 +7,11 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
 from datetime import datetime, timezone
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -472,10 +474,8 @@ class Run:
     access: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def counts(self) -> dict[str, int]:
-        out = {s.value: 0 for s in Status}
-        for r in self.results:
-            out[r.status.value] += 1
-        return out
+        found = Counter(map(attrgetter("status"), self.results))  # in C: no enum property read per result
+        return {s.value: found[s] for s in Status}
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -489,30 +489,31 @@ def result_to_dict(r: Result) -> dict[str, Any]:
 
 def results_to_dicts(results: Sequence[Result]) -> list[dict[str, Any]]:
     """``[result_to_dict(r) for r in results]``, with what results share built once: one list for the clauses of a
-    check (the same tuple in each of its results) and one dict per risk rating (the same Risk, scanner.risk). The
-    dicts share them: a reader changes a copy."""
-    clause_lists: dict[int, list[str]] = {}  # id of a clauses tuple (alive in ``results``) -> its JSON form
-    risks: dict[int, dict[str, Any]] = {}  # id of a Risk (alive in ``results``) -> its JSON form
+    check (the same tuple in each of its results), one dict per location (the runner gives a resource's findings
+    its one Location) and per risk rating (the same Risk, scanner.risk). The dicts share them: a reader changes a
+    copy."""
+    forms: dict[int, Any] = {}  # id of a clauses tuple, Location or Risk (alive in ``results``) -> its JSON form
+
+    def form(value: Any, make: Callable[[Any], Any]) -> Any:
+        made = forms.get(id(value))
+        return made if made is not None else forms.setdefault(id(value), make(value))
+
     out = []
     for r in results:
         observed = r.observed  # most are a read-only mapping of scalars: thawed here, without a call per value
-        clauses = clause_lists.get(id(r.clauses))
-        if clauses is None:
-            clauses = clause_lists[id(r.clauses)] = list(r.clauses)
         d = {
             "check": r.check, "target": r.target, "target_type": r.target_type, "resource": r.resource,
             "status": r.status._value_, "severity": r.severity._value_, "area": r.area._value_, "message": r.message,
-            "criterion": r.criterion, "observed": thaw(observed), "clauses": clauses,
+            "criterion": r.criterion, "observed": thaw(observed), "clauses": form(r.clauses, list),
             "evidence": list(r.evidence), "at": r.at.isoformat(),
             "waiver": thaw(r.waiver) if r.waiver else None,
-            "location": thaw(r.location) if r.location else None, "remediation": r.remediation,
+            "location": form(r.location, thaw) if r.location else None, "remediation": r.remediation,
             "expired_waiver": thaw(r.expired_waiver) if r.expired_waiver else None,
         }
         if r.kind == "challenge":
             d["kind"], d["impact"], d["steps"] = r.kind, r.impact, [thaw(s) for s in r.steps]
         if r.risk is not None:
-            risk = risks.get(id(r.risk))
-            d["risk"] = risk if risk is not None else risks.setdefault(id(r.risk), thaw(r.risk))
+            d["risk"] = form(r.risk, thaw)
         out.append(d)
     return out
 

@@ -132,16 +132,21 @@ def test_findings_the_record_proved_native_are_not_walked_again(tmp_path: Path,
     assert walked < 50  # the document, its run and evidence parts, the coverage: not one call per finding
 
 
-def test_results_share_the_json_form_of_their_checks_clauses_and_of_a_risk_rating() -> None:
-    """One list per clauses tuple and one dict per Risk (a check's results share its clauses, a target's results
-    of one severity their rating): the same values as built one by one, fewer objects to build and to collect."""
+def test_results_share_the_json_form_of_their_clauses_location_and_risk_rating() -> None:
+    """One list per clauses tuple, one dict per Location and per Risk (a check's results share its clauses, a
+    resource's findings its location, a target's results of one severity their rating): the same values as
+    built one by one, fewer objects to build and to collect."""
     risk = model.Risk(model.RiskLevel.HIGH, "high", True)
-    results = [make_result(resource=f"r{i}", status="fail", risk=risk) for i in range(3)]
+    where = Location(path="main.tf", start_line=3, end_line=9)
+    results = [make_result(check=f"aws.c{i}", resource="r", status="fail", risk=risk, location=where)
+               for i in range(3)] + [make_result(location=Location(path="main.tf", start_line=3, end_line=9))]
     dicts = model.results_to_dicts(results)
     assert dicts == [result_to_dict(r) for r in results]
-    assert dicts[0]["clauses"] is dicts[1]["clauses"] is dicts[2]["clauses"]
+    assert dicts[0]["clauses"] is dicts[1]["clauses"] is dicts[2]["clauses"] is dicts[3]["clauses"]
     assert dicts[0]["risk"] is dicts[1]["risk"] is dicts[2]["risk"]
     assert dicts[0]["risk"] == {"level": "high", "impact": "high", "declared": True}
+    assert dicts[0]["location"] is dicts[1]["location"] is dicts[2]["location"]
+    assert dicts[3]["location"] == dicts[0]["location"] and dicts[3]["location"] is not dicts[0]["location"]
     assert dicts[0]["observed"] is not dicts[1]["observed"]  # a result's own values stay its own
 
 
