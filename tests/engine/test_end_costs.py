@@ -389,3 +389,27 @@ def test_the_end_of_a_scan_leaves_the_scans_objects_out_of_the_collectors_walks(
     assert seen["reports"] > 1000 and seen["history"] > 1000
     assert gc.get_freeze_count() == 0
     assert (tmp_path / "out" / "report.json").is_file()
+
+
+def test_the_json_report_checks_a_coverage_form_once_for_its_like_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like targets share each clause's coverage form (scanner.coverage.coverage_forms): the JSON report checks a
+    form once, not each of its items, and writes the same coverage as coverage_dicts."""
+    import io
+
+    from reports import json as json_report
+
+    run = fleet(50, varied=False)
+    walked: list[str] = []
+    real = jsonenc._plain
+
+    def counting(value: Any, *args: Any, **kwargs: Any) -> bool:
+        if type(value) is dict and "clause" in value:
+            walked.append(value["target"])
+        return real(value, *args, **kwargs)
+
+    monkeypatch.setattr(jsonenc, "_plain", counting)
+    out = io.StringIO()
+    json_report.render(run, out)
+    assert walked == ["h000", "h000", "h000"]  # the three clauses' forms, judged on the first target
+    assert json.loads(out.getvalue())["coverage"] == cov.coverage_dicts(run)
+    assert len(cov.coverage_dicts(run)) == 3 * 50
