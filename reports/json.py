@@ -17,23 +17,40 @@ from typing import Any, TextIO
 from reports.jsonenc import plain
 from reports.location import place
 from reports.text import json_text
-from scanner.coverage import coverage_dicts
+from scanner.coverage import coverage_forms
 from scanner.model import Run, run_to_dict, thaw
 
 
 def render(run: Run, out: TextIO, *, findings: Sequence[Mapping[str, Any]] | None = None, **_: Any) -> None:
     """``findings``: the results' dicts as the run record wrote them (``RecordWriter.result_dicts``), not built
-    again; when the record proved them JSON-native (``ResultDicts.json_native``), each finding (its record dict
-    with the location as reports show it) is not walked again before orjson writes it."""
+    again; when the record proved them JSON-native (``ResultDicts.json_native``), each finding (its record dict,
+    or a copy of it with the location as reports show it) is not walked again before orjson writes it. Nor is
+    a coverage item whose form (``scanner.coverage.coverage_forms``, shared by like targets) was found plain
+    JSON once."""
     from scanner.store import ResultDicts
 
     doc = run_to_dict(run, findings)
     proven = isinstance(findings, ResultDicts) and findings.json_native
     native: set[int] = set()
-    for finding, r in zip(doc["findings"], run.results, strict=True):
+    dicts = doc["findings"]  # the record's own dicts (shared): a finding whose location reports show otherwise is
+    for i, r in enumerate(run.results):  # copied with that location; the others are written as the record has them
         where = place(r).location
-        finding["location"] = location = thaw(where) if where is not None else None
-        if proven and (location is None or plain(location)):
-            native.add(id(finding))
-    out.write(json_text({**doc, "coverage": coverage_dicts(run)}, indent=2, sort_keys=True, native=native))
+        if where is not r.location:
+            location = thaw(where) if where is not None else None
+            dicts[i] = finding = {**dicts[i], "location": location}
+            if proven and (location is None or plain(location)):
+                native.add(id(finding))
+        elif proven:
+            native.add(id(dicts[i]))
+    coverage = []
+    forms = coverage_forms(run)
+    plain_forms: dict[int, bool] = {}  # id of a form (alive in ``forms``) -> whether it is plain JSON
+    for form, target in forms:  # a form is checked once for the like targets that share it
+        coverage.append(item := {**form, "target": target})
+        found = plain_forms.get(id(form))
+        if found is None:
+            found = plain_forms[id(form)] = plain(form)
+        if found and type(target) is str:
+            native.add(id(item))
+    out.write(json_text({**doc, "coverage": coverage}, indent=2, sort_keys=True, native=native))
     out.write("\n")

@@ -275,6 +275,13 @@ def by_clause(items: Iterable[ClauseCoverage]) -> dict[str, list[ClauseCoverage]
 def coverage_dicts(run: Run) -> list[dict[str, Any]]:
     """The JSON form (``coverage`` in result.schema.json). Items with the same evidence (like targets) share one
     ``evidence`` list: read it, or copy it before changing it."""
+    return [{**form, "target": target} for form, target in coverage_forms(run)]
+
+
+def coverage_forms(run: Run) -> list[tuple[dict[str, Any], str]]:
+    """``coverage_dicts`` as (the JSON form of the item judged, the target): an item is the form with its target.
+    Like targets share one form (and forms with the same evidence one ``evidence`` list), so a writer can check a
+    form once for all the items made from it (reports.json)."""
     shared: dict[int, list[dict[str, Any]]] = {}  # id of an evidence tuple (alive in ``judged``) -> its JSON form
     forms: dict[int, dict[str, Any]] = {}  # id of a judged item (alive in ``judged``) -> its JSON form
     judged = list(_judged(run))
@@ -291,5 +298,5 @@ def coverage_dicts(run: Run) -> list[dict[str, Any]]:
                 "clause": c.ref, "title": c.title, "target": c.target, "clause_status": c.clause_status,
                 "automatable": c.automatable, "verdict": c.verdict.value, "text": c.text,
                 "procedural_evidence": c.procedural_evidence, "note": c.note, "evidence": evidence}
-        out.append({**form, "target": target})
+        out.append((form, target))
     return out

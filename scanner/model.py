@@ -7,9 +7,11 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
 from datetime import datetime, timezone
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -472,10 +474,8 @@ class Run:
     access: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def counts(self) -> dict[str, int]:
-        out = {s.value: 0 for s in Status}
-        for r in self.results:
-            out[r.status.value] += 1
-        return out
+        found = Counter(map(attrgetter("status"), self.results))  # in C: no enum property read per result
+        return {s.value: found[s] for s in Status}
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -484,21 +484,38 @@ def _parse_time(value: str | None) -> datetime | None:
 
 def result_to_dict(r: Result) -> dict[str, Any]:
     """The published JSON form of one result (see scanner/schemas/result.schema.json)."""
-    observed = r.observed  # most are a read-only mapping of scalars: thawed here, without a call per value
-    d = {
-        "check": r.check, "target": r.target, "target_type": r.target_type, "resource": r.resource,
-        "status": r.status._value_, "severity": r.severity._value_, "area": r.area._value_, "message": r.message,
-        "criterion": r.criterion, "observed": thaw(observed), "clauses": list(r.clauses),
-        "evidence": list(r.evidence), "at": r.at.isoformat(),
-        "waiver": thaw(r.waiver) if r.waiver else None,
-        "location": thaw(r.location) if r.location else None, "remediation": r.remediation,
-        "expired_waiver": thaw(r.expired_waiver) if r.expired_waiver else None,
-    }
-    if r.kind == "challenge":
-        d["kind"], d["impact"], d["steps"] = r.kind, r.impact, [thaw(s) for s in r.steps]
-    if r.risk is not None:
-        d["risk"] = thaw(r.risk)
-    return d
+    return results_to_dicts((r,))[0]
+
+
+def results_to_dicts(results: Sequence[Result]) -> list[dict[str, Any]]:
+    """``[result_to_dict(r) for r in results]``, with what results share built once: one list for the clauses of a
+    check (the same tuple in each of its results), one dict per location (the runner gives a resource's findings
+    its one Location) and per risk rating (the same Risk, scanner.risk). The dicts share them: a reader changes a
+    copy."""
+    forms: dict[int, Any] = {}  # id of a clauses tuple, Location or Risk (alive in ``results``) -> its JSON form
+
+    def form(value: Any, make: Callable[[Any], Any]) -> Any:
+        made = forms.get(id(value))
+        return made if made is not None else forms.setdefault(id(value), make(value))
+
+    out = []
+    for r in results:
+        observed = r.observed  # most are a read-only mapping of scalars: thawed here, without a call per value
+        d = {
+            "check": r.check, "target": r.target, "target_type": r.target_type, "resource": r.resource,
+            "status": r.status._value_, "severity": r.severity._value_, "area": r.area._value_, "message": r.message,
+            "criterion": r.criterion, "observed": thaw(observed), "clauses": form(r.clauses, list),
+            "evidence": list(r.evidence), "at": r.at.isoformat(),
+            "waiver": thaw(r.waiver) if r.waiver else None,
+            "location": form(r.location, thaw) if r.location else None, "remediation": r.remediation,
+            "expired_waiver": thaw(r.expired_waiver) if r.expired_waiver else None,
+        }
+        if r.kind == "challenge":
+            d["kind"], d["impact"], d["steps"] = r.kind, r.impact, [thaw(s) for s in r.steps]
+        if r.risk is not None:
+            d["risk"] = form(r.risk, thaw)
+        out.append(d)
+    return out
 
 
 _E = TypeVar("_E", bound=enum.Enum)
@@ -561,9 +578,10 @@ def info_from_dict(d: Mapping[str, Any]) -> RunInfo:
 
 
 def run_to_dict(run: Run, findings: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """``findings``: the results' dicts built already (the run record's, in ``run.results`` order), copied."""
+    """``findings``: the results' dicts built already (the run record's, in ``run.results`` order), shared, not
+    copied: a caller that changes one changes a copy."""
     if findings is not None and len(findings) != len(run.results):
         raise ValueError(f"{len(findings)} finding dicts for {len(run.results)} results")
     return {"run": {**info_to_dict(run.info), "counts": run.counts()},
-            "findings": [result_to_dict(r) for r in run.results] if findings is None else [dict(f) for f in findings],
+            "findings": results_to_dicts(run.results) if findings is None else list(findings),
             "evidence": {k: thaw(v) for k, v in run.evidence.items()}}

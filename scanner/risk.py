@@ -20,7 +20,7 @@ from typing import Any
 
 from scanner import packaged
 from scanner.model import Result, Risk, RiskLevel, Run, Severity, Status
-from scanner.value import frozen
+from scanner.value import evolve, frozen
 
 #: Statuses that carry a risk rating.
 RATED = frozenset({Status.FAIL, Status.ERROR, Status.WAIVED})
@@ -142,12 +142,12 @@ class _Rater:
 
     def __call__(self, result: Result) -> Result:
         if result.status not in RATED:
-            return result if result.risk is None else replace(result, risk=None)
+            return result if result.risk is None else evolve(result, risk=None)
         risk = self.risks.get(result.severity)
         if risk is None:
             risk = self.risks.setdefault(result.severity, Risk(self.matrix.level(result.severity, self.impact),
                                                                self.impact.value, self.declared))
-        return replace(result, risk=risk)
+        return evolve(result, risk=risk)
 
 
 def rate(result: Result, context: Mapping[str, Any], matrix: RiskMatrix) -> Result:

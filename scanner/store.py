@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
@@ -41,7 +41,7 @@ from scanner.model import (
     info_from_dict,
     info_to_dict,
     result_from_dict,
-    result_to_dict,
+    results_to_dicts,
     utcnow,
 )
 from scanner.safefs import OutputDir, OutputError, write_all
@@ -70,7 +70,7 @@ class Record:
 
 @dataclass(frozen=True)
 class ResultDicts(Sequence[dict[str, Any]]):
-    """The JSON form of each result (``result_to_dict``) as the record wrote it, for the JSON report.
+    """The JSON form of each result (``results_to_dicts``) as the record wrote it, for the JSON report.
 
     ``json_native``: every line they were written in held only JSON values of JSON types and finite numbers (the
     json module wrote it with ``allow_nan=False`` and no ``default``): no NaN or infinity, no enum, date, dataclass
@@ -91,6 +91,9 @@ class ResultDicts(Sequence[dict[str, Any]]):
 
     def __len__(self) -> int:
         return len(self.dicts)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:  # the tuple's own (Sequence's calls __getitem__ per item)
+        return iter(self.dicts)
 
 
 class RecordWriter:
@@ -145,11 +148,7 @@ class RecordWriter:
         """Write one line whole; ``sync``: and fsync it here (the run start and end), else the syncer does."""
         if self._failed:
             raise OutputError(self._failed)
-        try:  # the same text either way; allow_nan=False proves the line JSON-native (see ResultDicts)
-            text = json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False)
-        except ValueError:  # NaN or an infinity, written as before (or a circular reference, raised again)
-            text = json.dumps(obj, sort_keys=True, ensure_ascii=False)
-            self._native = False
+        text = self._text(obj)
         data = (text + "\n").encode("utf-8", "backslashreplace")
         if len(data) > MAX_LINE_BYTES:
             self._failed = (f"could not write the run record {self.path}: one line would be {len(data)} bytes, "
@@ -169,6 +168,21 @@ class RecordWriter:
         self._size += len(data)
         if not sync:
             self._dirty.set()
+
+    def _text(self, obj: dict[str, Any]) -> str:
+        """A line's JSON text, the same whichever way it is made; ``allow_nan=False`` proves it JSON-native (see
+        ResultDicts). First the C encoder without its check for cycles (a line's values share lists and dicts but
+        none holds itself; the check is some 7% of encoding a large line); a cycle, deep nesting, NaN or an infinity
+        then goes the way it went before (a cycle or deep nesting raises there as it did)."""
+        try:
+            return json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False, check_circular=False)
+        except (ValueError, RecursionError):
+            pass
+        try:
+            return json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        except ValueError:  # NaN or an infinity, written as before (or a circular reference, raised again)
+            self._native = False
+            return json.dumps(obj, sort_keys=True, ensure_ascii=False)
 
     def _sync_loop(self) -> None:
         """fsync whatever was written since the last fsync, until the record is closed (see the module's
@@ -190,7 +204,7 @@ class RecordWriter:
 
     def add(self, outcome: TargetOutcome) -> None:
         with self._lock:
-            dicts = [result_to_dict(r) for r in outcome.results]
+            dicts = results_to_dicts(outcome.results)
             line: dict[str, Any] = {"type": "target", "run": self.info.id, "target": outcome.target.name,
                                     "results": dicts,
                                     "evidence": dict(outcome.evidence), "warnings": list(outcome.warnings)}
@@ -213,7 +227,7 @@ class RecordWriter:
             self._targets.append(outcome.target.name)
 
     def result_dicts(self, run: Run) -> ResultDicts | None:
-        """The JSON form of each of ``run``'s results as this record wrote it (``result_to_dict``, built once),
+        """The JSON form of each of ``run``'s results as this record wrote it (``results_to_dicts``, built once),
         for the JSON report; None unless ``run`` holds exactly the results recorded, in order (the same objects).
         The dicts are shared: a reader changes a copy."""
         with self._lock:

@@ -16,6 +16,7 @@ defines ``__setattr__``/``__delattr__`` itself.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import sys
 from collections.abc import Callable
@@ -218,3 +219,34 @@ def _frozen(cls: type[T], slots: bool) -> type[T]:
     if not documented:
         made.__doc__ = made.__name__ + _signature_text(flds)
     return made
+
+
+@functools.cache
+def _copyable(cls: type) -> frozenset[str]:
+    """The fields of ``cls`` when ``evolve`` may copy its instances (a dataclass whose ``__init__`` sets every
+    field and does nothing else: no ``__post_init__``, no ``InitVar``, no field left out of ``__init__``); empty
+    otherwise."""
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+        return frozenset()
+    flds = dataclasses.fields(cls)
+    if len(flds) != len(cls.__dataclass_fields__) or not all(f.init for f in flds):  # an InitVar, a ClassVar
+        return frozenset()
+    return frozenset(f.name for f in flds)
+
+
+def evolve(obj: T, **changes: Any) -> T:
+    """``dataclasses.replace(obj, **changes)``, the same value, made by copying the instance's fields instead of
+    running its ``__init__`` again: replace reads every field into keyword arguments for the generated ``__init__``,
+    some 10 microseconds for a Result (21 fields), and a scan rates every finding. Only for a class whose fields
+    are exactly what its instances hold (``_copyable``: an instance with anything more, e.g. a cached property,
+    and any other class go to replace); a name that is not a field is refused by replace, as before."""
+    kind: type = type(obj)
+    names = _copyable(kind)
+    state = getattr(obj, "__dict__", None)
+    if not names or state is None or len(state) != len(names) or not names.issuperset(changes):
+        return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+    new: T = object.__new__(kind)
+    fresh = new.__dict__
+    fresh.update(state)
+    fresh.update(changes)
+    return new

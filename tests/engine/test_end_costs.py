@@ -358,3 +358,58 @@ def test_a_code_location_already_normal_is_shown_as_it_is(path: str, shown: str 
     if where is not None:
         assert (where.start_line, where.end_line) == (3, 9)
         assert (where is r.location) is (path == shown)
+
+
+def test_the_end_of_a_scan_leaves_the_scans_objects_out_of_the_collectors_walks(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the record's close to the scan's exit code, the objects the scan made are frozen (gc.freeze): the
+    reports' and the history's allocations trigger no collection that walks them again; after it, they are
+    the collector's again (unfrozen), and a collection triggered in the block finds no more than its own."""
+    import gc
+    from pathlib import Path
+
+    from scanner import cli, cli_history
+
+    seen: dict[str, int] = {}
+    real_reports, real_history = cli._write_reports, cli_history.after_scan
+
+    def reports(*args: Any, **kwargs: Any) -> None:
+        seen["reports"] = gc.get_freeze_count()
+        real_reports(*args, **kwargs)
+
+    def history(*args: Any, **kwargs: Any) -> None:
+        seen["history"] = gc.get_freeze_count()
+        real_history(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "_write_reports", reports)
+    monkeypatch.setattr(cli_history, "after_scan", history)
+    iac = Path(__file__).resolve().parents[1] / "fixtures" / "iac" / "terraform"
+    assert cli.main(["scan", "--quiet", "--iac", str(iac), "--format", "json", "--output",
+                     str(tmp_path / "out")]) in (0, 1)
+    assert seen["reports"] > 1000 and seen["history"] > 1000
+    assert gc.get_freeze_count() == 0
+    assert (tmp_path / "out" / "report.json").is_file()
+
+
+def test_the_json_report_checks_a_coverage_form_once_for_its_like_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like targets share each clause's coverage form (scanner.coverage.coverage_forms): the JSON report checks a
+    form once, not each of its items, and writes the same coverage as coverage_dicts."""
+    import io
+
+    from reports import json as json_report
+
+    run = fleet(50, varied=False)
+    walked: list[str] = []
+    real = jsonenc._plain
+
+    def counting(value: Any, *args: Any, **kwargs: Any) -> bool:
+        if type(value) is dict and "clause" in value:
+            walked.append(value["target"])
+        return real(value, *args, **kwargs)
+
+    monkeypatch.setattr(jsonenc, "_plain", counting)
+    out = io.StringIO()
+    json_report.render(run, out)
+    assert walked == ["h000", "h000", "h000"]  # the three clauses' forms, judged on the first target
+    assert json.loads(out.getvalue())["coverage"] == cov.coverage_dicts(run)
+    assert len(cov.coverage_dicts(run)) == 3 * 50

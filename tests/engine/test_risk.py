@@ -90,6 +90,30 @@ def test_only_failing_erroring_and_waived_findings_carry_a_risk_and_undeclared_i
         assert r.risk.impact == "high" and r.risk.declared is False
 
 
+def test_rating_copies_each_finding_without_building_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rate_all makes each rated finding by copying it (scanner.value.evolve), not through Result.__init__ (what
+    dataclasses.replace runs, some 10 microseconds a finding): the same results, no __init__ call."""
+    from scanner.risk import rate_all
+
+    results = tuple(make_result(resource=f"r{i}", status=s, severity="medium")
+                    for i, s in enumerate(["fail", "pass", "error", "fail"]))
+    stale = replace(results[1], risk=Risk(RiskLevel.LOW, "low", True))  # a pass carries no risk: removed
+    expected = tuple(replace(r, risk=Risk(RiskLevel.MEDIUM, "medium", True)) if r.status is not Status.PASS
+                     else replace(r, risk=None) for r in (*results, stale))
+    calls = [0]
+    real = Result.__init__
+
+    def counting(self: Result, *args: Any, **kwargs: Any) -> None:
+        calls[0] += 1
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Result, "__init__", counting)
+    rated_results = rate_all((*results, stale), {"gxp_impact": "medium"}, default_matrix())
+    assert calls == [0]
+    assert rated_results == expected
+    assert rated_results[1] is results[1]  # a pass without a risk is the same object
+
+
 def test_inventory_declares_impact_assessment_and_records_per_group_and_target() -> None:
     inv = load_inventory({"version": 1, "groups": {"lims": {"gxp_context": {
         "gxp_impact": "high", "risk_assessment": "RA-0042 v3", "record_types": ["lab data", "batch records"]}}},

@@ -62,13 +62,13 @@ def test_scan_writes_the_json_report_from_the_records_dicts(tmp_path: Path, monk
     from scanner.cli import main
 
     calls = []
-    real = model.result_to_dict
+    real = model.results_to_dicts
 
-    def counted(r: Any) -> Any:
-        calls.append(r)
-        return real(r)
+    def counted(results: Any) -> Any:
+        calls.append(results)
+        return real(results)
 
-    monkeypatch.setattr(model, "result_to_dict", counted)  # what run_to_dict would call for the report
+    monkeypatch.setattr(model, "results_to_dicts", counted)  # what run_to_dict would call for the report
     iac = Path(__file__).resolve().parents[1] / "fixtures" / "iac" / "terraform"
     assert main(["scan", "--quiet", "--no-history", "--iac", str(iac), "--format", "json",
                  "--output", str(tmp_path / "out")]) in (0, 1)
@@ -130,3 +130,51 @@ def test_findings_the_record_proved_native_are_not_walked_again(tmp_path: Path,
     json_report.render(run, io.StringIO(), findings=list(shared))  # the same dicts, not proven
     assert calls[0] >= 300 * 5  # each finding, its observed, ports, tags, clauses, evidence
     assert walked < 50  # the document, its run and evidence parts, the coverage: not one call per finding
+
+
+def test_results_share_the_json_form_of_their_clauses_location_and_risk_rating() -> None:
+    """One list per clauses tuple, one dict per Location and per Risk (a check's results share its clauses, a
+    resource's findings its location, a target's results of one severity their rating): the same values as
+    built one by one, fewer objects to build and to collect."""
+    risk = model.Risk(model.RiskLevel.HIGH, "high", True)
+    where = Location(path="main.tf", start_line=3, end_line=9)
+    results = [make_result(check=f"aws.c{i}", resource="r", status="fail", risk=risk, location=where)
+               for i in range(3)] + [make_result(location=Location(path="main.tf", start_line=3, end_line=9))]
+    dicts = model.results_to_dicts(results)
+    assert dicts == [result_to_dict(r) for r in results]
+    assert dicts[0]["clauses"] is dicts[1]["clauses"] is dicts[2]["clauses"] is dicts[3]["clauses"]
+    assert dicts[0]["risk"] is dicts[1]["risk"] is dicts[2]["risk"]
+    assert dicts[0]["risk"] == {"level": "high", "impact": "high", "declared": True}
+    assert dicts[0]["location"] is dicts[1]["location"] is dicts[2]["location"]
+    assert dicts[3]["location"] == dicts[0]["location"] and dicts[3]["location"] is not dicts[0]["location"]
+    assert dicts[0]["observed"] is not dicts[1]["observed"]  # a result's own values stay its own
+
+
+def iac_record(tmp_path: Path, paths: list[str]) -> tuple[RecordWriter, model.Run]:
+    writer = RecordWriter(tmp_path / "record.jsonl", make_run_info())
+    results = tuple(make_result(resource=f"r{i}", target_type="iac", location=Location(path=p, start_line=1))
+                    for i, p in enumerate(paths))
+    writer.add(TargetOutcome(make_target("host1", type="iac", path=["."]), results, {}))
+    return writer, writer.close()
+
+
+def test_the_report_copies_only_the_findings_whose_location_it_shows_otherwise(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A location that reports show as recorded keeps the record's dict (not copied, its location not thawed
+    again); a normalised or refused one is a copy with the location as shown, and the record's dict is unchanged."""
+    import json
+
+    writer, run = iac_record(tmp_path, ["main.tf", "net/vpc.tf", "./net/../main.tf", "../outside.tf"])
+    shared = writer.result_dicts(run)
+    assert shared is not None
+    before = [dict(d) for d in shared]
+    alone = io.StringIO()
+    json_report.render(run, alone)
+    calls = count_calls(monkeypatch, json_report, "thaw")
+    proven = io.StringIO()
+    json_report.render(run, proven, findings=shared)
+    assert calls[0] == 1  # "./net/../main.tf" shown as "main.tf"; "../outside.tf" refused (None); no other
+    assert proven.getvalue() == alone.getvalue()
+    assert list(shared) == before
+    shown = [f["location"] for f in json.loads(proven.getvalue())["findings"]]
+    assert shown == [{"path": p, "start_line": 1, "end_line": 1} for p in ("main.tf", "net/vpc.tf", "main.tf")] + [None]

@@ -298,3 +298,34 @@ def test_the_chain_hash_and_operator_name_are_kept_in_the_record(tmp_path):
     RecordWriter(tmp_path / "record.jsonl", info).close()
     read = load_record(tmp_path).info
     assert (read.previous_manifest_sha256, read.operator_name) == ("ab" * 32, "Ola Operator")
+
+
+def test_a_line_is_encoded_once_without_the_cycle_check_and_a_cycle_still_refused(registry, tmp_path, monkeypatch):
+    """The C encoder writes a line once, without its check for cycles (a line holds none); a cycle or NaN still
+    goes the way it went before: the cycle refused (ValueError, nothing written), NaN written and not proven."""
+    from scanner import store
+    from scanner.runner import TargetOutcome
+
+    calls = []
+    real = json.dumps
+
+    def dumps(obj, **kwargs):
+        calls.append(kwargs.get("check_circular", True))
+        return real(obj, **kwargs)
+
+    w = RecordWriter(tmp_path / "record.jsonl", make_run_info())
+    first = outcome(registry, "a", ["blue", "red"])
+    monkeypatch.setattr(store.json, "dumps", dumps)
+    w.add(first)
+    assert calls == [False]
+    size = (tmp_path / "record.jsonl").stat().st_size
+    loop: dict = {"raw": "x"}
+    loop["self"] = loop
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        w.add(TargetOutcome(make_target("b"), (), {"ev-1": loop}))
+    assert (tmp_path / "record.jsonl").stat().st_size == size
+    w.add(TargetOutcome(make_target("c"), (), {"ev-2": {"raw": "x", "ratio": float("nan")}}))
+    run = w.close()
+    assert w.result_dicts(run) is not None and w.result_dicts(run).json_native is False
+    lines = (tmp_path / "record.jsonl").read_text().splitlines()
+    assert lines[2] == real(json.loads(lines[2]), sort_keys=True, ensure_ascii=False) and "NaN" in lines[2]

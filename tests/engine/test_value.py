@@ -190,3 +190,65 @@ def test_frozen_keeps_methods_a_class_defines_and_subclasses_stay_frozen() -> No
     assert StockChild(1).c == 3
     with pytest.raises(dataclasses.FrozenInstanceError):
         StockChild(1).a = 2  # type: ignore[misc]
+
+
+# --- evolve: replace without running __init__ again ------------------------------------------------------------
+
+@value.frozen
+class _Plain:
+    a: int
+    b: tuple[str, ...] = ()
+
+
+@value.frozen
+class _Checked:
+    a: int
+
+    def __post_init__(self) -> None:
+        if self.a < 0:
+            raise ValueError("negative")
+
+
+@value.frozen
+class _Derived:
+    a: int
+    b: int = dataclasses.field(init=False, default=0)
+
+
+def test_evolve_is_replace_for_every_frozen_class_of_the_code_base_it_copies() -> None:
+    from tests.factories import make_result
+
+    r = make_result()
+    for changes in ({"status": r.status}, {"message": "other", "risk": None}):
+        made, stock = value.evolve(r, **changes), dataclasses.replace(r, **changes)
+        assert made == stock and made is not r
+        assert list(vars(made).items()) == list(vars(stock).items())  # the same fields, in the same order
+        assert repr(made) == repr(stock)
+    from scanner.model import Risk, RiskLevel
+
+    risk = Risk(RiskLevel.HIGH, "high", True)
+    assert hash(value.evolve(risk, declared=False)) == hash(Risk(RiskLevel.HIGH, "high", False))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        value.evolve(r, message="x").message = "y"  # type: ignore[misc]
+    assert {cls.__name__ for cls in _frozen_classes() if value._copyable(cls)} >= {"Result", "Risk", "Waiver"}
+
+
+def test_evolve_copies_the_fields_without_calling_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.factories import count_calls
+
+    item = _Plain(1, ("x",))
+    calls = count_calls(monkeypatch, dataclasses, "replace")
+    assert value.evolve(item, a=2) == _Plain(2, ("x",))
+    assert calls == [0]
+
+
+def test_evolve_leaves_to_replace_what_init_checks_or_derives_and_what_is_not_a_field(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="negative"):
+        value.evolve(_Checked(1), a=-1)  # __post_init__ runs, as with replace
+    assert value.evolve(_Derived(1), a=2) == dataclasses.replace(_Derived(1), a=2)
+    assert not value._copyable(_Checked) and not value._copyable(_Derived) and not value._copyable(int)
+    with pytest.raises(TypeError):
+        value.evolve(_Plain(1), c=3)  # not a field: replace refuses it
+    with pytest.raises(TypeError):
+        value.evolve(object(), a=1)  # not a dataclass
