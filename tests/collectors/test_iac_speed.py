@@ -333,26 +333,15 @@ def test_a_small_file_is_read_with_a_buffer_of_its_size_not_of_the_bound(tmp_pat
     conn = IacConnector(Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path),
                                                      "max_file_bytes": 256 * 2**20}, {}))
     asked: list[int] = []
-    real_fdopen = os.fdopen
+    real_read = os.read
 
-    class Recording:
-        def __init__(self, fh: Any):
-            self.fh = fh
+    def read(fd: int, n: int) -> bytes:
+        asked.append(n)
+        return real_read(fd, n)
 
-        def __enter__(self) -> Recording:
-            return self
-
-        def __exit__(self, *exc: Any) -> None:
-            self.fh.close()
-
-        def read(self, n: int) -> bytes:
-            asked.append(n)
-            data: bytes = self.fh.read(n)
-            return data
-
-    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Recording(real_fdopen(fd, mode)))
+    monkeypatch.setattr(os, "read", read)
     assert conn.read(tmp_path / "main.tf") == b"a = 1\n"
-    assert asked == [7]
+    assert asked == [7, 1]  # the file's size and one more, then the end of the file
 
 
 def test_the_benchmark_corpus_is_parsed_with_few_nodes_made_by_a_python_constructor(tmp_path: Path) -> None:
@@ -420,3 +409,41 @@ def test_only_short_values_are_kept_shared_across_files() -> None:
     assert first.attributes[1].expr is second.attributes[1].expr
     assert first.attributes[0].expr is not second.attributes[0].expr
     assert hp._leaf.cache_info().currsize == 1
+
+
+def test_files_are_listed_and_read_with_one_open_each_and_no_stat_of_their_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting system calls, not timing: a listed file is told from a symlink by its directory entry, and read by
+    one ``open`` without following a symlink at its directory's real path (resolved once a directory); only a
+    symlink goes the long way, refused as before when it leaves the root."""
+    root = tmp_path / "repo"
+    write(root, {"a.tf": "a\n", "b.tf": "b\n", "d/c.tf": "c\n", "d/e.tf": "e\n", "d/skip.txt": ""})
+    outside = write(tmp_path / "outside", {"secret.tf": "s\n"})
+    os.symlink(root / "a.tf", root / "d" / "alias.tf")
+    os.symlink(outside / "secret.tf", root / "leak.tf")
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    calls: list[str] = []  # the system calls made, those of os.path.realpath as one "realpath"
+    for name in ("stat", "lstat", "open", "fdopen", "realpath"):
+        owner = os.path if name == "realpath" else os
+        original = getattr(owner, name)
+
+        def counting(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            calls.append(_name)
+            depth = len(calls)
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                del calls[depth:]  # what realpath does inside is its own
+
+        monkeypatch.setattr(owner, name, counting)
+    listed = list(conn.files(root))
+    assert [conn.rel(p) for p in listed] == ["a.tf", "b.tf", "d/alias.tf", "d/c.tf", "d/e.tf"]
+    assert conn.refused == [("leak.tf", f"leads outside the root ({outside / 'secret.tf'}); not followed")]
+    # the base's stat (a directory?), then only the two symlinks (told from their directory entries), resolved
+    assert calls == ["stat", "lstat", "realpath", "lstat", "realpath"]
+    calls.clear()
+    assert [conn.read(p) for p in listed] == [b"a\n", b"b\n", b"a\n", b"c\n", b"e\n"]
+    # one open a file, the symlink's second at the real path it leads to; each directory resolved once
+    assert calls == ["realpath", "open", "open", "realpath", "open", "realpath", "open", "open", "open"]
+    with pytest.raises(FileRefused, match=r"^leads outside the root \(.*secret.tf\); not followed$"):
+        conn.read(root / "leak.tf")
