@@ -221,6 +221,17 @@ class IacConnector:
             raise FileRefused(f"larger than {self.max_bytes} bytes (max_file_bytes); not read")
         return data
 
+    def named(self, directory: Path, suffix: str) -> list[Path]:
+        """The entries of ``directory`` whose names end with ``suffix``, in name order: what
+        ``sorted(directory.glob("*" + suffix))`` gives, without a path object made and compared per entry of the
+        directory. Nothing when it is not a directory or cannot be listed."""
+        try:
+            with os.scandir(directory) as listing:
+                names = sorted(entry.name for entry in listing if entry.name.endswith(suffix))
+        except OSError:
+            return []
+        return [directory / name for name in names]
+
     def files(self, base: Path) -> Iterator[Path]:
         """Candidate files under ``base`` (or ``base`` itself), sorted; symlinks leaving the root are refused."""
         if not os.path.isdir(base):

@@ -447,3 +447,17 @@ def test_files_are_listed_and_read_with_one_open_each_and_no_stat_of_their_own(
     assert calls == ["realpath", "open", "open", "realpath", "open", "realpath", "open", "open", "open"]
     with pytest.raises(FileRefused, match=r"^leads outside the root \(.*secret.tf\); not followed$"):
         conn.read(root / "leak.tf")
+
+
+def test_a_directorys_files_by_suffix_are_those_its_glob_gives_in_the_same_order(tmp_path: Path) -> None:
+    root = write(tmp_path / "repo", {"b.tf": "", "a.tf": "", ".hidden.tf": "", "B.tf": "", "x.TF": "", ".tf": "",
+                                     "v.auto.tfvars": "", "terraform.tfvars": "", "notes.tf.txt": "",
+                                     "dir.tf/inner.tf": ""})
+    os.symlink(tmp_path / "elsewhere.tf", root / "link.tf")  # dangling: listed all the same (the read refuses it)
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    for suffix in (".tf", ".auto.tfvars", ".tfvars"):
+        assert conn.named(root, suffix) == sorted(root.glob("*" + suffix)), suffix
+    assert [p.name for p in conn.named(root, ".tf")] == [".hidden.tf", ".tf", "B.tf", "a.tf", "b.tf", "dir.tf",
+                                                         "link.tf"]
+    assert conn.named(root / "a.tf", ".tf") == conn.named(root / "missing", ".tf") == []
+

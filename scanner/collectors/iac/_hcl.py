@@ -686,7 +686,7 @@ def load_module(conn: IacConnector, directory: Path, problems: Problems) -> Modu
     if known is not None:
         return known
     module = problems.modules[directory] = Module(directory)
-    for path in sorted(directory.glob("*.tf")):
+    for path in conn.named(directory, ".tf"):
         try:
             f = parse_file(conn, path)  # read through the connector: confined to the root
         except HclError as exc:
@@ -833,7 +833,7 @@ def root_variables(conn: IacConnector, module: Module, extra: tuple[Path, ...], 
         values[name] = Eval(empty).value(default) if default is not None else Unknown(
             f"var.{name} has no default and no value in a tfvars file")
     files = [module.directory / "terraform.tfvars"] if (module.directory / "terraform.tfvars").exists() else []
-    files += sorted(module.directory.glob("*.auto.tfvars")) + list(extra)
+    files += conn.named(module.directory, ".auto.tfvars") + list(extra)
     for path in files:
         try:
             f = parse_file(conn, path)
