@@ -461,3 +461,19 @@ def test_a_directorys_files_by_suffix_are_those_its_glob_gives_in_the_same_order
                                                          "link.tf"]
     assert conn.named(root / "a.tf", ".tf") == conn.named(root / "missing", ".tf") == []
 
+
+def test_single_instance_resources_are_evaluated_by_one_evaluator_of_their_module(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting objects, not timing: an evaluator (``Eval``) is made per resource instance only for instances of
+    ``count``/``for_each`` (which bind ``count.index``/``each``), not for each of the single-instance resources."""
+    code = "".join(f'resource "aws_kms_key" "k{i}" {{\n  enable_key_rotation = true\n  rule {{\n    a = 1\n  }}\n}}\n'
+                   for i in range(5))
+    code += 'resource "aws_kms_key" "n" {\n  count = 2\n  description = "n${count.index}"\n}\n'
+    write(tmp_path, {"main.tf": code})
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path)}, {}))
+    made = count_calls(monkeypatch, _hcl.Eval, "__init__")
+    blocks = _hcl.terraform_blocks(conn, tmp_path, (), "", "us-east-1", _hcl.Problems())
+    assert [(b.address, b.attrs) for b in blocks] == [
+        *((f"aws_kms_key.k{i}", {"enable_key_rotation": True, "rule": [{"a": 1}]}) for i in range(5)),
+        ("aws_kms_key.n[0]", {"description": "n0"}), ("aws_kms_key.n[1]", {"description": "n1"})]
+    assert made[0] == 4  # the module's one, the count's, and one for each of the two counted instances

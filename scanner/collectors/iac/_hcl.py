@@ -710,9 +710,9 @@ def load_module(conn: IacConnector, directory: Path, problems: Problems) -> Modu
                 module.providers.append(attrs)
             elif raw.kind == "resource" and len(raw.labels) == 2:
                 rtype, name = raw.labels
-                module.resources[f"{rtype}.{name}"] = ResourceDecl(
-                    rtype, name, {k: v for k, v in attrs.items() if k not in ("count", "for_each")}, nested,
-                    attrs.get("count"), attrs.get("for_each"), f, raw.start, raw.end)
+                count, for_each = attrs.pop("count", None), attrs.pop("for_each", None)  # the block's own dict
+                module.resources[f"{rtype}.{name}"] = ResourceDecl(rtype, name, attrs, nested, count, for_each, f,
+                                                                   raw.start, raw.end)
     return module
 
 
@@ -772,6 +772,7 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
         if isinstance(child, Scope):
             yield from evaluate(conn, child.module, child, problems, region)
     yield from module.broken
+    plain = Eval(scope)  # evaluates every single-instance resource (an Eval is as it was after each value it gives)
     for local, decl in module.resources.items():
         keys = instance_keys(scope, decl)
         assert decl.file is not None
@@ -782,10 +783,10 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
             yield Block(decl.type, address, {}, loc, waivers, broken=keys.reason, region=region)
             continue
         for key in keys:
-            each = each_values(decl, key, scope) if key is not None else {}
             addr = address if key is None else f"{address}[{json.dumps(key)}]"
             try:
-                attrs = _evaluate_body(Eval(scope, each), decl.attributes, decl.blocks)
+                ev = plain if key is None else Eval(scope, each_values(decl, key, scope))
+                attrs = _evaluate_body(ev, decl.attributes, decl.blocks)
             except EVALUATION_ERRORS as exc:
                 yield Block(decl.type, addr, {}, loc, list(waivers), region=region,
                             broken=f"{loc.path} line {loc.start_line}: cannot be evaluated: {type(exc).__name__}")
