@@ -138,7 +138,8 @@ class IacConnector:
         self.memo: dict[Any, Any] = {}  # what a collector parsed once in this scan (scanner.collectors.iac)
         self._real_dirs: dict[str, str] = {}  # directory -> its real path (each resolved once per scan)
         self._root_text = str(self.code.root)
-        self._root_prefix = os.path.join(self._root_text, "")  # what a path inside starts with: root, separator
+        # what a real path inside the root starts with: the root and a separator ("/" for the root "/")
+        self._root_prefix = os.path.join(self._root_text, "")
 
     def __enter__(self) -> IacConnector:
         return self
@@ -153,8 +154,9 @@ class IacConnector:
     def rel(self, path: Path) -> str:
         """A path relative to the root, with forward slashes (as SARIF and code hosts want it)."""
         absolute = os.path.abspath(path)
-        if absolute.startswith(self._root_prefix):  # the commonest case, on the normalised text alone
-            return absolute[len(self._root_prefix):].replace(os.sep, "/")
+        rest = absolute[len(self._root_prefix):]
+        if rest and not rest.startswith(os.sep) and absolute.startswith(self._root_prefix):  # on the text alone
+            return rest.replace(os.sep, "/")
         try:
             return Path(absolute).relative_to(self.root).as_posix()
         except ValueError:
@@ -196,7 +198,9 @@ class IacConnector:
         The file is opened without following a symlink (``O_NOFOLLOW``) at its directory's real path: what opens is
         no symlink, inside the root when that directory is. A symlink (the open refuses it) goes the long way: its
         real path, confined to the root, then opened the same way."""
-        real = self._confined(self._real(path))
+        real = self._real(path)
+        if real != self._root_text and not real.startswith(self._root_prefix):  # outside, unless a symlink leads in
+            real = self._real_confined(path)
         try:
             fd = os.open(real, _OPEN_FLAGS)
         except OSError as exc:

@@ -477,3 +477,35 @@ def test_single_instance_resources_are_evaluated_by_one_evaluator_of_their_modul
         *((f"aws_kms_key.k{i}", {"enable_key_rotation": True, "rule": [{"a": 1}]}) for i in range(5)),
         ("aws_kms_key.n[0]", {"description": "n0"}), ("aws_kms_key.n[1]", {"description": "n1"})]
     assert made[0] == 4  # the module's one, the count's, and one for each of the two counted instances
+
+
+def test_a_read_confines_the_real_path_as_the_long_way_does_whatever_the_path_given(tmp_path: Path) -> None:
+    """The one-open read takes a path's directory's real path; a path outside the root that is a symlink leading
+    into it is still read, and one leading elsewhere is refused naming where it leads (as ``confined`` does)."""
+    root = write(tmp_path / "repo", {"a.tf": "a\n", "m/x.tf": "x\n"})
+    outside = write(tmp_path / "outside", {"secret.tf": "s\n"})
+    os.symlink(root / "a.tf", outside / "in.tf")
+    os.symlink(root / "m", outside / "in")
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    assert [conn.read(p) for p in (outside / "in.tf", outside / "in" / "x.tf", outside / "../repo/a.tf")] == [
+        b"a\n", b"x\n", b"a\n"]
+    for path, leads in ((outside / "secret.tf", outside / "secret.tf"), (root / "m" / ".." / ".." / "outside" / "x",
+                                                                         outside / "x")):
+        with pytest.raises(FileRefused) as refused:
+            conn.read(path)
+        assert str(refused.value) == f"leads outside the root ({leads}); not followed"
+        assert str(refused.value) == _refusal(conn, path)
+
+
+def _refusal(conn: IacConnector, path: Path) -> str:
+    try:
+        conn.confined(path)
+    except FileRefused as exc:
+        return str(exc)
+    return ""
+
+
+def test_paths_relative_to_the_root_slash_are_those_pathlib_gives() -> None:
+    conn = IacConnector(Target("code", Platform.IAC, {"path": ["/"], "root": "/"}, {}))
+    assert [conn.rel(Path(p)) for p in ("/", "/tmp/a.tf", "//tmp/a.tf", "/tmp/../etc")] == [
+        ".", "tmp/a.tf", "//tmp/a.tf", "etc"]  # "//" is a root of its own (POSIX): not relative to "/"
