@@ -14,6 +14,7 @@ path (the nearest parent holding ``.git``), else the path itself (its directory 
 """
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -27,6 +28,33 @@ MAX_FILES = 20_000
 #: File names the collector reads (Terraform, tfvars, plan JSON, CloudFormation YAML/JSON templates).
 SUFFIXES = (".tf", ".tfvars", ".json", ".yaml", ".yml", ".template")
 SKIP_DIRS = frozenset({".git", ".terraform", "node_modules", "__pycache__"})
+
+
+#: ``os.open`` of a file: never through a symlink, never blocking (a FIFO).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+#: What ``os.open`` with ``O_NOFOLLOW`` fails with when the name is a symlink (Linux and macOS; FreeBSD).
+_SYMLINK_ERRNOS = frozenset({errno.ELOOP, errno.EMLINK})
+
+
+def _read_fd(fd: int, bound: int) -> bytes:
+    """At most ``bound + 1`` bytes of an open file (one more than the bound tells a larger file), in a buffer the
+    file's size rather than the bound's (a read of ``bound + 1`` allocates that much each time)."""
+    size = os.fstat(fd).st_size
+    want = min(size, bound) + 1
+    chunks = []
+    got = 0
+    while True:
+        chunk = os.read(fd, want - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+        if got == want:
+            if got > size and want <= bound:  # it grew, or its size is not known (st_size 0): the rest, to the bound
+                want = bound + 1
+                continue
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class IacPathError(ValueError):
@@ -108,7 +136,10 @@ class IacConnector:
         self.max_bytes = int(target.opt("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
         self.refused: list[tuple[str, str]] = []  # (relative path, why) of entries not followed
         self.memo: dict[Any, Any] = {}  # what a collector parsed once in this scan (scanner.collectors.iac)
-        self._real_dirs: dict[Path, Path] = {}  # directory -> its real path (each resolved once per scan)
+        self._real_dirs: dict[str, str] = {}  # directory -> its real path (each resolved once per scan)
+        self._root_text = str(self.code.root)
+        # what a real path inside the root starts with: the root and a separator ("/" for the root "/")
+        self._root_prefix = os.path.join(self._root_text, "")
 
     def __enter__(self) -> IacConnector:
         return self
@@ -122,71 +153,99 @@ class IacConnector:
 
     def rel(self, path: Path) -> str:
         """A path relative to the root, with forward slashes (as SARIF and code hosts want it)."""
+        absolute = os.path.abspath(path)
+        rest = absolute[len(self._root_prefix):]
+        if rest and not rest.startswith(os.sep) and absolute.startswith(self._root_prefix):  # on the text alone
+            return rest.replace(os.sep, "/")
         try:
-            return Path(os.path.abspath(path)).relative_to(self.root).as_posix()
+            return Path(absolute).relative_to(self.root).as_posix()
         except ValueError:
             return path.as_posix()
 
-    def _realpath(self, path: Path) -> Path:
-        """``os.path.realpath``, resolving each directory once: a name that is not a symlink is its real
-        directory's real path plus the name (anything else, or a name that cannot be examined, goes the long
-        way)."""
-        name, parent = path.name, path.parent
-        if name in ("", ".", "..") or parent == path:
-            return Path(os.path.realpath(path))
-        try:
-            if os.path.islink(path):
-                return Path(os.path.realpath(path))
-        except OSError:
-            return Path(os.path.realpath(path))
+    def _real(self, path: Path) -> str:
+        """``os.path.realpath`` of a path that is not a symlink itself: its directory's real path (each directory
+        resolved once per scan) plus its name."""
+        parent, name = os.path.split(os.fspath(path))
+        if name in ("", ".", ".."):
+            return os.path.realpath(path)
+        parent = parent or "."
         real_parent = self._real_dirs.get(parent)
         if real_parent is None:
-            real_parent = self._real_dirs[parent] = Path(os.path.realpath(parent))
-        return real_parent / name
+            real_parent = self._real_dirs[parent] = os.path.realpath(parent)
+        return os.path.join(real_parent, name)
 
-    def confined(self, path: Path) -> Path:
-        """The real path of ``path`` if it stays inside the root; FileRefused otherwise."""
-        real = self._realpath(path)
-        if not _inside(real, self.root):
+    def _confined(self, real: str) -> str:
+        if real != self._root_text and not real.startswith(self._root_prefix):
             raise FileRefused(f"leads outside the root ({real}); not followed")
         return real
 
+    def _real_confined(self, path: Path) -> str:
+        """The real path of ``path`` (a symlink followed) if it stays inside the root; FileRefused otherwise."""
+        try:
+            link = os.path.islink(path)
+        except OSError:
+            link = True
+        return self._confined(os.path.realpath(path) if link else self._real(path))
+
+    def confined(self, path: Path) -> Path:
+        """The real path of ``path`` if it stays inside the root; FileRefused otherwise."""
+        return Path(self._real_confined(path))
+
     def read(self, path: Path, *, head: bool = False) -> bytes:
         """A file's bytes: inside the root, at most ``max_bytes``; FileRefused says why not. ``head``: the first
-        ``max_bytes`` of a larger file instead of refusing it (to name the resources it starts with)."""
-        real = self.confined(path)
+        ``max_bytes`` of a larger file instead of refusing it (to name the resources it starts with).
+
+        The file is opened without following a symlink (``O_NOFOLLOW``) at its directory's real path: what opens is
+        no symlink, inside the root when that directory is. A symlink (the open refuses it) goes the long way: its
+        real path, confined to the root, then opened the same way."""
+        real = self._real(path)
+        if real != self._root_text and not real.startswith(self._root_prefix):  # outside, unless a symlink leads in
+            real = self._real_confined(path)
         try:
-            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            fd = os.open(real, _OPEN_FLAGS)
+        except OSError as exc:
+            if exc.errno not in _SYMLINK_ERRNOS:
+                raise FileRefused(f"cannot read: {exc.strerror}") from None
+            fd = -1
+        if fd < 0:  # the name is a symlink: where it leads
+            real = self._confined(os.path.realpath(path))
+            try:
+                fd = os.open(real, _OPEN_FLAGS)
+            except OSError as exc:
+                raise FileRefused(f"cannot read: {exc.strerror}") from None
+        try:
+            data = _read_fd(fd, self.max_bytes)
         except OSError as exc:
             raise FileRefused(f"cannot read: {exc.strerror}") from None
-        try:
-            with os.fdopen(fd, "rb") as fh:
-                # a buffer the file's size, not the bound (a read of max_bytes + 1 allocates that much each time)
-                size = os.fstat(fd).st_size
-                data = fh.read(min(size, self.max_bytes) + 1)
-                if len(data) > size:  # it grew, or its size is not known (st_size 0): the rest, up to the bound
-                    data += fh.read(self.max_bytes + 1 - len(data))
-        except OSError as exc:
-            raise FileRefused(f"cannot read: {exc.strerror}") from None
+        finally:
+            os.close(fd)
         if len(data) > self.max_bytes and head:
             return data[:self.max_bytes]
         if len(data) > self.max_bytes:
             raise FileRefused(f"larger than {self.max_bytes} bytes (max_file_bytes); not read")
         return data
 
+    def named(self, directory: Path, suffix: str) -> list[Path]:
+        """The entries of ``directory`` whose names end with ``suffix``, in name order: what
+        ``sorted(directory.glob("*" + suffix))`` gives, without a path object made and compared per entry of the
+        directory. Nothing when it is not a directory or cannot be listed."""
+        try:
+            with os.scandir(directory) as listing:
+                names = sorted(entry.name for entry in listing if entry.name.endswith(suffix))
+        except OSError:
+            return []
+        return [directory / name for name in names]
+
     def files(self, base: Path) -> Iterator[Path]:
         """Candidate files under ``base`` (or ``base`` itself), sorted; symlinks leaving the root are refused."""
-        if not base.is_dir():
+        if not os.path.isdir(base):
             yield base
             return
         count = 0
-        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                if not name.endswith(SUFFIXES):
-                    continue
-                if path.is_symlink():
+        for directory, entries in _walk(os.fspath(base)):
+            for entry in entries:
+                path = Path(directory, entry.name)
+                if entry.is_symlink():
                     try:
                         self.confined(path)
                     except FileRefused as exc:
@@ -197,3 +256,39 @@ class IacConnector:
                     self.refused.append((self.rel(base), f"more than {MAX_FILES} files; the rest not read"))
                     return
                 yield path
+
+
+def _walk(top: str) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
+    """``os.walk(top)`` without following symlinked directories, in name order, skipping ``SKIP_DIRS``: each
+    directory with its candidate files (not directories, names ending in ``SUFFIXES``), as directory entries (a
+    symlink is told without a system call per file). A directory that cannot be listed has nothing."""
+    try:
+        with os.scandir(top) as listing:
+            entries = sorted(listing, key=_name)
+    except OSError:
+        return
+    files, dirs = [], []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()  # a symlink to a directory too (os.walk lists it with the directories)
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            if entry.name.endswith(SUFFIXES):
+                files.append(entry)
+        elif entry.name not in SKIP_DIRS and not _is_link(entry):
+            dirs.append(entry.path)
+    yield top, files
+    for d in dirs:
+        yield from _walk(d)
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False

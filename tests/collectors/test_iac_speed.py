@@ -333,26 +333,15 @@ def test_a_small_file_is_read_with_a_buffer_of_its_size_not_of_the_bound(tmp_pat
     conn = IacConnector(Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path),
                                                      "max_file_bytes": 256 * 2**20}, {}))
     asked: list[int] = []
-    real_fdopen = os.fdopen
+    real_read = os.read
 
-    class Recording:
-        def __init__(self, fh: Any):
-            self.fh = fh
+    def read(fd: int, n: int) -> bytes:
+        asked.append(n)
+        return real_read(fd, n)
 
-        def __enter__(self) -> Recording:
-            return self
-
-        def __exit__(self, *exc: Any) -> None:
-            self.fh.close()
-
-        def read(self, n: int) -> bytes:
-            asked.append(n)
-            data: bytes = self.fh.read(n)
-            return data
-
-    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Recording(real_fdopen(fd, mode)))
+    monkeypatch.setattr(os, "read", read)
     assert conn.read(tmp_path / "main.tf") == b"a = 1\n"
-    assert asked == [7]
+    assert asked == [7, 1]  # the file's size and one more, then the end of the file
 
 
 def test_the_benchmark_corpus_is_parsed_with_few_nodes_made_by_a_python_constructor(tmp_path: Path) -> None:
@@ -420,3 +409,103 @@ def test_only_short_values_are_kept_shared_across_files() -> None:
     assert first.attributes[1].expr is second.attributes[1].expr
     assert first.attributes[0].expr is not second.attributes[0].expr
     assert hp._leaf.cache_info().currsize == 1
+
+
+def test_files_are_listed_and_read_with_one_open_each_and_no_stat_of_their_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting system calls, not timing: a listed file is told from a symlink by its directory entry, and read by
+    one ``open`` without following a symlink at its directory's real path (resolved once a directory); only a
+    symlink goes the long way, refused as before when it leaves the root."""
+    root = tmp_path / "repo"
+    write(root, {"a.tf": "a\n", "b.tf": "b\n", "d/c.tf": "c\n", "d/e.tf": "e\n", "d/skip.txt": ""})
+    outside = write(tmp_path / "outside", {"secret.tf": "s\n"})
+    os.symlink(root / "a.tf", root / "d" / "alias.tf")
+    os.symlink(outside / "secret.tf", root / "leak.tf")
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    calls: list[str] = []  # the system calls made, those of os.path.realpath as one "realpath"
+    for name in ("stat", "lstat", "open", "fdopen", "realpath"):
+        owner = os.path if name == "realpath" else os
+        original = getattr(owner, name)
+
+        def counting(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            calls.append(_name)
+            depth = len(calls)
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                del calls[depth:]  # what realpath does inside is its own
+
+        monkeypatch.setattr(owner, name, counting)
+    listed = list(conn.files(root))
+    assert [conn.rel(p) for p in listed] == ["a.tf", "b.tf", "d/alias.tf", "d/c.tf", "d/e.tf"]
+    assert conn.refused == [("leak.tf", f"leads outside the root ({outside / 'secret.tf'}); not followed")]
+    # the base's stat (a directory?), then only the two symlinks (told from their directory entries), resolved
+    assert calls == ["stat", "lstat", "realpath", "lstat", "realpath"]
+    calls.clear()
+    assert [conn.read(p) for p in listed] == [b"a\n", b"b\n", b"a\n", b"c\n", b"e\n"]
+    # one open a file, the symlink's second at the real path it leads to; each directory resolved once
+    assert calls == ["realpath", "open", "open", "realpath", "open", "realpath", "open", "open", "open"]
+    with pytest.raises(FileRefused, match=r"^leads outside the root \(.*secret.tf\); not followed$"):
+        conn.read(root / "leak.tf")
+
+
+def test_a_directorys_files_by_suffix_are_those_its_glob_gives_in_the_same_order(tmp_path: Path) -> None:
+    root = write(tmp_path / "repo", {"b.tf": "", "a.tf": "", ".hidden.tf": "", "B.tf": "", "x.TF": "", ".tf": "",
+                                     "v.auto.tfvars": "", "terraform.tfvars": "", "notes.tf.txt": "",
+                                     "dir.tf/inner.tf": ""})
+    os.symlink(tmp_path / "elsewhere.tf", root / "link.tf")  # dangling: listed all the same (the read refuses it)
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    for suffix in (".tf", ".auto.tfvars", ".tfvars"):
+        assert conn.named(root, suffix) == sorted(root.glob("*" + suffix)), suffix
+    assert [p.name for p in conn.named(root, ".tf")] == [".hidden.tf", ".tf", "B.tf", "a.tf", "b.tf", "dir.tf",
+                                                         "link.tf"]
+    assert conn.named(root / "a.tf", ".tf") == conn.named(root / "missing", ".tf") == []
+
+
+def test_single_instance_resources_are_evaluated_by_one_evaluator_of_their_module(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting objects, not timing: an evaluator (``Eval``) is made per resource instance only for instances of
+    ``count``/``for_each`` (which bind ``count.index``/``each``), not for each of the single-instance resources."""
+    code = "".join(f'resource "aws_kms_key" "k{i}" {{\n  enable_key_rotation = true\n  rule {{\n    a = 1\n  }}\n}}\n'
+                   for i in range(5))
+    code += 'resource "aws_kms_key" "n" {\n  count = 2\n  description = "n${count.index}"\n}\n'
+    write(tmp_path, {"main.tf": code})
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(tmp_path)], "root": str(tmp_path)}, {}))
+    made = count_calls(monkeypatch, _hcl.Eval, "__init__")
+    blocks = _hcl.terraform_blocks(conn, tmp_path, (), "", "us-east-1", _hcl.Problems())
+    assert [(b.address, b.attrs) for b in blocks] == [
+        *((f"aws_kms_key.k{i}", {"enable_key_rotation": True, "rule": [{"a": 1}]}) for i in range(5)),
+        ("aws_kms_key.n[0]", {"description": "n0"}), ("aws_kms_key.n[1]", {"description": "n1"})]
+    assert made[0] == 4  # the module's one, the count's, and one for each of the two counted instances
+
+
+def test_a_read_confines_the_real_path_as_the_long_way_does_whatever_the_path_given(tmp_path: Path) -> None:
+    """The one-open read takes a path's directory's real path; a path outside the root that is a symlink leading
+    into it is still read, and one leading elsewhere is refused naming where it leads (as ``confined`` does)."""
+    root = write(tmp_path / "repo", {"a.tf": "a\n", "m/x.tf": "x\n"})
+    outside = write(tmp_path / "outside", {"secret.tf": "s\n"})
+    os.symlink(root / "a.tf", outside / "in.tf")
+    os.symlink(root / "m", outside / "in")
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    assert [conn.read(p) for p in (outside / "in.tf", outside / "in" / "x.tf", outside / "../repo/a.tf")] == [
+        b"a\n", b"x\n", b"a\n"]
+    for path, leads in ((outside / "secret.tf", outside / "secret.tf"), (root / "m" / ".." / ".." / "outside" / "x",
+                                                                         outside / "x")):
+        with pytest.raises(FileRefused) as refused:
+            conn.read(path)
+        assert str(refused.value) == f"leads outside the root ({leads}); not followed"
+        assert str(refused.value) == _refusal(conn, path)
+
+
+def _refusal(conn: IacConnector, path: Path) -> str:
+    try:
+        conn.confined(path)
+    except FileRefused as exc:
+        return str(exc)
+    return ""
+
+
+def test_paths_relative_to_the_root_slash_are_those_pathlib_gives() -> None:
+    conn = IacConnector(Target("code", Platform.IAC, {"path": ["/"], "root": "/"}, {}))
+    assert [conn.rel(Path(p)) for p in ("/", "/tmp/a.tf", "//tmp/a.tf", "/tmp/../etc")] == [
+        ".", "tmp/a.tf", "//tmp/a.tf", "etc"]  # "//" is a root of its own (POSIX): not relative to "/"

@@ -686,7 +686,7 @@ def load_module(conn: IacConnector, directory: Path, problems: Problems) -> Modu
     if known is not None:
         return known
     module = problems.modules[directory] = Module(directory)
-    for path in sorted(directory.glob("*.tf")):
+    for path in conn.named(directory, ".tf"):
         try:
             f = parse_file(conn, path)  # read through the connector: confined to the root
         except HclError as exc:
@@ -710,9 +710,9 @@ def load_module(conn: IacConnector, directory: Path, problems: Problems) -> Modu
                 module.providers.append(attrs)
             elif raw.kind == "resource" and len(raw.labels) == 2:
                 rtype, name = raw.labels
-                module.resources[f"{rtype}.{name}"] = ResourceDecl(
-                    rtype, name, {k: v for k, v in attrs.items() if k not in ("count", "for_each")}, nested,
-                    attrs.get("count"), attrs.get("for_each"), f, raw.start, raw.end)
+                count, for_each = attrs.pop("count", None), attrs.pop("for_each", None)  # the block's own dict
+                module.resources[f"{rtype}.{name}"] = ResourceDecl(rtype, name, attrs, nested, count, for_each, f,
+                                                                   raw.start, raw.end)
     return module
 
 
@@ -772,6 +772,7 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
         if isinstance(child, Scope):
             yield from evaluate(conn, child.module, child, problems, region)
     yield from module.broken
+    plain = Eval(scope)  # evaluates every single-instance resource (an Eval is as it was after each value it gives)
     for local, decl in module.resources.items():
         keys = instance_keys(scope, decl)
         assert decl.file is not None
@@ -782,10 +783,10 @@ def evaluate(conn: IacConnector, module: Module, scope: Scope, problems: Problem
             yield Block(decl.type, address, {}, loc, waivers, broken=keys.reason, region=region)
             continue
         for key in keys:
-            each = each_values(decl, key, scope) if key is not None else {}
             addr = address if key is None else f"{address}[{json.dumps(key)}]"
             try:
-                attrs = _evaluate_body(Eval(scope, each), decl.attributes, decl.blocks)
+                ev = plain if key is None else Eval(scope, each_values(decl, key, scope))
+                attrs = _evaluate_body(ev, decl.attributes, decl.blocks)
             except EVALUATION_ERRORS as exc:
                 yield Block(decl.type, addr, {}, loc, list(waivers), region=region,
                             broken=f"{loc.path} line {loc.start_line}: cannot be evaluated: {type(exc).__name__}")
@@ -833,7 +834,7 @@ def root_variables(conn: IacConnector, module: Module, extra: tuple[Path, ...], 
         values[name] = Eval(empty).value(default) if default is not None else Unknown(
             f"var.{name} has no default and no value in a tfvars file")
     files = [module.directory / "terraform.tfvars"] if (module.directory / "terraform.tfvars").exists() else []
-    files += sorted(module.directory.glob("*.auto.tfvars")) + list(extra)
+    files += conn.named(module.directory, ".auto.tfvars") + list(extra)
     for path in files:
         try:
             f = parse_file(conn, path)
