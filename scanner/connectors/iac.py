@@ -261,26 +261,29 @@ class IacConnector:
 def _walk(top: str) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
     """``os.walk(top)`` without following symlinked directories, in name order, skipping ``SKIP_DIRS``: each
     directory with its candidate files (not directories, names ending in ``SUFFIXES``), as directory entries (a
-    symlink is told without a system call per file). A directory that cannot be listed has nothing."""
-    try:
-        with os.scandir(top) as listing:
-            entries = sorted(listing, key=_name)
-    except OSError:
-        return
-    files, dirs = [], []
-    for entry in entries:
+    symlink is told without a system call per file). A directory that cannot be listed has nothing. Depth first
+    from a stack, not by recursion: a tree nested deeper than Python's recursion limit is walked too."""
+    pending = [top]
+    while pending:
+        directory = pending.pop()
         try:
-            is_dir = entry.is_dir()  # a symlink to a directory too (os.walk lists it with the directories)
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=_name)
         except OSError:
-            is_dir = False
-        if not is_dir:
-            if entry.name.endswith(SUFFIXES):
-                files.append(entry)
-        elif entry.name not in SKIP_DIRS and not _is_link(entry):
-            dirs.append(entry.path)
-    yield top, files
-    for d in dirs:
-        yield from _walk(d)
+            continue
+        files, dirs = [], []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # a symlink to a directory too (os.walk lists it with the directories)
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if entry.name.endswith(SUFFIXES):
+                    files.append(entry)
+            elif entry.name not in SKIP_DIRS and not _is_link(entry):
+                dirs.append(entry.path)
+        yield directory, files
+        pending.extend(reversed(dirs))  # the first subdirectory next, as os.walk goes
 
 
 def _name(entry: os.DirEntry[str]) -> str:

@@ -128,3 +128,34 @@ def test_a_value_python_cannot_hold_makes_its_resource_an_error_not_the_scan(tmp
     assert key_rotation(out) == {"aws_kms_key.good": "pass", "aws_kms_key.digits": "error"}
     assert "digits.tf line 1: cannot be evaluated: ValueError" in result(
         out, "aws.kms.key_rotation", "aws_kms_key.digits").message
+
+
+def test_a_tree_nested_deeper_than_the_recursion_limit_is_listed_in_order(tmp_path: Path) -> None:
+    """A repository's directories nested 1,200 deep (Python's recursion limit is 1,000; os.walk recursed on Python
+    3.10 and 3.11 and raised RecursionError): every file is listed, in os.walk's order (a directory's files before
+    those of its subdirectories, these by name)."""
+    import sys
+
+    from scanner.connectors.iac import IacConnector
+    from scanner.model import Platform, Target
+
+    depth = sys.getrecursionlimit() + 200
+    root = tmp_path / "repo"
+    deep = root
+    root.mkdir()
+    for _ in range(depth):  # one level at a time: pathlib's mkdir(parents=True) recurses itself
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "last.tf").write_text("x\n", encoding="utf-8")
+    (root / "d" / "first.tf").write_text("x\n", encoding="utf-8")
+    (root / "e").mkdir()
+    (root / "e" / "after.tf").write_text("x\n", encoding="utf-8")
+    conn = IacConnector(Target("code", Platform.IAC, {"path": [str(root)], "root": str(root)}, {}))
+    try:
+        listed = [conn.rel(p) for p in conn.files(root)]
+    finally:  # removed here, bottom up: shutil.rmtree (pytest's clean-up of tmp_path) recurses on Python 3.11
+        (deep / "last.tf").unlink()
+        for _ in range(depth - 1):
+            deep.rmdir()
+            deep = deep.parent
+    assert listed == ["d/first.tf", "/".join(["d"] * depth) + "/last.tf", "e/after.tf"]
