@@ -174,8 +174,12 @@ class IacConnector:
             real_parent = self._real_dirs[parent] = os.path.realpath(parent)
         return os.path.join(real_parent, name)
 
+    def _within(self, real: str) -> bool:
+        """Whether the real path ``real`` is the root or inside it (on the text: both are real and normalised)."""
+        return real == self._root_text or real.startswith(self._root_prefix)
+
     def _confined(self, real: str) -> str:
-        if real != self._root_text and not real.startswith(self._root_prefix):
+        if not self._within(real):
             raise FileRefused(f"leads outside the root ({real}); not followed")
         return real
 
@@ -199,7 +203,7 @@ class IacConnector:
         no symlink, inside the root when that directory is. A symlink (the open refuses it) goes the long way: its
         real path, confined to the root, then opened the same way."""
         real = self._real(path)
-        if real != self._root_text and not real.startswith(self._root_prefix):  # outside, unless a symlink leads in
+        if not self._within(real):  # outside, unless a symlink leads in
             real = self._real_confined(path)
         try:
             fd = os.open(real, _OPEN_FLAGS)

@@ -228,8 +228,6 @@ class Token(NamedTuple):
     end: int
 
 
-
-
 class Parser:
     """One text (a file, or a heredoc's body for its template)."""
 
@@ -461,9 +459,7 @@ class Parser:
         if leaf is None:
             return None  # an attribute of a literal: left to the full parse (and its error)
         expr, tokens = leaf
-        self._tokens += tokens  # ``_count``, written out on the commonest line
-        if self._tokens > MAX_TOKENS:
-            raise self.fail(f"more than {MAX_TOKENS} tokens in one file", pos)
+        self._count(tokens, pos)
         self.pos = m.end()
         self._peeked = None
         return _node(Attribute, (name, expr, line))
