@@ -375,8 +375,18 @@ class SSHConnector:
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise ConnectorError(f"command channel on {self._dest} failed: {_why(exc)}") from None
         finally:
-            chan.close()
+            _close(chan)
         return result if command == SHELL else unwrap_sudo(result, self._dest)
+
+
+def _close(chan: paramiko.Channel) -> None:
+    """Close a command's channel. On a connection the server has dropped, paramiko's close raises (a bare EOFError
+    when it sends the close message): that is not the command's outcome, which is already read (or failed with its
+    own error), so it is not allowed to take the outcome's place; the next command sees the connection is gone."""
+    try:
+        chan.close()
+    except (paramiko.SSHException, EOFError, OSError):
+        pass
 
 
 def _no_delay(sock: socket.socket) -> None:

@@ -94,6 +94,21 @@ def test_the_connection_sends_without_nagle_delay(lab):
     assert len(nodelay) == 1 and nodelay[0] != 0
 
 
+def test_a_channel_whose_close_fails_on_a_dropped_connection_keeps_the_command_s_output(lab, monkeypatch):
+    """paramiko's Channel.close raises a bare EOFError when the server has dropped the connection (seen with a
+    flooding host): the output already read is the command's outcome, not "EOFError"."""
+    real = paramiko.Channel.close
+
+    def dropped(chan: paramiko.Channel) -> None:
+        real(chan)
+        raise EOFError()
+
+    monkeypatch.setattr(paramiko.Channel, "close", dropped)
+    with SSHConnector(target(lab, "default")) as conn:
+        res = conn.run("echo out; exit 3", timeout=10)
+    assert (res.exit_code, res.stdout) == (3, b"out\n")
+
+
 def test_exit_code_and_stderr_are_kept_apart(lab):
     with SSHConnector(target(lab, "default")) as conn:
         res = conn.run("echo out; echo err >&2; exit 3", timeout=10)
