@@ -8,7 +8,7 @@ boto3, paramiko, pywinrm or ldap3 at import time.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,15 @@ NOTES_FACTS = {
 }
 
 
+#: Platforms whose facts are declared apart from their collector, in a module's ``FACTS`` (name -> description; none
+#: needs root): the checks of a scan are validated against them without importing that collector. An IaC scan is
+#: judged by the AWS checks, and imported every live AWS collector module (and their connector) to learn the names
+#: of the facts. tests/engine/test_startup.py proves each declaration is what its collector provides.
+DECLARED_FACTS = {
+    Platform.AWS: "scanner.facts.aws",
+}
+
+
 @frozen
 class FactSpec:
     name: str
@@ -69,6 +78,10 @@ def known_facts(platforms: Iterable[Platform] | None = None) -> dict[str, FactSp
     facts: dict[str, FactSpec] = {}
     for platform in PLATFORM_COLLECTORS:
         if wanted is not None and platform not in wanted and platform.judged_by not in wanted:
+            continue
+        if platform in DECLARED_FACTS:
+            declared: Mapping[str, str] = importlib.import_module(DECLARED_FACTS[platform]).FACTS
+            facts.update({name: FactSpec(name, about) for name, about in declared.items()})
             continue
         mod = _module(platform)
         if mod is not None:

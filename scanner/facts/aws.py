@@ -435,3 +435,32 @@ class LogGroup:
     name: str
     arn: str
     retention_days: int | None  # None: never expire
+
+
+#: The AWS facts by name, and what each holds: one declaration for both collectors (an account's,
+#: scanner/collectors/aws, and code's, scanner/collectors/iac), read without importing either: loading the checks of
+#: a scan needs the names only (an IaC scan imported every live AWS collector module to learn them).
+FACTS: Mapping[str, str] = MappingProxyType({
+    "aws.iam_credential_report": "IAM credential report rows (password, MFA, access keys per user)",
+    "aws.iam_users": "IAM users with attached and inline policies (documents of customer managed ones)",
+    "aws.iam_groups": "IAM groups with attached and inline policies (documents of customer managed ones)",
+    "aws.iam_roles": "IAM roles with trust policy, attached and inline policies, and last use",
+    "aws.password_policy": "the account's IAM password policy",
+    "aws.account_summary": "IAM account summary (root MFA, root access keys)",
+    "aws.access_analyzers": "IAM Access Analyzer analyzers, per region",
+    "aws.s3_buckets": "S3 buckets of the scanned regions with encryption, policy, versioning, object lock, logging, "
+                      "public access block and tags",
+    "aws.s3_account_public_access_block": "the account-level S3 public access block",
+    "aws.security_groups": "EC2 security groups with their ingress rules",
+    "aws.ebs_default_encryption": "EBS encryption by default, per region",
+    "aws.ebs_volumes": "EBS volumes and their encryption",
+    "aws.rds_instances": "RDS DB instances: storage encryption, backup retention, deletion protection",
+    "aws.kms_keys": "KMS keys with manager, state, spec and rotation status",
+    "aws.cloudtrail_trails": "CloudTrail trails with status, event selectors (management and S3 data events) and "
+                             "their log bucket's policy, ACL and public access block",
+    "aws.backup_plans": "AWS Backup plans and the encryption of their target vaults",
+    "aws.config_recorders": "AWS Config recorders and their status, per region",
+    "aws.log_groups": "CloudWatch Logs log groups and their retention",
+    "aws.system": "the system under test: account ids, partition and regions scanned (as the connector resolved "
+                  "them; no extra API call)",
+})

@@ -467,7 +467,7 @@ def test_a_key_description_without_metadata_fails_the_fact(lab: motolab.MotoServ
     (None, None),
 ])
 def test_management_events_means_all_of_them(selectors: dict[str, Any] | None, expected: bool | None) -> None:
-    from scanner.collectors.aws.cloudtrail import management_events
+    from scanner.collectors.trail_selectors import management_events
 
     assert management_events(selectors) is expected
 

@@ -69,7 +69,8 @@ def test_an_iac_scan_imports_nothing_of_another_platform(tmp_path: Path) -> None
     assert {"scanner.collectors.iac", "scanner.facts.aws", "checks.aws.s3"} <= modules
     other = {m for m in modules if m.startswith(("scanner.facts.linux", "scanner.facts.windows", "scanner.facts.ldap",
                                                    "scanner.collectors.linux", "scanner.collectors.windows",
-                                                   "scanner.collectors.ldap", "scanner.connectors.ssh",
+                                                   "scanner.collectors.ldap", "scanner.collectors.aws",
+                                                   "scanner.connectors.ssh",
                                                    "scanner.connectors.winrm", "scanner.connectors.ldap",
                                                    "checks.linux", "checks.windows", "checks.ldap"))}
     assert other == set()
@@ -88,3 +89,25 @@ def test_operator_and_python_version_are_what_socket_and_platform_say() -> None:
     assert cli.operator_id() == f"{getpass.getuser()}@{socket.gethostname()}"
     assert cli.python_version() == platform.python_version()
     assert local_document()["targets"][0]["name"] == socket.gethostname()
+
+
+def test_declared_facts_are_what_the_collectors_provide() -> None:
+    """The checks of an IaC scan are loaded against the AWS facts declared in scanner.facts.aws (the live AWS
+    collector is not imported): the declaration is the live collector's facts, and the IaC collector's but the
+    system under test (from the AWS connector), in the same order, of the same descriptions."""
+    import importlib
+
+    from scanner.collectors import DECLARED_FACTS, PLATFORM_COLLECTORS, known_facts
+    from scanner.collectors import aws, iac
+    from scanner.model import Platform
+
+    assert DECLARED_FACTS == {Platform.AWS: "scanner.facts.aws"}
+    for platform in DECLARED_FACTS:
+        collector = importlib.import_module(PLATFORM_COLLECTORS[platform]).FACTS
+        declared = {n: s for n, s in known_facts([platform]).items() if n.startswith(platform.value + ".")}
+        assert list(declared.items()) == list(collector.items())
+    assert len(aws.FACTS) == 19 and aws.FACTS["aws.s3_buckets"].description.startswith("S3 buckets of the scanned")
+    assert [(n, s) for n, s in iac.FACTS.items() if n.startswith("aws.")] == \
+        [(n, s) for n, s in aws.FACTS.items() if n != "aws.system"]
+    assert {d.name: d.description for d in aws.DEFINITIONS} == {n: s.description for n, s in aws.FACTS.items()
+                                                                 if n != "aws.system"}

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
-from scanner.facts.aws import PolicyDocument
+from scanner.facts.aws import FACTS, PolicyDocument
 from scanner.model import freeze
 from scanner.value import frozen
 
@@ -79,10 +79,14 @@ Gather = Callable[["Api", str], Sequence[Any]]
 @frozen
 class AwsFact:
     name: str
-    description: str
     calls: tuple[Call, ...]
     gather: Gather  # (api, region) -> items; region is a real region even for account-wide facts
     regional: bool = True  # False: account-wide, listed once per account
+
+    @property
+    def description(self) -> str:
+        """What the fact holds, as scanner.facts.aws declares it for both collectors."""
+        return FACTS[self.name]
 
     def call(self, operation: str) -> Call:
         for c in self.calls:

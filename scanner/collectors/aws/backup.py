@@ -28,7 +28,7 @@ def _backup_plan(api: Api, region: str, plan: Response, vaults: Mapping[str, Res
 
 
 DEFINITIONS: tuple[AwsFact, ...] = (
-    AwsFact("aws.backup_plans", "AWS Backup plans and the encryption of their target vaults",
+    AwsFact("aws.backup_plans",
             (declare("backup", "ListBackupPlans"), declare("backup", "GetBackupPlan"),
              declare("backup", "ListBackupVaults")),
             _backup_plans),

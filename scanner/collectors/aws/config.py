@@ -28,7 +28,7 @@ def _config_recorders(api: Api, region: str) -> list[ConfigRegion]:
 
 
 DEFINITIONS: tuple[AwsFact, ...] = (
-    AwsFact("aws.config_recorders", "AWS Config recorders and their status, per region",
+    AwsFact("aws.config_recorders",
             (declare("config", "DescribeConfigurationRecorders"),
              declare("config", "DescribeConfigurationRecorderStatus")),
             _config_recorders),

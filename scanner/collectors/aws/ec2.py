@@ -40,10 +40,7 @@ def _ebs_volumes(api: Api, region: str) -> list[EbsVolume]:
 
 
 DEFINITIONS: tuple[AwsFact, ...] = (
-    AwsFact("aws.security_groups", "EC2 security groups with their ingress rules",
-            (declare("ec2", "DescribeSecurityGroups"),), _security_groups),
-    AwsFact("aws.ebs_default_encryption", "EBS encryption by default, per region",
-            (declare("ec2", "GetEbsEncryptionByDefault"),), _ebs_default),
-    AwsFact("aws.ebs_volumes", "EBS volumes and their encryption",
-            (declare("ec2", "DescribeVolumes"),), _ebs_volumes),
+    AwsFact("aws.security_groups", (declare("ec2", "DescribeSecurityGroups"),), _security_groups),
+    AwsFact("aws.ebs_default_encryption", (declare("ec2", "GetEbsEncryptionByDefault"),), _ebs_default),
+    AwsFact("aws.ebs_volumes", (declare("ec2", "DescribeVolumes"),), _ebs_volumes),
 )

@@ -27,7 +27,7 @@ def _kms_key(api: Api, region: str, key: Response) -> KmsKey:
 
 
 DEFINITIONS: tuple[AwsFact, ...] = (
-    AwsFact("aws.kms_keys", "KMS keys with manager, state, spec and rotation status",
+    AwsFact("aws.kms_keys",
             (declare("kms", "ListKeys"), declare("kms", "DescribeKey"), declare("kms", "GetKeyRotationStatus")),
             _kms_keys),
 )

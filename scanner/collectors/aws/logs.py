@@ -24,6 +24,5 @@ def _log_groups(api: Api, region: str) -> list[LogGroup]:
 
 
 DEFINITIONS: tuple[AwsFact, ...] = (
-    AwsFact("aws.log_groups", "CloudWatch Logs log groups and their retention",
-            (declare("logs", "DescribeLogGroups"),), _log_groups),
+    AwsFact("aws.log_groups", (declare("logs", "DescribeLogGroups"),), _log_groups),
 )

@@ -16,6 +16,5 @@ def _rds_instances(api: Api, region: str) -> list[RdsInstance]:
 
 
 DEFINITIONS: tuple[AwsFact, ...] = (
-    AwsFact("aws.rds_instances", "RDS DB instances: storage encryption, backup retention, deletion protection",
-            (declare("rds", "DescribeDBInstances"),), _rds_instances),
+    AwsFact("aws.rds_instances", (declare("rds", "DescribeDBInstances"),), _rds_instances),
 )

@@ -86,8 +86,7 @@ def _s3_account_pab(api: Api, region: str) -> list[AccountPublicAccessBlock]:
 
 
 DEFINITIONS: tuple[AwsFact, ...] = (
-    AwsFact("aws.s3_buckets", "S3 buckets of the scanned regions with encryption, policy, versioning, "
-                              "object lock, logging, public access block and tags",
+    AwsFact("aws.s3_buckets",
             (declare("s3", "ListBuckets", "ListAllMyBuckets"),
              declare("s3", "GetBucketEncryption", "GetEncryptionConfiguration"), declare("s3", "GetBucketPolicy"),
              declare("s3", "GetBucketVersioning"),
@@ -95,7 +94,7 @@ DEFINITIONS: tuple[AwsFact, ...] = (
              declare("s3", "GetBucketLogging"), declare("s3", "GetPublicAccessBlock", "GetBucketPublicAccessBlock"),
              declare("s3", "GetBucketTagging")),
             _s3_buckets),
-    AwsFact("aws.s3_account_public_access_block", "the account-level S3 public access block",
+    AwsFact("aws.s3_account_public_access_block",
             (declare("s3control", "GetPublicAccessBlock", "GetAccountPublicAccessBlock"),),
             _s3_account_pab, regional=False),
 )

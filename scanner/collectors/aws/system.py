@@ -5,11 +5,11 @@ import json
 from typing import Any
 
 from scanner.collectors import FactSpec
+from scanner.facts.aws import FACTS
 from scanner.facts.system import SystemUnderTest
 from scanner.model import Evidence, Fact
 
-SYSTEM_FACT = FactSpec("aws.system", "the system under test: account ids, partition and regions scanned (as the "
-                                     "connector resolved them; no extra API call)")
+SYSTEM_FACT = FactSpec("aws.system", FACTS["aws.system"])
 
 
 def system_fact(connector: Any) -> Fact:

@@ -46,14 +46,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from scanner.collectors import FactSpec
-from scanner.collectors.aws import DEFINITIONS as AWS_DEFINITIONS
+from scanner.collectors import SYSTEM_FACTS, FactSpec
 from scanner.collectors.iac import _build, _cfn, _hcl, _plan
 from scanner.collectors.iac._order import hcl_depends_on
 from scanner.collectors.iac._values import Block
 from scanner.collectors.iac._waivers import to_waivers
 from scanner.connectors.iac import FileRefused, IacConnector
-from scanner.model import Evidence, Fact, Location, ResourceNotes, Target, thaw
+from scanner.facts.aws import FACTS as AWS_FACTS
+from scanner.model import Evidence, Fact, Location, Platform, ResourceNotes, Target, thaw
 
 NOTES = "iac.resource_notes"
 SYSTEM = "iac.system"
@@ -65,7 +65,7 @@ DEFAULT_ACCOUNT = "000000000000"
 
 
 FACTS: dict[str, FactSpec] = {
-    **{d.name: FactSpec(d.name, d.description) for d in AWS_DEFINITIONS},
+    **{name: FactSpec(name, about) for name, about in AWS_FACTS.items() if name != SYSTEM_FACTS[Platform.AWS]},
     NOTES: FactSpec(NOTES, "file and line of each resource in the code, unresolved values, inline waivers"),
     SYSTEM: FactSpec(SYSTEM, "the code scanned: repository root and files"),
 }

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from scanner.collectors.aws.cloudtrail import management_events, s3_data_events
 from scanner.collectors.iac._order import Order, known_before
 from scanner.collectors.iac._values import Block, Unknown, first, unknowns
+from scanner.collectors.trail_selectors import management_events, s3_data_events
 from scanner.facts.aws import (
     GLOBAL,
     AnalyzerRegion,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from checks.aws import cloudtrail
-from scanner.collectors.aws.cloudtrail import s3_data_events
+from scanner.collectors.trail_selectors import s3_data_events
 from scanner.facts.aws import AwsResources, S3Bucket, S3DataEvents, Scope, Trail
 
 ACCOUNT, REGION, OTHER = "123456789012", "eu-west-1", "us-east-1"
