@@ -1292,11 +1292,17 @@ def entry() -> None:
 
     The cyclic garbage collector runs after 20,000 net allocations instead of 700: a scan makes hundreds of
     thousands of long-lived objects (modules, results, report data), and the default thresholds walked them some
-    120 times, a tenth of a small scan's CPU; cyclic garbage is still collected, in larger steps."""
+    120 times, a tenth of a small scan's CPU; cyclic garbage is still collected, in larger steps.
+
+    At the end, the objects alive are left out of the collector's walks (``gc.freeze``): the interpreter's exit
+    collected three times over every object of the run (the results, reports and modules it is about to free), 1.5%
+    of the instructions of an IaC scan. Reference counting frees them as before; only cyclic garbage made by the run
+    is left for the process's end to reclaim."""
     gc.set_threshold(20_000, 20, 20)
     code = main()
     if code in (EXIT_INTERRUPTED, EXIT_WRITE):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    gc.freeze()
     sys.exit(code)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 import scanner
@@ -97,8 +98,7 @@ def test_declared_facts_are_what_the_collectors_provide() -> None:
     system under test (from the AWS connector), in the same order, of the same descriptions."""
     import importlib
 
-    from scanner.collectors import DECLARED_FACTS, PLATFORM_COLLECTORS, known_facts
-    from scanner.collectors import aws, iac
+    from scanner.collectors import DECLARED_FACTS, PLATFORM_COLLECTORS, aws, iac, known_facts
     from scanner.model import Platform
 
     assert DECLARED_FACTS == {Platform.AWS: "scanner.facts.aws"}
@@ -111,3 +111,25 @@ def test_declared_facts_are_what_the_collectors_provide() -> None:
         [(n, s) for n, s in aws.FACTS.items() if n != "aws.system"]
     assert {d.name: d.description for d in aws.DEFINITIONS} == {n: s.description for n, s in aws.FACTS.items()
                                                                  if n != "aws.system"}
+
+
+def test_the_exit_walks_none_of_the_objects_of_the_run(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``entry`` ends with the objects alive left out of the cyclic collector's walks (``gc.freeze``): the
+    interpreter's exit collected three times over all of them (1.5% of an IaC scan's instructions)."""
+    import gc
+
+    from scanner import cli
+
+    threshold = gc.get_threshold()
+    monkeypatch.setattr(sys, "argv", ["gxpscan", "schema", "inventory"])
+    assert gc.get_freeze_count() == 0
+    try:
+        with pytest.raises(SystemExit) as done:
+            cli.entry()
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+    assert done.value.code == 0 and json.loads(capsys.readouterr().out)["title"] == "gxpscan inventory"
+    assert frozen > 10_000  # every object alive: modules, functions, classes
