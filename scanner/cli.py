@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fnmatch
 import gc
 import getpass
 import json
@@ -452,16 +451,17 @@ def _catalog_ids_not_loaded(registry: Registry, catalogs: Mapping[str, Catalog],
     them: a run records the clauses of its whole selection, as if every plugin were loaded (every packaged check
     is in a catalog), so that the clause coverage shows the same evidence, and the same gaps, either way."""
     from scanner import frameworks
-    from scanner.registry import plugin_platform
+    from scanner.registry import id_matcher, plugin_platform
 
     if registry.platforms is None:
         return []
     named = (frameworks.checks_for(catalogs, framework, clause) if framework
              else {cid for cat in catalogs.values() for cid in cat.check_ids})
+    matches = id_matcher(patterns)
     return sorted(cid for cid in named if cid not in registry.checks
                   and ".challenge." not in cid  # challenge tests (by their ids' convention) are chosen by --challenge
                   and plugin_platform(cid.split(".", 1)[0]) not in registry.platforms
-                  and (not patterns or any(fnmatch.fnmatchcase(cid, p) for p in patterns)))
+                  and (not patterns or matches(cid)))
 
 
 def select_checks(registry: Registry, catalogs: Mapping[str, Catalog], *, patterns: Sequence[str] = (),

@@ -147,3 +147,23 @@ def test_a_target_of_an_unbuilt_platform_is_a_clear_error():
     assert collect(None, target, ["x.fact"])["x.fact"].error == "unknown Windows fact"
     got = collect_facts(target, ["x.fact"])["x.fact"].error  # the WinRM connector refuses it before connecting
     assert got == "target could not be scanned: target w1: a windows target needs a host"
+
+
+def test_id_matcher_matches_as_fnmatch_and_compiles_no_pattern_without_a_wildcard(monkeypatch):
+    """``scan --check ID`` (no wildcard) is compared as text: fnmatch compiled every such id into a regular
+    expression; globs still match as fnmatch does."""
+    import fnmatch
+
+    from scanner import registry
+
+    ids = ["aws.s3.versioning", "aws.s3.bucket_encryption", "aws.kms.key_rotation", "linux.ssh.root_login",
+           "aws.s3.x[1]", "aws.s3"]
+    patterns = ["aws.s3.versioning", "aws.kms.*", "aws.s3.x[[]1]", "linux.ssh.root_logi?", "nothing.at.all"]
+    assert [i for i in ids if registry.id_matcher(patterns)(i)] == \
+        [i for i in ids if any(fnmatch.fnmatchcase(i, p) for p in patterns)] == \
+        ["aws.s3.versioning", "aws.kms.key_rotation", "linux.ssh.root_login", "aws.s3.x[1]"]
+    compiled: list[str] = []
+    monkeypatch.setattr(registry.fnmatch, "fnmatchcase", lambda name, pat: compiled.append(pat) or name == pat)
+    literal = registry.id_matcher(["aws.s3.versioning", "aws.kms.key_rotation"])
+    assert [i for i in ids if literal(i)] == ["aws.s3.versioning", "aws.kms.key_rotation"]
+    assert compiled == []
