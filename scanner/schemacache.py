@@ -12,6 +12,7 @@ and reported, every time.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -45,12 +46,14 @@ def problems(doc: Any, schema: dict[str, Any], validate: Callable[[Any], list[st
     return found
 
 
-def _jsonschema_code() -> bytes:
+@functools.cache
+def _jsonschema_digest() -> bytes:
+    """SHA-256 of jsonschema's code, read once a process: a scan asks it for its inventory and its risk matrix."""
     spec = importlib.util.find_spec("jsonschema")
     where = spec.submodule_search_locations if spec is not None else None
     if not where:
         raise ImportError("jsonschema")
-    return b"".join(p.read_bytes() for p in sorted(Path(next(iter(where))).glob("*.py")))
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(next(iter(where))).glob("*.py")))).digest()
 
 
 def _key(doc: Any, schema: dict[str, Any], code: Path) -> str | None:
@@ -61,13 +64,15 @@ def _key(doc: Any, schema: dict[str, Any], code: Path) -> str | None:
         if json.loads(text) != doc:
             return None
         parts = [_FORMAT.encode(), text.encode("utf-8", "surrogatepass"),
-                 json.dumps(schema, sort_keys=True).encode(), code.read_bytes(), Path(__file__).read_bytes(),
-                 _jsonschema_code(), sys.version.encode()]
+                 json.dumps(schema, sort_keys=True).encode(), code.read_bytes(), Path(__file__).read_bytes()]
+        jsonschema = _jsonschema_digest()
     except (TypeError, ValueError, OSError, UnicodeError, ImportError, RecursionError):
         return None
     digest = hashlib.sha256()
     for part in parts:
         digest.update(hashlib.sha256(part).digest())
+    digest.update(jsonschema)
+    digest.update(hashlib.sha256(sys.version.encode()).digest())
     return digest.hexdigest()
 
 

@@ -146,3 +146,30 @@ def test_the_default_risk_matrix_is_validated_once_and_an_edited_one_again(
     with pytest.raises(risk.RiskMatrixError, match=r"matrix\.high\.low"):
         risk.parse_matrix(data, "site.json")
     assert counting.calls == 2
+
+
+def test_jsonschema_code_is_read_once_a_process_for_every_key(
+        cache_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scan keys two documents (its inventory, the default risk matrix): jsonschema's code (some 145 KB) is read
+    and hashed once, and each key is the one reading it again would give."""
+    import hashlib
+    import importlib.util
+    import sys
+
+    from scanner import schemacache
+
+    where = Path(next(iter(importlib.util.find_spec("jsonschema").submodule_search_locations or ())))
+    code = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(where.glob("*.py")))).digest()
+    schemacache._jsonschema_digest.cache_clear()
+    globs: list[Path] = []
+    real_glob = Path.glob
+    monkeypatch.setattr(Path, "glob", lambda self, pattern: globs.append(self) or real_glob(self, pattern))
+    keys = [schemacache._key(doc, {"type": "object"}, Path(inventory.__file__)) for doc in (DOC, {"other": 1})]
+    assert globs == [where]
+    expected = hashlib.sha256()
+    for part in (b"gxpscan-validated/1", json.dumps(DOC, sort_keys=True, ensure_ascii=False).encode(),
+                 b'{"type": "object"}', Path(inventory.__file__).read_bytes(), Path(schemacache.__file__).read_bytes()):
+        expected.update(hashlib.sha256(part).digest())
+    expected.update(code)
+    expected.update(hashlib.sha256(sys.version.encode()).digest())
+    assert keys[0] == expected.hexdigest() and keys[1] != keys[0]
