@@ -125,10 +125,30 @@ class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
         return made
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's raw description layout, sized to the terminal when help is shown: argparse makes a formatter for
+    every argument it adds (to check its metavar) and asked the terminal's width for each, importing shutil (with
+    its compression modules) for a command line that shows no help."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, 80 if width is None else width)
+        self._help_position = max_help_position if width is None else None
+
+    def format_help(self) -> str:
+        if self._help_position is not None:  # sized as argparse sizes a formatter made without a width
+            import shutil
+
+            width = shutil.get_terminal_size().columns - 2
+            self._width = width
+            self._max_help_position = min(self._help_position, max(width - 20, self._indent_increment * 2))
+        return super().format_help()
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The command line's parser; with ``command``, one that knows that subcommand only (what ``main`` uses when
     the command line starts with it), else the whole one (also when ``command`` is no subcommand)."""
-    raw = argparse.RawDescriptionHelpFormatter
+    raw = _HelpFormatter
     p = argparse.ArgumentParser(
         prog="gxpscan", formatter_class=raw,
         description="Compliance scanner for regulated IT: access control, encryption, password policy, backups and "
@@ -137,7 +157,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"gxpscan {_version()}")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="log level on stderr (default WARNING)")
-    sub = cast(_Subcommands, p.add_subparsers(dest="command", metavar="COMMAND", required=True, action=_Subcommands))
+    sub = cast(_Subcommands, p.add_subparsers(dest="command", metavar="COMMAND", required=True, action=_Subcommands,
+                                              prog=p.prog))  # what argparse would format (no positional before)
     sub.only = command
 
     s = sub.add_parser("scan", help="scan the targets of an inventory", epilog=EXIT_CODES_HELP, formatter_class=raw)
