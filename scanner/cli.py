@@ -669,7 +669,6 @@ def _objects_kept() -> Iterator[None]:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from scanner import frameworks
-    from scanner.iacscope import iac_document
     from scanner.inventory import InventoryError, load_inventory
     from scanner.registry import CheckSpec
     from scanner.runner import DEFAULT_CONCURRENCY, scan
@@ -687,8 +686,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.ansible_inventory}: {exc}") from None
     if args.iac and (args.inventory or args.ansible_inventory):
         raise UsageError("--iac builds its own inventory: use it without --inventory and --ansible-inventory")
+    source: str | dict[str, Any] | None = args.inventory
+    if args.iac:
+        from scanner.iacscope import iac_document  # imported only when --iac makes the inventory
+
+        source = iac_document(args.iac)
     try:
-        inventory = load_inventory(iac_document(args.iac) if args.iac else args.inventory, extra=extra)
+        inventory = load_inventory(source, extra=extra)
         # only the check plugins the selected targets need (all with a profile, which may name any check), and with
         # --check of those only the modules that define a matching id (registry.py: the kept index);
         # the inventory's policy names are checked against them, and against all when they do not suffice

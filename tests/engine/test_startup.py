@@ -78,6 +78,7 @@ def test_an_iac_scan_imports_nothing_of_another_platform(tmp_path: Path) -> None
                                                    "checks.linux", "checks.windows", "checks.ldap"))}
     assert other == set()
     assert NEVER_AT_START & modules == set()
+    assert "scanner.iacscope" not in modules  # what builds the inventory of --iac (this scan has one)
 
 
 def test_operator_and_python_version_are_what_socket_and_platform_say() -> None:
