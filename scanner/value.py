@@ -132,6 +132,21 @@ def _signature_text(flds: tuple[dataclasses.Field[Any], ...]) -> str:
     return "(" + ", ".join([*positional, *(["*", *keyword] if keyword else [])]) + ")"
 
 
+class _Doc:
+    """The ``__doc__`` of a ``@frozen`` class that has none (its name and signature, as the stock dataclass writes
+    it), written when read: a hundred classes defined at start-up formatted every field's annotation for a text
+    that help() and pydoc read, a scan never."""
+
+    __slots__ = ("flds",)
+
+    def __init__(self, flds: tuple[dataclasses.Field[Any], ...]):
+        self.flds = flds
+
+    def __get__(self, obj: object, objtype: type | None = None) -> str:
+        owner = objtype if objtype is not None else type(obj)
+        return owner.__name__ + _signature_text(self.flds)
+
+
 class _LazyInit:
     """The ``__init__`` of a ``@frozen`` class until it is first looked up (the first instance, ``inspect``): then
     compiled and put in its place on the class, so a class that a run never instantiates never pays for it."""
@@ -217,7 +232,7 @@ def _frozen(cls: type[T], slots: bool) -> type[T]:
     for name, attribute in attributes.items():
         setattr(made, name, attribute)
     if not documented:
-        made.__doc__ = made.__name__ + _signature_text(flds)
+        made.__doc__ = _Doc(flds)  # type: ignore[assignment]  # a str when read (type.__doc__ calls __get__)
     return made
 
 

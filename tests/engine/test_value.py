@@ -151,6 +151,22 @@ def test_frozen_compiles_one_method_per_class(monkeypatch: pytest.MonkeyPatch) -
         "test_frozen_compiles_one_method_per_class.<locals>.Item(name='a', size=0, tags=())"
 
 
+def test_the_generated_doc_is_written_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An undocumented class's ``__doc__`` (name and signature) is formatted when read, not when defined."""
+    written: list[int] = []
+    real = value._signature_text
+    monkeypatch.setattr(value, "_signature_text", lambda flds: written.append(len(flds)) or real(flds))
+
+    @value.frozen
+    class Pair:
+        left: int
+        right: str = "r"
+
+    assert written == []
+    assert Pair.__doc__ == "Pair(left: 'int', right: 'str' = 'r')" == Pair(1).__doc__ == inspect.getdoc(Pair)
+    assert written == [2, 2, 2]
+
+
 def test_frozen_refuses_what_it_cannot_make() -> None:
     with pytest.raises(TypeError, match="Cannot overwrite attribute __setattr__"):
         @value.frozen
