@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from scanner import store
 from scanner.collectors.iac._hcl import Ref
-from scanner.store import line_text
+from scanner.store import Escaped, line_text
 from tests.factories import count_calls
 
 
@@ -162,3 +163,27 @@ def test_each_distinct_string_is_escaped_once_per_line(monkeypatch: pytest.Monke
     assert escapes[0] == len(distinct)
     line_text(line)
     assert escapes[0] == 2 * len(distinct)  # a cache per line: none kept between lines
+
+
+def test_the_strings_of_a_writers_lines_are_escaped_once_for_the_lines_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [{"type": "target", "target": f"win-{n:03d}", "results": [
+        {"check": "windows.firewall.enabled", "status": "pass", "remediation": "Turn the firewall on. " * 5}]}
+        for n in range(3)]
+    expected = [reference(line) for line in lines]
+    escapes = count_calls(monkeypatch, json.encoder, "encode_basestring")
+    escaped = Escaped()
+    assert [line_text(line, escaped) for line in lines] == expected
+    shared = {"type", "target", "results", "check", "status", "remediation", "windows.firewall.enabled", "pass",
+              "Turn the firewall on. " * 5}
+    assert escapes[0] == len(shared) + 3  # then only each line's own target name
+    assert escaped == {s: json.dumps(s, ensure_ascii=False) for s in shared | {f"win-{n:03d}" for n in range(3)}}
+
+
+def test_the_strings_kept_are_bounded_and_the_text_stays_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "KEEP", 5)
+    monkeypatch.setattr(store, "KEEP_LENGTH", 20)
+    escaped = Escaped()
+    for n in range(20):
+        line = {"target": f"host-{n}", "raw": "x" * 30 + str(n), "values": [f"v{n}", "shared"]}
+        assert line_text(line, escaped) == reference(line)
+        assert len(escaped) <= 5 and max(map(len, escaped)) <= 20
