@@ -18,7 +18,7 @@ from reports.jsonenc import plain
 from reports.location import place
 from reports.text import json_text
 from scanner.coverage import coverage_forms
-from scanner.model import Run, run_to_dict, thaw
+from scanner.model import Location, Run, run_to_dict, thaw
 
 
 def render(run: Run, out: TextIO, *, findings: Sequence[Mapping[str, Any]] | None = None, **_: Any) -> None:
@@ -32,9 +32,14 @@ def render(run: Run, out: TextIO, *, findings: Sequence[Mapping[str, Any]] | Non
     doc = run_to_dict(run, findings)
     proven = isinstance(findings, ResultDicts) and findings.json_native
     native: set[int] = set()
+    shown: dict[tuple[int, str], Location | None] = {}  # (id of a Location alive in the run, target type) -> shown
     dicts = doc["findings"]  # the record's own dicts (shared): a finding whose location reports show otherwise is
     for i, r in enumerate(run.results):  # copied with that location; the others are written as the record has them
-        where = place(r).location
+        if r.location is None:  # (a code finding's may come from its resource)
+            where = place(r).location
+        else:  # placed once for the findings of a resource (the runner gives them its one Location)
+            key = (id(r.location), r.target_type)
+            where = shown[key] if key in shown else shown.setdefault(key, place(r).location)
         if where is not r.location:
             location = thaw(where) if where is not None else None
             dicts[i] = finding = {**dicts[i], "location": location}

@@ -472,15 +472,17 @@ def read_run(run_dir: Path, written: Record | None = None) -> RunRow:
     per_target: dict[str, dict[str, int]] = {}
     waivers = []
     seen: dict[tuple[str, str, str], int] = {}
-    names: dict[str, str] = {}  # target and check names as stored (few, repeated across results)
-    for r in run.results:
+    names: dict[str, str] = {}  # target, check and resource names as stored (repeated across results: the checks
+    for r in run.results:  # of a resource), each made once
         base = (r.target, r.check, r.resource)
         n = seen.get(base, 0)
         seen[base] = n + 1
         target = names.get(r.target) or names.setdefault(r.target, _field(r.target, "target name", run_dir))
         check = names.get(r.check) or names.setdefault(r.check, _field(r.check, "check id", run_dir))
-        resource = _field(r.resource, "resource", run_dir)
-        status = r.status.value
+        resource = names.get(r.resource)
+        if resource is None:  # an empty resource is stored as it is
+            resource = names.setdefault(r.resource, _field(r.resource, "resource", run_dir))
+        status = r.status._value_  # the attribute (Enum's value property is a call per result)
         stored.append(((target, check, resource, n), status))
         counts = per_target.setdefault(target, {})
         counts[status] = counts.get(status, 0) + 1

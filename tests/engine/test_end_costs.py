@@ -413,3 +413,27 @@ def test_the_json_report_checks_a_coverage_form_once_for_its_like_targets(monkey
     assert walked == ["h000", "h000", "h000"]  # the three clauses' forms, judged on the first target
     assert json.loads(out.getvalue())["coverage"] == cov.coverage_dicts(run)
     assert len(cov.coverage_dicts(run)) == 3 * 50
+
+
+def test_the_json_report_places_a_resources_location_once_for_its_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner gives a resource's findings its one Location: the JSON report places it once (the place of each
+    of 2,297 IaC findings was some 9,000 instructions), and shows every finding's location as place shows it."""
+    import io
+
+    from reports import json as json_report
+    from reports.location import place
+    from scanner.model import Location
+
+    main, odd, outside = Location("main.tf", 1, 4), Location("mod\\a.tf", 2, 3), Location("../x.tf", 5, 6)
+    results = [make_result(target_type="iac", resource=f"r{i}", location=loc)
+               for i, loc in enumerate([main, main, odd, main, odd, outside, outside, None])]
+    results.append(make_result(resource="sshd", location=main))  # a host's finding on the same Location object
+    run = make_run(results)
+    calls = count_calls(monkeypatch, json_report, "place")
+    out = io.StringIO()
+    json_report.render(run, out)
+    assert calls[0] == 3 + 1 + 1  # main, odd, outside on code; main on a host; the one without a Location
+    shown = [f["location"] for f in json.loads(out.getvalue())["findings"]]
+    assert shown == [thaw(place(r).location) if place(r).location else None for r in results]
+    assert [s["path"] if s else None for s in shown] == [
+        "main.tf", "main.tf", "mod/a.tf", "main.tf", "mod/a.tf", None, None, None, "main.tf"]

@@ -417,6 +417,23 @@ def test_readers_never_create_a_history(tmp_path, capsys):
     assert not results.exists()
 
 
+def test_each_name_of_a_run_is_checked_once_not_once_per_result(tmp_path, monkeypatch):
+    """The checks of one resource repeat its name (and every result its target's and check's): each distinct
+    name is checked for the history once; the row is the same."""
+    from scanner import history
+    from scanner.history import read_run
+    from tests.factories import count_calls
+
+    rows = [("host1", check, f"file{i % 4}", "fail" if i % 3 else "pass") for i in range(24) for check in (SSH, NTP)]
+    run = write_run(tmp_path / "r0", rows, started=day(0), run_id="run-0")
+    expected = read_run(run)
+    calls = count_calls(monkeypatch, history, "_field")
+    row = read_run(run)
+    assert row == expected and len(row.results) == 48
+    # + the run's target list and its inventory hash (checked once each, as before)
+    assert calls[0] == len({"host1", SSH, NTP, "file0", "file1", "file2", "file3"}) + 2
+
+
 def test_the_scans_own_run_is_indexed_from_memory_as_it_reads_from_disk(tmp_path):
     from scanner.history import read_run
     from scanner.store import read_record

@@ -178,3 +178,20 @@ def test_the_report_copies_only_the_findings_whose_location_it_shows_otherwise(
     assert list(shared) == before
     shown = [f["location"] for f in json.loads(proven.getvalue())["findings"]]
     assert shown == [{"path": p, "start_line": 1, "end_line": 1} for p in ("main.tf", "net/vpc.tf", "main.tf")] + [None]
+
+
+def test_a_results_time_is_written_as_isoformat_writes_it_its_second_made_once() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from scanner.model import results_to_dicts
+
+    base = datetime(2026, 12, 2, 14, 41, 14, tzinfo=timezone.utc)
+    times = [base, base.replace(microsecond=5), base.replace(microsecond=999_999), base + timedelta(seconds=1),
+             base.replace(microsecond=120), datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc),
+             datetime(5, 1, 2, 3, 4, 5, tzinfo=timezone.utc), base.replace(tzinfo=None),
+             base.replace(microsecond=7, tzinfo=None), base.replace(microsecond=7, tzinfo=timezone(timedelta(hours=2))),
+             base.replace(tzinfo=timezone(timedelta(hours=-5, minutes=-30, seconds=-15)))]
+    stamps = [d["at"] for d in results_to_dicts([make_result(at=at) for at in times])]
+    assert stamps == [at.isoformat() for at in times]
+    assert stamps[:3] == ["2026-12-02T14:41:14+00:00", "2026-12-02T14:41:14.000005+00:00",
+                          "2026-12-02T14:41:14.999999+00:00"]

@@ -9,7 +9,7 @@ from scanner.runner import scan_target
 from scanner.safefs import OutputError
 from scanner.store import MAX_LINE_BYTES, RecordError, RecordWriter, load_record, read_record
 from tests.engine.conftest import fake_collector
-from tests.factories import make_run_info, make_target
+from tests.factories import count_calls, make_run_info, make_target
 
 
 def outcome(registry, name, widgets):
@@ -301,8 +301,9 @@ def test_the_chain_hash_and_operator_name_are_kept_in_the_record(tmp_path):
 
 
 def test_a_line_is_encoded_once_without_the_cycle_check_and_a_cycle_still_refused(registry, tmp_path, monkeypatch):
-    """The C encoder writes a line once, without its check for cycles (a line holds none); a cycle or NaN still
-    goes the way it went before: the cycle refused (ValueError, nothing written), NaN written and not proven."""
+    """The C encoder writes a line once (line_text: without its check for cycles, a line holds none), json.dumps
+    not at all; a cycle or NaN still goes the way it went before: the cycle refused (ValueError, nothing
+    written), NaN written and not proven."""
     from scanner import store
     from scanner.runner import TargetOutcome
 
@@ -316,8 +317,11 @@ def test_a_line_is_encoded_once_without_the_cycle_check_and_a_cycle_still_refuse
     w = RecordWriter(tmp_path / "record.jsonl", make_run_info())
     first = outcome(registry, "a", ["blue", "red"])
     monkeypatch.setattr(store.json, "dumps", dumps)
+    lines = count_calls(monkeypatch, store, "line_text")
     w.add(first)
-    assert calls == [False]
+    assert (calls, lines) == ([], [1])
+    written = (tmp_path / "record.jsonl").read_text().splitlines()[1]
+    assert written == real(json.loads(written), sort_keys=True, ensure_ascii=False)
     size = (tmp_path / "record.jsonl").stat().st_size
     loop: dict = {"raw": "x"}
     loop["self"] = loop
