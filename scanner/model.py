@@ -265,8 +265,10 @@ class Finding:
     location: Location | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "status", Status(self.status))
-        object.__setattr__(self, "observed", freeze(dict(self.observed)))
+        if type(self.status) is not Status:  # a check's Status as it is; its text value made one
+            object.__setattr__(self, "status", Status(self.status))
+        observed = self.observed  # frozen into a copy: a plain dict (the common case) is copied once, by freeze
+        object.__setattr__(self, "observed", freeze(observed if type(observed) is dict else dict(observed)))
 
 
 def passed(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import field, fields
+from dataclasses import field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
@@ -206,7 +206,7 @@ class PublicAccessBlock:
 
     def settings(self) -> dict[str, bool]:
         """Each setting by its AWS name."""
-        return {self.LABELS[f.name]: bool(getattr(self, f.name)) for f in fields(self)}
+        return {label: bool(getattr(self, name)) for name, label in self.LABELS.items()}  # the fields, in order
 
     def off(self) -> list[str]:
         """AWS names of the settings that are off."""
@@ -220,8 +220,7 @@ class PublicAccessBlock:
         """The settings in effect when both this block and ``other`` apply (either level turns a setting on)."""
         if other is None:
             return self
-        return PublicAccessBlock(**{f.name: bool(getattr(self, f.name) or getattr(other, f.name))
-                                    for f in fields(self)})
+        return PublicAccessBlock(**{name: bool(getattr(self, name) or getattr(other, name)) for name in self.LABELS})
 
 
 def effective_block(*levels: PublicAccessBlock | None) -> PublicAccessBlock:

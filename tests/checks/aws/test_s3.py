@@ -123,3 +123,18 @@ def test_every_bucket_of_an_unread_account_is_an_error() -> None:
     findings = s3.public_access_block(res(bucket(), bucket("b2")), res())
     assert [(f.resource, f.status.value) for f in findings] == [("arn:aws:s3:::b1", "error"),
                                                                 ("arn:aws:s3:::b2", "error")]
+
+
+def test_a_public_access_block_names_its_settings_in_field_order_and_combines_each() -> None:
+    """``settings`` and ``combined`` go by LABELS (one per field, in field order), not by dataclasses.fields."""
+    from dataclasses import fields
+
+    from scanner.facts.aws import PublicAccessBlock
+
+    assert tuple(PublicAccessBlock.LABELS) == tuple(f.name for f in fields(PublicAccessBlock))
+    bucket = PublicAccessBlock(block_public_acls=True, restrict_public_buckets=True)
+    account = PublicAccessBlock(ignore_public_acls=True)
+    assert list(bucket.settings().items()) == [("BlockPublicAcls", True), ("IgnorePublicAcls", False),
+                                               ("BlockPublicPolicy", False), ("RestrictPublicBuckets", True)]
+    assert bucket.combined(account) == PublicAccessBlock(True, True, False, True)
+    assert bucket.off() == ["IgnorePublicAcls", "BlockPublicPolicy"]
