@@ -72,18 +72,17 @@ def test_the_one_match_path_is_taken_for_the_commonest_lines_and_keeps_the_depth
         ("bucket", hp.Template(("n",)), 2), ("n", hp.Literal("14", number=True), 3), ("on", hp.Literal(True), 4),
         ("r", hp.GetAttr(hp.GetAttr(hp.Variable("aws_kms_key"), "k"), "arn"), 5)]
     assert parsed(DEEP, fast=True) == ("error", f"nested deeper than {MAX_DEPTH} levels", MAX_DEPTH + 1)
-    taken: list[str] = []
+    lexed: list[int] = []  # where the parser made a token: not on the one-match line
     parser = hp.Parser('a = "x"\nb = f(x)\n')
-    original = parser._simple
+    original = parser._lex
 
-    def spy(pos: int, line: int) -> hp.Attribute | None:
-        got = original(pos, line)
-        taken.append(got.name if got else "-")
-        return got
+    def spy(pos: int) -> hp.Token:
+        lexed.append(pos)
+        return original(pos)
 
-    parser._simple = spy  # type: ignore[method-assign]
-    parser.file()
-    assert taken == ["a", "-"]
+    parser._lex = spy  # type: ignore[method-assign]
+    assert [a.name for a in parser.file().attributes] == ["a", "b"]
+    assert lexed[0] == len('a = "x"\n') and min(lexed) == lexed[0] and len(lexed) > 5
 
 
 @pytest.mark.parametrize("fast", [True, False])
