@@ -12,10 +12,10 @@ parsing, before Python's stack is at risk), every scan is linear in the text (on
 token, runs of blank and comment lines taken as one; a heredoc's closing marker is searched once), a file has
 at most ``MAX_TOKENS`` tokens, and numbers stay text until evaluated.
 
-The commonest lines are each taken in one match straight from the text, without a token: a plain attribute
-(``_SIMPLE``), a block header with plain labels (``_HEADER``), a closing brace and a line end; they make the nodes,
-lines, token counts and depth errors the token-by-token parse (``Parser(text, fast=False)``) makes, and anything
-else on a line goes to that parse.
+The commonest lines are each taken in one match straight from the text, without a token (``_ITEM``: a plain
+attribute, a block header with plain labels, a closing brace with its line end), and the blocks they open are read
+in one loop; they make the nodes, lines and depth errors the token-by-token parse (``Parser(text, fast=False)``)
+makes, and anything else on a line goes to that parse.
 """
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ _LINE_END_TEXT = r"[ \t\r]*\n[\n \t\r]*(?![\n \t\r]|\#|//)"
 #: 3, a block header, a name and plain string labels, its ``{`` ending the line;
 #: 4 or None, a block's closing ``}``, with (4) or without the end of its line.
 _ITEM = re.compile(rf"""
-    ({_NAME})  # 1: the attribute's or the block's name
+    [ \t\r]*({_NAME})  # 1: the attribute's or the block's name (blanks before it: no token of their own)
     (?: [ \t]*=[ \t]*
         ( {_PLAIN}
         | [0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![\w.])  # a number
@@ -242,7 +242,7 @@ class Parser:
 
     def __init__(self, text: str, first_line: int = 1, *, fast: bool = True):
         self.text = text
-        self.fast = fast  # take the commonest lines in one match (``_simple``); False: token by token only
+        self.fast = fast  # take the commonest lines in one match (``_ITEM``); False: token by token only
         self.pos = 0
         self.depth = 0
         self._line_at, self._line_count = 0, 0  # newlines before _line_at: lines are asked for in text order
@@ -372,62 +372,72 @@ class Parser:
         while True:
             pos = self.pos
             m = item(text, pos) if item is not None else None
-            step = 0 if m is None else m.lastindex
-            if m is not None and step == 2:
-                attribute = self._plain_attribute(m, line)
-                if attribute is not None:
-                    attributes.append(attribute)
-                    line += text.count("\n", pos, self.pos)
+            if m is not None:
+                step = m.lastindex
+                if step == 2:  # a plain attribute, unless at the depth bound or of a literal (``true.x``)
+                    value = m.group(2)
+                    leaf = _leaf(value) if len(value) <= _SHARED_TEXT else _make_leaf(value)
+                    if leaf is not None and self.depth < MAX_DEPTH:
+                        self._count(leaf[1], m.start(1))
+                        attributes.append(_node(Attribute, (m.group(1), leaf[0], line)))
+                        self.pos = end = m.end()
+                        self._peeked = None
+                        line += text.count("\n", pos, end)
+                        continue
+                elif step == 3:  # a block header: its body is read by this loop
+                    labels = tuple(_LABEL_TEXT.findall(m.group(3))) if m.end(3) > m.end(1) else ()
+                    self._count(len(labels) + 3, m.start(1))  # name, labels, brace, new line
+                    self._open(pos)
+                    opened.append((m.group(1), labels, line, attributes, blocks))
+                    attributes, blocks = [], []
+                    self.pos = end = m.end()
+                    line += text.count("\n", pos, end)
                     continue
-            elif m is not None and step == 3:
-                labels = tuple(_LABEL_TEXT.findall(m.group(3))) if m.end(3) > m.end(1) else ()
-                self._count(len(labels) + 3, pos)  # name, labels, brace, new line
-                self._open(pos)  # the depth bound: before the block's body
-                opened.append((m.group(1), labels, line, attributes, blocks))
-                attributes, blocks = [], []
-                self.pos = m.end()
-                line += text.count("\n", pos, self.pos)
-                continue
-            closing = m is not None and step != 2 and (opened or not top)  # a "}" straight at the line's start
-            if not closing:
-                self._line_at, self._line_count = pos, line - self._first_line
-                tok = self.peek()
-                if tok.kind == "eof" or (tok.kind == "op" and tok.text == "}" and (opened or not top)):
-                    closing = True
-                else:
-                    self._token_line(tok, pos, top and not opened, attributes, blocks)
+                elif opened or not top:  # a "}" at the start of the line
+                    if not opened:
+                        return _node(Body, (tuple(attributes), tuple(blocks)))
+                    self.depth -= 1
+                    self._newlines.pop()
+                    self._count(1, pos)
+                    kind, labels, start, parent_attributes, parent_blocks = opened.pop()
+                    parent_blocks.append(_node(Block, (kind, labels, _node(Body, (tuple(attributes), tuple(blocks))),
+                                                       start, line)))
+                    attributes, blocks = parent_attributes, parent_blocks
+                    if step == 4:  # the line ends after it: the new line token taken with it
+                        self._count(1, pos + 1)
+                        self.pos = end = m.end()
+                        self._peeked = None
+                        line += text.count("\n", pos, end)
+                        continue
+                    self.pos = pos + 1
+                    self._peeked = None
+                    self._line_at, self._line_count = pos, line - self._first_line
+                    self._end_of_line(top and not opened)
                     line = self.line()
                     continue
-            if not opened:
-                return _node(Body, (tuple(attributes), tuple(blocks)))
             self._line_at, self._line_count = pos, line - self._first_line
-            kind, labels, start, parent_attributes, parent_blocks = opened.pop()
-            inner = _node(Body, (tuple(attributes), tuple(blocks)))
-            attributes, blocks = parent_attributes, parent_blocks
-            blocks.append(_node(Block, (kind, labels, inner, start, self._close())))
-            if m is not None and step == 4:  # the line ends after the brace: the new line token taken with it
-                self._count(1, m.start(4))
-                self.pos = m.end()
-                self._peeked = None
-            else:
+            tok = self.peek()
+            if tok.kind == "eof" or (tok.kind == "op" and tok.text == "}" and (opened or not top)):
+                if not opened:
+                    return _node(Body, (tuple(attributes), tuple(blocks)))
+                kind, labels, start, parent_attributes, parent_blocks = opened.pop()
+                parent_blocks.append(_node(Block, (kind, labels, _node(Body, (tuple(attributes), tuple(blocks))),
+                                                   start, self._close())))
+                attributes, blocks = parent_attributes, parent_blocks
                 self._end_of_line(top and not opened)
+            else:
+                self._token_line(tok, top and not opened, attributes, blocks)
             line = self.line()
 
-    def _token_line(self, tok: Token, pos: int, top: bool, attributes: list[Attribute], blocks: list[Block]) -> None:
-        """One line of a body read token by token from ``tok`` (the first token at ``pos``): a new line, an
-        attribute or a block, appended to ``attributes`` or ``blocks``."""
+    def _token_line(self, tok: Token, top: bool, attributes: list[Attribute], blocks: list[Block]) -> None:
+        """One line of a body read token by token from its first token ``tok``: a new line, an attribute or a
+        block, appended to ``attributes`` or ``blocks``."""
         if tok.kind == "nl":
             self.next()
             return
         if tok.kind != "ident":
             raise self.fail(f"expected an attribute or a block, found {_shown(tok)}", tok.start)
         start = self.line(tok.start)
-        if self.fast and tok.start != pos:  # blanks before it: not yet tried as one match
-            m = _ITEM.match(self.text, tok.start)
-            attribute = self._plain_attribute(m, start) if m is not None and m.lastindex == 2 else None
-            if attribute is not None:
-                attributes.append(attribute)
-                return
         name = self.next().text
         if self.accept("="):
             attributes.append(_node(Attribute, (name, self.expression(), start)))
@@ -472,7 +482,8 @@ class Parser:
 
     def _open(self, opened: int) -> None:
         """A block's body begins (its ``{`` ends at ``opened``): one level deeper, new lines separate."""
-        self._push(False)
+        self._newlines.append(False)
+        self._peeked = None
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise self.fail(f"nested deeper than {MAX_DEPTH} levels", opened)
@@ -489,22 +500,6 @@ class Parser:
         else:
             close = self.expect("}").start
         return self.line(close)
-
-    def _plain_attribute(self, m: re.Match[str], line: int) -> Attribute | None:
-        """The attribute ``_ITEM`` matched as a plain one (step 2), else None when it is left to the token parse
-        (at the depth bound, or an attribute of a literal: ``true.x``); the same node the token-by-token parse
-        makes, with the same bounds (depth, tokens)."""
-        if self.depth >= MAX_DEPTH:
-            return None
-        value = m.group(2)
-        leaf = _leaf(value) if len(value) <= _SHARED_TEXT else _make_leaf(value)
-        if leaf is None:
-            return None
-        expr, tokens = leaf
-        self._count(tokens, m.start())
-        self.pos = m.end()
-        self._peeked = None
-        return _node(Attribute, (m.group(1), expr, line))
 
     def label(self) -> str:
         self.expect('"')
