@@ -368,6 +368,7 @@ class Parser:
         opened: list[tuple[str, tuple[str, ...], int, list[Attribute], list[Block]]] = []
         text = self.text
         item = _ITEM.match if self.fast else None
+        newlines = text.count
         line = self.line()
         while True:
             pos = self.pos
@@ -375,23 +376,23 @@ class Parser:
             if m is not None:
                 step = m.lastindex
                 if step == 2:  # a plain attribute, unless at the depth bound or of a literal (``true.x``)
-                    value = m.group(2)
+                    name, value = m.group(1, 2)
                     leaf = _leaf(value) if len(value) <= _SHARED_TEXT else _make_leaf(value)
                     if leaf is not None and self.depth < MAX_DEPTH:
-                        self._count(leaf[1], m.start(1))
-                        attributes.append(_node(Attribute, (m.group(1), leaf[0], line)))
+                        self._count(leaf[1], pos)  # (blanks before the name: the same line)
+                        attributes.append(_node(Attribute, (name, leaf[0], line)))
                         self.pos = end = m.end()
                         self._peeked = None
-                        line += text.count("\n", pos, end)
+                        line += newlines("\n", pos, end)
                         continue
                 elif step == 3:  # a block header: its body is read by this loop
                     labels = tuple(_LABEL_TEXT.findall(m.group(3))) if m.end(3) > m.end(1) else ()
-                    self._count(len(labels) + 3, m.start(1))  # name, labels, brace, new line
+                    self._count(len(labels) + 3, pos)  # name, labels, brace, new line
                     self._open(pos)
                     opened.append((m.group(1), labels, line, attributes, blocks))
                     attributes, blocks = [], []
                     self.pos = end = m.end()
-                    line += text.count("\n", pos, end)
+                    line += newlines("\n", pos, end)
                     continue
                 elif opened or not top:  # a "}" at the start of the line
                     if not opened:
@@ -407,7 +408,7 @@ class Parser:
                         self._count(1, pos + 1)
                         self.pos = end = m.end()
                         self._peeked = None
-                        line += text.count("\n", pos, end)
+                        line += newlines("\n", pos, end)
                         continue
                     self.pos = pos + 1
                     self._peeked = None
