@@ -275,6 +275,32 @@ def test_the_benchmark_corpus_is_parsed_with_few_token_objects(tmp_path: Path, m
     assert lexed[True] * 15 < lexed[False]
 
 
+def test_the_benchmark_corpus_is_parsed_with_few_parser_calls_a_line(tmp_path: Path) -> None:
+    """Counting, not timing: a plain attribute, a block header and a closing brace are each handled inside the body
+    loop (a block opened by a header read by the same loop), so the parser's own methods (the token bound aside) run
+    fewer than two times an attribute or block (a call or more a line each, before: near five)."""
+    root = _benchmark_corpus(tmp_path / "hcl")
+    texts = [path.read_text(encoding="utf-8") for path in sorted(root.glob("*.tf"))]
+    parser_code = {f.__code__ for f in vars(hp.Parser).values() if callable(f) and f is not hp.Parser._count}
+    calls = [0]
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code in parser_code:
+            calls[0] += 1
+
+    sys.setprofile(profile)
+    try:
+        bodies = [hp.parse(text) for text in texts]
+    finally:
+        sys.setprofile(None)
+
+    def nodes(body: hp.Body) -> int:
+        return len(body.attributes) + sum(1 + nodes(b.body) for b in body.blocks)
+
+    written = sum(nodes(body) for body in bodies)
+    assert written > 1000 and calls[0] < 2 * written
+
+
 @pytest.mark.parametrize("node", [hp.Template(("x",)), hp.Template(()), hp.Literal(True), hp.Literal(None),
                                   hp.Template(("a", "b")), hp.Literal("7", number=True)])
 def test_a_leaf_evaluated_without_the_depth_count_still_stops_at_the_depth_bound(node: hp.Expr) -> None:
