@@ -73,18 +73,17 @@ def test_the_one_match_path_is_taken_for_the_commonest_lines_and_keeps_the_depth
         ("bucket", hp.Template(("n",)), 2), ("n", hp.Literal("14", number=True), 3), ("on", hp.Literal(True), 4),
         ("r", hp.GetAttr(hp.GetAttr(hp.Variable("aws_kms_key"), "k"), "arn"), 5)]
     assert parsed(DEEP, fast=True) == ("error", f"nested deeper than {MAX_DEPTH} levels", MAX_DEPTH + 1)
-    taken: list[str] = []
+    lexed: list[int] = []  # where the parser made a token: not on the one-match line
     parser = hp.Parser('a = "x"\nb = f(x)\n')
-    original = parser._simple
+    original = parser._lex
 
-    def spy(pos: int, line: int) -> hp.Attribute | None:
-        got = original(pos, line)
-        taken.append(got.name if got else "-")
-        return got
+    def spy(pos: int) -> hp.Token:
+        lexed.append(pos)
+        return original(pos)
 
-    parser._simple = spy  # type: ignore[method-assign]
-    parser.file()
-    assert taken == ["a", "-"]
+    parser._lex = spy  # type: ignore[method-assign]
+    assert [a.name for a in parser.file().attributes] == ["a", "b"]
+    assert lexed[0] == len('a = "x"\n') and min(lexed) == lexed[0] and len(lexed) > 5
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -276,6 +275,32 @@ def test_the_benchmark_corpus_is_parsed_with_few_token_objects(tmp_path: Path, m
     lists = sum(path.read_text(encoding="utf-8").count("[") for path in files)
     assert lexed[True] <= len(files) + 6 * lists
     assert lexed[True] * 15 < lexed[False]
+
+
+def test_the_benchmark_corpus_is_parsed_with_few_parser_calls_a_line(tmp_path: Path) -> None:
+    """Counting, not timing: a plain attribute, a block header and a closing brace are each handled inside the body
+    loop (a block opened by a header read by the same loop), so the parser's own methods (the token bound aside) run
+    fewer than two times an attribute or block (a call or more a line each, before: near five)."""
+    root = _benchmark_corpus(tmp_path / "hcl")
+    texts = [path.read_text(encoding="utf-8") for path in sorted(root.glob("*.tf"))]
+    parser_code = {f.__code__ for f in vars(hp.Parser).values() if callable(f) and f is not hp.Parser._count}
+    calls = [0]
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code in parser_code:
+            calls[0] += 1
+
+    sys.setprofile(profile)
+    try:
+        bodies = [hp.parse(text) for text in texts]
+    finally:
+        sys.setprofile(None)
+
+    def nodes(body: hp.Body) -> int:
+        return len(body.attributes) + sum(1 + nodes(b.body) for b in body.blocks)
+
+    written = sum(nodes(body) for body in bodies)
+    assert written > 1000 and calls[0] < 2 * written
 
 
 @pytest.mark.parametrize("node", [hp.Template(("x",)), hp.Template(()), hp.Literal(True), hp.Literal(None),

@@ -237,8 +237,9 @@ def _plain(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    """``value`` (frozen fact data) as sorted JSON text, for evidence."""
-    return json.dumps(value, default=_plain, sort_keys=True)
+    """``value`` (frozen fact data) as sorted JSON text, for evidence. Fact data is a tree of immutable values, so
+    the encoder keeps no table of the containers it is inside (``check_circular``: an insert and a delete each)."""
+    return json.dumps(value, default=_plain, sort_keys=True, check_circular=False)
 
 
 @contextmanager

@@ -114,6 +114,8 @@ class Attrs:
         kind = type(value)
         if kind is str or kind is bool or kind is int:  # most values: known, nothing inside them
             return value
+        if value is None:  # absent
+            return default
         problems = unknowns(value)
         if problems:
             self.errors.setdefault(fld, f"{self.block.address}: " + "; ".join(problems))

@@ -697,22 +697,23 @@ def load_module(conn: IacConnector, directory: Path, problems: Problems) -> Modu
         module.files.append(f)
         for raw in f.blocks:
             attrs, nested = _body(raw.body)
-            if raw.kind == "variable" and raw.labels:
-                module.variables[raw.labels[0]] = attrs.get("default")
-            elif raw.kind == "locals":
-                module.locals.update(attrs)
-            elif raw.kind == "output" and raw.labels:
-                if "value" in attrs:
-                    module.outputs[raw.labels[0]] = attrs["value"]
-            elif raw.kind == "module" and raw.labels:
-                module.calls[raw.labels[0]] = Call(attrs, f.rel, raw.start)
-            elif raw.kind == "provider":
-                module.providers.append(attrs)
-            elif raw.kind == "resource" and len(raw.labels) == 2:
+            kind = raw.kind
+            if kind == "resource" and len(raw.labels) == 2:  # the commonest block first
                 rtype, name = raw.labels
                 count, for_each = attrs.pop("count", None), attrs.pop("for_each", None)  # the block's own dict
                 module.resources[f"{rtype}.{name}"] = ResourceDecl(rtype, name, attrs, nested, count, for_each, f,
                                                                    raw.start, raw.end)
+            elif kind == "variable" and raw.labels:
+                module.variables[raw.labels[0]] = attrs.get("default")
+            elif kind == "locals":
+                module.locals.update(attrs)
+            elif kind == "output" and raw.labels:
+                if "value" in attrs:
+                    module.outputs[raw.labels[0]] = attrs["value"]
+            elif kind == "module" and raw.labels:
+                module.calls[raw.labels[0]] = Call(attrs, f.rel, raw.start)
+            elif kind == "provider":
+                module.providers.append(attrs)
     return module
 
 

@@ -12,10 +12,10 @@ parsing, before Python's stack is at risk), every scan is linear in the text (on
 token, runs of blank and comment lines taken as one; a heredoc's closing marker is searched once), a file has
 at most ``MAX_TOKENS`` tokens, and numbers stay text until evaluated.
 
-The commonest lines are each taken in one match straight from the text, without a token: a plain attribute
-(``_SIMPLE``), a block header with plain labels (``_HEADER``), a closing brace and a line end; they make the nodes,
-lines, token counts and depth errors the token-by-token parse (``Parser(text, fast=False)``) makes, and anything
-else on a line goes to that parse.
+The commonest lines are each taken in one match straight from the text, without a token (``_ITEM``: a plain
+attribute, a block header with plain labels, a closing brace with its line end), and the blocks they open are read
+in one loop; they make the nodes, lines and depth errors the token-by-token parse (``Parser(text, fast=False)``)
+makes, and anything else on a line goes to that parse.
 """
 from __future__ import annotations
 
@@ -183,26 +183,35 @@ _TOKEN = re.compile(r"""
   | (?P<heredoc><<(-?)([^\W\d][\w-]*)[ \t]*\r?\n)
   | (?P<op>==|!=|<=|>=|&&|\|\||=>|\.\.\.|[-+*/%<>!?:=.,(){}\[\]"~]))
 """, re.VERBOSE)
-#: The commonest line of a body, ``name = "text"``, ``name = true``, ``name = 14`` or ``name = a.b.c``, ending the
-#: line: taken in one match (``Parser._simple``) and made into the very nodes the full parse would make.
-_SIMPLE = re.compile(r"""
-    ([^\W\d][\w-]*)[ \t]*=[ \t]*
-    ( "[^"\\$%\n]*"  # a string without escapes or template markers
-      | [0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![\w.])  # a number
-      | [^\W\d][\w-]*(?:\.[^\W\d][\w-]*)*(?![\w.\[(-])  # a name or a chain of attributes
-    )[ \t\r]*(?:\n[\n \t\r]*|\Z)  # the end of the line, and the blank lines after it
-""", re.VERBOSE)
-#: A block label written as a plain string (``resource "aws_s3_bucket" "logs"``).
-_LABEL = re.compile(r'[ \t\r]*"([^"\\$%\n]*)"')
-#: The commonest block header, a name and plain string labels, its ``{`` ending the line (``Parser._header``).
-_HEADER = re.compile(r"""
-    ([^\W\d][\w-]*)  # the block's kind
-    ((?:[ \t\r]*"[^"\\$%\n]*")*)  # its labels, each a string without escapes or template markers
-    [ \t\r]*(\{)[ \t\r]*\n[\n \t\r]*  # the brace ending the line, and the blank lines after it
-""", re.VERBOSE)
+#: The pieces of the one-match lines: a name (ASCII: a table look-up a character, where ``[^\W\d][\w-]*`` asks
+#: Unicode; a line with any other name is left to the token-by-token parse), and a string without escapes or
+#: template markers.
+_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
+_PLAIN_TEXT = r'[^"\\$%\n]*'
+_PLAIN = rf'"{_PLAIN_TEXT}"'
 #: The end of a line after a block's ``}``, and the blank lines after it, when no comment line follows (a comment
 #: line is part of the new line token: left to it).
-_LINE_END = re.compile(r"[ \t\r]*\n[\n \t\r]*(?![\n \t\r]|\#|//)")
+_LINE_END_TEXT = r"[ \t\r]*\n[\n \t\r]*(?![\n \t\r]|\#|//)"
+#: The commonest lines of a body, each taken in one match straight from the text (``Parser.body``; which one is
+#: told by the match's ``lastindex``) and made into the very nodes the token-by-token parse would make:
+#: 2, a plain attribute ending the line: ``name = "text"``, ``name = true``, ``name = 14`` or ``name = a.b.c``;
+#: 3, a block header, a name and plain string labels, its ``{`` ending the line;
+#: 4 or None, a block's closing ``}``, with (4) or without the end of its line.
+_ITEM = re.compile(rf"""
+    [ \t\r]*({_NAME})  # 1: the attribute's or the block's name (blanks before it: no token of their own)
+    (?: [ \t]*=[ \t]*
+        ( {_PLAIN}
+        | [0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![\w.])  # a number
+        | {_NAME}(?:\.{_NAME})*(?![\w.\[(-])  # a name or a chain of attributes
+        )[ \t\r]*(?:\n[\n \t\r]*|\Z)  # 2: the value; the end of the line, and the blank lines after it
+      | ((?:[ \t\r]*{_PLAIN})*)  # 3: the block's labels
+        [ \t\r]*\{{[ \t\r]*\n[\n \t\r]*  # the brace ending the line, and the blank lines after it
+    )
+  | \}}({_LINE_END_TEXT})?  # 4: the end of the line after a closing brace
+""", re.VERBOSE)
+#: A block label written as a plain string (``resource "aws_s3_bucket" "logs"``).
+_LABEL = re.compile(rf'[ \t\r]*"({_PLAIN_TEXT})"')
+_LINE_END = re.compile(_LINE_END_TEXT)
 _LABEL_TEXT = re.compile(r'"([^"]*)"')
 _KEYWORDS = {"true": True, "false": False, "null": None}
 _COMMENT_LINES = re.compile(r"[ \t\r]*(?:\#|//)[^\n]*\n[\n \t\r]*")
@@ -233,7 +242,7 @@ class Parser:
 
     def __init__(self, text: str, first_line: int = 1, *, fast: bool = True):
         self.text = text
-        self.fast = fast  # take the commonest lines in one match (``_simple``); False: token by token only
+        self.fast = fast  # take the commonest lines in one match (``_ITEM``); False: token by token only
         self.pos = 0
         self.depth = 0
         self._line_at, self._line_count = 0, 0  # newlines before _line_at: lines are asked for in text order
@@ -348,46 +357,94 @@ class Parser:
         return body
 
     def body(self, top: bool = False) -> Body:
+        """The attributes and blocks up to the end of the text (``top``) or to the ``}`` closing the block.
+
+        The commonest lines (``_ITEM``) are each one match straight from the text, without a token, and a block
+        whose header is such a line is read in this same loop (its parent's lists kept on ``opened``, not on
+        Python's stack); anything else on a line goes to the token-by-token parse."""
         attributes: list[Attribute] = []
         blocks: list[Block] = []
-        text, fast = self.text, self.fast
+        #: blocks opened by a one-match header and not yet closed: (kind, labels, first line, the parent's lists)
+        opened: list[tuple[str, tuple[str, ...], int, list[Attribute], list[Block]]] = []
+        text = self.text
+        item = _ITEM.match if self.fast else None
+        newlines = text.count
+        line = self.line()
         while True:
             pos = self.pos
-            if fast:  # the commonest lines in one match each, straight from the text (no token made)
-                first = text[pos:pos + 1]
-                if first == "}" and not top:
-                    return _node(Body, (tuple(attributes), tuple(blocks)))
-                if first.isidentifier():
-                    start = self.line(pos)
-                    simple = self._simple(pos, start)
-                    if simple is not None:  # its line has ended
-                        attributes.append(simple)
+            m = item(text, pos) if item is not None else None
+            if m is not None:
+                step = m.lastindex
+                if step == 2:  # a plain attribute, unless at the depth bound or of a literal (``true.x``)
+                    name, value = m.group(1, 2)
+                    leaf = _leaf(value) if len(value) <= _SHARED_TEXT else _make_leaf(value)
+                    if leaf is not None and self.depth < MAX_DEPTH:
+                        self._count(leaf[1], pos)  # (blanks before the name: the same line)
+                        attributes.append(_node(Attribute, (name, leaf[0], line)))
+                        self.pos = end = m.end()
+                        self._peeked = None
+                        line += newlines("\n", pos, end)
                         continue
-                    header = _HEADER.match(text, pos)
-                    if header is not None:
-                        blocks.append(self._header_block(header, start))
-                        self._end_of_line(top)
-                        continue
-            tok = self.peek()
-            if tok.kind == "nl":
-                self.next()
-                continue
-            if tok.kind == "eof" or (not top and tok.kind == "op" and tok.text == "}"):
-                return _node(Body, (tuple(attributes), tuple(blocks)))
-            if tok.kind != "ident":
-                raise self.fail(f"expected an attribute or a block, found {_shown(tok)}", tok.start)
-            start = self.line(tok.start)
-            if fast and tok.start != pos:  # blanks before it: not yet tried above
-                simple = self._simple(tok.start, start)
-                if simple is not None:
-                    attributes.append(simple)
+                elif step == 3:  # a block header: its body is read by this loop
+                    labels = tuple(_LABEL_TEXT.findall(m.group(3))) if m.end(3) > m.end(1) else ()
+                    self._count(len(labels) + 3, pos)  # name, labels, brace, new line
+                    self._open(pos)
+                    opened.append((m.group(1), labels, line, attributes, blocks))
+                    attributes, blocks = [], []
+                    self.pos = end = m.end()
+                    line += newlines("\n", pos, end)
                     continue
-            name = self.next().text
-            if self.accept("="):
-                attributes.append(_node(Attribute, (name, self.expression(), start)))
+                elif opened or not top:  # a "}" at the start of the line
+                    if not opened:
+                        return _node(Body, (tuple(attributes), tuple(blocks)))
+                    self.depth -= 1
+                    self._newlines.pop()
+                    self._count(1, pos)
+                    kind, labels, start, parent_attributes, parent_blocks = opened.pop()
+                    parent_blocks.append(_node(Block, (kind, labels, _node(Body, (tuple(attributes), tuple(blocks))),
+                                                       start, line)))
+                    attributes, blocks = parent_attributes, parent_blocks
+                    if step == 4:  # the line ends after it: the new line token taken with it
+                        self._count(1, pos + 1)
+                        self.pos = end = m.end()
+                        self._peeked = None
+                        line += newlines("\n", pos, end)
+                        continue
+                    self.pos = pos + 1
+                    self._peeked = None
+                    self._line_at, self._line_count = pos, line - self._first_line
+                    self._end_of_line(top and not opened)
+                    line = self.line()
+                    continue
+            self._line_at, self._line_count = pos, line - self._first_line
+            tok = self.peek()
+            if tok.kind == "eof" or (tok.kind == "op" and tok.text == "}" and (opened or not top)):
+                if not opened:
+                    return _node(Body, (tuple(attributes), tuple(blocks)))
+                kind, labels, start, parent_attributes, parent_blocks = opened.pop()
+                parent_blocks.append(_node(Block, (kind, labels, _node(Body, (tuple(attributes), tuple(blocks))),
+                                                   start, self._close())))
+                attributes, blocks = parent_attributes, parent_blocks
+                self._end_of_line(top and not opened)
             else:
-                blocks.append(self._block(name, start))
-            self._end_of_line(top)
+                self._token_line(tok, top and not opened, attributes, blocks)
+            line = self.line()
+
+    def _token_line(self, tok: Token, top: bool, attributes: list[Attribute], blocks: list[Block]) -> None:
+        """One line of a body read token by token from its first token ``tok``: a new line, an attribute or a
+        block, appended to ``attributes`` or ``blocks``."""
+        if tok.kind == "nl":
+            self.next()
+            return
+        if tok.kind != "ident":
+            raise self.fail(f"expected an attribute or a block, found {_shown(tok)}", tok.start)
+        start = self.line(tok.start)
+        name = self.next().text
+        if self.accept("="):
+            attributes.append(_node(Attribute, (name, self.expression(), start)))
+        else:
+            blocks.append(self._block(name, start))
+        self._end_of_line(top)
 
     def _end_of_line(self, top: bool) -> None:
         """After an attribute or a block: the line ends (or the body, or the file)."""
@@ -401,14 +458,6 @@ class Parser:
         end = self.peek()
         if not (end.kind in ("nl", "eof") or (not top and end.kind == "op" and end.text == "}")):
             raise self.fail(f"expected a new line, found {_shown(end)}", end.start)
-
-    def _header_block(self, header: re.Match[str], start: int) -> Block:
-        """A block whose header line ``_HEADER`` matched: the same node ``_block`` makes, with the same bounds."""
-        labels = tuple(_LABEL_TEXT.findall(header.group(2)))
-        self._count(len(labels) + 3, header.start())  # name, labels, brace, new line
-        self.pos = header.end()
-        self._peeked = None
-        return self._block_body(header.group(1), labels, start, header.end(3))
 
     def _block(self, kind: str, start: int) -> Block:
         """A block after its name: labels, then its body in braces."""
@@ -428,15 +477,20 @@ class Parser:
                 labels.append(self.label())
             else:
                 raise self.fail(f"expected a label or '{{', found {_shown(label)}", label.start)
-        return self._block_body(kind, tuple(labels), start, self.pos)
+        self._open(self.pos)
+        inner = self.body()
+        return _node(Block, (kind, tuple(labels), inner, start, self._close()))
 
-    def _block_body(self, kind: str, labels: tuple[str, ...], start: int, opened: int) -> Block:
-        """A block after its ``{`` (which ends at ``opened``): its body, then its ``}``."""
-        self._push(False)
+    def _open(self, opened: int) -> None:
+        """A block's body begins (its ``{`` ends at ``opened``): one level deeper, new lines separate."""
+        self._newlines.append(False)
+        self._peeked = None
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise self.fail(f"nested deeper than {MAX_DEPTH} levels", opened)
-        inner = self.body()
+
+    def _close(self) -> int:
+        """A block's body has ended: its ``}``, and the line of it."""
         self.depth -= 1
         self._pop()
         if self.fast and self.text.startswith("}", self.pos):
@@ -446,23 +500,7 @@ class Parser:
             self._peeked = None
         else:
             close = self.expect("}").start
-        return _node(Block, (kind, labels, inner, start, self.line(close)))
-
-    def _simple(self, pos: int, line: int) -> Attribute | None:
-        """The attribute at ``pos`` when its line is one of the commonest shapes (``_SIMPLE``), else None; the
-        same node the token-by-token parse makes, with the same bounds (depth, tokens)."""
-        m = _SIMPLE.match(self.text, pos)
-        if m is None or self.depth >= MAX_DEPTH:
-            return None
-        name, value = m.groups()
-        leaf = _leaf(value) if len(value) <= _SHARED_TEXT else _make_leaf(value)
-        if leaf is None:
-            return None  # an attribute of a literal: left to the full parse (and its error)
-        expr, tokens = leaf
-        self._count(tokens, pos)
-        self.pos = m.end()
-        self._peeked = None
-        return _node(Attribute, (name, expr, line))
+        return self.line(close)
 
     def label(self) -> str:
         self.expect('"')
