@@ -117,6 +117,16 @@ def test_evidence_json_is_the_text_thawing_gives(tmp_path: Path) -> None:
         "path": "main.tf", "start_line": 10, "end_line": 12}
 
 
+def test_evidence_json_gives_a_dataclass_its_own_dict_and_keeps_other_keys_as_text() -> None:
+    where = Location("main.tf", 3, 5)
+    assert iac._plain(where) is vars(where)  # no copy made in Python: the encoder reads it and sorts its keys
+    keyed = MappingProxyType({2: "b", 10: "a"})  # not text: written as their str, sorted as text
+    assert iac.to_json({"m": keyed, "w": where}) == (
+        '{"m": {"10": "a", "2": "b"}, "w": {"end_line": 5, "path": "main.tf", "start_line": 3}}')
+    assert iac.to_json(MappingProxyType({"z": 1, "a": where})) == (
+        '{"a": {"end_line": 5, "path": "main.tf", "start_line": 3}, "z": 1}')
+
+
 def test_each_terraform_file_is_read_once_though_depends_on_is_read_from_its_lines(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, {"a.tf": 'resource "aws_kms_key" "k" {\n  enable_key_rotation = true\n}\n',

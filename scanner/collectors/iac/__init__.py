@@ -225,15 +225,28 @@ def _system(conn: IacConnector, scan: Scan) -> Any:
 def _plain(value: Any) -> Any:
     """One level of ``thaw`` for ``json.dumps(default=...)``: the encoder walks the rest itself, so a frozen
     value is written without first being copied whole (the text is the same as ``json.dumps(thaw(value))``).
-    The commonest kinds (read-only mappings, fact dataclasses) are told by their exact type: no ABC check."""
+    The commonest kinds (read-only mappings, fact dataclasses) are told by their exact type: no ABC check.
+    The encoder sorts every mapping's keys (``to_json``), so the order of what is given here does not matter: a
+    dataclass instance whose ``__dict__`` holds exactly its fields is given that dict itself (the encoder only
+    reads it), and a read-only mapping with text keys its plain copy, both made in C."""
     kind = type(value)
-    fields = None if kind is MappingProxyType else getattr(kind, "__dataclass_fields__", None)
+    if kind is MappingProxyType:
+        plain = value.copy()
+        return plain if set(map(type, plain)) <= _TEXT else {str(k): v for k, v in plain.items()}
+    fields = getattr(kind, "__dataclass_fields__", None)
     if fields is not None:  # an instance of a dataclass (not the class itself; none of them is a Mapping)
+        own = getattr(value, "__dict__", None)
+        if own is not None and own.keys() == fields.keys():
+            return own
         return {k: getattr(value, k) for k in fields}
-    if kind is MappingProxyType or isinstance(value, Mapping):
+    if isinstance(value, Mapping):
         return {str(k): v for k, v in value.items()}
     plain = thaw(value)  # sets (sorted), enums, datetimes, bytes
     return str(plain) if plain is value else plain
+
+
+#: the key type a mapping's copy keeps as it is in ``_plain`` (any other key is written as its ``str``)
+_TEXT = frozenset({str})
 
 
 def to_json(value: Any) -> str:
