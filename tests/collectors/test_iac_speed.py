@@ -127,6 +127,16 @@ def test_evidence_json_gives_a_dataclass_its_own_dict_and_keeps_other_keys_as_te
         '{"a": {"end_line": 5, "path": "main.tf", "start_line": 3}, "z": 1}')
 
 
+def test_the_collectors_working_dataclasses_compile_only_their_init() -> None:
+    """Each generated method is compiled at every start; nothing compares or prints these working values."""
+    from scanner.collectors.iac import _cfn, _plan
+    from scanner.collectors.iac._values import Block
+
+    kinds = [iac.Scan, _build.Built, _cfn.Template, _hcl.Problems, _hcl.HclFile, _hcl.ResourceDecl, _hcl.Module,
+             _plan.Configured, Block]
+    assert [sorted({"__init__", "__eq__", "__repr__"} & set(vars(k))) for k in kinds] == [["__init__"]] * 9
+
+
 def test_each_terraform_file_is_read_once_though_depends_on_is_read_from_its_lines(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, {"a.tf": 'resource "aws_kms_key" "k" {\n  enable_key_rotation = true\n}\n',

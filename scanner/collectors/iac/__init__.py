@@ -71,7 +71,7 @@ FACTS: dict[str, FactSpec] = {
 }
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Scan:
     blocks: list[Block]
     problems: list[tuple[str, int | None, str]]

@@ -89,7 +89,7 @@ class Where:
 Index = tuple[dict[str, list[Block]], dict[str, list[Block]], list[Block]]
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Built:
     """The facts' values and what the runner needs beside them."""
 

@@ -36,7 +36,7 @@ class CfnError(ValueError):
         self.line = line
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Template:
     data: dict[str, Any]
     lines: dict[str, tuple[int, int]]  # logical id -> (first, last line)

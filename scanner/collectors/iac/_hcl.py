@@ -55,7 +55,7 @@ class HclError(ValueError):
         self.line = line
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Problems:
     """Files that could not be read or parsed: (relative path, line, message); and the modules parsed so far
     (each directory is parsed once per scan, however often it is called)."""
@@ -64,7 +64,7 @@ class Problems:
     modules: dict[Path, Module] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class HclFile:
     path: Path
     rel: str
@@ -638,7 +638,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ResourceDecl:
     type: str
     name: str
@@ -660,7 +660,7 @@ class Call:
     line: int
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Module:
     """A directory of .tf files, parsed (not evaluated)."""
 

@@ -58,7 +58,7 @@ def _modules(module: Mapping[str, Any], depth: int = 0) -> Iterator[Mapping[str,
             yield from _modules(child, depth + 1)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Configured:
     """What the configuration says of one resource: the attributes it sets, and what they refer to."""
 

@@ -41,7 +41,7 @@ class InlineWaiver:
     problem: str = ""
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Block:
     """One resource instance, Terraform-shaped: ``attrs`` holds evaluated values (``Unknown`` where unresolved),
     nested blocks as lists of dicts."""
