@@ -293,6 +293,7 @@ def scan_target(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clau
     warnings = transport_warnings(target) + notes_warnings
     expired_seen: dict[Waiver, int] = {}
     results = []
+    target_type = target.type.value  # read once: an enum's value is a property in Python
     for spec in mine:
         refs = tuple(k for k, rec in evidence.items() if rec["fact"] in spec.facts)
         clauses = tuple(clause_map.get(spec.id, ()))  # one tuple for the check's results
@@ -305,7 +306,7 @@ def scan_target(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clau
                 if expired is not None:
                     expired_seen[expired] = expired_seen.get(expired, 0) + 1
             results.append(make(
-                Result, check=spec.id, target=target.name, target_type=target.type.value, status=status,
+                Result, check=spec.id, target=target.name, target_type=target_type, status=status,
                 severity=spec.severity, area=spec.area, resource=f.resource, message=f.message,
                 observed=f.observed, clauses=clauses, evidence=refs, at=utcnow(),
                 criterion=spec.criterion, waiver=waiver, location=f.location, remediation=spec.remediation,
