@@ -514,7 +514,7 @@ def results_to_dicts(results: Sequence[Result]) -> list[dict[str, Any]]:
     forms: dict[int, Any] = {}  # id of a clauses tuple, Location or Risk (alive in ``results``) -> its JSON form
     seconds: dict[tuple[int, ...], str] = {}  # a UTC time to the second -> its isoformat()
 
-    def form(value: Any, make: Callable[[Any], Any]) -> Any:
+    def form(value: Any, make: Callable[[Any], Any]) -> Any:  # called when ``forms.get`` (inline) has no form
         made = forms.get(id(value))
         return made if made is not None else forms.setdefault(id(value), make(value))
 
@@ -532,16 +532,17 @@ def results_to_dicts(results: Sequence[Result]) -> list[dict[str, Any]]:
         d = {
             "check": r.check, "target": r.target, "target_type": r.target_type, "resource": r.resource,
             "status": r.status._value_, "severity": r.severity._value_, "area": r.area._value_, "message": r.message,
-            "criterion": r.criterion, "observed": thaw(observed), "clauses": form(r.clauses, list),
-            "evidence": list(r.evidence), "at": stamp,
+            "criterion": r.criterion, "observed": thaw(observed),
+            "clauses": forms.get(id(r.clauses)) or form(r.clauses, list), "evidence": list(r.evidence), "at": stamp,
             "waiver": thaw(r.waiver) if r.waiver else None,
-            "location": form(r.location, thaw) if r.location else None, "remediation": r.remediation,
+            "location": (forms.get(id(r.location)) or form(r.location, thaw)) if r.location else None,
+            "remediation": r.remediation,
             "expired_waiver": thaw(r.expired_waiver) if r.expired_waiver else None,
         }
         if r.kind == "challenge":
             d["kind"], d["impact"], d["steps"] = r.kind, r.impact, [thaw(s) for s in r.steps]
         if r.risk is not None:
-            d["risk"] = form(r.risk, thaw)
+            d["risk"] = forms.get(id(r.risk)) or form(r.risk, thaw)
         out.append(d)
     return out
 
