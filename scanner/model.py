@@ -34,9 +34,13 @@ def freeze(value: Any) -> Any:
     kind = type(value)  # fast paths for the exact built-in types (a record read back): the same result
     if kind is str or kind is int or kind is float or kind is bool or value is None:
         return value
-    if kind is dict:
+    if kind is dict:  # of scalars only (most): copied in C, without a step per item
+        if _SCALARS.issuperset(map(type, value.values())):
+            return MappingProxyType(value.copy())
         return MappingProxyType({k: v if type(v) in _SCALARS else freeze(v) for k, v in value.items()})
     if kind is list or kind is tuple:
+        if _SCALARS.issuperset(map(type, value)):
+            return tuple(value)
         return tuple(v if type(v) in _SCALARS else freeze(v) for v in value)
     if isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
@@ -271,24 +275,36 @@ class Finding:
         object.__setattr__(self, "observed", freeze(observed if type(observed) is dict else dict(observed)))
 
 
+def _finding(status: Status, resource: str, message: str, observed: dict[str, Any],
+             location: Location | None) -> Finding:
+    """``Finding(status, resource, message, observed, location)`` for the helpers below, the same value: their
+    status is a Status and their observed the fresh dict of their keyword arguments, so the instance is made with
+    its fields set at once, the observed frozen as ``__post_init__`` freezes it (a check makes every finding of a
+    scan with them: the generated ``__init__`` set each field with a call)."""
+    made = object.__new__(Finding)
+    object.__setattr__(made, "__dict__", {"status": status, "resource": resource, "message": message,
+                                          "observed": freeze(observed), "location": location})
+    return made
+
+
 def passed(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:
-    return Finding(Status.PASS, resource, message, observed, location)
+    return _finding(Status.PASS, resource, message, observed, location)
 
 
 def failed(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:
-    return Finding(Status.FAIL, resource, message, observed, location)
+    return _finding(Status.FAIL, resource, message, observed, location)
 
 
 def error(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:
-    return Finding(Status.ERROR, resource, message, observed, location)
+    return _finding(Status.ERROR, resource, message, observed, location)
 
 
 def not_applicable(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:
-    return Finding(Status.NOT_APPLICABLE, resource, message, observed, location)
+    return _finding(Status.NOT_APPLICABLE, resource, message, observed, location)
 
 
 def manual(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:
-    return Finding(Status.MANUAL, resource, message, observed, location)
+    return _finding(Status.MANUAL, resource, message, observed, location)
 
 
 @frozen
@@ -498,7 +514,7 @@ def results_to_dicts(results: Sequence[Result]) -> list[dict[str, Any]]:
     forms: dict[int, Any] = {}  # id of a clauses tuple, Location or Risk (alive in ``results``) -> its JSON form
     seconds: dict[tuple[int, ...], str] = {}  # a UTC time to the second -> its isoformat()
 
-    def form(value: Any, make: Callable[[Any], Any]) -> Any:
+    def form(value: Any, make: Callable[[Any], Any]) -> Any:  # called when ``forms.get`` (inline) has no form
         made = forms.get(id(value))
         return made if made is not None else forms.setdefault(id(value), make(value))
 
@@ -516,16 +532,17 @@ def results_to_dicts(results: Sequence[Result]) -> list[dict[str, Any]]:
         d = {
             "check": r.check, "target": r.target, "target_type": r.target_type, "resource": r.resource,
             "status": r.status._value_, "severity": r.severity._value_, "area": r.area._value_, "message": r.message,
-            "criterion": r.criterion, "observed": thaw(observed), "clauses": form(r.clauses, list),
-            "evidence": list(r.evidence), "at": stamp,
+            "criterion": r.criterion, "observed": thaw(observed),
+            "clauses": forms.get(id(r.clauses)) or form(r.clauses, list), "evidence": list(r.evidence), "at": stamp,
             "waiver": thaw(r.waiver) if r.waiver else None,
-            "location": form(r.location, thaw) if r.location else None, "remediation": r.remediation,
+            "location": (forms.get(id(r.location)) or form(r.location, thaw)) if r.location else None,
+            "remediation": r.remediation,
             "expired_waiver": thaw(r.expired_waiver) if r.expired_waiver else None,
         }
         if r.kind == "challenge":
             d["kind"], d["impact"], d["steps"] = r.kind, r.impact, [thaw(s) for s in r.steps]
         if r.risk is not None:
-            d["risk"] = form(r.risk, thaw)
+            d["risk"] = forms.get(id(r.risk)) or form(r.risk, thaw)
         out.append(d)
     return out
 

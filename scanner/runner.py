@@ -47,7 +47,7 @@ from scanner.model import (
     utcnow,
 )
 from scanner.registry import CheckSpec
-from scanner.value import frozen
+from scanner.value import frozen, make
 
 log = logging.getLogger("gxpscan.runner")
 
@@ -293,8 +293,10 @@ def scan_target(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clau
     warnings = transport_warnings(target) + notes_warnings
     expired_seen: dict[Waiver, int] = {}
     results = []
+    target_type = target.type.value  # read once: an enum's value is a property in Python
     for spec in mine:
         refs = tuple(k for k, rec in evidence.items() if rec["fact"] in spec.facts)
+        clauses = tuple(clause_map.get(spec.id, ()))  # one tuple for the check's results
         for f in evaluate(spec, facts, target):
             f = redact(with_notes(f, notes), secrets)
             status, waiver, expired = f.status, None, None
@@ -303,10 +305,10 @@ def scan_target(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clau
                 status = Status.WAIVED if waiver else status
                 if expired is not None:
                     expired_seen[expired] = expired_seen.get(expired, 0) + 1
-            results.append(Result(
-                check=spec.id, target=target.name, target_type=target.type.value, status=status,
+            results.append(make(
+                Result, check=spec.id, target=target.name, target_type=target_type, status=status,
                 severity=spec.severity, area=spec.area, resource=f.resource, message=f.message,
-                observed=f.observed, clauses=tuple(clause_map.get(spec.id, ())), evidence=refs, at=utcnow(),
+                observed=f.observed, clauses=clauses, evidence=refs, at=utcnow(),
                 criterion=spec.criterion, waiver=waiver, location=f.location, remediation=spec.remediation,
                 expired_waiver=expired))
     for test in tests:

@@ -30,6 +30,8 @@ def where(item: AwsItem) -> dict[str, Any]:
 
 def incomplete(item: PartlyRead, *fields: str) -> Finding | None:
     """An error finding when any of the named fields (all, if none named) could not be read."""
+    if not item.errors:  # most items: read whole
+        return None
     missing = {k: v for k, v in item.errors.items() if not fields or k in fields or k.split(" ", 1)[0] in fields}
     if not missing:
         return None

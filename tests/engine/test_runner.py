@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -346,3 +347,32 @@ def test_plaintext_transports_are_warned_about(kind, options, expected):
     else:
         [warning] = out.warnings
         assert warning.startswith(f"target t1: {expected}") and "hunter22" not in warning
+
+
+def test_results_are_made_without_the_generated_init(registry, monkeypatch) -> None:
+    import scanner.model as model
+    from tests.factories import count_calls
+
+    specs, clauses = list(registry.checks.values()), {"linux.test.widgets": ("part11:11.10(d)",)}
+    first = scan_target(make_target("web1"), specs, clauses, collector=fake_collector(GOOD))
+    calls = count_calls(monkeypatch, model.Result, "__init__")
+    again = scan_target(make_target("web1"), specs, clauses, collector=fake_collector(GOOD))
+    assert len(again.results) == len(first.results) > 3
+    assert calls == [0]  # 21 calls to object.__setattr__ each (some 30,000 instructions a result), one per finding
+    assert [dataclasses.replace(r, at=first.results[0].at) for r in again.results] == [
+        dataclasses.replace(r, at=first.results[0].at) for r in first.results]
+    widgets = next(r for r in again.results if r.check == "linux.test.widgets")
+    assert widgets.clauses == ("part11:11.10(d)",) and widgets.kind == "check" and widgets.risk is None
+
+
+@pytest.mark.parametrize("helper, status", [(passed, Status.PASS), (failed, Status.FAIL)])
+def test_a_findings_helper_makes_the_finding_of_its_status_without_init(helper, status, monkeypatch) -> None:
+    import scanner.model as model
+    from tests.factories import count_calls
+
+    calls = count_calls(monkeypatch, model.Finding, "__post_init__")
+    got = helper("r1", "said", count=2, names=["a", {"b": [1]}])
+    assert calls == [0]
+    assert got == Finding(status, "r1", "said", {"count": 2, "names": ["a", {"b": [1]}]})
+    assert got.observed == {"count": 2, "names": ("a", MappingProxyType({"b": (1,)}))}
+    assert type(got.observed) is MappingProxyType and got.location is None

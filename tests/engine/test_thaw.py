@@ -127,3 +127,14 @@ def test_a_record_read_back_asks_no_enum_call_per_result(monkeypatch: pytest.Mon
     assert [r.status for r in back] == [Status.PASS, Status.FAIL] * 25
     assert [result_to_dict(r) for r in back] == dicts
     assert calls[0] == 0
+
+
+def test_freeze_copies_a_mapping_or_list_of_scalars_whole() -> None:
+    source = {"user": "root", "uid": 0, "shell": None, "ratio": 0.5, "admin": True}
+    got = freeze(source)
+    source["uid"] = 1
+    assert got == {"user": "root", "uid": 0, "shell": None, "ratio": 0.5, "admin": True}  # a copy, not a view
+    assert list(got) == ["user", "uid", "shell", "ratio", "admin"]
+    listed = [1, "a", None]
+    assert freeze(listed) == (1, "a", None) and type(freeze(listed)) is tuple
+    assert freeze([1, [2]]) == (1, (2,))

@@ -268,3 +268,53 @@ def test_evolve_leaves_to_replace_what_init_checks_or_derives_and_what_is_not_a_
         value.evolve(_Plain(1), c=3)  # not a field: replace refuses it
     with pytest.raises(TypeError):
         value.evolve(object(), a=1)  # not a dataclass
+
+
+# --- make: a class's value with its fields set at once ---------------------------------------------------------
+
+@value.frozen(slots=True)
+class _Slotted:
+    a: int
+
+
+@value.frozen
+class _Made:
+    a: int
+    b: tuple[str, ...] = ()
+    c: str = "c"
+
+
+def test_make_is_the_class_called_for_every_frozen_class_it_makes() -> None:
+    from tests.factories import make_result
+
+    stock = make_result()
+    given = {name: getattr(stock, name) for name in ("check", "target", "target_type", "status", "severity", "area",
+                                                     "resource", "message", "observed", "clauses", "evidence", "at")}
+    made = value.make(type(stock), **given)
+    assert made == type(stock)(**given) and repr(made) == repr(type(stock)(**given))
+    assert list(vars(made).items()) == list(vars(type(stock)(**given)).items())  # every field, in field order
+    assert list(vars(value.make(_Made, c="x", a=1)).items()) == [("a", 1), ("b", ()), ("c", "x")]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.message = "y"  # type: ignore[misc]
+
+
+def test_make_sets_the_fields_without_calling_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.factories import count_calls
+
+    value.make(_Made, a=0)  # __init__ compiled (``_LazyInit``) before it is counted
+    calls = count_calls(monkeypatch, _Made, "__init__")
+    assert value.make(_Made, a=1, b=("x",)) == _Made(1, ("x",))
+    assert calls == [1]  # the comparison's own _Made(...) only
+
+
+def test_make_leaves_to_init_what_it_checks_derives_or_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="negative"):
+        value.make(_Checked, a=-1)  # __post_init__ runs
+    assert value.make(_Derived, a=2) == _Derived(2)
+    assert value.make(_Slotted, a=3) == _Slotted(3)
+    assert value._template(_Checked) is None and value._template(_Derived) is None
+    assert value._template(_Slotted) is None
+    with pytest.raises(TypeError, match="missing"):
+        value.make(_Made, b=("x",))  # a field without a default not given
+    with pytest.raises(TypeError, match="unexpected"):
+        value.make(_Made, a=1, d=4)  # not a field
