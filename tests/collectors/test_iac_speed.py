@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -301,13 +302,20 @@ def test_the_benchmark_corpus_is_parsed_with_few_parser_calls_a_line(tmp_path: P
     """Counting, not timing: a plain attribute, a block header and a closing brace are each handled inside the body
     loop (a block opened by a header read by the same loop), so the parser's own methods (the token bound aside) run
     fewer than two times an attribute or block (a call or more a line each, before: near five)."""
+    parser_code = {f.__code__ for f in vars(hp.Parser).values() if callable(f) and f is not hp.Parser._count}
+    calls, written, _ = _corpus_parsed(tmp_path, lambda code: code in parser_code)
+    assert written > 1000 and calls < 2 * written
+
+
+def _corpus_parsed(tmp_path: Path, counted: Callable[[Any], bool]) -> tuple[int, int, list[hp.Body]]:
+    """The benchmark corpus parsed: the calls of the code objects ``counted`` picks, the attributes and blocks
+    written, and the bodies."""
     root = _benchmark_corpus(tmp_path / "hcl")
     texts = [path.read_text(encoding="utf-8") for path in sorted(root.glob("*.tf"))]
-    parser_code = {f.__code__ for f in vars(hp.Parser).values() if callable(f) and f is not hp.Parser._count}
     calls = [0]
 
     def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code in parser_code:
+        if event == "call" and counted(frame.f_code):
             calls[0] += 1
 
     sys.setprofile(profile)
@@ -319,8 +327,7 @@ def test_the_benchmark_corpus_is_parsed_with_few_parser_calls_a_line(tmp_path: P
     def nodes(body: hp.Body) -> int:
         return len(body.attributes) + sum(1 + nodes(b.body) for b in body.blocks)
 
-    written = sum(nodes(body) for body in bodies)
-    assert written > 1000 and calls[0] < 2 * written
+    return calls[0], sum(nodes(body) for body in bodies), bodies
 
 
 @pytest.mark.parametrize("node", [hp.Template(("x",)), hp.Template(()), hp.Literal(True), hp.Literal(None),
@@ -395,26 +402,11 @@ def test_the_benchmark_corpus_is_parsed_with_few_nodes_made_by_a_python_construc
     """Counting, not timing: attributes, blocks and bodies are named tuples made in one C call, and a plain value
     (``true``, ``"Enabled"``, ``aws_s3_bucket.logs.id``) is one node for every line of every file that writes it,
     so node constructors run far fewer times than there are attributes and blocks."""
-    root = _benchmark_corpus(tmp_path / "hcl")
-    texts = [path.read_text(encoding="utf-8") for path in sorted(root.glob("*.tf"))]
     hp._leaf.cache_clear()
-    made, parser_init = [0], hp.Parser.__init__.__code__
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code.co_name == "__init__" and frame.f_code is not parser_init:
-            made[0] += 1
-
-    sys.setprofile(profile)
-    try:
-        bodies = [hp.parse(text) for text in texts]
-    finally:
-        sys.setprofile(None)
-
-    def nodes(body: hp.Body) -> int:
-        return len(body.attributes) + sum(1 + nodes(b.body) for b in body.blocks)
-
-    written = sum(nodes(body) for body in bodies)
-    assert written > 1000 and 0 < made[0] < written / 2
+    parser_init = hp.Parser.__init__.__code__
+    made, written, bodies = _corpus_parsed(tmp_path,
+                                           lambda code: code.co_name == "__init__" and code is not parser_init)
+    assert written > 1000 and 0 < made < written / 2
     assert type(bodies[0]) is hp.Body and isinstance(bodies[0], tuple)
 
 
