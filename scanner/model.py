@@ -15,7 +15,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from scanner.value import frozen
+from scanner.value import frozen, instance
 
 #: Raw evidence kept per fact; the SHA-256 always covers the whole output.
 MAX_RAW_BYTES = 64 * 1024
@@ -281,10 +281,8 @@ def _finding(status: Status, resource: str, message: str, observed: dict[str, An
     status is a Status and their observed the fresh dict of their keyword arguments, so the instance is made with
     its fields set at once, the observed frozen as ``__post_init__`` freezes it (a check makes every finding of a
     scan with them: the generated ``__init__`` set each field with a call)."""
-    made = object.__new__(Finding)
-    object.__setattr__(made, "__dict__", {"status": status, "resource": resource, "message": message,
-                                          "observed": freeze(observed), "location": location})
-    return made
+    return instance(Finding, {"status": status, "resource": resource, "message": message,
+                              "observed": freeze(observed), "location": location})
 
 
 def passed(resource: str, message: str, *, location: Location | None = None, **observed: Any) -> Finding:

@@ -47,7 +47,7 @@ from scanner.model import (
     utcnow,
 )
 from scanner.registry import CheckSpec
-from scanner.value import frozen, make
+from scanner.value import frozen, instance, make
 
 log = logging.getLogger("gxpscan.runner")
 
@@ -369,9 +369,7 @@ def with_notes(finding: Finding, notes: ResourceNotes) -> Finding:
     # the same finding at its location: copied, not rebuilt (its observed values are frozen already; rebuilding
     # froze them again, a quarter of the CPU of evaluating a plan of 10,000 resources), and copied by its fields
     # (copy.copy's generic protocol took 4 times as long, some 2% of an IaC scan)
-    placed = object.__new__(Finding)
-    object.__setattr__(placed, "__dict__", {**finding.__dict__, "location": location})
-    return placed
+    return instance(Finding, {**finding.__dict__, "location": location})
 
 
 def system_of(facts: Mapping[str, Fact], name: str) -> dict[str, str]:

@@ -260,11 +260,16 @@ def evolve(obj: T, **changes: Any) -> T:
     state = getattr(obj, "__dict__", None)
     if not names or state is None or len(state) != len(names) or not names.issuperset(changes):
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
-    new: T = object.__new__(kind)
-    fresh = new.__dict__
-    fresh.update(state)
-    fresh.update(changes)
-    return new
+    return instance(kind, {**state, **changes})
+
+
+def instance(cls: type[T], fields: dict[str, Any]) -> T:
+    """An instance of the dataclass ``cls`` holding ``fields`` (a fresh dict, now its own) as its fields, made
+    without running ``__init__`` or ``__post_init__``: for callers whose fields are already what those would make
+    (``evolve``, ``make``, the finding helpers of scanner.model)."""
+    made: T = object.__new__(cls)
+    object.__setattr__(made, "__dict__", fields)
+    return made
 
 
 @functools.cache
@@ -288,8 +293,6 @@ def make(cls: type[T], **values: Any) -> T:
     template = _template(kind)
     if template is None or not template[1].issubset(values) or not _copyable(kind).issuperset(values):
         return cls(**values)
-    made: T = object.__new__(cls)
     state = template[0].copy()
     state.update(values)
-    object.__setattr__(made, "__dict__", state)
-    return made
+    return instance(cls, state)
