@@ -548,3 +548,32 @@ def test_paths_relative_to_the_root_slash_are_those_pathlib_gives() -> None:
     conn = IacConnector(Target("code", Platform.IAC, {"path": ["/"], "root": "/"}, {}))
     assert [conn.rel(Path(p)) for p in ("/", "/tmp/a.tf", "//tmp/a.tf", "/tmp/../etc")] == [
         ".", "tmp/a.tf", "//tmp/a.tf", "etc"]  # "//" is a root of its own (POSIX): not relative to "/"
+
+
+@pytest.mark.parametrize(("text", "refused"), [
+    ('a = 1\r\n', None),
+    ('r "x" "y" {\r\n  a = true # c\r\n}\r\n', None),
+    ('a = "x\r"\n', None),
+    ('a = "\x1b[2J"\n', None),
+    ('b { a = 1\n}\n', None),
+    ('a = 1\rb = 2\n', "expected a new line"),  # a bare CR is no line end: no forged second attribute
+    ('a\x00 = 1\n', "U+0000"),
+    ('a = 1\x00\n', "U+0000"),
+    ('a = "x\\"\nb = 1"\n', "new line in a quoted string"),
+    ('a = "x" # }\n}\n', "expected an attribute or a block"),
+    ('r "s3" "b" {\n  versioning = true\u2028 acl = "public"\n}\n', "U+2028"),
+])
+def test_hostile_text_reads_the_same_by_the_one_match_lines_and_by_the_tokens(text: str, refused: str | None) -> None:
+    """Carriage returns, NUL, escape sequences, a quote that would forge a line, a line separator: the one-match
+    path gives the token path's tree, or refuses with its error (split on ``\\n`` only)."""
+    got = []
+    for fast in (True, False):
+        try:
+            got.append(hp.Parser(text, fast=fast).file())
+        except hp.ParseError as exc:
+            got.append(str(exc))
+    assert got[0] == got[1]
+    if refused is None:
+        assert isinstance(got[0], hp.Body) and got[0] != hp.Body((), ())
+    else:
+        assert isinstance(got[0], str) and refused in got[0]
