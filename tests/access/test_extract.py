@@ -105,7 +105,7 @@ def test_the_run_record_keeps_each_targets_access_list_and_refuses_a_forged_one(
     w.add(TargetOutcome(make_target("host2"), (), {}))
     assert dict(w.close().access) == {"host1": listed}
     assert dict(read_record(tmp_path).run.access) == {"host1": listed}
-    text = (tmp_path / "record.jsonl").read_text().replace('"type": "person"', '"type": "admin"')
+    text = (tmp_path / "record.jsonl").read_text().replace('"type":"person"', '"type":"admin"')
     (tmp_path / "record.jsonl").write_text(text)
     with pytest.raises(RecordError, match=r"line 2: access\.accounts\[0\]\.type"):
         read_record(tmp_path)

@@ -112,7 +112,7 @@ def test_sigterm_closes_the_record_as_interrupted_and_keeps_finished_targets(tmp
     proc = subprocess.Popen([sys.executable, "-m", "scanner", "scan", "-i", str(inv), "--check", "linux.backup.recent",
                              "--format", "json", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and '"target": "fast"' not in _read(out / "record.jsonl"):
+    while time.monotonic() < deadline and '"target":"fast"' not in _read(out / "record.jsonl"):
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)  # not held up by the slow target still in flight
@@ -231,9 +231,9 @@ def _records(tmp_path):
 
 
 @pytest.mark.parametrize("corrupt", [
-    lambda text: text.replace('"status": "fail"', '"status": 7'),
+    lambda text: text.replace('"status":"fail"', '"status":7'),
     lambda text: text.splitlines()[0] + "\nnot json\n" + "\n".join(text.splitlines()[1:]) + "\n",
-    lambda text: text.replace('"run": "20261125T000000Z-abcdef", "target"', '"run": "other", "target"'),
+    lambda text: text.replace('"run":"20261125T000000Z-abcdef","target"', '"run":"other","target"'),
     lambda text: text + text,
 ])
 def test_a_corrupt_record_never_reads_as_new_failures_or_all_clear(tmp_path, corrupt):

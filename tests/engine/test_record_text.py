@@ -1,8 +1,9 @@
-"""The run record's line text (scanner/store.py: line_text): byte for byte what ``json.dumps(obj, sort_keys=True,
-ensure_ascii=False, allow_nan=False, check_circular=False)`` writes, for hostile values too (every control
+"""The run record's line text (scanner/store.py: line_text, line_bytes): byte for byte what ``json.dumps(obj,
+sort_keys=True, ensure_ascii=False, allow_nan=False, check_circular=False, separators=(",", ":"))`` writes, for hostile values too (every control
 character, quotes and backslashes, lone surrogates, astral characters, U+2028/2029, DEL, non-ASCII keys, big
 integers, floats of every magnitude, subclasses of str/int/float/list/dict, empty and deep containers), with each
-distinct string escaped once; what json.dumps refuses, it refuses the same way."""
+distinct string escaped once, or by orjson when it writes the same bytes; what json.dumps refuses, it refuses the
+same way."""
 from __future__ import annotations
 
 import enum
@@ -16,12 +17,17 @@ import pytest
 
 from scanner import store
 from scanner.collectors.iac._hcl import Ref
-from scanner.store import Escaped, line_text
+from scanner.store import Escaped, line_bytes, line_text
 from tests.factories import count_calls
 
 
 def reference(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False, check_circular=False)
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, allow_nan=False, check_circular=False,
+                      separators=(",", ":"))
+
+
+def reference_bytes(obj: Any) -> bytes:
+    return (reference(obj) + "\n").encode("utf-8", "backslashreplace")
 
 
 class Text(str):
@@ -95,7 +101,7 @@ def test_hostile_lines_are_written_byte_for_byte_as_json_dumps_writes_them(seed:
             "evidence": {hostile_string(rng, plain): hostile_value(rng, plain) for _ in range(10)}}
     text = line_text(line)
     assert text == reference(line)
-    assert text.encode("utf-8", "backslashreplace") == reference(line).encode("utf-8", "backslashreplace")
+    assert line_bytes(line) == reference_bytes(line)
 
 
 @pytest.mark.parametrize("character", CHARACTERS)
@@ -103,6 +109,7 @@ def test_every_character_is_escaped_as_json_dumps_escapes_it_in_keys_and_values(
     for line in ({character: [character, {character * 2: character}], "z" + character: character, "e": []},
                  {Text(character): [Ref(character), Text(character)], "z": {"": Text(character)}}):
         assert line_text(line) == reference(line)
+        assert line_bytes(line) == reference_bytes(line)
 
 
 @pytest.mark.parametrize("value", [*FLOATS, *INTEGERS])
@@ -110,18 +117,21 @@ def test_numbers_are_spelled_as_json_dumps_spells_them(value: Any) -> None:
     for line in ({"v": value, "list": [value, -value]},
                  {"v": [Real(value) if isinstance(value, float) else Number(value)]}):
         assert line_text(line) == reference(line)
+        assert line_bytes(line) == reference_bytes(line)
 
 
 def test_keys_of_other_types_and_non_ascii_keys_are_sorted_and_written_as_json_dumps_does() -> None:
     for line in ({1: "a", 2: "b", 10: "c"}, {"é": 1, "e": 2, "\U0001f600": 3, "中": 4, "Z": 5, "": 6},
                  {1.5: "x", 2.5: "y"}, {True: 1, False: 0}, {None: "n"}, {Text("b"): 1, "a": 2, Ref("c"): 3}):
         assert line_text(line) == reference(line)
+        assert line_bytes(line) == reference_bytes(line)
 
 
 def test_a_subclass_of_str_is_written_as_its_text_even_after_the_same_text() -> None:
     line = {"a": "red", "b": Colour.RED, "c": Ref("red"), "d": Text("red"), "red": [Ref("x"), "x"]}
     assert line_text(line) == reference(line) == (
-        '{"a": "red", "b": "red", "c": "red", "d": "red", "red": ["x", "x"]}')
+        '{"a":"red","b":"red","c":"red","d":"red","red":["x","x"]}')
+    assert line_bytes(line) == reference_bytes(line)
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, Real(math.nan), object(), {1, 2}, b"bytes",
@@ -130,8 +140,9 @@ def test_what_json_dumps_refuses_is_refused_the_same_way(value: Any) -> None:
     line = {"results": [{"observed": value}]}
     with pytest.raises(Exception) as expected:
         reference(line)
-    with pytest.raises(expected.type, match=str(expected.value)[:30].replace("(", r"\(").replace(")", r"\)")):
-        line_text(line)
+    for write in (line_text, line_bytes):
+        with pytest.raises(expected.type, match=str(expected.value)[:30].replace("(", r"\(").replace(")", r"\)")):
+            write(line)
 
 
 def test_deep_nesting_and_a_cycle_raise_recursion_error_as_json_dumps_does() -> None:
@@ -145,10 +156,13 @@ def test_deep_nesting_and_a_cycle_raise_recursion_error_as_json_dumps_does() -> 
             reference(line)
         with pytest.raises(RecursionError):
             line_text(line)
+        with pytest.raises(RecursionError):
+            line_bytes(line)
     nested: Any = {}
     for _ in range(300):  # deeper than orjson writes, shallower than the recursion limit
         nested = {"n": [nested]}
     assert line_text({"v": nested}) == reference({"v": nested})
+    assert line_bytes({"v": nested}) == reference_bytes({"v": nested})
 
 
 def test_each_distinct_string_is_escaped_once_per_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,3 +201,51 @@ def test_the_strings_kept_are_bounded_and_the_text_stays_the_same(monkeypatch: p
         line = {"target": f"host-{n}", "raw": "x" * 30 + str(n), "values": [f"v{n}", "shared"]}
         assert line_text(line, escaped) == reference(line)
         assert len(escaped) <= 5 and max(map(len, escaped)) <= 20
+
+
+@pytest.mark.parametrize("line, by_orjson", [
+    ({"results": [{"check": "a", "n": 1, "ok": True, "none": None, "list": [[], {}]}]}, True),
+    ({"results": [{"observed": {"ratio": 0.5}}]}, False),  # a float: the json module spells it
+    ({"results": [{"observed": (1, 2)}]}, False),  # a tuple, a subclass of str: exact types only
+    ({"results": [{"observed": Text("x")}]}, False),
+    ({"results": [{"observed": 2**64}]}, False),  # orjson refuses: the json module writes it
+    ({"results": [{"observed": "\ud800"}]}, False),
+    ({"results": [{1: "a"}]}, False),
+])
+def test_orjson_writes_a_line_of_exact_json_types_and_the_json_module_the_rest(
+        line: Any, by_orjson: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = count_calls(monkeypatch, store, "line_text")
+    assert line_bytes(line) == reference_bytes(line)
+    assert texts == [0 if by_orjson else 1]
+
+
+def test_a_line_that_shares_and_repeats_containers_is_walked_once_and_written_whole() -> None:
+    clauses = ["part11:11.10(d)", "annex11:12"]
+    where = {"path": "main.tf", "start_line": 1, "end_line": 9}
+    line = {"results": [{"clauses": clauses, "location": where, "n": i} for i in range(100)]}
+    assert line_bytes(line) == reference_bytes(line)
+    loop: dict[str, Any] = {"x": 1}
+    loop["self"] = [loop]
+    with pytest.raises(RecursionError):  # the C encoder without a cycle check: as json.dumps(check_circular=False)
+        line_bytes({"loop": loop})
+
+
+def without_floats(value: Any) -> Any:
+    if type(value) is float:
+        return int(value) if math.isfinite(value) and abs(value) < 2**63 else 0
+    if type(value) is dict:
+        return {k: without_floats(v) for k, v in value.items()}
+    if type(value) is list:
+        return [without_floats(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_hostile_lines_of_exact_json_types_are_written_by_orjson_byte_for_byte(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    line = without_floats({"type": "target", "results": [hostile_value(rng, True) for _ in range(30)],
+                           "evidence": {hostile_string(rng, True): hostile_value(rng, True) for _ in range(10)}})
+    texts = count_calls(monkeypatch, store, "line_text")
+    assert line_bytes(line) == reference_bytes(line)
+    assert texts == [0]

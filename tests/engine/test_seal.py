@@ -198,8 +198,8 @@ def test_a_re_sealed_forgery_is_still_caught_by_the_records_consistency(tmp_path
         p.unlink()
     record = run_dir / "record.jsonl"
     text = record.read_text()
-    text = text.replace('"raw": "permitrootlogin no\\n"', '"raw": "permitrootlogin yes\\n"', 1)
-    text = text.replace('"status": "fail"', '"status": "pass"')
+    text = text.replace('"raw":"permitrootlogin no\\n"', '"raw":"permitrootlogin yes\\n"', 1)
+    text = text.replace('"status":"fail"', '"status":"pass"')
     record.write_text(text)
     seal_run(run_dir)
     problems = verify_run(run_dir).problems
@@ -243,7 +243,7 @@ def test_a_hostile_oversize_report_is_refused_unread(tmp_path):
 def test_a_finding_naming_missing_evidence_is_caught(tmp_path):
     run_dir = write_run(tmp_path / "run", formats=())
     text = (run_dir / "record.jsonl").read_text()
-    (run_dir / "record.jsonl").write_text(text.replace('"evidence": {"host1:', '"evidence": {"gone:', 1))
+    (run_dir / "record.jsonl").write_text(text.replace('"evidence":{"host1:', '"evidence":{"gone:', 1))
     seal_run(run_dir)
     assert any("names evidence host1:linux.sshd_effective#0 that the record does not hold" in p
                for p in verify_run(run_dir).problems)
@@ -257,7 +257,7 @@ def test_an_unsealed_run_is_not_intact(tmp_path):
 def test_the_record_never_changes_between_manifest_versions(tmp_path):
     run_dir = sealed_run(tmp_path / "run")
     record = run_dir / "record.jsonl"
-    record.write_text(record.read_text().replace('"status": "fail"', '"status": "pass"'))
+    record.write_text(record.read_text().replace('"status":"fail"', '"status":"pass"'))
     (run_dir / "report.json").unlink()
     seal_run(run_dir)  # an attacker's re-seal on top of the honest first one
     problems = verify_run(run_dir).problems
@@ -279,7 +279,7 @@ def test_a_report_rewritten_by_a_later_report_is_a_note(tmp_path, capsys):
 def test_report_and_diff_refuse_a_tampered_run_and_no_verify_reads_it_loudly(tmp_path, capsys):
     old, new = sealed_run(tmp_path / "old", statuses=("pass",)), sealed_run(tmp_path / "new", statuses=("fail",))
     record = new / "record.jsonl"
-    record.write_text(record.read_text().replace('"status": "fail"', '"status": "pass"'))
+    record.write_text(record.read_text().replace('"status":"fail"', '"status":"pass"'))
     for argv in (["report", str(new), "--format", "json"], ["diff", str(old), str(new)]):
         assert cli.main(argv) == cli.EXIT_NOT_INTACT
         captured = capsys.readouterr()

@@ -170,6 +170,6 @@ def test_a_record_with_a_malformed_system_is_refused(tmp_path):
     writer.add(TargetOutcome(make_target("t1"), (), {}, system={"hostname": "h"}))
     writer.close()
     path = tmp_path / "record.jsonl"
-    path.write_text(path.read_text().replace('"system": {"hostname": "h"}', '"system": {"hostname": 7}'))
+    path.write_text(path.read_text().replace('"system":{"hostname":"h"}', '"system":{"hostname":7}'))
     with pytest.raises(RecordError, match="'system' is not a mapping of strings"):
         read_record(path)

@@ -113,7 +113,8 @@ def test_a_report_from_proven_dicts_is_the_report_written_without_them(tmp_path:
     back = json.loads(proven.getvalue())["findings"][0]["observed"]
     assert json.dumps(back, sort_keys=True) == json.dumps({"n": 0, **observed}, sort_keys=True)
     line = (tmp_path / "record.jsonl").read_bytes().split(b"\n")[1]  # the record's bytes as the json module's
-    assert line == json.dumps(json.loads(line), sort_keys=True, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    assert line == json.dumps(json.loads(line), sort_keys=True, ensure_ascii=False,
+                              separators=(",", ":")).encode("utf-8", "backslashreplace")
 
 
 def test_findings_the_record_proved_native_are_not_walked_again(tmp_path: Path,

@@ -301,7 +301,7 @@ def test_the_chain_hash_and_operator_name_are_kept_in_the_record(tmp_path):
 
 
 def test_a_line_is_encoded_once_without_the_cycle_check_and_a_cycle_still_refused(registry, tmp_path, monkeypatch):
-    """The C encoder writes a line once (line_text: without its check for cycles, a line holds none), json.dumps
+    """A line is written once (line_bytes: orjson, or the C encoder without its check for cycles), json.dumps
     not at all; a cycle or NaN still goes the way it went before: the cycle refused (ValueError, nothing
     written), NaN written and not proven."""
     from scanner import store
@@ -317,11 +317,11 @@ def test_a_line_is_encoded_once_without_the_cycle_check_and_a_cycle_still_refuse
     w = RecordWriter(tmp_path / "record.jsonl", make_run_info())
     first = outcome(registry, "a", ["blue", "red"])
     monkeypatch.setattr(store.json, "dumps", dumps)
-    lines = count_calls(monkeypatch, store, "line_text")
+    lines = count_calls(monkeypatch, store, "line_bytes")
     w.add(first)
     assert (calls, lines) == ([], [1])
     written = (tmp_path / "record.jsonl").read_text().splitlines()[1]
-    assert written == real(json.loads(written), sort_keys=True, ensure_ascii=False)
+    assert written == real(json.loads(written), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     size = (tmp_path / "record.jsonl").stat().st_size
     loop: dict = {"raw": "x"}
     loop["self"] = loop
@@ -332,4 +332,5 @@ def test_a_line_is_encoded_once_without_the_cycle_check_and_a_cycle_still_refuse
     run = w.close()
     assert w.result_dicts(run) is not None and w.result_dicts(run).json_native is False
     lines = (tmp_path / "record.jsonl").read_text().splitlines()
-    assert lines[2] == real(json.loads(lines[2]), sort_keys=True, ensure_ascii=False) and "NaN" in lines[2]
+    assert lines[2] == real(json.loads(lines[2]), sort_keys=True, ensure_ascii=False,
+                            separators=(",", ":")) and "NaN" in lines[2]

@@ -318,7 +318,7 @@ def test_scan_killed_with_sigkill_keeps_finished_hosts_in_the_record(lab, tmp_pa
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             lines = record.read_text().splitlines() if record.exists() else []
-            if sum('"type": "target"' in line for line in lines) >= len(quick):
+            if sum('"type":"target"' in line for line in lines) >= len(quick):
                 break
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.1)
