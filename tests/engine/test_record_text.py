@@ -1,9 +1,9 @@
 """The run record's line text (scanner/store.py: line_text, line_bytes): byte for byte what ``json.dumps(obj,
-sort_keys=True, ensure_ascii=False, allow_nan=False, check_circular=False, separators=(",", ":"))`` writes, for hostile values too (every control
-character, quotes and backslashes, lone surrogates, astral characters, U+2028/2029, DEL, non-ASCII keys, big
-integers, floats of every magnitude, subclasses of str/int/float/list/dict, empty and deep containers), with each
-distinct string escaped once, or by orjson when it writes the same bytes; what json.dumps refuses, it refuses the
-same way."""
+sort_keys=True, ensure_ascii=False, allow_nan=False, check_circular=False, separators=(",", ":"))`` writes, for
+hostile values too (every control character, quotes and backslashes, lone surrogates, astral characters,
+U+2028/2029, DEL, non-ASCII keys, big integers, floats of every magnitude, subclasses of str/int/float/list/dict,
+empty and deep containers), with each distinct string escaped once, or by orjson when it writes the same bytes;
+what json.dumps refuses, it refuses the same way."""
 from __future__ import annotations
 
 import enum
