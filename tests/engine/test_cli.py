@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -406,3 +408,38 @@ def test_main_makes_one_subcommand_parser(monkeypatch, tmp_path):
     monkeypatch.setattr(argparse.ArgumentParser, "__init__", counted)
     assert cli.main(["checks", "--platform", "aws"]) == EXIT_OK
     assert len(made) == 2, made
+
+
+@pytest.mark.parametrize("how", ["module", "script"])
+def test_as_its_own_program_gxpscan_ends_at_once_with_every_output_written_and_its_exit_code(tmp_path, how):
+    """entry() ends the process without the interpreter's teardown when it owns it: what it printed is all there
+    (a long output through a pipe), and so is the exit code (2: a bad inventory)."""
+    script = tmp_path / "gxpscan"
+    script.write_text("import sys\nfrom scanner.cli import entry\nif __name__ == '__main__':\n    sys.exit(entry())\n")
+    program = ["-m", "scanner"] if how == "module" else [str(script)]
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).resolve().parent.parent)}
+    shown = subprocess.run([sys.executable, *program, "schema", "result"], capture_output=True, text=True, env=env)
+    assert shown.returncode == EXIT_OK and json.loads(shown.stdout)["title"]
+    (tmp_path / "bad.yaml").write_text("version: 1\ntargets: [{name: a, type: nonsense}]\n")
+    bad = subprocess.run([sys.executable, *program, "scan", "--inventory", str(tmp_path / "bad.yaml"), "--quiet"],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == cli.EXIT_INPUT and "is not valid" in bad.stderr
+
+
+def test_gxpscan_owns_the_process_only_as_its_main_program_and_alone(monkeypatch):
+    import threading
+    import types
+
+    assert not cli._owns_process()  # pytest is the program here
+    program = types.ModuleType("__main__")
+    program.entry = cli.entry  # type: ignore[attr-defined]  # the console script's `from scanner.cli import entry`
+    monkeypatch.setitem(sys.modules, "__main__", program)
+    assert cli._owns_process()
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not cli._owns_process()  # a thread the exit would wait for
+    finally:
+        stop.set()
+        other.join()
