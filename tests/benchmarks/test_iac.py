@@ -34,3 +34,19 @@ def test_each_repeated_run_writes_its_own_output(tmp_path: Path) -> None:
     got = iac.repeated(once, tmp_path / "gx-hcl", 3)
     assert seen == [tmp_path / "gx-hcl", tmp_path / "gx-hcl-2", tmp_path / "gx-hcl-3"]
     assert (got.wall_s, got.runs) == (2.0, 3)
+
+
+def test_the_wall_time_ends_at_the_exit_not_at_the_next_memory_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A memory sample that takes half a second (a slow /proc) does not lengthen the wall time: the exit is noted
+    when it happens (the first sample, taken as the child starts, ends well after the child did)."""
+    import time
+
+    def slow_sample(root: int) -> int:
+        time.sleep(0.5)
+        return 2**20
+
+    monkeypatch.setattr(iac, "_tree_rss", slow_sample)
+    started = time.perf_counter()
+    got = iac.measure([sys.executable, "-c", "import sys; sys.stderr.write('said'); sys.exit(3)"])
+    assert time.perf_counter() - started >= 0.5  # the sample ran whole
+    assert got.wall_s < 0.5 and got.exit_code == 3 and got.stderr_tail == "said" and got.peak_tree_mib == 1.0
