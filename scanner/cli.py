@@ -1338,8 +1338,11 @@ def entry() -> None:
     gc.freeze()
     if _owns_process():
         logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # a closed pipe (``| head``): the interpreter's own exit says so, as it always did
+            sys.exit(code)
         os._exit(code)
     sys.exit(code)
 

@@ -443,3 +443,18 @@ def test_gxpscan_owns_the_process_only_as_its_main_program_and_alone(monkeypatch
     finally:
         stop.set()
         other.join()
+
+
+def test_output_to_a_closed_pipe_ends_as_the_interpreter_ends_it_not_with_a_traceback():
+    """The flush before the quick exit fails on a pipe its reader closed: the interpreter's own exit then reports it
+    (exit 120, one 'Exception ignored' line), as before gxpscan ended the process itself."""
+    read, write = os.pipe()
+    os.close(read)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout block-buffered, as in a pipe
+    env["PYTHONPATH"] = str(Path(cli.__file__).resolve().parent.parent)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "scanner", "frameworks"], stdout=write, stderr=subprocess.PIPE,
+                              text=True, env=env)
+    finally:
+        os.close(write)
+    assert proc.returncode == 120 and "Traceback" not in proc.stderr and "BrokenPipeError" in proc.stderr
