@@ -12,17 +12,17 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
-from dataclasses import dataclass
 from urllib.parse import unquote
 
 from scanner.model import Location, Result
+from scanner.value import frozen
 
 CODE_TARGET = "iac"
 _ABSOLUTE = re.compile(r"^(?:/|[A-Za-z]:|[A-Za-z][A-Za-z0-9+.-]*:|~)")
 _MAX_DECODE = 4  # "%252e" decodes twice; deeper nesting is refused rather than followed
 
 
-@dataclass(frozen=True)
+@frozen
 class Place:
     """A finding's location for reports: ``location`` (None when there is none or it was refused), whether it is
     in code (relative to the repository root) and, for a refused one, why."""

@@ -24,6 +24,7 @@ from scanner import (  # light modules: their commands import what they need to 
     cli_history,
     cli_risk,
 )
+from scanner.value import keep_compiled
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -1328,9 +1329,12 @@ def entry() -> None:
     When gxpscan is the process's own program (``_owns_process``) it then ends at once, as after an interruption:
     the logging handlers and the standard streams flushed, no thread left running, every output file closed
     already; the interpreter's teardown (freeing every object of the run, module by module: some 4 ms of an IaC scan
-    of 2,297 findings) is left to the operating system. Run by another program (``runpy``), it exits as usual."""
+    of 2,297 findings) is left to the operating system. Run by another program (``runpy``), it exits as usual.
+
+    Before either, the ``__init__`` code compiled in this run is kept for the next (scanner/value.py)."""
     gc.set_threshold(20_000, 20, 20)
     code = main()
+    keep_compiled()
     if code in (EXIT_INTERRUPTED, EXIT_WRITE):
         sys.stdout.flush()
         sys.stderr.flush()

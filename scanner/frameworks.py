@@ -21,8 +21,6 @@ import enum
 import functools
 import hashlib
 import json
-import os
-import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import field
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any
 
 from scanner import packaged
 from scanner.model import CatalogUse, ClauseUse, MappingUse
+from scanner.privatecache import cache_dir, read_private_json, write_private
 from scanner.value import frozen
 
 
@@ -324,20 +323,6 @@ _CACHE_FILE = "catalogs.json"
 _CACHE_MAX_BYTES = 16 * 1024 * 1024
 
 
-def cache_dir() -> Path | None:
-    """Where the validated parse of the packaged catalogs is kept; None when ``GXPSCAN_NO_CACHE`` is set or no
-    home is known."""
-    if os.environ.get("GXPSCAN_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:  # no home directory
-            return None
-    return Path(base) / "gxpscan"
-
-
 def _cache_key(digests: Mapping[str, str]) -> str:
     """SHA-256 over what the cached parse depends on: every catalog file, the schema, and this module's code."""
     digest = hashlib.sha256(_CACHE_FORMAT.encode() + b"\0")
@@ -347,22 +332,6 @@ def _cache_key(digests: Mapping[str, str]) -> str:
     for name in sorted(digests):
         digest.update(f"{name}\0{digests[name]}\0".encode())
     return digest.hexdigest()
-
-
-def _private(fd: int, kind: int) -> bool:
-    """The open file or folder is of ``kind`` (stat.S_IFDIR/S_IFREG), ours, and writable by nobody else."""
-    st = os.fstat(fd)
-    return stat.S_IFMT(st.st_mode) == kind and st.st_uid == os.geteuid() and not st.st_mode & 0o022
-
-
-def _open_cache_dir(cache: Path, create: bool) -> int | None:
-    if create:
-        os.makedirs(cache, mode=0o700, exist_ok=True)
-    fd = os.open(cache, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    if _private(fd, stat.S_IFDIR):
-        return fd
-    os.close(fd)
-    return None
 
 
 def _cache_read(cache: Path, key: str, names: set[str]) -> dict[str, Any] | None:
@@ -377,26 +346,6 @@ def _cache_read(cache: Path, key: str, names: set[str]) -> dict[str, Any] | None
     return catalogs
 
 
-def read_private_json(cache: Path, filename: str, max_bytes: int) -> Any:
-    """The JSON document of ``cache/filename``, or None when it is absent, not ours, writable by another user, a
-    symbolic link (the folder or the file), larger than ``max_bytes`` or not JSON. Shared by every cache of
-    gxpscan (this one, and the validated documents of scanner/schemacache.py)."""
-    try:
-        dir_fd = _open_cache_dir(cache, create=False)
-        if dir_fd is None:
-            return None
-        try:
-            fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-        finally:
-            os.close(dir_fd)
-        with os.fdopen(fd, "rb") as fh:
-            if not _private(fh.fileno(), stat.S_IFREG) or os.fstat(fh.fileno()).st_size > max_bytes:
-                return None
-            return json.loads(fh.read(max_bytes + 1))
-    except (OSError, ValueError):
-        return None
-
-
 def _cache_write(cache: Path, key: str, parsed: Mapping[str, Any]) -> None:
     """Keep the validated parse for the next start; silently nothing when it cannot be kept exactly (data JSON
     cannot hold, a folder that is not private to us, any I/O fault): the cache only saves time."""
@@ -404,29 +353,6 @@ def _cache_write(cache: Path, key: str, parsed: Mapping[str, Any]) -> None:
     if json.loads(text)["catalogs"] != parsed:
         return
     write_private(cache, _CACHE_FILE, text)
-
-
-def write_private(cache: Path, filename: str, text: str) -> None:
-    """Replace ``cache/filename`` atomically with ``text``, in a folder private to us (made 0700), as a file of
-    mode 0600; silently nothing on any I/O fault or when the folder is not private to us."""
-    tmp = f".{filename}.{os.getpid()}.tmp"
-    try:
-        dir_fd = _open_cache_dir(cache, create=True)
-        if dir_fd is None:
-            return
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(text.encode("utf-8"))
-                os.replace(tmp, filename, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            except OSError:
-                os.unlink(tmp, dir_fd=dir_fd)
-                raise
-        finally:
-            os.close(dir_fd)
-    except (OSError, UnicodeError):
-        return
 
 
 def _check_names(catalogs: Mapping[str, Catalog], origins: Mapping[str, str]) -> None:

@@ -105,7 +105,7 @@ def _cached_points(doc: Any, key: str) -> list[tuple[str, str]] | None:
 def entry_points(group: str = ENTRY_POINT_GROUP) -> list[tuple[str, str]]:
     """(name, value) of the installed entry points of ``group``, sorted by name, as ``importlib.metadata`` finds
     them; from the cache when nothing they are read from changed (see the module's docstring)."""
-    from scanner.frameworks import cache_dir, read_private_json, write_private
+    from scanner.privatecache import cache_dir, read_private_json, write_private
 
     cache = None if "importlib.metadata" in sys.modules else cache_dir()
     key = _installation_key(group) if cache is not None else None
@@ -261,7 +261,7 @@ def _indexed(doc: Any, package: str, key: str) -> dict[str, list[str]] | None:
 def _plugin_specs(package: str, patterns: Sequence[str] | None) -> list[CheckSpec | ChallengeSpec]:
     """The checks and challenges of a plugin package: all of them, or (``patterns``) at least those whose ids match,
     importing only the modules that define them when the package's index is kept and its code unchanged."""
-    from scanner.frameworks import cache_dir, read_private_json, write_private
+    from scanner.privatecache import cache_dir, read_private_json, write_private
 
     cache = cache_dir() if patterns is not None else None
     key = _package_key(package) if cache is not None else None

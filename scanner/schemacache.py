@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scanner.frameworks import cache_dir, read_private_json, write_private
+from scanner.privatecache import cache_dir, read_private_json, write_private
 
 _FORMAT = "gxpscan-validated/1"
 _FILE = "validated.json"

@@ -22,7 +22,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 from functools import cache
@@ -72,7 +72,7 @@ class Record:
     targets: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class ResultDicts(Sequence[dict[str, Any]]):
     """The JSON form of each result (``results_to_dicts``) as the record wrote it, for the JSON report.
 

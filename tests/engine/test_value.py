@@ -9,28 +9,38 @@ import inspect
 import pickle
 import pkgutil
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import reports
 import scanner
 from scanner import value
 
 
-def _frozen_classes() -> list[type]:
-    """Every class of the scanner package defined with ``@frozen`` (its modules imported, transports aside)."""
+def _classes(marker: str) -> list[type]:
+    """Every class of the scanner and reports packages whose own namespace has ``marker`` (their modules imported,
+    transports aside)."""
     found: dict[str, type] = {}
-    for info in pkgutil.walk_packages(scanner.__path__, "scanner."):
-        if info.name.endswith("__main__"):
-            continue
-        try:
-            module = importlib.import_module(info.name)
-        except ImportError:  # a module that needs an optional transport library not installed here
-            continue
-        for obj in vars(module).values():
-            if isinstance(obj, type) and obj.__module__ == module.__name__ and "__value_key__" in obj.__dict__:
-                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    for package in (scanner, reports):
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if info.name.endswith("__main__"):
+                continue
+            try:
+                module = importlib.import_module(info.name)
+            except ImportError:  # a module that needs an optional transport library not installed here
+                continue
+            for obj in vars(module).values():
+                if isinstance(obj, type) and obj.__module__ == module.__name__ and marker in obj.__dict__:
+                    found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return [found[name] for name in sorted(found)]
+
+
+def _frozen_classes() -> list[type]:
+    """Every class defined with ``@frozen``."""
+    return _classes("__value_key__")
 
 
 _GENERATED = {"__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__", "__value_repr__",
@@ -110,13 +120,36 @@ def test_frozen_class_behaves_as_its_stock_twin(cls: type) -> None:
     assert pickle.loads(pickle.dumps(ours)) == ours
 
 
-def test_frozen_compiles_one_method_per_class(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def code_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A run that starts with no compiled code: an empty private cache folder (the path of its code file)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("GXPSCAN_NO_CACHE", raising=False)
+    value._compiled.cache_clear()
+    yield tmp_path / "gxpscan" / value._CODE_FILE
+    value._compiled.cache_clear()
+
+
+def _counted_compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts ``compile`` is given from now on."""
+    texts: list[str] = []
+    real_compile = compile
+
+    def counting(source: Any, *args: Any, **kwargs: Any) -> Any:
+        texts.append(source)
+        return real_compile(source, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.compile", counting)
+    return texts
+
+
+def test_frozen_compiles_one_method_per_class(monkeypatch: pytest.MonkeyPatch, code_cache: Path) -> None:
     """The stock decorator compiles six methods (``exec`` of generated text) per frozen class; ``@frozen`` one."""
     calls: list[str] = []
     real_exec = exec
 
     def counting_exec(source: Any, *args: Any) -> None:
-        calls.append(source)
+        calls.append(source if isinstance(source, str) else "")
         real_exec(source, *args)
 
     @value.frozen
@@ -124,6 +157,7 @@ def test_frozen_compiles_one_method_per_class(monkeypatch: pytest.MonkeyPatch) -
         a: int
 
     monkeypatch.setattr("builtins.exec", counting_exec)
+    compiled = _counted_compiles(monkeypatch)
 
     @value.frozen
     class Item:
@@ -136,10 +170,11 @@ def test_frozen_compiles_one_method_per_class(monkeypatch: pytest.MonkeyPatch) -
     def methods() -> list[str]:  # the methods the compiled texts define (3.13 compiles a class's in one text)
         return [name for text in calls for name in re.findall(r"\n\s+def (__\w+__)\(", text)]
 
-    assert methods() == []  # __init__ is compiled when first looked up: a class never instantiated never pays
+    assert methods() == [] and compiled == []  # compiled when first looked up: never, if never instantiated
     first = Item("a")
-    assert methods() == ["__init__"] and "def __init__(self, name, size=__dflt_size, tags=__FACTORY)" in calls[-1]
-    assert Item("b").name == "b" and methods() == ["__init__"] and first.tags == ()
+    assert len(compiled) == 1 and "def __init__(self, name, size=__dflt_size, tags=__FACTORY)" in compiled[0]
+    assert Item("b").name == "b" and len(compiled) == 1 and first.tags == ()
+    assert methods() == []  # the code compiled is run, not its text
     calls.clear()
 
     @dataclasses.dataclass(frozen=True)
@@ -318,3 +353,173 @@ def test_make_leaves_to_init_what_it_checks_derives_or_refuses(monkeypatch: pyte
         value.make(_Made, b=("x",))  # a field without a default not given
     with pytest.raises(TypeError, match="unexpected"):
         value.make(_Made, a=1, d=4)  # not a field
+
+
+# --- mutable: the working holders ------------------------------------------------------------------------------
+
+MUTABLE = _classes("__value_mutable__")
+
+
+def test_the_code_base_defines_its_holders_with_mutable() -> None:
+    assert {f"{c.__module__}.{c.__qualname__}" for c in MUTABLE} >= {
+        "scanner.collectors.iac.Scan", "scanner.collectors.iac._hcl.HclFile", "scanner.collectors.iac._hcl.Module",
+        "scanner.collectors.iac._values.Block", "scanner.collectors.iac._build.Built"}
+
+
+@pytest.mark.parametrize("cls", MUTABLE, ids=lambda c: f"{c.__module__}.{c.__qualname__}")
+def test_mutable_class_behaves_as_its_stock_twin(cls: type) -> None:
+    own = cls.__dict__
+    names = {k: v for k, v in own.items() if k not in {*_GENERATED, "__value_mutable__"}}
+    for f in dataclasses.fields(cls):
+        names[f.name] = dataclasses.field(default=f.default, default_factory=f.default_factory, init=f.init,
+                                          repr=f.repr, hash=f.hash, compare=f.compare, metadata=f.metadata,
+                                          kw_only=f.kw_only)
+    if cls.__doc__ != cls.__name__ + value._signature_text(dataclasses.fields(cls)):
+        names["__doc__"] = cls.__doc__
+    twin = dataclasses.dataclass(eq=False, repr=False)(type(cls.__name__, cls.__bases__, names))
+    assert cls.__doc__ == twin.__doc__ and cls.__match_args__ == twin.__match_args__  # type: ignore[attr-defined]
+    assert str(inspect.signature(cls)) == str(inspect.signature(twin))
+    assert [(f.name, f.init, f.repr, f.compare, f.hash) for f in dataclasses.fields(cls)] == \
+           [(f.name, f.init, f.repr, f.compare, f.hash) for f in dataclasses.fields(twin)]
+    assert cls.__dataclass_params__.init and not cls.__dataclass_params__.eq  # type: ignore[attr-defined]
+    ours, theirs = _build(cls, 1), _build(twin, 1)
+    assert vars(ours) == vars(theirs) and list(vars(ours)) == list(vars(theirs))  # fields set in field order
+    assert ours != _build(cls, 1) and ours == ours and hash(ours) == object.__hash__(ours)  # identity
+    assert repr(ours) == object.__repr__(ours)
+    first = dataclasses.fields(cls)[0].name
+    setattr(ours, first, "changed")
+    assert getattr(ours, first) == "changed"
+
+
+def test_mutable_fields_defaults_factories_and_post_init() -> None:
+    seen: list[int] = []
+
+    @value.mutable
+    class Holder:
+        size: int
+        tags: list[str] = dataclasses.field(default_factory=list)
+        name: str = "n"
+        hidden: int = dataclasses.field(default=7, init=False)
+
+        def __post_init__(self) -> None:
+            seen.append(self.size)
+
+    one, two = Holder(1), Holder(2, ["x"], name="m")
+    assert (one.size, one.tags, one.name, one.hidden) == (1, [], "n", 7)
+    assert (two.tags, two.name) == (["x"], "m") and one.tags is not Holder(3).tags and seen == [1, 2, 3]
+    one.tags.append("y")
+    one.name = "renamed"
+    assert one.name == "renamed" and Holder(4).tags == []
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'size'"):
+        Holder()  # type: ignore[call-arg]
+
+
+def test_mutable_refuses_what_it_cannot_make() -> None:
+    with pytest.raises(TypeError, match="defines __setattr__"):
+        @value.mutable
+        class Settable:
+            a: int
+
+            def __setattr__(self, name: str, v: object) -> None: ...
+
+    with pytest.raises(TypeError, match="@mutable does not support InitVar"):
+        @value.mutable
+        class WithInitVar:
+            a: dataclasses.InitVar[int]
+
+
+# --- the compiled __init__ code kept between runs -----------------------------------------------------------------
+
+def _define_classes() -> tuple[type, type]:
+    """The same two classes again, as a new run defines them."""
+    @value.frozen
+    class Item:
+        name: str
+        size: int = 0
+
+    @value.mutable
+    class Holder:
+        items: list[str] = dataclasses.field(default_factory=list)
+
+    return Item, Holder
+
+
+def test_compiled_init_code_is_kept_for_the_next_run(monkeypatch: pytest.MonkeyPatch, code_cache: Path) -> None:
+    compiled = _counted_compiles(monkeypatch)
+    item, holder = _define_classes()
+    assert (item("a").size, holder().items) == (0, [])
+    assert len(compiled) == 2 and not code_cache.exists()
+    value.keep_compiled()
+    assert code_cache.stat().st_mode & 0o777 == 0o600 and code_cache.parent.stat().st_mode & 0o777 == 0o700
+    kept = code_cache.read_bytes()
+    assert kept.startswith(value._code_header())
+
+    value._compiled.cache_clear()  # the next run
+    compiled.clear()
+    item, holder = _define_classes()
+    assert (item("b", 3).size, holder(["x"]).items, item("c").size) == (3, ["x"], 0)
+    assert compiled == []  # both from the cache
+    value.keep_compiled()
+    assert code_cache.read_bytes() == kept  # nothing new: not written again
+
+    @value.frozen
+    class Other:
+        left: int
+        right: int
+
+    assert Other(1, 2).right == 2 and len(compiled) == 1
+    value.keep_compiled()
+    value._compiled.cache_clear()
+    assert len(value._compiled().codes) == 3
+
+
+def _header_of_another_python() -> bytes:
+    return value._code_header().replace(b"gxpscan-inits/1\0", b"gxpscan-inits/1\0" + b"3.99.0 ")
+
+
+@pytest.mark.parametrize("spoil", [
+    pytest.param(lambda f: f.write_bytes(_header_of_another_python() + f.read_bytes()[len(value._code_header()):]),
+                 id="another-interpreter"),
+    pytest.param(lambda f: f.write_bytes(value._code_header() + b"\x00not marshal"), id="not-marshal"),
+    pytest.param(lambda f: f.write_bytes(f.read_bytes()[:-40]), id="truncated"),
+    pytest.param(lambda f: f.write_bytes(value._code_header() + __import__("marshal").dumps(
+        {k: "text" for k in value._compiled().codes})), id="values-not-code"),
+    pytest.param(lambda f: f.write_bytes(value._code_header() + __import__("marshal").dumps(
+        list(value._compiled().codes.values()))), id="not-a-dict"),
+    pytest.param(lambda f: f.chmod(0o620), id="writable-by-the-group"),
+    pytest.param(lambda f: (f.rename(f.with_name("elsewhere")), f.symlink_to(f.with_name("elsewhere"))),
+                 id="symbolic-link"),
+    pytest.param(lambda f: f.write_bytes(value._code_header() + b"\x00" * value._CODE_MAX_BYTES), id="too-large"),
+])
+def test_a_spoiled_code_file_is_not_used(monkeypatch: pytest.MonkeyPatch, code_cache: Path,
+                                         spoil: Any) -> None:
+    item, holder = _define_classes()
+    assert item("a").size == 0 and holder().items == []
+    value.keep_compiled()
+    spoil(code_cache)
+    value._compiled.cache_clear()
+    compiled = _counted_compiles(monkeypatch)
+    item, holder = _define_classes()
+    assert (item("b", 2).size, holder(["y"]).items) == (2, ["y"])
+    assert len(compiled) == 2  # compiled again, and right
+
+
+def test_no_code_file_without_a_cache_folder(monkeypatch: pytest.MonkeyPatch, code_cache: Path) -> None:
+    monkeypatch.setenv("GXPSCAN_NO_CACHE", "1")
+    item, _ = _define_classes()
+    assert item("a").name == "a"
+    value.keep_compiled()
+    assert not code_cache.parent.exists()
+
+
+def test_the_command_keeps_the_code_it_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner import cli
+
+    kept: list[int] = []
+    monkeypatch.setattr(cli, "main", lambda: 0)
+    monkeypatch.setattr(cli, "keep_compiled", lambda: kept.append(1))
+    for name in ("set_threshold", "freeze"):  # the process-wide collector settings the command makes
+        monkeypatch.setattr(cli.gc, name, lambda *_: None)
+    with pytest.raises(SystemExit) as ended:
+        cli.entry()
+    assert ended.value.code == 0 and kept == [1]

@@ -41,7 +41,6 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -54,6 +53,7 @@ from scanner.collectors.iac._waivers import to_waivers
 from scanner.connectors.iac import FileRefused, IacConnector
 from scanner.facts.aws import FACTS as AWS_FACTS
 from scanner.model import Evidence, Fact, Location, Platform, ResourceNotes, Target, thaw
+from scanner.value import mutable
 
 NOTES = "iac.resource_notes"
 SYSTEM = "iac.system"
@@ -71,7 +71,7 @@ FACTS: dict[str, FactSpec] = {
 }
 
 
-@dataclass(eq=False, repr=False)
+@mutable
 class Scan:
     blocks: list[Block]
     problems: list[tuple[str, int | None, str]]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -56,7 +56,7 @@ from scanner.facts.aws import (
 )
 from scanner.facts.aws import AccountPublicAccessBlock as AccountBlock
 from scanner.model import freeze
-from scanner.value import frozen
+from scanner.value import frozen, mutable
 
 _PARTITIONS = ("aws", "aws-us-gov", "aws-cn")
 #: Terraform's names of an advanced event selector's operators, and the API's.
@@ -89,7 +89,7 @@ class Where:
 Index = tuple[dict[str, list[Block]], dict[str, list[Block]], list[Block]]
 
 
-@dataclass(eq=False, repr=False)
+@mutable
 class Built:
     """The facts' values and what the runner needs beside them."""
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from scanner.collectors.iac._values import EVALUATION_ERRORS, MAX_DEPTH, Block, InlineWaiver, Unknown
 from scanner.collectors.iac._waivers import complete
 from scanner.model import Location
+from scanner.value import mutable
 
 _TAGS = {"!Ref": "Ref", "!Condition": "Condition", **{f"!{n}": f"Fn::{n}" for n in (
     "Sub", "GetAtt", "If", "Join", "Equals", "Not", "And", "Or", "Select", "Split", "FindInMap", "Base64",
@@ -36,7 +36,7 @@ class CfnError(ValueError):
         self.line = line
 
 
-@dataclass(eq=False, repr=False)
+@mutable
 class Template:
     data: dict[str, Any]
     lines: dict[str, tuple[int, int]]  # logical id -> (first, last line)

@@ -16,7 +16,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from scanner.collectors.iac._values import EVALUATION_ERRORS, MAX_DEPTH, Block, 
 from scanner.collectors.iac._waivers import WAIVER_MARK, waivers_for
 from scanner.connectors.iac import FileRefused, IacConnector
 from scanner.model import Location
-from scanner.value import frozen
+from scanner.value import frozen, mutable
 
 _RESOURCE_LINE = re.compile(r'^\s*resource\s+"([A-Za-z0-9_]+)"\s+"([A-Za-z0-9_-]+)"')
 #: attributes that name a resource: a reference to them is the resource's name when configured, else its address
@@ -55,7 +55,7 @@ class HclError(ValueError):
         self.line = line
 
 
-@dataclass(eq=False, repr=False)
+@mutable
 class Problems:
     """Files that could not be read or parsed: (relative path, line, message); and the modules parsed so far
     (each directory is parsed once per scan, however often it is called)."""
@@ -64,7 +64,7 @@ class Problems:
     modules: dict[Path, Module] = field(default_factory=dict)
 
 
-@dataclass(eq=False, repr=False)
+@mutable
 class HclFile:
     path: Path
     rel: str
@@ -638,7 +638,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-@dataclass(eq=False, repr=False)
+@mutable
 class ResourceDecl:
     type: str
     name: str
@@ -660,7 +660,7 @@ class Call:
     line: int
 
 
-@dataclass(eq=False, repr=False)
+@mutable
 class Module:
     """A directory of .tf files, parsed (not evaluated)."""
 

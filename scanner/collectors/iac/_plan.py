@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from scanner.collectors.iac._values import MAX_DEPTH, Block, Unknown
 from scanner.model import Location
+from scanner.value import mutable
 
 AFTER_APPLY = "known only after apply"
 
@@ -58,7 +59,7 @@ def _modules(module: Mapping[str, Any], depth: int = 0) -> Iterator[Mapping[str,
             yield from _modules(child, depth + 1)
 
 
-@dataclass(eq=False, repr=False)
+@mutable
 class Configured:
     """What the configuration says of one resource: the attributes it sets, and what they refer to."""
 

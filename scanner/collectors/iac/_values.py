@@ -6,11 +6,11 @@ those of the Terraform AWS provider (CloudFormation properties are renamed to th
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from scanner.model import Location
-from scanner.value import frozen
+from scanner.value import frozen, mutable
 
 #: Deepest nesting of values followed (expressions, JSON, YAML); deeper is an error for the file.
 MAX_DEPTH = 64
@@ -41,7 +41,7 @@ class InlineWaiver:
     problem: str = ""
 
 
-@dataclass(eq=False, repr=False)
+@mutable
 class Block:
     """One resource instance, Terraform-shaped: ``attrs`` holds evaluated values (``Unknown`` where unresolved),
     nested blocks as lists of dicts."""
