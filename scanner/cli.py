@@ -1353,8 +1353,11 @@ def entry() -> None:
 
 def _owns_process() -> bool:
     """gxpscan is this process's program and alone in it: run as ``python -m scanner`` or by the ``gxpscan``
-    script (whose ``__main__`` imported ``entry``), with no other thread running (one an exit would wait for)."""
+    script (whose ``__main__`` imported ``scanner.__main__.main``, or ``entry`` in a script installed before it),
+    with no other thread running (one an exit would wait for)."""
     program = sys.modules.get("__main__")
     spec = getattr(program, "__spec__", None)
-    ours = getattr(spec, "name", None) == "scanner.__main__" or getattr(program, "entry", None) is entry
+    launcher = sys.modules.get("scanner.__main__")
+    ours = (getattr(spec, "name", None) == "scanner.__main__" or getattr(program, "entry", None) is entry
+            or (launcher is not None and getattr(program, "main", None) is getattr(launcher, "main", entry)))
     return ours and threading.active_count() == 1

@@ -310,6 +310,7 @@ def _frozen(cls: type[T], slots: bool) -> type[T]:
     return made
 
 
+@dataclass_transform(eq_default=False, field_specifiers=(dataclasses.field, dataclasses.Field))
 def mutable(cls: type[T], /) -> type[T]:
     """``@dataclass(eq=False, repr=False)`` made as ``@frozen`` makes its classes: a working holder (equal only to
     itself, hashed by identity, the default repr, fields assigned freely), whose ``__init__`` is compiled when first
@@ -323,9 +324,9 @@ def mutable(cls: type[T], /) -> type[T]:
         cls.__doc__ = "-"  # spares dataclass() the signature it would compute before __init__ exists
     made = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
     flds = _fields(made, "mutable")
-    made.__dataclass_params__.init = True  # type: ignore[attr-defined]  # what it is: as the stock one says
-    made.__init__ = _LazyInit(made, flds)
-    made.__value_mutable__ = True
+    made.__dict__["__dataclass_params__"].init = True  # what it is: as the stock one says
+    for name, attribute in (("__init__", _LazyInit(made, flds)), ("__value_mutable__", True)):
+        setattr(made, name, attribute)
     if not documented:
         made.__doc__ = _Doc(flds)  # type: ignore[assignment]
     return made
@@ -335,7 +336,7 @@ def _fields(made: type, decorator: str) -> tuple[dataclasses.Field[Any], ...]:
     """The fields of the dataclass ``made``; TypeError when it has ``InitVar`` fields (``__init__`` would need
     them, and ``dataclasses.fields`` does not list them)."""
     every = made.__dict__["__dataclass_fields__"]
-    flds = dataclasses.fields(made)  # type: ignore[arg-type]
+    flds = dataclasses.fields(made)
     if len(every) != len(flds) and any(f.type is dataclasses.InitVar or "InitVar" in str(f.type)
                                        for f in every.values()):
         raise TypeError(f"@{decorator} does not support InitVar fields ({made.__name__})")

@@ -410,12 +410,17 @@ def test_main_makes_one_subcommand_parser(monkeypatch, tmp_path):
     assert len(made) == 2, made
 
 
-@pytest.mark.parametrize("how", ["module", "script"])
+#: the ``gxpscan`` script pip writes for the entry point (``scanner.__main__:main``; ``scanner.cli:entry`` before)
+_SCRIPT = "import sys\nfrom {module} import {name}\nif __name__ == '__main__':\n    sys.exit({name}())\n"
+
+
+@pytest.mark.parametrize("how", ["module", "script", "script-before"])
 def test_as_its_own_program_gxpscan_ends_at_once_with_every_output_written_and_its_exit_code(tmp_path, how):
     """entry() ends the process without the interpreter's teardown when it owns it: what it printed is all there
     (a long output through a pipe), and so is the exit code (2: a bad inventory)."""
     script = tmp_path / "gxpscan"
-    script.write_text("import sys\nfrom scanner.cli import entry\nif __name__ == '__main__':\n    sys.exit(entry())\n")
+    script.write_text(_SCRIPT.format(module="scanner.cli", name="entry") if how == "script-before"
+                      else _SCRIPT.format(module="scanner.__main__", name="main"))
     program = ["-m", "scanner"] if how == "module" else [str(script)]
     env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).resolve().parent.parent)}
     shown = subprocess.run([sys.executable, *program, "schema", "result"], capture_output=True, text=True, env=env)
@@ -432,12 +437,43 @@ def test_gxpscan_owns_the_process_only_as_its_main_program_and_alone(monkeypatch
     alive = [1]  # the threads running besides none (earlier tests of the suite may leave some: counted here)
     monkeypatch.setattr(cli.threading, "active_count", lambda: alive[0])
     assert not cli._owns_process()  # pytest is the program here
+    import scanner.__main__ as launcher
+
     program = types.ModuleType("__main__")
-    program.entry = cli.entry  # type: ignore[attr-defined]  # the console script's `from scanner.cli import entry`
+    program.main = launcher.main  # type: ignore[attr-defined]  # the console script's import
     monkeypatch.setitem(sys.modules, "__main__", program)
+    assert cli._owns_process()
+    del program.main
+    assert not cli._owns_process()
+    program.entry = cli.entry  # type: ignore[attr-defined]  # a script installed before scanner.__main__:main
     assert cli._owns_process()
     alive[0] = 2
     assert not cli._owns_process()  # a thread the exit would wait for
+
+
+def test_the_command_raises_the_collector_thresholds_before_it_imports_its_modules(tmp_path):
+    """``scanner.__main__.main`` sets the cyclic collector's thresholds, then imports the command; importing the
+    package alone imports nothing of it (a program that imports scanner keeps its own settings)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import gc, sys\n"
+        "before = gc.get_threshold()\n"
+        "import scanner, scanner.__main__ as launcher\n"
+        "print(sorted(m for m in sys.modules if m.startswith('scanner.')), gc.get_threshold() == before)\n"
+        "class Spy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'scanner.cli':\n"
+        "            print('cli imported with', gc.get_threshold())\n"
+        "sys.meta_path.insert(0, Spy())\n"
+        "sys.argv = ['gxpscan', 'schema', 'result']\n"
+        "launcher.main()\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).resolve().parent.parent)}
+    shown = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, env=env)
+    lines = shown.stdout.splitlines()
+    assert shown.returncode == EXIT_OK, shown.stderr
+    assert lines[0] == "['scanner.__main__'] True"
+    assert lines[1] == "cli imported with (20000, 20, 20)"
+    assert json.loads("\n".join(lines[2:]))["title"]
 
 
 def test_output_to_a_closed_pipe_ends_as_the_interpreter_ends_it_not_with_a_traceback():
