@@ -202,16 +202,19 @@ def test_the_generated_doc_is_written_when_read(monkeypatch: pytest.MonkeyPatch)
     assert written == [2, 2, 2]
 
 
-def test_frozen_refuses_what_it_cannot_make() -> None:
-    with pytest.raises(TypeError, match="Cannot overwrite attribute __setattr__"):
-        @value.frozen
+@pytest.mark.parametrize(("decorator", "settable"), [
+    (value.frozen, "Cannot overwrite attribute __setattr__"),
+    (value.mutable, "does not support a class that defines __setattr__")])
+def test_frozen_and_mutable_refuse_what_they_cannot_make(decorator: Any, settable: str) -> None:
+    with pytest.raises(TypeError, match=settable):
+        @decorator
         class Settable:
             a: int
 
             def __setattr__(self, name: str, v: object) -> None: ...
 
-    with pytest.raises(TypeError, match="InitVar"):
-        @value.frozen
+    with pytest.raises(TypeError, match=f"@{decorator.__name__} does not support InitVar"):
+        @decorator
         class WithInitVar:
             a: dataclasses.InitVar[int]
 
@@ -412,20 +415,6 @@ def test_mutable_fields_defaults_factories_and_post_init() -> None:
     assert one.name == "renamed" and Holder(4).tags == []
     with pytest.raises(TypeError, match="missing 1 required positional argument: 'size'"):
         Holder()  # type: ignore[call-arg]
-
-
-def test_mutable_refuses_what_it_cannot_make() -> None:
-    with pytest.raises(TypeError, match="defines __setattr__"):
-        @value.mutable
-        class Settable:
-            a: int
-
-            def __setattr__(self, name: str, v: object) -> None: ...
-
-    with pytest.raises(TypeError, match="@mutable does not support InitVar"):
-        @value.mutable
-        class WithInitVar:
-            a: dataclasses.InitVar[int]
 
 
 # --- the compiled __init__ code kept between runs -----------------------------------------------------------------
