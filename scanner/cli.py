@@ -1359,5 +1359,5 @@ def _owns_process() -> bool:
     spec = getattr(program, "__spec__", None)
     launcher = sys.modules.get("scanner.__main__")
     ours = (getattr(spec, "name", None) == "scanner.__main__" or getattr(program, "entry", None) is entry
-            or (launcher is not None and getattr(program, "main", None) is getattr(launcher, "main", entry)))
+            or (launcher is not None and getattr(program, "main", None) is launcher.main))
     return ours and threading.active_count() == 1

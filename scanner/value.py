@@ -285,29 +285,23 @@ def _frozen(cls: type[T], slots: bool) -> type[T]:
     keep = {name for name in _OWN if name in own}
     if "__hash__" in keep and own["__hash__"] is None and "__eq__" in own:
         keep.discard("__hash__")  # a class that defines __eq__ only gets the generated hash, as a dataclass does
-    documented = bool(own.get("__doc__"))
-    if not documented:
-        cls.__doc__ = "-"  # spares dataclass() the signature it would compute before __init__ exists
     # a subclass of a frozen dataclass must be declared frozen (its two generated methods are replaced below)
     frozen_base = any(getattr(getattr(base, "__dataclass_params__", None), "frozen", False) for base in cls.__mro__[1:])
-    made = dataclasses.dataclass(init=False, repr=False, eq=False, frozen=frozen_base, slots=slots)(cls)
-    flds = _fields(made, "frozen")
-    params = made.__dict__["__dataclass_params__"]
-    params.init = params.repr = params.eq = params.frozen = True  # what it is: a dataclass subclass checks it
-    hashed = tuple(f.name for f in flds if (f.compare if f.hash is None else f.hash))
-    attributes: dict[str, object] = {
-        "__init__": _LazyInit(made, flds), "__setattr__": _setattr, "__delattr__": _delattr,
-        "__value_repr__": tuple(f.name for f in flds if f.repr),
-        "__value_key__": staticmethod(_key_of(tuple(f.name for f in flds if f.compare))),
-        "__value_hash__": staticmethod(_key_of(hashed)),
-        **({"__getstate__": _getstate, "__setstate__": _setstate} if slots else {}),
-        **{name: shared for name, shared in (("__repr__", _repr), ("__eq__", _eq), ("__hash__", _hash))
-           if name not in keep}}
-    for name, attribute in attributes.items():
-        setattr(made, name, attribute)
-    if not documented:
-        made.__doc__ = _Doc(flds)  # type: ignore[assignment]  # a str when read (type.__doc__ calls __get__)
-    return made
+
+    def attributes(flds: tuple[dataclasses.Field[Any], ...]) -> dict[str, object]:
+        hashed = tuple(f.name for f in flds if (f.compare if f.hash is None else f.hash))
+        return {
+            "__setattr__": _setattr, "__delattr__": _delattr,
+            "__value_repr__": tuple(f.name for f in flds if f.repr),
+            "__value_key__": staticmethod(_key_of(tuple(f.name for f in flds if f.compare))),
+            "__value_hash__": staticmethod(_key_of(hashed)),
+            **({"__getstate__": _getstate, "__setstate__": _setstate} if slots else {}),
+            **{name: shared for name, shared in (("__repr__", _repr), ("__eq__", _eq), ("__hash__", _hash))
+               if name not in keep}}
+
+    # what it is: a dataclass subclass checks the parameters
+    return _define(cls, "frozen", {"frozen": frozen_base, "slots": slots}, ("init", "repr", "eq", "frozen"),
+                   attributes)
 
 
 @dataclass_transform(eq_default=False, field_specifiers=(dataclasses.field, dataclasses.Field))
@@ -319,16 +313,26 @@ def mutable(cls: type[T], /) -> type[T]:
     defines ``__setattr__`` itself, or has ``InitVar`` fields, is refused (``TypeError``)."""
     if "__setattr__" in cls.__dict__:
         raise TypeError(f"@mutable does not support a class that defines __setattr__ ({cls.__name__})")
+    return _define(cls, "mutable", {}, ("init",), lambda _flds: {"__value_mutable__": True})
+
+
+def _define(cls: type[T], decorator: str, options: dict[str, bool], params: tuple[str, ...],
+            attributes: Callable[[tuple[dataclasses.Field[Any], ...]], dict[str, object]]) -> type[T]:
+    """``cls`` made a dataclass by the stock decorator with ``options`` and none of its methods, then given what
+    ``@frozen``/``@mutable`` share: ``__init__`` compiled when first looked up (``_LazyInit``), the generated
+    ``__doc__`` written when read (``_Doc``), the dataclass ``params`` it now has set true, and the decorator's own
+    ``attributes`` of its fields."""
     documented = bool(cls.__dict__.get("__doc__"))
     if not documented:
         cls.__doc__ = "-"  # spares dataclass() the signature it would compute before __init__ exists
-    made = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
-    flds = _fields(made, "mutable")
-    made.__dict__["__dataclass_params__"].init = True  # what it is: as the stock one says
-    for name, attribute in (("__init__", _LazyInit(made, flds)), ("__value_mutable__", True)):
+    made = dataclasses.dataclass(init=False, repr=False, eq=False, **options)(cls)
+    flds = _fields(made, decorator)
+    for param in params:
+        setattr(made.__dict__["__dataclass_params__"], param, True)
+    for name, attribute in {"__init__": _LazyInit(made, flds), **attributes(flds)}.items():
         setattr(made, name, attribute)
     if not documented:
-        made.__doc__ = _Doc(flds)  # type: ignore[assignment]
+        made.__doc__ = _Doc(flds)  # type: ignore[assignment]  # a str when read (type.__doc__ calls __get__)
     return made
 
 
