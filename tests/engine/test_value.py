@@ -512,3 +512,19 @@ def test_the_command_keeps_the_code_it_compiled(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(SystemExit) as ended:
         cli.entry()
     assert ended.value.code == 0 and kept == [1]
+
+
+@pytest.mark.parametrize("folder", ["symbolic-link", "writable-by-the-group"])
+def test_the_code_file_is_never_written_through_a_folder_not_ours_alone(code_cache: Path, tmp_path: Path,
+                                                                       folder: str) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    if folder == "symbolic-link":
+        code_cache.parent.symlink_to(elsewhere)
+    else:
+        code_cache.parent.mkdir(mode=0o700)
+        code_cache.parent.chmod(0o770)
+    item, _ = _define_classes()
+    assert item("a").name == "a"
+    value.keep_compiled()
+    assert list(elsewhere.iterdir()) == [] and not code_cache.exists()
