@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from scanner import (  # light modules: their commands import what they need to run
+    GC_THRESHOLDS,
     cli_access,
     cli_challenge,
     cli_history,
@@ -1317,9 +1318,10 @@ def entry() -> None:
     """Console entry point. After an interruption or a write fault the record (and reports) are closed; targets
     still in flight are abandoned rather than waited for (their own timeouts end their commands).
 
-    The cyclic garbage collector runs after 20,000 net allocations instead of 700: a scan makes hundreds of
-    thousands of long-lived objects (modules, results, report data), and the default thresholds walked them some
-    120 times, a tenth of a small scan's CPU; cyclic garbage is still collected, in larger steps.
+    The cyclic garbage collector runs after 200,000 net allocations instead of 700 (``scanner.GC_THRESHOLDS``): a
+    scan makes hundreds of thousands of long-lived objects (modules, results, report data), and the default
+    thresholds walked them some 120 times, a tenth of a small scan's CPU; cyclic garbage is still collected, in
+    larger steps.
 
     At the end, the objects alive are left out of the collector's walks (``gc.freeze``): the interpreter's exit
     collected three times over every object of the run (the results, reports and modules it is about to free), 1.5%
@@ -1332,7 +1334,7 @@ def entry() -> None:
     of 2,297 findings) is left to the operating system. Run by another program (``runpy``), it exits as usual.
 
     Before either, the ``__init__`` code compiled in this run is kept for the next (scanner/value.py)."""
-    gc.set_threshold(20_000, 20, 20)
+    gc.set_threshold(*GC_THRESHOLDS)
     code = main()
     keep_compiled()
     if code in (EXIT_INTERRUPTED, EXIT_WRITE):

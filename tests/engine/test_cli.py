@@ -472,7 +472,7 @@ def test_the_command_raises_the_collector_thresholds_before_it_imports_its_modul
     lines = shown.stdout.splitlines()
     assert shown.returncode == EXIT_OK, shown.stderr
     assert lines[0] == "['scanner.__main__'] True"
-    assert lines[1] == "cli imported with (20000, 20, 20)"
+    assert lines[1] == "cli imported with (200000, 20, 20)"
     assert json.loads("\n".join(lines[2:]))["title"]
 
 
