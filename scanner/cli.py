@@ -4,11 +4,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import getpass
 import json
 import logging
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -507,9 +505,19 @@ def select_checks(registry: Registry, catalogs: Mapping[str, Catalog], *, patter
 
 
 def operator_id() -> str:
-    """Who runs gxpscan, from where: ``user@host`` (the host name as ``socket.gethostname()`` gives it, read without
-    importing the socket module: both are the kernel's node name)."""
-    return f"{getpass.getuser()}@{os.uname().nodename}"
+    """Who runs gxpscan, from where: ``user@host``. The user as ``getpass.getuser()`` names it (the first of the
+    variables LOGNAME, USER, LNAME, USERNAME that is set, else the account of the user id), or ``uid-N`` for a user
+    id without an account (a container's); the host name as ``socket.gethostname()`` gives it. Read without
+    importing getpass (and its terminal modules) or socket: both names are the kernel's and the environment's."""
+    user = next((os.environ[v] for v in ("LOGNAME", "USER", "LNAME", "USERNAME") if os.environ.get(v)), None)
+    if user is None:
+        import pwd
+
+        try:
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:
+            user = f"uid-{os.getuid()}"
+    return f"{user}@{os.uname().nodename}"
 
 
 def python_version() -> str:
@@ -524,7 +532,7 @@ def _run_info(registry: Registry, specs: Sequence[CheckSpec | ChallengeSpec], in
 
     started = utcnow()
     return RunInfo(
-        id=f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}", tool_version=_version(),
+        id=f"{started:%Y%m%dT%H%M%SZ}-{os.urandom(3).hex()}", tool_version=_version(),
         checks_fingerprint=registry.fingerprint(specs), operator=operator_id(),
         started=started, inventory=inventory.source, inventory_sha256=inventory.sha256, command=argv_summary,
         python=python_version(), operator_name=operator_name,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -117,7 +116,7 @@ def _info(cli: Any, inventory: str, inventory_sha256: str, operator_name: str) -
     from scanner.model import RunInfo, utcnow
 
     started = utcnow()
-    return RunInfo(id=f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}", tool_version=cli._version(),
+    return RunInfo(id=f"{started:%Y%m%dT%H%M%SZ}-{os.urandom(3).hex()}", tool_version=cli._version(),
                    checks_fingerprint="", operator=cli.operator_id(), started=started,
                    inventory=inventory, inventory_sha256=inventory_sha256,
                    command=" ".join(["gxpscan", *sys.argv[1:]])[:500], python=cli.python_version(),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,7 +126,7 @@ class OutputDir:
 
         A symlink (or anything) at ``name`` is replaced, never followed. On a fault nothing is left behind.
         """
-        tmp = f".{name}.{secrets.token_hex(6)}.tmp"
+        tmp = f".{name}.{os.urandom(6).hex()}.tmp"
         try:
             fh = os.fdopen(self.create(tmp), "w", encoding="utf-8")
         except OSError as exc:

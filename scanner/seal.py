@@ -17,7 +17,6 @@ chain across the runs of one results directory (each record names the first mani
 """
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import io
@@ -98,11 +97,24 @@ def public_pem(key: Ed25519PublicKey) -> str:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
+def _b64encode(data: bytes) -> str:
+    import base64  # only a signed run's envelopes use it: not imported by every scan
+
+    return base64.b64encode(data).decode()
+
+
+def _b64decode(text: Any) -> bytes:
+    """Strict base64 (binascii.Error on any character outside the alphabet); TypeError for a non-string."""
+    import base64
+
+    return base64.b64decode(text, validate=True)
+
+
 def envelope(payload: bytes, key: Ed25519PrivateKey) -> dict[str, Any]:
     """A DSSE envelope over ``payload`` (an in-toto Statement), signed with ``key``."""
     sig = key.sign(pae(PAYLOAD_TYPE, payload))
-    return {"payload": base64.b64encode(payload).decode(), "payloadType": PAYLOAD_TYPE,
-            "signatures": [{"keyid": fingerprint(key.public_key()), "sig": base64.b64encode(sig).decode()}]}
+    return {"payload": _b64encode(payload), "payloadType": PAYLOAD_TYPE,
+            "signatures": [{"keyid": fingerprint(key.public_key()), "sig": _b64encode(sig)}]}
 
 
 def open_envelope(data: bytes, key: Ed25519PublicKey) -> bytes:
@@ -111,7 +123,7 @@ def open_envelope(data: bytes, key: Ed25519PublicKey) -> bytes:
 
     try:
         env = json.loads(data)
-        payload = base64.b64decode(env["payload"], validate=True)
+        payload = _b64decode(env["payload"])
         kind = env["payloadType"]
         sigs = env["signatures"]
         if not isinstance(kind, str) or not isinstance(sigs, list) or not sigs:
@@ -125,7 +137,7 @@ def open_envelope(data: bytes, key: Ed25519PublicKey) -> bytes:
         try:
             if entry.get("keyid") not in ("", wanted):
                 continue
-            key.verify(base64.b64decode(entry["sig"], validate=True), pae(kind, payload))
+            key.verify(_b64decode(entry["sig"]), pae(kind, payload))
             return payload
         except (InvalidSignature, KeyError, TypeError, AttributeError, binascii.Error, ValueError):
             continue
@@ -503,7 +515,7 @@ def _signature_file(run_dir: Path, name: str) -> SignatureFile:
     data = _read_small(run_dir / name)
     try:
         env = json.loads(data)
-        payload = base64.b64decode(env["payload"], validate=True)
+        payload = _b64decode(env["payload"])
     except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         raise SealError(f"{name}: not a DSSE envelope") from None
     st = _statement(payload, f"{name} (payload)", SIGNATURE_PREDICATE)

@@ -63,7 +63,7 @@ def _modules_of_scan(tmp_path: Path, target: dict[str, object], *checks: str) ->
 #: terminal's width for every argument added; scanner/cli.py sizes the help when it is shown).
 NEVER_AT_START = {"boto3", "botocore", "paramiko", "winrm", "ldap3", "requests", "urllib3", "certifi", "socket",
                   "importlib.resources", "tempfile", "zipfile", "importlib.metadata", "pickle", "shutil", "lzma",
-                  "bz2"}
+                  "bz2", "secrets", "random", "getpass", "base64"}
 
 
 def test_an_iac_scan_imports_nothing_of_another_platform(tmp_path: Path) -> None:
@@ -93,6 +93,34 @@ def test_operator_and_python_version_are_what_socket_and_platform_say() -> None:
     assert cli.operator_id() == f"{getpass.getuser()}@{socket.gethostname()}"
     assert cli.python_version() == platform.python_version()
     assert local_document()["targets"][0]["name"] == socket.gethostname()
+
+
+@pytest.mark.parametrize(("environ", "account", "expected"), [
+    ({"LOGNAME": "qa-lead", "USER": "other"}, "acct", "qa-lead"),
+    ({"USER": "ops"}, "acct", "ops"),
+    ({"LNAME": "ln"}, "acct", "ln"),
+    ({"USERNAME": "win"}, "acct", "win"),
+    ({"LOGNAME": ""}, "acct", "acct"),  # an empty variable is not a name: the account of the user id is
+    ({}, None, "uid-{uid}"),  # a user id without an account (a container's): named by its number, no crash
+], ids=["logname-first", "user", "lname", "username", "empty-skipped", "no-account"])
+def test_the_operator_is_named_as_getpass_names_the_user(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str],
+                                                         account: str | None, expected: str) -> None:
+    import pwd
+
+    from scanner import cli
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+
+    def getpwuid(uid: int) -> object:
+        if account is None:
+            raise KeyError(f"getpwuid(): uid not found: {uid}")
+        return type("Entry", (), {"pw_name": account})()
+
+    monkeypatch.setattr(pwd, "getpwuid", getpwuid)
+    assert cli.operator_id() == f"{expected.format(uid=os.getuid())}@{os.uname().nodename}"
 
 
 def test_declared_facts_are_what_the_collectors_provide() -> None:
