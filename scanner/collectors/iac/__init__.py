@@ -46,7 +46,7 @@ from types import MappingProxyType
 from typing import Any
 
 from scanner.collectors import SYSTEM_FACTS, FactSpec
-from scanner.collectors.iac import _build, _cfn, _hcl, _plan
+from scanner.collectors.iac import _build, _hcl
 from scanner.collectors.iac._order import hcl_depends_on
 from scanner.collectors.iac._values import Block
 from scanner.collectors.iac._waivers import to_waivers
@@ -111,6 +111,8 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
     for path in found:
         if path.suffix in (".tf", ".tfvars"):
             continue
+        from scanner.collectors.iac import _cfn, _plan  # CloudFormation and plans: imported when such a file is met
+
         rel = conn.rel(path)
         if path.name.endswith(".tf.json"):
             problems.items.append((rel, None, "Terraform JSON syntax (.tf.json) is not read: its resources are not "
@@ -155,6 +157,8 @@ def scan_code(conn: IacConnector, region: str, account: str, partition: str) -> 
         if not any(p.parent == d for p, _ in plans):
             blocks += hcl_by_dir[d]
     for path, doc in plans:
+        from scanner.collectors.iac import _plan
+
         planned = _plan.blocks(doc, conn.rel(path), region)
         if path.parent not in hcl_by_dir and any(path.parent.glob("*.tf")):  # the code of the plan: its lines
             hcl_by_dir[path.parent] = _hcl.terraform_blocks(conn, path.parent, conn.code.tfvars, "", region,
