@@ -3,11 +3,11 @@ result.schema.json. ``coverage`` is the clause coverage per clause and target (s
 and result of each check, and the procedural evidence still needed.
 
 Values are kept exactly (the run's warnings included, in ``run.warnings``), except a finding's ``location``, which
-is shown as every report shows it (``reports.location``): a finding on code carries its repository-relative path
-and line range, the same as in SARIF and JUnit, and a code path that would leave the repository is left out
-(``location`` null). The text is written with ``reports.text.json_text``, so controls, bidi overrides and lone
-surrogates from a target are ``\\uXXXX`` escapes: the file is valid UTF-8, parses back to the same values, and
-shows nothing raw when printed to a terminal.
+is shown as every report shows it (``reports.location``): a finding on code carries its repository-relative path and
+line range, the same as in SARIF and JUnit, and a code path that would leave the repository is left out
+(``location`` null). The text is written with ``reports.text.write_json`` (``json_text``), so controls, bidi
+overrides and lone surrogates from a target are ``\\uXXXX`` escapes: the file is valid UTF-8, parses back to the
+same values, and shows nothing raw when printed to a terminal.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from reports.jsonenc import plain
 from reports.location import place
-from reports.text import json_text
+from reports.text import write_json
 from scanner.coverage import coverage_forms
 from scanner.model import Location, Run, run_to_dict, thaw
 
@@ -57,5 +57,4 @@ def render(run: Run, out: TextIO, *, findings: Sequence[Mapping[str, Any]] | Non
             found = plain_forms[id(form)] = plain(form)
         if found and type(target) is str:
             native.add(id(item))
-    out.write(json_text({**doc, "coverage": coverage}, indent=2, sort_keys=True, native=native))
-    out.write("\n")
+    write_json(out, {**doc, "coverage": coverage}, indent=2, sort_keys=True, native=native)

@@ -73,17 +73,19 @@ def plain(value: Any) -> bool:
     return _plain(value)
 
 
-def _orjson(doc: Any, sort_keys: bool) -> str | None:
-    """The document as orjson writes it with two-space indentation, or None when orjson is missing or refuses."""
+def _orjson(doc: Any, sort_keys: bool) -> bytes | None:
+    """The document as orjson writes it with two-space indentation (UTF-8), or None when orjson is missing or
+    refuses."""
     try:
         import orjson
     except ImportError:  # pragma: no cover - a declared dependency; the json module still writes the report
         return None
     option = orjson.OPT_INDENT_2 | (orjson.OPT_SORT_KEYS if sort_keys else 0) | _strict(orjson)
     try:
-        return orjson.dumps(doc, option=option, default=_refuse).decode("utf-8")
-    except (orjson.JSONEncodeError, UnicodeDecodeError):  # lone surrogates, integers beyond 64 bits, ...
+        data: bytes = orjson.dumps(doc, option=option, default=_refuse)
+    except orjson.JSONEncodeError:  # lone surrogates, integers beyond 64 bits, ...
         return None
+    return data
 
 
 def _strict(orjson: Any) -> int:
@@ -96,12 +98,20 @@ def _refuse(value: Any) -> Any:
     raise TypeError(f"not plain JSON data: {type(value).__name__}")
 
 
+def encoded(doc: Any, *, indent: int | None = 2, sort_keys: bool = False, native: Collection[int] = ()) -> bytes | None:
+    """``dumps(doc, ...)`` in UTF-8 as orjson made it, or None when the json module writes this document (see
+    ``dumps``): for a caller that writes bytes, without the text of the whole document decoded from them."""
+    return _orjson(doc, sort_keys) if indent == 2 and _plain(doc, native=native) else None
+
+
+def json_module(doc: Any, *, indent: int | None = 2, sort_keys: bool = False) -> str:
+    """The document as the json module writes it (what ``dumps`` gives when ``encoded`` is None)."""
+    return json.dumps(doc, indent=indent, sort_keys=sort_keys, ensure_ascii=False, default=str)
+
+
 def dumps(doc: Any, *, indent: int | None = 2, sort_keys: bool = False, native: Collection[int] = ()) -> str:
     """``json.dumps(doc, indent=indent, sort_keys=sort_keys, ensure_ascii=False, default=str)``, in meaning
     (the same values parse back; numbers may be spelled differently, e.g. ``1e16`` for ``1e+16``). ``native``:
     see the module's docstring (the document keeps those containers alive)."""
-    if indent == 2 and _plain(doc, native=native):
-        text = _orjson(doc, sort_keys)
-        if text is not None:
-            return text
-    return json.dumps(doc, indent=indent, sort_keys=sort_keys, ensure_ascii=False, default=str)
+    data = encoded(doc, indent=indent, sort_keys=sort_keys, native=native)
+    return data.decode("utf-8") if data is not None else json_module(doc, indent=indent, sort_keys=sort_keys)

@@ -14,10 +14,11 @@ people, the JSON record keeps the exact value.
 """
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Collection
-from typing import Any
+from typing import Any, BinaryIO, TextIO, cast
 
 #: Unicode categories never shown raw: controls, format characters (bidi overrides and isolates, zero-width
 #: characters), surrogates, line and paragraph separators.
@@ -102,10 +103,45 @@ def json_text(doc: Any, *, indent: int | None = 2, sort_keys: bool = False, nati
     the same character. ``native``: see reports.jsonenc."""
     from reports.jsonenc import dumps  # orjson where it writes the same values (indent=2), else the json module
 
-    text = dumps(doc, indent=indent, sort_keys=sort_keys, native=native)
+    return _json_safe(dumps(doc, indent=indent, sort_keys=sort_keys, native=native))
+
+
+def _json_safe(text: str) -> str:
     if text.isascii() and "\x7f" not in text:  # nothing to escape (a fast scan of a large report)
         return text
     return _JSON_UNSAFE.sub(_json_escape, text)
+
+
+def write_json(out: TextIO, doc: Any, *, indent: int | None = 2, sort_keys: bool = False,
+               native: Collection[int] = ()) -> None:
+    """``out.write(json_text(doc, ...) + "\\n")``, the same bytes in the file. When orjson writes the document in
+    ASCII without DEL (nothing to escape) and ``out`` is a UTF-8 text file over a binary one on a system whose
+    line separator is ``\\n`` (the file writes text as its UTF-8 bytes), orjson's bytes go to the binary file as
+    they are: the text of a large report was otherwise made twice more, decoded into a string and encoded again
+    by the file (some 900 fresh pages of memory each, for the JSON report of 2,297 findings)."""
+    from reports.jsonenc import encoded, json_module
+
+    buffer = _utf8_buffer(out)
+    data = encoded(doc, indent=indent, sort_keys=sort_keys, native=native)
+    if buffer is not None and data is not None and data.isascii() and b"\x7f" not in data:
+        out.flush()
+        buffer.write(data)
+        buffer.write(b"\n")
+        return
+    text = data.decode("utf-8") if data is not None else json_module(doc, indent=indent, sort_keys=sort_keys)
+    out.write(_json_safe(text))
+    out.write("\n")
+
+
+def _utf8_buffer(out: TextIO) -> BinaryIO | None:
+    """The binary file under the text file ``out`` when writing bytes to it writes what ``out`` would: ``out``
+    encodes in UTF-8 and writes a line feed as it is (a text file opened with the default newline, as every
+    report's is, writes ``os.linesep``). None for anything else (a StringIO, a console in another encoding)."""
+    buffer = getattr(out, "buffer", None)
+    encoding = str(getattr(out, "encoding", None) or "").lower().replace("_", "-")
+    if buffer is None or encoding not in ("utf-8", "utf8") or os.linesep != "\n":
+        return None
+    return cast("BinaryIO", buffer)
 
 
 def display_width(text: str) -> int:
