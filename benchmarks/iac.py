@@ -30,9 +30,12 @@ What it does, all under ``--work`` (default ``/tmp/gxpscan-bench-iac``):
    2026-12-03 it was taken at the next 50 ms memory sample, some 25 ms too long on average, 7% of a gxpscan run
    and nothing of Checkov's) and the peak memory of each tool's process tree (the sum of the resident set of the
    tool and its children, sampled every 50 ms, and the largest single process from ``wait4``). The HCL corpus
-   (both tools) and the big plan (gxpscan) run ``--runs`` times (default 3), in turn,
-   each into its own output: the figures are the medians of wall and CPU time and the largest peaks (one run of
-   the same code varies by some 0.2 s on a shared machine); the verdicts are those of the first run.
+   (both tools) and the big plan (gxpscan) run ``--runs`` times (default 3), each into its own output; the HCL
+   runs of the two tools alternate (gxpscan, Checkov, gxpscan, ...: since 2026-12-03; before, all of gxpscan's
+   ran minutes before Checkov's, and this machine's speed drifts by the minute). The figures are the medians of
+   wall and CPU time and the largest peaks (one run of the same code varies by some 0.2 s on a shared machine),
+   and the ratio of each pair of runs made in turn (its median and range); the verdicts are those of the first
+   run.
 4. Compares the verdicts per resource and equivalent check, counts agreement, and lists every disagreement with
    the resource and both verdicts.
 
@@ -376,9 +379,32 @@ def median_run(measured: list[Measured]) -> Measured:
                     first.exit_code, first.stderr_tail, len(measured))
 
 
+def _nth(out: Path, i: int) -> Path:
+    """The output of run ``i`` (from 0): ``out``, then ``out-2``, ``out-3``, ..."""
+    return out if i == 0 else out.with_name(f"{out.name}-{i + 1}")
+
+
 def repeated(measure_once: Callable[[Path], Measured], out: Path, runs: int) -> Measured:
     """``measure_once`` into ``out`` and then into ``out-2``, ``out-3``, ...: the median of ``runs`` runs."""
-    return median_run([measure_once(out if i == 0 else out.with_name(f"{out.name}-{i + 1}")) for i in range(runs)])
+    return median_run([measure_once(_nth(out, i)) for i in range(runs)])
+
+
+def alternated(ours_once: Callable[[Path], Measured], ours_out: Path, theirs_once: Callable[[Path], Measured],
+               theirs_out: Path, runs: int) -> tuple[list[Measured], list[Measured]]:
+    """Both tools ``runs`` times each, in turn (ours, theirs, ours, ...): on a shared machine whose speed drifts
+    by the minute, each pair of runs meets the same state (run one after the other, the tools' medians were
+    taken minutes apart, and their ratio swung from 12x to 22x within one hour on the same code)."""
+    ours: list[Measured] = []
+    theirs: list[Measured] = []
+    for i in range(runs):
+        ours.append(ours_once(_nth(ours_out, i)))
+        theirs.append(theirs_once(_nth(theirs_out, i)))
+    return ours, theirs
+
+
+def pair_ratios(ours: list[Measured], theirs: list[Measured], what: str) -> list[float]:
+    """Theirs over ours, ``what`` (wall_s or cpu_s), for each pair of runs made in turn."""
+    return [getattr(t, what) / max(getattr(o, what), 0.01) for o, t in zip(ours, theirs, strict=True)]
 
 
 def measure(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
@@ -628,7 +654,21 @@ def main() -> int:
     figures["gxpscan"] = ("this checkout's source tree" if args.from_checkout
                           else f"installed in {work / 'gxpscan-venv'}")
     warm_gxpscan(gx, work, [[work / "hcl"], *([work / f"plan-{n}.json"] for n in sizes)])
-    gx_hcl = repeated(lambda out: run_gxpscan(gx, [work / "hcl"], out, work), runs / "gx-hcl", args.runs)
+
+    def gx_hcl_once(out: Path) -> Measured:
+        return run_gxpscan(gx, [work / "hcl"], out, work)
+
+    if args.skip_checkov:
+        gx_hcl = repeated(gx_hcl_once, runs / "gx-hcl", args.runs)
+    else:  # the HCL runs of both tools in turn (see alternated), then the plans
+        exe = checkov_bin(work)
+        gx_runs, ck_runs = alternated(
+            gx_hcl_once, runs / "gx-hcl",
+            lambda out: run_checkov(exe, ["-d", str(work / "hcl"), "--framework", "terraform"], out),
+            runs / "ck-hcl", args.runs)
+        gx_hcl, ck_hcl = median_run(gx_runs), median_run(ck_runs)
+        figures["pairs_hcl"] = {what: [round(r, 1) for r in pair_ratios(gx_runs, ck_runs, what)]
+                                for what in ("wall_s", "cpu_s")}
     gx_plan = repeated(lambda out: run_gxpscan(gx, [big_plan], out, work), runs / "gx-plan", args.runs)
     figures["runs"]["gxpscan hcl"] = vars(gx_hcl)
     figures["runs"]["gxpscan plan"] = vars(gx_plan)
@@ -641,9 +681,6 @@ def main() -> int:
     figures["scaling"] = scaling
 
     if not args.skip_checkov:
-        exe = checkov_bin(work)
-        ck_hcl = repeated(lambda out: run_checkov(exe, ["-d", str(work / "hcl"), "--framework", "terraform"], out),
-                          runs / "ck-hcl", args.runs)
         figures["runs"]["checkov hcl"] = vars(ck_hcl)
         items_hcl = {r.address: r for r in hcl_items}
         by_line = {(f, s): a for a, (f, s, _) in where_hcl.items()}
@@ -669,6 +706,12 @@ def main() -> int:
             figures[f"speedup_{kind}"] = {"wall": round(wall, 1), "cpu": round(cpu, 1)}
             print(f"{kind}: gxpscan {wall:.1f}x faster than Checkov in wall time, {cpu:.1f}x in CPU time "
                   "(goal >= 20x)")
+            pairs = figures.get(f"pairs_{kind}")
+            if pairs:
+                for what, label in (("wall_s", "wall"), ("cpu_s", "CPU")):
+                    r = pairs[what]
+                    print(f"  {label} ratio of each pair of runs made in turn: median {statistics.median(r):.1f}x, "
+                          f"{min(r):.1f}x to {max(r):.1f}x")
     print("\nscaling (plan JSON):")
     for n, sc in scaling.items():
         print(f"  {n:6d} resources: {sc['wall_s']:6.3f} s wall, {sc['cpu_s']:6.3f} s CPU "
