@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scanner.connectors import ConnectorError
+from scanner.facts.aws import build_arn
 from scanner.model import Target
 from scanner.value import frozen
 
@@ -58,11 +59,6 @@ class Account:
     @property
     def root_arn(self) -> str:
         return build_arn(self.partition, "iam", "", self.id, "root")
-
-
-def build_arn(partition: str, service: str, region: str, account: str, resource: str) -> str:
-    """The one place an ARN is put together (``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE``)."""
-    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
 
 
 def _describe(exc: BaseException) -> str:

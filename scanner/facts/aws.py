@@ -22,6 +22,12 @@ GLOBAL = "global"  # the region shown for account-wide (non-regional) resources 
 PolicyDocument = Mapping[str, Any]
 
 
+def build_arn(partition: str, service: str, region: str, account: str, resource: str) -> str:
+    """The one place an ARN is put together (``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE``): by the live
+    collector and the connector, and by the IaC collector, so code and account name a resource alike."""
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
 def _no_errors() -> Mapping[str, str]:
     return MappingProxyType({})
 

@@ -80,7 +80,7 @@ def test_an_iac_scan_imports_nothing_of_another_platform(tmp_path: Path) -> None
     assert NEVER_AT_START & modules == set()
     assert "scanner.iacscope" not in modules  # what builds the inventory of --iac (this scan has one)
     # CloudFormation and plan readers: this code is HCL only
-    assert {"scanner.collectors.iac._cfn", "scanner.collectors.iac._plan"} & modules == set()
+    assert {"scanner.collectors.iac._cfn", "scanner.collectors.iac._plan", "scanner.connectors.aws"} & modules == set()
 
 
 def test_operator_and_python_version_are_what_socket_and_platform_say() -> None:

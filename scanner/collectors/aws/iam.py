@@ -11,7 +11,6 @@ from types import MappingProxyType
 from typing import Any
 
 from scanner.collectors.aws._api import Api, ApiError, AwsFact, declare, parse_date, policy_document
-from scanner.connectors.aws import build_arn
 from scanner.facts.aws import (
     AccessKey,
     AccountSummary,
@@ -24,6 +23,7 @@ from scanner.facts.aws import (
     InlinePolicy,
     PasswordPolicy,
     PolicyDocument,
+    build_arn,
 )
 from scanner.value import frozen
 

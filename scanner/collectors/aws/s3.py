@@ -9,8 +9,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.collectors.aws._api import Api, AwsFact, Fields, Response, declare, policy_document, tag_map
-from scanner.connectors.aws import build_arn
-from scanner.facts.aws import AccountPublicAccessBlock, PolicyDocument, PublicAccessBlock, S3Bucket, Versioning
+from scanner.facts.aws import (
+    AccountPublicAccessBlock,
+    PolicyDocument,
+    PublicAccessBlock,
+    S3Bucket,
+    Versioning,
+    build_arn,
+)
 
 PUBLIC_GRANTEES = frozenset({"http://acs.amazonaws.com/groups/global/AllUsers",
                              "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"})

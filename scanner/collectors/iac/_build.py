@@ -53,6 +53,7 @@ from scanner.facts.aws import (
     SecurityGroup,
     Trail,
     Versioning,
+    build_arn,
 )
 from scanner.facts.aws import AccountPublicAccessBlock as AccountBlock
 from scanner.model import freeze
@@ -79,8 +80,6 @@ class Where:
 
     def arn(self, service: str, resource: str, regional: bool = True) -> str:
         """The ARN the live collector gives an account or region setting, so code and account name it alike."""
-        from scanner.connectors.aws import build_arn
-
         return build_arn(self.partition, service, self.region if regional else "", self.account, resource)
 
 
