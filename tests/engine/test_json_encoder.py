@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from reports.text import _JSON_UNSAFE, _json_escape, json_text
+from reports.text import _json_escape, _json_unsafe, json_text
 
 HOSTILE = ["nul \x00 here", "line\u2028sep\u2029para", "\x1b[31mred\x1b[0m \x9b31m", "bidi \u202eevil\u202c",
            "zero\u200bwidth \ufeff", "tab\tnl\nCR\r", 'quote " backslash \\ slash /', "emoji \U0001f600 é 中文",
@@ -22,7 +22,7 @@ HOSTILE = ["nul \x00 here", "line\u2028sep\u2029para", "\x1b[31mred\x1b[0m \x9b3
 def reference(doc: Any, sort_keys: bool = True) -> str:
     """What json_text wrote before orjson: the json module, indented, then the extra escapes."""
     text = json.dumps(doc, indent=2, sort_keys=sort_keys, ensure_ascii=False, default=str)
-    return _JSON_UNSAFE.sub(_json_escape, text)
+    return _json_unsafe().sub(_json_escape, text)
 
 
 @pytest.fixture
