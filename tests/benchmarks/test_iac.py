@@ -36,6 +36,32 @@ def test_each_repeated_run_writes_its_own_output(tmp_path: Path) -> None:
     assert (got.wall_s, got.runs) == (2.0, 3)
 
 
+def test_the_two_tools_run_in_turn_each_into_its_own_output(tmp_path: Path) -> None:
+    """gxpscan, Checkov, gxpscan, ...: each pair of runs meets the same state of the machine."""
+    order: list[tuple[str, Path]] = []
+
+    def tool(name: str, wall: float):  # a tool whose runs take ``wall`` seconds more each time
+        def once(out: Path) -> iac.Measured:
+            order.append((name, out))
+            return run(wall * sum(1 for n, _ in order if n == name), 1.0, 1.0)
+        return once
+
+    ours, theirs = iac.alternated(tool("gx", 0.5), tmp_path / "gx-hcl", tool("ck", 8.0), tmp_path / "ck-hcl", 3)
+    assert order == [("gx", tmp_path / "gx-hcl"), ("ck", tmp_path / "ck-hcl"), ("gx", tmp_path / "gx-hcl-2"),
+                     ("ck", tmp_path / "ck-hcl-2"), ("gx", tmp_path / "gx-hcl-3"), ("ck", tmp_path / "ck-hcl-3")]
+    assert [m.wall_s for m in ours] == [0.5, 1.0, 1.5] and [m.wall_s for m in theirs] == [8.0, 16.0, 24.0]
+    assert iac.pair_ratios(ours, theirs, "wall_s") == [16.0, 16.0, 16.0]
+
+
+def test_pair_ratios_are_theirs_over_ours_and_never_divide_by_zero() -> None:
+    ours = [run(0.4, 0.5, 1.0), run(0.0, 0.25, 1.0)]
+    theirs = [run(8.0, 9.0, 1.0), run(7.0, 10.0, 1.0)]
+    assert iac.pair_ratios(ours, theirs, "wall_s") == [20.0, 700.0]  # a zero time counts as 10 ms
+    assert iac.pair_ratios(ours, theirs, "cpu_s") == [18.0, 40.0]
+    with pytest.raises(ValueError):
+        iac.pair_ratios(ours, theirs[:1], "wall_s")  # runs not in pairs are refused
+
+
 def test_the_wall_time_ends_at_the_exit_not_at_the_next_memory_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     """A memory sample that takes half a second (a slow /proc) does not lengthen the wall time: the exit is noted
     when it happens (the first sample, taken as the child starts, ends well after the child did)."""
