@@ -568,3 +568,126 @@ def test_the_previous_manifest_is_the_latest_started_sealed_run_but_never_the_ru
     assert previous_manifest(results, exclude=own) == first_manifest_sha256(b)
     assert previous_manifest(results) == first_manifest_sha256(results / "z-own")
     assert previous_manifest(tmp_path / "missing") == ""
+
+
+@pytest.fixture
+def indexed_results(tmp_path, monkeypatch):
+    """A results folder of four sealed runs (started a, c, b in that order; d not sealed), a private cache of
+    its own, and the chain index kept from the first run on (CHAIN_INDEX_MIN = 1)."""
+    from datetime import datetime, timezone
+
+    from scanner import seal
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("GXPSCAN_NO_CACHE", raising=False)
+    monkeypatch.setattr(seal, "CHAIN_INDEX_MIN", 1)
+    results = tmp_path / "results"
+    results.mkdir(mode=0o700)
+    base = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    for name, days in (("a", 0), ("b", 2), ("c", 1)):
+        sealed_run(results / name, started=base + timedelta(days=days))
+    write_run(results / "d", formats=())
+    return results
+
+
+def _manifest_reads(monkeypatch) -> list[str]:
+    from scanner import seal
+
+    read: list[str] = []
+    real = seal.read_manifest
+
+    def counting(run_dir: Path, n: int):
+        read.append(run_dir.name)
+        return real(run_dir, n)
+
+    monkeypatch.setattr(seal, "read_manifest", counting)
+    return read
+
+
+def _index_files(results: Path) -> list[Path]:
+    return sorted((results.parent / "cache" / "gxpscan").glob("chain-*.json"))
+
+
+def test_the_chain_index_reads_each_run_once_and_gives_the_same_run(indexed_results, monkeypatch):
+    """seal.previous_manifest: a second scan of the folder stats each run's manifest and reads none of them."""
+    from scanner.seal import first_manifest_sha256, previous_manifest
+
+    read = _manifest_reads(monkeypatch)
+    assert previous_manifest(indexed_results) == first_manifest_sha256(indexed_results / "b")
+    assert sorted(read) == ["a", "b", "c"]
+    assert len(_index_files(indexed_results)) == 1
+    read.clear()
+    assert previous_manifest(indexed_results) == first_manifest_sha256(indexed_results / "b")
+    assert previous_manifest(indexed_results, exclude=indexed_results / "b") == first_manifest_sha256(
+        indexed_results / "c")
+    assert read == []
+
+
+@pytest.mark.parametrize("change", ["new run", "resealed", "best removed", "best now a link"])
+def test_the_chain_index_follows_what_changed_in_the_folder(indexed_results, monkeypatch, change):
+    """A new run, a manifest written again, a run deleted or replaced by a symbolic link: the answer is the one
+    reading every manifest gives, and only the changed manifest is read."""
+    from datetime import datetime, timezone
+
+    from scanner.seal import first_manifest_sha256, previous_manifest
+
+    previous_manifest(indexed_results)
+    read = _manifest_reads(monkeypatch)
+    later = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    if change == "new run":
+        sealed_run(indexed_results / "e", started=later)
+        expected, reread = "e", ["e"]
+    elif change == "resealed":  # a/manifest-001.json written again (another start time): read again
+        m = json.loads((indexed_results / "a" / "manifest-001.json").read_bytes())
+        m["predicate"]["started"] = later.isoformat()
+        (indexed_results / "a" / "manifest-001.json").write_bytes(canonical(m))
+        expected, reread = "a", ["a"]
+    elif change == "best removed":
+        shutil.rmtree(indexed_results / "b")
+        expected, reread = "c", []
+    else:
+        shutil.move(indexed_results / "b", indexed_results.parent / "b")
+        (indexed_results / "b").symlink_to(indexed_results.parent / "b")
+        expected, reread = "c", []
+    read.clear()  # only the reads of the next call
+    got = previous_manifest(indexed_results)
+    assert got == first_manifest_sha256(indexed_results / expected)
+    assert read == reread
+    monkeypatch.setenv("GXPSCAN_NO_CACHE", "1")  # the same answer as reading every manifest
+    assert previous_manifest(indexed_results) == got
+
+
+@pytest.mark.parametrize("spoil", ["not json", "another folder", "wrong shape", "forged entry", "writable by others"])
+def test_a_doubtful_chain_index_means_reading_the_manifests_again(indexed_results, monkeypatch, spoil):
+    """An index that is damaged, another folder's, of another shape, or not private is not trusted; an entry whose
+    file identity does not fit its manifest is read again (a forged hash in it is never given)."""
+    from scanner.seal import first_manifest_sha256, previous_manifest
+
+    previous_manifest(indexed_results)
+    (index,) = _index_files(indexed_results)
+    doc = json.loads(index.read_bytes())
+    if spoil == "not json":
+        index.write_text("{", encoding="utf-8")
+    elif spoil == "another folder":
+        doc["folder"] = "/elsewhere"
+        index.write_text(json.dumps(doc), encoding="utf-8")
+    elif spoil == "wrong shape":
+        doc["runs"] = {n: v[:6] for n, v in doc["runs"].items()}
+        index.write_text(json.dumps(doc), encoding="utf-8")
+    elif spoil == "forged entry":  # a later start and a made-up hash, under an identity the file does not have
+        doc["runs"]["a"][4] += 1
+        doc["runs"]["a"][5:] = ["2099-01-01T00:00:00+00:00", "f" * 64]
+        index.write_text(json.dumps(doc), encoding="utf-8")
+    else:
+        index.chmod(0o666)
+    read = _manifest_reads(monkeypatch)
+    assert previous_manifest(indexed_results) == first_manifest_sha256(indexed_results / "b")
+    assert sorted(read) == (["a"] if spoil == "forged entry" else ["a", "b", "c"])
+
+
+def test_a_small_results_folder_keeps_no_chain_index(indexed_results, monkeypatch):
+    from scanner import seal
+
+    monkeypatch.setattr(seal, "CHAIN_INDEX_MIN", 32)
+    assert seal.previous_manifest(indexed_results) == seal.first_manifest_sha256(indexed_results / "b")
+    assert _index_files(indexed_results) == []
