@@ -380,7 +380,8 @@ def previous_manifest(results_dir: Path, exclude: Path | None = None) -> str:
     are new or changed. Reading every manifest at every scan cost some 0.15 ms a run: 47 ms in a folder of 300 runs,
     261 ms at 3,000, over a second after a year of hourly scans (``benchmarks/results_dir.py``). Any doubt about the
     index (not ours, damaged, another folder's, an entry that does not fit the file) means reading the manifest
-    again."""
+    again. gxpscan never rewrites a first manifest; one rewritten in place by hand within one tick of a file system
+    with coarse times, at the same size, would keep its old link here, which ``verify --chain`` then reports."""
     try:
         base = results_dir.resolve()
         excluded = exclude.resolve() if exclude is not None else None
