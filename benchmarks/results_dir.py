@@ -5,8 +5,9 @@
 Every sealed scan names the first manifest of the run before it (the most recently started sealed run of its
 results folder). Builds one real sealed run, copies its first manifest into --sizes run folders (each a distinct
 start time), and times ``previous_manifest`` at each size: cold (no chain index: every manifest read and parsed,
-as every scan did before 2026-12-04) and kept (the chain index in the private cache: each manifest stat'ed, none
-read). Medians of --repeat calls, wall time; the private cache is a temporary folder of its own.
+as every scan did before 2026-12-04), kept (the chain index in the private cache: each manifest stat'ed, none
+read) and next (as each scan finds it: one run more since the last call, whose manifest is read and the index
+written again). Medians of --repeat calls, wall time; the private cache is a temporary folder of its own.
 """
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ from scanner import seal  # noqa: E402
 from tests.engine.seal_factory import sealed_run  # noqa: E402
 
 
-def fill(folder: Path, template: Path, size: int) -> None:
-    """``size`` run folders, each with the template's first manifest under a start time of its own."""
+def fill(folder: Path, template: Path, size: int, first: int = 0) -> None:
+    """Run folders ``first`` to ``size - 1``, each with the template's first manifest under a start time of its own."""
     doc = json.loads((template / seal.manifest_name(1)).read_bytes())
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    for i in range(size):
+    for i in range(first, size):
         run = folder / f"run-{i:05d}"
         run.mkdir()
         doc["predicate"]["started"] = (start + timedelta(hours=i)).isoformat()
@@ -56,7 +57,7 @@ def main() -> int:
         work = Path(tmp)
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")
         template = sealed_run(work / "template")
-        print(f"{'runs':>6} {'cold ms':>9} {'kept ms':>9}  same run")
+        print(f"{'runs':>6} {'cold ms':>9} {'kept ms':>9} {'next ms':>9}  same run")
         for size in (int(s) for s in args.sizes.split(",")):
             folder = work / f"results-{size}"
             folder.mkdir()
@@ -66,8 +67,14 @@ def main() -> int:
             del os.environ["GXPSCAN_NO_CACHE"]
             seal.previous_manifest(folder)  # the first scan of the folder writes the index
             kept, got = timed(folder, args.repeat)
-            print(f"{size:>6} {cold * 1000:>9.1f} {kept * 1000:>9.1f}  {'yes' if got == expected else 'NO'}")
-            if got != expected:
+            nexts = []
+            for extra in range(args.repeat):  # each call finds one run more, as a scan finds its predecessor
+                fill(folder, template, size + extra + 1, first=size + extra)
+                nexts.append(timed(folder, 1)[0])
+            same = got == expected and timed(folder, 1)[1] != expected  # the newest run is found
+            print(f"{size:>6} {cold * 1000:>9.1f} {kept * 1000:>9.1f} {statistics.median(nexts) * 1000:>9.1f}  "
+                  f"{'yes' if same else 'NO'}")
+            if not same:
                 return 1
     return 0
 

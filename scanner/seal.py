@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from scanner.model import RunInfo, SignatureRecord
 from scanner.safefs import OutputDir, OutputError, write_all
@@ -364,9 +364,6 @@ def first_manifest_sha256(run_dir: Path) -> str:
 CHAIN_INDEX_MIN = 32
 _CHAIN_FORMAT = 1
 _CHAIN_MAX_BYTES = 64 * 1024 * 1024
-#: What the chain index keeps of a run's first manifest: the file's identity (device, inode, size, modification and
-#: change times in ns), then what reading it gave (its start time and hash; both None when it is not usable).
-_Indexed = tuple[int, int, int, int, int, str | None, str | None]
 
 
 def previous_manifest(results_dir: Path, exclude: Path | None = None) -> str:
@@ -375,11 +372,12 @@ def previous_manifest(results_dir: Path, exclude: Path | None = None) -> str:
     first manifest or one that cannot be read.
 
     Each run's first manifest is read once. A folder of ``CHAIN_INDEX_MIN`` entries or more keeps what each gave in
-    the private cache (scanner/privatecache.py), one index per folder, under the identity of the file (device,
-    inode, size, modification and change times); the next scan stats each run's manifest and reads only those that
-    are new or changed. Reading every manifest at every scan cost some 0.15 ms a run: 47 ms in a folder of 300 runs,
-    261 ms at 3,000, over a second after a year of hourly scans (``benchmarks/results_dir.py``). Any doubt about the
-    index (not ours, damaged, another folder's, an entry that does not fit the file) means reading the manifest
+    the private cache (scanner/privatecache.py), one index per folder: for each run, the identity of the file
+    (device, inode, size, modification and change times in ns), then its start time and hash (both None when it is
+    not usable); the next scan stats each run's manifest and reads only those that are new or changed. Reading
+    every manifest at every scan cost some 0.1 ms a run: 31-47 ms in a folder of 300 runs, 260-340 ms at 3,000,
+    seconds after a year of hourly scans (``benchmarks/results_dir.py``). Any doubt about the index (not ours,
+    damaged, another folder's, an entry of another shape or that does not fit its file) means reading the manifest
     again. gxpscan never rewrites a first manifest; one rewritten in place by hand within one tick of a file system
     with coarse times, at the same size, would keep its old link here, which ``verify --chain`` then reports."""
     try:
@@ -391,26 +389,33 @@ def previous_manifest(results_dir: Path, exclude: Path | None = None) -> str:
         return ""
     cache, index_name = _chain_index_place(base)
     known = _read_chain_index(cache, index_name, base) if cache is not None else {}
-    index: dict[str, _Indexed] = {}
+    index: dict[str, list[Any]] = {}
+    folder, first = str(base), manifest_name(1)  # paths joined as text: a Path per run cost more than its stat
+    skipped = excluded.name if excluded is not None and excluded.parent == base else None
     for name in names:
-        if base / name == excluded:
+        if name == skipped:
             continue
         try:
-            st = os.lstat(base / name / manifest_name(1))
+            st = os.lstat(os.path.join(folder, name, first))
         except OSError:
             continue
         if not stat.S_ISREG(st.st_mode):
             continue
-        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        identity = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
         kept = known.get(name)
-        index[name] = kept if kept is not None and kept[:5] == identity else (*identity, *_chain_link(base / name))
+        index[name] = kept if _fits(kept, identity) else [*identity, *_chain_link(base / name)]
     if cache is not None and index != known and (len(names) >= CHAIN_INDEX_MIN or known):
         from scanner.privatecache import write_private
 
-        write_private(cache, index_name, json.dumps({"format": _CHAIN_FORMAT, "folder": str(base),
-                                                     "runs": {n: list(v) for n, v in index.items()}}))
-    links = [(started, sha) for *_, started, sha in index.values() if started is not None and sha is not None]
+        write_private(cache, index_name, json.dumps({"format": _CHAIN_FORMAT, "folder": str(base), "runs": index}))
+    links = [(entry[5], entry[6]) for entry in index.values() if entry[5] is not None]
     return max(links)[1] if links else ""
+
+
+def _fits(kept: Any, identity: list[int]) -> TypeGuard[list[Any]]:
+    """A kept entry of the chain index that is of its shape and names this very file."""
+    return (type(kept) is list and len(kept) == 7 and kept[:5] == identity
+            and ((type(kept[5]) is str and type(kept[6]) is str) or kept[5] is kept[6] is None))
 
 
 def _is_link(entry: os.DirEntry[str]) -> bool:
@@ -438,23 +443,16 @@ def _chain_index_place(base: Path) -> tuple[Path | None, str]:
     return cache_dir(), f"chain-{sha256_hex(str(base).encode('utf-8', 'surrogateescape'))[:32]}.json"
 
 
-def _read_chain_index(cache: Path, index_name: str, base: Path) -> dict[str, _Indexed]:
-    """The kept index of ``base``: entries of the expected shape only (any other is left out: its manifest is read
-    again); empty when there is none, it is not ours, or it is another folder's."""
+def _read_chain_index(cache: Path, index_name: str, base: Path) -> dict[str, Any]:
+    """The kept index of ``base`` (run name -> entry, each checked when used: ``_fits``); empty when there is none,
+    it is not ours, or it is another folder's."""
     from scanner.privatecache import read_private_json
 
     doc = read_private_json(cache, index_name, _CHAIN_MAX_BYTES)
     if not isinstance(doc, dict) or doc.get("format") != _CHAIN_FORMAT or doc.get("folder") != str(base):
         return {}
     runs = doc.get("runs")
-    if not isinstance(runs, dict):
-        return {}
-    out: dict[str, _Indexed] = {}
-    for name, v in runs.items():
-        if (type(v) is list and len(v) == 7 and all(type(x) is int for x in v[:5])
-                and ((type(v[5]) is str and type(v[6]) is str) or v[5] is v[6] is None)):
-            out[name] = (v[0], v[1], v[2], v[3], v[4], v[5], v[6])
-    return out
+    return runs if isinstance(runs, dict) else {}
 
 
 # --- sealing -----------------------------------------------------------------------------------------------------
