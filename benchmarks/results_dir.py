@@ -71,7 +71,8 @@ def main() -> int:
             for extra in range(args.repeat):  # each call finds one run more, as a scan finds its predecessor
                 fill(folder, template, size + extra + 1, first=size + extra)
                 nexts.append(timed(folder, 1)[0])
-            same = got == expected and timed(folder, 1)[1] != expected  # the newest run is found
+            newest = seal.first_manifest_sha256(folder / f"run-{size + args.repeat - 1:05d}")
+            same = got == expected and timed(folder, 1)[1] == newest  # the same run, then the newest added
             print(f"{size:>6} {cold * 1000:>9.1f} {kept * 1000:>9.1f} {statistics.median(nexts) * 1000:>9.1f}  "
                   f"{'yes' if same else 'NO'}")
             if not same:

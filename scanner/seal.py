@@ -375,7 +375,7 @@ def previous_manifest(results_dir: Path, exclude: Path | None = None) -> str:
     the private cache (scanner/privatecache.py), one index per folder: for each run, the identity of the file
     (device, inode, size, modification and change times in ns), then its start time and hash (both None when it is
     not usable); the next scan stats each run's manifest and reads only those that are new or changed. Reading
-    every manifest at every scan cost some 0.1 ms a run: 31-47 ms in a folder of 300 runs, 260-340 ms at 3,000,
+    every manifest at every scan cost some 0.1 ms a run: 30-47 ms in a folder of 300 runs, 260-380 ms at 3,000,
     seconds after a year of hourly scans (``benchmarks/results_dir.py``). Any doubt about the index (not ours,
     damaged, another folder's, an entry of another shape or that does not fit its file) means reading the manifest
     again. gxpscan never rewrites a first manifest; one rewritten in place by hand within one tick of a file system
