@@ -8,6 +8,7 @@ Options a format does not know are ignored. The console takes ``colour``, ``verb
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 #: format -> (module, file name written in the output directory)
@@ -28,3 +29,10 @@ FORMATS = {
 def render(fmt: str, run: Any, out: TextIO, **options: Any) -> None:
     module, _, function = FORMATS[fmt][0].partition(":")
     getattr(importlib.import_module(module), function or "render")(run, out, **options)
+
+
+def load(formats: Iterable[str]) -> None:
+    """Import the modules of ``formats`` (known ones) now rather than when first rendered."""
+    for fmt in formats:
+        if fmt in FORMATS:
+            importlib.import_module(FORMATS[fmt][0].partition(":")[0])

@@ -27,6 +27,7 @@ from scanner.value import keep_compiled
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
+    from datetime import datetime
 
     from scanner.challenge import ChallengeSpec
     from scanner.executors import ExecutorSpec
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from scanner.iacscope import DiffScope
     from scanner.inventory import Inventory
     from scanner.model import Platform, Run, RunInfo, Target
+    from scanner.prefetch import Prefetch
     from scanner.profiles import Profile
     from scanner.registry import CheckSpec, Registry
     from scanner.runner import TargetOutcome
@@ -414,13 +416,16 @@ def _document_options(p: argparse.ArgumentParser, protocol_help: str) -> None:
     p.add_argument("--paper", choices=["A4", "letter"], default="A4", help="pdf: page size (default A4)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prefetch: Prefetch | None = None) -> int:
+    """Run the command ``argv`` (default: this process's); ``prefetch``: the child collecting the facts of its code
+    targets (``scanner.prefetch``), used by ``scan``."""
     from scanner.safefs import OutputError
     from scanner.store import RecordError
 
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv and not argv[0].startswith("-") else None)
     args = parser.parse_args(argv)
+    args.prefetch = prefetch
     log_handler = logging.StreamHandler(sys.stderr)
     log_handler.setFormatter(_TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=args.log_level, handlers=[log_handler])
@@ -527,10 +532,10 @@ def python_version() -> str:
 
 
 def _run_info(registry: Registry, specs: Sequence[CheckSpec | ChallengeSpec], inventory: Inventory, argv_summary: str,
-              operator_name: str = "", previous_manifest: str = "") -> RunInfo:
+              operator_name: str = "", previous_manifest: str = "", started: datetime | None = None) -> RunInfo:
     from scanner.model import RunInfo, utcnow
 
-    started = utcnow()
+    started = started or utcnow()
     return RunInfo(
         id=f"{started:%Y%m%dT%H%M%SZ}-{os.urandom(3).hex()}", tool_version=_version(),
         checks_fingerprint=registry.fingerprint(specs), operator=operator_id(),
@@ -756,7 +761,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     risk_matrix = cli_risk.matrix(args)  # issue 17: a bad matrix file stops before any connection
     operator_name = (args.operator_name if args.operator_name is not None
                      else os.environ.get("GXPSCAN_OPERATOR", "")).strip()
-    info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500], operator_name)
+    prefetch: Prefetch | None = getattr(args, "prefetch", None)
+    info = _run_info(registry, specs, inventory, " ".join(["gxpscan", *sys.argv[1:]])[:500], operator_name,
+                     started=prefetch.started_at() if prefetch else None)  # the child collected from then on
     used, clauses = frameworks.run_use(  # issue 16: catalog provenance, coverage
         catalogs, [s.id for s in specs] + _catalog_ids_not_loaded(registry, catalogs, **selection))
     info = replace(info, catalogs=used, clauses=clauses,
@@ -804,11 +811,18 @@ def cmd_scan(args: argparse.Namespace) -> int:
         record.add(outcome)
         progress(outcome)
 
+    if prefetch is not None:  # the scan will wait for the child's facts: what its end uses is loaded first
+        import reports
+
+        reports.load(args.format or ["console"])
+        if not args.no_history:
+            import scanner.history  # noqa: F401
     interrupted, write_fault = False, None
     previous = signal.signal(signal.SIGTERM, _terminate)  # a scheduler's SIGTERM ends the run like Ctrl-C
     try:
         scan(targets, specs, frameworks.clause_map(catalogs), waivers=inventory.waivers,
-             concurrency=args.concurrency or DEFAULT_CONCURRENCY, on_done=done, executor=executor)
+             concurrency=args.concurrency or DEFAULT_CONCURRENCY, on_done=done, executor=executor,
+             collector=prefetch.collect if prefetch and executor is None else None)
     except KeyboardInterrupt:
         interrupted = True
         print(file=sys.stderr)
@@ -1322,7 +1336,7 @@ def cmd_winrm_setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def entry() -> None:
+def entry(prefetch: Prefetch | None = None) -> None:
     """Console entry point. After an interruption or a write fault the record (and reports) are closed; targets
     still in flight are abandoned rather than waited for (their own timeouts end their commands).
 
@@ -1341,9 +1355,14 @@ def entry() -> None:
     already; the interpreter's teardown (freeing every object of the run, module by module: some 4 ms of an IaC scan
     of 2,297 findings) is left to the operating system. Run by another program (``runpy``), it exits as usual.
 
-    Before either, the ``__init__`` code compiled in this run is kept for the next (scanner/value.py)."""
+    Before either, the ``__init__`` code compiled in this run is kept for the next (scanner/value.py), and the child
+    collecting code facts (``prefetch``, started by ``scanner.__main__``) is ended and waited for."""
     gc.set_threshold(*GC_THRESHOLDS)
-    code = main()
+    try:
+        code = main(prefetch=prefetch)
+    finally:
+        if prefetch is not None:
+            prefetch.end()
     keep_compiled()
     if code in (EXIT_INTERRUPTED, EXIT_WRITE):
         sys.stdout.flush()
@@ -1365,9 +1384,7 @@ def _owns_process() -> bool:
     """gxpscan is this process's program and alone in it: run as ``python -m scanner`` or by the ``gxpscan``
     script (whose ``__main__`` imported ``scanner.__main__.main``, or ``entry`` in a script installed before it),
     with no other thread running (one an exit would wait for)."""
-    program = sys.modules.get("__main__")
-    spec = getattr(program, "__spec__", None)
-    launcher = sys.modules.get("scanner.__main__")
-    ours = (getattr(spec, "name", None) == "scanner.__main__" or getattr(program, "entry", None) is entry
-            or (launcher is not None and getattr(program, "main", None) is launcher.main))
+    from scanner.prefetch import program_is_gxpscan
+
+    ours = program_is_gxpscan() or getattr(sys.modules.get("__main__"), "entry", None) is entry
     return ours and threading.active_count() == 1

@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 from scanner.access.extract import extractor, system_access
 from scanner.access.model import SystemAccess
 from scanner.challenge import AccountLocks, ChallengeSpec, Impact, run_challenge
-from scanner.collectors import NOTES_FACTS, SYSTEM_FACTS, collect
-from scanner.connectors import ConnectorError, ProcessScope, connector_key, open_connector
+from scanner.collectors import NOTES_FACTS, SYSTEM_FACTS, collect_facts
+from scanner.connectors import ProcessScope, connector_key
 from scanner.model import (
     Fact,
     Finding,
@@ -249,21 +249,6 @@ def _evidence_records(target: Target, facts: Mapping[str, Fact]) -> dict[str, di
     return records
 
 
-def collect_facts(target: Target, fact_names: Iterable[str], scope: ProcessScope | None = None) -> dict[str, Fact]:
-    """Open the target's connector and collect. An unreachable target makes every fact an error."""
-    names = sorted(set(fact_names))
-    if not names:
-        return {}
-    try:
-        with open_connector(target, scope) as conn:
-            got: dict[str, Fact] = collect(conn, target, names)
-            return got
-    except Exception as exc:
-        why = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}".rstrip(": ")
-        log.debug("target %s failed", target.name, exc_info=True)
-        return {n: Fact.failed(n, f"target could not be scanned: {why}") for n in names}
-
-
 def scan_target(target: Target, specs: Sequence[CheckSpec | ChallengeSpec], clause_map: Mapping[str, Sequence[str]],
                 waivers: Iterable[Waiver] = (), collector: Collector | None = None, *,
                 scope: ProcessScope | None = None, locks: AccountLocks | None = None,
@@ -390,8 +375,10 @@ def scan(targets: Sequence[Target], specs: Sequence[CheckSpec | ChallengeSpec],
          waivers: Iterable[Waiver] = (), concurrency: int = DEFAULT_CONCURRENCY, executor: Executor | None = None,
          on_done: Callable[[TargetOutcome], None] = lambda _o: None,
          scan_one: Callable[..., TargetOutcome] = scan_target,
-         scope: ProcessScope | None = None, access: bool = False) -> list[TargetOutcome]:
-    """Scan every target; ``on_done`` is called (in this thread) as each target finishes.
+         scope: ProcessScope | None = None, access: bool = False,
+         collector: Callable[..., Mapping[str, Fact]] | None = None) -> list[TargetOutcome]:
+    """Scan every target; ``on_done`` is called (in this thread) as each target finishes. ``collector``: what
+    collects a target's facts here (``collect_facts``'s arguments; by default ``collect_facts``).
 
     Interrupted (KeyboardInterrupt or any other exception in this thread), it ends every process the scan
     started on this machine (``scope``), does not wait for targets in flight, and re-raises.
@@ -400,7 +387,8 @@ def scan(targets: Sequence[Target], specs: Sequence[CheckSpec | ChallengeSpec],
     scope = scope or ProcessScope()
     # a remote executor (scanner/executors.py) runs scan_target where the target is reached, with its own scope
     local = scan_one is scan_target and not getattr(executor, "remote", False)
-    one = partial(scan_target, scope=scope, locks=AccountLocks(), access=access) if local else scan_one
+    here = partial(collector or collect_facts, scope=scope)
+    one = partial(scan_target, scope=scope, locks=AccountLocks(), access=access, collector=here) if local else scan_one
     own = executor is None
     pool = executor or ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets) or 1)),
                                           thread_name_prefix="gxpscan")

@@ -8,6 +8,7 @@ boto3, paramiko, pywinrm or ldap3 at import time.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from scanner.model import Fact, Platform, Target
 from scanner.value import frozen
 
 if TYPE_CHECKING:
-    from scanner.connectors import CommandResult
+    from scanner.connectors import CommandResult, ProcessScope
 
 PLATFORM_COLLECTORS = {
     Platform.LINUX: "scanner.collectors.linux",
@@ -97,6 +98,23 @@ def collect(connector: Any, target: Target, names: Iterable[str]) -> dict[str, F
     got: dict[str, Fact] = mod.collect(connector, target, wanted)
     # Fail closed: a fact the collector forgot is an error, not an absence.
     return {n: got.get(n) or Fact.failed(n, "collector returned nothing for this fact") for n in wanted}
+
+
+def collect_facts(target: Target, fact_names: Iterable[str], scope: ProcessScope | None = None) -> dict[str, Fact]:
+    """Open the target's connector and collect. An unreachable target makes every fact an error."""
+    names = sorted(set(fact_names))
+    if not names:
+        return {}
+    from scanner.connectors import ConnectorError, open_connector
+
+    try:
+        with open_connector(target, scope) as conn:
+            got: dict[str, Fact] = collect(conn, target, names)
+            return got
+    except Exception as exc:
+        why = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}".rstrip(": ")
+        logging.getLogger("gxpscan.runner").debug("target %s failed", target.name, exc_info=True)
+        return {n: Fact.failed(n, f"target could not be scanned: {why}") for n in names}
 
 
 def batch_failure(result: CommandResult) -> str:

@@ -505,7 +505,7 @@ def test_the_command_keeps_the_code_it_compiled(monkeypatch: pytest.MonkeyPatch)
     from scanner import cli
 
     kept: list[int] = []
-    monkeypatch.setattr(cli, "main", lambda: 0)
+    monkeypatch.setattr(cli, "main", lambda prefetch=None: 0)
     monkeypatch.setattr(cli, "keep_compiled", lambda: kept.append(1))
     for name in ("set_threshold", "freeze"):  # the process-wide collector settings the command makes
         monkeypatch.setattr(cli.gc, name, lambda *_: None)
