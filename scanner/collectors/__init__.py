@@ -8,7 +8,6 @@ boto3, paramiko, pywinrm or ldap3 at import time.
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -112,6 +111,8 @@ def collect_facts(target: Target, fact_names: Iterable[str], scope: ProcessScope
             got: dict[str, Fact] = collect(conn, target, names)
             return got
     except Exception as exc:
+        import logging  # only here: the collector of code runs in a child that imports no more than it needs
+
         why = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}".rstrip(": ")
         logging.getLogger("gxpscan.runner").debug("target %s failed", target.name, exc_info=True)
         return {n: Fact.failed(n, f"target could not be scanned: {why}") for n in names}
