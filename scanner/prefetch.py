@@ -43,6 +43,8 @@ ENV = "GXPSCAN_PREFETCH"
 #: Options of ``scan`` with which a child would collect for nothing: no local collection follows (help, a remote
 #: executor, the plan of challenge tests).
 _NOTHING_COLLECTED = frozenset({"-h", "--help", "--executor", "--plan"})
+#: The most of an inventory file read to see whether it declares a code target.
+_INVENTORY_BYTES = 4 * 1024 * 1024
 
 
 def source_of(argv: Sequence[str]) -> tuple[str, Any] | None:
@@ -104,12 +106,28 @@ def start(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Prefe
     """A child collecting the code targets of the scan ``argv`` names, when gxpscan is the program and a child can
     help; else None."""
     source = source_of(argv)
-    if source is None or not program_is_gxpscan() or not can_fork(environ):
+    if source is None or not program_is_gxpscan() or not can_fork(environ) or not _has_code(source):
         return None
     # what both processes run, imported once before the fork: the child starts collecting at once
     import scanner.collectors.iac
     import scanner.inventory  # noqa: F401
     return fork_collector(source)
+
+
+def _has_code(source: tuple[str, Any]) -> bool:
+    """``--iac``, or an inventory file whose text declares a code target (``type: iac``, ``"type": "iac"``): a scan of
+    other targets only would pay for the child's imports and fork, and have no use for it. Read as the parent will
+    read it (bounded); a declaration this misses (one in a YAML alias) only means no child."""
+    if source[0] == "iac":
+        return True
+    import re
+
+    try:
+        with open(source[1], "rb") as fh:
+            text = fh.read(_INVENTORY_BYTES)
+    except OSError:
+        return False
+    return re.search(rb"""\btype["']?\s*:\s*["']?iac\b""", text) is not None
 
 
 def fork_collector(source: tuple[str, Any]) -> Prefetch | None:

@@ -56,6 +56,24 @@ def test_source_of_reads_the_inventory_a_scan_command_names(argv: list[str], exp
     assert source_of(argv) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("targets:\n  - name: infra\n    type: iac\n    path: infra\n", True),
+    ("targets:\n  - {name: infra, type: 'iac', path: infra}\n", True),
+    ('{"version": 1, "targets": [{"name": "infra", "type": "iac", "path": "."}]}', True),
+    ('{"targets": [{"type":"iac"}]}', True),
+    ("targets:\n  - name: web01\n    type: linux\n    host: web01\n", False),
+    ("targets:\n  - name: iac-runner\n    type: linux\n", False),  # a name is not a type
+    ("targets:\n  - name: x\n    type: iacx\n", False),
+])
+def test_a_child_only_for_an_inventory_that_declares_code(tmp_path: Path, text: str, expected: bool) -> None:
+    """A scan of hosts alone would pay for the child's imports and fork for nothing."""
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(text, encoding="utf-8")
+    assert prefetch._has_code(("inventory", str(inventory))) is expected
+    assert prefetch._has_code(("iac", ["anything"])) is True
+    assert prefetch._has_code(("inventory", str(tmp_path / "missing.yaml"))) is False
+
+
 def test_a_child_runs_only_where_it_can_help(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
     threading_module = sys.modules.pop("threading")
