@@ -29,10 +29,14 @@ What it does, all under ``--work`` (default ``/tmp/gxpscan-bench-iac``):
    one after the other, measuring wall time (start to exit, noted by a thread waiting for the exit: until
    2026-12-03 it was taken at the next 50 ms memory sample, some 25 ms too long on average, 7% of a gxpscan run
    and nothing of Checkov's) and the peak memory of each tool's process tree (the sum of the resident set of the
-   tool and its children, sampled every 50 ms, and the largest single process from ``wait4``). The HCL corpus
-   (both tools) and the big plan (gxpscan) run ``--runs`` times (default 3), each into its own output; the HCL
-   runs of the two tools alternate (gxpscan, Checkov, gxpscan, ...: since 2026-12-03; before, all of gxpscan's
-   ran minutes before Checkov's, and this machine's speed drifts by the minute). The figures are the medians of
+   tool and its children, sampled every 50 ms, and the largest single process from ``wait4``). gxpscan's scan of
+   code collects its facts in a child process while it starts (``scanner/prefetch.py``, since 2026-12-04): the
+   child's CPU is in gxpscan's CPU time (``wait4`` counts the children a process waited for) and its memory in
+   the tree's peak; gxpscan in one process (``GXPSCAN_PREFETCH=0``, "gxpscan hcl 1p") is measured beside it on the
+   HCL corpus. The HCL corpus (every tool) and the big plan (gxpscan) run ``--runs`` times (default 3), each into
+   its own output; the HCL runs of the tools take turns (gxpscan, gxpscan in one process, Checkov, gxpscan, ...:
+   since 2026-12-03; before, all of gxpscan's ran minutes before Checkov's, and this machine's speed drifts by
+   the minute). The figures are the medians of
    wall and CPU time and the largest peaks (one run of the same code varies by some 0.2 s on a shared machine),
    and the ratio of each pair of runs made in turn (its median and range); the verdicts are those of the first
    run.
@@ -53,7 +57,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -389,17 +393,16 @@ def repeated(measure_once: Callable[[Path], Measured], out: Path, runs: int) -> 
     return median_run([measure_once(_nth(out, i)) for i in range(runs)])
 
 
-def alternated(ours_once: Callable[[Path], Measured], ours_out: Path, theirs_once: Callable[[Path], Measured],
-               theirs_out: Path, runs: int) -> tuple[list[Measured], list[Measured]]:
-    """Both tools ``runs`` times each, in turn (ours, theirs, ours, ...): on a shared machine whose speed drifts
-    by the minute, each pair of runs meets the same state (run one after the other, the tools' medians were
-    taken minutes apart, and their ratio swung from 12x to 22x within one hour on the same code)."""
-    ours: list[Measured] = []
-    theirs: list[Measured] = []
+def in_turn(tools: list[tuple[Callable[[Path], Measured], Path]], runs: int) -> list[list[Measured]]:
+    """Each tool ``runs`` times, in turn (gxpscan, gxpscan in one process, Checkov, gxpscan, ...), each into its own
+    outputs: on a shared machine whose speed drifts by the minute, the runs of one round meet the same state (run
+    one after the other, the tools' medians were taken minutes apart, and their ratio swung from 12x to 22x within
+    one hour on the same code). The runs of each tool, in the order of ``tools``."""
+    measured: list[list[Measured]] = [[] for _ in tools]
     for i in range(runs):
-        ours.append(ours_once(_nth(ours_out, i)))
-        theirs.append(theirs_once(_nth(theirs_out, i)))
-    return ours, theirs
+        for (once, out), got in zip(tools, measured, strict=True):
+            got.append(once(_nth(out, i)))
+    return measured
 
 
 def pair_ratios(ours: list[Measured], theirs: list[Measured], what: str) -> list[float]:
@@ -655,22 +658,23 @@ def main() -> int:
                           else f"installed in {work / 'gxpscan-venv'}")
     warm_gxpscan(gx, work, [[work / "hcl"], *([work / f"plan-{n}.json"] for n in sizes)])
 
-    def gx_hcl_once(out: Path) -> Measured:
-        return run_gxpscan(gx, [work / "hcl"], out, work)
-
-    if args.skip_checkov:
-        gx_hcl = repeated(gx_hcl_once, runs / "gx-hcl", args.runs)
-    else:  # the HCL runs of both tools in turn (see alternated), then the plans
+    one_process = replace(gx, env={**gx.env, "GXPSCAN_PREFETCH": "0"})  # no child collecting (scanner/prefetch.py)
+    tools = [(lambda out: run_gxpscan(gx, [work / "hcl"], out, work), runs / "gx-hcl"),
+             (lambda out: run_gxpscan(one_process, [work / "hcl"], out, work), runs / "gx1-hcl")]
+    if not args.skip_checkov:
         exe = checkov_bin(work)
-        gx_runs, ck_runs = alternated(
-            gx_hcl_once, runs / "gx-hcl",
-            lambda out: run_checkov(exe, ["-d", str(work / "hcl"), "--framework", "terraform"], out),
-            runs / "ck-hcl", args.runs)
-        gx_hcl, ck_hcl = median_run(gx_runs), median_run(ck_runs)
-        figures["pairs_hcl"] = {what: [round(r, 1) for r in pair_ratios(gx_runs, ck_runs, what)]
-                                for what in ("wall_s", "cpu_s")}
+        tools.append((lambda out: run_checkov(exe, ["-d", str(work / "hcl"), "--framework", "terraform"], out),
+                      runs / "ck-hcl"))
+    measured = in_turn(tools, args.runs)  # the HCL runs of every tool in turn, then the plans
+    gx_hcl, gx1_hcl = median_run(measured[0]), median_run(measured[1])
+    if not args.skip_checkov:
+        ck_hcl = median_run(measured[2])
+        for kind, ours_runs in (("hcl", measured[0]), ("hcl_one_process", measured[1])):
+            figures[f"pairs_{kind}"] = {what: [round(r, 1) for r in pair_ratios(ours_runs, measured[2], what)]
+                                        for what in ("wall_s", "cpu_s")}
     gx_plan = repeated(lambda out: run_gxpscan(gx, [big_plan], out, work), runs / "gx-plan", args.runs)
     figures["runs"]["gxpscan hcl"] = vars(gx_hcl)
+    figures["runs"]["gxpscan hcl 1p"] = vars(gx1_hcl)
     figures["runs"]["gxpscan plan"] = vars(gx_plan)
     scaling = {}
     for n in sizes:
@@ -699,9 +703,11 @@ def main() -> int:
     for name, r in figures["runs"].items():
         print(f"{name:16} {r['wall_s']:8.3f} {r['cpu_s']:8.3f} {r['peak_tree_mib']:14.1f} "
               f"{r['peak_process_mib']:14.1f} {r['exit_code']:5d} {r['runs']:5d}")
-    for kind in ("hcl", "plan"):
-        if f"checkov {kind}" in figures["runs"]:
-            ck, gx = figures["runs"][f"checkov {kind}"], figures["runs"][f"gxpscan {kind}"]
+    for kind, ours_name, theirs_name in (("hcl", "gxpscan hcl", "checkov hcl"),
+                                         ("hcl_one_process", "gxpscan hcl 1p", "checkov hcl"),
+                                         ("plan", "gxpscan plan", "checkov plan")):
+        if theirs_name in figures["runs"]:
+            ck, gx = figures["runs"][theirs_name], figures["runs"][ours_name]
             wall, cpu = ck["wall_s"] / max(gx["wall_s"], 0.01), ck["cpu_s"] / max(gx["cpu_s"], 0.01)
             figures[f"speedup_{kind}"] = {"wall": round(wall, 1), "cpu": round(cpu, 1)}
             print(f"{kind}: gxpscan {wall:.1f}x faster than Checkov in wall time, {cpu:.1f}x in CPU time "

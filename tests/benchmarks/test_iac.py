@@ -36,8 +36,9 @@ def test_each_repeated_run_writes_its_own_output(tmp_path: Path) -> None:
     assert (got.wall_s, got.runs) == (2.0, 3)
 
 
-def test_the_two_tools_run_in_turn_each_into_its_own_output(tmp_path: Path) -> None:
-    """gxpscan, Checkov, gxpscan, ...: each pair of runs meets the same state of the machine."""
+def test_the_tools_run_in_turn_each_into_its_own_output(tmp_path: Path) -> None:
+    """gxpscan, gxpscan in one process, Checkov, gxpscan, ...: the runs of each round meet the same state of the
+    machine."""
     order: list[tuple[str, Path]] = []
 
     def tool(name: str, wall: float):  # a tool whose runs take ``wall`` seconds more each time
@@ -46,11 +47,15 @@ def test_the_two_tools_run_in_turn_each_into_its_own_output(tmp_path: Path) -> N
             return run(wall * sum(1 for n, _ in order if n == name), 1.0, 1.0)
         return once
 
-    ours, theirs = iac.alternated(tool("gx", 0.5), tmp_path / "gx-hcl", tool("ck", 8.0), tmp_path / "ck-hcl", 3)
-    assert order == [("gx", tmp_path / "gx-hcl"), ("ck", tmp_path / "ck-hcl"), ("gx", tmp_path / "gx-hcl-2"),
-                     ("ck", tmp_path / "ck-hcl-2"), ("gx", tmp_path / "gx-hcl-3"), ("ck", tmp_path / "ck-hcl-3")]
+    ours, one, theirs = iac.in_turn([(tool("gx", 0.5), tmp_path / "gx-hcl"), (tool("gx1", 0.25), tmp_path / "gx1"),
+                                     (tool("ck", 8.0), tmp_path / "ck-hcl")], 3)
+    assert order == [("gx", tmp_path / "gx-hcl"), ("gx1", tmp_path / "gx1"), ("ck", tmp_path / "ck-hcl"),
+                     ("gx", tmp_path / "gx-hcl-2"), ("gx1", tmp_path / "gx1-2"), ("ck", tmp_path / "ck-hcl-2"),
+                     ("gx", tmp_path / "gx-hcl-3"), ("gx1", tmp_path / "gx1-3"), ("ck", tmp_path / "ck-hcl-3")]
     assert [m.wall_s for m in ours] == [0.5, 1.0, 1.5] and [m.wall_s for m in theirs] == [8.0, 16.0, 24.0]
+    assert [m.wall_s for m in one] == [0.25, 0.5, 0.75]
     assert iac.pair_ratios(ours, theirs, "wall_s") == [16.0, 16.0, 16.0]
+    assert iac.pair_ratios(one, theirs, "wall_s") == [32.0, 32.0, 32.0]
 
 
 def test_pair_ratios_are_theirs_over_ours_and_never_divide_by_zero() -> None:
