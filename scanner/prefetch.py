@@ -94,12 +94,50 @@ def program_is_gxpscan() -> bool:
 
 
 def can_fork(environ: Mapping[str, str]) -> bool:
-    """A child can run beside this process: Linux, two CPUs or more for this process, no thread (a fork copies only
-    the calling thread, and whatever lock another one held stays held in the child), not turned off."""
+    """A child can run beside this process: Linux, two CPUs or more for this process (its affinity and its control
+    group's quota), no thread (a fork copies only the calling thread, and whatever lock another one held stays
+    held in the child), not turned off."""
     if environ.get(ENV, "") == "0" or not sys.platform.startswith("linux"):
         return False
     threading = sys.modules.get("threading")
-    return len(os.sched_getaffinity(0)) >= 2 and (threading is None or threading.active_count() == 1)
+    if threading is not None and threading.active_count() > 1:
+        return False
+    quota = cpu_quota()
+    return len(os.sched_getaffinity(0)) >= 2 and (quota is None or quota >= 2)
+
+
+def cpu_quota(cgroups: str | None = None, root: str = "/sys/fs/cgroup") -> float | None:
+    """The CPUs this process's control group may use (``cpu.max`` of cgroup v2, ``cpu.cfs_quota_us`` over
+    ``cpu.cfs_period_us`` of v1), None when unlimited or unknown: a container limited to one CPU on a machine of
+    many is given every CPU by ``sched_getaffinity``, and a child would only take the parent's time.
+    ``cgroups``: the text of ``/proc/self/cgroup`` (read when not given)."""
+    try:
+        if cgroups is None:
+            with open("/proc/self/cgroup", encoding="utf-8", errors="replace") as fh:
+                cgroups = fh.read(65536)
+    except OSError:
+        return None
+    for line in cgroups.split("\n"):
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        path = path.rstrip("/")
+        try:
+            if controllers == "" and line:  # v2: "0::/path" (a hybrid system's has no cpu.max: the v1 line tells)
+                quota, period = (_small(f"{root}{path}/cpu.max").split() + ["", ""])[:2]
+                return None if quota == "max" else int(quota) / int(period)
+            if "cpu" in controllers.split(","):
+                folder = f"{root}/{controllers}{path}"
+                quota = _small(f"{folder}/cpu.cfs_quota_us").strip()
+                return None if int(quota) < 0 else int(quota) / int(_small(f"{folder}/cpu.cfs_period_us"))
+        except OSError:
+            continue
+        except (ValueError, ZeroDivisionError):
+            return None
+    return None
+
+
+def _small(path: str) -> str:
+    with open(path, encoding="ascii", errors="replace") as fh:
+        return fh.read(100)
 
 
 def start(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Prefetch | None:

@@ -74,8 +74,30 @@ def test_a_child_only_for_an_inventory_that_declares_code(tmp_path: Path, text: 
     assert prefetch._has_code(("inventory", str(tmp_path / "missing.yaml"))) is False
 
 
+@pytest.mark.parametrize(("cgroups", "files", "expected"), [
+    ("0::/ci/job\n", {"ci/job/cpu.max": "150000 100000\n"}, 1.5),
+    ("0::/\n", {"cpu.max": "max 100000\n"}, None),
+    ("0::/\n", {"cpu.max": "100000 100000\n"}, 1.0),
+    ("12:memory:/x\n3:cpu,cpuacct:/docker/abc\n0::/\n",
+     {"cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "50000\n", "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n"},
+     0.5),
+    ("0::/\n1:cpu:/\n", {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),  # hybrid
+    ("0::/\n", {}, None),  # no file to tell
+    ("0::/\n", {"cpu.max": "lots 0\n"}, None),
+    ("", {}, None),
+])
+def test_cpu_quota_reads_the_control_group_limit(tmp_path: Path, cgroups: str, files: dict[str, str],
+                                                 expected: float | None) -> None:
+    """A container limited to one CPU sees every CPU of its host in its affinity: its quota tells."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="ascii")
+    assert prefetch.cpu_quota(cgroups, str(tmp_path)) == expected
+
+
 def test_a_child_runs_only_where_it_can_help(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(prefetch, "cpu_quota", lambda: None)
     threading_module = sys.modules.pop("threading")
     try:
         assert prefetch.can_fork({}) is True
@@ -84,6 +106,10 @@ def test_a_child_runs_only_where_it_can_help(monkeypatch: pytest.MonkeyPatch) ->
         sys.modules["threading"] = threading_module
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
     assert prefetch.can_fork({}) is False  # one CPU: the child would only take the parent's
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(16)))
+    monkeypatch.setattr(prefetch, "cpu_quota", lambda: 1.5)
+    assert prefetch.can_fork({}) is False  # sixteen to run on, time for one and a half
+    monkeypatch.setattr(prefetch, "cpu_quota", lambda: None)
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
