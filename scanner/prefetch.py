@@ -11,15 +11,18 @@ options, policy, groups, tags, GxP context: what a collection depends on, with t
 them itself, exactly as without a child. A child that failed, died, was slow to start or read another inventory
 costs its CPU and nothing else: the parent's own collection is the fallback, never an error.
 
-The child sends, through a pipe made before the fork, each code target and its facts as ``collect_facts`` gives
-them, pickled; the parent unpickles only gxpscan's own types and ``datetime`` (``_Unpickler``), so not even its
-own child can make it call anything else. The evidence carries the time the child collected it, and the run's
-start is the time of the fork (``Prefetch.started``), so every piece of evidence lies within the run.
+The child sends, through a pipe made before the fork, the code targets it will collect, then each target and its
+facts as ``collect_facts`` gives them, pickled as it goes; the parent unpickles only gxpscan's own types and
+``datetime`` (``unpickler_of``), so not even its own child can make it call anything else, and takes only
+``Fact`` values. The evidence carries the time the child collected it, and the run's start is the time of the fork
+(``Prefetch.started``), so every piece of evidence lies within the run.
 
-Only when gxpscan is its process's program (the ``gxpscan`` script or ``python -m scanner``), on Linux, with two
-CPUs or more to run on, no thread started yet, and ``GXPSCAN_PREFETCH`` not ``0``. The child writes nothing but
-the pipe (its standard streams are ``/dev/null``) and reads only what the parent would read. The parent ends the
-child (``SIGKILL``: it holds nothing to clean up) and waits for it when the command ends, whichever way it ends.
+Only when gxpscan is its process's program (the ``gxpscan`` script or ``python -m scanner``), the command line
+names code (``--iac``, or an inventory file that declares a ``type: iac`` target), on Linux, with two CPUs or
+more to run on (affinity and control group quota), no thread started yet, and ``GXPSCAN_PREFETCH`` not ``0``.
+The child writes nothing but the pipe (its standard streams are ``/dev/null``) and reads only what the parent
+would read. The parent ends the child (``SIGKILL``: it holds nothing to clean up) and waits for it when the command
+ends, whichever way it ends; a child whose parent was killed ends at its next write to the pipe.
 
 This module is imported before anything else of the command: it imports only ``os`` and ``sys`` up front.
 """
@@ -317,11 +320,11 @@ class Prefetch:
         import logging
 
         from scanner.collectors import collect_facts
-        from scanner.model import Platform
+        from scanner.model import Fact, Platform
 
         wanted = sorted(set(names))
         sent = self.facts(target) if target.type is Platform.IAC and wanted else None
-        if sent is not None and all(n in sent for n in wanted):
+        if sent is not None and all(type(sent.get(n)) is Fact for n in wanted):
             logging.getLogger(__name__).debug("target %s: facts collected by the child process %d", target.name,
                                               self.pid)
             return {n: sent[n] for n in wanted}

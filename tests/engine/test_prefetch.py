@@ -204,7 +204,7 @@ class _Call:
 
 @pytest.mark.parametrize("child", [
     "another target", "announced, then ended", "nothing at all", "not a pickle", "a missing fact",
-    "another type", "a foreign name",
+    "another type", "not facts", "a foreign name",
 ])
 def test_collect_falls_back_to_collecting_here(pipe: tuple[Prefetch, io.BufferedWriter], tmp_path: Path,
                                                child: str) -> None:
@@ -227,6 +227,8 @@ def test_collect_falls_back_to_collecting_here(pipe: tuple[Prefetch, io.Buffered
         _send(writer, (target,), (target, {n: f for n, f in _marked(target).items() if n != "aws.kms_keys"}))
     elif child == "another type":
         _send(writer, (target,), [target, _marked(target)])
+    elif child == "not facts":
+        _send(writer, (target,), (target, {n: f.value for n, f in _marked(target).items()}))
     else:
         _send(writer, (target,), (target, {"aws.kms_keys": _Call(marker)}))
     facts = got.collect(target, NAMES)
