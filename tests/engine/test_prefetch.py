@@ -280,13 +280,16 @@ def _scan(out: Path, env_value: str, *argv: str) -> subprocess.CompletedProcess[
                           timeout=120, check=False)
 
 
-def _normalised(run_dir: Path, other_dir: Path) -> str:
-    """The run record without what differs from one run to the next: run id, times, output path, chain link."""
+def _normalised(run_dir: Path, other_dir: Path) -> list[str]:
+    """The run record's lines without what differs from one run to the next: run id, times, output path, chain
+    link, and the order of the target lines (as each target finished: two code targets may finish in either order
+    when collected here, in the inventory's order when collected by the child)."""
     text = (run_dir / "record.jsonl").read_text(encoding="utf-8").replace(str(run_dir), str(other_dir))
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?", "TIME", text)
     text = re.sub(r"\d{8}T\d{6}Z-[0-9a-f]{6}", "RUN", text)
-    return re.sub(r'"(previous_manifest_sha256|previous_line_sha256|line_sha256|sha256)":"[0-9a-f]*"',
+    text = re.sub(r'"(previous_manifest_sha256|previous_line_sha256|line_sha256|sha256)":"[0-9a-f]*"',
                   r'"\1":"H"', text)
+    return sorted(text.splitlines())
 
 
 def _times(run_dir: Path) -> tuple[datetime, list[datetime], datetime]:
