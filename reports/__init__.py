@@ -26,13 +26,19 @@ FORMATS = {
 }
 
 
-def render(fmt: str, run: Any, out: TextIO, **options: Any) -> None:
+def _renderer(fmt: str) -> tuple[str, str]:
+    """The module and the function that render ``fmt`` (``MODULE`` or ``MODULE:FUNCTION`` in ``FORMATS``)."""
     module, _, function = FORMATS[fmt][0].partition(":")
-    getattr(importlib.import_module(module), function or "render")(run, out, **options)
+    return module, function or "render"
+
+
+def render(fmt: str, run: Any, out: TextIO, **options: Any) -> None:
+    module, function = _renderer(fmt)
+    getattr(importlib.import_module(module), function)(run, out, **options)
 
 
 def load(formats: Iterable[str]) -> None:
     """Import the modules of ``formats`` (known ones) now rather than when first rendered."""
     for fmt in formats:
         if fmt in FORMATS:
-            importlib.import_module(FORMATS[fmt][0].partition(":")[0])
+            importlib.import_module(_renderer(fmt)[0])

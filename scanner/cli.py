@@ -811,10 +811,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
         record.add(outcome)
         progress(outcome)
 
+    formats = args.format or ["console"]
     if prefetch is not None:  # the scan will wait for the child's facts: what its end uses is loaded first
         import reports
 
-        reports.load(args.format or ["console"])
+        reports.load(formats)
         if not args.no_history:
             import scanner.history  # noqa: F401
     interrupted, write_fault = False, None
@@ -845,7 +846,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
             documents.update(dashboard_options(args, run, outdir))
         full, shown = cli_risk.views(run, args, risk_matrix)  # issue 17: the reports only; the exit code: run
-        _write_reports(full, args.format or ["console"], outdir, quiet=args.quiet, verbose=args.verbose,
+        _write_reports(full, formats, outdir, quiet=args.quiet, verbose=args.verbose,
                        framework=frameworks.resolve(args.framework, catalogs) if args.framework else None,
                        documents={**documents, **cli_risk.document_options(args)},
                        findings=record.result_dicts(full), sort=args.sort, shown=shown)
